@@ -1,0 +1,73 @@
+/*
+ * adapter.h: one const table per provider kind, like tmux's cmd entries. An
+ * adapter builds the real HTTP request for a provider, parses its real
+ * response, classifies its errors and decodes its stream. Pure functions: no
+ * I/O, so the recorded traffic in tests drives them directly.
+ */
+#ifndef LLMDECK_ADAPTER_H
+#define LLMDECK_ADAPTER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "http.h"
+#include "llm.h"
+
+/* A request ready for the HTTP engine. Everything owned. */
+struct adapter_http {
+	char *method;
+	char *url;
+	char **headers;  /* "Name: value" */
+	size_t n_headers;
+	char *body;
+	size_t body_len;
+};
+void adapter_http_free(struct adapter_http *);
+
+/* Called once per text delta of a stream. */
+typedef void (*adapter_delta_cb)(void *arg, const char *text, size_t len);
+
+/* Stream decoder state (opaque per adapter). */
+struct adapter_stream;
+
+struct adapter {
+	const char *kind;
+
+	/* Build the request for model_id (the provider's real id / deployment). */
+	int (*build_request)(const struct provider_conf *, const char *model_id,
+	    const struct llm_request *, int stream, struct adapter_http *out, char **cause);
+
+	/* Parse a 2xx non-streamed body. On failure fills err (LLM_ERR_MALFORMED). */
+	int (*parse_response)(const char *body, size_t len, struct llm_response *out,
+	    struct llm_error *err);
+
+	/* Classify a non-2xx response (status first, body second, headers for retry). */
+	void (*classify_error)(int status, const struct http_headers *, const char *body,
+	    size_t len, struct llm_error *err);
+
+	/* Stream decoding: feed raw bytes as they arrive. Returns 0 to go on, 1 when the
+	 * stream ended properly, -1 on an error event or broken data (err filled).
+	 * acc gathers content, usage, stop reason and id as the stream goes. */
+	struct adapter_stream *(*stream_new)(void);
+	int (*stream_feed)(struct adapter_stream *, const char *data, size_t len,
+	    adapter_delta_cb, void *arg, struct llm_response *acc, struct llm_error *err);
+	/* The transfer ended: 0 if the stream had ended properly, else -1 (err filled:
+	 * a cut stream). */
+	int (*stream_finish)(struct adapter_stream *, struct llm_response *acc, struct llm_error *err);
+	void (*stream_free)(struct adapter_stream *);
+
+	/* Health probe request (GET models / health). */
+	int (*build_probe)(const struct provider_conf *, struct adapter_http *out, char **cause);
+};
+
+extern const struct adapter adapter_anthropic;
+extern const struct adapter adapter_openai;   /* flavors: openai, mistral, vllm, llamacpp, ollama */
+extern const struct adapter adapter_azure;
+
+const struct adapter *adapter_for(enum provider_kind);
+
+/* Shared by adapters: retry-after-ms / retry-after (seconds or HTTP date) and
+ * x-should-retry into err. */
+void adapter_read_retry_headers(const struct http_headers *, struct llm_error *err);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * config.h: the JSON config file plus the seed's environment variables, which
+ * override it. Every error names the file (or variable), the key and the reason.
+ * API keys never appear in the file: only the name of the variable that holds
+ * each. The resolved key lives in memory only and is never printed.
+ */
+#ifndef LLMDECK_CONFIG_H
+#define LLMDECK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum provider_kind {
+	PROVIDER_ANTHROPIC,
+	PROVIDER_OPENAI,
+	PROVIDER_AZURE,
+};
+
+/* Quirks of OpenAI-compatible servers. */
+enum provider_flavor {
+	FLAVOR_OPENAI,
+	FLAVOR_MISTRAL,  /* rejects unknown fields: no max_completion_tokens, no stream_options */
+	FLAVOR_VLLM,
+	FLAVOR_LLAMACPP,
+	FLAVOR_OLLAMA,
+};
+
+const char *provider_kind_name(enum provider_kind);
+const char *provider_flavor_name(enum provider_flavor);
+
+struct provider_conf {
+	char *name;
+	enum provider_kind kind;
+	enum provider_flavor flavor;
+	char *base_url;         /* no trailing slash */
+	char *api_key_env;      /* name of the variable, or NULL (self-hosted without auth) */
+	char *api_key;          /* resolved from the environment; NULL if unset */
+	char **models;          /* aliases this provider serves, in preference order */
+	size_t n_models;
+	int priority;           /* lower is preferred; default 1 */
+	double weight;          /* > 0; default 1.0 */
+	double timeout_seconds; /* per-request deadline; default 60 */
+	int max_retries;        /* retries on the same provider; default 2 */
+	int rate_limit_rpm;     /* 0: unlimited */
+	int rate_limit_tpm;     /* 0: unlimited */
+	char *api_version;      /* azure: default "2024-10-21" */
+	int tls_verify;         /* default 1; only an explicit "tls_verify": false turns it off */
+	int enabled;            /* default 1 */
+};
+
+struct model_conf {
+	char *alias;            /* "claude-sonnet" */
+	char *id;               /* "claude-sonnet-4-20250514"; azure: the deployment name */
+	double input_per_mtok;  /* USD per million input tokens; < 0: unpriced */
+	double output_per_mtok;
+	double cache_read_per_mtok;  /* < 0: same as input */
+	int64_t context_tokens;
+	char *source;           /* where the price came from */
+};
+
+struct route_conf {
+	char *name;             /* "LSR" */
+	char *primary;          /* provider name */
+	char **fallback;        /* provider names in order */
+	size_t n_fallback;
+	char *model;            /* alias to use on this route, or NULL */
+};
+
+struct downgrade_step {
+	char *from;             /* model alias */
+	char *to;               /* cheaper alias */
+};
+
+struct budget_conf {
+	double daily_usd;       /* 0: no budget */
+	double alert_threshold; /* fraction, default 0.8 */
+	int hard_stop;          /* default 1 */
+	char *timezone;         /* default "UTC" */
+	double pressure;        /* downgrade when remaining < pressure * budget; default 0.2 */
+	struct downgrade_step *ladder;
+	size_t n_ladder;
+	/* The seed's CostOptimizer: model per quality tier. */
+	char *tier_high_complex; /* default "claude-opus" */
+	char *tier_high;         /* default "claude-sonnet" */
+	char *tier_standard;     /* default "claude-sonnet" */
+	char *tier_low;          /* default "claude-haiku" */
+};
+
+struct cache_conf {
+	int enabled;            /* default 1 */
+	int ttl_seconds;        /* default 3600 */
+	double max_temperature; /* default 0.3 */
+	int64_t max_entries;    /* default 10000 */
+};
+
+struct breaker_conf {
+	int failure_threshold;  /* consecutive failures that open it; default 5 */
+	int cooldown_ms;        /* open -> half-open; default 30000 */
+	int half_open_max;      /* trial requests in half-open; default 1 */
+	int probe_interval_ms;  /* active health probes; default 10000, 0: off */
+};
+
+struct config {
+	char *path;             /* file it came from, or NULL */
+	struct provider_conf *providers;
+	size_t n_providers;
+	struct model_conf *models;
+	size_t n_models;
+	struct route_conf *routes;
+	size_t n_routes;
+	struct budget_conf budget;
+	struct cache_conf cache;
+	struct breaker_conf breaker;
+};
+
+/* Defaults only: no providers, the default pricing table, default budget/cache/breaker. */
+void config_init(struct config *);
+void config_free(struct config *);
+
+/* Parse a JSON config. origin names it in errors (a path, "<string>"). */
+int config_load_string(struct config *, const char *json, const char *origin, char **cause);
+int config_load_file(struct config *, const char *path, char **cause);
+
+/*
+ * Apply the seed's environment variables over the config: keys, Azure endpoint,
+ * primary/fallback, timeout, retries, budget, threshold, cache. A key variable
+ * with no provider of its kind adds one with defaults. getenv_fn lets tests
+ * supply the environment; NULL means getenv.
+ */
+int config_apply_env(struct config *, const char *(*getenv_fn)(const char *, void *),
+    void *arg, char **cause);
+
+/* Check cross references (routes name providers, providers' models exist...). */
+int config_validate(const struct config *, char **cause);
+
+/* The usual sequence: file (if path), env, validate. path NULL: $LLMDECK_CONFIG,
+ * else $XDG_CONFIG_HOME/llmdeck/config.json if it exists, else env only. */
+int config_load(struct config *, const char *path, char **cause);
+
+const struct provider_conf *config_provider(const struct config *, const char *name);
+const struct model_conf *config_model(const struct config *, const char *alias);
+const struct route_conf *config_route(const struct config *, const char *name);
+
+/* "sk-a...wxyz" style: never the whole key. Writes into out. */
+void config_mask_key(const char *key, char *out, size_t outlen);
+
+#endif

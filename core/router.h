@@ -1,0 +1,157 @@
+/*
+ * router.h: the embedded multi-provider router.
+ *
+ * Selection follows the seed: among usable providers (enabled, not drained,
+ * breaker allowing, under its rate limits, serving the model) take the lowest
+ * priority number, then pick by weighted random inside it. Routes map a name to
+ * a primary and ordered fallbacks; model aliases map to each provider's ids.
+ * A retryable error is retried on the same provider with exponential backoff
+ * and full jitter inside the request's deadline, then the request fails over;
+ * a request error (400, 413, 422) returns at once. Every attempt is recorded.
+ *
+ * All work runs on the HTTP engine's thread; router_submit() returns at once
+ * and calls done later. router_generate() is a blocking wrapper. Operator
+ * calls and snapshots are safe from any thread.
+ */
+#ifndef LLMDECK_ROUTER_H
+#define LLMDECK_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "breaker.h"
+#include "config.h"
+#include "events.h"
+#include "histogram.h"
+#include "llm.h"
+
+struct router;
+struct http_engine;
+
+struct router_attempt {
+	char provider[64];
+	char model[128];
+	int status;               /* HTTP status, 0 if none */
+	enum llm_errclass cls;    /* LLM_OK for the successful one */
+	char error[512];          /* one line, empty when ok */
+	uint64_t latency_us;
+};
+
+struct router_result {
+	enum llm_errclass cls;    /* LLM_OK: answered */
+	struct llm_error err;     /* the final error when not answered */
+	struct llm_response resp;
+	char provider[64];        /* who answered */
+	char model[128];          /* alias used */
+	char route[64];
+	double cost_usd;
+	int unpriced;             /* the model has no price: cost unknown, not zero */
+	int cached;
+	uint64_t latency_us;      /* submit to done */
+	struct router_attempt *attempts;
+	size_t n_attempts;
+};
+void router_result_free(struct router_result *);
+
+/* Text deltas of a streamed request, in order (on the engine thread). */
+typedef void (*router_delta_cb)(void *arg, const char *text, size_t len);
+/* Exactly once per submitted request; the callee owns res (router_result_free). */
+typedef void (*router_done_cb)(void *arg, struct router_result *res);
+
+struct router_opts {
+	uint64_t seed;            /* RNG seed for selection and jitter; 0: from the clock */
+	struct http_engine *engine; /* shared engine, or NULL: the router starts its own */
+	/* Test clock: monotonic milliseconds; NULL: the real one. */
+	uint64_t (*now_ms)(void *);
+	void *now_arg;
+	int no_probes;            /* no active health probes */
+	double backoff_base_ms;   /* default 500 (the SDKs' 0.5 s) */
+	double backoff_max_ms;    /* default 8000 */
+};
+
+struct router *router_new(const struct config *, const struct router_opts *, char **cause);
+void router_free(struct router *);
+
+/* Submit a request (copied). done is always called exactly once. */
+void router_submit(struct router *, const struct llm_request *, router_delta_cb delta,
+    router_done_cb done, void *arg);
+/* Blocking wrapper over router_submit. Fills out (free with router_result_free).
+ * Returns 0 if answered, -1 otherwise. */
+int router_generate(struct router *, const struct llm_request *, router_delta_cb delta,
+    void *arg, struct router_result *out);
+
+/* Operator states, on top of the breaker. */
+enum provider_admin {
+	ADMIN_ENABLED,
+	ADMIN_DISABLED,
+	ADMIN_DRAINED,        /* failover by hand: no new traffic, in-flight finishes */
+	ADMIN_MISCONFIGURED,  /* 401/403 seen: out until an operator re-enables it */
+};
+const char *provider_admin_name(enum provider_admin);
+
+/* Operator calls: 0 ok, -1 unknown provider or bad value (cause filled). Each writes an event. */
+int router_set_admin(struct router *, const char *provider, enum provider_admin, char **cause);
+int router_set_priority(struct router *, const char *provider, int priority, char **cause);
+int router_set_weight(struct router *, const char *provider, double weight, char **cause);
+int router_reset_breaker(struct router *, const char *provider, char **cause);
+/* Run an active health probe now. */
+int router_probe(struct router *, const char *provider, char **cause);
+
+struct provider_snapshot {
+	char name[64];
+	char kind[16];
+	char base_url[256];
+	enum provider_admin admin;
+	enum breaker_state breaker;
+	uint64_t cooldown_left_ms;
+	int consecutive_failures;
+	int priority;
+	double weight;
+	int usable;               /* would be selected from now */
+	double share;             /* fraction of all requests sent here (0..1) */
+	double rpm_usage;         /* 0..1 of the rate limit */
+	double tpm_usage;
+	int rate_limit_rpm;
+	int rate_limit_tpm;
+	uint64_t requests;        /* attempts sent */
+	uint64_t successes;
+	uint64_t errors;
+	uint64_t errors_by_class[LLM_ERR__COUNT];
+	uint64_t in_flight;
+	uint64_t input_tokens;
+	uint64_t output_tokens;
+	double cost_usd;
+	struct histogram latency; /* successful attempts, microseconds */
+	uint32_t recent_ms[64];   /* the last 64 latencies (ring order, oldest first) */
+	size_t n_recent;
+	int64_t last_probe_ms;    /* wall time of the last probe, 0 if none */
+	int last_probe_ok;
+};
+
+struct router_snapshot {
+	int64_t time_ms;
+	struct provider_snapshot *providers;
+	size_t n_providers;
+	uint64_t requests;        /* router_submit calls finished */
+	uint64_t answered;
+	uint64_t failed;
+	uint64_t failovers;
+	uint64_t cache_hits;
+	uint64_t in_flight;
+	double cost_usd;
+	struct histogram latency; /* end to end, answered requests */
+};
+
+/* A consistent copy; never holds a lock after it returns. */
+void router_snapshot(struct router *, struct router_snapshot *);
+void router_snapshot_free(struct router_snapshot *);
+
+struct event_ring *router_events(struct router *);
+const struct config *router_config(struct router *);
+struct http_engine *router_engine(struct router *);
+
+/* Cost of usage on a model alias; sets *unpriced when the model has no price. */
+double router_cost(const struct config *, const char *model_alias, const struct llm_usage *,
+    int *unpriced);
+
+#endif

@@ -1,0 +1,59 @@
+/* util.h: allocation that aborts on failure, growable buffers, clocks. */
+#ifndef LLMDECK_UTIL_H
+#define LLMDECK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UNUSED __attribute__((unused))
+#define PRINTFLIKE(a, b) __attribute__((format(printf, a, b)))
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation failure is not recoverable: these print and abort. */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
+char *xvasprintf(const char *, va_list);
+void fatal(const char *, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
+
+/* Copy src into dst of size n, always terminated; returns strlen(src). */
+size_t strlcpy_(char *dst, const char *src, size_t n);
+
+/* A growable byte buffer; data is always NUL-terminated. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void buf_init(struct buf *);
+void buf_free(struct buf *);
+void buf_reset(struct buf *);
+void buf_append(struct buf *, const void *, size_t);
+void buf_puts(struct buf *, const char *);
+void buf_printf(struct buf *, const char *, ...) PRINTFLIKE(2, 3);
+/* Hand the contents over to the caller (who frees) and reset the buffer. */
+char *buf_detach(struct buf *);
+
+/* Monotonic time in microseconds and milliseconds; wall time in ms since the epoch. */
+uint64_t clock_mono_us(void);
+uint64_t clock_mono_ms(void);
+int64_t clock_wall_ms(void);
+
+/* A splitmix64/xoshiro256** generator: seeded, deterministic, not shared. */
+struct rng {
+	uint64_t s[4];
+};
+void rng_seed(struct rng *, uint64_t seed);
+uint64_t rng_next(struct rng *);
+/* Uniform double in [0, 1). */
+double rng_double(struct rng *);
+
+/* Raise RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit. */
+long raise_fd_limit(void);
+
+#endif
