@@ -11,6 +11,8 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "ask", cmd_ask_main, "send one prompt through the router" },
 	{ "sim", cmd_sim_main, "run simulated provider servers" },
+	{ "status", cmd_status_main, "today's spend, budget, cache and events from the database" },
+	{ "serve", cmd_serve_main, "the router as an OpenAI-compatible HTTP gateway" },
 };
 
 static void

@@ -13,5 +13,7 @@
 int cmd_ask_main(int argc, char **argv);
 int cmd_sim_main(int argc, char **argv);
 int cmd_console_main(int argc, char **argv);
+int cmd_status_main(int argc, char **argv);
+int cmd_serve_main(int argc, char **argv);
 
 #endif
