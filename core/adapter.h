@@ -70,4 +70,7 @@ const struct adapter *adapter_for(enum provider_kind);
  * x-should-retry into err. */
 void adapter_read_retry_headers(const struct http_headers *, struct llm_error *err);
 
+/* request-id / x-request-id / apim-request-id into resp->request_id. */
+void adapter_read_request_id(const struct http_headers *, struct llm_response *resp);
+
 #endif

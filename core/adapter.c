@@ -1,0 +1,735 @@
+/*
+ * adapter.c: the adapter table lookup and what the adapters share: request
+ * helpers, JSON reading, error classification, retry headers and the stream
+ * decoder frame.
+ */
+#include "adapter_priv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+const struct adapter *
+adapter_for(enum provider_kind kind)
+{
+	switch (kind) {
+	case PROVIDER_ANTHROPIC: return &adapter_anthropic;
+	case PROVIDER_OPENAI: return &adapter_openai;
+	case PROVIDER_AZURE: return &adapter_azure;
+	}
+	return NULL;
+}
+
+void
+adapter_http_init(struct adapter_http *h)
+{
+	memset(h, 0, sizeof *h);
+}
+
+void
+adapter_http_free(struct adapter_http *h)
+{
+	if (h == NULL)
+		return;
+	free(h->method);
+	free(h->url);
+	for (size_t i = 0; i < h->n_headers; i++)
+		free(h->headers[i]);
+	free(h->headers);
+	free(h->body);
+	memset(h, 0, sizeof *h);
+}
+
+void
+adapter_http_header(struct adapter_http *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	h->headers = xreallocarray(h->headers, h->n_headers + 1, sizeof *h->headers);
+	va_start(ap, fmt);
+	h->headers[h->n_headers++] = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+void
+adapter_http_json(struct adapter_http *h, const cJSON *root)
+{
+	char *s = cJSON_PrintUnformatted(root);
+
+	if (s == NULL)
+		fatal("out of memory printing a request body");
+	free(h->body);
+	h->body = xstrdup(s);
+	h->body_len = strlen(h->body);
+	free(s);
+}
+
+int
+adapter_base_url(const struct provider_conf *conf, const char *who, char **base, char **cause)
+{
+	size_t len;
+
+	if (conf->base_url == NULL || *conf->base_url == '\0') {
+		*cause = xasprintf("%s: provider %s has no base_url", who,
+		    conf->name != NULL ? conf->name : "(unnamed)");
+		return -1;
+	}
+	len = strlen(conf->base_url);
+	while (len > 0 && conf->base_url[len - 1] == '/')
+		len--;
+	*base = xstrndup(conf->base_url, len);
+	return 0;
+}
+
+char *
+adapter_url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b;
+	unsigned char c;
+
+	buf_init(&b);
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+			buf_append(&b, s, 1);
+		else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			buf_append(&b, e, 3);
+		}
+	}
+	return buf_detach(&b);
+}
+
+/* cJSON wants a terminated string; network bodies are not. */
+cJSON *
+adapter_json_parse(const char *body, size_t len)
+{
+	char *copy;
+	cJSON *root;
+
+	if (body == NULL)
+		return NULL;
+	copy = xmalloc(len + 1);
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	root = cJSON_ParseWithLength(copy, len);
+	free(copy);
+	return root;
+}
+
+const char *
+adapter_json_string(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int64_t
+adapter_json_int(const cJSON *obj, const char *key, int64_t dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return dflt;
+	d = v->valuedouble;
+	if (isnan(d) || d < -9e18 || d > 9e18)
+		return dflt;
+	return (int64_t)d;
+}
+
+void
+adapter_set_string(char **dst, const char *s)
+{
+	if (s == NULL)
+		return;
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
+void
+adapter_read_request_id(const struct http_headers *h, struct llm_response *resp)
+{
+	const char *v;
+
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->v[i].name == NULL || h->v[i].value == NULL)
+			continue;
+		if (strcasecmp(h->v[i].name, "request-id") == 0 ||
+		    strcasecmp(h->v[i].name, "x-request-id") == 0 ||
+		    strcasecmp(h->v[i].name, "apim-request-id") == 0) {
+			v = h->v[i].value;
+			adapter_set_string(&resp->request_id, v);
+			return;
+		}
+	}
+}
+
+/* Our own lookup, so the adapters do not depend on the HTTP engine. */
+static const char *
+adapter_header(const struct http_headers *h, const char *name)
+{
+	if (h == NULL)
+		return NULL;
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].name != NULL && strcasecmp(h->v[i].name, name) == 0)
+			return h->v[i].value;
+	return NULL;
+}
+
+/* A non-negative decimal number filling all of s (spaces around allowed), or -1. */
+static double
+adapter_parse_number(const char *s)
+{
+	char *end;
+	double d;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -1;
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || end == s || isnan(d) || isinf(d) || d < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	return *end == '\0' ? d : -1;
+}
+
+static int
+adapter_month(const char *m)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec" };
+
+	for (int i = 0; i < 12; i++)
+		if (strcasecmp(m, months[i]) == 0)
+			return i;
+	return -1;
+}
+
+int64_t
+adapter_parse_http_date(const char *s)
+{
+	char mon[4] = "", wd[16] = "";
+	int d, y, H, M, S, n = 0, ok = 0;
+	struct tm tm;
+	time_t t;
+
+	if (s == NULL)
+		return -1;
+	while (isspace((unsigned char)*s))
+		s++;
+	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+	if (sscanf(s, "%15[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d GMT%n", wd, &d, mon, &y, &H, &M,
+	    &S, &n) == 7 && n > 0)
+		ok = 1;
+	/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+	if (!ok && sscanf(s, "%15[A-Za-z], %d-%3[A-Za-z]-%d %d:%d:%d GMT%n", wd, &d, mon, &y, &H,
+	    &M, &S, &n) == 7 && n > 0) {
+		if (y < 100)
+			y += y >= 70 ? 1900 : 2000;
+		ok = 1;
+	}
+	/* asctime: Sun Nov  6 08:49:37 1994 */
+	if (!ok && sscanf(s, "%15[A-Za-z] %3[A-Za-z] %d %d:%d:%d %d%n", wd, mon, &d, &H, &M, &S,
+	    &y, &n) == 7 && n > 0)
+		ok = 1;
+	if (!ok)
+		return -1;
+	while (isspace((unsigned char)s[n]))
+		n++;
+	if (s[n] != '\0')
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	if ((tm.tm_mon = adapter_month(mon)) < 0)
+		return -1;
+	if (d < 1 || d > 31 || y < 1970 || y > 9999 || H < 0 || H > 23 || M < 0 || M > 59 ||
+	    S < 0 || S > 60)
+		return -1;
+	tm.tm_mday = d;
+	tm.tm_year = y - 1900;
+	tm.tm_hour = H;
+	tm.tm_min = M;
+	tm.tm_sec = S;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return (int64_t)t * 1000;
+}
+
+int64_t
+adapter_parse_retry_after(const char *value, int64_t now_ms)
+{
+	double secs;
+	int64_t at;
+
+	if (value == NULL)
+		return -1;
+	if ((secs = adapter_parse_number(value)) >= 0) {
+		if (secs > 1e9)
+			secs = 1e9;
+		return (int64_t)(secs * 1000.0 + 0.5);
+	}
+	if ((at = adapter_parse_http_date(value)) < 0)
+		return -1;
+	return at > now_ms ? at - now_ms : 0;
+}
+
+void
+adapter_read_retry_headers(const struct http_headers *h, struct llm_error *err)
+{
+	const char *v;
+	double ms;
+	int64_t after;
+
+	if ((v = adapter_header(h, "retry-after-ms")) != NULL &&
+	    (ms = adapter_parse_number(v)) >= 0) {
+		err->retry_after_ms = ms > 1e12 ? (int64_t)1e12 : (int64_t)(ms + 0.5);
+	} else if ((v = adapter_header(h, "retry-after")) != NULL &&
+	    (after = adapter_parse_retry_after(v, clock_wall_ms())) >= 0)
+		err->retry_after_ms = after;
+
+	if ((v = adapter_header(h, "x-should-retry")) != NULL) {
+		while (isspace((unsigned char)*v))
+			v++;
+		if (strncasecmp(v, "true", 4) == 0) {
+			err->should_retry = 1;
+			err->retryable = 1;
+		} else if (strncasecmp(v, "false", 5) == 0) {
+			err->should_retry = 0;
+			err->retryable = 0;
+		}
+	}
+}
+
+void
+adapter_error_message(struct llm_error *err, const char *msg)
+{
+	size_t n = 0, max = sizeof err->message - 1;
+	unsigned char c;
+
+	while (*msg != '\0' && isspace((unsigned char)*msg))
+		msg++;
+	for (; msg[n] != '\0' && n < max; n++) {
+		c = (unsigned char)msg[n];
+		err->message[n] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : (char)c;
+	}
+	/* Do not leave half a UTF-8 sequence at a cut. */
+	if (msg[n] != '\0') {
+		size_t k = n;
+		while (k > 0 && ((unsigned char)err->message[k - 1] & 0xc0) == 0x80)
+			k--;
+		if (k > 0 && ((unsigned char)err->message[k - 1] & 0x80) != 0)
+			n = k - 1;
+	}
+	while (n > 0 && isspace((unsigned char)err->message[n - 1]))
+		n--;
+	err->message[n] = '\0';
+}
+
+/* err->type from a string or integer JSON value; returns 1 if set. */
+static int
+adapter_error_type(struct llm_error *err, const cJSON *v)
+{
+	if (cJSON_IsString(v) && *v->valuestring != '\0') {
+		strlcpy_(err->type, v->valuestring, sizeof err->type);
+		return 1;
+	}
+	if (cJSON_IsNumber(v)) {
+		snprintf(err->type, sizeof err->type, "%.0f", v->valuedouble);
+		return 1;
+	}
+	return 0;
+}
+
+/* FastAPI-style {"detail": [{"type","loc","msg"}]} (Mistral 422) or {"detail": "..."}. */
+static int
+adapter_error_detail(const cJSON *detail, struct llm_error *err)
+{
+	const cJSON *first, *loc, *part;
+	const char *msg;
+	struct buf b;
+
+	if (cJSON_IsString(detail)) {
+		adapter_error_message(err, detail->valuestring);
+		return 1;
+	}
+	if (!cJSON_IsArray(detail) || (first = cJSON_GetArrayItem(detail, 0)) == NULL ||
+	    !cJSON_IsObject(first))
+		return 0;
+	adapter_error_type(err, cJSON_GetObjectItemCaseSensitive(first, "type"));
+	buf_init(&b);
+	msg = adapter_json_string(first, "msg");
+	buf_puts(&b, msg != NULL ? msg : "invalid request");
+	loc = cJSON_GetObjectItemCaseSensitive(first, "loc");
+	if (cJSON_IsArray(loc) && cJSON_GetArraySize(loc) > 0) {
+		buf_puts(&b, " at ");
+		int i = 0;
+		cJSON_ArrayForEach(part, loc) {
+			if (i++ > 0)
+				buf_puts(&b, ".");
+			if (cJSON_IsString(part))
+				buf_puts(&b, part->valuestring);
+			else if (cJSON_IsNumber(part))
+				buf_printf(&b, "%.0f", part->valuedouble);
+		}
+	}
+	adapter_error_message(err, b.data);
+	buf_free(&b);
+	return 1;
+}
+
+void
+adapter_error_from_json(const cJSON *root, struct llm_error *err)
+{
+	const cJSON *e, *obj = NULL;
+	const char *msg = NULL;
+
+	err->type[0] = '\0';
+	err->message[0] = '\0';
+	if (cJSON_IsString(root)) {
+		adapter_error_message(err, root->valuestring);
+		return;
+	}
+	if (!cJSON_IsObject(root))
+		return;
+	e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	if (cJSON_IsObject(e))
+		obj = e;
+	else if (cJSON_IsString(e))
+		msg = e->valuestring; /* Ollama: {"error": "..."} */
+	else
+		obj = root; /* Mistral: {"object":"error","message",...} or {"message"} */
+
+	if (obj != NULL) {
+		if (!adapter_error_type(err, cJSON_GetObjectItemCaseSensitive(obj, "type")))
+			adapter_error_type(err, cJSON_GetObjectItemCaseSensitive(obj, "code"));
+		/* "type":"error" at the top is Anthropic's envelope, not a type. */
+		if (obj == root && strcmp(err->type, "error") == 0)
+			err->type[0] = '\0';
+		msg = adapter_json_string(obj, "message");
+	}
+	if (msg != NULL && *msg != '\0')
+		adapter_error_message(err, msg);
+	else
+		adapter_error_detail(cJSON_GetObjectItemCaseSensitive(root, "detail"), err);
+}
+
+/* Does the body's error say type or code is word? */
+static int
+adapter_error_says(const cJSON *root, const char *word)
+{
+	const cJSON *e;
+	const char *s;
+
+	if (!cJSON_IsObject(root))
+		return 0;
+	e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	if (!cJSON_IsObject(e))
+		e = root;
+	if ((s = adapter_json_string(e, "type")) != NULL && strcmp(s, word) == 0)
+		return 1;
+	if ((s = adapter_json_string(e, "code")) != NULL && strcmp(s, word) == 0)
+		return 1;
+	return 0;
+}
+
+enum llm_errclass
+adapter_class_for_type(const char *type)
+{
+	static const struct {
+		const char *type;
+		enum llm_errclass cls;
+	} map[] = {
+		{ "overloaded_error", LLM_ERR_OVERLOADED },
+		{ "rate_limit_error", LLM_ERR_RATE_LIMIT },
+		{ "rate_limit_exceeded", LLM_ERR_RATE_LIMIT },
+		{ "rate_limited", LLM_ERR_RATE_LIMIT },
+		{ "429", LLM_ERR_RATE_LIMIT },
+		{ "insufficient_quota", LLM_ERR_QUOTA },
+		{ "billing_error", LLM_ERR_QUOTA },
+		{ "api_error", LLM_ERR_SERVER },
+		{ "server_error", LLM_ERR_SERVER },
+		{ "internal_error", LLM_ERR_SERVER },
+		{ "timeout_error", LLM_ERR_TIMEOUT },
+		{ "unavailable_error", LLM_ERR_OVERLOADED },
+		{ "invalid_request_error", LLM_ERR_BAD_REQUEST },
+		{ "request_too_large", LLM_ERR_BAD_REQUEST },
+		{ "content_filter", LLM_ERR_BAD_REQUEST },
+		{ "context_length_exceeded", LLM_ERR_BAD_REQUEST },
+		{ "authentication_error", LLM_ERR_AUTH },
+		{ "permission_error", LLM_ERR_AUTH },
+		{ "invalid_api_key", LLM_ERR_AUTH },
+		{ "not_found_error", LLM_ERR_NOT_FOUND },
+		{ "model_not_found", LLM_ERR_NOT_FOUND },
+		{ "DeploymentNotFound", LLM_ERR_NOT_FOUND },
+	};
+
+	if (type == NULL)
+		return LLM_ERR_SERVER;
+	for (size_t i = 0; i < nitems(map); i++)
+		if (strcmp(type, map[i].type) == 0)
+			return map[i].cls;
+	return LLM_ERR_SERVER;
+}
+
+static enum llm_errclass
+adapter_class_for_status(int status)
+{
+	switch (status) {
+	case 400:
+	case 413:
+	case 422:
+		return LLM_ERR_BAD_REQUEST;
+	case 401:
+	case 403:
+		return LLM_ERR_AUTH;
+	case 402:
+		return LLM_ERR_QUOTA;
+	case 404:
+		return LLM_ERR_NOT_FOUND;
+	case 408:
+	case 409:
+		return LLM_ERR_SERVER;
+	case 429:
+		return LLM_ERR_RATE_LIMIT;
+	case 503:
+	case 529:
+		return LLM_ERR_OVERLOADED;
+	}
+	if (status >= 500)
+		return LLM_ERR_SERVER;
+	if (status >= 400)
+		return LLM_ERR_BAD_REQUEST;
+	return LLM_ERR_SERVER; /* a non-error status where an error was expected */
+}
+
+static int
+adapter_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isspace((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+void
+adapter_classify_http(int status, const struct http_headers *h, const char *body, size_t len,
+    struct llm_error *err)
+{
+	enum llm_errclass cls = adapter_class_for_status(status);
+	cJSON *root = NULL;
+
+	llm_error_clear(err);
+	if (body == NULL)
+		len = 0;
+	if (len > 0 && !adapter_blank(body, len))
+		root = adapter_json_parse(body, len);
+
+	if ((status == 429 || status == 402) && adapter_error_says(root, "insufficient_quota"))
+		cls = LLM_ERR_QUOTA;
+	if (adapter_error_says(root, "overloaded_error"))
+		cls = LLM_ERR_OVERLOADED;
+	llm_error_set(err, cls, status, "HTTP %d", status);
+
+	if (len == 0 || adapter_blank(body, len))
+		llm_error_set(err, cls, status, "HTTP %d with an empty body", status);
+	else if (root == NULL)
+		llm_error_set(err, cls, status, "HTTP %d with a non-JSON body", status);
+	else {
+		adapter_error_from_json(root, err);
+		if (err->message[0] == '\0')
+			llm_error_set(err, cls, status, "HTTP %d with no error message in the body",
+			    status);
+	}
+	cJSON_Delete(root);
+
+	adapter_read_retry_headers(h, err);
+	/* x-should-retry may veto a retry but never revives one the router must not make. */
+	if (!llm_errclass_retryable(cls))
+		err->retryable = 0;
+}
+
+struct adapter_stream *
+adapter_stream_new(adapter_event_fn fn, const char *who, const char *end_name)
+{
+	struct adapter_stream *s = xcalloc(1, sizeof *s);
+
+	s->sse = sse_new();
+	s->on_event = fn;
+	s->who = who;
+	s->end_name = end_name;
+	llm_error_clear(&s->saved);
+	return s;
+}
+
+void
+adapter_stream_free(struct adapter_stream *s)
+{
+	if (s == NULL)
+		return;
+	sse_free(s->sse);
+	free(s);
+}
+
+void
+adapter_stream_text(struct adapter_stream *s, const char *text, size_t len)
+{
+	struct llm_response *acc = s->acc;
+
+	if (len == 0)
+		return;
+	/* The caller may have replaced acc->content: start again from what is there. */
+	if (acc->content != s->content || acc->content == NULL) {
+		s->content_len = acc->content != NULL ? strlen(acc->content) : 0;
+		s->content_cap = s->content_len + 1;
+		s->content = acc->content;
+	}
+	if (s->content_len + len + 1 > s->content_cap) {
+		size_t cap = s->content_cap < 64 ? 64 : s->content_cap;
+		while (cap < s->content_len + len + 1)
+			cap *= 2;
+		s->content = xrealloc(s->content, cap);
+		s->content_cap = cap;
+	}
+	memcpy(s->content + s->content_len, text, len);
+	s->content_len += len;
+	s->content[s->content_len] = '\0';
+	acc->content = s->content;
+	s->delivered = 1;
+	if (s->cb != NULL)
+		s->cb(s->arg, text, len);
+}
+
+int
+adapter_stream_fail(struct adapter_stream *s, enum llm_errclass cls, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	llm_error_clear(&s->saved);
+	llm_error_set(&s->saved, cls, 0, "%s", msg);
+	free(msg);
+	s->state = -1;
+	return -1;
+}
+
+int
+adapter_stream_broken(struct adapter_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	adapter_stream_fail(s, s->delivered ? LLM_ERR_STREAM : LLM_ERR_MALFORMED, "%s: %s", s->who,
+	    msg);
+	free(msg);
+	return -1;
+}
+
+int
+adapter_stream_error_json(struct adapter_stream *s, const cJSON *root)
+{
+	struct llm_error *e = &s->saved;
+	const cJSON *inner;
+	const char *type = NULL;
+
+	llm_error_clear(e);
+	adapter_error_from_json(root, e);
+	inner = cJSON_GetObjectItemCaseSensitive(root, "error");
+	if (cJSON_IsObject(inner)) {
+		type = adapter_json_string(inner, "type");
+		if (type == NULL)
+			type = adapter_json_string(inner, "code");
+	}
+	if (type == NULL && e->type[0] != '\0')
+		type = e->type;
+	e->cls = adapter_class_for_type(type);
+	e->retryable = llm_errclass_retryable(e->cls);
+	if (e->message[0] == '\0')
+		snprintf(e->message, sizeof e->message, "%s: error event with no message", s->who);
+	s->state = -1;
+	return -1;
+}
+
+static int
+adapter_stream_event(void *arg, const char *event, const char *data, size_t len)
+{
+	struct adapter_stream *s = arg;
+
+	return s->on_event(s, event, data, len);
+}
+
+/* The verdict of a feed or finish, copied out to the caller. */
+static int
+adapter_stream_result(struct adapter_stream *s, int r, struct llm_error *err)
+{
+	if (r < 0 && s->state != -1) {
+		/* The SSE parser itself gave up. */
+		const char *why = sse_error(s->sse);
+		adapter_stream_broken(s, "%s", why != NULL ? why : "unreadable stream");
+	}
+	if (s->state == -1) {
+		if (err != NULL)
+			*err = s->saved;
+		return -1;
+	}
+	if (s->state == 1) {
+		if (s->acc != NULL && s->acc->content == NULL)
+			s->acc->content = xstrdup("");
+		return 1;
+	}
+	return 0;
+}
+
+int
+adapter_stream_feed(struct adapter_stream *s, const char *data, size_t len, adapter_delta_cb cb,
+    void *arg, struct llm_response *acc, struct llm_error *err)
+{
+	int r;
+
+	s->acc = acc;
+	if (s->state != 0)
+		return adapter_stream_result(s, s->state, err);
+	s->cb = cb;
+	s->arg = arg;
+	s->acc = acc;
+	r = sse_feed(s->sse, data, len, adapter_stream_event, s);
+	r = adapter_stream_result(s, r, err);
+	s->cb = NULL;
+	s->arg = NULL;
+	return r;
+}
+
+int
+adapter_stream_finish(struct adapter_stream *s, struct llm_response *acc, struct llm_error *err)
+{
+	int r;
+
+	s->acc = acc;
+	s->cb = NULL;
+	if (s->state == 0) {
+		r = sse_finish(s->sse, adapter_stream_event, s);
+		if (r < 0 && s->state != -1)
+			adapter_stream_result(s, r, NULL);
+	}
+	if (s->state == 0)
+		adapter_stream_broken(s, "stream ended before %s", s->end_name);
+	return adapter_stream_result(s, s->state, err) == 1 ? 0 : -1;
+}

@@ -1,0 +1,99 @@
+/*
+ * adapter_priv.h: what the adapter implementations share (adapter.c holds it).
+ * Not for use outside the adapters and their tests.
+ */
+#ifndef LLMDECK_ADAPTER_PRIV_H
+#define LLMDECK_ADAPTER_PRIV_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "adapter.h"
+#include "sse.h"
+#include "util.h"
+
+/* Request building. */
+void adapter_http_init(struct adapter_http *);
+void adapter_http_header(struct adapter_http *, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* Print root as the body (root stays the caller's). */
+void adapter_http_json(struct adapter_http *, const cJSON *root);
+/* The base URL without trailing slashes; -1 and cause if the conf has none. */
+int adapter_base_url(const struct provider_conf *, const char *who, char **base, char **cause);
+/* Percent-encode s for a URL path segment or query value. */
+char *adapter_url_escape(const char *s);
+
+/* JSON reading. */
+cJSON *adapter_json_parse(const char *body, size_t len);
+const char *adapter_json_string(const cJSON *obj, const char *key);
+/* The number at key as an integer, or dflt if absent or not a number. */
+int64_t adapter_json_int(const cJSON *obj, const char *key, int64_t dflt);
+/* Replace *dst by a copy of s (NULL: leave *dst alone). */
+void adapter_set_string(char **dst, const char *s);
+
+/* Errors. */
+/* Status first, body second, then retry headers: the classification all kinds share. */
+void adapter_classify_http(int status, const struct http_headers *, const char *body,
+    size_t len, struct llm_error *err);
+/* The class of a provider's error type or code where there is no status (stream errors). */
+enum llm_errclass adapter_class_for_type(const char *type);
+/* Fill err->type and err->message from an error JSON object (any provider's shape). */
+void adapter_error_from_json(const cJSON *root, struct llm_error *err);
+/* Copy a provider's message into err->message: one line, cut on a UTF-8 boundary. */
+void adapter_error_message(struct llm_error *err, const char *msg);
+/* retry-after value (seconds or HTTP date) in ms relative to now_ms, or -1. */
+int64_t adapter_parse_retry_after(const char *value, int64_t now_ms);
+/* An HTTP date (IMF-fixdate, RFC 850 or asctime) in ms since the epoch, or -1. */
+int64_t adapter_parse_http_date(const char *value);
+
+/* Streams: one decoder shape for every kind, with a per-kind event handler. */
+typedef int (*adapter_event_fn)(struct adapter_stream *, const char *event, const char *data,
+    size_t len);
+
+struct adapter_stream {
+	struct sse_parser *sse;
+	adapter_event_fn on_event;
+	const char *who;      /* "anthropic stream" */
+	const char *end_name; /* what a proper end looks like, for the cut-stream message */
+	int state;            /* 0 running, 1 ended properly, -1 failed */
+	int delivered;        /* some text went to the callback */
+	int seen_stop;        /* a stop reason arrived (OpenAI: finish_reason) */
+	struct llm_error saved;
+	char *content;        /* acc->content as this decoder last left it */
+	size_t content_len;
+	size_t content_cap;
+	/* Valid during one feed or finish call. */
+	adapter_delta_cb cb;
+	void *arg;
+	struct llm_response *acc;
+};
+
+struct adapter_stream *adapter_stream_new(adapter_event_fn, const char *who, const char *end_name);
+int adapter_stream_feed(struct adapter_stream *, const char *data, size_t len, adapter_delta_cb,
+    void *arg, struct llm_response *acc, struct llm_error *err);
+int adapter_stream_finish(struct adapter_stream *, struct llm_response *acc, struct llm_error *err);
+void adapter_stream_free(struct adapter_stream *);
+/* A text delta: to the callback and onto acc->content. */
+void adapter_stream_text(struct adapter_stream *, const char *text, size_t len);
+/* Fail the stream with cls; returns -1. */
+int adapter_stream_fail(struct adapter_stream *, enum llm_errclass cls, const char *fmt, ...)
+    PRINTFLIKE(3, 4);
+/* Broken data: LLM_ERR_MALFORMED before any text, LLM_ERR_STREAM after; returns -1. */
+int adapter_stream_broken(struct adapter_stream *, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* An error object arrived in the stream: classify it by type/code; returns -1. */
+int adapter_stream_error_json(struct adapter_stream *, const cJSON *root);
+
+/* OpenAI's wire format, shared by the openai and azure adapters. */
+struct openai_body_opts {
+	const char *model;          /* NULL: no model field (azure) */
+	int max_completion_tokens;  /* else max_tokens */
+	int stream_options;         /* send stream_options.include_usage when streaming */
+};
+int adapter_openai_body(const struct llm_request *, int stream, const struct openai_body_opts *,
+    struct adapter_http *out, const char *who, char **cause);
+int adapter_openai_parse(const char *body, size_t len, struct llm_response *out,
+    struct llm_error *err);
+struct adapter_stream *adapter_openai_stream_new(void);
+enum llm_stop adapter_openai_stop(const char *finish_reason);
+
+#endif
