@@ -231,6 +231,14 @@ fail:
 	return -1;
 }
 
+/* Keep the first non-empty value: Azure's first chunk has "id": "" and "model": "". */
+static void
+openai_first(char **dst, const char *s)
+{
+	if (s != NULL && *s != '\0' && (*dst == NULL || **dst == '\0'))
+		adapter_set_string(dst, s);
+}
+
 /* One `data:` line of a Chat Completions stream. */
 static int
 openai_event(struct adapter_stream *s, const char *event, const char *data, size_t len)
@@ -257,9 +265,8 @@ openai_event(struct adapter_stream *s, const char *event, const char *data, size
 		cJSON_Delete(root);
 		return -1;
 	}
-	adapter_set_string(&acc->id, acc->id == NULL ? adapter_json_string(root, "id") : NULL);
-	adapter_set_string(&acc->model,
-	    acc->model == NULL ? adapter_json_string(root, "model") : NULL);
+	openai_first(&acc->id, adapter_json_string(root, "id"));
+	openai_first(&acc->model, adapter_json_string(root, "model"));
 	choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
 	if (cJSON_IsArray(choices) && (choice = openai_choice(choices)) != NULL) {
 		delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");

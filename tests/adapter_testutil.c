@@ -1,0 +1,140 @@
+/* adapter_testutil.c: helpers for the adapter and SSE tests. */
+#include "adapter_testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+char *
+adtest_read(const char *name, size_t *len)
+{
+	const char *dirs[] = { getenv("LLMDECK_TESTDATA"), "tests/data/recorded",
+		"../tests/data/recorded", "../../tests/data/recorded" };
+	struct buf b;
+	char *path, chunk[4096];
+	size_t n;
+	FILE *f;
+
+	for (size_t i = 0; i < nitems(dirs); i++) {
+		if (dirs[i] == NULL)
+			continue;
+		path = xasprintf("%s/%s", dirs[i], name);
+		f = fopen(path, "rb");
+		free(path);
+		if (f == NULL)
+			continue;
+		buf_init(&b);
+		while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+			buf_append(&b, chunk, n);
+		fclose(f);
+		*len = b.len;
+		return buf_detach(&b);
+	}
+	return NULL;
+}
+
+static void
+adtest_delta(void *arg, const char *text, size_t len)
+{
+	struct adtest_stream *r = arg;
+
+	buf_append(&r->text, text, len);
+	r->n_deltas++;
+}
+
+void
+adtest_run_stream(const struct adapter *a, const char *data, size_t len, size_t chunk,
+    struct adtest_stream *r)
+{
+	struct adapter_stream *s = a->stream_new();
+	size_t off = 0, n;
+
+	memset(r, 0, sizeof *r);
+	buf_init(&r->text);
+	buf_puts(&r->text, "");
+	llm_response_init(&r->acc);
+	llm_error_clear(&r->err);
+	r->finish_rc = 2;
+	r->stopped_at = -1;
+	if (chunk == 0)
+		chunk = len > 0 ? len : 1;
+	while (off < len) {
+		n = len - off < chunk ? len - off : chunk;
+		r->feed_rc = a->stream_feed(s, data + off, n, adtest_delta, r, &r->acc, &r->err);
+		off += n;
+		if (r->feed_rc != 0) {
+			r->stopped_at = (int)off;
+			break;
+		}
+	}
+	if (r->feed_rc == 0)
+		r->finish_rc = a->stream_finish(s, &r->acc, &r->err);
+	a->stream_free(s);
+}
+
+void
+adtest_stream_free(struct adtest_stream *r)
+{
+	buf_free(&r->text);
+	llm_response_free(&r->acc);
+}
+
+const char *
+adtest_header(const struct adapter_http *h, const char *name)
+{
+	size_t n = strlen(name);
+	const char *v;
+
+	for (size_t i = 0; i < h->n_headers; i++) {
+		if (strncasecmp(h->headers[i], name, n) != 0 || h->headers[i][n] != ':')
+			continue;
+		v = h->headers[i] + n + 1;
+		while (*v == ' ')
+			v++;
+		return v;
+	}
+	return NULL;
+}
+
+struct provider_conf
+adtest_conf(enum provider_kind kind, enum provider_flavor flavor, const char *base_url,
+    const char *api_key)
+{
+	struct provider_conf c;
+
+	memset(&c, 0, sizeof c);
+	c.name = (char *)"test";
+	c.kind = kind;
+	c.flavor = flavor;
+	c.base_url = (char *)base_url;
+	c.api_key = (char *)api_key;
+	c.priority = 1;
+	c.weight = 1.0;
+	c.timeout_seconds = 60;
+	c.max_retries = 2;
+	c.tls_verify = 1;
+	c.enabled = 1;
+	return c;
+}
+
+void
+adtest_headers_add(struct http_headers *h, const char *name, const char *value)
+{
+	h->v = xreallocarray(h->v, h->n + 1, sizeof *h->v);
+	h->v[h->n].name = xstrdup(name);
+	h->v[h->n].value = xstrdup(value);
+	h->n++;
+}
+
+void
+adtest_headers_free(struct http_headers *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].name);
+		free(h->v[i].value);
+	}
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * adapter_testutil.h: helpers for the adapter and SSE tests: recorded files,
+ * chunked stream feeding, header lookup, hand-built confs and headers.
+ */
+#ifndef LLMDECK_ADAPTER_TESTUTIL_H
+#define LLMDECK_ADAPTER_TESTUTIL_H
+
+#include <stddef.h>
+
+#include "adapter.h"
+#include "util.h"
+
+/* A recorded file from tests/data/recorded ($LLMDECK_TESTDATA overrides); NULL if absent. */
+char *adtest_read(const char *name, size_t *len);
+
+/* What a stream decoder made of some bytes. */
+struct adtest_stream {
+	int feed_rc;     /* last stream_feed return */
+	int finish_rc;   /* stream_finish return (2: not called) */
+	int stopped_at;  /* bytes fed when feed first returned non-zero, -1 if never */
+	struct buf text; /* the deltas, concatenated */
+	int n_deltas;
+	struct llm_response acc;
+	struct llm_error err;
+};
+/* Feed len bytes in chunks of chunk (0: all at once), then finish if feeding returned 0. */
+void adtest_run_stream(const struct adapter *, const char *data, size_t len, size_t chunk,
+    struct adtest_stream *);
+void adtest_stream_free(struct adtest_stream *);
+
+/* Value of header name in a built request (case-insensitive), or NULL. */
+const char *adtest_header(const struct adapter_http *, const char *name);
+
+/* A provider conf by hand (strings are not copied: keep them alive). */
+struct provider_conf adtest_conf(enum provider_kind, enum provider_flavor, const char *base_url,
+    const char *api_key);
+
+/* Response headers by hand. */
+void adtest_headers_add(struct http_headers *, const char *name, const char *value);
+void adtest_headers_free(struct http_headers *);
+
+#endif
