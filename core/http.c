@@ -248,18 +248,12 @@ const char *
 http_err_name(enum http_err err)
 {
 	switch (err) {
-	case HTTP_OK:
-		return "ok";
-	case HTTP_ERR_CONNECT:
-		return "connect";
-	case HTTP_ERR_TIMEOUT:
-		return "timeout";
-	case HTTP_ERR_TOO_LARGE:
-		return "too-large";
-	case HTTP_ERR_ABORTED:
-		return "aborted";
-	case HTTP_ERR_OTHER:
-		return "other";
+	case HTTP_OK: return "ok";
+	case HTTP_ERR_CONNECT: return "connect";
+	case HTTP_ERR_TIMEOUT: return "timeout";
+	case HTTP_ERR_TOO_LARGE: return "too-large";
+	case HTTP_ERR_ABORTED: return "aborted";
+	case HTTP_ERR_OTHER: return "other";
 	}
 	return "unknown";
 }
@@ -458,10 +452,9 @@ http_submit(struct http_engine *e, const struct http_request *req)
 		x->body_len = req->body_len;
 	}
 	x->timeout_ms = req->timeout_ms;
-	x->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
-	    HTTP_DEFAULT_CONNECT_MS;
-	x->max_response = req->max_response > 0 ? req->max_response :
-	    HTTP_DEFAULT_MAX_RESPONSE;
+	x->connect_timeout_ms =
+	    req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_MS;
+	x->max_response = req->max_response > 0 ? req->max_response : HTTP_DEFAULT_MAX_RESPONSE;
 	x->on_headers = req->on_headers;
 	x->on_data = req->on_data;
 	x->on_done = req->on_done;
@@ -507,8 +500,7 @@ static enum http_err
 http_map_curl(CURLcode rc)
 {
 	switch (rc) {
-	case CURLE_OK:
-		return HTTP_OK;
+	case CURLE_OK: return HTTP_OK;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -516,17 +508,12 @@ http_map_curl(CURLcode rc)
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-		return HTTP_ERR_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return HTTP_ERR_TIMEOUT;
-	case CURLE_FILESIZE_EXCEEDED:
-		return HTTP_ERR_TOO_LARGE;
+	case CURLE_SSL_CONNECT_ERROR: return HTTP_ERR_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT: return HTTP_ERR_TIMEOUT;
+	case CURLE_FILESIZE_EXCEEDED: return HTTP_ERR_TOO_LARGE;
 	case CURLE_ABORTED_BY_CALLBACK:
-	case CURLE_WRITE_ERROR:
-		return HTTP_ERR_ABORTED;
-	default:
-		return HTTP_ERR_OTHER;
+	case CURLE_WRITE_ERROR: return HTTP_ERR_ABORTED;
+	default: return HTTP_ERR_OTHER;
 	}
 }
 
@@ -536,7 +523,7 @@ http_map_curl(CURLcode rc)
  */
 static void
 http_finish(struct http_engine *e, struct http_xfer *x, CURLcode rc, enum http_err err,
-    const char *msg)
+            const char *msg)
 {
 	struct http_result r;
 	long code = 0;
@@ -681,7 +668,7 @@ http_write_cb(char *p, size_t size, size_t nitems, void *arg)
 	if (len > x->max_response - x->received) {
 		x->abort_err = HTTP_ERR_TOO_LARGE;
 		snprintf(x->errbuf, sizeof x->errbuf, "response larger than %zu bytes",
-		    x->max_response);
+		         x->max_response);
 		return 0;
 	}
 	x->received += len;
@@ -709,7 +696,7 @@ http_start(struct http_engine *e, struct http_xfer *x)
 		spent = (clock_mono_us() - x->submit_us) / 1000;
 		if (spent >= (uint64_t)x->timeout_ms) {
 			http_finish(e, x, CURLE_OPERATION_TIMEDOUT, HTTP_ERR_TIMEOUT,
-			    "deadline passed before the transfer started");
+			            "deadline passed before the transfer started");
 			return;
 		}
 		remaining = x->timeout_ms - (long)spent;
@@ -718,7 +705,7 @@ http_start(struct http_engine *e, struct http_xfer *x)
 		c = e->free_easy[--e->n_free_easy];
 	else if ((c = curl_easy_init()) == NULL) {
 		http_finish(e, x, CURLE_OUT_OF_MEMORY, HTTP_ERR_OTHER,
-		    "http_start: curl_easy_init failed");
+		            "http_start: curl_easy_init failed");
 		return;
 	}
 
@@ -796,7 +783,7 @@ http_drain(struct http_engine *e)
 	for (i = 0; i < n; i++) {
 		if ((node = idmap_get(&e->running, cancels[i])) != NULL)
 			http_finish(e, (struct http_xfer *)node, CURLE_OK, HTTP_ERR_ABORTED,
-			    "cancelled");
+			            "cancelled");
 	}
 	free(cancels);
 }
@@ -1015,7 +1002,7 @@ http_engine_new(const struct http_engine_opts *opts)
 		curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opts->max_connections);
 	if (opts != NULL && opts->max_host_connections > 0)
 		curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-		    opts->max_host_connections);
+		                  opts->max_host_connections);
 
 	if (pthread_create(&e->thread, NULL, http_loop, e) != 0)
 		goto fail;

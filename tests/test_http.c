@@ -171,7 +171,7 @@ call_init(struct call *c, struct http_engine *e)
 	memset(c, 0, sizeof *c);
 	buf_init(&c->streamed);
 	c->engine = e;
-	c->err = (enum http_err)-1;
+	c->err = (enum http_err) - 1;
 }
 
 static void
@@ -206,7 +206,7 @@ chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	if (st->piece >= CHUNK_PIECES)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	n = snprintf(buf, max, "piece-%03d:%.*s;", st->piece, st->piece % 37,
-	    "abcdefghijklmnopqrstuvwxyz0123456789");
+	             "abcdefghijklmnopqrstuvwxyz0123456789");
 	st->piece++;
 	return n;
 }
@@ -235,7 +235,7 @@ queue(struct MHD_Connection *conn, unsigned int code, struct MHD_Response *resp)
 
 static enum MHD_Result
 srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+            const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct srv *s = cls;
 	struct MHD_Response *resp;
@@ -263,7 +263,7 @@ srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		static const char body[] = "{\"ok\":true,\"n\":42}";
 
 		resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-		    MHD_RESPMEM_PERSISTENT);
+		                                       MHD_RESPMEM_PERSISTENT);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 		MHD_add_response_header(resp, "X-Custom", "Hello World");
 		MHD_add_response_header(resp, "X-Request-Id", "req-123");
@@ -281,13 +281,14 @@ srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		return queue(conn, 201, resp);
 	}
 	if (strcmp(url, "/chunked") == 0) {
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, chunk_reader,
-		    xcalloc(1, sizeof(struct chunk_state)), free);
+		resp =
+		    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, chunk_reader,
+		                                      xcalloc(1, sizeof(struct chunk_state)), free);
 		return queue(conn, 200, resp);
 	}
 	if (strcmp(url, "/large") == 0) {
-		resp = MHD_create_response_from_buffer(LARGE_LEN, large_body,
-		    MHD_RESPMEM_PERSISTENT);
+		resp =
+		    MHD_create_response_from_buffer(LARGE_LEN, large_body, MHD_RESPMEM_PERSISTENT);
 		return queue(conn, 200, resp);
 	}
 	if (strcmp(url, "/partial") == 0) {
@@ -303,18 +304,18 @@ srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		while (!s->release && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 		pthread_mutex_unlock(&s->lock);
-		resp = MHD_create_response_from_buffer(4, (void *)(uintptr_t)"late",
-		    MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(4, (void *)(uintptr_t) "late",
+		                                       MHD_RESPMEM_PERSISTENT);
 		return queue(conn, 200, resp);
 	}
-	resp = MHD_create_response_from_buffer(9, (void *)(uintptr_t)"not found",
-	    MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_buffer(9, (void *)(uintptr_t) "not found",
+	                                       MHD_RESPMEM_PERSISTENT);
 	return queue(conn, 404, resp);
 }
 
 static void
 srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-    enum MHD_RequestTerminationCode toe)
+              enum MHD_RequestTerminationCode toe)
 {
 	struct buf *in = *con_cls;
 
@@ -330,7 +331,7 @@ srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void
 srv_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-    enum MHD_ConnectionNotificationCode toe)
+           enum MHD_ConnectionNotificationCode toe)
 {
 	struct srv *s = cls;
 
@@ -356,14 +357,12 @@ srv_start(struct srv *s)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = 0;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_POLL, 0, NULL, NULL, srv_handler, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	    MHD_OPTION_NOTIFY_COMPLETED, srv_completed, s,
-	    MHD_OPTION_NOTIFY_CONNECTION, srv_notify, s,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
-	    MHD_OPTION_END);
+	s->d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
+	    NULL, srv_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_NOTIFY_COMPLETED, srv_completed, s, MHD_OPTION_NOTIFY_CONNECTION, srv_notify,
+	    s, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_THREAD_STACK_SIZE,
+	    (size_t)(1024 * 1024), MHD_OPTION_END);
 	assert_non_null(s->d);
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	assert_non_null(info);
@@ -454,7 +453,7 @@ get(struct fixture *f, const char *path, struct http_request *rq, struct call *c
 static void
 test_headers_api(void **state)
 {
-	struct http_headers h = { NULL, 0 };
+	struct http_headers h = {NULL, 0};
 
 	(void)state;
 	http_headers_add(&h, "Content-Type", "text/plain");
@@ -473,7 +472,7 @@ static void
 test_json(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 
 	call_init(&c, f->engine);
@@ -499,8 +498,8 @@ static void
 test_post_echo(void **state)
 {
 	struct fixture *f = *state;
-	const char *hdrs[] = { "X-Test: abc def", "Content-Type: application/octet-stream" };
-	struct http_request rq = { 0 };
+	const char *hdrs[] = {"X-Test: abc def", "Content-Type: application/octet-stream"};
+	struct http_request rq = {0};
 	struct call c;
 	size_t n = 2 * 1024 * 1024 + 5, i;
 	char *body = xmalloc(n);
@@ -543,7 +542,7 @@ expected_chunked(struct buf *b)
 
 	for (i = 0; i < CHUNK_PIECES; i++) {
 		snprintf(piece, sizeof piece, "piece-%03d:%.*s;", i, i % 37,
-		    "abcdefghijklmnopqrstuvwxyz0123456789");
+		         "abcdefghijklmnopqrstuvwxyz0123456789");
 		buf_puts(b, piece);
 	}
 }
@@ -552,7 +551,7 @@ static void
 test_chunked_stream(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 	struct buf want;
 
@@ -587,7 +586,7 @@ static void
 test_large(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 
 	call_init(&c, f->engine);
@@ -603,7 +602,7 @@ static void
 test_too_large(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 
 	/* Known length: refused up front. */
@@ -638,7 +637,7 @@ static void
 test_on_data_abort(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 
 	call_init(&c, f->engine);
@@ -655,7 +654,7 @@ static void
 test_timeout(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 
 	call_init(&c, f->engine);
@@ -672,7 +671,7 @@ static void
 test_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct sockaddr_in sin;
 	socklen_t len = sizeof sin;
 	struct call c;
@@ -714,7 +713,7 @@ static void
 test_closed(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 
 	call_init(&c, f->engine);
@@ -737,7 +736,7 @@ static void
 test_cancel(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c, c2;
 	char *url = url_for(f, "/hang");
 	uint64_t id;
@@ -780,7 +779,7 @@ static void
 test_free_inflight(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c[5];
 	char *url = url_for(f, "/hang");
 	size_t i;
@@ -839,7 +838,7 @@ test_timers(void **state)
 	struct fixture *f = *state;
 	struct timer_log log;
 	struct timer_arg a[7];
-	uint64_t delays[7] = { 120, 40, 80, 0, 60, 40, 100 };
+	uint64_t delays[7] = {120, 40, 80, 0, 60, 40, 100};
 	uint64_t ids[7];
 	size_t i;
 
@@ -876,7 +875,7 @@ static void
 test_concurrent(void **state)
 {
 	struct fixture *f = *state;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	enum { N = 500 };
 	struct call *c = xcalloc(N, sizeof *c);
 	char *url = url_for(f, "/json");
@@ -983,13 +982,13 @@ test_interim_headers(void **state)
 {
 	struct fixture *f = *state;
 	struct raw_srv r;
-	struct http_request rq = { 0 };
+	struct http_request rq = {0};
 	struct call c;
 	char *url;
 
 	raw_srv_start(&r, "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
-	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final:   padded value \t\r\n"
-	    "X-Folded: first\r\n  second\r\nConnection: close\r\n\r\nok");
+	                  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final:   padded value \t\r\n"
+	                  "X-Folded: first\r\n  second\r\nConnection: close\r\n\r\nok");
 	url = xasprintf("http://127.0.0.1:%u/", (unsigned)r.port);
 	call_init(&c, f->engine);
 	rq.url = url;
@@ -1016,22 +1015,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_headers_api),
-		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_post_echo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chunked_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_large, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_on_data_abort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_inflight, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interim_headers, setup, teardown),
+	    cmocka_unit_test(test_headers_api),
+	    cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_post_echo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_on_data_abort, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_inflight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interim_headers, setup, teardown),
 	};
 	size_t i;
 	int rc;
