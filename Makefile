@@ -6,6 +6,7 @@
 # make run        the console on simulated providers (demo)
 
 CC      ?= cc
+MAKEFLAGS += -j2
 PKGS    := libcurl libcjson sqlite3 libcrypto libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wshadow -Wundef -Wwrite-strings
