@@ -833,6 +833,13 @@ timer_fire(void *arg)
 }
 
 static void
+timer_never(void *arg)
+{
+	(void)arg;
+	fail_msg("a cancelled timer ran");
+}
+
+static void
 test_timers(void **state)
 {
 	struct fixture *f = *state;
@@ -920,6 +927,111 @@ test_reuse(void **state)
 		call_free(&c);
 	}
 	assert_int_equal(srv_conns(&f->srv), 1);
+}
+
+struct submitter {
+	struct fixture *f;
+	char *url;
+	struct call c[100];
+};
+
+/* Submit from a thread of our own, with a cancel and a timer mixed in. */
+static void *
+submitter_main(void *arg)
+{
+	struct submitter *sb = arg;
+	struct http_request rq;
+	size_t i;
+
+	for (i = 0; i < nitems(sb->c); i++) {
+		memset(&rq, 0, sizeof rq);
+		call_init(&sb->c[i], sb->f->engine);
+		rq.url = sb->url;
+		rq.on_done = on_done;
+		rq.arg = &sb->c[i];
+		http_submit(sb->f->engine, &rq);
+		http_cancel_timer(sb->f->engine,
+		                  http_call_later(sb->f->engine, 1000, timer_never, NULL));
+	}
+	return NULL;
+}
+
+static void
+test_threads_submit(void **state)
+{
+	struct fixture *f = *state;
+	struct submitter sb[4];
+	pthread_t th[4];
+	size_t i, j;
+
+	for (i = 0; i < nitems(sb); i++) {
+		sb[i].f = f;
+		sb[i].url = url_for(f, "/json");
+		assert_int_equal(pthread_create(&th[i], NULL, submitter_main, &sb[i]), 0);
+	}
+	for (i = 0; i < nitems(sb); i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(wait_done(400), 400);
+	for (i = 0; i < nitems(sb); i++) {
+		for (j = 0; j < nitems(sb[i].c); j++) {
+			assert_int_equal(sb[i].c[j].done_calls, 1);
+			assert_int_equal(sb[i].c[j].err, HTTP_OK);
+			assert_int_equal(sb[i].c[j].status, 200);
+			call_free(&sb[i].c[j]);
+		}
+		free(sb[i].url);
+	}
+	assert_int_equal(http_inflight(f->engine), 0);
+}
+
+struct chain {
+	struct http_engine *engine;
+	char *url;
+	int left;
+	int ok;
+	int finished;
+};
+
+/* on_done submits the next request itself, from the engine thread. */
+static void
+chain_done(void *arg, const struct http_result *r)
+{
+	struct chain *ch = arg;
+	struct http_request rq;
+
+	if (r->err == HTTP_OK && r->status == 200 && http_on_engine_thread(ch->engine))
+		ch->ok++;
+	if (--ch->left > 0) {
+		memset(&rq, 0, sizeof rq);
+		rq.url = ch->url;
+		rq.on_done = chain_done;
+		rq.arg = ch;
+		http_submit(ch->engine, &rq);
+		return;
+	}
+	pthread_mutex_lock(&t_lock);
+	ch->finished = 1;
+	t_done++;
+	pthread_cond_broadcast(&t_cond);
+	pthread_mutex_unlock(&t_lock);
+}
+
+static void
+test_submit_from_callback(void **state)
+{
+	struct fixture *f = *state;
+	struct chain ch = {f->engine, NULL, 50, 0, 0};
+	struct http_request rq = {0};
+
+	ch.url = url_for(f, "/json");
+	rq.url = ch.url;
+	rq.on_done = chain_done;
+	rq.arg = &ch;
+	http_submit(f->engine, &rq);
+	assert_int_equal(wait_done(1), 1);
+	assert_int_equal(ch.ok, 50);
+	assert_int_equal(srv_conns(&f->srv), 1);
+	free(ch.url);
 }
 
 /* A raw server: one connection, one canned reply, for what MHD will not send. */
@@ -1030,6 +1142,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_timers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads_submit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interim_headers, setup, teardown),
 	};
 	size_t i;
