@@ -31,6 +31,7 @@
 #define HTTP_MAX_CONNECTS 20000
 #define HTTP_FREE_EASY_MAX 256
 #define HTTP_EPOLL_EVENTS 256
+#define HTTP_MAX_DELAY_MS (1000ULL * 1000 * 1000 * 1000)
 
 /* An intrusive id -> object table (chained, grows by doubling). */
 struct idnode {
@@ -351,6 +352,8 @@ http_call_later(struct http_engine *e, uint64_t delay_ms, void (*fn)(void *), vo
 	struct http_timer *t;
 	uint64_t id;
 
+	if (delay_ms > HTTP_MAX_DELAY_MS)
+		delay_ms = HTTP_MAX_DELAY_MS; /* about 31 years: no overflow below */
 	t = xcalloc(1, sizeof *t);
 	t->due_us = clock_mono_us() + delay_ms * 1000;
 	t->fn = fn;
