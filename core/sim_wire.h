@@ -1,0 +1,83 @@
+/*
+ * sim_wire.h: the simulated providers' bytes on the wire: bodies, headers,
+ * stream events and error shapes of each provider. Internal to sim*.c.
+ */
+#ifndef LLMDECK_SIM_WIRE_H
+#define LLMDECK_SIM_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim.h"
+#include "util.h"
+
+enum sim_endpoint {
+	SIM_EP_NONE,		/* 404 */
+	SIM_EP_MESSAGES,	/* anthropic POST /v1/messages */
+	SIM_EP_CHAT,		/* POST /v1/chat/completions and azure's forms */
+	SIM_EP_MODELS,		/* GET /v1/models, /openai/models */
+	SIM_EP_HEALTH,		/* GET /health (vLLM-like, openai protocol) */
+	SIM_EP_OLLAMA_CHAT,	/* POST /api/chat */
+	SIM_EP_OLLAMA_VERSION,	/* GET /api/version */
+	SIM_EP_OLLAMA_TAGS,	/* GET /api/tags */
+	SIM_EP_OLLAMA_ROOT,	/* GET / */
+};
+
+struct sim_header {
+	char *name;
+	char *value;
+};
+
+struct sim_chunk {
+	char *data;
+	size_t len;
+	int delta; /* a text delta: paced by token_delay_ms */
+};
+
+/* What to answer: a whole body, or a stream of chunks. */
+struct sim_reply {
+	int status;
+	struct sim_header *hdr;
+	size_t nhdr;
+	char *body;
+	size_t len;
+	int stream;
+	struct sim_chunk *chunks;
+	size_t nchunks;
+	size_t ndeltas;
+};
+
+/* The request as the wire code sees it. */
+struct sim_call {
+	enum sim_protocol protocol;
+	enum sim_endpoint ep;
+	const char *name;	/* the sim's name */
+	const char *model;	/* default model */
+	const char *deployment;	/* azure deployment from the URL, or NULL */
+	const char *body;
+	size_t body_len;
+	const char *auth_key;	/* the key the client sent, NULL if none */
+	int retry_after_s;
+	int quota;
+	uint64_t idseed;	/* randomness for ids */
+	uint64_t reqno;		/* for rate-limit headers */
+};
+
+void sim_reply_free(struct sim_reply *);
+void sim_reply_header(struct sim_reply *, const char *name, const char *value);
+void sim_reply_chunk(struct sim_reply *, int delta, const char *fmt, ...) PRINTFLIKE(3, 4);
+
+/* 401 with the provider's body. */
+void sim_wire_auth_error(const struct sim_call *, struct sim_reply *);
+/* An injected error status with the provider's body and headers. */
+void sim_wire_status_error(const struct sim_call *, int status, struct sim_reply *);
+/* 404 for an unknown path. */
+void sim_wire_not_found(const struct sim_call *, const char *path, struct sim_reply *);
+/* The endpoint's normal answer: validation errors, success, or a stream. */
+void sim_wire_answer(const struct sim_call *, struct sim_reply *);
+/* A 200 whose body is broken JSON (a stream: one broken event). */
+void sim_wire_malformed(const struct sim_call *, int stream, struct sim_reply *);
+/* The provider's error event sent in the middle of a stream. */
+char *sim_wire_stream_error(const struct sim_call *);
+
+#endif
