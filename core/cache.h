@@ -1,0 +1,61 @@
+/*
+ * cache.h: the exact-match response cache, in the store.
+ *
+ * The key is the SHA-256 of a canonical JSON of everything that changes the
+ * answer (cache_key()). Only requests with an explicit temperature at or
+ * below cache.max_temperature are cached: an omitted temperature means the
+ * provider's default (1.0). Entries expire after ttl_seconds; beyond
+ * max_entries the least recently used are evicted. Hit and miss counters live
+ * in the database, so `llmdeck status` sees every process's. Thread-safe.
+ */
+#ifndef LLMDECK_CACHE_H
+#define LLMDECK_CACHE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "llm.h"
+
+struct store;
+
+/* 1 when this request may be served from and stored in the cache: enabled,
+ * not no_cache, has_temperature and temperature <= max_temperature. */
+int cache_eligible(const struct cache_conf *, const struct llm_request *);
+
+/*
+ * The key: lower-case hex SHA-256 (OpenSSL EVP) of a canonical JSON of the
+ * messages (role and text), system prompt, model_alias (req->model if NULL),
+ * temperature, top_p, effective max_tokens, stop sequences, tools (parsed,
+ * object keys sorted recursively, so key order does not matter; kept verbatim
+ * if not JSON) and the route and provider pins.
+ */
+void cache_key(const struct llm_request *, const char *model_alias, char out_hex[65]);
+
+/*
+ * Look key up. 1: hit (out filled, caller frees with llm_response_free;
+ * provider and model, either may be NULL, get who answered originally; counts
+ * a hit and makes the entry most recently used). 0: miss, counted (also when
+ * the entry had expired: it is deleted). -1: error. A disabled cache always
+ * misses without counting.
+ */
+int cache_get(struct store *, const struct cache_conf *, const char *key,
+    struct llm_response *out, char provider[64], char model[128]);
+
+/* Store (or replace) an answer; deletes expired entries and evicts the least
+ * recently used beyond max_entries. 0, or -1. A disabled cache stores nothing. */
+int cache_put(struct store *, const struct cache_conf *, const char *key, const char *provider,
+    const char *model, const struct llm_response *);
+
+/* Remove every entry (counters are kept); returns how many, or -1. */
+int cache_flush(struct store *);
+
+struct cache_stats {
+	int64_t entries;
+	int64_t hits;
+	int64_t misses;
+	int ttl_seconds;        /* not in the database: 0 (cmd_status fills it from the config) */
+};
+/* 0, or -1. */
+int cache_get_stats(struct store *, struct cache_stats *);
+
+#endif

@@ -1,0 +1,174 @@
+/* ledger.c: the ledger rows: insert (on the writer thread), record, aggregates. */
+#include "ledger.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_priv.h"
+#include "util.h"
+
+int
+ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO ledger(time_ms, route, provider, model, "
+	    "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, error_class, "
+	    "cache_hit, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, r->time_ms);
+	sqlite3_bind_text(st, 2, r->route, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, r->input_tokens);
+	sqlite3_bind_int64(st, 6, r->output_tokens);
+	sqlite3_bind_double(st, 7, r->cost_usd);
+	sqlite3_bind_int(st, 8, r->unpriced != 0);
+	sqlite3_bind_int64(st, 9, (int64_t)r->latency_us);
+	sqlite3_bind_text(st, 10, r->outcome[0] != '\0' ? r->outcome : "ok", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, r->error_class, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 12, r->cache_hit != 0);
+	sqlite3_bind_int(st, 13, r->attempts);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (reservation_id == 0)
+		return 0;
+	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE id = ?", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, reservation_id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+ledger_record_async(struct store *s, const struct ledger_row *row, int64_t reservation_id,
+    void (*done)(void *, int), void *arg)
+{
+	store_ledger_enqueue(s, row, reservation_id, done, arg, NULL);
+}
+
+struct ledger_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int finished;
+	int rc;
+};
+
+static void
+ledger_wait_done(void *arg, int rc)
+{
+	struct ledger_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->finished = 1;
+	w->rc = rc;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int
+ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation_id,
+    char **cause)
+{
+	struct ledger_wait w = { .finished = 0, .rc = -1 };
+	char *err = NULL;
+
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	store_ledger_enqueue(s, row, reservation_id, ledger_wait_done, &w, &err);
+	pthread_mutex_lock(&w.mu);
+	while (!w.finished)
+		pthread_cond_wait(&w.cond, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cond);
+	if (w.rc != 0) {
+		if (cause != NULL)
+			*cause = err != NULL ? err : xstrdup("ledger: row not committed");
+		else
+			free(err);
+		return -1;
+	}
+	free(err);
+	return 0;
+}
+
+int
+ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
+    struct ledger_group **out, char **cause)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	struct ledger_group *g = NULL;
+	int n = 0, rc;
+	const char *sql = by_model ?
+	    "SELECT model, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
+	    "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
+	    "WHERE time_ms >= ? AND time_ms < ? GROUP BY model ORDER BY model" :
+	    "SELECT provider, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
+	    "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
+	    "WHERE time_ms >= ? AND time_ms < ? GROUP BY provider ORDER BY provider";
+
+	*out = NULL;
+	db = store_lock(s);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		*cause = store_error(s, db, "ledger: cannot read");
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		struct ledger_group *e;
+
+		g = xreallocarray(g, (size_t)n + 1, sizeof *g);
+		e = &g[n++];
+		memset(e, 0, sizeof *e);
+		strlcpy_(e->name, name != NULL ? name : "", sizeof e->name);
+		e->requests = sqlite3_column_int64(st, 1);
+		e->errors = sqlite3_column_int64(st, 2);
+		e->cache_hits = sqlite3_column_int64(st, 3);
+		e->input_tokens = sqlite3_column_int64(st, 4);
+		e->output_tokens = sqlite3_column_int64(st, 5);
+		e->cost_usd = sqlite3_column_double(st, 6);
+		e->unpriced = sqlite3_column_int(st, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		*cause = store_error(s, db, "ledger: cannot read");
+		sqlite3_finalize(st);
+		store_unlock(s);
+		free(g);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	*out = g;
+	return n;
+}
+
+double
+ledger_spent(struct store *s, int64_t from_ms, int64_t to_ms)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	double v = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT TOTAL(cost_usd) FROM ledger WHERE time_ms >= ? "
+	    "AND time_ms < ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, from_ms);
+		sqlite3_bind_int64(st, 2, to_ms);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_double(st, 0);
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return v;
+}

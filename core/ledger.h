@@ -1,0 +1,67 @@
+/*
+ * ledger.h: a row per request in the store, the source of truth for spend.
+ *
+ * A response must not be handed to its caller before its row is committed:
+ * the router submits with ledger_record_async() and answers from done. Rows
+ * from all threads are batched by the store's writer thread into one
+ * transaction (group commit), so the cost of durability is paid once per
+ * batch, not once per request. The writer connection runs synchronous=FULL:
+ * a committed row survives a process crash (kill -9) and also a power loss.
+ */
+#ifndef LLMDECK_LEDGER_H
+#define LLMDECK_LEDGER_H
+
+#include <stdint.h>
+
+struct store;
+
+struct ledger_row {
+	int64_t time_ms;        /* wall clock; <= 0: the store's clock now */
+	char route[64];         /* may be empty */
+	char provider[64];
+	char model[128];        /* alias */
+	int64_t input_tokens;
+	int64_t output_tokens;
+	double cost_usd;        /* 0 for cache hits and unpriced models */
+	int unpriced;           /* the model has no price: cost unknown, not zero */
+	uint64_t latency_us;
+	char outcome[16];       /* "ok", "error", "refused" */
+	char error_class[32];   /* llm_errclass_name(), empty when ok */
+	int cache_hit;
+	int attempts;
+};
+
+/*
+ * Queue row for commit. done(arg, rc) runs on the writer thread once the
+ * row's transaction committed (rc 0) or failed (rc -1); it must not block for
+ * long and must not call ledger_record() (it may call ledger_record_async()).
+ * reservation_id (0: none) is deleted in the same transaction, so spend moves
+ * from reserved to spent atomically. An unpriced row also writes a "pricing"
+ * event, once per model per store handle. done may be NULL.
+ */
+void ledger_record_async(struct store *, const struct ledger_row *, int64_t reservation_id,
+    void (*done)(void *, int), void *arg);
+/* Blocking wrapper: 0 once committed, or -1 with *cause set. */
+int ledger_record(struct store *, const struct ledger_row *, int64_t reservation_id,
+    char **cause);
+
+/* Aggregates over [from_ms, to_ms), for the console and `llmdeck status`. */
+struct ledger_group {
+	char name[128];         /* provider name or model alias */
+	int64_t requests;
+	int64_t errors;         /* outcome != "ok" */
+	int64_t cache_hits;
+	int64_t input_tokens;
+	int64_t output_tokens;
+	double cost_usd;
+	int unpriced;           /* some rows were unpriced */
+};
+/* by_model 0: group by provider, 1: by model. Sets *out (caller frees) and
+ * returns the count, or -1 with *cause set. */
+int ledger_groups(struct store *, int64_t from_ms, int64_t to_ms, int by_model,
+    struct ledger_group **out, char **cause);
+
+/* Sum of cost_usd over [from_ms, to_ms); -1 on error. */
+double ledger_spent(struct store *, int64_t from_ms, int64_t to_ms);
+
+#endif

@@ -1,0 +1,887 @@
+/*
+ * store.c: the SQLite database: opening it safely, the schema and its
+ * migrations, the caller connection, the ledger writer thread (group commit),
+ * the event log, operator overrides and the budget day's bounds.
+ *
+ * Two connections per handle: the writer thread's own, and one for calls on
+ * callers' threads, serialised by a mutex. Both run in WAL mode, so readers
+ * never block the writer, and other processes share the file through SQLite's
+ * locks and the busy timeout.
+ *
+ * Durability: the caller connection runs synchronous=NORMAL. In WAL mode that
+ * is durable against a crash of the process (kill -9): a committed
+ * transaction is in the WAL file, which the OS keeps; only a power loss or OS
+ * crash can lose the last transactions. The ledger writer runs
+ * synchronous=FULL (an fsync of the WAL per commit): with group commit it is
+ * paid once per batch, and bench_store measured it cheap enough, so spend
+ * also survives a power loss.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "store_priv.h"
+#include "util.h"
+
+#define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_BATCH_MAX 1024
+
+struct store_job {
+	struct ledger_row row;
+	int64_t reservation_id;
+	void (*done)(void *, int);
+	void *arg;
+	char **errp;
+	int rc;
+	struct store_job *next;
+};
+
+struct store {
+	char *path;
+	sqlite3 *db;            /* callers' connection, under mu */
+	sqlite3 *wdb;           /* the writer thread's connection */
+	pthread_mutex_t mu;
+
+	int64_t (*wall_ms)(void *);
+	void *wall_arg;
+
+	pthread_mutex_t qmu;
+	pthread_cond_t qcond;
+	struct store_job *qhead, *qtail;
+	int stopping;
+	pthread_t writer;
+	int writer_started;
+
+	pthread_mutex_t umu;    /* models already reported unpriced */
+	char **unpriced;
+	size_t n_unpriced;
+};
+
+/*
+ * The schema, one entry per version: migrations[i] takes user_version i to
+ * i + 1. Append, never edit a released entry.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE ledger ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time_ms INTEGER NOT NULL,"
+	"  route TEXT NOT NULL DEFAULT '',"
+	"  provider TEXT NOT NULL DEFAULT '',"
+	"  model TEXT NOT NULL DEFAULT '',"
+	"  input_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  output_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  cost_usd REAL NOT NULL DEFAULT 0,"
+	"  unpriced INTEGER NOT NULL DEFAULT 0,"
+	"  latency_us INTEGER NOT NULL DEFAULT 0,"
+	"  outcome TEXT NOT NULL DEFAULT 'ok',"
+	"  error_class TEXT NOT NULL DEFAULT '',"
+	"  cache_hit INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX ledger_time ON ledger(time_ms);"
+	"CREATE TABLE reservations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  pid INTEGER NOT NULL,"
+	"  time_ms INTEGER NOT NULL,"
+	"  amount_usd REAL NOT NULL);"
+	"CREATE TABLE budget_alerts ("
+	"  day TEXT PRIMARY KEY,"
+	"  time_ms INTEGER NOT NULL);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time_ms INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  provider TEXT NOT NULL DEFAULT '',"
+	"  message TEXT NOT NULL);"
+	"CREATE INDEX events_time ON events(time_ms);"
+	"CREATE TABLE overrides ("
+	"  provider TEXT NOT NULL,"
+	"  field TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (provider, field));"
+	"CREATE TABLE cache ("
+	"  key TEXT PRIMARY KEY,"
+	"  provider TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  lru INTEGER NOT NULL,"
+	"  hits INTEGER NOT NULL DEFAULT 0,"
+	"  resp_id TEXT, resp_model TEXT, content TEXT NOT NULL,"
+	"  stop INTEGER NOT NULL, stop_raw TEXT,"
+	"  input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+	"  cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL);"
+	"CREATE INDEX cache_lru ON cache(lru);"
+	"CREATE TABLE counters ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO counters VALUES ('cache_hits', 0), ('cache_misses', 0);",
+};
+
+int
+store_exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Busy timeouts can still end in SQLITE_BUSY under a long writer: try again, bounded. */
+int
+store_begin_immediate(sqlite3 *db)
+{
+	for (int i = 0; i < 6; i++) {
+		int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+		if (rc == SQLITE_OK)
+			return 0;
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			return -1;
+	}
+	return -1;
+}
+
+char *
+store_error(struct store *s, sqlite3 *db, const char *what)
+{
+	return xasprintf("%s: %s: %s", what, s->path, sqlite3_errmsg(db));
+}
+
+sqlite3 *
+store_lock(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	return s->db;
+}
+
+void
+store_unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->mu);
+}
+
+const char *
+store_path(const struct store *s)
+{
+	return s->path;
+}
+
+void
+store_set_clock(struct store *s, int64_t (*wall_ms)(void *), void *arg)
+{
+	s->wall_ms = wall_ms;
+	s->wall_arg = arg;
+}
+
+int64_t
+store_now_ms(struct store *s)
+{
+	if (s->wall_ms != NULL)
+		return s->wall_ms(s->wall_arg);
+	return clock_wall_ms();
+}
+
+/* mkdir -p with mode 0700 for the directories we create. */
+static int
+store_mkdirs(const char *dir, char **cause)
+{
+	char *p = xstrdup(dir);
+
+	for (char *q = p + 1; ; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			*cause = xasprintf("store: cannot create directory %s: %s", p,
+			    strerror(errno));
+			free(p);
+			return -1;
+		}
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return 0;
+}
+
+static char *
+store_default_path(char **cause)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *dir, *path;
+
+	if (state != NULL && *state == '/')
+		dir = xasprintf("%s/llmdeck", state);
+	else if (home != NULL && *home != '\0')
+		dir = xasprintf("%s/.local/state/llmdeck", home);
+	else {
+		*cause = xasprintf("store: no database path: set --db, XDG_STATE_HOME or HOME");
+		return NULL;
+	}
+	if (store_mkdirs(dir, cause) != 0) {
+		free(dir);
+		return NULL;
+	}
+	path = xasprintf("%s/llmdeck.db", dir);
+	free(dir);
+	return path;
+}
+
+/* Refuse early and clearly where SQLite would say only "unable to open database file". */
+static int
+store_check_access(const char *path, char **cause)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) != 0) {
+		*cause = xasprintf("store: cannot open database %s: directory %s: %s", path, dir,
+		    strerror(errno));
+		free(dir);
+		return -1;
+	}
+	/* WAL mode creates FILE-wal and FILE-shm next to the database. */
+	if (access(dir, W_OK | X_OK) != 0) {
+		*cause = xasprintf("store: cannot open database %s: directory %s is not "
+		    "writable (%s)", path, dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			*cause = xasprintf("store: database %s is not a regular file", path);
+			return -1;
+		}
+		if (access(path, R_OK | W_OK) != 0) {
+			*cause = xasprintf("store: database %s is not writable (%s)", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The message for a failed open or setup: corruption is told apart from the rest. */
+static char *
+store_open_error(const char *path, sqlite3 *db, int rc)
+{
+	int code = rc & 0xff;
+
+	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+		return xasprintf("store: database %s is corrupt or not an llmdeck database "
+		    "(%s); it was left untouched: move it aside or use --db", path,
+		    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	return xasprintf("store: cannot open database %s: %s", path,
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static int
+store_connect(const char *path, int synchronous_full, sqlite3 **out, char **cause)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		*cause = store_open_error(path, db, rc);
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	/* The first read of the file: a garbage file fails here with SQLITE_NOTADB. */
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+			if (mode == NULL || strcmp(mode, "wal") != 0) {
+				*cause = xasprintf("store: database %s: cannot switch to WAL "
+				    "mode (journal_mode is %s)", path, mode ? mode : "?");
+				sqlite3_finalize(st);
+				sqlite3_close(db);
+				return -1;
+			}
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_OK) {
+		*cause = store_open_error(path, db, rc);
+		sqlite3_close(db);
+		return -1;
+	}
+	if (store_exec(db, synchronous_full ? "PRAGMA synchronous=FULL" :
+	    "PRAGMA synchronous=NORMAL") != 0) {
+		*cause = store_open_error(path, db, sqlite3_errcode(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+static int
+store_user_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return sqlite3_errcode(db);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*version = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION in one transaction; refuse a newer one. */
+static int
+store_migrate(const char *path, sqlite3 *db, char **cause)
+{
+	int version = 0, rc;
+
+	if (store_begin_immediate(db) != 0) {
+		*cause = store_open_error(path, db, sqlite3_errcode(db));
+		return -1;
+	}
+	if ((rc = store_user_version(db, &version)) != SQLITE_OK) {
+		*cause = store_open_error(path, db, rc);
+		goto fail;
+	}
+	if (version > (int)nitems(migrations)) {
+		*cause = xasprintf("store: database %s has schema version %d, newer than this "
+		    "llmdeck's %d: upgrade llmdeck or use another --db", path, version,
+		    (int)nitems(migrations));
+		goto fail;
+	}
+	for (int v = version; v < (int)nitems(migrations); v++) {
+		char pragma[64];
+
+		if (store_exec(db, migrations[v]) != 0) {
+			*cause = xasprintf("store: database %s: migration to schema version "
+			    "%d failed: %s", path, v + 1, sqlite3_errmsg(db));
+			goto fail;
+		}
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (store_exec(db, pragma) != 0) {
+			*cause = store_open_error(path, db, sqlite3_errcode(db));
+			goto fail;
+		}
+	}
+	if (store_exec(db, "COMMIT") != 0) {
+		*cause = store_open_error(path, db, sqlite3_errcode(db));
+		goto fail;
+	}
+	return 0;
+fail:
+	store_exec(db, "ROLLBACK");
+	return -1;
+}
+
+int
+store_first_unpriced(struct store *s, const char *model)
+{
+	int first = 1;
+
+	pthread_mutex_lock(&s->umu);
+	for (size_t i = 0; i < s->n_unpriced; i++)
+		if (strcmp(s->unpriced[i], model) == 0)
+			first = 0;
+	if (first) {
+		s->unpriced = xreallocarray(s->unpriced, s->n_unpriced + 1, sizeof *s->unpriced);
+		s->unpriced[s->n_unpriced++] = xstrdup(model);
+	}
+	pthread_mutex_unlock(&s->umu);
+	return first;
+}
+
+int
+store_event_insert(sqlite3 *db, int64_t time_ms, const char *kind, const char *provider,
+    const char *message)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO events(time_ms, kind, provider, message) "
+	    "VALUES (?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, time_ms);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, provider != NULL ? provider : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, message, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* One batch in one transaction; each row in a savepoint so a bad row fails alone. */
+static void
+store_commit_batch(struct store *s, struct store_job *jobs)
+{
+	sqlite3 *db = s->wdb;
+	struct store_job *j;
+	char *err = NULL;
+
+	if (store_begin_immediate(db) != 0) {
+		err = store_error(s, db, "ledger: cannot begin transaction");
+		for (j = jobs; j != NULL; j = j->next)
+			j->rc = -1;
+		goto report;
+	}
+	for (j = jobs; j != NULL; j = j->next) {
+		store_exec(db, "SAVEPOINT row");
+		j->rc = ledger_insert(db, &j->row, j->reservation_id);
+		if (j->rc != 0) {
+			if (j->errp != NULL && *j->errp == NULL)
+				*j->errp = store_error(s, db, "ledger: cannot insert row");
+			store_exec(db, "ROLLBACK TO row");
+		} else if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
+			char *msg = xasprintf("model %s has no price: its requests are recorded "
+			    "as unpriced, not free", j->row.model);
+
+			store_event_insert(db, j->row.time_ms, "pricing", j->row.provider, msg);
+			free(msg);
+		}
+		store_exec(db, "RELEASE row");
+	}
+	if (store_exec(db, "COMMIT") != 0) {
+		err = store_error(s, db, "ledger: commit failed");
+		store_exec(db, "ROLLBACK");
+		for (j = jobs; j != NULL; j = j->next)
+			j->rc = -1;
+	}
+report:
+	while (jobs != NULL) {
+		j = jobs;
+		jobs = j->next;
+		if (j->rc != 0 && j->errp != NULL && *j->errp == NULL)
+			*j->errp = xstrdup(err != NULL ? err : "ledger: row not committed");
+		if (j->done != NULL)
+			j->done(j->arg, j->rc);
+		free(j);
+	}
+	free(err);
+}
+
+/* The writer: takes everything queued, commits it as one batch, repeats. */
+static void *
+store_writer_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->qmu);
+	for (;;) {
+		struct store_job *batch, *last;
+		int n = 1;
+
+		while (s->qhead == NULL && !s->stopping)
+			pthread_cond_wait(&s->qcond, &s->qmu);
+		if (s->qhead == NULL)
+			break;
+		batch = last = s->qhead;
+		while (last->next != NULL && n < STORE_BATCH_MAX) {
+			last = last->next;
+			n++;
+		}
+		s->qhead = last->next;
+		if (s->qhead == NULL)
+			s->qtail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->qmu);
+		store_commit_batch(s, batch);
+		pthread_mutex_lock(&s->qmu);
+	}
+	pthread_mutex_unlock(&s->qmu);
+	return NULL;
+}
+
+void
+store_ledger_enqueue(struct store *s, const struct ledger_row *row, int64_t reservation_id,
+    void (*done)(void *, int), void *arg, char **errp)
+{
+	struct store_job *j = xcalloc(1, sizeof *j);
+
+	j->row = *row;
+	j->row.route[sizeof j->row.route - 1] = '\0';
+	j->row.provider[sizeof j->row.provider - 1] = '\0';
+	j->row.model[sizeof j->row.model - 1] = '\0';
+	j->row.outcome[sizeof j->row.outcome - 1] = '\0';
+	j->row.error_class[sizeof j->row.error_class - 1] = '\0';
+	if (j->row.time_ms <= 0)
+		j->row.time_ms = store_now_ms(s);
+	j->reservation_id = reservation_id;
+	j->done = done;
+	j->arg = arg;
+	j->errp = errp;
+	pthread_mutex_lock(&s->qmu);
+	if (s->qtail != NULL)
+		s->qtail->next = j;
+	else
+		s->qhead = j;
+	s->qtail = j;
+	pthread_cond_signal(&s->qcond);
+	pthread_mutex_unlock(&s->qmu);
+}
+
+int
+store_open(struct store **out, const char *path, char **cause)
+{
+	struct store *s;
+	char *p;
+
+	*out = NULL;
+	if (path != NULL && *path == '\0') {
+		*cause = xasprintf("store: empty database path");
+		return -1;
+	}
+	p = path != NULL ? xstrdup(path) : store_default_path(cause);
+	if (p == NULL)
+		return -1;
+	if (store_check_access(p, cause) != 0) {
+		free(p);
+		return -1;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->path = p;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->qmu, NULL);
+	pthread_cond_init(&s->qcond, NULL);
+	pthread_mutex_init(&s->umu, NULL);
+	if (store_connect(p, 0, &s->db, cause) != 0 ||
+	    store_migrate(p, s->db, cause) != 0 ||
+	    store_connect(p, 1, &s->wdb, cause) != 0) {
+		store_close(s);
+		return -1;
+	}
+	if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
+		*cause = xasprintf("store: %s: cannot start the ledger writer thread", p);
+		store_close(s);
+		return -1;
+	}
+	s->writer_started = 1;
+	*out = s;
+	return 0;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->writer_started) {
+		pthread_mutex_lock(&s->qmu);
+		s->stopping = 1;
+		pthread_cond_signal(&s->qcond);
+		pthread_mutex_unlock(&s->qmu);
+		pthread_join(s->writer, NULL);
+	}
+	sqlite3_close(s->wdb);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->qmu);
+	pthread_cond_destroy(&s->qcond);
+	pthread_mutex_destroy(&s->umu);
+	for (size_t i = 0; i < s->n_unpriced; i++)
+		free(s->unpriced[i]);
+	free(s->unpriced);
+	free(s->path);
+	free(s);
+}
+
+int
+store_event_add(struct store *s, int64_t time_ms, const char *kind, const char *provider,
+    const char *message)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (time_ms <= 0)
+		time_ms = store_now_ms(s);
+	db = store_lock(s);
+	rc = store_event_insert(db, time_ms, kind, provider, message);
+	store_unlock(s);
+	return rc;
+}
+
+static void
+store_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+
+	strlcpy_(dst, t != NULL ? t : "", len);
+}
+
+int
+store_events_last(struct store *s, struct store_event *out, int max)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int n = 0, rc;
+
+	if (max <= 0)
+		return 0;
+	db = store_lock(s);
+	if (sqlite3_prepare_v2(db, "SELECT id, time_ms, kind, provider, message FROM "
+	    "(SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", -1, &st,
+	    NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+		struct store_event *e = &out[n++];
+
+		e->id = sqlite3_column_int64(st, 0);
+		e->time_ms = sqlite3_column_int64(st, 1);
+		store_copy_text(e->kind, sizeof e->kind, st, 2);
+		store_copy_text(e->provider, sizeof e->provider, st, 3);
+		store_copy_text(e->message, sizeof e->message, st, 4);
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
+}
+
+int
+store_override_set(struct store *s, const char *provider, const char *field,
+    const char *value)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO overrides(provider, field, value) "
+	    "VALUES (?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_override_clear(struct store *s, const char *provider)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int rc;
+
+	if (sqlite3_prepare_v2(db, provider != NULL ?
+	    "DELETE FROM overrides WHERE provider = ?" : "DELETE FROM overrides", -1, &st,
+	    NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	if (provider != NULL)
+		sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_overrides(struct store *s, void (*cb)(void *, const char *, const char *,
+    const char *), void *arg)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	char **rows = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT provider, field, value FROM overrides "
+	    "ORDER BY provider, field", -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = xreallocarray(rows, n + 3, sizeof *rows);
+		for (int c = 0; c < 3; c++) {
+			const char *t = (const char *)sqlite3_column_text(st, c);
+
+			rows[n++] = xstrdup(t != NULL ? t : "");
+		}
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	for (size_t i = 0; i < n; i += 3) {
+		if (rc == SQLITE_DONE)
+			cb(arg, rows[i], rows[i + 1], rows[i + 2]);
+		free(rows[i]);
+		free(rows[i + 1]);
+		free(rows[i + 2]);
+	}
+	free(rows);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* "+02:00", "-0530", "+2": the offset in milliseconds; -1 if s is not one. */
+static int
+store_parse_offset(const char *s, int64_t *off_ms)
+{
+	int sign, h = 0, m = 0, digits = 0;
+	const char *p = s + 1;
+
+	if (*s != '+' && *s != '-')
+		return -1;
+	sign = *s == '-' ? -1 : 1;
+	while (*p >= '0' && *p <= '9' && digits < 2) {
+		h = h * 10 + (*p++ - '0');
+		digits++;
+	}
+	if (digits == 0)
+		return -1;
+	if (*p == ':')
+		p++;
+	if (*p != '\0') {
+		if (p[0] < '0' || p[0] > '5' || p[1] < '0' || p[1] > '9' || p[2] != '\0')
+			return -1;
+		m = (p[0] - '0') * 10 + (p[1] - '0');
+	}
+	if (h > 14)
+		return -1;
+	*off_ms = sign * ((int64_t)h * 3600 + m * 60) * 1000;
+	return 0;
+}
+
+static int
+store_is_utc(const char *tz)
+{
+	return tz == NULL || *tz == '\0' || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0 ||
+	    strcmp(tz, "GMT") == 0 || strcmp(tz, "Etc/UTC") == 0;
+}
+
+static void
+store_day_fixed(int64_t off_ms, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
+    char day[16])
+{
+	int64_t local = now_ms + off_ms, dayms = 86400000;
+	int64_t local_start = (local >= 0 ? local / dayms : (local - dayms + 1) / dayms) * dayms;
+	time_t t = (time_t)(local_start / 1000);
+	struct tm tm;
+
+	*start_ms = local_start - off_ms;
+	*end_ms = *start_ms + dayms;
+	gmtime_r(&t, &tm);
+	strftime(day, 16, "%Y-%m-%d", &tm);
+}
+
+/*
+ * IANA names go through the C library with TZ set temporarily. setenv/tzset
+ * are not thread-safe, so this runs under a mutex and caches the last day:
+ * TZ changes once per day per zone, not per request. (Other threads calling
+ * localtime() at that instant could see the zone; llmdeck's core does not.)
+ */
+static pthread_mutex_t store_tz_mu = PTHREAD_MUTEX_INITIALIZER;
+static char store_tz_name[128];
+static int64_t store_tz_start, store_tz_end;
+static char store_tz_day[16];
+
+static int
+store_day_iana(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
+    char day[16])
+{
+	const char *dir = getenv("TZDIR");
+	char *file, *old;
+	struct stat st;
+	struct tm tm;
+	time_t t;
+
+	pthread_mutex_lock(&store_tz_mu);
+	if (strcmp(store_tz_name, tz) == 0 && now_ms >= store_tz_start &&
+	    now_ms < store_tz_end) {
+		*start_ms = store_tz_start;
+		*end_ms = store_tz_end;
+		memcpy(day, store_tz_day, 16);
+		pthread_mutex_unlock(&store_tz_mu);
+		return 0;
+	}
+	if (strstr(tz, "..") != NULL || *tz == '/' || strlen(tz) >= sizeof store_tz_name) {
+		pthread_mutex_unlock(&store_tz_mu);
+		return -1;
+	}
+	file = xasprintf("%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo", tz);
+	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+		free(file);
+		pthread_mutex_unlock(&store_tz_mu);
+		return -1;
+	}
+	free(file);
+	old = getenv("TZ") != NULL ? xstrdup(getenv("TZ")) : NULL;
+	setenv("TZ", tz, 1);
+	tzset();
+	t = (time_t)(now_ms >= 0 ? now_ms / 1000 : (now_ms - 999) / 1000);
+	localtime_r(&t, &tm);
+	strftime(day, 16, "%Y-%m-%d", &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	*start_ms = (int64_t)mktime(&tm) * 1000;
+	tm.tm_mday++;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	*end_ms = (int64_t)mktime(&tm) * 1000;
+	if (old != NULL)
+		setenv("TZ", old, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old);
+	strlcpy_(store_tz_name, tz, sizeof store_tz_name);
+	store_tz_start = *start_ms;
+	store_tz_end = *end_ms;
+	memcpy(store_tz_day, day, 16);
+	pthread_mutex_unlock(&store_tz_mu);
+	return 0;
+}
+
+int
+store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
+    char day[16])
+{
+	int64_t off;
+
+	if (store_is_utc(tz)) {
+		store_day_fixed(0, now_ms, start_ms, end_ms, day);
+		return 0;
+	}
+	if (strncmp(tz, "UTC", 3) == 0 && (tz[3] == '+' || tz[3] == '-'))
+		tz += 3;
+	if (*tz == '+' || *tz == '-') {
+		if (store_parse_offset(tz, &off) != 0)
+			return -1;
+		store_day_fixed(off, now_ms, start_ms, end_ms, day);
+		return 0;
+	}
+	return store_day_iana(tz, now_ms, start_ms, end_ms, day);
+}

@@ -1,0 +1,91 @@
+/*
+ * store.h: llmdeck's one SQLite database: the ledger (a row per request), the
+ * budget reservations, the response cache, the event log and the operator
+ * overrides.
+ *
+ * The file is in WAL mode with a busy timeout, so several llmdeck processes
+ * (a console, a gateway, `ask` runs) can share it. The schema is versioned
+ * with PRAGMA user_version and upgraded by an ordered list of migrations; a
+ * database newer than this program, a corrupt file or an unwritable directory
+ * is refused with a one-line error naming the file, never silently reset.
+ *
+ * A store handle is thread-safe: every call may come from any thread. Ledger
+ * rows are committed by a writer thread in batches (group commit, see
+ * ledger.h); everything else runs on the caller's thread on a second
+ * connection guarded by a mutex.
+ */
+#ifndef LLMDECK_STORE_H
+#define LLMDECK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* The newest schema version this program knows. */
+#define STORE_SCHEMA_VERSION 1
+
+/*
+ * Open (creating if needed) the database at path, or with path NULL at
+ * $XDG_STATE_HOME/llmdeck/llmdeck.db (~/.local/state/... if unset); missing
+ * directories are created with mode 0700. Starts the ledger writer thread.
+ * Returns 0, or -1 with *cause set (caller frees).
+ */
+int store_open(struct store **out, const char *path, char **cause);
+/* Commit every queued ledger row (their done callbacks run), stop the writer, close. */
+void store_close(struct store *);
+/* The database file's path. */
+const char *store_path(const struct store *);
+
+/*
+ * Tests: replace the wall clock (milliseconds since the epoch) used for
+ * "today", reservation ages, cache TTL and event times. NULL: the real clock.
+ * Set it before the store is used from other threads.
+ */
+void store_set_clock(struct store *, int64_t (*wall_ms)(void *), void *arg);
+/* The store's wall clock now. */
+int64_t store_now_ms(struct store *);
+
+/*
+ * Append to the persistent event log. time_ms <= 0: now. kind is a short word
+ * ("budget", "failover", "operator", "pricing" ...); provider may be NULL.
+ * Returns 0 or -1.
+ */
+int store_event_add(struct store *, int64_t time_ms, const char *kind, const char *provider,
+    const char *message);
+
+struct store_event {
+	int64_t id;
+	int64_t time_ms;
+	char kind[32];
+	char provider[64];
+	char message[256];
+};
+/* The last max events, oldest first; returns how many, or -1 on error. */
+int store_events_last(struct store *, struct store_event *out, int max);
+
+/*
+ * Operator overrides (priority, weight, admin state ... as text), keyed by
+ * provider and field; they survive restarts. set replaces; clear with provider
+ * NULL removes all. store_overrides calls cb for each, ordered by provider and
+ * field, with no store lock held (cb may call the store). All return 0 or -1.
+ */
+int store_override_set(struct store *, const char *provider, const char *field,
+    const char *value);
+int store_override_clear(struct store *, const char *provider);
+int store_overrides(struct store *, void (*cb)(void *, const char *provider,
+    const char *field, const char *value), void *arg);
+
+/*
+ * The day (in timezone tz: NULL or "UTC", a fixed offset "+02:00" / "-0530",
+ * or an IANA name such as "Europe/Paris") containing time now_ms: its first
+ * and one-past-last milliseconds and its name "YYYY-MM-DD". IANA names are
+ * looked up in $TZDIR or /usr/share/zoneinfo and resolved with the C library
+ * under a mutex (setenv/tzset are not thread-safe; the last day is cached so
+ * TZ changes once a day). Returns 0, or -1 for a malformed offset or an
+ * unknown zone.
+ */
+int store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
+    char day[16]);
+
+#endif

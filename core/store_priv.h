@@ -1,0 +1,43 @@
+/*
+ * store_priv.h: what the store's sibling modules (ledger, budget, cache) need
+ * of its insides. Not for the router or the console.
+ */
+#ifndef LLMDECK_STORE_PRIV_H
+#define LLMDECK_STORE_PRIV_H
+
+#include <sqlite3.h>
+
+#include "ledger.h"
+#include "store.h"
+
+/* The caller-thread connection, locked; every store_lock needs its store_unlock. */
+sqlite3 *store_lock(struct store *);
+void store_unlock(struct store *);
+
+/* A one-line "<what>: <file>: <sqlite message>" for the last error on db. */
+char *store_error(struct store *, sqlite3 *, const char *what);
+
+/* Run one statement with no results; 0 or -1 (sqlite's code in *rc if rc). */
+int store_exec(sqlite3 *, const char *sql);
+
+/* BEGIN IMMEDIATE, retried while another process holds the write lock past the busy timeout. */
+int store_begin_immediate(sqlite3 *);
+
+/* Queue a ledger row for the writer thread; errp (may be NULL) receives the
+ * failure message before done runs with -1. */
+void store_ledger_enqueue(struct store *, const struct ledger_row *, int64_t reservation_id,
+    void (*done)(void *, int), void *arg, char **errp);
+
+/* ledger.c: insert one row and settle its reservation, inside the writer's
+ * open transaction. Returns 0 or -1. */
+int ledger_insert(sqlite3 *, const struct ledger_row *, int64_t reservation_id);
+
+/* Insert an event on db (inside the caller's transaction, if any). 0 or -1. */
+int store_event_insert(sqlite3 *, int64_t time_ms, const char *kind, const char *provider,
+    const char *message);
+
+/* Unpriced models are reported once per model per store handle: returns 1 the
+ * first time model is seen here. */
+int store_first_unpriced(struct store *, const char *model);
+
+#endif
