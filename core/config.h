@@ -116,6 +116,8 @@ struct config {
 /* Defaults only: no providers, the default pricing table, default budget/cache/breaker. */
 void config_init(struct config *);
 void config_free(struct config *);
+/* A deep copy (dst is overwritten, not freed): loaders work on one and swap on success. */
+void config_copy(struct config *dst, const struct config *src);
 
 /* Parse a JSON config. origin names it in errors (a path, "<string>"). */
 int config_load_string(struct config *, const char *json, const char *origin, char **cause);
@@ -129,6 +131,13 @@ int config_load_file(struct config *, const char *path, char **cause);
  */
 int config_apply_env(struct config *, const char *(*getenv_fn)(const char *, void *),
     void *arg, char **cause);
+
+/*
+ * The seed's paradigm routes (LSR, GS, EP: anthropic then openai; VE: openai then
+ * anthropic) for those whose primary provider exists and that the config does not
+ * define; a fallback is kept only if it exists. config_apply_env calls this last.
+ */
+void config_add_default_routes(struct config *);
 
 /* Check cross references (routes name providers, providers' models exist...). */
 int config_validate(const struct config *, char **cause);
