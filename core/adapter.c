@@ -426,6 +426,19 @@ adapter_error_from_json(const cJSON *root, struct llm_error *err)
 		adapter_error_detail(cJSON_GetObjectItemCaseSensitive(root, "detail"), err);
 }
 
+void
+adapter_error_in_2xx(const cJSON *root, const char *who, struct llm_error *err)
+{
+	struct llm_error e;
+
+	llm_error_clear(&e);
+	adapter_error_from_json(root, &e);
+	llm_error_clear(err);
+	llm_error_set(err, LLM_ERR_MALFORMED, 0, "%s: an error body: %s", who,
+	    e.message[0] != '\0' ? e.message : "no message");
+	strlcpy_(err->type, e.type, sizeof err->type);
+}
+
 /* Does the body's error say type or code is word? */
 static int
 adapter_error_says(const cJSON *root, const char *word)
@@ -445,8 +458,9 @@ adapter_error_says(const cJSON *root, const char *word)
 	return 0;
 }
 
-enum llm_errclass
-adapter_class_for_type(const char *type)
+/* The class a known error type or code names; 0 if unknown. */
+static int
+adapter_type_class(const char *type, enum llm_errclass *cls)
 {
 	static const struct {
 		const char *type;
@@ -477,11 +491,43 @@ adapter_class_for_type(const char *type)
 	};
 
 	if (type == NULL)
-		return LLM_ERR_SERVER;
-	for (size_t i = 0; i < nitems(map); i++)
-		if (strcmp(type, map[i].type) == 0)
-			return map[i].cls;
-	return LLM_ERR_SERVER;
+		return 0;
+	for (size_t i = 0; i < nitems(map); i++) {
+		if (strcmp(type, map[i].type) == 0) {
+			*cls = map[i].cls;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+enum llm_errclass
+adapter_class_for_type(const char *type)
+{
+	enum llm_errclass cls;
+
+	return adapter_type_class(type, &cls) ? cls : LLM_ERR_SERVER;
+}
+
+enum llm_errclass
+adapter_class_for_body(const cJSON *root)
+{
+	enum llm_errclass cls = LLM_ERR_SERVER;
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	char num[32];
+
+	if (!cJSON_IsObject(e))
+		e = root;
+	/* By type, else by code (OpenAI: type "requests", code "rate_limit_exceeded"). */
+	if (adapter_type_class(adapter_json_string(e, "type"), &cls) ||
+	    adapter_type_class(adapter_json_string(e, "code"), &cls))
+		return cls;
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e, "code"))) {
+		snprintf(num, sizeof num, "%.0f",
+		    cJSON_GetObjectItemCaseSensitive(e, "code")->valuedouble);
+		adapter_type_class(num, &cls);
+	}
+	return cls;
 }
 
 static enum llm_errclass
@@ -647,20 +693,10 @@ int
 adapter_stream_error_json(struct adapter_stream *s, const cJSON *root)
 {
 	struct llm_error *e = &s->saved;
-	const cJSON *inner;
-	const char *type = NULL;
 
 	llm_error_clear(e);
 	adapter_error_from_json(root, e);
-	inner = cJSON_GetObjectItemCaseSensitive(root, "error");
-	if (cJSON_IsObject(inner)) {
-		type = adapter_json_string(inner, "type");
-		if (type == NULL)
-			type = adapter_json_string(inner, "code");
-	}
-	if (type == NULL && e->type[0] != '\0')
-		type = e->type;
-	e->cls = adapter_class_for_type(type);
+	e->cls = adapter_class_for_body(root);
 	e->retryable = llm_errclass_retryable(e->cls);
 	if (e->message[0] == '\0')
 		snprintf(e->message, sizeof e->message, "%s: error event with no message", s->who);

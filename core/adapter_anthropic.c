@@ -156,10 +156,7 @@ anthropic_parse_response(const char *body, size_t len, struct llm_response *out,
 		goto fail;
 	}
 	if ((type = adapter_json_string(root, "type")) != NULL && strcmp(type, "error") == 0) {
-		llm_error_set(err, LLM_ERR_MALFORMED, 0, "anthropic response: an error body");
-		adapter_error_from_json(root, err);
-		err->cls = adapter_class_for_type(err->type);
-		err->retryable = llm_errclass_retryable(err->cls);
+		adapter_error_in_2xx(root, "anthropic response", err);
 		goto fail;
 	}
 	content = cJSON_GetObjectItemCaseSensitive(root, "content");

@@ -190,10 +190,7 @@ adapter_openai_parse(const char *body, size_t len, struct llm_response *out,
 	}
 	if (cJSON_GetObjectItemCaseSensitive(root, "error") != NULL &&
 	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "error"))) {
-		llm_error_set(err, LLM_ERR_MALFORMED, 0, "openai response: an error body");
-		adapter_error_from_json(root, err);
-		err->cls = adapter_class_for_type(err->type);
-		err->retryable = llm_errclass_retryable(err->cls);
+		adapter_error_in_2xx(root, "openai response", err);
 		goto fail;
 	}
 	choices = cJSON_GetObjectItemCaseSensitive(root, "choices");

@@ -37,8 +37,12 @@ void adapter_classify_http(int status, const struct http_headers *, const char *
     size_t len, struct llm_error *err);
 /* The class of a provider's error type or code where there is no status (stream errors). */
 enum llm_errclass adapter_class_for_type(const char *type);
+/* The same for a whole error body: its type, else its code; LLM_ERR_SERVER if unknown. */
+enum llm_errclass adapter_class_for_body(const cJSON *root);
 /* Fill err->type and err->message from an error JSON object (any provider's shape). */
 void adapter_error_from_json(const cJSON *root, struct llm_error *err);
+/* A 2xx body that is an error object: LLM_ERR_MALFORMED, with its type and message. */
+void adapter_error_in_2xx(const cJSON *root, const char *who, struct llm_error *err);
 /* Copy a provider's message into err->message: one line, cut on a UTF-8 boundary. */
 void adapter_error_message(struct llm_error *err, const char *msg);
 /* retry-after value (seconds or HTTP date) in ms relative to now_ms, or -1. */

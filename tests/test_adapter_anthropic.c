@@ -541,6 +541,8 @@ test_anthropic_parse_malformed(void **state)
 		{ "{\"content\":\"text\"}", "anthropic response: no content array" },
 		{ "{\"content\":[{\"type\":\"text\"}]}", "text block without text" },
 		{ "{\"content\":[{\"type\":\"text\",\"text\":\"a\"}", "not JSON" },
+		{ "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+		  "\"Overloaded\"}}", "anthropic response: an error body: Overloaded" },
 	};
 	struct llm_response out;
 	struct llm_error err;
