@@ -15,12 +15,9 @@ const char *
 breaker_state_name(enum breaker_state state)
 {
 	switch (state) {
-	case BREAKER_CLOSED:
-		return "closed";
-	case BREAKER_OPEN:
-		return "open";
-	case BREAKER_HALF_OPEN:
-		return "half-open";
+	case BREAKER_CLOSED: return "closed";
+	case BREAKER_OPEN: return "open";
+	case BREAKER_HALF_OPEN: return "half-open";
 	}
 	return "unknown";
 }
@@ -91,12 +88,9 @@ breaker_would_allow(struct breaker *b, uint64_t now_ms)
 {
 	breaker_tick(b, now_ms);
 	switch (b->state) {
-	case BREAKER_CLOSED:
-		return 1;
-	case BREAKER_OPEN:
-		return 0;
-	case BREAKER_HALF_OPEN:
-		return b->trials_in_flight < b->half_open_max;
+	case BREAKER_CLOSED: return 1;
+	case BREAKER_OPEN: return 0;
+	case BREAKER_HALF_OPEN: return b->trials_in_flight < b->half_open_max;
 	}
 	return 0;
 }
@@ -115,35 +109,28 @@ int
 breaker_on_success(struct breaker *b, uint64_t now_ms)
 {
 	(void)now_ms;
-	switch (b->state) {
-	case BREAKER_CLOSED:
-		b->consecutive_failures = 0;
-		return 0;
-	case BREAKER_OPEN:
-		return 0;
-	case BREAKER_HALF_OPEN:
+	if (b->state == BREAKER_HALF_OPEN) {
 		breaker_close(b);
 		return 1;
 	}
-	return 0;
+	if (b->state == BREAKER_CLOSED)
+		b->consecutive_failures = 0;
+	return 0; /* open: a late result from before it opened */
 }
 
 int
 breaker_on_failure(struct breaker *b, uint64_t now_ms)
 {
-	switch (b->state) {
-	case BREAKER_CLOSED:
-		if (++b->consecutive_failures < b->failure_threshold)
-			return 0;
-		breaker_open(b, now_ms);
-		return 1;
-	case BREAKER_OPEN:
-		return 0;
-	case BREAKER_HALF_OPEN:
+	if (b->state == BREAKER_HALF_OPEN) {
 		breaker_reopen(b, now_ms);
 		return 1;
 	}
-	return 0;
+	if (b->state != BREAKER_CLOSED)
+		return 0; /* open: a late result, must not extend the cooldown */
+	if (++b->consecutive_failures < b->failure_threshold)
+		return 0;
+	breaker_open(b, now_ms);
+	return 1;
 }
 
 void
@@ -170,17 +157,13 @@ breaker_reset(struct breaker *b)
 int
 breaker_trip(struct breaker *b, uint64_t now_ms)
 {
-	switch (b->state) {
-	case BREAKER_CLOSED:
-		breaker_open(b, now_ms);
-		return 1;
-	case BREAKER_OPEN:
+	if (b->state == BREAKER_OPEN)
 		return 0;
-	case BREAKER_HALF_OPEN:
+	if (b->state == BREAKER_HALF_OPEN)
 		breaker_reopen(b, now_ms);
-		return 1;
-	}
-	return 0;
+	else
+		breaker_open(b, now_ms);
+	return 1;
 }
 
 uint64_t
@@ -191,7 +174,7 @@ breaker_cooldown_left_ms(const struct breaker *b, uint64_t now_ms)
 	if (b->state != BREAKER_OPEN)
 		return 0;
 	end = b->opened_at_ms + (uint64_t)b->cooldown_ms;
-	if (now_ms < b->opened_at_ms)	/* clock from another origin: full wait */
+	if (now_ms < b->opened_at_ms) /* clock from another origin: full wait */
 		return (uint64_t)b->cooldown_ms;
 	return now_ms >= end ? 0 : end - now_ms;
 }

@@ -26,14 +26,9 @@ struct event_ring {
 };
 
 static const char *const event_kind_names[EV__COUNT] = {
-	[EV_INFO] = "info",
-	[EV_FAILOVER] = "failover",
-	[EV_BREAKER] = "breaker",
-	[EV_OPERATOR] = "operator",
-	[EV_BUDGET] = "budget",
-	[EV_PROVIDER] = "provider",
-	[EV_CACHE] = "cache",
-	[EV_ERROR] = "error",
+    [EV_INFO] = "info",         [EV_FAILOVER] = "failover", [EV_BREAKER] = "breaker",
+    [EV_OPERATOR] = "operator", [EV_BUDGET] = "budget",     [EV_PROVIDER] = "provider",
+    [EV_CACHE] = "cache",       [EV_ERROR] = "error",
 };
 
 const char *
@@ -80,15 +75,14 @@ event_trim_utf8(char *s)
 		return;
 	lead = (unsigned char)s[j - 1];
 	if (lead < 0xc0)
-		return;	/* ASCII, or stray continuation bytes: leave them */
+		return; /* ASCII, or stray continuation bytes: leave them */
 	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
 	if (len - (j - 1) < need)
 		s[j - 1] = '\0';
 }
 
 uint64_t
-event_add(struct event_ring *r, enum event_kind kind, const char *provider,
-    const char *fmt, ...)
+event_add(struct event_ring *r, enum event_kind kind, const char *provider, const char *fmt, ...)
 {
 	struct event ev;
 	void (*sink)(void *, const struct event *);
@@ -177,8 +171,7 @@ event_last_seq(struct event_ring *r)
 }
 
 void
-event_ring_set_sink(struct event_ring *r, void (*sink)(void *, const struct event *),
-    void *arg)
+event_ring_set_sink(struct event_ring *r, void (*sink)(void *, const struct event *), void *arg)
 {
 	pthread_mutex_lock(&r->lock);
 	r->sink = sink;

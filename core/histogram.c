@@ -31,7 +31,7 @@ hist_bucket_of(uint64_t value_us)
 
 	if (value_us < HIST_SUB)
 		return (int)value_us;
-	p = hist_log2(value_us);	/* >= HIST_SUB_BITS */
+	p = hist_log2(value_us); /* >= HIST_SUB_BITS */
 	b = (p - HIST_SUB_BITS + 1) * HIST_SUB +
 	    (int)((value_us >> (p - HIST_SUB_BITS)) - HIST_SUB);
 	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
@@ -97,7 +97,7 @@ hist_quantile(const struct histogram *h, double q)
 
 	if (h->total == 0)
 		return 0;
-	if (!(q > 0))	/* also NaN */
+	if (!(q > 0)) /* also NaN */
 		return h->min_us;
 	if (q >= 1)
 		return h->max_us;

@@ -22,10 +22,9 @@ static void
 bucket_refill(struct token_bucket *tb, uint64_t now_ms)
 {
 	if (now_ms <= tb->last_ms)
-		return;	/* time going backwards refills nothing */
+		return; /* time going backwards refills nothing */
 	if (tb->capacity > 0) {
-		tb->tokens += tb->capacity * (double)(now_ms - tb->last_ms) /
-		    BUCKET_PERIOD_MS;
+		tb->tokens += tb->capacity * (double)(now_ms - tb->last_ms) / BUCKET_PERIOD_MS;
 		if (tb->tokens > tb->capacity)
 			tb->tokens = tb->capacity;
 	}
@@ -35,7 +34,7 @@ bucket_refill(struct token_bucket *tb, uint64_t now_ms)
 void
 bucket_init(struct token_bucket *tb, double per_minute, uint64_t now_ms)
 {
-	if (!(per_minute > 0))	/* also NaN */
+	if (!(per_minute > 0)) /* also NaN */
 		per_minute = 0;
 	tb->capacity = per_minute;
 	tb->tokens = per_minute;

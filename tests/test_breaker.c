@@ -115,7 +115,7 @@ test_open_to_half_open_lazily(void **state)
 	assert_int_equal(breaker_would_allow(&b, 2000), 1);
 	assert_int_equal(b.state, BREAKER_HALF_OPEN);
 	assert_int_equal(b.transitions, 2);
-	assert_int_equal(b.trials_in_flight, 0);	/* would_allow takes no slot */
+	assert_int_equal(b.trials_in_flight, 0); /* would_allow takes no slot */
 	assert_int_equal(breaker_cooldown_left_ms(&b, 2000), 0);
 
 	/* Same through acquire, which takes the slot. */
@@ -190,7 +190,7 @@ test_cooldown_growth_and_cap(void **state)
 {
 	struct breaker b;
 	uint64_t t = 0;
-	const int want[] = { 2000, 4000, 8000, 8000, 8000 };
+	const int want[] = {2000, 4000, 8000, 8000, 8000};
 	size_t i;
 
 	(void)state;
@@ -218,7 +218,7 @@ test_cooldown_cap_no_overflow(void **state)
 	int i;
 
 	(void)state;
-	breaker_init(&b, 1, 1000000000, 1);	/* 8x base overflows int */
+	breaker_init(&b, 1, 1000000000, 1); /* 8x base overflows int */
 	breaker_on_failure(&b, 0);
 	for (i = 0; i < 5; i++) {
 		breaker_acquire(&b, UINT64_C(1) << 40);
@@ -251,7 +251,7 @@ test_stale_results(void **state)
 	assert_int_equal(b.transitions, 1);
 	assert_int_equal(breaker_on_failure(&b, 500), 0);
 	assert_int_equal(b.state, BREAKER_OPEN);
-	assert_int_equal(b.opened_at_ms, 10);	/* cooldown not extended */
+	assert_int_equal(b.opened_at_ms, 10); /* cooldown not extended */
 	assert_int_equal(b.cooldown_ms, 1000);
 	assert_int_equal(b.transitions, 1);
 	breaker_release(&b);
@@ -383,21 +383,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_init),
-		cmocka_unit_test(test_threshold_opens),
-		cmocka_unit_test(test_success_resets_count),
-		cmocka_unit_test(test_open_to_half_open_lazily),
-		cmocka_unit_test(test_half_open_trial_limit),
-		cmocka_unit_test(test_trial_success_closes),
-		cmocka_unit_test(test_cooldown_growth_and_cap),
-		cmocka_unit_test(test_cooldown_cap_no_overflow),
-		cmocka_unit_test(test_stale_results),
-		cmocka_unit_test(test_release_outside_half_open),
-		cmocka_unit_test(test_trip),
-		cmocka_unit_test(test_reset),
-		cmocka_unit_test(test_zero_cooldown),
-		cmocka_unit_test(test_clock_before_open),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_init),
+	    cmocka_unit_test(test_threshold_opens),
+	    cmocka_unit_test(test_success_resets_count),
+	    cmocka_unit_test(test_open_to_half_open_lazily),
+	    cmocka_unit_test(test_half_open_trial_limit),
+	    cmocka_unit_test(test_trial_success_closes),
+	    cmocka_unit_test(test_cooldown_growth_and_cap),
+	    cmocka_unit_test(test_cooldown_cap_no_overflow),
+	    cmocka_unit_test(test_stale_results),
+	    cmocka_unit_test(test_release_outside_half_open),
+	    cmocka_unit_test(test_trip),
+	    cmocka_unit_test(test_reset),
+	    cmocka_unit_test(test_zero_cooldown),
+	    cmocka_unit_test(test_clock_before_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,7 +54,7 @@ test_kind_names(void **state)
 		assert_string_not_equal(event_kind_name((enum event_kind)k), "unknown");
 	}
 	assert_string_equal(event_kind_name(EV__COUNT), "unknown");
-	assert_string_equal(event_kind_name((enum event_kind)-1), "unknown");
+	assert_string_equal(event_kind_name((enum event_kind) - 1), "unknown");
 }
 
 static void
@@ -70,7 +70,8 @@ test_basic(void **state)
 	assert_int_equal(event_since(r, 0, out, 8), 0);
 
 	before = clock_wall_ms();
-	assert_int_equal(event_add(r, EV_BREAKER, "openai", "breaker %s -> %s", "closed", "open"), 1);
+	assert_int_equal(event_add(r, EV_BREAKER, "openai", "breaker %s -> %s", "closed", "open"),
+	                 1);
 	assert_int_equal(event_add(r, EV_OPERATOR, NULL, "drained %d", 3), 2);
 	assert_int_equal(event_add(r, EV_INFO, "", "plain"), 3);
 	after = clock_wall_ms();
@@ -165,7 +166,7 @@ test_truncation(void **state)
 	struct event_ring *r = event_ring_new(4);
 	struct event out[1];
 	char big[1024], prov[200];
-	const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\xa5" };
+	const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\xa5"};
 	size_t c, shift, len;
 
 	(void)state;
@@ -390,13 +391,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kind_names),
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_wrap),
-		cmocka_unit_test(test_capacity_zero),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_sink),
-		cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_kind_names), cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_wrap),       cmocka_unit_test(test_capacity_zero),
+	    cmocka_unit_test(test_truncation), cmocka_unit_test(test_sink),
+	    cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,7 @@ hist_new(void)
 {
 	struct histogram *h = xmalloc(sizeof *h);
 
-	memset(h, 0xa5, sizeof *h);	/* init must clear everything */
+	memset(h, 0xa5, sizeof *h); /* init must clear everything */
 	hist_init(h);
 	return h;
 }
@@ -96,7 +96,7 @@ test_empty(void **state)
 static void
 test_single_value(void **state)
 {
-	const uint64_t vals[] = { 0, 1, 15, 16, 17, 1000, 123457, HOUR_US };
+	const uint64_t vals[] = {0, 1, 15, 16, 17, 1000, 123457, HOUR_US};
 	size_t i;
 
 	(void)state;
@@ -169,9 +169,9 @@ test_uniform(void **state)
 	assert_true(p50 >= 5000 && p90 >= 9000 && p99 >= 9900);
 	assert_true(p50 <= p90 && p90 <= p99);
 	assert_int_equal(hist_quantile(h, 1), 10000);
-	assert_int_equal(hist_quantile(h, 0.99999), 10000);	/* clamped to max */
+	assert_int_equal(hist_quantile(h, 0.99999), 10000); /* clamped to max */
 	assert_int_equal(hist_quantile(h, 0), 1);
-	assert_int_equal(hist_quantile(h, 0.0001), 1);	/* rank 1: exact bucket */
+	assert_int_equal(hist_quantile(h, 0.0001), 1); /* rank 1: exact bucket */
 	assert_int_equal(hist_quantile(h, -1), 1);
 	assert_int_equal(hist_quantile(h, 2), 10000);
 	assert_int_equal(hist_quantile(h, NAN), 1);
@@ -185,7 +185,7 @@ test_uniform(void **state)
 static void
 test_distributions(void **state)
 {
-	const double qs[] = { 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999 };
+	const double qs[] = {0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999};
 	enum { N = 20001 };
 	uint64_t *vals = xcalloc(N, sizeof *vals);
 	struct rng r;
@@ -200,13 +200,13 @@ test_distributions(void **state)
 		for (i = 0; i < N; i++) {
 			double u = rng_double(&r);
 
-			if (dist == 0)	/* exponential, mean 1 s */
+			if (dist == 0) /* exponential, mean 1 s */
 				vals[i] = (uint64_t)(-log(1 - u) * 1e6);
-			else if (dist == 1)	/* log-normal-ish around 200 ms */
+			else if (dist == 1) /* log-normal-ish around 200 ms */
 				vals[i] = (uint64_t)(2e5 * exp(2 * (u - 0.5)));
-			else	/* bimodal: cache hits and slow calls */
-				vals[i] = u < 0.7 ? 50 + rng_next(&r) % 50 :
-				    2000000 + rng_next(&r) % 8000000;
+			else /* bimodal: cache hits and slow calls */
+				vals[i] = u < 0.7 ? 50 + rng_next(&r) % 50
+				                  : 2000000 + rng_next(&r) % 8000000;
 			hist_record(h, vals[i]);
 		}
 		qsort(vals, N, sizeof *vals, cmp_u64);
@@ -310,15 +310,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout),
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_single_value),
-		cmocka_unit_test(test_relative_error),
-		cmocka_unit_test(test_uniform),
-		cmocka_unit_test(test_distributions),
-		cmocka_unit_test(test_huge_values),
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_copy_is_snapshot),
+	    cmocka_unit_test(test_layout),           cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_single_value),     cmocka_unit_test(test_relative_error),
+	    cmocka_unit_test(test_uniform),          cmocka_unit_test(test_distributions),
+	    cmocka_unit_test(test_huge_values),      cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_copy_is_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

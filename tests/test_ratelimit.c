@@ -193,7 +193,7 @@ test_set_rate(void **state)
 	/* Refill happens at the old rate up to the change, at the new after. */
 	bucket_init(&tb, 60, 0);
 	bucket_take(&tb, 60, 0);
-	bucket_set_rate(&tb, 600, 10000);	/* 10 of 60 -> 100 of 600 */
+	bucket_set_rate(&tb, 600, 10000); /* 10 of 60 -> 100 of 600 */
 	assert_near(tb.tokens, 100);
 	assert_int_equal(bucket_wait_ms(&tb, 110, 10000), 1000);
 	/* To unlimited and back: starts full. */
@@ -258,18 +258,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unlimited),
-		cmocka_unit_test(test_rpm60),
-		cmocka_unit_test(test_refill_capped),
-		cmocka_unit_test(test_continuous),
-		cmocka_unit_test(test_peek_takes_nothing),
-		cmocka_unit_test(test_tokens_per_minute),
-		cmocka_unit_test(test_refund),
-		cmocka_unit_test(test_charge_negative),
-		cmocka_unit_test(test_usage),
-		cmocka_unit_test(test_set_rate),
-		cmocka_unit_test(test_time_backwards),
-		cmocka_unit_test(test_wait_exact_random),
+	    cmocka_unit_test(test_unlimited),
+	    cmocka_unit_test(test_rpm60),
+	    cmocka_unit_test(test_refill_capped),
+	    cmocka_unit_test(test_continuous),
+	    cmocka_unit_test(test_peek_takes_nothing),
+	    cmocka_unit_test(test_tokens_per_minute),
+	    cmocka_unit_test(test_refund),
+	    cmocka_unit_test(test_charge_negative),
+	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_set_rate),
+	    cmocka_unit_test(test_time_backwards),
+	    cmocka_unit_test(test_wait_exact_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
