@@ -11,7 +11,7 @@ PKGS    := libcurl libcjson sqlite3 libcrypto libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wshadow -Wundef -Wwrite-strings
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(shell pkg-config --cflags $(PKGS) ncursesw) -Icore
+override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(shell pkg-config --cflags $(PKGS) ncursesw) -Icore
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 TUILIBS := $(shell pkg-config --libs ncursesw)
 TESTLIBS:= $(shell pkg-config --libs cmocka)
