@@ -916,6 +916,34 @@ host_is_loopback(const char *h)
 	return 0;
 }
 
+int
+sim_opts_check(const struct sim_opts *opts, char **cause)
+{
+	const char *host = opts->host[0] != '\0' ? opts->host : "127.0.0.1";
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if ((unsigned)opts->protocol >= nitems(protocol_names)) {
+		*cause = xstrdup("unknown protocol");
+		return -1;
+	}
+	if (opts->port < 0 || opts->port > 65535) {
+		*cause = xasprintf("port %d out of range", opts->port);
+		return -1;
+	}
+	if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, &a4) != 1 &&
+	    inet_pton(AF_INET6, host, &a6) != 1) {
+		*cause = xasprintf("bad listen address \"%s\" (a numeric IP is needed)", host);
+		return -1;
+	}
+	if (!opts->allow_remote && !host_is_loopback(host)) {
+		*cause = xasprintf("refusing to listen on %s: not a loopback address "
+		    "(use --allow-remote)", host);
+		return -1;
+	}
+	return 0;
+}
+
 struct sim *
 sim_start(const struct sim_opts *opts, char **cause)
 {
@@ -930,19 +958,8 @@ sim_start(const struct sim_opts *opts, char **cause)
 	long fds;
 	int v6 = 0;
 
-	if ((unsigned)opts->protocol >= nitems(protocol_names)) {
-		*cause = xstrdup("sim: unknown protocol");
+	if (sim_opts_check(opts, cause) != 0)
 		return NULL;
-	}
-	if (opts->port < 0 || opts->port > 65535) {
-		*cause = xasprintf("sim: port %d out of range", opts->port);
-		return NULL;
-	}
-	if (!opts->allow_remote && !host_is_loopback(host)) {
-		*cause = xasprintf("sim: refusing to listen on %s, not a loopback address "
-		    "(use --allow-remote)", host);
-		return NULL;
-	}
 	memset(&a4, 0, sizeof a4);
 	memset(&a6, 0, sizeof a6);
 	if (strcmp(host, "localhost") == 0)
@@ -957,7 +974,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 		sa = (struct sockaddr *)&a6;
 		v6 = 1;
 	} else {
-		*cause = xasprintf("sim: bad listen address \"%s\" (a numeric IP is needed)", host);
+		*cause = xasprintf("bad listen address \"%s\"", host);
 		return NULL;
 	}
 
@@ -1005,7 +1022,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 	    MHD_OPTION_NOTIFY_COMPLETED, sim_completed, s,
 	    MHD_OPTION_END);
 	if (s->daemon == NULL) {
-		*cause = xasprintf("sim %s: cannot listen on %s:%d: %s", s->opts.name, host,
+		*cause = xasprintf("%s: cannot listen on %s:%d: %s", s->opts.name, host,
 		    opts->port, errno != 0 ? strerror(errno) : "libmicrohttpd failed");
 		goto fail;
 	}
@@ -1016,7 +1033,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 	else
 		snprintf(s->url, sizeof s->url, "http://%s:%d", host, s->port);
 	if (pthread_create(&s->timer_thread, NULL, sim_timer_main, s) != 0) {
-		*cause = xasprintf("sim %s: cannot start the timer thread", s->opts.name);
+		*cause = xasprintf("%s: cannot start the timer thread", s->opts.name);
 		MHD_stop_daemon(s->daemon);
 		goto fail;
 	}

@@ -96,6 +96,9 @@ int sim_protocol_parse(const char *, enum sim_protocol *);
 const char *sim_fault_name(enum sim_fault);
 int sim_fault_parse(const char *, enum sim_fault *);
 
+/* Check the options sim_start() would refuse (bad or non-loopback address). */
+int sim_opts_check(const struct sim_opts *, char **cause);
+
 /* Start listening; NULL with *cause set on failure. */
 struct sim *sim_start(const struct sim_opts *, char **cause);
 int sim_port(const struct sim *);

@@ -100,6 +100,15 @@ cmd_sim_main(int argc, char **argv)
 		n = 1;
 	}
 	free(rest);
+	for (size_t i = 0; i < n; i++) {
+		if (sim_opts_check(&v[i], &cause) != 0) {
+			fprintf(stderr, "llmdeck sim: %s%s%s\n", config != NULL ? v[i].name : "",
+			    config != NULL ? ": " : "", cause);
+			free(cause);
+			free(v);
+			return EXIT_USAGE;
+		}
+	}
 
 	/* Block the signals before any thread starts so only sigwait sees them. */
 	sigemptyset(&set);
