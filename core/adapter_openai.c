@@ -243,12 +243,17 @@ openai_event(struct adapter_stream *s, const char *event, const char *data, size
 	struct llm_response *acc = s->acc;
 	const cJSON *choices, *choice, *delta, *content, *e;
 	cJSON *root;
+	const char *p = data;
 	size_t n = len;
 
 	(void)event;
-	while (n > 0 && (data[n - 1] == ' ' || data[n - 1] == '\t'))
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
 		n--;
-	if (n == 6 && memcmp(data, "[DONE]", 6) == 0) {
+	}
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n == 6 && memcmp(p, "[DONE]", 6) == 0) {
 		s->state = 1;
 		return 1;
 	}

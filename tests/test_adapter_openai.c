@@ -434,7 +434,7 @@ test_openai_stream_shapes(void **state)
 			"\"usage\":null}\r\n\r\n"
 			"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"
 			"\"prompt_tokens_details\":{\"cached_tokens\":2}}}\r\n\r\n"
-			"data: [DONE]\r\n\r\n";
+			"data:  [DONE] \r\n\r\n";
 	struct adtest_stream st;
 
 	(void)state;
