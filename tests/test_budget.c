@@ -1,0 +1,591 @@
+/* test_budget.c: reservations under thread and process races, rollover, alerts, burn, ladder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "ledger.h"
+#include "store.h"
+#include "util.h"
+
+/* 2025-03-30 12:00:00 UTC */
+#define NOON 1743336000000LL
+#define MIN_MS 60000LL
+#define EPS 1e-9
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+struct fixture {
+	char *dir;
+	char *path;
+	struct store *s;
+	_Atomic int64_t now;
+};
+
+static int64_t
+fixture_clock(void *arg)
+{
+	struct fixture *f = arg;
+
+	return atomic_load(&f->now);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof *f);
+	char *cause = NULL;
+
+	f->dir = strdup("/tmp/llmdeck-test-budget-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->path = xasprintf("%s/b.db", f->dir);
+	if (store_open(&f->s, f->path, &cause) != 0)
+		return -1;
+	atomic_store(&f->now, NOON);
+	store_set_clock(f->s, fixture_clock, f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->s);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static struct budget_conf
+conf(double daily)
+{
+	struct budget_conf c;
+
+	memset(&c, 0, sizeof c);
+	c.daily_usd = daily;
+	c.alert_threshold = 0.8;
+	c.hard_stop = 1;
+	c.timezone = (char *)"UTC";
+	c.pressure = 0.2;
+	return c;
+}
+
+static void
+spend(struct store *s, int64_t time_ms, double cost, int64_t resv)
+{
+	struct ledger_row r;
+	char *cause = NULL;
+
+	memset(&r, 0, sizeof r);
+	r.time_ms = time_ms;
+	strlcpy_(r.provider, "anthropic", sizeof r.provider);
+	strlcpy_(r.model, "claude-sonnet", sizeof r.model);
+	strlcpy_(r.outcome, "ok", sizeof r.outcome);
+	r.cost_usd = cost;
+	r.attempts = 1;
+	assert_int_equal(ledger_record(s, &r, resv, &cause), 0);
+}
+
+static void
+test_no_budget(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(0);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t id = 99;
+
+	spend(f->s, NOON, 1000, 0);
+	assert_int_equal(budget_reserve(f->s, &c, 1e6, &id, &cause), 0);
+	assert_int_equal(id, 0);
+	budget_release(f->s, id);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.budget_usd == 0);
+	assert_true(st.spent_usd == 1000);
+	assert_int_equal(st.alert_crossed, 0);
+	assert_int_equal(st.under_pressure, 0);
+}
+
+static void
+test_reserve_refuse_release(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(1.0);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t a, b;
+
+	spend(f->s, NOON - MIN_MS, 0.5, 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.3, &a, &cause), 0);
+	assert_true(a > 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.3, &b, &cause), 1);
+	assert_int_equal(b, 0);
+	assert_string_equal(cause, "daily budget $1.00: spent $0.5000, reserved $0.3000, this "
+	    "request needs up to $0.3000");
+	free(cause);
+	cause = NULL;
+	budget_release(f->s, a);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.reserved_usd == 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.3, &b, &cause), 0);
+	budget_release(f->s, b);
+
+	/* exhausted: even a request of unknown (0) cost is refused */
+	spend(f->s, NOON, 0.5, 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0, &b, &cause), 1);
+	free(cause);
+	cause = NULL;
+	/* hard_stop off: never refused, still reserved */
+	c.hard_stop = 0;
+	assert_int_equal(budget_reserve(f->s, &c, 5, &b, &cause), 0);
+	assert_true(b > 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.reserved_usd == 5);
+	budget_release(f->s, b);
+}
+
+static void
+test_bad_timezone(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(1.0);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t id;
+
+	c.timezone = (char *)"Mars/Olympus";
+	assert_int_equal(budget_reserve(f->s, &c, 0.1, &id, &cause), -1);
+	assert_non_null(strstr(cause, "Mars/Olympus"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), -1);
+	free(cause);
+}
+
+/* The race: many reservers against a nearly spent budget, and a watcher of the invariant. */
+struct race {
+	struct store *s;
+	struct budget_conf c;
+	atomic_int stop;
+	atomic_int granted, refused, errors;
+	double worst;           /* the watcher's largest spent + reserved seen */
+	int seed;
+};
+
+static void *
+race_reserver(void *arg)
+{
+	struct race *r = arg;
+	struct rng rng;
+	int my_refusals = 0;
+
+	rng_seed(&rng, (uint64_t)atomic_fetch_add(&r->granted, 0) * 7919 + (uint64_t)getpid() +
+	    (uint64_t)(uintptr_t)&rng);
+	while (my_refusals < 20) {
+		double upper = 0.001 + rng_double(&rng) * 0.02;
+		char *cause = NULL;
+		int64_t id;
+		int rc = budget_reserve(r->s, &r->c, upper, &id, &cause);
+
+		free(cause);
+		if (rc == 1) {
+			atomic_fetch_add(&r->refused, 1);
+			my_refusals++;
+			continue;
+		}
+		if (rc != 0) {
+			atomic_fetch_add(&r->errors, 1);
+			break;
+		}
+		atomic_fetch_add(&r->granted, 1);
+		if (rng_next(&rng) % 8 == 0)
+			budget_release(r->s, id);       /* failed before any row */
+		else {
+			struct ledger_row row;
+
+			memset(&row, 0, sizeof row);
+			strlcpy_(row.provider, "p", sizeof row.provider);
+			strlcpy_(row.model, "m", sizeof row.model);
+			strlcpy_(row.outcome, "ok", sizeof row.outcome);
+			row.cost_usd = upper * (0.5 + rng_double(&rng) / 2);
+			if (ledger_record(r->s, &row, id, &cause) != 0) {
+				atomic_fetch_add(&r->errors, 1);
+				free(cause);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void *
+race_watcher(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct budget_status st;
+		char *cause = NULL;
+
+		if (budget_get_status(r->s, &r->c, &st, &cause) != 0) {
+			atomic_fetch_add(&r->errors, 1);
+			free(cause);
+			continue;
+		}
+		if (st.spent_usd + st.reserved_usd > r->worst)
+			r->worst = st.spent_usd + st.reserved_usd;
+	}
+	return NULL;
+}
+
+#define RACERS 64
+
+static void
+test_64_threads_never_overrun(void **state)
+{
+	struct fixture *f = *state;
+	struct race r;
+	pthread_t th[RACERS], w;
+	struct budget_status st;
+	char *cause = NULL;
+
+	store_set_clock(f->s, NULL, NULL);   /* real time: ledger rows land "now" */
+	memset(&r, 0, sizeof r);
+	r.s = f->s;
+	r.c = conf(1.0);
+	spend(f->s, 0 /* now */, 0.9, 0);
+	pthread_create(&w, NULL, race_watcher, &r);
+	for (int i = 0; i < RACERS; i++)
+		pthread_create(&th[i], NULL, race_reserver, &r);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	atomic_store(&r.stop, 1);
+	pthread_join(w, NULL);
+	assert_int_equal(atomic_load(&r.errors), 0);
+	assert_true(atomic_load(&r.granted) > 0);
+	assert_true(atomic_load(&r.refused) >= RACERS * 20);
+	assert_true(r.worst <= 1.0 + EPS);
+	assert_int_equal(budget_get_status(f->s, &r.c, &st, &cause), 0);
+	assert_true(st.spent_usd <= 1.0 + EPS);
+	assert_true(st.spent_usd > 0.9);
+	assert_true(st.reserved_usd == 0);
+	print_message("64 threads: %d granted, %d refused, worst spent+reserved $%.6f, "
+	    "final spent $%.6f of $1.00\n", atomic_load(&r.granted), atomic_load(&r.refused),
+	    r.worst, st.spent_usd);
+}
+
+static void
+test_two_processes_never_overrun(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(2.0);
+	struct budget_status st;
+	char *cause = NULL;
+	pid_t kids[2];
+	struct race r;
+	pthread_t w;
+
+	/* the fixture's store stays in the parent; children open their own */
+	spend(f->s, 0, 1.8, 0);
+	store_set_clock(f->s, NULL, NULL);
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			struct race cr;
+			pthread_t th[16];
+			struct store *s;
+
+			if (store_open(&s, f->path, &cause) != 0)
+				_exit(2);
+			memset(&cr, 0, sizeof cr);
+			cr.s = s;
+			cr.c = c;
+			for (int i = 0; i < 16; i++)
+				pthread_create(&th[i], NULL, race_reserver, &cr);
+			for (int i = 0; i < 16; i++)
+				pthread_join(th[i], NULL);
+			store_close(s);
+			_exit(atomic_load(&cr.errors) == 0 && atomic_load(&cr.granted) >= 0 ? 0 : 1);
+		}
+	}
+	memset(&r, 0, sizeof r);
+	r.s = f->s;
+	r.c = c;
+	pthread_create(&w, NULL, race_watcher, &r);
+	for (int k = 0; k < 2; k++) {
+		int status;
+
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(w, NULL);
+	assert_int_equal(atomic_load(&r.errors), 0);
+	assert_true(r.worst <= 2.0 + EPS);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.spent_usd <= 2.0 + EPS);
+	assert_true(st.spent_usd > 1.8);
+	assert_true(st.reserved_usd == 0);
+	print_message("2 processes: worst spent+reserved $%.6f, final spent $%.6f of $2.00\n",
+	    r.worst, st.spent_usd);
+}
+
+static void
+test_day_rollover(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(1.0);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t id;
+	/* 2025-03-30 23:59:00 UTC */
+	int64_t late = NOON + 12 * 60 * MIN_MS - MIN_MS;
+
+	atomic_store(&f->now, late);
+	spend(f->s, 0, 0.95, 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.2, &id, &cause), 1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_string_equal(st.day, "2025-03-30");
+	assert_true(fabs(st.spent_usd - 0.95) < EPS);
+
+	atomic_store(&f->now, late + 90000);   /* 00:00:30 the next day */
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_string_equal(st.day, "2025-03-31");
+	assert_true(st.spent_usd == 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.2, &id, &cause), 0);
+	budget_release(f->s, id);
+
+	/* the same instants in +02:00: 23:59 UTC is already the 31st there */
+	c.timezone = (char *)"+02:00";
+	atomic_store(&f->now, late);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_string_equal(st.day, "2025-03-31");
+	assert_true(fabs(st.spent_usd - 0.95) < EPS);
+	/* 21:59 UTC is 23:59 on the 30th there; the 0.95 row is tomorrow's */
+	atomic_store(&f->now, late - 2 * 60 * MIN_MS);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_string_equal(st.day, "2025-03-30");
+	assert_true(st.spent_usd == 0);
+
+	/* spent-today is rebuilt from the ledger after a restart */
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->path, &cause), 0);
+	store_set_clock(f->s, fixture_clock, f);
+	c.timezone = NULL;
+	atomic_store(&f->now, late);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.spent_usd - 0.95) < EPS);
+}
+
+static int
+count_budget_events(struct store *s)
+{
+	struct store_event ev[64];
+	int n = store_events_last(s, ev, 64), k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(ev[i].kind, "budget") == 0)
+			k++;
+	return k;
+}
+
+static void
+test_alert_once_per_day(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(1.0);
+	struct budget_status st;
+	struct store_event ev[4];
+	char *cause = NULL;
+	int64_t id;
+
+	c.alert_threshold = 0.5;
+	spend(f->s, 0, 0.4, 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_int_equal(st.alert_crossed, 0);
+	assert_int_equal(count_budget_events(f->s), 0);
+	spend(f->s, 0, 0.2, 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.01, &id, &cause), 0);
+	budget_release(f->s, id);
+	assert_int_equal(count_budget_events(f->s), 1);
+	assert_int_equal(store_events_last(f->s, ev, 1), 1);
+	assert_non_null(strstr(ev[0].message, "daily budget alert"));
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_int_equal(st.alert_crossed, 1);
+	spend(f->s, 0, 0.1, 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.01, &id, &cause), 0);
+	budget_release(f->s, id);
+	assert_int_equal(count_budget_events(f->s), 1);
+	/* a new day, a new alert */
+	atomic_store(&f->now, NOON + 24 * 60 * MIN_MS);
+	spend(f->s, 0, 0.6, 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_int_equal(count_budget_events(f->s), 2);
+}
+
+static void
+test_stale_reservations(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(1.0);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t id;
+	pid_t pid;
+	int status;
+
+	/* too old: ignored, then cleaned */
+	assert_int_equal(budget_reserve(f->s, &c, 0.9, &id, &cause), 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.2, &id, &cause), 1);
+	free(cause);
+	cause = NULL;
+	atomic_store(&f->now, NOON + 16 * MIN_MS);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.reserved_usd == 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.2, &id, &cause), 0);
+	budget_release(f->s, id);
+
+	/* held by a process that died: ignored */
+	store_set_clock(f->s, NULL, NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s;
+
+		if (store_open(&s, f->path, &cause) != 0 ||
+		    budget_reserve(s, &c, 0.9, &id, &cause) != 0)
+			_exit(1);
+		_exit(0);       /* dies holding it */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.reserved_usd == 0);
+	assert_int_equal(budget_reserve(f->s, &c, 0.9, &id, &cause), 0);
+	budget_release(f->s, id);
+}
+
+static void
+test_burn_and_projection(void **state)
+{
+	struct fixture *f = *state;
+	struct budget_conf c = conf(10.0);
+	struct budget_status st;
+	char *cause = NULL;
+
+	spend(f->s, NOON - 2 * MIN_MS, 0.1, 0);
+	spend(f->s, NOON - 30 * MIN_MS, 0.2, 0);
+	spend(f->s, NOON - 3 * 60 * MIN_MS, 0.5, 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.spent_usd - 0.8) < EPS);
+	assert_true(fabs(st.burn_5m_per_hour - 1.2) < EPS);
+	assert_true(fabs(st.burn_60m_per_hour - 0.3) < EPS);
+	assert_true(fabs(st.projected_usd - (0.8 + 0.3 * 12)) < EPS);
+	assert_int_equal(st.under_pressure, 0);
+	spend(f->s, NOON - MIN_MS, 7.5, 0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_int_equal(st.under_pressure, 1);
+	assert_int_equal(st.alert_crossed, 1);
+}
+
+static void
+test_choose_model(void **state)
+{
+	struct budget_conf c = conf(10.0);
+	struct downgrade_step ladder[] = { { (char *)"claude-sonnet", (char *)"claude-haiku" },
+	    { (char *)"gpt-4o", (char *)"gpt-4o-mini" } };
+	struct budget_status calm, tight;
+	char why[256];
+
+	(void)state;
+	c.ladder = ladder;
+	c.n_ladder = 2;
+	c.tier_high_complex = (char *)"claude-opus";
+	c.tier_high = (char *)"claude-sonnet";
+	c.tier_standard = (char *)"claude-sonnet";
+	c.tier_low = (char *)"claude-haiku";
+	memset(&calm, 0, sizeof calm);
+	tight = calm;
+	tight.under_pressure = 1;
+	tight.spent_usd = 9;
+	tight.budget_usd = 10;
+
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "high", "complex", why,
+	    sizeof why), "claude-opus");
+	assert_string_equal(budget_choose_model(&c, &tight, "gpt-4o", "high", "simple", why,
+	    sizeof why), "claude-sonnet");
+	assert_non_null(strstr(why, "never downgraded"));
+	assert_string_equal(budget_choose_model(&c, &calm, NULL, "standard", NULL, why,
+	    sizeof why), "claude-sonnet");
+	assert_string_equal(budget_choose_model(&c, &tight, NULL, "standard", NULL, why,
+	    sizeof why), "claude-haiku");
+	assert_non_null(strstr(why, "pressure"));
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "low", NULL, why,
+	    sizeof why), "claude-haiku");
+	/* no quality: the request's alias, one ladder step down under pressure */
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", NULL, NULL, why,
+	    sizeof why), "gpt-4o");
+	assert_string_equal(why, "gpt-4o as requested");
+	assert_string_equal(budget_choose_model(&c, &tight, "gpt-4o", NULL, NULL, why,
+	    sizeof why), "gpt-4o-mini");
+	assert_non_null(strstr(why, "gpt-4o -> gpt-4o-mini"));
+	assert_string_equal(budget_choose_model(&c, &tight, "claude-haiku", NULL, NULL, why,
+	    sizeof why), "claude-haiku");
+	assert_null(budget_choose_model(&c, &tight, NULL, NULL, NULL, why, sizeof why));
+	assert_string_equal(budget_choose_model(&c, NULL, "gpt-4o", "bogus", NULL, why,
+	    sizeof why), "gpt-4o");
+	assert_non_null(strstr(why, "unknown quality"));
+	/* tiers unset: nothing applies */
+	c.tier_low = NULL;
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "low", NULL, why,
+	    sizeof why), "gpt-4o");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_refuse_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_timezone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_64_threads_never_overrun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_processes_never_overrun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_day_rollover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_once_per_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_reservations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burn_and_projection, setup, teardown),
+		cmocka_unit_test(test_choose_model),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
