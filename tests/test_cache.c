@@ -1,0 +1,361 @@
+/* test_cache.c: canonical keys, eligibility, hits and misses, TTL, LRU, flush. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cache.h"
+#include "store.h"
+#include "util.h"
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+struct fixture {
+	char *dir;
+	struct store *s;
+	int64_t now;
+};
+
+static int64_t
+fixture_clock(void *arg)
+{
+	return ((struct fixture *)arg)->now;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof *f);
+	char *cause = NULL, *path;
+
+	f->dir = strdup("/tmp/llmdeck-test-cache-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	path = xasprintf("%s/c.db", f->dir);
+	if (store_open(&f->s, path, &cause) != 0)
+		return -1;
+	free(path);
+	f->now = 1743336000000LL;
+	store_set_clock(f->s, fixture_clock, f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->s);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct cache_conf
+conf(void)
+{
+	return (struct cache_conf){ .enabled = 1, .ttl_seconds = 3600, .max_temperature = 0.3,
+	    .max_entries = 10000 };
+}
+
+static void
+request(struct llm_request *r)
+{
+	llm_request_init(r);
+	r->model = xstrdup("claude-sonnet");
+	r->system = xstrdup("You are terse.");
+	llm_request_add_message(r, LLM_ROLE_USER, "What is 2+2?");
+	llm_request_add_message(r, LLM_ROLE_ASSISTANT, "4");
+	llm_request_add_message(r, LLM_ROLE_USER, "And 3+3?");
+	r->temperature = 0;
+	r->has_temperature = 1;
+	r->max_tokens = 100;
+	r->stop = xcalloc(1, sizeof *r->stop);
+	r->stop[0] = xstrdup("END");
+	r->n_stop = 1;
+	r->tools_json = xstrdup("[{\"name\":\"calc\",\"description\":\"adds\","
+	    "\"input_schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
+	    "\"b\":{\"type\":\"number\"}}}}]");
+}
+
+static void
+key_of(const struct llm_request *r, char out[65])
+{
+	cache_key(r, NULL, out);
+	assert_int_equal(strlen(out), 64);
+}
+
+static void
+test_key_canonical(void **state)
+{
+	struct llm_request a, b;
+	char ka[65], kb[65];
+
+	(void)state;
+	request(&a);
+	request(&b);
+	key_of(&a, ka);
+	key_of(&b, kb);
+	assert_string_equal(ka, kb);
+	/* the same tools with keys in another order, other whitespace */
+	free(b.tools_json);
+	b.tools_json = xstrdup("[ { \"input_schema\" : { \"properties\": {\"b\":{\"type\":"
+	    "\"number\"}, \"a\":{\"type\":\"number\"}}, \"type\":\"object\"}, \"description\":"
+	    "\"adds\", \"name\":\"calc\" } ]");
+	key_of(&b, kb);
+	assert_string_equal(ka, kb);
+	/* what does not change the answer does not change the key */
+	b.stream = 1;
+	b.timeout_ms = 5;
+	b.no_cache = 1;
+	key_of(&b, kb);
+	assert_string_equal(ka, kb);
+	/* the effective max_tokens: 0 means 1024 */
+	a.max_tokens = 0;
+	b.max_tokens = LLM_DEFAULT_MAX_TOKENS;
+	key_of(&a, ka);
+	key_of(&b, kb);
+	assert_string_equal(ka, kb);
+	/* model_alias overrides req->model */
+	cache_key(&a, "claude-sonnet", kb);
+	assert_string_equal(ka, kb);
+	llm_request_free(&a);
+	llm_request_free(&b);
+}
+
+static void
+test_key_each_parameter_misses(void **state)
+{
+	struct llm_request a, b;
+	char ka[65], kb[65];
+	int i;
+
+	(void)state;
+	request(&a);
+	key_of(&a, ka);
+	for (i = 0; i < 12; i++) {
+		request(&b);
+		switch (i) {
+		case 0: b.messages[2].content[0] = 'a'; break;
+		case 1: free(b.system); b.system = NULL; break;
+		case 2: free(b.model); b.model = xstrdup("claude-haiku"); break;
+		case 3: b.temperature = 0.1; break;
+		case 4: b.has_top_p = 1; b.top_p = 0.9; break;
+		case 5: b.max_tokens = 101; break;
+		case 6: free(b.stop[0]); b.stop[0] = xstrdup("STOP"); break;
+		case 7: free(b.tools_json); b.tools_json = xstrdup("[{\"name\":\"calc\"}]"); break;
+		case 8: b.messages[1].role = LLM_ROLE_USER; break;
+		case 9: b.route = xstrdup("LSR"); break;
+		case 10: b.provider = xstrdup("openai"); break;
+		case 11: free(b.tools_json); b.tools_json = NULL; break;
+		}
+		key_of(&b, kb);
+		if (strcmp(ka, kb) == 0)
+			fail_msg("parameter %d does not change the key", i);
+		llm_request_free(&b);
+	}
+	/* a message boundary moved is another conversation */
+	request(&b);
+	free(b.messages[1].content);
+	b.messages[1].content = xstrdup("4And 3+3?");
+	b.n_messages = 2;
+	key_of(&b, kb);
+	assert_string_not_equal(ka, kb);
+	b.n_messages = 3;
+	llm_request_free(&b);
+	llm_request_free(&a);
+}
+
+static void
+test_eligible(void **state)
+{
+	struct cache_conf c = conf();
+	struct llm_request r;
+
+	(void)state;
+	request(&r);
+	assert_true(cache_eligible(&c, &r));
+	r.temperature = 0.3;
+	assert_true(cache_eligible(&c, &r));
+	r.temperature = 0.31;
+	assert_false(cache_eligible(&c, &r));
+	r.temperature = 0;
+	r.has_temperature = 0;  /* the provider's default, 1.0 */
+	assert_false(cache_eligible(&c, &r));
+	r.has_temperature = 1;
+	r.no_cache = 1;
+	assert_false(cache_eligible(&c, &r));
+	r.no_cache = 0;
+	c.enabled = 0;
+	assert_false(cache_eligible(&c, &r));
+	assert_false(cache_eligible(NULL, &r));
+	llm_request_free(&r);
+}
+
+static void
+answer(struct llm_response *resp, const char *text)
+{
+	llm_response_init(resp);
+	resp->id = xstrdup("msg_1");
+	resp->model = xstrdup("claude-sonnet-4-20250514");
+	resp->content = xstrdup(text);
+	resp->stop = LLM_STOP_END;
+	resp->stop_raw = xstrdup("end_turn");
+	resp->usage.input_tokens = 19;
+	resp->usage.output_tokens = 10;
+	resp->usage.cache_read_tokens = 3;
+}
+
+static void
+test_put_get_stats(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_conf c = conf();
+	struct llm_response in, out;
+	struct cache_stats cs;
+	struct llm_request r;
+	char key[65], provider[64], model[128];
+
+	request(&r);
+	key_of(&r, key);
+	assert_int_equal(cache_get(f->s, &c, key, &out, provider, model), 0);
+	answer(&in, "6");
+	assert_int_equal(cache_put(f->s, &c, key, "anthropic", "claude-sonnet", &in), 0);
+	assert_int_equal(cache_get(f->s, &c, key, &out, provider, model), 1);
+	assert_string_equal(out.content, "6");
+	assert_string_equal(out.id, "msg_1");
+	assert_string_equal(out.model, "claude-sonnet-4-20250514");
+	assert_string_equal(out.stop_raw, "end_turn");
+	assert_int_equal(out.stop, LLM_STOP_END);
+	assert_int_equal(out.usage.input_tokens, 19);
+	assert_int_equal(out.usage.output_tokens, 10);
+	assert_int_equal(out.usage.cache_read_tokens, 3);
+	assert_string_equal(provider, "anthropic");
+	assert_string_equal(model, "claude-sonnet");
+	llm_response_free(&out);
+	assert_int_equal(cache_get(f->s, &c, key, &out, NULL, NULL), 1);
+	llm_response_free(&out);
+	assert_int_equal(cache_get_stats(f->s, &cs), 0);
+	assert_int_equal(cs.entries, 1);
+	assert_int_equal(cs.hits, 2);
+	assert_int_equal(cs.misses, 1);
+	/* disabled: misses without counting, stores nothing */
+	c.enabled = 0;
+	assert_int_equal(cache_get(f->s, &c, key, &out, NULL, NULL), 0);
+	assert_int_equal(cache_put(f->s, &c, "x", "p", "m", &in), 0);
+	assert_int_equal(cache_get_stats(f->s, &cs), 0);
+	assert_int_equal(cs.entries, 1);
+	assert_int_equal(cs.misses, 1);
+	llm_response_free(&in);
+	llm_request_free(&r);
+}
+
+static void
+test_ttl(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_conf c = conf();
+	struct llm_response in, out;
+	struct cache_stats cs;
+
+	c.ttl_seconds = 60;
+	answer(&in, "x");
+	assert_int_equal(cache_put(f->s, &c, "k1", "p", "m", &in), 0);
+	f->now += 59999;
+	assert_int_equal(cache_get(f->s, &c, "k1", &out, NULL, NULL), 1);
+	llm_response_free(&out);
+	f->now += 1;
+	assert_int_equal(cache_get(f->s, &c, "k1", &out, NULL, NULL), 0);
+	assert_int_equal(cache_get_stats(f->s, &cs), 0);
+	assert_int_equal(cs.entries, 0);    /* the expired entry is gone */
+	/* expired entries are swept by put too */
+	assert_int_equal(cache_put(f->s, &c, "k2", "p", "m", &in), 0);
+	f->now += 61000;
+	assert_int_equal(cache_put(f->s, &c, "k3", "p", "m", &in), 0);
+	assert_int_equal(cache_get_stats(f->s, &cs), 0);
+	assert_int_equal(cs.entries, 1);
+	llm_response_free(&in);
+}
+
+static void
+test_lru_eviction(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_conf c = conf();
+	struct llm_response in, out;
+	struct cache_stats cs;
+	char key[16];
+
+	c.max_entries = 3;
+	answer(&in, "x");
+	for (int i = 0; i < 3; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		assert_int_equal(cache_put(f->s, &c, key, "p", "m", &in), 0);
+	}
+	/* k0 used: k1 is now the least recently used */
+	assert_int_equal(cache_get(f->s, &c, "k0", &out, NULL, NULL), 1);
+	llm_response_free(&out);
+	assert_int_equal(cache_put(f->s, &c, "k3", "p", "m", &in), 0);
+	assert_int_equal(cache_get_stats(f->s, &cs), 0);
+	assert_int_equal(cs.entries, 3);
+	assert_int_equal(cache_get(f->s, &c, "k1", &out, NULL, NULL), 0);
+	assert_int_equal(cache_get(f->s, &c, "k0", &out, NULL, NULL), 1);
+	llm_response_free(&out);
+	assert_int_equal(cache_get(f->s, &c, "k2", &out, NULL, NULL), 1);
+	llm_response_free(&out);
+	assert_int_equal(cache_get(f->s, &c, "k3", &out, NULL, NULL), 1);
+	llm_response_free(&out);
+	llm_response_free(&in);
+}
+
+static void
+test_flush(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_conf c = conf();
+	struct llm_response in, out;
+	struct cache_stats cs;
+
+	answer(&in, "x");
+	assert_int_equal(cache_put(f->s, &c, "a", "p", "m", &in), 0);
+	assert_int_equal(cache_put(f->s, &c, "b", "p", "m", &in), 0);
+	assert_int_equal(cache_put(f->s, &c, "b", "p", "m", &in), 0);   /* replaced */
+	assert_int_equal(cache_flush(f->s), 2);
+	assert_int_equal(cache_get(f->s, &c, "a", &out, NULL, NULL), 0);
+	assert_int_equal(cache_get_stats(f->s, &cs), 0);
+	assert_int_equal(cs.entries, 0);
+	assert_int_equal(cache_flush(f->s), 0);
+	llm_response_free(&in);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_canonical),
+		cmocka_unit_test(test_key_each_parameter_misses),
+		cmocka_unit_test(test_eligible),
+		cmocka_unit_test_setup_teardown(test_put_get_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
