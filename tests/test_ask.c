@@ -37,7 +37,7 @@ write_file(const char *path, const char *text)
 
 /* Run llmdeck with args; capture stdout and stderr; return the exit code. */
 static int
-run(char *const args[], const char *stdin_text, char **out, char **err)
+run(const char *const args[], const char *stdin_text, char **out, char **err)
 {
 	char outp[256], errp[256], inp[256];
 	pid_t pid;
@@ -59,7 +59,7 @@ run(char *const args[], const char *stdin_text, char **out, char **err)
 		dup2(o, 1);
 		dup2(e, 2);
 		dup2(i, 0);
-		execv(llmdeck, args);
+		execv(llmdeck, (char *const *)args);
 		_exit(127);
 	}
 	waitpid(pid, &status, 0);
@@ -173,7 +173,7 @@ static void
 test_json_answers_from_the_healthy_sim_and_lists_the_failed_attempt_first(void **state)
 {
 	char *out, *err;
-	char *args[] = { (char *)llmdeck, "ask", "--config", config_path(), "--json",
+	const char *args[] = { llmdeck, "ask", "--config", config_path(), "--json",
 		"--temperature", "0", "What is 2+2?", NULL };
 	cJSON *o, *atts;
 	int rc;
@@ -210,9 +210,9 @@ static void
 test_plain_and_stream_print_the_answer(void **state)
 {
 	char *out, *err;
-	char *plain[] = { (char *)llmdeck, "ask", "--config", config_path(), "--provider", "good",
+	const char *plain[] = { llmdeck, "ask", "--config", config_path(), "--provider", "good",
 		"hello there", NULL };
-	char *stream[] = { (char *)llmdeck, "ask", "--config", config_path(), "--route", "LSR",
+	const char *stream[] = { llmdeck, "ask", "--config", config_path(), "--route", "LSR",
 		"--stream", "-", NULL };
 
 	(void)state;
@@ -232,7 +232,7 @@ static void
 test_every_attempt_failing_exits_1_with_a_line_per_attempt(void **state)
 {
 	char *out, *err;
-	char *args[] = { (char *)llmdeck, "ask", "--config", config_path(), "--provider", "bad",
+	const char *args[] = { llmdeck, "ask", "--config", config_path(), "--provider", "bad",
 		"hello", NULL };
 	int lines = 0;
 
@@ -253,11 +253,11 @@ test_usage_and_config_errors_exit_2(void **state)
 {
 	char *out, *err;
 	char bad_cfg[300];
-	char *noprompt[] = { (char *)llmdeck, "ask", "--config", config_path(), NULL };
-	char *badtemp[] = { (char *)llmdeck, "ask", "--temperature", "hot", "x", NULL };
-	char *badroute[] = { (char *)llmdeck, "ask", "--config", config_path(), "--route", "ZZ",
+	const char *noprompt[] = { llmdeck, "ask", "--config", config_path(), NULL };
+	const char *badtemp[] = { llmdeck, "ask", "--temperature", "hot", "x", NULL };
+	const char *badroute[] = { llmdeck, "ask", "--config", config_path(), "--route", "ZZ",
 		"x", NULL };
-	char *badfile[] = { (char *)llmdeck, "ask", "--config", bad_cfg, "x", NULL };
+	const char *badfile[] = { llmdeck, "ask", "--config", bad_cfg, "x", NULL };
 
 	(void)state;
 	assert_int_equal(run(noprompt, NULL, &out, &err), 2);
