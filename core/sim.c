@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sim_wire.h"
@@ -460,7 +461,14 @@ sim_client_key(struct MHD_Connection *conn, enum sim_protocol p)
 
 	switch (p) {
 	case SIM_ANTHROPIC:
-		return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
+		/* x-api-key; newer SDKs (JS 1.x) send the key as a Bearer token instead */
+		v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
+		if (v != NULL)
+			return v;
+		v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+		if (v != NULL && strncasecmp(v, "Bearer ", 7) == 0)
+			return v + 7;
+		return NULL;
 	case SIM_AZURE:
 		return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "api-key");
 	default:

@@ -683,6 +683,14 @@ test_auth_errors(void **state)
 	resp_free(&r);
 	sim_get_stats(s, &st);
 	assert_int_equal(st.auth_failures, 1);
+	/* newer SDKs send the key as a Bearer token */
+	http("POST", u, (const char *[]){ "Authorization: Bearer right", NULL }, ANTH_BODY, 0, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	http("POST", u, NULL, ANTH_BODY, 0, &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.body.data, "x-api-key header is required"));
+	resp_free(&r);
 	free(u);
 	sim_stop(s);
 
