@@ -189,9 +189,12 @@ edit_distance(const char *a, const char *b)
 	return r;
 }
 
-/* The closest candidate, if it is close enough to be what was meant. */
+/*
+ * The closest candidate, if it is close enough to be what was meant. loose (for key
+ * names) also accepts a shared prefix: "ttl" for "ttl_seconds", "cooldown_ms".
+ */
 static const char *
-suggest(const char *word, const char *const *cands, size_t n)
+suggest(const char *word, const char *const *cands, size_t n, int loose)
 {
 	const char *best = NULL;
 	size_t bestd = SIZE_MAX, limit = strlen(word) / 2;
@@ -208,7 +211,24 @@ suggest(const char *word, const char *const *cands, size_t n)
 			best = cands[i];
 		}
 	}
-	return bestd <= limit ? best : NULL;
+	if (bestd <= limit || !loose)
+		return bestd <= limit ? best : NULL;
+	best = NULL;
+	bestd = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t common = 0;
+
+		while (word[common] != '\0' &&
+		    tolower((unsigned char)word[common]) == cands[i][common])
+			common++;
+		if ((word[common] == '\0' && common >= 3) || common >= 6) {
+			if (common > bestd) {
+				bestd = common;
+				best = cands[i];
+			}
+		}
+	}
+	return best;
 }
 
 /* A string that is probably a credential: a known vendor prefix or a long random token. */
@@ -683,6 +703,8 @@ scan_secrets(struct parse *p, const cJSON *j, const char *path, const char *name
 	char sub[CONFIG_PATH_LEN];
 	size_t i = 0;
 
+	if (name != NULL && is_secret_name(name) && !cJSON_IsArray(j))
+		return parse_error(p, path, KEYS_IN_ENV);
 	if (cJSON_IsString(j) && looks_like_key(j->valuestring)) {
 		if (name != NULL && strcmp(name, "api_key_env") == 0)
 			return parse_error(p, path,
@@ -749,7 +771,7 @@ check_keys(struct parse *p, const cJSON *j, const char *path, const char *const 
 		path_key(sub, sizeof sub, path, c->string);
 		if (is_secret_name(c->string))
 			return parse_error(p, sub, KEYS_IN_ENV);
-		if ((s = suggest(c->string, keys, n)) != NULL)
+		if ((s = suggest(c->string, keys, n, 1)) != NULL)
 			return parse_error(p, sub, "unknown key (did you mean \"%s\"?)", s);
 		buf_init(&list);
 		for (i = 0; i < n; i++)
@@ -934,7 +956,7 @@ parse_kind(struct parse *p, const cJSON *j, const char *path, enum provider_kind
 			    "unknown kind \"%s\" (use kind \"openai\" with flavor \"%s\")",
 			    j->valuestring, flavor_names[i]);
 	}
-	if ((s = suggest(j->valuestring, kind_names, nitems(kind_names))) != NULL)
+	if ((s = suggest(j->valuestring, kind_names, nitems(kind_names), 0)) != NULL)
 		return parse_error(p, path, "unknown kind \"%s\" (did you mean \"%s\"?)",
 		    j->valuestring, s);
 	return parse_error(p, path, "unknown kind \"%s\" (expected anthropic, openai or azure)",
@@ -954,7 +976,7 @@ parse_flavor(struct parse *p, const cJSON *j, const char *path, enum provider_fl
 			return 0;
 		}
 	}
-	if ((s = suggest(j->valuestring, flavor_names, nitems(flavor_names))) != NULL)
+	if ((s = suggest(j->valuestring, flavor_names, nitems(flavor_names), 0)) != NULL)
 		return parse_error(p, path, "unknown flavor \"%s\" (did you mean \"%s\"?)",
 		    j->valuestring, s);
 	return parse_error(p, path,
@@ -987,8 +1009,10 @@ parse_provider(struct parse *p, struct config *cfg, const cJSON *j, const char *
 			return parse_error(p, path, "missing required key \"%s\"", required[i]);
 	}
 	v = FIELD("name");
-	if (get_nonempty(p, v, sub, &name) != 0)
+	if (get_nonempty(p, v, sub, &name) != 0) {
+		free(name);
 		return -1;
+	}
 	if (!is_plain_name(name)) {
 		free(name);
 		return parse_error(p, sub,
@@ -1638,7 +1662,7 @@ env_provider(struct config *cfg, const char *var, const char *name, char **cause
 	for (size_t i = 0; i < cfg->n_providers; i++)
 		names[i] = cfg->providers[i].name;
 	if (!looks_like_key(name) && strlen(name) <= 64)
-		s = suggest(name, names, cfg->n_providers);
+		s = suggest(name, names, cfg->n_providers, 0);
 	if (looks_like_key(name) || strlen(name) > 64)
 		*cause = xasprintf("%s: no such provider", var);
 	else if (s != NULL)
@@ -1814,7 +1838,7 @@ unknown_model(const struct config *cfg, const char *alias)
 	names = xreallocarray(NULL, cfg->n_models + 1, sizeof *names);
 	for (size_t i = 0; i < cfg->n_models; i++)
 		names[i] = cfg->models[i].alias;
-	s = suggest(alias, names, cfg->n_models);
+	s = suggest(alias, names, cfg->n_models, 0);
 	if (s != NULL)
 		msg = xasprintf("model \"%s\" is not in the models table (did you mean \"%s\"?)",
 		    alias, s);
