@@ -1696,10 +1696,17 @@ env_primary_fallback(struct config *cfg, const struct env *e, char **cause)
 		    "provider");
 		return -1;
 	}
-	if (pp != NULL)
-		pp->priority = 1;
-	if (fp != NULL)
-		fp->priority = 2;
+	/* Primary first, fallback next, everyone else after them: what the variables say. */
+	for (size_t i = 0; i < cfg->n_providers && (pp != NULL || fp != NULL); i++) {
+		struct provider_conf *pc = &cfg->providers[i];
+
+		if (pc == pp)
+			pc->priority = 1;
+		else if (pc == fp)
+			pc->priority = 2;
+		else if (pc->priority < 3)
+			pc->priority = 3;
+	}
 	if (pp == NULL)
 		return 0;
 	memset(&r, 0, sizeof r);

@@ -33,7 +33,9 @@ struct provider_conf {
 	enum provider_kind kind;
 	enum provider_flavor flavor;
 	char *base_url;         /* no trailing slash */
-	char *api_key_env;      /* name of the variable, or NULL (self-hosted without auth) */
+	char *api_key_env;      /* name of the variable, or NULL (self-hosted without auth);
+				 * if the file omits it: ANTHROPIC_API_KEY, OPENAI_API_KEY
+				 * (flavor openai) or AZURE_OPENAI_KEY by kind */
 	char *api_key;          /* resolved from the environment; NULL if unset */
 	char **models;          /* aliases this provider serves, in preference order */
 	size_t n_models;
@@ -119,7 +121,12 @@ void config_free(struct config *);
 /* A deep copy (dst is overwritten, not freed): loaders work on one and swap on success. */
 void config_copy(struct config *dst, const struct config *src);
 
-/* Parse a JSON config. origin names it in errors (a path, "<string>"). */
+/*
+ * Parse a JSON config. origin names it in errors (a path, "<string>"). On error
+ * the config is unchanged. Over a loaded config, a file adds providers (names
+ * must stay unique), adds or overrides models and routes, and overrides the
+ * budget, cache and breaker keys it gives; its "downgrade" replaces the ladder.
+ */
 int config_load_string(struct config *, const char *json, const char *origin, char **cause);
 int config_load_file(struct config *, const char *path, char **cause);
 
@@ -127,7 +134,10 @@ int config_load_file(struct config *, const char *path, char **cause);
  * Apply the seed's environment variables over the config: keys, Azure endpoint,
  * primary/fallback, timeout, retries, budget, threshold, cache. A key variable
  * with no provider of its kind adds one with defaults. getenv_fn lets tests
- * supply the environment; NULL means getenv.
+ * supply the environment; NULL means getenv. LLM_PRIMARY_PROVIDER and
+ * LLM_FALLBACK_PROVIDER get priorities 1 and 2 and every other provider 3 or
+ * more, plus a route "default". Empty variables count as unset. On error the
+ * config is unchanged.
  */
 int config_apply_env(struct config *, const char *(*getenv_fn)(const char *, void *),
     void *arg, char **cause);

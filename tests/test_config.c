@@ -733,6 +733,7 @@ test_env_everything(void **state)
 	p = config_provider(&cfg, "anthropic");
 	assert_int_equal(p->priority, 2);
 	p = config_provider(&cfg, "azure");
+	assert_int_equal(p->priority, 3); /* after the primary and the fallback */
 	assert_int_equal(p->kind, PROVIDER_AZURE);
 	assert_string_equal(p->base_url, "https://res.openai.azure.com");
 	assert_string_equal(p->api_key, FAKE_AZURE);
