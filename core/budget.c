@@ -46,9 +46,14 @@ budget_sum(sqlite3 *db, const char *sql, int64_t a, int64_t b, int *err)
 	return v;
 }
 
+/* From the 15-minute buckets when the window is aligned to them (a day is), else the ledger. */
 static double
 budget_spent_between(sqlite3 *db, int64_t from, int64_t to, int *err)
 {
+	if (from >= 0 && from % STORE_BUCKET_MS == 0 && to % STORE_BUCKET_MS == 0)
+		return budget_sum(db, "SELECT TOTAL(cost_usd) FROM spend_buckets WHERE "
+		    "bucket >= ? AND bucket < ?", from / STORE_BUCKET_MS, to / STORE_BUCKET_MS,
+		    err);
 	return budget_sum(db, "SELECT TOTAL(cost_usd) FROM ledger WHERE time_ms >= ? AND "
 	    "time_ms < ?", from, to, err);
 }

@@ -36,6 +36,18 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
+	if (r->cost_usd != 0) {
+		if (sqlite3_prepare_v2(db, "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
+		    "(?, ?) ON CONFLICT(bucket) DO UPDATE SET cost_usd = cost_usd + "
+		    "excluded.cost_usd", -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, r->time_ms / STORE_BUCKET_MS);
+		sqlite3_bind_double(st, 2, r->cost_usd);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
 	if (reservation_id == 0)
 		return 0;
 	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE id = ?", -1, &st,

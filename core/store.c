@@ -124,6 +124,12 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  value INTEGER NOT NULL);"
 	"INSERT INTO counters VALUES ('cache_hits', 0), ('cache_misses', 0);",
+	/* 1 -> 2: spend per 15 minutes, so today's spend is <= 96 rows, not a scan of today's ledger */
+	"CREATE TABLE spend_buckets ("
+	"  bucket INTEGER PRIMARY KEY,"
+	"  cost_usd REAL NOT NULL);"
+	"INSERT INTO spend_buckets SELECT time_ms / 900000, TOTAL(cost_usd) FROM ledger "
+	"  GROUP BY time_ms / 900000;",
 };
 
 int

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "store.h"
 #include "util.h"
 
@@ -135,6 +136,33 @@ test_newer_schema_refused(void **state)
 	free(cause);
 	/* untouched */
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), 99);
+	free(path);
+}
+
+static void
+test_migration_from_v1(void **state)
+{
+	char *path = xasprintf("%s/v1.db", (char *)*state);
+	struct budget_conf bc = { .daily_usd = 10, .alert_threshold = 0.8, .hard_stop = 1 };
+	struct budget_status bs;
+	struct store *s;
+	char *cause = NULL;
+	sqlite3 *db;
+
+	/* a version-1 database with spend in it */
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE spend_buckets; PRAGMA user_version=1; "
+	    "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
+	    "(strftime('%s','now') * 1000, 'p', 'm', 1.25), "
+	    "(strftime('%s','now') * 1000, 'p', 'm', 0.5)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(budget_get_status(s, &bc, &bs, &cause), 0);
+	assert_true(bs.spent_usd == 1.75);
+	store_close(s);
 	free(path);
 }
 
@@ -330,6 +358,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_default_path, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_readonly_dir_refused, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_events_last, setup_dir, teardown_dir),
