@@ -111,18 +111,26 @@ anthropic_stop(const char *reason)
 	return LLM_STOP_OTHER;
 }
 
-/* Usage counts present in obj overwrite acc's (message_delta's are cumulative). */
+/*
+ * Usage counts present in obj overwrite acc's (message_delta's are cumulative).
+ * Anthropic's input_tokens leaves out cache reads and writes; llm_usage's
+ * counts them in (OpenAI's convention), so pricing sees every input token.
+ */
 static void
 anthropic_usage(const cJSON *usage, struct llm_usage *u)
 {
+	int64_t raw;
+
 	if (!cJSON_IsObject(usage))
 		return;
-	u->input_tokens = adapter_json_int(usage, "input_tokens", u->input_tokens);
+	raw = u->input_tokens - u->cache_read_tokens - u->cache_write_tokens;
+	raw = adapter_json_int(usage, "input_tokens", raw);
 	u->output_tokens = adapter_json_int(usage, "output_tokens", u->output_tokens);
 	u->cache_read_tokens = adapter_json_int(usage, "cache_read_input_tokens",
 	    u->cache_read_tokens);
 	u->cache_write_tokens = adapter_json_int(usage, "cache_creation_input_tokens",
 	    u->cache_write_tokens);
+	u->input_tokens = raw + u->cache_read_tokens + u->cache_write_tokens;
 }
 
 static void

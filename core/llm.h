@@ -63,6 +63,8 @@ enum llm_stop {
 };
 const char *llm_stop_name(enum llm_stop);
 
+/* input_tokens counts every input token, cached ones included (OpenAI's
+ * convention; the Anthropic adapter adds its cache reads and writes in). */
 struct llm_usage {
 	int64_t input_tokens;
 	int64_t output_tokens;

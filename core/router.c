@@ -13,13 +13,19 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter.h"
+#include "budget.h"
+#include "cache.h"
 #include "http.h"
+#include "ledger.h"
+#include "pricing.h"
 #include "ratelimit.h"
+#include "store.h"
 #include "util.h"
 
 #define RECENT_N 64
@@ -31,6 +37,9 @@ struct provider {
 	enum provider_admin admin;
 	int priority;
 	double weight;
+	int priority_overridden;
+	int weight_overridden;
+	int admin_overridden;
 	struct breaker breaker;
 	struct token_bucket rpm;
 	struct token_bucket tpm;
@@ -58,6 +67,13 @@ struct provider {
 
 struct rreq;
 
+/* Work the engine thread must not do itself (SQLite writes): run by the worker. */
+struct job {
+	struct job *next;
+	void (*fn)(struct router *, void *);
+	void *arg;
+};
+
 struct router {
 	pthread_mutex_t mu;
 	pthread_cond_t idle;
@@ -69,6 +85,14 @@ struct router {
 	int own_engine;
 	struct event_ring *events;
 	struct rng rng;
+	struct store *store;
+
+	pthread_t worker;
+	pthread_mutex_t job_mu;
+	pthread_cond_t job_cv;
+	struct job *jobs;
+	struct job **jobs_tail;
+	int worker_stop;
 
 	int closing;
 	size_t active;              /* live requests and probes */
@@ -96,6 +120,9 @@ struct rreq {
 	void *arg;
 	struct router_result *res;
 
+	int64_t reservation;        /* budget reservation, 0 if none */
+	int cacheable;
+	char cache_key[65];
 	uint64_t start_us;
 	uint64_t deadline_ms;       /* on the router's clock */
 	const struct route_conf *route;
@@ -124,6 +151,8 @@ struct rreq {
 
 static void rreq_next(struct rreq *);
 static void rreq_finish(struct rreq *, enum llm_errclass);
+static void rreq_deliver(struct rreq *);
+static void rreq_ledger(struct rreq *);
 static void probe_schedule(struct router *);
 
 static uint64_t
@@ -159,23 +188,7 @@ router_result_free(struct router_result *res)
 double
 router_cost(const struct config *cfg, const char *alias, const struct llm_usage *u, int *unpriced)
 {
-	const struct model_conf *m = alias != NULL ? config_model(cfg, alias) : NULL;
-	double in, cached, out;
-	int64_t fresh;
-
-	*unpriced = 0;
-	if (m == NULL || m->input_per_mtok < 0 || m->output_per_mtok < 0) {
-		*unpriced = 1;
-		return 0;
-	}
-	in = m->input_per_mtok;
-	cached = m->cache_read_per_mtok >= 0 ? m->cache_read_per_mtok : in;
-	fresh = u->input_tokens - u->cache_read_tokens;
-	if (fresh < 0)
-		fresh = 0;
-	out = m->output_per_mtok;
-	return ((double)fresh * in + (double)u->cache_read_tokens * cached +
-	    (double)u->output_tokens * out) / 1e6;
+	return pricing_cost(alias != NULL ? config_model(cfg, alias) : NULL, u, unpriced);
 }
 
 static int
@@ -823,6 +836,89 @@ rreq_free(struct rreq *q)
 	free(q);
 }
 
+/* Hand the result to the caller and let the request go. */
+static void
+rreq_deliver(struct rreq *q)
+{
+	struct router *r = q->r;
+
+	q->done(q->arg, q->res);
+	rreq_free(q);
+	pthread_mutex_lock(&r->mu);
+	if (--r->active == 0)
+		pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void
+job_post(struct router *r, void (*fn)(struct router *, void *), void *arg)
+{
+	struct job *j = xmalloc(sizeof *j);
+
+	j->fn = fn;
+	j->arg = arg;
+	j->next = NULL;
+	pthread_mutex_lock(&r->job_mu);
+	*r->jobs_tail = j;
+	r->jobs_tail = &j->next;
+	pthread_cond_signal(&r->job_cv);
+	pthread_mutex_unlock(&r->job_mu);
+}
+
+/* Worker: store the answer in the cache, then answer the caller. */
+static void
+job_cache_put_and_deliver(struct router *r, void *arg)
+{
+	struct rreq *q = arg;
+
+	cache_put(r->store, &r->cfg->cache, q->cache_key, q->res->provider, q->res->model,
+	    &q->res->resp);
+	rreq_deliver(q);
+}
+
+/* Writer thread: the ledger row is committed (or failed); now the caller may have it. */
+static void
+rreq_ledger_done(void *arg, int rc)
+{
+	struct rreq *q = arg;
+	struct router *r = q->r;
+
+	if (rc != 0)
+		event_add(r->events, EV_ERROR, q->res->provider,
+		    "ledger: a row could not be committed; spend may be under-counted");
+	if (q->res->cls == LLM_OK && q->cacheable && !q->res->cached)
+		job_post(r, job_cache_put_and_deliver, q);
+	else
+		rreq_deliver(q);
+}
+
+static void
+rreq_ledger(struct rreq *q)
+{
+	struct router_result *res = q->res;
+	struct ledger_row row;
+
+	memset(&row, 0, sizeof row);
+	strlcpy_(row.route, res->route, sizeof row.route);
+	strlcpy_(row.provider, res->provider[0] != '\0' ? res->provider :
+	    res->n_attempts > 0 ? res->attempts[res->n_attempts - 1].provider : "", sizeof row.provider);
+	strlcpy_(row.model, res->model[0] != '\0' ? res->model : q->req.model != NULL ?
+	    q->req.model : "", sizeof row.model);
+	row.input_tokens = res->resp.usage.input_tokens;
+	row.output_tokens = res->resp.usage.output_tokens;
+	row.cost_usd = res->cost_usd;
+	row.unpriced = res->unpriced;
+	row.latency_us = res->latency_us;
+	strlcpy_(row.outcome, res->cls == LLM_OK ? "ok" : res->cls == LLM_ERR_BUDGET ?
+	    "refused" : "error", sizeof row.outcome);
+	if (res->cls != LLM_OK)
+		strlcpy_(row.error_class, llm_errclass_name(res->cls), sizeof row.error_class);
+	row.cache_hit = res->cached;
+	row.attempts = (int)res->n_attempts;
+	ledger_record_async(q->r->store, &row, q->reservation, rreq_ledger_done, q);
+	q->reservation = 0;
+}
+
 static void
 rreq_finish(struct rreq *q, enum llm_errclass cls)
 {
@@ -837,8 +933,11 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	if (cls == LLM_OK) {
 		res->resp = q->acc;
 		llm_response_init(&q->acc);
-		strlcpy_(res->provider, r->providers[q->cur].conf->name, sizeof res->provider);
-		strlcpy_(res->model, q->alias, sizeof res->model);
+		if (!res->cached) {
+			strlcpy_(res->provider, r->providers[q->cur].conf->name,
+			    sizeof res->provider);
+			strlcpy_(res->model, q->alias, sizeof res->model);
+		}
 		llm_error_clear(&res->err);
 	} else {
 		res->err = q->last_err;
@@ -853,6 +952,8 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	r->in_flight--;
 	if (cls == LLM_OK) {
 		r->answered++;
+		if (res->cached)
+			r->cache_hits++;
 		r->cost_usd += res->cost_usd;
 		hist_record(&r->latency, lat);
 	} else {
@@ -866,13 +967,103 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 		q->next->prev = q->prev;
 	pthread_mutex_unlock(&r->mu);
 
-	q->done(q->arg, res);
-	rreq_free(q);
+	if (r->store == NULL) {
+		rreq_deliver(q);
+		return;
+	}
+	rreq_ledger(q);
+}
 
-	pthread_mutex_lock(&r->mu);
-	if (--r->active == 0)
-		pthread_cond_broadcast(&r->idle);
-	pthread_mutex_unlock(&r->mu);
+static void
+rreq_finish_pending(void *arg)
+{
+	struct rreq *q = arg;
+
+	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
+}
+
+/* The most this request can cost on any provider it may go to. */
+static double
+upper_bound_usd(struct router *r, const struct llm_request *req)
+{
+	double worst = 0, c;
+
+	if (req->model != NULL)
+		return pricing_upper_bound(config_model(r->cfg, req->model), req);
+	for (size_t i = 0; i < r->n_providers; i++) {
+		const struct provider_conf *pc = r->providers[i].conf;
+		if (pc->n_models == 0)
+			continue;
+		c = pricing_upper_bound(config_model(r->cfg, pc->models[0]), req);
+		if (c > worst)
+			worst = c;
+	}
+	return worst;
+}
+
+/*
+ * Before dispatch, on the caller's thread (SQLite work stays off the engine
+ * thread): the cost optimizer's model choice, the cache, the budget
+ * reservation. Returns 1 if the request is already answered or refused (its
+ * result is pending in q), 0 to go on.
+ */
+static int
+rreq_admit(struct rreq *q)
+{
+	struct router *r = q->r;
+	const struct budget_conf *bc = &r->cfg->budget;
+	char *cause = NULL;
+	char why[256];
+	int rc;
+
+	if (r->store == NULL)
+		return 0;
+	if (bc->daily_usd > 0 && (q->req.quality != NULL || q->req.model != NULL)) {
+		struct budget_status st;
+		if (budget_get_status(r->store, bc, &st, &cause) == 0) {
+			const char *m = budget_choose_model(bc, &st, q->req.model, q->req.quality,
+			    q->req.complexity, why, sizeof why);
+			if (m != NULL && (q->req.model == NULL || strcmp(m, q->req.model) != 0)) {
+				if (q->req.model != NULL)
+					event_add(r->events, EV_BUDGET, NULL, "cost optimizer: %s -> %s (%s)",
+					    q->req.model, m, why);
+				free(q->req.model);
+				q->req.model = xstrdup(m);
+				q->raw_model = !alias_known(r, m);
+			}
+		} else {
+			free(cause);
+			cause = NULL;
+		}
+	}
+	q->cacheable = cache_eligible(&r->cfg->cache, &q->req);
+	if (q->cacheable) {
+		struct llm_response hit;
+		char provider[64] = "", model[128] = "";
+		cache_key(&q->req, q->req.model, q->cache_key);
+		llm_response_init(&hit);
+		if (cache_get(r->store, &r->cfg->cache, q->cache_key, &hit, provider, model) == 1) {
+			q->acc = hit;
+			q->res->cached = 1;
+			q->res->cost_usd = 0;
+			strlcpy_(q->res->provider, provider, sizeof q->res->provider);
+			strlcpy_(q->res->model, model, sizeof q->res->model);
+			if (q->req.stream && hit.content != NULL && q->delta != NULL)
+				q->delta(q->arg, hit.content, strlen(hit.content));
+			return 1;
+		}
+	}
+	if (bc->daily_usd > 0) {
+		rc = budget_reserve(r->store, bc, upper_bound_usd(r, &q->req), &q->reservation,
+		    &cause);
+		if (rc != 0) {
+			llm_error_set(&q->last_err, rc == 1 ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL, 0,
+			    "%s", cause != NULL ? cause : "budget check failed");
+			free(cause);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -932,7 +1123,10 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	r->live = q;
 	pthread_mutex_unlock(&r->mu);
 	/* Not cancellable: a closing router lets it start and finish as cancelled. */
-	http_call_later(r->engine, 0, rreq_start, q);
+	if (rreq_admit(q))
+		http_call_later(r->engine, 0, rreq_finish_pending, q);
+	else
+		http_call_later(r->engine, 0, rreq_start, q);
 }
 
 struct sync_wait {
@@ -1127,6 +1321,95 @@ probe_schedule(struct router *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* The worker thread: SQLite writes the engine thread must not wait for. */
+static void *
+worker_main(void *arg)
+{
+	struct router *r = arg;
+	struct job *j;
+
+	pthread_mutex_lock(&r->job_mu);
+	for (;;) {
+		while (r->jobs == NULL && !r->worker_stop)
+			pthread_cond_wait(&r->job_cv, &r->job_mu);
+		if (r->jobs == NULL)
+			break;
+		j = r->jobs;
+		r->jobs = j->next;
+		if (r->jobs == NULL)
+			r->jobs_tail = &r->jobs;
+		pthread_mutex_unlock(&r->job_mu);
+		j->fn(r, j->arg);
+		free(j);
+		pthread_mutex_lock(&r->job_mu);
+	}
+	pthread_mutex_unlock(&r->job_mu);
+	return NULL;
+}
+
+static void
+job_persist_event(struct router *r, void *arg)
+{
+	struct event *ev = arg;
+
+	store_event_add(r->store, ev->time_ms, event_kind_name(ev->kind),
+	    ev->provider[0] != '\0' ? ev->provider : NULL, ev->message);
+	free(ev);
+}
+
+/* Every ring event also goes to the database's event log, off the caller's thread. */
+static void
+event_sink(void *arg, const struct event *ev)
+{
+	struct router *r = arg;
+	struct event *copy = xmalloc(sizeof *copy);
+
+	*copy = *ev;
+	job_post(r, job_persist_event, copy);
+}
+
+static void
+override_apply(void *arg, const char *name, const char *field, const char *value)
+{
+	struct router *r = arg;
+	int idx = provider_index(r, name);
+	struct provider *p;
+
+	if (idx < 0)
+		return;
+	p = &r->providers[idx];
+	if (strcmp(field, "priority") == 0) {
+		p->priority = atoi(value);
+		p->priority_overridden = 1;
+	} else if (strcmp(field, "weight") == 0) {
+		p->weight = atof(value);
+		p->weight_overridden = 1;
+	} else if (strcmp(field, "admin") == 0) {
+		if (strcmp(value, "disabled") == 0)
+			p->admin = ADMIN_DISABLED;
+		else if (strcmp(value, "drained") == 0)
+			p->admin = ADMIN_DRAINED;
+		else
+			p->admin = ADMIN_ENABLED;
+		p->admin_overridden = 1;
+	}
+}
+
+static void
+override_save(struct router *r, const char *name, const char *field, const char *fmt, ...)
+{
+	char value[64];
+	va_list ap;
+
+	if (r->store == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof value, fmt, ap);
+	va_end(ap);
+	if (store_override_set(r->store, name, field, value) != 0)
+		event_add(r->events, EV_ERROR, name, "could not save the %s override", field);
+}
+
 /* Setup and teardown. */
 
 struct router *
@@ -1170,6 +1453,16 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 		hist_init(&p->latency);
 	}
 	hist_init(&r->latency);
+	r->store = r->opts.store;
+	pthread_mutex_init(&r->job_mu, NULL);
+	pthread_cond_init(&r->job_cv, NULL);
+	r->jobs_tail = &r->jobs;
+	if (r->store != NULL) {
+		if (pthread_create(&r->worker, NULL, worker_main, r) != 0)
+			fatal("cannot start the router's worker thread");
+		store_overrides(r->store, override_apply, r);
+		event_ring_set_sink(r->events, event_sink, r);
+	}
 	if (r->opts.engine != NULL) {
 		r->engine = r->opts.engine;
 	} else {
@@ -1206,6 +1499,16 @@ router_free(struct router *r)
 	pthread_mutex_unlock(&r->mu);
 	if (r->own_engine)
 		http_engine_free(r->engine);
+	if (r->store != NULL) {
+		event_ring_set_sink(r->events, NULL, NULL);
+		pthread_mutex_lock(&r->job_mu);
+		r->worker_stop = 1;
+		pthread_cond_signal(&r->job_cv);
+		pthread_mutex_unlock(&r->job_mu);
+		pthread_join(r->worker, NULL);
+	}
+	pthread_mutex_destroy(&r->job_mu);
+	pthread_cond_destroy(&r->job_cv);
 	event_ring_free(r->events);
 	free(r->providers);
 	pthread_mutex_destroy(&r->mu);
@@ -1240,9 +1543,12 @@ router_set_admin(struct router *r, const char *name, enum provider_admin a, char
 	}
 	before = p->admin;
 	p->admin = a;
+	p->admin_overridden = a != ADMIN_MISCONFIGURED;
 	if (a == ADMIN_ENABLED)
 		p->blocked_until_ms = 0;
 	pthread_mutex_unlock(&r->mu);
+	if (a != ADMIN_MISCONFIGURED)
+		override_save(r, name, "admin", "%s", provider_admin_name(a));
 	if (a == ADMIN_DRAINED)
 		event_add(r->events, EV_OPERATOR, name, "operator: failover: %s drained (was %s); "
 		    "new traffic goes to the next provider", name, provider_admin_name(before));
@@ -1269,7 +1575,9 @@ router_set_priority(struct router *r, const char *name, int priority, char **cau
 	}
 	before = p->priority;
 	p->priority = priority;
+	p->priority_overridden = 1;
 	pthread_mutex_unlock(&r->mu);
+	override_save(r, name, "priority", "%d", priority);
 	event_add(r->events, EV_OPERATOR, name, "operator: %s priority %d -> %d", name, before,
 	    priority);
 	return 0;
@@ -1292,7 +1600,9 @@ router_set_weight(struct router *r, const char *name, double weight, char **caus
 	}
 	before = p->weight;
 	p->weight = weight;
+	p->weight_overridden = 1;
 	pthread_mutex_unlock(&r->mu);
+	override_save(r, name, "weight", "%g", weight);
 	event_add(r->events, EV_OPERATOR, name, "operator: %s weight %.2f -> %.2f", name, before,
 	    weight);
 	return 0;
@@ -1315,6 +1625,37 @@ router_reset_breaker(struct router *r, const char *name, char **cause)
 	pthread_mutex_unlock(&r->mu);
 	event_add(r->events, EV_OPERATOR, name, "operator: %s breaker reset (was %s)", name,
 	    breaker_state_name(before));
+	return 0;
+}
+
+int
+router_clear_overrides(struct router *r, const char *name, char **cause)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+		if (name != NULL && strcmp(p->conf->name, name) != 0)
+			continue;
+		found = 1;
+		p->priority = p->conf->priority;
+		p->weight = p->conf->weight;
+		if (p->admin_overridden)
+			p->admin = p->conf->enabled ? ADMIN_ENABLED : ADMIN_DISABLED;
+		p->priority_overridden = p->weight_overridden = p->admin_overridden = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (!found) {
+		*cause = xasprintf("unknown provider \"%s\"", name);
+		return -1;
+	}
+	if (r->store != NULL && store_override_clear(r->store, name) != 0) {
+		*cause = xstrdup("could not clear the overrides in the database");
+		return -1;
+	}
+	event_add(r->events, EV_OPERATOR, name, "operator: overrides of %s reset to the config",
+	    name != NULL ? name : "every provider");
 	return 0;
 }
 
@@ -1351,6 +1692,9 @@ router_snapshot(struct router *r, struct router_snapshot *s)
 		ps->consecutive_failures = p->breaker.consecutive_failures;
 		ps->priority = p->priority;
 		ps->weight = p->weight;
+		ps->priority_overridden = p->priority_overridden;
+		ps->weight_overridden = p->weight_overridden;
+		ps->admin_overridden = p->admin_overridden;
 		ps->usable = provider_usable(r, p, 0, now);
 		ps->share = total > 0 ? (double)p->requests / (double)total : 0;
 		ps->rpm_usage = bucket_usage(&p->rpm, now);
@@ -1402,6 +1746,12 @@ const struct config *
 router_config(struct router *r)
 {
 	return r->cfg;
+}
+
+struct store *
+router_store(struct router *r)
+{
+	return r->store;
 }
 
 struct http_engine *

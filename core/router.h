@@ -67,6 +67,9 @@ struct router_opts {
 	int no_probes;            /* no active health probes */
 	double backoff_base_ms;   /* default 500 (the SDKs' 0.5 s) */
 	double backoff_max_ms;    /* default 8000 */
+	/* The database for the ledger, budget, cache, persistent events and operator
+	 * overrides; NULL: none of those (metrics and the in-memory ring only). */
+	struct store *store;
 };
 
 struct router *router_new(const struct config *, const struct router_opts *, char **cause);
@@ -94,6 +97,9 @@ int router_set_admin(struct router *, const char *provider, enum provider_admin,
 int router_set_priority(struct router *, const char *provider, int priority, char **cause);
 int router_set_weight(struct router *, const char *provider, double weight, char **cause);
 int router_reset_breaker(struct router *, const char *provider, char **cause);
+/* Drop the operator's overrides of a provider (NULL: all) and go back to the
+ * config's priority, weight and state. */
+int router_clear_overrides(struct router *, const char *provider, char **cause);
 /* Run an active health probe now. */
 int router_probe(struct router *, const char *provider, char **cause);
 
@@ -107,6 +113,9 @@ struct provider_snapshot {
 	int consecutive_failures;
 	int priority;
 	double weight;
+	int priority_overridden;  /* set by an operator, persisted */
+	int weight_overridden;
+	int admin_overridden;
 	int usable;               /* would be selected from now */
 	double share;             /* fraction of all requests sent here (0..1) */
 	double rpm_usage;         /* 0..1 of the rate limit */
@@ -147,6 +156,7 @@ void router_snapshot(struct router *, struct router_snapshot *);
 void router_snapshot_free(struct router_snapshot *);
 
 struct event_ring *router_events(struct router *);
+struct store *router_store(struct router *);
 const struct config *router_config(struct router *);
 struct http_engine *router_engine(struct router *);
 
