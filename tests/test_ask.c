@@ -137,6 +137,7 @@ setup_sims(void **state)
 		write_file(path, cfg);
 		free(cfg);
 	}
+	setenv("XDG_STATE_HOME", dir, 1);
 	setenv("TEST_BAD_KEY", "k-bad", 1);
 	setenv("TEST_GOOD_KEY", "k-good", 1);
 	unsetenv("ANTHROPIC_API_KEY");

@@ -13,19 +13,23 @@
 #include "config.h"
 #include "main.h"
 #include "router.h"
+#include "store.h"
 #include "util.h"
 
 static void
 ask_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck ask [--config F] [--route R] [--provider P] [--model M]\n"
+	    "usage: llmdeck ask [--config F] [--db F] [--route R] [--provider P] [--model M]\n"
 	    "                   [--temperature T] [--max-tokens N] [--system S] [--timeout SEC]\n"
-	    "                   [--stream] [--json] [--seed N] PROMPT|-\n"
+	    "                   [--quality high|standard|low] [--complexity complex|simple]\n"
+	    "                   [--stream] [--json] [--no-cache] [--seed N] PROMPT|-\n"
 	    "Sends one prompt through the router. PROMPT - reads it from standard input.\n"
 	    "  --stream   print the answer as it arrives\n"
 	    "  --json     print one JSON object: content, provider, model, latency_ms,\n"
 	    "             input_tokens, output_tokens, cost_usd, cached, attempts\n"
+	    "  --db F     the database (ledger, budget, cache); default\n"
+	    "             $XDG_STATE_HOME/llmdeck/llmdeck.db\n"
 	    "Exit codes: 0 answered, 1 every attempt failed, 2 usage or config error,\n"
 	    "3 refused by the budget.\n");
 }
@@ -144,6 +148,9 @@ cmd_ask_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "quality", required_argument, NULL, 'q' },
+		{ "complexity", required_argument, NULL, 'X' },
 		{ "route", required_argument, NULL, 'r' },
 		{ "provider", required_argument, NULL, 'p' },
 		{ "model", required_argument, NULL, 'm' },
@@ -163,7 +170,8 @@ cmd_ask_main(int argc, char **argv)
 	struct router_result res;
 	struct config cfg;
 	struct router *r;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *db_path = NULL;
+	struct store *store = NULL;
 	char *prompt, *cause = NULL;
 	int ch, json = 0, rc;
 	double d;
@@ -173,9 +181,24 @@ cmd_ask_main(int argc, char **argv)
 	memset(&ro, 0, sizeof ro);
 	ro.no_probes = 1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:r:p:m:t:n:s:T:S:xjNh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:q:X:r:p:m:t:n:s:T:S:xjNh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
+		case 'd': db_path = optarg; break;
+		case 'q':
+			if (strcmp(optarg, "high") != 0 && strcmp(optarg, "standard") != 0 &&
+			    strcmp(optarg, "low") != 0) {
+				fprintf(stderr, "llmdeck ask: --quality: expected high, standard or "
+				    "low, got \"%s\"\n", optarg);
+				goto usage;
+			}
+			free(req.quality);
+			req.quality = xstrdup(optarg);
+			break;
+		case 'X':
+			free(req.complexity);
+			req.complexity = xstrdup(optarg);
+			break;
 		case 'r': free(req.route); req.route = xstrdup(optarg); break;
 		case 'p': free(req.provider); req.provider = xstrdup(optarg); break;
 		case 'm': free(req.model); req.model = xstrdup(optarg); break;
@@ -248,9 +271,13 @@ cmd_ask_main(int argc, char **argv)
 		cause = xasprintf("--route: no route \"%s\" in the config", req.route);
 	else if (req.provider != NULL && config_provider(&cfg, req.provider) == NULL)
 		cause = xasprintf("--provider: no provider \"%s\" in the config", req.provider);
+	if (cause == NULL && store_open(&store, db_path, &cause) == 0)
+		ro.store = store;
 	if (cause != NULL || (r = router_new(&cfg, &ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck ask: %s\n", cause);
 		free(cause);
+		if (store != NULL)
+			store_close(store);
 		config_free(&cfg);
 		llm_request_free(&req);
 		return EXIT_USAGE;
@@ -272,6 +299,7 @@ cmd_ask_main(int argc, char **argv)
 	}
 	router_result_free(&res);
 	router_free(r);
+	store_close(store);
 	config_free(&cfg);
 	llm_request_free(&req);
 	return rc;
