@@ -23,6 +23,7 @@
 #include "http.h"
 #include "router.h"
 #include "sim.h"
+#include "store.h"
 #include "util.h"
 
 static int n_seq = 5000;
@@ -143,13 +144,17 @@ make_request(struct llm_request *req)
 }
 
 static void
-bench_router_seq(struct router *r, struct histogram *h, double *rps)
+bench_router_seq(struct router *r, struct histogram *h, double *rps, double temperature)
 {
 	struct llm_request req;
 	struct router_result res;
 	uint64_t start = 0;
 
 	make_request(&req);
+	if (temperature >= 0) {
+		req.temperature = temperature;
+		req.has_temperature = 1;
+	}
 	for (int i = 0; i < n_seq + 200; i++) {
 		uint64_t t0;
 		if (i == 200)
@@ -272,7 +277,7 @@ main(int argc, char **argv)
 	ro.no_probes = 1;
 	if ((r = router_new(&cfg, &ro, &cause)) == NULL)
 		fatal("router_new: %s", cause);
-	bench_router_seq(r, &routed, &rps1);
+	bench_router_seq(r, &routed, &rps1, -1);
 	rps64 = bench_router_conc(r, 64, n_seq * 4, &w);
 	router_free(r);
 	config_free(&cfg);
@@ -291,6 +296,50 @@ main(int argc, char **argv)
 	printf("throughput: concurrency 1: %.0f req/s; concurrency 64: %.0f req/s (%d failed)\n",
 	    rps1, rps64, w.failed);
 	fflush(stdout);
+
+	/* The same with the database on: every answer ledgered (group commit, fsync per
+	 * batch) before it is returned; then cache hits. */
+	{
+		struct histogram ledgered, hits;
+		struct store *st;
+		char dbdir[] = "/tmp/llmdeck-bench-XXXXXX", db[64], rm[96];
+		double rps_l, rps_h, rps_l64;
+
+		if (mkdtemp(dbdir) == NULL)
+			fatal("mkdtemp");
+		snprintf(db, sizeof db, "%s/bench.db", dbdir);
+		if (store_open(&st, db, &cause) != 0)
+			fatal("store_open: %s", cause);
+		make_config(&cfg, port);
+		ro.store = st;
+		if ((r = router_new(&cfg, &ro, &cause)) == NULL)
+			fatal("router_new: %s", cause);
+		hist_init(&ledgered);
+		hist_init(&hits);
+		bench_router_seq(r, &ledgered, &rps_l, -1);
+		rps_l64 = bench_router_conc(r, 64, n_seq * 4, &w);
+		bench_router_seq(r, &hits, &rps_h, 0);
+		router_free(r);
+		store_close(st);
+		config_free(&cfg);
+		ro.store = NULL;
+		printf("with the ledger on (SQLite WAL, group commit, synchronous=FULL):\n");
+		printf("  router  p50 %6llu us  p99 %6llu us; added over direct p50 %lld us, "
+		    "p99 %lld us\n", (unsigned long long)hist_quantile(&ledgered, 0.5),
+		    (unsigned long long)hist_quantile(&ledgered, 0.99),
+		    (long long)hist_quantile(&ledgered, 0.5) - (long long)hist_quantile(&direct, 0.5),
+		    (long long)hist_quantile(&ledgered, 0.99) -
+		    (long long)hist_quantile(&direct, 0.99));
+		printf("  throughput: concurrency 1: %.0f req/s; concurrency 64: %.0f req/s\n",
+		    rps_l, rps_l64);
+		printf("cache hits (temperature 0, ledgered): p50 %llu us  p99 %llu us, %.0f req/s\n",
+		    (unsigned long long)hist_quantile(&hits, 0.5),
+		    (unsigned long long)hist_quantile(&hits, 0.99), rps_h);
+		fflush(stdout);
+		snprintf(rm, sizeof rm, "rm -rf %s", dbdir);
+		if (system(rm) != 0)
+			fatal("cannot remove %s", dbdir);
+	}
 
 	/* Hold n_inflight requests against a 1 s sim. */
 	make_config(&cfg_slow, slow_port);
