@@ -284,6 +284,31 @@ test_usage_and_config_errors_exit_2(void **state)
 	free(err);
 }
 
+static void
+test_budget_refusal_exits_3(void **state)
+{
+	char *out, *err;
+	char path[300];
+	char *cfg;
+	const char *args[] = { llmdeck, "ask", "--config", path, "--db", NULL, "hello", NULL };
+	char db[300];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/budget.json", dir);
+	snprintf(db, sizeof db, "%s/budget.db", dir);
+	args[5] = db;
+	cfg = xasprintf("{\"providers\":[{\"name\":\"good\",\"kind\":\"openai\","
+	    "\"base_url\":\"http://127.0.0.1:%d\",\"api_key_env\":\"TEST_GOOD_KEY\","
+	    "\"models\":[\"claude-sonnet\"]}],\"budget\":{\"daily_usd\":0.000001}}", port_good);
+	write_file(path, cfg);
+	free(cfg);
+	assert_int_equal(run(args, NULL, &out, &err), 3);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(err, "budget"));
+	free(out);
+	free(err);
+}
+
 int
 main(void)
 {
@@ -293,6 +318,7 @@ main(void)
 		cmocka_unit_test(test_plain_and_stream_print_the_answer),
 		cmocka_unit_test(test_every_attempt_failing_exits_1_with_a_line_per_attempt),
 		cmocka_unit_test(test_usage_and_config_errors_exit_2),
+		cmocka_unit_test(test_budget_refusal_exits_3),
 	};
 
 	return cmocka_run_group_tests(tests, setup_sims, teardown_sims);
