@@ -1,0 +1,842 @@
+/*
+ * gateway.c: the HTTP gateway's server side: libmicrohttpd with suspended
+ * connections, the request life cycle, auth, limits and the small endpoints.
+ *
+ * A request's life: the handler's first call only allocates (answering on
+ * the first call makes libmicrohttpd close the connection); the body
+ * arrives; the last call parses, calls router_submit() and suspends. The
+ * router's callbacks run on its engine thread: they store the result or
+ * append SSE bytes and resume the connection. Streams are a callback
+ * response whose reader hands out pending bytes or suspends again.
+ *
+ * One mutex (gw->mu) guards every request's shared fields; suspend and resume
+ * both happen under it, so a resume can never come before its suspend.
+ * A request is referenced by MHD (until completed), the router (until done)
+ * and a stream response (until destroyed); the gateway by itself and each
+ * live request, so a stopped gateway's late router callbacks stay safe.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "gateway_priv.h"
+
+enum gw_phase {
+	PH_READ,       /* receiving the body */
+	PH_WAIT,       /* inside the router */
+	PH_SENT,       /* response queued */
+};
+
+struct gw_req {
+	struct gateway *gw;
+	struct MHD_Connection *conn;
+	int refs;                 /* under gw->mu */
+	enum gw_endpoint ep;
+	enum gw_api api;
+	enum gw_phase phase;
+	int bad_method;
+	int too_large;
+	struct buf body;
+	uint64_t start_us;
+	struct gw_ask ask;
+	int stream;
+	char id[64];
+
+	/* Shared with the engine thread: under gw->mu. */
+	int suspended;
+	int closed;               /* MHD completed it */
+	int finished;             /* the router's done arrived */
+	struct router_result *res;
+	struct gw_stream st;
+	struct buf out;           /* SSE bytes not yet read */
+	size_t out_off;
+	int out_end;              /* nothing more will be appended */
+	struct gw_req *prev, *next;
+};
+
+void
+gateway_opts_init(struct gateway_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->listen = GATEWAY_DEFAULT_LISTEN;
+	o->token_env = GATEWAY_DEFAULT_TOKEN_ENV;
+	o->max_body = GATEWAY_DEFAULT_MAX_BODY;
+}
+
+const int gw_codes[GW_CODES] = { 200, 400, 401, 404, 405, 413, 429, 500, 502, 503, 504, 0 };
+
+int
+gw_code_index(int status)
+{
+	for (int i = 0; i < GW_CODES - 1; i++)
+		if (gw_codes[i] == status)
+			return i;
+	return GW_CODES - 1;
+}
+
+const char *
+gw_endpoint_name(enum gw_endpoint ep)
+{
+	static const char *names[] = { "chat_completions", "messages", "models", "health",
+		"ready", "metrics", "other" };
+
+	return (unsigned)ep < nitems(names) ? names[ep] : "other";
+}
+
+static void
+gw_unref(struct gateway *gw)
+{
+	if (atomic_fetch_sub(&gw->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&gw->mu);
+	free(gw->token);
+	free(gw);
+}
+
+/* Drop one reference; called without gw->mu. */
+static void
+req_unref(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	int left;
+
+	pthread_mutex_lock(&gw->mu);
+	left = --q->refs;
+	pthread_mutex_unlock(&gw->mu);
+	if (left > 0)
+		return;
+	if (q->res != NULL) {
+		router_result_free(q->res);
+		free(q->res);
+	}
+	buf_free(&q->body);
+	buf_free(&q->out);
+	free(q);
+	gw_unref(gw);
+}
+
+/* Resume a suspended connection; with gw->mu held. */
+static void
+req_wake(struct gw_req *q)
+{
+	if (q->suspended && !q->closed) {
+		q->suspended = 0;
+		MHD_resume_connection(q->conn);
+	}
+}
+
+/* Suspend until the engine thread has something; with gw->mu held. -1 if stopping. */
+static int
+req_sleep(struct gw_req *q)
+{
+	if (q->gw->stopping)
+		return -1;
+	q->suspended = 1;
+	MHD_suspend_connection(q->conn);
+	return 0;
+}
+
+static void
+count_reply(struct gw_req *q, int status)
+{
+	pthread_mutex_lock(&q->gw->mu);
+	q->gw->http[q->ep][gw_code_index(status)]++;
+	pthread_mutex_unlock(&q->gw->mu);
+}
+
+/* The x-llmdeck-* headers of a finished request. */
+static void
+add_result_headers(struct MHD_Response *resp, const struct router_result *res)
+{
+	struct buf b;
+	char v[64];
+
+	if (res->provider[0] != '\0')
+		MHD_add_response_header(resp, "x-llmdeck-provider", res->provider);
+	if (res->model[0] != '\0')
+		MHD_add_response_header(resp, "x-llmdeck-model", res->model);
+	if (res->route[0] != '\0')
+		MHD_add_response_header(resp, "x-llmdeck-route", res->route);
+	buf_init(&b);
+	buf_printf(&b, "%zu", res->n_attempts);
+	for (size_t i = 0; i < res->n_attempts && i < 16; i++)
+		buf_printf(&b, "%s%s:%s", i == 0 ? " " : ",", res->attempts[i].provider,
+		    res->attempts[i].cls == LLM_OK ? "ok" : llm_errclass_name(res->attempts[i].cls));
+	MHD_add_response_header(resp, "x-llmdeck-attempts", b.data);
+	buf_free(&b);
+	if (res->cls == LLM_OK) {
+		if (res->unpriced)
+			snprintf(v, sizeof v, "unpriced");
+		else
+			snprintf(v, sizeof v, "%.6f", res->cost_usd);
+		MHD_add_response_header(resp, "x-llmdeck-cost-usd", v);
+	}
+	MHD_add_response_header(resp, "x-llmdeck-cache", res->cached ? "hit" : "miss");
+}
+
+/* Queue a whole response; takes body (malloc'd). */
+static enum MHD_Result
+reply(struct gw_req *q, int status, const char *ctype, char *body, const struct router_result *res,
+    long retry_after_s, int no_retry)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char v[32];
+
+	resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	if (res != NULL)
+		add_result_headers(resp, res);
+	if (retry_after_s >= 0) {
+		snprintf(v, sizeof v, "%ld", retry_after_s);
+		MHD_add_response_header(resp, "retry-after", v);
+	}
+	if (no_retry)
+		MHD_add_response_header(resp, "x-should-retry", "false");
+	q->phase = PH_SENT;
+	count_reply(q, status);
+	ret = MHD_queue_response(q->conn, (unsigned int)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* An error in the endpoint's format. */
+static enum MHD_Result
+reply_error(struct gw_req *q, int status, enum llm_errclass cls, const char *message,
+    const char *param, const struct router_result *res)
+{
+	long retry = -1;
+
+	if (res != NULL && res->err.retry_after_ms >= 0 && (status == 429 || status == 503))
+		retry = (long)((res->err.retry_after_ms + 999) / 1000);
+	else if (cls == LLM_ERR_RATE_LIMIT || cls == LLM_ERR_NO_PROVIDER ||
+	    cls == LLM_ERR_OVERLOADED)
+		retry = 1;
+	return reply(q, status, "application/json", gw_error_body(q->api, status, cls, message,
+	    param), res, retry, cls == LLM_ERR_BUDGET);
+}
+
+static enum MHD_Result
+reply_json(struct gw_req *q, int status, cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	return reply(q, status, "application/json", s, NULL, -1, 0);
+}
+
+/* Constant-time check of the client's bearer token or x-api-key. */
+static int
+auth_ok(struct gw_req *q)
+{
+	const char *tok = q->gw->token, *h, *given = NULL;
+	size_t n, m;
+	volatile unsigned char diff = 0;
+
+	if (tok == NULL)
+		return 1;
+	h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0)
+		given = h + 7;
+	else
+		given = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "x-api-key");
+	if (given == NULL)
+		return 0;
+	n = strlen(tok);
+	m = strlen(given);
+	diff = (unsigned char)(n != m);
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(tok[i] ^ (i < m ? given[i] : 0));
+	return diff == 0;
+}
+
+/* ---- the router's callbacks (engine thread) ---- */
+
+static void
+on_delta(void *arg, const char *text, size_t len)
+{
+	struct gw_req *q = arg;
+
+	pthread_mutex_lock(&q->gw->mu);
+	if (!q->closed) {
+		gw_stream_delta(&q->st, &q->out, text, len);
+		req_wake(q);
+	}
+	pthread_mutex_unlock(&q->gw->mu);
+}
+
+/* The SSE comment that ends a stream: who answered, since headers could not say. */
+static void
+stream_trailer(struct buf *out, const struct router_result *res)
+{
+	buf_printf(out, ": llmdeck provider=%s model=%s attempts=%zu cost_usd=", res->provider,
+	    res->model, res->n_attempts);
+	if (res->unpriced)
+		buf_puts(out, "unpriced");
+	else
+		buf_printf(out, "%.6f", res->cost_usd);
+	buf_printf(out, " cache=%s\n\n", res->cached ? "hit" : "miss");
+}
+
+static void
+on_done(void *arg, struct router_result *res)
+{
+	struct gw_req *q = arg;
+	struct gateway *gw = q->gw;
+
+	pthread_mutex_lock(&gw->mu);
+	gw->in_flight--;
+	if (res->cls != LLM_OK)
+		gw->errors[q->api][res->cls]++;
+	q->res = res;
+	q->finished = 1;
+	if (q->stream && !q->closed) {
+		if (res->cls == LLM_OK) {
+			if (!q->st.opened && res->resp.content != NULL)
+				gw_stream_delta(&q->st, &q->out, res->resp.content,
+				    strlen(res->resp.content));
+			gw_stream_close(&q->st, &q->out, res);
+			stream_trailer(&q->out, res);
+		} else if (q->st.opened) {
+			/* After the first token: an error event, never a clean end. */
+			gw_stream_error(&q->st, &q->out, gw_error_status(res->cls), res->cls,
+			    res->err.message);
+			gw->stream_errors[q->api]++;
+		}
+		q->out_end = 1;
+	}
+	req_wake(q);
+	pthread_mutex_unlock(&gw->mu);
+	req_unref(q);
+}
+
+/* ---- streams ---- */
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct gw_req *q = cls;
+	size_t n;
+
+	(void)pos;
+	pthread_mutex_lock(&q->gw->mu);
+	if (q->out_off < q->out.len) {
+		n = q->out.len - q->out_off < max ? q->out.len - q->out_off : max;
+		memcpy(out, q->out.data + q->out_off, n);
+		q->out_off += n;
+		if (q->out_off == q->out.len) {
+			buf_reset(&q->out);
+			q->out_off = 0;
+		}
+		pthread_mutex_unlock(&q->gw->mu);
+		return (ssize_t)n;
+	}
+	if (q->out_end) {
+		pthread_mutex_unlock(&q->gw->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (req_sleep(q) != 0) {
+		pthread_mutex_unlock(&q->gw->mu);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	pthread_mutex_unlock(&q->gw->mu);
+	return 0;
+}
+
+static void
+stream_free(void *cls)
+{
+	req_unref(cls);
+}
+
+static enum MHD_Result
+reply_stream(struct gw_req *q)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, q,
+	    stream_free);
+	if (resp == NULL)
+		return MHD_NO;
+	pthread_mutex_lock(&q->gw->mu);
+	q->refs++;
+	pthread_mutex_unlock(&q->gw->mu);
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "x-llmdeck-model", q->ask.model);
+	q->phase = PH_SENT;
+	count_reply(q, 200);
+	ret = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- answering ---- */
+
+/* The router has something for this request: answer it. */
+static enum MHD_Result
+respond(struct gw_req *q)
+{
+	struct router_result *res;
+	char *body;
+	int opened;
+
+	pthread_mutex_lock(&q->gw->mu);
+	res = q->finished ? q->res : NULL;
+	opened = q->st.opened;
+	pthread_mutex_unlock(&q->gw->mu);
+	if (q->stream && (opened || (res != NULL && res->cls == LLM_OK)))
+		return reply_stream(q);
+	if (res == NULL)
+		return MHD_NO;
+	if (res->cls != LLM_OK)
+		return reply_error(q, gw_error_status(res->cls), res->cls, res->err.message, NULL,
+		    res);
+	if (q->api == GW_OPENAI)
+		body = gw_openai_answer(res, q->id, q->ask.model, q->st.created);
+	else
+		body = gw_anthropic_answer(res, q->id, q->ask.model);
+	return reply(q, 200, "application/json", body, res, -1, 0);
+}
+
+/* Is there anything to answer with yet? With gw->mu held. */
+static int
+req_ready(const struct gw_req *q)
+{
+	return q->finished || (q->stream && q->out.len > 0);
+}
+
+static enum MHD_Result
+serve_llm(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	struct llm_request req;
+	struct gw_bad bad;
+	int rc;
+
+	memset(&bad, 0, sizeof bad);
+	llm_request_init(&req);
+	if (q->api == GW_OPENAI)
+		rc = gw_parse_openai(q->body.data, q->body.len, &req, &q->ask, &bad);
+	else
+		rc = gw_parse_anthropic(q->body.data, q->body.len, &req, &q->ask, &bad);
+	if (rc == 0)
+		rc = gw_resolve_model(router_config(gw->router), q->ask.model, &req, &bad);
+	buf_free(&q->body);
+	if (rc != 0) {
+		llm_request_free(&req);
+		return reply_error(q, 400, LLM_ERR_BAD_REQUEST, bad.message, bad.param, NULL);
+	}
+	q->stream = req.stream;
+	q->st.api = q->api;
+	q->st.created = (int64_t)time(NULL);
+	q->st.include_usage = q->ask.include_usage;
+	snprintf(q->st.model, sizeof q->st.model, "%s", q->ask.model);
+	pthread_mutex_lock(&gw->mu);
+	snprintf(q->id, sizeof q->id, "%s%llx%08llx", q->api == GW_OPENAI ? "chatcmpl-" : "msg_",
+	    (unsigned long long)q->st.created, (unsigned long long)++gw->seq);
+	snprintf(q->st.id, sizeof q->st.id, "%s", q->id);
+	q->refs++;
+	gw->in_flight++;
+	q->phase = PH_WAIT;
+	pthread_mutex_unlock(&gw->mu);
+
+	router_submit(gw->router, &req, q->stream ? on_delta : NULL, on_done, q);
+	llm_request_free(&req);
+
+	pthread_mutex_lock(&gw->mu);
+	if (req_ready(q)) {
+		pthread_mutex_unlock(&gw->mu);
+		return respond(q);
+	}
+	rc = req_sleep(q);
+	pthread_mutex_unlock(&gw->mu);
+	return rc == 0 ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result
+serve_models(struct gw_req *q)
+{
+	const struct config *cfg = router_config(q->gw->router);
+	cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data"), *m, *it;
+	int dup;
+
+	cJSON_AddStringToObject(o, "object", "list");
+	for (size_t i = 0; i < cfg->n_providers; i++) {
+		for (size_t j = 0; j < cfg->providers[i].n_models; j++) {
+			const char *alias = cfg->providers[i].models[j];
+			dup = 0;
+			cJSON_ArrayForEach(it, data) {
+				if (strcmp(cJSON_GetObjectItem(it, "id")->valuestring, alias) == 0)
+					dup = 1;
+			}
+			if (dup)
+				continue;
+			m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "id", alias);
+			cJSON_AddStringToObject(m, "object", "model");
+			cJSON_AddNumberToObject(m, "created", 0);
+			cJSON_AddStringToObject(m, "owned_by", "llmdeck");
+			cJSON_AddItemToArray(data, m);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "id", cfg->routes[i].name);
+		cJSON_AddStringToObject(m, "object", "model");
+		cJSON_AddNumberToObject(m, "created", 0);
+		cJSON_AddStringToObject(m, "owned_by", "llmdeck-route");
+		cJSON_AddItemToArray(data, m);
+	}
+	return reply_json(q, 200, o);
+}
+
+static enum MHD_Result
+serve_ready(struct gw_req *q)
+{
+	struct router_snapshot s;
+	cJSON *o = cJSON_CreateObject();
+	int usable = 0;
+
+	router_snapshot(q->gw->router, &s);
+	for (size_t i = 0; i < s.n_providers; i++)
+		usable += s.providers[i].usable != 0;
+	router_snapshot_free(&s);
+	cJSON_AddStringToObject(o, "status", usable > 0 ? "ready" : "unavailable");
+	cJSON_AddNumberToObject(o, "usable_providers", usable);
+	return reply_json(q, usable > 0 ? 200 : 503, o);
+}
+
+/* The body is complete: answer or hand to the router. */
+static enum MHD_Result
+dispatch(struct gw_req *q)
+{
+	cJSON *o;
+
+	if (q->ep == GW_EP_OTHER)
+		return reply_error(q, 404, LLM_OK, "no such endpoint (POST /v1/chat/completions, "
+		    "POST /v1/messages, GET /v1/models, /health, /ready, /metrics)", NULL, NULL);
+	if (q->bad_method)
+		return reply_error(q, 405, LLM_OK, "method not allowed on this endpoint", NULL,
+		    NULL);
+	if (q->ep == GW_EP_HEALTH) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "status", "ok");
+		return reply_json(q, 200, o);
+	}
+	if (q->ep == GW_EP_READY)
+		return serve_ready(q);
+	if (!auth_ok(q)) {
+		pthread_mutex_lock(&q->gw->mu);
+		q->gw->auth_failures++;
+		pthread_mutex_unlock(&q->gw->mu);
+		return reply_error(q, 401, LLM_OK, "missing or wrong bearer token (Authorization: "
+		    "Bearer T or x-api-key: T)", NULL, NULL);
+	}
+	if (q->too_large)
+		return reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
+	switch (q->ep) {
+	case GW_EP_MODELS:
+		return serve_models(q);
+	case GW_EP_METRICS:
+		return reply(q, 200, "text/plain; version=0.0.4; charset=utf-8",
+		    gateway_metrics_text(q->gw), NULL, -1, 0);
+	default:
+		return serve_llm(q);
+	}
+}
+
+static void
+classify(struct gw_req *q, const char *url, const char *method)
+{
+	int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0 ||
+	    strcmp(method, "HEAD") == 0;
+
+	if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0) {
+		q->ep = GW_EP_CHAT;
+		q->bad_method = !post;
+	} else if (strcmp(url, "/v1/messages") == 0) {
+		q->ep = GW_EP_MESSAGES;
+		q->api = GW_ANTHROPIC;
+		q->bad_method = !post;
+	} else if (strcmp(url, "/v1/models") == 0 || strcmp(url, "/models") == 0) {
+		q->ep = GW_EP_MODELS;
+		q->bad_method = !get;
+	} else if (strcmp(url, "/health") == 0) {
+		q->ep = GW_EP_HEALTH;
+		q->bad_method = !get;
+	} else if (strcmp(url, "/ready") == 0) {
+		q->ep = GW_EP_READY;
+		q->bad_method = !get;
+	} else if (strcmp(url, "/metrics") == 0) {
+		q->ep = GW_EP_METRICS;
+		q->bad_method = !get;
+	} else {
+		q->ep = GW_EP_OTHER;
+	}
+}
+
+static enum MHD_Result
+gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct gateway *gw = cls;
+	struct gw_req *q = *con_cls;
+	const char *cl;
+
+	(void)version;
+	if (q == NULL) {
+		q = xcalloc(1, sizeof *q);
+		q->gw = gw;
+		q->conn = conn;
+		q->refs = 1;
+		q->start_us = clock_mono_us();
+		buf_init(&q->body);
+		buf_init(&q->out);
+		classify(q, url, method);
+		atomic_fetch_add(&gw->refs, 1);
+		pthread_mutex_lock(&gw->mu);
+		q->next = gw->live;
+		if (gw->live != NULL)
+			gw->live->prev = q;
+		gw->live = q;
+		pthread_mutex_unlock(&gw->mu);
+		*con_cls = q;
+		/* A declared body over the limit is refused before it is sent. */
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl != NULL && strtoull(cl, NULL, 10) > gw->max_body) {
+			q->too_large = 1;
+			return reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (q->phase == PH_READ && !q->too_large) {
+			if (q->body.len + *upload_data_size > gw->max_body) {
+				q->too_large = 1;
+				buf_free(&q->body);
+				buf_init(&q->body);
+			} else {
+				buf_append(&q->body, upload_data, *upload_data_size);
+			}
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	switch (q->phase) {
+	case PH_READ:
+		return dispatch(q);
+	case PH_WAIT:
+		pthread_mutex_lock(&gw->mu);
+		if (!req_ready(q)) {
+			/* Woken with nothing to say (the gateway stopping): sleep or close. */
+			int rc = req_sleep(q);
+			pthread_mutex_unlock(&gw->mu);
+			return rc == 0 ? MHD_YES : MHD_NO;
+		}
+		pthread_mutex_unlock(&gw->mu);
+		return respond(q);
+	default:
+		return MHD_YES;
+	}
+}
+
+static void
+gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct gateway *gw = cls;
+	struct gw_req *q = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (q == NULL)
+		return;
+	*con_cls = NULL;
+	pthread_mutex_lock(&gw->mu);
+	q->closed = 1;
+	q->suspended = 0;
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		gw->live = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	if ((q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) && q->phase == PH_SENT)
+		hist_record(&gw->latency[q->api], clock_mono_us() - q->start_us);
+	pthread_mutex_unlock(&gw->mu);
+	req_unref(q);
+}
+
+/* Split "HOST:PORT" or "[V6]:PORT" and resolve it (numeric or a name). */
+static int
+parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *host,
+    size_t hostlen, int *loopback, char **cause)
+{
+	struct addrinfo hints, *ai = NULL;
+	const char *colon, *port;
+	size_t n;
+	int rc;
+	char *end;
+	long p;
+
+	if (listen[0] == '[') {
+		colon = strstr(listen, "]:");
+		if (colon == NULL)
+			goto bad;
+		n = (size_t)(colon - listen - 1);
+		port = colon + 2;
+		if (n == 0 || n >= hostlen)
+			goto bad;
+		memcpy(host, listen + 1, n);
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || colon == listen)
+			goto bad;
+		n = (size_t)(colon - listen);
+		port = colon + 1;
+		if (n >= hostlen)
+			goto bad;
+		memcpy(host, listen, n);
+	}
+	host[n] = '\0';
+	p = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || p < 0 || p > 65535)
+		goto bad;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0 || ai == NULL) {
+		*cause = xasprintf("gateway: listen address \"%s\": %s", listen, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*sslen = ai->ai_addrlen;
+	if (ai->ai_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
+		*loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
+		*loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	}
+	freeaddrinfo(ai);
+	return 0;
+bad:
+	*cause = xasprintf("gateway: listen address \"%s\": expected HOST:PORT", listen);
+	return -1;
+}
+
+struct gateway *
+gateway_start(struct router *router, const struct gateway_opts *opts, char **cause)
+{
+	struct gateway_opts def;
+	struct gateway *gw;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const union MHD_DaemonInfo *info;
+	const char *token_env, *tok;
+	char host[256];
+	int loopback = 0;
+	unsigned int flags, threads;
+
+	if (opts == NULL) {
+		gateway_opts_init(&def);
+		opts = &def;
+	}
+	if (parse_listen(opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN, &ss, &sslen,
+	    host, sizeof host, &loopback, cause) != 0)
+		return NULL;
+	token_env = opts->token_env != NULL ? opts->token_env : GATEWAY_DEFAULT_TOKEN_ENV;
+	tok = getenv(token_env);
+	if (tok != NULL && tok[0] == '\0')
+		tok = NULL;
+	if ((!loopback || opts->require_token) && tok == NULL) {
+		*cause = xasprintf("gateway: listening on %s requires a bearer token: set %s",
+		    opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN, token_env);
+		return NULL;
+	}
+
+	gw = xcalloc(1, sizeof *gw);
+	gw->router = router;
+	gw->store = opts->store;
+	gw->max_body = opts->max_body > 0 ? opts->max_body : GATEWAY_DEFAULT_MAX_BODY;
+	/* A token set on loopback is enforced too: the operator asked for it. */
+	gw->token = tok != NULL ? xstrdup(tok) : NULL;
+	atomic_init(&gw->refs, 1);
+	pthread_mutex_init(&gw->mu, NULL);
+	for (int i = 0; i < 2; i++)
+		hist_init(&gw->latency[i]);
+
+	raise_fd_limit();
+	threads = opts->threads > 1 ? (unsigned int)opts->threads : 1;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+		flags |= MHD_USE_EPOLL;
+	else
+		flags |= MHD_USE_POLL;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	gw->daemon = MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)60000,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+	    MHD_OPTION_NOTIFY_COMPLETED, gw_completed, gw,
+	    MHD_OPTION_END);
+	if (gw->daemon == NULL) {
+		*cause = xasprintf("gateway: cannot listen on %s (address in use or not local?)",
+		    opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN);
+		gw_unref(gw);
+		return NULL;
+	}
+	(void)sslen;
+	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	gw->port = info != NULL ? (int)info->port : 0;
+	snprintf(gw->url, sizeof gw->url, ss.ss_family == AF_INET6 ? "http://[%s]:%d" :
+	    "http://%s:%d", host, gw->port);
+	return gw;
+}
+
+int
+gateway_port(const struct gateway *gw)
+{
+	return gw->port;
+}
+
+const char *
+gateway_url(const struct gateway *gw)
+{
+	return gw->url;
+}
+
+void
+gateway_stop(struct gateway *gw)
+{
+	if (gw == NULL)
+		return;
+	pthread_mutex_lock(&gw->mu);
+	gw->stopping = 1;
+	for (struct gw_req *q = gw->live; q != NULL; q = q->next)
+		req_wake(q);
+	pthread_mutex_unlock(&gw->mu);
+	MHD_stop_daemon(gw->daemon);
+	gw_unref(gw);
+}
