@@ -1,0 +1,48 @@
+/*
+ * test_gateway_clients.c: runs tests/node/gateway_clients.mjs, the official
+ * OpenAI and Anthropic SDKs against `llmdeck serve` in front of `llmdeck sim`.
+ * Skipped (and says so) when Node or the npm packages are not installed;
+ * .ci/deps installs them (cd tests/node && npm ci).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void
+test_official_sdks_through_the_gateway(void **state)
+{
+	const char *bin = getenv("LLMDECK");
+	char cmd[1024];
+	int rc;
+
+	(void)state;
+	if (access("tests/node/node_modules/openai", F_OK) != 0 ||
+	    access("tests/node/node_modules/@anthropic-ai/sdk", F_OK) != 0 ||
+	    system("node --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "SKIP: node or tests/node/node_modules missing "
+		    "(cd tests/node && npm ci)\n");
+		skip();
+	}
+	snprintf(cmd, sizeof cmd, "LLMDECK=%s timeout 120 node tests/node/gateway_clients.mjs",
+	    bin != NULL ? bin : "build/llmdeck");
+	rc = system(cmd);
+	assert_true(WIFEXITED(rc));
+	assert_int_equal(WEXITSTATUS(rc), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_official_sdks_through_the_gateway),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
