@@ -797,7 +797,7 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)60000,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
 	    MHD_OPTION_NOTIFY_COMPLETED, gw_completed, gw,
 	    MHD_OPTION_END);

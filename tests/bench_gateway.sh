@@ -1,0 +1,136 @@
+#!/bin/sh
+# bench_gateway.sh: the gateway's added latency and throughput with wrk, against a
+# direct call to the same zero-latency sim and against the Portkey gateway
+# (tests/node/node_modules/@portkey-ai/gateway) on that sim, in one run; then
+# N slow requests (sim latency 2 s) in flight at once with the gateway's thread
+# count and peak RSS. Prints numbers; asserts nothing.
+#   LLMDECK=build/llmdeck sh tests/bench_gateway.sh
+set -u
+BIN=${LLMDECK:-build/llmdeck}
+DUR=${BENCH_SECONDS:-5}
+SLOW_N=${BENCH_SLOW_N:-10000}
+dir=$(mktemp -d /tmp/llmdeck-bench-gw.XXXXXX)
+pids=""
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT INT TERM
+[ -n "${BENCH_KEEP:-}" ] && trap - EXIT
+
+command -v wrk >/dev/null || { echo "bench_gateway: wrk not installed; skipped"; exit 0; }
+
+# Wait for a line matching $2 in file $1 and print its last field.
+wait_line() {
+	i=0
+	while [ $i -lt 100 ]; do
+		l=$(grep -m1 "$2" "$1" 2>/dev/null) && { echo "${l##* }"; return 0; }
+		sleep 0.1; i=$((i + 1))
+	done
+	echo "bench_gateway: no \"$2\" in $1" >&2; cat "$1" >&2; exit 1
+}
+
+"$BIN" sim --protocol openai --listen 127.0.0.1:0 --key sk-bench --name fast --threads 2 \
+    >"$dir/sim.out" 2>&1 & pids="$pids $!"
+SIM=$(wait_line "$dir/sim.out" "listening on")
+"$BIN" sim --protocol openai --listen 127.0.0.1:0 --key sk-bench --name slow --latency-ms 2000 \
+    >"$dir/slow.out" 2>&1 & pids="$pids $!"
+SLOW=$(wait_line "$dir/slow.out" "listening on")
+cat >"$dir/config.json" <<EOF
+{"providers":[
+  {"name":"fast","kind":"openai","base_url":"$SIM","api_key_env":"BENCH_SIM_KEY","models":["m"]}],
+ "models":{"m":{"id":"sim-model","input_per_mtok":1,"output_per_mtok":2}},
+ "cache":{"enabled":false},"breaker":{"probe_interval_seconds":0}}
+EOF
+sed "s#$SIM#$SLOW#; s#\"fast\"#\"slow\"#; s#\"models\":\[\"m\"\]}#\"models\":[\"m\"],\"timeout_seconds\":120}#" \
+    "$dir/config.json" >"$dir/slow.json"
+BENCH_SIM_KEY=sk-bench "$BIN" serve --listen 127.0.0.1:0 --config "$dir/config.json" \
+    >"$dir/gw.out" 2>&1 & pids="$pids $!"
+GW=$(wait_line "$dir/gw.out" "listening on")
+
+PK=""
+PKJS=tests/node/node_modules/@portkey-ai/gateway/build/start-server.js
+if [ -f "$PKJS" ] && command -v node >/dev/null; then
+	pkport=$((20000 + $$ % 20000))
+	NODE_ENV=production node "$PKJS" --port=$pkport --headless >"$dir/pk.out" 2>&1 &
+	pids="$pids $!"
+	i=0
+	while [ $i -lt 100 ] && ! curl -s -o /dev/null "http://127.0.0.1:$pkport/"; do
+		sleep 0.1; i=$((i + 1))
+	done
+	PK="http://127.0.0.1:$pkport"
+fi
+
+body='{"model":"m","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
+mklua() {
+	{
+		echo 'wrk.method = "POST"'
+		echo "wrk.body = '$body'"
+		echo 'wrk.headers["Content-Type"] = "application/json"'
+		echo "wrk.headers[\"Authorization\"] = \"Bearer sk-bench\""
+		[ -n "${2:-}" ] && echo "wrk.headers[\"x-portkey-provider\"] = \"openai\"" &&
+		    echo "wrk.headers[\"x-portkey-custom-host\"] = \"$2/v1\""
+		echo 'done = function(summary, latency, requests)'
+		printf '%s\n' '  io.write(string.format("RESULT %.1f %.1f %.1f %d %d\n", latency:percentile(50),'
+		echo '    latency:percentile(99), summary.requests / (summary.duration / 1e6),'
+		echo '    summary.errors.status + summary.errors.connect + summary.errors.read +'
+		echo '    summary.errors.write + summary.errors.timeout, summary.requests))'
+		echo 'end'
+	} >"$1"
+}
+mklua "$dir/direct.lua"
+mklua "$dir/portkey.lua" "$SIM"
+
+# run URL LUA CONC -> "p50_us p99_us rps errors requests"
+run() {
+	t=1; [ "$3" -ge 16 ] && t=2
+	wrk -t$t -c"$3" -d"${DUR}s" --timeout 10s -s "$2" "$1/v1/chat/completions" 2>&1 |
+	    awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'
+}
+
+[ -n "${BENCH_ONLY_SLOW:-}" ] || {
+echo "gateway benchmark: wrk, ${DUR}s per run, zero-latency openai sim, $(nproc) cores"
+printf '%-5s %-10s %10s %10s %10s %8s\n' conc target p50_us p99_us req/s errors
+for c in 1 16 256; do
+	d=$(run "$SIM" "$dir/direct.lua" $c)
+	g=$(run "$GW" "$dir/direct.lua" $c)
+	printf '%-5s %-10s %10s %10s %10s %8s\n' $c direct $d | cut -c1-60
+	printf '%-5s %-10s %10s %10s %10s %8s\n' $c llmdeck $g | cut -c1-60
+	p=""
+	if [ -n "$PK" ]; then
+		p=$(run "$PK" "$dir/portkey.lua" $c)
+		printf '%-5s %-10s %10s %10s %10s %8s\n' $c portkey $p | cut -c1-60
+	fi
+	echo "$c $d | $g | $p" >>"$dir/all"
+done
+awk -F'|' '{
+	split($1, d, " "); split($2, g, " "); split($3, p, " ");
+	printf "conc %-4s llmdeck added latency p50 %+.0f us, p99 %+.0f us", d[1], g[1] - d[2], g[2] - d[3];
+	if (p[3] > 0) printf "; added by portkey p50 %+.0f us; throughput llmdeck/portkey %.1fx", p[1] - d[2], g[3] / p[3];
+	printf "\n" }' "$dir/all"
+}
+
+# Slow requests held in flight at once, through a gateway on the 2 s sim.
+BENCH_SIM_KEY=sk-bench "$BIN" serve --listen 127.0.0.1:0 --config "$dir/slow.json" \
+    >"$dir/gws.out" 2>&1 & gwpid=$!; pids="$pids $gwpid"
+GWS=$(wait_line "$dir/gws.out" "listening on")
+# Each request takes a client socket and an upstream socket in the gateway.
+lim=$(awk '/Max open files/ { print $4 }' /proc/$gwpid/limits)
+n=$SLOW_N
+if [ $((n * 2 + 64)) -gt "$lim" ]; then
+	n=$(((lim - 64) / 2))
+	echo "note: the gateway's open-file limit is $lim: holding $n in flight instead of $SLOW_N"
+fi
+wrk -t2 -c"$n" -d6s --timeout 20s -s "$dir/direct.lua" "$GWS/v1/chat/completions" \
+    >"$dir/slow.wrk" 2>&1 &
+wpid=$!
+peak=0; threads=0; i=0
+while kill -0 $wpid 2>/dev/null && [ $i -lt 100 ]; do
+	f=$(curl -s "$GWS/metrics" | awk '/^llmdeck_gateway_in_flight / { print $2 }')
+	[ -n "$f" ] && [ "$f" -gt "$peak" ] && peak=$f
+	t=$(awk '/^Threads:/ { print $2 }' /proc/$gwpid/status)
+	[ "$t" -gt "$threads" ] && threads=$t
+	sleep 0.2; i=$((i + 1))
+done
+wait $wpid
+rss=$(awk '/^VmHWM:/ { print $2 }' /proc/$gwpid/status)
+res=$(awk '/^RESULT/ { print $4, $5, $6 }' "$dir/slow.wrk")
+echo "slow: $n connections on a 2 s sim: peak in flight $peak, gateway threads $threads," \
+    "peak RSS $((rss / 1024)) MB; wrk req/s, errors, requests: $res"
