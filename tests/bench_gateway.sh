@@ -87,16 +87,16 @@ run() {
 
 [ -n "${BENCH_ONLY_SLOW:-}" ] || {
 echo "gateway benchmark: wrk, ${DUR}s per run, zero-latency openai sim, $(nproc) cores"
-printf '%-5s %-10s %10s %10s %10s %8s\n' conc target p50_us p99_us req/s errors
+printf '%-5s %-8s %10s %10s %10s %7s %9s\n' conc target p50_us p99_us req/s errors requests
 for c in 1 16 256; do
 	d=$(run "$SIM" "$dir/direct.lua" $c)
 	g=$(run "$GW" "$dir/direct.lua" $c)
-	printf '%-5s %-10s %10s %10s %10s %8s\n' $c direct $d | cut -c1-60
-	printf '%-5s %-10s %10s %10s %10s %8s\n' $c llmdeck $g | cut -c1-60
+	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c direct $d
+	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c llmdeck $g
 	p=""
 	if [ -n "$PK" ]; then
 		p=$(run "$PK" "$dir/portkey.lua" $c)
-		printf '%-5s %-10s %10s %10s %10s %8s\n' $c portkey $p | cut -c1-60
+		printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c portkey $p
 	fi
 	echo "$c $d | $g | $p" >>"$dir/all"
 done
