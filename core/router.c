@@ -979,6 +979,10 @@ rreq_finish_pending(void *arg)
 {
 	struct rreq *q = arg;
 
+	/* A cached answer to a streamed request: one delta, on the engine thread like
+	 * every other callback. */
+	if (q->res->cached && q->req.stream && q->acc.content != NULL)
+		on_stream_delta(q, q->acc.content, strlen(q->acc.content));
 	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
 }
 
@@ -1048,8 +1052,6 @@ rreq_admit(struct rreq *q)
 			q->res->cost_usd = 0;
 			strlcpy_(q->res->provider, provider, sizeof q->res->provider);
 			strlcpy_(q->res->model, model, sizeof q->res->model);
-			if (q->req.stream && hit.content != NULL && q->delta != NULL)
-				q->delta(q->arg, hit.content, strlen(hit.content));
 			return 1;
 		}
 	}
