@@ -22,14 +22,12 @@
 #include "gateway.h"
 #include "router.h"
 #include "sim.h"
+#include "testkit.h"
 #include "util.h"
 
-#define MAXP 4
 
 struct fixture {
-	struct config cfg;
-	struct sim *sims[MAXP];
-	size_t n;
+	struct testkit kit;
 	struct router *r;
 	struct gateway *gw;
 	char base[128];
@@ -155,65 +153,19 @@ jstr(const cJSON *o, const char *path)
 static struct provider_conf *
 add_provider(struct fixture *f, const char *name, enum sim_protocol proto, int priority)
 {
-	struct sim_opts so;
-	struct provider_conf *p;
-	char *cause = NULL;
-
-	sim_opts_init(&so);
-	snprintf(so.name, sizeof so.name, "%s", name);
-	so.protocol = proto;
-	snprintf(so.key, sizeof so.key, "test-key-%s", name);
-	so.seed = 7;
-	f->sims[f->n] = sim_start(&so, &cause);
-	if (f->sims[f->n] == NULL)
-		fail_msg("sim_start: %s", cause);
-	f->cfg.providers = xreallocarray(f->cfg.providers, f->cfg.n_providers + 1,
-	    sizeof *f->cfg.providers);
-	p = &f->cfg.providers[f->cfg.n_providers++];
-	memset(p, 0, sizeof *p);
-	p->name = xstrdup(name);
-	p->kind = proto == SIM_ANTHROPIC ? PROVIDER_ANTHROPIC : PROVIDER_OPENAI;
-	p->flavor = FLAVOR_OPENAI;
-	p->base_url = xstrdup(sim_url(f->sims[f->n]));
-	p->api_key = xasprintf("test-key-%s", name);
-	p->models = xcalloc(1, sizeof *p->models);
-	p->models[0] = xstrdup("test-model");
-	p->n_models = 1;
-	p->priority = priority;
-	p->weight = 1;
-	p->timeout_seconds = 10;
-	p->max_retries = 1;
-	p->api_version = xstrdup("2024-10-21");
-	p->tls_verify = 1;
-	p->enabled = 1;
-	f->n++;
-	return p;
+	return testkit_add_provider(&f->kit, name, proto, priority, 1);
 }
 
 static void
 add_route(struct fixture *f, const char *name, const char *primary, const char *fallback)
 {
-	struct route_conf *rt;
-
-	f->cfg.routes = xreallocarray(f->cfg.routes, f->cfg.n_routes + 1, sizeof *f->cfg.routes);
-	rt = &f->cfg.routes[f->cfg.n_routes++];
-	memset(rt, 0, sizeof *rt);
-	rt->name = xstrdup(name);
-	rt->primary = xstrdup(primary);
-	if (fallback != NULL) {
-		rt->fallback = xcalloc(1, sizeof *rt->fallback);
-		rt->fallback[0] = xstrdup(fallback);
-		rt->n_fallback = 1;
-	}
+	testkit_add_route(&f->kit, name, primary, fallback);
 }
 
 static void
 control(struct fixture *f, size_t i, const char *json)
 {
-	char *cause = NULL;
-
-	if (sim_control(f->sims[i], json, &cause) != 0)
-		fail_msg("sim_control %s: %s", json, cause);
+	testkit_control(&f->kit, i, json);
 }
 
 static struct gateway *
@@ -229,7 +181,7 @@ start_gateway_opts(struct fixture *f, const struct gateway_opts *go)
 		ro.no_probes = 1;
 		ro.backoff_base_ms = 1;
 		ro.backoff_max_ms = 50;
-		f->r = router_new(&f->cfg, &ro, &cause);
+		f->r = router_new(&f->kit.cfg, &ro, &cause);
 		if (f->r == NULL)
 			fail_msg("router_new: %s", cause);
 	}
@@ -259,24 +211,10 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
-	struct model_conf *m;
 
-	config_init(&f->cfg);
-	f->cfg.models = xreallocarray(f->cfg.models, f->cfg.n_models + 1, sizeof *f->cfg.models);
-	m = &f->cfg.models[f->cfg.n_models++];
-	memset(m, 0, sizeof *m);
-	m->alias = xstrdup("test-model");
-	m->id = xstrdup("test-model-id");
-	m->input_per_mtok = 1.0;
-	m->output_per_mtok = 2.0;
-	m->cache_read_per_mtok = -1;
-	m->context_tokens = 100000;
-	m->source = xstrdup("test");
-	f->cfg.breaker.failure_threshold = 1000;
-	f->cfg.breaker.cooldown_ms = 30000;
-	f->cfg.breaker.half_open_max = 1;
-	f->cfg.breaker.probe_interval_ms = 0;
-	f->cfg.cache.enabled = 0;
+	testkit_init(&f->kit);
+	f->kit.cfg.breaker.failure_threshold = 1000;
+	f->kit.cfg.cache.enabled = 0;
 	*state = f;
 	return 0;
 }
@@ -289,9 +227,7 @@ teardown(void **state)
 	gateway_stop(f->gw);
 	if (f->r != NULL)
 		router_free(f->r);
-	for (size_t i = 0; i < f->n; i++)
-		sim_stop(f->sims[i]);
-	config_free(&f->cfg);
+	testkit_free(&f->kit);
 	free(f);
 	return 0;
 }
@@ -739,7 +675,7 @@ test_auth(void **state)
 		struct router_opts ro;
 		memset(&ro, 0, sizeof ro);
 		ro.no_probes = 1;
-		f->r = router_new(&f->cfg, &ro, &cause);
+		f->r = router_new(&f->kit.cfg, &ro, &cause);
 		assert_non_null(f->r);
 	}
 	assert_null(gateway_start(f->r, &go, &cause));
@@ -864,7 +800,7 @@ test_load_loses_nothing(void **state)
 
 	add_provider(f, "flaky", SIM_OPENAI, 1);
 	add_provider(f, "steady", SIM_ANTHROPIC, 1);
-	f->cfg.providers[0].max_retries = 2;
+	f->kit.cfg.providers[0].max_retries = 2;
 	control(f, 0, "{\"error_rate\":0.5,\"error_status\":503}");
 	gateway_opts_init(&go);
 	go.listen = "127.0.0.1:0";

@@ -19,14 +19,11 @@
 #include "config.h"
 #include "router.h"
 #include "sim.h"
+#include "testkit.h"
 #include "util.h"
 
-#define MAXP 4
-
 struct fixture {
-	struct config cfg;
-	struct sim *sims[MAXP];
-	size_t n;
+	struct testkit kit;
 	struct router *r;
 	uint64_t fake_now;      /* test clock, ms */
 };
@@ -37,65 +34,23 @@ fake_clock(void *arg)
 	return ((struct fixture *)arg)->fake_now;
 }
 
-/* Start a sim and add a provider for it. */
 static struct provider_conf *
 add_provider(struct fixture *f, const char *name, enum sim_protocol proto, int priority,
     double weight)
 {
-	struct sim_opts so;
-	struct provider_conf *p;
-	char *cause = NULL;
-
-	sim_opts_init(&so);
-	snprintf(so.name, sizeof so.name, "%s", name);
-	so.protocol = proto;
-	snprintf(so.key, sizeof so.key, "test-key-%s", name);
-	so.seed = 42;
-	f->sims[f->n] = sim_start(&so, &cause);
-	if (f->sims[f->n] == NULL)
-		fail_msg("sim_start: %s", cause);
-
-	f->cfg.providers = xreallocarray(f->cfg.providers, f->cfg.n_providers + 1,
-	    sizeof *f->cfg.providers);
-	p = &f->cfg.providers[f->cfg.n_providers++];
-	memset(p, 0, sizeof *p);
-	p->name = xstrdup(name);
-	p->kind = proto == SIM_ANTHROPIC ? PROVIDER_ANTHROPIC :
-	    proto == SIM_AZURE ? PROVIDER_AZURE : PROVIDER_OPENAI;
-	p->flavor = proto == SIM_MISTRAL ? FLAVOR_MISTRAL : proto == SIM_OLLAMA ?
-	    FLAVOR_OLLAMA : FLAVOR_OPENAI;
-	p->base_url = xstrdup(sim_url(f->sims[f->n]));
-	p->api_key = xasprintf("test-key-%s", name);
-	p->models = xcalloc(1, sizeof *p->models);
-	p->models[0] = xstrdup("test-model");
-	p->n_models = 1;
-	p->priority = priority;
-	p->weight = weight;
-	p->timeout_seconds = 10;
-	p->max_retries = 1;
-	p->api_version = xstrdup("2024-10-21");
-	p->tls_verify = 1;
-	p->enabled = 1;
-	f->n++;
-	return p;
+	return testkit_add_provider(&f->kit, name, proto, priority, weight);
 }
 
 static void
 control(struct fixture *f, size_t i, const char *json)
 {
-	char *cause = NULL;
-
-	if (sim_control(f->sims[i], json, &cause) != 0)
-		fail_msg("sim_control %s: %s", json, cause);
+	testkit_control(&f->kit, i, json);
 }
 
 static uint64_t
 sim_requests(struct fixture *f, size_t i)
 {
-	struct sim_stats st;
-
-	sim_get_stats(f->sims[i], &st);
-	return st.requests;
+	return testkit_sim_requests(&f->kit, i);
 }
 
 static void
@@ -114,7 +69,7 @@ start_router(struct fixture *f, int fake_clock_on)
 		ro.now_ms = fake_clock;
 		ro.now_arg = f;
 	}
-	f->r = router_new(&f->cfg, &ro, &cause);
+	f->r = router_new(&f->kit.cfg, &ro, &cause);
 	if (f->r == NULL)
 		fail_msg("router_new: %s", cause);
 }
@@ -123,23 +78,8 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
-	struct model_conf *m;
 
-	config_init(&f->cfg);
-	f->cfg.models = xreallocarray(f->cfg.models, f->cfg.n_models + 1, sizeof *f->cfg.models);
-	m = &f->cfg.models[f->cfg.n_models++];
-	memset(m, 0, sizeof *m);
-	m->alias = xstrdup("test-model");
-	m->id = xstrdup("test-model-id");
-	m->input_per_mtok = 1.0;
-	m->output_per_mtok = 2.0;
-	m->cache_read_per_mtok = -1;
-	m->context_tokens = 100000;
-	m->source = xstrdup("test");
-	f->cfg.breaker.failure_threshold = 3;
-	f->cfg.breaker.cooldown_ms = 30000;
-	f->cfg.breaker.half_open_max = 1;
-	f->cfg.breaker.probe_interval_ms = 0;
+	testkit_init(&f->kit);
 	*state = f;
 	return 0;
 }
@@ -150,9 +90,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	router_free(f->r);
-	for (size_t i = 0; i < f->n; i++)
-		sim_stop(f->sims[i]);
-	config_free(&f->cfg);
+	testkit_free(&f->kit);
 	free(f);
 	return 0;
 }
@@ -348,8 +286,8 @@ check_fault_fails_over(struct fixture *f, const char *fault, enum llm_errclass w
 
 	add_provider(f, "faulty", SIM_ANTHROPIC, 1, 1);
 	add_provider(f, "healthy", SIM_OPENAI, 2, 1);
-	f->cfg.providers[0].timeout_seconds = 0.5;
-	f->cfg.providers[0].max_retries = 0;
+	f->kit.cfg.providers[0].timeout_seconds = 0.5;
+	f->kit.cfg.providers[0].max_retries = 0;
 	snprintf(json, sizeof json, "{\"fault\":\"%s\"}", fault);
 	control(f, 0, json);
 	start_router(f, 0);
@@ -419,7 +357,7 @@ test_insufficient_quota_is_not_retried_on_the_same_provider(void **state)
 
 	add_provider(f, "openai", SIM_OPENAI, 1, 1);
 	add_provider(f, "anthropic", SIM_ANTHROPIC, 2, 1);
-	f->cfg.providers[0].max_retries = 3;
+	f->kit.cfg.providers[0].max_retries = 3;
 	control(f, 0, "{\"error_rate\":1,\"error_status\":429,\"quota\":true}");
 	start_router(f, 0);
 	ask(f, "hello", 0, &res);
@@ -504,7 +442,7 @@ test_breaker_opens_probes_and_closes(void **state)
 
 	add_provider(f, "flaky", SIM_OPENAI, 1, 1);
 	add_provider(f, "steady", SIM_ANTHROPIC, 2, 1);
-	f->cfg.providers[0].max_retries = 0;
+	f->kit.cfg.providers[0].max_retries = 0;
 	control(f, 0, "{\"error_rate\":1,\"error_status\":503}");
 	start_router(f, 1);
 	for (int i = 0; i < 3; i++) {
@@ -550,7 +488,7 @@ test_breaker_half_open_trial_failure_reopens(void **state)
 
 	add_provider(f, "flaky", SIM_OPENAI, 1, 1);
 	add_provider(f, "steady", SIM_ANTHROPIC, 2, 1);
-	f->cfg.providers[0].max_retries = 0;
+	f->kit.cfg.providers[0].max_retries = 0;
 	control(f, 0, "{\"error_rate\":1,\"error_status\":500}");
 	start_router(f, 1);
 	for (int i = 0; i < 3; i++) {
@@ -773,18 +711,10 @@ test_routes_use_primary_then_fallbacks(void **state)
 	struct fixture *f = *state;
 	struct router_result res;
 	struct llm_request req;
-	struct route_conf *rc;
 
 	add_provider(f, "anthropic", SIM_ANTHROPIC, 5, 1);
 	add_provider(f, "openai", SIM_OPENAI, 1, 1);
-	f->cfg.routes = xreallocarray(f->cfg.routes, f->cfg.n_routes + 1, sizeof *f->cfg.routes);
-	rc = &f->cfg.routes[f->cfg.n_routes++];
-	memset(rc, 0, sizeof *rc);
-	rc->name = xstrdup("LSR");
-	rc->primary = xstrdup("anthropic");
-	rc->fallback = xcalloc(1, sizeof *rc->fallback);
-	rc->fallback[0] = xstrdup("openai");
-	rc->n_fallback = 1;
+	testkit_add_route(&f->kit, "LSR", "anthropic", "openai");
 	start_router(f, 0);
 
 	llm_request_init(&req);
@@ -858,7 +788,7 @@ test_many_concurrent_requests_with_a_half_failing_provider_lose_none(void **stat
 
 	add_provider(f, "half", SIM_OPENAI, 1, 1)->max_retries = 0;
 	add_provider(f, "whole", SIM_ANTHROPIC, 1, 1);
-	f->cfg.breaker.failure_threshold = 1000;
+	f->kit.cfg.breaker.failure_threshold = 1000;
 	control(f, 0, "{\"error_rate\":0.5,\"error_status\":503,\"latency_ms\":20}");
 	start_router(f, 0);
 	llm_request_init(&req);

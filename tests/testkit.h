@@ -1,0 +1,38 @@
+/*
+ * testkit.h: the fixture the router and gateway tests share: a config whose
+ * providers are simulated providers started in-process on ephemeral loopback
+ * ports, each serving the alias "test-model" (priced 1 / 2 USD per million).
+ */
+#ifndef LLMDECK_TESTKIT_H
+#define LLMDECK_TESTKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "sim.h"
+
+#define TESTKIT_MAX_SIMS 8
+
+struct testkit {
+	struct config cfg;
+	struct sim *sims[TESTKIT_MAX_SIMS];
+	size_t n;
+};
+
+/* Defaults plus the "test-model" price; breaker 3 failures / 30 s / 1 trial, no probes. */
+void testkit_init(struct testkit *);
+/* Stop the sims and free the config. */
+void testkit_free(struct testkit *);
+/* Start a sim (key "test-key-NAME") and add a provider for it: 10 s timeout, 1 retry. */
+struct provider_conf *testkit_add_provider(struct testkit *, const char *name,
+    enum sim_protocol, int priority, double weight);
+/* A route: primary, and fallback if not NULL. */
+void testkit_add_route(struct testkit *, const char *name, const char *primary,
+    const char *fallback);
+/* sim_control on sim i; aborts the test binary if the sim refuses. */
+void testkit_control(struct testkit *, size_t i, const char *json);
+/* Provider requests sim i has received. */
+uint64_t testkit_sim_requests(struct testkit *, size_t i);
+
+#endif
