@@ -44,8 +44,23 @@ console_usage(FILE *f)
 	    "  --no-color      no colours (also when NO_COLOR is set)\n"
 	    "  --readonly      show everything, refuse every action\n"
 	    "  --listen H:P    the gateway beside the console (not yet: accepted, ignored)\n"
+	    "  --commands      print the console's keys and commands and exit\n"
 	    "Inside, press ? for every key and command. Exit codes: 0 quit, 2 usage or\n"
 	    "config error.\n");
+}
+
+/* The command table as text: one line per command, for docs and tests. */
+static void
+print_commands(void)
+{
+	char k1[8], k2[8];
+
+	for (size_t i = 0; i < console_ncmds; i++) {
+		const struct console_cmd *cmd = &console_cmds[i];
+		printf("%-16s %-6s %-6s %-12s %s%s\n", cmd->name,
+		    cmd_key_name(cmd->key, k1, sizeof k1), cmd_key_name(cmd->key2, k2, sizeof k2),
+		    cmd->args, cmd->help, (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
+	}
 }
 
 void
@@ -547,6 +562,7 @@ cmd_console_main(int argc, char **argv)
 		{ "readonly", no_argument, NULL, 'R' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "commands", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct console *c;
@@ -563,7 +579,7 @@ cmd_console_main(int argc, char **argv)
 	c->color_depth = -1;
 	c->theme_name = "default";
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:b:dr:t:nRl:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:b:dr:t:nRl:hC", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': c->config_path = optarg; break;
 		case 'b': c->db_path = optarg; break;
@@ -584,6 +600,10 @@ cmd_console_main(int argc, char **argv)
 			break;
 		case 'h':
 			console_usage(stdout);
+			free(c);
+			return 0;
+		case 'C':
+			print_commands();
 			free(c);
 			return 0;
 		default:

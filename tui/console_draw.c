@@ -673,7 +673,7 @@ draw_bottom(struct console *c, int y)
 static void
 draw_help(struct console *c)
 {
-	int w = COLS - 8 > 110 ? 110 : COLS - 8, h = LINES - 4, x = (COLS - w) / 2, y = 2;
+	int w = COLS - 4 > 136 ? 136 : COLS - 4, h = LINES - 4, x = (COLS - w) / 2, y = 2;
 	int rows = h - 2, total = (int)console_ncmds + 3, line = 0;
 	char k1[8], k2[8], keys[32], usage[64];
 

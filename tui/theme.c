@@ -200,8 +200,7 @@ parse_line(struct theme *t, char *line, const char *origin, int lineno, char **c
 		if (strcmp(name, color_names[i]) == 0)
 			idx = i;
 	if (idx < 0) {
-		*cause = xasprintf("%s:%d: unknown name \"%s\" (names: provider_up, "
-		    "provider_down, breaker_open, budget_warn, ... see themes/default.theme)",
+		*cause = xasprintf("%s:%d: unknown name \"%s\" (see themes/default.theme)",
 		    origin, lineno, name);
 		return -1;
 	}
@@ -219,9 +218,8 @@ parse_line(struct theme *t, char *line, const char *origin, int lineno, char **c
 			st.attrs |= a;
 			continue;
 		}
-		*cause = xasprintf("%s:%d: %s: \"%s\" is not a colour (#rrggbb, a name, 0..255, "
-		    "default) or an attribute (bold, dim, underline, reverse, italic)", origin,
-		    lineno, name, w);
+		*cause = xasprintf("%s:%d: %s: \"%s\" is neither a colour nor an attribute",
+		    origin, lineno, name, w);
 		return -1;
 	}
 	t->styles[idx] = st;
