@@ -447,6 +447,7 @@ console_depth(struct console *c)
 
 	if (c->no_color || (nc != NULL && *nc != '\0') || !has_colors())
 		return 0;
+	start_color();  /* COLORS is known only after this */
 	if (ct != NULL && (strcmp(ct, "truecolor") == 0 || strcmp(ct, "24bit") == 0) &&
 	    COLORS >= 256 && can_change_color())
 		return 24;

@@ -287,7 +287,7 @@ draw_providers(struct console *c, int y, int h)
 			case COL_STATE:
 				stc = provider_state(p, state, sizeof state);
 				snprintf(cell, sizeof cell, "%s", state);
-				attr = color_attr(c, stc) | (sel ? A_REVERSE : 0);
+				attr = color_attr(c, stc) | (sel ? A_BOLD : 0);
 				break;
 			case COL_PRIO:
 				over = pc != NULL && pc->priority != p->priority;
@@ -327,7 +327,7 @@ draw_providers(struct console *c, int y, int h)
 				break;
 			}
 			if (over)
-				attr = color_attr(c, TC_OVERRIDDEN) | (sel ? A_REVERSE : 0);
+				attr = color_attr(c, TC_OVERRIDDEN);
 			attrset(attr);
 			if (i <= COL_STATE)
 				draw_putf(row, x, w, "%s", cell);
