@@ -4,6 +4,7 @@
 # make asan       the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 # make bench      benchmarks; they print numbers, nothing asserts on time
 # make run        the console on simulated providers (demo)
+# make screenshots  PNGs of the console into screenshots/
 
 CC      ?= cc
 MAKEFLAGS += -j2
@@ -57,12 +58,16 @@ bench: all $(BENCHES)
 run: all
 	$(B)/llmdeck --demo
 
+# PNGs of the demo console in tmux, rendered by headless Chromium (apt: chromium aha).
+screenshots: all
+	LLMDECK=$(abspath $(B)/llmdeck) tests/screenshots.sh
+
 format:
 	clang-format -i core/*.[ch] tui/*.[ch] tests/*.[ch]
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan bench run format clean
+.PHONY: all test asan bench run screenshots format clean
 .SECONDARY:
 -include $(CORE_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d)

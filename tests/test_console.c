@@ -17,6 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "util.h"
 
 #define WAIT_MS 15000
@@ -422,6 +426,73 @@ test_drill(void **state)
 	assert_true(wait_screen(f, "unknown fault", 0));
 }
 
+/* A loopback port nobody listens on right now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static size_t
+collect_body(char *p, size_t size, size_t n, void *arg)
+{
+	buf_append(arg, p, size * n);
+	return size * n;
+}
+
+static void
+test_listen_serves_applications_through_the_console_router(void **state)
+{
+	struct tm_fixture *f = *state;
+	char flags[64], url[96], want[96];
+	struct curl_slist *h = NULL;
+	struct buf body;
+	long status = 0;
+	CURL *c;
+	int port;
+
+	NEED_TMUX(f);
+	port = free_port();
+	snprintf(flags, sizeof flags, "--listen 127.0.0.1:%d", port);
+	start(f, flags, 1);
+	snprintf(want, sizeof want, "gateway listening on http://127.0.0.1:%d", port);
+	assert_true(wait_screen(f, want, 0));
+
+	/* An application's request, pinned to the console's mistral provider. */
+	buf_init(&body);
+	c = curl_easy_init();
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"model\":\"mistral-large\",\"messages\":"
+	    "[{\"role\":\"user\",\"content\":\"ping from an application\"}]}");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	assert_int_equal(status, 200);
+	assert_non_null(strstr(body.data, "ping from an application"));
+	assert_non_null(strstr(body.data, "[mistral]"));
+	buf_free(&body);
+	keys(f, 1, "q");
+	assert_true(wait_screen(f, "EXIT=0", 0));
+}
+
 int
 main(void)
 {
@@ -439,6 +510,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_theme_names_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drill, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_listen_serves_applications_through_the_console_router, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  * changed.
  */
 #include "console.h"
+#include "gateway.h"
 
 #include <curl/curl.h>
 #include <curses.h>
@@ -43,7 +44,8 @@ console_usage(FILE *f)
 	    "                  high-contrast, monochrome) or a path to a theme file\n"
 	    "  --no-color      no colours (also when NO_COLOR is set)\n"
 	    "  --readonly      show everything, refuse every action\n"
-	    "  --listen H:P    the gateway beside the console (not yet: accepted, ignored)\n"
+	    "  --listen H:P    serve the OpenAI/Anthropic-compatible gateway on H:P from the\n"
+	    "                  console's router, so the console shows the applications' traffic\n"
 	    "  --commands      print the console's keys and commands and exit\n"
 	    "Inside, press ? for every key and command. Exit codes: 0 quit, 2 usage or\n"
 	    "config error.\n");
@@ -528,6 +530,8 @@ demo_db_path(void)
 static void
 console_free(struct console *c)
 {
+	if (c->gateway != NULL)
+		gateway_stop(c->gateway); /* applications first: no new requests */
 	if (c->demo != NULL)
 		demo_load_stop(c->demo); /* the load first: no new requests */
 	if (c->router != NULL)
@@ -659,6 +663,19 @@ cmd_console_main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (listen != NULL) {
+		struct gateway_opts go;
+		gateway_opts_init(&go);
+		go.listen = listen;
+		go.store = c->store;
+		if ((c->gateway = gateway_start(c->router, &go, &cause)) == NULL) {
+			fprintf(stderr, "llmdeck: --listen: %s\n", cause);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		event_add(router_events(c->router), EV_INFO, NULL, "gateway listening on %s",
+		    gateway_url(c->gateway));
+	}
 	if (wake_setup(c) != 0) {
 		fprintf(stderr, "llmdeck: pipe: %s\n", strerror(errno));
 		rc = EXIT_FAILED;
@@ -690,9 +707,8 @@ cmd_console_main(int argc, char **argv)
 		console_message(c, 1, "%s; using the default theme", theme_error);
 	else if (c->store_error != NULL)
 		console_message(c, 1, "store: %s (budget and cache panels off)", c->store_error);
-	else if (listen != NULL)
-		console_message(c, 0, "--listen %s: the gateway does not run inside the console "
-		    "yet (use llmdeck serve); ignored", listen);
+	else if (c->gateway != NULL)
+		console_message(c, 0, "gateway listening on %s", gateway_url(c->gateway));
 	else if (c->readonly)
 		console_message(c, 0, "read-only: actions are refused");
 	console_loop(c);

@@ -62,6 +62,7 @@ enum console_mode {
 #define CONSOLE_RATE_SAMPLES 16
 
 struct console {
+	struct gateway *gateway;   /* --listen: the HTTP gateway on the console's router */
 	/* Options. */
 	const char *config_path;
 	const char *db_path;
