@@ -218,8 +218,8 @@ store_mkdirs(const char *dir, char **cause)
 	return 0;
 }
 
-static char *
-store_default_path(char **cause)
+char *
+store_state_path(const char *file, char **cause)
 {
 	const char *state = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
@@ -237,9 +237,15 @@ store_default_path(char **cause)
 		free(dir);
 		return NULL;
 	}
-	path = xasprintf("%s/llmdeck.db", dir);
+	path = xasprintf("%s/%s", dir, file);
 	free(dir);
 	return path;
+}
+
+static char *
+store_default_path(char **cause)
+{
+	return store_state_path("llmdeck.db", cause);
 }
 
 /* Refuse early and clearly where SQLite would say only "unable to open database file". */

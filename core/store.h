@@ -34,6 +34,11 @@ struct store;
  * Returns 0, or -1 with *cause set (caller frees).
  */
 int store_open(struct store **out, const char *path, char **cause);
+/*
+ * $XDG_STATE_HOME/llmdeck/FILE (~/.local/state/llmdeck/FILE if unset), creating
+ * the directories with mode 0700. Caller frees; NULL with *cause set on failure.
+ */
+char *store_state_path(const char *file, char **cause);
 /* Commit every queued ledger row (their done callbacks run), stop the writer, close. */
 void store_close(struct store *);
 /* The database file's path. */

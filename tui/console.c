@@ -516,17 +516,6 @@ parse_num(const char *s, double lo, double hi, double *out)
 	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
 }
 
-/* The demo's database: demo.db beside the real one, so demo spend never mixes with real. */
-static char *
-demo_db_path(void)
-{
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-	if (state != NULL && *state == '/')
-		return xasprintf("%s/llmdeck/demo.db", state);
-	return xasprintf("%s/.local/state/llmdeck/demo.db", home != NULL ? home : "/tmp");
-}
-
 static void
 console_free(struct console *c)
 {
@@ -649,9 +638,12 @@ cmd_console_main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (c->db_path == NULL && c->demo_on)
-		c->db_path = dbpath = demo_db_path();
-	if (store_open(&c->store, c->db_path, &cause) != 0) {
+	/* The demo's database is demo.db beside the real one: demo spend never mixes in. */
+	if (c->db_path == NULL && c->demo_on &&
+	    (c->db_path = dbpath = store_state_path("demo.db", &cause)) == NULL) {
+		c->store_error = cause;
+		cause = NULL;
+	} else if (store_open(&c->store, c->db_path, &cause) != 0) {
 		c->store_error = cause;
 		c->store = NULL;
 		cause = NULL;

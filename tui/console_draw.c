@@ -475,7 +475,7 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 		return;
 	if (c->store == NULL) {
 		attrset(color_attr(c, TC_DIM));
-		draw_putf(row, x + 2, iw, "no database: %s", c->store_error != NULL ?
+		draw_putf(row++, x + 2, iw, "no database: %s", c->store_error != NULL ?
 		    c->store_error : "");
 		attrset(color_attr(c, TC_NORMAL));
 		if (bc->daily_usd <= 0)
