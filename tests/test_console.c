@@ -426,6 +426,32 @@ test_drill(void **state)
 	assert_true(wait_screen(f, "unknown fault", 0));
 }
 
+static void
+test_demo_creates_its_database_in_a_fresh_state_dir(void **state)
+{
+	struct tm_fixture *f = *state;
+	char *cmd, *db;
+	struct stat st;
+
+	NEED_TMUX(f);
+	cmd = xasprintf("XDG_STATE_HOME=%s/fresh/state LANG=C.UTF-8 %s --demo; echo EXIT=$?; "
+	    "sleep 120", f->dir, llmdeck_bin());
+	{
+		const char *argv[] = { "tmux", "-L", f->sock, "-f", "/dev/null", "new-session",
+			"-d", "-s", "t", "-x", "140", "-y", "45", cmd, NULL };
+		assert_int_equal(run(argv, NULL), 0);
+	}
+	free(cmd);
+	assert_true(wait_screen(f, "Providers", 0));
+	assert_true(wait_screen(f, "spent $", 0));
+	assert_true(wait_screen(f, "no database", 1));
+	db = xasprintf("%s/fresh/state/llmdeck/demo.db", f->dir);
+	assert_int_equal(stat(db, &st), 0);
+	free(db);
+	keys(f, 1, "q");
+	assert_true(wait_screen(f, "EXIT=0", 0));
+}
+
 /* A loopback port nobody listens on right now. */
 static int
 free_port(void)
@@ -510,6 +536,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_theme_names_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demo_creates_its_database_in_a_fresh_state_dir,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_listen_serves_applications_through_the_console_router, setup, teardown),
 	};
