@@ -1520,12 +1520,15 @@ router_free(struct router *r)
 
 /* Operator calls. */
 
+/* Lock the router and find a provider by name; on failure unlock and fill cause. */
 static struct provider *
-provider_lookup_locked(struct router *r, const char *name, char **cause)
+provider_lock(struct router *r, const char *name, char **cause)
 {
-	int idx = provider_index(r, name);
+	int idx;
 
-	if (idx < 0) {
+	pthread_mutex_lock(&r->mu);
+	if ((idx = provider_index(r, name)) < 0) {
+		pthread_mutex_unlock(&r->mu);
 		*cause = xasprintf("unknown provider \"%s\"", name);
 		return NULL;
 	}
@@ -1538,11 +1541,8 @@ router_set_admin(struct router *r, const char *name, enum provider_admin a, char
 	struct provider *p;
 	enum provider_admin before;
 
-	pthread_mutex_lock(&r->mu);
-	if ((p = provider_lookup_locked(r, name, cause)) == NULL) {
-		pthread_mutex_unlock(&r->mu);
+	if ((p = provider_lock(r, name, cause)) == NULL)
 		return -1;
-	}
 	before = p->admin;
 	p->admin = a;
 	p->admin_overridden = a != ADMIN_MISCONFIGURED;
@@ -1570,11 +1570,8 @@ router_set_priority(struct router *r, const char *name, int priority, char **cau
 		*cause = xasprintf("priority %d out of range 0..1000", priority);
 		return -1;
 	}
-	pthread_mutex_lock(&r->mu);
-	if ((p = provider_lookup_locked(r, name, cause)) == NULL) {
-		pthread_mutex_unlock(&r->mu);
+	if ((p = provider_lock(r, name, cause)) == NULL)
 		return -1;
-	}
 	before = p->priority;
 	p->priority = priority;
 	p->priority_overridden = 1;
@@ -1595,11 +1592,8 @@ router_set_weight(struct router *r, const char *name, double weight, char **caus
 		*cause = xasprintf("weight %g out of range 0..1000", weight);
 		return -1;
 	}
-	pthread_mutex_lock(&r->mu);
-	if ((p = provider_lookup_locked(r, name, cause)) == NULL) {
-		pthread_mutex_unlock(&r->mu);
+	if ((p = provider_lock(r, name, cause)) == NULL)
 		return -1;
-	}
 	before = p->weight;
 	p->weight = weight;
 	p->weight_overridden = 1;
@@ -1616,11 +1610,8 @@ router_reset_breaker(struct router *r, const char *name, char **cause)
 	struct provider *p;
 	enum breaker_state before;
 
-	pthread_mutex_lock(&r->mu);
-	if ((p = provider_lookup_locked(r, name, cause)) == NULL) {
-		pthread_mutex_unlock(&r->mu);
+	if ((p = provider_lock(r, name, cause)) == NULL)
 		return -1;
-	}
 	before = p->breaker.state;
 	breaker_reset(&p->breaker);
 	p->blocked_until_ms = 0;
