@@ -1184,6 +1184,21 @@ router_generate(struct router *r, const struct llm_request *req, router_delta_cb
 	return out->cls == LLM_OK ? 0 : -1;
 }
 
+/* Lock the router and find a provider by name; on failure unlock and fill cause. */
+static struct provider *
+provider_lock(struct router *r, const char *name, char **cause)
+{
+	int idx;
+
+	pthread_mutex_lock(&r->mu);
+	if ((idx = provider_index(r, name)) < 0) {
+		pthread_mutex_unlock(&r->mu);
+		*cause = xasprintf("unknown provider \"%s\"", name);
+		return NULL;
+	}
+	return &r->providers[idx];
+}
+
 /* Probes. */
 
 struct probe {
@@ -1272,16 +1287,12 @@ probe_send_locked(struct router *r, int idx, char **cause)
 int
 router_probe(struct router *r, const char *name, char **cause)
 {
-	int idx, rc;
+	struct provider *p;
+	int rc;
 
-	pthread_mutex_lock(&r->mu);
-	idx = provider_index(r, name);
-	if (idx < 0) {
-		pthread_mutex_unlock(&r->mu);
-		*cause = xasprintf("unknown provider \"%s\"", name);
+	if ((p = provider_lock(r, name, cause)) == NULL)
 		return -1;
-	}
-	rc = probe_send_locked(r, idx, cause);
+	rc = probe_send_locked(r, (int)(p - r->providers), cause);
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }
@@ -1519,21 +1530,6 @@ router_free(struct router *r)
 }
 
 /* Operator calls. */
-
-/* Lock the router and find a provider by name; on failure unlock and fill cause. */
-static struct provider *
-provider_lock(struct router *r, const char *name, char **cause)
-{
-	int idx;
-
-	pthread_mutex_lock(&r->mu);
-	if ((idx = provider_index(r, name)) < 0) {
-		pthread_mutex_unlock(&r->mu);
-		*cause = xasprintf("unknown provider \"%s\"", name);
-		return NULL;
-	}
-	return &r->providers[idx];
-}
 
 int
 router_set_admin(struct router *r, const char *name, enum provider_admin a, char **cause)
