@@ -899,7 +899,11 @@ control_apply(struct sim *s, const char *json, size_t len, char **cause)
 int
 sim_control(struct sim *s, const char *json, char **cause)
 {
-	return control_apply(s, json, json != NULL ? strlen(json) : 0, cause);
+	if (control_apply(s, json, json != NULL ? strlen(json) : 0, cause) != 0) {
+		str_oneline(*cause);  /* it may echo the caller's bytes */
+		return -1;
+	}
+	return 0;
 }
 
 void

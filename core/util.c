@@ -110,6 +110,15 @@ strlcpy_(char *dst, const char *src, size_t n)
 	return len;
 }
 
+char *
+str_oneline(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; p != NULL && *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
+}
+
 void
 buf_init(struct buf *b)
 {

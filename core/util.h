@@ -24,6 +24,9 @@ void fatal(const char *, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 /* Copy src into dst of size n, always terminated; returns strlen(src). */
 size_t strlcpy_(char *dst, const char *src, size_t n);
 
+/* Make a message one printable line: control bytes become spaces. Returns s. */
+char *str_oneline(char *s);
+
 /* A growable byte buffer; data is always NUL-terminated. */
 struct buf {
 	char *data;
