@@ -1,6 +1,7 @@
 /*
- * test_gateway_clients.c: runs tests/node/gateway_clients.mjs, the official
- * OpenAI and Anthropic SDKs against `llmdeck serve` in front of `llmdeck sim`.
+ * test_node_clients.c: runs the scripts in tests/node, the official OpenAI and
+ * Anthropic SDKs, unchanged, against `llmdeck sim` (sim_clients.mjs) and
+ * against `llmdeck serve` in front of `llmdeck sim` (gateway_clients.mjs).
  * Skipped (and says so) when Node or the npm packages are not installed;
  * .ci/deps installs them (cd tests/node && npm ci).
  */
@@ -15,14 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Runs one script under tests/node and asserts it exits 0; skips without Node. */
 static void
-test_official_sdks_through_the_gateway(void **state)
+node_run_script(const char *script)
 {
 	const char *bin = getenv("LLMDECK");
 	char cmd[1024];
 	int rc;
 
-	(void)state;
 	if (access("tests/node/node_modules/openai", F_OK) != 0 ||
 	    access("tests/node/node_modules/@anthropic-ai/sdk", F_OK) != 0 ||
 	    system("node --version >/dev/null 2>&1") != 0) {
@@ -30,17 +31,32 @@ test_official_sdks_through_the_gateway(void **state)
 		    "(cd tests/node && npm ci)\n");
 		skip();
 	}
-	snprintf(cmd, sizeof cmd, "LLMDECK=%s timeout 120 node tests/node/gateway_clients.mjs",
-	    bin != NULL ? bin : "build/llmdeck");
+	snprintf(cmd, sizeof cmd, "LLMDECK=%s timeout 120 node tests/node/%s",
+	    bin != NULL ? bin : "build/llmdeck", script);
 	rc = system(cmd);
 	assert_true(WIFEXITED(rc));
 	assert_int_equal(WEXITSTATUS(rc), 0);
+}
+
+static void
+test_official_sdks_accept_the_sims(void **state)
+{
+	(void)state;
+	node_run_script("sim_clients.mjs");
+}
+
+static void
+test_official_sdks_through_the_gateway(void **state)
+{
+	(void)state;
+	node_run_script("gateway_clients.mjs");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_official_sdks_accept_the_sims),
 		cmocka_unit_test(test_official_sdks_through_the_gateway),
 	};
 
