@@ -58,16 +58,52 @@ adapter_http_header(struct adapter_http *h, const char *fmt, ...)
 }
 
 void
-adapter_http_json(struct adapter_http *h, const cJSON *root)
+adapter_http_json(struct adapter_http *h, const cJSON *root, int stream)
 {
-	char *s = cJSON_PrintUnformatted(root);
+	char *s;
 
-	if (s == NULL)
+	adapter_http_header(h, "content-type: application/json");
+	adapter_http_header(h, "accept: %s", stream ? "text/event-stream" : "application/json");
+	if ((s = cJSON_PrintUnformatted(root)) == NULL)
 		fatal("out of memory printing a request body");
 	free(h->body);
 	h->body = xstrdup(s);
 	h->body_len = strlen(h->body);
 	free(s);
+}
+
+void
+adapter_json_messages(cJSON *msgs, const struct llm_request *req)
+{
+	cJSON *m;
+
+	for (size_t i = 0; i < req->n_messages; i++) {
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role",
+		    req->messages[i].role == LLM_ROLE_ASSISTANT ? "assistant" : "user");
+		cJSON_AddStringToObject(m, "content",
+		    req->messages[i].content != NULL ? req->messages[i].content : "");
+		cJSON_AddItemToArray(msgs, m);
+	}
+}
+
+void
+adapter_json_sampling(cJSON *root, const struct llm_request *req, const char *stop_key,
+    cJSON *tools)
+{
+	cJSON *stop;
+
+	if (req->has_temperature)
+		cJSON_AddNumberToObject(root, "temperature", req->temperature);
+	if (req->has_top_p)
+		cJSON_AddNumberToObject(root, "top_p", req->top_p);
+	if (req->n_stop > 0) {
+		stop = cJSON_AddArrayToObject(root, stop_key);
+		for (size_t i = 0; i < req->n_stop; i++)
+			cJSON_AddItemToArray(stop, cJSON_CreateString(req->stop[i]));
+	}
+	if (tools != NULL)
+		cJSON_AddItemToObject(root, "tools", tools);
 }
 
 int
@@ -153,6 +189,22 @@ adapter_set_string(char **dst, const char *s)
 		return;
 	free(*dst);
 	*dst = xstrdup(s);
+}
+
+void
+adapter_stop_reason(const cJSON *obj, const char *key, const struct adapter_stop_word *map,
+    size_t n, struct llm_response *out)
+{
+	const char *reason = adapter_json_string(obj, key);
+	size_t i;
+
+	if (reason == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (strcmp(reason, map[i].word) == 0)
+			break;
+	out->stop = i < n ? map[i].stop : LLM_STOP_OTHER;
+	adapter_set_string(&out->stop_raw, reason);
 }
 
 void

@@ -18,7 +18,7 @@ static int
 anthropic_build_request(const struct provider_conf *conf, const char *model_id,
     const struct llm_request *req, int stream, struct adapter_http *out, char **cause)
 {
-	cJSON *root, *msgs, *m, *stop, *tools;
+	cJSON *root, *msgs, *tools;
 	char *base;
 
 	adapter_http_init(out);
@@ -49,67 +49,31 @@ anthropic_build_request(const struct provider_conf *conf, const char *model_id,
 	cJSON_AddStringToObject(root, "model", model_id);
 	cJSON_AddNumberToObject(root, "max_tokens", llm_request_max_tokens(req));
 	msgs = cJSON_AddArrayToObject(root, "messages");
-	for (size_t i = 0; i < req->n_messages; i++) {
-		m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "role",
-		    req->messages[i].role == LLM_ROLE_ASSISTANT ? "assistant" : "user");
-		cJSON_AddStringToObject(m, "content",
-		    req->messages[i].content != NULL ? req->messages[i].content : "");
-		cJSON_AddItemToArray(msgs, m);
-	}
+	adapter_json_messages(msgs, req);
 	if (req->system != NULL)
 		cJSON_AddStringToObject(root, "system", req->system);
-	if (req->has_temperature)
-		cJSON_AddNumberToObject(root, "temperature", req->temperature);
-	if (req->has_top_p)
-		cJSON_AddNumberToObject(root, "top_p", req->top_p);
-	if (req->n_stop > 0) {
-		stop = cJSON_AddArrayToObject(root, "stop_sequences");
-		for (size_t i = 0; i < req->n_stop; i++)
-			cJSON_AddItemToArray(stop, cJSON_CreateString(req->stop[i]));
-	}
-	if (tools != NULL)
-		cJSON_AddItemToObject(root, "tools", tools);
+	adapter_json_sampling(root, req, "stop_sequences", tools);
 	if (stream)
 		cJSON_AddBoolToObject(root, "stream", 1);
 
 	out->method = xstrdup("POST");
 	out->url = xasprintf("%s/v1/messages", base);
 	anthropic_headers(conf, out);
-	adapter_http_header(out, "content-type: application/json");
-	if (stream)
-		adapter_http_header(out, "accept: text/event-stream");
-	else
-		adapter_http_header(out, "accept: application/json");
-	adapter_http_json(out, root);
+	adapter_http_json(out, root, stream);
 	cJSON_Delete(root);
 	free(base);
 	return 0;
 }
 
-static enum llm_stop
-anthropic_stop(const char *reason)
-{
-	static const struct {
-		const char *word;
-		enum llm_stop stop;
-	} map[] = {
-		{ "end_turn", LLM_STOP_END },
-		{ "max_tokens", LLM_STOP_MAX_TOKENS },
-		{ "model_context_window_exceeded", LLM_STOP_MAX_TOKENS },
-		{ "stop_sequence", LLM_STOP_STOP_SEQUENCE },
-		{ "tool_use", LLM_STOP_TOOL_USE },
-		{ "refusal", LLM_STOP_CONTENT_FILTER },
-		{ "pause_turn", LLM_STOP_OTHER },
-	};
-
-	if (reason == NULL)
-		return LLM_STOP_NONE;
-	for (size_t i = 0; i < nitems(map); i++)
-		if (strcmp(reason, map[i].word) == 0)
-			return map[i].stop;
-	return LLM_STOP_OTHER;
-}
+static const struct adapter_stop_word anthropic_stops[] = {
+	{ "end_turn", LLM_STOP_END },
+	{ "max_tokens", LLM_STOP_MAX_TOKENS },
+	{ "model_context_window_exceeded", LLM_STOP_MAX_TOKENS },
+	{ "stop_sequence", LLM_STOP_STOP_SEQUENCE },
+	{ "tool_use", LLM_STOP_TOOL_USE },
+	{ "refusal", LLM_STOP_CONTENT_FILTER },
+	{ "pause_turn", LLM_STOP_OTHER },
+};
 
 /*
  * Usage counts present in obj overwrite acc's (message_delta's are cumulative).
@@ -136,12 +100,7 @@ anthropic_usage(const cJSON *usage, struct llm_usage *u)
 static void
 anthropic_stop_reason(const cJSON *obj, struct llm_response *out)
 {
-	const char *reason = adapter_json_string(obj, "stop_reason");
-
-	if (reason == NULL)
-		return;
-	out->stop = anthropic_stop(reason);
-	adapter_set_string(&out->stop_raw, reason);
+	adapter_stop_reason(obj, "stop_reason", anthropic_stops, nitems(anthropic_stops), out);
 }
 
 static int
@@ -199,13 +158,6 @@ anthropic_parse_response(const char *body, size_t len, struct llm_response *out,
 fail:
 	cJSON_Delete(root);
 	return -1;
-}
-
-static void
-anthropic_classify_error(int status, const struct http_headers *h, const char *body, size_t len,
-    struct llm_error *err)
-{
-	adapter_classify_http(status, h, body, len, err);
 }
 
 /* One SSE event of a Messages stream. */
@@ -290,7 +242,7 @@ const struct adapter adapter_anthropic = {
 	.kind = "anthropic",
 	.build_request = anthropic_build_request,
 	.parse_response = anthropic_parse_response,
-	.classify_error = anthropic_classify_error,
+	.classify_error = adapter_classify_http,
 	.stream_new = anthropic_stream_new,
 	.stream_feed = adapter_stream_feed,
 	.stream_finish = adapter_stream_finish,

@@ -53,7 +53,7 @@ int
 adapter_openai_body(const struct llm_request *req, int stream, const struct openai_body_opts *o,
     struct adapter_http *out, const char *who, char **cause)
 {
-	cJSON *root, *msgs, *m, *stop, *tools = NULL, *so;
+	cJSON *root, *msgs, *m, *tools = NULL, *so;
 
 	if (req->n_messages == 0) {
 		*cause = xasprintf("%s: request has no messages", who);
@@ -72,27 +72,10 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 		cJSON_AddStringToObject(m, "content", req->system);
 		cJSON_AddItemToArray(msgs, m);
 	}
-	for (size_t i = 0; i < req->n_messages; i++) {
-		m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "role",
-		    req->messages[i].role == LLM_ROLE_ASSISTANT ? "assistant" : "user");
-		cJSON_AddStringToObject(m, "content",
-		    req->messages[i].content != NULL ? req->messages[i].content : "");
-		cJSON_AddItemToArray(msgs, m);
-	}
+	adapter_json_messages(msgs, req);
 	cJSON_AddNumberToObject(root, o->max_completion_tokens ? "max_completion_tokens" :
 	    "max_tokens", llm_request_max_tokens(req));
-	if (req->has_temperature)
-		cJSON_AddNumberToObject(root, "temperature", req->temperature);
-	if (req->has_top_p)
-		cJSON_AddNumberToObject(root, "top_p", req->top_p);
-	if (req->n_stop > 0) {
-		stop = cJSON_AddArrayToObject(root, "stop");
-		for (size_t i = 0; i < req->n_stop; i++)
-			cJSON_AddItemToArray(stop, cJSON_CreateString(req->stop[i]));
-	}
-	if (tools != NULL)
-		cJSON_AddItemToObject(root, "tools", tools);
+	adapter_json_sampling(root, req, "stop", tools);
 	if (stream) {
 		cJSON_AddBoolToObject(root, "stream", 1);
 		if (o->stream_options) {
@@ -100,36 +83,20 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 			cJSON_AddBoolToObject(so, "include_usage", 1);
 		}
 	}
-	adapter_http_header(out, "content-type: application/json");
-	adapter_http_header(out, "accept: %s", stream ? "text/event-stream" : "application/json");
-	adapter_http_json(out, root);
+	adapter_http_json(out, root, stream);
 	cJSON_Delete(root);
 	return 0;
 }
 
-enum llm_stop
-adapter_openai_stop(const char *reason)
-{
-	static const struct {
-		const char *word;
-		enum llm_stop stop;
-	} map[] = {
-		{ "stop", LLM_STOP_END },
-		{ "length", LLM_STOP_MAX_TOKENS },
-		{ "model_length", LLM_STOP_MAX_TOKENS },
-		{ "tool_calls", LLM_STOP_TOOL_USE },
-		{ "function_call", LLM_STOP_TOOL_USE },
-		{ "content_filter", LLM_STOP_CONTENT_FILTER },
-		{ "error", LLM_STOP_OTHER },
-	};
-
-	if (reason == NULL)
-		return LLM_STOP_NONE;
-	for (size_t i = 0; i < nitems(map); i++)
-		if (strcmp(reason, map[i].word) == 0)
-			return map[i].stop;
-	return LLM_STOP_OTHER;
-}
+static const struct adapter_stop_word openai_stops[] = {
+	{ "stop", LLM_STOP_END },
+	{ "length", LLM_STOP_MAX_TOKENS },
+	{ "model_length", LLM_STOP_MAX_TOKENS },
+	{ "tool_calls", LLM_STOP_TOOL_USE },
+	{ "function_call", LLM_STOP_TOOL_USE },
+	{ "content_filter", LLM_STOP_CONTENT_FILTER },
+	{ "error", LLM_STOP_OTHER },
+};
 
 static void
 openai_usage(const cJSON *usage, struct llm_usage *u)
@@ -149,12 +116,7 @@ openai_usage(const cJSON *usage, struct llm_usage *u)
 static void
 openai_finish(const cJSON *choice, struct llm_response *out)
 {
-	const char *reason = adapter_json_string(choice, "finish_reason");
-
-	if (reason == NULL)
-		return;
-	out->stop = adapter_openai_stop(reason);
-	adapter_set_string(&out->stop_raw, reason);
+	adapter_stop_reason(choice, "finish_reason", openai_stops, nitems(openai_stops), out);
 }
 
 /* The choice with index 0, else the first; NULL if there is none. */
@@ -323,13 +285,6 @@ openai_build_request(const struct provider_conf *conf, const char *model_id,
 	return 0;
 }
 
-static void
-openai_classify_error(int status, const struct http_headers *h, const char *body, size_t len,
-    struct llm_error *err)
-{
-	adapter_classify_http(status, h, body, len, err);
-}
-
 static int
 openai_build_probe(const struct provider_conf *conf, struct adapter_http *out, char **cause)
 {
@@ -366,7 +321,7 @@ const struct adapter adapter_openai = {
 	.kind = "openai",
 	.build_request = openai_build_request,
 	.parse_response = adapter_openai_parse,
-	.classify_error = openai_classify_error,
+	.classify_error = adapter_classify_http,
 	.stream_new = adapter_openai_stream_new,
 	.stream_feed = adapter_stream_feed,
 	.stream_finish = adapter_stream_finish,

@@ -16,8 +16,15 @@
 /* Request building. */
 void adapter_http_init(struct adapter_http *);
 void adapter_http_header(struct adapter_http *, const char *fmt, ...) PRINTFLIKE(2, 3);
-/* Print root as the body (root stays the caller's). */
-void adapter_http_json(struct adapter_http *, const cJSON *root);
+/* JSON content-type and accept (an event stream if stream) headers, then root
+ * printed as the body (root stays the caller's). */
+void adapter_http_json(struct adapter_http *, const cJSON *root, int stream);
+/* req's messages as {role, content} objects onto the array msgs. */
+void adapter_json_messages(cJSON *msgs, const struct llm_request *req);
+/* temperature, top_p, the stop words as an array at stop_key, then tools
+ * (root takes it; NULL: none): the fields both wire formats spell alike. */
+void adapter_json_sampling(cJSON *root, const struct llm_request *req, const char *stop_key,
+    cJSON *tools);
 /* The base URL without trailing slashes; -1 and cause if the conf has none. */
 int adapter_base_url(const struct provider_conf *, const char *who, char **base, char **cause);
 /* Percent-encode s for a URL path segment or query value. */
@@ -30,6 +37,16 @@ const char *adapter_json_string(const cJSON *obj, const char *key);
 int64_t adapter_json_int(const cJSON *obj, const char *key, int64_t dflt);
 /* Replace *dst by a copy of s (NULL: leave *dst alone). */
 void adapter_set_string(char **dst, const char *s);
+
+/* Stop reasons: a provider's words and what each means. */
+struct adapter_stop_word {
+	const char *word;
+	enum llm_stop stop;
+};
+/* The reason string at key in obj, if any, into out->stop (through map; an
+ * unknown word is LLM_STOP_OTHER) and out->stop_raw; absent: out is left alone. */
+void adapter_stop_reason(const cJSON *obj, const char *key, const struct adapter_stop_word *map,
+    size_t n, struct llm_response *out);
 
 /* Errors. */
 /* Status first, body second, then retry headers: the classification all kinds share. */
@@ -98,6 +115,5 @@ int adapter_openai_body(const struct llm_request *, int stream, const struct ope
 int adapter_openai_parse(const char *body, size_t len, struct llm_response *out,
     struct llm_error *err);
 struct adapter_stream *adapter_openai_stream_new(void);
-enum llm_stop adapter_openai_stop(const char *finish_reason);
 
 #endif
