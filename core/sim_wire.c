@@ -71,24 +71,9 @@ sim_reply_chunk(struct sim_reply *r, int delta, const char *fmt, ...)
 		r->ndeltas++;
 }
 
-/* Take ownership of a cJSON-printed string as the reply body. */
-static void
-reply_json(struct sim_reply *r, int status, cJSON *j)
-{
-	char *s = cJSON_PrintUnformatted(j);
-
-	if (s == NULL)
-		fatal("cJSON_PrintUnformatted failed");
-	r->status = status;
-	free(r->body);
-	r->body = xstrdup(s);
-	r->len = strlen(r->body);
-	cJSON_free(s);
-	cJSON_Delete(j);
-}
-
+/* j printed unformatted, in our allocator's memory. */
 static char *
-json_print(cJSON *j)
+json_print(const cJSON *j)
 {
 	char *s = cJSON_PrintUnformatted(j);
 	char *out;
@@ -98,6 +83,28 @@ json_print(cJSON *j)
 	out = xstrdup(s);
 	cJSON_free(s);
 	return out;
+}
+
+/* j printed as the reply body; j is consumed. */
+static void
+reply_json(struct sim_reply *r, int status, cJSON *j)
+{
+	r->status = status;
+	free(r->body);
+	r->body = json_print(j);
+	r->len = strlen(r->body);
+	cJSON_Delete(j);
+}
+
+/* j printed as one stream chunk between before and after; j is consumed. */
+static void
+chunk_json(struct sim_reply *r, int delta, const char *before, cJSON *j, const char *after)
+{
+	char *s = json_print(j);
+
+	sim_reply_chunk(r, delta, "%s%s%s", before, s, after);
+	free(s);
+	cJSON_Delete(j);
 }
 
 static uint64_t
@@ -365,6 +372,25 @@ content_type_json(const struct sim_call *c, struct sim_reply *r)
 
 /* ---- errors ---- */
 
+/* OpenAI's error object {message, type, param, code} onto j; absent ones are null. */
+static void
+openai_error(cJSON *j, const char *type, const char *code, const char *param,
+    const char *message)
+{
+	cJSON *e = cJSON_AddObjectToObject(j, "error");
+
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddStringToObject(e, "type", type);
+	if (param != NULL)
+		cJSON_AddStringToObject(e, "param", param);
+	else
+		cJSON_AddNullToObject(e, "param");
+	if (code != NULL)
+		cJSON_AddStringToObject(e, "code", code);
+	else
+		cJSON_AddNullToObject(e, "code");
+}
+
 /* An error reply in the shape of the provider (and, for ollama, of the endpoint). */
 static void
 error_reply(const struct sim_call *c, int status, const char *type, const char *code,
@@ -387,17 +413,7 @@ error_reply(const struct sim_call *c, int status, const char *type, const char *
 		break;
 	case SIM_AZURE:
 		if (type != NULL && strcmp(type, "invalid_request_error") == 0) {
-			e = cJSON_AddObjectToObject(j, "error");
-			cJSON_AddStringToObject(e, "message", message);
-			cJSON_AddStringToObject(e, "type", type);
-			if (param != NULL)
-				cJSON_AddStringToObject(e, "param", param);
-			else
-				cJSON_AddNullToObject(e, "param");
-			if (code != NULL)
-				cJSON_AddStringToObject(e, "code", code);
-			else
-				cJSON_AddNullToObject(e, "code");
+			openai_error(j, type, code, param, message);
 			break;
 		}
 		snprintf(st, sizeof st, "%d", status);
@@ -425,17 +441,7 @@ error_reply(const struct sim_call *c, int status, const char *type, const char *
 		}
 		/* FALLTHROUGH */
 	case SIM_OPENAI:
-		e = cJSON_AddObjectToObject(j, "error");
-		cJSON_AddStringToObject(e, "message", message);
-		cJSON_AddStringToObject(e, "type", type);
-		if (param != NULL)
-			cJSON_AddStringToObject(e, "param", param);
-		else
-			cJSON_AddNullToObject(e, "param");
-		if (code != NULL)
-			cJSON_AddStringToObject(e, "code", code);
-		else
-			cJSON_AddNullToObject(e, "code");
+		openai_error(j, type, code, param, message);
 		break;
 	}
 	reply_json(r, status, j);
@@ -667,6 +673,28 @@ mistral_422(const struct sim_call *c, const char *type, const char *field, const
 	reply_json(r, 422, j);
 }
 
+/*
+ * A required field is missing from root: each provider's way of saying so.
+ * OpenAI words it differently per field, so its code, param and message are given.
+ */
+static void
+missing_field(const struct sim_call *c, const char *field, const char *oai_code,
+    const char *oai_param, const char *oai_msg, const cJSON *root, struct sim_reply *r)
+{
+	char msg[128];
+
+	if (c->protocol == SIM_ANTHROPIC) {
+		snprintf(msg, sizeof msg, "%s: Field required", field);
+		error_reply(c, 400, "invalid_request_error", NULL, NULL, msg, r);
+	} else if (c->protocol == SIM_MISTRAL)
+		mistral_422(c, "missing", field, "Field required", root, r);
+	else if (c->ep == SIM_EP_OLLAMA_CHAT) {
+		snprintf(msg, sizeof msg, "%s is required", field);
+		error_reply(c, 400, NULL, NULL, NULL, msg, r);
+	} else
+		error_reply(c, 400, "invalid_request_error", oai_code, oai_param, oai_msg, r);
+}
+
 /* Parse and validate a generation request; 0, or -1 with the error in r. */
 static int
 gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
@@ -712,16 +740,8 @@ gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	model = cJSON_GetObjectItemCaseSensitive(root, "model");
 	messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
 	if (!cJSON_IsString(model) && c->deployment == NULL) {
-		if (anth)
-			error_reply(c, 400, "invalid_request_error", NULL, NULL,
-			    "model: Field required", r);
-		else if (c->protocol == SIM_MISTRAL)
-			mistral_422(c, "missing", "model", "Field required", root, r);
-		else if (native)
-			error_reply(c, 400, NULL, NULL, NULL, "model is required", r);
-		else
-			error_reply(c, 400, "invalid_request_error", NULL, NULL,
-			    "you must provide a model parameter", r);
+		missing_field(c, "model", NULL, NULL, "you must provide a model parameter", root,
+		    r);
 		return -1;
 	}
 	if (anth && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))) {
@@ -730,16 +750,8 @@ gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		return -1;
 	}
 	if (!cJSON_IsArray(messages)) {
-		if (anth)
-			error_reply(c, 400, "invalid_request_error", NULL, NULL,
-			    "messages: Field required", r);
-		else if (c->protocol == SIM_MISTRAL)
-			mistral_422(c, "missing", "messages", "Field required", root, r);
-		else if (native)
-			error_reply(c, 400, NULL, NULL, NULL, "messages is required", r);
-		else
-			error_reply(c, 400, "invalid_request_error", "missing_required_parameter",
-			    "messages", "Missing required parameter: 'messages'.", r);
+		missing_field(c, "messages", "missing_required_parameter", "messages",
+		    "Missing required parameter: 'messages'.", root, r);
 		return -1;
 	}
 	if (cJSON_GetArraySize(messages) == 0 && !native) {
@@ -849,10 +861,7 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	cJSON_AddNullToObject(m, "stop_reason");
 	cJSON_AddNullToObject(m, "stop_sequence");
 	cJSON_AddItemToObject(m, "usage", anth_usage(g, 0));
-	s = json_print(j);
-	sim_reply_chunk(r, 0, "event: message_start\ndata: %s\n\n", s);
-	free(s);
-	cJSON_Delete(j);
+	chunk_json(r, 0, "event: message_start\ndata: ", j, "\n\n");
 	sim_reply_chunk(r, 0, "event: content_block_start\ndata: {\"type\":\"content_block_start\","
 	    "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
 	sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
@@ -866,10 +875,7 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		s = xstrndup(g->text + at, e - at);
 		cJSON_AddStringToObject(d, "text", s);
 		free(s);
-		s = json_print(j);
-		sim_reply_chunk(r, 1, "event: content_block_delta\ndata: %s\n\n", s);
-		free(s);
-		cJSON_Delete(j);
+		chunk_json(r, 1, "event: content_block_delta\ndata: ", j, "\n\n");
 	}
 	sim_reply_chunk(r, 0, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
 	    "\"index\":0}\n\n");
@@ -883,10 +889,7 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
 	cJSON_AddNumberToObject(u, "cache_read_input_tokens", 0);
 	cJSON_AddNumberToObject(u, "output_tokens", (double)g->out_tokens);
-	s = json_print(j);
-	sim_reply_chunk(r, 0, "event: message_delta\ndata: %s\n\n", s);
-	free(s);
-	cJSON_Delete(j);
+	chunk_json(r, 0, "event: message_delta\ndata: ", j, "\n\n");
 	sim_reply_chunk(r, 0, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 }
 
@@ -971,7 +974,6 @@ oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, in
     const char *text, int role, const char *finish, int with_usage)
 {
 	cJSON *j = oai_head(c, g, "chat.completion.chunk"), *ch, *choice, *d;
-	char *s;
 
 	ch = cJSON_AddArrayToObject(j, "choices");
 	choice = cJSON_CreateObject();
@@ -995,10 +997,7 @@ oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, in
 		    finish != NULL || role ? cJSON_CreateObject() : azure_filters(0));
 	if (with_usage)
 		cJSON_AddItemToObject(j, "usage", oai_usage(c, g));
-	s = json_print(j);
-	sim_reply_chunk(r, delta, "data: %s\n\n", s);
-	free(s);
-	cJSON_Delete(j);
+	chunk_json(r, delta, "data: ", j, "\n\n");
 }
 
 static void
@@ -1058,10 +1057,7 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		cJSON_AddStringToObject(j, "model", "");
 		cJSON_AddStringToObject(j, "object", "");
 		cJSON_AddItemToObject(j, "prompt_filter_results", azure_prompt_filter_results());
-		s = json_print(j);
-		sim_reply_chunk(r, 0, "data: %s\n\n", s);
-		free(s);
-		cJSON_Delete(j);
+		chunk_json(r, 0, "data: ", j, "\n\n");
 	}
 	oai_chunk(c, g, r, 0, "", 1, NULL, 0);
 	for (at = 0; at < len; at = e) {
@@ -1078,10 +1074,7 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		j = oai_head(c, g, "chat.completion.chunk");
 		cJSON_AddArrayToObject(j, "choices");
 		cJSON_AddItemToObject(j, "usage", oai_usage(c, g));
-		s = json_print(j);
-		sim_reply_chunk(r, 0, "data: %s\n\n", s);
-		free(s);
-		cJSON_Delete(j);
+		chunk_json(r, 0, "data: ", j, "\n\n");
 	}
 	sim_reply_chunk(r, 0, "data: [DONE]\n\n");
 }
@@ -1132,7 +1125,7 @@ ollama_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 {
 	cJSON *j;
 	size_t len = strlen(g->text), at, e;
-	char *s, *tok;
+	char *tok;
 
 	r->status = 200;
 	if (!g->stream) {
@@ -1146,17 +1139,11 @@ ollama_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		e = next_token(g->text, at, len);
 		tok = xstrndup(g->text + at, e - at);
 		j = ollama_obj(g, tok, 0);
-		s = json_print(j);
-		sim_reply_chunk(r, 1, "%s\n", s);
-		free(s);
+		chunk_json(r, 1, "", j, "\n");
 		free(tok);
-		cJSON_Delete(j);
 	}
 	j = ollama_obj(g, "", 1);
-	s = json_print(j);
-	sim_reply_chunk(r, 0, "%s\n", s);
-	free(s);
-	cJSON_Delete(j);
+	chunk_json(r, 0, "", j, "\n");
 }
 
 /* ---- models, health ---- */
