@@ -669,13 +669,50 @@ draw_bottom(struct console *c, int y)
 	attrset(color_attr(c, TC_NORMAL));
 }
 
+/* ":name args" of a command, as the help and the usage errors show it. */
+static void
+cmd_usage(const struct console_cmd *cmd, char *out, size_t len)
+{
+	snprintf(out, len, ":%s%s%s", cmd->name, cmd->args[0] ? " " : "", cmd->args);
+}
+
+/*
+ * Word-wrap text into lines of at most width columns, drawing those that fall
+ * inside the window; returns how many lines it took.
+ */
+static int
+draw_wrapped(int first_row, int top, int bottom, int x, int width, const char *text)
+{
+	const char *p = text;
+	int n = 0;
+
+	while (*p != '\0') {
+		int len = (int)strlen(p), cut = len;
+		if (len > width) {
+			cut = width;
+			while (cut > 0 && p[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = width;
+		}
+		if (first_row + n > top && first_row + n < bottom)
+			draw_putf(first_row + n, x, width, "%.*s", cut, p);
+		n++;
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+	return n;
+}
+
 /* The help overlay: every entry of the command table. */
 static void
 draw_help(struct console *c)
 {
 	int w = COLS - 4 > 136 ? 136 : COLS - 4, h = LINES - 4, x = (COLS - w) / 2, y = 2;
-	int rows = h - 2, total = (int)console_ncmds + 3, line = 0;
+	int rows = h - 2, total = (int)console_ncmds + 6, line = 0, uw = 0, hx;
 	char k1[8], k2[8], keys[32], usage[64];
+	char *tail;
 
 	if (c->help_scroll > total - rows)
 		c->help_scroll = total - rows > 0 ? total - rows : 0;
@@ -683,6 +720,15 @@ draw_help(struct console *c)
 	for (int r = y; r < y + h; r++)
 		fill_line(r, x, w);
 	draw_box(c, y, x, h, w, "Keys and commands (Up/Down scroll, any other key closes)");
+	/* The usage column is as wide as the longest usage, so none is cut. */
+	for (size_t i = 0; i < console_ncmds; i++) {
+		cmd_usage(&console_cmds[i], usage, sizeof usage);
+		if ((int)strlen(usage) > uw)
+			uw = (int)strlen(usage);
+	}
+	if (uw > w / 3)
+		uw = w / 3;
+	hx = x + 13 + uw + 2;
 	for (size_t i = 0; i < console_ncmds; i++, line++) {
 		const struct console_cmd *cmd = &console_cmds[i];
 		int row = y + 1 + line - c->help_scroll;
@@ -690,27 +736,23 @@ draw_help(struct console *c)
 			continue;
 		snprintf(keys, sizeof keys, "%s%s%s", cmd_key_name(cmd->key, k1, sizeof k1),
 		    cmd->key2 != 0 ? " " : "", cmd_key_name(cmd->key2, k2, sizeof k2));
-		snprintf(usage, sizeof usage, ":%s%s%s", cmd->name, cmd->args[0] ? " " : "",
-		    cmd->args);
+		cmd_usage(cmd, usage, sizeof usage);
 		attrset(color_attr(c, TC_KEY));
 		draw_putf(row, x + 2, 10, "%-10s", keys);
 		attrset(color_attr(c, TC_CMDLINE));
-		draw_putf(row, x + 13, 22, "%s", usage);
+		draw_putf(row, x + 13, uw, "%s", usage);
 		attrset(color_attr(c, TC_NORMAL));
-		draw_putf(row, x + 36, w - 38, "%s%s%s%s%s", cmd->help,
+		draw_putf(row, hx, x + w - 2 - hx, "%s%s%s%s%s", cmd->help,
 		    cmd->alias != NULL ? " (alias :" : "", cmd->alias != NULL ? cmd->alias : "",
 		    cmd->alias != NULL ? ")" : "",
 		    (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
 	}
 	line++;
 	attrset(color_attr(c, TC_DIM));
-	if (y + 1 + line - c->help_scroll < y + h - 1 && line - c->help_scroll >= 0)
-		draw_put(y + 1 + line - c->help_scroll, x + 2, w - 4, prompt_keys_help);
-	line++;
-	if (y + 1 + line - c->help_scroll < y + h - 1 && line - c->help_scroll >= 0)
-		draw_putf(y + 1 + line - c->help_scroll, x + 2, w - 4, "NAME defaults to the "
-		    "selected provider.%s", c->readonly ? " Read-only: only commands marked "
-		    "safe run." : "");
+	tail = xasprintf("%s NAME defaults to the selected provider.%s", prompt_keys_help,
+	    c->readonly ? " Read-only: only commands marked safe run." : "");
+	draw_wrapped(y + 1 + line - c->help_scroll, y, y + h - 1, x + 2, w - 4, tail);
+	free(tail);
 	attrset(color_attr(c, TC_NORMAL));
 }
 

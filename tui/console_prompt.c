@@ -15,9 +15,8 @@
 
 #include "util.h"
 
-const char *const prompt_keys_help = "Prompt panel: type (Enter: new line), Ctrl-D or "
-    "Alt-Enter sends, Tab / Shift-Tab move between fields, Left / Right change a field, "
-    "Esc closes";
+const char *const prompt_keys_help = "Prompt: Enter new line, Ctrl-D or Alt-Enter send, "
+    "Tab/Shift-Tab next field, Left/Right change it, Esc close.";
 
 enum prompt_field { PF_TEXT, PF_ROUTE, PF_PROVIDER, PF_MODEL, PF_TEMP, PF__COUNT };
 
