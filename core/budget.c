@@ -29,20 +29,10 @@ budget_today(struct store *s, const struct budget_conf *c, int64_t now, int64_t 
 static double
 budget_sum(sqlite3 *db, const char *sql, int64_t a, int64_t b, int *err)
 {
-	sqlite3_stmt *st;
 	double v = 0;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (store_select_double(db, sql, a, b, &v) != 0)
 		*err = 1;
-		return 0;
-	}
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_double(st, 0);
-	else
-		*err = 1;
-	sqlite3_finalize(st);
 	return v;
 }
 
@@ -54,8 +44,7 @@ budget_spent_between(sqlite3 *db, int64_t from, int64_t to, int *err)
 		return budget_sum(db, "SELECT TOTAL(cost_usd) FROM spend_buckets WHERE "
 		    "bucket >= ? AND bucket < ?", from / STORE_BUCKET_MS, to / STORE_BUCKET_MS,
 		    err);
-	return budget_sum(db, "SELECT TOTAL(cost_usd) FROM ledger WHERE time_ms >= ? AND "
-	    "time_ms < ?", from, to, err);
+	return budget_sum(db, STORE_SQL_LEDGER_SPENT, from, to, err);
 }
 
 /* A reservation's owner is alive if it is us or kill(pid, 0) finds it. */
@@ -99,13 +88,8 @@ budget_clean(sqlite3 *db, int64_t now)
 	sqlite3_stmt *st, *del;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE time_ms < ?", -1, &st,
-	    NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, now - BUDGET_RESERVATION_TTL_MS);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	if (store_exec_int64(db, "DELETE FROM reservations WHERE time_ms < ?",
+	    now - BUDGET_RESERVATION_TTL_MS) != 0)
 		return -1;
 	if (sqlite3_prepare_v2(db, "SELECT DISTINCT pid FROM reservations", -1, &st,
 	    NULL) != SQLITE_OK)
@@ -245,18 +229,12 @@ fail:
 void
 budget_release(struct store *s, int64_t reservation_id)
 {
-	sqlite3_stmt *st;
 	sqlite3 *db;
 
 	if (reservation_id == 0)
 		return;
 	db = store_lock(s);
-	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE id = ?", -1, &st,
-	    NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, reservation_id);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
+	store_exec_int64(db, "DELETE FROM reservations WHERE id = ?", reservation_id);
 	store_unlock(s);
 }
 

@@ -126,38 +126,6 @@ cache_col_dup(sqlite3_stmt *st, int col)
 	return t != NULL ? xstrdup(t) : NULL;
 }
 
-static int
-cache_count(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "UPDATE counters SET value = value + 1 WHERE name = ?", -1,
-	    &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int
-cache_step_done(sqlite3 *db, const char *sql, const char *key, int64_t n)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (key != NULL)
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_int64(st, 1, n);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int
 cache_get(struct store *s, const struct cache_conf *c, const char *key,
     struct llm_response *out, char provider[64], char model[128])
@@ -188,14 +156,10 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key,
 			expired = 1;
 		else {
 			hit = 1;
-			if (provider != NULL) {
-				const char *p = (const char *)sqlite3_column_text(st, 0);
-				strlcpy_(provider, p != NULL ? p : "", 64);
-			}
-			if (model != NULL) {
-				const char *m = (const char *)sqlite3_column_text(st, 1);
-				strlcpy_(model, m != NULL ? m : "", 128);
-			}
+			if (provider != NULL)
+				store_copy_text(provider, 64, st, 0);
+			if (model != NULL)
+				store_copy_text(model, 128, st, 1);
 			out->id = cache_col_dup(st, 3);
 			out->model = cache_col_dup(st, 4);
 			out->content = cache_col_dup(st, 5);
@@ -213,12 +177,13 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	if (expired && cache_step_done(db, "DELETE FROM cache WHERE key = ?", key, 0) != 0)
+	if (expired && store_exec_text(db, "DELETE FROM cache WHERE key = ?", key) != 0)
 		goto fail;
-	if (hit && cache_step_done(db, "UPDATE cache SET hits = hits + 1, lru = "
-	    "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache) WHERE key = ?", key, 0) != 0)
+	if (hit && store_exec_text(db, "UPDATE cache SET hits = hits + 1, lru = "
+	    "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache) WHERE key = ?", key) != 0)
 		goto fail;
-	if (cache_count(db, hit ? "cache_hits" : "cache_misses") != 0)
+	if (store_exec_text(db, "UPDATE counters SET value = value + 1 WHERE name = ?",
+	    hit ? "cache_hits" : "cache_misses") != 0)
 		goto fail;
 	if (store_exec(db, "COMMIT") != 0)
 		goto fail;
@@ -270,7 +235,7 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
-	if (cache_step_done(db, "DELETE FROM cache WHERE created_ms <= ?", NULL,
+	if (store_exec_int64(db, "DELETE FROM cache WHERE created_ms <= ?",
 	    now - (int64_t)c->ttl_seconds * 1000) != 0)
 		goto fail;
 	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM cache", -1, &st, NULL) != SQLITE_OK)
@@ -279,8 +244,8 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (c->max_entries > 0 && n > c->max_entries &&
-	    cache_step_done(db, "DELETE FROM cache WHERE key IN (SELECT key FROM cache "
-	    "ORDER BY lru LIMIT ?)", NULL, n - c->max_entries) != 0)
+	    store_exec_int64(db, "DELETE FROM cache WHERE key IN (SELECT key FROM cache "
+	    "ORDER BY lru LIMIT ?)", n - c->max_entries) != 0)
 		goto fail;
 	if (store_exec(db, "COMMIT") != 0)
 		goto fail;

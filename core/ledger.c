@@ -50,13 +50,7 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	}
 	if (reservation_id == 0)
 		return 0;
-	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE id = ?", -1, &st,
-	    NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, reservation_id);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_exec_int64(db, "DELETE FROM reservations WHERE id = ?", reservation_id);
 }
 
 void
@@ -138,13 +132,12 @@ ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
 	sqlite3_bind_int64(st, 1, from_ms);
 	sqlite3_bind_int64(st, 2, to_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
 		struct ledger_group *e;
 
 		g = xreallocarray(g, (size_t)n + 1, sizeof *g);
 		e = &g[n++];
 		memset(e, 0, sizeof *e);
-		strlcpy_(e->name, name != NULL ? name : "", sizeof e->name);
+		store_copy_text(e->name, sizeof e->name, st, 0);
 		e->requests = sqlite3_column_int64(st, 1);
 		e->errors = sqlite3_column_int64(st, 2);
 		e->cache_hits = sqlite3_column_int64(st, 3);
@@ -169,18 +162,10 @@ ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
 double
 ledger_spent(struct store *s, int64_t from_ms, int64_t to_ms)
 {
-	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	double v = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT TOTAL(cost_usd) FROM ledger WHERE time_ms >= ? "
-	    "AND time_ms < ?", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, from_ms);
-		sqlite3_bind_int64(st, 2, to_ms);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_double(st, 0);
-		sqlite3_finalize(st);
-	}
+	store_select_double(db, STORE_SQL_LEDGER_SPENT, from_ms, to_ms, &v);
 	store_unlock(s);
 	return v;
 }

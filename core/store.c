@@ -138,6 +138,56 @@ store_exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* Step a prepared one-parameter statement to its end and finalize it. */
+static int
+store_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_exec_int64(sqlite3 *db, const char *sql, int64_t v)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, v);
+	return store_step_done(st);
+}
+
+int
+store_exec_text(sqlite3 *db, const char *sql, const char *t)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+	return store_step_done(st);
+}
+
+int
+store_select_double(sqlite3 *db, const char *sql, int64_t a, int64_t b, double *out)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_double(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Busy timeouts can still end in SQLITE_BUSY under a long writer: try again, bounded. */
 int
 store_begin_immediate(sqlite3 *db)
@@ -640,7 +690,7 @@ store_event_add(struct store *s, int64_t time_ms, const char *kind, const char *
 	return rc;
 }
 
-static void
+void
 store_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
 	const char *t = (const char *)sqlite3_column_text(st, col);
@@ -704,22 +754,15 @@ store_override_set(struct store *s, const char *provider, const char *field,
 int
 store_override_clear(struct store *s, const char *provider)
 {
-	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	int rc;
 
-	if (sqlite3_prepare_v2(db, provider != NULL ?
-	    "DELETE FROM overrides WHERE provider = ?" : "DELETE FROM overrides", -1, &st,
-	    NULL) != SQLITE_OK) {
-		store_unlock(s);
-		return -1;
-	}
 	if (provider != NULL)
-		sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+		rc = store_exec_text(db, "DELETE FROM overrides WHERE provider = ?", provider);
+	else
+		rc = store_exec(db, "DELETE FROM overrides");
 	store_unlock(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
 int

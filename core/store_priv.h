@@ -17,8 +17,19 @@ void store_unlock(struct store *);
 /* A one-line "<what>: <file>: <sqlite message>" for the last error on db. */
 char *store_error(struct store *, sqlite3 *, const char *what);
 
-/* Run one statement with no results; 0 or -1 (sqlite's code in *rc if rc). */
+/* Run one statement with no results; 0 or -1. */
 int store_exec(sqlite3 *, const char *sql);
+/* The same for a statement whose one parameter is the integer v, or the text t. */
+int store_exec_int64(sqlite3 *, const char *sql, int64_t v);
+int store_exec_text(sqlite3 *, const char *sql, const char *t);
+/* The one REAL a query of two integer parameters (a, b) returns into *out;
+ * 0, or -1 with *out left alone. */
+int store_select_double(sqlite3 *, const char *sql, int64_t a, int64_t b, double *out);
+/* Column col of st's row into dst (len bytes), cut to fit; NULL is "". */
+void store_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col);
+/* For store_select_double: the ledger's spend with time_ms in [a, b). */
+#define STORE_SQL_LEDGER_SPENT \
+	"SELECT TOTAL(cost_usd) FROM ledger WHERE time_ms >= ? AND time_ms < ?"
 
 /* BEGIN IMMEDIATE, retried while another process holds the write lock past the busy timeout. */
 int store_begin_immediate(sqlite3 *);
