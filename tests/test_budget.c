@@ -5,7 +5,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -13,74 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "budget.h"
 #include "ledger.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
 
 /* 2025-03-30 12:00:00 UTC */
-#define NOON 1743336000000LL
+#define NOON STTEST_NOON
 #define MIN_MS 60000LL
 #define EPS 1e-9
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-struct fixture {
-	char *dir;
-	char *path;
-	struct store *s;
-	_Atomic int64_t now;
-};
-
-static int64_t
-fixture_clock(void *arg)
-{
-	struct fixture *f = arg;
-
-	return atomic_load(&f->now);
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *f = xcalloc(1, sizeof *f);
-	char *cause = NULL;
-
-	f->dir = strdup("/tmp/llmdeck-test-budget-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	f->path = xasprintf("%s/b.db", f->dir);
-	if (store_open(&f->s, f->path, &cause) != 0)
-		return -1;
-	atomic_store(&f->now, NOON);
-	store_set_clock(f->s, fixture_clock, f);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_close(f->s);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f->dir);
-	free(f->path);
-	free(f);
-	return 0;
-}
 
 static struct budget_conf
 conf(double daily)
@@ -115,7 +59,7 @@ spend(struct store *s, int64_t time_ms, double cost, int64_t resv)
 static void
 test_no_budget(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -135,7 +79,7 @@ test_no_budget(void **state)
 static void
 test_reserve_refuse_release(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(1.0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -173,7 +117,7 @@ test_reserve_refuse_release(void **state)
 static void
 test_bad_timezone(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(1.0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -268,7 +212,7 @@ race_watcher(void *arg)
 static void
 test_64_threads_never_overrun(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct race r;
 	pthread_t th[RACERS], w;
 	struct budget_status st;
@@ -302,7 +246,7 @@ test_64_threads_never_overrun(void **state)
 static void
 test_two_processes_never_overrun(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(2.0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -360,7 +304,7 @@ test_two_processes_never_overrun(void **state)
 static void
 test_day_rollover(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(1.0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -399,7 +343,7 @@ test_day_rollover(void **state)
 	/* spent-today is rebuilt from the ledger after a restart */
 	store_close(f->s);
 	assert_int_equal(store_open(&f->s, f->path, &cause), 0);
-	store_set_clock(f->s, fixture_clock, f);
+	store_set_clock(f->s, sttest_clock, f);
 	c.timezone = NULL;
 	atomic_store(&f->now, late);
 	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
@@ -421,7 +365,7 @@ count_budget_events(struct store *s)
 static void
 test_alert_once_per_day(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(1.0);
 	struct budget_status st;
 	struct store_event ev[4];
@@ -456,7 +400,7 @@ test_alert_once_per_day(void **state)
 static void
 test_stale_reservations(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(1.0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -498,7 +442,7 @@ test_stale_reservations(void **state)
 static void
 test_burn_and_projection(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct budget_conf c = conf(10.0);
 	struct budget_status st;
 	char *cause = NULL;
@@ -575,15 +519,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_no_budget, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reserve_refuse_release, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_timezone, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_64_threads_never_overrun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_processes_never_overrun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_day_rollover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_once_per_day, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_reservations, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_burn_and_projection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_budget, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_reserve_refuse_release, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_bad_timezone, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_64_threads_never_overrun, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_two_processes_never_overrun, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_day_rollover, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_alert_once_per_day, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_stale_reservations, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_burn_and_projection, sttest_setup_store,
+		    sttest_teardown_store),
 		cmocka_unit_test(test_choose_model),
 	};
 

@@ -5,67 +5,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cache.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-struct fixture {
-	char *dir;
-	struct store *s;
-	int64_t now;
-};
-
-static int64_t
-fixture_clock(void *arg)
-{
-	return ((struct fixture *)arg)->now;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *f = xcalloc(1, sizeof *f);
-	char *cause = NULL, *path;
-
-	f->dir = strdup("/tmp/llmdeck-test-cache-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	path = xasprintf("%s/c.db", f->dir);
-	if (store_open(&f->s, path, &cause) != 0)
-		return -1;
-	free(path);
-	f->now = 1743336000000LL;
-	store_set_clock(f->s, fixture_clock, f);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_close(f->s);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f->dir);
-	free(f);
-	return 0;
-}
 
 static struct cache_conf
 conf(void)
@@ -225,7 +172,7 @@ answer(struct llm_response *resp, const char *text)
 static void
 test_put_get_stats(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct cache_conf c = conf();
 	struct llm_response in, out;
 	struct cache_stats cs;
@@ -269,7 +216,7 @@ test_put_get_stats(void **state)
 static void
 test_ttl(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct cache_conf c = conf();
 	struct llm_response in, out;
 	struct cache_stats cs;
@@ -296,7 +243,7 @@ test_ttl(void **state)
 static void
 test_lru_eviction(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct cache_conf c = conf();
 	struct llm_response in, out;
 	struct cache_stats cs;
@@ -327,7 +274,7 @@ test_lru_eviction(void **state)
 static void
 test_flush(void **state)
 {
-	struct fixture *f = *state;
+	struct sttest_store *f = *state;
 	struct cache_conf c = conf();
 	struct llm_response in, out;
 	struct cache_stats cs;
@@ -351,10 +298,14 @@ main(void)
 		cmocka_unit_test(test_key_canonical),
 		cmocka_unit_test(test_key_each_parameter_misses),
 		cmocka_unit_test(test_eligible),
-		cmocka_unit_test_setup_teardown(test_put_get_stats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_get_stats, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_ttl, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_lru_eviction, sttest_setup_store,
+		    sttest_teardown_store),
+		cmocka_unit_test_setup_teardown(test_flush, sttest_setup_store,
+		    sttest_teardown_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

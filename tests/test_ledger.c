@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -16,58 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "budget.h"
 #include "ledger.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-setup_dir(void **state)
-{
-	char *d = strdup("/tmp/llmdeck-test-ledger-XXXXXX");
-
-	if (mkdtemp(d) == NULL)
-		return -1;
-	*state = d;
-	return 0;
-}
-
-static int
-teardown_dir(void **state)
-{
-	nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(*state);
-	return 0;
-}
-
-static int64_t
-sql_i64(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
 
 static struct ledger_row
 row_make(const char *provider, const char *model, double cost)
@@ -224,7 +179,7 @@ test_group_commit_many_threads(void **state)
 	pthread_mutex_unlock(&c.mu);
 	assert_int_equal(c.ok, ASYNC_THREADS * ASYNC_ROWS);
 	assert_int_equal(c.failed, 0);
-	assert_int_equal(sql_i64(path, "SELECT COUNT(DISTINCT latency_us) FROM ledger"),
+	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(DISTINCT latency_us) FROM ledger"),
 	    ASYNC_THREADS * ASYNC_ROWS);
 	/* rows queued right before close are committed by close */
 	for (int i = 0; i < 50; i++) {
@@ -233,7 +188,7 @@ test_group_commit_many_threads(void **state)
 		ledger_record_async(s, &r, 0, NULL, NULL);
 	}
 	store_close(s);
-	assert_int_equal(sql_i64(path, "SELECT COUNT(*) FROM ledger WHERE provider = 'late'"),
+	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(*) FROM ledger WHERE provider = 'late'"),
 	    50);
 	free(path);
 }
@@ -260,7 +215,7 @@ test_reservation_settled(void **state)
 	assert_int_equal(budget_get_status(s, &bc, &st, &cause), 0);
 	assert_true(st.reserved_usd == 0);
 	assert_true(st.spent_usd == 0.5);
-	assert_int_equal(sql_i64(path, "SELECT COUNT(*) FROM reservations"), 0);
+	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(*) FROM reservations"), 0);
 	store_close(s);
 	free(path);
 }
@@ -285,7 +240,7 @@ test_unpriced_event_once(void **state)
 	assert_non_null(strstr(ev[0].message, "llama-3.1"));
 	assert_non_null(strstr(ev[0].message, "unpriced"));
 	assert_non_null(strstr(ev[1].message, "mystery"));
-	assert_int_equal(sql_i64(path, "SELECT SUM(unpriced) FROM ledger"), 4);
+	assert_int_equal(sttest_sql_int64(path, "SELECT SUM(unpriced) FROM ledger"), 4);
 	store_close(s);
 	free(path);
 }
@@ -442,12 +397,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_record_fields, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_group_commit_many_threads, setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_reservation_settled, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_unpriced_event_once, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_record_fields, sttest_setup_dir,
+		    sttest_teardown_dir),
+		cmocka_unit_test_setup_teardown(test_group_commit_many_threads, sttest_setup_dir,
+		    sttest_teardown_dir),
+		cmocka_unit_test_setup_teardown(test_reservation_settled, sttest_setup_dir,
+		    sttest_teardown_dir),
+		cmocka_unit_test_setup_teardown(test_unpriced_event_once, sttest_setup_dir,
+		    sttest_teardown_dir),
+		cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, sttest_setup_dir,
+		    sttest_teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,56 +15,18 @@
 
 #include "budget.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	chmod(p, 0700);
-	return remove(p);
-}
-
-static int
-setup_dir(void **state)
-{
-	char *d = strdup("/tmp/llmdeck-test-store-XXXXXX");
-
-	if (mkdtemp(d) == NULL)
-		return -1;
-	*state = d;
-	return 0;
-}
-
+/* The read-only test's directory is made writable again first, whatever the test left. */
 static int
 teardown_dir(void **state)
 {
-	char *d = *state;
-	char *ro = xasprintf("%s/ro", d);
+	char *ro = xasprintf("%s/ro", (char *)*state);
 
 	chmod(ro, 0700);
 	free(ro);
-	nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(d);
-	return 0;
-}
-
-static int
-sql_int(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v = -1;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
+	return sttest_teardown_dir(state);
 }
 
 static void
@@ -86,8 +47,8 @@ test_open_default_path(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(stat(expect, &st), 0);
 	/* WAL and the schema version */
-	assert_int_equal(sql_int(expect, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(sql_int(expect, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
+	assert_int_equal(sttest_sql_int64(expect, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(sttest_sql_int64(expect, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
 	    1);
 	unsetenv("XDG_STATE_HOME");
 	free(dir);
@@ -135,7 +96,7 @@ test_newer_schema_refused(void **state)
 	assert_null(strchr(cause, '\n'));
 	free(cause);
 	/* untouched */
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 99);
+	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), 99);
 	free(path);
 }
 
@@ -159,7 +120,7 @@ test_migration_from_v1(void **state)
 	    "(strftime('%s','now') * 1000, 'p', 'm', 0.5)", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &cause), 0);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(budget_get_status(s, &bc, &bs, &cause), 0);
 	assert_true(bs.spent_usd == 1.75);
 	store_close(s);
@@ -355,14 +316,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_default_path, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_readonly_dir_refused, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_events_last, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_overrides, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_open_default_path, sttest_setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, sttest_setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, sttest_setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_migration_from_v1, sttest_setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, sttest_setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_readonly_dir_refused, sttest_setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_events_last, sttest_setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_overrides, sttest_setup_dir, teardown_dir),
 		cmocka_unit_test(test_day_bounds),
 	};
 
