@@ -4,12 +4,12 @@
  * 3 refused by the budget.
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "main.h"
 #include "router.h"
@@ -32,26 +32,6 @@ ask_usage(FILE *f)
 	    "             $XDG_STATE_HOME/llmdeck/llmdeck.db\n"
 	    "Exit codes: 0 answered, 1 every attempt failed, 2 usage or config error,\n"
 	    "3 refused by the budget.\n");
-}
-
-static int
-parse_double(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
-}
-
-static int
-parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
 }
 
 static char *
@@ -207,7 +187,7 @@ cmd_ask_main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'N': req.no_cache = 1; break;
 		case 't':
-			if (parse_double(optarg, 0, 2, &d) != 0) {
+			if (cli_parse_double(optarg, 0, 2, &d) != 0) {
 				fprintf(stderr, "llmdeck ask: --temperature: expected a number 0..2, "
 				    "got \"%s\"\n", optarg);
 				goto usage;
@@ -216,7 +196,7 @@ cmd_ask_main(int argc, char **argv)
 			req.has_temperature = 1;
 			break;
 		case 'n':
-			if (parse_long(optarg, 1, 1000000, &l) != 0) {
+			if (cli_parse_long(optarg, 1, 1000000, &l) != 0) {
 				fprintf(stderr, "llmdeck ask: --max-tokens: expected an integer "
 				    "1..1000000, got \"%s\"\n", optarg);
 				goto usage;
@@ -224,7 +204,7 @@ cmd_ask_main(int argc, char **argv)
 			req.max_tokens = (int)l;
 			break;
 		case 'T':
-			if (parse_double(optarg, 0.001, 86400, &d) != 0) {
+			if (cli_parse_double(optarg, 0.001, 86400, &d) != 0) {
 				fprintf(stderr, "llmdeck ask: --timeout: expected seconds > 0, got "
 				    "\"%s\"\n", optarg);
 				goto usage;
@@ -232,7 +212,7 @@ cmd_ask_main(int argc, char **argv)
 			req.timeout_ms = (int)(d * 1000);
 			break;
 		case 'S':
-			if (parse_long(optarg, 0, 0x7fffffffL, &l) != 0) {
+			if (cli_parse_long(optarg, 0, 0x7fffffffL, &l) != 0) {
 				fprintf(stderr, "llmdeck ask: --seed: expected an integer\n");
 				goto usage;
 			}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "gateway.h"
 #include "main.h"
@@ -59,7 +60,7 @@ cmd_serve_main(int argc, char **argv)
 	struct gateway *gw;
 	struct store *st = NULL;
 	const char *config_path = NULL, *db = NULL;
-	char *cause = NULL, *end;
+	char *cause = NULL;
 	sigset_t set;
 	long l;
 	int ch, sig;
@@ -74,8 +75,7 @@ cmd_serve_main(int argc, char **argv)
 		case 'e': go.token_env = optarg; break;
 		case 'r': go.require_token = 1; break;
 		case 'm':
-			l = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || l < 1 || l > 1L << 30) {
+			if (cli_parse_long(optarg, 1, 1L << 30, &l) != 0) {
 				fprintf(stderr, "llmdeck serve: --max-body: expected bytes 1..2^30, "
 				    "got \"%s\"\n", optarg);
 				return EXIT_USAGE;
@@ -83,8 +83,7 @@ cmd_serve_main(int argc, char **argv)
 			go.max_body = (size_t)l;
 			break;
 		case 't':
-			l = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || l < 1 || l > 64) {
+			if (cli_parse_long(optarg, 1, 64, &l) != 0) {
 				fprintf(stderr, "llmdeck serve: --threads: expected 1..64, got \"%s\"\n",
 				    optarg);
 				return EXIT_USAGE;
