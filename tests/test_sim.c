@@ -135,8 +135,9 @@ parse(struct resp *r)
 	return j;
 }
 
-static const char *
-jstr(const cJSON *j, const char *path)
+/* The value at a dotted path ("content.0.text": numbers index arrays), or NULL. */
+static const cJSON *
+jpath(const cJSON *j, const char *path)
 {
 	char key[64];
 	const char *p = path, *dot;
@@ -151,25 +152,22 @@ jstr(const cJSON *j, const char *path)
 			v = cJSON_GetObjectItemCaseSensitive(v, key);
 		p = dot ? dot + 1 : p + strlen(p);
 	}
+	return v;
+}
+
+static const char *
+jstr(const cJSON *j, const char *path)
+{
+	const cJSON *v = jpath(j, path);
+
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static double
 jnum(const cJSON *j, const char *path)
 {
-	char key[64];
-	const char *p = path, *dot;
-	const cJSON *v = j;
+	const cJSON *v = jpath(j, path);
 
-	while (v != NULL && *p != '\0') {
-		dot = strchr(p, '.');
-		snprintf(key, sizeof key, "%.*s", (int)(dot ? dot - p : (long)strlen(p)), p);
-		if (cJSON_IsArray(v))
-			v = cJSON_GetArrayItem(v, atoi(key));
-		else
-			v = cJSON_GetObjectItemCaseSensitive(v, key);
-		p = dot ? dot + 1 : p + strlen(p);
-	}
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
