@@ -1,6 +1,13 @@
 /* adapter_testutil.c: helpers for the adapter and SSE tests. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include "adapter_testutil.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +85,37 @@ adtest_stream_free(struct adtest_stream *r)
 {
 	buf_free(&r->text);
 	llm_response_free(&r->acc);
+}
+
+cJSON *
+adtest_build(const struct adapter *a, const struct provider_conf *c, const char *model,
+    const struct llm_request *r, int stream, struct adapter_http *h)
+{
+	char *cause = NULL;
+	cJSON *body;
+
+	if (a->build_request(c, model, r, stream, h, &cause) != 0)
+		fail_msg("build_request: %s", cause);
+	assert_null(cause);
+	body = cJSON_ParseWithLength(h->body, h->body_len);
+	assert_non_null(body);
+	assert_int_equal(strlen(h->body), h->body_len);
+	return body;
+}
+
+void
+adtest_expect_malformed(const struct adapter *a, const char *body, const char *msg, size_t i)
+{
+	struct llm_response out;
+	struct llm_error err;
+
+	llm_response_init(&out);
+	assert_int_equal(a->parse_response(body, strlen(body), &out, &err), -1);
+	assert_int_equal(err.cls, LLM_ERR_MALFORMED);
+	if (strstr(err.message, msg) == NULL)
+		fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, err.message, msg);
+	assert_null(out.content);
+	llm_response_free(&out);
 }
 
 const char *

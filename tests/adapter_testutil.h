@@ -28,6 +28,14 @@ void adtest_run_stream(const struct adapter *, const char *data, size_t len, siz
     struct adtest_stream *);
 void adtest_stream_free(struct adtest_stream *);
 
+/* a->build_request, asserted to succeed with a body that is one JSON value; the parsed body. */
+struct cJSON *adtest_build(const struct adapter *a, const struct provider_conf *,
+    const char *model, const struct llm_request *, int stream, struct adapter_http *);
+/* a->parse_response on body, asserted to fail as LLM_ERR_MALFORMED with msg in the
+ * message and no content; i numbers the case in the failure message. */
+void adtest_expect_malformed(const struct adapter *a, const char *body, const char *msg,
+    size_t i);
+
 /* Value of header name in a built request (case-insensitive), or NULL. */
 const char *adtest_header(const struct adapter_http *, const char *name);
 

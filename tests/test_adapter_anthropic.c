@@ -27,15 +27,7 @@ static cJSON *
 build(const struct provider_conf *c, const char *model, const struct llm_request *r, int stream,
     struct adapter_http *h)
 {
-	char *cause = NULL;
-	cJSON *body;
-
-	assert_int_equal(A->build_request(c, model, r, stream, h, &cause), 0);
-	assert_null(cause);
-	body = cJSON_ParseWithLength(h->body, h->body_len);
-	assert_non_null(body);
-	assert_int_equal(strlen(h->body), h->body_len);
-	return body;
+	return adtest_build(A, c, model, r, stream, h);
 }
 
 static void
@@ -544,20 +536,9 @@ test_anthropic_parse_malformed(void **state)
 		{ "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
 		  "\"Overloaded\"}}", "anthropic response: an error body: Overloaded" },
 	};
-	struct llm_response out;
-	struct llm_error err;
-
 	(void)state;
-	for (size_t i = 0; i < nitems(cases); i++) {
-		llm_response_init(&out);
-		assert_int_equal(A->parse_response(cases[i].body, strlen(cases[i].body), &out, &err),
-		    -1);
-		assert_int_equal(err.cls, LLM_ERR_MALFORMED);
-		if (strstr(err.message, cases[i].msg) == NULL)
-			fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, err.message, cases[i].msg);
-		assert_null(out.content);
-		llm_response_free(&out);
-	}
+	for (size_t i = 0; i < nitems(cases); i++)
+		adtest_expect_malformed(A, cases[i].body, cases[i].msg, i);
 }
 
 static void

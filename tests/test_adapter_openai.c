@@ -47,14 +47,7 @@ static cJSON *
 build(const struct provider_conf *c, const char *model, const struct llm_request *r, int stream,
     struct adapter_http *h)
 {
-	char *cause = NULL;
-	cJSON *body;
-
-	if (A->build_request(c, model, r, stream, h, &cause) != 0)
-		fail_msg("build_request: %s", cause);
-	body = cJSON_ParseWithLength(h->body, h->body_len);
-	assert_non_null(body);
-	return body;
+	return adtest_build(A, c, model, r, stream, h);
 }
 
 static void
@@ -315,20 +308,9 @@ test_openai_parse_malformed(void **state)
 		{ "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}",
 		    "openai response: an error body: boom" },
 	};
-	struct llm_response out;
-	struct llm_error err;
-
 	(void)state;
-	for (size_t i = 0; i < nitems(cases); i++) {
-		llm_response_init(&out);
-		assert_int_equal(A->parse_response(cases[i].body, strlen(cases[i].body), &out, &err),
-		    -1);
-		assert_int_equal(err.cls, LLM_ERR_MALFORMED);
-		if (strstr(err.message, cases[i].msg) == NULL)
-			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.message, cases[i].msg);
-		assert_null(out.content);
-		llm_response_free(&out);
-	}
+	for (size_t i = 0; i < nitems(cases); i++)
+		adtest_expect_malformed(A, cases[i].body, cases[i].msg, i);
 }
 
 static void
