@@ -138,11 +138,8 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key,
 	llm_response_init(out);
 	if (c == NULL || !c->enabled)
 		return 0;
-	db = store_lock(s);
-	if (store_begin_immediate(db) != 0) {
-		store_unlock(s);
+	if ((db = store_write_begin(s)) == NULL)
 		return -1;
-	}
 	if (sqlite3_prepare_v2(db, "SELECT provider, model, created_ms, resp_id, resp_model, "
 	    "content, stop, stop_raw, input_tokens, output_tokens, cache_read_tokens, "
 	    "cache_write_tokens FROM cache WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
@@ -185,13 +182,13 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key,
 	if (store_exec_text(db, "UPDATE counters SET value = value + 1 WHERE name = ?",
 	    hit ? "cache_hits" : "cache_misses") != 0)
 		goto fail;
-	if (store_exec(db, "COMMIT") != 0)
-		goto fail;
-	store_unlock(s);
+	if (store_write_commit(s, db) != 0) {
+		llm_response_free(out);
+		return -1;
+	}
 	return hit;
 fail:
-	store_exec(db, "ROLLBACK");
-	store_unlock(s);
+	store_write_rollback(s, db);
 	llm_response_free(out);
 	return -1;
 }
@@ -207,11 +204,8 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 
 	if (c == NULL || !c->enabled)
 		return 0;
-	db = store_lock(s);
-	if (store_begin_immediate(db) != 0) {
-		store_unlock(s);
+	if ((db = store_write_begin(s)) == NULL)
 		return -1;
-	}
 	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cache(key, provider, model, "
 	    "created_ms, lru, hits, resp_id, resp_model, content, stop, stop_raw, input_tokens, "
 	    "output_tokens, cache_read_tokens, cache_write_tokens) VALUES (?, ?, ?, ?, "
@@ -247,13 +241,9 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 	    store_exec_int64(db, "DELETE FROM cache WHERE key IN (SELECT key FROM cache "
 	    "ORDER BY lru LIMIT ?)", n - c->max_entries) != 0)
 		goto fail;
-	if (store_exec(db, "COMMIT") != 0)
-		goto fail;
-	store_unlock(s);
-	return 0;
+	return store_write_commit(s, db);
 fail:
-	store_exec(db, "ROLLBACK");
-	store_unlock(s);
+	store_write_rollback(s, db);
 	return -1;
 }
 

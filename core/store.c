@@ -203,6 +203,36 @@ store_begin_immediate(sqlite3 *db)
 	return -1;
 }
 
+sqlite3 *
+store_write_begin(struct store *s)
+{
+	sqlite3 *db = store_lock(s);
+
+	if (store_begin_immediate(db) != 0) {
+		store_unlock(s);
+		return NULL;
+	}
+	return db;
+}
+
+int
+store_write_commit(struct store *s, sqlite3 *db)
+{
+	if (store_exec(db, "COMMIT") != 0) {
+		store_write_rollback(s, db);
+		return -1;
+	}
+	store_unlock(s);
+	return 0;
+}
+
+void
+store_write_rollback(struct store *s, sqlite3 *db)
+{
+	store_exec(db, "ROLLBACK");
+	store_unlock(s);
+}
+
 char *
 store_error(struct store *s, sqlite3 *db, const char *what)
 {

@@ -33,6 +33,12 @@ void store_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col);
 
 /* BEGIN IMMEDIATE, retried while another process holds the write lock past the busy timeout. */
 int store_begin_immediate(sqlite3 *);
+/* store_lock, then store_begin_immediate: NULL (unlocked again) if it cannot begin. */
+sqlite3 *store_write_begin(struct store *);
+/* COMMIT and store_unlock; 0, or -1 after a ROLLBACK if the commit failed. */
+int store_write_commit(struct store *, sqlite3 *);
+/* ROLLBACK and store_unlock. */
+void store_write_rollback(struct store *, sqlite3 *);
 
 /* Queue a ledger row for the writer thread; errp (may be NULL) receives the
  * failure message before done runs with -1. */
