@@ -662,7 +662,7 @@ error_type(enum gw_api api, int status, enum llm_errclass cls)
 		return "budget_exceeded";
 	if (api == GW_OPENAI) {
 		switch (status) {
-		case 400: case 404: case 405: case 413: return "invalid_request_error";
+		case 400: case 404: case 405: case 413: case 431: return "invalid_request_error";
 		case 401: return "authentication_error";
 		case 429: return "rate_limit_exceeded";
 		case 503: return cls == LLM_ERR_OVERLOADED ? "overloaded" : "service_unavailable";
@@ -671,7 +671,7 @@ error_type(enum gw_api api, int status, enum llm_errclass cls)
 		}
 	}
 	switch (status) {
-	case 400: case 405: return "invalid_request_error";
+	case 400: case 405: case 431: return "invalid_request_error";
 	case 401: return "authentication_error";
 	case 404: return "not_found_error";
 	case 413: return "request_too_large";

@@ -611,6 +611,66 @@ test_body_limit(void **state)
 	gateway_stop(small);
 }
 
+/*
+ * The connection's memory is small (4 KiB): an SDK's headers plus a long
+ * token still pass with a body just under the 1 MiB limit, and headers too
+ * large for it get a 431: the gateway's, in the API's format, while an answer
+ * still fits beside them; libmicrohttpd's beyond.
+ */
+static void
+test_header_limits(void **state)
+{
+	struct fixture *f = *state;
+	static const char *sdk[] = { "Accept: application/json", "User-Agent: OpenAI/JS 4.77.0",
+		"x-stainless-lang: js", "x-stainless-package-version: 4.77.0",
+		"x-stainless-os: Linux", "x-stainless-arch: x64", "x-stainless-runtime: node",
+		"x-stainless-runtime-version: v18.19.0", "x-stainless-retry-count: 0",
+		"x-stainless-timeout: 600000", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
+		"00f067aa0ba902b7-01", NULL, NULL };
+	struct reply r;
+	char h[256], *pad, *big, *body;
+	size_t n = 1000;
+
+	start_two(f);
+	pad = xmalloc(3001);
+	memset(pad, 't', 3000);
+	pad[3000] = '\0';
+	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
+	body = xasprintf("{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"%*s\"}]}", GATEWAY_DEFAULT_MAX_BODY - 100, "hi");
+	assert_true(strlen(body) < GATEWAY_DEFAULT_MAX_BODY);
+	http(f, "POST", "/v1/chat/completions", body, &r, sdk);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(reply_header(&r, "x-llmdeck-attempts", h, sizeof h), "1 oa:ok");
+	reply_free(&r);
+	free(big);
+
+	/* 2 KB of headers: a 431 from the gateway, in OpenAI's and Anthropic's format. */
+	n = 2000;
+	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
+	http(f, "POST", "/v1/chat/completions", "{}", &r, sdk);
+	assert_int_equal(r.status, 431);
+	assert_string_equal(jstr(r.json, "error.type"), "invalid_request_error");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "headers too large"));
+	reply_free(&r);
+	http(f, "POST", "/v1/messages", "{}", &r, sdk);
+	assert_int_equal(r.status, 431);
+	assert_string_equal(jstr(r.json, "type"), "error");
+	assert_string_equal(jstr(r.json, "error.type"), "invalid_request_error");
+	reply_free(&r);
+	free(big);
+
+	/* 3 KB: libmicrohttpd's own 431, still an answer. */
+	n = 3000;
+	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
+	http(f, "POST", "/v1/chat/completions", "{}", &r, sdk);
+	assert_int_equal(r.status, 431);
+	reply_free(&r);
+	free(big);
+	free(body);
+	free(pad);
+}
+
 static void
 test_upstream_errors(void **state)
 {
@@ -881,6 +941,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_after_traffic, setup, teardown),
