@@ -460,11 +460,11 @@ serve_llm(struct gw_req *q)
 	q->st.api = q->api;
 	q->st.created = (int64_t)time(NULL);
 	q->st.include_usage = q->ask.include_usage;
-	snprintf(q->st.model, sizeof q->st.model, "%s", q->ask.model);
+	q->st.model = q->ask.model;
 	pthread_mutex_lock(&gw->mu);
 	snprintf(q->id, sizeof q->id, "%s%llx%08llx", q->api == GW_OPENAI ? "chatcmpl-" : "msg_",
 	    (unsigned long long)q->st.created, (unsigned long long)++gw->seq);
-	snprintf(q->st.id, sizeof q->st.id, "%s", q->id);
+	q->st.id = q->id;
 	q->refs++;
 	gw->in_flight++;
 	q->phase = PH_WAIT;

@@ -33,8 +33,8 @@ struct gw_ask {
 /* Formatting state of one streamed answer. */
 struct gw_stream {
 	enum gw_api api;
-	char id[64];
-	char model[128];
+	const char *id;           /* the request's (it outlives the stream) */
+	const char *model;
 	int64_t created;
 	int include_usage;
 	int opened;               /* the opening chunk or events are out */
