@@ -118,6 +118,7 @@ if [ $((n * 2 + 64)) -gt "$lim" ]; then
 	n=$(((lim - 64) / 2))
 	echo "note: the gateway's open-file limit is $lim: holding $n in flight instead of $SLOW_N"
 fi
+idle=$(awk '/^VmRSS:/ { print $2 }' /proc/$gwpid/status)
 wrk -t2 -c"$n" -d6s --timeout 20s -s "$dir/direct.lua" "$GWS/v1/chat/completions" \
     >"$dir/slow.wrk" 2>&1 &
 wpid=$!
@@ -133,4 +134,5 @@ wait $wpid
 rss=$(awk '/^VmHWM:/ { print $2 }' /proc/$gwpid/status)
 res=$(awk '/^RESULT/ { print $4, $5, $6 }' "$dir/slow.wrk")
 echo "slow: $n connections on a 2 s sim: peak in flight $peak, gateway threads $threads," \
-    "peak RSS $((rss / 1024)) MB; wrk req/s, errors, requests: $res"
+    "peak RSS $((rss / 1024)) MB ($(((rss - idle) / n)) kB per request over $((idle / 1024)) MB idle);" \
+    "wrk req/s, errors, requests: $res"
