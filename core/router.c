@@ -118,7 +118,13 @@ struct rreq {
 	router_delta_cb delta;
 	router_done_cb done;
 	void *arg;
-	struct router_result *res;
+	struct router_result *res;  /* made at finish: nothing to hold while waiting */
+	struct router_attempt *attempts;
+	size_t n_attempts;
+	double cost_usd;
+	int unpriced;
+	int cached;
+	char *cached_provider;      /* who answered a cached request originally */
 
 	int64_t reservation;        /* budget reservation, 0 if none */
 	int cacheable;
@@ -142,7 +148,7 @@ struct rreq {
 	int delivered;              /* text already handed to the caller */
 	struct adapter_stream *stream;
 	struct llm_response acc;
-	struct llm_error serr;      /* stream decoder error */
+	struct llm_error *serr;     /* stream decoder error, with the stream only */
 	int stream_failed;
 	struct buf errbody;         /* error body of a streamed request */
 	struct adapter_http ah;
@@ -364,11 +370,10 @@ static void
 record_attempt(struct rreq *q, struct provider *p, int status, enum llm_errclass cls,
     const char *error, uint64_t latency_us)
 {
-	struct router_result *res = q->res;
 	struct router_attempt *a;
 
-	res->attempts = xreallocarray(res->attempts, res->n_attempts + 1, sizeof *res->attempts);
-	a = &res->attempts[res->n_attempts++];
+	q->attempts = xreallocarray(q->attempts, q->n_attempts + 1, sizeof *q->attempts);
+	a = &q->attempts[q->n_attempts++];
 	memset(a, 0, sizeof *a);
 	strlcpy_(a->provider, p->conf->name, sizeof a->provider);
 	strlcpy_(a->model, q->alias, sizeof a->model);
@@ -393,7 +398,8 @@ rreq_reset_attempt(struct rreq *q)
 	adapter_http_free(&q->ah);
 	q->status = 0;
 	q->stream_failed = 0;
-	llm_error_clear(&q->serr);
+	free(q->serr);
+	q->serr = NULL;
 }
 
 static void
@@ -415,8 +421,11 @@ on_http_headers(void *arg, int status, const struct http_headers *h)
 
 	(void)h;
 	q->status = status;
-	if (q->req.stream && status >= 200 && status < 300)
+	if (q->req.stream && status >= 200 && status < 300) {
 		q->stream = q->r->providers[q->cur].adapter->stream_new();
+		q->serr = xmalloc(sizeof *q->serr);
+		llm_error_clear(q->serr);
+	}
 }
 
 static int
@@ -432,7 +441,7 @@ on_http_data(void *arg, const char *data, size_t len)
 		buf_append(&q->errbody, data, len);
 		return 0;
 	}
-	rc = ad->stream_feed(q->stream, data, len, on_stream_delta, q, &q->acc, &q->serr);
+	rc = ad->stream_feed(q->stream, data, len, on_stream_delta, q, &q->acc, q->serr);
 	if (rc < 0) {
 		q->stream_failed = 1;
 		return 1;
@@ -518,8 +527,8 @@ rreq_attempt_done(struct rreq *q, enum llm_errclass cls, const struct llm_error 
 		p->input_tokens += (uint64_t)q->acc.usage.input_tokens;
 		p->output_tokens += (uint64_t)q->acc.usage.output_tokens;
 		p->cost_usd += cost;
-		q->res->cost_usd = cost;
-		q->res->unpriced = unpriced;
+		q->cost_usd = cost;
+		q->unpriced = unpriced;
 	}
 	pthread_mutex_unlock(&r->mu);
 
@@ -544,7 +553,7 @@ on_http_done(void *arg, const struct http_result *hr)
 	q->status = hr->status;
 
 	if (q->stream_failed) {
-		err = q->serr;
+		err = *q->serr;
 	} else if (hr->err == HTTP_ERR_TIMEOUT) {
 		llm_error_set(&err, LLM_ERR_TIMEOUT, hr->status, "timed out: %s", hr->errmsg);
 	} else if (hr->err == HTTP_ERR_TOO_LARGE) {
@@ -730,10 +739,10 @@ rreq_next(struct rreq *q)
 		rreq_finish(q, LLM_ERR_CANCELLED);
 		return;
 	}
-	if (left <= 0 && q->res->n_attempts > 0) {
+	if (left <= 0 && q->n_attempts > 0) {
 		if (q->last_err.cls != LLM_ERR_TIMEOUT)
 			llm_error_set(&q->last_err, LLM_ERR_TIMEOUT, 0,
-			    "deadline passed after %zu attempts; last: %s", q->res->n_attempts,
+			    "deadline passed after %zu attempts; last: %s", q->n_attempts,
 			    q->last_err.message);
 		rreq_finish(q, LLM_ERR_TIMEOUT);
 		return;
@@ -811,7 +820,7 @@ failover:
 		return;
 	}
 
-	if (q->res->n_attempts == 0) {
+	if (q->n_attempts == 0) {
 		if (q->req.provider != NULL && provider_index(r, q->req.provider) < 0)
 			llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0, "unknown provider \"%s\"",
 			    q->req.provider);
@@ -833,6 +842,8 @@ rreq_free(struct rreq *q)
 	rreq_reset_attempt(q);
 	buf_free(&q->errbody);
 	llm_request_free(&q->req);
+	free(q->attempts);
+	free(q->cached_provider);
 	free(q);
 }
 
@@ -923,21 +934,26 @@ static void
 rreq_finish(struct rreq *q, enum llm_errclass cls)
 {
 	struct router *r = q->r;
-	struct router_result *res = q->res;
+	struct router_result *res;
 	uint64_t lat = clock_mono_us() - q->start_us;
 
+	res = q->res = xcalloc(1, sizeof *q->res);
 	res->cls = cls;
 	res->latency_us = lat;
+	res->attempts = q->attempts;
+	res->n_attempts = q->n_attempts;
+	q->attempts = NULL;
+	res->cost_usd = q->cost_usd;
+	res->unpriced = q->unpriced;
+	res->cached = q->cached;
 	if (q->route != NULL)
 		strlcpy_(res->route, q->route->name, sizeof res->route);
 	if (cls == LLM_OK) {
 		res->resp = q->acc;
 		llm_response_init(&q->acc);
-		if (!res->cached) {
-			strlcpy_(res->provider, r->providers[q->cur].conf->name,
-			    sizeof res->provider);
-			strlcpy_(res->model, q->alias, sizeof res->model);
-		}
+		strlcpy_(res->provider, q->cached ? q->cached_provider :
+		    r->providers[q->cur].conf->name, sizeof res->provider);
+		strlcpy_(res->model, q->alias, sizeof res->model);
 		llm_error_clear(&res->err);
 	} else {
 		res->err = q->last_err;
@@ -981,7 +997,7 @@ rreq_finish_pending(void *arg)
 
 	/* A cached answer to a streamed request: one delta, on the engine thread like
 	 * every other callback. */
-	if (q->res->cached && q->req.stream && q->acc.content != NULL)
+	if (q->cached && q->req.stream && q->acc.content != NULL)
 		on_stream_delta(q, q->acc.content, strlen(q->acc.content));
 	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
 }
@@ -1048,10 +1064,10 @@ rreq_admit(struct rreq *q)
 		llm_response_init(&hit);
 		if (cache_get(r->store, &r->cfg->cache, q->cache_key, &hit, provider, model) == 1) {
 			q->acc = hit;
-			q->res->cached = 1;
-			q->res->cost_usd = 0;
-			strlcpy_(q->res->provider, provider, sizeof q->res->provider);
-			strlcpy_(q->res->model, model, sizeof q->res->model);
+			q->cached = 1;
+			q->cost_usd = 0;
+			q->cached_provider = xstrdup(provider);
+			strlcpy_(q->alias, model, sizeof q->alias);
 			return 1;
 		}
 	}
@@ -1094,13 +1110,11 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	q->delta = delta;
 	q->done = done;
 	q->arg = arg;
-	q->res = xcalloc(1, sizeof *q->res);
 	q->cur = -1;
 	q->start_us = clock_mono_us();
 	buf_init(&q->errbody);
 	llm_response_init(&q->acc);
 	llm_error_clear(&q->last_err);
-	llm_error_clear(&q->serr);
 	if (req->route != NULL)
 		q->route = config_route(r->cfg, req->route);
 	/* A model no provider lists is a raw model id: any provider may take it. */
