@@ -667,6 +667,8 @@ rreq_send(struct rreq *q)
 	r->total_attempts++;
 	q->http_id = http_submit(r->engine, &hr);
 	pthread_mutex_unlock(&r->mu);
+	/* The engine has its own copy; a large prompt is not held twice while waiting. */
+	adapter_http_free(&q->ah);
 	return 0;
 }
 
