@@ -215,6 +215,38 @@ system_append(struct llm_request *req, const char *text)
 	req->system = s;
 }
 
+/* The request's non-empty "messages" array, or NULL with bad set. */
+static const cJSON *
+messages_array(const cJSON *root, struct gw_bad *bad)
+{
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+
+	if (msgs == NULL) {
+		bad_set(bad, "messages", "messages: required (an array of messages)");
+		return NULL;
+	}
+	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
+		bad_set(bad, "messages", "messages: expected a non-empty array");
+		return NULL;
+	}
+	return msgs;
+}
+
+/* Message i must be an object with a string role: 0, or -1 with bad set. */
+static int
+message_check(const cJSON *m, const cJSON *role, int i, struct gw_bad *bad)
+{
+	if (!cJSON_IsObject(m)) {
+		bad_set(bad, "messages", "messages[%d]: expected an object", i);
+		return -1;
+	}
+	if (!cJSON_IsString(role)) {
+		bad_set(bad, "messages", "messages[%d].role: expected a string", i);
+		return -1;
+	}
+	return 0;
+}
+
 int
 gw_parse_openai(const char *body, size_t len, struct llm_request *req, struct gw_ask *ask,
     struct gw_bad *bad)
@@ -232,27 +264,14 @@ gw_parse_openai(const char *body, size_t len, struct llm_request *req, struct gw
 	buf_init(&text);
 	if (parse_model(root, ask, bad) != 0)
 		goto out;
-	msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-	if (msgs == NULL) {
-		bad_set(bad, "messages", "messages: required (an array of messages)");
+	if ((msgs = messages_array(root, bad)) == NULL)
 		goto out;
-	}
-	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
-		bad_set(bad, "messages", "messages: expected a non-empty array");
-		goto out;
-	}
 	cJSON_ArrayForEach(m, msgs) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 
-		if (!cJSON_IsObject(m)) {
-			bad_set(bad, "messages", "messages[%d]: expected an object", i);
+		if (message_check(m, role, i, bad) != 0)
 			goto out;
-		}
-		if (!cJSON_IsString(role)) {
-			bad_set(bad, "messages", "messages[%d].role: expected a string", i);
-			goto out;
-		}
 		snprintf(path, sizeof path, "messages[%d].content", i);
 		buf_reset(&text);
 		if (content == NULL || cJSON_IsNull(content)) {
@@ -348,27 +367,14 @@ gw_parse_anthropic(const char *body, size_t len, struct llm_request *req, struct
 		if (text.len > 0)
 			system_append(req, text.data);
 	}
-	msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-	if (msgs == NULL) {
-		bad_set(bad, "messages", "messages: required (an array of messages)");
+	if ((msgs = messages_array(root, bad)) == NULL)
 		goto out;
-	}
-	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
-		bad_set(bad, "messages", "messages: expected a non-empty array");
-		goto out;
-	}
 	cJSON_ArrayForEach(m, msgs) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 
-		if (!cJSON_IsObject(m)) {
-			bad_set(bad, "messages", "messages[%d]: expected an object", i);
+		if (message_check(m, role, i, bad) != 0)
 			goto out;
-		}
-		if (!cJSON_IsString(role)) {
-			bad_set(bad, "messages", "messages[%d].role: expected a string", i);
-			goto out;
-		}
 		snprintf(path, sizeof path, "messages[%d].content", i);
 		buf_reset(&text);
 		if (content == NULL) {
