@@ -1535,22 +1535,13 @@ env_error(char **cause, const char *var, const char *expected, const char *value
 static int
 env_number(const char *s, double *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno == 0 && end != s && *end == '\0' && isfinite(*out) &&
-	    !isspace((unsigned char)*s) ? 0 : -1;
+	return parse_double(s, -HUGE_VAL, HUGE_VAL, out);
 }
 
 static int
 env_integer(const char *s, long *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && !isspace((unsigned char)*s) ? 0 : -1;
+	return parse_long(s, LONG_MIN, LONG_MAX, out);
 }
 
 static int

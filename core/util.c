@@ -1,7 +1,9 @@
 /* util.c: allocation that aborts on failure, growable buffers, clocks, a PRNG. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,31 @@ strlcpy_(char *dst, const char *src, size_t n)
 		dst[c] = '\0';
 	}
 	return len;
+}
+
+int
+parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+
+	if (isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno == 0 && end != s && *end == '\0' && isfinite(*out) && *out >= lo &&
+	    *out <= hi ? 0 : -1;
+}
+
+int
+parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+
+	if (isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
 }
 
 char *

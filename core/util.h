@@ -24,6 +24,13 @@ void fatal(const char *, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 /* Copy src into dst of size n, always terminated; returns strlen(src). */
 size_t strlcpy_(char *dst, const char *src, size_t n);
 
+/*
+ * All of s as a finite number in lo..hi (no leading blanks, nothing after) into
+ * *out: 0, or -1 if it is not one. The caller says what was wrong, in its words.
+ */
+int parse_double(const char *s, double lo, double hi, double *out);
+int parse_long(const char *s, long lo, long hi, long *out);
+
 /* Make a message one printable line: control bytes become spaces. Returns s. */
 char *str_oneline(char *s);
 

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "config.h"
 #include "main.h"
 #include "router.h"
@@ -187,7 +186,7 @@ cmd_ask_main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'N': req.no_cache = 1; break;
 		case 't':
-			if (cli_parse_double(optarg, 0, 2, &d) != 0) {
+			if (parse_double(optarg, 0, 2, &d) != 0) {
 				fprintf(stderr, "llmdeck ask: --temperature: expected a number 0..2, "
 				    "got \"%s\"\n", optarg);
 				goto usage;
@@ -196,7 +195,7 @@ cmd_ask_main(int argc, char **argv)
 			req.has_temperature = 1;
 			break;
 		case 'n':
-			if (cli_parse_long(optarg, 1, 1000000, &l) != 0) {
+			if (parse_long(optarg, 1, 1000000, &l) != 0) {
 				fprintf(stderr, "llmdeck ask: --max-tokens: expected an integer "
 				    "1..1000000, got \"%s\"\n", optarg);
 				goto usage;
@@ -204,7 +203,7 @@ cmd_ask_main(int argc, char **argv)
 			req.max_tokens = (int)l;
 			break;
 		case 'T':
-			if (cli_parse_double(optarg, 0.001, 86400, &d) != 0) {
+			if (parse_double(optarg, 0.001, 86400, &d) != 0) {
 				fprintf(stderr, "llmdeck ask: --timeout: expected seconds > 0, got "
 				    "\"%s\"\n", optarg);
 				goto usage;
@@ -212,7 +211,7 @@ cmd_ask_main(int argc, char **argv)
 			req.timeout_ms = (int)(d * 1000);
 			break;
 		case 'S':
-			if (cli_parse_long(optarg, 0, 0x7fffffffL, &l) != 0) {
+			if (parse_long(optarg, 0, 0x7fffffffL, &l) != 0) {
 				fprintf(stderr, "llmdeck ask: --seed: expected an integer\n");
 				goto usage;
 			}

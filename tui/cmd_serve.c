@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "config.h"
 #include "gateway.h"
 #include "main.h"
@@ -75,7 +74,7 @@ cmd_serve_main(int argc, char **argv)
 		case 'e': go.token_env = optarg; break;
 		case 'r': go.require_token = 1; break;
 		case 'm':
-			if (cli_parse_long(optarg, 1, 1L << 30, &l) != 0) {
+			if (parse_long(optarg, 1, 1L << 30, &l) != 0) {
 				fprintf(stderr, "llmdeck serve: --max-body: expected bytes 1..2^30, "
 				    "got \"%s\"\n", optarg);
 				return EXIT_USAGE;
@@ -83,7 +82,7 @@ cmd_serve_main(int argc, char **argv)
 			go.max_body = (size_t)l;
 			break;
 		case 't':
-			if (cli_parse_long(optarg, 1, 64, &l) != 0) {
+			if (parse_long(optarg, 1, 64, &l) != 0) {
 				fprintf(stderr, "llmdeck serve: --threads: expected 1..64, got \"%s\"\n",
 				    optarg);
 				return EXIT_USAGE;

@@ -506,16 +506,6 @@ console_loop(struct console *c)
 	}
 }
 
-static int
-parse_num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
-}
-
 static void
 console_free(struct console *c)
 {
@@ -583,7 +573,7 @@ cmd_console_main(int argc, char **argv)
 		case 'R': c->readonly = 1; break;
 		case 'l': listen = optarg; break;
 		case 'r':
-			if (parse_num(optarg, 0, 1000, &d) != 0) {
+			if (parse_double(optarg, 0, 1000, &d) != 0) {
 				fprintf(stderr, "llmdeck: --demo-rate: expected requests per second "
 				    "0..1000, got \"%s\"\n", optarg);
 				console_usage(stderr);

@@ -16,26 +16,6 @@
 
 #define MAX_ARGS 8
 
-static int
-parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
-}
-
-static int
-parse_double(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
-}
-
 static const struct provider_snapshot *
 snap_provider(struct console *c, const char *name, size_t *idx)
 {
@@ -151,7 +131,7 @@ exec_priority(struct console *c, int argc, char **argv, char **cause)
 
 	(void)argc;
 	if (strcmp(argv[0], "priority") == 0) {
-		if (parse_int(argv[2], 0, 1000, &prio) != 0) {
+		if (parse_long(argv[2], 0, 1000, &prio) != 0) {
 			*cause = xasprintf("priority: expected an integer 0..1000, got \"%s\"",
 			    argv[2]);
 			return -1;
@@ -270,7 +250,7 @@ exec_refresh(struct console *c, int argc, char **argv, char **cause)
 	long ms;
 
 	(void)argc;
-	if (parse_int(argv[1], 100, 10000, &ms) != 0) {
+	if (parse_long(argv[1], 100, 10000, &ms) != 0) {
 		*cause = xasprintf("refresh: expected milliseconds 100..10000, got \"%s\"",
 		    argv[1]);
 		return -1;
