@@ -41,9 +41,14 @@ cat >"$dir/config.json" <<EOF
 EOF
 sed "s#$SIM#$SLOW#; s#\"fast\"#\"slow\"#; s#\"models\":\[\"m\"\]}#\"models\":[\"m\"],\"timeout_seconds\":120}#" \
     "$dir/config.json" >"$dir/slow.json"
-BENCH_SIM_KEY=sk-bench "$BIN" serve --listen 127.0.0.1:0 --config "$dir/config.json" \
+# Routing alone (--no-db), as Portkey is measured; and with the ledger on (the default:
+# every answer committed to SQLite before it is returned).
+BENCH_SIM_KEY=sk-bench "$BIN" serve --no-db --listen 127.0.0.1:0 --config "$dir/config.json" \
     >"$dir/gw.out" 2>&1 & pids="$pids $!"
 GW=$(wait_line "$dir/gw.out" "listening on")
+BENCH_SIM_KEY=sk-bench "$BIN" serve --db "$dir/ledger.db" --listen 127.0.0.1:0 \
+    --config "$dir/config.json" >"$dir/gwl.out" 2>&1 & pids="$pids $!"
+GWL=$(wait_line "$dir/gwl.out" "listening on")
 
 PK=""
 PKJS=tests/node/node_modules/@portkey-ai/gateway/build/start-server.js
@@ -93,6 +98,8 @@ for c in 1 16 256; do
 	g=$(run "$GW" "$dir/direct.lua" $c)
 	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c direct $d
 	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c llmdeck $g
+	l=$(run "$GWL" "$dir/direct.lua" $c)
+	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c +ledger $l
 	p=""
 	if [ -n "$PK" ]; then
 		p=$(run "$PK" "$dir/portkey.lua" $c)
@@ -108,7 +115,7 @@ awk -F'|' '{
 }
 
 # Slow requests held in flight at once, through a gateway on the 2 s sim.
-BENCH_SIM_KEY=sk-bench "$BIN" serve --listen 127.0.0.1:0 --config "$dir/slow.json" \
+BENCH_SIM_KEY=sk-bench "$BIN" serve --no-db --listen 127.0.0.1:0 --config "$dir/slow.json" \
     >"$dir/gws.out" 2>&1 & gwpid=$!; pids="$pids $gwpid"
 GWS=$(wait_line "$dir/gws.out" "listening on")
 # Each request takes a client socket and an upstream socket in the gateway.

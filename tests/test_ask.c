@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -309,6 +311,79 @@ test_budget_refusal_exits_3(void **state)
 	free(err);
 }
 
+static size_t
+collect_body(char *p, size_t size, size_t n, void *arg)
+{
+	buf_append(arg, p, size * n);
+	return size * n;
+}
+
+/* llmdeck serve ledgers what applications send through it, like ask does. */
+static void
+test_serve_ledgers_gateway_traffic(void **state)
+{
+	char db[300], line[256], url[300];
+	int fds[2];
+	pid_t pid;
+	FILE *f;
+	CURL *c;
+	struct curl_slist *h = NULL;
+	struct buf body;
+	long status = 0;
+	sqlite3 *sq;
+	sqlite3_stmt *st;
+	int rows = -1;
+
+	(void)state;
+	snprintf(db, sizeof db, "%s/serve.db", dir);
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(llmdeck, llmdeck, "serve", "--listen", "127.0.0.1:0", "--config",
+		    config_path(), "--db", db, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	assert_non_null(fgets(line, sizeof line, f));
+	fclose(f);
+	assert_non_null(strstr(line, "listening on http://"));
+	*strchr(line, '\n') = '\0';
+	snprintf(url, sizeof url, "%s/v1/chat/completions", strstr(line, "http://"));
+
+	buf_init(&body);
+	c = curl_easy_init();
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"model\":\"LSR\",\"messages\":"
+	    "[{\"role\":\"user\",\"content\":\"through the gateway\"}]}");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	assert_int_equal(status, 200);
+	assert_non_null(strstr(body.data, "through the gateway"));
+	buf_free(&body);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+
+	/* The answer was committed to the ledger before the client had it. */
+	assert_int_equal(sqlite3_open_v2(db, &sq, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(sq, "SELECT count(*) FROM ledger WHERE provider = "
+	    "'good' AND route = 'LSR' AND outcome = 'ok' AND cost_usd > 0", -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rows = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(sq);
+	assert_int_equal(rows, 1);
+}
+
 int
 main(void)
 {
@@ -319,6 +394,7 @@ main(void)
 		cmocka_unit_test(test_every_attempt_failing_exits_1_with_a_line_per_attempt),
 		cmocka_unit_test(test_usage_and_config_errors_exit_2),
 		cmocka_unit_test(test_budget_refusal_exits_3),
+		cmocka_unit_test(test_serve_ledgers_gateway_traffic),
 	};
 
 	return cmocka_run_group_tests(tests, setup_sims, teardown_sims);

@@ -21,7 +21,7 @@ static void
 node_run_script(const char *script)
 {
 	const char *bin = getenv("LLMDECK");
-	char cmd[1024];
+	char cmd[1024], state[] = "/tmp/llmdeck-node-XXXXXX";
 	int rc;
 
 	if (access("tests/node/node_modules/openai", F_OK) != 0 ||
@@ -31,8 +31,11 @@ node_run_script(const char *script)
 		    "(cd tests/node && npm ci)\n");
 		skip();
 	}
-	snprintf(cmd, sizeof cmd, "LLMDECK=%s timeout 120 node tests/node/%s",
-	    bin != NULL ? bin : "build/llmdeck", script);
+	/* llmdeck serve keeps its database in the state directory: a fresh one. */
+	if (mkdtemp(state) == NULL)
+		fail_msg("mkdtemp: %s", state);
+	snprintf(cmd, sizeof cmd, "XDG_STATE_HOME=%s LLMDECK=%s timeout 120 node tests/node/%s; "
+	    "rc=$?; rm -rf %s; exit $rc", state, bin != NULL ? bin : "build/llmdeck", script, state);
 	rc = system(cmd);
 	assert_true(WIFEXITED(rc));
 	assert_int_equal(WEXITSTATUS(rc), 0);

@@ -21,14 +21,16 @@ static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F] [--threads N]\n"
+	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db] [--threads N]\n"
 	    "                     [--max-body BYTES] [--token-env VAR] [--require-token]\n"
 	    "Serve the router over HTTP until SIGINT or SIGTERM: POST /v1/chat/completions\n"
 	    "(OpenAI), POST /v1/messages (Anthropic), GET /v1/models, /health, /ready, /metrics.\n"
 	    "Prints \"llmdeck gateway listening on http://HOST:PORT\" (port 0 picks one).\n"
 	    "  --listen HOST:PORT  default %s; a non-loopback address needs a token\n"
 	    "  --config F          config file (else $LLMDECK_CONFIG, the XDG file, the env)\n"
-	    "  --db F              database for budget and cache figures in /metrics\n"
+	    "  --db F              the database: ledger, budget, cache, events, overrides\n"
+	    "                      (default $XDG_STATE_HOME/llmdeck/llmdeck.db)\n"
+	    "  --no-db             no database: no ledger, no budget, no cache (benchmarks)\n"
 	    "  --token-env VAR     variable holding the bearer token (default %s);\n"
 	    "                      when set, clients must send it, on any address\n"
 	    "  --require-token     refuse to start without the token even on loopback\n"
@@ -45,6 +47,7 @@ cmd_serve_main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "no-db", no_argument, NULL, 'N' },
 		{ "token-env", required_argument, NULL, 'e' },
 		{ "require-token", no_argument, NULL, 'r' },
 		{ "max-body", required_argument, NULL, 'm' },
@@ -62,15 +65,16 @@ cmd_serve_main(int argc, char **argv)
 	char *cause = NULL;
 	sigset_t set;
 	long l;
-	int ch, sig;
+	int ch, sig, no_db = 0;
 
 	gateway_opts_init(&go);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "l:c:d:e:rm:t:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': go.listen = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 'd': db = optarg; break;
+		case 'N': no_db = 1; break;
 		case 'e': go.token_env = optarg; break;
 		case 'r': go.require_token = 1; break;
 		case 'm':
@@ -110,7 +114,7 @@ cmd_serve_main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	if (db != NULL && store_open(&st, db, &cause) != 0) {
+	if (!no_db && store_open(&st, db, &cause) != 0) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
 		config_free(&cfg);
@@ -126,6 +130,7 @@ cmd_serve_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&ro, 0, sizeof ro);
+	ro.store = st;          /* every answer ledgered, the budget and cache shared */
 	if ((r = router_new(&cfg, &ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
