@@ -136,7 +136,7 @@ adapter_url_escape(const char *s)
 		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
 			buf_append(&b, s, 1);
 		else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 			buf_append(&b, e, 3);
 		}
 	}
@@ -262,8 +262,8 @@ adapter_parse_number(const char *s)
 static int
 adapter_month(const char *m)
 {
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-		"Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char *const months[] = {
+	    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 	for (int i = 0; i < 12; i++)
 		if (strcasecmp(m, months[i]) == 0)
@@ -284,19 +284,24 @@ adapter_parse_http_date(const char *s)
 	while (isspace((unsigned char)*s))
 		s++;
 	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-	if (sscanf(s, "%15[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d GMT%n", wd, &d, mon, &y, &H, &M,
-	    &S, &n) == 7 && n > 0)
+	if (sscanf(s, "%15[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d GMT%n", wd, &d, mon, &y, &H, &M, &S,
+	        &n) == 7 &&
+	    n > 0)
 		ok = 1;
 	/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-	if (!ok && sscanf(s, "%15[A-Za-z], %d-%3[A-Za-z]-%d %d:%d:%d GMT%n", wd, &d, mon, &y, &H,
-	    &M, &S, &n) == 7 && n > 0) {
+	if (!ok &&
+	    sscanf(s, "%15[A-Za-z], %d-%3[A-Za-z]-%d %d:%d:%d GMT%n", wd, &d, mon, &y, &H, &M, &S,
+	        &n) == 7 &&
+	    n > 0) {
 		if (y < 100)
 			y += y >= 70 ? 1900 : 2000;
 		ok = 1;
 	}
 	/* asctime: Sun Nov  6 08:49:37 1994 */
-	if (!ok && sscanf(s, "%15[A-Za-z] %3[A-Za-z] %d %d:%d:%d %d%n", wd, mon, &d, &H, &M, &S,
-	    &y, &n) == 7 && n > 0)
+	if (!ok &&
+	    sscanf(s, "%15[A-Za-z] %3[A-Za-z] %d %d:%d:%d %d%n", wd, mon, &d, &H, &M, &S, &y, &n) ==
+	        7 &&
+	    n > 0)
 		ok = 1;
 	if (!ok)
 		return -1;
@@ -428,7 +433,8 @@ adapter_error_detail(const cJSON *detail, struct llm_error *err)
 	if (cJSON_IsArray(loc) && cJSON_GetArraySize(loc) > 0) {
 		buf_puts(&b, " at ");
 		int i = 0;
-		cJSON_ArrayForEach(part, loc) {
+		cJSON_ArrayForEach(part, loc)
+		{
 			if (i++ > 0)
 				buf_puts(&b, ".");
 			if (cJSON_IsString(part))
@@ -518,28 +524,28 @@ adapter_type_class(const char *type, enum llm_errclass *cls)
 		const char *type;
 		enum llm_errclass cls;
 	} map[] = {
-		{ "overloaded_error", LLM_ERR_OVERLOADED },
-		{ "rate_limit_error", LLM_ERR_RATE_LIMIT },
-		{ "rate_limit_exceeded", LLM_ERR_RATE_LIMIT },
-		{ "rate_limited", LLM_ERR_RATE_LIMIT },
-		{ "429", LLM_ERR_RATE_LIMIT },
-		{ "insufficient_quota", LLM_ERR_QUOTA },
-		{ "billing_error", LLM_ERR_QUOTA },
-		{ "api_error", LLM_ERR_SERVER },
-		{ "server_error", LLM_ERR_SERVER },
-		{ "internal_error", LLM_ERR_SERVER },
-		{ "timeout_error", LLM_ERR_TIMEOUT },
-		{ "unavailable_error", LLM_ERR_OVERLOADED },
-		{ "invalid_request_error", LLM_ERR_BAD_REQUEST },
-		{ "request_too_large", LLM_ERR_BAD_REQUEST },
-		{ "content_filter", LLM_ERR_BAD_REQUEST },
-		{ "context_length_exceeded", LLM_ERR_BAD_REQUEST },
-		{ "authentication_error", LLM_ERR_AUTH },
-		{ "permission_error", LLM_ERR_AUTH },
-		{ "invalid_api_key", LLM_ERR_AUTH },
-		{ "not_found_error", LLM_ERR_NOT_FOUND },
-		{ "model_not_found", LLM_ERR_NOT_FOUND },
-		{ "DeploymentNotFound", LLM_ERR_NOT_FOUND },
+	    {"overloaded_error", LLM_ERR_OVERLOADED},
+	    {"rate_limit_error", LLM_ERR_RATE_LIMIT},
+	    {"rate_limit_exceeded", LLM_ERR_RATE_LIMIT},
+	    {"rate_limited", LLM_ERR_RATE_LIMIT},
+	    {"429", LLM_ERR_RATE_LIMIT},
+	    {"insufficient_quota", LLM_ERR_QUOTA},
+	    {"billing_error", LLM_ERR_QUOTA},
+	    {"api_error", LLM_ERR_SERVER},
+	    {"server_error", LLM_ERR_SERVER},
+	    {"internal_error", LLM_ERR_SERVER},
+	    {"timeout_error", LLM_ERR_TIMEOUT},
+	    {"unavailable_error", LLM_ERR_OVERLOADED},
+	    {"invalid_request_error", LLM_ERR_BAD_REQUEST},
+	    {"request_too_large", LLM_ERR_BAD_REQUEST},
+	    {"content_filter", LLM_ERR_BAD_REQUEST},
+	    {"context_length_exceeded", LLM_ERR_BAD_REQUEST},
+	    {"authentication_error", LLM_ERR_AUTH},
+	    {"permission_error", LLM_ERR_AUTH},
+	    {"invalid_api_key", LLM_ERR_AUTH},
+	    {"not_found_error", LLM_ERR_NOT_FOUND},
+	    {"model_not_found", LLM_ERR_NOT_FOUND},
+	    {"DeploymentNotFound", LLM_ERR_NOT_FOUND},
 	};
 
 	if (type == NULL)
@@ -588,23 +594,16 @@ adapter_class_for_status(int status)
 	switch (status) {
 	case 400:
 	case 413:
-	case 422:
-		return LLM_ERR_BAD_REQUEST;
+	case 422: return LLM_ERR_BAD_REQUEST;
 	case 401:
-	case 403:
-		return LLM_ERR_AUTH;
-	case 402:
-		return LLM_ERR_QUOTA;
-	case 404:
-		return LLM_ERR_NOT_FOUND;
+	case 403: return LLM_ERR_AUTH;
+	case 402: return LLM_ERR_QUOTA;
+	case 404: return LLM_ERR_NOT_FOUND;
 	case 408:
-	case 409:
-		return LLM_ERR_SERVER;
-	case 429:
-		return LLM_ERR_RATE_LIMIT;
+	case 409: return LLM_ERR_SERVER;
+	case 429: return LLM_ERR_RATE_LIMIT;
 	case 503:
-	case 529:
-		return LLM_ERR_OVERLOADED;
+	case 529: return LLM_ERR_OVERLOADED;
 	}
 	if (status >= 500)
 		return LLM_ERR_SERVER;

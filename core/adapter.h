@@ -17,7 +17,7 @@
 struct adapter_http {
 	char *method;
 	char *url;
-	char **headers;  /* "Name: value" */
+	char **headers; /* "Name: value" */
 	size_t n_headers;
 	char *body;
 	size_t body_len;
@@ -49,11 +49,12 @@ struct adapter {
 	 * stream ended properly, -1 on an error event or broken data (err filled).
 	 * acc gathers content, usage, stop reason and id as the stream goes. */
 	struct adapter_stream *(*stream_new)(void);
-	int (*stream_feed)(struct adapter_stream *, const char *data, size_t len,
-	    adapter_delta_cb, void *arg, struct llm_response *acc, struct llm_error *err);
+	int (*stream_feed)(struct adapter_stream *, const char *data, size_t len, adapter_delta_cb,
+	    void *arg, struct llm_response *acc, struct llm_error *err);
 	/* The transfer ended: 0 if the stream had ended properly, else -1 (err filled:
 	 * a cut stream). */
-	int (*stream_finish)(struct adapter_stream *, struct llm_response *acc, struct llm_error *err);
+	int (*stream_finish)(struct adapter_stream *, struct llm_response *acc,
+	    struct llm_error *err);
 	void (*stream_free)(struct adapter_stream *);
 
 	/* Health probe request (GET models / health). */
@@ -61,7 +62,7 @@ struct adapter {
 };
 
 extern const struct adapter adapter_anthropic;
-extern const struct adapter adapter_openai;   /* flavors: openai, mistral, vllm, llamacpp, ollama */
+extern const struct adapter adapter_openai; /* flavors: openai, mistral, vllm, llamacpp, ollama */
 extern const struct adapter adapter_azure;
 
 const struct adapter *adapter_for(enum provider_kind);

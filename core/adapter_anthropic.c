@@ -66,13 +66,13 @@ anthropic_build_request(const struct provider_conf *conf, const char *model_id,
 }
 
 static const struct adapter_stop_word anthropic_stops[] = {
-	{ "end_turn", LLM_STOP_END },
-	{ "max_tokens", LLM_STOP_MAX_TOKENS },
-	{ "model_context_window_exceeded", LLM_STOP_MAX_TOKENS },
-	{ "stop_sequence", LLM_STOP_STOP_SEQUENCE },
-	{ "tool_use", LLM_STOP_TOOL_USE },
-	{ "refusal", LLM_STOP_CONTENT_FILTER },
-	{ "pause_turn", LLM_STOP_OTHER },
+    {"end_turn", LLM_STOP_END},
+    {"max_tokens", LLM_STOP_MAX_TOKENS},
+    {"model_context_window_exceeded", LLM_STOP_MAX_TOKENS},
+    {"stop_sequence", LLM_STOP_STOP_SEQUENCE},
+    {"tool_use", LLM_STOP_TOOL_USE},
+    {"refusal", LLM_STOP_CONTENT_FILTER},
+    {"pause_turn", LLM_STOP_OTHER},
 };
 
 /*
@@ -90,10 +90,10 @@ anthropic_usage(const cJSON *usage, struct llm_usage *u)
 	raw = u->input_tokens - u->cache_read_tokens - u->cache_write_tokens;
 	raw = adapter_json_int(usage, "input_tokens", raw);
 	u->output_tokens = adapter_json_int(usage, "output_tokens", u->output_tokens);
-	u->cache_read_tokens = adapter_json_int(usage, "cache_read_input_tokens",
-	    u->cache_read_tokens);
-	u->cache_write_tokens = adapter_json_int(usage, "cache_creation_input_tokens",
-	    u->cache_write_tokens);
+	u->cache_read_tokens =
+	    adapter_json_int(usage, "cache_read_input_tokens", u->cache_read_tokens);
+	u->cache_write_tokens =
+	    adapter_json_int(usage, "cache_creation_input_tokens", u->cache_write_tokens);
 	u->input_tokens = raw + u->cache_read_tokens + u->cache_write_tokens;
 }
 
@@ -133,7 +133,8 @@ anthropic_parse_response(const char *body, size_t len, struct llm_response *out,
 	}
 	buf_init(&b);
 	buf_puts(&b, "");
-	cJSON_ArrayForEach(block, content) {
+	cJSON_ArrayForEach(block, content)
+	{
 		type = adapter_json_string(block, "type");
 		if (type == NULL || strcmp(type, "text") != 0)
 			continue;
@@ -187,7 +188,8 @@ anthropic_event(struct adapter_stream *s, const char *event, const char *data, s
 		else {
 			adapter_set_string(&acc->id, adapter_json_string(msg, "id"));
 			adapter_set_string(&acc->model, adapter_json_string(msg, "model"));
-			anthropic_usage(cJSON_GetObjectItemCaseSensitive(msg, "usage"), &acc->usage);
+			anthropic_usage(cJSON_GetObjectItemCaseSensitive(msg, "usage"),
+			    &acc->usage);
 		}
 	} else if (strcmp(event, "content_block_delta") == 0) {
 		delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
@@ -239,13 +241,13 @@ anthropic_build_probe(const struct provider_conf *conf, struct adapter_http *out
 }
 
 const struct adapter adapter_anthropic = {
-	.kind = "anthropic",
-	.build_request = anthropic_build_request,
-	.parse_response = anthropic_parse_response,
-	.classify_error = adapter_classify_http,
-	.stream_new = anthropic_stream_new,
-	.stream_feed = adapter_stream_feed,
-	.stream_finish = adapter_stream_finish,
-	.stream_free = adapter_stream_free,
-	.build_probe = anthropic_build_probe,
+    .kind = "anthropic",
+    .build_request = anthropic_build_request,
+    .parse_response = anthropic_parse_response,
+    .classify_error = adapter_classify_http,
+    .stream_new = anthropic_stream_new,
+    .stream_feed = adapter_stream_feed,
+    .stream_finish = adapter_stream_finish,
+    .stream_free = adapter_stream_free,
+    .build_probe = anthropic_build_probe,
 };

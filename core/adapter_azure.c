@@ -47,8 +47,8 @@ azure_build_request(const struct provider_conf *conf, const char *model_id,
 	dep = adapter_url_escape(model_id);
 	ver = azure_api_version(conf);
 	out->method = xstrdup("POST");
-	out->url = xasprintf("%s/openai/deployments/%s/chat/completions?api-version=%s", base, dep,
-	    ver);
+	out->url =
+	    xasprintf("%s/openai/deployments/%s/chat/completions?api-version=%s", base, dep, ver);
 	if (conf->api_key != NULL)
 		adapter_http_header(out, "api-key: %s", conf->api_key);
 	free(ver);
@@ -110,13 +110,13 @@ azure_build_probe(const struct provider_conf *conf, struct adapter_http *out, ch
 }
 
 const struct adapter adapter_azure = {
-	.kind = "azure",
-	.build_request = azure_build_request,
-	.parse_response = adapter_openai_parse,
-	.classify_error = azure_classify_error,
-	.stream_new = adapter_openai_stream_new,
-	.stream_feed = adapter_stream_feed,
-	.stream_finish = adapter_stream_finish,
-	.stream_free = adapter_stream_free,
-	.build_probe = azure_build_probe,
+    .kind = "azure",
+    .build_request = azure_build_request,
+    .parse_response = adapter_openai_parse,
+    .classify_error = azure_classify_error,
+    .stream_new = adapter_openai_stream_new,
+    .stream_feed = adapter_stream_feed,
+    .stream_finish = adapter_stream_finish,
+    .stream_free = adapter_stream_free,
+    .build_probe = azure_build_probe,
 };

@@ -21,10 +21,12 @@ openai_tools(const char *tools_json, const char *who, char **cause)
 		return NULL;
 	}
 	out = cJSON_CreateArray();
-	cJSON_ArrayForEach(t, in) {
+	cJSON_ArrayForEach(t, in)
+	{
 		if (!cJSON_IsObject(t) || adapter_json_string(t, "name") == NULL) {
 			/* Already in OpenAI's form? Pass it through. */
-			if (cJSON_IsObject(t) && cJSON_IsObject(cJSON_GetObjectItem(t, "function"))) {
+			if (cJSON_IsObject(t) &&
+			    cJSON_IsObject(cJSON_GetObjectItem(t, "function"))) {
 				cJSON_AddItemToArray(out, cJSON_Duplicate(t, 1));
 				continue;
 			}
@@ -73,8 +75,9 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 		cJSON_AddItemToArray(msgs, m);
 	}
 	adapter_json_messages(msgs, req);
-	cJSON_AddNumberToObject(root, o->max_completion_tokens ? "max_completion_tokens" :
-	    "max_tokens", llm_request_max_tokens(req));
+	cJSON_AddNumberToObject(root,
+	    o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+	    llm_request_max_tokens(req));
 	adapter_json_sampling(root, req, "stop", tools);
 	if (stream) {
 		cJSON_AddBoolToObject(root, "stream", 1);
@@ -89,13 +92,13 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 }
 
 static const struct adapter_stop_word openai_stops[] = {
-	{ "stop", LLM_STOP_END },
-	{ "length", LLM_STOP_MAX_TOKENS },
-	{ "model_length", LLM_STOP_MAX_TOKENS },
-	{ "tool_calls", LLM_STOP_TOOL_USE },
-	{ "function_call", LLM_STOP_TOOL_USE },
-	{ "content_filter", LLM_STOP_CONTENT_FILTER },
-	{ "error", LLM_STOP_OTHER },
+    {"stop", LLM_STOP_END},
+    {"length", LLM_STOP_MAX_TOKENS},
+    {"model_length", LLM_STOP_MAX_TOKENS},
+    {"tool_calls", LLM_STOP_TOOL_USE},
+    {"function_call", LLM_STOP_TOOL_USE},
+    {"content_filter", LLM_STOP_CONTENT_FILTER},
+    {"error", LLM_STOP_OTHER},
 };
 
 static void
@@ -109,8 +112,8 @@ openai_usage(const cJSON *usage, struct llm_usage *u)
 	u->output_tokens = adapter_json_int(usage, "completion_tokens", u->output_tokens);
 	details = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
 	if (cJSON_IsObject(details))
-		u->cache_read_tokens = adapter_json_int(details, "cached_tokens",
-		    u->cache_read_tokens);
+		u->cache_read_tokens =
+		    adapter_json_int(details, "cached_tokens", u->cache_read_tokens);
 }
 
 static void
@@ -125,7 +128,8 @@ openai_choice(const cJSON *choices)
 {
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, choices) {
+	cJSON_ArrayForEach(c, choices)
+	{
 		if (cJSON_IsObject(c) && adapter_json_int(c, "index", 0) == 0)
 			return c;
 	}
@@ -134,8 +138,7 @@ openai_choice(const cJSON *choices)
 }
 
 int
-adapter_openai_parse(const char *body, size_t len, struct llm_response *out,
-    struct llm_error *err)
+adapter_openai_parse(const char *body, size_t len, struct llm_response *out, struct llm_error *err)
 {
 	cJSON *root;
 	const cJSON *choices, *choice, *msg, *content;
@@ -166,7 +169,8 @@ adapter_openai_parse(const char *body, size_t len, struct llm_response *out,
 	}
 	msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
 	if (!cJSON_IsObject(msg)) {
-		llm_error_set(err, LLM_ERR_MALFORMED, 0, "openai response: choice without a message");
+		llm_error_set(err, LLM_ERR_MALFORMED, 0,
+		    "openai response: choice without a message");
 		goto fail;
 	}
 	content = cJSON_GetObjectItemCaseSensitive(msg, "content");
@@ -306,8 +310,7 @@ openai_build_probe(const struct provider_conf *conf, struct adapter_http *out, c
 		auth = 0;
 		break;
 	case FLAVOR_OPENAI:
-	case FLAVOR_MISTRAL:
-		break;
+	case FLAVOR_MISTRAL: break;
 	}
 	out->method = xstrdup("GET");
 	out->url = xasprintf("%s%s", base, path);
@@ -318,13 +321,13 @@ openai_build_probe(const struct provider_conf *conf, struct adapter_http *out, c
 }
 
 const struct adapter adapter_openai = {
-	.kind = "openai",
-	.build_request = openai_build_request,
-	.parse_response = adapter_openai_parse,
-	.classify_error = adapter_classify_http,
-	.stream_new = adapter_openai_stream_new,
-	.stream_feed = adapter_stream_feed,
-	.stream_finish = adapter_stream_finish,
-	.stream_free = adapter_stream_free,
-	.build_probe = openai_build_probe,
+    .kind = "openai",
+    .build_request = openai_build_request,
+    .parse_response = adapter_openai_parse,
+    .classify_error = adapter_classify_http,
+    .stream_new = adapter_openai_stream_new,
+    .stream_feed = adapter_stream_feed,
+    .stream_finish = adapter_stream_finish,
+    .stream_free = adapter_stream_free,
+    .build_probe = openai_build_probe,
 };

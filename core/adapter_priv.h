@@ -50,8 +50,8 @@ void adapter_stop_reason(const cJSON *obj, const char *key, const struct adapter
 
 /* Errors. */
 /* Status first, body second, then retry headers: the classification all kinds share. */
-void adapter_classify_http(int status, const struct http_headers *, const char *body,
-    size_t len, struct llm_error *err);
+void adapter_classify_http(int status, const struct http_headers *, const char *body, size_t len,
+    struct llm_error *err);
 /* The class of a provider's error type or code where there is no status (stream errors). */
 enum llm_errclass adapter_class_for_type(const char *type);
 /* The same for a whole error body: its type, else its code; LLM_ERR_SERVER if unknown. */
@@ -80,7 +80,7 @@ struct adapter_stream {
 	int delivered;        /* some text went to the callback */
 	int seen_stop;        /* a stop reason arrived (OpenAI: finish_reason) */
 	struct llm_error saved;
-	char *content;        /* acc->content as this decoder last left it */
+	char *content; /* acc->content as this decoder last left it */
 	size_t content_len;
 	size_t content_cap;
 	/* Valid during one feed or finish call. */
@@ -106,14 +106,14 @@ int adapter_stream_error_json(struct adapter_stream *, const cJSON *root);
 
 /* OpenAI's wire format, shared by the openai and azure adapters. */
 struct openai_body_opts {
-	const char *model;          /* NULL: no model field (azure) */
-	int max_completion_tokens;  /* else max_tokens */
-	int stream_options;         /* send stream_options.include_usage when streaming */
+	const char *model;         /* NULL: no model field (azure) */
+	int max_completion_tokens; /* else max_tokens */
+	int stream_options;        /* send stream_options.include_usage when streaming */
 };
 int adapter_openai_body(const struct llm_request *, int stream, const struct openai_body_opts *,
     struct adapter_http *out, const char *who, char **cause);
-int adapter_openai_parse(const char *body, size_t len, struct llm_response *out,
-    struct llm_error *err);
+int
+adapter_openai_parse(const char *body, size_t len, struct llm_response *out, struct llm_error *err);
 struct adapter_stream *adapter_openai_stream_new(void);
 
 #endif

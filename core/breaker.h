@@ -24,10 +24,10 @@ struct breaker {
 	int base_cooldown_ms;
 	int half_open_max;
 	int consecutive_failures;
-	int cooldown_ms;        /* current cooldown (grows on repeated opens) */
+	int cooldown_ms; /* current cooldown (grows on repeated opens) */
 	uint64_t opened_at_ms;
-	int trials_in_flight;   /* half-open requests sent and not yet settled */
-	uint64_t transitions;   /* count of state changes */
+	int trials_in_flight; /* half-open requests sent and not yet settled */
+	uint64_t transitions; /* count of state changes */
 };
 
 void breaker_init(struct breaker *, int failure_threshold, int cooldown_ms, int half_open_max);

@@ -19,7 +19,8 @@ budget_today(struct store *s, const struct budget_conf *c, int64_t now, int64_t 
 {
 	if (store_day_bounds(c->timezone, now, start, end, day) != 0) {
 		*cause = xasprintf("budget: unknown timezone \"%s\" (use UTC, an offset like "
-		    "+02:00 or an IANA name)", c->timezone != NULL ? c->timezone : "");
+		                   "+02:00 or an IANA name)",
+		    c->timezone != NULL ? c->timezone : "");
 		return -1;
 	}
 	(void)s;
@@ -41,9 +42,10 @@ static double
 budget_spent_between(sqlite3 *db, int64_t from, int64_t to, int *err)
 {
 	if (from >= 0 && from % STORE_BUCKET_MS == 0 && to % STORE_BUCKET_MS == 0)
-		return budget_sum(db, "SELECT TOTAL(cost_usd) FROM spend_buckets WHERE "
-		    "bucket >= ? AND bucket < ?", from / STORE_BUCKET_MS, to / STORE_BUCKET_MS,
-		    err);
+		return budget_sum(db,
+		    "SELECT TOTAL(cost_usd) FROM spend_buckets WHERE "
+		    "bucket >= ? AND bucket < ?",
+		    from / STORE_BUCKET_MS, to / STORE_BUCKET_MS, err);
 	return budget_sum(db, STORE_SQL_LEDGER_SPENT, from, to, err);
 }
 
@@ -66,8 +68,10 @@ budget_reserved(sqlite3 *db, int64_t now, int *err)
 	double v = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT pid, TOTAL(amount_usd) FROM reservations WHERE "
-	    "time_ms >= ? GROUP BY pid", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	        "SELECT pid, TOTAL(amount_usd) FROM reservations WHERE "
+	        "time_ms >= ? GROUP BY pid",
+	        -1, &st, NULL) != SQLITE_OK) {
 		*err = 1;
 		return 0;
 	}
@@ -89,13 +93,13 @@ budget_clean(sqlite3 *db, int64_t now)
 	int rc;
 
 	if (store_exec_int64(db, "DELETE FROM reservations WHERE time_ms < ?",
-	    now - BUDGET_RESERVATION_TTL_MS) != 0)
+	        now - BUDGET_RESERVATION_TTL_MS) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT DISTINCT pid FROM reservations", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT DISTINCT pid FROM reservations", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE pid = ?", -1, &del,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE pid = ?", -1, &del, NULL) !=
+	    SQLITE_OK) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -121,8 +125,7 @@ budget_threshold(const struct budget_conf *c)
 
 /* The once-a-day alert: budget_alerts' primary key makes it once across processes too. */
 static int
-budget_alert(sqlite3 *db, const struct budget_conf *c, const char *day, double spent,
-    int64_t now)
+budget_alert(sqlite3 *db, const struct budget_conf *c, const char *day, double spent, int64_t now)
 {
 	sqlite3_stmt *st;
 	char *msg;
@@ -130,8 +133,10 @@ budget_alert(sqlite3 *db, const struct budget_conf *c, const char *day, double s
 
 	if (c->daily_usd <= 0 || spent < budget_threshold(c) * c->daily_usd)
 		return 0;
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO budget_alerts(day, time_ms) "
-	    "VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	        "INSERT OR IGNORE INTO budget_alerts(day, time_ms) "
+	        "VALUES (?, ?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
@@ -142,8 +147,8 @@ budget_alert(sqlite3 *db, const struct budget_conf *c, const char *day, double s
 	if (sqlite3_changes(db) == 0)
 		return 0;
 	msg = xasprintf("daily budget alert: spent $%.4f of $%.2f (%.0f%%, threshold %.0f%%) "
-	    "on %s", spent, c->daily_usd, 100 * spent / c->daily_usd,
-	    100 * budget_threshold(c), day);
+	                "on %s",
+	    spent, c->daily_usd, 100 * spent / c->daily_usd, 100 * budget_threshold(c), day);
 	rc = store_event_insert(db, now, "budget", NULL, msg);
 	free(msg);
 	return rc;
@@ -155,8 +160,8 @@ budget_alert_written(sqlite3 *db, const char *day)
 	sqlite3_stmt *st;
 	int found = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM budget_alerts WHERE day = ?", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM budget_alerts WHERE day = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
 	found = sqlite3_step(st) == SQLITE_ROW;
@@ -195,16 +200,19 @@ budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
 	reserved = budget_reserved(db, now, &err);
 	if (err || budget_alert(db, c, day, spent, now) != 0)
 		goto fail;
-	if (c->hard_stop && (spent + reserved + upper_usd > c->daily_usd ||
-	    spent + reserved >= c->daily_usd)) {
+	if (c->hard_stop &&
+	    (spent + reserved + upper_usd > c->daily_usd || spent + reserved >= c->daily_usd)) {
 		store_exec(db, "COMMIT");
 		store_unlock(s);
 		*cause = xasprintf("daily budget $%.2f: spent $%.4f, reserved $%.4f, this "
-		    "request needs up to $%.4f", c->daily_usd, spent, reserved, upper_usd);
+		                   "request needs up to $%.4f",
+		    c->daily_usd, spent, reserved, upper_usd);
 		return 1;
 	}
-	if (sqlite3_prepare_v2(db, "INSERT INTO reservations(pid, time_ms, amount_usd) "
-	    "VALUES (?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	        "INSERT INTO reservations(pid, time_ms, amount_usd) "
+	        "VALUES (?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(st, 1, (int64_t)getpid());
 	sqlite3_bind_int64(st, 2, now);
@@ -278,11 +286,11 @@ budget_get_status(struct store *s, const struct budget_conf *c, struct budget_st
 			store_exec(db, "ROLLBACK");
 	}
 	store_unlock(s);
-	bs->alert_crossed = bs->budget_usd > 0 &&
-	    bs->spent_usd >= bs->alert_threshold * bs->budget_usd;
+	bs->alert_crossed =
+	    bs->budget_usd > 0 && bs->spent_usd >= bs->alert_threshold * bs->budget_usd;
 	bs->projected_usd = bs->spent_usd + bs->burn_60m_per_hour * (double)(end - now) / 3.6e6;
-	bs->under_pressure = bs->budget_usd > 0 &&
-	    bs->budget_usd - bs->spent_usd < c->pressure * bs->budget_usd;
+	bs->under_pressure =
+	    bs->budget_usd > 0 && bs->budget_usd - bs->spent_usd < c->pressure * bs->budget_usd;
 	return 0;
 }
 
@@ -299,8 +307,7 @@ budget_ladder_step(const struct budget_conf *c, const char *alias)
 
 const char *
 budget_choose_model(const struct budget_conf *c, const struct budget_status *st,
-    const char *requested, const char *quality, const char *complexity, char *why,
-    size_t whylen)
+    const char *requested, const char *quality, const char *complexity, char *why, size_t whylen)
 {
 	int pressure = st != NULL && st->under_pressure;
 	const char *pick = NULL, *step;
@@ -321,8 +328,11 @@ budget_choose_model(const struct budget_conf *c, const struct budget_status *st,
 	} else if (quality != NULL && strcmp(quality, "standard") == 0) {
 		pick = pressure ? c->tier_low : c->tier_standard;
 		if (pick != NULL) {
-			snprintf(why, whylen, pressure ? "quality standard under budget "
-			    "pressure: cheaper %s" : "quality standard: %s", pick);
+			snprintf(why, whylen,
+			    pressure ? "quality standard under budget "
+			               "pressure: cheaper %s"
+			             : "quality standard: %s",
+			    pick);
 			return pick;
 		}
 	} else if (quality != NULL && strcmp(quality, "low") == 0) {
@@ -341,7 +351,7 @@ budget_choose_model(const struct budget_conf *c, const struct budget_status *st,
 		snprintf(why, whylen, "unknown quality \"%s\" ignored: %s as requested", quality,
 		    requested != NULL ? requested : "default model");
 	else
-		snprintf(why, whylen, "%s as requested", requested != NULL ? requested :
-		    "default model");
+		snprintf(why, whylen, "%s as requested",
+		    requested != NULL ? requested : "default model");
 	return requested;
 }

@@ -55,8 +55,8 @@ void budget_release(struct store *, int64_t reservation_id);
  * Today's figures in one consistent read. Writes the once-a-day alert event
  * (kind "budget") if spend has crossed the threshold. 0, or -1 with *cause.
  */
-int budget_get_status(struct store *, const struct budget_conf *, struct budget_status *,
-    char **cause);
+int
+budget_get_status(struct store *, const struct budget_conf *, struct budget_status *, char **cause);
 
 /*
  * The seed's CostOptimizer, configurable through budget_conf's tiers and

@@ -34,17 +34,14 @@ cache_canon(const cJSON *j)
 
 	if (cJSON_IsArray(j)) {
 		out = cJSON_CreateArray();
-		cJSON_ArrayForEach(e, j)
-			cJSON_AddItemToArray(out, cache_canon(e));
+		cJSON_ArrayForEach(e, j) cJSON_AddItemToArray(out, cache_canon(e));
 		return out;
 	}
 	if (!cJSON_IsObject(j))
 		return cJSON_Duplicate(j, 1);
-	cJSON_ArrayForEach(e, j)
-		n++;
+	cJSON_ArrayForEach(e, j) n++;
 	kids = xcalloc(n, sizeof *kids);
-	cJSON_ArrayForEach(e, j)
-		kids[i++] = (cJSON *)e;
+	cJSON_ArrayForEach(e, j) kids[i++] = (cJSON *)e;
 	qsort(kids, n, sizeof *kids, cache_cmp_keys);
 	out = cJSON_CreateObject();
 	for (i = 0; i < n; i++)
@@ -74,13 +71,14 @@ cache_key(const struct llm_request *r, const char *model_alias, char out_hex[65]
 	for (size_t i = 0; i < r->n_messages; i++) {
 		cJSON *m = cJSON_CreateArray();
 
-		cJSON_AddItemToArray(m, cJSON_CreateString(r->messages[i].role ==
-		    LLM_ROLE_ASSISTANT ? "assistant" : "user"));
+		cJSON_AddItemToArray(m,
+		    cJSON_CreateString(r->messages[i].role == LLM_ROLE_ASSISTANT ? "assistant"
+		                                                                 : "user"));
 		cJSON_AddItemToArray(m, cache_string_or_null(r->messages[i].content));
 		cJSON_AddItemToArray(a, m);
 	}
-	cJSON_AddItemToObject(o, "model", cache_string_or_null(model_alias != NULL ?
-	    model_alias : r->model));
+	cJSON_AddItemToObject(o, "model",
+	    cache_string_or_null(model_alias != NULL ? model_alias : r->model));
 	cJSON_AddItemToObject(o, "provider", cache_string_or_null(r->provider));
 	cJSON_AddItemToObject(o, "route", cache_string_or_null(r->route));
 	a = cJSON_AddArrayToObject(o, "stop");
@@ -127,8 +125,8 @@ cache_col_dup(sqlite3_stmt *st, int col)
 }
 
 int
-cache_get(struct store *s, const struct cache_conf *c, const char *key,
-    struct llm_response *out, char provider[64], char model[128])
+cache_get(struct store *s, const struct cache_conf *c, const char *key, struct llm_response *out,
+    char provider[64], char model[128])
 {
 	int64_t now = store_now_ms(s);
 	sqlite3_stmt *st;
@@ -140,9 +138,11 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key,
 		return 0;
 	if ((db = store_write_begin(s)) == NULL)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT provider, model, created_ms, resp_id, resp_model, "
-	    "content, stop, stop_raw, input_tokens, output_tokens, cache_read_tokens, "
-	    "cache_write_tokens FROM cache WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	        "SELECT provider, model, created_ms, resp_id, resp_model, "
+	        "content, stop, stop_raw, input_tokens, output_tokens, cache_read_tokens, "
+	        "cache_write_tokens FROM cache WHERE key = ?",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -176,11 +176,14 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key,
 	sqlite3_finalize(st);
 	if (expired && store_exec_text(db, "DELETE FROM cache WHERE key = ?", key) != 0)
 		goto fail;
-	if (hit && store_exec_text(db, "UPDATE cache SET hits = hits + 1, lru = "
-	    "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache) WHERE key = ?", key) != 0)
+	if (hit &&
+	    store_exec_text(db,
+	        "UPDATE cache SET hits = hits + 1, lru = "
+	        "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache) WHERE key = ?",
+	        key) != 0)
 		goto fail;
 	if (store_exec_text(db, "UPDATE counters SET value = value + 1 WHERE name = ?",
-	    hit ? "cache_hits" : "cache_misses") != 0)
+	        hit ? "cache_hits" : "cache_misses") != 0)
 		goto fail;
 	if (store_write_commit(s, db) != 0) {
 		llm_response_free(out);
@@ -206,11 +209,13 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 		return 0;
 	if ((db = store_write_begin(s)) == NULL)
 		return -1;
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cache(key, provider, model, "
-	    "created_ms, lru, hits, resp_id, resp_model, content, stop, stop_raw, input_tokens, "
-	    "output_tokens, cache_read_tokens, cache_write_tokens) VALUES (?, ?, ?, ?, "
-	    "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache), 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1,
-	    &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	        "INSERT OR REPLACE INTO cache(key, provider, model, "
+	        "created_ms, lru, hits, resp_id, resp_model, content, stop, stop_raw, "
+	        "input_tokens, "
+	        "output_tokens, cache_read_tokens, cache_write_tokens) VALUES (?, ?, ?, ?, "
+	        "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache), 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, provider != NULL ? provider : "", -1, SQLITE_STATIC);
@@ -230,7 +235,7 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 	if (rc != SQLITE_DONE)
 		goto fail;
 	if (store_exec_int64(db, "DELETE FROM cache WHERE created_ms <= ?",
-	    now - (int64_t)c->ttl_seconds * 1000) != 0)
+	        now - (int64_t)c->ttl_seconds * 1000) != 0)
 		goto fail;
 	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM cache", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
@@ -238,8 +243,10 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (c->max_entries > 0 && n > c->max_entries &&
-	    store_exec_int64(db, "DELETE FROM cache WHERE key IN (SELECT key FROM cache "
-	    "ORDER BY lru LIMIT ?)", n - c->max_entries) != 0)
+	    store_exec_int64(db,
+	        "DELETE FROM cache WHERE key IN (SELECT key FROM cache "
+	        "ORDER BY lru LIMIT ?)",
+	        n - c->max_entries) != 0)
 		goto fail;
 	return store_write_commit(s, db);
 fail:
@@ -268,10 +275,11 @@ cache_get_stats(struct store *s, struct cache_stats *cs)
 
 	memset(cs, 0, sizeof *cs);
 	db = store_lock(s);
-	if (sqlite3_prepare_v2(db, "SELECT (SELECT COUNT(*) FROM cache), "
-	    "(SELECT value FROM counters WHERE name = 'cache_hits'), "
-	    "(SELECT value FROM counters WHERE name = 'cache_misses')", -1, &st,
-	    NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	        "SELECT (SELECT COUNT(*) FROM cache), "
+	        "(SELECT value FROM counters WHERE name = 'cache_hits'), "
+	        "(SELECT value FROM counters WHERE name = 'cache_misses')",
+	        -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			cs->entries = sqlite3_column_int64(st, 0);
 			cs->hits = sqlite3_column_int64(st, 1);

@@ -38,8 +38,8 @@ void cache_key(const struct llm_request *, const char *model_alias, char out_hex
  * the entry had expired: it is deleted). -1: error. A disabled cache always
  * misses without counting.
  */
-int cache_get(struct store *, const struct cache_conf *, const char *key,
-    struct llm_response *out, char provider[64], char model[128]);
+int cache_get(struct store *, const struct cache_conf *, const char *key, struct llm_response *out,
+    char provider[64], char model[128]);
 
 /* Store (or replace) an answer; deletes expired entries and evicts the least
  * recently used beyond max_entries. 0, or -1. A disabled cache stores nothing. */
@@ -53,7 +53,7 @@ struct cache_stats {
 	int64_t entries;
 	int64_t hits;
 	int64_t misses;
-	int ttl_seconds;        /* not in the database: 0 (cmd_status fills it from the config) */
+	int ttl_seconds; /* not in the database: 0 (cmd_status fills it from the config) */
 };
 /* 0, or -1. */
 int cache_get_stats(struct store *, struct cache_stats *);

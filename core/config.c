@@ -26,7 +26,7 @@
 #define CONFIG_MAX_INT64 ((int64_t)1 << 53)
 #define AZURE_API_VERSION "2024-10-21"
 
-#define KEYS_IN_ENV                                                           \
+#define KEYS_IN_ENV \
 	"API keys belong in the environment, not in the config file: put the " \
 	"key in an environment variable and name that variable in \"api_key_env\""
 
@@ -35,9 +35,8 @@
 #define SRC_MISTRAL "secondary sources, unverified (PROTOCOLS.md)"
 #define SRC_UNPRICED "unpriced (no price configured)"
 
-static const char *const kind_names[] = { "anthropic", "openai", "azure" };
-static const char *const flavor_names[] = { "openai", "mistral", "vllm", "llamacpp",
-	"ollama" };
+static const char *const kind_names[] = {"anthropic", "openai", "azure"};
+static const char *const flavor_names[] = {"openai", "mistral", "vllm", "llamacpp", "ollama"};
 
 /* PROTOCOLS.md's price list; every entry says where its price came from. */
 static const struct {
@@ -48,18 +47,17 @@ static const struct {
 	int64_t context;
 	const char *source;
 } default_models[] = {
-	{ "claude-opus", "claude-opus-4-20250514", 15.0, 75.0, 200000, SRC_ANTHROPIC },
-	{ "claude-sonnet", "claude-sonnet-4-20250514", 3.0, 15.0, 200000, SRC_ANTHROPIC },
-	{ "claude-haiku", "claude-haiku-4-5", 1.0, 5.0, 200000, SRC_ANTHROPIC },
-	{ "claude-haiku-3.5", "claude-3-5-haiku-20241022", 0.80, 4.0, 200000, SRC_ANTHROPIC },
-	{ "gpt-4o", "gpt-4o", 2.50, 10.0, 128000, SRC_OPENAI },
-	{ "gpt-4o-mini", "gpt-4o-mini", 0.15, 0.60, 128000, SRC_OPENAI },
-	{ "gpt-4-turbo", "gpt-4-turbo", 10.0, 30.0, 128000, SRC_OPENAI },
-	{ "mistral-large", "mistral-large-latest", 2.0, 6.0, 128000, SRC_MISTRAL },
-	{ "mistral-small", "mistral-small-latest", 0.2, 0.6, 32000,
-	    "unverified (not in PROTOCOLS.md)" },
-	{ "llama", "llama3.1", -1.0, -1.0, 128000,
-	    "self-hosted: unpriced unless the config gives a price" },
+    {"claude-opus", "claude-opus-4-20250514", 15.0, 75.0, 200000, SRC_ANTHROPIC},
+    {"claude-sonnet", "claude-sonnet-4-20250514", 3.0, 15.0, 200000, SRC_ANTHROPIC},
+    {"claude-haiku", "claude-haiku-4-5", 1.0, 5.0, 200000, SRC_ANTHROPIC},
+    {"claude-haiku-3.5", "claude-3-5-haiku-20241022", 0.80, 4.0, 200000, SRC_ANTHROPIC},
+    {"gpt-4o", "gpt-4o", 2.50, 10.0, 128000, SRC_OPENAI},
+    {"gpt-4o-mini", "gpt-4o-mini", 0.15, 0.60, 128000, SRC_OPENAI},
+    {"gpt-4-turbo", "gpt-4-turbo", 10.0, 30.0, 128000, SRC_OPENAI},
+    {"mistral-large", "mistral-large-latest", 2.0, 6.0, 128000, SRC_MISTRAL},
+    {"mistral-small", "mistral-small-latest", 0.2, 0.6, 32000, "unverified (not in PROTOCOLS.md)"},
+    {"llama", "llama3.1", -1.0, -1.0, 128000,
+        "self-hosted: unpriced unless the config gives a price"},
 };
 
 /* The seed's CostOptimizer fallbacks: each model to the next cheaper one. */
@@ -67,11 +65,11 @@ static const struct {
 	const char *from;
 	const char *to;
 } default_ladder[] = {
-	{ "claude-opus", "claude-sonnet" },
-	{ "claude-sonnet", "claude-haiku" },
-	{ "gpt-4-turbo", "gpt-4o" },
-	{ "gpt-4o", "gpt-4o-mini" },
-	{ "mistral-large", "mistral-small" },
+    {"claude-opus", "claude-sonnet"},
+    {"claude-sonnet", "claude-haiku"},
+    {"gpt-4-turbo", "gpt-4o"},
+    {"gpt-4o", "gpt-4o-mini"},
+    {"mistral-large", "mistral-small"},
 };
 
 /* The seed's paradigm table. */
@@ -80,16 +78,15 @@ static const struct {
 	const char *primary;
 	const char *fallback;
 } default_routes[] = {
-	{ "LSR", "anthropic", "openai" },
-	{ "GS", "anthropic", "openai" },
-	{ "EP", "anthropic", "openai" },
-	{ "VE", "openai", "anthropic" },
+    {"LSR", "anthropic", "openai"},
+    {"GS", "anthropic", "openai"},
+    {"EP", "anthropic", "openai"},
+    {"VE", "openai", "anthropic"},
 };
 
-static const char *const anthropic_models[] = { "claude-sonnet", "claude-haiku",
-	"claude-opus" };
-static const char *const openai_models[] = { "gpt-4o", "gpt-4o-mini", "gpt-4-turbo" };
-static const char *const azure_models[] = { "gpt-4o", "gpt-4o-mini" };
+static const char *const anthropic_models[] = {"claude-sonnet", "claude-haiku", "claude-opus"};
+static const char *const openai_models[] = {"gpt-4o", "gpt-4o-mini", "gpt-4-turbo"};
+static const char *const azure_models[] = {"gpt-4o", "gpt-4o-mini"};
 
 const char *
 provider_kind_name(enum provider_kind kind)
@@ -175,10 +172,8 @@ edit_distance(const char *a, const char *b)
 				v = D(i, j - 1) + 1;
 			if (D(i - 1, j - 1) + cost < v)
 				v = D(i - 1, j - 1) + cost;
-			if (i > 1 && j > 1 &&
-			    ca == tolower((unsigned char)b[j - 2]) &&
-			    tolower((unsigned char)a[i - 2]) == cb &&
-			    D(i - 2, j - 2) + 1 < v)
+			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == cb && D(i - 2, j - 2) + 1 < v)
 				v = D(i - 2, j - 2) + 1;
 			D(i, j) = v;
 		}
@@ -235,8 +230,8 @@ suggest(const char *word, const char *const *cands, size_t n, int loose)
 static int
 looks_like_key(const char *s)
 {
-	static const char *const prefixes[] = { "sk-", "sk_", "rk-", "rk_", "xai-", "gsk_",
-		"hf_", "AIza", "ghp_", "github_pat_" };
+	static const char *const prefixes[] = {
+	    "sk-", "sk_", "rk-", "rk_", "xai-", "gsk_", "hf_", "AIza", "ghp_", "github_pat_"};
 	size_t len = strlen(s), run = 0, longest = 0;
 	int digit = 0, alpha = 0;
 
@@ -273,9 +268,9 @@ looks_like_key(const char *s)
 static int
 is_secret_name(const char *name)
 {
-	static const char *const names[] = { "api_key", "apikey", "key", "secret", "secret_key",
-		"access_key", "token", "access_token", "auth_token", "password", "authorization",
-		"bearer", "x_api_key", "api_token" };
+	static const char *const names[] = {"api_key", "apikey", "key", "secret", "secret_key",
+	    "access_key", "token", "access_token", "auth_token", "password", "authorization",
+	    "bearer", "x_api_key", "api_token"};
 	char norm[64];
 	size_t i;
 
@@ -485,8 +480,8 @@ config_route(const struct config *cfg, const char *name)
 static struct provider_conf *
 provider_append(struct config *cfg, struct provider_conf *pc)
 {
-	cfg->providers = xreallocarray(cfg->providers, cfg->n_providers + 1,
-	    sizeof *cfg->providers);
+	cfg->providers =
+	    xreallocarray(cfg->providers, cfg->n_providers + 1, sizeof *cfg->providers);
 	cfg->providers[cfg->n_providers] = *pc;
 	memset(pc, 0, sizeof *pc);
 	return &cfg->providers[cfg->n_providers++];
@@ -630,8 +625,7 @@ struct parse {
 	char **cause;
 };
 
-static int PRINTFLIKE(3, 4)
-parse_error(struct parse *p, const char *path, const char *fmt, ...)
+static int PRINTFLIKE(3, 4) parse_error(struct parse *p, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -751,8 +745,7 @@ check_object(struct parse *p, const cJSON *j, const char *path)
 
 /* An object with a fixed set of keys: unknown ones are errors, with a suggestion. */
 static int
-check_keys(struct parse *p, const cJSON *j, const char *path, const char *const *keys,
-    size_t n)
+check_keys(struct parse *p, const cJSON *j, const char *path, const char *const *keys, size_t n)
 {
 	char sub[CONFIG_PATH_LEN];
 	const char *s;
@@ -812,8 +805,7 @@ get_bool(struct parse *p, const cJSON *j, const char *path, int *out)
 }
 
 static int
-get_int64(struct parse *p, const cJSON *j, const char *path, int64_t lo, int64_t hi,
-    int64_t *out)
+get_int64(struct parse *p, const cJSON *j, const char *path, int64_t lo, int64_t hi, int64_t *out)
 {
 	double v;
 
@@ -861,8 +853,8 @@ get_number(struct parse *p, const cJSON *j, const char *path, double lo, int lo_
 		return parse_error(p, path, "expected a finite number");
 	if ((lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi)) {
 		if (isinf(hi))
-			return parse_error(p, path, "must be %s %g, got %g", lo_open ? ">" : ">=",
-			    lo, v);
+			return parse_error(p, path, "must be %s %g, got %g",
+			    lo_open ? ">" : ">=", lo, v);
 		return parse_error(p, path, "must be in %c%g, %g%c, got %g", lo_open ? '(' : '[',
 		    lo, hi, hi_open ? ')' : ']', v);
 	}
@@ -899,7 +891,8 @@ get_strv(struct parse *p, const cJSON *j, const char *path, char ***v, size_t *n
 			return parse_error(p, sub, "must not be empty");
 		for (size_t k = 0; k < *n; k++) {
 			if (strcmp((*v)[k], c->valuestring) == 0)
-				return parse_error(p, sub, "\"%s\" is listed twice", c->valuestring);
+				return parse_error(p, sub, "\"%s\" is listed twice",
+				    c->valuestring);
 		}
 		strv_push(v, n, c->valuestring);
 	}
@@ -927,12 +920,9 @@ static const char *
 default_key_env(const struct provider_conf *pc)
 {
 	switch (pc->kind) {
-	case PROVIDER_ANTHROPIC:
-		return "ANTHROPIC_API_KEY";
-	case PROVIDER_OPENAI:
-		return pc->flavor == FLAVOR_OPENAI ? "OPENAI_API_KEY" : NULL;
-	case PROVIDER_AZURE:
-		return "AZURE_OPENAI_KEY";
+	case PROVIDER_ANTHROPIC: return "ANTHROPIC_API_KEY";
+	case PROVIDER_OPENAI: return pc->flavor == FLAVOR_OPENAI ? "OPENAI_API_KEY" : NULL;
+	case PROVIDER_AZURE: return "AZURE_OPENAI_KEY";
 	}
 	return NULL;
 }
@@ -984,16 +974,15 @@ parse_flavor(struct parse *p, const cJSON *j, const char *path, enum provider_fl
 	    j->valuestring);
 }
 
-static const char *const provider_keys[] = { "name", "kind", "flavor", "base_url",
-	"api_key_env", "models", "priority", "weight", "timeout_seconds", "max_retries",
-	"rate_limit_rpm", "rate_limit_tpm", "api_version", "tls_verify", "enabled" };
+static const char *const provider_keys[] = {"name", "kind", "flavor", "base_url", "api_key_env",
+    "models", "priority", "weight", "timeout_seconds", "max_retries", "rate_limit_rpm",
+    "rate_limit_tpm", "api_version", "tls_verify", "enabled"};
 
 /* One providers[] entry; appended to cfg only when every field is good. */
 static int
-parse_provider(struct parse *p, struct config *cfg, const cJSON *j, const char *path,
-    size_t first)
+parse_provider(struct parse *p, struct config *cfg, const cJSON *j, const char *path, size_t first)
 {
-	static const char *const required[] = { "name", "kind", "base_url", "models" };
+	static const char *const required[] = {"name", "kind", "base_url", "models"};
 	struct provider_conf pc;
 	enum provider_kind kind = PROVIDER_ANTHROPIC;
 	struct provider_conf *dup;
@@ -1015,8 +1004,7 @@ parse_provider(struct parse *p, struct config *cfg, const cJSON *j, const char *
 	}
 	if (!is_plain_name(name)) {
 		free(name);
-		return parse_error(p, sub,
-		    "expected up to 64 letters, digits, '.', '_' or '-'");
+		return parse_error(p, sub, "expected up to 64 letters, digits, '.', '_' or '-'");
 	}
 	if ((dup = provider_find(cfg, name)) != NULL) {
 		size_t at = (size_t)(dup - cfg->providers);
@@ -1052,7 +1040,8 @@ parse_provider(struct parse *p, struct config *cfg, const cJSON *j, const char *
 			if (get_string(p, v, sub, &pc.api_key_env) != 0)
 				goto fail;
 			if (!is_env_name(pc.api_key_env)) {
-				parse_error(p, sub, "expected the name of an environment variable "
+				parse_error(p, sub,
+				    "expected the name of an environment variable "
 				    "(letters, digits and '_')");
 				goto fail;
 			}
@@ -1117,8 +1106,8 @@ parse_providers(struct parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const model_keys[] = { "id", "input_per_mtok", "output_per_mtok",
-	"cache_read_per_mtok", "context_tokens", "source" };
+static const char *const model_keys[] = {
+    "id", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "context_tokens", "source"};
 
 /* models: alias -> fields; an existing alias (a default) keeps what the file leaves out. */
 static int
@@ -1162,8 +1151,7 @@ parse_models(struct parse *p, struct config *cfg, const cJSON *j)
 			priced = 1;
 		}
 		if ((v = FIELD("cache_read_per_mtok")) != NULL) {
-			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0,
-			    &m.cache_read_per_mtok) != 0)
+			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0, &m.cache_read_per_mtok) != 0)
 				goto fail;
 			priced = 1;
 		}
@@ -1182,8 +1170,8 @@ parse_models(struct parse *p, struct config *cfg, const cJSON *j)
 			model_free(old);
 			*old = m;
 		} else {
-			cfg->models = xreallocarray(cfg->models, cfg->n_models + 1,
-			    sizeof *cfg->models);
+			cfg->models =
+			    xreallocarray(cfg->models, cfg->n_models + 1, sizeof *cfg->models);
 			cfg->models[cfg->n_models++] = m;
 		}
 	}
@@ -1193,7 +1181,7 @@ fail:
 	return -1;
 }
 
-static const char *const route_keys[] = { "primary", "fallback", "model" };
+static const char *const route_keys[] = {"primary", "fallback", "model"};
 
 static int
 parse_routes(struct parse *p, struct config *cfg, const cJSON *j)
@@ -1207,7 +1195,8 @@ parse_routes(struct parse *p, struct config *cfg, const cJSON *j)
 	for (const cJSON *c = j->child; c != NULL; c = c->next) {
 		path_key(path, sizeof path, "routes", c->string);
 		if (!is_plain_name(c->string))
-			return parse_error(p, path, "a route name must be up to 64 letters, "
+			return parse_error(p, path,
+			    "a route name must be up to 64 letters, "
 			    "digits, '.', '_' or '-'");
 		if (check_keys(p, c, path, route_keys, nitems(route_keys)) != 0)
 			return -1;
@@ -1236,19 +1225,21 @@ static int
 check_timezone(struct parse *p, const char *path, const char *tz)
 {
 	if (*tz == '\0' || *tz == '/' || strstr(tz, "..") != NULL || strlen(tz) > 64)
-		return parse_error(p, path, "expected a time zone name like \"UTC\" or "
+		return parse_error(p, path,
+		    "expected a time zone name like \"UTC\" or "
 		    "\"Europe/Paris\"");
 	for (const char *s = tz; *s != '\0'; s++) {
 		if (!isalnum((unsigned char)*s) && strchr("/_+-", *s) == NULL)
-			return parse_error(p, path, "expected a time zone name like \"UTC\" or "
+			return parse_error(p, path,
+			    "expected a time zone name like \"UTC\" or "
 			    "\"Europe/Paris\"");
 	}
 	return 0;
 }
 
-static const char *const budget_keys[] = { "daily_usd", "alert_threshold", "hard_stop",
-	"timezone", "pressure", "downgrade", "tiers" };
-static const char *const tier_keys[] = { "high_complex", "high", "standard", "low" };
+static const char *const budget_keys[] = {
+    "daily_usd", "alert_threshold", "hard_stop", "timezone", "pressure", "downgrade", "tiers"};
+static const char *const tier_keys[] = {"high_complex", "high", "standard", "low"};
 
 /* A file's "downgrade" replaces the default ladder: it is the only way to drop a step. */
 static int
@@ -1285,8 +1276,10 @@ parse_budget(struct parse *p, struct config *cfg, const cJSON *j)
 		for (const cJSON *c = v->child; c != NULL; c = c->next) {
 			path_key(step, sizeof step, dpath, c->string);
 			if (!cJSON_IsString(c))
-				return parse_error(p, step, "expected a model alias (a string), "
-				    "got %s", json_type(c));
+				return parse_error(p, step,
+				    "expected a model alias (a string), "
+				    "got %s",
+				    json_type(c));
 			if (strcmp(c->string, c->valuestring) == 0)
 				return parse_error(p, step, "a model cannot downgrade to itself");
 			ladder_push(b, c->string, c->valuestring);
@@ -1294,8 +1287,8 @@ parse_budget(struct parse *p, struct config *cfg, const cJSON *j)
 	}
 	if ((v = FIELD(j, "tiers")) != NULL) {
 		char tpath[CONFIG_PATH_LEN];
-		char **slots[] = { &b->tier_high_complex, &b->tier_high, &b->tier_standard,
-			&b->tier_low };
+		char **slots[] = {
+		    &b->tier_high_complex, &b->tier_high, &b->tier_standard, &b->tier_low};
 		const cJSON *t;
 
 		strlcpy_(tpath, sub, sizeof tpath);
@@ -1312,8 +1305,8 @@ parse_budget(struct parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const cache_keys[] = { "enabled", "ttl_seconds", "max_temperature",
-	"max_entries" };
+static const char *const cache_keys[] = {
+    "enabled", "ttl_seconds", "max_temperature", "max_entries"};
 
 static int
 parse_cache(struct parse *p, struct config *cfg, const cJSON *j)
@@ -1327,7 +1320,8 @@ parse_cache(struct parse *p, struct config *cfg, const cJSON *j)
 #define FIELD(k) (path_key(sub, sizeof sub, "cache", k), cJSON_GetObjectItemCaseSensitive(j, k))
 	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &c->enabled) != 0)
 		return -1;
-	if ((v = FIELD("ttl_seconds")) != NULL && get_int(p, v, sub, 1, INT_MAX, &c->ttl_seconds) != 0)
+	if ((v = FIELD("ttl_seconds")) != NULL &&
+	    get_int(p, v, sub, 1, INT_MAX, &c->ttl_seconds) != 0)
 		return -1;
 	if ((v = FIELD("max_temperature")) != NULL &&
 	    get_number(p, v, sub, 0.0, 0, 2.0, 0, &c->max_temperature) != 0)
@@ -1339,8 +1333,8 @@ parse_cache(struct parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const breaker_keys[] = { "failure_threshold", "cooldown_seconds",
-	"half_open_max", "probe_interval_seconds" };
+static const char *const breaker_keys[] = {
+    "failure_threshold", "cooldown_seconds", "half_open_max", "probe_interval_seconds"};
 
 static int
 parse_breaker(struct parse *p, struct config *cfg, const cJSON *j)
@@ -1355,7 +1349,8 @@ parse_breaker(struct parse *p, struct config *cfg, const cJSON *j)
 	if ((v = FIELD("failure_threshold")) != NULL &&
 	    get_int(p, v, sub, 1, 1000000, &b->failure_threshold) != 0)
 		return -1;
-	if ((v = FIELD("cooldown_seconds")) != NULL && get_seconds_ms(p, v, sub, 0, &b->cooldown_ms) != 0)
+	if ((v = FIELD("cooldown_seconds")) != NULL &&
+	    get_seconds_ms(p, v, sub, 0, &b->cooldown_ms) != 0)
 		return -1;
 	if ((v = FIELD("half_open_max")) != NULL &&
 	    get_int(p, v, sub, 1, 1000000, &b->half_open_max) != 0)
@@ -1367,8 +1362,8 @@ parse_breaker(struct parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const top_keys[] = { "providers", "models", "routes", "budget", "cache",
-	"breaker" };
+static const char *const top_keys[] = {
+    "providers", "models", "routes", "budget", "cache", "breaker"};
 
 /* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
 static void
@@ -1442,7 +1437,7 @@ out:
 int
 config_load_string(struct config *cfg, const char *json, const char *origin, char **cause)
 {
-	struct parse p = { origin != NULL ? origin : "<string>", cause };
+	struct parse p = {origin != NULL ? origin : "<string>", cause};
 	struct config tmp;
 
 	config_copy(&tmp, cfg);
@@ -1473,8 +1468,8 @@ config_load_file(struct config *cfg, const char *path, char **cause)
 		if (b.len + n > CONFIG_MAX_FILE) {
 			fclose(f);
 			buf_free(&b);
-			*cause = xasprintf("%s: file is larger than %d bytes", path,
-			    CONFIG_MAX_FILE);
+			*cause =
+			    xasprintf("%s: file is larger than %d bytes", path, CONFIG_MAX_FILE);
 			return -1;
 		}
 		buf_append(&b, chunk, n);
@@ -1487,8 +1482,10 @@ config_load_file(struct config *cfg, const char *path, char **cause)
 	}
 	fclose(f);
 	if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL) {
-		*cause = xasprintf("%s: %s", path, b.len == 0 ? "empty file (expected a JSON "
-		    "object)" : "contains a NUL byte: not a JSON text file");
+		*cause = xasprintf("%s: %s", path,
+		    b.len == 0 ? "empty file (expected a JSON "
+		                 "object)"
+		               : "contains a NUL byte: not a JSON text file");
 		buf_free(&b);
 		return -1;
 	}
@@ -1547,8 +1544,8 @@ env_integer(const char *s, long *out)
 static int
 env_bool(const char *s, int *out)
 {
-	static const char *const yes[] = { "true", "1", "yes", "on" };
-	static const char *const no[] = { "false", "0", "no", "off" };
+	static const char *const yes[] = {"true", "1", "yes", "on"};
+	static const char *const no[] = {"false", "0", "no", "off"};
 
 	for (size_t i = 0; i < nitems(yes); i++) {
 		if (strcasecmp(s, yes[i]) == 0) {
@@ -1564,15 +1561,15 @@ env_bool(const char *s, int *out)
 }
 
 static struct provider_conf *
-env_add_provider(struct config *cfg, const char *var, const char *name,
-    enum provider_kind kind, const char *base_url, const char *const *models, size_t n,
-    char **cause)
+env_add_provider(struct config *cfg, const char *var, const char *name, enum provider_kind kind,
+    const char *base_url, const char *const *models, size_t n, char **cause)
 {
 	struct provider_conf pc, *old;
 
 	if ((old = provider_find(cfg, name)) != NULL) {
 		*cause = xasprintf("%s: cannot add provider \"%s\": a provider of kind %s "
-		    "already has that name", var, name, provider_kind_name(old->kind));
+		                   "already has that name",
+		    var, name, provider_kind_name(old->kind));
 		return NULL;
 	}
 	provider_init(&pc, kind);
@@ -1606,7 +1603,7 @@ env_azure(struct config *cfg, const struct env *e, char **cause)
 	char *url = NULL;
 
 	if (endpoint != NULL) {
-		struct parse p = { "AZURE_OPENAI_ENDPOINT", cause };
+		struct parse p = {"AZURE_OPENAI_ENDPOINT", cause};
 
 		url = xstrdup(endpoint);
 		if (check_url(&p, NULL, url) != 0) {
@@ -1629,13 +1626,14 @@ env_azure(struct config *cfg, const struct env *e, char **cause)
 	}
 	if (url == NULL || key == NULL) {
 		*cause = xasprintf("%s is set but %s is not: set both AZURE_OPENAI_ENDPOINT and "
-		    "AZURE_OPENAI_KEY, or neither", url != NULL ? "AZURE_OPENAI_ENDPOINT" :
-		    "AZURE_OPENAI_KEY", url != NULL ? "AZURE_OPENAI_KEY" : "AZURE_OPENAI_ENDPOINT");
+		                   "AZURE_OPENAI_KEY, or neither",
+		    url != NULL ? "AZURE_OPENAI_ENDPOINT" : "AZURE_OPENAI_KEY",
+		    url != NULL ? "AZURE_OPENAI_KEY" : "AZURE_OPENAI_ENDPOINT");
 		free(url);
 		return -1;
 	}
-	pc = env_add_provider(cfg, "AZURE_OPENAI_KEY", "azure", PROVIDER_AZURE, url,
-	    azure_models, nitems(azure_models), cause);
+	pc = env_add_provider(cfg, "AZURE_OPENAI_KEY", "azure", PROVIDER_AZURE, url, azure_models,
+	    nitems(azure_models), cause);
 	free(url);
 	return pc != NULL ? 0 : -1;
 }
@@ -1657,8 +1655,8 @@ env_provider(struct config *cfg, const char *var, const char *name, char **cause
 	if (looks_like_key(name) || strlen(name) > 64)
 		*cause = xasprintf("%s: no such provider", var);
 	else if (s != NULL)
-		*cause = xasprintf("%s: no provider named \"%s\" (did you mean \"%s\"?)", var,
-		    name, s);
+		*cause =
+		    xasprintf("%s: no provider named \"%s\" (did you mean \"%s\"?)", var, name, s);
 	else if (cfg->n_providers == 0)
 		*cause = xasprintf("%s: no provider named \"%s\" (no providers are configured)",
 		    var, name);
@@ -1684,7 +1682,7 @@ env_primary_fallback(struct config *cfg, const struct env *e, char **cause)
 		return -1;
 	if (pp != NULL && pp == fp) {
 		*cause = xstrdup("LLM_PRIMARY_PROVIDER and LLM_FALLBACK_PROVIDER name the same "
-		    "provider");
+		                 "provider");
 		return -1;
 	}
 	/* Primary first, fallback next, everyone else after them: what the variables say. */
@@ -1742,8 +1740,8 @@ env_settings(struct config *cfg, const struct env *e, char **cause)
 	}
 	if ((s = env_get(e, "LLM_CACHE_ENABLED")) != NULL) {
 		if (env_bool(s, &b) != 0)
-			return env_error(cause, "LLM_CACHE_ENABLED",
-			    "true, false, 1, 0, yes or no", s);
+			return env_error(cause, "LLM_CACHE_ENABLED", "true, false, 1, 0, yes or no",
+			    s);
 		cfg->cache.enabled = b;
 	}
 	if ((s = env_get(e, "LLM_CACHE_TTL")) != NULL) {
@@ -1775,15 +1773,14 @@ config_add_default_routes(struct config *cfg)
 static int
 apply_env(struct config *cfg, const struct env *e, char **cause)
 {
-	if (env_get(e, "ANTHROPIC_API_KEY") != NULL &&
-	    !has_provider(cfg, PROVIDER_ANTHROPIC, 0) &&
+	if (env_get(e, "ANTHROPIC_API_KEY") != NULL && !has_provider(cfg, PROVIDER_ANTHROPIC, 0) &&
 	    env_add_provider(cfg, "ANTHROPIC_API_KEY", "anthropic", PROVIDER_ANTHROPIC,
-	    "https://api.anthropic.com", anthropic_models, nitems(anthropic_models),
-	    cause) == NULL)
+	        "https://api.anthropic.com", anthropic_models, nitems(anthropic_models),
+	        cause) == NULL)
 		return -1;
 	if (env_get(e, "OPENAI_API_KEY") != NULL && !has_provider(cfg, PROVIDER_OPENAI, 1) &&
 	    env_add_provider(cfg, "OPENAI_API_KEY", "openai", PROVIDER_OPENAI,
-	    "https://api.openai.com", openai_models, nitems(openai_models), cause) == NULL)
+	        "https://api.openai.com", openai_models, nitems(openai_models), cause) == NULL)
 		return -1;
 	if (env_azure(cfg, e, cause) != 0)
 		return -1;
@@ -1802,10 +1799,10 @@ apply_env(struct config *cfg, const struct env *e, char **cause)
 }
 
 int
-config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *, void *),
-    void *arg, char **cause)
+config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *, void *), void *arg,
+    char **cause)
 {
-	struct env e = { getenv_fn != NULL ? getenv_fn : real_getenv, arg };
+	struct env e = {getenv_fn != NULL ? getenv_fn : real_getenv, arg};
 	struct config tmp;
 
 	config_copy(&tmp, cfg);
@@ -1831,7 +1828,8 @@ unknown_model(const struct config *cfg, const char *alias)
 	for (size_t i = 0; i < cfg->n_models; i++) {
 		if (strcmp(cfg->models[i].id, alias) == 0)
 			return xasprintf("model \"%s\" is not in the models table (it is the id "
-			    "of alias \"%s\")", alias, cfg->models[i].alias);
+			                 "of alias \"%s\")",
+			    alias, cfg->models[i].alias);
 	}
 	names = xreallocarray(NULL, cfg->n_models + 1, sizeof *names);
 	for (size_t i = 0; i < cfg->n_models; i++)
@@ -1846,8 +1844,8 @@ unknown_model(const struct config *cfg, const char *alias)
 	return msg;
 }
 
-static int PRINTFLIKE(3, 4)
-validate_error(const struct config *cfg, char **cause, const char *fmt, ...)
+static int
+    PRINTFLIKE(3, 4) validate_error(const struct config *cfg, char **cause, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -1880,15 +1878,21 @@ validate_route(const struct config *cfg, const struct route_conf *r, char **caus
 
 	snprintf(where, sizeof where, "route \"%s\"", r->name);
 	if (config_provider(cfg, r->primary) == NULL)
-		return validate_error(cfg, cause, "%s: primary \"%s\" is not a configured "
-		    "provider", where, r->primary);
+		return validate_error(cfg, cause,
+		    "%s: primary \"%s\" is not a configured "
+		    "provider",
+		    where, r->primary);
 	for (size_t k = 0; k < r->n_fallback; k++) {
 		if (config_provider(cfg, r->fallback[k]) == NULL)
-			return validate_error(cfg, cause, "%s: fallback \"%s\" is not a "
-			    "configured provider", where, r->fallback[k]);
+			return validate_error(cfg, cause,
+			    "%s: fallback \"%s\" is not a "
+			    "configured provider",
+			    where, r->fallback[k]);
 		if (strcmp(r->fallback[k], r->primary) == 0)
-			return validate_error(cfg, cause, "%s: fallback \"%s\" is also the "
-			    "primary", where, r->fallback[k]);
+			return validate_error(cfg, cause,
+			    "%s: fallback \"%s\" is also the "
+			    "primary",
+			    where, r->fallback[k]);
 	}
 	if (r->model != NULL && validate_model(cfg, cause, where, r->model) != 0)
 		return -1;
@@ -1899,8 +1903,7 @@ static int
 validate_budget(const struct config *cfg, char **cause)
 {
 	const struct budget_conf *b = &cfg->budget;
-	const char *tiers[] = { b->tier_high_complex, b->tier_high, b->tier_standard,
-		b->tier_low };
+	const char *tiers[] = {b->tier_high_complex, b->tier_high, b->tier_standard, b->tier_low};
 	char where[CONFIG_PATH_LEN];
 
 	for (size_t i = 0; i < nitems(tiers); i++) {
@@ -1926,8 +1929,10 @@ validate_budget(const struct config *cfg, char **cause)
 			}
 			at = next;
 			if (++steps > b->n_ladder)
-				return validate_error(cfg, cause, "%s: the downgrade ladder has a "
-				    "cycle", where);
+				return validate_error(cfg, cause,
+				    "%s: the downgrade ladder has a "
+				    "cycle",
+				    where);
 		}
 	}
 	return 0;
@@ -1939,7 +1944,8 @@ config_validate(const struct config *cfg, char **cause)
 	char where[CONFIG_PATH_LEN];
 
 	if (cfg->n_providers == 0)
-		return validate_error(cfg, cause, "no providers configured: set "
+		return validate_error(cfg, cause,
+		    "no providers configured: set "
 		    "ANTHROPIC_API_KEY or OPENAI_API_KEY (or AZURE_OPENAI_ENDPOINT and "
 		    "AZURE_OPENAI_KEY), or list providers in the config file");
 	for (size_t i = 0; i < cfg->n_providers; i++) {
@@ -1994,8 +2000,7 @@ config_load(struct config *cfg, const char *path, char **cause)
 	}
 	config_copy(&tmp, cfg);
 	if ((path != NULL && config_load_file(&tmp, path, cause) != 0) ||
-	    config_apply_env(&tmp, NULL, NULL, cause) != 0 ||
-	    config_validate(&tmp, cause) != 0) {
+	    config_apply_env(&tmp, NULL, NULL, cause) != 0 || config_validate(&tmp, cause) != 0) {
 		free(found);
 		config_free(&tmp);
 		return -1;

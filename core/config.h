@@ -19,7 +19,7 @@ enum provider_kind {
 /* Quirks of OpenAI-compatible servers. */
 enum provider_flavor {
 	FLAVOR_OPENAI,
-	FLAVOR_MISTRAL,  /* rejects unknown fields: no max_completion_tokens, no stream_options */
+	FLAVOR_MISTRAL, /* rejects unknown fields: no max_completion_tokens, no stream_options */
 	FLAVOR_VLLM,
 	FLAVOR_LLAMACPP,
 	FLAVOR_OLLAMA,
@@ -32,12 +32,12 @@ struct provider_conf {
 	char *name;
 	enum provider_kind kind;
 	enum provider_flavor flavor;
-	char *base_url;         /* no trailing slash */
-	char *api_key_env;      /* name of the variable, or NULL (self-hosted without auth);
+	char *base_url;    /* no trailing slash */
+	char *api_key_env; /* name of the variable, or NULL (self-hosted without auth);
 				 * if the file omits it: ANTHROPIC_API_KEY, OPENAI_API_KEY
 				 * (flavor openai) or AZURE_OPENAI_KEY by kind */
-	char *api_key;          /* resolved from the environment; NULL if unset */
-	char **models;          /* aliases this provider serves, in preference order */
+	char *api_key;     /* resolved from the environment; NULL if unset */
+	char **models;     /* aliases this provider serves, in preference order */
 	size_t n_models;
 	int priority;           /* lower is preferred; default 1 */
 	double weight;          /* > 0; default 1.0 */
@@ -51,26 +51,26 @@ struct provider_conf {
 };
 
 struct model_conf {
-	char *alias;            /* "claude-sonnet" */
-	char *id;               /* "claude-sonnet-4-20250514"; azure: the deployment name */
-	double input_per_mtok;  /* USD per million input tokens; < 0: unpriced */
+	char *alias;           /* "claude-sonnet" */
+	char *id;              /* "claude-sonnet-4-20250514"; azure: the deployment name */
+	double input_per_mtok; /* USD per million input tokens; < 0: unpriced */
 	double output_per_mtok;
-	double cache_read_per_mtok;  /* < 0: same as input */
+	double cache_read_per_mtok; /* < 0: same as input */
 	int64_t context_tokens;
-	char *source;           /* where the price came from */
+	char *source; /* where the price came from */
 };
 
 struct route_conf {
-	char *name;             /* "LSR" */
-	char *primary;          /* provider name */
-	char **fallback;        /* provider names in order */
+	char *name;      /* "LSR" */
+	char *primary;   /* provider name */
+	char **fallback; /* provider names in order */
 	size_t n_fallback;
-	char *model;            /* alias to use on this route, or NULL */
+	char *model; /* alias to use on this route, or NULL */
 };
 
 struct downgrade_step {
-	char *from;             /* model alias */
-	char *to;               /* cheaper alias */
+	char *from; /* model alias */
+	char *to;   /* cheaper alias */
 };
 
 struct budget_conf {
@@ -96,14 +96,14 @@ struct cache_conf {
 };
 
 struct breaker_conf {
-	int failure_threshold;  /* consecutive failures that open it; default 5 */
-	int cooldown_ms;        /* open -> half-open; default 30000 */
-	int half_open_max;      /* trial requests in half-open; default 1 */
-	int probe_interval_ms;  /* active health probes; default 10000, 0: off */
+	int failure_threshold; /* consecutive failures that open it; default 5 */
+	int cooldown_ms;       /* open -> half-open; default 30000 */
+	int half_open_max;     /* trial requests in half-open; default 1 */
+	int probe_interval_ms; /* active health probes; default 10000, 0: off */
 };
 
 struct config {
-	char *path;             /* file it came from, or NULL */
+	char *path; /* file it came from, or NULL */
 	struct provider_conf *providers;
 	size_t n_providers;
 	struct model_conf *models;
@@ -139,8 +139,8 @@ int config_load_file(struct config *, const char *path, char **cause);
  * more, plus a route "default". Empty variables count as unset. On error the
  * config is unchanged.
  */
-int config_apply_env(struct config *, const char *(*getenv_fn)(const char *, void *),
-    void *arg, char **cause);
+int config_apply_env(struct config *, const char *(*getenv_fn)(const char *, void *), void *arg,
+    char **cause);
 
 /*
  * The seed's paradigm routes (LSR, GS, EP: anthropic then openai; VE: openai then

@@ -26,9 +26,14 @@ struct event_ring {
 };
 
 static const char *const event_kind_names[EV__COUNT] = {
-    [EV_INFO] = "info",         [EV_FAILOVER] = "failover", [EV_BREAKER] = "breaker",
-    [EV_OPERATOR] = "operator", [EV_BUDGET] = "budget",     [EV_PROVIDER] = "provider",
-    [EV_CACHE] = "cache",       [EV_ERROR] = "error",
+    [EV_INFO] = "info",
+    [EV_FAILOVER] = "failover",
+    [EV_BREAKER] = "breaker",
+    [EV_OPERATOR] = "operator",
+    [EV_BUDGET] = "budget",
+    [EV_PROVIDER] = "provider",
+    [EV_CACHE] = "cache",
+    [EV_ERROR] = "error",
 };
 
 const char *

@@ -46,15 +46,15 @@
 #define GW_HEADER_COST 64
 
 enum gw_phase {
-	PH_READ,       /* receiving the body */
-	PH_WAIT,       /* inside the router */
-	PH_SENT,       /* response queued */
+	PH_READ, /* receiving the body */
+	PH_WAIT, /* inside the router */
+	PH_SENT, /* response queued */
 };
 
 struct gw_req {
 	struct gateway *gw;
 	struct MHD_Connection *conn;
-	int refs;                 /* under gw->mu */
+	int refs; /* under gw->mu */
 	enum gw_endpoint ep;
 	enum gw_api api;
 	enum gw_phase phase;
@@ -68,13 +68,13 @@ struct gw_req {
 
 	/* Shared with the engine thread: under gw->mu. */
 	int suspended;
-	int closed;               /* MHD completed it */
-	int finished;             /* the router's done arrived */
+	int closed;   /* MHD completed it */
+	int finished; /* the router's done arrived */
 	struct router_result *res;
 	struct gw_stream st;
-	struct buf out;           /* SSE bytes not yet read */
+	struct buf out; /* SSE bytes not yet read */
 	size_t out_off;
-	int out_end;              /* nothing more will be appended */
+	int out_end; /* nothing more will be appended */
 	struct gw_req *prev, *next;
 };
 
@@ -87,7 +87,7 @@ gateway_opts_init(struct gateway_opts *o)
 	o->max_body = GATEWAY_DEFAULT_MAX_BODY;
 }
 
-const int gw_codes[GW_CODES] = { 200, 400, 401, 404, 405, 413, 429, 500, 502, 503, 504, 0 };
+const int gw_codes[GW_CODES] = {200, 400, 401, 404, 405, 413, 429, 500, 502, 503, 504, 0};
 
 int
 gw_code_index(int status)
@@ -101,8 +101,8 @@ gw_code_index(int status)
 const char *
 gw_endpoint_name(enum gw_endpoint ep)
 {
-	static const char *names[] = { "chat_completions", "messages", "models", "health",
-		"ready", "metrics", "other" };
+	static const char *names[] = {
+	    "chat_completions", "messages", "models", "health", "ready", "metrics", "other"};
 
 	return (unsigned)ep < nitems(names) ? names[ep] : "other";
 }
@@ -185,7 +185,8 @@ add_result_headers(struct MHD_Response *resp, const struct router_result *res)
 	buf_printf(&b, "%zu", res->n_attempts);
 	for (size_t i = 0; i < res->n_attempts && i < 16; i++)
 		buf_printf(&b, "%s%s:%s", i == 0 ? " " : ",", res->attempts[i].provider,
-		    res->attempts[i].cls == LLM_OK ? "ok" : llm_errclass_name(res->attempts[i].cls));
+		    res->attempts[i].cls == LLM_OK ? "ok"
+		                                   : llm_errclass_name(res->attempts[i].cls));
 	MHD_add_response_header(resp, "x-llmdeck-attempts", b.data);
 	buf_free(&b);
 	if (res->cls == LLM_OK) {
@@ -240,8 +241,8 @@ reply_error(struct gw_req *q, int status, enum llm_errclass cls, const char *mes
 	else if (cls == LLM_ERR_RATE_LIMIT || cls == LLM_ERR_NO_PROVIDER ||
 	    cls == LLM_ERR_OVERLOADED)
 		retry = 1;
-	return reply(q, status, "application/json", gw_error_body(q->api, status, cls, message,
-	    param), res, retry, cls == LLM_ERR_BUDGET);
+	return reply(q, status, "application/json",
+	    gw_error_body(q->api, status, cls, message, param), res, retry, cls == LLM_ERR_BUDGET);
 }
 
 static enum MHD_Result
@@ -383,8 +384,8 @@ reply_stream(struct gw_req *q)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, q,
-	    stream_free);
+	resp =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, q, stream_free);
 	if (resp == NULL)
 		return MHD_NO;
 	pthread_mutex_lock(&q->gw->mu);
@@ -495,7 +496,8 @@ serve_models(struct gw_req *q)
 		for (size_t j = 0; j < cfg->providers[i].n_models; j++) {
 			const char *alias = cfg->providers[i].models[j];
 			dup = 0;
-			cJSON_ArrayForEach(it, data) {
+			cJSON_ArrayForEach(it, data)
+			{
 				if (strcmp(cJSON_GetObjectItem(it, "id")->valuestring, alias) == 0)
 					dup = 1;
 			}
@@ -543,8 +545,10 @@ dispatch(struct gw_req *q)
 	cJSON *o;
 
 	if (q->ep == GW_EP_OTHER)
-		return reply_error(q, 404, LLM_OK, "no such endpoint (POST /v1/chat/completions, "
-		    "POST /v1/messages, GET /v1/models, /health, /ready, /metrics)", NULL, NULL);
+		return reply_error(q, 404, LLM_OK,
+		    "no such endpoint (POST /v1/chat/completions, "
+		    "POST /v1/messages, GET /v1/models, /health, /ready, /metrics)",
+		    NULL, NULL);
 	if (q->bad_method)
 		return reply_error(q, 405, LLM_OK, "method not allowed on this endpoint", NULL,
 		    NULL);
@@ -559,19 +563,19 @@ dispatch(struct gw_req *q)
 		pthread_mutex_lock(&q->gw->mu);
 		q->gw->auth_failures++;
 		pthread_mutex_unlock(&q->gw->mu);
-		return reply_error(q, 401, LLM_OK, "missing or wrong bearer token (Authorization: "
-		    "Bearer T or x-api-key: T)", NULL, NULL);
+		return reply_error(q, 401, LLM_OK,
+		    "missing or wrong bearer token (Authorization: "
+		    "Bearer T or x-api-key: T)",
+		    NULL, NULL);
 	}
 	if (q->too_large)
 		return reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
 	switch (q->ep) {
-	case GW_EP_MODELS:
-		return serve_models(q);
+	case GW_EP_MODELS: return serve_models(q);
 	case GW_EP_METRICS:
 		return reply(q, 200, "text/plain; version=0.0.4; charset=utf-8",
 		    gateway_metrics_text(q->gw), NULL, -1, 0);
-	default:
-		return serve_llm(q);
+	default: return serve_llm(q);
 	}
 }
 
@@ -602,8 +606,8 @@ headers_too_large(struct MHD_Connection *conn, const char *url, const char *meth
 static void
 classify(struct gw_req *q, const char *url, const char *method)
 {
-	int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0 ||
-	    strcmp(method, "HEAD") == 0;
+	int post = strcmp(method, "POST") == 0,
+	    get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0) {
 		q->ep = GW_EP_CHAT;
@@ -656,8 +660,10 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		pthread_mutex_unlock(&gw->mu);
 		*con_cls = q;
 		if (headers_too_large(conn, url, method))
-			return reply_error(q, 431, LLM_OK, "request headers too large (the gateway "
-			    "takes about 3 KiB of headers)", NULL, NULL);
+			return reply_error(q, 431, LLM_OK,
+			    "request headers too large (the gateway "
+			    "takes about 3 KiB of headers)",
+			    NULL, NULL);
 		/* A declared body over the limit is refused before it is sent. */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl != NULL && strtoull(cl, NULL, 10) > gw->max_body) {
@@ -680,8 +686,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return MHD_YES;
 	}
 	switch (q->phase) {
-	case PH_READ:
-		return dispatch(q);
+	case PH_READ: return dispatch(q);
 	case PH_WAIT:
 		pthread_mutex_lock(&gw->mu);
 		if (!req_ready(q)) {
@@ -692,8 +697,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		pthread_mutex_unlock(&gw->mu);
 		return respond(q);
-	default:
-		return MHD_YES;
+	default: return MHD_YES;
 	}
 }
 
@@ -800,7 +804,7 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		opts = &def;
 	}
 	if (parse_listen(opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN, &ss, &sslen,
-	    host, sizeof host, &loopback, cause) != 0)
+	        host, sizeof host, &loopback, cause) != 0)
 		return NULL;
 	token_env = opts->token_env != NULL ? opts->token_env : GATEWAY_DEFAULT_TOKEN_ENV;
 	tok = getenv(token_env);
@@ -832,15 +836,12 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		flags |= MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	gw->daemon = MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)60000,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-	    MHD_OPTION_NOTIFY_COMPLETED, gw_completed, gw,
-	    MHD_OPTION_END);
+	gw->daemon = MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)60000, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)300, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
+	    gw_completed, gw, MHD_OPTION_END);
 	if (gw->daemon == NULL) {
 		*cause = xasprintf("gateway: cannot listen on %s (address in use or not local?)",
 		    opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN);
@@ -850,8 +851,8 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 	(void)sslen;
 	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	gw->port = info != NULL ? (int)info->port : 0;
-	snprintf(gw->url, sizeof gw->url, ss.ss_family == AF_INET6 ? "http://[%s]:%d" :
-	    "http://%s:%d", host, gw->port);
+	snprintf(gw->url, sizeof gw->url,
+	    ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host, gw->port);
 	return gw;
 }
 

@@ -54,12 +54,12 @@ struct gateway;
 #define GATEWAY_DEFAULT_MAX_BODY (1024 * 1024)
 
 struct gateway_opts {
-	const char *listen;       /* "HOST:PORT" (port 0: ephemeral); NULL: the default */
-	const char *token_env;    /* variable holding the bearer token; NULL: the default */
-	size_t max_body;          /* request body limit in bytes (413 above); 0: 1 MiB */
-	int require_token;        /* require the token on loopback too (tests) */
-	int threads;              /* libmicrohttpd polling threads; 0: 1 */
-	struct store *store;      /* optional: budget and cache figures in /metrics */
+	const char *listen;    /* "HOST:PORT" (port 0: ephemeral); NULL: the default */
+	const char *token_env; /* variable holding the bearer token; NULL: the default */
+	size_t max_body;       /* request body limit in bytes (413 above); 0: 1 MiB */
+	int require_token;     /* require the token on loopback too (tests) */
+	int threads;           /* libmicrohttpd polling threads; 0: 1 */
+	struct store *store;   /* optional: budget and cache figures in /metrics */
 };
 
 void gateway_opts_init(struct gateway_opts *);

@@ -14,8 +14,8 @@
 #include "gateway.h"
 #include "gateway_priv.h"
 
-static const double le_s[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
+static const double le_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 
 static void
 head(struct buf *b, const char *name, const char *type, const char *help)
@@ -39,8 +39,7 @@ label(struct buf *b, const char *s)
 
 /* One histogram's series; labels is "" or `k="v",` pairs ending in a comma. */
 static void
-histogram_series(struct buf *b, const char *name, const char *labels,
-    const struct histogram *h)
+histogram_series(struct buf *b, const char *name, const char *labels, const struct histogram *h)
 {
 	uint64_t cum = 0, lo, hi;
 	size_t k = 0, n;
@@ -86,7 +85,7 @@ breaker_name(enum breaker_state s)
 char *
 gateway_metrics_text(struct gateway *gw)
 {
-	static const char *apis[] = { "openai", "anthropic" };
+	static const char *apis[] = {"openai", "anthropic"};
 	uint64_t http[GW_EP__COUNT][GW_CODES], errors[2][LLM_ERR__COUNT], stream_errors[2];
 	uint64_t in_flight, auth_failures;
 	struct histogram *lat = xmalloc(2 * sizeof *lat);
@@ -110,16 +109,19 @@ gateway_metrics_text(struct gateway *gw)
 	for (int e = 0; e < GW_EP__COUNT; e++)
 		for (int c = 0; c < GW_CODES; c++)
 			if (http[e][c] > 0 || (c == 0 && e <= GW_EP_MESSAGES))
-				buf_printf(&b, "llmdeck_gateway_http_requests_total{endpoint=\"%s\","
-				    "code=\"%.*d%s\"} %llu\n", gw_endpoint_name((enum gw_endpoint)e),
-				    gw_codes[c] != 0, gw_codes[c], gw_codes[c] == 0 ? "other" : "",
+				buf_printf(&b,
+				    "llmdeck_gateway_http_requests_total{endpoint=\"%s\","
+				    "code=\"%.*d%s\"} %llu\n",
+				    gw_endpoint_name((enum gw_endpoint)e), gw_codes[c] != 0,
+				    gw_codes[c], gw_codes[c] == 0 ? "other" : "",
 				    (unsigned long long)http[e][c]);
 	head(&b, "llmdeck_gateway_errors_total", "counter",
 	    "Requests the router could not answer, by client API and error class.");
 	for (int a = 0; a < 2; a++)
 		for (int c = 1; c < LLM_ERR__COUNT; c++)
-			buf_printf(&b, "llmdeck_gateway_errors_total{api=\"%s\",class=\"%s\"} %llu\n",
-			    apis[a], llm_errclass_name((enum llm_errclass)c),
+			buf_printf(&b,
+			    "llmdeck_gateway_errors_total{api=\"%s\",class=\"%s\"} %llu\n", apis[a],
+			    llm_errclass_name((enum llm_errclass)c),
 			    (unsigned long long)errors[a][c]);
 	head(&b, "llmdeck_gateway_stream_errors_total", "counter",
 	    "Streams that failed after their first token and ended with an error event.");
@@ -158,15 +160,16 @@ gateway_metrics_text(struct gateway *gw)
 	    "Router latency of answered requests, submit to done.");
 	histogram_series(&b, "llmdeck_request_duration_seconds", "", &s.latency);
 
-#define PER_PROVIDER(NAME, TYPE, HELP, fmt, expr) do {				\
-	head(&b, NAME, TYPE, HELP);						\
-	for (size_t i = 0; i < s.n_providers; i++) {				\
-		const struct provider_snapshot *p = &s.providers[i];		\
-		buf_printf(&b, "%s{provider=\"", NAME);				\
-		label(&b, p->name);						\
-		buf_printf(&b, "\"} " fmt "\n", expr);				\
-	}									\
-} while (0)
+#define PER_PROVIDER(NAME, TYPE, HELP, fmt, expr) \
+	do { \
+		head(&b, NAME, TYPE, HELP); \
+		for (size_t i = 0; i < s.n_providers; i++) { \
+			const struct provider_snapshot *p = &s.providers[i]; \
+			buf_printf(&b, "%s{provider=\"", NAME); \
+			label(&b, p->name); \
+			buf_printf(&b, "\"} " fmt "\n", expr); \
+		} \
+	} while (0)
 	PER_PROVIDER("llmdeck_provider_requests_total", "counter", "Attempts sent to the provider.",
 	    "%llu", (unsigned long long)p->requests);
 	PER_PROVIDER("llmdeck_provider_successes_total", "counter", "Successful attempts.", "%llu",
@@ -177,21 +180,25 @@ gateway_metrics_text(struct gateway *gw)
 	    (long long)p->input_tokens);
 	PER_PROVIDER("llmdeck_provider_output_tokens_total", "counter", "Output tokens produced.",
 	    "%lld", (long long)p->output_tokens);
-	PER_PROVIDER("llmdeck_provider_cost_usd_total", "counter", "Cost of the provider's answers, "
-	    "USD.", "%.6f", p->cost_usd);
+	PER_PROVIDER("llmdeck_provider_cost_usd_total", "counter",
+	    "Cost of the provider's answers, "
+	    "USD.",
+	    "%.6f", p->cost_usd);
 	PER_PROVIDER("llmdeck_provider_usable", "gauge", "1 if the provider would be selected now.",
 	    "%d", p->usable ? 1 : 0);
-	PER_PROVIDER("llmdeck_provider_share", "gauge", "Fraction of all requests sent here.", "%.4f",
-	    p->share);
+	PER_PROVIDER("llmdeck_provider_share", "gauge", "Fraction of all requests sent here.",
+	    "%.4f", p->share);
 	PER_PROVIDER("llmdeck_provider_breaker_open", "gauge",
 	    "Circuit breaker: 0 closed, 0.5 half-open, 1 open.", "%g",
-	    p->breaker == BREAKER_CLOSED ? 0.0 : p->breaker == BREAKER_OPEN ? 1.0 : 0.5);
+	    p->breaker == BREAKER_CLOSED     ? 0.0
+	        : p->breaker == BREAKER_OPEN ? 1.0
+	                                     : 0.5);
 #undef PER_PROVIDER
 	head(&b, "llmdeck_provider_breaker_state", "gauge",
 	    "Circuit breaker state, one series per state, 1 for the current one.");
 	for (size_t i = 0; i < s.n_providers; i++) {
-		static const enum breaker_state states[] = { BREAKER_CLOSED, BREAKER_OPEN,
-			BREAKER_HALF_OPEN };
+		static const enum breaker_state states[] = {
+		    BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN};
 		for (size_t k = 0; k < nitems(states); k++) {
 			buf_puts(&b, "llmdeck_provider_breaker_state{provider=\"");
 			label(&b, s.providers[i].name);
@@ -199,13 +206,13 @@ gateway_metrics_text(struct gateway *gw)
 			    s.providers[i].breaker == states[k]);
 		}
 	}
-	head(&b, "llmdeck_provider_errors_total", "counter",
-	    "Failed attempts by error class.");
+	head(&b, "llmdeck_provider_errors_total", "counter", "Failed attempts by error class.");
 	for (size_t i = 0; i < s.n_providers; i++)
 		for (int c = 1; c < LLM_ERR__COUNT; c++) {
 			buf_puts(&b, "llmdeck_provider_errors_total{provider=\"");
 			label(&b, s.providers[i].name);
-			buf_printf(&b, "\",class=\"%s\"} %llu\n", llm_errclass_name((enum llm_errclass)c),
+			buf_printf(&b, "\",class=\"%s\"} %llu\n",
+			    llm_errclass_name((enum llm_errclass)c),
 			    (unsigned long long)s.providers[i].errors_by_class[c]);
 		}
 	head(&b, "llmdeck_provider_latency_seconds", "histogram",
@@ -237,12 +244,14 @@ gateway_metrics_text(struct gateway *gw)
 				head(&b, "llmdeck_budget_remaining_usd", "gauge",
 				    "Budget left today, USD.");
 				buf_printf(&b, "llmdeck_budget_remaining_usd %.6f\n",
-				    bs.budget_usd - bs.spent_usd > 0 ? bs.budget_usd - bs.spent_usd : 0);
+				    bs.budget_usd - bs.spent_usd > 0 ? bs.budget_usd - bs.spent_usd
+				                                     : 0);
 			}
 		}
 		free(cause);
 		if (cache_get_stats(gw->store, &cs) == 0) {
-			head(&b, "llmdeck_cache_entries", "gauge", "Entries in the response cache.");
+			head(&b, "llmdeck_cache_entries", "gauge",
+			    "Entries in the response cache.");
 			buf_printf(&b, "llmdeck_cache_entries %lld\n", (long long)cs.entries);
 			head(&b, "llmdeck_cache_lookups_total", "counter",
 			    "Response cache lookups by result (from the database).");

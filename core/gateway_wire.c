@@ -11,8 +11,7 @@
 
 #include "gateway_priv.h"
 
-static int PRINTFLIKE(3, 4)
-bad_set(struct gw_bad *bad, const char *param, const char *fmt, ...)
+static int PRINTFLIKE(3, 4) bad_set(struct gw_bad *bad, const char *param, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -71,16 +70,19 @@ content_text(const cJSON *c, const char *path, struct buf *out, struct gw_bad *b
 	}
 	if (!cJSON_IsArray(c))
 		return bad_set(bad, path, "%s: expected a string or an array of text parts", path);
-	cJSON_ArrayForEach(part, c) {
+	cJSON_ArrayForEach(part, c)
+	{
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 
 		if (!cJSON_IsObject(part) || !cJSON_IsString(type))
-			return bad_set(bad, path, "%s[%d]: expected an object with a \"type\"", path,
-			    i);
+			return bad_set(bad, path, "%s[%d]: expected an object with a \"type\"",
+			    path, i);
 		if (strcmp(type->valuestring, "text") != 0)
-			return bad_set(bad, path, "%s[%d].type: only \"text\" parts are supported, "
-			    "got \"%s\"", path, i, type->valuestring);
+			return bad_set(bad, path,
+			    "%s[%d].type: only \"text\" parts are supported, "
+			    "got \"%s\"",
+			    path, i, type->valuestring);
 		if (!cJSON_IsString(text))
 			return bad_set(bad, path, "%s[%d].text: expected a string", path, i);
 		buf_puts(out, text->valuestring);
@@ -150,10 +152,13 @@ parse_stops(const cJSON *o, const char *key, int one_ok, struct llm_request *req
 		return 0;
 	}
 	if (!cJSON_IsArray(v))
-		return bad_set(bad, key, one_ok ? "%s: expected a string or an array of strings" :
-		    "%s: expected an array of strings", key);
+		return bad_set(bad, key,
+		    one_ok ? "%s: expected a string or an array of strings"
+		           : "%s: expected an array of strings",
+		    key);
 	req->stop = xcalloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *req->stop);
-	cJSON_ArrayForEach(s, v) {
+	cJSON_ArrayForEach(s, v)
+	{
 		if (!cJSON_IsString(s))
 			return bad_set(bad, key, "%s[%zu]: expected a string", key, n);
 		req->stop[n++] = xstrdup(s->valuestring);
@@ -266,7 +271,8 @@ gw_parse_openai(const char *body, size_t len, struct llm_request *req, struct gw
 		goto out;
 	if ((msgs = messages_array(root, bad)) == NULL)
 		goto out;
-	cJSON_ArrayForEach(m, msgs) {
+	cJSON_ArrayForEach(m, msgs)
+	{
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 
@@ -275,7 +281,8 @@ gw_parse_openai(const char *body, size_t len, struct llm_request *req, struct gw
 		snprintf(path, sizeof path, "messages[%d].content", i);
 		buf_reset(&text);
 		if (content == NULL || cJSON_IsNull(content)) {
-			bad_set(bad, "messages", "%s: required (tool calls are not supported)", path);
+			bad_set(bad, "messages", "%s: required (tool calls are not supported)",
+			    path);
 			goto out;
 		}
 		if (content_text(content, path, &text, bad) != 0)
@@ -288,8 +295,10 @@ gw_parse_openai(const char *body, size_t len, struct llm_request *req, struct gw
 		else if (strcmp(role->valuestring, "assistant") == 0)
 			llm_request_add_message(req, LLM_ROLE_ASSISTANT, text.data);
 		else {
-			bad_set(bad, "messages", "messages[%d].role: \"%s\" is not supported (system, "
-			    "developer, user or assistant)", i, role->valuestring);
+			bad_set(bad, "messages",
+			    "messages[%d].role: \"%s\" is not supported (system, "
+			    "developer, user or assistant)",
+			    i, role->valuestring);
 			goto out;
 		}
 		i++;
@@ -369,7 +378,8 @@ gw_parse_anthropic(const char *body, size_t len, struct llm_request *req, struct
 	}
 	if ((msgs = messages_array(root, bad)) == NULL)
 		goto out;
-	cJSON_ArrayForEach(m, msgs) {
+	cJSON_ArrayForEach(m, msgs)
+	{
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 
@@ -388,9 +398,10 @@ gw_parse_anthropic(const char *body, size_t len, struct llm_request *req, struct
 		else if (strcmp(role->valuestring, "assistant") == 0)
 			llm_request_add_message(req, LLM_ROLE_ASSISTANT, text.data);
 		else {
-			bad_set(bad, "messages", "messages[%d].role: \"%s\" is not supported (user or "
-			    "assistant; the system prompt is the top-level \"system\")", i,
-			    role->valuestring);
+			bad_set(bad, "messages",
+			    "messages[%d].role: \"%s\" is not supported (user or "
+			    "assistant; the system prompt is the top-level \"system\")",
+			    i, role->valuestring);
 			goto out;
 		}
 		i++;
@@ -441,8 +452,10 @@ gw_resolve_model(const struct config *cfg, const char *name, struct llm_request 
 			req->model = xstrdup(cfg->models[i].alias);
 			return 0;
 		}
-	return bad_set(bad, "model", "model: \"%s\" is neither a model alias nor a route "
-	    "(GET /v1/models lists them)", name);
+	return bad_set(bad, "model",
+	    "model: \"%s\" is neither a model alias nor a route "
+	    "(GET /v1/models lists them)",
+	    name);
 }
 
 static const char *
@@ -571,17 +584,20 @@ gw_stream_open(struct gw_stream *st, struct buf *out)
 	st->opened = 1;
 	if (st->api == GW_OPENAI) {
 		openai_chunk_head(st, out);
-		buf_puts(out, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
+		buf_puts(out,
+		    "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
 		    "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}");
 		openai_chunk_tail(st, out);
 		return;
 	}
-	buf_puts(out, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+	buf_puts(out,
+	    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
 	    "{\"id\":\"");
 	gw_json_escape(out, st->id, strlen(st->id));
 	buf_puts(out, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"");
 	gw_json_escape(out, st->model, strlen(st->model));
-	buf_puts(out, "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+	buf_puts(out,
+	    "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
 	    "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n"
 	    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
 	    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
@@ -600,7 +616,8 @@ gw_stream_delta(struct gw_stream *st, struct buf *out, const char *text, size_t 
 		openai_chunk_tail(st, out);
 		return;
 	}
-	buf_puts(out, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+	buf_puts(out,
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
 	    "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"");
 	gw_json_escape(out, text, len);
 	buf_puts(out, "\"}}\n\n");
@@ -614,20 +631,24 @@ gw_stream_close(struct gw_stream *st, struct buf *out, const struct router_resul
 	gw_stream_open(st, out);
 	if (st->api == GW_OPENAI) {
 		openai_chunk_head(st, out);
-		buf_printf(out, "{\"index\":0,\"delta\":{},\"logprobs\":null,"
-		    "\"finish_reason\":\"%s\"}", openai_finish(res->resp.stop));
+		buf_printf(out,
+		    "{\"index\":0,\"delta\":{},\"logprobs\":null,"
+		    "\"finish_reason\":\"%s\"}",
+		    openai_finish(res->resp.stop));
 		openai_chunk_tail(st, out);
 		if (st->include_usage) {
 			openai_chunk_head(st, out);
-			buf_printf(out, "],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":"
-			    "%lld,\"total_tokens\":%lld}}\n\n", (long long)u->input_tokens,
-			    (long long)u->output_tokens,
+			buf_printf(out,
+			    "],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":"
+			    "%lld,\"total_tokens\":%lld}}\n\n",
+			    (long long)u->input_tokens, (long long)u->output_tokens,
 			    (long long)(u->input_tokens + u->output_tokens));
 		}
 		buf_puts(out, "data: [DONE]\n\n");
 		return;
 	}
-	buf_printf(out, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+	buf_printf(out,
+	    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
 	    "\"index\":0}\n\n"
 	    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
 	    "\"%s\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":%lld,"
@@ -668,7 +689,11 @@ error_type(enum gw_api api, int status, enum llm_errclass cls)
 		return "budget_exceeded";
 	if (api == GW_OPENAI) {
 		switch (status) {
-		case 400: case 404: case 405: case 413: case 431: return "invalid_request_error";
+		case 400:
+		case 404:
+		case 405:
+		case 413:
+		case 431: return "invalid_request_error";
 		case 401: return "authentication_error";
 		case 429: return "rate_limit_exceeded";
 		case 503: return cls == LLM_ERR_OVERLOADED ? "overloaded" : "service_unavailable";
@@ -677,7 +702,9 @@ error_type(enum gw_api api, int status, enum llm_errclass cls)
 		}
 	}
 	switch (status) {
-	case 400: case 405: case 431: return "invalid_request_error";
+	case 400:
+	case 405:
+	case 431: return "invalid_request_error";
 	case 401: return "authentication_error";
 	case 404: return "not_found_error";
 	case 413: return "request_too_large";
@@ -704,8 +731,8 @@ gw_error_body(enum gw_api api, int status, enum llm_errclass cls, const char *me
 		else
 			cJSON_AddNullToObject(e, "param");
 		if (cls != LLM_OK)
-			cJSON_AddStringToObject(e, "code", cls == LLM_ERR_BUDGET ? "budget_exceeded" :
-			    llm_errclass_name(cls));
+			cJSON_AddStringToObject(e, "code",
+			    cls == LLM_ERR_BUDGET ? "budget_exceeded" : llm_errclass_name(cls));
 		else
 			cJSON_AddNullToObject(e, "code");
 	} else {

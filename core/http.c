@@ -526,7 +526,7 @@ http_map_curl(CURLcode rc)
  */
 static void
 http_finish(struct http_engine *e, struct http_xfer *x, CURLcode rc, enum http_err err,
-            const char *msg)
+    const char *msg)
 {
 	struct http_result r;
 	long code = 0;
@@ -671,7 +671,7 @@ http_write_cb(char *p, size_t size, size_t nitems, void *arg)
 	if (len > x->max_response - x->received) {
 		x->abort_err = HTTP_ERR_TOO_LARGE;
 		snprintf(x->errbuf, sizeof x->errbuf, "response larger than %zu bytes",
-		         x->max_response);
+		    x->max_response);
 		return 0;
 	}
 	x->received += len;
@@ -699,7 +699,7 @@ http_start(struct http_engine *e, struct http_xfer *x)
 		spent = (clock_mono_us() - x->submit_us) / 1000;
 		if (spent >= (uint64_t)x->timeout_ms) {
 			http_finish(e, x, CURLE_OPERATION_TIMEDOUT, HTTP_ERR_TIMEOUT,
-			            "deadline passed before the transfer started");
+			    "deadline passed before the transfer started");
 			return;
 		}
 		remaining = x->timeout_ms - (long)spent;
@@ -708,7 +708,7 @@ http_start(struct http_engine *e, struct http_xfer *x)
 		c = e->free_easy[--e->n_free_easy];
 	else if ((c = curl_easy_init()) == NULL) {
 		http_finish(e, x, CURLE_OUT_OF_MEMORY, HTTP_ERR_OTHER,
-		            "http_start: curl_easy_init failed");
+		    "http_start: curl_easy_init failed");
 		return;
 	}
 
@@ -789,7 +789,7 @@ http_drain(struct http_engine *e)
 	for (i = 0; i < n; i++) {
 		if ((node = idmap_get(&e->running, cancels[i])) != NULL)
 			http_finish(e, (struct http_xfer *)node, CURLE_OK, HTTP_ERR_ABORTED,
-			            "cancelled");
+			    "cancelled");
 	}
 	free(cancels);
 }
@@ -1008,7 +1008,7 @@ http_engine_new(const struct http_engine_opts *opts)
 		curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opts->max_connections);
 	if (opts != NULL && opts->max_host_connections > 0)
 		curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-		                  opts->max_host_connections);
+		    opts->max_host_connections);
 
 	if (pthread_create(&e->thread, NULL, http_loop, e) != 0)
 		goto fail;

@@ -46,8 +46,8 @@ struct http_result {
 	struct http_headers headers; /* response headers */
 	const char *body;            /* whole body (NUL-terminated) unless on_data consumed it */
 	size_t body_len;
-	uint64_t elapsed_us;         /* submit to completion */
-	uint64_t first_byte_us;      /* submit to the first body byte, 0 if none */
+	uint64_t elapsed_us;    /* submit to completion */
+	uint64_t first_byte_us; /* submit to the first body byte, 0 if none */
 };
 
 /*
@@ -58,15 +58,15 @@ struct http_result {
  *          during the call.
  */
 struct http_request {
-	const char *method;       /* "GET", "POST"; NULL: POST if body else GET */
+	const char *method; /* "GET", "POST"; NULL: POST if body else GET */
 	const char *url;
 	const char *const *headers; /* "Name: value" strings */
 	size_t n_headers;
 	const char *body;
 	size_t body_len;
-	int timeout_ms;           /* total deadline; 0: none */
-	int connect_timeout_ms;   /* 0: 10 s */
-	size_t max_response;      /* 0: 16 MiB */
+	int timeout_ms;         /* total deadline; 0: none */
+	int connect_timeout_ms; /* 0: 10 s */
+	size_t max_response;    /* 0: 16 MiB */
 	void (*on_headers)(void *arg, int status, const struct http_headers *);
 	int (*on_data)(void *arg, const char *data, size_t len);
 	void (*on_done)(void *arg, const struct http_result *);
@@ -74,8 +74,8 @@ struct http_request {
 };
 
 struct http_engine_opts {
-	long max_connections;     /* 0: unlimited total connections */
-	long max_host_connections;/* 0: unlimited per host */
+	long max_connections;      /* 0: unlimited total connections */
+	long max_host_connections; /* 0: unlimited per host */
 };
 
 /* Start the engine and its thread. NULL opts: defaults. */

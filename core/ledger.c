@@ -14,10 +14,12 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "INSERT INTO ledger(time_ms, route, provider, model, "
-	    "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, error_class, "
-	    "cache_hit, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	        "INSERT INTO ledger(time_ms, route, provider, model, "
+	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
+	        "error_class, "
+	        "cache_hit, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
 	sqlite3_bind_text(st, 2, r->route, -1, SQLITE_STATIC);
@@ -37,9 +39,11 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	if (rc != SQLITE_DONE)
 		return -1;
 	if (r->cost_usd != 0) {
-		if (sqlite3_prepare_v2(db, "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
-		    "(?, ?) ON CONFLICT(bucket) DO UPDATE SET cost_usd = cost_usd + "
-		    "excluded.cost_usd", -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db,
+		        "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
+		        "(?, ?) ON CONFLICT(bucket) DO UPDATE SET cost_usd = cost_usd + "
+		        "excluded.cost_usd",
+		        -1, &st, NULL) != SQLITE_OK)
 			return -1;
 		sqlite3_bind_int64(st, 1, r->time_ms / STORE_BUCKET_MS);
 		sqlite3_bind_double(st, 2, r->cost_usd);
@@ -80,10 +84,9 @@ ledger_wait_done(void *arg, int rc)
 }
 
 int
-ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation_id,
-    char **cause)
+ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation_id, char **cause)
 {
-	struct ledger_wait w = { .finished = 0, .rc = -1 };
+	struct ledger_wait w = {.finished = 0, .rc = -1};
 	char *err = NULL;
 
 	pthread_mutex_init(&w.mu, NULL);
@@ -114,13 +117,13 @@ ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
 	sqlite3 *db;
 	struct ledger_group *g = NULL;
 	int n = 0, rc;
-	const char *sql = by_model ?
-	    "SELECT model, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
-	    "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
-	    "WHERE time_ms >= ? AND time_ms < ? GROUP BY model ORDER BY model" :
-	    "SELECT provider, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
-	    "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
-	    "WHERE time_ms >= ? AND time_ms < ? GROUP BY provider ORDER BY provider";
+	const char *sql = by_model
+	    ? "SELECT model, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
+	      "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
+	      "WHERE time_ms >= ? AND time_ms < ? GROUP BY model ORDER BY model"
+	    : "SELECT provider, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
+	      "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
+	      "WHERE time_ms >= ? AND time_ms < ? GROUP BY provider ORDER BY provider";
 
 	*out = NULL;
 	db = store_lock(s);

@@ -16,17 +16,17 @@
 struct store;
 
 struct ledger_row {
-	int64_t time_ms;        /* wall clock; <= 0: the store's clock now */
-	char route[64];         /* may be empty */
+	int64_t time_ms; /* wall clock; <= 0: the store's clock now */
+	char route[64];  /* may be empty */
 	char provider[64];
-	char model[128];        /* alias */
+	char model[128]; /* alias */
 	int64_t input_tokens;
 	int64_t output_tokens;
-	double cost_usd;        /* 0 for cache hits and unpriced models */
-	int unpriced;           /* the model has no price: cost unknown, not zero */
+	double cost_usd; /* 0 for cache hits and unpriced models */
+	int unpriced;    /* the model has no price: cost unknown, not zero */
 	uint64_t latency_us;
-	char outcome[16];       /* "ok", "error", "refused" */
-	char error_class[32];   /* llm_errclass_name(), empty when ok */
+	char outcome[16];     /* "ok", "error", "refused" */
+	char error_class[32]; /* llm_errclass_name(), empty when ok */
 	int cache_hit;
 	int attempts;
 };
@@ -42,19 +42,18 @@ struct ledger_row {
 void ledger_record_async(struct store *, const struct ledger_row *, int64_t reservation_id,
     void (*done)(void *, int), void *arg);
 /* Blocking wrapper: 0 once committed, or -1 with *cause set. */
-int ledger_record(struct store *, const struct ledger_row *, int64_t reservation_id,
-    char **cause);
+int ledger_record(struct store *, const struct ledger_row *, int64_t reservation_id, char **cause);
 
 /* Aggregates over [from_ms, to_ms), for the console and `llmdeck status`. */
 struct ledger_group {
-	char name[128];         /* provider name or model alias */
+	char name[128]; /* provider name or model alias */
 	int64_t requests;
-	int64_t errors;         /* outcome != "ok" */
+	int64_t errors; /* outcome != "ok" */
 	int64_t cache_hits;
 	int64_t input_tokens;
 	int64_t output_tokens;
 	double cost_usd;
-	int unpriced;           /* some rows were unpriced */
+	int unpriced; /* some rows were unpriced */
 };
 /* by_model 0: group by provider, 1: by model. Sets *out (caller frees) and
  * returns the count, or -1 with *cause set. */

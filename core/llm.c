@@ -110,22 +110,22 @@ llm_response_free(struct llm_response *r)
 }
 
 static const char *const errclass_names[LLM_ERR__COUNT] = {
-	[LLM_OK] = "ok",
-	[LLM_ERR_RATE_LIMIT] = "rate_limit",
-	[LLM_ERR_OVERLOADED] = "overloaded",
-	[LLM_ERR_SERVER] = "server_error",
-	[LLM_ERR_TIMEOUT] = "timeout",
-	[LLM_ERR_CONNECT] = "connect",
-	[LLM_ERR_MALFORMED] = "malformed",
-	[LLM_ERR_AUTH] = "auth",
-	[LLM_ERR_QUOTA] = "quota",
-	[LLM_ERR_NOT_FOUND] = "not_found",
-	[LLM_ERR_BAD_REQUEST] = "bad_request",
-	[LLM_ERR_STREAM] = "stream_broken",
-	[LLM_ERR_NO_PROVIDER] = "no_provider",
-	[LLM_ERR_BUDGET] = "budget",
-	[LLM_ERR_CANCELLED] = "cancelled",
-	[LLM_ERR_INTERNAL] = "internal",
+    [LLM_OK] = "ok",
+    [LLM_ERR_RATE_LIMIT] = "rate_limit",
+    [LLM_ERR_OVERLOADED] = "overloaded",
+    [LLM_ERR_SERVER] = "server_error",
+    [LLM_ERR_TIMEOUT] = "timeout",
+    [LLM_ERR_CONNECT] = "connect",
+    [LLM_ERR_MALFORMED] = "malformed",
+    [LLM_ERR_AUTH] = "auth",
+    [LLM_ERR_QUOTA] = "quota",
+    [LLM_ERR_NOT_FOUND] = "not_found",
+    [LLM_ERR_BAD_REQUEST] = "bad_request",
+    [LLM_ERR_STREAM] = "stream_broken",
+    [LLM_ERR_NO_PROVIDER] = "no_provider",
+    [LLM_ERR_BUDGET] = "budget",
+    [LLM_ERR_CANCELLED] = "cancelled",
+    [LLM_ERR_INTERNAL] = "internal",
 };
 
 const char *
@@ -145,10 +145,8 @@ llm_errclass_retryable(enum llm_errclass c)
 	case LLM_ERR_SERVER:
 	case LLM_ERR_TIMEOUT:
 	case LLM_ERR_CONNECT:
-	case LLM_ERR_MALFORMED:
-		return 1;
-	default:
-		return 0;
+	case LLM_ERR_MALFORMED: return 1;
+	default: return 0;
 	}
 }
 

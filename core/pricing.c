@@ -22,8 +22,7 @@ pricing_cost(const struct model_conf *m, const struct llm_usage *u, int *unprice
 		*unpriced = pricing_unpriced(m);
 	if (pricing_unpriced(m) || u == NULL)
 		return 0;
-	cached_price = m->cache_read_per_mtok >= 0 ? m->cache_read_per_mtok :
-	    m->input_per_mtok;
+	cached_price = m->cache_read_per_mtok >= 0 ? m->cache_read_per_mtok : m->input_per_mtok;
 	cached = u->cache_read_tokens > 0 ? u->cache_read_tokens : 0;
 	if (cached > u->input_tokens)
 		cached = u->input_tokens > 0 ? u->input_tokens : 0;
@@ -31,7 +30,8 @@ pricing_cost(const struct model_conf *m, const struct llm_usage *u, int *unprice
 	if (fresh < 0)
 		fresh = 0;
 	return ((double)fresh * m->input_per_mtok + (double)cached * cached_price +
-	    (double)(u->output_tokens > 0 ? u->output_tokens : 0) * m->output_per_mtok) / 1e6;
+	           (double)(u->output_tokens > 0 ? u->output_tokens : 0) * m->output_per_mtok) /
+	    1e6;
 }
 
 static size_t
@@ -59,5 +59,6 @@ pricing_upper_bound(const struct model_conf *m, const struct llm_request *r)
 	if (pricing_unpriced(m) || r == NULL)
 		return 0;
 	return ((double)pricing_input_estimate(r) * m->input_per_mtok +
-	    (double)llm_request_max_tokens(r) * m->output_per_mtok) / 1e6;
+	           (double)llm_request_max_tokens(r) * m->output_per_mtok) /
+	    1e6;
 }

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 struct token_bucket {
-	double capacity;    /* per minute; 0: unlimited */
-	double tokens;      /* available now */
+	double capacity; /* per minute; 0: unlimited */
+	double tokens;   /* available now */
 	uint64_t last_ms;
 };
 

@@ -43,7 +43,7 @@ struct provider {
 	struct breaker breaker;
 	struct token_bucket rpm;
 	struct token_bucket tpm;
-	uint64_t blocked_until_ms;  /* retry-after told us to stay away until then */
+	uint64_t blocked_until_ms; /* retry-after told us to stay away until then */
 
 	uint64_t requests;
 	uint64_t successes;
@@ -60,8 +60,8 @@ struct provider {
 
 	int64_t last_probe_ms;
 	int last_probe_ok;
-	uint64_t probe_http;        /* probe transfer in flight, 0 if none */
-	int probe_is_trial;         /* the probe holds a half-open trial slot */
+	uint64_t probe_http; /* probe transfer in flight, 0 if none */
+	int probe_is_trial;  /* the probe holds a half-open trial slot */
 	uint64_t probe_started_us;
 };
 
@@ -95,8 +95,8 @@ struct router {
 	int worker_stop;
 
 	int closing;
-	size_t active;              /* live requests and probes */
-	struct rreq *live;          /* list of live requests */
+	size_t active;     /* live requests and probes */
+	struct rreq *live; /* list of live requests */
 	uint64_t probe_timer;
 
 	uint64_t requests;
@@ -112,45 +112,45 @@ struct router {
 
 struct rreq {
 	struct router *r;
-	struct rreq *next;          /* on r->live */
+	struct rreq *next; /* on r->live */
 	struct rreq *prev;
 	struct llm_request req;
 	router_delta_cb delta;
 	router_done_cb done;
 	void *arg;
-	struct router_result *res;  /* made at finish: nothing to hold while waiting */
+	struct router_result *res; /* made at finish: nothing to hold while waiting */
 	struct router_attempt *attempts;
 	size_t n_attempts;
 	double cost_usd;
 	int unpriced;
 	int cached;
-	char *cached_provider;      /* who answered a cached request originally */
+	char *cached_provider; /* who answered a cached request originally */
 
-	int64_t reservation;        /* budget reservation, 0 if none */
+	int64_t reservation; /* budget reservation, 0 if none */
 	int cacheable;
 	char cache_key[65];
 	uint64_t start_us;
-	uint64_t deadline_ms;       /* on the router's clock */
+	uint64_t deadline_ms; /* on the router's clock */
 	const struct route_conf *route;
 	int raw_model;
-	int tried[MAX_ATTEMPTS];    /* provider indices already given up on */
+	int tried[MAX_ATTEMPTS]; /* provider indices already given up on */
 	size_t n_tried;
 
 	/* The attempt in progress. */
-	int cur;                    /* provider index, -1 none */
-	int retries_here;           /* retries spent on cur */
+	int cur;          /* provider index, -1 none */
+	int retries_here; /* retries spent on cur */
 	char alias[128];
 	uint64_t http_id;
 	uint64_t timer_id;
 	uint64_t attempt_start_us;
 	double tpm_reserved;
 	int status;
-	int delivered;              /* text already handed to the caller */
+	int delivered; /* text already handed to the caller */
 	struct adapter_stream *stream;
 	struct llm_response acc;
-	struct llm_error *serr;     /* stream decoder error, with the stream only */
+	struct llm_error *serr; /* stream decoder error, with the stream only */
 	int stream_failed;
-	struct buf errbody;         /* error body of a streamed request */
+	struct buf errbody; /* error body of a streamed request */
 	struct adapter_http ah;
 	struct llm_error last_err;
 };
@@ -460,8 +460,8 @@ provider_settle(struct router *r, struct provider *p, enum llm_errclass cls,
 	if (cls == LLM_OK) {
 		p->successes++;
 		hist_record(&p->latency, latency_us);
-		p->recent[p->recent_next] = (uint32_t)(latency_us / 1000 > UINT32_MAX ?
-		    UINT32_MAX : latency_us / 1000);
+		p->recent[p->recent_next] =
+		    (uint32_t)(latency_us / 1000 > UINT32_MAX ? UINT32_MAX : latency_us / 1000);
 		p->recent_next = (p->recent_next + 1) % RECENT_N;
 		if (p->n_recent < RECENT_N)
 			p->n_recent++;
@@ -483,7 +483,8 @@ provider_settle(struct router *r, struct provider *p, enum llm_errclass cls,
 			p->admin = ADMIN_MISCONFIGURED;
 			event_add(r->events, EV_PROVIDER, p->conf->name,
 			    "MISCONFIGURED: HTTP %d %s (%s); out of rotation until an "
-			    "operator enables it", err->status, err->type, err->message);
+			    "operator enables it",
+			    err->status, err->type, err->message);
 		}
 		break;
 	case LLM_ERR_QUOTA:
@@ -514,8 +515,9 @@ rreq_attempt_done(struct rreq *q, enum llm_errclass cls, const struct llm_error 
 	pthread_mutex_lock(&r->mu);
 	provider_settle(r, p, cls, err, lat, now);
 	if (p->conf->rate_limit_tpm > 0) {
-		used = cls == LLM_OK ? (double)(q->acc.usage.input_tokens +
-		    q->acc.usage.output_tokens) : 0;
+		used = cls == LLM_OK
+		    ? (double)(q->acc.usage.input_tokens + q->acc.usage.output_tokens)
+		    : 0;
 		if (used < q->tpm_reserved)
 			bucket_refund(&p->tpm, q->tpm_reserved - used);
 		else
@@ -560,13 +562,14 @@ on_http_done(void *arg, const struct http_result *hr)
 		llm_error_set(&err, LLM_ERR_MALFORMED, hr->status, "response too large");
 	} else if (hr->err == HTTP_ERR_ABORTED) {
 		llm_error_set(&err, LLM_ERR_CANCELLED, hr->status, "cancelled");
-	} else if (hr->err != HTTP_OK && (hr->status < 200 || hr->status >= 300 ||
-	    q->stream == NULL)) {
+	} else if (hr->err != HTTP_OK &&
+	    (hr->status < 200 || hr->status >= 300 || q->stream == NULL)) {
 		llm_error_set(&err, LLM_ERR_CONNECT, hr->status, "%s: %s", http_err_name(hr->err),
 		    hr->errmsg);
 	} else if (hr->status >= 200 && hr->status < 300) {
 		if (q->stream != NULL) {
-			if (hr->err != HTTP_OK || ad->stream_finish(q->stream, &q->acc, &err) != 0) {
+			if (hr->err != HTTP_OK ||
+			    ad->stream_finish(q->stream, &q->acc, &err) != 0) {
 				if (err.cls == LLM_OK)
 					llm_error_set(&err, LLM_ERR_STREAM, hr->status,
 					    "stream cut: %s", hr->errmsg);
@@ -577,10 +580,10 @@ on_http_done(void *arg, const struct http_result *hr)
 			on_stream_delta(q, q->acc.content, strlen(q->acc.content));
 		}
 	} else {
-		const char *body = q->stream == NULL && q->errbody.len == 0 ? hr->body :
-		    q->errbody.data;
-		size_t len = q->stream == NULL && q->errbody.len == 0 ? hr->body_len :
-		    q->errbody.len;
+		const char *body =
+		    q->stream == NULL && q->errbody.len == 0 ? hr->body : q->errbody.data;
+		size_t len =
+		    q->stream == NULL && q->errbody.len == 0 ? hr->body_len : q->errbody.len;
 		ad->classify_error(hr->status, &hr->headers, body != NULL ? body : "", len, &err);
 		if (err.cls == LLM_OK)
 			llm_error_set(&err, LLM_ERR_SERVER, hr->status, "HTTP %d", hr->status);
@@ -632,12 +635,12 @@ rreq_send(struct rreq *q)
 
 	rreq_reset_attempt(q);
 	strlcpy_(q->alias, alias_for(q, p), sizeof q->alias);
-	if (p->adapter->build_request(p->conf, model_id_for(r, q->alias), &q->req,
-	    q->req.stream, &q->ah, &cause) != 0) {
+	if (p->adapter->build_request(p->conf, model_id_for(r, q->alias), &q->req, q->req.stream,
+	        &q->ah, &cause) != 0) {
 		struct llm_error err;
 		llm_error_clear(&err);
-		llm_error_set(&err, LLM_ERR_BAD_REQUEST, 0, "%s", cause != NULL ? cause :
-		    "cannot build the request");
+		llm_error_set(&err, LLM_ERR_BAD_REQUEST, 0, "%s",
+		    cause != NULL ? cause : "cannot build the request");
 		free(cause);
 		q->attempt_start_us = clock_mono_us();
 		rreq_attempt_done(q, LLM_ERR_BAD_REQUEST, &err);
@@ -807,9 +810,9 @@ failover:
 		p->in_flight++;
 		if (q->cur >= 0 && q->cur != idx) {
 			r->failovers++;
-			event_add(r->events, EV_FAILOVER, p->conf->name, "failover %s -> %s after %s",
-			    r->providers[q->cur].conf->name, p->conf->name,
-			    llm_errclass_name(q->last_err.cls));
+			event_add(r->events, EV_FAILOVER, p->conf->name,
+			    "failover %s -> %s after %s", r->providers[q->cur].conf->name,
+			    p->conf->name, llm_errclass_name(q->last_err.cls));
 		}
 		pthread_mutex_unlock(&r->mu);
 		q->cur = idx;
@@ -824,12 +827,13 @@ failover:
 
 	if (q->n_attempts == 0) {
 		if (q->req.provider != NULL && provider_index(r, q->req.provider) < 0)
-			llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0, "unknown provider \"%s\"",
-			    q->req.provider);
+			llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0,
+			    "unknown provider \"%s\"", q->req.provider);
 		else
 			llm_error_set(&q->last_err, LLM_ERR_NO_PROVIDER, 0,
 			    "no usable provider for model %s%s%s (disabled, drained, breaker open, "
-			    "or at its rate limit)", q->req.model != NULL ? q->req.model : "(any)",
+			    "or at its rate limit)",
+			    q->req.model != NULL ? q->req.model : "(any)",
 			    q->route != NULL ? " on route " : "",
 			    q->route != NULL ? q->route->name : "");
 		rreq_finish(q, q->last_err.cls);
@@ -913,17 +917,26 @@ rreq_ledger(struct rreq *q)
 
 	memset(&row, 0, sizeof row);
 	strlcpy_(row.route, res->route, sizeof row.route);
-	strlcpy_(row.provider, res->provider[0] != '\0' ? res->provider :
-	    res->n_attempts > 0 ? res->attempts[res->n_attempts - 1].provider : "", sizeof row.provider);
-	strlcpy_(row.model, res->model[0] != '\0' ? res->model : q->req.model != NULL ?
-	    q->req.model : "", sizeof row.model);
+	strlcpy_(row.provider,
+	    res->provider[0] != '\0'  ? res->provider
+	        : res->n_attempts > 0 ? res->attempts[res->n_attempts - 1].provider
+	                              : "",
+	    sizeof row.provider);
+	strlcpy_(row.model,
+	    res->model[0] != '\0'      ? res->model
+	        : q->req.model != NULL ? q->req.model
+	                               : "",
+	    sizeof row.model);
 	row.input_tokens = res->resp.usage.input_tokens;
 	row.output_tokens = res->resp.usage.output_tokens;
 	row.cost_usd = res->cost_usd;
 	row.unpriced = res->unpriced;
 	row.latency_us = res->latency_us;
-	strlcpy_(row.outcome, res->cls == LLM_OK ? "ok" : res->cls == LLM_ERR_BUDGET ?
-	    "refused" : "error", sizeof row.outcome);
+	strlcpy_(row.outcome,
+	    res->cls == LLM_OK               ? "ok"
+	        : res->cls == LLM_ERR_BUDGET ? "refused"
+	                                     : "error",
+	    sizeof row.outcome);
 	if (res->cls != LLM_OK)
 		strlcpy_(row.error_class, llm_errclass_name(res->cls), sizeof row.error_class);
 	row.cache_hit = res->cached;
@@ -953,8 +966,9 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	if (cls == LLM_OK) {
 		res->resp = q->acc;
 		llm_response_init(&q->acc);
-		strlcpy_(res->provider, q->cached ? q->cached_provider :
-		    r->providers[q->cur].conf->name, sizeof res->provider);
+		strlcpy_(res->provider,
+		    q->cached ? q->cached_provider : r->providers[q->cur].conf->name,
+		    sizeof res->provider);
 		strlcpy_(res->model, q->alias, sizeof res->model);
 		llm_error_clear(&res->err);
 	} else {
@@ -1047,8 +1061,8 @@ rreq_admit(struct rreq *q)
 			    q->req.complexity, why, sizeof why);
 			if (m != NULL && (q->req.model == NULL || strcmp(m, q->req.model) != 0)) {
 				if (q->req.model != NULL)
-					event_add(r->events, EV_BUDGET, NULL, "cost optimizer: %s -> %s (%s)",
-					    q->req.model, m, why);
+					event_add(r->events, EV_BUDGET, NULL,
+					    "cost optimizer: %s -> %s (%s)", q->req.model, m, why);
 				free(q->req.model);
 				q->req.model = xstrdup(m);
 				q->raw_model = !alias_known(r, m);
@@ -1178,8 +1192,8 @@ sync_done(void *arg, struct router_result *res)
 }
 
 int
-router_generate(struct router *r, const struct llm_request *req, router_delta_cb delta,
-    void *arg, struct router_result *out)
+router_generate(struct router *r, const struct llm_request *req, router_delta_cb delta, void *arg,
+    struct router_result *out)
 {
 	struct sync_wait w;
 
@@ -1449,7 +1463,7 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 
 	if (cfg->n_providers == 0) {
 		*cause = xstrdup("no providers configured (set ANTHROPIC_API_KEY or "
-		    "OPENAI_API_KEY, or give --config FILE)");
+		                 "OPENAI_API_KEY, or give --config FILE)");
 		return NULL;
 	}
 	r = xcalloc(1, sizeof *r);
@@ -1462,8 +1476,8 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 		r->opts.backoff_base_ms = 500;
 	if (r->opts.backoff_max_ms <= 0)
 		r->opts.backoff_max_ms = 8000;
-	rng_seed(&r->rng, r->opts.seed != 0 ? r->opts.seed : clock_mono_us() ^
-	    (uint64_t)clock_wall_ms());
+	rng_seed(&r->rng,
+	    r->opts.seed != 0 ? r->opts.seed : clock_mono_us() ^ (uint64_t)clock_wall_ms());
 	r->events = event_ring_new(1024);
 	now = router_now(r);
 	r->n_providers = cfg->n_providers;
@@ -1564,8 +1578,10 @@ router_set_admin(struct router *r, const char *name, enum provider_admin a, char
 	if (a != ADMIN_MISCONFIGURED)
 		override_save(r, name, "admin", "%s", provider_admin_name(a));
 	if (a == ADMIN_DRAINED)
-		event_add(r->events, EV_OPERATOR, name, "operator: failover: %s drained (was %s); "
-		    "new traffic goes to the next provider", name, provider_admin_name(before));
+		event_add(r->events, EV_OPERATOR, name,
+		    "operator: failover: %s drained (was %s); "
+		    "new traffic goes to the next provider",
+		    name, provider_admin_name(before));
 	else
 		event_add(r->events, EV_OPERATOR, name, "operator: %s %s -> %s", name,
 		    provider_admin_name(before), provider_admin_name(a));
@@ -1684,8 +1700,9 @@ router_snapshot(struct router *r, struct router_snapshot *s)
 		struct provider *p = &r->providers[i];
 		struct provider_snapshot *ps = &s->providers[i];
 		strlcpy_(ps->name, p->conf->name, sizeof ps->name);
-		strlcpy_(ps->kind, p->conf->kind == PROVIDER_OPENAI ?
-		    provider_flavor_name(p->conf->flavor) : provider_kind_name(p->conf->kind),
+		strlcpy_(ps->kind,
+		    p->conf->kind == PROVIDER_OPENAI ? provider_flavor_name(p->conf->flavor)
+		                                     : provider_kind_name(p->conf->kind),
 		    sizeof ps->kind);
 		strlcpy_(ps->base_url, p->conf->base_url, sizeof ps->base_url);
 		ps->admin = p->admin;

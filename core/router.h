@@ -31,23 +31,23 @@ struct http_engine;
 struct router_attempt {
 	char provider[64];
 	char model[128];
-	int status;               /* HTTP status, 0 if none */
-	enum llm_errclass cls;    /* LLM_OK for the successful one */
-	char error[512];          /* one line, empty when ok */
+	int status;            /* HTTP status, 0 if none */
+	enum llm_errclass cls; /* LLM_OK for the successful one */
+	char error[512];       /* one line, empty when ok */
 	uint64_t latency_us;
 };
 
 struct router_result {
-	enum llm_errclass cls;    /* LLM_OK: answered */
-	struct llm_error err;     /* the final error when not answered */
+	enum llm_errclass cls; /* LLM_OK: answered */
+	struct llm_error err;  /* the final error when not answered */
 	struct llm_response resp;
-	char provider[64];        /* who answered */
-	char model[128];          /* alias used */
+	char provider[64]; /* who answered */
+	char model[128];   /* alias used */
 	char route[64];
 	double cost_usd;
-	int unpriced;             /* the model has no price: cost unknown, not zero */
+	int unpriced; /* the model has no price: cost unknown, not zero */
 	int cached;
-	uint64_t latency_us;      /* submit to done */
+	uint64_t latency_us; /* submit to done */
 	struct router_attempt *attempts;
 	size_t n_attempts;
 };
@@ -59,14 +59,14 @@ typedef void (*router_delta_cb)(void *arg, const char *text, size_t len);
 typedef void (*router_done_cb)(void *arg, struct router_result *res);
 
 struct router_opts {
-	uint64_t seed;            /* RNG seed for selection and jitter; 0: from the clock */
+	uint64_t seed;              /* RNG seed for selection and jitter; 0: from the clock */
 	struct http_engine *engine; /* shared engine, or NULL: the router starts its own */
 	/* Test clock: monotonic milliseconds; NULL: the real one. */
 	uint64_t (*now_ms)(void *);
 	void *now_arg;
-	int no_probes;            /* no active health probes */
-	double backoff_base_ms;   /* default 500 (the SDKs' 0.5 s) */
-	double backoff_max_ms;    /* default 8000 */
+	int no_probes;          /* no active health probes */
+	double backoff_base_ms; /* default 500 (the SDKs' 0.5 s) */
+	double backoff_max_ms;  /* default 8000 */
 	/* The database for the ledger, budget, cache, persistent events and operator
 	 * overrides; NULL: none of those (metrics and the in-memory ring only). */
 	struct store *store;
@@ -80,15 +80,15 @@ void router_submit(struct router *, const struct llm_request *, router_delta_cb 
     router_done_cb done, void *arg);
 /* Blocking wrapper over router_submit. Fills out (free with router_result_free).
  * Returns 0 if answered, -1 otherwise. */
-int router_generate(struct router *, const struct llm_request *, router_delta_cb delta,
-    void *arg, struct router_result *out);
+int router_generate(struct router *, const struct llm_request *, router_delta_cb delta, void *arg,
+    struct router_result *out);
 
 /* Operator states, on top of the breaker. */
 enum provider_admin {
 	ADMIN_ENABLED,
 	ADMIN_DISABLED,
-	ADMIN_DRAINED,        /* failover by hand: no new traffic, in-flight finishes */
-	ADMIN_MISCONFIGURED,  /* 401/403 seen: out until an operator re-enables it */
+	ADMIN_DRAINED,       /* failover by hand: no new traffic, in-flight finishes */
+	ADMIN_MISCONFIGURED, /* 401/403 seen: out until an operator re-enables it */
 };
 const char *provider_admin_name(enum provider_admin);
 
@@ -113,16 +113,16 @@ struct provider_snapshot {
 	int consecutive_failures;
 	int priority;
 	double weight;
-	int priority_overridden;  /* set by an operator, persisted */
+	int priority_overridden; /* set by an operator, persisted */
 	int weight_overridden;
 	int admin_overridden;
-	int usable;               /* would be selected from now */
-	double share;             /* fraction of all requests sent here (0..1) */
-	double rpm_usage;         /* 0..1 of the rate limit */
+	int usable;       /* would be selected from now */
+	double share;     /* fraction of all requests sent here (0..1) */
+	double rpm_usage; /* 0..1 of the rate limit */
 	double tpm_usage;
 	int rate_limit_rpm;
 	int rate_limit_tpm;
-	uint64_t requests;        /* attempts sent */
+	uint64_t requests; /* attempts sent */
 	uint64_t successes;
 	uint64_t errors;
 	uint64_t errors_by_class[LLM_ERR__COUNT];
@@ -133,7 +133,7 @@ struct provider_snapshot {
 	struct histogram latency; /* successful attempts, microseconds */
 	uint32_t recent_ms[64];   /* the last 64 latencies (ring order, oldest first) */
 	size_t n_recent;
-	int64_t last_probe_ms;    /* wall time of the last probe, 0 if none */
+	int64_t last_probe_ms; /* wall time of the last probe, 0 if none */
 	int last_probe_ok;
 };
 
@@ -141,7 +141,7 @@ struct router_snapshot {
 	int64_t time_ms;
 	struct provider_snapshot *providers;
 	size_t n_providers;
-	uint64_t requests;        /* router_submit calls finished */
+	uint64_t requests; /* router_submit calls finished */
 	uint64_t answered;
 	uint64_t failed;
 	uint64_t failovers;

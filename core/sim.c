@@ -54,7 +54,7 @@ struct sim {
 	int timer_started;
 	int stopping;
 	struct sim_settings set;
-	struct rng rng;	  /* error_rate and jitter */
+	struct rng rng;   /* error_rate and jitter */
 	struct rng idrng; /* ids */
 	struct sim_stats stats;
 	uint64_t reqno;
@@ -74,16 +74,16 @@ struct sim_req {
 	struct buf body;
 	int too_large;
 	struct sim_reply reply;
-	int truncate;	      /* send half the body, then close */
-	int end_error;	      /* a stream ends by closing, not by its last chunk */
+	int truncate;  /* send half the body, then close */
+	int end_error; /* a stream ends by closing, not by its last chunk */
 	int token_delay_ms;
-	size_t chunk, off;    /* stream position */
-	uint64_t next_due;    /* when the next delta may go */
+	size_t chunk, off; /* stream position */
+	uint64_t next_due; /* when the next delta may go */
 };
 
-static const char *protocol_names[] = { "anthropic", "openai", "azure", "mistral", "ollama" };
-static const char *fault_names[] = { "none", "hang", "slow", "drop", "malformed", "truncated",
-	"down", "midstream" };
+static const char *protocol_names[] = {"anthropic", "openai", "azure", "mistral", "ollama"};
+static const char *fault_names[] = {
+    "none", "hang", "slow", "drop", "malformed", "truncated", "down", "midstream"};
 
 const char *
 sim_protocol_name(enum sim_protocol p)
@@ -137,16 +137,11 @@ static const char *
 default_model(enum sim_protocol p)
 {
 	switch (p) {
-	case SIM_ANTHROPIC:
-		return "claude-sonnet-4-5";
-	case SIM_OPENAI:
-		return "gpt-4o-mini";
-	case SIM_AZURE:
-		return "gpt-4o";
-	case SIM_MISTRAL:
-		return "mistral-large-latest";
-	case SIM_OLLAMA:
-		return "llama3.2:latest";
+	case SIM_ANTHROPIC: return "claude-sonnet-4-5";
+	case SIM_OPENAI: return "gpt-4o-mini";
+	case SIM_AZURE: return "gpt-4o";
+	case SIM_MISTRAL: return "mistral-large-latest";
+	case SIM_OLLAMA: return "llama3.2:latest";
 	}
 	return "sim";
 }
@@ -356,8 +351,7 @@ req_read(void *cls, uint64_t pos, char *out, size_t max)
 	}
 	if (n > 0)
 		return (ssize_t)n;
-	return q->end_error ? MHD_CONTENT_READER_END_WITH_ERROR :
-	    MHD_CONTENT_READER_END_OF_STREAM;
+	return q->end_error ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 /* Hand the prepared reply to MHD. */
@@ -369,14 +363,15 @@ req_queue(struct sim_req *q)
 	enum MHD_Result ret;
 
 	if (r->stream || q->truncate) {
-		resp = MHD_create_response_from_callback(r->stream ? MHD_SIZE_UNKNOWN :
-		    (uint64_t)r->len, 16384, req_read, q, req_response_free);
+		resp = MHD_create_response_from_callback(r->stream ? MHD_SIZE_UNKNOWN
+		                                                   : (uint64_t)r->len,
+		    16384, req_read, q, req_response_free);
 		if (resp == NULL)
 			return MHD_NO;
 		atomic_fetch_add(&q->refs, 1);
 	} else {
-		resp = MHD_create_response_from_buffer(r->len, r->body != NULL ? r->body : (void *)"",
-		    MHD_RESPMEM_MUST_COPY);
+		resp = MHD_create_response_from_buffer(r->len,
+		    r->body != NULL ? r->body : (void *)"", MHD_RESPMEM_MUST_COPY);
 		if (resp == NULL)
 			return MHD_NO;
 	}
@@ -419,11 +414,12 @@ sim_route(enum sim_protocol p, const char *method, const char *url, char *dep, s
 			return SIM_EP_HEALTH;
 		break;
 	case SIM_AZURE:
-		if (post && (strcmp(url, "/openai/v1/chat/completions") == 0 ||
-		    strcmp(url, "/v1/chat/completions") == 0))
+		if (post &&
+		    (strcmp(url, "/openai/v1/chat/completions") == 0 ||
+		        strcmp(url, "/v1/chat/completions") == 0))
 			return SIM_EP_CHAT;
-		if (get && (strcmp(url, "/openai/models") == 0 ||
-		    strcmp(url, "/openai/v1/models") == 0))
+		if (get &&
+		    (strcmp(url, "/openai/models") == 0 || strcmp(url, "/openai/v1/models") == 0))
 			return SIM_EP_MODELS;
 		if (post && strncmp(url, pre, strlen(pre)) == 0) {
 			rest = strchr(url + strlen(pre), '/');
@@ -469,8 +465,7 @@ sim_client_key(struct MHD_Connection *conn, enum sim_protocol p)
 		if (v != NULL && strncasecmp(v, "Bearer ", 7) == 0)
 			return v + 7;
 		return NULL;
-	case SIM_AZURE:
-		return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "api-key");
+	case SIM_AZURE: return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "api-key");
 	default:
 		v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 		if (v == NULL)
@@ -547,13 +542,15 @@ req_control(struct sim_req *q, const char *method, const char *url)
 	sim_reply_header(r, "content-type", "application/json");
 	if (strcmp(url, "/_sim/stats") == 0 && strcmp(method, "GET") == 0) {
 		pthread_mutex_lock(&s->lock);
-		r->body = xasprintf("{\"requests\":%llu,\"answered\":%llu,\"errors_injected\":%llu,"
-		    "\"faults_injected\":%llu,\"streams\":%llu,\"auth_failures\":%llu}",
-		    (unsigned long long)s->stats.requests, (unsigned long long)s->stats.answered,
-		    (unsigned long long)s->stats.errors_injected,
-		    (unsigned long long)s->stats.faults_injected,
-		    (unsigned long long)s->stats.streams,
-		    (unsigned long long)s->stats.auth_failures);
+		r->body =
+		    xasprintf("{\"requests\":%llu,\"answered\":%llu,\"errors_injected\":%llu,"
+		              "\"faults_injected\":%llu,\"streams\":%llu,\"auth_failures\":%llu}",
+		        (unsigned long long)s->stats.requests,
+		        (unsigned long long)s->stats.answered,
+		        (unsigned long long)s->stats.errors_injected,
+		        (unsigned long long)s->stats.faults_injected,
+		        (unsigned long long)s->stats.streams,
+		        (unsigned long long)s->stats.auth_failures);
 		pthread_mutex_unlock(&s->lock);
 	} else if (strcmp(url, "/_sim/control") == 0 && strcmp(method, "GET") == 0) {
 		pthread_mutex_lock(&s->lock);
@@ -731,8 +728,7 @@ sim_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		if (sim_is_stopping(s))
 			return MHD_NO;
 		return req_queue(q);
-	case PHASE_DONE:
-		break;
+	case PHASE_DONE: break;
 	}
 	return MHD_NO;
 }
@@ -792,8 +788,7 @@ json_int(const cJSON *v, const char *name, int lo, int hi, int *out, char **caus
 
 /* Apply a control object to a settings copy; seed gets a new seed if given. */
 static int
-settings_apply(struct sim_settings *set, const cJSON *o, int *reseed, uint64_t *seed,
-    char **cause)
+settings_apply(struct sim_settings *set, const cJSON *o, int *reseed, uint64_t *seed, char **cause)
 {
 	const cJSON *v;
 
@@ -832,9 +827,10 @@ settings_apply(struct sim_settings *set, const cJSON *o, int *reseed, uint64_t *
 			}
 			set->quota = cJSON_IsTrue(v);
 		} else if (strcmp(k, "fault") == 0) {
-			if (!cJSON_IsString(v) || sim_fault_parse(v->valuestring, &set->fault) != 0) {
+			if (!cJSON_IsString(v) ||
+			    sim_fault_parse(v->valuestring, &set->fault) != 0) {
 				*cause = xstrdup("fault must be one of none, hang, slow, drop, "
-				    "malformed, truncated, down, midstream");
+				                 "malformed, truncated, down, midstream");
 				return -1;
 			}
 		} else if (strcmp(k, "seed") == 0) {
@@ -855,8 +851,9 @@ settings_apply(struct sim_settings *set, const cJSON *o, int *reseed, uint64_t *
 				*cause = xstrdup("model must be a string shorter than 128 bytes");
 				return -1;
 			}
-			strlcpy_(set->model, v->valuestring[0] != '\0' ? v->valuestring :
-			    set->model, sizeof set->model);
+			strlcpy_(set->model,
+			    v->valuestring[0] != '\0' ? v->valuestring : set->model,
+			    sizeof set->model);
 		} else {
 			*cause = xasprintf("sim control: unknown setting \"%s\"", k);
 			return -1;
@@ -900,7 +897,7 @@ int
 sim_control(struct sim *s, const char *json, char **cause)
 {
 	if (control_apply(s, json, json != NULL ? strlen(json) : 0, cause) != 0) {
-		str_oneline(*cause);  /* it may echo the caller's bytes */
+		str_oneline(*cause); /* it may echo the caller's bytes */
 		return -1;
 	}
 	return 0;
@@ -950,7 +947,8 @@ sim_opts_check(const struct sim_opts *opts, char **cause)
 	}
 	if (!opts->allow_remote && !host_is_loopback(host)) {
 		*cause = xasprintf("refusing to listen on %s: not a loopback address "
-		    "(use --allow-remote)", host);
+		                   "(use --allow-remote)",
+		    host);
 		return -1;
 	}
 	return 0;
@@ -996,8 +994,8 @@ sim_start(const struct sim_opts *opts, char **cause)
 		snprintf(s->opts.name, sizeof s->opts.name, "%s-sim",
 		    sim_protocol_name(opts->protocol));
 	strlcpy_(s->set.key, opts->key, sizeof s->set.key);
-	strlcpy_(s->set.model, opts->model[0] != '\0' ? opts->model :
-	    default_model(opts->protocol), sizeof s->set.model);
+	strlcpy_(s->set.model, opts->model[0] != '\0' ? opts->model : default_model(opts->protocol),
+	    sizeof s->set.model);
 	s->set.latency_ms = opts->latency_ms;
 	s->set.jitter_ms = opts->jitter_ms;
 	s->set.token_delay_ms = opts->token_delay_ms;
@@ -1025,17 +1023,14 @@ sim_start(const struct sim_opts *opts, char **cause)
 		flags |= MHD_USE_POLL;
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sim_handler, s,
-	    MHD_OPTION_SOCK_ADDR, sa,
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sim_handler, s, MHD_OPTION_SOCK_ADDR, sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads > 1 ? opts->threads : 1),
-	    MHD_OPTION_CONNECTION_LIMIT, limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-	    MHD_OPTION_NOTIFY_COMPLETED, sim_completed, s,
-	    MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
+	    sim_completed, s, MHD_OPTION_END);
 	if (s->daemon == NULL) {
-		*cause = xasprintf("%s: cannot listen on %s:%d: %s", s->opts.name, host,
-		    opts->port, errno != 0 ? strerror(errno) : "libmicrohttpd failed");
+		*cause = xasprintf("%s: cannot listen on %s:%d: %s", s->opts.name, host, opts->port,
+		    errno != 0 ? strerror(errno) : "libmicrohttpd failed");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);

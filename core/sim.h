@@ -51,23 +51,23 @@ enum sim_fault {
 };
 
 struct sim_opts {
-	char name[64];		/* appears in answers: "[NAME] You asked: ..." */
+	char name[64]; /* appears in answers: "[NAME] You asked: ..." */
 	enum sim_protocol protocol;
-	char host[64];		/* default 127.0.0.1 */
-	int port;		/* 0: ephemeral, read it back with sim_port() */
-	char key[128];		/* empty: no auth check */
-	int latency_ms;		/* before the answer (or the first stream byte) */
-	int jitter_ms;		/* plus uniform [0, jitter_ms) */
-	int token_delay_ms;	/* between stream deltas */
-	double error_rate;	/* fraction of provider requests answered error_status */
-	int error_status;	/* 400, 401, 429, 500, 503, 529 ...; default 429 */
-	int retry_after_s;	/* > 0: retry-after header on 429 and 5xx */
-	int quota;		/* openai 429 as insufficient_quota */
+	char host[64];      /* default 127.0.0.1 */
+	int port;           /* 0: ephemeral, read it back with sim_port() */
+	char key[128];      /* empty: no auth check */
+	int latency_ms;     /* before the answer (or the first stream byte) */
+	int jitter_ms;      /* plus uniform [0, jitter_ms) */
+	int token_delay_ms; /* between stream deltas */
+	double error_rate;  /* fraction of provider requests answered error_status */
+	int error_status;   /* 400, 401, 429, 500, 503, 529 ...; default 429 */
+	int retry_after_s;  /* > 0: retry-after header on 429 and 5xx */
+	int quota;          /* openai 429 as insufficient_quota */
 	enum sim_fault fault;
-	uint64_t seed;		/* for error_rate, jitter and ids */
-	char model[128];	/* reported when the request has none */
-	int allow_remote;	/* allow listening on a non-loopback address */
-	int threads;		/* MHD worker threads, default 2 */
+	uint64_t seed;    /* for error_rate, jitter and ids */
+	char model[128];  /* reported when the request has none */
+	int allow_remote; /* allow listening on a non-loopback address */
+	int threads;      /* MHD worker threads, default 2 */
 };
 
 struct sim;
@@ -116,11 +116,11 @@ int sim_control(struct sim *, const char *json, char **cause);
 char *sim_settings_json(struct sim *);
 
 struct sim_stats {
-	uint64_t requests;	  /* provider requests (not /_sim/) */
-	uint64_t answered;	  /* got a whole HTTP response, any status */
+	uint64_t requests;        /* provider requests (not /_sim/) */
+	uint64_t answered;        /* got a whole HTTP response, any status */
 	uint64_t errors_injected; /* by error_rate */
 	uint64_t faults_injected; /* by fault */
-	uint64_t streams;	  /* streamed answers started */
+	uint64_t streams;         /* streamed answers started */
 	uint64_t auth_failures;
 };
 void sim_get_stats(struct sim *, struct sim_stats *);

@@ -87,7 +87,8 @@ opts_set(struct sim_opts *o, const char *name, const char *v, char **cause)
 	if (strcmp(name, "protocol") == 0) {
 		if (sim_protocol_parse(v, &o->protocol) != 0) {
 			*cause = xasprintf("--protocol %s: expected anthropic, openai, azure, "
-			    "mistral or ollama", v);
+			                   "mistral or ollama",
+			    v);
 			return -1;
 		}
 	} else if (strcmp(name, "listen") == 0)
@@ -120,8 +121,10 @@ opts_set(struct sim_opts *o, const char *name, const char *v, char **cause)
 		o->error_rate = d;
 	} else if (strcmp(name, "fault") == 0) {
 		if (sim_fault_parse(v, &o->fault) != 0) {
-			*cause = xasprintf("--fault %s: expected none, hang, slow, drop, malformed, "
-			    "truncated, down or midstream", v);
+			*cause =
+			    xasprintf("--fault %s: expected none, hang, slow, drop, malformed, "
+			              "truncated, down or midstream",
+			        v);
 			return -1;
 		}
 	} else if (strcmp(name, "seed") == 0) {
@@ -259,7 +262,8 @@ sim_config_load(const char *path, struct sim_opts **out, size_t *n, char **cause
 	}
 	count = (size_t)cJSON_GetArraySize(sims);
 	v = xcalloc(count, sizeof *v);
-	cJSON_ArrayForEach(e, sims) {
+	cJSON_ArrayForEach(e, sims)
+	{
 		sim_opts_init(&v[i]);
 		if (config_one(e, &v[i], &why) != 0) {
 			*cause = xasprintf("%s: sims[%zu]: %s", path, i, why);

@@ -13,21 +13,52 @@ struct gen {
 	const char *model;
 	char prompt[61 * 4 + 1]; /* first 60 characters of the last user message */
 	size_t input_bytes;
-	long max_tokens;	 /* -1: none */
+	long max_tokens; /* -1: none */
 	int stream;
 	int include_usage;
-	char *text;		 /* the answer, cut to max_tokens */
-	int cut;		 /* cut by max_tokens */
+	char *text; /* the answer, cut to max_tokens */
+	int cut;    /* cut by max_tokens */
 	long in_tokens, out_tokens;
 	char id[64];
 	int64_t created;
 };
 
 static const char *filler[] = {
-	"the", "router", "keeps", "every", "request", "inside", "its", "deadline", "while",
-	"providers", "answer", "with", "steady", "latency", "and", "honest", "token", "counts",
-	"so", "operators", "can", "watch", "budgets", "breakers", "and", "caches", "from",
-	"one", "calm", "screen", "without", "guessing", "what", "happens", "next",
+    "the",
+    "router",
+    "keeps",
+    "every",
+    "request",
+    "inside",
+    "its",
+    "deadline",
+    "while",
+    "providers",
+    "answer",
+    "with",
+    "steady",
+    "latency",
+    "and",
+    "honest",
+    "token",
+    "counts",
+    "so",
+    "operators",
+    "can",
+    "watch",
+    "budgets",
+    "breakers",
+    "and",
+    "caches",
+    "from",
+    "one",
+    "calm",
+    "screen",
+    "without",
+    "guessing",
+    "what",
+    "happens",
+    "next",
 };
 
 void
@@ -173,7 +204,8 @@ content_text(const cJSON *content, struct buf *b)
 	}
 	if (!cJSON_IsArray(content))
 		return;
-	cJSON_ArrayForEach(part, content) {
+	cJSON_ArrayForEach(part, content)
+	{
 		t = cJSON_GetObjectItemCaseSensitive(part, "text");
 		if (cJSON_IsString(t)) {
 			if (b->len > 0)
@@ -261,7 +293,8 @@ gen_messages(struct gen *g, const cJSON *messages, const cJSON *system)
 	buf_init(&last);
 	if (system != NULL)
 		content_text(system, &all);
-	cJSON_ArrayForEach(m, messages) {
+	cJSON_ArrayForEach(m, messages)
+	{
 		role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		content_text(content, &all);
@@ -356,8 +389,7 @@ add_common_headers(const struct sim_call *c, struct sim_reply *r)
 		sim_reply_header(r, "x-ratelimitbysize-limit-minute", "500000");
 		sim_reply_header(r, "x-ratelimitbysize-remaining-minute", "499000");
 		break;
-	case SIM_OLLAMA:
-		break;
+	case SIM_OLLAMA: break;
 	}
 }
 
@@ -374,8 +406,7 @@ content_type_json(const struct sim_call *c, struct sim_reply *r)
 
 /* OpenAI's error object {message, type, param, code} onto j; absent ones are null. */
 static void
-openai_error(cJSON *j, const char *type, const char *code, const char *param,
-    const char *message)
+openai_error(cJSON *j, const char *type, const char *code, const char *param, const char *message)
 {
 	cJSON *e = cJSON_AddObjectToObject(j, "error");
 
@@ -440,9 +471,7 @@ error_reply(const struct sim_call *c, int status, const char *type, const char *
 			break;
 		}
 		/* FALLTHROUGH */
-	case SIM_OPENAI:
-		openai_error(j, type, code, param, message);
-		break;
+	case SIM_OPENAI: openai_error(j, type, code, param, message); break;
 	}
 	reply_json(r, status, j);
 }
@@ -463,7 +492,8 @@ sim_wire_auth_error(const struct sim_call *c, struct sim_reply *r)
 		error_reply(c, 401, NULL, "401", NULL,
 		    "Access denied due to invalid subscription key or wrong API endpoint. Make "
 		    "sure to provide a valid key for an active subscription and use a correct "
-		    "regional API endpoint for your resource.", r);
+		    "regional API endpoint for your resource.",
+		    r);
 		break;
 	case SIM_OLLAMA:
 		if (c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS) {
@@ -480,7 +510,8 @@ sim_wire_auth_error(const struct sim_call *c, struct sim_reply *r)
 			    "YOUR_KEY), or as the password field (with blank username) if you're "
 			    "accessing the API from your browser and are prompted for a username "
 			    "and password. You can obtain an API key from "
-			    "https://platform.openai.com/account/api-keys.", r);
+			    "https://platform.openai.com/account/api-keys.",
+			    r);
 			break;
 		}
 		kl = strlen(k);
@@ -488,8 +519,10 @@ sim_wire_auth_error(const struct sim_call *c, struct sim_reply *r)
 			snprintf(masked, sizeof masked, "%.4s****%s", k, k + kl - 4);
 		else
 			snprintf(masked, sizeof masked, "****");
-		snprintf(msg, sizeof msg, "Incorrect API key provided: %s. You can find your API "
-		    "key at https://platform.openai.com/account/api-keys.", masked);
+		snprintf(msg, sizeof msg,
+		    "Incorrect API key provided: %s. You can find your API "
+		    "key at https://platform.openai.com/account/api-keys.",
+		    masked);
 		error_reply(c, 401, "invalid_request_error", "invalid_api_key", NULL, msg, r);
 		break;
 	}
@@ -514,89 +547,162 @@ sim_wire_status_error(const struct sim_call *c, int status, struct sim_reply *r)
 	switch (c->protocol) {
 	case SIM_ANTHROPIC:
 		switch (status) {
-		case 400: type = "invalid_request_error"; msg = "Invalid request (simulated)."; break;
-		case 403: type = "permission_error";
-			msg = "Your API key does not have permission to use the specified resource.";
+		case 400:
+			type = "invalid_request_error";
+			msg = "Invalid request (simulated).";
 			break;
-		case 404: type = "not_found_error"; msg = "Not found"; break;
-		case 413: type = "request_too_large"; msg = "Request exceeds the maximum allowed "
-			"number of bytes."; break;
-		case 429: type = "rate_limit_error";
-			msg = "This request would exceed the rate limit for your organization of "
+		case 403:
+			type = "permission_error";
+			msg =
+			    "Your API key does not have permission to use the specified resource.";
+			break;
+		case 404:
+			type = "not_found_error";
+			msg = "Not found";
+			break;
+		case 413:
+			type = "request_too_large";
+			msg = "Request exceeds the maximum allowed "
+			      "number of bytes.";
+			break;
+		case 429:
+			type = "rate_limit_error";
+			msg =
+			    "This request would exceed the rate limit for your organization of "
 			    "4,000 requests per minute. For details, refer to: "
 			    "https://docs.claude.com/en/api/rate-limits. You can see the response "
 			    "headers for current usage. Please reduce the prompt length or the "
 			    "maximum tokens requested, or try again later.";
 			break;
-		case 504: type = "timeout_error"; msg = "Request timed out"; break;
-		case 529: type = "overloaded_error"; msg = "Overloaded"; break;
-		default: type = "api_error"; msg = "Internal server error"; break;
+		case 504:
+			type = "timeout_error";
+			msg = "Request timed out";
+			break;
+		case 529:
+			type = "overloaded_error";
+			msg = "Overloaded";
+			break;
+		default:
+			type = "api_error";
+			msg = "Internal server error";
+			break;
 		}
 		break;
 	case SIM_AZURE:
 		switch (status) {
-		case 400: type = "invalid_request_error"; msg = "Invalid request (simulated)."; break;
-		case 404: code = "DeploymentNotFound"; msg = "The API deployment for this resource "
-			"does not exist. If you created the deployment within the last 5 minutes, "
-			"please wait a moment and try again."; break;
+		case 400:
+			type = "invalid_request_error";
+			msg = "Invalid request (simulated).";
+			break;
+		case 404:
+			code = "DeploymentNotFound";
+			msg = "The API deployment for this resource "
+			      "does not exist. If you created the deployment within the last 5 "
+			      "minutes, "
+			      "please wait a moment and try again.";
+			break;
 		case 429:
-			snprintf(buf, sizeof buf, "Requests to the ChatCompletions_Create Operation "
+			snprintf(buf, sizeof buf,
+			    "Requests to the ChatCompletions_Create Operation "
 			    "under Azure OpenAI API version 2024-10-21 have exceeded token rate "
 			    "limit of your current OpenAI S0 pricing tier. Please retry after %d "
-			    "seconds. Please go here: https://aka.ms/oai/quotaincrease if you would "
+			    "seconds. Please go here: https://aka.ms/oai/quotaincrease if you "
+			    "would "
 			    "like to further increase the default rate limit.",
 			    c->retry_after_s > 0 ? c->retry_after_s : 60);
 			msg = buf;
 			type = NULL;
 			break;
-		case 500: code = "InternalServerError"; msg = "The service is temporarily unable "
-			"to process your request. Please try again later."; type = NULL; break;
-		case 503: code = "ServiceUnavailable"; msg = "The service is temporarily "
-			"unavailable. Please try again later."; type = NULL; break;
-		default: type = NULL; msg = "Simulated error."; break;
+		case 500:
+			code = "InternalServerError";
+			msg = "The service is temporarily unable "
+			      "to process your request. Please try again later.";
+			type = NULL;
+			break;
+		case 503:
+			code = "ServiceUnavailable";
+			msg = "The service is temporarily "
+			      "unavailable. Please try again later.";
+			type = NULL;
+			break;
+		default:
+			type = NULL;
+			msg = "Simulated error.";
+			break;
 		}
 		break;
 	case SIM_MISTRAL:
 		switch (status) {
-		case 429: type = "rate_limited"; code = "1300"; msg = "Rate limit exceeded"; break;
-		case 400: type = "invalid_request_error"; code = "3000";
-			msg = "Invalid request (simulated)."; break;
-		case 503: type = "service_unavailable"; code = "1000";
-			msg = "Service unavailable"; break;
-		default: type = "internal_server_error"; code = "1000";
-			msg = "Internal server error"; break;
+		case 429:
+			type = "rate_limited";
+			code = "1300";
+			msg = "Rate limit exceeded";
+			break;
+		case 400:
+			type = "invalid_request_error";
+			code = "3000";
+			msg = "Invalid request (simulated).";
+			break;
+		case 503:
+			type = "service_unavailable";
+			code = "1000";
+			msg = "Service unavailable";
+			break;
+		default:
+			type = "internal_server_error";
+			code = "1000";
+			msg = "Internal server error";
+			break;
 		}
 		break;
 	case SIM_OPENAI:
 	case SIM_OLLAMA:
 		switch (status) {
-		case 400: type = "invalid_request_error"; msg = "Invalid request (simulated)."; break;
-		case 403: type = "invalid_request_error"; code = "unsupported_country_region_territory";
-			msg = "Country, region, or territory not supported"; break;
-		case 404: type = "invalid_request_error"; code = "model_not_found";
-			msg = "The model does not exist or you do not have access to it."; break;
+		case 400:
+			type = "invalid_request_error";
+			msg = "Invalid request (simulated).";
+			break;
+		case 403:
+			type = "invalid_request_error";
+			code = "unsupported_country_region_territory";
+			msg = "Country, region, or territory not supported";
+			break;
+		case 404:
+			type = "invalid_request_error";
+			code = "model_not_found";
+			msg = "The model does not exist or you do not have access to it.";
+			break;
 		case 429:
 			if (c->quota) {
 				type = code = "insufficient_quota";
-				msg = "You exceeded your current quota, please check your plan and "
+				msg =
+				    "You exceeded your current quota, please check your plan and "
 				    "billing details. For more information on this error, read the "
-				    "docs: https://platform.openai.com/docs/guides/error-codes/api-errors.";
+				    "docs: "
+				    "https://platform.openai.com/docs/guides/error-codes/"
+				    "api-errors.";
 			} else {
 				type = "requests";
 				code = "rate_limit_exceeded";
 				msg = "Rate limit reached for requests in organization "
-				    "org-llmdecksim on requests per min (RPM): Limit 4000, Used 4000, "
-				    "Requested 1. Please try again in 15ms. Visit "
-				    "https://platform.openai.com/account/rate-limits to learn more.";
+				      "org-llmdecksim on requests per min (RPM): Limit 4000, Used "
+				      "4000, "
+				      "Requested 1. Please try again in 15ms. Visit "
+				      "https://platform.openai.com/account/rate-limits to learn "
+				      "more.";
 			}
 			break;
-		case 502: case 503: case 529:
+		case 502:
+		case 503:
+		case 529:
 			type = "server_error";
 			msg = "The engine is currently overloaded, please try again later.";
 			break;
-		default: type = "server_error";
+		default:
+			type = "server_error";
 			msg = "The server had an error while processing your request. Sorry about "
-			    "that!"; break;
+			      "that!";
+			break;
 		}
 		if (c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS)
 			type = "api_error";
@@ -627,9 +733,7 @@ sim_wire_not_found(const struct sim_call *c, const char *path, struct sim_reply 
 		snprintf(msg, sizeof msg, "Not Found: %.200s", path);
 		error_reply(c, 404, "not_found_error", NULL, NULL, msg, r);
 		break;
-	case SIM_AZURE:
-		error_reply(c, 404, NULL, "404", NULL, "Resource not found", r);
-		break;
+	case SIM_AZURE: error_reply(c, 404, NULL, "404", NULL, "Resource not found", r); break;
 	case SIM_MISTRAL:
 		error_reply(c, 404, "invalid_request_error", "1500", NULL, "Not Found", r);
 		break;
@@ -637,18 +741,30 @@ sim_wire_not_found(const struct sim_call *c, const char *path, struct sim_reply 
 		snprintf(msg, sizeof msg, "Invalid URL (%.200s)", path);
 		error_reply(c, 404, "invalid_request_error", NULL, NULL, msg, r);
 		break;
-	case SIM_OLLAMA:
-		error_reply(c, 404, NULL, NULL, NULL, "404 page not found", r);
-		break;
+	case SIM_OLLAMA: error_reply(c, 404, NULL, NULL, NULL, "404 page not found", r); break;
 	}
 }
 
 /* ---- validation ---- */
 
 static const char *mistral_known[] = {
-	"model", "messages", "temperature", "top_p", "max_tokens", "stream", "stop",
-	"random_seed", "response_format", "tools", "tool_choice", "presence_penalty",
-	"frequency_penalty", "n", "safe_prompt", "prediction", "parallel_tool_calls",
+    "model",
+    "messages",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stream",
+    "stop",
+    "random_seed",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "presence_penalty",
+    "frequency_penalty",
+    "n",
+    "safe_prompt",
+    "prediction",
+    "parallel_tool_calls",
 };
 
 static void
@@ -668,8 +784,8 @@ mistral_422(const struct sim_call *c, const char *type, const char *field, const
 	cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
 	cJSON_AddItemToArray(loc, cJSON_CreateString(field));
 	cJSON_AddStringToObject(e, "msg", msg);
-	cJSON_AddItemToObject(e, "input", input != NULL ? cJSON_Duplicate(input, 1) :
-	    cJSON_CreateNull());
+	cJSON_AddItemToObject(e, "input",
+	    input != NULL ? cJSON_Duplicate(input, 1) : cJSON_CreateNull());
 	reply_json(r, 422, j);
 }
 
@@ -709,13 +825,15 @@ gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	root = g->root;
 	if (root == NULL || !cJSON_IsObject(root)) {
 		if (anth)
-			badjson = "There was an error parsing the body of your request: invalid JSON";
+			badjson =
+			    "There was an error parsing the body of your request: invalid JSON";
 		else if (native)
 			badjson = "invalid character looking for beginning of value";
 		else if (c->protocol == SIM_MISTRAL)
 			badjson = "Invalid JSON body";
 		else
-			badjson = "We could not parse the JSON body of your request. (HINT: This "
+			badjson =
+			    "We could not parse the JSON body of your request. (HINT: This "
 			    "likely means you aren't using your HTTP library correctly. The OpenAI "
 			    "API expects a JSON payload, but what was sent was not valid JSON. If "
 			    "you have trouble figuring out how to fix this, please contact us "
@@ -761,18 +879,23 @@ gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		else
 			error_reply(c, 400, "invalid_request_error", "empty_array", "messages",
 			    "Invalid 'messages': empty array. Expected an array with minimum "
-			    "length 1, but got an empty array instead.", r);
+			    "length 1, but got an empty array instead.",
+			    r);
 		return -1;
 	}
 	if (anth) {
-		cJSON_ArrayForEach(v, messages) {
+		cJSON_ArrayForEach(v, messages)
+		{
 			const cJSON *role = cJSON_GetObjectItemCaseSensitive(v, "role");
 
 			if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
 				error_reply(c, 400, "invalid_request_error", NULL, NULL,
-				    "messages: Unexpected role \"system\". The Messages API accepts a "
-				    "top-level `system` parameter, not \"system\" as an input message "
-				    "role.", r);
+				    "messages: Unexpected role \"system\". The Messages API "
+				    "accepts a "
+				    "top-level `system` parameter, not \"system\" as an input "
+				    "message "
+				    "role.",
+				    r);
 				return -1;
 			}
 		}
@@ -862,7 +985,8 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	cJSON_AddNullToObject(m, "stop_sequence");
 	cJSON_AddItemToObject(m, "usage", anth_usage(g, 0));
 	chunk_json(r, 0, "event: message_start\ndata: ", j, "\n\n");
-	sim_reply_chunk(r, 0, "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+	sim_reply_chunk(r, 0,
+	    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
 	    "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
 	sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
 	for (at = 0; at < len; at = e) {
@@ -877,7 +1001,8 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		free(s);
 		chunk_json(r, 1, "event: content_block_delta\ndata: ", j, "\n\n");
 	}
-	sim_reply_chunk(r, 0, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+	sim_reply_chunk(r, 0,
+	    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
 	    "\"index\":0}\n\n");
 	j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "type", "message_delta");
@@ -924,7 +1049,7 @@ oai_usage(const struct sim_call *c, const struct gen *g)
 static cJSON *
 azure_filters(int prompt)
 {
-	static const char *cats[] = { "hate", "self_harm", "sexual", "violence" };
+	static const char *cats[] = {"hate", "self_harm", "sexual", "violence"};
 	cJSON *f = cJSON_CreateObject(), *x;
 
 	for (size_t i = 0; i < nitems(cats); i++) {
@@ -1046,8 +1171,8 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		return;
 	}
 	r->stream = 1;
-	sim_reply_header(r, "content-type", c->protocol == SIM_OLLAMA ? "text/event-stream" :
-	    "text/event-stream; charset=utf-8");
+	sim_reply_header(r, "content-type",
+	    c->protocol == SIM_OLLAMA ? "text/event-stream" : "text/event-stream; charset=utf-8");
 	sim_reply_header(r, "cache-control", "no-cache");
 	if (c->protocol == SIM_AZURE) {
 		j = cJSON_CreateObject();
@@ -1158,9 +1283,7 @@ models_answer(const struct sim_call *c, struct sim_reply *r)
 	add_common_headers(c, r);
 	content_type_json(c, r);
 	switch (c->ep) {
-	case SIM_EP_OLLAMA_VERSION:
-		cJSON_AddStringToObject(j, "version", "0.5.7");
-		break;
+	case SIM_EP_OLLAMA_VERSION: cJSON_AddStringToObject(j, "version", "0.5.7"); break;
 	case SIM_EP_OLLAMA_TAGS:
 		d = cJSON_AddArrayToObject(j, "models");
 		m = cJSON_CreateObject();
@@ -1199,8 +1322,10 @@ models_answer(const struct sim_call *c, struct sim_reply *r)
 		cJSON_AddStringToObject(m, "id", c->model);
 		cJSON_AddStringToObject(m, "object", "model");
 		cJSON_AddNumberToObject(m, "created", 1715367049);
-		cJSON_AddStringToObject(m, "owned_by", c->protocol == SIM_MISTRAL ? "mistralai" :
-		    c->protocol == SIM_OLLAMA ? "library" : "system");
+		cJSON_AddStringToObject(m, "owned_by",
+		    c->protocol == SIM_MISTRAL      ? "mistralai"
+		        : c->protocol == SIM_OLLAMA ? "library"
+		                                    : "system");
 		break;
 	}
 	reply_json(r, 200, j);
@@ -1224,16 +1349,11 @@ sim_wire_answer(const struct sim_call *c, struct sim_reply *r)
 		return;
 	case SIM_EP_MODELS:
 	case SIM_EP_OLLAMA_VERSION:
-	case SIM_EP_OLLAMA_TAGS:
-		models_answer(c, r);
-		return;
+	case SIM_EP_OLLAMA_TAGS: models_answer(c, r); return;
 	case SIM_EP_MESSAGES:
 	case SIM_EP_CHAT:
-	case SIM_EP_OLLAMA_CHAT:
-		break;
-	case SIM_EP_NONE:
-		sim_wire_not_found(c, "", r);
-		return;
+	case SIM_EP_OLLAMA_CHAT: break;
+	case SIM_EP_NONE: sim_wire_not_found(c, "", r); return;
 	}
 	if (gen_parse(c, &g, r) != 0) {
 		gen_free(&g);
@@ -1264,10 +1384,12 @@ sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 		}
 		sim_reply_header(r, "content-type", "text/event-stream; charset=utf-8");
 		if (c->ep == SIM_EP_MESSAGES)
-			sim_reply_chunk(r, 0, "event: message_start\ndata: {\"type\":\"message_start"
+			sim_reply_chunk(r, 0,
+			    "event: message_start\ndata: {\"type\":\"message_start"
 			    "\",\"message\":{\"id\":\"msg_01\",\"content\":[\n\n");
 		else
-			sim_reply_chunk(r, 0, "data: {\"id\":\"chatcmpl-x\",\"object\":\"chat."
+			sim_reply_chunk(r, 0,
+			    "data: {\"id\":\"chatcmpl-x\",\"object\":\"chat."
 			    "completion.chunk\",\"choices\":[{\"delta\":{\"content\":\"\n\n"
 			    "data: [DONE]\n\n");
 		return;
@@ -1275,12 +1397,12 @@ sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 	content_type_json(c, r);
 	if (c->ep == SIM_EP_MESSAGES)
 		r->body = xstrdup("{\"model\":\"sim\",\"id\":\"msg_01\",\"type\":\"message\","
-		    "\"content\":[{\"type\":\"text\",\"text\":\"Hel");
+		                  "\"content\":[{\"type\":\"text\",\"text\":\"Hel");
 	else if (c->ep == SIM_EP_OLLAMA_CHAT)
 		r->body = xstrdup("{\"model\":\"sim\",\"message\":{\"role\":\"assistant\",\"con");
 	else
 		r->body = xstrdup("{\"id\":\"chatcmpl-x\",\"object\":\"chat.completion\","
-		    "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assist");
+		                  "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assist");
 	r->len = strlen(r->body);
 }
 
@@ -1290,18 +1412,17 @@ sim_wire_stream_error(const struct sim_call *c)
 	switch (c->protocol) {
 	case SIM_ANTHROPIC:
 		return xstrdup("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-		    "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
+		               "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
 	case SIM_OLLAMA:
 		if (c->ep == SIM_EP_OLLAMA_CHAT)
 			return xstrdup("{\"error\":\"an error was encountered while running the "
-			    "model: unexpected EOF\"}\n");
+			               "model: unexpected EOF\"}\n");
 		/* FALLTHROUGH */
 	case SIM_OPENAI:
 	case SIM_AZURE:
-	case SIM_MISTRAL:
-		break;
+	case SIM_MISTRAL: break;
 	}
 	return xstrdup("data: {\"error\":{\"message\":\"The server had an error while processing "
-	    "your request. Sorry about that!\",\"type\":\"server_error\",\"param\":null,"
-	    "\"code\":null}}\n\n");
+	               "your request. Sorry about that!\",\"type\":\"server_error\",\"param\":null,"
+	               "\"code\":null}}\n\n");
 }

@@ -12,15 +12,15 @@
 #include "util.h"
 
 enum sim_endpoint {
-	SIM_EP_NONE,		/* 404 */
-	SIM_EP_MESSAGES,	/* anthropic POST /v1/messages */
-	SIM_EP_CHAT,		/* POST /v1/chat/completions and azure's forms */
-	SIM_EP_MODELS,		/* GET /v1/models, /openai/models */
-	SIM_EP_HEALTH,		/* GET /health (vLLM-like, openai protocol) */
-	SIM_EP_OLLAMA_CHAT,	/* POST /api/chat */
-	SIM_EP_OLLAMA_VERSION,	/* GET /api/version */
-	SIM_EP_OLLAMA_TAGS,	/* GET /api/tags */
-	SIM_EP_OLLAMA_ROOT,	/* GET / */
+	SIM_EP_NONE,           /* 404 */
+	SIM_EP_MESSAGES,       /* anthropic POST /v1/messages */
+	SIM_EP_CHAT,           /* POST /v1/chat/completions and azure's forms */
+	SIM_EP_MODELS,         /* GET /v1/models, /openai/models */
+	SIM_EP_HEALTH,         /* GET /health (vLLM-like, openai protocol) */
+	SIM_EP_OLLAMA_CHAT,    /* POST /api/chat */
+	SIM_EP_OLLAMA_VERSION, /* GET /api/version */
+	SIM_EP_OLLAMA_TAGS,    /* GET /api/tags */
+	SIM_EP_OLLAMA_ROOT,    /* GET / */
 };
 
 struct sim_header {
@@ -51,16 +51,16 @@ struct sim_reply {
 struct sim_call {
 	enum sim_protocol protocol;
 	enum sim_endpoint ep;
-	const char *name;	/* the sim's name */
-	const char *model;	/* default model */
-	const char *deployment;	/* azure deployment from the URL, or NULL */
+	const char *name;       /* the sim's name */
+	const char *model;      /* default model */
+	const char *deployment; /* azure deployment from the URL, or NULL */
 	const char *body;
 	size_t body_len;
-	const char *auth_key;	/* the key the client sent, NULL if none */
+	const char *auth_key; /* the key the client sent, NULL if none */
 	int retry_after_s;
 	int quota;
-	uint64_t idseed;	/* randomness for ids */
-	uint64_t reqno;		/* for rate-limit headers */
+	uint64_t idseed; /* randomness for ids */
+	uint64_t reqno;  /* for rate-limit headers */
 };
 
 void sim_reply_free(struct sim_reply *);

@@ -7,13 +7,13 @@
 #include "util.h"
 
 struct sse_parser {
-	struct buf line;   /* the line being read, without its end */
-	struct buf event;  /* event field of the pending event */
-	struct buf data;   /* data lines of the pending event, each followed by \n */
-	int has_data;      /* at least one data field seen */
-	int after_cr;      /* the last byte was \r: a \n next is part of that line end */
-	int first_line;    /* the next line is the stream's first (may carry a BOM) */
-	int stopped;       /* stopped: the value sse_feed keeps returning */
+	struct buf line;  /* the line being read, without its end */
+	struct buf event; /* event field of the pending event */
+	struct buf data;  /* data lines of the pending event, each followed by \n */
+	int has_data;     /* at least one data field seen */
+	int after_cr;     /* the last byte was \r: a \n next is part of that line end */
+	int first_line;   /* the next line is the stream's first (may carry a BOM) */
+	int stopped;      /* stopped: the value sse_feed keeps returning */
 	int result;
 	const char *error;
 	size_t events;

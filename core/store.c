@@ -47,8 +47,8 @@ struct store_job {
 
 struct store {
 	char *path;
-	sqlite3 *db;            /* callers' connection, under mu */
-	sqlite3 *wdb;           /* the writer thread's connection */
+	sqlite3 *db;  /* callers' connection, under mu */
+	sqlite3 *wdb; /* the writer thread's connection */
 	pthread_mutex_t mu;
 
 	int64_t (*wall_ms)(void *);
@@ -61,7 +61,7 @@ struct store {
 	pthread_t writer;
 	int writer_started;
 
-	pthread_mutex_t umu;    /* models already reported unpriced */
+	pthread_mutex_t umu; /* models already reported unpriced */
 	char **unpriced;
 	size_t n_unpriced;
 };
@@ -71,65 +71,65 @@ struct store {
  * i + 1. Append, never edit a released entry.
  */
 static const char *const migrations[] = {
-	/* 0 -> 1 */
-	"CREATE TABLE ledger ("
-	"  id INTEGER PRIMARY KEY,"
-	"  time_ms INTEGER NOT NULL,"
-	"  route TEXT NOT NULL DEFAULT '',"
-	"  provider TEXT NOT NULL DEFAULT '',"
-	"  model TEXT NOT NULL DEFAULT '',"
-	"  input_tokens INTEGER NOT NULL DEFAULT 0,"
-	"  output_tokens INTEGER NOT NULL DEFAULT 0,"
-	"  cost_usd REAL NOT NULL DEFAULT 0,"
-	"  unpriced INTEGER NOT NULL DEFAULT 0,"
-	"  latency_us INTEGER NOT NULL DEFAULT 0,"
-	"  outcome TEXT NOT NULL DEFAULT 'ok',"
-	"  error_class TEXT NOT NULL DEFAULT '',"
-	"  cache_hit INTEGER NOT NULL DEFAULT 0,"
-	"  attempts INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX ledger_time ON ledger(time_ms);"
-	"CREATE TABLE reservations ("
-	"  id INTEGER PRIMARY KEY,"
-	"  pid INTEGER NOT NULL,"
-	"  time_ms INTEGER NOT NULL,"
-	"  amount_usd REAL NOT NULL);"
-	"CREATE TABLE budget_alerts ("
-	"  day TEXT PRIMARY KEY,"
-	"  time_ms INTEGER NOT NULL);"
-	"CREATE TABLE events ("
-	"  id INTEGER PRIMARY KEY,"
-	"  time_ms INTEGER NOT NULL,"
-	"  kind TEXT NOT NULL,"
-	"  provider TEXT NOT NULL DEFAULT '',"
-	"  message TEXT NOT NULL);"
-	"CREATE INDEX events_time ON events(time_ms);"
-	"CREATE TABLE overrides ("
-	"  provider TEXT NOT NULL,"
-	"  field TEXT NOT NULL,"
-	"  value TEXT NOT NULL,"
-	"  PRIMARY KEY (provider, field));"
-	"CREATE TABLE cache ("
-	"  key TEXT PRIMARY KEY,"
-	"  provider TEXT NOT NULL,"
-	"  model TEXT NOT NULL,"
-	"  created_ms INTEGER NOT NULL,"
-	"  lru INTEGER NOT NULL,"
-	"  hits INTEGER NOT NULL DEFAULT 0,"
-	"  resp_id TEXT, resp_model TEXT, content TEXT NOT NULL,"
-	"  stop INTEGER NOT NULL, stop_raw TEXT,"
-	"  input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
-	"  cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL);"
-	"CREATE INDEX cache_lru ON cache(lru);"
-	"CREATE TABLE counters ("
-	"  name TEXT PRIMARY KEY,"
-	"  value INTEGER NOT NULL);"
-	"INSERT INTO counters VALUES ('cache_hits', 0), ('cache_misses', 0);",
-	/* 1 -> 2: spend per 15 minutes, so today's spend is <= 96 rows, not a scan of today's ledger */
-	"CREATE TABLE spend_buckets ("
-	"  bucket INTEGER PRIMARY KEY,"
-	"  cost_usd REAL NOT NULL);"
-	"INSERT INTO spend_buckets SELECT time_ms / 900000, TOTAL(cost_usd) FROM ledger "
-	"  GROUP BY time_ms / 900000;",
+    /* 0 -> 1 */
+    "CREATE TABLE ledger ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  route TEXT NOT NULL DEFAULT '',"
+    "  provider TEXT NOT NULL DEFAULT '',"
+    "  model TEXT NOT NULL DEFAULT '',"
+    "  input_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  output_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  cost_usd REAL NOT NULL DEFAULT 0,"
+    "  unpriced INTEGER NOT NULL DEFAULT 0,"
+    "  latency_us INTEGER NOT NULL DEFAULT 0,"
+    "  outcome TEXT NOT NULL DEFAULT 'ok',"
+    "  error_class TEXT NOT NULL DEFAULT '',"
+    "  cache_hit INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX ledger_time ON ledger(time_ms);"
+    "CREATE TABLE reservations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  pid INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  amount_usd REAL NOT NULL);"
+    "CREATE TABLE budget_alerts ("
+    "  day TEXT PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  provider TEXT NOT NULL DEFAULT '',"
+    "  message TEXT NOT NULL);"
+    "CREATE INDEX events_time ON events(time_ms);"
+    "CREATE TABLE overrides ("
+    "  provider TEXT NOT NULL,"
+    "  field TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (provider, field));"
+    "CREATE TABLE cache ("
+    "  key TEXT PRIMARY KEY,"
+    "  provider TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  lru INTEGER NOT NULL,"
+    "  hits INTEGER NOT NULL DEFAULT 0,"
+    "  resp_id TEXT, resp_model TEXT, content TEXT NOT NULL,"
+    "  stop INTEGER NOT NULL, stop_raw TEXT,"
+    "  input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    "  cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL);"
+    "CREATE INDEX cache_lru ON cache(lru);"
+    "CREATE TABLE counters ("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL);"
+    "INSERT INTO counters VALUES ('cache_hits', 0), ('cache_misses', 0);",
+    /* 1 -> 2: spend per 15 minutes, so today's spend is <= 96 rows, not a scan of today's ledger */
+    "CREATE TABLE spend_buckets ("
+    "  bucket INTEGER PRIMARY KEY,"
+    "  cost_usd REAL NOT NULL);"
+    "INSERT INTO spend_buckets SELECT time_ms / 900000, TOTAL(cost_usd) FROM ledger "
+    "  GROUP BY time_ms / 900000;",
 };
 
 int
@@ -279,14 +279,14 @@ store_mkdirs(const char *dir, char **cause)
 {
 	char *p = xstrdup(dir);
 
-	for (char *q = p + 1; ; q++) {
+	for (char *q = p + 1;; q++) {
 		if (*q != '/' && *q != '\0')
 			continue;
 		char c = *q;
 		*q = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			*cause = xasprintf("store: cannot create directory %s: %s", p,
-			    strerror(errno));
+			*cause =
+			    xasprintf("store: cannot create directory %s: %s", p, strerror(errno));
 			free(p);
 			return -1;
 		}
@@ -351,7 +351,8 @@ store_check_access(const char *path, char **cause)
 	/* WAL mode creates FILE-wal and FILE-shm next to the database. */
 	if (access(dir, W_OK | X_OK) != 0) {
 		*cause = xasprintf("store: cannot open database %s: directory %s is not "
-		    "writable (%s)", path, dir, strerror(errno));
+		                   "writable (%s)",
+		    path, dir, strerror(errno));
 		free(dir);
 		return -1;
 	}
@@ -378,8 +379,8 @@ store_open_error(const char *path, sqlite3 *db, int rc)
 
 	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
 		return xasprintf("store: database %s is corrupt or not an llmdeck database "
-		    "(%s); it was left untouched: move it aside or use --db", path,
-		    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		                 "(%s); it was left untouched: move it aside or use --db",
+		    path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	return xasprintf("store: cannot open database %s: %s", path,
 	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
@@ -392,8 +393,8 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 	int rc;
 
 	*out = NULL;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		*cause = store_open_error(path, db, rc);
 		sqlite3_close(db);
@@ -410,7 +411,8 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 
 			if (mode == NULL || strcmp(mode, "wal") != 0) {
 				*cause = xasprintf("store: database %s: cannot switch to WAL "
-				    "mode (journal_mode is %s)", path, mode ? mode : "?");
+				                   "mode (journal_mode is %s)",
+				    path, mode ? mode : "?");
 				sqlite3_finalize(st);
 				sqlite3_close(db);
 				return -1;
@@ -424,8 +426,8 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 		sqlite3_close(db);
 		return -1;
 	}
-	if (store_exec(db, synchronous_full ? "PRAGMA synchronous=FULL" :
-	    "PRAGMA synchronous=NORMAL") != 0) {
+	if (store_exec(db,
+	        synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") != 0) {
 		*cause = store_open_error(path, db, sqlite3_errcode(db));
 		sqlite3_close(db);
 		return -1;
@@ -467,8 +469,8 @@ store_migrate(const char *path, sqlite3 *db, char **cause)
 	}
 	if (version > (int)nitems(migrations)) {
 		*cause = xasprintf("store: database %s has schema version %d, newer than this "
-		    "llmdeck's %d: upgrade llmdeck or use another --db", path, version,
-		    (int)nitems(migrations));
+		                   "llmdeck's %d: upgrade llmdeck or use another --db",
+		    path, version, (int)nitems(migrations));
 		goto fail;
 	}
 	for (int v = version; v < (int)nitems(migrations); v++) {
@@ -476,7 +478,8 @@ store_migrate(const char *path, sqlite3 *db, char **cause)
 
 		if (store_exec(db, migrations[v]) != 0) {
 			*cause = xasprintf("store: database %s: migration to schema version "
-			    "%d failed: %s", path, v + 1, sqlite3_errmsg(db));
+			                   "%d failed: %s",
+			    path, v + 1, sqlite3_errmsg(db));
 			goto fail;
 		}
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
@@ -519,8 +522,10 @@ store_event_insert(sqlite3 *db, int64_t time_ms, const char *kind, const char *p
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "INSERT INTO events(time_ms, kind, provider, message) "
-	    "VALUES (?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	        "INSERT INTO events(time_ms, kind, provider, message) "
+	        "VALUES (?, ?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, time_ms);
 	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
@@ -554,7 +559,8 @@ store_commit_batch(struct store *s, struct store_job *jobs)
 			store_exec(db, "ROLLBACK TO row");
 		} else if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
 			char *msg = xasprintf("model %s has no price: its requests are recorded "
-			    "as unpriced, not free", j->row.model);
+			                      "as unpriced, not free",
+			    j->row.model);
 
 			store_event_insert(db, j->row.time_ms, "pricing", j->row.provider, msg);
 			free(msg);
@@ -664,8 +670,7 @@ store_open(struct store **out, const char *path, char **cause)
 	pthread_mutex_init(&s->qmu, NULL);
 	pthread_cond_init(&s->qcond, NULL);
 	pthread_mutex_init(&s->umu, NULL);
-	if (store_connect(p, 0, &s->db, cause) != 0 ||
-	    store_migrate(p, s->db, cause) != 0 ||
+	if (store_connect(p, 0, &s->db, cause) != 0 || store_migrate(p, s->db, cause) != 0 ||
 	    store_connect(p, 1, &s->wdb, cause) != 0) {
 		store_close(s);
 		return -1;
@@ -738,9 +743,10 @@ store_events_last(struct store *s, struct store_event *out, int max)
 	if (max <= 0)
 		return 0;
 	db = store_lock(s);
-	if (sqlite3_prepare_v2(db, "SELECT id, time_ms, kind, provider, message FROM "
-	    "(SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", -1, &st,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	        "SELECT id, time_ms, kind, provider, message FROM "
+	        "(SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
 		return -1;
 	}
@@ -760,15 +766,16 @@ store_events_last(struct store *s, struct store_event *out, int max)
 }
 
 int
-store_override_set(struct store *s, const char *provider, const char *field,
-    const char *value)
+store_override_set(struct store *s, const char *provider, const char *field, const char *value)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO overrides(provider, field, value) "
-	    "VALUES (?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	        "INSERT OR REPLACE INTO overrides(provider, field, value) "
+	        "VALUES (?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
 		return -1;
 	}
@@ -796,8 +803,8 @@ store_override_clear(struct store *s, const char *provider)
 }
 
 int
-store_overrides(struct store *s, void (*cb)(void *, const char *, const char *,
-    const char *), void *arg)
+store_overrides(struct store *s, void (*cb)(void *, const char *, const char *, const char *),
+    void *arg)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
@@ -805,8 +812,10 @@ store_overrides(struct store *s, void (*cb)(void *, const char *, const char *,
 	size_t n = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT provider, field, value FROM overrides "
-	    "ORDER BY provider, field", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	        "SELECT provider, field, value FROM overrides "
+	        "ORDER BY provider, field",
+	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
 		return -1;
 	}
@@ -868,8 +877,7 @@ store_is_utc(const char *tz)
 }
 
 static void
-store_day_fixed(int64_t off_ms, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
-    char day[16])
+store_day_fixed(int64_t off_ms, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
 {
 	int64_t local = now_ms + off_ms, dayms = 86400000;
 	int64_t local_start = (local >= 0 ? local / dayms : (local - dayms + 1) / dayms) * dayms;
@@ -894,8 +902,7 @@ static int64_t store_tz_start, store_tz_end;
 static char store_tz_day[16];
 
 static int
-store_day_iana(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
-    char day[16])
+store_day_iana(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
 {
 	const char *dir = getenv("TZDIR");
 	char *file, *old;
@@ -904,8 +911,7 @@ store_day_iana(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_m
 	time_t t;
 
 	pthread_mutex_lock(&store_tz_mu);
-	if (strcmp(store_tz_name, tz) == 0 && now_ms >= store_tz_start &&
-	    now_ms < store_tz_end) {
+	if (strcmp(store_tz_name, tz) == 0 && now_ms >= store_tz_start && now_ms < store_tz_end) {
 		*start_ms = store_tz_start;
 		*end_ms = store_tz_end;
 		memcpy(day, store_tz_day, 16);
@@ -951,8 +957,7 @@ store_day_iana(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_m
 }
 
 int
-store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
-    char day[16])
+store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
 {
 	int64_t off;
 

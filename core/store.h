@@ -77,11 +77,10 @@ int store_events_last(struct store *, struct store_event *out, int max);
  * NULL removes all. store_overrides calls cb for each, ordered by provider and
  * field, with no store lock held (cb may call the store). All return 0 or -1.
  */
-int store_override_set(struct store *, const char *provider, const char *field,
-    const char *value);
+int store_override_set(struct store *, const char *provider, const char *field, const char *value);
 int store_override_clear(struct store *, const char *provider);
-int store_overrides(struct store *, void (*cb)(void *, const char *provider,
-    const char *field, const char *value), void *arg);
+int store_overrides(struct store *,
+    void (*cb)(void *, const char *provider, const char *field, const char *value), void *arg);
 
 /*
  * The day (in timezone tz: NULL or "UTC", a fixed offset "+02:00" / "-0530",
@@ -92,7 +91,7 @@ int store_overrides(struct store *, void (*cb)(void *, const char *provider,
  * TZ changes once a day). Returns 0, or -1 for a malformed offset or an
  * unknown zone.
  */
-int store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
-    char day[16]);
+int
+store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16]);
 
 #endif

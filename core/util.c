@@ -121,8 +121,9 @@ parse_double(const char *s, double lo, double hi, double *out)
 		return -1;
 	errno = 0;
 	*out = strtod(s, &end);
-	return errno == 0 && end != s && *end == '\0' && isfinite(*out) && *out >= lo &&
-	    *out <= hi ? 0 : -1;
+	return errno == 0 && end != s && *end == '\0' && isfinite(*out) && *out >= lo && *out <= hi
+	    ? 0
+	    : -1;
 }
 
 int

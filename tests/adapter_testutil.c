@@ -16,8 +16,8 @@
 char *
 adtest_read(const char *name, size_t *len)
 {
-	const char *dirs[] = { getenv("LLMDECK_TESTDATA"), "tests/data/recorded",
-		"../tests/data/recorded", "../../tests/data/recorded" };
+	const char *dirs[] = {getenv("LLMDECK_TESTDATA"), "tests/data/recorded",
+	    "../tests/data/recorded", "../../tests/data/recorded"};
 	struct buf b;
 	char *path, chunk[4096];
 	size_t n;

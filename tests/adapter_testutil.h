@@ -29,19 +29,18 @@ void adtest_run_stream(const struct adapter *, const char *data, size_t len, siz
 void adtest_stream_free(struct adtest_stream *);
 
 /* a->build_request, asserted to succeed with a body that is one JSON value; the parsed body. */
-struct cJSON *adtest_build(const struct adapter *a, const struct provider_conf *,
-    const char *model, const struct llm_request *, int stream, struct adapter_http *);
+struct cJSON *adtest_build(const struct adapter *a, const struct provider_conf *, const char *model,
+    const struct llm_request *, int stream, struct adapter_http *);
 /* a->parse_response on body, asserted to fail as LLM_ERR_MALFORMED with msg in the
  * message and no content; i numbers the case in the failure message. */
-void adtest_expect_malformed(const struct adapter *a, const char *body, const char *msg,
-    size_t i);
+void adtest_expect_malformed(const struct adapter *a, const char *body, const char *msg, size_t i);
 
 /* Value of header name in a built request (case-insensitive), or NULL. */
 const char *adtest_header(const struct adapter_http *, const char *name);
 
 /* A provider conf by hand (strings are not copied: keep them alive). */
-struct provider_conf adtest_conf(enum provider_kind, enum provider_flavor, const char *base_url,
-    const char *api_key);
+struct provider_conf
+adtest_conf(enum provider_kind, enum provider_flavor, const char *base_url, const char *api_key);
 
 /* Response headers by hand. */
 void adtest_headers_add(struct http_headers *, const char *name, const char *value);

@@ -51,8 +51,7 @@ cpu_ticks(const char *path)
 	if ((p = strrchr(buf, ')')) == NULL)
 		return -1;
 	/* Fields after the name: state(3) ... utime(14) stime(15). */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-	    &st) != 2)
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (long long)(ut + st);
 }
@@ -88,8 +87,10 @@ main(void)
 		return 0;
 	}
 	snprintf(sock, sizeof sock, "llmdeck-bench-%d", (int)getpid());
-	snprintf(cmd, sizeof cmd, "tmux -L %s -f /dev/null new-session -d -s b -x 140 -y 45 "
-	    "'exec env LANG=C.UTF-8 %s --demo --db /tmp/%s.db'", sock, bin, sock);
+	snprintf(cmd, sizeof cmd,
+	    "tmux -L %s -f /dev/null new-session -d -s b -x 140 -y 45 "
+	    "'exec env LANG=C.UTF-8 %s --demo --db /tmp/%s.db'",
+	    sock, bin, sock);
 	if (sh(cmd, NULL, 0) != 0) {
 		fprintf(stderr, "bench_console: could not start tmux\n");
 		return 1;

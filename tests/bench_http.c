@@ -41,7 +41,7 @@ static int conns;
 
 static enum MHD_Result
 bench_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+    const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	static int seen;
 	struct MHD_Response *resp;
@@ -59,7 +59,7 @@ bench_handler(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		return MHD_YES;
 	}
 	resp = MHD_create_response_from_buffer(sizeof reply - 1, (void *)(uintptr_t)reply,
-	                                       MHD_RESPMEM_PERSISTENT);
+	    MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	rc = MHD_queue_response(conn, 200, resp);
 	MHD_destroy_response(resp);
@@ -68,7 +68,7 @@ bench_handler(void *cls, struct MHD_Connection *conn, const char *url, const cha
 
 static void
 bench_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-             enum MHD_ConnectionNotificationCode toe)
+    enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
 	(void)conn;
@@ -168,8 +168,8 @@ bench_run(const char *name, const char *url, int concurrency)
 	http_engine_free(r.engine);
 	secs = (double)(t1 - t0) / 1e6;
 	printf("%-28s %6d requests  %8.0f req/s  %7.1f us/req  %d connections  %d failed%s\n", name,
-	       r.completed, r.completed / secs, secs * 1e6 / (r.completed ? r.completed : 1),
-	       c1 - c0, r.failed, rc == ETIMEDOUT ? "  (TIMED OUT)" : "");
+	    r.completed, r.completed / secs, secs * 1e6 / (r.completed ? r.completed : 1), c1 - c0,
+	    r.failed, rc == ETIMEDOUT ? "  (TIMED OUT)" : "");
 	pthread_mutex_destroy(&r.lock);
 	pthread_cond_destroy(&r.cond);
 	return (rc == ETIMEDOUT || r.failed > 0) ? -1 : 0;
@@ -190,9 +190,9 @@ main(int argc, char **argv)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-	                     bench_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	                     MHD_OPTION_NOTIFY_CONNECTION, bench_notify, NULL,
-	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000, MHD_OPTION_END);
+	    bench_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_NOTIFY_CONNECTION, bench_notify, NULL, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)20000, MHD_OPTION_END);
 	if (d == NULL || (info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)) == NULL) {
 		fprintf(stderr, "bench_http: cannot start the server\n");
 		return 1;

@@ -325,14 +325,17 @@ main(int argc, char **argv)
 		ro.store = NULL;
 		printf("with the ledger on (SQLite WAL, group commit, synchronous=FULL):\n");
 		printf("  router  p50 %6llu us  p99 %6llu us; added over direct p50 %lld us, "
-		    "p99 %lld us\n", (unsigned long long)hist_quantile(&ledgered, 0.5),
+		       "p99 %lld us\n",
+		    (unsigned long long)hist_quantile(&ledgered, 0.5),
 		    (unsigned long long)hist_quantile(&ledgered, 0.99),
-		    (long long)hist_quantile(&ledgered, 0.5) - (long long)hist_quantile(&direct, 0.5),
+		    (long long)hist_quantile(&ledgered, 0.5) -
+		        (long long)hist_quantile(&direct, 0.5),
 		    (long long)hist_quantile(&ledgered, 0.99) -
-		    (long long)hist_quantile(&direct, 0.99));
+		        (long long)hist_quantile(&direct, 0.99));
 		printf("  throughput: concurrency 1: %.0f req/s; concurrency 64: %.0f req/s\n",
 		    rps_l, rps_l64);
-		printf("cache hits (temperature 0, ledgered): p50 %llu us  p99 %llu us, %.0f req/s\n",
+		printf("cache hits (temperature 0, ledgered): p50 %llu us  p99 %llu us, %.0f "
+		       "req/s\n",
 		    (unsigned long long)hist_quantile(&hits, 0.5),
 		    (unsigned long long)hist_quantile(&hits, 0.99), rps_h);
 		fflush(stdout);
@@ -381,8 +384,8 @@ main(int argc, char **argv)
 		secs = (double)(clock_mono_us() - t0) / 1e6;
 	}
 	printf("in flight against a 1 s sim: %d submitted, peak %llu HTTP transfers at once, "
-	    "%d answered, %d failed in %.2f s\n", n_inflight, (unsigned long long)peak_inflight,
-	    w.done - w.failed, w.failed, secs);
+	       "%d answered, %d failed in %.2f s\n",
+	    n_inflight, (unsigned long long)peak_inflight, w.done - w.failed, w.failed, secs);
 	printf("  threads (peak): %ld; peak RSS: %ld kB\n", threads_peak, proc_status("VmHWM"));
 	router_free(r);
 	config_free(&cfg_slow);

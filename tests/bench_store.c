@@ -72,7 +72,7 @@ bench_ledger(struct store *s, int threads, size_t per_thread)
 
 	t0 = clock_mono_us();
 	for (int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ s, all + (size_t)i * per_thread, per_thread };
+		w[i] = (struct worker){s, all + (size_t)i * per_thread, per_thread};
 		pthread_create(&th[i], NULL, ledger_worker, &w[i]);
 	}
 	for (int i = 0; i < threads; i++)
@@ -90,8 +90,8 @@ main(void)
 	const char *tmp = getenv("TMPDIR");
 	char *dir = xasprintf("%s/llmdeck-bench-XXXXXX", tmp != NULL ? tmp : "/tmp");
 	struct budget_conf bc;
-	struct cache_conf cc = { .enabled = 1, .ttl_seconds = 3600, .max_temperature = 0.3,
-	    .max_entries = 10000 };
+	struct cache_conf cc = {
+	    .enabled = 1, .ttl_seconds = 3600, .max_temperature = 0.3, .max_entries = 10000};
 	struct llm_response resp, out;
 	struct store *s;
 	char *path, *cause = NULL, key[65];

@@ -82,8 +82,8 @@ test_anthropic_build_minimal(void **state)
 static void
 test_anthropic_build_full(void **state)
 {
-	struct provider_conf c = adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI,
-	    "http://127.0.0.1:9999", NULL);
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI, "http://127.0.0.1:9999", NULL);
 	struct llm_request r;
 	struct adapter_http h;
 	cJSON *body, *msgs, *stop, *tools, *want;
@@ -103,7 +103,7 @@ test_anthropic_build_full(void **state)
 	r.stop[0] = xstrdup("END");
 	r.stop[1] = xstrdup("\n\nHuman:");
 	r.tools_json = xstrdup("[{\"name\":\"get_weather\",\"description\":\"Weather\","
-			       "\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]");
+	                       "\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]");
 	body = build(&c, "claude-haiku", &r, 1, &h);
 
 	assert_string_equal(h.url, "http://127.0.0.1:9999/v1/messages");
@@ -180,10 +180,10 @@ check_against_recording(const cJSON *rec, int stream)
 	const cJSON *rbody = cJSON_GetObjectItem(req, "body");
 	const cJSON *rheaders = cJSON_GetObjectItem(req, "headers");
 	const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItem(rbody, "messages"), 0);
-	static const char *const fields[] = { "model", "max_tokens", "messages", "stream" };
-	static const char *const headers[] = { "anthropic-version", "content-type" };
-	struct provider_conf c = adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI,
-	    "https://api.anthropic.com", "sk-ant-x");
+	static const char *const fields[] = {"model", "max_tokens", "messages", "stream"};
+	static const char *const headers[] = {"anthropic-version", "content-type"};
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI, "https://api.anthropic.com", "sk-ant-x");
 	struct llm_request r;
 	struct adapter_http h;
 	cJSON *body;
@@ -267,23 +267,24 @@ test_anthropic_recorded_429_then_stream(void **state)
 {
 	cJSON *rec = load_recording("anthropic_recorded_429_then_stream.json");
 	const cJSON *pair, *resp, *hv;
-	struct http_headers hdrs = { 0 };
+	struct http_headers hdrs = {0};
 	struct adtest_stream st;
 	struct llm_error err;
-	size_t chunks[] = { 1, 7, 0 };
+	size_t chunks[] = {1, 7, 0};
 	char *body;
 	const char *sse;
 	int i = 0;
 
 	(void)state;
 	assert_int_equal(cJSON_GetArraySize(rec), 3);
-	cJSON_ArrayForEach(pair, rec) {
+	cJSON_ArrayForEach(pair, rec)
+	{
 		check_against_recording(pair, 1);
 		resp = cJSON_GetObjectItem(pair, "response");
 		if (i++ < 2) {
 			assert_int_equal(cJSON_GetObjectItem(resp, "status_code")->valueint, 429);
 			cJSON_ArrayForEach(hv, cJSON_GetObjectItem(resp, "headers"))
-				adtest_headers_add(&hdrs, hv->string, hv->valuestring);
+			    adtest_headers_add(&hdrs, hv->string, hv->valuestring);
 			body = cJSON_PrintUnformatted(cJSON_GetObjectItem(resp, "body"));
 			A->classify_error(429, &hdrs, body, strlen(body), &err);
 			assert_int_equal(err.cls, LLM_ERR_RATE_LIMIT);
@@ -292,7 +293,8 @@ test_anthropic_recorded_429_then_stream(void **state)
 			assert_int_equal(err.should_retry, 1);
 			assert_int_equal(err.retry_after_ms, -1);
 			assert_string_equal(err.type, "rate_limit_error");
-			assert_true(strstr(err.message, "This request would exceed") == err.message);
+			assert_true(strstr(err.message, "This request would exceed") ==
+			    err.message);
 			assert_null(strchr(err.message, '\n'));
 			assert_true(strlen(err.message) < sizeof err.message);
 			free(body);
@@ -322,7 +324,7 @@ test_anthropic_recorded_429_then_stream(void **state)
 static void
 test_anthropic_stream_basic_recording(void **state)
 {
-	size_t len, chunks[] = { 1, 7, 0 };
+	size_t len, chunks[] = {1, 7, 0};
 	char *sse = adtest_read("anthropic_basic_stream.sse", &len);
 	struct adtest_stream st;
 
@@ -361,16 +363,19 @@ test_anthropic_stream_basic_recording(void **state)
 	free(sse);
 }
 
-#define START "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\"," \
-	      "\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
-#define DELTA(t) "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0," \
-		 "\"delta\":{\"type\":\"text_delta\",\"text\":\"" t "\"}}\n\n"
+#define START \
+	"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\"," \
+	"\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
+#define DELTA(t) \
+	"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0," \
+	"\"delta\":{\"type\":\"text_delta\",\"text\":\"" t "\"}}\n\n"
 
 static void
 test_anthropic_stream_error_event(void **state)
 {
 	const char *s = START DELTA("Hi") "event: error\ndata: {\"type\":\"error\",\"error\":"
-		"{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n" DELTA("never");
+	                                  "{\"type\":\"overloaded_error\",\"message\":"
+	                                  "\"Overloaded\"}}\n\n" DELTA("never");
 	struct adtest_stream st;
 
 	(void)state;
@@ -432,14 +437,18 @@ test_anthropic_stream_cut(void **state)
 static void
 test_anthropic_stream_ignores_unknown(void **state)
 {
-	const char *s = ": comment\n\n" START "event: ping\ndata: {\"type\": \"ping\"}\n\n"
-		"event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"x\":[1,2]}\n\n"
-		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
-		"\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}\n\n"
-		DELTA("ok")
-		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-		"\"max_tokens\"},\"usage\":{\"output_tokens\":42,\"cache_read_input_tokens\":3}}\n\n"
-		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+	const char
+	    *
+	        s = ": comment\n\n" START "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+	            "event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"x\":[1,2]}\n\n"
+	            "event: content_block_delta\ndata: "
+	            "{\"type\":\"content_block_delta\",\"index\":1,"
+	            "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}"
+	            "\n\n" DELTA("ok") "event: message_delta\ndata: "
+	                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	                               "\"max_tokens\"},\"usage\":{\"output_tokens\":42,\"cache_"
+	                               "read_input_tokens\":3}}\n\n"
+	                               "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 	struct adtest_stream st;
 
 	(void)state;
@@ -471,21 +480,25 @@ test_anthropic_stream_ignores_unknown(void **state)
 static void
 test_anthropic_parse_shapes(void **state)
 {
-	const char *many = "{\"id\":\"msg_2\",\"type\":\"message\",\"model\":\"m\",\"content\":["
-			   "{\"type\":\"thinking\",\"thinking\":\"hmm\"},{\"type\":\"text\",\"text\":\"A\"},"
-			   "{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}},"
-			   "{\"type\":\"text\",\"text\":\"B\"}],\"stop_reason\":\"tool_use\",\"usage\":"
-			   "{\"input_tokens\":10,\"output_tokens\":2,\"cache_read_input_tokens\":7,"
-			   "\"cache_creation_input_tokens\":4}}";
+	const char *many =
+	    "{\"id\":\"msg_2\",\"type\":\"message\",\"model\":\"m\",\"content\":["
+	    "{\"type\":\"thinking\",\"thinking\":\"hmm\"},{\"type\":\"text\",\"text\":\"A\"},"
+	    "{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}},"
+	    "{\"type\":\"text\",\"text\":\"B\"}],\"stop_reason\":\"tool_use\",\"usage\":"
+	    "{\"input_tokens\":10,\"output_tokens\":2,\"cache_read_input_tokens\":7,"
+	    "\"cache_creation_input_tokens\":4}}";
 	static const struct {
 		const char *word;
 		enum llm_stop stop;
 	} stops[] = {
-		{ "end_turn", LLM_STOP_END }, { "max_tokens", LLM_STOP_MAX_TOKENS },
-		{ "stop_sequence", LLM_STOP_STOP_SEQUENCE }, { "tool_use", LLM_STOP_TOOL_USE },
-		{ "refusal", LLM_STOP_CONTENT_FILTER }, { "pause_turn", LLM_STOP_OTHER },
-		{ "model_context_window_exceeded", LLM_STOP_MAX_TOKENS },
-		{ "something_new", LLM_STOP_OTHER },
+	    {"end_turn", LLM_STOP_END},
+	    {"max_tokens", LLM_STOP_MAX_TOKENS},
+	    {"stop_sequence", LLM_STOP_STOP_SEQUENCE},
+	    {"tool_use", LLM_STOP_TOOL_USE},
+	    {"refusal", LLM_STOP_CONTENT_FILTER},
+	    {"pause_turn", LLM_STOP_OTHER},
+	    {"model_context_window_exceeded", LLM_STOP_MAX_TOKENS},
+	    {"something_new", LLM_STOP_OTHER},
 	};
 	struct llm_response out;
 	struct llm_error err;
@@ -526,15 +539,16 @@ test_anthropic_parse_malformed(void **state)
 		const char *body;
 		const char *msg;
 	} cases[] = {
-		{ "", "not JSON" },
-		{ "<html>502</html>", "not JSON" },
-		{ "[1,2]", "not a JSON object" },
-		{ "{\"id\":\"x\"}", "anthropic response: no content array" },
-		{ "{\"content\":\"text\"}", "anthropic response: no content array" },
-		{ "{\"content\":[{\"type\":\"text\"}]}", "text block without text" },
-		{ "{\"content\":[{\"type\":\"text\",\"text\":\"a\"}", "not JSON" },
-		{ "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
-		  "\"Overloaded\"}}", "anthropic response: an error body: Overloaded" },
+	    {"", "not JSON"},
+	    {"<html>502</html>", "not JSON"},
+	    {"[1,2]", "not a JSON object"},
+	    {"{\"id\":\"x\"}", "anthropic response: no content array"},
+	    {"{\"content\":\"text\"}", "anthropic response: no content array"},
+	    {"{\"content\":[{\"type\":\"text\"}]}", "text block without text"},
+	    {"{\"content\":[{\"type\":\"text\",\"text\":\"a\"}", "not JSON"},
+	    {"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+	     "\"Overloaded\"}}",
+	        "anthropic response: an error body: Overloaded"},
 	};
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++)
@@ -547,8 +561,9 @@ classify(int status, const char *body, struct llm_error *err)
 	A->classify_error(status, NULL, body, body != NULL ? strlen(body) : 0, err);
 }
 
-#define AERR(t, m) "{\"type\":\"error\",\"error\":{\"type\":\"" t "\",\"message\":\"" m "\"}," \
-		   "\"request_id\":\"req_1\"}"
+#define AERR(t, m) \
+	"{\"type\":\"error\",\"error\":{\"type\":\"" t "\",\"message\":\"" m "\"}," \
+	"\"request_id\":\"req_1\"}"
 
 static void
 test_anthropic_classify(void **state)
@@ -560,21 +575,21 @@ test_anthropic_classify(void **state)
 		int retryable;
 		const char *type;
 	} cases[] = {
-		{ 400, AERR("invalid_request_error", "bad"), LLM_ERR_BAD_REQUEST, 0,
-		    "invalid_request_error" },
-		{ 401, AERR("authentication_error", "invalid x-api-key"), LLM_ERR_AUTH, 0,
-		    "authentication_error" },
-		{ 403, AERR("permission_error", "no"), LLM_ERR_AUTH, 0, "permission_error" },
-		{ 404, AERR("not_found_error", "model: x"), LLM_ERR_NOT_FOUND, 0, "not_found_error" },
-		{ 413, AERR("request_too_large", "big"), LLM_ERR_BAD_REQUEST, 0, "request_too_large" },
-		{ 429, AERR("rate_limit_error", "slow"), LLM_ERR_RATE_LIMIT, 1, "rate_limit_error" },
-		{ 500, AERR("api_error", "oops"), LLM_ERR_SERVER, 1, "api_error" },
-		{ 504, AERR("timeout_error", "late"), LLM_ERR_SERVER, 1, "timeout_error" },
-		{ 529, AERR("overloaded_error", "Overloaded"), LLM_ERR_OVERLOADED, 1,
-		    "overloaded_error" },
-		/* The body's overloaded_error wins over a plain 500. */
-		{ 500, AERR("overloaded_error", "Overloaded"), LLM_ERR_OVERLOADED, 1,
-		    "overloaded_error" },
+	    {400, AERR("invalid_request_error", "bad"), LLM_ERR_BAD_REQUEST, 0,
+	        "invalid_request_error"},
+	    {401, AERR("authentication_error", "invalid x-api-key"), LLM_ERR_AUTH, 0,
+	        "authentication_error"},
+	    {403, AERR("permission_error", "no"), LLM_ERR_AUTH, 0, "permission_error"},
+	    {404, AERR("not_found_error", "model: x"), LLM_ERR_NOT_FOUND, 0, "not_found_error"},
+	    {413, AERR("request_too_large", "big"), LLM_ERR_BAD_REQUEST, 0, "request_too_large"},
+	    {429, AERR("rate_limit_error", "slow"), LLM_ERR_RATE_LIMIT, 1, "rate_limit_error"},
+	    {500, AERR("api_error", "oops"), LLM_ERR_SERVER, 1, "api_error"},
+	    {504, AERR("timeout_error", "late"), LLM_ERR_SERVER, 1, "timeout_error"},
+	    {529, AERR("overloaded_error", "Overloaded"), LLM_ERR_OVERLOADED, 1,
+	        "overloaded_error"},
+	    /* The body's overloaded_error wins over a plain 500. */
+	    {500, AERR("overloaded_error", "Overloaded"), LLM_ERR_OVERLOADED, 1,
+	        "overloaded_error"},
 	};
 	struct llm_error err;
 
@@ -589,15 +604,17 @@ test_anthropic_classify(void **state)
 		assert_int_equal(err.retry_after_ms, -1);
 		assert_int_equal(err.should_retry, -1);
 	}
-	classify(529, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
-		      "\"message\":\"Overloaded\"}}", &err);
+	classify(529,
+	    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+	    "\"message\":\"Overloaded\"}}",
+	    &err);
 	assert_string_equal(err.message, "Overloaded");
 }
 
 static void
 test_anthropic_classify_headers(void **state)
 {
-	struct http_headers h = { 0 };
+	struct http_headers h = {0};
 	struct llm_error err;
 	const char *body = AERR("api_error", "x");
 
@@ -627,8 +644,8 @@ test_anthropic_classify_headers(void **state)
 static void
 test_anthropic_probe(void **state)
 {
-	struct provider_conf c = adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI,
-	    "https://api.anthropic.com", "sk-ant-k");
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI, "https://api.anthropic.com", "sk-ant-k");
 	struct adapter_http h;
 	char *cause = NULL;
 
@@ -650,7 +667,7 @@ test_anthropic_probe(void **state)
 static void
 test_anthropic_request_id(void **state)
 {
-	struct http_headers h = { 0 };
+	struct http_headers h = {0};
 	struct llm_response r;
 
 	(void)state;
@@ -667,22 +684,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_anthropic_for_kind),
-		cmocka_unit_test(test_anthropic_build_minimal),
-		cmocka_unit_test(test_anthropic_build_full),
-		cmocka_unit_test(test_anthropic_build_errors),
-		cmocka_unit_test(test_anthropic_recorded_200),
-		cmocka_unit_test(test_anthropic_recorded_429_then_stream),
-		cmocka_unit_test(test_anthropic_stream_basic_recording),
-		cmocka_unit_test(test_anthropic_stream_error_event),
-		cmocka_unit_test(test_anthropic_stream_cut),
-		cmocka_unit_test(test_anthropic_stream_ignores_unknown),
-		cmocka_unit_test(test_anthropic_parse_shapes),
-		cmocka_unit_test(test_anthropic_parse_malformed),
-		cmocka_unit_test(test_anthropic_classify),
-		cmocka_unit_test(test_anthropic_classify_headers),
-		cmocka_unit_test(test_anthropic_probe),
-		cmocka_unit_test(test_anthropic_request_id),
+	    cmocka_unit_test(test_anthropic_for_kind),
+	    cmocka_unit_test(test_anthropic_build_minimal),
+	    cmocka_unit_test(test_anthropic_build_full),
+	    cmocka_unit_test(test_anthropic_build_errors),
+	    cmocka_unit_test(test_anthropic_recorded_200),
+	    cmocka_unit_test(test_anthropic_recorded_429_then_stream),
+	    cmocka_unit_test(test_anthropic_stream_basic_recording),
+	    cmocka_unit_test(test_anthropic_stream_error_event),
+	    cmocka_unit_test(test_anthropic_stream_cut),
+	    cmocka_unit_test(test_anthropic_stream_ignores_unknown),
+	    cmocka_unit_test(test_anthropic_parse_shapes),
+	    cmocka_unit_test(test_anthropic_parse_malformed),
+	    cmocka_unit_test(test_anthropic_classify),
+	    cmocka_unit_test(test_anthropic_classify_headers),
+	    cmocka_unit_test(test_anthropic_probe),
+	    cmocka_unit_test(test_anthropic_request_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,15 +15,16 @@
 
 static const struct adapter *A = &adapter_azure;
 
-#define FILTERS "{\"hate\":{\"filtered\":false,\"severity\":\"safe\"},\"self_harm\":" \
-		"{\"filtered\":false,\"severity\":\"safe\"},\"sexual\":{\"filtered\":false," \
-		"\"severity\":\"safe\"},\"violence\":{\"filtered\":false,\"severity\":\"safe\"}}"
+#define FILTERS \
+	"{\"hate\":{\"filtered\":false,\"severity\":\"safe\"},\"self_harm\":" \
+	"{\"filtered\":false,\"severity\":\"safe\"},\"sexual\":{\"filtered\":false," \
+	"\"severity\":\"safe\"},\"violence\":{\"filtered\":false,\"severity\":\"safe\"}}"
 
 static void
 test_azure_build(void **state)
 {
-	struct provider_conf c = adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI,
-	    "https://myres.openai.azure.com/", "az-key");
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI, "https://myres.openai.azure.com/", "az-key");
 	struct llm_request r;
 	struct adapter_http h;
 	char *cause = NULL;
@@ -38,8 +39,9 @@ test_azure_build(void **state)
 
 	assert_int_equal(A->build_request(&c, "gpt4o-prod", &r, 0, &h, &cause), 0);
 	assert_string_equal(h.method, "POST");
-	assert_string_equal(h.url, "https://myres.openai.azure.com/openai/deployments/gpt4o-prod/"
-				   "chat/completions?api-version=2024-10-21");
+	assert_string_equal(h.url,
+	    "https://myres.openai.azure.com/openai/deployments/gpt4o-prod/"
+	    "chat/completions?api-version=2024-10-21");
 	assert_string_equal(adtest_header(&h, "api-key"), "az-key");
 	assert_string_equal(adtest_header(&h, "content-type"), "application/json");
 	assert_null(adtest_header(&h, "authorization"));
@@ -60,8 +62,9 @@ test_azure_build(void **state)
 	c.api_version = (char *)"2025-01-01-preview";
 	c.api_key = NULL;
 	assert_int_equal(A->build_request(&c, "my dep", &r, 1, &h, &cause), 0);
-	assert_string_equal(h.url, "https://myres.openai.azure.com/openai/deployments/my%20dep/"
-				   "chat/completions?api-version=2025-01-01-preview");
+	assert_string_equal(h.url,
+	    "https://myres.openai.azure.com/openai/deployments/my%20dep/"
+	    "chat/completions?api-version=2025-01-01-preview");
 	assert_null(adtest_header(&h, "api-key"));
 	body = cJSON_ParseWithLength(h.body, h.body_len);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(body, "stream")));
@@ -80,16 +83,17 @@ test_azure_build(void **state)
 static void
 test_azure_parse(void **state)
 {
-	const char *body = "{\"choices\":[{\"content_filter_results\":" FILTERS ",\"finish_reason\":"
-			   "\"stop\",\"index\":0,\"logprobs\":null,\"message\":{\"content\":"
-			   "\"Hello! How can I help?\",\"refusal\":null,\"role\":\"assistant\"}}],"
-			   "\"created\":1730000000,\"id\":\"chatcmpl-AZ1\",\"model\":\"gpt-4o-2024-08-06\","
-			   "\"object\":\"chat.completion\",\"prompt_filter_results\":[{\"prompt_index\":0,"
-			   "\"content_filter_results\":" FILTERS "}],\"system_fingerprint\":\"fp_1\","
-			   "\"usage\":{\"completion_tokens\":7,\"prompt_tokens\":12,\"total_tokens\":19,"
-			   "\"prompt_tokens_details\":{\"cached_tokens\":0}}}";
+	const char *body =
+	    "{\"choices\":[{\"content_filter_results\":" FILTERS ",\"finish_reason\":"
+	    "\"stop\",\"index\":0,\"logprobs\":null,\"message\":{\"content\":"
+	    "\"Hello! How can I help?\",\"refusal\":null,\"role\":\"assistant\"}}],"
+	    "\"created\":1730000000,\"id\":\"chatcmpl-AZ1\",\"model\":\"gpt-4o-2024-08-06\","
+	    "\"object\":\"chat.completion\",\"prompt_filter_results\":[{\"prompt_index\":0,"
+	    "\"content_filter_results\":" FILTERS "}],\"system_fingerprint\":\"fp_1\","
+	    "\"usage\":{\"completion_tokens\":7,\"prompt_tokens\":12,\"total_tokens\":19,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":0}}}";
 	const char *filtered = "{\"choices\":[{\"finish_reason\":\"content_filter\",\"index\":0,"
-			       "\"message\":{\"role\":\"assistant\"}}],\"id\":\"x\"}";
+	                       "\"message\":{\"role\":\"assistant\"}}],\"id\":\"x\"}";
 	struct llm_response out;
 	struct llm_error err;
 
@@ -122,10 +126,12 @@ test_azure_stream(void **state)
 	/* The first chunk has no choices (prompt filter results) and empty id and model. */
 	const char *s =
 	    "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
-	    "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":" FILTERS "}]}\n\n"
+	    "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":" FILTERS
+	    "}]}\n\n"
 	    "data: {\"choices\":[{\"content_filter_results\":{},\"delta\":{\"content\":\"\","
 	    "\"role\":\"assistant\"},\"finish_reason\":null,\"index\":0}],\"created\":1,"
-	    "\"id\":\"chatcmpl-AZ2\",\"model\":\"gpt-4o-2024-08-06\",\"object\":\"chat.completion.chunk\"}\n\n"
+	    "\"id\":\"chatcmpl-AZ2\",\"model\":\"gpt-4o-2024-08-06\",\"object\":\"chat.completion."
+	    "chunk\"}\n\n"
 	    "data: {\"choices\":[{\"content_filter_results\":" FILTERS ",\"delta\":{\"content\":"
 	    "\"Hi\"},\"finish_reason\":null,\"index\":0}],\"id\":\"chatcmpl-AZ2\"}\n\n"
 	    "data: {\"choices\":[{\"content_filter_results\":{},\"delta\":{\"content\":\" there\"},"
@@ -135,7 +141,7 @@ test_azure_stream(void **state)
 	    "data: {\"choices\":[],\"id\":\"chatcmpl-AZ2\",\"usage\":{\"completion_tokens\":2,"
 	    "\"prompt_tokens\":9,\"total_tokens\":11}}\n\n"
 	    "data: [DONE]\n\n";
-	size_t chunks[] = { 1, 7, 0 };
+	size_t chunks[] = {1, 7, 0};
 	struct adtest_stream st;
 
 	(void)state;
@@ -156,19 +162,20 @@ test_azure_stream(void **state)
 static void
 test_azure_classify(void **state)
 {
-	const char *r429 = "{\"error\":{\"code\":\"429\",\"message\":\"Requests to the "
-			   "ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 "
-			   "have exceeded token rate limit of your current OpenAI S0 pricing tier. "
-			   "Please retry after 86400 seconds. Please go here: https://aka.ms/oai/quotaincrease "
-			   "if you would like to further increase the default rate limit.\"}}";
+	const char *r429 =
+	    "{\"error\":{\"code\":\"429\",\"message\":\"Requests to the "
+	    "ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 "
+	    "have exceeded token rate limit of your current OpenAI S0 pricing tier. "
+	    "Please retry after 86400 seconds. Please go here: https://aka.ms/oai/quotaincrease "
+	    "if you would like to further increase the default rate limit.\"}}";
 	const char *dnf = "{\"error\":{\"code\":\"DeploymentNotFound\",\"message\":\"The API "
-			  "deployment for this resource does not exist.\"}}";
+	                  "deployment for this resource does not exist.\"}}";
 	const char *cf = "{\"error\":{\"message\":\"The response was filtered\",\"type\":null,"
-			 "\"param\":\"prompt\",\"code\":\"content_filter\",\"status\":400,"
-			 "\"innererror\":{\"code\":\"ResponsibleAIPolicyViolation\"}}}";
+	                 "\"param\":\"prompt\",\"code\":\"content_filter\",\"status\":400,"
+	                 "\"innererror\":{\"code\":\"ResponsibleAIPolicyViolation\"}}}";
 	const char *auth = "{\"error\":{\"code\":\"401\",\"message\":\"Access denied due to "
-			   "invalid subscription key or wrong API endpoint.\"}}";
-	struct http_headers h = { 0 };
+	                   "invalid subscription key or wrong API endpoint.\"}}";
+	struct http_headers h = {0};
 	struct llm_error err;
 
 	(void)state;
@@ -208,7 +215,7 @@ test_azure_classify(void **state)
 
 	/* Azure streams an error chunk with a string code. */
 	const char *s = "data: {\"error\":{\"code\":\"429\",\"message\":\"Please retry after 3 "
-			"seconds.\"}}\n\n";
+	                "seconds.\"}}\n\n";
 	struct adtest_stream st;
 	adtest_run_stream(A, s, strlen(s), 0, &st);
 	assert_int_equal(st.feed_rc, -1);
@@ -220,15 +227,16 @@ test_azure_classify(void **state)
 static void
 test_azure_probe(void **state)
 {
-	struct provider_conf c = adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI,
-	    "https://myres.openai.azure.com", "az-key");
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI, "https://myres.openai.azure.com", "az-key");
 	struct adapter_http h;
 	char *cause = NULL;
 
 	(void)state;
 	assert_int_equal(A->build_probe(&c, &h, &cause), 0);
 	assert_string_equal(h.method, "GET");
-	assert_string_equal(h.url, "https://myres.openai.azure.com/openai/models?api-version=2024-10-21");
+	assert_string_equal(h.url,
+	    "https://myres.openai.azure.com/openai/models?api-version=2024-10-21");
 	assert_string_equal(adtest_header(&h, "api-key"), "az-key");
 	adapter_http_free(&h);
 
@@ -243,11 +251,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_azure_build),
-		cmocka_unit_test(test_azure_parse),
-		cmocka_unit_test(test_azure_stream),
-		cmocka_unit_test(test_azure_classify),
-		cmocka_unit_test(test_azure_probe),
+	    cmocka_unit_test(test_azure_build),
+	    cmocka_unit_test(test_azure_parse),
+	    cmocka_unit_test(test_azure_stream),
+	    cmocka_unit_test(test_azure_classify),
+	    cmocka_unit_test(test_azure_probe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

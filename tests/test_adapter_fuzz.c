@@ -20,15 +20,16 @@
 
 #define ITERATIONS 3000
 
-static const struct adapter *const adapters[] = { &adapter_anthropic, &adapter_openai,
-	&adapter_azure };
+static const struct adapter *const adapters[] = {
+    &adapter_anthropic, &adapter_openai, &adapter_azure};
 
-static const char *const recordings[] = { "anthropic_basic_stream.sse",
-	"openai_recorded_stream_include_usage.sse", "anthropic_recorded_200.json",
-	"anthropic_recorded_429_then_stream.json" };
+static const char *const recordings[] = {"anthropic_basic_stream.sse",
+    "openai_recorded_stream_include_usage.sse", "anthropic_recorded_200.json",
+    "anthropic_recorded_429_then_stream.json"};
 
 /* Bytes that matter to the parsers, so mutations hit interesting paths. */
-static const char alphabet[] = "{}[]\":,\\ \n\r\tdata:event:errorchoicesdelta0123456789-.etrufn\x00\xff\xc3";
+static const char alphabet[] =
+    "{}[]\":,\\ \n\r\tdata:event:errorchoicesdelta0123456789-.etrufn\x00\xff\xc3";
 
 struct corpus {
 	char *data[nitems(recordings) + 6];
@@ -50,15 +51,16 @@ static void
 corpus_load(struct corpus *c)
 {
 	static const char *const extra[] = {
-		"{\"id\":\"c\",\"choices\":[{\"index\":0,\"message\":{\"content\":\"hi\"},"
-		"\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,"
-		"\"prompt_tokens_details\":{\"cached_tokens\":1}}}",
-		"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
-		"{\"detail\":[{\"type\":\"extra_forbidden\",\"loc\":[\"body\",3],\"msg\":\"no\"}]}",
-		"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\"}}\n\n"
-		"data: {\"error\":{\"code\":429,\"message\":\"Please retry after 5 seconds\"}}\n\n",
-		"{\"error\":\"bare\"}",
-		"<html><body>502</body></html>",
+	    "{\"id\":\"c\",\"choices\":[{\"index\":0,\"message\":{\"content\":\"hi\"},"
+	    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":1}}}",
+	    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+	    "\"Overloaded\"}}",
+	    "{\"detail\":[{\"type\":\"extra_forbidden\",\"loc\":[\"body\",3],\"msg\":\"no\"}]}",
+	    "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\"}}\n\n"
+	    "data: {\"error\":{\"code\":429,\"message\":\"Please retry after 5 seconds\"}}\n\n",
+	    "{\"error\":\"bare\"}",
+	    "<html><body>502</body></html>",
 	};
 	size_t len;
 	char *s;
@@ -99,8 +101,9 @@ make_input(struct rng *r, const struct corpus *c, size_t *len)
 		n = below(r, 512);
 		s = xmalloc(n + 1);
 		for (i = 0; i < n; i++)
-			s[i] = (char)(below(r, 2) ? rng_next(r) : (uint64_t)alphabet[below(r,
-			    sizeof alphabet - 1)]);
+			s[i] =
+			    (char)(below(r, 2) ? rng_next(r)
+			                       : (uint64_t)alphabet[below(r, sizeof alphabet - 1)]);
 		break;
 	case 1: /* a prefix */
 		n = below(r, c->len[k] + 1);
@@ -121,18 +124,14 @@ make_input(struct rng *r, const struct corpus *c, size_t *len)
 		for (i = 0; i < m && n > 0; i++) {
 			size_t at = below(r, n);
 			switch (below(r, 3)) {
-			case 0:
-				s[at] = alphabet[below(r, sizeof alphabet - 1)];
-				break;
-			case 1:
-				s[at] = (char)rng_next(r);
-				break;
+			case 0: s[at] = alphabet[below(r, sizeof alphabet - 1)]; break;
+			case 1: s[at] = (char)rng_next(r); break;
 			default: /* delete a run */
-				{
-					size_t del = below(r, n - at + 1);
-					memmove(s + at, s + at + del, n - at - del);
-					n -= del;
-				}
+			{
+				size_t del = below(r, n - at + 1);
+				memmove(s + at, s + at + del, n - at - del);
+				n -= del;
+			}
 			}
 		}
 	}
@@ -202,10 +201,10 @@ test_fuzz_parse_response(void **state)
 static void
 test_fuzz_classify(void **state)
 {
-	static const int statuses[] = { 0, 200, 400, 401, 402, 403, 404, 408, 409, 413, 418, 422,
-		429, 500, 502, 503, 504, 529, 599, 999, -1 };
-	static const char *const hnames[] = { "retry-after", "retry-after-ms", "x-should-retry" };
-	struct http_headers h = { 0 };
+	static const int statuses[] = {0, 200, 400, 401, 402, 403, 404, 408, 409, 413, 418, 422,
+	    429, 500, 502, 503, 504, 529, 599, 999, -1};
+	static const char *const hnames[] = {"retry-after", "retry-after-ms", "x-should-retry"};
+	struct http_headers h = {0};
 	struct corpus c;
 	struct rng r;
 	struct llm_error err;
@@ -227,8 +226,8 @@ test_fuzz_classify(void **state)
 			free(v);
 		}
 		for (size_t a = 0; a < nitems(adapters); a++) {
-			adapters[a]->classify_error(statuses[below(&r, nitems(statuses))], &h, s, len,
-			    &err);
+			adapters[a]->classify_error(statuses[below(&r, nitems(statuses))], &h, s,
+			    len, &err);
 			check_error(&err);
 			assert_true(err.retry_after_ms >= -1);
 		}
@@ -264,15 +263,15 @@ test_fuzz_streams(void **state)
 				n = 1 + below(&r, 64);
 				if (n > len - off)
 					n = len - off;
-				rc = adapters[a]->stream_feed(st, s + off, n, null_delta, &total, &acc,
-				    &err);
+				rc = adapters[a]->stream_feed(st, s + off, n, null_delta, &total,
+				    &acc, &err);
 				assert_true(rc >= -1 && rc <= 1);
 				if (rc == -1)
 					check_error(&err);
 				/* Feeding on after the verdict is harmless and repeats it. */
 				if (rc != 0 && below(&r, 4) == 0) {
-					frc = adapters[a]->stream_feed(st, s, len, null_delta, &total,
-					    &acc, &err);
+					frc = adapters[a]->stream_feed(st, s, len, null_delta,
+					    &total, &acc, &err);
 					assert_int_equal(frc, rc);
 				}
 				if (rc != 0)
@@ -346,11 +345,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fuzz_parse_response),
-		cmocka_unit_test(test_fuzz_classify),
-		cmocka_unit_test(test_fuzz_streams),
-		cmocka_unit_test(test_fuzz_sse),
-		cmocka_unit_test(test_fuzz_retry_after),
+	    cmocka_unit_test(test_fuzz_parse_response),
+	    cmocka_unit_test(test_fuzz_classify),
+	    cmocka_unit_test(test_fuzz_streams),
+	    cmocka_unit_test(test_fuzz_sse),
+	    cmocka_unit_test(test_fuzz_retry_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,8 @@
 
 static const struct adapter *A = &adapter_openai;
 
-static const char recorded_text[] = "I'm unable to provide real-time weather updates. To get the "
+static const char recorded_text[] =
+    "I'm unable to provide real-time weather updates. To get the "
     "current weather in San Francisco, I recommend checking a reliable weather website or a "
     "weather app.";
 
@@ -39,8 +40,8 @@ full_request(struct llm_request *r)
 	r->stop = xcalloc(1, sizeof *r->stop);
 	r->stop[0] = xstrdup("###");
 	r->tools_json = xstrdup("[{\"name\":\"get_weather\",\"description\":\"Current weather\","
-			       "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":"
-			       "{\"type\":\"string\"}},\"required\":[\"city\"]}}]");
+	                        "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":"
+	                        "{\"type\":\"string\"}},\"required\":[\"city\"]}}]");
 }
 
 static cJSON *
@@ -53,8 +54,8 @@ build(const struct provider_conf *c, const char *model, const struct llm_request
 static void
 test_openai_build_openai(void **state)
 {
-	struct provider_conf c = adtest_conf(PROVIDER_OPENAI, FLAVOR_OPENAI,
-	    "https://api.openai.com", "sk-test");
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_OPENAI, FLAVOR_OPENAI, "https://api.openai.com", "sk-test");
 	struct llm_request r;
 	struct adapter_http h;
 	cJSON *body, *msgs, *m, *tool, *fn, *want;
@@ -94,7 +95,7 @@ test_openai_build_openai(void **state)
 	assert_string_equal(cJSON_GetObjectItem(fn, "name")->valuestring, "get_weather");
 	assert_string_equal(cJSON_GetObjectItem(fn, "description")->valuestring, "Current weather");
 	want = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
-			   "\"required\":[\"city\"]}");
+	                   "\"required\":[\"city\"]}");
 	assert_true(cJSON_Compare(cJSON_GetObjectItem(fn, "parameters"), want, 1));
 	assert_null(cJSON_GetObjectItem(fn, "input_schema"));
 	cJSON_Delete(want);
@@ -106,8 +107,8 @@ test_openai_build_openai(void **state)
 static void
 test_openai_build_minimal(void **state)
 {
-	struct provider_conf c = adtest_conf(PROVIDER_OPENAI, FLAVOR_OPENAI,
-	    "http://127.0.0.1:8000//", NULL);
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_OPENAI, FLAVOR_OPENAI, "http://127.0.0.1:8000//", NULL);
 	struct llm_request r;
 	struct adapter_http h;
 	cJSON *body, *m;
@@ -137,10 +138,10 @@ test_openai_build_minimal(void **state)
 static void
 test_openai_build_mistral(void **state)
 {
-	static const char *const known[] = { "model", "messages", "temperature", "top_p",
-		"max_tokens", "stream", "stop", "tools" };
-	struct provider_conf c = adtest_conf(PROVIDER_OPENAI, FLAVOR_MISTRAL,
-	    "https://api.mistral.ai", "mk");
+	static const char *const known[] = {
+	    "model", "messages", "temperature", "top_p", "max_tokens", "stream", "stop", "tools"};
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_OPENAI, FLAVOR_MISTRAL, "https://api.mistral.ai", "mk");
 	struct llm_request r;
 	struct adapter_http h;
 	const cJSON *f;
@@ -158,7 +159,8 @@ test_openai_build_mistral(void **state)
 		assert_null(cJSON_GetObjectItem(body, "stream_options"));
 		if (stream)
 			assert_true(cJSON_IsTrue(cJSON_GetObjectItem(body, "stream")));
-		cJSON_ArrayForEach(f, body) {
+		cJSON_ArrayForEach(f, body)
+		{
 			for (i = 0; i < nitems(known); i++)
 				if (strcmp(f->string, known[i]) == 0)
 					break;
@@ -174,7 +176,7 @@ test_openai_build_mistral(void **state)
 static void
 test_openai_build_selfhosted(void **state)
 {
-	enum provider_flavor flavors[] = { FLAVOR_VLLM, FLAVOR_LLAMACPP, FLAVOR_OLLAMA };
+	enum provider_flavor flavors[] = {FLAVOR_VLLM, FLAVOR_LLAMACPP, FLAVOR_OLLAMA};
 	struct llm_request r;
 	struct adapter_http h;
 	cJSON *body;
@@ -182,8 +184,8 @@ test_openai_build_selfhosted(void **state)
 	(void)state;
 	full_request(&r);
 	for (size_t i = 0; i < nitems(flavors); i++) {
-		struct provider_conf c = adtest_conf(PROVIDER_OPENAI, flavors[i],
-		    "http://127.0.0.1:11434", NULL);
+		struct provider_conf c =
+		    adtest_conf(PROVIDER_OPENAI, flavors[i], "http://127.0.0.1:11434", NULL);
 		body = build(&c, "llama3", &r, 1, &h);
 		assert_string_equal(h.url, "http://127.0.0.1:11434/v1/chat/completions");
 		assert_null(adtest_header(&h, "authorization"));
@@ -229,13 +231,15 @@ test_openai_build_errors(void **state)
 static void
 test_openai_parse(void **state)
 {
-	const char *body = "{\"id\":\"chatcmpl-123\",\"object\":\"chat.completion\",\"created\":1,"
-			   "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
-			   "\"assistant\",\"content\":\"Hello there\"},\"finish_reason\":\"stop\"}],"
-			   "\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,\"total_tokens\":29,"
-			   "\"prompt_tokens_details\":{\"cached_tokens\":8}}}";
-	const char *nullc = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-			    "\"content\":null,\"tool_calls\":[]},\"finish_reason\":\"tool_calls\"}]}";
+	const char *body =
+	    "{\"id\":\"chatcmpl-123\",\"object\":\"chat.completion\",\"created\":1,"
+	    "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+	    "\"assistant\",\"content\":\"Hello there\"},\"finish_reason\":\"stop\"}],"
+	    "\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,\"total_tokens\":29,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":8}}}";
+	const char *nullc =
+	    "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+	    "\"content\":null,\"tool_calls\":[]},\"finish_reason\":\"tool_calls\"}]}";
 	struct llm_response out;
 	struct llm_error err;
 
@@ -267,10 +271,14 @@ test_openai_finish_reasons(void **state)
 		const char *word;
 		enum llm_stop stop;
 	} cases[] = {
-		{ "stop", LLM_STOP_END }, { "length", LLM_STOP_MAX_TOKENS },
-		{ "tool_calls", LLM_STOP_TOOL_USE }, { "content_filter", LLM_STOP_CONTENT_FILTER },
-		{ "model_length", LLM_STOP_MAX_TOKENS }, { "error", LLM_STOP_OTHER },
-		{ "function_call", LLM_STOP_TOOL_USE }, { "novel", LLM_STOP_OTHER },
+	    {"stop", LLM_STOP_END},
+	    {"length", LLM_STOP_MAX_TOKENS},
+	    {"tool_calls", LLM_STOP_TOOL_USE},
+	    {"content_filter", LLM_STOP_CONTENT_FILTER},
+	    {"model_length", LLM_STOP_MAX_TOKENS},
+	    {"error", LLM_STOP_OTHER},
+	    {"function_call", LLM_STOP_TOOL_USE},
+	    {"novel", LLM_STOP_OTHER},
 	};
 	struct llm_response out;
 	struct llm_error err;
@@ -279,7 +287,8 @@ test_openai_finish_reasons(void **state)
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++) {
 		s = xasprintf("{\"choices\":[{\"index\":0,\"message\":{\"content\":\"x\"},"
-			      "\"finish_reason\":\"%s\"}]}", cases[i].word);
+		              "\"finish_reason\":\"%s\"}]}",
+		    cases[i].word);
 		llm_response_init(&out);
 		assert_int_equal(A->parse_response(s, strlen(s), &out, &err), 0);
 		assert_int_equal(out.stop, cases[i].stop);
@@ -296,17 +305,17 @@ test_openai_parse_malformed(void **state)
 		const char *body;
 		const char *msg;
 	} cases[] = {
-		{ "", "openai response: not JSON" },
-		{ "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"x\"}}", "not JSON" },
-		{ "\"hello\"", "not a JSON object" },
-		{ "{\"id\":\"x\"}", "openai response: no choices array" },
-		{ "{\"choices\":{}}", "no choices array" },
-		{ "{\"choices\":[]}", "empty choices array" },
-		{ "{\"choices\":[7]}", "empty choices array" },
-		{ "{\"choices\":[{\"index\":0}]}", "choice without a message" },
-		{ "{\"choices\":[{\"message\":{\"content\":5}}]}", "content is not a string" },
-		{ "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}",
-		    "openai response: an error body: boom" },
+	    {"", "openai response: not JSON"},
+	    {"{\"choices\":[{\"index\":0,\"message\":{\"content\":\"x\"}}", "not JSON"},
+	    {"\"hello\"", "not a JSON object"},
+	    {"{\"id\":\"x\"}", "openai response: no choices array"},
+	    {"{\"choices\":{}}", "no choices array"},
+	    {"{\"choices\":[]}", "empty choices array"},
+	    {"{\"choices\":[7]}", "empty choices array"},
+	    {"{\"choices\":[{\"index\":0}]}", "choice without a message"},
+	    {"{\"choices\":[{\"message\":{\"content\":5}}]}", "content is not a string"},
+	    {"{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}",
+	        "openai response: an error body: boom"},
 	};
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++)
@@ -316,7 +325,7 @@ test_openai_parse_malformed(void **state)
 static void
 test_openai_stream_recording(void **state)
 {
-	size_t len, chunks[] = { 1, 7, 0 };
+	size_t len, chunks[] = {1, 7, 0};
 	char *sse = adtest_read("openai_recorded_stream_include_usage.sse", &len);
 	struct adtest_stream st;
 
@@ -356,8 +365,9 @@ test_openai_stream_recording(void **state)
 	free(sse);
 }
 
-#define CHUNK(c) "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":" \
-		 "{\"content\":\"" c "\"},\"finish_reason\":null}]}\n\n"
+#define CHUNK(c) \
+	"data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":" \
+	"{\"content\":\"" c "\"},\"finish_reason\":null}]}\n\n"
 
 static void
 test_openai_stream_errors(void **state)
@@ -367,13 +377,15 @@ test_openai_stream_errors(void **state)
 		enum llm_errclass cls;
 		const char *type;
 	} cases[] = {
-		{ "data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\","
-		  "\"param\":null,\"code\":null}}\n\n", LLM_ERR_SERVER, "server_error" },
-		{ "data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
-		  "\"code\":\"rate_limit_exceeded\"}}\n\n", LLM_ERR_RATE_LIMIT, "requests" },
-		{ "data: {\"error\":{\"message\":\"quota\",\"type\":\"insufficient_quota\"}}\n\n",
-		  LLM_ERR_QUOTA, "insufficient_quota" },
-		{ "data: {\"error\":\"model crashed\"}\n\n", LLM_ERR_SERVER, "" },
+	    {"data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\","
+	     "\"param\":null,\"code\":null}}\n\n",
+	        LLM_ERR_SERVER, "server_error"},
+	    {"data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
+	     "\"code\":\"rate_limit_exceeded\"}}\n\n",
+	        LLM_ERR_RATE_LIMIT, "requests"},
+	    {"data: {\"error\":{\"message\":\"quota\",\"type\":\"insufficient_quota\"}}\n\n",
+	        LLM_ERR_QUOTA, "insufficient_quota"},
+	    {"data: {\"error\":\"model crashed\"}\n\n", LLM_ERR_SERVER, ""},
 	};
 	struct adtest_stream st;
 	char *s;
@@ -406,17 +418,18 @@ static void
 test_openai_stream_shapes(void **state)
 {
 	/* No choices at first, null content, other choice indexes, [DONE] with \r\n. */
-	const char *s = "data: {\"id\":\"\",\"choices\":[]}\r\n\r\n"
-			": keep-alive\r\n\r\n"
-			"data: {\"id\":\"c9\",\"model\":\"mx\",\"choices\":[{\"index\":0,\"delta\":"
-			"{\"role\":\"assistant\",\"content\":null}}]}\r\n\r\n"
-			"data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"other\"}},"
-			"{\"index\":0,\"delta\":{\"content\":\"mine\"}}]}\r\n\r\n"
-			"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}],"
-			"\"usage\":null}\r\n\r\n"
-			"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"
-			"\"prompt_tokens_details\":{\"cached_tokens\":2}}}\r\n\r\n"
-			"data:  [DONE] \r\n\r\n";
+	const char *s =
+	    "data: {\"id\":\"\",\"choices\":[]}\r\n\r\n"
+	    ": keep-alive\r\n\r\n"
+	    "data: {\"id\":\"c9\",\"model\":\"mx\",\"choices\":[{\"index\":0,\"delta\":"
+	    "{\"role\":\"assistant\",\"content\":null}}]}\r\n\r\n"
+	    "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"other\"}},"
+	    "{\"index\":0,\"delta\":{\"content\":\"mine\"}}]}\r\n\r\n"
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}],"
+	    "\"usage\":null}\r\n\r\n"
+	    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":2}}}\r\n\r\n"
+	    "data:  [DONE] \r\n\r\n";
 	struct adtest_stream st;
 
 	(void)state;
@@ -451,67 +464,81 @@ test_openai_classify(void **state)
 		const char *type;
 		const char *msg; /* prefix of the message */
 	} cases[] = {
-		/* OpenAI */
-		{ 400, "{\"error\":{\"message\":\"bad param\",\"type\":\"invalid_request_error\","
-		       "\"param\":\"temperature\",\"code\":null}}", LLM_ERR_BAD_REQUEST, 0,
-		    "invalid_request_error", "bad param" },
-		{ 401, "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
-		       "\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}",
-		    LLM_ERR_AUTH, 0, "invalid_request_error", "Incorrect API key" },
-		{ 403, "{\"error\":{\"message\":\"region\",\"code\":\"unsupported_country\"}}",
-		    LLM_ERR_AUTH, 0, "unsupported_country", "region" },
-		{ 404, "{\"error\":{\"message\":\"The model `gpt-9` does not exist\",\"type\":"
-		       "\"invalid_request_error\",\"param\":null,\"code\":\"model_not_found\"}}",
-		    LLM_ERR_NOT_FOUND, 0, "invalid_request_error", "The model" },
-		{ 429, "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
-		       "\"param\":null,\"code\":\"rate_limit_exceeded\"}}", LLM_ERR_RATE_LIMIT, 1,
-		    "requests", "Rate limit reached" },
-		{ 429, "{\"error\":{\"message\":\"You exceeded your current quota\",\"type\":"
-		       "\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}",
-		    LLM_ERR_QUOTA, 0, "insufficient_quota", "You exceeded" },
-		{ 429, "{\"error\":{\"message\":\"quota\",\"type\":null,\"code\":"
-		       "\"insufficient_quota\"}}", LLM_ERR_QUOTA, 0, "insufficient_quota", "quota" },
-		{ 500, "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\","
-		       "\"param\":null,\"code\":null}}", LLM_ERR_SERVER, 1, "server_error",
-		    "The server had" },
-		{ 503, "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}",
-		    LLM_ERR_OVERLOADED, 1, "server_error", "overloaded" },
-		{ 408, "", LLM_ERR_SERVER, 1, "", "HTTP 408 with an empty body" },
-		{ 409, "{\"error\":{\"message\":\"conflict\"}}", LLM_ERR_SERVER, 1, "", "conflict" },
-		/* Mistral */
-		{ 422, "{\"object\":\"error\",\"message\":{\"detail\":[]},\"type\":\"invalid_request_error\"}",
-		    LLM_ERR_BAD_REQUEST, 0, "invalid_request_error", "HTTP 422" },
-		{ 422, "{\"detail\":[{\"type\":\"extra_forbidden\",\"loc\":[\"body\",\"store\"],"
-		       "\"msg\":\"Extra inputs are not permitted\",\"input\":true}]}",
-		    LLM_ERR_BAD_REQUEST, 0, "extra_forbidden",
-		    "Extra inputs are not permitted at body.store" },
-		{ 401, "{\"message\":\"Unauthorized\",\"request_id\":\"abc\"}", LLM_ERR_AUTH, 0, "",
-		    "Unauthorized" },
-		{ 429, "{\"object\":\"error\",\"message\":\"Rate limit exceeded\",\"type\":"
-		       "\"rate_limited\",\"param\":null,\"code\":\"1300\"}", LLM_ERR_RATE_LIMIT, 1,
-		    "rate_limited", "Rate limit exceeded" },
-		/* vLLM: code is an int */
-		{ 404, "{\"error\":{\"message\":\"The model `x` does not exist.\",\"type\":"
-		       "\"NotFoundError\",\"param\":null,\"code\":404}}", LLM_ERR_NOT_FOUND, 0,
-		    "NotFoundError", "The model `x`" },
-		{ 400, "{\"error\":{\"message\":\"too long\",\"param\":null,\"code\":400}}",
-		    LLM_ERR_BAD_REQUEST, 0, "400", "too long" },
-		/* llama.cpp */
-		{ 503, "{\"error\":{\"code\":503,\"message\":\"Loading model\",\"type\":"
-		       "\"unavailable_error\"}}", LLM_ERR_OVERLOADED, 1, "unavailable_error",
-		    "Loading model" },
-		/* Ollama: a bare string */
-		{ 404, "{\"error\":\"model 'llama9' not found, try pulling it first\"}",
-		    LLM_ERR_NOT_FOUND, 0, "", "model 'llama9' not found" },
-		/* Proxies */
-		{ 502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
-		    LLM_ERR_SERVER, 1, "", "HTTP 502 with a non-JSON body" },
-		{ 504, "", LLM_ERR_SERVER, 1, "", "HTTP 504 with an empty body" },
-		{ 500, " \r\n", LLM_ERR_SERVER, 1, "", "HTTP 500 with an empty body" },
-		{ 500, "{}", LLM_ERR_SERVER, 1, "", "HTTP 500 with no error message" },
-		{ 500, "[1]", LLM_ERR_SERVER, 1, "", "HTTP 500 with no error message" },
-		{ 402, "{\"error\":{\"message\":\"pay\"}}", LLM_ERR_QUOTA, 0, "", "pay" },
-		{ 418, "teapot", LLM_ERR_BAD_REQUEST, 0, "", "HTTP 418 with a non-JSON body" },
+	    /* OpenAI */
+	    {400,
+	        "{\"error\":{\"message\":\"bad param\",\"type\":\"invalid_request_error\","
+	        "\"param\":\"temperature\",\"code\":null}}",
+	        LLM_ERR_BAD_REQUEST, 0, "invalid_request_error", "bad param"},
+	    {401,
+	        "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
+	        "\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}",
+	        LLM_ERR_AUTH, 0, "invalid_request_error", "Incorrect API key"},
+	    {403, "{\"error\":{\"message\":\"region\",\"code\":\"unsupported_country\"}}",
+	        LLM_ERR_AUTH, 0, "unsupported_country", "region"},
+	    {404,
+	        "{\"error\":{\"message\":\"The model `gpt-9` does not exist\",\"type\":"
+	        "\"invalid_request_error\",\"param\":null,\"code\":\"model_not_found\"}}",
+	        LLM_ERR_NOT_FOUND, 0, "invalid_request_error", "The model"},
+	    {429,
+	        "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
+	        "\"param\":null,\"code\":\"rate_limit_exceeded\"}}",
+	        LLM_ERR_RATE_LIMIT, 1, "requests", "Rate limit reached"},
+	    {429,
+	        "{\"error\":{\"message\":\"You exceeded your current quota\",\"type\":"
+	        "\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}",
+	        LLM_ERR_QUOTA, 0, "insufficient_quota", "You exceeded"},
+	    {429,
+	        "{\"error\":{\"message\":\"quota\",\"type\":null,\"code\":"
+	        "\"insufficient_quota\"}}",
+	        LLM_ERR_QUOTA, 0, "insufficient_quota", "quota"},
+	    {500,
+	        "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\","
+	        "\"param\":null,\"code\":null}}",
+	        LLM_ERR_SERVER, 1, "server_error", "The server had"},
+	    {503, "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}",
+	        LLM_ERR_OVERLOADED, 1, "server_error", "overloaded"},
+	    {408, "", LLM_ERR_SERVER, 1, "", "HTTP 408 with an empty body"},
+	    {409, "{\"error\":{\"message\":\"conflict\"}}", LLM_ERR_SERVER, 1, "", "conflict"},
+	    /* Mistral */
+	    {422,
+	        "{\"object\":\"error\",\"message\":{\"detail\":[]},\"type\":\"invalid_request_"
+	        "error\"}",
+	        LLM_ERR_BAD_REQUEST, 0, "invalid_request_error", "HTTP 422"},
+	    {422,
+	        "{\"detail\":[{\"type\":\"extra_forbidden\",\"loc\":[\"body\",\"store\"],"
+	        "\"msg\":\"Extra inputs are not permitted\",\"input\":true}]}",
+	        LLM_ERR_BAD_REQUEST, 0, "extra_forbidden",
+	        "Extra inputs are not permitted at body.store"},
+	    {401, "{\"message\":\"Unauthorized\",\"request_id\":\"abc\"}", LLM_ERR_AUTH, 0, "",
+	        "Unauthorized"},
+	    {429,
+	        "{\"object\":\"error\",\"message\":\"Rate limit exceeded\",\"type\":"
+	        "\"rate_limited\",\"param\":null,\"code\":\"1300\"}",
+	        LLM_ERR_RATE_LIMIT, 1, "rate_limited", "Rate limit exceeded"},
+	    /* vLLM: code is an int */
+	    {404,
+	        "{\"error\":{\"message\":\"The model `x` does not exist.\",\"type\":"
+	        "\"NotFoundError\",\"param\":null,\"code\":404}}",
+	        LLM_ERR_NOT_FOUND, 0, "NotFoundError", "The model `x`"},
+	    {400, "{\"error\":{\"message\":\"too long\",\"param\":null,\"code\":400}}",
+	        LLM_ERR_BAD_REQUEST, 0, "400", "too long"},
+	    /* llama.cpp */
+	    {503,
+	        "{\"error\":{\"code\":503,\"message\":\"Loading model\",\"type\":"
+	        "\"unavailable_error\"}}",
+	        LLM_ERR_OVERLOADED, 1, "unavailable_error", "Loading model"},
+	    /* Ollama: a bare string */
+	    {404, "{\"error\":\"model 'llama9' not found, try pulling it first\"}",
+	        LLM_ERR_NOT_FOUND, 0, "", "model 'llama9' not found"},
+	    /* Proxies */
+	    {502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+	        LLM_ERR_SERVER, 1, "", "HTTP 502 with a non-JSON body"},
+	    {504, "", LLM_ERR_SERVER, 1, "", "HTTP 504 with an empty body"},
+	    {500, " \r\n", LLM_ERR_SERVER, 1, "", "HTTP 500 with an empty body"},
+	    {500, "{}", LLM_ERR_SERVER, 1, "", "HTTP 500 with no error message"},
+	    {500, "[1]", LLM_ERR_SERVER, 1, "", "HTTP 500 with no error message"},
+	    {402, "{\"error\":{\"message\":\"pay\"}}", LLM_ERR_QUOTA, 0, "", "pay"},
+	    {418, "teapot", LLM_ERR_BAD_REQUEST, 0, "", "HTTP 418 with a non-JSON body"},
 	};
 	struct llm_error err;
 
@@ -538,9 +565,9 @@ static void
 test_openai_classify_retry_headers(void **state)
 {
 	const char *body = "{\"error\":{\"message\":\"slow\",\"type\":\"requests\","
-			   "\"code\":\"rate_limit_exceeded\"}}";
+	                   "\"code\":\"rate_limit_exceeded\"}}";
 	const char *quota = "{\"error\":{\"message\":\"q\",\"type\":\"insufficient_quota\"}}";
-	struct http_headers h = { 0 };
+	struct http_headers h = {0};
 	struct llm_error err;
 	char date[64];
 	struct tm tm;
@@ -643,19 +670,19 @@ test_openai_probe(void **state)
 		const char *url;
 		int auth;
 	} cases[] = {
-		{ FLAVOR_OPENAI, "http://h:1/v1/models", 1 },
-		{ FLAVOR_MISTRAL, "http://h:1/v1/models", 1 },
-		{ FLAVOR_VLLM, "http://h:1/health", 0 },
-		{ FLAVOR_LLAMACPP, "http://h:1/health", 0 },
-		{ FLAVOR_OLLAMA, "http://h:1/api/version", 0 },
+	    {FLAVOR_OPENAI, "http://h:1/v1/models", 1},
+	    {FLAVOR_MISTRAL, "http://h:1/v1/models", 1},
+	    {FLAVOR_VLLM, "http://h:1/health", 0},
+	    {FLAVOR_LLAMACPP, "http://h:1/health", 0},
+	    {FLAVOR_OLLAMA, "http://h:1/api/version", 0},
 	};
 	struct adapter_http h;
 	char *cause = NULL;
 
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++) {
-		struct provider_conf c = adtest_conf(PROVIDER_OPENAI, cases[i].flavor, "http://h:1",
-		    "key");
+		struct provider_conf c =
+		    adtest_conf(PROVIDER_OPENAI, cases[i].flavor, "http://h:1", "key");
 		assert_int_equal(A->build_probe(&c, &h, &cause), 0);
 		assert_string_equal(h.method, "GET");
 		assert_string_equal(h.url, cases[i].url);
@@ -675,22 +702,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_openai_build_openai),
-		cmocka_unit_test(test_openai_build_minimal),
-		cmocka_unit_test(test_openai_build_mistral),
-		cmocka_unit_test(test_openai_build_selfhosted),
-		cmocka_unit_test(test_openai_build_errors),
-		cmocka_unit_test(test_openai_parse),
-		cmocka_unit_test(test_openai_finish_reasons),
-		cmocka_unit_test(test_openai_parse_malformed),
-		cmocka_unit_test(test_openai_stream_recording),
-		cmocka_unit_test(test_openai_stream_errors),
-		cmocka_unit_test(test_openai_stream_shapes),
-		cmocka_unit_test(test_openai_classify),
-		cmocka_unit_test(test_openai_classify_retry_headers),
-		cmocka_unit_test(test_openai_retry_after_parsing),
-		cmocka_unit_test(test_openai_long_message),
-		cmocka_unit_test(test_openai_probe),
+	    cmocka_unit_test(test_openai_build_openai),
+	    cmocka_unit_test(test_openai_build_minimal),
+	    cmocka_unit_test(test_openai_build_mistral),
+	    cmocka_unit_test(test_openai_build_selfhosted),
+	    cmocka_unit_test(test_openai_build_errors),
+	    cmocka_unit_test(test_openai_parse),
+	    cmocka_unit_test(test_openai_finish_reasons),
+	    cmocka_unit_test(test_openai_parse_malformed),
+	    cmocka_unit_test(test_openai_stream_recording),
+	    cmocka_unit_test(test_openai_stream_errors),
+	    cmocka_unit_test(test_openai_stream_shapes),
+	    cmocka_unit_test(test_openai_classify),
+	    cmocka_unit_test(test_openai_classify_retry_headers),
+	    cmocka_unit_test(test_openai_retry_after_parsing),
+	    cmocka_unit_test(test_openai_long_message),
+	    cmocka_unit_test(test_openai_probe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,15 +126,21 @@ setup_sims(void **state)
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	snprintf(line, sizeof line, "%d", port_bad);
 	{
-		char *cfg = xasprintf(
-		    "{\"providers\":[\n"
-		    " {\"name\":\"bad\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:%d\","
-		    "  \"api_key_env\":\"TEST_BAD_KEY\",\"models\":[\"claude-sonnet\"],\"priority\":1,"
-		    "  \"max_retries\":1,\"timeout_seconds\":10},\n"
-		    " {\"name\":\"good\",\"kind\":\"openai\",\"base_url\":\"http://127.0.0.1:%d\","
-		    "  \"api_key_env\":\"TEST_GOOD_KEY\",\"models\":[\"claude-sonnet\"],\"priority\":2}\n"
-		    "],\n"
-		    " \"routes\":{\"LSR\":{\"primary\":\"good\",\"fallback\":[\"bad\"]}}}\n",
+		char *cfg = xasprintf("{\"providers\":[\n"
+		                      " {\"name\":\"bad\",\"kind\":\"anthropic\",\"base_url\":"
+		                      "\"http://127.0.0.1:%d\","
+		                      "  "
+		                      "\"api_key_env\":\"TEST_BAD_KEY\",\"models\":[\"claude-"
+		                      "sonnet\"],\"priority\":1,"
+		                      "  \"max_retries\":1,\"timeout_seconds\":10},\n"
+		                      " {\"name\":\"good\",\"kind\":\"openai\",\"base_url\":\"http:"
+		                      "//127.0.0.1:%d\","
+		                      "  "
+		                      "\"api_key_env\":\"TEST_GOOD_KEY\",\"models\":[\"claude-"
+		                      "sonnet\"],\"priority\":2}\n"
+		                      "],\n"
+		                      " \"routes\":{\"LSR\":{\"primary\":\"good\",\"fallback\":["
+		                      "\"bad\"]}}}\n",
 		    port_bad, port_good);
 		write_file(path, cfg);
 		free(cfg);
@@ -176,8 +182,8 @@ static void
 test_json_answers_from_the_healthy_sim_and_lists_the_failed_attempt_first(void **state)
 {
 	char *out, *err;
-	const char *args[] = { llmdeck, "ask", "--config", config_path(), "--json",
-		"--temperature", "0", "What is 2+2?", NULL };
+	const char *args[] = {llmdeck, "ask", "--config", config_path(), "--json", "--temperature",
+	    "0", "What is 2+2?", NULL};
 	cJSON *o, *atts;
 	int rc;
 
@@ -196,12 +202,15 @@ test_json_answers_from_the_healthy_sim_and_lists_the_failed_attempt_first(void *
 	assert_true(cJSON_GetObjectItem(o, "latency_ms")->valuedouble > 0);
 	atts = cJSON_GetObjectItem(o, "attempts");
 	assert_int_equal(cJSON_GetArraySize(atts), 3);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 0), "provider")->valuestring,
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 0), "provider")
+	                        ->valuestring,
 	    "bad");
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 0), "status")->valueint, 529);
-	assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 0),
-	    "error")->valuestring, "Overloaded"));
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 2), "provider")->valuestring,
+	assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 0), "error")
+	                           ->valuestring,
+	    "Overloaded"));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 2), "provider")
+	                        ->valuestring,
 	    "good");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(atts, 2), "error")));
 	cJSON_Delete(o);
@@ -213,10 +222,10 @@ static void
 test_plain_and_stream_print_the_answer(void **state)
 {
 	char *out, *err;
-	const char *plain[] = { llmdeck, "ask", "--config", config_path(), "--provider", "good",
-		"hello there", NULL };
-	const char *stream[] = { llmdeck, "ask", "--config", config_path(), "--route", "LSR",
-		"--stream", "-", NULL };
+	const char *plain[] = {
+	    llmdeck, "ask", "--config", config_path(), "--provider", "good", "hello there", NULL};
+	const char *stream[] = {
+	    llmdeck, "ask", "--config", config_path(), "--route", "LSR", "--stream", "-", NULL};
 
 	(void)state;
 	assert_int_equal(run(plain, NULL, &out, &err), 0);
@@ -235,8 +244,8 @@ static void
 test_every_attempt_failing_exits_1_with_a_line_per_attempt(void **state)
 {
 	char *out, *err;
-	const char *args[] = { llmdeck, "ask", "--config", config_path(), "--provider", "bad",
-		"hello", NULL };
+	const char *args[] = {
+	    llmdeck, "ask", "--config", config_path(), "--provider", "bad", "hello", NULL};
 	int lines = 0;
 
 	(void)state;
@@ -256,11 +265,11 @@ test_usage_and_config_errors_exit_2(void **state)
 {
 	char *out, *err;
 	char bad_cfg[300];
-	const char *noprompt[] = { llmdeck, "ask", "--config", config_path(), NULL };
-	const char *badtemp[] = { llmdeck, "ask", "--temperature", "hot", "x", NULL };
-	const char *badroute[] = { llmdeck, "ask", "--config", config_path(), "--route", "ZZ",
-		"x", NULL };
-	const char *badfile[] = { llmdeck, "ask", "--config", bad_cfg, "x", NULL };
+	const char *noprompt[] = {llmdeck, "ask", "--config", config_path(), NULL};
+	const char *badtemp[] = {llmdeck, "ask", "--temperature", "hot", "x", NULL};
+	const char *badroute[] = {
+	    llmdeck, "ask", "--config", config_path(), "--route", "ZZ", "x", NULL};
+	const char *badfile[] = {llmdeck, "ask", "--config", bad_cfg, "x", NULL};
 
 	(void)state;
 	assert_int_equal(run(noprompt, NULL, &out, &err), 2);
@@ -276,12 +285,13 @@ test_usage_and_config_errors_exit_2(void **state)
 	free(out);
 	free(err);
 	snprintf(bad_cfg, sizeof bad_cfg, "%s/bad.json", dir);
-	write_file(bad_cfg, "{\"providers\":[{\"name\":\"x\",\"kind\":\"anthropic\","
+	write_file(bad_cfg,
+	    "{\"providers\":[{\"name\":\"x\",\"kind\":\"anthropic\","
 	    "\"base_url\":\"http://127.0.0.1:1\",\"models\":[\"claude-sonnet\"],\"wieght\":1}]}");
 	assert_int_equal(run(badfile, NULL, &out, &err), 2);
 	assert_non_null(strstr(err, "bad.json"));
 	assert_non_null(strstr(err, "wieght"));
-	assert_null(strchr(strchr(err, '\n') + 1, '\n'));  /* one line */
+	assert_null(strchr(strchr(err, '\n') + 1, '\n')); /* one line */
 	free(out);
 	free(err);
 }
@@ -292,7 +302,7 @@ test_budget_refusal_exits_3(void **state)
 	char *out, *err;
 	char path[300];
 	char *cfg;
-	const char *args[] = { llmdeck, "ask", "--config", path, "--db", NULL, "hello", NULL };
+	const char *args[] = {llmdeck, "ask", "--config", path, "--db", NULL, "hello", NULL};
 	char db[300];
 
 	(void)state;
@@ -300,8 +310,9 @@ test_budget_refusal_exits_3(void **state)
 	snprintf(db, sizeof db, "%s/budget.db", dir);
 	args[5] = db;
 	cfg = xasprintf("{\"providers\":[{\"name\":\"good\",\"kind\":\"openai\","
-	    "\"base_url\":\"http://127.0.0.1:%d\",\"api_key_env\":\"TEST_GOOD_KEY\","
-	    "\"models\":[\"claude-sonnet\"]}],\"budget\":{\"daily_usd\":0.000001}}", port_good);
+	                "\"base_url\":\"http://127.0.0.1:%d\",\"api_key_env\":\"TEST_GOOD_KEY\","
+	                "\"models\":[\"claude-sonnet\"]}],\"budget\":{\"daily_usd\":0.000001}}",
+	    port_good);
 	write_file(path, cfg);
 	free(cfg);
 	assert_int_equal(run(args, NULL, &out, &err), 3);
@@ -357,7 +368,8 @@ test_serve_ledgers_gateway_traffic(void **state)
 	h = curl_slist_append(h, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"model\":\"LSR\",\"messages\":"
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+	    "{\"model\":\"LSR\",\"messages\":"
 	    "[{\"role\":\"user\",\"content\":\"through the gateway\"}]}");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
@@ -374,8 +386,10 @@ test_serve_ledgers_gateway_traffic(void **state)
 
 	/* The answer was committed to the ledger before the client had it. */
 	assert_int_equal(sqlite3_open_v2(db, &sq, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(sq, "SELECT count(*) FROM ledger WHERE provider = "
-	    "'good' AND route = 'LSR' AND outcome = 'ok' AND cost_usd > 0", -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(sq,
+	                     "SELECT count(*) FROM ledger WHERE provider = "
+	                     "'good' AND route = 'LSR' AND outcome = 'ok' AND cost_usd > 0",
+	                     -1, &st, NULL),
 	    SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		rows = sqlite3_column_int(st, 0);
@@ -388,13 +402,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_json_answers_from_the_healthy_sim_and_lists_the_failed_attempt_first),
-		cmocka_unit_test(test_plain_and_stream_print_the_answer),
-		cmocka_unit_test(test_every_attempt_failing_exits_1_with_a_line_per_attempt),
-		cmocka_unit_test(test_usage_and_config_errors_exit_2),
-		cmocka_unit_test(test_budget_refusal_exits_3),
-		cmocka_unit_test(test_serve_ledgers_gateway_traffic),
+	    cmocka_unit_test(
+	        test_json_answers_from_the_healthy_sim_and_lists_the_failed_attempt_first),
+	    cmocka_unit_test(test_plain_and_stream_print_the_answer),
+	    cmocka_unit_test(test_every_attempt_failing_exits_1_with_a_line_per_attempt),
+	    cmocka_unit_test(test_usage_and_config_errors_exit_2),
+	    cmocka_unit_test(test_budget_refusal_exits_3),
+	    cmocka_unit_test(test_serve_ledgers_gateway_traffic),
 	};
 
 	return cmocka_run_group_tests(tests, setup_sims, teardown_sims);

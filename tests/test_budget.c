@@ -90,7 +90,8 @@ test_reserve_refuse_release(void **state)
 	assert_true(a > 0);
 	assert_int_equal(budget_reserve(f->s, &c, 0.3, &b, &cause), 1);
 	assert_int_equal(b, 0);
-	assert_string_equal(cause, "daily budget $1.00: spent $0.5000, reserved $0.3000, this "
+	assert_string_equal(cause,
+	    "daily budget $1.00: spent $0.5000, reserved $0.3000, this "
 	    "request needs up to $0.3000");
 	free(cause);
 	cause = NULL;
@@ -138,7 +139,7 @@ struct race {
 	struct budget_conf c;
 	atomic_int stop;
 	atomic_int granted, refused, errors;
-	double worst;           /* the watcher's largest spent + reserved seen */
+	double worst; /* the watcher's largest spent + reserved seen */
 	int seed;
 };
 
@@ -149,8 +150,9 @@ race_reserver(void *arg)
 	struct rng rng;
 	int my_refusals = 0;
 
-	rng_seed(&rng, (uint64_t)atomic_fetch_add(&r->granted, 0) * 7919 + (uint64_t)getpid() +
-	    (uint64_t)(uintptr_t)&rng);
+	rng_seed(&rng,
+	    (uint64_t)atomic_fetch_add(&r->granted, 0) * 7919 + (uint64_t)getpid() +
+	        (uint64_t)(uintptr_t)&rng);
 	while (my_refusals < 20) {
 		double upper = 0.001 + rng_double(&rng) * 0.02;
 		char *cause = NULL;
@@ -169,7 +171,7 @@ race_reserver(void *arg)
 		}
 		atomic_fetch_add(&r->granted, 1);
 		if (rng_next(&rng) % 8 == 0)
-			budget_release(r->s, id);       /* failed before any row */
+			budget_release(r->s, id); /* failed before any row */
 		else {
 			struct ledger_row row;
 
@@ -218,7 +220,7 @@ test_64_threads_never_overrun(void **state)
 	struct budget_status st;
 	char *cause = NULL;
 
-	store_set_clock(f->s, NULL, NULL);   /* real time: ledger rows land "now" */
+	store_set_clock(f->s, NULL, NULL); /* real time: ledger rows land "now" */
 	memset(&r, 0, sizeof r);
 	r.s = f->s;
 	r.c = conf(1.0);
@@ -239,8 +241,8 @@ test_64_threads_never_overrun(void **state)
 	assert_true(st.spent_usd > 0.9);
 	assert_true(st.reserved_usd == 0);
 	print_message("64 threads: %d granted, %d refused, worst spent+reserved $%.6f, "
-	    "final spent $%.6f of $1.00\n", atomic_load(&r.granted), atomic_load(&r.refused),
-	    r.worst, st.spent_usd);
+	              "final spent $%.6f of $1.00\n",
+	    atomic_load(&r.granted), atomic_load(&r.refused), r.worst, st.spent_usd);
 }
 
 static void
@@ -275,7 +277,8 @@ test_two_processes_never_overrun(void **state)
 			for (int i = 0; i < 16; i++)
 				pthread_join(th[i], NULL);
 			store_close(s);
-			_exit(atomic_load(&cr.errors) == 0 && atomic_load(&cr.granted) >= 0 ? 0 : 1);
+			_exit(atomic_load(&cr.errors) == 0 && atomic_load(&cr.granted) >= 0 ? 0
+			                                                                    : 1);
 		}
 	}
 	memset(&r, 0, sizeof r);
@@ -321,7 +324,7 @@ test_day_rollover(void **state)
 	assert_string_equal(st.day, "2025-03-30");
 	assert_true(fabs(st.spent_usd - 0.95) < EPS);
 
-	atomic_store(&f->now, late + 90000);   /* 00:00:30 the next day */
+	atomic_store(&f->now, late + 90000); /* 00:00:30 the next day */
 	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
 	assert_string_equal(st.day, "2025-03-31");
 	assert_true(st.spent_usd == 0);
@@ -429,7 +432,7 @@ test_stale_reservations(void **state)
 		if (store_open(&s, f->path, &cause) != 0 ||
 		    budget_reserve(s, &c, 0.9, &id, &cause) != 0)
 			_exit(1);
-		_exit(0);       /* dies holding it */
+		_exit(0); /* dies holding it */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -466,8 +469,8 @@ static void
 test_choose_model(void **state)
 {
 	struct budget_conf c = conf(10.0);
-	struct downgrade_step ladder[] = { { (char *)"claude-sonnet", (char *)"claude-haiku" },
-	    { (char *)"gpt-4o", (char *)"gpt-4o-mini" } };
+	struct downgrade_step ladder[] = {{(char *)"claude-sonnet", (char *)"claude-haiku"},
+	    {(char *)"gpt-4o", (char *)"gpt-4o-mini"}};
 	struct budget_status calm, tight;
 	char why[256];
 
@@ -485,59 +488,63 @@ test_choose_model(void **state)
 	tight.budget_usd = 10;
 
 	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "high", "complex", why,
-	    sizeof why), "claude-opus");
+	                        sizeof why),
+	    "claude-opus");
 	assert_string_equal(budget_choose_model(&c, &tight, "gpt-4o", "high", "simple", why,
-	    sizeof why), "claude-sonnet");
+	                        sizeof why),
+	    "claude-sonnet");
 	assert_non_null(strstr(why, "never downgraded"));
-	assert_string_equal(budget_choose_model(&c, &calm, NULL, "standard", NULL, why,
-	    sizeof why), "claude-sonnet");
+	assert_string_equal(budget_choose_model(&c, &calm, NULL, "standard", NULL, why, sizeof why),
+	    "claude-sonnet");
 	assert_string_equal(budget_choose_model(&c, &tight, NULL, "standard", NULL, why,
-	    sizeof why), "claude-haiku");
+	                        sizeof why),
+	    "claude-haiku");
 	assert_non_null(strstr(why, "pressure"));
-	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "low", NULL, why,
-	    sizeof why), "claude-haiku");
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "low", NULL, why, sizeof why),
+	    "claude-haiku");
 	/* no quality: the request's alias, one ladder step down under pressure */
-	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", NULL, NULL, why,
-	    sizeof why), "gpt-4o");
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", NULL, NULL, why, sizeof why),
+	    "gpt-4o");
 	assert_string_equal(why, "gpt-4o as requested");
-	assert_string_equal(budget_choose_model(&c, &tight, "gpt-4o", NULL, NULL, why,
-	    sizeof why), "gpt-4o-mini");
+	assert_string_equal(budget_choose_model(&c, &tight, "gpt-4o", NULL, NULL, why, sizeof why),
+	    "gpt-4o-mini");
 	assert_non_null(strstr(why, "gpt-4o -> gpt-4o-mini"));
 	assert_string_equal(budget_choose_model(&c, &tight, "claude-haiku", NULL, NULL, why,
-	    sizeof why), "claude-haiku");
+	                        sizeof why),
+	    "claude-haiku");
 	assert_null(budget_choose_model(&c, &tight, NULL, NULL, NULL, why, sizeof why));
-	assert_string_equal(budget_choose_model(&c, NULL, "gpt-4o", "bogus", NULL, why,
-	    sizeof why), "gpt-4o");
+	assert_string_equal(budget_choose_model(&c, NULL, "gpt-4o", "bogus", NULL, why, sizeof why),
+	    "gpt-4o");
 	assert_non_null(strstr(why, "unknown quality"));
 	/* tiers unset: nothing applies */
 	c.tier_low = NULL;
-	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "low", NULL, why,
-	    sizeof why), "gpt-4o");
+	assert_string_equal(budget_choose_model(&c, &calm, "gpt-4o", "low", NULL, why, sizeof why),
+	    "gpt-4o");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_no_budget, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_reserve_refuse_release, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_bad_timezone, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_64_threads_never_overrun, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_two_processes_never_overrun, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_day_rollover, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_alert_once_per_day, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_stale_reservations, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_burn_and_projection, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test(test_choose_model),
+	    cmocka_unit_test_setup_teardown(test_no_budget, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_reserve_refuse_release, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_bad_timezone, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_64_threads_never_overrun, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_two_processes_never_overrun, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_day_rollover, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_alert_once_per_day, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_stale_reservations, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_burn_and_projection, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test(test_choose_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

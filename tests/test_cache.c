@@ -17,8 +17,8 @@
 static struct cache_conf
 conf(void)
 {
-	return (struct cache_conf){ .enabled = 1, .ttl_seconds = 3600, .max_temperature = 0.3,
-	    .max_entries = 10000 };
+	return (struct cache_conf){
+	    .enabled = 1, .ttl_seconds = 3600, .max_temperature = 0.3, .max_entries = 10000};
 }
 
 static void
@@ -37,8 +37,9 @@ request(struct llm_request *r)
 	r->stop[0] = xstrdup("END");
 	r->n_stop = 1;
 	r->tools_json = xstrdup("[{\"name\":\"calc\",\"description\":\"adds\","
-	    "\"input_schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
-	    "\"b\":{\"type\":\"number\"}}}}]");
+	                        "\"input_schema\":{\"type\":\"object\",\"properties\":{\"a\":{"
+	                        "\"type\":\"number\"},"
+	                        "\"b\":{\"type\":\"number\"}}}}]");
 }
 
 static void
@@ -63,8 +64,9 @@ test_key_canonical(void **state)
 	/* the same tools with keys in another order, other whitespace */
 	free(b.tools_json);
 	b.tools_json = xstrdup("[ { \"input_schema\" : { \"properties\": {\"b\":{\"type\":"
-	    "\"number\"}, \"a\":{\"type\":\"number\"}}, \"type\":\"object\"}, \"description\":"
-	    "\"adds\", \"name\":\"calc\" } ]");
+	                       "\"number\"}, \"a\":{\"type\":\"number\"}}, \"type\":\"object\"}, "
+	                       "\"description\":"
+	                       "\"adds\", \"name\":\"calc\" } ]");
 	key_of(&b, kb);
 	assert_string_equal(ka, kb);
 	/* what does not change the answer does not change the key */
@@ -100,17 +102,35 @@ test_key_each_parameter_misses(void **state)
 		request(&b);
 		switch (i) {
 		case 0: b.messages[2].content[0] = 'a'; break;
-		case 1: free(b.system); b.system = NULL; break;
-		case 2: free(b.model); b.model = xstrdup("claude-haiku"); break;
+		case 1:
+			free(b.system);
+			b.system = NULL;
+			break;
+		case 2:
+			free(b.model);
+			b.model = xstrdup("claude-haiku");
+			break;
 		case 3: b.temperature = 0.1; break;
-		case 4: b.has_top_p = 1; b.top_p = 0.9; break;
+		case 4:
+			b.has_top_p = 1;
+			b.top_p = 0.9;
+			break;
 		case 5: b.max_tokens = 101; break;
-		case 6: free(b.stop[0]); b.stop[0] = xstrdup("STOP"); break;
-		case 7: free(b.tools_json); b.tools_json = xstrdup("[{\"name\":\"calc\"}]"); break;
+		case 6:
+			free(b.stop[0]);
+			b.stop[0] = xstrdup("STOP");
+			break;
+		case 7:
+			free(b.tools_json);
+			b.tools_json = xstrdup("[{\"name\":\"calc\"}]");
+			break;
 		case 8: b.messages[1].role = LLM_ROLE_USER; break;
 		case 9: b.route = xstrdup("LSR"); break;
 		case 10: b.provider = xstrdup("openai"); break;
-		case 11: free(b.tools_json); b.tools_json = NULL; break;
+		case 11:
+			free(b.tools_json);
+			b.tools_json = NULL;
+			break;
 		}
 		key_of(&b, kb);
 		if (strcmp(ka, kb) == 0)
@@ -143,7 +163,7 @@ test_eligible(void **state)
 	r.temperature = 0.31;
 	assert_false(cache_eligible(&c, &r));
 	r.temperature = 0;
-	r.has_temperature = 0;  /* the provider's default, 1.0 */
+	r.has_temperature = 0; /* the provider's default, 1.0 */
 	assert_false(cache_eligible(&c, &r));
 	r.has_temperature = 1;
 	r.no_cache = 1;
@@ -230,7 +250,7 @@ test_ttl(void **state)
 	f->now += 1;
 	assert_int_equal(cache_get(f->s, &c, "k1", &out, NULL, NULL), 0);
 	assert_int_equal(cache_get_stats(f->s, &cs), 0);
-	assert_int_equal(cs.entries, 0);    /* the expired entry is gone */
+	assert_int_equal(cs.entries, 0); /* the expired entry is gone */
 	/* expired entries are swept by put too */
 	assert_int_equal(cache_put(f->s, &c, "k2", "p", "m", &in), 0);
 	f->now += 61000;
@@ -282,7 +302,7 @@ test_flush(void **state)
 	answer(&in, "x");
 	assert_int_equal(cache_put(f->s, &c, "a", "p", "m", &in), 0);
 	assert_int_equal(cache_put(f->s, &c, "b", "p", "m", &in), 0);
-	assert_int_equal(cache_put(f->s, &c, "b", "p", "m", &in), 0);   /* replaced */
+	assert_int_equal(cache_put(f->s, &c, "b", "p", "m", &in), 0); /* replaced */
 	assert_int_equal(cache_flush(f->s), 2);
 	assert_int_equal(cache_get(f->s, &c, "a", &out, NULL, NULL), 0);
 	assert_int_equal(cache_get_stats(f->s, &cs), 0);
@@ -295,17 +315,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_canonical),
-		cmocka_unit_test(test_key_each_parameter_misses),
-		cmocka_unit_test(test_eligible),
-		cmocka_unit_test_setup_teardown(test_put_get_stats, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_ttl, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_lru_eviction, sttest_setup_store,
-		    sttest_teardown_store),
-		cmocka_unit_test_setup_teardown(test_flush, sttest_setup_store,
-		    sttest_teardown_store),
+	    cmocka_unit_test(test_key_canonical),
+	    cmocka_unit_test(test_key_each_parameter_misses),
+	    cmocka_unit_test(test_eligible),
+	    cmocka_unit_test_setup_teardown(test_put_get_stats, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_ttl, sttest_setup_store, sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lru_eviction, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_flush, sttest_setup_store, sttest_teardown_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

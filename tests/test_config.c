@@ -20,18 +20,21 @@
 #define FAKE_OPENAI "sk-proj-SECRETSECRETSECRETSECRET5678"
 #define FAKE_AZURE "SECRET0123456789abcdef0123456789"
 
-#define KEYS_IN_ENV                                                           \
+#define KEYS_IN_ENV \
 	"API keys belong in the environment, not in the config file: put the " \
 	"key in an environment variable and name that variable in \"api_key_env\""
 
-#define P0 "{\"name\":\"anthropic\",\"kind\":\"anthropic\"," \
-	   "\"base_url\":\"https://api.anthropic.com\",\"models\":[\"claude-sonnet\"]"
+#define P0 \
+	"{\"name\":\"anthropic\",\"kind\":\"anthropic\"," \
+	"\"base_url\":\"https://api.anthropic.com\",\"models\":[\"claude-sonnet\"]"
 /* The same without models, for cases that give their own. */
-#define P0M "{\"name\":\"anthropic\",\"kind\":\"anthropic\"," \
-	    "\"base_url\":\"https://api.anthropic.com\""
+#define P0M \
+	"{\"name\":\"anthropic\",\"kind\":\"anthropic\"," \
+	"\"base_url\":\"https://api.anthropic.com\""
 #define P1M "{\"name\":\"openai\",\"kind\":\"openai\",\"base_url\":\"https://api.openai.com\""
-#define P1 "{\"name\":\"openai\",\"kind\":\"openai\"," \
-	   "\"base_url\":\"https://api.openai.com\",\"models\":[\"gpt-4o\"]"
+#define P1 \
+	"{\"name\":\"openai\",\"kind\":\"openai\"," \
+	"\"base_url\":\"https://api.openai.com\",\"models\":[\"gpt-4o\"]"
 
 static char tmpdir[PATH_MAX];
 static char cfgpath[PATH_MAX + 32];
@@ -282,8 +285,7 @@ example_path(void)
 	const char *slash = strrchr(__FILE__, '/');
 	int dirlen = slash != NULL ? (int)(slash - __FILE__) : 1;
 
-	return xasprintf("%.*s/data/config/example.json", dirlen,
-	    slash != NULL ? __FILE__ : ".");
+	return xasprintf("%.*s/data/config/example.json", dirlen, slash != NULL ? __FILE__ : ".");
 }
 
 static void
@@ -317,23 +319,28 @@ test_failed_load_keeps_config(void **state)
 
 	(void)state;
 	config_init(&cfg);
-	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P0 "}]}", "a.json",
-	    &cause), 0);
+	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P0 "}]}", "a.json", &cause),
+	    0);
 	/* The second file's first provider is fine, its second is not: nothing changes. */
-	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P1 "}," P1
-	    ",\"weight\":0}], \"cache\":{\"ttl_seconds\":5}}", "b.json", &cause), -1);
-	assert_string_equal(cause, "b.json: providers[1].name: duplicate provider name "
+	assert_int_equal(config_load_string(&cfg,
+	                     "{\"providers\":[" P1 "}," P1
+	                     ",\"weight\":0}], \"cache\":{\"ttl_seconds\":5}}",
+	                     "b.json", &cause),
+	    -1);
+	assert_string_equal(cause,
+	    "b.json: providers[1].name: duplicate provider name "
 	    "\"openai\" (also providers[0])");
 	free(cause);
 	assert_int_equal(cfg.n_providers, 1);
 	assert_int_equal(cfg.cache.ttl_seconds, 3600);
 	/* A second good file adds to the first. */
-	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P1 "}]}", "c.json",
-	    &cause), 0);
+	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P1 "}]}", "c.json", &cause),
+	    0);
 	assert_int_equal(cfg.n_providers, 2);
-	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P1 "}]}", "d.json",
-	    &cause), -1);
-	assert_string_equal(cause, "d.json: providers[0].name: duplicate provider name "
+	assert_int_equal(config_load_string(&cfg, "{\"providers\":[" P1 "}]}", "d.json", &cause),
+	    -1);
+	assert_string_equal(cause,
+	    "d.json: providers[0].name: duplicate provider name "
 	    "\"openai\"");
 	free(cause);
 	config_free(&cfg);
@@ -343,174 +350,174 @@ static const struct {
 	const char *json;
 	const char *expect;
 } file_errors[] = {
-	/* unknown keys, with a suggestion by edit distance */
-	{ "{\"providers\":[" P0 ",\"wieght\":0.7}]}",
-	  "providers[0].wieght: unknown key (did you mean \"weight\"?)" },
-	{ "{\"providers\":[" P0 ",\"Weight\":0.7}]}",
-	  "providers[0].Weight: unknown key (did you mean \"weight\"?)" },
-	{ "{\"provders\":[]}", "provders: unknown key (did you mean \"providers\"?)" },
-	{ "{\"cache\":{\"ttl\":5}}", "cache.ttl: unknown key (did you mean \"ttl_seconds\"?)" },
-	{ "{\"budget\":{\"zzzzzz\":1}}",
-	  "budget.zzzzzz: unknown key (expected one of: daily_usd, alert_threshold, hard_stop, "
-	  "timezone, pressure, downgrade, tiers)" },
-	{ "{\"models\":{\"gpt-4o\":{\"input_per_mtk\":1}}}",
-	  "models.gpt-4o.input_per_mtk: unknown key (did you mean \"input_per_mtok\"?)" },
-	{ "{\"routes\":{\"LSR\":{\"primary\":\"a\",\"fallbak\":[]}}}",
-	  "routes.LSR.fallbak: unknown key (did you mean \"fallback\"?)" },
-	{ "{\"breaker\":{\"cooldown_ms\":5}}",
-	  "breaker.cooldown_ms: unknown key (did you mean \"cooldown_seconds\"?)" },
-	{ "{\"breaker\":{\"threshold\":5}}",
-	  "breaker.threshold: unknown key (expected one of: failure_threshold, "
-	  "cooldown_seconds, half_open_max, probe_interval_seconds)" },
-	{ "{\"budget\":{\"tiers\":{\"hihg\":\"gpt-4o\"}}}",
-	  "budget.tiers.hihg: unknown key (did you mean \"high\"?)" },
-	/* wrong types */
-	{ "{\"providers\":[" P0 "}," P1 ",\"priority\":\"1\"}]}",
-	  "providers[1].priority: expected an integer, got a string" },
-	{ "{\"providers\":[" P0 ",\"priority\":1.5}]}",
-	  "providers[0].priority: expected an integer, got 1.5" },
-	{ "{\"providers\":[" P0 ",\"weight\":\"heavy\"}]}",
-	  "providers[0].weight: expected a number, got a string" },
-	{ "{\"providers\":[" P0 ",\"enabled\":1}]}",
-	  "providers[0].enabled: expected true or false, got a number" },
-	{ "{\"providers\":[" P0 ",\"name\":null}]}", "providers[0].name: duplicate key" },
-	{ "{\"providers\":[{\"name\":7,\"kind\":\"anthropic\",\"base_url\":\"https://x\","
-	  "\"models\":[\"claude-sonnet\"]}]}",
-	  "providers[0].name: expected a string, got a number" },
-	{ "{\"providers\":{}}", "providers: expected an array, got an object" },
-	{ "{\"providers\":[[]]}", "providers[0]: expected an object, got an array" },
-	{ "{\"cache\":{\"enabled\":\"yes\"}}", "cache.enabled: expected true or false, got a string" },
-	{ "{\"budget\":[]}", "budget: expected an object, got an array" },
-	{ "{\"routes\":{\"LSR\":{\"primary\":\"anthropic\",\"fallback\":\"openai\"}}}",
-	  "routes.LSR.fallback: expected an array of strings, got a string" },
-	{ "{\"providers\":[{\"name\":\"x\",\"kind\":\"anthropic\",\"base_url\":\"https://x\","
-	  "\"models\":[1]}]}",
-	  "providers[0].models[0]: expected a string, got a number" },
-	{ "{\"budget\":{\"downgrade\":{\"gpt-4o\":null}}}",
-	  "budget.downgrade.gpt-4o: expected a model alias (a string), got null" },
-	{ "[1,2]", "expected a JSON object at the top level, got an array" },
-	/* out of range */
-	{ "{\"providers\":[" P0 ",\"priority\":-1}]}", "providers[0].priority: must be >= 0, got -1" },
-	{ "{\"providers\":[" P0 ",\"weight\":0}]}", "providers[0].weight: must be > 0, got 0" },
-	{ "{\"providers\":[" P0 ",\"weight\":-0.5}]}", "providers[0].weight: must be > 0, got -0.5" },
-	{ "{\"providers\":[" P0 ",\"timeout_seconds\":0}]}",
-	  "providers[0].timeout_seconds: must be in (0, 86400], got 0" },
-	{ "{\"providers\":[" P0 ",\"max_retries\":11}]}",
-	  "providers[0].max_retries: must be in 0..10, got 11" },
-	{ "{\"providers\":[" P0 ",\"rate_limit_rpm\":-5}]}",
-	  "providers[0].rate_limit_rpm: must be >= 0, got -5" },
-	{ "{\"budget\":{\"alert_threshold\":0}}", "budget.alert_threshold: must be in (0, 1], got 0" },
-	{ "{\"budget\":{\"alert_threshold\":1.5}}",
-	  "budget.alert_threshold: must be in (0, 1], got 1.5" },
-	{ "{\"budget\":{\"daily_usd\":-1}}", "budget.daily_usd: must be >= 0, got -1" },
-	{ "{\"budget\":{\"pressure\":2}}", "budget.pressure: must be in [0, 1], got 2" },
-	{ "{\"budget\":{\"timezone\":\"../../etc/passwd\"}}",
-	  "budget.timezone: expected a time zone name like \"UTC\" or \"Europe/Paris\"" },
-	{ "{\"budget\":{\"downgrade\":{\"gpt-4o\":\"gpt-4o\"}}}",
-	  "budget.downgrade.gpt-4o: a model cannot downgrade to itself" },
-	{ "{\"cache\":{\"max_temperature\":2.5}}",
-	  "cache.max_temperature: must be in [0, 2], got 2.5" },
-	{ "{\"cache\":{\"max_temperature\":-0.1}}",
-	  "cache.max_temperature: must be in [0, 2], got -0.1" },
-	{ "{\"cache\":{\"ttl_seconds\":0}}", "cache.ttl_seconds: must be > 0, got 0" },
-	{ "{\"cache\":{\"max_entries\":0}}", "cache.max_entries: must be > 0, got 0" },
-	{ "{\"breaker\":{\"cooldown_seconds\":0}}",
-	  "breaker.cooldown_seconds: must be in (0, 86400], got 0" },
-	{ "{\"breaker\":{\"probe_interval_seconds\":-1}}",
-	  "breaker.probe_interval_seconds: must be in [0, 86400], got -1" },
-	{ "{\"breaker\":{\"failure_threshold\":0}}",
-	  "breaker.failure_threshold: must be in 1..1000000, got 0" },
-	{ "{\"models\":{\"claude-sonnet\":{\"input_per_mtok\":-3}}}",
-	  "models.claude-sonnet.input_per_mtok: must be >= 0, got -3" },
-	{ "{\"models\":{\"claude-haiku-3.5\":{\"context_tokens\":0}}}",
-	  "models[\"claude-haiku-3.5\"].context_tokens: must be > 0, got 0" },
-	{ "{\"models\":{\"my model\":{}}}",
-	  "models[\"my model\"]: a model alias must be 1 to 128 printable characters without spaces" },
-	/* providers: names, kinds, required keys */
-	{ "{\"providers\":[" P0 "}," P0 "}]}",
-	  "providers[1].name: duplicate provider name \"anthropic\" (also providers[0])" },
-	{ "{\"providers\":[{\"kind\":\"anthropic\",\"base_url\":\"https://x\",\"models\":[\"a\"]}]}",
-	  "providers[0]: missing required key \"name\"" },
-	{ "{\"providers\":[{\"name\":\"a\",\"base_url\":\"https://x\",\"models\":[\"a\"]}]}",
-	  "providers[0]: missing required key \"kind\"" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"models\":[\"a\"]}]}",
-	  "providers[0]: missing required key \"base_url\"" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https://x\"}]}",
-	  "providers[0]: missing required key \"models\"" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https://x\","
-	  "\"models\":[]}]}",
-	  "providers[0].models: at least one model is required" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https://x\","
-	  "\"models\":[\"gpt-4o\",\"gpt-4o\"]}]}",
-	  "providers[0].models[1]: \"gpt-4o\" is listed twice" },
-	{ "{\"providers\":[{\"name\":\"\",\"kind\":\"openai\",\"base_url\":\"https://x\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].name: must not be empty" },
-	{ "{\"providers\":[{\"name\":\"my provider\",\"kind\":\"openai\",\"base_url\":\"https://x\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].name: expected up to 64 letters, digits, '.', '_' or '-'" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"anthropc\",\"base_url\":\"https://x\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].kind: unknown kind \"anthropc\" (did you mean \"anthropic\"?)" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"mistral\",\"base_url\":\"https://x\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].kind: unknown kind \"mistral\" (use kind \"openai\" with flavor \"mistral\")" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"bedrock\",\"base_url\":\"https://x\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].kind: unknown kind \"bedrock\" (expected anthropic, openai or azure)" },
-	{ "{\"providers\":[" P1 ",\"flavor\":\"vlm\"}]}",
-	  "providers[0].flavor: unknown flavor \"vlm\" (did you mean \"vllm\"?)" },
-	{ "{\"providers\":[" P1 ",\"flavor\":\"tgi\"}]}",
-	  "providers[0].flavor: unknown flavor \"tgi\" (expected openai, mistral, vllm, llamacpp "
-	  "or ollama)" },
-	{ "{\"providers\":[" P0 ",\"flavor\":\"vllm\"}]}",
-	  "providers[0].flavor: only valid with kind \"openai\"" },
-	{ "{\"providers\":[" P0 ",\"api_version\":\"2024-10-21\"}]}",
-	  "providers[0].api_version: only valid with kind \"azure\"" },
-	{ "{\"providers\":[" P0 ",\"base_url\":\"api.anthropic.com\"}]}",
-	  "providers[0].base_url: duplicate key" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"api.openai.com\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].base_url: expected an http:// or https:// URL" },
-	{ "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https:///\","
-	  "\"models\":[\"a\"]}]}",
-	  "providers[0].base_url: expected an http:// or https:// URL with a host" },
-	{ "{\"routes\":{\"LSR\":{\"fallback\":[]}}}", "routes.LSR: missing required key \"primary\"" },
-	/* keys belong in the environment; the key itself is never echoed */
-	{ "{\"providers\":[" P0 ",\"api_key\":\"" FAKE_ANTHROPIC "\"}]}",
-	  "providers[0].api_key: " KEYS_IN_ENV },
-	{ "{\"providers\":[" P0 ",\"api_key\":\"changeme\"}]}", "providers[0].api_key: " KEYS_IN_ENV },
-	{ "{\"providers\":[" P0 ",\"api-key\":\"x\"}]}", "providers[0].api-key: " KEYS_IN_ENV },
-	{ "{\"token\":\"abc\"}", "token: " KEYS_IN_ENV },
-	{ "{\"providers\":[" P0 ",\"api_key_env\":\"" FAKE_OPENAI "\"}]}",
-	  "providers[0].api_key_env: expected the name of an environment variable, got what "
-	  "looks like an API key; " KEYS_IN_ENV },
-	{ "{\"providers\":[" P0 ",\"api_key_env\":\"" FAKE_AZURE "\"}]}",
-	  "providers[0].api_key_env: expected the name of an environment variable, got what "
-	  "looks like an API key; " KEYS_IN_ENV },
-	{ "{\"providers\":[" P0 ",\"api_key_env\":\"sk-SECRET\"}]}",
-	  "providers[0].api_key_env: expected the name of an environment variable "
-	  "(letters, digits and '_')" },
-	{ "{\"providers\":[" P0 ",\"api_key_env\":\"Bearer SECRET\"}]}",
-	  "providers[0].api_key_env: expected the name of an environment variable, got what "
-	  "looks like an API key; " KEYS_IN_ENV },
-	{ "{\"routes\":{\"LSR\":{\"primary\":\"a\",\"model\":\"" FAKE_ANTHROPIC "\"}}}",
-	  "routes.LSR.model: value looks like an API key; " KEYS_IN_ENV },
-	{ "{\"providers\":[" P0M ",\"models\":[\"" FAKE_OPENAI "\"]}]}",
-	  "providers[0].models[0]: value looks like an API key; " KEYS_IN_ENV },
-	{ "{\"models\":{\"" FAKE_OPENAI "\":{}}}",
-	  "models: a key name looks like an API key; " KEYS_IN_ENV },
-	/* syntax */
-	{ "{\n  \"cache\": {\"enabled\": true}\n  \"budget\": {}\n}",
-	  "line 3, column 3: JSON syntax error" },
-	{ "{\"cache\": {\"enabled\": tru}}", "line 1, column 23: JSON syntax error" },
-	{ "{\n\t\"cache\": {\"ttl_seconds\": 1}} trailing", "line 2, column 31: JSON syntax error" },
-	/* Columns count characters, not bytes: both texts fail at the same column. */
-	{ "{\"budget\": {\"timezone\": \"ete\", x}}", "line 1, column 33: JSON syntax error" },
-	{ "{\"budget\": {\"timezone\": \"\xc3\xa9t\xc3\xa9\", x}}",
-	  "line 1, column 33: JSON syntax error" },
-	{ "   \n  ", "empty file (expected a JSON object)" },
-	{ "{\"cache\":{\"ttl_seconds\":1},\"cache\":{}}", "cache: duplicate key" },
+    /* unknown keys, with a suggestion by edit distance */
+    {"{\"providers\":[" P0 ",\"wieght\":0.7}]}",
+        "providers[0].wieght: unknown key (did you mean \"weight\"?)"},
+    {"{\"providers\":[" P0 ",\"Weight\":0.7}]}",
+        "providers[0].Weight: unknown key (did you mean \"weight\"?)"},
+    {"{\"provders\":[]}", "provders: unknown key (did you mean \"providers\"?)"},
+    {"{\"cache\":{\"ttl\":5}}", "cache.ttl: unknown key (did you mean \"ttl_seconds\"?)"},
+    {"{\"budget\":{\"zzzzzz\":1}}",
+        "budget.zzzzzz: unknown key (expected one of: daily_usd, alert_threshold, hard_stop, "
+        "timezone, pressure, downgrade, tiers)"},
+    {"{\"models\":{\"gpt-4o\":{\"input_per_mtk\":1}}}",
+        "models.gpt-4o.input_per_mtk: unknown key (did you mean \"input_per_mtok\"?)"},
+    {"{\"routes\":{\"LSR\":{\"primary\":\"a\",\"fallbak\":[]}}}",
+        "routes.LSR.fallbak: unknown key (did you mean \"fallback\"?)"},
+    {"{\"breaker\":{\"cooldown_ms\":5}}",
+        "breaker.cooldown_ms: unknown key (did you mean \"cooldown_seconds\"?)"},
+    {"{\"breaker\":{\"threshold\":5}}",
+        "breaker.threshold: unknown key (expected one of: failure_threshold, "
+        "cooldown_seconds, half_open_max, probe_interval_seconds)"},
+    {"{\"budget\":{\"tiers\":{\"hihg\":\"gpt-4o\"}}}",
+        "budget.tiers.hihg: unknown key (did you mean \"high\"?)"},
+    /* wrong types */
+    {"{\"providers\":[" P0 "}," P1 ",\"priority\":\"1\"}]}",
+        "providers[1].priority: expected an integer, got a string"},
+    {"{\"providers\":[" P0 ",\"priority\":1.5}]}",
+        "providers[0].priority: expected an integer, got 1.5"},
+    {"{\"providers\":[" P0 ",\"weight\":\"heavy\"}]}",
+        "providers[0].weight: expected a number, got a string"},
+    {"{\"providers\":[" P0 ",\"enabled\":1}]}",
+        "providers[0].enabled: expected true or false, got a number"},
+    {"{\"providers\":[" P0 ",\"name\":null}]}", "providers[0].name: duplicate key"},
+    {"{\"providers\":[{\"name\":7,\"kind\":\"anthropic\",\"base_url\":\"https://x\","
+     "\"models\":[\"claude-sonnet\"]}]}",
+        "providers[0].name: expected a string, got a number"},
+    {"{\"providers\":{}}", "providers: expected an array, got an object"},
+    {"{\"providers\":[[]]}", "providers[0]: expected an object, got an array"},
+    {"{\"cache\":{\"enabled\":\"yes\"}}", "cache.enabled: expected true or false, got a string"},
+    {"{\"budget\":[]}", "budget: expected an object, got an array"},
+    {"{\"routes\":{\"LSR\":{\"primary\":\"anthropic\",\"fallback\":\"openai\"}}}",
+        "routes.LSR.fallback: expected an array of strings, got a string"},
+    {"{\"providers\":[{\"name\":\"x\",\"kind\":\"anthropic\",\"base_url\":\"https://x\","
+     "\"models\":[1]}]}",
+        "providers[0].models[0]: expected a string, got a number"},
+    {"{\"budget\":{\"downgrade\":{\"gpt-4o\":null}}}",
+        "budget.downgrade.gpt-4o: expected a model alias (a string), got null"},
+    {"[1,2]", "expected a JSON object at the top level, got an array"},
+    /* out of range */
+    {"{\"providers\":[" P0 ",\"priority\":-1}]}", "providers[0].priority: must be >= 0, got -1"},
+    {"{\"providers\":[" P0 ",\"weight\":0}]}", "providers[0].weight: must be > 0, got 0"},
+    {"{\"providers\":[" P0 ",\"weight\":-0.5}]}", "providers[0].weight: must be > 0, got -0.5"},
+    {"{\"providers\":[" P0 ",\"timeout_seconds\":0}]}",
+        "providers[0].timeout_seconds: must be in (0, 86400], got 0"},
+    {"{\"providers\":[" P0 ",\"max_retries\":11}]}",
+        "providers[0].max_retries: must be in 0..10, got 11"},
+    {"{\"providers\":[" P0 ",\"rate_limit_rpm\":-5}]}",
+        "providers[0].rate_limit_rpm: must be >= 0, got -5"},
+    {"{\"budget\":{\"alert_threshold\":0}}", "budget.alert_threshold: must be in (0, 1], got 0"},
+    {"{\"budget\":{\"alert_threshold\":1.5}}",
+        "budget.alert_threshold: must be in (0, 1], got 1.5"},
+    {"{\"budget\":{\"daily_usd\":-1}}", "budget.daily_usd: must be >= 0, got -1"},
+    {"{\"budget\":{\"pressure\":2}}", "budget.pressure: must be in [0, 1], got 2"},
+    {"{\"budget\":{\"timezone\":\"../../etc/passwd\"}}",
+        "budget.timezone: expected a time zone name like \"UTC\" or \"Europe/Paris\""},
+    {"{\"budget\":{\"downgrade\":{\"gpt-4o\":\"gpt-4o\"}}}",
+        "budget.downgrade.gpt-4o: a model cannot downgrade to itself"},
+    {"{\"cache\":{\"max_temperature\":2.5}}", "cache.max_temperature: must be in [0, 2], got 2.5"},
+    {"{\"cache\":{\"max_temperature\":-0.1}}",
+        "cache.max_temperature: must be in [0, 2], got -0.1"},
+    {"{\"cache\":{\"ttl_seconds\":0}}", "cache.ttl_seconds: must be > 0, got 0"},
+    {"{\"cache\":{\"max_entries\":0}}", "cache.max_entries: must be > 0, got 0"},
+    {"{\"breaker\":{\"cooldown_seconds\":0}}",
+        "breaker.cooldown_seconds: must be in (0, 86400], got 0"},
+    {"{\"breaker\":{\"probe_interval_seconds\":-1}}",
+        "breaker.probe_interval_seconds: must be in [0, 86400], got -1"},
+    {"{\"breaker\":{\"failure_threshold\":0}}",
+        "breaker.failure_threshold: must be in 1..1000000, got 0"},
+    {"{\"models\":{\"claude-sonnet\":{\"input_per_mtok\":-3}}}",
+        "models.claude-sonnet.input_per_mtok: must be >= 0, got -3"},
+    {"{\"models\":{\"claude-haiku-3.5\":{\"context_tokens\":0}}}",
+        "models[\"claude-haiku-3.5\"].context_tokens: must be > 0, got 0"},
+    {"{\"models\":{\"my model\":{}}}",
+        "models[\"my model\"]: a model alias must be 1 to 128 printable characters without spaces"},
+    /* providers: names, kinds, required keys */
+    {"{\"providers\":[" P0 "}," P0 "}]}",
+        "providers[1].name: duplicate provider name \"anthropic\" (also providers[0])"},
+    {"{\"providers\":[{\"kind\":\"anthropic\",\"base_url\":\"https://x\",\"models\":[\"a\"]}]}",
+        "providers[0]: missing required key \"name\""},
+    {"{\"providers\":[{\"name\":\"a\",\"base_url\":\"https://x\",\"models\":[\"a\"]}]}",
+        "providers[0]: missing required key \"kind\""},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"models\":[\"a\"]}]}",
+        "providers[0]: missing required key \"base_url\""},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https://x\"}]}",
+        "providers[0]: missing required key \"models\""},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https://x\","
+     "\"models\":[]}]}",
+        "providers[0].models: at least one model is required"},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https://x\","
+     "\"models\":[\"gpt-4o\",\"gpt-4o\"]}]}",
+        "providers[0].models[1]: \"gpt-4o\" is listed twice"},
+    {"{\"providers\":[{\"name\":\"\",\"kind\":\"openai\",\"base_url\":\"https://x\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].name: must not be empty"},
+    {"{\"providers\":[{\"name\":\"my provider\",\"kind\":\"openai\",\"base_url\":\"https://x\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].name: expected up to 64 letters, digits, '.', '_' or '-'"},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"anthropc\",\"base_url\":\"https://x\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].kind: unknown kind \"anthropc\" (did you mean \"anthropic\"?)"},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"mistral\",\"base_url\":\"https://x\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].kind: unknown kind \"mistral\" (use kind \"openai\" with flavor "
+        "\"mistral\")"},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"bedrock\",\"base_url\":\"https://x\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].kind: unknown kind \"bedrock\" (expected anthropic, openai or azure)"},
+    {"{\"providers\":[" P1 ",\"flavor\":\"vlm\"}]}",
+        "providers[0].flavor: unknown flavor \"vlm\" (did you mean \"vllm\"?)"},
+    {"{\"providers\":[" P1 ",\"flavor\":\"tgi\"}]}",
+        "providers[0].flavor: unknown flavor \"tgi\" (expected openai, mistral, vllm, llamacpp "
+        "or ollama)"},
+    {"{\"providers\":[" P0 ",\"flavor\":\"vllm\"}]}",
+        "providers[0].flavor: only valid with kind \"openai\""},
+    {"{\"providers\":[" P0 ",\"api_version\":\"2024-10-21\"}]}",
+        "providers[0].api_version: only valid with kind \"azure\""},
+    {"{\"providers\":[" P0 ",\"base_url\":\"api.anthropic.com\"}]}",
+        "providers[0].base_url: duplicate key"},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"api.openai.com\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].base_url: expected an http:// or https:// URL"},
+    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\",\"base_url\":\"https:///\","
+     "\"models\":[\"a\"]}]}",
+        "providers[0].base_url: expected an http:// or https:// URL with a host"},
+    {"{\"routes\":{\"LSR\":{\"fallback\":[]}}}", "routes.LSR: missing required key \"primary\""},
+    /* keys belong in the environment; the key itself is never echoed */
+    {"{\"providers\":[" P0 ",\"api_key\":\"" FAKE_ANTHROPIC "\"}]}",
+        "providers[0].api_key: " KEYS_IN_ENV},
+    {"{\"providers\":[" P0 ",\"api_key\":\"changeme\"}]}", "providers[0].api_key: " KEYS_IN_ENV},
+    {"{\"providers\":[" P0 ",\"api-key\":\"x\"}]}", "providers[0].api-key: " KEYS_IN_ENV},
+    {"{\"token\":\"abc\"}", "token: " KEYS_IN_ENV},
+    {"{\"providers\":[" P0 ",\"api_key_env\":\"" FAKE_OPENAI "\"}]}",
+        "providers[0].api_key_env: expected the name of an environment variable, got what "
+        "looks like an API key; " KEYS_IN_ENV},
+    {"{\"providers\":[" P0 ",\"api_key_env\":\"" FAKE_AZURE "\"}]}",
+        "providers[0].api_key_env: expected the name of an environment variable, got what "
+        "looks like an API key; " KEYS_IN_ENV},
+    {"{\"providers\":[" P0 ",\"api_key_env\":\"sk-SECRET\"}]}",
+        "providers[0].api_key_env: expected the name of an environment variable "
+        "(letters, digits and '_')"},
+    {"{\"providers\":[" P0 ",\"api_key_env\":\"Bearer SECRET\"}]}",
+        "providers[0].api_key_env: expected the name of an environment variable, got what "
+        "looks like an API key; " KEYS_IN_ENV},
+    {"{\"routes\":{\"LSR\":{\"primary\":\"a\",\"model\":\"" FAKE_ANTHROPIC "\"}}}",
+        "routes.LSR.model: value looks like an API key; " KEYS_IN_ENV},
+    {"{\"providers\":[" P0M ",\"models\":[\"" FAKE_OPENAI "\"]}]}",
+        "providers[0].models[0]: value looks like an API key; " KEYS_IN_ENV},
+    {"{\"models\":{\"" FAKE_OPENAI "\":{}}}",
+        "models: a key name looks like an API key; " KEYS_IN_ENV},
+    /* syntax */
+    {"{\n  \"cache\": {\"enabled\": true}\n  \"budget\": {}\n}",
+        "line 3, column 3: JSON syntax error"},
+    {"{\"cache\": {\"enabled\": tru}}", "line 1, column 23: JSON syntax error"},
+    {"{\n\t\"cache\": {\"ttl_seconds\": 1}} trailing", "line 2, column 31: JSON syntax error"},
+    /* Columns count characters, not bytes: both texts fail at the same column. */
+    {"{\"budget\": {\"timezone\": \"ete\", x}}", "line 1, column 33: JSON syntax error"},
+    {"{\"budget\": {\"timezone\": \"\xc3\xa9t\xc3\xa9\", x}}",
+        "line 1, column 33: JSON syntax error"},
+    {"   \n  ", "empty file (expected a JSON object)"},
+    {"{\"cache\":{\"ttl_seconds\":1},\"cache\":{}}", "cache: duplicate key"},
 };
 
 static void
@@ -554,7 +561,8 @@ test_file_io_errors(void **state)
 	/* load_string names its origin. */
 	config_init(&cfg);
 	assert_int_equal(config_load_string(&cfg, "{\"x\":1}", NULL, &cause), -1);
-	assert_string_equal(cause, "<string>: x: unknown key (expected one of: providers, "
+	assert_string_equal(cause,
+	    "<string>: x: unknown key (expected one of: providers, "
 	    "models, routes, budget, cache, breaker)");
 	free(cause);
 	config_free(&cfg);
@@ -576,65 +584,63 @@ fake_getenv(const char *name, void *arg)
 }
 
 static const struct {
-	const char *file;       /* JSON or NULL */
+	const char *file; /* JSON or NULL */
 	const char *env[24];
 	const char *expect;
 } env_errors[] = {
-	{ NULL, { "LLM_MAX_RETRIES", "x" }, "LLM_MAX_RETRIES: expected an integer 0..10, got \"x\"" },
-	{ NULL, { "LLM_MAX_RETRIES", "11" },
-	  "LLM_MAX_RETRIES: expected an integer 0..10, got \"11\"" },
-	{ NULL, { "LLM_MAX_RETRIES", "-1" },
-	  "LLM_MAX_RETRIES: expected an integer 0..10, got \"-1\"" },
-	{ NULL, { "LLM_MAX_RETRIES", "3 " },
-	  "LLM_MAX_RETRIES: expected an integer 0..10, got \"3 \"" },
-	{ NULL, { "LLM_TIMEOUT_SECONDS", "0" },
-	  "LLM_TIMEOUT_SECONDS: expected a positive number of seconds (at most 86400), got \"0\"" },
-	{ NULL, { "LLM_TIMEOUT_SECONDS", "fast" },
-	  "LLM_TIMEOUT_SECONDS: expected a positive number of seconds (at most 86400), got "
-	  "\"fast\"" },
-	{ NULL, { "LLM_TIMEOUT_SECONDS", "nan" },
-	  "LLM_TIMEOUT_SECONDS: expected a positive number of seconds (at most 86400), got "
-	  "\"nan\"" },
-	{ NULL, { "LLM_DAILY_BUDGET", "-1" },
-	  "LLM_DAILY_BUDGET: expected a number of USD >= 0, got \"-1\"" },
-	{ NULL, { "LLM_DAILY_BUDGET", "$100" },
-	  "LLM_DAILY_BUDGET: expected a number of USD >= 0, got \"$100\"" },
-	{ NULL, { "LLM_ALERT_THRESHOLD", "0" },
-	  "LLM_ALERT_THRESHOLD: expected a number in (0, 1], got \"0\"" },
-	{ NULL, { "LLM_ALERT_THRESHOLD", "80%" },
-	  "LLM_ALERT_THRESHOLD: expected a number in (0, 1], got \"80%\"" },
-	{ NULL, { "LLM_CACHE_ENABLED", "maybe" },
-	  "LLM_CACHE_ENABLED: expected true, false, 1, 0, yes or no, got \"maybe\"" },
-	{ NULL, { "LLM_CACHE_TTL", "0" },
-	  "LLM_CACHE_TTL: expected a positive integer (seconds), got \"0\"" },
-	{ NULL, { "LLM_CACHE_TTL", "1.5" },
-	  "LLM_CACHE_TTL: expected a positive integer (seconds), got \"1.5\"" },
-	{ NULL, { "LLM_MAX_RETRIES", FAKE_OPENAI },
-	  "LLM_MAX_RETRIES: expected an integer 0..10, got a value that is not one" },
-	{ NULL, { "AZURE_OPENAI_ENDPOINT", "https://x.openai.azure.com" },
-	  "AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_KEY is not: set both "
-	  "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_KEY, or neither" },
-	{ NULL, { "AZURE_OPENAI_KEY", FAKE_AZURE },
-	  "AZURE_OPENAI_KEY is set but AZURE_OPENAI_ENDPOINT is not: set both "
-	  "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_KEY, or neither" },
-	{ NULL, { "AZURE_OPENAI_ENDPOINT", "x.openai.azure.com", "AZURE_OPENAI_KEY", FAKE_AZURE },
-	  "AZURE_OPENAI_ENDPOINT: expected an http:// or https:// URL" },
-	{ NULL, { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_PRIMARY_PROVIDER", "anthropc" },
-	  "LLM_PRIMARY_PROVIDER: no provider named \"anthropc\" (did you mean \"anthropic\"?)" },
-	{ NULL, { "LLM_PRIMARY_PROVIDER", "anthropic" },
-	  "LLM_PRIMARY_PROVIDER: no provider named \"anthropic\" (no providers are configured)" },
-	{ NULL, { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_FALLBACK_PROVIDER", "bedrock" },
-	  "LLM_FALLBACK_PROVIDER: no provider named \"bedrock\"" },
-	{ NULL, { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_PRIMARY_PROVIDER", FAKE_ANTHROPIC },
-	  "LLM_PRIMARY_PROVIDER: no such provider" },
-	{ NULL, { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_PRIMARY_PROVIDER", "anthropic",
-	  "LLM_FALLBACK_PROVIDER", "anthropic" },
-	  "LLM_PRIMARY_PROVIDER and LLM_FALLBACK_PROVIDER name the same provider" },
-	{ "{\"providers\":[{\"name\":\"anthropic\",\"kind\":\"openai\",\"flavor\":\"vllm\","
-	  "\"base_url\":\"http://127.0.0.1:8000\",\"models\":[\"llama\"]}]}",
-	  { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC },
-	  "ANTHROPIC_API_KEY: cannot add provider \"anthropic\": a provider of kind openai "
-	  "already has that name" },
+    {NULL, {"LLM_MAX_RETRIES", "x"}, "LLM_MAX_RETRIES: expected an integer 0..10, got \"x\""},
+    {NULL, {"LLM_MAX_RETRIES", "11"}, "LLM_MAX_RETRIES: expected an integer 0..10, got \"11\""},
+    {NULL, {"LLM_MAX_RETRIES", "-1"}, "LLM_MAX_RETRIES: expected an integer 0..10, got \"-1\""},
+    {NULL, {"LLM_MAX_RETRIES", "3 "}, "LLM_MAX_RETRIES: expected an integer 0..10, got \"3 \""},
+    {NULL, {"LLM_TIMEOUT_SECONDS", "0"},
+        "LLM_TIMEOUT_SECONDS: expected a positive number of seconds (at most 86400), got \"0\""},
+    {NULL, {"LLM_TIMEOUT_SECONDS", "fast"},
+        "LLM_TIMEOUT_SECONDS: expected a positive number of seconds (at most 86400), got "
+        "\"fast\""},
+    {NULL, {"LLM_TIMEOUT_SECONDS", "nan"},
+        "LLM_TIMEOUT_SECONDS: expected a positive number of seconds (at most 86400), got "
+        "\"nan\""},
+    {NULL, {"LLM_DAILY_BUDGET", "-1"},
+        "LLM_DAILY_BUDGET: expected a number of USD >= 0, got \"-1\""},
+    {NULL, {"LLM_DAILY_BUDGET", "$100"},
+        "LLM_DAILY_BUDGET: expected a number of USD >= 0, got \"$100\""},
+    {NULL, {"LLM_ALERT_THRESHOLD", "0"},
+        "LLM_ALERT_THRESHOLD: expected a number in (0, 1], got \"0\""},
+    {NULL, {"LLM_ALERT_THRESHOLD", "80%"},
+        "LLM_ALERT_THRESHOLD: expected a number in (0, 1], got \"80%\""},
+    {NULL, {"LLM_CACHE_ENABLED", "maybe"},
+        "LLM_CACHE_ENABLED: expected true, false, 1, 0, yes or no, got \"maybe\""},
+    {NULL, {"LLM_CACHE_TTL", "0"},
+        "LLM_CACHE_TTL: expected a positive integer (seconds), got \"0\""},
+    {NULL, {"LLM_CACHE_TTL", "1.5"},
+        "LLM_CACHE_TTL: expected a positive integer (seconds), got \"1.5\""},
+    {NULL, {"LLM_MAX_RETRIES", FAKE_OPENAI},
+        "LLM_MAX_RETRIES: expected an integer 0..10, got a value that is not one"},
+    {NULL, {"AZURE_OPENAI_ENDPOINT", "https://x.openai.azure.com"},
+        "AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_KEY is not: set both "
+        "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_KEY, or neither"},
+    {NULL, {"AZURE_OPENAI_KEY", FAKE_AZURE},
+        "AZURE_OPENAI_KEY is set but AZURE_OPENAI_ENDPOINT is not: set both "
+        "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_KEY, or neither"},
+    {NULL, {"AZURE_OPENAI_ENDPOINT", "x.openai.azure.com", "AZURE_OPENAI_KEY", FAKE_AZURE},
+        "AZURE_OPENAI_ENDPOINT: expected an http:// or https:// URL"},
+    {NULL, {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_PRIMARY_PROVIDER", "anthropc"},
+        "LLM_PRIMARY_PROVIDER: no provider named \"anthropc\" (did you mean \"anthropic\"?)"},
+    {NULL, {"LLM_PRIMARY_PROVIDER", "anthropic"},
+        "LLM_PRIMARY_PROVIDER: no provider named \"anthropic\" (no providers are configured)"},
+    {NULL, {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_FALLBACK_PROVIDER", "bedrock"},
+        "LLM_FALLBACK_PROVIDER: no provider named \"bedrock\""},
+    {NULL, {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_PRIMARY_PROVIDER", FAKE_ANTHROPIC},
+        "LLM_PRIMARY_PROVIDER: no such provider"},
+    {NULL,
+        {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "LLM_PRIMARY_PROVIDER", "anthropic",
+            "LLM_FALLBACK_PROVIDER", "anthropic"},
+        "LLM_PRIMARY_PROVIDER and LLM_FALLBACK_PROVIDER name the same provider"},
+    {"{\"providers\":[{\"name\":\"anthropic\",\"kind\":\"openai\",\"flavor\":\"vllm\","
+     "\"base_url\":\"http://127.0.0.1:8000\",\"models\":[\"llama\"]}]}",
+        {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC},
+        "ANTHROPIC_API_KEY: cannot add provider \"anthropic\": a provider of kind openai "
+        "already has that name"},
 };
 
 static void
@@ -651,7 +657,8 @@ test_env_errors(void **state)
 		    config_load_string(&cfg, env_errors[i].file, "f.json", &cause) != 0)
 			fail_msg("%s", cause);
 		assert_int_equal(config_apply_env(&cfg, fake_getenv, (void *)env_errors[i].env,
-		    &cause), -1);
+		                     &cause),
+		    -1);
 		assert_no_secret(cause);
 		assert_string_equal(cause, env_errors[i].expect);
 		free(cause);
@@ -666,8 +673,8 @@ test_env_errors(void **state)
 static void
 test_env_only_anthropic(void **state)
 {
-	const char *env[] = { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "OPENAI_API_KEY", "",
-		"LLM_MAX_RETRIES", "", NULL };
+	const char *env[] = {
+	    "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "OPENAI_API_KEY", "", "LLM_MAX_RETRIES", "", NULL};
 	const struct provider_conf *p;
 	const struct route_conf *r;
 	struct config cfg;
@@ -705,13 +712,11 @@ test_env_only_anthropic(void **state)
 static void
 test_env_everything(void **state)
 {
-	const char *env[] = { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "OPENAI_API_KEY", FAKE_OPENAI,
-		"AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/",
-		"AZURE_OPENAI_KEY", FAKE_AZURE,
-		"LLM_PRIMARY_PROVIDER", "openai", "LLM_FALLBACK_PROVIDER", "anthropic",
-		"LLM_TIMEOUT_SECONDS", "30.5", "LLM_MAX_RETRIES", "5", "LLM_DAILY_BUDGET", "50",
-		"LLM_ALERT_THRESHOLD", "0.9", "LLM_CACHE_ENABLED", "no", "LLM_CACHE_TTL", "60",
-		NULL };
+	const char *env[] = {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "OPENAI_API_KEY", FAKE_OPENAI,
+	    "AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/", "AZURE_OPENAI_KEY",
+	    FAKE_AZURE, "LLM_PRIMARY_PROVIDER", "openai", "LLM_FALLBACK_PROVIDER", "anthropic",
+	    "LLM_TIMEOUT_SECONDS", "30.5", "LLM_MAX_RETRIES", "5", "LLM_DAILY_BUDGET", "50",
+	    "LLM_ALERT_THRESHOLD", "0.9", "LLM_CACHE_ENABLED", "no", "LLM_CACHE_TTL", "60", NULL};
 	const struct provider_conf *p;
 	const struct route_conf *r;
 	struct config cfg;
@@ -768,14 +773,14 @@ test_env_cache_bool(void **state)
 	static const struct {
 		const char *v;
 		int want;
-	} cases[] = { { "true", 1 }, { "TRUE", 1 }, { "1", 1 }, { "yes", 1 }, { "false", 0 },
-		{ "0", 0 }, { "No", 0 } };
+	} cases[] = {
+	    {"true", 1}, {"TRUE", 1}, {"1", 1}, {"yes", 1}, {"false", 0}, {"0", 0}, {"No", 0}};
 	struct config cfg;
 	char *cause = NULL;
 
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++) {
-		const char *env[] = { "LLM_CACHE_ENABLED", cases[i].v, NULL };
+		const char *env[] = {"LLM_CACHE_ENABLED", cases[i].v, NULL};
 
 		config_init(&cfg);
 		cfg.cache.enabled = !cases[i].want;
@@ -788,10 +793,11 @@ test_env_cache_bool(void **state)
 static void
 test_env_over_file(void **state)
 {
-	const char *env[] = { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "MY_ANTHROPIC", "SECRET-mine",
-		"OPENAI_API_KEY", FAKE_OPENAI, "AZURE_OPENAI_ENDPOINT", "https://new.example.com",
-		"LLM_TIMEOUT_SECONDS", "20", "LLM_CACHE_TTL", "99", NULL };
-	const char *file = "{\"providers\":["
+	const char *env[] = {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "MY_ANTHROPIC", "SECRET-mine",
+	    "OPENAI_API_KEY", FAKE_OPENAI, "AZURE_OPENAI_ENDPOINT", "https://new.example.com",
+	    "LLM_TIMEOUT_SECONDS", "20", "LLM_CACHE_TTL", "99", NULL};
+	const char *file =
+	    "{\"providers\":["
 	    "{\"name\":\"claude\",\"kind\":\"anthropic\",\"base_url\":\"https://a\","
 	    "\"api_key_env\":\"MY_ANTHROPIC\",\"models\":[\"claude-haiku\"],\"timeout_seconds\":5},"
 	    "{\"name\":\"claude2\",\"kind\":\"anthropic\",\"base_url\":\"https://b\","
@@ -848,35 +854,36 @@ static const struct {
 	const char *json;
 	const char *expect;
 } validate_errors[] = {
-	{ "{}", "no providers configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or "
-	  "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_KEY), or list providers in the config file" },
-	{ "{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"nobody\"}}}",
-	  "route \"LSR\": primary \"nobody\" is not a configured provider" },
-	{ "{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"anthropic\","
-	  "\"fallback\":[\"openai\"]}}}",
-	  "route \"LSR\": fallback \"openai\" is not a configured provider" },
-	{ "{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"anthropic\","
-	  "\"fallback\":[\"anthropic\"]}}}",
-	  "route \"LSR\": fallback \"anthropic\" is also the primary" },
-	{ "{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"anthropic\","
-	  "\"model\":\"claude-sonet\"}}}",
-	  "route \"LSR\": model \"claude-sonet\" is not in the models table (did you mean "
-	  "\"claude-sonnet\"?)" },
-	{ "{\"providers\":[" P1M ",\"models\":[\"gpt-4o\",\"gpt-5\"]}]}",
-	  "provider \"openai\": model \"gpt-5\" is not in the models table (did you mean "
-	  "\"gpt-4o\"?)" },
-	{ "{\"providers\":[" P0M ",\"models\":[\"claude-sonnet-4-20250514\"]}]}",
-	  "provider \"anthropic\": model \"claude-sonnet-4-20250514\" is not in the models "
-	  "table (it is the id of alias \"claude-sonnet\")" },
-	{ "{\"providers\":[" P0M ",\"models\":[\"totally-unknown-model\"]}]}",
-	  "provider \"anthropic\": model \"totally-unknown-model\" is not in the models table" },
-	{ "{\"providers\":[" P0 "}],\"budget\":{\"tiers\":{\"low\":\"cheap\"}}}",
-	  "budget.tiers.low: model \"cheap\" is not in the models table" },
-	{ "{\"providers\":[" P0 "}],\"budget\":{\"downgrade\":{\"claude-sonnet\":\"claude-tiny\"}}}",
-	  "budget.downgrade.claude-sonnet: model \"claude-tiny\" is not in the models table" },
-	{ "{\"providers\":[" P0 "}],\"budget\":{\"downgrade\":{\"gpt-4o\":\"gpt-4o-mini\","
-	  "\"gpt-4o-mini\":\"gpt-4o\"}}}",
-	  "budget.downgrade.gpt-4o: the downgrade ladder has a cycle" },
+    {"{}",
+        "no providers configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or "
+        "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_KEY), or list providers in the config file"},
+    {"{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"nobody\"}}}",
+        "route \"LSR\": primary \"nobody\" is not a configured provider"},
+    {"{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"anthropic\","
+     "\"fallback\":[\"openai\"]}}}",
+        "route \"LSR\": fallback \"openai\" is not a configured provider"},
+    {"{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"anthropic\","
+     "\"fallback\":[\"anthropic\"]}}}",
+        "route \"LSR\": fallback \"anthropic\" is also the primary"},
+    {"{\"providers\":[" P0 "}],\"routes\":{\"LSR\":{\"primary\":\"anthropic\","
+     "\"model\":\"claude-sonet\"}}}",
+        "route \"LSR\": model \"claude-sonet\" is not in the models table (did you mean "
+        "\"claude-sonnet\"?)"},
+    {"{\"providers\":[" P1M ",\"models\":[\"gpt-4o\",\"gpt-5\"]}]}",
+        "provider \"openai\": model \"gpt-5\" is not in the models table (did you mean "
+        "\"gpt-4o\"?)"},
+    {"{\"providers\":[" P0M ",\"models\":[\"claude-sonnet-4-20250514\"]}]}",
+        "provider \"anthropic\": model \"claude-sonnet-4-20250514\" is not in the models "
+        "table (it is the id of alias \"claude-sonnet\")"},
+    {"{\"providers\":[" P0M ",\"models\":[\"totally-unknown-model\"]}]}",
+        "provider \"anthropic\": model \"totally-unknown-model\" is not in the models table"},
+    {"{\"providers\":[" P0 "}],\"budget\":{\"tiers\":{\"low\":\"cheap\"}}}",
+        "budget.tiers.low: model \"cheap\" is not in the models table"},
+    {"{\"providers\":[" P0 "}],\"budget\":{\"downgrade\":{\"claude-sonnet\":\"claude-tiny\"}}}",
+        "budget.downgrade.claude-sonnet: model \"claude-tiny\" is not in the models table"},
+    {"{\"providers\":[" P0 "}],\"budget\":{\"downgrade\":{\"gpt-4o\":\"gpt-4o-mini\","
+     "\"gpt-4o-mini\":\"gpt-4o\"}}}",
+        "budget.downgrade.gpt-4o: the downgrade ladder has a cycle"},
 };
 
 static void
@@ -912,11 +919,10 @@ test_validate_errors(void **state)
 static void
 clear_env(void)
 {
-	static const char *const vars[] = { "LLMDECK_CONFIG", "XDG_CONFIG_HOME",
-		"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_KEY",
-		"LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_TIMEOUT_SECONDS",
-		"LLM_MAX_RETRIES", "LLM_DAILY_BUDGET", "LLM_ALERT_THRESHOLD", "LLM_CACHE_ENABLED",
-		"LLM_CACHE_TTL" };
+	static const char *const vars[] = {"LLMDECK_CONFIG", "XDG_CONFIG_HOME", "ANTHROPIC_API_KEY",
+	    "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_KEY", "LLM_PRIMARY_PROVIDER",
+	    "LLM_FALLBACK_PROVIDER", "LLM_TIMEOUT_SECONDS", "LLM_MAX_RETRIES", "LLM_DAILY_BUDGET",
+	    "LLM_ALERT_THRESHOLD", "LLM_CACHE_ENABLED", "LLM_CACHE_TTL"};
 
 	for (size_t i = 0; i < nitems(vars); i++)
 		unsetenv(vars[i]);
@@ -953,7 +959,8 @@ test_config_load(void **state)
 	assert_int_equal(mkdir(path, 0700), 0);
 	free(path);
 	path = xasprintf("%s/llmdeck/config.json", dir);
-	write_file(path, "{\"providers\":[" P1 ",\"api_key_env\":\"MY_OPENAI\"}],"
+	write_file(path,
+	    "{\"providers\":[" P1 ",\"api_key_env\":\"MY_OPENAI\"}],"
 	    "\"budget\":{\"daily_usd\":5}}");
 	setenv("XDG_CONFIG_HOME", dir, 1);
 	setenv("MY_OPENAI", FAKE_OPENAI, 1);
@@ -1040,8 +1047,8 @@ test_mask_key(void **state)
 static void
 test_key_never_in_errors(void **state)
 {
-	const char *env[] = { "ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "OPENAI_API_KEY", FAKE_OPENAI,
-		"LLM_PRIMARY_PROVIDER", "nobody", NULL };
+	const char *env[] = {"ANTHROPIC_API_KEY", FAKE_ANTHROPIC, "OPENAI_API_KEY", FAKE_OPENAI,
+	    "LLM_PRIMARY_PROVIDER", "nobody", NULL};
 	struct config cfg;
 	char *cause = NULL;
 
@@ -1052,10 +1059,12 @@ test_key_never_in_errors(void **state)
 	free(cause);
 	env[4] = NULL;
 	assert_int_equal(config_apply_env(&cfg, fake_getenv, env, &cause), 0);
-	assert_int_equal(config_load_string(&cfg, "{\"routes\":{\"X\":{\"primary\":\"y\"}}}",
-	    "s", &cause), 0);
+	assert_int_equal(config_load_string(&cfg, "{\"routes\":{\"X\":{\"primary\":\"y\"}}}", "s",
+	                     &cause),
+	    0);
 	assert_int_equal(config_validate(&cfg, &cause), -1);
-	assert_string_equal(cause, "config: route \"X\": primary \"y\" is not a configured "
+	assert_string_equal(cause,
+	    "config: route \"X\": primary \"y\" is not a configured "
 	    "provider");
 	free(cause);
 	config_free(&cfg);
@@ -1065,20 +1074,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_failed_load_keeps_config),
-		cmocka_unit_test(test_file_errors),
-		cmocka_unit_test(test_file_io_errors),
-		cmocka_unit_test(test_env_errors),
-		cmocka_unit_test(test_env_only_anthropic),
-		cmocka_unit_test(test_env_everything),
-		cmocka_unit_test(test_env_cache_bool),
-		cmocka_unit_test(test_env_over_file),
-		cmocka_unit_test(test_validate_errors),
-		cmocka_unit_test(test_config_load),
-		cmocka_unit_test(test_mask_key),
-		cmocka_unit_test(test_key_never_in_errors),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full_file),
+	    cmocka_unit_test(test_failed_load_keeps_config),
+	    cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_file_io_errors),
+	    cmocka_unit_test(test_env_errors),
+	    cmocka_unit_test(test_env_only_anthropic),
+	    cmocka_unit_test(test_env_everything),
+	    cmocka_unit_test(test_env_cache_bool),
+	    cmocka_unit_test(test_env_over_file),
+	    cmocka_unit_test(test_validate_errors),
+	    cmocka_unit_test(test_config_load),
+	    cmocka_unit_test(test_mask_key),
+	    cmocka_unit_test(test_key_never_in_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -70,7 +70,7 @@ run(const char *const argv[], struct buf *out)
 static int
 have_tmux(void)
 {
-	const char *argv[] = { "tmux", "-V", NULL };
+	const char *argv[] = {"tmux", "-V", NULL};
 
 	return run(argv, NULL) == 0;
 }
@@ -78,7 +78,7 @@ have_tmux(void)
 static char *
 capture(struct tm_fixture *f)
 {
-	const char *argv[] = { "tmux", "-L", f->sock, "capture-pane", "-p", "-t", "t", NULL };
+	const char *argv[] = {"tmux", "-L", f->sock, "capture-pane", "-p", "-t", "t", NULL};
 	struct buf b;
 
 	buf_init(&b);
@@ -112,8 +112,8 @@ wait_screen(struct tm_fixture *f, const char *needle, int absent)
 static void
 keys(struct tm_fixture *f, int literal, const char *k)
 {
-	const char *argv[] = { "tmux", "-L", f->sock, "send-keys", "-t", "t", literal ? "-l" : k,
-		literal ? k : NULL, NULL };
+	const char *argv[] = {"tmux", "-L", f->sock, "send-keys", "-t", "t", literal ? "-l" : k,
+	    literal ? k : NULL, NULL};
 
 	assert_int_equal(run(argv, NULL), 0);
 }
@@ -122,8 +122,7 @@ static void
 tmux_cmd(struct tm_fixture *f, const char *a, const char *b, const char *c, const char *d,
     const char *e)
 {
-	const char *argv[] = { "tmux", "-L", f->sock, a, b, c, d,
-		e, NULL };
+	const char *argv[] = {"tmux", "-L", f->sock, a, b, c, d, e, NULL};
 
 	run(argv, NULL);
 }
@@ -134,8 +133,8 @@ start(struct tm_fixture *f, const char *flags, int wait_dashboard)
 {
 	char *cmd = xasprintf("LANG=C.UTF-8 %s --demo --db %s %s; echo EXIT=$?; sleep 120",
 	    llmdeck_bin(), f->db, flags);
-	const char *argv[] = { "tmux", "-L", f->sock, "-f", "/dev/null", "new-session", "-d", "-s",
-		"t", "-x", "140", "-y", "45", cmd, NULL };
+	const char *argv[] = {"tmux", "-L", f->sock, "-f", "/dev/null", "new-session", "-d", "-s",
+	    "t", "-x", "140", "-y", "45", cmd, NULL};
 
 	assert_int_equal(run(argv, NULL), 0);
 	free(cmd);
@@ -180,13 +179,17 @@ teardown(void **state)
 	return 0;
 }
 
-#define NEED_TMUX(f) do { if ((f) == NULL) skip(); } while (0)
+#define NEED_TMUX(f) \
+	do { \
+		if ((f) == NULL) \
+			skip(); \
+	} while (0)
 
 static void
 test_dashboard(void **state)
 {
 	struct tm_fixture *f = *state;
-	static const char *const names[] = { "anthropic", "openai", "azure", "mistral", "llama" };
+	static const char *const names[] = {"anthropic", "openai", "azure", "mistral", "llama"};
 
 	NEED_TMUX(f);
 	start(f, "", 1);
@@ -205,7 +208,7 @@ static void
 test_help_lists_every_command(void **state)
 {
 	struct tm_fixture *f = *state;
-	const char *argv[] = { llmdeck_bin(), "--demo", "--commands", NULL };
+	const char *argv[] = {llmdeck_bin(), "--demo", "--commands", NULL};
 	struct buf out;
 	char *line, *save = NULL;
 	int n = 0;
@@ -218,7 +221,7 @@ test_help_lists_every_command(void **state)
 	keys(f, 0, "?");
 	assert_true(wait_screen(f, "Keys and commands", 0));
 	for (line = strtok_r(out.data, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		char name[64], *needle;
 		if (sscanf(line, "%63s", name) != 1)
 			continue;
@@ -316,7 +319,7 @@ test_flush_empties_cache(void **state)
 
 	NEED_TMUX(f);
 	start(f, "--demo-rate 40", 1);
-	assert_true(wait_screen(f, "entries 0 ", 1));   /* the load fills the cache */
+	assert_true(wait_screen(f, "entries 0 ", 1)); /* the load fills the cache */
 	keys(f, 0, "F");
 	assert_true(wait_screen(f, "(y/n)", 0));
 	keys(f, 0, "y");
@@ -353,7 +356,7 @@ test_quit_restores_terminal(void **state)
 	assert_true(wait_screen(f, "EXIT=", 0));
 	s = capture(f);
 	assert_non_null(strstr(s, "EXIT=0"));
-	assert_null(strstr(s, "Providers"));    /* the alternate screen is gone */
+	assert_null(strstr(s, "Providers")); /* the alternate screen is gone */
 	free(s);
 }
 
@@ -377,7 +380,7 @@ test_readonly_refuses(void **state)
 	assert_null(strstr(s, "0.50*"));
 	assert_null(strstr(s, "drained"));
 	free(s);
-	keys(f, 0, "?");    /* looking is allowed */
+	keys(f, 0, "?"); /* looking is allowed */
 	assert_true(wait_screen(f, "Keys and commands", 0));
 }
 
@@ -435,10 +438,11 @@ test_demo_creates_its_database_in_a_fresh_state_dir(void **state)
 
 	NEED_TMUX(f);
 	cmd = xasprintf("XDG_STATE_HOME=%s/fresh/state LANG=C.UTF-8 %s --demo; echo EXIT=$?; "
-	    "sleep 120", f->dir, llmdeck_bin());
+	                "sleep 120",
+	    f->dir, llmdeck_bin());
 	{
-		const char *argv[] = { "tmux", "-L", f->sock, "-f", "/dev/null", "new-session",
-			"-d", "-s", "t", "-x", "140", "-y", "45", cmd, NULL };
+		const char *argv[] = {"tmux", "-L", f->sock, "-f", "/dev/null", "new-session", "-d",
+		    "-s", "t", "-x", "140", "-y", "45", cmd, NULL};
 		assert_int_equal(run(argv, NULL), 0);
 	}
 	free(cmd);
@@ -502,7 +506,8 @@ test_listen_serves_applications_through_the_console_router(void **state)
 	h = curl_slist_append(h, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"model\":\"mistral-large\",\"messages\":"
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+	    "{\"model\":\"mistral-large\",\"messages\":"
 	    "[{\"role\":\"user\",\"content\":\"ping from an application\"}]}");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
@@ -523,23 +528,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_dashboard, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_help_lists_every_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_weight_changes_table_and_logs, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_failover_then_prompt_elsewhere, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flush_empties_cache, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tiny_terminal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quit_restores_terminal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly_refuses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_broken_theme_names_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drill, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_demo_creates_its_database_in_a_fresh_state_dir,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_listen_serves_applications_through_the_console_router, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dashboard, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_help_lists_every_command, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_weight_changes_table_and_logs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failover_then_prompt_elsewhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_empties_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tiny_terminal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quit_restores_terminal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_theme_names_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_demo_creates_its_database_in_a_fresh_state_dir,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_listen_serves_applications_through_the_console_router, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

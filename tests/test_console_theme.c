@@ -22,9 +22,12 @@ test_parse_forms(void **state)
 
 	(void)state;
 	theme_default(&t);
-	assert_int_equal(theme_parse(&t, "# comment\n\n  provider_up = #00ff00 bold\r\n"
-	    "breaker_open = red black underline reverse\nkey = 208 default\n"
-	    "dim = color244\nnormal = default default\n", "x", &cause), 0);
+	assert_int_equal(theme_parse(&t,
+	                     "# comment\n\n  provider_up = #00ff00 bold\r\n"
+	                     "breaker_open = red black underline reverse\nkey = 208 default\n"
+	                     "dim = color244\nnormal = default default\n",
+	                     "x", &cause),
+	    0);
 	assert_int_equal(t.styles[TC_PROVIDER_UP].fg, THEME_RGB | 0x00ff00);
 	assert_int_equal(t.styles[TC_PROVIDER_UP].bg, THEME_DEFAULT);
 	assert_int_equal(t.styles[TC_PROVIDER_UP].attrs, THEME_BOLD);
@@ -86,7 +89,7 @@ test_load_file_falls_back(void **state)
 	assert_non_null(strstr(cause, path));
 	free(cause);
 	theme_default(&d);
-	assert_memory_equal(&t, &d, sizeof t);      /* the default is used */
+	assert_memory_equal(&t, &d, sizeof t); /* the default is used */
 	unlink(path);
 	cause = NULL;
 	assert_int_equal(theme_load_file(&t, "/nonexistent/x.theme", "x", &cause), -1);
@@ -97,8 +100,8 @@ test_load_file_falls_back(void **state)
 static void
 test_shipped_themes_load(void **state)
 {
-	static const char *const want[] = { "default", "light", "solarized-dark",
-		"high-contrast", "monochrome" };
+	static const char *const want[] = {
+	    "default", "light", "solarized-dark", "high-contrast", "monochrome"};
 	char **names;
 	size_t n;
 
@@ -161,11 +164,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_forms),
-		cmocka_unit_test(test_errors_name_the_line),
-		cmocka_unit_test(test_load_file_falls_back),
-		cmocka_unit_test(test_shipped_themes_load),
-		cmocka_unit_test(test_downgrade),
+	    cmocka_unit_test(test_parse_forms),
+	    cmocka_unit_test(test_errors_name_the_line),
+	    cmocka_unit_test(test_load_file_falls_back),
+	    cmocka_unit_test(test_shipped_themes_load),
+	    cmocka_unit_test(test_downgrade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

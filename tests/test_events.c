@@ -71,7 +71,7 @@ test_basic(void **state)
 
 	before = clock_wall_ms();
 	assert_int_equal(event_add(r, EV_BREAKER, "openai", "breaker %s -> %s", "closed", "open"),
-	                 1);
+	    1);
 	assert_int_equal(event_add(r, EV_OPERATOR, NULL, "drained %d", 3), 2);
 	assert_int_equal(event_add(r, EV_INFO, "", "plain"), 3);
 	after = clock_wall_ms();
@@ -391,9 +391,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_kind_names), cmocka_unit_test(test_basic),
-	    cmocka_unit_test(test_wrap),       cmocka_unit_test(test_capacity_zero),
-	    cmocka_unit_test(test_truncation), cmocka_unit_test(test_sink),
+	    cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_wrap),
+	    cmocka_unit_test(test_capacity_zero),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_sink),
 	    cmocka_unit_test(test_threads),
 	};
 

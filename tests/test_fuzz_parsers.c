@@ -25,44 +25,44 @@
 #define ROUNDS 2500
 
 static const char *const config_seeds[] = {
-	"{\"providers\":[{\"name\":\"a\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:1\","
-	"\"api_key_env\":\"K\",\"models\":[\"claude-sonnet\"],\"priority\":1,\"weight\":0.7,"
-	"\"timeout_seconds\":60,\"max_retries\":3,\"rate_limit_rpm\":100,\"rate_limit_tpm\":0}],"
-	"\"models\":{\"claude-sonnet\":{\"id\":\"claude-sonnet-4-20250514\",\"input_per_mtok\":3.0,"
-	"\"output_per_mtok\":15.0,\"context_tokens\":200000}},"
-	"\"routes\":{\"LSR\":{\"primary\":\"a\",\"fallback\":[]}},"
-	"\"budget\":{\"daily_usd\":100.0,\"alert_threshold\":0.8,\"hard_stop\":true},"
-	"\"cache\":{\"enabled\":true,\"ttl_seconds\":3600,\"max_temperature\":0.3}}",
-	"{\"providers\":[{\"name\":\"m\",\"kind\":\"openai\",\"flavor\":\"mistral\","
-	"\"base_url\":\"http://127.0.0.1:2\",\"models\":[\"mistral-large\"]}],"
-	"\"breaker\":{\"failure_threshold\":5,\"cooldown_seconds\":30,\"half_open_max\":1}}",
+    "{\"providers\":[{\"name\":\"a\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:1\","
+    "\"api_key_env\":\"K\",\"models\":[\"claude-sonnet\"],\"priority\":1,\"weight\":0.7,"
+    "\"timeout_seconds\":60,\"max_retries\":3,\"rate_limit_rpm\":100,\"rate_limit_tpm\":0}],"
+    "\"models\":{\"claude-sonnet\":{\"id\":\"claude-sonnet-4-20250514\",\"input_per_mtok\":3.0,"
+    "\"output_per_mtok\":15.0,\"context_tokens\":200000}},"
+    "\"routes\":{\"LSR\":{\"primary\":\"a\",\"fallback\":[]}},"
+    "\"budget\":{\"daily_usd\":100.0,\"alert_threshold\":0.8,\"hard_stop\":true},"
+    "\"cache\":{\"enabled\":true,\"ttl_seconds\":3600,\"max_temperature\":0.3}}",
+    "{\"providers\":[{\"name\":\"m\",\"kind\":\"openai\",\"flavor\":\"mistral\","
+    "\"base_url\":\"http://127.0.0.1:2\",\"models\":[\"mistral-large\"]}],"
+    "\"breaker\":{\"failure_threshold\":5,\"cooldown_seconds\":30,\"half_open_max\":1}}",
 };
 
 static const char *const theme_seeds[] = {
-	"# a theme\nnormal = #d0d0d0 #101010\nprovider_up = #50fa7b bold\n"
-	"breaker_open = #ff5555 #000000 bold,underline\nbudget_warn = 214\n",
-	"normal = default default\nheader = 15 4 bold\n",
+    "# a theme\nnormal = #d0d0d0 #101010\nprovider_up = #50fa7b bold\n"
+    "breaker_open = #ff5555 #000000 bold,underline\nbudget_warn = 214\n",
+    "normal = default default\nheader = 15 4 bold\n",
 };
 
 static const char *const openai_seeds[] = {
-	"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
-	"{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0.2,\"max_tokens\":50,"
-	"\"stop\":[\"x\"],\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
-	"{\"model\":\"LSR\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-	"\"text\":\"parts\"}]}],\"max_completion_tokens\":5,\"top_p\":0.5}",
+    "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+    "{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0.2,\"max_tokens\":50,"
+    "\"stop\":[\"x\"],\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+    "{\"model\":\"LSR\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+    "\"text\":\"parts\"}]}],\"max_completion_tokens\":5,\"top_p\":0.5}",
 };
 
 static const char *const anthropic_seeds[] = {
-	"{\"model\":\"claude-sonnet\",\"max_tokens\":100,\"system\":\"be brief\",\"messages\":"
-	"[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"},"
-	"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"again\"}]}],"
-	"\"temperature\":0,\"stop_sequences\":[\"END\"],\"stream\":true}",
+    "{\"model\":\"claude-sonnet\",\"max_tokens\":100,\"system\":\"be brief\",\"messages\":"
+    "[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"again\"}]}],"
+    "\"temperature\":0,\"stop_sequences\":[\"END\"],\"stream\":true}",
 };
 
 static const char *const control_seeds[] = {
-	"{\"error_rate\":0.3,\"error_status\":529}",
-	"{\"fault\":\"down\",\"latency_ms\":5,\"retry_after\":2}",
-	"{\"fault\":\"none\",\"error_rate\":0,\"quota\":true}",
+    "{\"error_rate\":0.3,\"error_status\":529}",
+    "{\"fault\":\"down\",\"latency_ms\":5,\"retry_after\":2}",
+    "{\"fault\":\"none\",\"error_rate\":0,\"quota\":true}",
 };
 
 /* One mutation of seed: flips, inserts of JSON-ish bytes, deletions, cuts. */
@@ -78,12 +78,8 @@ mutate(struct rng *r, const char *seed, size_t *lenp)
 	for (int i = 0; i < n && len > 0; i++) {
 		size_t at = rng_next(r) % len;
 		switch (rng_next(r) % 5) {
-		case 0:
-			s[at] = (char)(rng_next(r) & 0xff);
-			break;
-		case 1:
-			s[at] = tokens[rng_next(r) % (sizeof tokens - 1)];
-			break;
+		case 0: s[at] = (char)(rng_next(r) & 0xff); break;
+		case 1: s[at] = tokens[rng_next(r) % (sizeof tokens - 1)]; break;
 		case 2:
 			if (len < cap) {
 				memmove(s + at + 1, s + at, len - at);
@@ -95,9 +91,7 @@ mutate(struct rng *r, const char *seed, size_t *lenp)
 			memmove(s + at, s + at + 1, len - at - 1);
 			len--;
 			break;
-		default:
-			len = at;
-			break;
+		default: len = at; break;
 		}
 	}
 	s[len] = '\0';
@@ -234,11 +228,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_files),
-		cmocka_unit_test(test_theme_files),
-		cmocka_unit_test(test_gateway_openai_bodies),
-		cmocka_unit_test(test_gateway_anthropic_bodies),
-		cmocka_unit_test(test_sim_control_json),
+	    cmocka_unit_test(test_config_files),
+	    cmocka_unit_test(test_theme_files),
+	    cmocka_unit_test(test_gateway_openai_bodies),
+	    cmocka_unit_test(test_gateway_anthropic_bodies),
+	    cmocka_unit_test(test_sim_control_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

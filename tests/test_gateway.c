@@ -25,7 +25,6 @@
 #include "testkit.h"
 #include "util.h"
 
-
 struct fixture {
 	struct testkit kit;
 	struct router *r;
@@ -101,8 +100,8 @@ easy_setup(CURL *c, struct reply *r, const char *url, const char *method, const 
 
 /* One request; extra is a NULL-terminated list of header lines. */
 static void
-http(struct fixture *f, const char *method, const char *path, const char *body,
-    struct reply *r, const char *const *extra)
+http(struct fixture *f, const char *method, const char *path, const char *body, struct reply *r,
+    const char *const *extra)
 {
 	struct curl_slist *h = NULL;
 	char url[256];
@@ -118,8 +117,8 @@ http(struct fixture *f, const char *method, const char *path, const char *body,
 	h = curl_slist_append(h, "Expect:");
 	for (; extra != NULL && *extra != NULL; extra++)
 		h = curl_slist_append(h, *extra);
-	easy_setup(c, r, url, strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ?
-	    NULL : method, body, h);
+	easy_setup(c, r, url,
+	    strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ? NULL : method, body, h);
 	if (strcmp(method, "GET") == 0 && body == NULL)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	rc = curl_easy_perform(c);
@@ -139,14 +138,14 @@ jstr(const cJSON *o, const char *path)
 
 	while (o != NULL && (dot = strchr(path, '.')) != NULL) {
 		snprintf(key, sizeof key, "%.*s", (int)(dot - path), path);
-		o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key)) :
-		    cJSON_GetObjectItemCaseSensitive(o, key);
+		o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key))
+		                                   : cJSON_GetObjectItemCaseSensitive(o, key);
 		path = dot + 1;
 	}
 	if (o == NULL)
 		return NULL;
-	o = path[0] >= '0' && path[0] <= '9' ? cJSON_GetArrayItem(o, atoi(path)) :
-	    cJSON_GetObjectItemCaseSensitive(o, path);
+	o = path[0] >= '0' && path[0] <= '9' ? cJSON_GetArrayItem(o, atoi(path))
+	                                     : cJSON_GetObjectItemCaseSensitive(o, path);
 	return cJSON_IsString(o) ? o->valuestring : NULL;
 }
 
@@ -315,8 +314,8 @@ test_formats_cross_providers(void **state)
 	assert_non_null(strstr(jstr(r.json, "choices.0.message.content"), "[an]"));
 	assert_non_null(strstr(jstr(r.json, "choices.0.message.content"), "2+2"));
 	assert_non_null(jstr(r.json, "choices.0.finish_reason"));
-	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "usage"),
-	    "completion_tokens")->valuedouble > 0);
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "usage"), "completion_tokens")
+	                ->valuedouble > 0);
 	assert_string_equal(reply_header(&r, "x-llmdeck-provider", h, sizeof h), "an");
 	assert_string_equal(reply_header(&r, "x-llmdeck-model", h, sizeof h), "test-model");
 	assert_string_equal(reply_header(&r, "x-llmdeck-attempts", h, sizeof h), "1 an:ok");
@@ -333,8 +332,8 @@ test_formats_cross_providers(void **state)
 	assert_string_equal(jstr(r.json, "content.0.type"), "text");
 	assert_non_null(strstr(jstr(r.json, "content.0.text"), "[oa]"));
 	assert_non_null(jstr(r.json, "stop_reason"));
-	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "usage"),
-	    "output_tokens")->valuedouble > 0);
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "usage"), "output_tokens")
+	                ->valuedouble > 0);
 	assert_string_equal(reply_header(&r, "x-llmdeck-provider", h, sizeof h), "oa");
 	reply_free(&r);
 
@@ -389,8 +388,7 @@ test_openai_stream_with_usage(void **state)
 	chat(f, "to-an", "", &whole);
 	chat(f, "to-an", ",\"stream\":true,\"stream_options\":{\"include_usage\":true}", &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(reply_header(&r, "content-type", h, sizeof h),
-	    "text/event-stream"));
+	assert_non_null(strstr(reply_header(&r, "content-type", h, sizeof h), "text/event-stream"));
 	n = sse_split(r.body.data, d, nitems(d), NULL);
 	assert_true(n >= 4);
 	assert_string_equal(d[n - 1], "[DONE]");
@@ -540,8 +538,10 @@ test_bad_input(void **state)
 	chat(f, "to-an", ",\"temperature\":\"hot\"", &r);
 	/* A duplicate key: cJSON takes the first, so use a fresh body instead. */
 	reply_free(&r);
-	http(f, "POST", "/v1/chat/completions", "{\"model\":\"to-an\",\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"hi\"}],\"temperature\":\"hot\"}", &r, NULL);
+	http(f, "POST", "/v1/chat/completions",
+	    "{\"model\":\"to-an\",\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}],\"temperature\":\"hot\"}",
+	    &r, NULL);
 	assert_int_equal(r.status, 400);
 	assert_string_equal(jstr(r.json, "error.param"), "temperature");
 	assert_non_null(strstr(jstr(r.json, "error.message"), "temperature"));
@@ -553,8 +553,10 @@ test_bad_input(void **state)
 	assert_string_equal(jstr(r.json, "error.param"), "messages");
 	reply_free(&r);
 
-	http(f, "POST", "/v1/chat/completions", "{\"model\":\"to-an\",\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"hi\"}],\"stop\":[1]}", &r, NULL);
+	http(f, "POST", "/v1/chat/completions",
+	    "{\"model\":\"to-an\",\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}],\"stop\":[1]}",
+	    &r, NULL);
 	assert_int_equal(r.status, 400);
 	assert_string_equal(jstr(r.json, "error.param"), "stop");
 	reply_free(&r);
@@ -565,8 +567,10 @@ test_bad_input(void **state)
 	assert_non_null(strstr(jstr(r.json, "error.message"), "no-such-model"));
 	reply_free(&r);
 
-	http(f, "POST", "/v1/messages", "{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\","
-	    "\"content\":\"hi\"}]}", &r, NULL);
+	http(f, "POST", "/v1/messages",
+	    "{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}]}",
+	    &r, NULL);
 	assert_int_equal(r.status, 400);
 	assert_string_equal(jstr(r.json, "type"), "error");
 	assert_string_equal(jstr(r.json, "error.type"), "invalid_request_error");
@@ -596,8 +600,9 @@ test_body_limit(void **state)
 	big = xmalloc(4000);
 	memset(big, 'a', 3999);
 	big[3999] = '\0';
-	body = xasprintf("{\"model\":\"to-an\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}",
-	    big);
+	body =
+	    xasprintf("{\"model\":\"to-an\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}",
+	        big);
 	http(f, "POST", "/v1/chat/completions", body, &r, NULL);
 	assert_int_equal(r.status, 413);
 	assert_non_null(jstr(r.json, "error.message"));
@@ -621,12 +626,14 @@ static void
 test_header_limits(void **state)
 {
 	struct fixture *f = *state;
-	static const char *sdk[] = { "Accept: application/json", "User-Agent: OpenAI/JS 4.77.0",
-		"x-stainless-lang: js", "x-stainless-package-version: 4.77.0",
-		"x-stainless-os: Linux", "x-stainless-arch: x64", "x-stainless-runtime: node",
-		"x-stainless-runtime-version: v18.19.0", "x-stainless-retry-count: 0",
-		"x-stainless-timeout: 600000", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
-		"00f067aa0ba902b7-01", NULL, NULL };
+	static const char *sdk[] = {"Accept: application/json", "User-Agent: OpenAI/JS 4.77.0",
+	    "x-stainless-lang: js", "x-stainless-package-version: 4.77.0", "x-stainless-os: Linux",
+	    "x-stainless-arch: x64", "x-stainless-runtime: node",
+	    "x-stainless-runtime-version: v18.19.0", "x-stainless-retry-count: 0",
+	    "x-stainless-timeout: 600000",
+	    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
+	    "00f067aa0ba902b7-01",
+	    NULL, NULL};
 	struct reply r;
 	char h[256], *pad, *big, *body;
 	size_t n = 1000;
@@ -637,7 +644,8 @@ test_header_limits(void **state)
 	pad[3000] = '\0';
 	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
 	body = xasprintf("{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\","
-	    "\"content\":\"%*s\"}]}", GATEWAY_DEFAULT_MAX_BODY - 100, "hi");
+	                 "\"content\":\"%*s\"}]}",
+	    GATEWAY_DEFAULT_MAX_BODY - 100, "hi");
 	assert_true(strlen(body) < GATEWAY_DEFAULT_MAX_BODY);
 	http(f, "POST", "/v1/chat/completions", body, &r, sdk);
 	assert_int_equal(r.status, 200);
@@ -719,11 +727,11 @@ test_auth(void **state)
 	struct gateway_opts go;
 	struct reply r;
 	char *cause = NULL;
-	const char *none[] = { NULL };
-	const char *wrong[] = { "Authorization: Bearer nope", NULL };
-	const char *shorter[] = { "Authorization: Bearer s3cr", NULL };
-	const char *right[] = { "Authorization: Bearer s3cret-token", NULL };
-	const char *xkey[] = { "x-api-key: s3cret-token", NULL };
+	const char *none[] = {NULL};
+	const char *wrong[] = {"Authorization: Bearer nope", NULL};
+	const char *shorter[] = {"Authorization: Bearer s3cr", NULL};
+	const char *right[] = {"Authorization: Bearer s3cret-token", NULL};
+	const char *xkey[] = {"x-api-key: s3cret-token", NULL};
 
 	add_provider(f, "an", SIM_ANTHROPIC, 1);
 	/* Non-loopback without a token: refused, naming the variable. */
@@ -775,8 +783,10 @@ test_auth(void **state)
 	http(f, "GET", "/v1/models", NULL, &r, right);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
-	http(f, "POST", "/v1/messages", "{\"model\":\"test-model\",\"max_tokens\":10,"
-	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r, xkey);
+	http(f, "POST", "/v1/messages",
+	    "{\"model\":\"test-model\",\"max_tokens\":10,"
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+	    &r, xkey);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	http(f, "GET", "/health", NULL, &r, none);
@@ -791,28 +801,28 @@ test_metrics_after_traffic(void **state)
 	struct fixture *f = *state;
 	struct reply r;
 	const char *want[] = {
-		"# HELP llmdeck_gateway_http_requests_total ",
-		"# TYPE llmdeck_gateway_http_requests_total counter\n",
-		"llmdeck_gateway_http_requests_total{endpoint=\"chat_completions\",code=\"200\"} 2\n",
-		"llmdeck_gateway_http_requests_total{endpoint=\"messages\",code=\"200\"} 1\n",
-		"llmdeck_gateway_http_requests_total{endpoint=\"chat_completions\",code=\"400\"} 1\n",
-		"llmdeck_gateway_http_requests_total{endpoint=\"chat_completions\",code=\"502\"} 1\n",
-		"llmdeck_gateway_errors_total{api=\"openai\",class=\"server_error\"} 1\n",
-		"# TYPE llmdeck_gateway_request_duration_seconds histogram\n",
-		"llmdeck_gateway_request_duration_seconds_bucket{api=\"openai\",le=\"+Inf\"} ",
-		"llmdeck_gateway_request_duration_seconds_count{api=\"anthropic\"} 1\n",
-		"llmdeck_requests_total 4\n",
-		"llmdeck_requests_answered_total 3\n",
-		"llmdeck_provider_requests_total{provider=\"an\"} ",
-		"llmdeck_provider_successes_total{provider=\"oa\"} ",
-		"llmdeck_provider_errors_total{provider=\"an\",class=\"server_error\"} 2\n",
-		"llmdeck_provider_breaker_state{provider=\"an\",state=\"closed\"} 1\n",
-		"llmdeck_provider_input_tokens_total{provider=\"oa\"} ",
-		"llmdeck_provider_cost_usd_total{provider=\"an\"} ",
-		"# TYPE llmdeck_provider_latency_seconds histogram\n",
-		"llmdeck_provider_latency_seconds_bucket{provider=\"an\",le=\"0.1\"} ",
-		"llmdeck_cache_hits_total 0\n",
-		"llmdeck_cost_usd_total ",
+	    "# HELP llmdeck_gateway_http_requests_total ",
+	    "# TYPE llmdeck_gateway_http_requests_total counter\n",
+	    "llmdeck_gateway_http_requests_total{endpoint=\"chat_completions\",code=\"200\"} 2\n",
+	    "llmdeck_gateway_http_requests_total{endpoint=\"messages\",code=\"200\"} 1\n",
+	    "llmdeck_gateway_http_requests_total{endpoint=\"chat_completions\",code=\"400\"} 1\n",
+	    "llmdeck_gateway_http_requests_total{endpoint=\"chat_completions\",code=\"502\"} 1\n",
+	    "llmdeck_gateway_errors_total{api=\"openai\",class=\"server_error\"} 1\n",
+	    "# TYPE llmdeck_gateway_request_duration_seconds histogram\n",
+	    "llmdeck_gateway_request_duration_seconds_bucket{api=\"openai\",le=\"+Inf\"} ",
+	    "llmdeck_gateway_request_duration_seconds_count{api=\"anthropic\"} 1\n",
+	    "llmdeck_requests_total 4\n",
+	    "llmdeck_requests_answered_total 3\n",
+	    "llmdeck_provider_requests_total{provider=\"an\"} ",
+	    "llmdeck_provider_successes_total{provider=\"oa\"} ",
+	    "llmdeck_provider_errors_total{provider=\"an\",class=\"server_error\"} 2\n",
+	    "llmdeck_provider_breaker_state{provider=\"an\",state=\"closed\"} 1\n",
+	    "llmdeck_provider_input_tokens_total{provider=\"oa\"} ",
+	    "llmdeck_provider_cost_usd_total{provider=\"an\"} ",
+	    "# TYPE llmdeck_provider_latency_seconds histogram\n",
+	    "llmdeck_provider_latency_seconds_bucket{provider=\"an\",le=\"0.1\"} ",
+	    "llmdeck_cache_hits_total 0\n",
+	    "llmdeck_cost_usd_total ",
 	};
 
 	start_two(f);
@@ -856,7 +866,7 @@ test_load_loses_nothing(void **state)
 	int started = 0, ok = 0, running, bad = 0;
 	long conns = 0, nc;
 	const char *body = "{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\","
-	    "\"content\":\"load\"}],\"max_tokens\":20}";
+	                   "\"content\":\"load\"}],\"max_tokens\":20}";
 
 	add_provider(f, "flaky", SIM_OPENAI, 1);
 	add_provider(f, "steady", SIM_ANTHROPIC, 1);
@@ -931,21 +941,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_health_ready_models, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_formats_cross_providers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_openai_stream_with_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_anthropic_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_fails_over_before_first_token, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_stream_failure_midway_is_an_error_event, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_after_traffic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_loses_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_health_ready_models, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_formats_cross_providers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_openai_stream_with_usage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_anthropic_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_fails_over_before_first_token, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_failure_midway_is_an_error_event, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upstream_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_after_traffic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_loses_nothing, setup, teardown),
 	};
 	int rc;
 

@@ -310,10 +310,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_layout),           cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_single_value),     cmocka_unit_test(test_relative_error),
-	    cmocka_unit_test(test_uniform),          cmocka_unit_test(test_distributions),
-	    cmocka_unit_test(test_huge_values),      cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_layout),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_single_value),
+	    cmocka_unit_test(test_relative_error),
+	    cmocka_unit_test(test_uniform),
+	    cmocka_unit_test(test_distributions),
+	    cmocka_unit_test(test_huge_values),
+	    cmocka_unit_test(test_merge),
 	    cmocka_unit_test(test_copy_is_snapshot),
 	};
 

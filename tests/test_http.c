@@ -206,7 +206,7 @@ chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	if (st->piece >= CHUNK_PIECES)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	n = snprintf(buf, max, "piece-%03d:%.*s;", st->piece, st->piece % 37,
-	             "abcdefghijklmnopqrstuvwxyz0123456789");
+	    "abcdefghijklmnopqrstuvwxyz0123456789");
 	st->piece++;
 	return n;
 }
@@ -235,7 +235,7 @@ queue(struct MHD_Connection *conn, unsigned int code, struct MHD_Response *resp)
 
 static enum MHD_Result
 srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-            const char *version, const char *upload, size_t *upload_size, void **con_cls)
+    const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct srv *s = cls;
 	struct MHD_Response *resp;
@@ -263,7 +263,7 @@ srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		static const char body[] = "{\"ok\":true,\"n\":42}";
 
 		resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-		                                       MHD_RESPMEM_PERSISTENT);
+		    MHD_RESPMEM_PERSISTENT);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 		MHD_add_response_header(resp, "X-Custom", "Hello World");
 		MHD_add_response_header(resp, "X-Request-Id", "req-123");
@@ -281,9 +281,8 @@ srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		return queue(conn, 201, resp);
 	}
 	if (strcmp(url, "/chunked") == 0) {
-		resp =
-		    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, chunk_reader,
-		                                      xcalloc(1, sizeof(struct chunk_state)), free);
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, chunk_reader,
+		    xcalloc(1, sizeof(struct chunk_state)), free);
 		return queue(conn, 200, resp);
 	}
 	if (strcmp(url, "/large") == 0) {
@@ -305,17 +304,17 @@ srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char 
 			rc = pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 		pthread_mutex_unlock(&s->lock);
 		resp = MHD_create_response_from_buffer(4, (void *)(uintptr_t) "late",
-		                                       MHD_RESPMEM_PERSISTENT);
+		    MHD_RESPMEM_PERSISTENT);
 		return queue(conn, 200, resp);
 	}
 	resp = MHD_create_response_from_buffer(9, (void *)(uintptr_t) "not found",
-	                                       MHD_RESPMEM_PERSISTENT);
+	    MHD_RESPMEM_PERSISTENT);
 	return queue(conn, 404, resp);
 }
 
 static void
 srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-              enum MHD_RequestTerminationCode toe)
+    enum MHD_RequestTerminationCode toe)
 {
 	struct buf *in = *con_cls;
 
@@ -331,7 +330,7 @@ srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void
 srv_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-           enum MHD_ConnectionNotificationCode toe)
+    enum MHD_ConnectionNotificationCode toe)
 {
 	struct srv *s = cls;
 
@@ -357,9 +356,9 @@ srv_start(struct srv *s)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = 0;
-	s->d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
-	    NULL, srv_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	        MHD_USE_POLL,
+	    0, NULL, NULL, srv_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	    MHD_OPTION_NOTIFY_COMPLETED, srv_completed, s, MHD_OPTION_NOTIFY_CONNECTION, srv_notify,
 	    s, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_THREAD_STACK_SIZE,
 	    (size_t)(1024 * 1024), MHD_OPTION_END);
@@ -542,7 +541,7 @@ expected_chunked(struct buf *b)
 
 	for (i = 0; i < CHUNK_PIECES; i++) {
 		snprintf(piece, sizeof piece, "piece-%03d:%.*s;", i, i % 37,
-		         "abcdefghijklmnopqrstuvwxyz0123456789");
+		    "abcdefghijklmnopqrstuvwxyz0123456789");
 		buf_puts(b, piece);
 	}
 }
@@ -951,7 +950,7 @@ submitter_main(void *arg)
 		rq.arg = &sb->c[i];
 		http_submit(sb->f->engine, &rq);
 		http_cancel_timer(sb->f->engine,
-		                  http_call_later(sb->f->engine, 1000, timer_never, NULL));
+		    http_call_later(sb->f->engine, 1000, timer_never, NULL));
 	}
 	return NULL;
 }
@@ -1098,9 +1097,10 @@ test_interim_headers(void **state)
 	struct call c;
 	char *url;
 
-	raw_srv_start(&r, "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
-	                  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final:   padded value \t\r\n"
-	                  "X-Folded: first\r\n  second\r\nConnection: close\r\n\r\nok");
+	raw_srv_start(&r,
+	    "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final:   padded value \t\r\n"
+	    "X-Folded: first\r\n  second\r\nConnection: close\r\n\r\nok");
 	url = xasprintf("http://127.0.0.1:%u/", (unsigned)r.port);
 	call_init(&c, f->engine);
 	rq.url = url;

@@ -67,9 +67,13 @@ test_record_fields(void **state)
 
 	/* every field as written */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT time_ms, route, provider, model, "
-	    "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, error_class, "
-	    "cache_hit, attempts FROM ledger ORDER BY id", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                     "SELECT time_ms, route, provider, model, "
+	                     "input_tokens, output_tokens, cost_usd, unpriced, latency_us, "
+	                     "outcome, error_class, "
+	                     "cache_hit, attempts FROM ledger ORDER BY id",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int64(st, 0), 1700000000000LL);
 	assert_string_equal((const char *)sqlite3_column_text(st, 1), "LSR");
@@ -162,13 +166,13 @@ test_group_commit_many_threads(void **state)
 	char *path = xasprintf("%s/g.db", (char *)*state);
 	struct async_arg args[ASYNC_THREADS];
 	pthread_t th[ASYNC_THREADS];
-	struct counter c = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 	struct store *s;
 	char *cause = NULL;
 
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	for (int i = 0; i < ASYNC_THREADS; i++) {
-		args[i] = (struct async_arg){ s, &c, i };
+		args[i] = (struct async_arg){s, &c, i};
 		pthread_create(&th[i], NULL, async_main, &args[i]);
 	}
 	for (int i = 0; i < ASYNC_THREADS; i++)
@@ -188,7 +192,8 @@ test_group_commit_many_threads(void **state)
 		ledger_record_async(s, &r, 0, NULL, NULL);
 	}
 	store_close(s);
-	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(*) FROM ledger WHERE provider = 'late'"),
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE provider = 'late'"),
 	    50);
 	free(path);
 }
@@ -197,8 +202,8 @@ static void
 test_reservation_settled(void **state)
 {
 	char *path = xasprintf("%s/r.db", (char *)*state);
-	struct budget_conf bc = { .daily_usd = 10, .alert_threshold = 0.8, .hard_stop = 1,
-	    .pressure = 0.2 };
+	struct budget_conf bc = {
+	    .daily_usd = 10, .alert_threshold = 0.8, .hard_stop = 1, .pressure = 0.2};
 	struct ledger_row r = row_make("p", "m", 0.5);
 	struct budget_status st;
 	struct store *s;
@@ -327,7 +332,7 @@ test_kill9_loses_nothing(void **state)
 		}
 		close(p[1]);
 		for (;;) {
-			struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+			struct pollfd pfd = {.fd = p[0], .events = POLLIN};
 			int64_t buf[64];
 			ssize_t n;
 
@@ -338,7 +343,8 @@ test_kill9_loses_nothing(void **state)
 				break;
 			assert_true(n > 0);
 			assert_int_equal(n % (ssize_t)sizeof buf[0], 0);
-			told = xreallocarray(told, n_told + (size_t)n / sizeof buf[0], sizeof *told);
+			told =
+			    xreallocarray(told, n_told + (size_t)n / sizeof buf[0], sizeof *told);
 			memcpy(told + n_told, buf, (size_t)n);
 			n_told += (size_t)n / sizeof buf[0];
 			got += (size_t)n / sizeof buf[0];
@@ -364,10 +370,14 @@ test_kill9_loses_nothing(void **state)
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
 		sqlite3_finalize(st);
-		assert_int_equal(sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS t_lat ON "
-		    "ledger(latency_us)", NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db,
+		                     "CREATE INDEX IF NOT EXISTS t_lat ON "
+		                     "ledger(latency_us)",
+		                     NULL, NULL, NULL),
+		    SQLITE_OK);
 		assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM ledger WHERE latency_us = ?",
-		    -1, &st, NULL), SQLITE_OK);
+		                     -1, &st, NULL),
+		    SQLITE_OK);
 		for (size_t i = 0; i < n_told; i++) {
 			sqlite3_bind_int64(st, 1, told[i]);
 			if (sqlite3_step(st) != SQLITE_ROW)
@@ -397,16 +407,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_record_fields, sttest_setup_dir,
-		    sttest_teardown_dir),
-		cmocka_unit_test_setup_teardown(test_group_commit_many_threads, sttest_setup_dir,
-		    sttest_teardown_dir),
-		cmocka_unit_test_setup_teardown(test_reservation_settled, sttest_setup_dir,
-		    sttest_teardown_dir),
-		cmocka_unit_test_setup_teardown(test_unpriced_event_once, sttest_setup_dir,
-		    sttest_teardown_dir),
-		cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, sttest_setup_dir,
-		    sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_record_fields, sttest_setup_dir,
+	        sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_group_commit_many_threads, sttest_setup_dir,
+	        sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_reservation_settled, sttest_setup_dir,
+	        sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_unpriced_event_once, sttest_setup_dir,
+	        sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, sttest_setup_dir,
+	        sttest_teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

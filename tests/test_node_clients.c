@@ -27,15 +27,18 @@ node_run_script(const char *script)
 	if (access("tests/node/node_modules/openai", F_OK) != 0 ||
 	    access("tests/node/node_modules/@anthropic-ai/sdk", F_OK) != 0 ||
 	    system("node --version >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "SKIP: node or tests/node/node_modules missing "
+		fprintf(stderr,
+		    "SKIP: node or tests/node/node_modules missing "
 		    "(cd tests/node && npm ci)\n");
 		skip();
 	}
 	/* llmdeck serve keeps its database in the state directory: a fresh one. */
 	if (mkdtemp(state) == NULL)
 		fail_msg("mkdtemp: %s", state);
-	snprintf(cmd, sizeof cmd, "XDG_STATE_HOME=%s LLMDECK=%s timeout 120 node tests/node/%s; "
-	    "rc=$?; rm -rf %s; exit $rc", state, bin != NULL ? bin : "build/llmdeck", script, state);
+	snprintf(cmd, sizeof cmd,
+	    "XDG_STATE_HOME=%s LLMDECK=%s timeout 120 node tests/node/%s; "
+	    "rc=$?; rm -rf %s; exit $rc",
+	    state, bin != NULL ? bin : "build/llmdeck", script, state);
 	rc = system(cmd);
 	assert_true(WIFEXITED(rc));
 	assert_int_equal(WEXITSTATUS(rc), 0);
@@ -59,8 +62,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_official_sdks_accept_the_sims),
-		cmocka_unit_test(test_official_sdks_through_the_gateway),
+	    cmocka_unit_test(test_official_sdks_accept_the_sims),
+	    cmocka_unit_test(test_official_sdks_through_the_gateway),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,13 +29,13 @@ static void
 test_cost_plain(void **state)
 {
 	struct model_conf m = model(3, 15, -1);
-	struct llm_usage u = { .input_tokens = 1000000, .output_tokens = 100000 };
+	struct llm_usage u = {.input_tokens = 1000000, .output_tokens = 100000};
 	int unpriced = -1;
 
 	(void)state;
 	assert_true(fabs(pricing_cost(&m, &u, &unpriced) - 4.5) < 1e-9);
 	assert_int_equal(unpriced, 0);
-	u = (struct llm_usage){ .input_tokens = 19, .output_tokens = 10 };
+	u = (struct llm_usage){.input_tokens = 19, .output_tokens = 10};
 	assert_true(fabs(pricing_cost(&m, &u, NULL) - (19 * 3 + 10 * 15) / 1e6) < 1e-15);
 }
 
@@ -44,8 +44,7 @@ test_cost_cached_tokens(void **state)
 {
 	struct model_conf m = model(2.5, 10, 1.25);
 	struct model_conf same = model(2.5, 10, -1);
-	struct llm_usage u = { .input_tokens = 2000, .output_tokens = 0,
-	    .cache_read_tokens = 1000 };
+	struct llm_usage u = {.input_tokens = 2000, .output_tokens = 0, .cache_read_tokens = 1000};
 
 	(void)state;
 	/* 1000 fresh at 2.5 plus 1000 cached at 1.25 */
@@ -62,7 +61,7 @@ test_unpriced(void **state)
 {
 	struct model_conf m = model(-1, 15, -1);
 	struct model_conf m2 = model(3, -1, -1);
-	struct llm_usage u = { .input_tokens = 100, .output_tokens = 100 };
+	struct llm_usage u = {.input_tokens = 100, .output_tokens = 100};
 	struct llm_request r;
 	int unpriced = 0;
 
@@ -104,7 +103,7 @@ test_upper_bound(void **state)
 	r.max_tokens = 10;
 	assert_true(fabs(pricing_upper_bound(&m, &r) - (est * 3.0 + 10 * 15.0) / 1e6) < 1e-15);
 	/* the bound covers any real answer within max_tokens and the estimate */
-	u = (struct llm_usage){ .input_tokens = est, .output_tokens = 10 };
+	u = (struct llm_usage){.input_tokens = est, .output_tokens = 10};
 	assert_true(pricing_cost(&m, &u, NULL) <= pricing_upper_bound(&m, &r) + 1e-15);
 	/* more text, more tokens */
 	llm_request_add_message(&r, LLM_ROLE_ASSISTANT, "more");
@@ -116,10 +115,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cost_plain),
-		cmocka_unit_test(test_cost_cached_tokens),
-		cmocka_unit_test(test_unpriced),
-		cmocka_unit_test(test_upper_bound),
+	    cmocka_unit_test(test_cost_plain),
+	    cmocka_unit_test(test_cost_cached_tokens),
+	    cmocka_unit_test(test_unpriced),
+	    cmocka_unit_test(test_upper_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

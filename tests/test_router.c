@@ -25,7 +25,7 @@
 struct fixture {
 	struct testkit kit;
 	struct router *r;
-	uint64_t fake_now;      /* test clock, ms */
+	uint64_t fake_now; /* test clock, ms */
 };
 
 static uint64_t
@@ -137,8 +137,11 @@ test_answers_from_a_healthy_provider(void **state)
 	assert_int_equal(res.attempts[0].status, 200);
 	/* cost = in * 1 + out * 2 per million */
 	assert_true(res.cost_usd > 0);
-	assert_float_equal(res.cost_usd, ((double)res.resp.usage.input_tokens * 1.0 +
-	    (double)res.resp.usage.output_tokens * 2.0) / 1e6, 1e-12);
+	assert_float_equal(res.cost_usd,
+	    ((double)res.resp.usage.input_tokens * 1.0 +
+	        (double)res.resp.usage.output_tokens * 2.0) /
+	        1e6,
+	    1e-12);
 	router_result_free(&res);
 }
 
@@ -419,7 +422,7 @@ static void
 wait_probe(struct fixture *f, const char *name)
 {
 	struct router_snapshot s;
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct timespec ts = {0, 5 * 1000 * 1000};
 
 	for (int i = 0; i < 1000; i++) {
 		router_snapshot(f->r, &s);
@@ -545,7 +548,7 @@ test_rate_limit_skips_a_provider_at_its_limit(void **state)
 
 	add_provider(f, "small", SIM_OPENAI, 1, 1)->rate_limit_rpm = 5;
 	add_provider(f, "big", SIM_OPENAI, 2, 1);
-	start_router(f, 1);  /* the clock stands still: no refill */
+	start_router(f, 1); /* the clock stands still: no refill */
 	for (int i = 0; i < 10; i++) {
 		ask(f, "x", 0, &res);
 		assert_int_equal(res.n_attempts, 1);
@@ -782,7 +785,7 @@ static void
 test_many_concurrent_requests_with_a_half_failing_provider_lose_none(void **state)
 {
 	struct fixture *f = *state;
-	struct async_count c = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct async_count c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 	struct llm_request req;
 	int n = 500;
 
@@ -814,36 +817,36 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_answers_from_a_healthy_provider),
-		T(test_fails_over_from_500_and_lists_failed_attempts_first),
-		T(test_400_returns_at_once_without_failover),
-		T(test_422_returns_at_once_without_failover),
-		T(test_401_fails_over_and_marks_misconfigured),
-		T(test_403_fails_over_and_marks_misconfigured),
-		T(test_wrong_key_gets_real_401_and_fails_over),
-		T(test_hang_times_out_and_fails_over),
-		T(test_drop_fails_over),
-		T(test_malformed_fails_over),
-		T(test_truncated_fails_over),
-		T(test_down_fails_over),
-		T(test_529_overloaded_fails_over),
-		T(test_insufficient_quota_is_not_retried_on_the_same_provider),
-		T(test_retry_after_is_honoured_when_it_fits),
-		T(test_retry_after_longer_than_the_deadline_fails_over),
-		T(test_breaker_opens_probes_and_closes),
-		T(test_breaker_half_open_trial_failure_reopens),
-		T(test_weights_split_traffic),
-		T(test_rate_limit_skips_a_provider_at_its_limit),
-		T(test_stream_anthropic_delivers_every_delta),
-		T(test_stream_openai_delivers_every_delta),
-		T(test_stream_azure_delivers_every_delta),
-		T(test_stream_mistral_delivers_every_delta),
-		T(test_stream_failing_midway_is_an_error_not_a_failover),
-		T(test_stream_fails_over_before_the_first_token),
-		T(test_drain_moves_traffic_at_once),
-		T(test_routes_use_primary_then_fallbacks),
-		T(test_every_attempt_failing_reports_each),
-		T(test_many_concurrent_requests_with_a_half_failing_provider_lose_none),
+	    T(test_answers_from_a_healthy_provider),
+	    T(test_fails_over_from_500_and_lists_failed_attempts_first),
+	    T(test_400_returns_at_once_without_failover),
+	    T(test_422_returns_at_once_without_failover),
+	    T(test_401_fails_over_and_marks_misconfigured),
+	    T(test_403_fails_over_and_marks_misconfigured),
+	    T(test_wrong_key_gets_real_401_and_fails_over),
+	    T(test_hang_times_out_and_fails_over),
+	    T(test_drop_fails_over),
+	    T(test_malformed_fails_over),
+	    T(test_truncated_fails_over),
+	    T(test_down_fails_over),
+	    T(test_529_overloaded_fails_over),
+	    T(test_insufficient_quota_is_not_retried_on_the_same_provider),
+	    T(test_retry_after_is_honoured_when_it_fits),
+	    T(test_retry_after_longer_than_the_deadline_fails_over),
+	    T(test_breaker_opens_probes_and_closes),
+	    T(test_breaker_half_open_trial_failure_reopens),
+	    T(test_weights_split_traffic),
+	    T(test_rate_limit_skips_a_provider_at_its_limit),
+	    T(test_stream_anthropic_delivers_every_delta),
+	    T(test_stream_openai_delivers_every_delta),
+	    T(test_stream_azure_delivers_every_delta),
+	    T(test_stream_mistral_delivers_every_delta),
+	    T(test_stream_failing_midway_is_an_error_not_a_failover),
+	    T(test_stream_fails_over_before_the_first_token),
+	    T(test_drain_moves_traffic_at_once),
+	    T(test_routes_use_primary_then_fallbacks),
+	    T(test_every_attempt_failing_reports_each),
+	    T(test_many_concurrent_requests_with_a_half_failing_provider_lose_none),
 #undef T
 	};
 

@@ -175,9 +175,13 @@ test_every_answer_has_its_ledger_row_before_the_caller_sees_it(void **state)
 		assert_int_equal(db_int(f, "SELECT count(*) FROM ledger"), i + 1);
 		router_result_free(&res);
 	}
-	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger WHERE provider = 'anthropic' "
-	    "AND model = 'claude-sonnet' AND outcome = 'ok' AND input_tokens > 0 AND "
-	    "output_tokens > 0 AND cost_usd > 0 AND cache_hit = 0 AND attempts = 1"), 5);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM ledger WHERE provider = 'anthropic' "
+	                     "AND model = 'claude-sonnet' AND outcome = 'ok' AND input_tokens > 0 "
+	                     "AND "
+	                     "output_tokens > 0 AND cost_usd > 0 AND cache_hit = 0 AND attempts = "
+	                     "1"),
+	    5);
 	stop(f);
 }
 
@@ -200,7 +204,7 @@ test_a_deterministic_request_is_served_from_the_cache(void **state)
 	assert_float_equal(second.cost_usd, 0, 0);
 	assert_string_equal(second.resp.content, first.resp.content);
 	assert_string_equal(second.provider, "anthropic");
-	assert_int_equal(sim_requests(f), 1);   /* no provider touched */
+	assert_int_equal(sim_requests(f), 1); /* no provider touched */
 	/* A warm temperature is never cached, an omitted one neither. */
 	ask(f, "What is 2+2?", 0.7, NULL, &warm);
 	assert_false(warm.cached);
@@ -209,8 +213,10 @@ test_a_deterministic_request_is_served_from_the_cache(void **state)
 	assert_false(warm.cached);
 	router_result_free(&warm);
 	assert_int_equal(sim_requests(f), 3);
-	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger WHERE cache_hit = 1 AND "
-	    "cost_usd = 0 AND outcome = 'ok'"), 1);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM ledger WHERE cache_hit = 1 AND "
+	                     "cost_usd = 0 AND outcome = 'ok'"),
+	    1);
 	assert_int_equal(cache_get_stats(f->store, &cs), 0);
 	assert_int_equal(cs.entries, 1);
 	assert_int_equal(cs.hits, 1);
@@ -298,9 +304,11 @@ test_events_reach_the_database(void **state)
 
 	start(f);
 	assert_int_equal(router_set_weight(f->r, "anthropic", 0.25, &cause), 0);
-	stop(f);  /* the worker drains its queue before it stops */
-	assert_int_equal(db_int(f, "SELECT count(*) FROM events WHERE kind = 'operator' AND "
-	    "message LIKE '%weight 1.00 -> 0.25%'"), 1);
+	stop(f); /* the worker drains its queue before it stops */
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE kind = 'operator' AND "
+	                     "message LIKE '%weight 1.00 -> 0.25%'"),
+	    1);
 }
 
 static void
@@ -341,13 +349,13 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_every_answer_has_its_ledger_row_before_the_caller_sees_it),
-		T(test_a_deterministic_request_is_served_from_the_cache),
-		T(test_the_budget_refuses_what_it_cannot_afford),
-		T(test_spend_settles_to_the_real_cost),
-		T(test_cost_optimizer_downgrades_under_pressure),
-		T(test_events_reach_the_database),
-		T(test_overrides_survive_a_restart_until_reset),
+	    T(test_every_answer_has_its_ledger_row_before_the_caller_sees_it),
+	    T(test_a_deterministic_request_is_served_from_the_cache),
+	    T(test_the_budget_refuses_what_it_cannot_afford),
+	    T(test_spend_settles_to_the_real_cost),
+	    T(test_cost_optimizer_downgrades_under_pressure),
+	    T(test_events_reach_the_database),
+	    T(test_overrides_survive_a_restart_until_reset),
 #undef T
 	};
 

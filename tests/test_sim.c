@@ -171,15 +171,17 @@ jnum(const cJSON *j, const char *path)
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-static const char *ANTH_HDRS[] = { "x-api-key: sk-ant-test", "anthropic-version: 2023-06-01",
-	"content-type: application/json", NULL };
-static const char *OAI_HDRS[] = { "Authorization: Bearer sk-test-1234",
-	"content-type: application/json", NULL };
-static const char *AZ_HDRS[] = { "api-key: az-key", "content-type: application/json", NULL };
+static const char *ANTH_HDRS[] = {"x-api-key: sk-ant-test", "anthropic-version: 2023-06-01",
+    "content-type: application/json", NULL};
+static const char *OAI_HDRS[] = {
+    "Authorization: Bearer sk-test-1234", "content-type: application/json", NULL};
+static const char *AZ_HDRS[] = {"api-key: az-key", "content-type: application/json", NULL};
 
-static const char *ANTH_BODY = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+static const char *ANTH_BODY =
+    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
     "\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
-static const char *OAI_BODY = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"system\","
+static const char *OAI_BODY =
+    "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"system\","
     "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hello there\"}]}";
 
 static void
@@ -217,8 +219,10 @@ test_anthropic_message(void **state)
 	resp_free(&r);
 
 	/* max_tokens cuts with stop_reason max_tokens */
-	http("POST", u, ANTH_HDRS, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
-	    "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Cut me\"}]}]}", 0, &r);
+	http("POST", u, ANTH_HDRS,
+	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Cut me\"}]}]}",
+	    0, &r);
 	assert_int_equal(r.status, 200);
 	j = parse(&r);
 	assert_string_equal(jstr(j, "stop_reason"), "max_tokens");
@@ -285,8 +289,10 @@ test_anthropic_stream(void **state)
 	struct resp r, plain;
 	struct buf text;
 	cJSON *j;
-	const char *sbody = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"stream\":true,"
-	    "\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
+	const char *sbody =
+	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"stream\":true,"
+	    "\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello "
+	    "there\"}]}";
 
 	(void)state;
 	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &plain);
@@ -297,7 +303,8 @@ test_anthropic_stream(void **state)
 	    "text/event-stream; charset=utf-8");
 	buf_init(&text);
 	names = sse_events(r.body.data, &text);
-	assert_memory_equal(names, "message_start,content_block_start,ping,content_block_delta,", 59);
+	assert_memory_equal(names, "message_start,content_block_start,ping,content_block_delta,",
+	    59);
 	want = strstr(names, "content_block_delta,content_block_stop,message_delta,message_stop");
 	assert_non_null(want);
 	assert_string_equal(want + strlen("content_block_delta,"),
@@ -306,8 +313,10 @@ test_anthropic_stream(void **state)
 	assert_string_equal(text.data, jstr(j, "content.0.text"));
 	assert_non_null(strstr(r.body.data, "\"stop_reason\":\"end_turn\""));
 	assert_non_null(strstr(r.body.data, "event: ping\ndata: {\"type\": \"ping\"}\n\n"));
-	assert_memory_equal(r.body.data, "event: message_start\ndata: {\"type\":\"message_start\","
-	    "\"message\":{", 61);
+	assert_memory_equal(r.body.data,
+	    "event: message_start\ndata: {\"type\":\"message_start\","
+	    "\"message\":{",
+	    61);
 	cJSON_Delete(j);
 	free(names);
 	buf_free(&text);
@@ -348,8 +357,10 @@ test_openai_chat(void **state)
 	resp_free(&r);
 
 	/* max_completion_tokens -> length */
-	http("POST", u, OAI_HDRS, "{\"model\":\"gpt-4o\",\"max_completion_tokens\":3,\"messages\":"
-	    "[{\"role\":\"user\",\"content\":\"x\"}]}", 0, &r);
+	http("POST", u, OAI_HDRS,
+	    "{\"model\":\"gpt-4o\",\"max_completion_tokens\":3,\"messages\":"
+	    "[{\"role\":\"user\",\"content\":\"x\"}]}",
+	    0, &r);
 	j = parse(&r);
 	assert_string_equal(jstr(j, "choices.0.finish_reason"), "length");
 	assert_true(jnum(j, "usage.completion_tokens") <= 3);
@@ -432,7 +443,8 @@ test_openai_stream(void **state)
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, OAI_HDRS, "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":"
+	http("POST", u, OAI_HDRS,
+	    "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":"
 	    "{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
@@ -461,8 +473,10 @@ test_openai_stream(void **state)
 	resp_free(&r);
 
 	/* without include_usage: no usage chunk */
-	http("POST", u, OAI_HDRS, "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, OAI_HDRS,
+	    "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Hi\"}]}",
+	    0, &r);
 	assert_null(strstr(r.body.data, "\"usage\""));
 	assert_non_null(strstr(r.body.data, "data: [DONE]\n\n"));
 	resp_free(&r);
@@ -488,13 +502,16 @@ test_azure(void **state)
 	j = parse(&r);
 	assert_string_equal(jstr(j, "model"), "my-gpt4o");
 	assert_non_null(cJSON_GetObjectItem(j, "prompt_filter_results"));
-	assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"),
+	                                        0),
 	    "content_filter_results"));
 	cJSON_Delete(j);
 	resp_free(&r);
 
-	http("POST", u, AZ_HDRS, "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
-	    "\"Hi\"}]}", 0, &r);
+	http("POST", u, AZ_HDRS,
+	    "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"Hi\"}]}",
+	    0, &r);
 	n = sse_data(r.body.data, &d);
 	j = cJSON_Parse(d[0]);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "choices")), 0);
@@ -505,12 +522,14 @@ test_azure(void **state)
 	resp_free(&r);
 
 	/* wrong key */
-	http("POST", u, (const char *[]){ "api-key: nope", NULL }, OAI_BODY, 0, &r);
+	http("POST", u, (const char *[]){"api-key: nope", NULL}, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
 	j = parse(&r);
 	assert_string_equal(jstr(j, "error.code"), "401");
-	assert_memory_equal(jstr(j, "error.message"), "Access denied due to invalid subscription "
-	    "key or wrong API endpoint.", 68);
+	assert_memory_equal(jstr(j, "error.message"),
+	    "Access denied due to invalid subscription "
+	    "key or wrong API endpoint.",
+	    68);
 	cJSON_Delete(j);
 	resp_free(&r);
 	free(u);
@@ -539,7 +558,7 @@ test_mistral(void **state)
 {
 	struct sim *s = start(SIM_MISTRAL, "mk", NULL);
 	char *u = url_of(s, "/v1/chat/completions"), **d;
-	const char *hd[] = { "Authorization: Bearer mk", NULL };
+	const char *hd[] = {"Authorization: Bearer mk", NULL};
 	struct resp r;
 	size_t n;
 	cJSON *j;
@@ -550,13 +569,17 @@ test_mistral(void **state)
 	j = parse(&r);
 	assert_int_equal(strlen(jstr(j, "id")), 32);
 	assert_string_equal(jstr(j, "object"), "chat.completion");
-	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(
-	    cJSON_GetObjectItem(j, "choices"), 0), "message"), "tool_calls")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
+	        "message"),
+	    "tool_calls")));
 	cJSON_Delete(j);
 	resp_free(&r);
 
-	http("POST", u, hd, "{\"model\":\"mistral-small\",\"store\":true,\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, hd,
+	    "{\"model\":\"mistral-small\",\"store\":true,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Hi\"}]}",
+	    0, &r);
 	assert_int_equal(r.status, 422);
 	j = parse(&r);
 	assert_string_equal(jstr(j, "detail.0.type"), "extra_forbidden");
@@ -564,18 +587,24 @@ test_mistral(void **state)
 	assert_string_equal(jstr(j, "detail.0.loc.1"), "store");
 	assert_string_equal(jstr(j, "detail.0.msg"), "Extra inputs are not permitted");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
-	    "detail"), 0), "input")));
+	                                                                    "detail"),
+	                                                 0),
+	    "input")));
 	cJSON_Delete(j);
 	resp_free(&r);
 
-	http("POST", u, hd, "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":"
-	    "true},\"messages\":[]}", 0, &r);
+	http("POST", u, hd,
+	    "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":"
+	    "true},\"messages\":[]}",
+	    0, &r);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(r.body.data, "\"stream_options\""));
 	resp_free(&r);
 
-	http("POST", u, hd, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
-	    "\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, hd,
+	    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hi\"}]}",
+	    0, &r);
 	n = sse_data(r.body.data, &d);
 	assert_string_equal(d[n - 1], "[DONE]");
 	j = cJSON_Parse(d[n - 2]);
@@ -585,7 +614,7 @@ test_mistral(void **state)
 	free_strs(d, n);
 	resp_free(&r);
 
-	http("POST", u, (const char *[]){ "Authorization: Bearer wrong", NULL }, OAI_BODY, 0, &r);
+	http("POST", u, (const char *[]){"Authorization: Bearer wrong", NULL}, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
 	j = parse(&r);
 	assert_string_equal(jstr(j, "message"), "Unauthorized");
@@ -606,12 +635,14 @@ test_ollama(void **state)
 	int lines = 0;
 
 	(void)state;
-	http("POST", u, NULL, "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\","
-	    "\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, NULL,
+	    "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hi\"}]}",
+	    0, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(header(&r, "content-type", h, sizeof h), "application/x-ndjson");
 	for (line = strtok_r(r.body.data, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		cJSON_Delete(last);
 		last = cJSON_Parse(line);
 		assert_non_null(last);
@@ -625,8 +656,10 @@ test_ollama(void **state)
 	cJSON_Delete(last);
 	resp_free(&r);
 
-	http("POST", u, NULL, "{\"model\":\"llama3.2\",\"stream\":false,\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, NULL,
+	    "{\"model\":\"llama3.2\",\"stream\":false,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Hi\"}]}",
+	    0, &r);
 	j = parse(&r);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "done")));
 	assert_non_null(strstr(jstr(j, "message.content"), "You asked: Hi."));
@@ -682,7 +715,7 @@ test_auth_errors(void **state)
 	sim_get_stats(s, &st);
 	assert_int_equal(st.auth_failures, 1);
 	/* newer SDKs send the key as a Bearer token */
-	http("POST", u, (const char *[]){ "Authorization: Bearer right", NULL }, ANTH_BODY, 0, &r);
+	http("POST", u, (const char *[]){"Authorization: Bearer right", NULL}, ANTH_BODY, 0, &r);
 	assert_int_equal(r.status, 200);
 	resp_free(&r);
 	http("POST", u, NULL, ANTH_BODY, 0, &r);
@@ -694,12 +727,12 @@ test_auth_errors(void **state)
 
 	s = start(SIM_OPENAI, "right", NULL);
 	u = url_of(s, "/v1/chat/completions");
-	http("POST", u, (const char *[]){ "Authorization: Bearer sk-test-xx1234", NULL }, OAI_BODY,
-	    0, &r);
+	http("POST", u, (const char *[]){"Authorization: Bearer sk-test-xx1234", NULL}, OAI_BODY, 0,
+	    &r);
 	assert_int_equal(r.status, 401);
 	j = parse(&r);
-	assert_memory_equal(jstr(j, "error.message"),
-	    "Incorrect API key provided: sk-t****1234.", 41);
+	assert_memory_equal(jstr(j, "error.message"), "Incorrect API key provided: sk-t****1234.",
+	    41);
 	assert_string_equal(jstr(j, "error.type"), "invalid_request_error");
 	assert_string_equal(jstr(j, "error.code"), "invalid_api_key");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "param")));
@@ -723,8 +756,10 @@ test_anthropic_validation(void **state)
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, ANTH_HDRS, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
-	    "\"x\"}]}", 0, &r);
+	http("POST", u, ANTH_HDRS,
+	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"x\"}]}",
+	    0, &r);
 	assert_int_equal(r.status, 400);
 	j = parse(&r);
 	assert_string_equal(jstr(j, "error.type"), "invalid_request_error");
@@ -779,8 +814,8 @@ test_error_statuses(void **state)
 	static const struct {
 		int status;
 		const char *type;
-	} anth[] = { { 400, "invalid_request_error" }, { 429, "rate_limit_error" },
-		{ 500, "api_error" }, { 503, "api_error" }, { 529, "overloaded_error" } };
+	} anth[] = {{400, "invalid_request_error"}, {429, "rate_limit_error"}, {500, "api_error"},
+	    {503, "api_error"}, {529, "overloaded_error"}};
 
 	(void)state;
 	for (size_t i = 0; i < nitems(anth); i++) {
@@ -923,8 +958,10 @@ test_fault_malformed_truncated(void **state)
 	assert_true(r.body.len > 0);
 	assert_null(cJSON_Parse(r.body.data));
 	resp_free(&r);
-	http("POST", u, OAI_HDRS, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, OAI_HDRS,
+	    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Hi\"}]}",
+	    0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
 	assert_null(strstr(r.body.data, "[DONE]"));
 	resp_free(&r);
@@ -939,15 +976,17 @@ test_fault_midstream(void **state)
 	char *u = url_of(s, "/v1/messages"), *names, *err;
 	struct resp r;
 	const char *sbody = "{\"model\":\"m\",\"max_tokens\":1024,\"stream\":true,\"messages\":"
-	    "[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
+	                    "[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
 
 	(void)state;
 	http("POST", u, ANTH_HDRS, sbody, 0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
 	names = sse_events(r.body.data, NULL);
-	assert_memory_equal(names, "message_start,content_block_start,ping,content_block_delta,"
-	    "content_block_delta", 78);
+	assert_memory_equal(names,
+	    "message_start,content_block_start,ping,content_block_delta,"
+	    "content_block_delta",
+	    78);
 	err = strstr(names, ",error");
 	assert_non_null(err);
 	assert_string_equal(err, ",error");
@@ -960,8 +999,10 @@ test_fault_midstream(void **state)
 
 	s = start(SIM_OPENAI, NULL, "{\"fault\":\"midstream\"}");
 	u = url_of(s, "/v1/chat/completions");
-	http("POST", u, OAI_HDRS, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
-	    "\"user\",\"content\":\"Hi\"}]}", 0, &r);
+	http("POST", u, OAI_HDRS,
+	    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Hi\"}]}",
+	    0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
 	assert_non_null(strstr(r.body.data, "\"delta\":{\"content\""));
 	assert_non_null(strstr(r.body.data, "data: {\"error\":{"));
@@ -984,8 +1025,10 @@ test_control(void **state)
 	char *cause = NULL;
 
 	(void)state;
-	http("POST", cu, NULL, "{\"latency_ms\":50,\"error_rate\":0.3,\"error_status\":529,"
-	    "\"retry_after\":5}", 0, &r);
+	http("POST", cu, NULL,
+	    "{\"latency_ms\":50,\"error_rate\":0.3,\"error_status\":529,"
+	    "\"retry_after\":5}",
+	    0, &r);
 	assert_int_equal(r.status, 200);
 	j = parse(&r);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
@@ -1132,8 +1175,10 @@ test_token_pacing(void **state)
 	struct resp r;
 
 	(void)state;
-	http("POST", u, ANTH_HDRS, "{\"model\":\"m\",\"max_tokens\":1024,\"stream\":true,"
-	    "\"messages\":[{\"role\":\"user\",\"content\":\"Pace me\"}]}", 0, &r);
+	http("POST", u, ANTH_HDRS,
+	    "{\"model\":\"m\",\"max_tokens\":1024,\"stream\":true,"
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"Pace me\"}]}",
+	    0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	names = sse_events(r.body.data, NULL);
 	assert_non_null(strstr(names, "content_block_stop,message_delta,message_stop"));
@@ -1149,11 +1194,11 @@ test_opts_and_config(void **state)
 	struct sim_opts o, *v;
 	size_t n;
 	char *cause = NULL, path[] = "/tmp/test_sim_XXXXXX";
-	const char *argv[] = { "--protocol", "anthropic", "--listen", "127.0.0.1:0", "--key", "k",
-		"--latency-ms", "5", "--error-rate=0.25", "--error-status", "529", "--fault",
-		"midstream", "--seed", "9", "--quota", NULL };
-	const char *bad[] = { "--protocol", "gopher" };
-	const char *bad2[] = { "--bogus", "1" };
+	const char *argv[] = {"--protocol", "anthropic", "--listen", "127.0.0.1:0", "--key", "k",
+	    "--latency-ms", "5", "--error-rate=0.25", "--error-status", "529", "--fault",
+	    "midstream", "--seed", "9", "--quota", NULL};
+	const char *bad[] = {"--protocol", "gopher"};
+	const char *bad2[] = {"--bogus", "1"};
 	FILE *f;
 	int fd;
 	struct sim *s;
@@ -1188,7 +1233,8 @@ test_opts_and_config(void **state)
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
 	fputs("{\"sims\":[{\"name\":\"a1\",\"protocol\":\"anthropic\",\"listen\":\"127.0.0.1:0\","
-	    "\"latency_ms\":3,\"error_rate\":0.5,\"quota\":true},{\"protocol\":\"ollama\"}]}", f);
+	      "\"latency_ms\":3,\"error_rate\":0.5,\"quota\":true},{\"protocol\":\"ollama\"}]}",
+	    f);
 	fclose(f);
 	assert_int_equal(sim_config_load(path, &v, &n, &cause), 0);
 	assert_int_equal(n, 2);
@@ -1266,26 +1312,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_anthropic_message),
-		cmocka_unit_test(test_anthropic_stream),
-		cmocka_unit_test(test_anthropic_validation),
-		cmocka_unit_test(test_openai_chat),
-		cmocka_unit_test(test_openai_stream),
-		cmocka_unit_test(test_azure),
-		cmocka_unit_test(test_mistral),
-		cmocka_unit_test(test_ollama),
-		cmocka_unit_test(test_auth_errors),
-		cmocka_unit_test(test_error_statuses),
-		cmocka_unit_test(test_fault_hang_and_slow),
-		cmocka_unit_test(test_fault_drop_down),
-		cmocka_unit_test(test_fault_malformed_truncated),
-		cmocka_unit_test(test_fault_midstream),
-		cmocka_unit_test(test_control),
-		cmocka_unit_test(test_error_rate_seeded),
-		cmocka_unit_test(test_token_pacing),
-		cmocka_unit_test(test_concurrent_slow),
-		cmocka_unit_test(test_opts_and_config),
-		cmocka_unit_test(test_cli),
+	    cmocka_unit_test(test_anthropic_message),
+	    cmocka_unit_test(test_anthropic_stream),
+	    cmocka_unit_test(test_anthropic_validation),
+	    cmocka_unit_test(test_openai_chat),
+	    cmocka_unit_test(test_openai_stream),
+	    cmocka_unit_test(test_azure),
+	    cmocka_unit_test(test_mistral),
+	    cmocka_unit_test(test_ollama),
+	    cmocka_unit_test(test_auth_errors),
+	    cmocka_unit_test(test_error_statuses),
+	    cmocka_unit_test(test_fault_hang_and_slow),
+	    cmocka_unit_test(test_fault_drop_down),
+	    cmocka_unit_test(test_fault_malformed_truncated),
+	    cmocka_unit_test(test_fault_midstream),
+	    cmocka_unit_test(test_control),
+	    cmocka_unit_test(test_error_rate_seeded),
+	    cmocka_unit_test(test_token_pacing),
+	    cmocka_unit_test(test_concurrent_slow),
+	    cmocka_unit_test(test_opts_and_config),
+	    cmocka_unit_test(test_cli),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

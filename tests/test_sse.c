@@ -82,7 +82,7 @@ static void
 test_sse_basic_lf(void **state)
 {
 	const char *s = "event: a\ndata: one\n\ndata: two\n\n";
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	assert_int_equal(parse(s, strlen(s), 0, &ev, 0), 0);
@@ -97,7 +97,7 @@ test_sse_crlf_and_cr(void **state)
 {
 	const char *crlf = "event: a\r\ndata: one\r\n\r\ndata: two\r\n\r\n";
 	const char *cr = "event: a\rdata: one\r\rdata: two\r\r";
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	for (size_t chunk = 0; chunk <= 3; chunk++) {
@@ -118,7 +118,7 @@ static void
 test_sse_multiline_data(void **state)
 {
 	const char *s = "data: line1\ndata: line2\ndata:\ndata:  indented\n\n";
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	assert_int_equal(parse(s, strlen(s), 0, &ev, 0), 0);
@@ -132,12 +132,12 @@ static void
 test_sse_comments_and_fields(void **state)
 {
 	const char *s = ": this is a comment\n:another\nid: 7\nretry: 1000\nfoo: bar\n"
-			"event: x\ndata: payload\n\n"
-			": keepalive\n\n"
-			"event: nodata\n\n"
-			"data\n\n"
-			"data:no-space\n\n";
-	struct events ev = { 0 };
+	                "event: x\ndata: payload\n\n"
+	                ": keepalive\n\n"
+	                "event: nodata\n\n"
+	                "data\n\n"
+	                "data:no-space\n\n";
+	struct events ev = {0};
 
 	(void)state;
 	assert_int_equal(parse(s, strlen(s), 0, &ev, 0), 0);
@@ -152,8 +152,9 @@ test_sse_comments_and_fields(void **state)
 static void
 test_sse_bom(void **state)
 {
-	const char *s = "\xef\xbb\xbf" "data: x\n\n";
-	struct events ev = { 0 };
+	const char *s = "\xef\xbb\xbf"
+	                "data: x\n\n";
+	struct events ev = {0};
 
 	(void)state;
 	assert_int_equal(parse(s, strlen(s), 1, &ev, 0), 0);
@@ -167,9 +168,9 @@ static void
 test_sse_every_split(void **state)
 {
 	const char *s = ": hi\r\nevent: start\r\ndata: {\"a\":1}\r\n\r\nevent: delta\n"
-			"data: x\ndata: y\n\n\rdata: z\r\r\nevent: end\rdata: [DONE]\r\r";
+	                "data: x\ndata: y\n\n\rdata: z\r\r\nevent: end\rdata: [DONE]\r\r";
 	size_t len = strlen(s);
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	for (size_t cut = 0; cut <= len; cut++) {
@@ -198,7 +199,7 @@ static void
 test_sse_cr_lf_across_chunks(void **state)
 {
 	struct sse_parser *p = sse_new();
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	assert_int_equal(sse_feed(p, "data: a\r", 8, collect, &ev), 0);
@@ -217,7 +218,7 @@ static void
 test_sse_finish_flushes_unterminated(void **state)
 {
 	struct sse_parser *p = sse_new();
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	const char *s = "event: last\ndata: {\"type\":\"x\"}";
@@ -245,7 +246,7 @@ test_sse_callback_stops(void **state)
 {
 	const char *s = "data: 1\n\ndata: 2\n\ndata: 3\n\n";
 	struct sse_parser *p = sse_new();
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	ev.stop_at = 2;
@@ -265,7 +266,7 @@ static void
 test_sse_too_large(void **state)
 {
 	struct sse_parser *p = sse_new();
-	struct events ev = { 0 };
+	struct events ev = {0};
 	size_t n = 1024 * 1024;
 	char *big = xmalloc(n);
 	int rc = 0;
@@ -286,7 +287,7 @@ static void
 test_sse_embedded_nul(void **state)
 {
 	const char s[] = "data: a\0b\n\n";
-	struct events ev = { 0 };
+	struct events ev = {0};
 
 	(void)state;
 	assert_int_equal(parse(s, sizeof s - 1, 1, &ev, 0), 0);
@@ -300,11 +301,11 @@ test_sse_embedded_nul(void **state)
 static void
 test_sse_recorded_anthropic(void **state)
 {
-	static const char *const names[] = { "message_start", "content_block_start", "ping",
-		"content_block_delta", "content_block_delta", "content_block_delta",
-		"content_block_stop", "message_delta", "message_stop" };
-	struct events ev = { 0 };
-	size_t len, chunks[] = { 1, 7, 0 };
+	static const char *const names[] = {"message_start", "content_block_start", "ping",
+	    "content_block_delta", "content_block_delta", "content_block_delta",
+	    "content_block_stop", "message_delta", "message_stop"};
+	struct events ev = {0};
+	size_t len, chunks[] = {1, 7, 0};
 	char *s = adtest_read("anthropic_basic_stream.sse", &len);
 
 	(void)state;
@@ -323,8 +324,8 @@ test_sse_recorded_anthropic(void **state)
 static void
 test_sse_recorded_openai(void **state)
 {
-	struct events ev = { 0 };
-	size_t len, chunks[] = { 1, 7, 0 };
+	struct events ev = {0};
+	size_t len, chunks[] = {1, 7, 0};
 	char *s = adtest_read("openai_recorded_stream_include_usage.sse", &len);
 
 	(void)state;
@@ -344,19 +345,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sse_basic_lf),
-		cmocka_unit_test(test_sse_crlf_and_cr),
-		cmocka_unit_test(test_sse_multiline_data),
-		cmocka_unit_test(test_sse_comments_and_fields),
-		cmocka_unit_test(test_sse_bom),
-		cmocka_unit_test(test_sse_every_split),
-		cmocka_unit_test(test_sse_cr_lf_across_chunks),
-		cmocka_unit_test(test_sse_finish_flushes_unterminated),
-		cmocka_unit_test(test_sse_callback_stops),
-		cmocka_unit_test(test_sse_too_large),
-		cmocka_unit_test(test_sse_embedded_nul),
-		cmocka_unit_test(test_sse_recorded_anthropic),
-		cmocka_unit_test(test_sse_recorded_openai),
+	    cmocka_unit_test(test_sse_basic_lf),
+	    cmocka_unit_test(test_sse_crlf_and_cr),
+	    cmocka_unit_test(test_sse_multiline_data),
+	    cmocka_unit_test(test_sse_comments_and_fields),
+	    cmocka_unit_test(test_sse_bom),
+	    cmocka_unit_test(test_sse_every_split),
+	    cmocka_unit_test(test_sse_cr_lf_across_chunks),
+	    cmocka_unit_test(test_sse_finish_flushes_unterminated),
+	    cmocka_unit_test(test_sse_callback_stops),
+	    cmocka_unit_test(test_sse_too_large),
+	    cmocka_unit_test(test_sse_embedded_nul),
+	    cmocka_unit_test(test_sse_recorded_anthropic),
+	    cmocka_unit_test(test_sse_recorded_openai),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

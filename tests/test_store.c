@@ -48,7 +48,8 @@ test_open_default_path(void **state)
 	assert_int_equal(stat(expect, &st), 0);
 	/* WAL and the schema version */
 	assert_int_equal(sttest_sql_int64(expect, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(sttest_sql_int64(expect, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
+	assert_int_equal(sttest_sql_int64(expect,
+	                     "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
 	    1);
 	unsetenv("XDG_STATE_HOME");
 	free(dir);
@@ -86,8 +87,9 @@ test_newer_schema_refused(void **state)
 	sqlite3 *db;
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(a); PRAGMA user_version=99", NULL,
-	    NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(a); PRAGMA user_version=99", NULL, NULL,
+	                     NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &cause), -1);
 	assert_non_null(cause);
@@ -104,7 +106,7 @@ static void
 test_migration_from_v1(void **state)
 {
 	char *path = xasprintf("%s/v1.db", (char *)*state);
-	struct budget_conf bc = { .daily_usd = 10, .alert_threshold = 0.8, .hard_stop = 1 };
+	struct budget_conf bc = {.daily_usd = 10, .alert_threshold = 0.8, .hard_stop = 1};
 	struct budget_status bs;
 	struct store *s;
 	char *cause = NULL;
@@ -114,10 +116,13 @@ test_migration_from_v1(void **state)
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	store_close(s);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE spend_buckets; PRAGMA user_version=1; "
-	    "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
-	    "(strftime('%s','now') * 1000, 'p', 'm', 1.25), "
-	    "(strftime('%s','now') * 1000, 'p', 'm', 0.5)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "DROP TABLE spend_buckets; PRAGMA user_version=1; "
+	                     "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
+	                     "(strftime('%s','now') * 1000, 'p', 'm', 1.25), "
+	                     "(strftime('%s','now') * 1000, 'p', 'm', 0.5)",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -236,7 +241,7 @@ test_overrides(void **state)
 	char *path = xasprintf("%s/ov.db", (char *)*state);
 	struct store *s;
 	char *cause = NULL;
-	struct ov o = { "", 0 };
+	struct ov o = {"", 0};
 
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	assert_int_equal(store_override_set(s, "openai", "weight", "2"), 0);
@@ -284,12 +289,14 @@ test_day_bounds(void **state)
 	assert_int_equal(store_day_bounds("+02:00", noon, &start, &end, day), 0);
 	assert_string_equal(day, "2025-03-30");
 	assert_int_equal(start, 1743292800000LL - 2 * 3600000);
-	assert_int_equal(store_day_bounds("+02:00", 1743292800000LL - 2 * 3600000 - 1, &start,
-	    &end, day), 0);
+	assert_int_equal(store_day_bounds("+02:00", 1743292800000LL - 2 * 3600000 - 1, &start, &end,
+	                     day),
+	    0);
 	assert_string_equal(day, "2025-03-29");
 	/* -05:30 at 03:00 UTC is still the day before */
 	assert_int_equal(store_day_bounds("-0530", 1743292800000LL + 3 * 3600000, &start, &end,
-	    day), 0);
+	                     day),
+	    0);
 	assert_string_equal(day, "2025-03-29");
 	assert_int_equal(store_day_bounds("UTC+01:00", noon, &start, &end, day), 0);
 	assert_int_equal(start, 1743292800000LL - 3600000);
@@ -316,21 +323,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_default_path, sttest_setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, sttest_setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_newer_schema_refused, sttest_setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_migration_from_v1, sttest_setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, sttest_setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_readonly_dir_refused, sttest_setup_dir,
-		    teardown_dir),
-		cmocka_unit_test_setup_teardown(test_events_last, sttest_setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_overrides, sttest_setup_dir, teardown_dir),
-		cmocka_unit_test(test_day_bounds),
+	    cmocka_unit_test_setup_teardown(test_open_default_path, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, sttest_setup_dir,
+	        teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_migration_from_v1, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_corrupt_file_refused, sttest_setup_dir,
+	        teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_readonly_dir_refused, sttest_setup_dir,
+	        teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_events_last, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_overrides, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test(test_day_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,8 +40,8 @@ testkit_free(struct testkit *k)
 }
 
 struct provider_conf *
-testkit_add_provider(struct testkit *k, const char *name, enum sim_protocol proto,
-    int priority, double weight)
+testkit_add_provider(struct testkit *k, const char *name, enum sim_protocol proto, int priority,
+    double weight)
 {
 	struct sim_opts so;
 	struct provider_conf *p;
@@ -57,15 +57,17 @@ testkit_add_provider(struct testkit *k, const char *name, enum sim_protocol prot
 	if ((k->sims[k->n] = sim_start(&so, &cause)) == NULL)
 		fatal("testkit: sim_start %s: %s", name, cause);
 
-	k->cfg.providers = xreallocarray(k->cfg.providers, k->cfg.n_providers + 1,
-	    sizeof *k->cfg.providers);
+	k->cfg.providers =
+	    xreallocarray(k->cfg.providers, k->cfg.n_providers + 1, sizeof *k->cfg.providers);
 	p = &k->cfg.providers[k->cfg.n_providers++];
 	memset(p, 0, sizeof *p);
 	p->name = xstrdup(name);
-	p->kind = proto == SIM_ANTHROPIC ? PROVIDER_ANTHROPIC :
-	    proto == SIM_AZURE ? PROVIDER_AZURE : PROVIDER_OPENAI;
-	p->flavor = proto == SIM_MISTRAL ? FLAVOR_MISTRAL : proto == SIM_OLLAMA ?
-	    FLAVOR_OLLAMA : FLAVOR_OPENAI;
+	p->kind = proto == SIM_ANTHROPIC ? PROVIDER_ANTHROPIC
+	    : proto == SIM_AZURE         ? PROVIDER_AZURE
+	                                 : PROVIDER_OPENAI;
+	p->flavor = proto == SIM_MISTRAL ? FLAVOR_MISTRAL
+	    : proto == SIM_OLLAMA        ? FLAVOR_OLLAMA
+	                                 : FLAVOR_OPENAI;
 	p->base_url = xstrdup(sim_url(k->sims[k->n]));
 	p->api_key = xasprintf("test-key-%s", name);
 	p->models = xcalloc(1, sizeof *p->models);
@@ -83,8 +85,7 @@ testkit_add_provider(struct testkit *k, const char *name, enum sim_protocol prot
 }
 
 void
-testkit_add_route(struct testkit *k, const char *name, const char *primary,
-    const char *fallback)
+testkit_add_route(struct testkit *k, const char *name, const char *primary, const char *fallback)
 {
 	struct route_conf *rt;
 

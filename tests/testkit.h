@@ -25,11 +25,11 @@ void testkit_init(struct testkit *);
 /* Stop the sims and free the config. */
 void testkit_free(struct testkit *);
 /* Start a sim (key "test-key-NAME") and add a provider for it: 10 s timeout, 1 retry. */
-struct provider_conf *testkit_add_provider(struct testkit *, const char *name,
-    enum sim_protocol, int priority, double weight);
+struct provider_conf *testkit_add_provider(struct testkit *, const char *name, enum sim_protocol,
+    int priority, double weight);
 /* A route: primary, and fallback if not NULL. */
-void testkit_add_route(struct testkit *, const char *name, const char *primary,
-    const char *fallback);
+void
+testkit_add_route(struct testkit *, const char *name, const char *primary, const char *fallback);
 /* sim_control on sim i; aborts the test binary if the sim refuses. */
 void testkit_control(struct testkit *, size_t i, const char *json);
 /* Provider requests sim i has received. */

@@ -61,8 +61,8 @@ print_json(const struct router_result *res)
 	char *s;
 
 	if (res->cls == LLM_OK)
-		cJSON_AddStringToObject(o, "content", res->resp.content != NULL ?
-		    res->resp.content : "");
+		cJSON_AddStringToObject(o, "content",
+		    res->resp.content != NULL ? res->resp.content : "");
 	else
 		cJSON_AddNullToObject(o, "content");
 	cJSON_AddStringToObject(o, "provider", res->provider);
@@ -113,7 +113,8 @@ print_failure(const struct router_result *res)
 {
 	for (size_t i = 0; i < res->n_attempts; i++) {
 		const struct router_attempt *a = &res->attempts[i];
-		fprintf(stderr, "llmdeck ask: attempt %zu: %s (%s): ", i + 1, a->provider, a->model);
+		fprintf(stderr, "llmdeck ask: attempt %zu: %s (%s): ", i + 1, a->provider,
+		    a->model);
 		if (a->status != 0)
 			fprintf(stderr, "HTTP %d ", a->status);
 		fprintf(stderr, "%s: %s (%.0f ms)\n", llm_errclass_name(a->cls), a->error,
@@ -126,23 +127,23 @@ int
 cmd_ask_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "quality", required_argument, NULL, 'q' },
-		{ "complexity", required_argument, NULL, 'X' },
-		{ "route", required_argument, NULL, 'r' },
-		{ "provider", required_argument, NULL, 'p' },
-		{ "model", required_argument, NULL, 'm' },
-		{ "temperature", required_argument, NULL, 't' },
-		{ "max-tokens", required_argument, NULL, 'n' },
-		{ "system", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "stream", no_argument, NULL, 'x' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "no-cache", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"quality", required_argument, NULL, 'q'},
+	    {"complexity", required_argument, NULL, 'X'},
+	    {"route", required_argument, NULL, 'r'},
+	    {"provider", required_argument, NULL, 'p'},
+	    {"model", required_argument, NULL, 'm'},
+	    {"temperature", required_argument, NULL, 't'},
+	    {"max-tokens", required_argument, NULL, 'n'},
+	    {"system", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"seed", required_argument, NULL, 'S'},
+	    {"stream", no_argument, NULL, 'x'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"no-cache", no_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct llm_request req;
 	struct router_opts ro;
@@ -160,15 +161,18 @@ cmd_ask_main(int argc, char **argv)
 	memset(&ro, 0, sizeof ro);
 	ro.no_probes = 1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:d:q:X:r:p:m:t:n:s:T:S:xjNh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:q:X:r:p:m:t:n:s:T:S:xjNh", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'd': db_path = optarg; break;
 		case 'q':
 			if (strcmp(optarg, "high") != 0 && strcmp(optarg, "standard") != 0 &&
 			    strcmp(optarg, "low") != 0) {
-				fprintf(stderr, "llmdeck ask: --quality: expected high, standard or "
-				    "low, got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "llmdeck ask: --quality: expected high, standard or "
+				    "low, got \"%s\"\n",
+				    optarg);
 				goto usage;
 			}
 			free(req.quality);
@@ -178,17 +182,31 @@ cmd_ask_main(int argc, char **argv)
 			free(req.complexity);
 			req.complexity = xstrdup(optarg);
 			break;
-		case 'r': free(req.route); req.route = xstrdup(optarg); break;
-		case 'p': free(req.provider); req.provider = xstrdup(optarg); break;
-		case 'm': free(req.model); req.model = xstrdup(optarg); break;
-		case 's': free(req.system); req.system = xstrdup(optarg); break;
+		case 'r':
+			free(req.route);
+			req.route = xstrdup(optarg);
+			break;
+		case 'p':
+			free(req.provider);
+			req.provider = xstrdup(optarg);
+			break;
+		case 'm':
+			free(req.model);
+			req.model = xstrdup(optarg);
+			break;
+		case 's':
+			free(req.system);
+			req.system = xstrdup(optarg);
+			break;
 		case 'x': req.stream = 1; break;
 		case 'j': json = 1; break;
 		case 'N': req.no_cache = 1; break;
 		case 't':
 			if (parse_double(optarg, 0, 2, &d) != 0) {
-				fprintf(stderr, "llmdeck ask: --temperature: expected a number 0..2, "
-				    "got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "llmdeck ask: --temperature: expected a number 0..2, "
+				    "got \"%s\"\n",
+				    optarg);
 				goto usage;
 			}
 			req.temperature = d;
@@ -196,16 +214,20 @@ cmd_ask_main(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_long(optarg, 1, 1000000, &l) != 0) {
-				fprintf(stderr, "llmdeck ask: --max-tokens: expected an integer "
-				    "1..1000000, got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "llmdeck ask: --max-tokens: expected an integer "
+				    "1..1000000, got \"%s\"\n",
+				    optarg);
 				goto usage;
 			}
 			req.max_tokens = (int)l;
 			break;
 		case 'T':
 			if (parse_double(optarg, 0.001, 86400, &d) != 0) {
-				fprintf(stderr, "llmdeck ask: --timeout: expected seconds > 0, got "
-				    "\"%s\"\n", optarg);
+				fprintf(stderr,
+				    "llmdeck ask: --timeout: expected seconds > 0, got "
+				    "\"%s\"\n",
+				    optarg);
 				goto usage;
 			}
 			req.timeout_ms = (int)(d * 1000);
@@ -221,8 +243,7 @@ cmd_ask_main(int argc, char **argv)
 			ask_usage(stdout);
 			llm_request_free(&req);
 			return 0;
-		default:
-			goto usage;
+		default: goto usage;
 		}
 	}
 	if (optind != argc - 1) {

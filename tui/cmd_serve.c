@@ -21,7 +21,8 @@ static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db] [--threads N]\n"
+	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db] [--threads "
+	    "N]\n"
 	    "                     [--max-body BYTES] [--token-env VAR] [--require-token]\n"
 	    "Serve the router over HTTP until SIGINT or SIGTERM: POST /v1/chat/completions\n"
 	    "(OpenAI), POST /v1/messages (Anthropic), GET /v1/models, /health, /ready, /metrics.\n"
@@ -44,16 +45,16 @@ int
 cmd_serve_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "no-db", no_argument, NULL, 'N' },
-		{ "token-env", required_argument, NULL, 'e' },
-		{ "require-token", no_argument, NULL, 'r' },
-		{ "max-body", required_argument, NULL, 'm' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, 'l'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"no-db", no_argument, NULL, 'N'},
+	    {"token-env", required_argument, NULL, 'e'},
+	    {"require-token", no_argument, NULL, 'r'},
+	    {"max-body", required_argument, NULL, 'm'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct gateway_opts go;
 	struct router_opts ro;
@@ -79,26 +80,25 @@ cmd_serve_main(int argc, char **argv)
 		case 'r': go.require_token = 1; break;
 		case 'm':
 			if (parse_long(optarg, 1, 1L << 30, &l) != 0) {
-				fprintf(stderr, "llmdeck serve: --max-body: expected bytes 1..2^30, "
-				    "got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "llmdeck serve: --max-body: expected bytes 1..2^30, "
+				    "got \"%s\"\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			go.max_body = (size_t)l;
 			break;
 		case 't':
 			if (parse_long(optarg, 1, 64, &l) != 0) {
-				fprintf(stderr, "llmdeck serve: --threads: expected 1..64, got \"%s\"\n",
+				fprintf(stderr,
+				    "llmdeck serve: --threads: expected 1..64, got \"%s\"\n",
 				    optarg);
 				return EXIT_USAGE;
 			}
 			go.threads = (int)l;
 			break;
-		case 'h':
-			serve_usage(stdout);
-			return 0;
-		default:
-			serve_usage(stderr);
-			return EXIT_USAGE;
+		case 'h': serve_usage(stdout); return 0;
+		default: serve_usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
@@ -130,7 +130,7 @@ cmd_serve_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&ro, 0, sizeof ro);
-	ro.store = st;          /* every answer ledgered, the budget and cache shared */
+	ro.store = st; /* every answer ledgered, the budget and cache shared */
 	if ((r = router_new(&cfg, &ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);

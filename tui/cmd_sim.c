@@ -28,7 +28,8 @@ cmd_sim_usage(FILE *f)
 	    "  --error-status S      400, 401, 429, 500, 503, 529 ... (default 429)\n"
 	    "  --retry-after S       send retry-after: S on 429 and 5xx errors\n"
 	    "  --quota               openai 429s are insufficient_quota\n"
-	    "  --fault F             none, hang, slow, drop, malformed, truncated, down, midstream\n"
+	    "  --fault F             none, hang, slow, drop, malformed, truncated, down, "
+	    "midstream\n"
 	    "  --seed N              seed for the error rate, jitter and ids\n"
 	    "  --threads N           server threads (default 2)\n"
 	    "  --config FILE         {\"sims\":[{\"name\":..,\"protocol\":..,\"listen\":..,"
@@ -74,7 +75,8 @@ cmd_sim_main(int argc, char **argv)
 	}
 	if (config != NULL) {
 		if (nrest > allow_remote) {
-			fprintf(stderr, "llmdeck sim: --config takes no other options than "
+			fprintf(stderr,
+			    "llmdeck sim: --config takes no other options than "
 			    "--allow-remote\n");
 			free(rest);
 			return EXIT_USAGE;

@@ -36,11 +36,13 @@ struct status {
 static void
 status_usage(FILE *f)
 {
-	fprintf(f, "usage: llmdeck status [--config FILE] [--db FILE] [--json]\n"
+	fprintf(f,
+	    "usage: llmdeck status [--config FILE] [--db FILE] [--json]\n"
 	    "Today's spend and budget, requests, errors and cost per provider and model,\n"
 	    "the response cache and the last %d events, from the database\n"
 	    "(--db, else $XDG_STATE_HOME/llmdeck/llmdeck.db).\n"
-	    "Exit codes: 0 ok, 2 usage, config or database error.\n", STATUS_EVENTS);
+	    "Exit codes: 0 ok, 2 usage, config or database error.\n",
+	    STATUS_EVENTS);
 }
 
 static void
@@ -93,8 +95,7 @@ status_print_json(const struct status *st, const char *db)
 	cJSON_AddNumberToObject(o, "burn_60m_per_hour", b->burn_60m_per_hour);
 	cJSON_AddNumberToObject(o, "projected_usd", b->projected_usd);
 	cJSON_AddBoolToObject(o, "under_pressure", b->under_pressure);
-	cJSON_AddItemToObject(o, "providers", status_groups_json(st->providers,
-	    st->n_providers));
+	cJSON_AddItemToObject(o, "providers", status_groups_json(st->providers, st->n_providers));
 	cJSON_AddItemToObject(o, "models", status_groups_json(st->models, st->n_models));
 	c = cJSON_AddObjectToObject(o, "cache");
 	cJSON_AddNumberToObject(c, "entries", (double)st->cache.entries);
@@ -131,10 +132,9 @@ status_print_groups(const char *title, const struct ledger_group *g, int n)
 		char cost[32];
 
 		snprintf(cost, sizeof cost, "$%.4f", g[i].cost_usd);
-		printf("  %-22s %9lld %7lld %6lld %12s%s\n",
-		    g[i].name[0] != '\0' ? g[i].name : "-", (long long)g[i].requests,
-		    (long long)g[i].errors, (long long)g[i].cache_hits, cost,
-		    g[i].unpriced ? " +unpriced" : "");
+		printf("  %-22s %9lld %7lld %6lld %12s%s\n", g[i].name[0] != '\0' ? g[i].name : "-",
+		    (long long)g[i].requests, (long long)g[i].errors, (long long)g[i].cache_hits,
+		    cost, g[i].unpriced ? " +unpriced" : "");
 	}
 }
 
@@ -156,7 +156,8 @@ status_print_text(const struct status *st, const char *db)
 		printf("spent     $%.4f, no daily budget, reserved $%.4f\n", b->spent_usd,
 		    b->reserved_usd);
 	printf("burn      $%.4f/h over 5 min, $%.4f/h over 60 min; projected $%.4f by the "
-	    "day's end%s\n", b->burn_5m_per_hour, b->burn_60m_per_hour, b->projected_usd,
+	       "day's end%s\n",
+	    b->burn_5m_per_hour, b->burn_60m_per_hour, b->projected_usd,
 	    b->under_pressure ? "; under budget pressure" : "");
 	status_print_groups("providers", st->providers, st->n_providers);
 	status_print_groups("models", st->models, st->n_models);
@@ -209,11 +210,11 @@ int
 cmd_status_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *db_path = NULL;
 	struct status st;

@@ -84,12 +84,11 @@ console_wake(struct console *c)
 	ssize_t n;
 
 	n = write(c->wake[1], "", 1);
-	(void)n;    /* a full pipe already wakes the loop */
+	(void)n; /* a full pipe already wakes the loop */
 }
 
 void
-console_event(struct console *c, enum event_kind kind, const char *provider, const char *fmt,
-    ...)
+console_event(struct console *c, enum event_kind kind, const char *provider, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -141,8 +140,8 @@ console_signature(struct console *c)
 	h = mix(h, s->in_flight);
 	for (size_t i = 0; i < s->n_providers; i++) {
 		const struct provider_snapshot *p = &s->providers[i];
-		h = mix(h, (uint64_t)p->admin << 8 | (uint64_t)p->breaker << 4 |
-		    (uint64_t)p->usable);
+		h = mix(h,
+		    (uint64_t)p->admin << 8 | (uint64_t)p->breaker << 4 | (uint64_t)p->usable);
 		h = mix(h, (uint64_t)p->priority);
 		h = mix(h, dbits(p->weight));
 		h = mix(h, p->requests);
@@ -246,7 +245,7 @@ console_set_theme(struct console *c, const char *name, char **cause)
 
 	rc = theme_load_file(&t, path, name, cause);
 	free(path);
-	c->theme = t;    /* on error: the default */
+	c->theme = t; /* on error: the default */
 	if (c->color_depth >= 0 && !isendwin())
 		color_setup(c);
 	c->dirty = 1;
@@ -373,9 +372,7 @@ console_key(struct console *c, int is_key, wint_t ch)
 		return;
 	}
 	switch (c->mode) {
-	case MODE_DASHBOARD:
-		dashboard_key(c, is_key, ch);
-		break;
+	case MODE_DASHBOARD: dashboard_key(c, is_key, ch); break;
 	case MODE_HELP:
 		if (is_key && (ch == KEY_DOWN || ch == KEY_NPAGE))
 			c->help_scroll += ch == KEY_NPAGE ? 10 : 1;
@@ -389,9 +386,7 @@ console_key(struct console *c, int is_key, wint_t ch)
 			c->help_scroll = 0;
 		c->dirty = 1;
 		break;
-	case MODE_CMDLINE:
-		cmdline_key(c, is_key, ch);
-		break;
+	case MODE_CMDLINE: cmdline_key(c, is_key, ch); break;
 	case MODE_CONFIRM:
 		c->mode = MODE_DASHBOARD;
 		if (!is_key && (ch == 'y' || ch == 'Y'))
@@ -449,7 +444,7 @@ console_depth(struct console *c)
 
 	if (c->no_color || (nc != NULL && *nc != '\0') || !has_colors())
 		return 0;
-	start_color();  /* COLORS is known only after this */
+	start_color(); /* COLORS is known only after this */
 	if (ct != NULL && (strcmp(ct, "truecolor") == 0 || strcmp(ct, "24bit") == 0) &&
 	    COLORS >= 256 && can_change_color())
 		return 24;
@@ -537,17 +532,17 @@ int
 cmd_console_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'b' },
-		{ "demo", no_argument, NULL, 'd' },
-		{ "demo-rate", required_argument, NULL, 'r' },
-		{ "theme", required_argument, NULL, 't' },
-		{ "no-color", no_argument, NULL, 'n' },
-		{ "readonly", no_argument, NULL, 'R' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "commands", no_argument, NULL, 'C' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'b'},
+	    {"demo", no_argument, NULL, 'd'},
+	    {"demo-rate", required_argument, NULL, 'r'},
+	    {"theme", required_argument, NULL, 't'},
+	    {"no-color", no_argument, NULL, 'n'},
+	    {"readonly", no_argument, NULL, 'R'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"commands", no_argument, NULL, 'C'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct console *c;
 	struct router_opts ro;
@@ -574,8 +569,10 @@ cmd_console_main(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 'r':
 			if (parse_double(optarg, 0, 1000, &d) != 0) {
-				fprintf(stderr, "llmdeck: --demo-rate: expected requests per second "
-				    "0..1000, got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "llmdeck: --demo-rate: expected requests per second "
+				    "0..1000, got \"%s\"\n",
+				    optarg);
 				console_usage(stderr);
 				free(c);
 				return EXIT_USAGE;
@@ -603,7 +600,8 @@ cmd_console_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "llmdeck: the console needs a terminal; try 'llmdeck ask' or "
+		fprintf(stderr,
+		    "llmdeck: the console needs a terminal; try 'llmdeck ask' or "
 		    "'llmdeck status'\n");
 		free(c);
 		return EXIT_USAGE;
@@ -623,7 +621,8 @@ cmd_console_main(int argc, char **argv)
 		goto out;
 	}
 	if (c->cfg.n_providers == 0) {
-		fprintf(stderr, "llmdeck: no providers: set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
+		fprintf(stderr,
+		    "llmdeck: no providers: set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
 		    "give --config FILE, or try llmdeck --demo\n");
 		rc = EXIT_USAGE;
 		goto out;
@@ -639,7 +638,7 @@ cmd_console_main(int argc, char **argv)
 		cause = NULL;
 	}
 	memset(&ro, 0, sizeof ro);
-	ro.store = c->store;    /* ledger, budget, cache, events, overrides */
+	ro.store = c->store; /* ledger, budget, cache, events, overrides */
 	if ((c->router = router_new(&c->cfg, &ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck: %s\n", cause);
 		rc = EXIT_USAGE;

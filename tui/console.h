@@ -26,21 +26,21 @@ struct prompt;
 struct console;
 
 /* Command flags. */
-#define CMD_DESTRUCTIVE 0x01  /* changes where traffic goes or drops data */
-#define CMD_CONFIRM 0x02      /* ask y/n first */
-#define CMD_READONLY_OK 0x04  /* allowed under --readonly */
-#define CMD_PROVIDER 0x08     /* first argument: a provider, default the selected one */
-#define CMD_ASK_ARGS 0x10     /* its key opens the command line to type the arguments */
+#define CMD_DESTRUCTIVE 0x01 /* changes where traffic goes or drops data */
+#define CMD_CONFIRM 0x02     /* ask y/n first */
+#define CMD_READONLY_OK 0x04 /* allowed under --readonly */
+#define CMD_PROVIDER 0x08    /* first argument: a provider, default the selected one */
+#define CMD_ASK_ARGS 0x10    /* its key opens the command line to type the arguments */
 
 struct console_cmd {
 	const char *name;
-	const char *alias;        /* or NULL */
-	int key;                  /* 0: command line only */
-	int key2;                 /* a second key (arrows), 0 if none */
-	const char *args;         /* usage of the arguments, "" if none */
-	const char *help;         /* one line */
+	const char *alias; /* or NULL */
+	int key;           /* 0: command line only */
+	int key2;          /* a second key (arrows), 0 if none */
+	const char *args;  /* usage of the arguments, "" if none */
+	const char *help;  /* one line */
 	int flags;
-	int min_args;             /* after the provider, if CMD_PROVIDER */
+	int min_args; /* after the provider, if CMD_PROVIDER */
 	/* argv[0] is the command's name; with CMD_PROVIDER argv[1] is the provider. */
 	int (*exec)(struct console *, int argc, char **argv, char **cause);
 };
@@ -62,7 +62,7 @@ enum console_mode {
 #define CONSOLE_RATE_SAMPLES 16
 
 struct console {
-	struct gateway *gateway;   /* --listen: the HTTP gateway on the console's router */
+	struct gateway *gateway; /* --listen: the HTTP gateway on the console's router */
 	/* Options. */
 	const char *config_path;
 	const char *db_path;
@@ -79,11 +79,11 @@ struct console {
 	struct demo *demo;
 	struct drill *drill;
 	struct prompt *prompt;
-	int wake[2];              /* workers write a byte to wake[1] */
+	int wake[2]; /* workers write a byte to wake[1] */
 
 	/* The terminal. */
 	int utf8;
-	int color_depth;          /* 0 mono, 8, 16, 256, 24 (true colour) */
+	int color_depth; /* 0 mono, 8, 16, 256, 24 (true colour) */
 	struct theme theme;
 	int mouse;
 
@@ -96,7 +96,7 @@ struct console {
 	uint64_t next_refresh_ms;
 	struct router_snapshot snap;
 	int have_snap;
-	uint64_t signature;       /* of what was last drawn */
+	uint64_t signature; /* of what was last drawn */
 	struct budget_status budget;
 	int have_budget;
 	struct cache_stats cache;
@@ -104,9 +104,9 @@ struct console {
 	uint64_t next_store_ms;
 	struct event events[CONSOLE_EVENTS];
 	size_t n_events;
-	int event_scroll;         /* lines up from the newest */
+	int event_scroll; /* lines up from the newest */
 	size_t selected;
-	int table_y;              /* screen row of the first provider, for clicks */
+	int table_y; /* screen row of the first provider, for clicks */
 	int help_scroll;
 
 	/* Rates over the last few refreshes. */
@@ -126,7 +126,7 @@ struct console {
 	/* The command line and confirmations. */
 	char cmdline[512];
 	size_t cmdlen;
-	char confirm_line[512];   /* the command waiting for y/n */
+	char confirm_line[512]; /* the command waiting for y/n */
 	char message[512];
 	int message_error;
 	uint64_t message_ms;
@@ -137,8 +137,8 @@ void console_message(struct console *, int error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void console_wake(struct console *);
 /* Record an operator action the core does not record itself. */
-void console_event(struct console *, enum event_kind, const char *provider, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+void console_event(struct console *, enum event_kind, const char *provider, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 const struct provider_snapshot *console_selected(struct console *);
 void console_refresh(struct console *);
 int console_set_theme(struct console *, const char *name, char **cause);

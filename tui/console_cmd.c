@@ -108,8 +108,8 @@ exec_clear(struct console *c, int argc, char **argv, char **cause)
 		name = NULL;
 	if (router_clear_overrides(c->router, name, cause) != 0)
 		return -1;
-	console_message(c, 0, "overrides of %s reset to the config", name != NULL ? name :
-	    "every provider");
+	console_message(c, 0, "overrides of %s reset to the config",
+	    name != NULL ? name : "every provider");
 	return 0;
 }
 
@@ -132,8 +132,8 @@ exec_priority(struct console *c, int argc, char **argv, char **cause)
 	(void)argc;
 	if (strcmp(argv[0], "priority") == 0) {
 		if (parse_long(argv[2], 0, 1000, &prio) != 0) {
-			*cause = xasprintf("priority: expected an integer 0..1000, got \"%s\"",
-			    argv[2]);
+			*cause =
+			    xasprintf("priority: expected an integer 0..1000, got \"%s\"", argv[2]);
 			return -1;
 		}
 	} else if (strcmp(argv[0], "raise") == 0)
@@ -170,8 +170,8 @@ exec_flush(struct console *c, int argc, char **argv, char **cause)
 
 	(void)argc, (void)argv;
 	if (c->store == NULL) {
-		*cause = xasprintf("flush: no database (%s)", c->store_error != NULL ?
-		    c->store_error : "not open");
+		*cause = xasprintf("flush: no database (%s)",
+		    c->store_error != NULL ? c->store_error : "not open");
 		return -1;
 	}
 	if ((n = cache_flush(c->store)) < 0) {
@@ -251,8 +251,8 @@ exec_refresh(struct console *c, int argc, char **argv, char **cause)
 
 	(void)argc;
 	if (parse_long(argv[1], 100, 10000, &ms) != 0) {
-		*cause = xasprintf("refresh: expected milliseconds 100..10000, got \"%s\"",
-		    argv[1]);
+		*cause =
+		    xasprintf("refresh: expected milliseconds 100..10000, got \"%s\"", argv[1]);
 		return -1;
 	}
 	c->refresh_ms = (int)ms;
@@ -285,53 +285,47 @@ exec_quit(struct console *c, int argc, char **argv, char **cause)
 #define PROV CMD_PROVIDER
 
 const struct console_cmd console_cmds[] = {
-	{ "help", NULL, '?', KEY_F(1), "", "show every key and command (this screen)", RO, 0,
-	    exec_help },
-	{ "command", NULL, ':', 0, "", "open the command line; Tab completes names", RO, 0,
-	    exec_command },
-	{ "down", NULL, 'j', KEY_DOWN, "", "select the next provider (or click a row)", RO, 0,
-	    exec_move },
-	{ "up", NULL, 'k', KEY_UP, "", "select the previous provider", RO, 0, exec_move },
-	{ "select", NULL, 0, 0, "NAME", "select a provider by name", RO | PROV, 0,
-	    exec_select },
-	{ "failover", "drain", 'f', 0, "[NAME]",
-	    "drain a provider: new traffic moves to the next one at once",
-	    CMD_DESTRUCTIVE | CMD_CONFIRM | PROV, 0, exec_admin },
-	{ "enable", NULL, 'e', 0, "[NAME]", "enable a provider (also ends a drain)", PROV, 0,
-	    exec_admin },
-	{ "disable", NULL, 'd', 0, "[NAME]", "disable a provider: no traffic until enabled",
-	    CMD_DESTRUCTIVE | CMD_CONFIRM | PROV, 0, exec_admin },
-	{ "reset", NULL, 'r', 0, "[NAME]", "reset a provider's circuit breaker to closed", PROV,
-	    0, exec_reset },
-	{ "probe", NULL, 'P', 0, "[NAME]", "send a health probe to a provider now", PROV, 0,
-	    exec_probe },
-	{ "priority", "prio", 0, 0, "NAME N", "set a provider's priority (lower is preferred)",
-	    PROV, 1, exec_priority },
-	{ "raise", NULL, '+', 0, "[NAME]", "raise a provider's priority (number - 1)", PROV, 0,
-	    exec_priority },
-	{ "lower", NULL, '-', 0, "[NAME]", "lower a provider's priority (number + 1)", PROV, 0,
-	    exec_priority },
-	{ "weight", NULL, 'w', 0, "NAME W", "set a provider's weight within its priority",
-	    PROV | CMD_ASK_ARGS, 1, exec_weight },
-	{ "clear-overrides", "unset", 'U', 0, "[NAME|all]",
-	    "drop a provider's saved overrides: back to the config's values",
-	    CMD_DESTRUCTIVE | CMD_CONFIRM, 0, exec_clear },
-	{ "flush", NULL, 'F', 0, "", "flush the response cache",
-	    CMD_DESTRUCTIVE | CMD_CONFIRM, 0, exec_flush },
-	{ "drill", NULL, 'D', 0, "NAME FAULT",
-	    "fault drill on a simulated provider: 500 429 529 slow hang down none",
-	    PROV | CMD_ASK_ARGS, 1, exec_drill },
-	{ "prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)",
-	    0, 0, exec_prompt },
-	{ "theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0,
-	    exec_theme },
-	{ "pause", NULL, ' ', 0, "", "pause or resume the display", RO, 0, exec_pause },
-	{ "refresh", NULL, 0, 0, "MS", "set the refresh period (100..10000 ms)", RO, 1,
-	    exec_refresh },
-	{ "log-up", NULL, KEY_PPAGE, '[', "", "scroll the event log back", RO, 0, exec_log },
-	{ "log-down", NULL, KEY_NPAGE, ']', "", "scroll the event log forward", RO, 0,
-	    exec_log },
-	{ "quit", "q", 'q', 0, "", "leave the console", RO, 0, exec_quit },
+    {"help", NULL, '?', KEY_F(1), "", "show every key and command (this screen)", RO, 0, exec_help},
+    {"command", NULL, ':', 0, "", "open the command line; Tab completes names", RO, 0,
+        exec_command},
+    {"down", NULL, 'j', KEY_DOWN, "", "select the next provider (or click a row)", RO, 0,
+        exec_move},
+    {"up", NULL, 'k', KEY_UP, "", "select the previous provider", RO, 0, exec_move},
+    {"select", NULL, 0, 0, "NAME", "select a provider by name", RO | PROV, 0, exec_select},
+    {"failover", "drain", 'f', 0, "[NAME]",
+        "drain a provider: new traffic moves to the next one at once",
+        CMD_DESTRUCTIVE | CMD_CONFIRM | PROV, 0, exec_admin},
+    {"enable", NULL, 'e', 0, "[NAME]", "enable a provider (also ends a drain)", PROV, 0,
+        exec_admin},
+    {"disable", NULL, 'd', 0, "[NAME]", "disable a provider: no traffic until enabled",
+        CMD_DESTRUCTIVE | CMD_CONFIRM | PROV, 0, exec_admin},
+    {"reset", NULL, 'r', 0, "[NAME]", "reset a provider's circuit breaker to closed", PROV, 0,
+        exec_reset},
+    {"probe", NULL, 'P', 0, "[NAME]", "send a health probe to a provider now", PROV, 0, exec_probe},
+    {"priority", "prio", 0, 0, "NAME N", "set a provider's priority (lower is preferred)", PROV, 1,
+        exec_priority},
+    {"raise", NULL, '+', 0, "[NAME]", "raise a provider's priority (number - 1)", PROV, 0,
+        exec_priority},
+    {"lower", NULL, '-', 0, "[NAME]", "lower a provider's priority (number + 1)", PROV, 0,
+        exec_priority},
+    {"weight", NULL, 'w', 0, "NAME W", "set a provider's weight within its priority",
+        PROV | CMD_ASK_ARGS, 1, exec_weight},
+    {"clear-overrides", "unset", 'U', 0, "[NAME|all]",
+        "drop a provider's saved overrides: back to the config's values",
+        CMD_DESTRUCTIVE | CMD_CONFIRM, 0, exec_clear},
+    {"flush", NULL, 'F', 0, "", "flush the response cache", CMD_DESTRUCTIVE | CMD_CONFIRM, 0,
+        exec_flush},
+    {"drill", NULL, 'D', 0, "NAME FAULT",
+        "fault drill on a simulated provider: 500 429 529 slow hang down none", PROV | CMD_ASK_ARGS,
+        1, exec_drill},
+    {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)", 0, 0,
+        exec_prompt},
+    {"theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0, exec_theme},
+    {"pause", NULL, ' ', 0, "", "pause or resume the display", RO, 0, exec_pause},
+    {"refresh", NULL, 0, 0, "MS", "set the refresh period (100..10000 ms)", RO, 1, exec_refresh},
+    {"log-up", NULL, KEY_PPAGE, '[', "", "scroll the event log back", RO, 0, exec_log},
+    {"log-down", NULL, KEY_NPAGE, ']', "", "scroll the event log forward", RO, 0, exec_log},
+    {"quit", "q", 'q', 0, "", "leave the console", RO, 0, exec_quit},
 };
 const size_t console_ncmds = nitems(console_cmds);
 
@@ -394,7 +388,7 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 	while (*copy == ':')
 		memmove(copy, copy + 1, strlen(copy));
 	for (w = strtok_r(copy, " \t", &save); w != NULL && argc < MAX_ARGS;
-	    w = strtok_r(NULL, " \t", &save))
+	     w = strtok_r(NULL, " \t", &save))
 		argv[argc++] = w;
 	argv[argc] = NULL;
 	if (argc == 0)
@@ -405,14 +399,17 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 	}
 	argv[0] = (char *)cmd->name;
 	if (c->readonly && !(cmd->flags & CMD_READONLY_OK)) {
-		console_message(c, 1, "read-only: \"%s\" refused (the console was started with "
-		    "--readonly)", cmd->name);
+		console_message(c, 1,
+		    "read-only: \"%s\" refused (the console was started with "
+		    "--readonly)",
+		    cmd->name);
 		goto out;
 	}
 	if (cmd->flags & CMD_PROVIDER) {
 		/* No provider given (":weight 0.5" too): the selected one. */
-		if (argc < 2 || (snap_provider(c, argv[1], NULL) == NULL && cmd->min_args > 0 &&
-		    argc == 1 + cmd->min_args)) {
+		if (argc < 2 ||
+		    (snap_provider(c, argv[1], NULL) == NULL && cmd->min_args > 0 &&
+		        argc == 1 + cmd->min_args)) {
 			if ((sel = console_selected(c)) == NULL) {
 				console_message(c, 1, "%s: no provider selected", cmd->name);
 				goto out;

@@ -31,31 +31,29 @@ static const struct demo_spec {
 	double weight;
 	int rpm;
 } specs[] = {
-	{ "anthropic", SIM_ANTHROPIC, PROVIDER_ANTHROPIC, FLAVOR_OPENAI,
-	    { "claude-sonnet", "claude-haiku" }, 650, 900, 12, 1, 3, 600 },
-	{ "openai", SIM_OPENAI, PROVIDER_OPENAI, FLAVOR_OPENAI, { "gpt-4o", "gpt-4o-mini" },
-	    450, 700, 10, 1, 3, 600 },
-	{ "azure", SIM_AZURE, PROVIDER_AZURE, FLAVOR_OPENAI, { "gpt-4o", NULL }, 550, 1100, 12,
-	    1, 2, 300 },
-	{ "mistral", SIM_MISTRAL, PROVIDER_OPENAI, FLAVOR_MISTRAL,
-	    { "mistral-large", "mistral-small" }, 350, 500, 8, 1, 1, 0 },
-	{ "llama", SIM_OLLAMA, PROVIDER_OPENAI, FLAVOR_OLLAMA, { "llama", NULL }, 180, 1600, 20,
-	    2, 1, 0 },
+    {"anthropic", SIM_ANTHROPIC, PROVIDER_ANTHROPIC, FLAVOR_OPENAI,
+        {"claude-sonnet", "claude-haiku"}, 650, 900, 12, 1, 3, 600},
+    {"openai", SIM_OPENAI, PROVIDER_OPENAI, FLAVOR_OPENAI, {"gpt-4o", "gpt-4o-mini"}, 450, 700, 10,
+        1, 3, 600},
+    {"azure", SIM_AZURE, PROVIDER_AZURE, FLAVOR_OPENAI, {"gpt-4o", NULL}, 550, 1100, 12, 1, 2, 300},
+    {"mistral", SIM_MISTRAL, PROVIDER_OPENAI, FLAVOR_MISTRAL, {"mistral-large", "mistral-small"},
+        350, 500, 8, 1, 1, 0},
+    {"llama", SIM_OLLAMA, PROVIDER_OPENAI, FLAVOR_OLLAMA, {"llama", NULL}, 180, 1600, 20, 2, 1, 0},
 };
 
 static const char *const demo_prompts[] = {
-	"Summarise the incident report in three bullet points.",
-	"Translate 'the deployment is green' into French.",
-	"Write a haiku about circuit breakers.",
-	"What is the capital of Australia?",
-	"Explain exponential backoff with jitter in two sentences.",
-	"Classify this ticket: 'cannot log in after password reset'.",
-	"Give me a regex for an ISO 8601 date.",
-	"Draft a polite reminder about the overdue invoice.",
-	"List three risks of a single LLM provider.",
-	"Rewrite this sentence in plain English: 'we leverage synergies'.",
-	"Extract the city from: 'Ship to 12 Rue de Rivoli, Paris'.",
-	"Is 2027 a prime number?",
+    "Summarise the incident report in three bullet points.",
+    "Translate 'the deployment is green' into French.",
+    "Write a haiku about circuit breakers.",
+    "What is the capital of Australia?",
+    "Explain exponential backoff with jitter in two sentences.",
+    "Classify this ticket: 'cannot log in after password reset'.",
+    "Give me a regex for an ISO 8601 date.",
+    "Draft a polite reminder about the overdue invoice.",
+    "List three risks of a single LLM provider.",
+    "Rewrite this sentence in plain English: 'we leverage synergies'.",
+    "Extract the city from: 'Ship to 12 Rue de Rivoli, Paris'.",
+    "Is 2027 a prime number?",
 };
 
 struct demo {
@@ -98,8 +96,8 @@ demo_start(struct config *cfg, char **cause)
 			demo_stop(d);
 			return NULL;
 		}
-		cfg->providers = xreallocarray(cfg->providers, cfg->n_providers + 1,
-		    sizeof *cfg->providers);
+		cfg->providers =
+		    xreallocarray(cfg->providers, cfg->n_providers + 1, sizeof *cfg->providers);
 		p = &cfg->providers[cfg->n_providers++];
 		memset(p, 0, sizeof *p);
 		p->name = xstrdup(sp->name);
@@ -183,7 +181,7 @@ demo_load(void *arg)
 			llm_request_add_message(&req, LLM_ROLE_USER,
 			    demo_prompts[rng_next(&rng) % nitems(demo_prompts)]);
 			req.has_temperature = 1;
-			req.temperature = u < 0.35 ? 0 : 0.7;    /* some are cacheable */
+			req.temperature = u < 0.35 ? 0 : 0.7; /* some are cacheable */
 			req.max_tokens = 256;
 			if (u > 0.85)
 				req.route = xstrdup("LSR");

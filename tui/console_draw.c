@@ -118,8 +118,8 @@ fmt_us(char *out, size_t len, uint64_t us)
 	else if (us < 1000)
 		snprintf(out, len, "%lluus", (unsigned long long)us);
 	else if (us < 10000000)
-		snprintf(out, len, us < 1000000 ? "%.0fms" : "%.2fs", us < 1000000 ?
-		    (double)us / 1000.0 : (double)us / 1e6);
+		snprintf(out, len, us < 1000000 ? "%.0fms" : "%.2fs",
+		    us < 1000000 ? (double)us / 1000.0 : (double)us / 1e6);
 	else
 		snprintf(out, len, "%.1fs", (double)us / 1e6);
 }
@@ -165,7 +165,8 @@ draw_header(struct console *c)
 		x += 7;
 		attrset(color_attr(c, TC_HEADER));
 	}
-	snprintf(buf, sizeof buf, "%s%s  %s  req/s %.1f  errors %.1f%%  cache hit %.0f%%  "
+	snprintf(buf, sizeof buf,
+	    "%s%s  %s  req/s %.1f  errors %.1f%%  cache hit %.0f%%  "
 	    "spend today %s  in flight %llu",
 	    c->paused ? "PAUSED" : "live", c->readonly ? " read-only" : "", clock, c->req_per_s,
 	    c->err_rate * 100.0, hit * 100.0, spend,
@@ -179,32 +180,27 @@ static enum theme_color
 provider_state(const struct provider_snapshot *p, char *out, size_t len)
 {
 	switch (p->admin) {
-	case ADMIN_DISABLED:
-		snprintf(out, len, "disabled");
-		return TC_DISABLED;
-	case ADMIN_DRAINED:
-		snprintf(out, len, "drained");
-		return TC_DRAINED;
+	case ADMIN_DISABLED: snprintf(out, len, "disabled"); return TC_DISABLED;
+	case ADMIN_DRAINED: snprintf(out, len, "drained"); return TC_DRAINED;
 	case ADMIN_MISCONFIGURED:
 		snprintf(out, len, "misconfigured (auth)");
 		return TC_PROVIDER_DOWN;
-	case ADMIN_ENABLED:
-		break;
+	case ADMIN_ENABLED: break;
 	}
 	switch (p->breaker) {
 	case BREAKER_OPEN:
 		snprintf(out, len, "OPEN %llus (%d fails)",
-		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000, p->consecutive_failures);
+		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000,
+		    p->consecutive_failures);
 		return TC_BREAKER_OPEN;
 	case BREAKER_HALF_OPEN:
 		snprintf(out, len, "half-open probing");
 		return TC_PROVIDER_HALF_OPEN;
-	case BREAKER_CLOSED:
-		break;
+	case BREAKER_CLOSED: break;
 	}
 	if (p->cooldown_left_ms > 0) {
-		snprintf(out, len, "backoff %llus", (unsigned long long)(p->cooldown_left_ms + 999) /
-		    1000);
+		snprintf(out, len, "backoff %llus",
+		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000);
 		return TC_PROVIDER_HALF_OPEN;
 	}
 	if (p->consecutive_failures > 0) {
@@ -215,20 +211,43 @@ provider_state(const struct provider_snapshot *p, char *out, size_t len)
 	return p->usable ? TC_PROVIDER_UP : TC_PROVIDER_HALF_OPEN;
 }
 
-enum col_id { COL_NAME, COL_KIND, COL_STATE, COL_PRIO, COL_WEIGHT, COL_SHARE, COL_RL,
-	COL_P50, COL_P95, COL_P99, COL_ERR, COL_COST, COL_REQS, COL_FLIGHT, COL__COUNT };
+enum col_id {
+	COL_NAME,
+	COL_KIND,
+	COL_STATE,
+	COL_PRIO,
+	COL_WEIGHT,
+	COL_SHARE,
+	COL_RL,
+	COL_P50,
+	COL_P95,
+	COL_P99,
+	COL_ERR,
+	COL_COST,
+	COL_REQS,
+	COL_FLIGHT,
+	COL__COUNT
+};
 
 static const struct {
 	const char *title;
 	int width;
-	int keep;   /* higher survives narrower terminals */
+	int keep; /* higher survives narrower terminals */
 } cols[COL__COUNT] = {
-	[COL_NAME] = { "PROVIDER", 12, 9 }, [COL_KIND] = { "KIND", 9, 2 },
-	[COL_STATE] = { "STATE", 21, 9 }, [COL_PRIO] = { "PRIO", 5, 8 },
-	[COL_WEIGHT] = { "WEIGHT", 7, 8 }, [COL_SHARE] = { "SHARE", 6, 7 },
-	[COL_RL] = { "RATE", 6, 3 }, [COL_P50] = { "P50", 7, 6 }, [COL_P95] = { "P95", 7, 5 },
-	[COL_P99] = { "P99", 7, 6 }, [COL_ERR] = { "ERR%", 6, 7 }, [COL_COST] = { "COST", 9, 6 },
-	[COL_REQS] = { "REQS", 7, 4 }, [COL_FLIGHT] = { "FLY", 4, 1 },
+    [COL_NAME] = {"PROVIDER", 12, 9},
+    [COL_KIND] = {"KIND", 9, 2},
+    [COL_STATE] = {"STATE", 21, 9},
+    [COL_PRIO] = {"PRIO", 5, 8},
+    [COL_WEIGHT] = {"WEIGHT", 7, 8},
+    [COL_SHARE] = {"SHARE", 6, 7},
+    [COL_RL] = {"RATE", 6, 3},
+    [COL_P50] = {"P50", 7, 6},
+    [COL_P95] = {"P95", 7, 5},
+    [COL_P99] = {"P99", 7, 6},
+    [COL_ERR] = {"ERR%", 6, 7},
+    [COL_COST] = {"COST", 9, 6},
+    [COL_REQS] = {"REQS", 7, 4},
+    [COL_FLIGHT] = {"FLY", 4, 1},
 };
 
 static void
@@ -257,7 +276,8 @@ draw_providers(struct console *c, int y, int h)
 			if (i <= COL_STATE)
 				draw_putf(y + 1, x, cols[i].width, "%s", cols[i].title);
 			else
-				draw_putf(y + 1, x, cols[i].width, "%*s", cols[i].width, cols[i].title);
+				draw_putf(y + 1, x, cols[i].width, "%*s", cols[i].width,
+				    cols[i].title);
 			x += cols[i].width + 1;
 		}
 	c->table_y = y + 2;
@@ -281,9 +301,7 @@ draw_providers(struct console *c, int y, int h)
 			case COL_NAME:
 				snprintf(cell, sizeof cell, "%s%s", sel ? ">" : " ", p->name);
 				break;
-			case COL_KIND:
-				snprintf(cell, sizeof cell, "%s", p->kind);
-				break;
+			case COL_KIND: snprintf(cell, sizeof cell, "%s", p->kind); break;
 			case COL_STATE:
 				stc = provider_state(p, state, sizeof state);
 				snprintf(cell, sizeof cell, "%s", state);
@@ -309,21 +327,26 @@ draw_providers(struct console *c, int y, int h)
 			case COL_P50:
 			case COL_P95:
 			case COL_P99:
-				fmt_us(cell, sizeof cell, hist_quantile(&p->latency,
-				    i == COL_P50 ? 0.5 : i == COL_P95 ? 0.95 : 0.99));
+				fmt_us(cell, sizeof cell,
+				    hist_quantile(&p->latency,
+				        i == COL_P50       ? 0.5
+				            : i == COL_P95 ? 0.95
+				                           : 0.99));
 				break;
 			case COL_ERR:
-				snprintf(cell, sizeof cell, "%.1f", p->requests > 0 ?
-				    100.0 * (double)p->errors / (double)p->requests : 0.0);
+				snprintf(cell, sizeof cell, "%.1f",
+				    p->requests > 0
+				        ? 100.0 * (double)p->errors / (double)p->requests
+				        : 0.0);
 				break;
-			case COL_COST:
-				fmt_usd(cell, sizeof cell, p->cost_usd);
-				break;
+			case COL_COST: fmt_usd(cell, sizeof cell, p->cost_usd); break;
 			case COL_REQS:
-				snprintf(cell, sizeof cell, "%llu", (unsigned long long)p->requests);
+				snprintf(cell, sizeof cell, "%llu",
+				    (unsigned long long)p->requests);
 				break;
 			case COL_FLIGHT:
-				snprintf(cell, sizeof cell, "%llu", (unsigned long long)p->in_flight);
+				snprintf(cell, sizeof cell, "%llu",
+				    (unsigned long long)p->in_flight);
 				break;
 			}
 			if (over)
@@ -339,7 +362,7 @@ draw_providers(struct console *c, int y, int h)
 	attrset(color_attr(c, TC_NORMAL));
 }
 
-static const char *const eighths[9] = { " ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+static const char *const eighths[9] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 static const char *const ascii_levels = " .:-=+*#@";
 
 static void
@@ -413,7 +436,7 @@ draw_latency(struct console *c, int y, int x, int h, int w)
 	/* Quantile markers under the bars. */
 	attrset(color_attr(c, TC_QUANTILE));
 	if (hg->total > 0) {
-		static const double qs[3] = { 0.5, 0.95, 0.99 };
+		static const double qs[3] = {0.5, 0.95, 0.99};
 		for (int i = 0; i < 3; i++) {
 			double v = (double)hist_quantile(hg, qs[i]);
 			int col = (int)(log(v / lo) / span * ncol);
@@ -475,8 +498,8 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 		return;
 	if (c->store == NULL) {
 		attrset(color_attr(c, TC_DIM));
-		draw_putf(row++, x + 2, iw, "no database: %s", c->store_error != NULL ?
-		    c->store_error : "");
+		draw_putf(row++, x + 2, iw, "no database: %s",
+		    c->store_error != NULL ? c->store_error : "");
 		attrset(color_attr(c, TC_NORMAL));
 		if (bc->daily_usd <= 0)
 			return;
@@ -488,8 +511,9 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	}
 	fmt_usd(s2, sizeof s2, bc->daily_usd);
 	frac = spent / bc->daily_usd;
-	tc = frac >= 1 ? TC_BUDGET_OVER : frac >= bc->alert_threshold ? TC_BUDGET_WARN :
-	    TC_BUDGET_OK;
+	tc = frac >= 1                    ? TC_BUDGET_OVER
+	    : frac >= bc->alert_threshold ? TC_BUDGET_WARN
+	                                  : TC_BUDGET_OK;
 	draw_putf(row++, x + 2, iw, "spent %s of %s (%.1f%%)", s1, s2, frac * 100);
 	bw = iw - 2;
 	if (row < y + h - 1 && bw > 4) {
@@ -513,10 +537,10 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	}
 	localtime_r(&t, &tm);
 	left_h = 24.0 - tm.tm_hour - tm.tm_min / 60.0;
-	burn = c->have_budget && c->budget.burn_60m_per_hour > 0 ? c->budget.burn_60m_per_hour :
-	    c->burn_per_hour;
-	proj = c->have_budget && c->budget.projected_usd > spent ? c->budget.projected_usd :
-	    spent + burn * left_h;
+	burn = c->have_budget && c->budget.burn_60m_per_hour > 0 ? c->budget.burn_60m_per_hour
+	                                                         : c->burn_per_hour;
+	proj = c->have_budget && c->budget.projected_usd > spent ? c->budget.projected_usd
+	                                                         : spent + burn * left_h;
 	fmt_usd(s1, sizeof s1, burn);
 	fmt_usd(s3, sizeof s3, proj);
 	if (row < y + h - 1) {
@@ -531,11 +555,13 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	}
 	if (row < y + h - 1)
 		draw_putf(row++, x + 2, iw, "alert at %.0f%%%s  hard stop %s",
-		    bc->alert_threshold * 100, c->have_budget && c->budget.alert_crossed ?
-		    " (crossed)" : "", bc->hard_stop ? "on" : "off");
+		    bc->alert_threshold * 100,
+		    c->have_budget && c->budget.alert_crossed ? " (crossed)" : "",
+		    bc->hard_stop ? "on" : "off");
 	if (row < y + h - 1) {
-		int pressure = c->have_budget ? c->budget.under_pressure :
-		    bc->daily_usd - spent < bc->pressure * bc->daily_usd;
+		int pressure = c->have_budget
+		    ? c->budget.under_pressure
+		    : bc->daily_usd - spent < bc->pressure * bc->daily_usd;
 		if (pressure && bc->n_ladder > 0) {
 			attrset(color_attr(c, TC_BUDGET_WARN));
 			draw_putf(row++, x + 2, iw, "downgrade in force: %s -> %s%s",
@@ -622,9 +648,9 @@ draw_events(struct console *c, int y, int h)
 static void
 draw_hints(struct console *c, int y)
 {
-	static const char *const shown[] = { "help", "command", "failover", "enable", "disable",
-		"reset", "weight", "raise", "lower", "prompt", "drill", "flush", "theme", "pause",
-		"quit" };
+	static const char *const shown[] = {"help", "command", "failover", "enable", "disable",
+	    "reset", "weight", "raise", "lower", "prompt", "drill", "flush", "theme", "pause",
+	    "quit"};
 	int x = 0;
 	char kb[8];
 
@@ -662,8 +688,10 @@ draw_bottom(struct console *c, int y)
 		return;
 	}
 	if (c->message[0] != '\0') {
-		attrset(color_attr(c, c->mode == MODE_CONFIRM ? TC_CMDLINE : c->message_error ?
-		    TC_MSG_ERROR : TC_MSG_OK));
+		attrset(color_attr(c,
+		    c->mode == MODE_CONFIRM ? TC_CMDLINE
+		        : c->message_error  ? TC_MSG_ERROR
+		                            : TC_MSG_OK));
 		draw_put(y, 0, COLS, c->message);
 	}
 	attrset(color_attr(c, TC_NORMAL));
@@ -744,8 +772,7 @@ draw_help(struct console *c)
 		attrset(color_attr(c, TC_NORMAL));
 		draw_putf(row, hx, x + w - 2 - hx, "%s%s%s%s%s", cmd->help,
 		    cmd->alias != NULL ? " (alias :" : "", cmd->alias != NULL ? cmd->alias : "",
-		    cmd->alias != NULL ? ")" : "",
-		    (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
+		    cmd->alias != NULL ? ")" : "", (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
 	}
 	line++;
 	attrset(color_attr(c, TC_DIM));
@@ -807,6 +834,6 @@ draw_screen(struct console *c)
 		draw_help(c);
 	draw_bottom(c, LINES - 1);
 	if (c->mode == MODE_PROMPT && c->message[0] == '\0')
-		prompt_draw(c, -1, 0, 0, 0);    /* puts the cursor back in the editor */
+		prompt_draw(c, -1, 0, 0, 0); /* puts the cursor back in the editor */
 	refresh();
 }

@@ -18,17 +18,17 @@ static const struct {
 	const char *json;
 	const char *what;
 } drills[] = {
-	{ "500", "{\"fault\":\"none\",\"error_rate\":1,\"error_status\":500}", "every request 500" },
-	{ "429", "{\"fault\":\"none\",\"error_rate\":1,\"error_status\":429,\"retry_after\":5}",
-	    "429 storm with retry-after 5 s" },
-	{ "529", "{\"fault\":\"none\",\"error_rate\":1,\"error_status\":529}", "529 overloaded" },
-	{ "slow", "{\"fault\":\"slow\",\"error_rate\":0}", "slow (latency x10)" },
-	{ "hang", "{\"fault\":\"hang\",\"error_rate\":0}", "hang (never answers)" },
-	{ "down", "{\"fault\":\"down\",\"error_rate\":0}", "down (connections closed)" },
-	{ "none", "{\"fault\":\"none\",\"error_rate\":0}", "cleared" },
+    {"500", "{\"fault\":\"none\",\"error_rate\":1,\"error_status\":500}", "every request 500"},
+    {"429", "{\"fault\":\"none\",\"error_rate\":1,\"error_status\":429,\"retry_after\":5}",
+        "429 storm with retry-after 5 s"},
+    {"529", "{\"fault\":\"none\",\"error_rate\":1,\"error_status\":529}", "529 overloaded"},
+    {"slow", "{\"fault\":\"slow\",\"error_rate\":0}", "slow (latency x10)"},
+    {"hang", "{\"fault\":\"hang\",\"error_rate\":0}", "hang (never answers)"},
+    {"down", "{\"fault\":\"down\",\"error_rate\":0}", "down (connections closed)"},
+    {"none", "{\"fault\":\"none\",\"error_rate\":0}", "cleared"},
 };
 
-const char *const drill_names[] = { "500", "429", "529", "slow", "hang", "down", "none", NULL };
+const char *const drill_names[] = {"500", "429", "529", "slow", "hang", "down", "none", NULL};
 
 struct drill_job {
 	struct drill_job *next;
@@ -89,8 +89,10 @@ drill_run(struct drill_job *j)
 		if (status == 200)
 			j->ok = 1;
 		else
-			snprintf(j->error, sizeof j->error, "POST %s: HTTP %ld (not a simulated "
-			    "provider?)", j->url, status);
+			snprintf(j->error, sizeof j->error,
+			    "POST %s: HTTP %ld (not a simulated "
+			    "provider?)",
+			    j->url, status);
 	}
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
@@ -171,7 +173,8 @@ drill_post(struct drill *d, const char *provider, const char *base_url, const ch
 			break;
 	if (i == nitems(drills)) {
 		*cause = xasprintf("drill: unknown fault \"%s\" (500, 429, 529, slow, hang, down, "
-		    "none)", fault);
+		                   "none)",
+		    fault);
 		return -1;
 	}
 	j = xcalloc(1, sizeof *j);

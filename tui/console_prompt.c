@@ -16,21 +16,21 @@
 #include "util.h"
 
 const char *const prompt_keys_help = "Prompt: Enter new line, Ctrl-D or Alt-Enter send, "
-    "Tab/Shift-Tab next field, Left/Right change it, Esc close.";
+                                     "Tab/Shift-Tab next field, Left/Right change it, Esc close.";
 
 enum prompt_field { PF_TEXT, PF_ROUTE, PF_PROVIDER, PF_MODEL, PF_TEMP, PF__COUNT };
 
-static const char *const temps[] = { "default", "0", "0.2", "0.7", "1.0" };
+static const char *const temps[] = {"default", "0", "0.2", "0.7", "1.0"};
 
 struct prompt {
 	struct console *c;
 	struct buf text;
 	enum prompt_field field;
-	int route;          /* index into cfg routes, -1: none */
-	int provider;       /* -1: any */
-	int model;          /* index into the models the providers serve, -1: default */
+	int route;    /* index into cfg routes, -1: none */
+	int provider; /* -1: any */
+	int model;    /* index into the models the providers serve, -1: default */
 	int temp;
-	char **models;      /* aliases served by some provider */
+	char **models; /* aliases served by some provider */
 	size_t n_models;
 
 	pthread_mutex_t mu; /* the rest is shared with the engine thread */
@@ -41,7 +41,7 @@ struct prompt {
 	struct router_result *res;
 	uint64_t res_gen;
 	char summary[1024];
-	char **attempts;    /* one line each */
+	char **attempts; /* one line each */
 	size_t n_attempts;
 };
 
@@ -217,12 +217,14 @@ prompt_poll(struct console *c)
 		return changed;
 	/* Only the UI thread reads res once done has set it. */
 	if (res->cls == LLM_OK)
-		snprintf(p->summary, sizeof p->summary, "answered by %s (%s) in %.0f ms, tokens "
-		    "%lld in / %lld out, cost %s%.6f%s%s", res->provider, res->model,
-		    (double)res->latency_us / 1000.0, (long long)res->resp.usage.input_tokens,
+		snprintf(p->summary, sizeof p->summary,
+		    "answered by %s (%s) in %.0f ms, tokens "
+		    "%lld in / %lld out, cost %s%.6f%s%s",
+		    res->provider, res->model, (double)res->latency_us / 1000.0,
+		    (long long)res->resp.usage.input_tokens,
 		    (long long)res->resp.usage.output_tokens, res->unpriced ? "unpriced " : "$",
-		    res->unpriced ? 0.0 : res->cost_usd, res->cached ? ", cache hit" :
-		    ", cache miss", res->route[0] != '\0' ? "" : "");
+		    res->unpriced ? 0.0 : res->cost_usd,
+		    res->cached ? ", cache hit" : ", cache miss", res->route[0] != '\0' ? "" : "");
 	else
 		snprintf(p->summary, sizeof p->summary, "FAILED: %s: %s",
 		    llm_errclass_name(res->cls), res->err.message);
@@ -369,8 +371,8 @@ prompt_draw(struct console *c, int y, int x, int h, int w)
 	struct prompt *p = c->prompt;
 	static int cy = -1, cx = -1;
 	const char *vals[PF__COUNT];
-	static const char *const labels[PF__COUNT] = { "", "route", "provider", "model",
-		"temperature" };
+	static const char *const labels[PF__COUNT] = {
+	    "", "route", "provider", "model", "temperature"};
 	int ix = x + 2, iw = w - 4, row, text_h, ans_h, rows, cyy, cxx, busy;
 	char tbuf[64];
 
@@ -402,8 +404,9 @@ prompt_draw(struct console *c, int y, int x, int h, int w)
 		int px = ix;
 		for (int f = PF_ROUTE; f < PF__COUNT; f++) {
 			char cell[160];
-			snprintf(cell, sizeof cell, "%s: %s%s%s", labels[f], f == (int)p->field ?
-			    "< " : "", vals[f], f == (int)p->field ? " >" : "");
+			snprintf(cell, sizeof cell, "%s: %s%s%s", labels[f],
+			    f == (int)p->field ? "< " : "", vals[f],
+			    f == (int)p->field ? " >" : "");
 			attrset(color_attr(c, f == (int)p->field ? TC_SELECTED : TC_NORMAL));
 			draw_put(row, px, ix + iw - px, cell);
 			px += draw_text_width(cell) + 3;
@@ -440,13 +443,13 @@ prompt_draw(struct console *c, int y, int x, int h, int w)
 	pthread_mutex_unlock(&p->mu);
 	row = row + 1 + ans_h;
 	if (p->summary[0] != '\0' && row < y + h - 1) {
-		attrset(color_attr(c, p->res != NULL && p->res->cls == LLM_OK ? TC_MSG_OK :
-		    TC_MSG_ERROR));
+		attrset(color_attr(c,
+		    p->res != NULL && p->res->cls == LLM_OK ? TC_MSG_OK : TC_MSG_ERROR));
 		draw_put(row++, ix, iw, p->summary);
 	}
 	for (size_t i = 0; i < p->n_attempts && row < y + h - 1; i++) {
-		attrset(color_attr(c, strstr(p->attempts[i], ") ok ") != NULL ? TC_DIM :
-		    TC_EVENT_WARN));
+		attrset(color_attr(c,
+		    strstr(p->attempts[i], ") ok ") != NULL ? TC_DIM : TC_EVENT_WARN));
 		draw_put(row++, ix, iw, p->attempts[i]);
 	}
 	attrset(color_attr(c, TC_NORMAL));

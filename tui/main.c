@@ -9,10 +9,10 @@ static const struct subcommand {
 	int (*main)(int, char **);
 	const char *summary;
 } subcommands[] = {
-	{ "ask", cmd_ask_main, "send one prompt through the router" },
-	{ "sim", cmd_sim_main, "run simulated provider servers" },
-	{ "status", cmd_status_main, "today's spend, budget, cache and events from the database" },
-	{ "serve", cmd_serve_main, "the router as an OpenAI-compatible HTTP gateway" },
+    {"ask", cmd_ask_main, "send one prompt through the router"},
+    {"sim", cmd_sim_main, "run simulated provider servers"},
+    {"status", cmd_status_main, "today's spend, budget, cache and events from the database"},
+    {"serve", cmd_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
 };
 
 static void
@@ -22,7 +22,8 @@ usage(FILE *f)
 	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
 		fprintf(f, "       llmdeck %-4s ...   %s\n", subcommands[i].name,
 		    subcommands[i].summary);
-	fprintf(f, "       llmdeck --version\n"
+	fprintf(f,
+	    "       llmdeck --version\n"
 	    "Each subcommand takes --help. Exit codes: 0 ok, 1 failed, 2 usage or config "
 	    "error, 3 refused by the budget.\n");
 }

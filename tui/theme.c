@@ -13,36 +13,36 @@
 #include "util.h"
 
 static const char *const color_names[TC__COUNT] = {
-	[TC_NORMAL] = "normal",
-	[TC_HEADER] = "header",
-	[TC_DEMO] = "demo_badge",
-	[TC_BORDER] = "border",
-	[TC_TITLE] = "title",
-	[TC_SELECTED] = "selected",
-	[TC_PROVIDER_UP] = "provider_up",
-	[TC_PROVIDER_DOWN] = "provider_down",
-	[TC_PROVIDER_HALF_OPEN] = "provider_half_open",
-	[TC_BREAKER_OPEN] = "breaker_open",
-	[TC_DRAINED] = "provider_drained",
-	[TC_DISABLED] = "provider_disabled",
-	[TC_OVERRIDDEN] = "overridden",
-	[TC_BUDGET_OK] = "budget_ok",
-	[TC_BUDGET_WARN] = "budget_warn",
-	[TC_BUDGET_OVER] = "budget_over",
-	[TC_HIST_BAR] = "histogram",
-	[TC_QUANTILE] = "quantile",
-	[TC_SPARK] = "sparkline",
-	[TC_EVENT_INFO] = "event_info",
-	[TC_EVENT_OPERATOR] = "event_operator",
-	[TC_EVENT_WARN] = "event_warn",
-	[TC_EVENT_ERROR] = "event_error",
-	[TC_KEY] = "key",
-	[TC_HINT] = "hint",
-	[TC_CMDLINE] = "command_line",
-	[TC_MSG_OK] = "message_ok",
-	[TC_MSG_ERROR] = "message_error",
-	[TC_DIM] = "dim",
-	[TC_ANSWER] = "answer",
+    [TC_NORMAL] = "normal",
+    [TC_HEADER] = "header",
+    [TC_DEMO] = "demo_badge",
+    [TC_BORDER] = "border",
+    [TC_TITLE] = "title",
+    [TC_SELECTED] = "selected",
+    [TC_PROVIDER_UP] = "provider_up",
+    [TC_PROVIDER_DOWN] = "provider_down",
+    [TC_PROVIDER_HALF_OPEN] = "provider_half_open",
+    [TC_BREAKER_OPEN] = "breaker_open",
+    [TC_DRAINED] = "provider_drained",
+    [TC_DISABLED] = "provider_disabled",
+    [TC_OVERRIDDEN] = "overridden",
+    [TC_BUDGET_OK] = "budget_ok",
+    [TC_BUDGET_WARN] = "budget_warn",
+    [TC_BUDGET_OVER] = "budget_over",
+    [TC_HIST_BAR] = "histogram",
+    [TC_QUANTILE] = "quantile",
+    [TC_SPARK] = "sparkline",
+    [TC_EVENT_INFO] = "event_info",
+    [TC_EVENT_OPERATOR] = "event_operator",
+    [TC_EVENT_WARN] = "event_warn",
+    [TC_EVENT_ERROR] = "event_error",
+    [TC_KEY] = "key",
+    [TC_HINT] = "hint",
+    [TC_CMDLINE] = "command_line",
+    [TC_MSG_OK] = "message_ok",
+    [TC_MSG_ERROR] = "message_error",
+    [TC_DIM] = "dim",
+    [TC_ANSWER] = "answer",
 };
 
 /* The 16 ANSI colours as xterm draws them, for names and for downgrades. */
@@ -50,21 +50,34 @@ static const struct {
 	const char *name;
 	uint32_t rgb;
 } ansi[16] = {
-	{ "black", 0x000000 }, { "red", 0xcd0000 }, { "green", 0x00cd00 },
-	{ "yellow", 0xcdcd00 }, { "blue", 0x0000ee }, { "magenta", 0xcd00cd },
-	{ "cyan", 0x00cdcd }, { "white", 0xe5e5e5 }, { "bright-black", 0x7f7f7f },
-	{ "bright-red", 0xff0000 }, { "bright-green", 0x00ff00 },
-	{ "bright-yellow", 0xffff00 }, { "bright-blue", 0x5c5cff },
-	{ "bright-magenta", 0xff00ff }, { "bright-cyan", 0x00ffff },
-	{ "bright-white", 0xffffff },
+    {"black", 0x000000},
+    {"red", 0xcd0000},
+    {"green", 0x00cd00},
+    {"yellow", 0xcdcd00},
+    {"blue", 0x0000ee},
+    {"magenta", 0xcd00cd},
+    {"cyan", 0x00cdcd},
+    {"white", 0xe5e5e5},
+    {"bright-black", 0x7f7f7f},
+    {"bright-red", 0xff0000},
+    {"bright-green", 0x00ff00},
+    {"bright-yellow", 0xffff00},
+    {"bright-blue", 0x5c5cff},
+    {"bright-magenta", 0xff00ff},
+    {"bright-cyan", 0x00ffff},
+    {"bright-white", 0xffffff},
 };
 
 static const struct {
 	const char *name;
 	unsigned attr;
 } attr_names[] = {
-	{ "bold", THEME_BOLD }, { "dim", THEME_DIM }, { "underline", THEME_UNDERLINE },
-	{ "reverse", THEME_REVERSE }, { "italic", THEME_ITALIC }, { "normal", 0 },
+    {"bold", THEME_BOLD},
+    {"dim", THEME_DIM},
+    {"underline", THEME_UNDERLINE},
+    {"reverse", THEME_REVERSE},
+    {"italic", THEME_ITALIC},
+    {"normal", 0},
 };
 
 const char *
@@ -81,36 +94,36 @@ void
 theme_default(struct theme *t)
 {
 	static const struct theme_style dark[TC__COUNT] = {
-		[TC_NORMAL] = { THEME_DEFAULT, THEME_DEFAULT, 0 },
-		[TC_HEADER] = { RGB(0xe0e0e0), RGB(0x1f3a5f), THEME_BOLD },
-		[TC_DEMO] = { RGB(0x000000), RGB(0xffb000), THEME_BOLD },
-		[TC_BORDER] = { RGB(0x5f6f7f), THEME_DEFAULT, 0 },
-		[TC_TITLE] = { RGB(0x87afff), THEME_DEFAULT, THEME_BOLD },
-		[TC_SELECTED] = { RGB(0xffffff), RGB(0x3a3a5a), THEME_BOLD },
-		[TC_PROVIDER_UP] = { RGB(0x5fd75f), THEME_DEFAULT, 0 },
-		[TC_PROVIDER_DOWN] = { RGB(0xff5f5f), THEME_DEFAULT, THEME_BOLD },
-		[TC_PROVIDER_HALF_OPEN] = { RGB(0xffd75f), THEME_DEFAULT, 0 },
-		[TC_BREAKER_OPEN] = { RGB(0xff5f5f), THEME_DEFAULT, THEME_BOLD },
-		[TC_DRAINED] = { RGB(0x5fafff), THEME_DEFAULT, 0 },
-		[TC_DISABLED] = { RGB(0x8a8a8a), THEME_DEFAULT, 0 },
-		[TC_OVERRIDDEN] = { RGB(0xd787ff), THEME_DEFAULT, THEME_BOLD },
-		[TC_BUDGET_OK] = { RGB(0x5fd75f), THEME_DEFAULT, 0 },
-		[TC_BUDGET_WARN] = { RGB(0xffd75f), THEME_DEFAULT, THEME_BOLD },
-		[TC_BUDGET_OVER] = { RGB(0xff5f5f), THEME_DEFAULT, THEME_BOLD },
-		[TC_HIST_BAR] = { RGB(0x5fafd7), THEME_DEFAULT, 0 },
-		[TC_QUANTILE] = { RGB(0xffaf5f), THEME_DEFAULT, THEME_BOLD },
-		[TC_SPARK] = { RGB(0x87d7af), THEME_DEFAULT, 0 },
-		[TC_EVENT_INFO] = { RGB(0xbcbcbc), THEME_DEFAULT, 0 },
-		[TC_EVENT_OPERATOR] = { RGB(0xd787ff), THEME_DEFAULT, 0 },
-		[TC_EVENT_WARN] = { RGB(0xffd75f), THEME_DEFAULT, 0 },
-		[TC_EVENT_ERROR] = { RGB(0xff5f5f), THEME_DEFAULT, 0 },
-		[TC_KEY] = { RGB(0x000000), RGB(0x87afd7), 0 },
-		[TC_HINT] = { RGB(0xbcbcbc), THEME_DEFAULT, 0 },
-		[TC_CMDLINE] = { RGB(0xffffff), THEME_DEFAULT, THEME_BOLD },
-		[TC_MSG_OK] = { RGB(0x5fd75f), THEME_DEFAULT, 0 },
-		[TC_MSG_ERROR] = { RGB(0xffffff), RGB(0xaf0000), THEME_BOLD },
-		[TC_DIM] = { RGB(0x808080), THEME_DEFAULT, 0 },
-		[TC_ANSWER] = { RGB(0xffffd7), THEME_DEFAULT, 0 },
+	    [TC_NORMAL] = {THEME_DEFAULT, THEME_DEFAULT, 0},
+	    [TC_HEADER] = {RGB(0xe0e0e0), RGB(0x1f3a5f), THEME_BOLD},
+	    [TC_DEMO] = {RGB(0x000000), RGB(0xffb000), THEME_BOLD},
+	    [TC_BORDER] = {RGB(0x5f6f7f), THEME_DEFAULT, 0},
+	    [TC_TITLE] = {RGB(0x87afff), THEME_DEFAULT, THEME_BOLD},
+	    [TC_SELECTED] = {RGB(0xffffff), RGB(0x3a3a5a), THEME_BOLD},
+	    [TC_PROVIDER_UP] = {RGB(0x5fd75f), THEME_DEFAULT, 0},
+	    [TC_PROVIDER_DOWN] = {RGB(0xff5f5f), THEME_DEFAULT, THEME_BOLD},
+	    [TC_PROVIDER_HALF_OPEN] = {RGB(0xffd75f), THEME_DEFAULT, 0},
+	    [TC_BREAKER_OPEN] = {RGB(0xff5f5f), THEME_DEFAULT, THEME_BOLD},
+	    [TC_DRAINED] = {RGB(0x5fafff), THEME_DEFAULT, 0},
+	    [TC_DISABLED] = {RGB(0x8a8a8a), THEME_DEFAULT, 0},
+	    [TC_OVERRIDDEN] = {RGB(0xd787ff), THEME_DEFAULT, THEME_BOLD},
+	    [TC_BUDGET_OK] = {RGB(0x5fd75f), THEME_DEFAULT, 0},
+	    [TC_BUDGET_WARN] = {RGB(0xffd75f), THEME_DEFAULT, THEME_BOLD},
+	    [TC_BUDGET_OVER] = {RGB(0xff5f5f), THEME_DEFAULT, THEME_BOLD},
+	    [TC_HIST_BAR] = {RGB(0x5fafd7), THEME_DEFAULT, 0},
+	    [TC_QUANTILE] = {RGB(0xffaf5f), THEME_DEFAULT, THEME_BOLD},
+	    [TC_SPARK] = {RGB(0x87d7af), THEME_DEFAULT, 0},
+	    [TC_EVENT_INFO] = {RGB(0xbcbcbc), THEME_DEFAULT, 0},
+	    [TC_EVENT_OPERATOR] = {RGB(0xd787ff), THEME_DEFAULT, 0},
+	    [TC_EVENT_WARN] = {RGB(0xffd75f), THEME_DEFAULT, 0},
+	    [TC_EVENT_ERROR] = {RGB(0xff5f5f), THEME_DEFAULT, 0},
+	    [TC_KEY] = {RGB(0x000000), RGB(0x87afd7), 0},
+	    [TC_HINT] = {RGB(0xbcbcbc), THEME_DEFAULT, 0},
+	    [TC_CMDLINE] = {RGB(0xffffff), THEME_DEFAULT, THEME_BOLD},
+	    [TC_MSG_OK] = {RGB(0x5fd75f), THEME_DEFAULT, 0},
+	    [TC_MSG_ERROR] = {RGB(0xffffff), RGB(0xaf0000), THEME_BOLD},
+	    [TC_DIM] = {RGB(0x808080), THEME_DEFAULT, 0},
+	    [TC_ANSWER] = {RGB(0xffffd7), THEME_DEFAULT, 0},
 	};
 
 	memset(t, 0, sizeof *t);
@@ -180,7 +193,7 @@ static int
 parse_line(struct theme *t, char *line, const char *origin, int lineno, char **cause)
 {
 	char *eq, *name, *w, *save = NULL;
-	struct theme_style st = { THEME_DEFAULT, THEME_DEFAULT, 0 };
+	struct theme_style st = {THEME_DEFAULT, THEME_DEFAULT, 0};
 	int ncolors = 0, idx = -1;
 	unsigned a;
 
@@ -200,8 +213,8 @@ parse_line(struct theme *t, char *line, const char *origin, int lineno, char **c
 		if (strcmp(name, color_names[i]) == 0)
 			idx = i;
 	if (idx < 0) {
-		*cause = xasprintf("%s:%d: unknown name \"%s\" (see themes/default.theme)",
-		    origin, lineno, name);
+		*cause = xasprintf("%s:%d: unknown name \"%s\" (see themes/default.theme)", origin,
+		    lineno, name);
 		return -1;
 	}
 	save = NULL;
@@ -218,8 +231,8 @@ parse_line(struct theme *t, char *line, const char *origin, int lineno, char **c
 			st.attrs |= a;
 			continue;
 		}
-		*cause = xasprintf("%s:%d: %s: \"%s\" is neither a colour nor an attribute",
-		    origin, lineno, name, w);
+		*cause = xasprintf("%s:%d: %s: \"%s\" is neither a colour nor an attribute", origin,
+		    lineno, name, w);
 		return -1;
 	}
 	t->styles[idx] = st;
@@ -378,7 +391,7 @@ dist2(uint32_t a, uint32_t b)
 static uint32_t
 palette_rgb(int i)
 {
-	static const int steps[6] = { 0, 95, 135, 175, 215, 255 };
+	static const int steps[6] = {0, 95, 135, 175, 215, 255};
 
 	if (i < 16)
 		return ansi[i].rgb;

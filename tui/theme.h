@@ -48,8 +48,8 @@ enum theme_color {
 	TC__COUNT
 };
 
-#define THEME_DEFAULT (-1)          /* the terminal's own colour */
-#define THEME_RGB 0x1000000         /* flag: the low 24 bits are 0xrrggbb */
+#define THEME_DEFAULT (-1)  /* the terminal's own colour */
+#define THEME_RGB 0x1000000 /* flag: the low 24 bits are 0xrrggbb */
 
 #define THEME_BOLD 0x01
 #define THEME_DIM 0x02
@@ -58,7 +58,7 @@ enum theme_color {
 #define THEME_ITALIC 0x10
 
 struct theme_style {
-	int32_t fg;                 /* THEME_DEFAULT, 0..255, or THEME_RGB | 0xrrggbb */
+	int32_t fg; /* THEME_DEFAULT, 0..255, or THEME_RGB | 0xrrggbb */
 	int32_t bg;
 	unsigned attrs;
 };
