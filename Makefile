@@ -65,9 +65,13 @@ screenshots: all
 format:
 	clang-format -i core/*.[ch] tui/*.[ch] tests/*.[ch]
 
+# Fails if any file is not as clang-format would write it.
+format-check:
+	clang-format --dry-run -Werror core/*.[ch] tui/*.[ch] tests/*.[ch]
+
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan bench run screenshots format clean
+.PHONY: all test asan bench run screenshots format format-check clean
 .SECONDARY:
 -include $(CORE_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d)
