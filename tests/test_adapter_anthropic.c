@@ -437,18 +437,20 @@ test_anthropic_stream_cut(void **state)
 static void
 test_anthropic_stream_ignores_unknown(void **state)
 {
-	const char
-	    *
-	        s = ": comment\n\n" START "event: ping\ndata: {\"type\": \"ping\"}\n\n"
-	            "event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"x\":[1,2]}\n\n"
-	            "event: content_block_delta\ndata: "
-	            "{\"type\":\"content_block_delta\",\"index\":1,"
-	            "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}"
-	            "\n\n" DELTA("ok") "event: message_delta\ndata: "
-	                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-	                               "\"max_tokens\"},\"usage\":{\"output_tokens\":42,\"cache_"
-	                               "read_input_tokens\":3}}\n\n"
-	                               "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+	/* clang-format off */
+	const char *s = ": comment\n\n" START
+	    "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+	    "event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"x\":[1,2]}\n\n"
+	    "event: content_block_delta\ndata: "
+	    "{\"type\":\"content_block_delta\",\"index\":1,"
+	    "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}\n\n"
+	    DELTA("ok")
+	    "event: message_delta\ndata: "
+	    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	    "\"max_tokens\"},\"usage\":{\"output_tokens\":42,\"cache_"
+	    "read_input_tokens\":3}}\n\n"
+	    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+	/* clang-format on */
 	struct adtest_stream st;
 
 	(void)state;
