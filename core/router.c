@@ -675,6 +675,42 @@ rreq_send(struct rreq *q)
 	return 0;
 }
 
+/*
+ * Take what one attempt on p needs: a breaker slot, a request token and the
+ * request's token estimate. All or nothing; lock held. Returns 1 if taken.
+ */
+static int
+provider_take_locked(struct provider *p, struct rreq *q, uint64_t now)
+{
+	if (p->admin != ADMIN_ENABLED || !breaker_acquire(&p->breaker, now))
+		return 0;
+	if (p->conf->rate_limit_rpm > 0 && !bucket_take(&p->rpm, 1, now)) {
+		breaker_release(&p->breaker);
+		return 0;
+	}
+	q->tpm_reserved = 0;
+	if (p->conf->rate_limit_tpm > 0) {
+		double want = estimate_tokens(&q->req);
+		if (!bucket_take(&p->tpm, want, now)) {
+			if (p->conf->rate_limit_rpm > 0)
+				bucket_refund(&p->rpm, 1);
+			breaker_release(&p->breaker);
+			return 0;
+		}
+		q->tpm_reserved = want;
+	}
+	p->requests++;
+	p->in_flight++;
+	return 1;
+}
+
+static void
+rreq_mark_tried(struct rreq *q, int idx)
+{
+	if (q->n_tried < MAX_ATTEMPTS && !rreq_tried(q, idx))
+		q->tried[q->n_tried++] = idx;
+}
+
 static void
 on_retry_timer(void *arg)
 {
@@ -691,19 +727,11 @@ on_retry_timer(void *arg)
 		rreq_finish(q, LLM_ERR_CANCELLED);
 		return;
 	}
-	/* The breaker or an operator may have taken the provider out meanwhile. */
-	ok = p->admin == ADMIN_ENABLED && breaker_acquire(&p->breaker, now);
-	if (ok && p->conf->rate_limit_rpm > 0 && !bucket_take(&p->rpm, 1, now)) {
-		breaker_release(&p->breaker);
-		ok = 0;
-	}
-	if (ok) {
-		p->requests++;
-		p->in_flight++;
-	}
+	/* The breaker, a limit or an operator may have taken the provider out meanwhile. */
+	ok = provider_take_locked(p, q, now);
 	pthread_mutex_unlock(&r->mu);
 	if (!ok) {
-		q->tried[q->n_tried++] = q->cur;
+		rreq_mark_tried(q, q->cur);
 		q->retries_here = 0;
 		rreq_next(q);
 		return;
@@ -778,8 +806,7 @@ rreq_next(struct rreq *q)
 			return;
 		}
 failover:
-		if (q->n_tried < MAX_ATTEMPTS)
-			q->tried[q->n_tried++] = q->cur;
+		rreq_mark_tried(q, q->cur);
 	}
 
 	for (;;) {
@@ -792,22 +819,12 @@ failover:
 			break;
 		}
 		p = &r->providers[idx];
-		if (!breaker_acquire(&p->breaker, now) ||
-		    (p->conf->rate_limit_rpm > 0 && !bucket_take(&p->rpm, 1, now))) {
+		if (!provider_take_locked(p, q, now)) {
 			/* Raced with a state change: count it as tried and look again. */
 			pthread_mutex_unlock(&r->mu);
-			if (q->n_tried < MAX_ATTEMPTS)
-				q->tried[q->n_tried++] = idx;
+			rreq_mark_tried(q, idx);
 			continue;
 		}
-		if (p->conf->rate_limit_tpm > 0) {
-			q->tpm_reserved = estimate_tokens(&q->req);
-			bucket_take(&p->tpm, q->tpm_reserved, now);
-		} else {
-			q->tpm_reserved = 0;
-		}
-		p->requests++;
-		p->in_flight++;
 		if (q->cur >= 0 && q->cur != idx) {
 			r->failovers++;
 			event_add(r->events, EV_FAILOVER, p->conf->name,
@@ -819,8 +836,7 @@ failover:
 		q->retries_here = 0;
 		if (rreq_send(q) == 0)
 			return;
-		if (q->n_tried < MAX_ATTEMPTS)
-			q->tried[q->n_tried++] = idx;
+		rreq_mark_tried(q, idx);
 		rreq_finish(q, LLM_ERR_BAD_REQUEST);
 		return;
 	}

@@ -565,6 +565,65 @@ test_rate_limit_skips_a_provider_at_its_limit(void **state)
 	router_result_free(&res);
 }
 
+static void
+test_token_rate_limit_skips_a_provider_and_refills(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+	int small = 0, n = 0;
+
+	/* Each request reserves about 200 tokens (max_tokens) and is charged its real use
+	 * (a few dozen): a 400-token bucket takes a handful, then the provider is skipped. */
+	add_provider(f, "small", SIM_OPENAI, 1, 1)->rate_limit_tpm = 400;
+	add_provider(f, "big", SIM_OPENAI, 2, 1);
+	start_router(f, 1);
+	for (n = 0; n < 20; n++) {
+		ask(f, "x", 0, &res);
+		assert_int_equal(res.cls, LLM_OK);
+		if (strcmp(res.provider, "small") != 0) {
+			router_result_free(&res);
+			break;
+		}
+		small++;
+		router_result_free(&res);
+	}
+	assert_in_range(small, 1, 19);
+	/* Still full: the clock stands still. */
+	ask(f, "x", 0, &res);
+	assert_string_equal(res.provider, "big");
+	router_result_free(&res);
+	/* A minute later the bucket has refilled. */
+	f->fake_now += 60000;
+	ask(f, "x", 0, &res);
+	assert_string_equal(res.provider, "small");
+	router_result_free(&res);
+}
+
+static void
+test_retries_take_their_rate_limit_tokens_too(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+
+	/* rpm 3: a request and its retry take two; the third request takes the last. */
+	add_provider(f, "limited", SIM_OPENAI, 1, 1)->rate_limit_rpm = 3;
+	add_provider(f, "spare", SIM_ANTHROPIC, 2, 1);
+	control(f, 0, "{\"error_rate\":1,\"error_status\":500}");
+	start_router(f, 1);
+	ask(f, "x", 0, &res);
+	assert_string_equal(res.provider, "spare");
+	assert_int_equal(res.n_attempts, 3); /* limited twice (a retry), then spare */
+	router_result_free(&res);
+	control(f, 0, "{\"error_rate\":0}");
+	ask(f, "x", 0, &res);
+	assert_string_equal(res.provider, "limited");
+	router_result_free(&res);
+	ask(f, "x", 0, &res);
+	assert_string_equal(res.provider, "spare"); /* three taken: no token left */
+	router_result_free(&res);
+	assert_int_equal(sim_requests(f, 0), 3);
+}
+
 struct deltas {
 	struct buf text;
 	int n;
@@ -837,6 +896,8 @@ main(void)
 	    T(test_breaker_half_open_trial_failure_reopens),
 	    T(test_weights_split_traffic),
 	    T(test_rate_limit_skips_a_provider_at_its_limit),
+	    T(test_token_rate_limit_skips_a_provider_and_refills),
+	    T(test_retries_take_their_rate_limit_tokens_too),
 	    T(test_stream_anthropic_delivers_every_delta),
 	    T(test_stream_openai_delivers_every_delta),
 	    T(test_stream_azure_delivers_every_delta),
