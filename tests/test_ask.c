@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <sqlite3.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testkit.h"
 #include "util.h"
 
 static const char *llmdeck;
@@ -322,13 +322,6 @@ test_budget_refusal_exits_3(void **state)
 	free(err);
 }
 
-static size_t
-collect_body(char *p, size_t size, size_t n, void *arg)
-{
-	buf_append(arg, p, size * n);
-	return size * n;
-}
-
 /* llmdeck serve ledgers what applications send through it, like ask does. */
 static void
 test_serve_ledgers_gateway_traffic(void **state)
@@ -337,8 +330,6 @@ test_serve_ledgers_gateway_traffic(void **state)
 	int fds[2];
 	pid_t pid;
 	FILE *f;
-	CURL *c;
-	struct curl_slist *h = NULL;
 	struct buf body;
 	long status = 0;
 	sqlite3 *sq;
@@ -363,21 +354,10 @@ test_serve_ledgers_gateway_traffic(void **state)
 	*strchr(line, '\n') = '\0';
 	snprintf(url, sizeof url, "%s/v1/chat/completions", strstr(line, "http://"));
 
-	buf_init(&body);
-	c = curl_easy_init();
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+	status = testkit_post_json(url,
 	    "{\"model\":\"LSR\",\"messages\":"
-	    "[{\"role\":\"user\",\"content\":\"through the gateway\"}]}");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
+	    "[{\"role\":\"user\",\"content\":\"through the gateway\"}]}",
+	    &body);
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(body.data, "through the gateway"));
 	buf_free(&body);

@@ -17,10 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "testkit.h"
 #include "util.h"
 
 #define WAIT_MS 15000
@@ -474,22 +474,13 @@ free_port(void)
 	return port;
 }
 
-static size_t
-collect_body(char *p, size_t size, size_t n, void *arg)
-{
-	buf_append(arg, p, size * n);
-	return size * n;
-}
-
 static void
 test_listen_serves_applications_through_the_console_router(void **state)
 {
 	struct tm_fixture *f = *state;
 	char flags[64], url[96], want[96];
-	struct curl_slist *h = NULL;
 	struct buf body;
 	long status = 0;
-	CURL *c;
 	int port;
 
 	NEED_TMUX(f);
@@ -500,22 +491,11 @@ test_listen_serves_applications_through_the_console_router(void **state)
 	assert_true(wait_screen(f, want, 0));
 
 	/* An application's request, pinned to the console's mistral provider. */
-	buf_init(&body);
-	c = curl_easy_init();
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+	status = testkit_post_json(url,
 	    "{\"model\":\"mistral-large\",\"messages\":"
-	    "[{\"role\":\"user\",\"content\":\"ping from an application\"}]}");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
+	    "[{\"role\":\"user\",\"content\":\"ping from an application\"}]}",
+	    &body);
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(body.data, "ping from an application"));
 	assert_non_null(strstr(body.data, "[mistral]"));

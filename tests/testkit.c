@@ -1,6 +1,8 @@
 /* testkit.c: the shared router/gateway test fixture (see testkit.h). */
 #include "testkit.h"
 
+#include <curl/curl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,4 +119,34 @@ testkit_sim_requests(struct testkit *k, size_t i)
 
 	sim_get_stats(k->sims[i], &st);
 	return st.requests;
+}
+
+static size_t
+testkit_collect(char *p, size_t size, size_t n, void *arg)
+{
+	buf_append(arg, p, size * n);
+	return size * n;
+}
+
+long
+testkit_post_json(const char *url, const char *json, struct buf *out)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	CURL *c = curl_easy_init();
+	long status = -1;
+
+	buf_init(out);
+	buf_puts(out, "");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testkit_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return status;
 }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "sim.h"
+#include "util.h"
 
 #define TESTKIT_MAX_SIMS 8
 
@@ -34,5 +35,9 @@ testkit_add_route(struct testkit *, const char *name, const char *primary, const
 void testkit_control(struct testkit *, size_t i, const char *json);
 /* Provider requests sim i has received. */
 uint64_t testkit_sim_requests(struct testkit *, size_t i);
+
+/* POST json to url (20 s at most); the body lands in out (initialised here).
+ * Returns the HTTP status, or -1 if no response came. */
+long testkit_post_json(const char *url, const char *json, struct buf *out);
 
 #endif
