@@ -294,7 +294,7 @@ budget_get_status(struct store *s, const struct budget_conf *c, struct budget_st
 	return 0;
 }
 
-static const char *
+const char *
 budget_ladder_step(const struct budget_conf *c, const char *alias)
 {
 	if (alias == NULL)

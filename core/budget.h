@@ -58,6 +58,9 @@ void budget_release(struct store *, int64_t reservation_id);
 int
 budget_get_status(struct store *, const struct budget_conf *, struct budget_status *, char **cause);
 
+/* The cheaper alias one step down the ladder from alias, or NULL if none. */
+const char *budget_ladder_step(const struct budget_conf *, const char *alias);
+
 /*
  * The seed's CostOptimizer, configurable through budget_conf's tiers and
  * ladder. quality "high": tier_high_complex for complexity "complex", else

@@ -1070,7 +1070,8 @@ rreq_admit(struct rreq *q)
 
 	if (r->store == NULL)
 		return 0;
-	if (bc->daily_usd > 0 && (q->req.quality != NULL || q->req.model != NULL)) {
+	if (bc->daily_usd > 0 &&
+	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)) {
 		struct budget_status st;
 		if (budget_get_status(r->store, bc, &st, &cause) == 0) {
 			const char *m = budget_choose_model(bc, &st, q->req.model, q->req.quality,
