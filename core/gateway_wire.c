@@ -64,12 +64,15 @@ content_text(const cJSON *c, const char *path, struct buf *out, struct gw_bad *b
 	const cJSON *part;
 	int i = 0;
 
+	buf_append(out, "", 0); /* a string even when the content is empty */
 	if (cJSON_IsString(c)) {
 		buf_puts(out, c->valuestring);
 		return 0;
 	}
 	if (!cJSON_IsArray(c))
 		return bad_set(bad, path, "%s: expected a string or an array of text parts", path);
+	if (cJSON_GetArraySize(c) == 0)
+		return bad_set(bad, path, "%s: an empty array (needs at least one part)", path);
 	cJSON_ArrayForEach(part, c)
 	{
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");

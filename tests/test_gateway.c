@@ -581,6 +581,40 @@ test_bad_input(void **state)
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(jstr(r.json, "error.message"), "model"));
 	reply_free(&r);
+
+	/* Regression: an empty content array crashed serve (NULL text), every role. */
+	static const char *const roles[] = {"system", "developer", "user", "assistant"};
+	char body[256];
+
+	for (size_t i = 0; i < nitems(roles); i++) {
+		snprintf(body, sizeof body,
+		    "{\"model\":\"to-an\",\"messages\":[{\"role\":\"%s\",\"content\":[]}]}",
+		    roles[i]);
+		http(f, "POST", "/v1/chat/completions", body, &r, NULL);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(jstr(r.json, "error.param"), "messages[0].content");
+		assert_non_null(strstr(jstr(r.json, "error.message"), "empty"));
+		reply_free(&r);
+	}
+	http(f, "POST", "/v1/messages",
+	    "{\"model\":\"to-oa\",\"max_tokens\":5,\"system\":[],"
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+	    &r, NULL);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.type"), "invalid_request_error");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "system: an empty array"));
+	reply_free(&r);
+	http(f, "POST", "/v1/messages",
+	    "{\"model\":\"to-oa\",\"max_tokens\":5,"
+	    "\"messages\":[{\"role\":\"assistant\",\"content\":[]}]}",
+	    &r, NULL);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(jstr(r.json, "error.message"), "messages[0].content"));
+	reply_free(&r);
+	/* Still serving. */
+	chat(f, "to-an", "", &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
 }
 
 static void
