@@ -2,6 +2,7 @@
 # make            build build/libllmdeck.a and build/llmdeck
 # make test       build and run every test (unit, loopback integration, console)
 # make asan       the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
+# make tsan       the same tests under ThreadSanitizer
 # make bench      benchmarks; they print numbers, nothing asserts on time
 # make run        the console on simulated providers (demo)
 # make screenshots  PNGs of the console into screenshots/
@@ -12,24 +13,33 @@ PKGS    := libcurl libcjson sqlite3 libcrypto libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wshadow -Wundef -Wwrite-strings
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(shell pkg-config --cflags $(PKGS) ncursesw) -Icore
+# One folder per subsystem (see each folder's README.md); headers are found by name.
+CORE_DIRS := util config provider router store gateway
+INCLUDES := $(CORE_DIRS:%=-Icore/%) -Icore/sim -Itui/cli -Itui/console
+override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(shell pkg-config --cflags $(PKGS) ncursesw) $(INCLUDES)
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 TUILIBS := $(shell pkg-config --libs ncursesw)
 TESTLIBS:= $(shell pkg-config --libs cmocka)
 
 B       ?= build
-CORE_SRC := $(sort $(wildcard core/*.c))
-TUI_SRC  := $(sort $(wildcard tui/*.c))
+CORE_SRC := $(sort $(foreach d,$(CORE_DIRS),$(wildcard core/$(d)/*.c)))
+SIM_SRC  := $(sort $(wildcard core/sim/*.c))
+TUI_SRC  := $(sort $(wildcard tui/*.c tui/*/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard tests/bench_*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
 TUI_OBJ  := $(TUI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES  := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 TEST_HELPERS := $(filter-out tests/test_% tests/bench_%,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(B)/%.o)
 
-all: $(B)/libllmdeck.a $(B)/llmdeck
+# libllmdeck.a is the router library; libllmsim.a the simulated providers (its own
+# library: the router never links it; the binary and the tests do).
+LIBS_A  := $(B)/libllmsim.a $(B)/libllmdeck.a
+
+all: $(LIBS_A) $(B)/llmdeck
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -39,11 +49,15 @@ $(B)/libllmdeck.a: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/llmdeck: $(TUI_OBJ) $(B)/libllmdeck.a
-	$(CC) $(CFLAGS) -o $@ $(TUI_OBJ) $(B)/libllmdeck.a $(TUILIBS) $(LDLIBS)
+$(B)/libllmsim.a: $(SIM_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
 
-$(B)/tests/%: $(B)/tests/%.o $(TEST_HELPER_OBJ) $(B)/libllmdeck.a
-	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libllmdeck.a $(TESTLIBS) $(LDLIBS)
+$(B)/llmdeck: $(TUI_OBJ) $(LIBS_A)
+	$(CC) $(CFLAGS) -o $@ $(TUI_OBJ) $(LIBS_A) $(TUILIBS) $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/%.o $(TEST_HELPER_OBJ) $(LIBS_A)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(LIBS_A) $(TESTLIBS) $(LDLIBS)
 
 # Tests run two at a time (two cores); each prints its own cmocka report.
 test: all $(TESTS)
@@ -51,6 +65,11 @@ test: all $(TESTS)
 
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# ThreadSanitizer decides whether the locking is right: any report fails the run.
+tsan:
+	$(MAKE) B=build-tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	    TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" test
 
 bench: all $(BENCHES)
 	@LLMDECK=$(abspath $(B)/llmdeck) tests/run-bench.sh $(BENCHES)
@@ -62,16 +81,17 @@ run: all
 screenshots: all
 	LLMDECK=$(abspath $(B)/llmdeck) tests/screenshots.sh
 
+C_FILES = $(sort $(wildcard core/*/*.[ch] tui/*.[ch] tui/*/*.[ch] tests/*.[ch]))
 format:
-	clang-format -i core/*.[ch] tui/*.[ch] tests/*.[ch]
+	clang-format -i $(C_FILES)
 
 # Fails if any file is not as clang-format would write it.
 format-check:
-	clang-format --dry-run -Werror core/*.[ch] tui/*.[ch] tests/*.[ch]
+	clang-format --dry-run -Werror $(C_FILES)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
-.PHONY: all test asan bench run screenshots format format-check clean
+.PHONY: all test asan tsan bench run screenshots format format-check clean
 .SECONDARY:
--include $(CORE_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d)
+-include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d)

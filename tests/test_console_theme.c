@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tui/theme.c"
+#include "../tui/console/theme.c"
 
 static void
 test_parse_forms(void **state)

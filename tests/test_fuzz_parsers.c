@@ -20,7 +20,7 @@
 #include "llm.h"
 #include "sim.h"
 #include "util.h"
-#include "../tui/theme.c"
+#include "../tui/console/theme.c"
 
 #define ROUNDS 2500
 

@@ -2,17 +2,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "main.h"
+#include "cli.h"
 
 static const struct subcommand {
 	const char *name;
 	int (*main)(int, char **);
 	const char *summary;
 } subcommands[] = {
-    {"ask", cmd_ask_main, "send one prompt through the router"},
-    {"sim", cmd_sim_main, "run simulated provider servers"},
-    {"status", cmd_status_main, "today's spend, budget, cache and events from the database"},
-    {"serve", cmd_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
+    {"ask", cli_ask_main, "send one prompt through the router"},
+    {"sim", cli_sim_main, "run simulated provider servers"},
+    {"status", cli_status_main, "today's spend, budget, cache and events from the database"},
+    {"serve", cli_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
 };
 
 static void
@@ -44,5 +44,5 @@ main(int argc, char **argv)
 			return 0;
 		}
 	}
-	return cmd_console_main(argc, argv);
+	return console_main(argc, argv);
 }

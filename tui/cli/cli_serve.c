@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "gateway.h"
-#include "main.h"
+#include "cli.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -42,7 +42,7 @@ serve_usage(FILE *f)
 }
 
 int
-cmd_serve_main(int argc, char **argv)
+cli_serve_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},

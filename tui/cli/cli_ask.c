@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "main.h"
+#include "cli.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -124,7 +124,7 @@ print_failure(const struct router_result *res)
 }
 
 int
-cmd_ask_main(int argc, char **argv)
+cli_ask_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "main.h"
+#include "cli.h"
 #include "sim.h"
 #include "util.h"
 
@@ -40,7 +40,7 @@ cmd_sim_usage(FILE *f)
 }
 
 int
-cmd_sim_main(int argc, char **argv)
+cli_sim_main(int argc, char **argv)
 {
 	struct sim_opts *v = NULL, one;
 	struct sim **sims;

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "main.h"
+#include "cli.h"
 #include "store.h"
 #include "util.h"
 
@@ -529,7 +529,7 @@ console_free(struct console *c)
 }
 
 int
-cmd_console_main(int argc, char **argv)
+console_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},

@@ -15,7 +15,7 @@
 #include "cache.h"
 #include "config.h"
 #include "ledger.h"
-#include "main.h"
+#include "cli.h"
 #include "store.h"
 #include "util.h"
 
@@ -207,7 +207,7 @@ status_config(struct config *cfg, const char *path, char **cause)
 }
 
 int
-cmd_status_main(int argc, char **argv)
+cli_status_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},

@@ -1,0 +1,19 @@
+/* cli.h: the subcommands of the llmdeck binary. Each returns the exit code. */
+#ifndef LLMDECK_CLI_H
+#define LLMDECK_CLI_H
+
+#define LLMDECK_VERSION "0.1.0"
+
+/* Exit codes, documented in README.md. */
+#define EXIT_ANSWERED 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_BUDGET 3
+
+int cli_ask_main(int argc, char **argv);
+int cli_sim_main(int argc, char **argv);
+int console_main(int argc, char **argv);
+int cli_status_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv);
+
+#endif
