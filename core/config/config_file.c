@@ -1,0 +1,963 @@
+/*
+ * config_file.c: the JSON config file. The whole document is scanned for
+ * credentials before anything is read, so no later message can echo a key;
+ * every error names the origin, the key path and the reason. Also the usual
+ * load sequence (file, environment, checks) and where the file is found.
+ */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config_priv.h"
+#include "util.h"
+
+#define CONFIG_MAX_FILE (4 * 1024 * 1024)
+#define CONFIG_MAX_INT64 ((int64_t)1 << 53)
+
+#define KEYS_IN_ENV \
+	"API keys belong in the environment, not in the config file: put the " \
+	"key in an environment variable and name that variable in \"api_key_env\""
+
+int
+config_parse_error(struct config_parse *p, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (path == NULL || *path == '\0')
+		*p->cause = xasprintf("%s: %s", p->origin, msg);
+	else
+		*p->cause = xasprintf("%s: %s: %s", p->origin, path, msg);
+	free(msg);
+	return -1;
+}
+
+/* base.key, or base["odd key"] when the key is not a plain word. */
+static void
+path_key(char *out, size_t len, const char *base, const char *key)
+{
+	int plain = *key != '\0';
+	char safe[128];
+	size_t i;
+
+	for (const char *s = key; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			plain = 0;
+	}
+	if (plain) {
+		snprintf(out, len, "%s%s%s", base, *base != '\0' ? "." : "", key);
+		return;
+	}
+	for (i = 0; key[i] != '\0' && i < sizeof safe - 1; i++) {
+		unsigned char c = key[i];
+
+		safe[i] = (c < ' ' || c == '"' || c == '\\' || c == 0x7f) ? '?' : (char)c;
+	}
+	safe[i] = '\0';
+	snprintf(out, len, "%s[\"%s\"]", base, safe);
+}
+
+static void
+path_index(char *out, size_t len, const char *base, size_t i)
+{
+	snprintf(out, len, "%s[%zu]", base, i);
+}
+
+static const char *
+json_type(const cJSON *j)
+{
+	if (cJSON_IsString(j))
+		return "a string";
+	if (cJSON_IsNumber(j))
+		return "a number";
+	if (cJSON_IsBool(j))
+		return "a boolean";
+	if (cJSON_IsNull(j))
+		return "null";
+	if (cJSON_IsArray(j))
+		return "an array";
+	if (cJSON_IsObject(j))
+		return "an object";
+	return "an invalid value";
+}
+
+/* Walk the whole document before reading it, so no later message can echo a key. */
+static int
+scan_secrets(struct config_parse *p, const cJSON *j, const char *path, const char *name)
+{
+	char sub[CONFIG_PATH_LEN];
+	size_t i = 0;
+
+	if (name != NULL && config_is_secret_name(name) && !cJSON_IsArray(j))
+		return config_parse_error(p, path, KEYS_IN_ENV);
+	if (cJSON_IsString(j) && config_looks_like_key(j->valuestring)) {
+		if (name != NULL && strcmp(name, "api_key_env") == 0)
+			return config_parse_error(p, path,
+			    "expected the name of an environment variable, got what "
+			    "looks like an API key; " KEYS_IN_ENV);
+		return config_parse_error(p, path, "value looks like an API key; " KEYS_IN_ENV);
+	}
+	if (cJSON_IsObject(j)) {
+		for (const cJSON *c = j->child; c != NULL; c = c->next) {
+			if (config_looks_like_key(c->string))
+				return config_parse_error(p, path,
+				    "a key name looks like an API key; " KEYS_IN_ENV);
+			path_key(sub, sizeof sub, path, c->string);
+			if (scan_secrets(p, c, sub, c->string) != 0)
+				return -1;
+		}
+	} else if (cJSON_IsArray(j)) {
+		for (const cJSON *c = j->child; c != NULL; c = c->next, i++) {
+			path_index(sub, sizeof sub, path, i);
+			if (scan_secrets(p, c, sub, name) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_object(struct config_parse *p, const cJSON *j, const char *path)
+{
+	if (!cJSON_IsObject(j))
+		return config_parse_error(p, path, "expected an object, got %s", json_type(j));
+	for (const cJSON *c = j->child; c != NULL; c = c->next) {
+		for (const cJSON *d = j->child; d != c; d = d->next) {
+			if (strcmp(c->string, d->string) == 0) {
+				char sub[CONFIG_PATH_LEN];
+
+				path_key(sub, sizeof sub, path, c->string);
+				return config_parse_error(p, sub, "duplicate key");
+			}
+		}
+	}
+	return 0;
+}
+
+/* An object with a fixed set of keys: unknown ones are errors, with a suggestion. */
+static int
+check_keys(struct config_parse *p, const cJSON *j, const char *path, const char *const *keys,
+    size_t n)
+{
+	char sub[CONFIG_PATH_LEN];
+	const char *s;
+	struct buf list;
+	size_t i;
+
+	if (check_object(p, j, path) != 0)
+		return -1;
+	for (const cJSON *c = j->child; c != NULL; c = c->next) {
+		for (i = 0; i < n; i++) {
+			if (strcmp(c->string, keys[i]) == 0)
+				break;
+		}
+		if (i < n)
+			continue;
+		path_key(sub, sizeof sub, path, c->string);
+		if (config_is_secret_name(c->string))
+			return config_parse_error(p, sub, KEYS_IN_ENV);
+		if ((s = config_suggest(c->string, keys, n, 1)) != NULL)
+			return config_parse_error(p, sub, "unknown key (did you mean \"%s\"?)", s);
+		buf_init(&list);
+		for (i = 0; i < n; i++)
+			buf_printf(&list, "%s%s", i > 0 ? ", " : "", keys[i]);
+		config_parse_error(p, sub, "unknown key (expected one of: %s)", list.data);
+		buf_free(&list);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+get_string(struct config_parse *p, const cJSON *j, const char *path, char **out)
+{
+	if (!cJSON_IsString(j))
+		return config_parse_error(p, path, "expected a string, got %s", json_type(j));
+	config_replace_str(out, j->valuestring);
+	return 0;
+}
+
+static int
+get_nonempty(struct config_parse *p, const cJSON *j, const char *path, char **out)
+{
+	if (get_string(p, j, path, out) != 0)
+		return -1;
+	if (**out == '\0')
+		return config_parse_error(p, path, "must not be empty");
+	return 0;
+}
+
+static int
+get_bool(struct config_parse *p, const cJSON *j, const char *path, int *out)
+{
+	if (!cJSON_IsBool(j))
+		return config_parse_error(p, path, "expected true or false, got %s", json_type(j));
+	*out = cJSON_IsTrue(j);
+	return 0;
+}
+
+static int
+get_int64(struct config_parse *p, const cJSON *j, const char *path, int64_t lo, int64_t hi,
+    int64_t *out)
+{
+	double v;
+
+	if (!cJSON_IsNumber(j))
+		return config_parse_error(p, path, "expected an integer, got %s", json_type(j));
+	v = j->valuedouble;
+	if (!isfinite(v))
+		return config_parse_error(p, path, "expected a finite number");
+	if (v != floor(v))
+		return config_parse_error(p, path, "expected an integer, got %g", v);
+	if (v < (double)lo || v > (double)hi) {
+		if (hi >= INT_MAX && lo == 1)
+			return config_parse_error(p, path, "must be > 0, got %.0f", v);
+		if (hi >= INT_MAX)
+			return config_parse_error(p, path, "must be >= %lld, got %.0f",
+			    (long long)lo, v);
+		return config_parse_error(p, path, "must be in %lld..%lld, got %.0f", (long long)lo,
+		    (long long)hi, v);
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int
+get_int(struct config_parse *p, const cJSON *j, const char *path, int lo, int hi, int *out)
+{
+	int64_t v;
+
+	if (get_int64(p, j, path, lo, hi, &v) != 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* A number in a range; lo_open/hi_open make that end exclusive; hi INFINITY: no limit. */
+static int
+get_number(struct config_parse *p, const cJSON *j, const char *path, double lo, int lo_open,
+    double hi, int hi_open, double *out)
+{
+	double v;
+
+	if (!cJSON_IsNumber(j))
+		return config_parse_error(p, path, "expected a number, got %s", json_type(j));
+	v = j->valuedouble;
+	if (!isfinite(v))
+		return config_parse_error(p, path, "expected a finite number");
+	if ((lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi)) {
+		if (isinf(hi))
+			return config_parse_error(p, path, "must be %s %g, got %g",
+			    lo_open ? ">" : ">=", lo, v);
+		return config_parse_error(p, path, "must be in %c%g, %g%c, got %g",
+		    lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']', v);
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+get_seconds_ms(struct config_parse *p, const cJSON *j, const char *path, int zero_ok, int *out_ms)
+{
+	double v;
+
+	if (get_number(p, j, path, 0.0, !zero_ok, CONFIG_MAX_SECONDS, 0, &v) != 0)
+		return -1;
+	*out_ms = (int)llround(v * 1000.0);
+	if (*out_ms == 0 && v > 0)
+		*out_ms = 1;
+	return 0;
+}
+
+static int
+get_strv(struct config_parse *p, const cJSON *j, const char *path, char ***v, size_t *n)
+{
+	char sub[CONFIG_PATH_LEN];
+	size_t i = 0;
+
+	if (!cJSON_IsArray(j))
+		return config_parse_error(p, path, "expected an array of strings, got %s",
+		    json_type(j));
+	for (const cJSON *c = j->child; c != NULL; c = c->next, i++) {
+		path_index(sub, sizeof sub, path, i);
+		if (!cJSON_IsString(c))
+			return config_parse_error(p, sub, "expected a string, got %s",
+			    json_type(c));
+		if (*c->valuestring == '\0')
+			return config_parse_error(p, sub, "must not be empty");
+		for (size_t k = 0; k < *n; k++) {
+			if (strcmp((*v)[k], c->valuestring) == 0)
+				return config_parse_error(p, sub, "\"%s\" is listed twice",
+				    c->valuestring);
+		}
+		config_strv_push(v, n, c->valuestring);
+	}
+	return 0;
+}
+
+int
+config_check_url(struct config_parse *p, const char *path, char *url)
+{
+	size_t len;
+
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return config_parse_error(p, path, "expected an http:// or https:// URL");
+	len = strlen(url);
+	while (len > 0 && url[len - 1] == '/')
+		url[--len] = '\0';
+	if (strcmp(url, "https:") == 0 || strcmp(url, "http:") == 0 ||
+	    strcmp(url, "https:/") == 0 || strcmp(url, "http:/") == 0 ||
+	    strpbrk(url, " \t\r\n") != NULL)
+		return config_parse_error(p, path,
+		    "expected an http:// or https:// URL with a host");
+	return 0;
+}
+
+static const char *
+default_key_env(const struct provider_conf *pc)
+{
+	switch (pc->kind) {
+	case PROVIDER_ANTHROPIC: return "ANTHROPIC_API_KEY";
+	case PROVIDER_OPENAI: return pc->flavor == FLAVOR_OPENAI ? "OPENAI_API_KEY" : NULL;
+	case PROVIDER_AZURE: return "AZURE_OPENAI_KEY";
+	}
+	return NULL;
+}
+
+static int
+parse_kind(struct config_parse *p, const cJSON *j, const char *path, enum provider_kind *kind)
+{
+	const char *s;
+
+	if (!cJSON_IsString(j))
+		return config_parse_error(p, path, "expected a string, got %s", json_type(j));
+	for (size_t i = 0; i < nitems(config_kind_names); i++) {
+		if (strcmp(j->valuestring, config_kind_names[i]) == 0) {
+			*kind = (enum provider_kind)i;
+			return 0;
+		}
+	}
+	for (size_t i = 1; i < nitems(config_flavor_names); i++) {
+		if (strcmp(j->valuestring, config_flavor_names[i]) == 0)
+			return config_parse_error(p, path,
+			    "unknown kind \"%s\" (use kind \"openai\" with flavor \"%s\")",
+			    j->valuestring, config_flavor_names[i]);
+	}
+	if ((s = config_suggest(j->valuestring, config_kind_names, nitems(config_kind_names), 0)) !=
+	    NULL)
+		return config_parse_error(p, path, "unknown kind \"%s\" (did you mean \"%s\"?)",
+		    j->valuestring, s);
+	return config_parse_error(p, path,
+	    "unknown kind \"%s\" (expected anthropic, openai or azure)", j->valuestring);
+}
+
+static int
+parse_flavor(struct config_parse *p, const cJSON *j, const char *path, enum provider_flavor *flavor)
+{
+	const char *s;
+
+	if (!cJSON_IsString(j))
+		return config_parse_error(p, path, "expected a string, got %s", json_type(j));
+	for (size_t i = 0; i < nitems(config_flavor_names); i++) {
+		if (strcmp(j->valuestring, config_flavor_names[i]) == 0) {
+			*flavor = (enum provider_flavor)i;
+			return 0;
+		}
+	}
+	if ((s = config_suggest(j->valuestring, config_flavor_names, nitems(config_flavor_names),
+	         0)) != NULL)
+		return config_parse_error(p, path, "unknown flavor \"%s\" (did you mean \"%s\"?)",
+		    j->valuestring, s);
+	return config_parse_error(p, path,
+	    "unknown flavor \"%s\" (expected openai, mistral, vllm, llamacpp or ollama)",
+	    j->valuestring);
+}
+
+static const char *const provider_keys[] = {"name", "kind", "flavor", "base_url", "api_key_env",
+    "models", "priority", "weight", "timeout_seconds", "max_retries", "rate_limit_rpm",
+    "rate_limit_tpm", "api_version", "tls_verify", "enabled"};
+
+/* One providers[] entry; appended to cfg only when every field is good. */
+static int
+parse_provider(struct config_parse *p, struct config *cfg, const cJSON *j, const char *path,
+    size_t first)
+{
+	static const char *const required[] = {"name", "kind", "base_url", "models"};
+	struct provider_conf pc;
+	enum provider_kind kind = PROVIDER_ANTHROPIC;
+	struct provider_conf *dup;
+	const cJSON *v;
+	char sub[CONFIG_PATH_LEN];
+	char *name = NULL;
+
+#define FIELD(k) (path_key(sub, sizeof sub, path, k), cJSON_GetObjectItemCaseSensitive(j, k))
+	if (check_keys(p, j, path, provider_keys, nitems(provider_keys)) != 0)
+		return -1;
+	for (size_t i = 0; i < nitems(required); i++) {
+		if (cJSON_GetObjectItemCaseSensitive(j, required[i]) == NULL)
+			return config_parse_error(p, path, "missing required key \"%s\"",
+			    required[i]);
+	}
+	v = FIELD("name");
+	if (get_nonempty(p, v, sub, &name) != 0) {
+		free(name);
+		return -1;
+	}
+	if (!config_is_plain_name(name)) {
+		free(name);
+		return config_parse_error(p, sub,
+		    "expected up to 64 letters, digits, '.', '_' or '-'");
+	}
+	if ((dup = config_provider_find(cfg, name)) != NULL) {
+		size_t at = (size_t)(dup - cfg->providers);
+
+		if (at >= first)
+			config_parse_error(p, sub,
+			    "duplicate provider name \"%s\" (also providers[%zu])", name,
+			    at - first);
+		else
+			config_parse_error(p, sub, "duplicate provider name \"%s\"", name);
+		free(name);
+		return -1;
+	}
+	if (parse_kind(p, FIELD("kind"), sub, &kind) != 0) {
+		free(name);
+		return -1;
+	}
+	config_provider_init(&pc, kind);
+	pc.name = name;
+
+	if (get_nonempty(p, FIELD("base_url"), sub, &pc.base_url) != 0 ||
+	    config_check_url(p, sub, pc.base_url) != 0)
+		goto fail;
+	if ((v = FIELD("flavor")) != NULL) {
+		if (kind != PROVIDER_OPENAI) {
+			config_parse_error(p, sub, "only valid with kind \"openai\"");
+			goto fail;
+		}
+		if (parse_flavor(p, v, sub, &pc.flavor) != 0)
+			goto fail;
+	}
+	if ((v = FIELD("api_key_env")) != NULL) {
+		if (!cJSON_IsNull(v)) {
+			if (get_string(p, v, sub, &pc.api_key_env) != 0)
+				goto fail;
+			if (!config_is_env_name(pc.api_key_env)) {
+				config_parse_error(p, sub,
+				    "expected the name of an environment variable "
+				    "(letters, digits and '_')");
+				goto fail;
+			}
+		}
+	} else
+		pc.api_key_env = config_dupnull(default_key_env(&pc));
+	if (get_strv(p, FIELD("models"), sub, &pc.models, &pc.n_models) != 0)
+		goto fail;
+	if (pc.n_models == 0) {
+		config_parse_error(p, sub, "at least one model is required");
+		goto fail;
+	}
+	if ((v = FIELD("priority")) != NULL && get_int(p, v, sub, 0, INT_MAX, &pc.priority) != 0)
+		goto fail;
+	if ((v = FIELD("weight")) != NULL &&
+	    get_number(p, v, sub, 0.0, 1, INFINITY, 0, &pc.weight) != 0)
+		goto fail;
+	if ((v = FIELD("timeout_seconds")) != NULL &&
+	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.timeout_seconds) != 0)
+		goto fail;
+	if ((v = FIELD("max_retries")) != NULL && get_int(p, v, sub, 0, 10, &pc.max_retries) != 0)
+		goto fail;
+	if ((v = FIELD("rate_limit_rpm")) != NULL &&
+	    get_int(p, v, sub, 0, INT_MAX, &pc.rate_limit_rpm) != 0)
+		goto fail;
+	if ((v = FIELD("rate_limit_tpm")) != NULL &&
+	    get_int(p, v, sub, 0, INT_MAX, &pc.rate_limit_tpm) != 0)
+		goto fail;
+	if ((v = FIELD("api_version")) != NULL) {
+		if (kind != PROVIDER_AZURE) {
+			config_parse_error(p, sub, "only valid with kind \"azure\"");
+			goto fail;
+		}
+		if (get_nonempty(p, v, sub, &pc.api_version) != 0)
+			goto fail;
+	}
+	if ((v = FIELD("tls_verify")) != NULL && get_bool(p, v, sub, &pc.tls_verify) != 0)
+		goto fail;
+	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &pc.enabled) != 0)
+		goto fail;
+#undef FIELD
+	config_provider_append(cfg, &pc);
+	return 0;
+fail:
+	config_provider_free(&pc);
+	return -1;
+}
+
+static int
+parse_providers(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	char sub[CONFIG_PATH_LEN];
+	size_t first = cfg->n_providers, i = 0;
+
+	if (!cJSON_IsArray(j))
+		return config_parse_error(p, "providers", "expected an array, got %s",
+		    json_type(j));
+	for (const cJSON *c = j->child; c != NULL; c = c->next, i++) {
+		path_index(sub, sizeof sub, "providers", i);
+		if (parse_provider(p, cfg, c, sub, first) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *const model_keys[] = {
+    "id", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "context_tokens", "source"};
+
+/* models: alias -> fields; an existing alias (a default) keeps what the file leaves out. */
+static int
+parse_models(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	char path[CONFIG_PATH_LEN], sub[CONFIG_PATH_LEN];
+	struct model_conf m, *old;
+	const cJSON *v;
+	int priced;
+
+	if (check_object(p, j, "models") != 0)
+		return -1;
+	for (const cJSON *c = j->child; c != NULL; c = c->next) {
+		path_key(path, sizeof path, "models", c->string);
+		if (!config_is_alias(c->string))
+			return config_parse_error(p, path,
+			    "a model alias must be 1 to 128 printable characters without spaces");
+		if (check_keys(p, c, path, model_keys, nitems(model_keys)) != 0)
+			return -1;
+		if ((old = config_model_find(cfg, c->string)) != NULL)
+			config_model_copy(&m, old);
+		else {
+			memset(&m, 0, sizeof m);
+			m.alias = xstrdup(c->string);
+			m.id = xstrdup(c->string);
+			m.input_per_mtok = m.output_per_mtok = m.cache_read_per_mtok = -1.0;
+			m.source = xstrdup(SRC_UNPRICED);
+		}
+		priced = 0;
+#define FIELD(k) (path_key(sub, sizeof sub, path, k), cJSON_GetObjectItemCaseSensitive(c, k))
+		if ((v = FIELD("id")) != NULL && get_nonempty(p, v, sub, &m.id) != 0)
+			goto fail;
+		if ((v = FIELD("input_per_mtok")) != NULL) {
+			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0, &m.input_per_mtok) != 0)
+				goto fail;
+			priced = 1;
+		}
+		if ((v = FIELD("output_per_mtok")) != NULL) {
+			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0, &m.output_per_mtok) != 0)
+				goto fail;
+			priced = 1;
+		}
+		if ((v = FIELD("cache_read_per_mtok")) != NULL) {
+			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0, &m.cache_read_per_mtok) != 0)
+				goto fail;
+			priced = 1;
+		}
+		if ((v = FIELD("context_tokens")) != NULL &&
+		    get_int64(p, v, sub, 1, CONFIG_MAX_INT64, &m.context_tokens) != 0)
+			goto fail;
+		if ((v = FIELD("source")) != NULL) {
+			if (get_nonempty(p, v, sub, &m.source) != 0)
+				goto fail;
+		} else if (priced) {
+			free(m.source);
+			m.source = xasprintf("config: %s", p->origin);
+		}
+#undef FIELD
+		if (old != NULL) {
+			config_model_free(old);
+			*old = m;
+		} else {
+			cfg->models =
+			    xreallocarray(cfg->models, cfg->n_models + 1, sizeof *cfg->models);
+			cfg->models[cfg->n_models++] = m;
+		}
+	}
+	return 0;
+fail:
+	config_model_free(&m);
+	return -1;
+}
+
+static const char *const route_keys[] = {"primary", "fallback", "model"};
+
+static int
+parse_routes(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	char path[CONFIG_PATH_LEN], sub[CONFIG_PATH_LEN];
+	struct route_conf r;
+	const cJSON *v;
+
+	if (check_object(p, j, "routes") != 0)
+		return -1;
+	for (const cJSON *c = j->child; c != NULL; c = c->next) {
+		path_key(path, sizeof path, "routes", c->string);
+		if (!config_is_plain_name(c->string))
+			return config_parse_error(p, path,
+			    "a route name must be up to 64 letters, "
+			    "digits, '.', '_' or '-'");
+		if (check_keys(p, c, path, route_keys, nitems(route_keys)) != 0)
+			return -1;
+		if (cJSON_GetObjectItemCaseSensitive(c, "primary") == NULL)
+			return config_parse_error(p, path, "missing required key \"primary\"");
+		memset(&r, 0, sizeof r);
+		r.name = xstrdup(c->string);
+#define FIELD(k) (path_key(sub, sizeof sub, path, k), cJSON_GetObjectItemCaseSensitive(c, k))
+		if (get_nonempty(p, FIELD("primary"), sub, &r.primary) != 0)
+			goto fail;
+		if ((v = FIELD("fallback")) != NULL &&
+		    get_strv(p, v, sub, &r.fallback, &r.n_fallback) != 0)
+			goto fail;
+		if ((v = FIELD("model")) != NULL && get_nonempty(p, v, sub, &r.model) != 0)
+			goto fail;
+#undef FIELD
+		config_route_set(cfg, &r);
+	}
+	return 0;
+fail:
+	config_route_free(&r);
+	return -1;
+}
+
+static int
+check_timezone(struct config_parse *p, const char *path, const char *tz)
+{
+	if (*tz == '\0' || *tz == '/' || strstr(tz, "..") != NULL || strlen(tz) > 64)
+		return config_parse_error(p, path,
+		    "expected a time zone name like \"UTC\" or "
+		    "\"Europe/Paris\"");
+	for (const char *s = tz; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && strchr("/_+-", *s) == NULL)
+			return config_parse_error(p, path,
+			    "expected a time zone name like \"UTC\" or "
+			    "\"Europe/Paris\"");
+	}
+	return 0;
+}
+
+static const char *const budget_keys[] = {
+    "daily_usd", "alert_threshold", "hard_stop", "timezone", "pressure", "downgrade", "tiers"};
+const char *const config_tier_keys[CONFIG_N_TIERS] = {"high_complex", "high", "standard", "low"};
+
+/* A file's "downgrade" replaces the default ladder: it is the only way to drop a step. */
+static int
+parse_budget(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	struct budget_conf *b = &cfg->budget;
+	char sub[CONFIG_PATH_LEN], step[CONFIG_PATH_LEN];
+	const cJSON *v;
+
+	if (check_keys(p, j, "budget", budget_keys, nitems(budget_keys)) != 0)
+		return -1;
+#define FIELD(o, k) (path_key(sub, sizeof sub, "budget", k), cJSON_GetObjectItemCaseSensitive(o, k))
+	if ((v = FIELD(j, "daily_usd")) != NULL &&
+	    get_number(p, v, sub, 0.0, 0, INFINITY, 0, &b->daily_usd) != 0)
+		return -1;
+	if ((v = FIELD(j, "alert_threshold")) != NULL &&
+	    get_number(p, v, sub, 0.0, 1, 1.0, 0, &b->alert_threshold) != 0)
+		return -1;
+	if ((v = FIELD(j, "hard_stop")) != NULL && get_bool(p, v, sub, &b->hard_stop) != 0)
+		return -1;
+	if ((v = FIELD(j, "timezone")) != NULL &&
+	    (get_string(p, v, sub, &b->timezone) != 0 || check_timezone(p, sub, b->timezone) != 0))
+		return -1;
+	if ((v = FIELD(j, "pressure")) != NULL &&
+	    get_number(p, v, sub, 0.0, 0, 1.0, 0, &b->pressure) != 0)
+		return -1;
+	if ((v = FIELD(j, "downgrade")) != NULL) {
+		char dpath[CONFIG_PATH_LEN];
+
+		strlcpy_(dpath, sub, sizeof dpath);
+		if (check_object(p, v, dpath) != 0)
+			return -1;
+		config_ladder_free(b);
+		for (const cJSON *c = v->child; c != NULL; c = c->next) {
+			path_key(step, sizeof step, dpath, c->string);
+			if (!cJSON_IsString(c))
+				return config_parse_error(p, step,
+				    "expected a model alias (a string), "
+				    "got %s",
+				    json_type(c));
+			if (strcmp(c->string, c->valuestring) == 0)
+				return config_parse_error(p, step,
+				    "a model cannot downgrade to itself");
+			config_ladder_push(b, c->string, c->valuestring);
+		}
+	}
+	if ((v = FIELD(j, "tiers")) != NULL) {
+		char tpath[CONFIG_PATH_LEN];
+		char **slots[] = {
+		    &b->tier_high_complex, &b->tier_high, &b->tier_standard, &b->tier_low};
+		const cJSON *t;
+
+		strlcpy_(tpath, sub, sizeof tpath);
+		if (check_keys(p, v, tpath, config_tier_keys, nitems(config_tier_keys)) != 0)
+			return -1;
+		for (size_t i = 0; i < nitems(config_tier_keys); i++) {
+			path_key(step, sizeof step, tpath, config_tier_keys[i]);
+			if ((t = cJSON_GetObjectItemCaseSensitive(v, config_tier_keys[i])) !=
+			        NULL &&
+			    get_nonempty(p, t, step, slots[i]) != 0)
+				return -1;
+		}
+	}
+#undef FIELD
+	return 0;
+}
+
+static const char *const cache_keys[] = {
+    "enabled", "ttl_seconds", "max_temperature", "max_entries"};
+
+static int
+parse_cache(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	struct cache_conf *c = &cfg->cache;
+	char sub[CONFIG_PATH_LEN];
+	const cJSON *v;
+
+	if (check_keys(p, j, "cache", cache_keys, nitems(cache_keys)) != 0)
+		return -1;
+#define FIELD(k) (path_key(sub, sizeof sub, "cache", k), cJSON_GetObjectItemCaseSensitive(j, k))
+	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &c->enabled) != 0)
+		return -1;
+	if ((v = FIELD("ttl_seconds")) != NULL &&
+	    get_int(p, v, sub, 1, INT_MAX, &c->ttl_seconds) != 0)
+		return -1;
+	if ((v = FIELD("max_temperature")) != NULL &&
+	    get_number(p, v, sub, 0.0, 0, 2.0, 0, &c->max_temperature) != 0)
+		return -1;
+	if ((v = FIELD("max_entries")) != NULL &&
+	    get_int64(p, v, sub, 1, CONFIG_MAX_INT64, &c->max_entries) != 0)
+		return -1;
+#undef FIELD
+	return 0;
+}
+
+static const char *const breaker_keys[] = {
+    "failure_threshold", "cooldown_seconds", "half_open_max", "probe_interval_seconds"};
+
+static int
+parse_breaker(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	struct breaker_conf *b = &cfg->breaker;
+	char sub[CONFIG_PATH_LEN];
+	const cJSON *v;
+
+	if (check_keys(p, j, "breaker", breaker_keys, nitems(breaker_keys)) != 0)
+		return -1;
+#define FIELD(k) (path_key(sub, sizeof sub, "breaker", k), cJSON_GetObjectItemCaseSensitive(j, k))
+	if ((v = FIELD("failure_threshold")) != NULL &&
+	    get_int(p, v, sub, 1, 1000000, &b->failure_threshold) != 0)
+		return -1;
+	if ((v = FIELD("cooldown_seconds")) != NULL &&
+	    get_seconds_ms(p, v, sub, 0, &b->cooldown_ms) != 0)
+		return -1;
+	if ((v = FIELD("half_open_max")) != NULL &&
+	    get_int(p, v, sub, 1, 1000000, &b->half_open_max) != 0)
+		return -1;
+	if ((v = FIELD("probe_interval_seconds")) != NULL &&
+	    get_seconds_ms(p, v, sub, 1, &b->probe_interval_ms) != 0)
+		return -1;
+#undef FIELD
+	return 0;
+}
+
+static const char *const top_keys[] = {
+    "providers", "models", "routes", "budget", "cache", "breaker"};
+
+/* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
+static void
+text_position(const char *text, size_t off, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && text[i] != '\0'; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)text[i] & 0xc0) != 0x80)
+			(*col)++;
+	}
+}
+
+static int
+parse_document(struct config_parse *p, struct config *cfg, const char *json)
+{
+	const char *end = NULL, *s;
+	cJSON *root, *v;
+	size_t line, col;
+	int rc = -1;
+
+	if (strncmp(json, "\xef\xbb\xbf", 3) == 0)
+		json += 3;
+	for (s = json; *s != '\0' && isspace((unsigned char)*s); s++)
+		;
+	if (*s == '\0')
+		return config_parse_error(p, NULL, "empty file (expected a JSON object)");
+	root = cJSON_ParseWithOpts(json, &end, 1);
+	if (root == NULL) {
+		size_t off = end != NULL && end >= json ? (size_t)(end - json) : 0;
+
+		text_position(json, off, &line, &col);
+		return config_parse_error(p, NULL, "line %zu, column %zu: JSON syntax error", line,
+		    col);
+	}
+	if (!cJSON_IsObject(root)) {
+		config_parse_error(p, NULL, "expected a JSON object at the top level, got %s",
+		    json_type(root));
+		goto out;
+	}
+	if (scan_secrets(p, root, "", NULL) != 0)
+		goto out;
+	if (check_keys(p, root, "", top_keys, nitems(top_keys)) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "providers")) != NULL &&
+	    parse_providers(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "models")) != NULL &&
+	    parse_models(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "routes")) != NULL &&
+	    parse_routes(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "budget")) != NULL &&
+	    parse_budget(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "cache")) != NULL &&
+	    parse_cache(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "breaker")) != NULL &&
+	    parse_breaker(p, cfg, v) != 0)
+		goto out;
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+config_load_string(struct config *cfg, const char *json, const char *origin, char **cause)
+{
+	struct config_parse p = {origin != NULL ? origin : "<string>", cause};
+	struct config tmp;
+
+	config_copy(&tmp, cfg);
+	if (parse_document(&p, &tmp, json) != 0) {
+		config_free(&tmp);
+		return -1;
+	}
+	config_free(cfg);
+	*cfg = tmp;
+	return 0;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char **cause)
+{
+	FILE *f;
+	struct buf b;
+	char chunk[8192];
+	size_t n;
+	int rc;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b.len + n > CONFIG_MAX_FILE) {
+			fclose(f);
+			buf_free(&b);
+			*cause =
+			    xasprintf("%s: file is larger than %d bytes", path, CONFIG_MAX_FILE);
+			return -1;
+		}
+		buf_append(&b, chunk, n);
+	}
+	if (ferror(f)) {
+		*cause = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		fclose(f);
+		buf_free(&b);
+		return -1;
+	}
+	fclose(f);
+	if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL) {
+		*cause = xasprintf("%s: %s", path,
+		    b.len == 0 ? "empty file (expected a JSON "
+		                 "object)"
+		               : "contains a NUL byte: not a JSON text file");
+		buf_free(&b);
+		return -1;
+	}
+	rc = config_load_string(cfg, b.data, path, cause);
+	buf_free(&b);
+	if (rc == 0)
+		config_replace_str(&cfg->path, path);
+	return rc;
+}
+
+/* $XDG_CONFIG_HOME/llmdeck/config.json, else ~/.config/...; NULL if there is none. */
+static char *
+config_default_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	struct stat sb;
+	char *path;
+
+	if (xdg != NULL && *xdg == '/')
+		path = xasprintf("%s/llmdeck/config.json", xdg);
+	else if (home != NULL && *home != '\0')
+		path = xasprintf("%s/.config/llmdeck/config.json", home);
+	else
+		return NULL;
+	if (stat(path, &sb) != 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+int
+config_load(struct config *cfg, const char *path, char **cause)
+{
+	struct config tmp;
+	char *found = NULL;
+	const char *env;
+
+	if (path == NULL) {
+		if ((env = getenv("LLMDECK_CONFIG")) != NULL && *env != '\0')
+			path = env;
+		else
+			path = found = config_default_path();
+	}
+	config_copy(&tmp, cfg);
+	if ((path != NULL && config_load_file(&tmp, path, cause) != 0) ||
+	    config_apply_env(&tmp, NULL, NULL, cause) != 0 || config_validate(&tmp, cause) != 0) {
+		free(found);
+		config_free(&tmp);
+		return -1;
+	}
+	free(found);
+	config_free(cfg);
+	*cfg = tmp;
+	return 0;
+}
