@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_limits.h"
 #include "util.h"
 
 /* Fake keys: every one contains SECRET, which must never show up in a message. */
@@ -311,6 +312,28 @@ test_full_file(void **state)
 	free(path);
 }
 
+/* The ends of config_limits.h's ranges load; the router and the console take the same. */
+static void
+test_priority_and_weight_limits(void **state)
+{
+	struct config cfg;
+	char *cause = NULL, *json;
+
+	(void)state;
+	config_init(&cfg);
+	json = xasprintf("{\"providers\":[" P0 ",\"priority\":5000,\"weight\":%g}," P1
+	                 ",\"priority\":%d,\"weight\":%g}]}",
+	    LIMIT_WEIGHT_MAX, LIMIT_PRIORITY_MAX, LIMIT_WEIGHT_MIN);
+	if (config_load_string(&cfg, json, "limits.json", &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(cfg.providers[0].priority, 5000);
+	assert_true(cfg.providers[0].weight == LIMIT_WEIGHT_MAX);
+	assert_int_equal(cfg.providers[1].priority, LIMIT_PRIORITY_MAX);
+	assert_true(cfg.providers[1].weight == LIMIT_WEIGHT_MIN);
+	free(json);
+	config_free(&cfg);
+}
+
 static void
 test_failed_load_keeps_config(void **state)
 {
@@ -398,8 +421,12 @@ static const struct {
     {"[1,2]", "expected a JSON object at the top level, got an array"},
     /* out of range */
     {"{\"providers\":[" P0 ",\"priority\":-1}]}", "providers[0].priority: must be >= 0, got -1"},
-    {"{\"providers\":[" P0 ",\"weight\":0}]}", "providers[0].weight: must be > 0, got 0"},
-    {"{\"providers\":[" P0 ",\"weight\":-0.5}]}", "providers[0].weight: must be > 0, got -0.5"},
+    {"{\"providers\":[" P0 ",\"weight\":0}]}",
+        "providers[0].weight: must be in [0.001, 1000], got 0"},
+    {"{\"providers\":[" P0 ",\"weight\":-0.5}]}",
+        "providers[0].weight: must be in [0.001, 1000], got -0.5"},
+    {"{\"providers\":[" P0 ",\"weight\":1000.5}]}",
+        "providers[0].weight: must be in [0.001, 1000], got 1000.5"},
     {"{\"providers\":[" P0 ",\"timeout_seconds\":0}]}",
         "providers[0].timeout_seconds: must be in (0, 86400], got 0"},
     {"{\"providers\":[" P0 ",\"max_retries\":11}]}",
@@ -1076,6 +1103,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_full_file),
+	    cmocka_unit_test(test_priority_and_weight_limits),
 	    cmocka_unit_test(test_failed_load_keeps_config),
 	    cmocka_unit_test(test_file_errors),
 	    cmocka_unit_test(test_file_io_errors),

@@ -260,6 +260,13 @@ test_weight_changes_table_and_logs(void **state)
 	assert_true(wait_screen(f, ":priority mistral 3", 0));
 	keys(f, 0, "Enter");
 	assert_true(wait_screen(f, "mistral priority 1 -> 3", 0));
+	/* The config's range (config_limits.h), not a narrower one: 5000 can be set and raised. */
+	keys(f, 1, ":priority mistral 5000");
+	keys(f, 0, "Enter");
+	assert_true(wait_screen(f, "mistral priority 3 -> 5000", 0));
+	keys(f, 1, ":raise mistral");
+	keys(f, 0, "Enter");
+	assert_true(wait_screen(f, "mistral priority 5000 -> 4999", 0));
 }
 
 static void

@@ -16,6 +16,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "config_limits.h"
 #include "ledger.h"
 #include "router.h"
 #include "sim.h"
@@ -344,6 +345,40 @@ test_overrides_survive_a_restart_until_reset(void **state)
 	stop(f);
 }
 
+/* A configured priority outside the old 0..1000 can be raised, lowered and set again. */
+static void
+test_operators_take_what_the_config_allows(void **state)
+{
+	struct fixture *f = *state;
+	struct router_snapshot s;
+	char *cause = NULL;
+
+	f->cfg.providers[0].priority = 5000;
+	start(f);
+	assert_int_equal(router_set_priority(f->r, "anthropic", 4999, &cause), 0);
+	assert_int_equal(router_set_priority(f->r, "anthropic", 5001, &cause), 0);
+	assert_int_equal(router_set_priority(f->r, "anthropic", 5000, &cause), 0);
+	assert_int_equal(router_set_priority(f->r, "anthropic", LIMIT_PRIORITY_MAX, &cause), 0);
+	assert_int_equal(router_set_priority(f->r, "anthropic", LIMIT_PRIORITY_MIN, &cause), 0);
+	assert_int_equal(router_set_priority(f->r, "anthropic", LIMIT_PRIORITY_MIN - 1, &cause),
+	    -1);
+	assert_non_null(strstr(cause, "out of range"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(router_set_weight(f->r, "anthropic", LIMIT_WEIGHT_MIN, &cause), 0);
+	assert_int_equal(router_set_weight(f->r, "anthropic", LIMIT_WEIGHT_MAX, &cause), 0);
+	assert_int_equal(router_set_weight(f->r, "anthropic", LIMIT_WEIGHT_MAX * 2, &cause), -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(router_set_weight(f->r, "anthropic", 0, &cause), -1);
+	free(cause);
+	router_snapshot(f->r, &s);
+	assert_int_equal(s.providers[0].priority, LIMIT_PRIORITY_MIN);
+	assert_float_equal(s.providers[0].weight, LIMIT_WEIGHT_MAX, 1e-9);
+	router_snapshot_free(&s);
+	stop(f);
+}
+
 int
 main(void)
 {
@@ -356,6 +391,7 @@ main(void)
 	    T(test_cost_optimizer_downgrades_under_pressure),
 	    T(test_events_reach_the_database),
 	    T(test_overrides_survive_a_restart_until_reset),
+	    T(test_operators_take_what_the_config_allows),
 #undef T
 	};
 

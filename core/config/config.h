@@ -39,8 +39,8 @@ struct provider_conf {
 	char *api_key;     /* resolved from the environment; NULL if unset */
 	char **models;     /* aliases this provider serves, in preference order */
 	size_t n_models;
-	int priority;           /* lower is preferred; default 1 */
-	double weight;          /* > 0; default 1.0 */
+	int priority;           /* lower is preferred; default 1; config_limits.h */
+	double weight;          /* default 1.0; range in config_limits.h */
 	double timeout_seconds; /* per-request deadline; default 60 */
 	int max_retries;        /* retries on the same provider; default 2 */
 	int rate_limit_rpm;     /* 0: unlimited */

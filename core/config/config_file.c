@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config_limits.h"
 #include "config_priv.h"
 #include "util.h"
 
@@ -469,10 +470,11 @@ parse_provider(struct config_parse *p, struct config *cfg, const cJSON *j, const
 		config_parse_error(p, sub, "at least one model is required");
 		goto fail;
 	}
-	if ((v = FIELD("priority")) != NULL && get_int(p, v, sub, 0, INT_MAX, &pc.priority) != 0)
+	if ((v = FIELD("priority")) != NULL &&
+	    get_int(p, v, sub, LIMIT_PRIORITY_MIN, LIMIT_PRIORITY_MAX, &pc.priority) != 0)
 		goto fail;
 	if ((v = FIELD("weight")) != NULL &&
-	    get_number(p, v, sub, 0.0, 1, INFINITY, 0, &pc.weight) != 0)
+	    get_number(p, v, sub, LIMIT_WEIGHT_MIN, 0, LIMIT_WEIGHT_MAX, 0, &pc.weight) != 0)
 		goto fail;
 	if ((v = FIELD("timeout_seconds")) != NULL &&
 	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.timeout_seconds) != 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_limits.h"
 #include "store.h"
 #include "util.h"
 
@@ -131,15 +132,15 @@ exec_priority(struct console *c, int argc, char **argv, char **cause)
 
 	(void)argc;
 	if (strcmp(argv[0], "priority") == 0) {
-		if (parse_long(argv[2], 0, 1000, &prio) != 0) {
-			*cause =
-			    xasprintf("priority: expected an integer 0..1000, got \"%s\"", argv[2]);
+		if (parse_long(argv[2], LIMIT_PRIORITY_MIN, LIMIT_PRIORITY_MAX, &prio) != 0) {
+			*cause = xasprintf("priority: expected an integer %d..%d, got \"%s\"",
+			    LIMIT_PRIORITY_MIN, LIMIT_PRIORITY_MAX, argv[2]);
 			return -1;
 		}
 	} else if (strcmp(argv[0], "raise") == 0)
-		prio = p->priority > 0 ? p->priority - 1 : 0;
+		prio = p->priority > LIMIT_PRIORITY_MIN ? p->priority - 1 : LIMIT_PRIORITY_MIN;
 	else
-		prio = p->priority + 1;
+		prio = p->priority < LIMIT_PRIORITY_MAX ? p->priority + 1 : LIMIT_PRIORITY_MAX;
 	if (router_set_priority(c->router, argv[1], (int)prio, cause) != 0)
 		return -1;
 	console_message(c, 0, "%s: priority %d -> %ld (lower is preferred)", argv[1], p->priority,
@@ -153,8 +154,9 @@ exec_weight(struct console *c, int argc, char **argv, char **cause)
 	double w;
 
 	(void)argc;
-	if (parse_double(argv[2], 0.001, 1000, &w) != 0) {
-		*cause = xasprintf("weight: expected a number 0.001..1000, got \"%s\"", argv[2]);
+	if (parse_double(argv[2], LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX, &w) != 0) {
+		*cause = xasprintf("weight: expected a number %g..%g, got \"%s\"", LIMIT_WEIGHT_MIN,
+		    LIMIT_WEIGHT_MAX, argv[2]);
 		return -1;
 	}
 	if (router_set_weight(c->router, argv[1], w, cause) != 0)

@@ -1,0 +1,22 @@
+/*
+ * config_limits.h: the ranges an operator may give a provider's priority and
+ * weight, in the config file, through the router's operator calls, in the
+ * console and through the admin API. One definition, so a value one of them
+ * accepts (a configured priority of 5000, say) the others accept too. Both ends
+ * are inclusive.
+ */
+#ifndef LLMDECK_CONFIG_LIMITS_H
+#define LLMDECK_CONFIG_LIMITS_H
+
+#include <limits.h>
+
+/* Lower is preferred; the whole non-negative int range, as the config file always allowed. */
+#define LIMIT_PRIORITY_MIN 0
+#define LIMIT_PRIORITY_MAX INT_MAX
+
+/* A share within a priority: relative, so only its ratio to the others matters; bounded so
+ * that a sum of weights stays finite and a weight never rounds to nothing. */
+#define LIMIT_WEIGHT_MIN 0.001
+#define LIMIT_WEIGHT_MAX 1000.0
+
+#endif
