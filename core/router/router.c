@@ -21,6 +21,7 @@
 #include "adapter.h"
 #include "budget.h"
 #include "cache.h"
+#include "config_limits.h"
 #include "http.h"
 #include "ledger.h"
 #include "pricing.h"
@@ -1611,8 +1612,9 @@ router_set_priority(struct router *r, const char *name, int priority, char **cau
 	struct provider *p;
 	int before;
 
-	if (priority < 0 || priority > 1000) {
-		*cause = xasprintf("priority %d out of range 0..1000", priority);
+	if (priority < LIMIT_PRIORITY_MIN || priority > LIMIT_PRIORITY_MAX) {
+		*cause = xasprintf("priority %d out of range %d..%d", priority, LIMIT_PRIORITY_MIN,
+		    LIMIT_PRIORITY_MAX);
 		return -1;
 	}
 	if ((p = provider_lock(r, name, cause)) == NULL)
@@ -1633,8 +1635,9 @@ router_set_weight(struct router *r, const char *name, double weight, char **caus
 	struct provider *p;
 	double before;
 
-	if (!(weight >= 0 && weight <= 1000)) {
-		*cause = xasprintf("weight %g out of range 0..1000", weight);
+	if (!(weight >= LIMIT_WEIGHT_MIN && weight <= LIMIT_WEIGHT_MAX)) {
+		*cause = xasprintf("weight %g out of range %g..%g", weight, LIMIT_WEIGHT_MIN,
+		    LIMIT_WEIGHT_MAX);
 		return -1;
 	}
 	if ((p = provider_lock(r, name, cause)) == NULL)
