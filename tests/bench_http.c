@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "testkit.h"
 #include "util.h"
 
 #define TOTAL 20000
@@ -185,7 +186,7 @@ main(int argc, char **argv)
 	char *url;
 	int rc = 0;
 
-	raise_fd_limit();
+	testkit_raise_fd_limit();
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -24,6 +24,7 @@
 #include "router.h"
 #include "sim.h"
 #include "store.h"
+#include "testkit.h"
 #include "util.h"
 
 static int n_seq = 5000;
@@ -45,7 +46,7 @@ spawn_sim(int latency_ms, int *port)
 		char *cause = NULL;
 
 		close(fds[0]);
-		raise_fd_limit();
+		testkit_raise_fd_limit();
 		sim_opts_init(&so);
 		so.protocol = SIM_OPENAI;
 		so.latency_ms = latency_ms;
@@ -261,7 +262,7 @@ main(int argc, char **argv)
 		n_seq = atoi(argv[1]);
 	if (argc > 2)
 		n_inflight = atoi(argv[2]);
-	raise_fd_limit();
+	testkit_raise_fd_limit();
 	sim_fast = spawn_sim(0, &port);
 	sim_slow = spawn_sim(1000, &slow_port);
 	signal(SIGPIPE, SIG_IGN);

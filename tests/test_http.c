@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "testkit.h"
 #include "util.h"
 
 #define WAIT_MS 15000
@@ -1149,7 +1150,7 @@ main(void)
 	size_t i;
 	int rc;
 
-	raise_fd_limit();
+	testkit_raise_fd_limit();
 	cond_init_mono(&t_cond);
 	large_body = xmalloc(LARGE_LEN);
 	for (i = 0; i < LARGE_LEN; i++)

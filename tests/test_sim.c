@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "testkit.h"
 #include "util.h"
 
 struct resp {
@@ -1130,7 +1131,7 @@ test_concurrent_slow(void **state)
 	long st;
 
 	(void)state;
-	raise_fd_limit();
+	testkit_raise_fd_limit();
 	for (int i = 0; i < N; i++) {
 		h[i] = curl_easy_init();
 		buf_init(&bodies[i]);

@@ -6,14 +6,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "util.h"
+
+long
+testkit_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return -1;
+	}
+	return (long)rl.rlim_cur;
+}
 
 void
 testkit_init(struct testkit *k)
 {
 	struct model_conf *m;
 
+	testkit_raise_fd_limit();
 	memset(k, 0, sizeof *k);
 	config_init(&k->cfg);
 	k->cfg.models = xreallocarray(k->cfg.models, k->cfg.n_models + 1, sizeof *k->cfg.models);

@@ -36,6 +36,10 @@ void testkit_control(struct testkit *, size_t i, const char *json);
 /* Provider requests sim i has received. */
 uint64_t testkit_sim_requests(struct testkit *, size_t i);
 
+/* Raise RLIMIT_NOFILE's soft limit to its hard limit (the library never does); the new
+ * soft limit or -1. testkit_init calls it. */
+long testkit_raise_fd_limit(void);
+
 /* POST json to url (20 s at most); the body lands in out (initialised here).
  * Returns the HTTP status, or -1 if no response came. */
 long testkit_post_json(const char *url, const char *json, struct buf *out);

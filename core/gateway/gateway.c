@@ -827,7 +827,6 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 	for (int i = 0; i < 2; i++)
 		hist_init(&gw->latency[i]);
 
-	raise_fd_limit();
 	threads = opts->threads > 1 ? (unsigned int)opts->threads : 1;
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)

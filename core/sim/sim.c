@@ -1012,7 +1012,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
 
-	fds = raise_fd_limit();
+	fds = fd_limit(); /* the command raised it, if it wanted more */
 	limit = fds > 256 ? (unsigned)(fds - 64) : 200;
 	if (limit > 65000)
 		limit = 65000;

@@ -17,13 +17,12 @@ static int
 budget_today(struct store *s, const struct budget_conf *c, int64_t now, int64_t *start,
     int64_t *end, char day[16], char **cause)
 {
-	if (store_day_bounds(c->timezone, now, start, end, day) != 0) {
+	if (store_today(s, c->timezone, now, start, end, day) != 0) {
 		*cause = xasprintf("budget: unknown timezone \"%s\" (use UTC, an offset like "
 		                   "+02:00 or an IANA name)",
 		    c->timezone != NULL ? c->timezone : "");
 		return -1;
 	}
-	(void)s;
 	return 0;
 }
 

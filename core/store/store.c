@@ -1,7 +1,7 @@
 /*
  * store.c: the SQLite database: opening it safely, the schema and its
  * migrations, the caller connection, the ledger writer thread (group commit),
- * the event log, operator overrides and the budget day's bounds.
+ * the event log, operator overrides and the budget day's bounds (tz.c).
  *
  * Two connections per handle: the writer thread's own, and one for calls on
  * callers' threads, serialised by a mutex. Both run in WAL mode, so readers
@@ -30,6 +30,7 @@
 
 #include "ledger.h"
 #include "store_priv.h"
+#include "tz.h"
 #include "util.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
@@ -61,9 +62,10 @@ struct store {
 	pthread_t writer;
 	int writer_started;
 
-	pthread_mutex_t umu; /* models already reported unpriced */
+	pthread_mutex_t umu; /* the small caches: models already reported unpriced, the zone */
 	char **unpriced;
 	size_t n_unpriced;
+	struct tz *zone; /* the budget's time zone, read once */
 };
 
 /*
@@ -706,6 +708,7 @@ store_close(struct store *s)
 	for (size_t i = 0; i < s->n_unpriced; i++)
 		free(s->unpriced[i]);
 	free(s->unpriced);
+	tz_free(s->zone);
 	free(s->path);
 	free(s);
 }
@@ -840,138 +843,35 @@ store_overrides(struct store *s, void (*cb)(void *, const char *, const char *, 
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* "+02:00", "-0530", "+2": the offset in milliseconds; -1 if s is not one. */
-static int
-store_parse_offset(const char *s, int64_t *off_ms)
+int
+store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
 {
-	int sign, h = 0, m = 0, digits = 0;
-	const char *p = s + 1;
+	struct tz *z = tz_open(tz);
 
-	if (*s != '+' && *s != '-')
+	if (z == NULL)
 		return -1;
-	sign = *s == '-' ? -1 : 1;
-	while (*p >= '0' && *p <= '9' && digits < 2) {
-		h = h * 10 + (*p++ - '0');
-		digits++;
-	}
-	if (digits == 0)
-		return -1;
-	if (*p == ':')
-		p++;
-	if (*p != '\0') {
-		if (p[0] < '0' || p[0] > '5' || p[1] < '0' || p[1] > '9' || p[2] != '\0')
-			return -1;
-		m = (p[0] - '0') * 10 + (p[1] - '0');
-	}
-	if (h > 14)
-		return -1;
-	*off_ms = sign * ((int64_t)h * 3600 + m * 60) * 1000;
-	return 0;
-}
-
-static int
-store_is_utc(const char *tz)
-{
-	return tz == NULL || *tz == '\0' || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0 ||
-	    strcmp(tz, "GMT") == 0 || strcmp(tz, "Etc/UTC") == 0;
-}
-
-static void
-store_day_fixed(int64_t off_ms, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
-{
-	int64_t local = now_ms + off_ms, dayms = 86400000;
-	int64_t local_start = (local >= 0 ? local / dayms : (local - dayms + 1) / dayms) * dayms;
-	time_t t = (time_t)(local_start / 1000);
-	struct tm tm;
-
-	*start_ms = local_start - off_ms;
-	*end_ms = *start_ms + dayms;
-	gmtime_r(&t, &tm);
-	strftime(day, 16, "%Y-%m-%d", &tm);
-}
-
-/*
- * IANA names go through the C library with TZ set temporarily. setenv/tzset
- * are not thread-safe, so this runs under a mutex and caches the last day:
- * TZ changes once per day per zone, not per request. (Other threads calling
- * localtime() at that instant could see the zone; llmdeck's core does not.)
- */
-static pthread_mutex_t store_tz_mu = PTHREAD_MUTEX_INITIALIZER;
-static char store_tz_name[128];
-static int64_t store_tz_start, store_tz_end;
-static char store_tz_day[16];
-
-static int
-store_day_iana(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
-{
-	const char *dir = getenv("TZDIR");
-	char *file, *old;
-	struct stat st;
-	struct tm tm;
-	time_t t;
-
-	pthread_mutex_lock(&store_tz_mu);
-	if (strcmp(store_tz_name, tz) == 0 && now_ms >= store_tz_start && now_ms < store_tz_end) {
-		*start_ms = store_tz_start;
-		*end_ms = store_tz_end;
-		memcpy(day, store_tz_day, 16);
-		pthread_mutex_unlock(&store_tz_mu);
-		return 0;
-	}
-	if (strstr(tz, "..") != NULL || *tz == '/' || strlen(tz) >= sizeof store_tz_name) {
-		pthread_mutex_unlock(&store_tz_mu);
-		return -1;
-	}
-	file = xasprintf("%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo", tz);
-	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
-		free(file);
-		pthread_mutex_unlock(&store_tz_mu);
-		return -1;
-	}
-	free(file);
-	old = getenv("TZ") != NULL ? xstrdup(getenv("TZ")) : NULL;
-	setenv("TZ", tz, 1);
-	tzset();
-	t = (time_t)(now_ms >= 0 ? now_ms / 1000 : (now_ms - 999) / 1000);
-	localtime_r(&t, &tm);
-	strftime(day, 16, "%Y-%m-%d", &tm);
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	tm.tm_isdst = -1;
-	*start_ms = (int64_t)mktime(&tm) * 1000;
-	tm.tm_mday++;
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	tm.tm_isdst = -1;
-	*end_ms = (int64_t)mktime(&tm) * 1000;
-	if (old != NULL)
-		setenv("TZ", old, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(old);
-	strlcpy_(store_tz_name, tz, sizeof store_tz_name);
-	store_tz_start = *start_ms;
-	store_tz_end = *end_ms;
-	memcpy(store_tz_day, day, 16);
-	pthread_mutex_unlock(&store_tz_mu);
+	tz_day(z, now_ms, start_ms, end_ms, day);
+	tz_free(z);
 	return 0;
 }
 
 int
-store_day_bounds(const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms, char day[16])
+store_today(struct store *s, const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
+    char day[16])
 {
-	int64_t off;
+	const char *name = tz != NULL && *tz != '\0' ? tz : "UTC";
+	struct tz *z;
 
-	if (store_is_utc(tz)) {
-		store_day_fixed(0, now_ms, start_ms, end_ms, day);
-		return 0;
-	}
-	if (strncmp(tz, "UTC", 3) == 0 && (tz[3] == '+' || tz[3] == '-'))
-		tz += 3;
-	if (*tz == '+' || *tz == '-') {
-		if (store_parse_offset(tz, &off) != 0)
+	pthread_mutex_lock(&s->umu);
+	if (s->zone == NULL || strcmp(tz_name(s->zone), name) != 0) {
+		if ((z = tz_open(name)) == NULL) {
+			pthread_mutex_unlock(&s->umu);
 			return -1;
-		store_day_fixed(off, now_ms, start_ms, end_ms, day);
-		return 0;
+		}
+		tz_free(s->zone);
+		s->zone = z;
 	}
-	return store_day_iana(tz, now_ms, start_ms, end_ms, day);
+	tz_day(s->zone, now_ms, start_ms, end_ms, day);
+	pthread_mutex_unlock(&s->umu);
+	return 0;
 }

@@ -86,9 +86,8 @@ int store_overrides(struct store *,
  * The day (in timezone tz: NULL or "UTC", a fixed offset "+02:00" / "-0530",
  * or an IANA name such as "Europe/Paris") containing time now_ms: its first
  * and one-past-last milliseconds and its name "YYYY-MM-DD". IANA names are
- * looked up in $TZDIR or /usr/share/zoneinfo and resolved with the C library
- * under a mutex (setenv/tzset are not thread-safe; the last day is cached so
- * TZ changes once a day). Returns 0, or -1 for a malformed offset or an
+ * read from their TZif file in $TZDIR or /usr/share/zoneinfo (tz.h), never
+ * through the C library's TZ. Returns 0, or -1 for a malformed offset or an
  * unknown zone.
  */
 int

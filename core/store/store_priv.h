@@ -53,6 +53,10 @@ int ledger_insert(sqlite3 *, const struct ledger_row *, int64_t reservation_id);
 int store_event_insert(sqlite3 *, int64_t time_ms, const char *kind, const char *provider,
     const char *message);
 
+/* store_day_bounds with the zone read once per store handle (the budget asks per request). */
+int store_today(struct store *, const char *tz, int64_t now_ms, int64_t *start_ms, int64_t *end_ms,
+    char day[16]);
+
 /* Unpriced models are reported once per model per store handle: returns 1 the
  * first time model is seen here. */
 int store_first_unpriced(struct store *, const char *model);

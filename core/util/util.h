@@ -63,7 +63,8 @@ uint64_t rng_next(struct rng *);
 /* Uniform double in [0, 1). */
 double rng_double(struct rng *);
 
-/* Raise RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit. */
-long raise_fd_limit(void);
+/* RLIMIT_NOFILE's soft limit, or -1. Raising it is the command's business, not the
+ * library's (tui/cli's cli_raise_fd_limit, the tests' testkit_raise_fd_limit). */
+long fd_limit(void);
 
 #endif

@@ -16,4 +16,8 @@ int console_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
 
+/* Raise RLIMIT_NOFILE's soft limit to its hard limit, for commands that serve many
+ * connections (serve, sim, the console's --listen and --demo); the new soft limit or -1. */
+long cli_raise_fd_limit(void);
+
 #endif

@@ -128,6 +128,7 @@ cli_serve_main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	cli_raise_fd_limit(); /* a descriptor per waiting client */
 
 	memset(&ro, 0, sizeof ro);
 	ro.store = st; /* every answer ledgered, the budget and cache shared */

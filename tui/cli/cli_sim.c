@@ -118,6 +118,7 @@ cli_sim_main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	cli_raise_fd_limit(); /* before sim_start sizes its connection limit on it */
 
 	sims = xcalloc(n, sizeof *sims);
 	for (started = 0; started < n; started++) {

@@ -611,6 +611,8 @@ console_main(int argc, char **argv)
 	c->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
+	if (c->demo_on || listen != NULL)
+		cli_raise_fd_limit(); /* the demo's simulated providers, the gateway's clients */
 
 	config_init(&c->cfg);
 	if (c->demo_on)
