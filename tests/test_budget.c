@@ -211,6 +211,53 @@ race_watcher(void *arg)
 
 #define RACERS 64
 
+/*
+ * The other processes of the process races: this binary run again with --child
+ * (fork then exec: a process with threads, the store's writer among them, must
+ * not go on without exec after fork, and ThreadSanitizer refuses to).
+ */
+static pid_t
+spawn_child(const char *mode, const char *path, double daily)
+{
+	char amount[32];
+	pid_t pid;
+
+	snprintf(amount, sizeof amount, "%.17g", daily);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_budget", "--child", mode, path, amount, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* race: 16 threads reserving and spending; reserve-and-die: exit holding a reservation. */
+static int
+child_main(const char *mode, const char *path, double daily)
+{
+	struct budget_conf c = conf(daily);
+	char *cause = NULL;
+	struct store *s;
+	struct race cr;
+	pthread_t th[16];
+	int64_t id;
+
+	if (store_open(&s, path, &cause) != 0)
+		return 2;
+	if (strcmp(mode, "reserve-and-die") == 0)
+		_exit(budget_reserve(s, &c, 0.9, &id, &cause) == 0 ? 0 : 1); /* dies holding it */
+	memset(&cr, 0, sizeof cr);
+	cr.s = s;
+	cr.c = c;
+	for (int i = 0; i < 16; i++)
+		pthread_create(&th[i], NULL, race_reserver, &cr);
+	for (int i = 0; i < 16; i++)
+		pthread_join(th[i], NULL);
+	store_close(s);
+	return atomic_load(&cr.errors) == 0 ? 0 : 1;
+}
+
 static void
 test_64_threads_never_overrun(void **state)
 {
@@ -259,28 +306,8 @@ test_two_processes_never_overrun(void **state)
 	/* the fixture's store stays in the parent; children open their own */
 	spend(f->s, 0, 1.8, 0);
 	store_set_clock(f->s, NULL, NULL);
-	for (int k = 0; k < 2; k++) {
-		kids[k] = fork();
-		assert_true(kids[k] >= 0);
-		if (kids[k] == 0) {
-			struct race cr;
-			pthread_t th[16];
-			struct store *s;
-
-			if (store_open(&s, f->path, &cause) != 0)
-				_exit(2);
-			memset(&cr, 0, sizeof cr);
-			cr.s = s;
-			cr.c = c;
-			for (int i = 0; i < 16; i++)
-				pthread_create(&th[i], NULL, race_reserver, &cr);
-			for (int i = 0; i < 16; i++)
-				pthread_join(th[i], NULL);
-			store_close(s);
-			_exit(atomic_load(&cr.errors) == 0 && atomic_load(&cr.granted) >= 0 ? 0
-			                                                                    : 1);
-		}
-	}
+	for (int k = 0; k < 2; k++)
+		kids[k] = spawn_child("race", f->path, c.daily_usd);
 	memset(&r, 0, sizeof r);
 	r.s = f->s;
 	r.c = c;
@@ -424,16 +451,7 @@ test_stale_reservations(void **state)
 
 	/* held by a process that died: ignored */
 	store_set_clock(f->s, NULL, NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store *s;
-
-		if (store_open(&s, f->path, &cause) != 0 ||
-		    budget_reserve(s, &c, 0.9, &id, &cause) != 0)
-			_exit(1);
-		_exit(0); /* dies holding it */
-	}
+	pid = spawn_child("reserve-and-die", f->path, c.daily_usd);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
@@ -523,8 +541,10 @@ test_choose_model(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "--child") == 0)
+		return child_main(argv[2], argv[3], atof(argv[4]));
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_no_budget, sttest_setup_store,
 	        sttest_teardown_store),

@@ -114,6 +114,12 @@ const char *sim_url(const struct sim *);
 int sim_control(struct sim *, const char *json, char **cause);
 /* The current settings as a JSON object (caller frees). */
 char *sim_settings_json(struct sim *);
+/*
+ * The same for a sim in another process (or one only known by its URL): POST
+ * json to base_url/_sim/control, waiting up to timeout_ms. Blocks; sim_client.c.
+ * Returns 0 on HTTP 200, or -1 with *cause ("POST URL: what went wrong").
+ */
+int sim_control_remote(const char *base_url, const char *json, long timeout_ms, char **cause);
 
 struct sim_stats {
 	uint64_t requests;        /* provider requests (not /_sim/) */

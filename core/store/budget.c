@@ -187,12 +187,8 @@ budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
 	now = store_now_ms(s);
 	if (budget_today(s, c, now, &start, &end, day, cause) != 0)
 		return -1;
-	db = store_lock(s);
-	if (store_begin_immediate(db) != 0) {
-		*cause = store_error(s, db, "budget: cannot reserve");
-		store_unlock(s);
+	if ((db = store_write_begin(s, "budget: cannot reserve", cause)) == NULL)
 		return -1;
-	}
 	if (budget_clean(db, now) != 0)
 		goto fail;
 	spent = budget_spent_between(db, start, end, &err);
@@ -201,8 +197,7 @@ budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
 		goto fail;
 	if (c->hard_stop &&
 	    (spent + reserved + upper_usd > c->daily_usd || spent + reserved >= c->daily_usd)) {
-		store_exec(db, "COMMIT");
-		store_unlock(s);
+		store_write_commit(s, db, NULL, NULL); /* the alert and the cleaning */
 		*cause = xasprintf("daily budget $%.2f: spent $%.4f, reserved $%.4f, this "
 		                   "request needs up to $%.4f",
 		    c->daily_usd, spent, reserved, upper_usd);
@@ -221,15 +216,15 @@ budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
 	if (rc != SQLITE_DONE)
 		goto fail;
 	*reservation_id = sqlite3_last_insert_rowid(db);
-	if (store_exec(db, "COMMIT") != 0)
-		goto fail;
-	store_unlock(s);
+	if (store_write_commit(s, db, "budget: cannot reserve", cause) != 0) {
+		*reservation_id = 0;
+		return -1;
+	}
 	return 0;
 fail:
 	*cause = store_error(s, db, "budget: cannot reserve");
 	*reservation_id = 0;
-	store_exec(db, "ROLLBACK");
-	store_unlock(s);
+	store_write_rollback(s, db);
 	return -1;
 }
 
@@ -278,13 +273,14 @@ budget_get_status(struct store *s, const struct budget_conf *c, struct budget_st
 		store_unlock(s);
 		return -1;
 	}
-	if (need_alert && store_begin_immediate(db) == 0) {
-		if (budget_alert(db, c, bs->day, bs->spent_usd, now) == 0)
-			store_exec(db, "COMMIT");
-		else
-			store_exec(db, "ROLLBACK");
-	}
 	store_unlock(s);
+	/* The alert is once a day by its primary key, so another writer in between is harmless. */
+	if (need_alert && (db = store_write_begin(s, NULL, NULL)) != NULL) {
+		if (budget_alert(db, c, bs->day, bs->spent_usd, now) == 0)
+			store_write_commit(s, db, NULL, NULL);
+		else
+			store_write_rollback(s, db);
+	}
 	bs->alert_crossed =
 	    bs->budget_usd > 0 && bs->spent_usd >= bs->alert_threshold * bs->budget_usd;
 	bs->projected_usd = bs->spent_usd + bs->burn_60m_per_hour * (double)(end - now) / 3.6e6;

@@ -136,7 +136,7 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key, struct l
 	llm_response_init(out);
 	if (c == NULL || !c->enabled)
 		return 0;
-	if ((db = store_write_begin(s)) == NULL)
+	if ((db = store_write_begin(s, NULL, NULL)) == NULL)
 		return -1;
 	if (sqlite3_prepare_v2(db,
 	        "SELECT provider, model, created_ms, resp_id, resp_model, "
@@ -185,7 +185,7 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key, struct l
 	if (store_exec_text(db, "UPDATE counters SET value = value + 1 WHERE name = ?",
 	        hit ? "cache_hits" : "cache_misses") != 0)
 		goto fail;
-	if (store_write_commit(s, db) != 0) {
+	if (store_write_commit(s, db, NULL, NULL) != 0) {
 		llm_response_free(out);
 		return -1;
 	}
@@ -207,7 +207,7 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 
 	if (c == NULL || !c->enabled)
 		return 0;
-	if ((db = store_write_begin(s)) == NULL)
+	if ((db = store_write_begin(s, NULL, NULL)) == NULL)
 		return -1;
 	if (sqlite3_prepare_v2(db,
 	        "INSERT OR REPLACE INTO cache(key, provider, model, "
@@ -248,7 +248,7 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 	        "ORDER BY lru LIMIT ?)",
 	        n - c->max_entries) != 0)
 		goto fail;
-	return store_write_commit(s, db);
+	return store_write_commit(s, db, NULL, NULL);
 fail:
 	store_write_rollback(s, db);
 	return -1;

@@ -1,4 +1,7 @@
-/* ledger.c: the ledger rows: insert (on the writer thread), record, aggregates. */
+/*
+ * ledger.c: the ledger rows: the group commit on the store's writer thread,
+ * recording (asynchronous and blocking), aggregates.
+ */
 #include "ledger.h"
 
 #include <pthread.h>
@@ -7,8 +10,21 @@
 
 #include "store_priv.h"
 #include "util.h"
+#include "workq.h"
 
-int
+/* A row on its way to the writer. */
+struct ledger_job {
+	struct store *store;
+	struct ledger_row row;
+	int64_t reservation_id;
+	void (*done)(void *, int);
+	void *arg;
+	char **errp; /* may be NULL: receives the failure message before done runs */
+	int rc;
+};
+
+/* Insert one row and settle its reservation, inside the writer's open transaction. */
+static int
 ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 {
 	sqlite3_stmt *st;
@@ -57,11 +73,96 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	return store_exec_int64(db, "DELETE FROM reservations WHERE id = ?", reservation_id);
 }
 
+/* The row's insert, and the once-per-model "pricing" event of an unpriced one. */
+static void
+ledger_insert_job(sqlite3 *db, struct ledger_job *j)
+{
+	struct store *s = j->store;
+
+	store_exec(db, "SAVEPOINT row");
+	j->rc = ledger_insert(db, &j->row, j->reservation_id);
+	if (j->rc != 0) {
+		if (j->errp != NULL && *j->errp == NULL)
+			*j->errp = store_error(s, db, "ledger: cannot insert row");
+		store_exec(db, "ROLLBACK TO row");
+	} else if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
+		char *msg = xasprintf("model %s has no price: its requests are recorded "
+		                      "as unpriced, not free",
+		    j->row.model);
+
+		store_event_insert(db, j->row.time_ms, "pricing", j->row.provider, msg);
+		free(msg);
+	}
+	store_exec(db, "RELEASE row");
+}
+
+/*
+ * The writer's batch job: every row queued while the last batch committed, in
+ * one transaction (group commit); each row in a savepoint so a bad row fails
+ * alone. Then each row's done, in order.
+ */
+static void
+ledger_commit_batch(void **jobs, size_t n)
+{
+	struct store *s = ((struct ledger_job *)jobs[0])->store;
+	sqlite3 *db = store_writer_db(s);
+	char *err = NULL;
+	size_t i;
+
+	if (store_begin_immediate(db) != 0) {
+		err = store_error(s, db, "ledger: cannot begin transaction");
+		for (i = 0; i < n; i++)
+			((struct ledger_job *)jobs[i])->rc = -1;
+		goto report;
+	}
+	for (i = 0; i < n; i++)
+		ledger_insert_job(db, jobs[i]);
+	if (store_exec(db, "COMMIT") != 0) {
+		err = store_error(s, db, "ledger: commit failed");
+		store_exec(db, "ROLLBACK");
+		for (i = 0; i < n; i++)
+			((struct ledger_job *)jobs[i])->rc = -1;
+	}
+report:
+	for (i = 0; i < n; i++) {
+		struct ledger_job *j = jobs[i];
+
+		if (j->rc != 0 && j->errp != NULL && *j->errp == NULL)
+			*j->errp = xstrdup(err != NULL ? err : "ledger: row not committed");
+		if (j->done != NULL)
+			j->done(j->arg, j->rc);
+		free(j);
+	}
+	free(err);
+}
+
+static void
+ledger_enqueue(struct store *s, const struct ledger_row *row, int64_t reservation_id,
+    void (*done)(void *, int), void *arg, char **errp)
+{
+	struct ledger_job *j = xcalloc(1, sizeof *j);
+
+	j->store = s;
+	j->row = *row;
+	j->row.route[sizeof j->row.route - 1] = '\0';
+	j->row.provider[sizeof j->row.provider - 1] = '\0';
+	j->row.model[sizeof j->row.model - 1] = '\0';
+	j->row.outcome[sizeof j->row.outcome - 1] = '\0';
+	j->row.error_class[sizeof j->row.error_class - 1] = '\0';
+	if (j->row.time_ms <= 0)
+		j->row.time_ms = store_now_ms(s);
+	j->reservation_id = reservation_id;
+	j->done = done;
+	j->arg = arg;
+	j->errp = errp;
+	workq_push_batch(store_writer(s), ledger_commit_batch, j);
+}
+
 void
 ledger_record_async(struct store *s, const struct ledger_row *row, int64_t reservation_id,
     void (*done)(void *, int), void *arg)
 {
-	store_ledger_enqueue(s, row, reservation_id, done, arg, NULL);
+	ledger_enqueue(s, row, reservation_id, done, arg, NULL);
 }
 
 struct ledger_wait {
@@ -91,7 +192,7 @@ ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation
 
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cond, NULL);
-	store_ledger_enqueue(s, row, reservation_id, ledger_wait_done, &w, &err);
+	ledger_enqueue(s, row, reservation_id, ledger_wait_done, &w, &err);
 	pthread_mutex_lock(&w.mu);
 	while (!w.finished)
 		pthread_cond_wait(&w.cond, &w.mu);

@@ -3,9 +3,10 @@
  *
  * A response must not be handed to its caller before its row is committed:
  * the router submits with ledger_record_async() and answers from done. Rows
- * from all threads are batched by the store's writer thread into one
- * transaction (group commit), so the cost of durability is paid once per
- * batch, not once per request. The writer connection runs synchronous=FULL:
+ * from all threads are batched on the store's writer thread into one
+ * transaction (group commit: whatever queued up while the last batch
+ * committed), so the cost of durability is paid once per batch, not once per
+ * request. The writer connection runs synchronous=FULL:
  * a committed row survives a process crash (kill -9) and also a power loss.
  */
 #ifndef LLMDECK_LEDGER_H
@@ -22,13 +23,15 @@ struct ledger_row {
 	char model[128]; /* alias */
 	int64_t input_tokens;
 	int64_t output_tokens;
-	double cost_usd; /* 0 for cache hits and unpriced models */
-	int unpriced;    /* the model has no price: cost unknown, not zero */
+	int usage_estimated; /* cancelled before the provider said: the tokens are estimates */
+	double cost_usd;     /* 0 for cache hits and unpriced models */
+	int unpriced;        /* the model has no price: cost unknown, not zero */
 	uint64_t latency_us;
-	char outcome[16];     /* "ok", "error", "refused" */
+	char outcome[16];     /* "ok", "error", "refused", "cancelled" */
 	char error_class[32]; /* llm_errclass_name(), empty when ok */
 	int cache_hit;
 	int attempts;
+	char response_id[128]; /* the provider's id for the answer, may be empty */
 };
 
 /*

@@ -1,7 +1,8 @@
 /*
  * store.c: the SQLite database: opening it safely, the schema and its
- * migrations, the caller connection, the ledger writer thread (group commit),
- * the event log, operator overrides and the budget day's bounds (tz.c).
+ * migrations, the caller connection, the writer thread and its connection
+ * (the ledger's group commit runs on it: ledger.c), the event log, operator
+ * overrides and the budget day's bounds (tz.c).
  *
  * Two connections per handle: the writer thread's own, and one for calls on
  * callers' threads, serialised by a mutex. Both run in WAL mode, so readers
@@ -28,39 +29,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger.h"
 #include "store_priv.h"
 #include "tz.h"
 #include "util.h"
+#include "workq.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
-#define STORE_BATCH_MAX 1024
-
-struct store_job {
-	struct ledger_row row;
-	int64_t reservation_id;
-	void (*done)(void *, int);
-	void *arg;
-	char **errp;
-	int rc;
-	struct store_job *next;
-};
 
 struct store {
 	char *path;
 	sqlite3 *db;  /* callers' connection, under mu */
-	sqlite3 *wdb; /* the writer thread's connection */
+	sqlite3 *wdb; /* the writer thread's connection: only its jobs use it */
 	pthread_mutex_t mu;
+	struct workq *writer;
 
 	int64_t (*wall_ms)(void *);
 	void *wall_arg;
-
-	pthread_mutex_t qmu;
-	pthread_cond_t qcond;
-	struct store_job *qhead, *qtail;
-	int stopping;
-	pthread_t writer;
-	int writer_started;
 
 	pthread_mutex_t umu; /* the small caches: models already reported unpriced, the zone */
 	char **unpriced;
@@ -206,11 +190,13 @@ store_begin_immediate(sqlite3 *db)
 }
 
 sqlite3 *
-store_write_begin(struct store *s)
+store_write_begin(struct store *s, const char *what, char **cause)
 {
 	sqlite3 *db = store_lock(s);
 
 	if (store_begin_immediate(db) != 0) {
+		if (cause != NULL)
+			*cause = store_error(s, db, what);
 		store_unlock(s);
 		return NULL;
 	}
@@ -218,9 +204,11 @@ store_write_begin(struct store *s)
 }
 
 int
-store_write_commit(struct store *s, sqlite3 *db)
+store_write_commit(struct store *s, sqlite3 *db, const char *what, char **cause)
 {
 	if (store_exec(db, "COMMIT") != 0) {
+		if (cause != NULL)
+			*cause = store_error(s, db, what);
 		store_write_rollback(s, db);
 		return -1;
 	}
@@ -538,114 +526,16 @@ store_event_insert(sqlite3 *db, int64_t time_ms, const char *kind, const char *p
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* One batch in one transaction; each row in a savepoint so a bad row fails alone. */
-static void
-store_commit_batch(struct store *s, struct store_job *jobs)
+struct workq *
+store_writer(struct store *s)
 {
-	sqlite3 *db = s->wdb;
-	struct store_job *j;
-	char *err = NULL;
-
-	if (store_begin_immediate(db) != 0) {
-		err = store_error(s, db, "ledger: cannot begin transaction");
-		for (j = jobs; j != NULL; j = j->next)
-			j->rc = -1;
-		goto report;
-	}
-	for (j = jobs; j != NULL; j = j->next) {
-		store_exec(db, "SAVEPOINT row");
-		j->rc = ledger_insert(db, &j->row, j->reservation_id);
-		if (j->rc != 0) {
-			if (j->errp != NULL && *j->errp == NULL)
-				*j->errp = store_error(s, db, "ledger: cannot insert row");
-			store_exec(db, "ROLLBACK TO row");
-		} else if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
-			char *msg = xasprintf("model %s has no price: its requests are recorded "
-			                      "as unpriced, not free",
-			    j->row.model);
-
-			store_event_insert(db, j->row.time_ms, "pricing", j->row.provider, msg);
-			free(msg);
-		}
-		store_exec(db, "RELEASE row");
-	}
-	if (store_exec(db, "COMMIT") != 0) {
-		err = store_error(s, db, "ledger: commit failed");
-		store_exec(db, "ROLLBACK");
-		for (j = jobs; j != NULL; j = j->next)
-			j->rc = -1;
-	}
-report:
-	while (jobs != NULL) {
-		j = jobs;
-		jobs = j->next;
-		if (j->rc != 0 && j->errp != NULL && *j->errp == NULL)
-			*j->errp = xstrdup(err != NULL ? err : "ledger: row not committed");
-		if (j->done != NULL)
-			j->done(j->arg, j->rc);
-		free(j);
-	}
-	free(err);
+	return s->writer;
 }
 
-/* The writer: takes everything queued, commits it as one batch, repeats. */
-static void *
-store_writer_main(void *arg)
+sqlite3 *
+store_writer_db(struct store *s)
 {
-	struct store *s = arg;
-
-	pthread_mutex_lock(&s->qmu);
-	for (;;) {
-		struct store_job *batch, *last;
-		int n = 1;
-
-		while (s->qhead == NULL && !s->stopping)
-			pthread_cond_wait(&s->qcond, &s->qmu);
-		if (s->qhead == NULL)
-			break;
-		batch = last = s->qhead;
-		while (last->next != NULL && n < STORE_BATCH_MAX) {
-			last = last->next;
-			n++;
-		}
-		s->qhead = last->next;
-		if (s->qhead == NULL)
-			s->qtail = NULL;
-		last->next = NULL;
-		pthread_mutex_unlock(&s->qmu);
-		store_commit_batch(s, batch);
-		pthread_mutex_lock(&s->qmu);
-	}
-	pthread_mutex_unlock(&s->qmu);
-	return NULL;
-}
-
-void
-store_ledger_enqueue(struct store *s, const struct ledger_row *row, int64_t reservation_id,
-    void (*done)(void *, int), void *arg, char **errp)
-{
-	struct store_job *j = xcalloc(1, sizeof *j);
-
-	j->row = *row;
-	j->row.route[sizeof j->row.route - 1] = '\0';
-	j->row.provider[sizeof j->row.provider - 1] = '\0';
-	j->row.model[sizeof j->row.model - 1] = '\0';
-	j->row.outcome[sizeof j->row.outcome - 1] = '\0';
-	j->row.error_class[sizeof j->row.error_class - 1] = '\0';
-	if (j->row.time_ms <= 0)
-		j->row.time_ms = store_now_ms(s);
-	j->reservation_id = reservation_id;
-	j->done = done;
-	j->arg = arg;
-	j->errp = errp;
-	pthread_mutex_lock(&s->qmu);
-	if (s->qtail != NULL)
-		s->qtail->next = j;
-	else
-		s->qhead = j;
-	s->qtail = j;
-	pthread_cond_signal(&s->qcond);
-	pthread_mutex_unlock(&s->qmu);
+	return s->wdb;
 }
 
 int
@@ -669,20 +559,13 @@ store_open(struct store **out, const char *path, char **cause)
 	s = xcalloc(1, sizeof *s);
 	s->path = p;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_mutex_init(&s->qmu, NULL);
-	pthread_cond_init(&s->qcond, NULL);
 	pthread_mutex_init(&s->umu, NULL);
 	if (store_connect(p, 0, &s->db, cause) != 0 || store_migrate(p, s->db, cause) != 0 ||
 	    store_connect(p, 1, &s->wdb, cause) != 0) {
 		store_close(s);
 		return -1;
 	}
-	if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
-		*cause = xasprintf("store: %s: cannot start the ledger writer thread", p);
-		store_close(s);
-		return -1;
-	}
-	s->writer_started = 1;
+	s->writer = workq_start("store-writer");
 	*out = s;
 	return 0;
 }
@@ -692,18 +575,10 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	if (s->writer_started) {
-		pthread_mutex_lock(&s->qmu);
-		s->stopping = 1;
-		pthread_cond_signal(&s->qcond);
-		pthread_mutex_unlock(&s->qmu);
-		pthread_join(s->writer, NULL);
-	}
+	workq_stop(s->writer, NULL); /* every queued ledger row is committed first */
 	sqlite3_close(s->wdb);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
-	pthread_mutex_destroy(&s->qmu);
-	pthread_cond_destroy(&s->qcond);
 	pthread_mutex_destroy(&s->umu);
 	for (size_t i = 0; i < s->n_unpriced; i++)
 		free(s->unpriced[i]);

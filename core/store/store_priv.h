@@ -33,21 +33,25 @@ void store_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col);
 
 /* BEGIN IMMEDIATE, retried while another process holds the write lock past the busy timeout. */
 int store_begin_immediate(sqlite3 *);
-/* store_lock, then store_begin_immediate: NULL (unlocked again) if it cannot begin. */
-sqlite3 *store_write_begin(struct store *);
-/* COMMIT and store_unlock; 0, or -1 after a ROLLBACK if the commit failed. */
-int store_write_commit(struct store *, sqlite3 *);
+/*
+ * A write transaction on the caller connection: store_lock, then
+ * store_begin_immediate; NULL (unlocked again) if it cannot begin. commit:
+ * COMMIT and store_unlock; 0, or -1 after a ROLLBACK if the commit failed.
+ * On failure, with cause not NULL, *cause is store_error(what).
+ */
+sqlite3 *store_write_begin(struct store *, const char *what, char **cause);
+int store_write_commit(struct store *, sqlite3 *, const char *what, char **cause);
 /* ROLLBACK and store_unlock. */
 void store_write_rollback(struct store *, sqlite3 *);
 
-/* Queue a ledger row for the writer thread; errp (may be NULL) receives the
- * failure message before done runs with -1. */
-void store_ledger_enqueue(struct store *, const struct ledger_row *, int64_t reservation_id,
-    void (*done)(void *, int), void *arg, char **errp);
-
-/* ledger.c: insert one row and settle its reservation, inside the writer's
- * open transaction. Returns 0 or -1. */
-int ledger_insert(sqlite3 *, const struct ledger_row *, int64_t reservation_id);
+/*
+ * The writer thread: jobs pushed on its queue run there in order, and
+ * store_writer_db (synchronous=FULL) is theirs alone. store_close runs every
+ * queued job before it closes the database. The ledger's group commit is its
+ * batch job (ledger.c).
+ */
+struct workq *store_writer(struct store *);
+sqlite3 *store_writer_db(struct store *);
 
 /* Insert an event on db (inside the caller's transaction, if any). 0 or -1. */
 int store_event_insert(sqlite3 *, int64_t time_ms, const char *kind, const char *provider,

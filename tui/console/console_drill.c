@@ -1,17 +1,19 @@
 /*
  * console_drill.c: fault drills. A drill is a POST of JSON to a simulated
- * provider's /_sim/control; it runs on a worker thread with libcurl so a slow
- * or dead sim never freezes the screen, and the outcome comes back to the UI
- * thread through a queue and the console's wake-up pipe.
+ * provider's /_sim/control (sim_control_remote); it runs on the drill's work
+ * queue so a slow or dead sim never freezes the screen, and the outcome comes
+ * back to the UI thread through a done list and the console's wake-up pipe.
  */
 #include "console.h"
 
-#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim.h"
 #include "util.h"
+#include "workq.h"
 
 static const struct {
 	const char *name;
@@ -32,6 +34,7 @@ const char *const drill_names[] = {"500", "429", "529", "slow", "hang", "down", 
 
 struct drill_job {
 	struct drill_job *next;
+	struct drill *d;
 	char provider[64];
 	char url[320];
 	const char *json;
@@ -43,11 +46,9 @@ struct drill_job {
 
 struct drill {
 	struct console *c;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
-	struct drill_job *todo, *done;
+	struct workq *q;    /* runs the POSTs, one at a time */
+	pthread_mutex_t mu; /* guards done */
+	struct drill_job *done;
 };
 
 static void
@@ -59,67 +60,23 @@ job_push(struct drill_job **list, struct drill_job *j)
 	*list = j;
 }
 
-static size_t
-discard(char *ptr, size_t size, size_t n, void *arg)
-{
-	(void)ptr, (void)arg;
-	return size * n;
-}
-
+/* On the drill's worker: the POST, then the outcome to the UI thread. */
 static void
-drill_run(struct drill_job *j)
+drill_run(void *arg)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	long status = 0;
-	CURLcode rc;
+	struct drill_job *j = arg;
+	struct drill *d = j->d;
+	char *cause = NULL;
 
-	curl_easy_setopt(h, CURLOPT_URL, j->url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->json);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK)
-		snprintf(j->error, sizeof j->error, "POST %s: %s (is it a simulated provider?)",
-		    j->url, curl_easy_strerror(rc));
-	else {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200)
-			j->ok = 1;
-		else
-			snprintf(j->error, sizeof j->error,
-			    "POST %s: HTTP %ld (not a simulated "
-			    "provider?)",
-			    j->url, status);
-	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-}
-
-static void *
-drill_main(void *arg)
-{
-	struct drill *d = arg;
-	struct drill_job *j;
-
+	if (sim_control_remote(j->url, j->json, 5000, &cause) == 0)
+		j->ok = 1;
+	else
+		strlcpy_(j->error, cause, sizeof j->error);
+	free(cause);
 	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		while (!d->stop && d->todo == NULL)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->stop)
-			break;
-		j = d->todo;
-		d->todo = j->next;
-		pthread_mutex_unlock(&d->mu);
-		drill_run(j);
-		pthread_mutex_lock(&d->mu);
-		job_push(&d->done, j);
-		console_wake(d->c);
-	}
+	job_push(&d->done, j);
+	console_wake(d->c);
 	pthread_mutex_unlock(&d->mu);
-	return NULL;
 }
 
 struct drill *
@@ -129,9 +86,7 @@ drill_start(struct console *c)
 
 	d->c = c;
 	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
-	if (pthread_create(&d->thread, NULL, drill_main, d) != 0)
-		fatal("drill: pthread_create failed");
+	d->q = workq_start("console-drill");
 	return d;
 }
 
@@ -145,18 +100,13 @@ jobs_free(struct drill_job *j)
 	}
 }
 
+/* Drills not started yet are dropped: quitting never waits for more than the one running. */
 void
 drill_stop(struct drill *d)
 {
-	pthread_mutex_lock(&d->mu);
-	d->stop = 1;
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	pthread_join(d->thread, NULL);
-	jobs_free(d->todo);
+	workq_stop(d->q, free);
 	jobs_free(d->done);
 	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
 	free(d);
 }
 
@@ -178,15 +128,13 @@ drill_post(struct drill *d, const char *provider, const char *base_url, const ch
 		return -1;
 	}
 	j = xcalloc(1, sizeof *j);
+	j->d = d;
 	strlcpy_(j->provider, provider, sizeof j->provider);
-	snprintf(j->url, sizeof j->url, "%s/_sim/control", base_url);
+	strlcpy_(j->url, base_url, sizeof j->url);
 	j->json = drills[i].json;
 	j->name = drills[i].name;
 	j->what = drills[i].what;
-	pthread_mutex_lock(&d->mu);
-	job_push(&d->todo, j);
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
+	workq_push(d->q, drill_run, j);
 	return 0;
 }
 
