@@ -170,19 +170,59 @@ test_trial_success_closes(void **state)
 	assert_int_equal(breaker_acquire(&b, 3000), 1);
 	assert_int_equal(breaker_on_success(&b, 3100), 1);
 	assert_int_equal(b.state, BREAKER_CLOSED);
-	assert_int_equal(b.cooldown_ms, 1000);
+	/* The grown cooldown survives the close: a flapping provider keeps its pause. */
+	assert_int_equal(b.cooldown_ms, 2000);
 	assert_int_equal(b.consecutive_failures, 0);
 	assert_int_equal(b.trials_in_flight, 0);
 	/* open, half-open, open, half-open, closed */
 	assert_int_equal(b.transitions, 5);
 	assert_int_equal(breaker_would_allow(&b, 3100), 1);
 
-	/* And the threshold counts from zero again. */
+	/* And the threshold counts from zero again; reopened soon, still 2000. */
 	assert_int_equal(breaker_on_failure(&b, 3200), 0);
 	assert_int_equal(breaker_on_failure(&b, 3200), 0);
 	assert_int_equal(breaker_on_failure(&b, 3200), 1);
+	assert_int_equal(b.cooldown_ms, 2000);
+	assert_int_equal(breaker_cooldown_left_ms(&b, 3200), 2000);
+}
+
+/* Closed for BREAKER_STABLE_X x base: the growth is forgotten at the next open. */
+static void
+test_growth_resets_once_stable(void **state)
+{
+	struct breaker b;
+	uint64_t closed;
+
+	(void)state;
+	open_at(&b, 0);
+	breaker_acquire(&b, 1000);
+	breaker_on_failure(&b, 1000); /* 2000 */
+	breaker_acquire(&b, 3000);
+	breaker_on_failure(&b, 3000); /* 4000 */
+	assert_int_equal(b.cooldown_ms, 4000);
+	breaker_acquire(&b, 7000);
+	assert_int_equal(breaker_on_success(&b, 7000), 1);
+	closed = 7000;
+	for (int i = 0; i < 3; i++)
+		breaker_on_failure(&b, closed + 1000 * BREAKER_STABLE_X);
+	assert_int_equal(b.state, BREAKER_OPEN);
 	assert_int_equal(b.cooldown_ms, 1000);
-	assert_int_equal(breaker_cooldown_left_ms(&b, 3200), 1000);
+}
+
+/* A successful probe closes an open breaker at once, cooldown or not. */
+static void
+test_recover_closes_at_once(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	open_at(&b, 0);
+	assert_true(breaker_cooldown_left_ms(&b, 100) > 0);
+	assert_int_equal(breaker_recover(&b, 100), 1);
+	assert_int_equal(b.state, BREAKER_CLOSED);
+	assert_int_equal(breaker_would_allow(&b, 100), 1);
+	assert_int_equal(b.consecutive_failures, 0);
+	assert_int_equal(breaker_recover(&b, 200), 0);
 }
 
 static void
@@ -390,6 +430,8 @@ main(void)
 	    cmocka_unit_test(test_open_to_half_open_lazily),
 	    cmocka_unit_test(test_half_open_trial_limit),
 	    cmocka_unit_test(test_trial_success_closes),
+	    cmocka_unit_test(test_growth_resets_once_stable),
+	    cmocka_unit_test(test_recover_closes_at_once),
 	    cmocka_unit_test(test_cooldown_growth_and_cap),
 	    cmocka_unit_test(test_cooldown_cap_no_overflow),
 	    cmocka_unit_test(test_stale_results),

@@ -158,15 +158,14 @@ test_fails_over_from_500_and_lists_failed_attempts_first(void **state)
 	ask(f, "hello", 0, &res);
 	assert_int_equal(res.cls, LLM_OK);
 	assert_string_equal(res.provider, "good");
-	/* max_retries 1: two attempts on bad, then good. */
-	assert_int_equal(res.n_attempts, 3);
+	/* A healthy provider stands ready: fail over at once, no retry on bad. */
+	assert_int_equal(res.n_attempts, 2);
 	assert_string_equal(res.attempts[0].provider, "bad");
 	assert_int_equal(res.attempts[0].status, 500);
 	assert_int_equal(res.attempts[0].cls, LLM_ERR_SERVER);
-	assert_string_equal(res.attempts[1].provider, "bad");
-	assert_string_equal(res.attempts[2].provider, "good");
-	assert_int_equal(res.attempts[2].cls, LLM_OK);
-	assert_int_equal(sim_requests(f, 0), 2);
+	assert_string_equal(res.attempts[1].provider, "good");
+	assert_int_equal(res.attempts[1].cls, LLM_OK);
+	assert_int_equal(sim_requests(f, 0), 1);
 	router_result_free(&res);
 }
 
@@ -605,21 +604,21 @@ test_retries_take_their_rate_limit_tokens_too(void **state)
 	struct fixture *f = *state;
 	struct router_result res;
 
-	/* rpm 3: a request and its retry take two; the third request takes the last. */
+	/* rpm 3, alone (so it retries): a request and its retry take two; the
+	 * next request takes the last; the one after finds none. */
 	add_provider(f, "limited", SIM_OPENAI, 1, 1)->rate_limit_rpm = 3;
-	add_provider(f, "spare", SIM_ANTHROPIC, 2, 1);
 	control(f, 0, "{\"error_rate\":1,\"error_status\":500}");
 	start_router(f, 1);
 	ask(f, "x", 0, &res);
-	assert_string_equal(res.provider, "spare");
-	assert_int_equal(res.n_attempts, 3); /* limited twice (a retry), then spare */
+	assert_int_equal(res.cls, LLM_ERR_SERVER);
+	assert_int_equal(res.n_attempts, 2); /* the attempt and its retry */
 	router_result_free(&res);
 	control(f, 0, "{\"error_rate\":0}");
 	ask(f, "x", 0, &res);
 	assert_string_equal(res.provider, "limited");
 	router_result_free(&res);
 	ask(f, "x", 0, &res);
-	assert_string_equal(res.provider, "spare"); /* three taken: no token left */
+	assert_int_equal(res.cls, LLM_ERR_NO_PROVIDER); /* three taken: no token left */
 	router_result_free(&res);
 	assert_int_equal(sim_requests(f, 0), 3);
 }

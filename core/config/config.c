@@ -194,6 +194,7 @@ route_copy(struct route_conf *dst, const struct route_conf *src)
 	dst->fallback = strv_copy(src->fallback, src->n_fallback);
 	dst->n_fallback = src->n_fallback;
 	dst->model = config_dupnull(src->model);
+	dst->hedge_after_ms = src->hedge_after_ms;
 }
 
 void
@@ -406,6 +407,7 @@ config_copy(struct config *dst, const struct config *src)
 	dst->budget.tier_low = config_dupnull(src->budget.tier_low);
 	dst->cache = src->cache;
 	dst->breaker = src->breaker;
+	dst->hedge_after_ms = src->hedge_after_ms;
 }
 void
 config_mask_key(const char *key, char *out, size_t outlen)

@@ -42,12 +42,16 @@ struct provider_conf {
 	int priority;           /* lower is preferred; default 1; config_limits.h */
 	double weight;          /* default 1.0; range in config_limits.h */
 	double timeout_seconds; /* per-request deadline; default 60 */
-	int max_retries;        /* retries on the same provider; default 2 */
-	int rate_limit_rpm;     /* 0: unlimited */
-	int rate_limit_tpm;     /* 0: unlimited */
-	char *api_version;      /* azure: default "2024-10-21" */
-	int tls_verify;         /* default 1; only an explicit "tls_verify": false turns it off */
-	int enabled;            /* default 1 */
+	/* Per-attempt limits inside that deadline (README: "How the router decides"). */
+	double connect_timeout_seconds;     /* 0: 5 */
+	double first_token_timeout_seconds; /* whole answer / first streamed token; 0: automatic */
+	double stream_idle_timeout_seconds; /* silence between stream chunks; 0: 30 */
+	int max_retries;                    /* retries on the same provider; default 2 */
+	int rate_limit_rpm;                 /* 0: unlimited */
+	int rate_limit_tpm;                 /* 0: unlimited */
+	char *api_version;                  /* azure: default "2024-10-21" */
+	int tls_verify; /* default 1; only an explicit "tls_verify": false turns it off */
+	int enabled;    /* default 1 */
 };
 
 struct model_conf {
@@ -65,7 +69,8 @@ struct route_conf {
 	char *primary;   /* provider name */
 	char **fallback; /* provider names in order */
 	size_t n_fallback;
-	char *model; /* alias to use on this route, or NULL */
+	char *model;        /* alias to use on this route, or NULL */
+	int hedge_after_ms; /* 0: the config's hedge.after_ms; -1: no hedging */
 };
 
 struct downgrade_step {
@@ -113,6 +118,8 @@ struct config {
 	struct budget_conf budget;
 	struct cache_conf cache;
 	struct breaker_conf breaker;
+#define CONFIG_MAX_HEDGE_MS 600000
+	int hedge_after_ms; /* "hedge": {"after_ms": N}: a second attempt after N ms of silence; 0 off */
 };
 
 /* Defaults only: no providers, the default pricing table, default budget/cache/breaker. */

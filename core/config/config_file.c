@@ -387,7 +387,8 @@ parse_flavor(struct config_parse *p, const cJSON *j, const char *path, enum prov
 }
 
 static const char *const provider_keys[] = {"name", "kind", "flavor", "base_url", "api_key_env",
-    "models", "priority", "weight", "timeout_seconds", "max_retries", "rate_limit_rpm",
+    "models", "priority", "weight", "timeout_seconds", "connect_timeout_seconds",
+    "first_token_timeout_seconds", "stream_idle_timeout_seconds", "max_retries", "rate_limit_rpm",
     "rate_limit_tpm", "api_version", "tls_verify", "enabled"};
 
 /* One providers[] entry; appended to cfg only when every field is good. */
@@ -478,6 +479,17 @@ parse_provider(struct config_parse *p, struct config *cfg, const cJSON *j, const
 		goto fail;
 	if ((v = FIELD("timeout_seconds")) != NULL &&
 	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.timeout_seconds) != 0)
+		goto fail;
+	if ((v = FIELD("connect_timeout_seconds")) != NULL &&
+	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.connect_timeout_seconds) != 0)
+		goto fail;
+	if ((v = FIELD("first_token_timeout_seconds")) != NULL &&
+	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.first_token_timeout_seconds) !=
+	        0)
+		goto fail;
+	if ((v = FIELD("stream_idle_timeout_seconds")) != NULL &&
+	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.stream_idle_timeout_seconds) !=
+	        0)
 		goto fail;
 	if ((v = FIELD("max_retries")) != NULL && get_int(p, v, sub, 0, 10, &pc.max_retries) != 0)
 		goto fail;
@@ -599,7 +611,7 @@ fail:
 	return -1;
 }
 
-static const char *const route_keys[] = {"primary", "fallback", "model"};
+static const char *const route_keys[] = {"primary", "fallback", "model", "hedge_after_ms"};
 
 static int
 parse_routes(struct config_parse *p, struct config *cfg, const cJSON *j)
@@ -630,6 +642,13 @@ parse_routes(struct config_parse *p, struct config *cfg, const cJSON *j)
 			goto fail;
 		if ((v = FIELD("model")) != NULL && get_nonempty(p, v, sub, &r.model) != 0)
 			goto fail;
+		/* 0 turns hedging off on this route; absent: the top-level "hedge". */
+		if ((v = FIELD("hedge_after_ms")) != NULL) {
+			if (get_int(p, v, sub, 0, CONFIG_MAX_HEDGE_MS, &r.hedge_after_ms) != 0)
+				goto fail;
+			if (r.hedge_after_ms == 0)
+				r.hedge_after_ms = -1;
+		}
 #undef FIELD
 		config_route_set(cfg, &r);
 	}
@@ -782,8 +801,24 @@ parse_breaker(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
+static const char *const hedge_keys[] = {"after_ms"};
+
+/* "hedge": {"after_ms": N}: a second attempt when the first is silent for N ms. */
+static int
+parse_hedge(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	const cJSON *v;
+
+	if (check_keys(p, j, "hedge", hedge_keys, nitems(hedge_keys)) != 0)
+		return -1;
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "after_ms")) != NULL &&
+	    get_int(p, v, "hedge.after_ms", 0, CONFIG_MAX_HEDGE_MS, &cfg->hedge_after_ms) != 0)
+		return -1;
+	return 0;
+}
+
 static const char *const top_keys[] = {
-    "providers", "models", "routes", "budget", "cache", "breaker"};
+    "providers", "models", "routes", "budget", "cache", "breaker", "hedge"};
 
 /* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
 static void
@@ -848,6 +883,9 @@ parse_document(struct config_parse *p, struct config *cfg, const char *json)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "breaker")) != NULL &&
 	    parse_breaker(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "hedge")) != NULL &&
+	    parse_hedge(p, cfg, v) != 0)
 		goto out;
 	rc = 0;
 out:

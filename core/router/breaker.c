@@ -32,6 +32,7 @@ breaker_init(struct breaker *b, int failure_threshold, int cooldown_ms, int half
 	b->consecutive_failures = 0;
 	b->cooldown_ms = b->base_cooldown_ms;
 	b->opened_at_ms = 0;
+	b->closed_at_ms = 0;
 	b->trials_in_flight = 0;
 	b->transitions = 0;
 }
@@ -39,6 +40,10 @@ breaker_init(struct breaker *b, int failure_threshold, int cooldown_ms, int half
 static void
 breaker_open(struct breaker *b, uint64_t now_ms)
 {
+	/* Stayed closed long enough: the provider is healthy again, forget the growth. */
+	if (b->state == BREAKER_CLOSED &&
+	    now_ms >= b->closed_at_ms + (uint64_t)b->base_cooldown_ms * BREAKER_STABLE_X)
+		b->cooldown_ms = b->base_cooldown_ms;
 	b->state = BREAKER_OPEN;
 	b->opened_at_ms = now_ms;
 	b->trials_in_flight = 0;
@@ -61,11 +66,11 @@ breaker_reopen(struct breaker *b, uint64_t now_ms)
 }
 
 static void
-breaker_close(struct breaker *b)
+breaker_close(struct breaker *b, uint64_t now_ms)
 {
 	b->state = BREAKER_CLOSED;
 	b->consecutive_failures = 0;
-	b->cooldown_ms = b->base_cooldown_ms;
+	b->closed_at_ms = now_ms;
 	b->trials_in_flight = 0;
 	b->transitions++;
 }
@@ -108,9 +113,8 @@ breaker_acquire(struct breaker *b, uint64_t now_ms)
 int
 breaker_on_success(struct breaker *b, uint64_t now_ms)
 {
-	(void)now_ms;
 	if (b->state == BREAKER_HALF_OPEN) {
-		breaker_close(b);
+		breaker_close(b, now_ms);
 		return 1;
 	}
 	if (b->state == BREAKER_CLOSED)
@@ -140,6 +144,15 @@ breaker_release(struct breaker *b)
 		b->trials_in_flight--;
 }
 
+int
+breaker_recover(struct breaker *b, uint64_t now_ms)
+{
+	if (b->state == BREAKER_CLOSED)
+		return 0;
+	breaker_close(b, now_ms);
+	return 1;
+}
+
 void
 breaker_reset(struct breaker *b)
 {
@@ -149,6 +162,7 @@ breaker_reset(struct breaker *b)
 	b->consecutive_failures = 0;
 	b->cooldown_ms = b->base_cooldown_ms;
 	b->opened_at_ms = 0;
+	b->closed_at_ms = 0;
 	b->trials_in_flight = 0;
 }
 

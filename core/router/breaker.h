@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#define BREAKER_STABLE_X 2
+
 enum breaker_state {
 	BREAKER_CLOSED,
 	BREAKER_OPEN,
@@ -26,8 +28,9 @@ struct breaker {
 	int consecutive_failures;
 	int cooldown_ms; /* current cooldown (grows on repeated opens) */
 	uint64_t opened_at_ms;
-	int trials_in_flight; /* half-open requests sent and not yet settled */
-	uint64_t transitions; /* count of state changes */
+	uint64_t closed_at_ms; /* when it last closed */
+	int trials_in_flight;  /* half-open requests sent and not yet settled */
+	uint64_t transitions;  /* count of state changes */
 };
 
 void breaker_init(struct breaker *, int failure_threshold, int cooldown_ms, int half_open_max);
@@ -42,6 +45,8 @@ int breaker_on_success(struct breaker *, uint64_t now_ms);
 int breaker_on_failure(struct breaker *, uint64_t now_ms);
 /* A request acquired but never sent (cancelled) gives its trial slot back. */
 void breaker_release(struct breaker *);
+/* A successful health probe: open or half-open -> closed now. Returns 1 if it changed. */
+int breaker_recover(struct breaker *, uint64_t now_ms);
 /* Operator reset: closed, counters cleared, cooldown back to base. */
 void breaker_reset(struct breaker *);
 /* Force open now (e.g. a failed active probe). Returns 1 if the state changed. */

@@ -1,13 +1,44 @@
 /*
- * router.c: provider selection, retries with backoff, failover, circuit
- * breakers, rate limits, health probes and metrics.
+ * router.c: one request's life, top to bottom.
  *
- * A request is a small state machine (struct rreq) driven by the HTTP
- * engine's thread: start -> attempt -> (response | error) -> retry after a
- * backoff timer, fail over to the next provider, or finish. Provider state is
- * shared with operator calls and snapshots from other threads, so it lives
- * under the router's mutex; a request's own state is only touched on the
- * engine thread.
+ *   router_submit()      caller's thread: copy the request, admit it (cost
+ *                        optimizer, cache lookup, budget reservation), hand it
+ *                        to the engine thread
+ *   rreq_start()         engine thread: the first attempt
+ *   attempt_start()      build the provider's request, take a breaker slot and
+ *                        rate-limit tokens, submit it, arm its watchdog
+ *   on_watch()           the watchdog: abandon an attempt with no answer (or no
+ *                        first token) in its time, or a stream gone silent;
+ *                        start a hedge when the attempt is slow to answer
+ *   on_http_done()       an attempt ended: settle the provider's breaker, then
+ *                        win, lose to a hedge, or fail
+ *   rreq_next()          after a failure: fail over to the next provider that
+ *                        can take it now, or retry the same one after a backoff
+ *                        when no other can, or give up at the deadline
+ *   rreq_finish()        once no attempt is live: the result, the ledger rows
+ *                        (the answer waits for their commit), the cache, done
+ *   router_cancel()      the caller left: abort every transfer, ledger what
+ *                        was used as "cancelled"
+ *
+ * Threads. A request belongs to the caller's thread during admission, then to
+ * the HTTP engine's thread (every attempt, timer and callback runs there)
+ * until rreq_finish(); the result is then delivered by the store's writer
+ * thread (after the ledger commit), the router's worker thread (after a cache
+ * write) or, without a store, the engine thread. Provider state, the router's
+ * counters and the live list are shared with operator calls and snapshots on
+ * other threads, under r->mu.
+ *
+ * Lock order: r->mu, then the event ring's lock (event_add may be called with
+ * r->mu held); the http engine's locks are leaves (http_submit, http_cancel and
+ * http_call_later may be called with r->mu held); r->job_mu is never held with
+ * another lock. No SQLite call ever runs with r->mu held or on the engine thread.
+ *
+ * Time. timeout_seconds is the request's overall deadline. Within it each
+ * attempt has its own limits (README: "How the router decides"): connecting
+ * (connect_timeout_seconds), answering (first_token_timeout_seconds: the whole
+ * answer when not streamed, the first token of a stream; by default half of
+ * the time left while another provider could still take the request, else all
+ * of it) and, for streams, silence between chunks (stream_idle_timeout_seconds).
  */
 #include "router.h"
 
@@ -18,151 +49,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
 #include "budget.h"
 #include "cache.h"
-#include "config_limits.h"
-#include "http.h"
 #include "ledger.h"
 #include "pricing.h"
-#include "ratelimit.h"
+#include "router_priv.h"
 #include "store.h"
-#include "util.h"
 
-#define RECENT_N 64
-#define MAX_ATTEMPTS 32
-
-struct provider {
-	const struct provider_conf *conf;
-	const struct adapter *adapter;
-	enum provider_admin admin;
-	int priority;
-	double weight;
-	int priority_overridden;
-	int weight_overridden;
-	int admin_overridden;
-	struct breaker breaker;
-	struct token_bucket rpm;
-	struct token_bucket tpm;
-	uint64_t blocked_until_ms; /* retry-after told us to stay away until then */
-
-	uint64_t requests;
-	uint64_t successes;
-	uint64_t errors;
-	uint64_t errors_by_class[LLM_ERR__COUNT];
-	uint64_t in_flight;
-	uint64_t input_tokens;
-	uint64_t output_tokens;
-	double cost_usd;
-	struct histogram latency;
-	uint32_t recent[RECENT_N];
-	size_t recent_next;
-	size_t n_recent;
-
-	int64_t last_probe_ms;
-	int last_probe_ok;
-	uint64_t probe_http; /* probe transfer in flight, 0 if none */
-	int probe_is_trial;  /* the probe holds a half-open trial slot */
-	uint64_t probe_started_us;
-};
-
-struct rreq;
-
-/* Work the engine thread must not do itself (SQLite writes): run by the worker. */
-struct job {
-	struct job *next;
-	void (*fn)(struct router *, void *);
-	void *arg;
-};
-
-struct router {
-	pthread_mutex_t mu;
-	pthread_cond_t idle;
-	const struct config *cfg;
-	struct router_opts opts;
-	struct provider *providers;
-	size_t n_providers;
-	struct http_engine *engine;
-	int own_engine;
-	struct event_ring *events;
-	struct rng rng;
-	struct store *store;
-
-	pthread_t worker;
-	pthread_mutex_t job_mu;
-	pthread_cond_t job_cv;
-	struct job *jobs;
-	struct job **jobs_tail;
-	int worker_stop;
-
-	int closing;
-	size_t active;     /* live requests and probes */
-	struct rreq *live; /* list of live requests */
-	uint64_t probe_timer;
-
-	uint64_t requests;
-	uint64_t answered;
-	uint64_t failed;
-	uint64_t failovers;
-	uint64_t cache_hits;
-	uint64_t in_flight;
-	double cost_usd;
-	struct histogram latency;
-	uint64_t total_attempts;
-};
-
-struct rreq {
-	struct router *r;
-	struct rreq *next; /* on r->live */
-	struct rreq *prev;
-	struct llm_request req;
-	router_delta_cb delta;
-	router_done_cb done;
-	void *arg;
-	struct router_result *res; /* made at finish: nothing to hold while waiting */
-	struct router_attempt *attempts;
-	size_t n_attempts;
-	double cost_usd;
-	int unpriced;
-	int cached;
-	char *cached_provider; /* who answered a cached request originally */
-
-	int64_t reservation; /* budget reservation, 0 if none */
-	int cacheable;
-	char cache_key[65];
-	uint64_t start_us;
-	uint64_t deadline_ms; /* on the router's clock */
-	const struct route_conf *route;
-	int raw_model;
-	int tried[MAX_ATTEMPTS]; /* provider indices already given up on */
-	size_t n_tried;
-
-	/* The attempt in progress. */
-	int cur;          /* provider index, -1 none */
-	int retries_here; /* retries spent on cur */
-	char alias[128];
-	uint64_t http_id;
-	uint64_t timer_id;
-	uint64_t attempt_start_us;
-	double tpm_reserved;
-	int status;
-	int delivered; /* text already handed to the caller */
-	struct adapter_stream *stream;
-	struct llm_response acc;
-	struct llm_error *serr; /* stream decoder error, with the stream only */
-	int stream_failed;
-	struct buf errbody; /* error body of a streamed request */
-	struct adapter_http ah;
-	struct llm_error last_err;
-};
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_STREAM_IDLE_MS 30000
 
 static void rreq_next(struct rreq *);
+static void rreq_failover(struct rreq *);
 static void rreq_finish(struct rreq *, enum llm_errclass);
+static void rreq_settle_end(struct rreq *);
 static void rreq_deliver(struct rreq *);
 static void rreq_ledger(struct rreq *);
-static void probe_schedule(struct router *);
+static void attempt_watch(struct attempt *);
+static int attempt_start(struct rreq *, int idx, int hedge);
 
-static uint64_t
+uint64_t
 router_now(struct router *r)
 {
 	if (r->opts.now_ms != NULL)
@@ -198,218 +104,96 @@ router_cost(const struct config *cfg, const char *alias, const struct llm_usage 
 	return pricing_cost(alias != NULL ? config_model(cfg, alias) : NULL, u, unpriced);
 }
 
-static int
-provider_index(struct router *r, const char *name)
+/* Attempts. */
+
+/* Attempts are listed in the order they started (a hedge may end first). */
+static void
+reserve_attempt(struct rreq *q, struct attempt *a)
 {
-	for (size_t i = 0; i < r->n_providers; i++)
-		if (strcmp(r->providers[i].conf->name, name) == 0)
-			return (int)i;
-	return -1;
+	q->attempts = xreallocarray(q->attempts, q->n_attempts + 1, sizeof *q->attempts);
+	a->slot = q->n_attempts++;
+	memset(&q->attempts[a->slot], 0, sizeof *q->attempts);
 }
 
-static int
-provider_serves(const struct provider *p, const char *alias)
+static void
+record_attempt(struct rreq *q, struct attempt *a, enum llm_errclass cls, const char *error,
+    uint64_t latency_us)
 {
-	if (alias == NULL)
-		return 1;
-	for (size_t i = 0; i < p->conf->n_models; i++)
-		if (strcmp(p->conf->models[i], alias) == 0)
-			return 1;
-	return 0;
+	struct router_attempt *ra = &q->attempts[a->slot];
+
+	strlcpy_(ra->provider, q->r->providers[a->idx].conf->name, sizeof ra->provider);
+	strlcpy_(ra->model, a->alias, sizeof ra->model);
+	ra->status = a->status;
+	ra->cls = cls;
+	ra->hedge = a->hedge;
+	strlcpy_(ra->error, error != NULL ? error : "", sizeof ra->error);
+	ra->latency_us = latency_us;
 }
 
-/* Does any provider list this alias? If none does, it is a raw model id. */
-static int
-alias_known(struct router *r, const char *alias)
+static void
+attempt_free(struct attempt *a)
 {
-	for (size_t i = 0; i < r->n_providers; i++)
-		if (provider_serves(&r->providers[i], alias))
-			return 1;
-	return 0;
+	if (a->stream != NULL)
+		a->q->r->providers[a->idx].adapter->stream_free(a->stream);
+	llm_response_free(&a->acc);
+	buf_free(&a->errbody);
+	adapter_http_free(&a->ah);
+	free(a->serr);
+	free(a);
 }
 
-/* The alias this request uses on provider p. */
-static const char *
-alias_for(struct rreq *q, const struct provider *p)
+static void
+rreq_unlink_attempt(struct rreq *q, struct attempt *a)
 {
-	if (q->req.model != NULL)
-		return q->req.model;
-	if (q->route != NULL && q->route->model != NULL && provider_serves(p, q->route->model))
-		return q->route->model;
-	if (p->conf->n_models > 0)
-		return p->conf->models[0];
-	return "default";
+	for (size_t i = 0; i < q->n_live; i++)
+		if (q->live[i] == a) {
+			q->live[i] = q->live[--q->n_live];
+			q->live[q->n_live] = NULL;
+			return;
+		}
 }
 
-static const char *
-model_id_for(struct router *r, const char *alias)
-{
-	const struct model_conf *m = config_model(r->cfg, alias);
-
-	return m != NULL && m->id != NULL ? m->id : alias;
-}
-
-static double
-estimate_tokens(const struct llm_request *req)
-{
-	size_t bytes = req->system != NULL ? strlen(req->system) : 0;
-
-	for (size_t i = 0; i < req->n_messages; i++)
-		bytes += strlen(req->messages[i].content) + 16;
-	return (double)bytes / 4.0 + 1 + llm_request_max_tokens(req);
-}
-
-/* Usable now for new traffic? Called with the lock held. */
-static int
-provider_usable(struct router *r, struct provider *p, double tokens, uint64_t now)
-{
-	if (p->admin != ADMIN_ENABLED || p->weight <= 0)
-		return 0;
-	if (now < p->blocked_until_ms)
-		return 0;
-	if (!breaker_would_allow(&p->breaker, now))
-		return 0;
-	if (p->conf->rate_limit_rpm > 0 && !bucket_peek(&p->rpm, 1, now))
-		return 0;
-	if (p->conf->rate_limit_tpm > 0 && !bucket_peek(&p->tpm, tokens, now))
-		return 0;
-	(void)r;
-	return 1;
-}
-
-static int
-rreq_tried(const struct rreq *q, int idx)
-{
-	for (size_t i = 0; i < q->n_tried; i++)
-		if (q->tried[i] == idx)
-			return 1;
-	return 0;
-}
-
-static int
-rreq_serves(const struct rreq *q, const struct provider *p)
-{
-	return q->raw_model || provider_serves(p, q->req.model);
-}
-
-/*
- * The seed's selection among the providers not yet tried: the lowest
- * priority number among usable ones, then weighted random inside it. With a
- * route, the route's order instead. Called with the lock held.
- */
-static int
-select_provider(struct rreq *q, uint64_t now)
+/* Abort every live attempt but keep (under r->mu: router_free reads http_id). */
+static void
+rreq_abort_others(struct rreq *q, struct attempt *keep)
 {
 	struct router *r = q->r;
-	double tokens = estimate_tokens(&q->req);
-	int best = -1, prio = 0;
-	double total = 0, pick;
 
-	if (q->req.provider != NULL) {
-		int i = provider_index(r, q->req.provider);
-		if (i < 0 || rreq_tried(q, i))
-			return -1;
-		return provider_usable(r, &r->providers[i], tokens, now) ? i : -1;
-	}
-	if (q->route != NULL) {
-		int i = provider_index(r, q->route->primary);
-		if (i >= 0 && !rreq_tried(q, i) &&
-		    provider_usable(r, &r->providers[i], tokens, now))
-			return i;
-		for (size_t f = 0; f < q->route->n_fallback; f++) {
-			i = provider_index(r, q->route->fallback[f]);
-			if (i >= 0 && !rreq_tried(q, i) &&
-			    provider_usable(r, &r->providers[i], tokens, now))
-				return i;
-		}
-		return -1;
-	}
-	for (size_t i = 0; i < r->n_providers; i++) {
-		struct provider *p = &r->providers[i];
-		if (rreq_tried(q, (int)i) || !rreq_serves(q, p) ||
-		    !provider_usable(r, p, tokens, now))
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < q->n_live; i++) {
+		struct attempt *a = q->live[i];
+		if (a == keep)
 			continue;
-		if (best < 0 || p->priority < prio) {
-			best = (int)i;
-			prio = p->priority;
-			total = 0;
-		}
-		if (p->priority == prio)
-			total += p->weight;
+		if (keep != NULL)
+			a->lost = 1;
+		if (a->http_id != 0)
+			http_cancel(r->engine, a->http_id);
 	}
-	if (best < 0)
-		return -1;
-	pick = rng_double(&r->rng) * total;
-	for (size_t i = 0; i < r->n_providers; i++) {
-		struct provider *p = &r->providers[i];
-		if (p->priority != prio || rreq_tried(q, (int)i) || !rreq_serves(q, p) ||
-		    !provider_usable(r, p, tokens, now))
-			continue;
-		best = (int)i;
-		if (pick < p->weight)
-			break;
-		pick -= p->weight;
-	}
-	return best;
-}
-
-static void
-breaker_event(struct router *r, struct provider *p, enum breaker_state before, const char *why)
-{
-	if (p->breaker.state == before)
-		return;
-	if (p->breaker.state == BREAKER_OPEN)
-		event_add(r->events, EV_BREAKER, p->conf->name,
-		    "breaker %s -> open (%s); cooldown %d s", breaker_state_name(before), why,
-		    p->breaker.cooldown_ms / 1000);
-	else
-		event_add(r->events, EV_BREAKER, p->conf->name, "breaker %s -> %s (%s)",
-		    breaker_state_name(before), breaker_state_name(p->breaker.state), why);
-}
-
-static void
-record_attempt(struct rreq *q, struct provider *p, int status, enum llm_errclass cls,
-    const char *error, uint64_t latency_us)
-{
-	struct router_attempt *a;
-
-	q->attempts = xreallocarray(q->attempts, q->n_attempts + 1, sizeof *q->attempts);
-	a = &q->attempts[q->n_attempts++];
-	memset(a, 0, sizeof *a);
-	strlcpy_(a->provider, p->conf->name, sizeof a->provider);
-	strlcpy_(a->model, q->alias, sizeof a->model);
-	a->status = status;
-	a->cls = cls;
-	strlcpy_(a->error, error != NULL ? error : "", sizeof a->error);
-	a->latency_us = latency_us;
-}
-
-static void
-rreq_reset_attempt(struct rreq *q)
-{
-	const struct adapter *ad;
-
-	if (q->stream != NULL && q->cur >= 0) {
-		ad = q->r->providers[q->cur].adapter;
-		ad->stream_free(q->stream);
-	}
-	q->stream = NULL;
-	llm_response_free(&q->acc);
-	buf_reset(&q->errbody);
-	adapter_http_free(&q->ah);
-	q->status = 0;
-	q->stream_failed = 0;
-	free(q->serr);
-	q->serr = NULL;
+	pthread_mutex_unlock(&r->mu);
 }
 
 static void
 on_stream_delta(void *arg, const char *text, size_t len)
 {
-	struct rreq *q = arg;
+	struct attempt *a = arg;
+	struct rreq *q = a->q;
 
-	if (len == 0)
+	if (len == 0 || a->lost)
 		return;
+	if (q->winner == NULL) {
+		/* The first token decides the race: the hedge (or the original) is cancelled. */
+		q->winner = a;
+		a->answered = 1;
+		if (q->n_live > 1)
+			rreq_abort_others(q, a);
+		/* From now on the watchdog minds the silence between chunks. */
+		if (a->watch_id != 0)
+			http_cancel_timer(q->r->engine, a->watch_id);
+		attempt_watch(a);
+	}
+	if (q->winner != a)
+		return;
+	a->delivered_bytes += len;
 	q->delivered = 1;
 	if (q->delta != NULL)
 		q->delta(q->arg, text, len);
@@ -418,203 +202,266 @@ on_stream_delta(void *arg, const char *text, size_t len)
 static void
 on_http_headers(void *arg, int status, const struct http_headers *h)
 {
-	struct rreq *q = arg;
+	struct attempt *a = arg;
 
 	(void)h;
-	q->status = status;
-	if (q->req.stream && status >= 200 && status < 300) {
-		q->stream = q->r->providers[q->cur].adapter->stream_new();
-		q->serr = xmalloc(sizeof *q->serr);
-		llm_error_clear(q->serr);
+	a->status = status;
+	a->last_byte_us = clock_mono_us();
+	if (a->q->req.stream && status >= 200 && status < 300) {
+		a->stream = a->q->r->providers[a->idx].adapter->stream_new();
+		a->serr = xmalloc(sizeof *a->serr);
+		llm_error_clear(a->serr);
 	}
 }
 
 static int
 on_http_data(void *arg, const char *data, size_t len)
 {
-	struct rreq *q = arg;
-	const struct adapter *ad = q->r->providers[q->cur].adapter;
-	int rc;
+	struct attempt *a = arg;
+	const struct adapter *ad = a->q->r->providers[a->idx].adapter;
 
-	if (q->stream == NULL) {
-		if (q->errbody.len + len > 1 << 20)
+	a->last_byte_us = clock_mono_us();
+	if (a->stream == NULL) {
+		if (a->errbody.len + len > 1 << 20)
 			return 1;
-		buf_append(&q->errbody, data, len);
+		buf_append(&a->errbody, data, len);
 		return 0;
 	}
-	rc = ad->stream_feed(q->stream, data, len, on_stream_delta, q, &q->acc, q->serr);
-	if (rc < 0) {
-		q->stream_failed = 1;
+	if (ad->stream_feed(a->stream, data, len, on_stream_delta, a, &a->acc, a->serr) < 0) {
+		a->stream_failed = 1;
 		return 1;
 	}
-	return 0;
+	return a->lost; /* a lost hedge stops reading at once */
 }
 
-/* Breaker and health bookkeeping for one finished attempt. Lock held. */
+/* What the provider said went wrong, from the transfer's outcome. */
 static void
-provider_settle(struct router *r, struct provider *p, enum llm_errclass cls,
-    const struct llm_error *err, uint64_t latency_us, uint64_t now)
+attempt_classify(struct attempt *a, const struct http_result *hr, struct llm_error *err)
 {
-	enum breaker_state before = p->breaker.state;
+	struct rreq *q = a->q;
+	const struct adapter *ad = q->r->providers[a->idx].adapter;
 
-	p->in_flight--;
-	if (cls == LLM_OK) {
-		p->successes++;
-		hist_record(&p->latency, latency_us);
-		p->recent[p->recent_next] =
-		    (uint32_t)(latency_us / 1000 > UINT32_MAX ? UINT32_MAX : latency_us / 1000);
-		p->recent_next = (p->recent_next + 1) % RECENT_N;
-		if (p->n_recent < RECENT_N)
-			p->n_recent++;
-		breaker_on_success(&p->breaker, now);
-		breaker_event(r, p, before, "a request succeeded");
-		return;
-	}
-	p->errors++;
-	p->errors_by_class[cls]++;
-	switch (cls) {
-	case LLM_ERR_BAD_REQUEST:
-	case LLM_ERR_CANCELLED:
-		/* The request's fault, not the provider's. */
-		breaker_release(&p->breaker);
-		break;
-	case LLM_ERR_AUTH:
-		breaker_release(&p->breaker);
-		if (p->admin == ADMIN_ENABLED) {
-			p->admin = ADMIN_MISCONFIGURED;
-			event_add(r->events, EV_PROVIDER, p->conf->name,
-			    "MISCONFIGURED: HTTP %d %s (%s); out of rotation until an "
-			    "operator enables it",
-			    err->status, err->type, err->message);
-		}
-		break;
-	case LLM_ERR_QUOTA:
-		breaker_trip(&p->breaker, now);
-		breaker_event(r, p, before, "insufficient quota");
-		break;
-	default:
-		breaker_on_failure(&p->breaker, now);
-		breaker_event(r, p, before, llm_errclass_name(cls));
-		break;
-	}
-	if (err != NULL && err->retry_after_ms > 0 && cls == LLM_ERR_RATE_LIMIT) {
-		uint64_t until = now + (uint64_t)err->retry_after_ms;
-		if (until > p->blocked_until_ms)
-			p->blocked_until_ms = until;
-	}
-}
-
-static void
-rreq_attempt_done(struct rreq *q, enum llm_errclass cls, const struct llm_error *err)
-{
-	struct router *r = q->r;
-	struct provider *p = &r->providers[q->cur];
-	uint64_t now = router_now(r);
-	uint64_t lat = clock_mono_us() - q->attempt_start_us;
-	double used;
-
-	pthread_mutex_lock(&r->mu);
-	provider_settle(r, p, cls, err, lat, now);
-	if (p->conf->rate_limit_tpm > 0) {
-		used = cls == LLM_OK
-		    ? (double)(q->acc.usage.input_tokens + q->acc.usage.output_tokens)
-		    : 0;
-		if (used < q->tpm_reserved)
-			bucket_refund(&p->tpm, q->tpm_reserved - used);
+	if (a->stream_failed) {
+		*err = *a->serr;
+	} else if (hr->err == HTTP_ERR_ABORTED && a->abandoned) {
+		if (a->answered)
+			llm_error_set(err, LLM_ERR_TIMEOUT, hr->status,
+			    "stream idle: no data for %.1f s",
+			    (double)(clock_mono_us() - a->last_byte_us) / 1e6);
 		else
-			bucket_charge(&p->tpm, used - q->tpm_reserved, now);
+			llm_error_set(err, LLM_ERR_TIMEOUT, hr->status, "no %s within %.1f s",
+			    q->req.stream ? "first token" : "answer",
+			    (double)(a->give_up_us - a->start_us) / 1e6);
+	} else if (hr->err == HTTP_ERR_TIMEOUT && !q->req.stream) {
+		llm_error_set(err, LLM_ERR_TIMEOUT, hr->status, "no answer within %.1f s: %s",
+		    (double)(a->give_up_us - a->start_us) / 1e6, hr->errmsg);
+	} else if (hr->err == HTTP_ERR_TIMEOUT) {
+		llm_error_set(err, LLM_ERR_TIMEOUT, hr->status, "timed out: %s", hr->errmsg);
+	} else if (hr->err == HTTP_ERR_TOO_LARGE) {
+		llm_error_set(err, LLM_ERR_MALFORMED, hr->status, "response too large");
+	} else if (hr->err == HTTP_ERR_ABORTED) {
+		llm_error_set(err, LLM_ERR_CANCELLED, hr->status,
+		    a->lost ? "cancelled: another attempt answered first" : "cancelled");
+	} else if (hr->err != HTTP_OK &&
+	    (hr->status < 200 || hr->status >= 300 || a->stream == NULL)) {
+		llm_error_set(err, LLM_ERR_CONNECT, hr->status, "%s: %s", http_err_name(hr->err),
+		    hr->errmsg);
+	} else if (hr->status >= 200 && hr->status < 300) {
+		if (a->stream != NULL) {
+			if (hr->err != HTTP_OK || ad->stream_finish(a->stream, &a->acc, err) != 0) {
+				if (err->cls == LLM_OK)
+					llm_error_set(err, LLM_ERR_STREAM, hr->status,
+					    "stream cut: %s", hr->errmsg);
+			}
+		} else {
+			ad->parse_response(hr->body, hr->body_len, &a->acc, err);
+		}
+	} else {
+		const char *body = a->errbody.len == 0 ? hr->body : a->errbody.data;
+		size_t len = a->errbody.len == 0 ? hr->body_len : a->errbody.len;
+		ad->classify_error(hr->status, &hr->headers, body != NULL ? body : "", len, err);
+		if (err->cls == LLM_OK)
+			llm_error_set(err, LLM_ERR_SERVER, hr->status, "HTTP %d", hr->status);
 	}
-	if (cls == LLM_OK) {
-		int unpriced;
-		double cost = router_cost(r->cfg, q->alias, &q->acc.usage, &unpriced);
-		p->input_tokens += (uint64_t)q->acc.usage.input_tokens;
-		p->output_tokens += (uint64_t)q->acc.usage.output_tokens;
-		p->cost_usd += cost;
-		q->cost_usd = cost;
-		q->unpriced = unpriced;
+	if (err->cls == LLM_OK)
+		adapter_read_request_id(&hr->headers, &a->acc);
+}
+
+/*
+ * Usage for an attempt that did not finish: what the provider reported so
+ * far, else an estimate (the prompt, and the text already received), flagged.
+ */
+static int
+attempt_usage(struct attempt *a, struct llm_usage *u)
+{
+	*u = a->acc.usage;
+	if (u->input_tokens > 0 || u->output_tokens > 0)
+		return 0;
+	u->input_tokens =
+	    (int64_t)(estimate_tokens(&a->q->req) - llm_request_max_tokens(&a->q->req));
+	u->output_tokens = (int64_t)((a->delivered_bytes + 3) / 4);
+	return 1;
+}
+
+/* Breaker, rate-limit and cost bookkeeping for an attempt that ended. */
+static void
+attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error *err,
+    const struct llm_usage *used, double *cost, int *unpriced)
+{
+	struct rreq *q = a->q;
+	struct router *r = q->r;
+	struct provider *p = &r->providers[a->idx];
+	uint64_t now = router_now(r);
+	uint64_t lat = clock_mono_us() - a->start_us;
+	/* A timeout the deadline forced on it, a lost race or a caller that left is
+	 * not the provider's fault. */
+	enum llm_errclass blame = cls == LLM_ERR_TIMEOUT && a->squeezed ? LLM_ERR_CANCELLED : cls;
+	double tokens = used != NULL ? (double)(used->input_tokens + used->output_tokens) : 0;
+
+	*cost = 0;
+	*unpriced = 0;
+	if (used != NULL)
+		*cost = router_cost(r->cfg, a->alias, used, unpriced);
+	pthread_mutex_lock(&r->mu);
+	provider_settle_locked(r, p, blame, err, lat, now);
+	if (p->conf->rate_limit_tpm > 0) {
+		if (tokens < a->tpm_reserved)
+			bucket_refund(&p->tpm, a->tpm_reserved - tokens);
+		else
+			bucket_charge(&p->tpm, tokens - a->tpm_reserved, now);
+	}
+	if (used != NULL) {
+		p->input_tokens += (uint64_t)used->input_tokens;
+		p->output_tokens += (uint64_t)used->output_tokens;
+		p->cost_usd += *cost;
 	}
 	pthread_mutex_unlock(&r->mu);
+	record_attempt(q, a, cls, cls == LLM_OK ? NULL : err->message, lat);
+}
 
-	record_attempt(q, p, q->status, cls, cls == LLM_OK ? NULL : err->message, lat);
-	if (cls != LLM_OK)
-		q->last_err = *err;
+/* A hedge that lost, or an attempt the caller left: a ledger row of its own. */
+static void
+rreq_add_loser(struct rreq *q, struct attempt *a, const struct llm_usage *u, double cost,
+    int unpriced, int estimated)
+{
+	struct ledger_row *row;
+
+	q->losers = xreallocarray(q->losers, q->n_losers + 1, sizeof *q->losers);
+	row = &q->losers[q->n_losers++];
+	memset(row, 0, sizeof *row);
+	if (q->route != NULL)
+		strlcpy_(row->route, q->route->name, sizeof row->route);
+	strlcpy_(row->provider, q->r->providers[a->idx].conf->name, sizeof row->provider);
+	strlcpy_(row->model, a->alias, sizeof row->model);
+	row->input_tokens = u->input_tokens;
+	row->output_tokens = u->output_tokens;
+	row->usage_estimated = estimated;
+	row->cost_usd = cost;
+	row->unpriced = unpriced;
+	row->latency_us = clock_mono_us() - a->start_us;
+	strlcpy_(row->outcome, "cancelled", sizeof row->outcome);
+	strlcpy_(row->error_class, "hedge_lost", sizeof row->error_class);
+	row->attempts = 1;
 }
 
 static void
 on_http_done(void *arg, const struct http_result *hr)
 {
-	struct rreq *q = arg;
+	struct attempt *a = arg;
+	struct rreq *q = a->q;
 	struct router *r = q->r;
-	const struct adapter *ad = r->providers[q->cur].adapter;
 	struct llm_error err;
+	struct llm_usage u;
 	enum llm_errclass cls;
+	double cost;
+	int unpriced, estimated;
 
 	pthread_mutex_lock(&r->mu);
-	q->http_id = 0;
+	a->http_id = 0;
 	pthread_mutex_unlock(&r->mu);
+	if (a->watch_id != 0)
+		http_cancel_timer(r->engine, a->watch_id);
+	a->watch_id = 0;
+	if (hr->status != 0)
+		a->status = hr->status;
 	llm_error_clear(&err);
-	q->status = hr->status;
-
-	if (q->stream_failed) {
-		err = *q->serr;
-	} else if (hr->err == HTTP_ERR_TIMEOUT) {
-		llm_error_set(&err, LLM_ERR_TIMEOUT, hr->status, "timed out: %s", hr->errmsg);
-	} else if (hr->err == HTTP_ERR_TOO_LARGE) {
-		llm_error_set(&err, LLM_ERR_MALFORMED, hr->status, "response too large");
-	} else if (hr->err == HTTP_ERR_ABORTED) {
-		llm_error_set(&err, LLM_ERR_CANCELLED, hr->status, "cancelled");
-	} else if (hr->err != HTTP_OK &&
-	    (hr->status < 200 || hr->status >= 300 || q->stream == NULL)) {
-		llm_error_set(&err, LLM_ERR_CONNECT, hr->status, "%s: %s", http_err_name(hr->err),
-		    hr->errmsg);
-	} else if (hr->status >= 200 && hr->status < 300) {
-		if (q->stream != NULL) {
-			if (hr->err != HTTP_OK ||
-			    ad->stream_finish(q->stream, &q->acc, &err) != 0) {
-				if (err.cls == LLM_OK)
-					llm_error_set(&err, LLM_ERR_STREAM, hr->status,
-					    "stream cut: %s", hr->errmsg);
-			}
-		} else if (ad->parse_response(hr->body, hr->body_len, &q->acc, &err) == 0 &&
-		    q->req.stream && q->acc.content != NULL) {
-			/* A non-streamed answer to a streamed request: one delta. */
-			on_stream_delta(q, q->acc.content, strlen(q->acc.content));
-		}
-	} else {
-		const char *body =
-		    q->stream == NULL && q->errbody.len == 0 ? hr->body : q->errbody.data;
-		size_t len =
-		    q->stream == NULL && q->errbody.len == 0 ? hr->body_len : q->errbody.len;
-		ad->classify_error(hr->status, &hr->headers, body != NULL ? body : "", len, &err);
-		if (err.cls == LLM_OK)
-			llm_error_set(&err, LLM_ERR_SERVER, hr->status, "HTTP %d", hr->status);
-	}
+	attempt_classify(a, hr, &err);
 	cls = err.cls;
-	if (cls == LLM_OK) {
-		const char *rid = http_headers_get(&hr->headers, "request-id");
-		if (rid == NULL)
-			rid = http_headers_get(&hr->headers, "x-request-id");
-		if (rid != NULL && q->acc.request_id == NULL)
-			q->acc.request_id = xstrdup(rid);
-	}
-	if (r->closing && cls == LLM_ERR_CANCELLED) {
-		rreq_attempt_done(q, cls, &err);
-		rreq_finish(q, LLM_ERR_CANCELLED);
+	rreq_unlink_attempt(q, a);
+
+	if (cls == LLM_OK && (q->winner == NULL || q->winner == a) && !q->cancel) {
+		/* The answer. Anything still running lost the race. */
+		q->winner = a;
+		attempt_settle(a, LLM_OK, &err, &a->acc.usage, &cost, &unpriced);
+		q->cost_usd += cost;
+		q->unpriced |= unpriced;
+		if (a->hedge) {
+			pthread_mutex_lock(&r->mu);
+			r->hedges_won++;
+			pthread_mutex_unlock(&r->mu);
+		}
+		llm_response_free(&q->acc);
+		q->acc = a->acc;
+		llm_response_init(&a->acc);
+		if (q->req.stream && !q->delivered && q->acc.content != NULL) {
+			/* A non-streamed answer to a streamed request: one delta. */
+			q->delivered = 1;
+			if (q->delta != NULL)
+				q->delta(q->arg, q->acc.content, strlen(q->acc.content));
+		}
+		q->cur = a->idx;
+		strlcpy_(q->alias, a->alias, sizeof q->alias);
+		q->finishing = 1;
+		q->outcome = LLM_OK;
+		rreq_abort_others(q, a);
+		attempt_free(a);
+		rreq_settle_end(q);
 		return;
 	}
-	rreq_attempt_done(q, cls, &err);
-	if (cls == LLM_OK) {
-		rreq_finish(q, LLM_OK);
+	if (a->lost || (cls == LLM_OK && q->winner != a)) {
+		/* Lost the race (or finished second): its usage is spend all the same. */
+		estimated = cls == LLM_OK ? 0 : attempt_usage(a, &u);
+		if (cls == LLM_OK)
+			u = a->acc.usage;
+		attempt_settle(a, cls == LLM_OK ? LLM_OK : LLM_ERR_CANCELLED, &err, &u, &cost,
+		    &unpriced);
+		rreq_add_loser(q, a, &u, cost, unpriced, estimated);
+		attempt_free(a);
+		rreq_settle_end(q);
 		return;
 	}
-	if (q->delivered) {
+	if (q->cancel) {
+		/* The caller left: what this attempt used is the request's spend. */
+		estimated = attempt_usage(a, &u);
+		attempt_settle(a, LLM_ERR_CANCELLED, &err, &u, &cost, &unpriced);
+		q->acc.usage = u;
+		q->usage_estimated = estimated;
+		q->cost_usd += cost;
+		q->unpriced |= unpriced;
+		q->finishing = 1;
+		q->outcome = LLM_ERR_CANCELLED;
+		attempt_free(a);
+		rreq_settle_end(q);
+		return;
+	}
+
+	attempt_settle(a, cls, &err, NULL, &cost, &unpriced);
+	q->last_err = err;
+	q->cur = a->idx;
+	if (q->winner == a) {
 		/* Text already reached the caller: failing over would splice two answers. */
 		llm_error_set(&q->last_err, LLM_ERR_STREAM, err.status,
-		    "stream from %s failed after the first token: %s",
-		    r->providers[q->cur].conf->name, err.message);
-		rreq_finish(q, LLM_ERR_STREAM);
+		    "stream_broken: the stream from %s failed after the first token: %s",
+		    r->providers[a->idx].conf->name, err.message);
+		q->finishing = 1;
+		q->outcome = LLM_ERR_STREAM;
+		attempt_free(a);
+		rreq_settle_end(q);
 		return;
 	}
+	attempt_free(a);
+	if (q->n_live > 0)
+		return; /* its hedge (or the original) carries on */
 	if (cls == LLM_ERR_BAD_REQUEST) {
 		rreq_finish(q, cls);
 		return;
@@ -622,88 +469,268 @@ on_http_done(void *arg, const struct http_result *hr)
 	rreq_next(q);
 }
 
-/* Send the current attempt. Returns 0 if sent, -1 if the provider refused it (lock held by none). */
+/* A decision was made (answer, cancel, broken stream): finish once nothing is live. */
+static void
+rreq_settle_end(struct rreq *q)
+{
+	if (q->finishing && q->n_live == 0)
+		rreq_finish(q, q->outcome);
+}
+
+/*
+ * Does a provider other than idx stand ready to take q now? Lock held. Used
+ * to leave room in the deadline for failing over.
+ */
 static int
-rreq_send(struct rreq *q)
+others_ready_locked(struct rreq *q, int idx, uint64_t now)
 {
 	struct router *r = q->r;
-	struct provider *p = &r->providers[q->cur];
+	double tokens = estimate_tokens(&q->req);
+
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+		if ((int)i == idx || rreq_tried(q, (int)i))
+			continue;
+		if (q->req.provider != NULL)
+			continue;
+		if (q->route != NULL) {
+			int on_route = strcmp(q->route->primary, p->conf->name) == 0;
+			for (size_t f = 0; f < q->route->n_fallback && !on_route; f++)
+				on_route = strcmp(q->route->fallback[f], p->conf->name) == 0;
+			if (!on_route)
+				continue;
+		} else if (!q->raw_model && !provider_serves(p, q->req.model)) {
+			continue;
+		}
+		if (provider_usable(p, tokens, now))
+			return 1;
+	}
+	return 0;
+}
+
+/* The attempt's time to answer, and whether the deadline squeezed it. */
+static void
+attempt_limits(struct attempt *a, uint64_t now_ms, int others, int *timeout_ms, int *connect_ms)
+{
+	struct rreq *q = a->q;
+	const struct provider_conf *pc = q->r->providers[a->idx].conf;
+	int64_t left = (int64_t)q->deadline_ms - (int64_t)now_ms;
+	double own = pc->first_token_timeout_seconds * 1000.0;
+	double fair = own > 0 ? own : pc->timeout_seconds * 500.0;
+	double limit;
+
+	if (left < 1)
+		left = 1;
+	if (own <= 0)
+		own = others ? (double)left / 2 : (double)left;
+	limit = own < (double)left ? own : (double)left;
+	if (limit < 1)
+		limit = 1;
+	a->squeezed = limit < fair && limit >= (double)left;
+	a->give_up_us = a->start_us + (uint64_t)(limit * 1000.0);
+	/* A whole non-streamed answer is due by then; a stream may run to the deadline. */
+	*timeout_ms = q->req.stream ? (int)left : (int)limit;
+	*connect_ms = pc->connect_timeout_seconds > 0 ? (int)(pc->connect_timeout_seconds * 1000)
+	                                              : DEFAULT_CONNECT_TIMEOUT_MS;
+	if (*connect_ms > (int)limit)
+		*connect_ms = (int)limit;
+}
+
+/*
+ * Start an attempt on provider idx, which the caller has taken (breaker slot,
+ * tokens). Returns 0 if sent, -1 if the request cannot be built for it (the
+ * attempt is recorded as a request error and the slot given back).
+ */
+static int
+attempt_send(struct attempt *a, int others)
+{
+	struct rreq *q = a->q;
+	struct router *r = q->r;
+	struct provider *p = &r->providers[a->idx];
 	struct http_request hr;
 	char *cause = NULL;
-	uint64_t now = router_now(r);
-	int64_t left;
-	double timeout_ms;
+	int timeout_ms, connect_ms;
 
-	rreq_reset_attempt(q);
-	strlcpy_(q->alias, alias_for(q, p), sizeof q->alias);
-	if (p->adapter->build_request(p->conf, model_id_for(r, q->alias), &q->req, q->req.stream,
-	        &q->ah, &cause) != 0) {
+	strlcpy_(a->alias, alias_for(q, p), sizeof a->alias);
+	a->start_us = clock_mono_us();
+	reserve_attempt(q, a);
+	if (p->adapter->build_request(p->conf, model_id_for(r, a->alias), &q->req, q->req.stream,
+	        &a->ah, &cause) != 0) {
 		struct llm_error err;
+		double cost;
+		int unpriced;
 		llm_error_clear(&err);
 		llm_error_set(&err, LLM_ERR_BAD_REQUEST, 0, "%s",
 		    cause != NULL ? cause : "cannot build the request");
 		free(cause);
-		q->attempt_start_us = clock_mono_us();
-		rreq_attempt_done(q, LLM_ERR_BAD_REQUEST, &err);
+		attempt_settle(a, LLM_ERR_BAD_REQUEST, &err, NULL, &cost, &unpriced);
+		q->last_err = err;
 		return -1;
 	}
-	left = (int64_t)q->deadline_ms - (int64_t)now;
-	timeout_ms = p->conf->timeout_seconds * 1000.0;
-	if (left < timeout_ms)
-		timeout_ms = (double)left;
-	if (timeout_ms < 1)
-		timeout_ms = 1;
-
+	attempt_limits(a, router_now(r), others, &timeout_ms, &connect_ms);
 	memset(&hr, 0, sizeof hr);
-	hr.method = q->ah.method;
-	hr.url = q->ah.url;
-	hr.headers = (const char *const *)q->ah.headers;
-	hr.n_headers = q->ah.n_headers;
-	hr.body = q->ah.body;
-	hr.body_len = q->ah.body_len;
-	hr.timeout_ms = (int)timeout_ms;
+	hr.method = a->ah.method;
+	hr.url = a->ah.url;
+	hr.headers = (const char *const *)a->ah.headers;
+	hr.n_headers = a->ah.n_headers;
+	hr.body = a->ah.body;
+	hr.body_len = a->ah.body_len;
+	hr.timeout_ms = timeout_ms;
+	hr.connect_timeout_ms = connect_ms;
 	hr.on_headers = on_http_headers;
 	hr.on_data = q->req.stream ? on_http_data : NULL;
 	hr.on_done = on_http_done;
-	hr.arg = q;
-	q->attempt_start_us = clock_mono_us();
+	hr.arg = a;
+	q->live[q->n_live++] = a;
 	pthread_mutex_lock(&r->mu);
 	r->total_attempts++;
-	q->http_id = http_submit(r->engine, &hr);
+	a->http_id = http_submit(r->engine, &hr);
 	pthread_mutex_unlock(&r->mu);
 	/* The engine has its own copy; a large prompt is not held twice while waiting. */
-	adapter_http_free(&q->ah);
+	adapter_http_free(&a->ah);
+	attempt_watch(a);
 	return 0;
 }
 
 /*
- * Take what one attempt on p needs: a breaker slot, a request token and the
- * request's token estimate. All or nothing; lock held. Returns 1 if taken.
+ * Take provider idx for q and send. Returns 0 if sent, 1 if the provider
+ * could not take it (breaker, limit, retry-after, operator), -1 if the request
+ * cannot be built for it.
  */
 static int
-provider_take_locked(struct provider *p, struct rreq *q, uint64_t now)
+attempt_start(struct rreq *q, int idx, int hedge)
 {
-	if (p->admin != ADMIN_ENABLED || !breaker_acquire(&p->breaker, now))
-		return 0;
-	if (p->conf->rate_limit_rpm > 0 && !bucket_take(&p->rpm, 1, now)) {
-		breaker_release(&p->breaker);
-		return 0;
+	struct router *r = q->r;
+	struct attempt *a = xcalloc(1, sizeof *a);
+	uint64_t now = router_now(r);
+	int taken, others;
+
+	a->q = q;
+	a->idx = idx;
+	a->hedge = hedge;
+	buf_init(&a->errbody);
+	llm_response_init(&a->acc);
+	pthread_mutex_lock(&r->mu);
+	taken = provider_take_locked(&r->providers[idx], a, now);
+	others = taken && others_ready_locked(q, idx, now);
+	pthread_mutex_unlock(&r->mu);
+	if (!taken) {
+		attempt_free(a);
+		return 1;
 	}
-	q->tpm_reserved = 0;
-	if (p->conf->rate_limit_tpm > 0) {
-		double want = estimate_tokens(&q->req);
-		if (!bucket_take(&p->tpm, want, now)) {
-			if (p->conf->rate_limit_rpm > 0)
-				bucket_refund(&p->rpm, 1);
-			breaker_release(&p->breaker);
-			return 0;
-		}
-		q->tpm_reserved = want;
+	if (attempt_send(a, others) != 0) {
+		attempt_free(a);
+		return -1;
 	}
-	p->requests++;
-	p->in_flight++;
-	return 1;
+	return 0;
 }
+
+/* Watchdog and hedging. */
+
+static uint64_t
+stream_idle_us(const struct attempt *a)
+{
+	const struct provider_conf *pc = a->q->r->providers[a->idx].conf;
+
+	return pc->stream_idle_timeout_seconds > 0
+	    ? (uint64_t)(pc->stream_idle_timeout_seconds * 1e6)
+	    : (uint64_t)DEFAULT_STREAM_IDLE_MS * 1000;
+}
+
+static int
+hedge_due(const struct attempt *a)
+{
+	const struct rreq *q = a->q;
+
+	return q->hedge_after_ms > 0 && !a->hedge && !a->answered && a->status == 0 &&
+	    q->n_live == 1 && !q->delivered && !q->cancel && !q->finishing;
+}
+
+/* Send a hedge for a, on the next provider that can take the request now. */
+static void
+rreq_hedge(struct rreq *q, struct attempt *a)
+{
+	struct router *r = q->r;
+	uint64_t now = router_now(r);
+	int idx;
+
+	a->hedge = 1; /* hedged once: not again */
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		idx = select_provider_locked(q, now);
+		pthread_mutex_unlock(&r->mu);
+		if (idx < 0)
+			return;
+		switch (attempt_start(q, idx, 1)) {
+		case 0:
+			a->hedge = 0;
+			pthread_mutex_lock(&r->mu);
+			r->hedges++;
+			pthread_mutex_unlock(&r->mu);
+			event_add(r->events, EV_FAILOVER, r->providers[idx].conf->name,
+			    "hedge: %s silent for %d ms, also asking %s",
+			    r->providers[a->idx].conf->name, q->hedge_after_ms,
+			    r->providers[idx].conf->name);
+			return;
+		case 1:
+			if (q->n_tried < MAX_ATTEMPTS)
+				q->tried[q->n_tried++] = idx;
+			continue;
+		default:
+			if (q->n_tried < MAX_ATTEMPTS)
+				q->tried[q->n_tried++] = idx;
+			continue;
+		}
+	}
+}
+
+static void
+on_watch(void *arg)
+{
+	struct attempt *a = arg;
+	struct router *r = a->q->r;
+	uint64_t now = clock_mono_us();
+
+	a->watch_id = 0;
+	if (!a->answered && now >= a->give_up_us) {
+		a->abandoned = 1;
+	} else if (a->answered && a->q->req.stream && now >= a->last_byte_us + stream_idle_us(a)) {
+		a->abandoned = 1;
+	} else {
+		if (hedge_due(a) && now >= a->start_us + (uint64_t)a->q->hedge_after_ms * 1000)
+			rreq_hedge(a->q, a);
+		attempt_watch(a);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	if (a->http_id != 0)
+		http_cancel(r->engine, a->http_id);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Arm the watchdog for the attempt's next deadline: give-up, idle or hedge. */
+static void
+attempt_watch(struct attempt *a)
+{
+	struct router *r = a->q->r;
+	uint64_t now = clock_mono_us(), at;
+
+	if (!a->answered)
+		at = a->give_up_us;
+	else if (a->q->req.stream)
+		at = a->last_byte_us + stream_idle_us(a);
+	else
+		return;
+	if (hedge_due(a)) {
+		uint64_t h = a->start_us + (uint64_t)a->q->hedge_after_ms * 1000;
+		if (h < at)
+			at = h;
+	}
+	a->watch_id =
+	    http_call_later(r->engine, at > now ? (at - now + 999) / 1000 : 0, on_watch, a);
+}
+
+/* Retries and failover. */
 
 static void
 rreq_mark_tried(struct rreq *q, int idx)
@@ -717,28 +744,24 @@ on_retry_timer(void *arg)
 {
 	struct rreq *q = arg;
 	struct router *r = q->r;
-	struct provider *p = &r->providers[q->cur];
-	uint64_t now = router_now(r);
-	int ok;
 
 	pthread_mutex_lock(&r->mu);
 	q->timer_id = 0;
-	if (r->closing) {
-		pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->mu);
+	if (r->closing || q->cancel) {
 		rreq_finish(q, LLM_ERR_CANCELLED);
 		return;
 	}
-	/* The breaker, a limit or an operator may have taken the provider out meanwhile. */
-	ok = provider_take_locked(p, q, now);
-	pthread_mutex_unlock(&r->mu);
-	if (!ok) {
+	/* The breaker, a limit or an operator may have taken the provider out
+	 * meanwhile: then move on, never wait on it again. */
+	switch (attempt_start(q, q->cur, 0)) {
+	case 0: return;
+	case 1:
 		rreq_mark_tried(q, q->cur);
-		q->retries_here = 0;
-		rreq_next(q);
+		rreq_failover(q);
 		return;
+	default: rreq_finish(q, LLM_ERR_BAD_REQUEST); return;
 	}
-	if (rreq_send(q) != 0)
-		rreq_finish(q, LLM_ERR_BAD_REQUEST);
 }
 
 /* Full jitter: uniform in [0, min(max, base * 2^n)). */
@@ -757,9 +780,10 @@ backoff_ms(struct router *r, int n)
 }
 
 /*
- * After a failed attempt (or at the start): retry on the same provider after
- * a backoff if the error allows it and the deadline has room, else fail over
- * to the next usable provider, else finish with the last error.
+ * After a failed attempt (none live): fail over at once to another provider
+ * that can take the request now; if none can, retry the same provider after a
+ * backoff when the error allows it, it can still take the request and the
+ * deadline has room; else finish with the last error.
  */
 static void
 rreq_next(struct rreq *q)
@@ -767,12 +791,69 @@ rreq_next(struct rreq *q)
 	struct router *r = q->r;
 	uint64_t now = router_now(r);
 	int64_t left = (int64_t)q->deadline_ms - (int64_t)now;
-	int idx;
+	const struct llm_error *e = &q->last_err;
+	struct provider *p;
+	int retryable, others, can_take;
+	uint64_t delay, wait;
 
-	if (r->closing) {
+	if (r->closing || q->cancel) {
 		rreq_finish(q, LLM_ERR_CANCELLED);
 		return;
 	}
+	if (q->cur < 0) {
+		rreq_failover(q);
+		return;
+	}
+	p = &r->providers[q->cur];
+	retryable = e->should_retry >= 0 ? e->should_retry : e->retryable;
+	if (e->cls == LLM_ERR_QUOTA || e->cls == LLM_ERR_AUTH || e->cls == LLM_ERR_NOT_FOUND ||
+	    e->cls == LLM_ERR_BAD_REQUEST)
+		retryable = 0;
+	pthread_mutex_lock(&r->mu);
+	others = others_ready_locked(q, q->cur, now);
+	/* retry-after keeps it out until then: waiting that long is the retry's delay. */
+	wait = p->blocked_until_ms > now ? p->blocked_until_ms - now : 0;
+	can_take = p->admin == ADMIN_ENABLED &&
+	    (p->breaker.state == BREAKER_CLOSED ||
+	        (p->breaker.state == BREAKER_OPEN &&
+	            breaker_cooldown_left_ms(&p->breaker, now) <= wait));
+	pthread_mutex_unlock(&r->mu);
+	if (others || !retryable || !can_take || q->retries_here >= p->conf->max_retries ||
+	    left <= 0) {
+		rreq_mark_tried(q, q->cur);
+		rreq_failover(q);
+		return;
+	}
+	delay = backoff_ms(r, q->retries_here);
+	if (e->retry_after_ms >= 0) {
+		if ((double)e->retry_after_ms > r->opts.backoff_max_ms) {
+			rreq_mark_tried(q, q->cur);
+			rreq_failover(q);
+			return;
+		}
+		delay = (uint64_t)e->retry_after_ms;
+	}
+	if (delay < wait)
+		delay = wait;
+	if ((int64_t)delay >= left) {
+		rreq_mark_tried(q, q->cur);
+		rreq_failover(q);
+		return;
+	}
+	q->retries_here++;
+	pthread_mutex_lock(&r->mu);
+	q->timer_id = http_call_later(r->engine, delay, on_retry_timer, q);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The next provider that can take the request now, or finish. */
+static void
+rreq_failover(struct rreq *q)
+{
+	struct router *r = q->r;
+	int64_t left = (int64_t)q->deadline_ms - (int64_t)router_now(r);
+	int idx;
+
 	if (left <= 0 && q->n_attempts > 0) {
 		if (q->last_err.cls != LLM_ERR_TIMEOUT)
 			llm_error_set(&q->last_err, LLM_ERR_TIMEOUT, 0,
@@ -781,67 +862,35 @@ rreq_next(struct rreq *q)
 		rreq_finish(q, LLM_ERR_TIMEOUT);
 		return;
 	}
-	if (q->cur >= 0) {
-		const struct llm_error *e = &q->last_err;
-		struct provider *p = &r->providers[q->cur];
-		int retryable = e->should_retry >= 0 ? e->should_retry : e->retryable;
-
-		if (e->cls == LLM_ERR_QUOTA || e->cls == LLM_ERR_AUTH ||
-		    e->cls == LLM_ERR_NOT_FOUND || e->cls == LLM_ERR_BAD_REQUEST)
-			retryable = 0;
-		if (retryable && q->retries_here < p->conf->max_retries) {
-			uint64_t delay = backoff_ms(r, q->retries_here);
-			if (e->retry_after_ms >= 0) {
-				/* Honour retry-after if it fits; a long one means go elsewhere. */
-				if ((double)e->retry_after_ms > r->opts.backoff_max_ms ||
-				    e->retry_after_ms >= left)
-					goto failover;
-				delay = (uint64_t)e->retry_after_ms;
-			}
-			if ((int64_t)delay >= left)
-				goto failover;
-			q->retries_here++;
-			pthread_mutex_lock(&r->mu);
-			q->timer_id = http_call_later(r->engine, delay, on_retry_timer, q);
-			pthread_mutex_unlock(&r->mu);
-			return;
-		}
-failover:
-		rreq_mark_tried(q, q->cur);
-	}
-
 	for (;;) {
-		struct provider *p;
-		now = router_now(r);
 		pthread_mutex_lock(&r->mu);
-		idx = select_provider(q, now);
-		if (idx < 0) {
-			pthread_mutex_unlock(&r->mu);
+		idx = select_provider_locked(q, router_now(r));
+		pthread_mutex_unlock(&r->mu);
+		if (idx < 0)
 			break;
-		}
-		p = &r->providers[idx];
-		if (!provider_take_locked(p, q, now)) {
-			/* Raced with a state change: count it as tried and look again. */
-			pthread_mutex_unlock(&r->mu);
+		switch (attempt_start(q, idx, 0)) {
+		case 0:
+			if (q->cur >= 0 && q->cur != idx) {
+				pthread_mutex_lock(&r->mu);
+				r->failovers++;
+				pthread_mutex_unlock(&r->mu);
+				event_add(r->events, EV_FAILOVER, r->providers[idx].conf->name,
+				    "failover %s -> %s after %s", r->providers[q->cur].conf->name,
+				    r->providers[idx].conf->name,
+				    llm_errclass_name(q->last_err.cls));
+			}
+			q->cur = idx;
+			q->retries_here = 0;
+			return;
+		case 1: /* raced with a state change: count it as tried and look again */
 			rreq_mark_tried(q, idx);
 			continue;
-		}
-		if (q->cur >= 0 && q->cur != idx) {
-			r->failovers++;
-			event_add(r->events, EV_FAILOVER, p->conf->name,
-			    "failover %s -> %s after %s", r->providers[q->cur].conf->name,
-			    p->conf->name, llm_errclass_name(q->last_err.cls));
-		}
-		pthread_mutex_unlock(&r->mu);
-		q->cur = idx;
-		q->retries_here = 0;
-		if (rreq_send(q) == 0)
+		default:
+			rreq_mark_tried(q, idx);
+			rreq_finish(q, LLM_ERR_BAD_REQUEST);
 			return;
-		rreq_mark_tried(q, idx);
-		rreq_finish(q, LLM_ERR_BAD_REQUEST);
-		return;
+		}
 	}
-
 	if (q->n_attempts == 0) {
 		if (q->req.provider != NULL && provider_index(r, q->req.provider) < 0)
 			llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0,
@@ -859,13 +908,15 @@ failover:
 	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_ERR_NO_PROVIDER);
 }
 
+/* Finishing. */
+
 static void
 rreq_free(struct rreq *q)
 {
-	rreq_reset_attempt(q);
-	buf_free(&q->errbody);
+	llm_response_free(&q->acc);
 	llm_request_free(&q->req);
 	free(q->attempts);
+	free(q->losers);
 	free(q->cached_provider);
 	free(q);
 }
@@ -910,7 +961,7 @@ job_cache_put_and_deliver(struct router *r, void *arg)
 	rreq_deliver(q);
 }
 
-/* Writer thread: the ledger row is committed (or failed); now the caller may have it. */
+/* Writer thread: the ledger rows are committed (or failed); now the caller may have it. */
 static void
 rreq_ledger_done(void *arg, int rc)
 {
@@ -926,11 +977,23 @@ rreq_ledger_done(void *arg, int rc)
 		rreq_deliver(q);
 }
 
+static const char *
+outcome_name(enum llm_errclass cls)
+{
+	switch (cls) {
+	case LLM_OK: return "ok";
+	case LLM_ERR_BUDGET: return "refused";
+	case LLM_ERR_CANCELLED: return "cancelled";
+	default: return "error";
+	}
+}
+
 static void
 rreq_ledger(struct rreq *q)
 {
 	struct router_result *res = q->res;
 	struct ledger_row row;
+	int64_t reservation = q->reservation;
 
 	memset(&row, 0, sizeof row);
 	strlcpy_(row.route, res->route, sizeof row.route);
@@ -946,20 +1009,23 @@ rreq_ledger(struct rreq *q)
 	    sizeof row.model);
 	row.input_tokens = res->resp.usage.input_tokens;
 	row.output_tokens = res->resp.usage.output_tokens;
-	row.cost_usd = res->cost_usd;
+	row.usage_estimated = res->usage_estimated;
+	row.cost_usd = res->cost_usd - res->hedge_cost_usd;
 	row.unpriced = res->unpriced;
 	row.latency_us = res->latency_us;
-	strlcpy_(row.outcome,
-	    res->cls == LLM_OK               ? "ok"
-	        : res->cls == LLM_ERR_BUDGET ? "refused"
-	                                     : "error",
-	    sizeof row.outcome);
+	strlcpy_(row.outcome, outcome_name(res->cls), sizeof row.outcome);
 	if (res->cls != LLM_OK)
 		strlcpy_(row.error_class, llm_errclass_name(res->cls), sizeof row.error_class);
+	if (res->resp.id != NULL)
+		strlcpy_(row.response_id, res->resp.id, sizeof row.response_id);
 	row.cache_hit = res->cached;
 	row.attempts = (int)res->n_attempts;
-	ledger_record_async(q->r->store, &row, q->reservation, rreq_ledger_done, q);
+	/* Lost hedges first, in the same group commit; the answer waits for the last. */
+	for (size_t i = 0; i < q->n_losers; i++)
+		ledger_record_async(q->r->store, &q->losers[i], 0, NULL, NULL);
+	/* q belongs to the writer thread from here: do not touch it after this call. */
 	q->reservation = 0;
+	ledger_record_async(q->r->store, &row, reservation, rreq_ledger_done, q);
 }
 
 static void
@@ -976,8 +1042,13 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	res->n_attempts = q->n_attempts;
 	q->attempts = NULL;
 	res->cost_usd = q->cost_usd;
+	for (size_t i = 0; i < q->n_losers; i++) {
+		res->hedge_cost_usd += q->losers[i].cost_usd;
+		res->cost_usd += q->losers[i].cost_usd;
+	}
 	res->unpriced = q->unpriced;
 	res->cached = q->cached;
+	res->usage_estimated = q->usage_estimated;
 	if (q->route != NULL)
 		strlcpy_(res->route, q->route->name, sizeof res->route);
 	if (cls == LLM_OK) {
@@ -989,8 +1060,12 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 		strlcpy_(res->model, q->alias, sizeof res->model);
 		llm_error_clear(&res->err);
 	} else {
+		res->resp.usage = q->acc.usage;
 		res->err = q->last_err;
 		res->err.cls = cls;
+		if (cls == LLM_ERR_CANCELLED && res->err.message[0] == '\0')
+			snprintf(res->err.message, sizeof res->err.message,
+			    "cancelled: the caller left");
 		if (res->err.message[0] == '\0')
 			snprintf(res->err.message, sizeof res->err.message, "%s",
 			    llm_errclass_name(cls));
@@ -1003,17 +1078,20 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 		r->answered++;
 		if (res->cached)
 			r->cache_hits++;
-		r->cost_usd += res->cost_usd;
 		hist_record(&r->latency, lat);
+	} else if (cls == LLM_ERR_CANCELLED) {
+		r->cancelled++;
 	} else {
 		r->failed++;
 	}
+	r->cost_usd += res->cost_usd;
 	if (q->prev != NULL)
 		q->prev->next = q->next;
-	else
+	else if (r->live == q)
 		r->live = q->next;
 	if (q->next != NULL)
 		q->next->prev = q->prev;
+	q->prev = q->next = NULL;
 	pthread_mutex_unlock(&r->mu);
 
 	if (r->store == NULL) {
@@ -1023,17 +1101,7 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	rreq_ledger(q);
 }
 
-static void
-rreq_finish_pending(void *arg)
-{
-	struct rreq *q = arg;
-
-	/* A cached answer to a streamed request: one delta, on the engine thread like
-	 * every other callback. */
-	if (q->cached && q->req.stream && q->acc.content != NULL)
-		on_stream_delta(q, q->acc.content, strlen(q->acc.content));
-	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
-}
+/* Admission. */
 
 /* The most this request can cost on any provider it may go to. */
 static double
@@ -1118,11 +1186,39 @@ rreq_admit(struct rreq *q)
 	return 0;
 }
 
+/* Engine thread: the request joins the live list (cancel and router_free find it there). */
+static void
+rreq_enter(struct rreq *q)
+{
+	struct router *r = q->r;
+
+	pthread_mutex_lock(&r->mu);
+	q->prev = NULL;
+	q->next = r->live;
+	if (r->live != NULL)
+		r->live->prev = q;
+	r->live = q;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* A cached answer or a refusal decided at admission, delivered on the engine thread. */
+static void
+rreq_finish_pending(void *arg)
+{
+	struct rreq *q = arg;
+
+	rreq_enter(q);
+	if (q->cached && q->req.stream && q->acc.content != NULL && q->delta != NULL)
+		q->delta(q->arg, q->acc.content, strlen(q->acc.content));
+	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
+}
+
 static void
 rreq_start(void *arg)
 {
 	struct rreq *q = arg;
 
+	rreq_enter(q);
 	if (q->req.route != NULL && q->route == NULL) {
 		llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0, "unknown route \"%s\"",
 		    q->req.route);
@@ -1132,12 +1228,13 @@ rreq_start(void *arg)
 	rreq_next(q);
 }
 
-void
+uint64_t
 router_submit(struct router *r, const struct llm_request *req, router_delta_cb delta,
     router_done_cb done, void *arg)
 {
 	struct rreq *q = xcalloc(1, sizeof *q);
 	double deadline;
+	uint64_t id;
 
 	q->r = r;
 	llm_request_copy(&q->req, req);
@@ -1146,11 +1243,13 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	q->arg = arg;
 	q->cur = -1;
 	q->start_us = clock_mono_us();
-	buf_init(&q->errbody);
 	llm_response_init(&q->acc);
 	llm_error_clear(&q->last_err);
 	if (req->route != NULL)
 		q->route = config_route(r->cfg, req->route);
+	q->hedge_after_ms = r->cfg->hedge_after_ms;
+	if (q->route != NULL && q->route->hedge_after_ms != 0)
+		q->hedge_after_ms = q->route->hedge_after_ms > 0 ? q->route->hedge_after_ms : 0;
 	/* A model no provider lists is a raw model id: any provider may take it. */
 	q->raw_model = q->req.model != NULL && !alias_known(r, q->req.model);
 	deadline = req->timeout_ms;
@@ -1167,16 +1266,67 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	pthread_mutex_lock(&r->mu);
 	r->active++;
 	r->in_flight++;
-	q->next = r->live;
-	if (r->live != NULL)
-		r->live->prev = q;
-	r->live = q;
+	id = q->id = ++r->next_id;
 	pthread_mutex_unlock(&r->mu);
-	/* Not cancellable: a closing router lets it start and finish as cancelled. */
+	/* Not on the live list until the engine thread has it: router_cancel() and
+	 * router_free() reach it from there. */
 	if (rreq_admit(q))
 		http_call_later(r->engine, 0, rreq_finish_pending, q);
 	else
 		http_call_later(r->engine, 0, rreq_start, q);
+	return id;
+}
+
+struct cancel_msg {
+	struct router *r;
+	uint64_t id;
+};
+
+/* Engine thread: a request is on the live list until rreq_finish(), which also
+ * runs here, so what is found cannot finish under us. */
+static void
+on_cancel(void *arg)
+{
+	struct cancel_msg *m = arg;
+	struct router *r = m->r;
+	struct rreq *q;
+	int timer_cancelled = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (q = r->live; q != NULL && q->id != m->id; q = q->next)
+		;
+	if (q != NULL && !q->finishing && !q->cancel) {
+		q->cancel = 1;
+		if (q->timer_id != 0 && http_cancel_timer(r->engine, q->timer_id)) {
+			q->timer_id = 0;
+			timer_cancelled = 1;
+		}
+		for (size_t i = 0; i < q->n_live; i++)
+			if (q->live[i]->http_id != 0)
+				http_cancel(r->engine, q->live[i]->http_id);
+	} else {
+		q = NULL;
+	}
+	pthread_mutex_unlock(&r->mu);
+	free(m);
+	if (q != NULL && timer_cancelled) {
+		event_add(r->events, EV_INFO, NULL, "request %llu cancelled by its caller",
+		    (unsigned long long)q->id);
+		rreq_finish(q, LLM_ERR_CANCELLED);
+	}
+}
+
+void
+router_cancel(struct router *r, uint64_t id)
+{
+	struct cancel_msg *m;
+
+	if (id == 0)
+		return;
+	m = xmalloc(sizeof *m);
+	m->r = r;
+	m->id = id;
+	http_call_later(r->engine, 0, on_cancel, m);
 }
 
 struct sync_wait {
@@ -1232,156 +1382,6 @@ router_generate(struct router *r, const struct llm_request *req, router_delta_cb
 	return out->cls == LLM_OK ? 0 : -1;
 }
 
-/* Lock the router and find a provider by name; on failure unlock and fill cause. */
-static struct provider *
-provider_lock(struct router *r, const char *name, char **cause)
-{
-	int idx;
-
-	pthread_mutex_lock(&r->mu);
-	if ((idx = provider_index(r, name)) < 0) {
-		pthread_mutex_unlock(&r->mu);
-		*cause = xasprintf("unknown provider \"%s\"", name);
-		return NULL;
-	}
-	return &r->providers[idx];
-}
-
-/* Probes. */
-
-struct probe {
-	struct router *r;
-	int idx;
-	struct adapter_http ah;
-};
-
-static void
-on_probe_done(void *arg, const struct http_result *hr)
-{
-	struct probe *pr = arg;
-	struct router *r = pr->r;
-	struct provider *p = &r->providers[pr->idx];
-	uint64_t now = router_now(r);
-	int ok = hr->err == HTTP_OK && hr->status >= 200 && hr->status < 300;
-	enum breaker_state before;
-
-	pthread_mutex_lock(&r->mu);
-	p->probe_http = 0;
-	p->last_probe_ms = clock_wall_ms();
-	p->last_probe_ok = ok;
-	before = p->breaker.state;
-	if (hr->err != HTTP_ERR_ABORTED) {
-		if (p->probe_is_trial) {
-			if (ok)
-				breaker_on_success(&p->breaker, now);
-			else
-				breaker_on_failure(&p->breaker, now);
-			breaker_event(r, p, before, ok ? "health probe ok" : "health probe failed");
-		} else if (!ok && p->breaker.state == BREAKER_CLOSED) {
-			/* A failing probe on a closed breaker counts as a failure. */
-			p->breaker.consecutive_failures++;
-			if (p->breaker.consecutive_failures >= p->breaker.failure_threshold) {
-				breaker_trip(&p->breaker, now);
-				breaker_event(r, p, before, "health probes failing");
-			}
-		}
-	} else if (p->probe_is_trial) {
-		breaker_release(&p->breaker);
-	}
-	p->probe_is_trial = 0;
-	if (--r->active == 0)
-		pthread_cond_broadcast(&r->idle);
-	pthread_mutex_unlock(&r->mu);
-	adapter_http_free(&pr->ah);
-	free(pr);
-}
-
-/* Send a probe to provider idx. Lock held. Returns 0 if sent. */
-static int
-probe_send_locked(struct router *r, int idx, char **cause)
-{
-	struct provider *p = &r->providers[idx];
-	struct probe *pr;
-	struct http_request hr;
-	uint64_t now = router_now(r);
-
-	if (p->probe_http != 0 || r->closing)
-		return 0;
-	pr = xcalloc(1, sizeof *pr);
-	pr->r = r;
-	pr->idx = idx;
-	if (p->adapter->build_probe(p->conf, &pr->ah, cause) != 0) {
-		free(pr);
-		return -1;
-	}
-	/* An open breaker past its cooldown gets the probe as its half-open trial. */
-	p->probe_is_trial = 0;
-	if (p->breaker.state != BREAKER_CLOSED && breaker_acquire(&p->breaker, now))
-		p->probe_is_trial = 1;
-	memset(&hr, 0, sizeof hr);
-	hr.method = pr->ah.method;
-	hr.url = pr->ah.url;
-	hr.headers = (const char *const *)pr->ah.headers;
-	hr.n_headers = pr->ah.n_headers;
-	hr.timeout_ms = 5000;
-	hr.max_response = 1 << 20;
-	hr.on_done = on_probe_done;
-	hr.arg = pr;
-	r->active++;
-	p->probe_http = http_submit(r->engine, &hr);
-	return 0;
-}
-
-int
-router_probe(struct router *r, const char *name, char **cause)
-{
-	struct provider *p;
-	int rc;
-
-	if ((p = provider_lock(r, name, cause)) == NULL)
-		return -1;
-	rc = probe_send_locked(r, (int)(p - r->providers), cause);
-	pthread_mutex_unlock(&r->mu);
-	return rc;
-}
-
-static void
-on_probe_timer(void *arg)
-{
-	struct router *r = arg;
-	uint64_t now = router_now(r);
-
-	pthread_mutex_lock(&r->mu);
-	r->probe_timer = 0;
-	if (r->closing) {
-		pthread_mutex_unlock(&r->mu);
-		return;
-	}
-	for (size_t i = 0; i < r->n_providers; i++) {
-		struct provider *p = &r->providers[i];
-		char *cause = NULL;
-		if (p->admin == ADMIN_DISABLED)
-			continue;
-		/* Closed breakers are probed for display; open ones only once cooled down. */
-		if (p->breaker.state == BREAKER_OPEN && !breaker_would_allow(&p->breaker, now))
-			continue;
-		if (probe_send_locked(r, (int)i, &cause) != 0)
-			free(cause);
-	}
-	pthread_mutex_unlock(&r->mu);
-	probe_schedule(r);
-}
-
-static void
-probe_schedule(struct router *r)
-{
-	pthread_mutex_lock(&r->mu);
-	if (!r->closing && !r->opts.no_probes && r->cfg->breaker.probe_interval_ms > 0)
-		r->probe_timer = http_call_later(r->engine,
-		    (uint64_t)r->cfg->breaker.probe_interval_ms, on_probe_timer, r);
-	pthread_mutex_unlock(&r->mu);
-}
-
 /* The worker thread: SQLite writes the engine thread must not wait for. */
 static void *
 worker_main(void *arg)
@@ -1427,48 +1427,6 @@ event_sink(void *arg, const struct event *ev)
 
 	*copy = *ev;
 	job_post(r, job_persist_event, copy);
-}
-
-static void
-override_apply(void *arg, const char *name, const char *field, const char *value)
-{
-	struct router *r = arg;
-	int idx = provider_index(r, name);
-	struct provider *p;
-
-	if (idx < 0)
-		return;
-	p = &r->providers[idx];
-	if (strcmp(field, "priority") == 0) {
-		p->priority = atoi(value);
-		p->priority_overridden = 1;
-	} else if (strcmp(field, "weight") == 0) {
-		p->weight = atof(value);
-		p->weight_overridden = 1;
-	} else if (strcmp(field, "admin") == 0) {
-		if (strcmp(value, "disabled") == 0)
-			p->admin = ADMIN_DISABLED;
-		else if (strcmp(value, "drained") == 0)
-			p->admin = ADMIN_DRAINED;
-		else
-			p->admin = ADMIN_ENABLED;
-		p->admin_overridden = 1;
-	}
-}
-
-static void
-override_save(struct router *r, const char *name, const char *field, const char *fmt, ...)
-{
-	char value[64];
-	va_list ap;
-
-	if (r->store == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(value, sizeof value, fmt, ap);
-	va_end(ap);
-	if (store_override_set(r->store, name, field, value) != 0)
-		event_add(r->events, EV_ERROR, name, "could not save the %s override", field);
 }
 
 /* Setup and teardown. */
@@ -1534,6 +1492,26 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 	return r;
 }
 
+/* Engine thread, once the router is closing: cancel every live request. */
+static void
+on_close_all(void *arg)
+{
+	struct router *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (struct rreq *q = r->live; q != NULL; q = q->next) {
+		q->cancel = 1;
+		for (size_t i = 0; i < q->n_live; i++)
+			if (q->live[i]->http_id != 0)
+				http_cancel(r->engine, q->live[i]->http_id);
+		if (q->timer_id != 0 && http_cancel_timer(r->engine, q->timer_id)) {
+			q->timer_id = 0;
+			http_call_later(r->engine, 0, on_retry_timer, q);
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 void
 router_free(struct router *r)
 {
@@ -1544,14 +1522,9 @@ router_free(struct router *r)
 	if (r->probe_timer != 0)
 		http_cancel_timer(r->engine, r->probe_timer);
 	r->probe_timer = 0;
-	for (struct rreq *q = r->live; q != NULL; q = q->next) {
-		if (q->http_id != 0)
-			http_cancel(r->engine, q->http_id);
-		if (q->timer_id != 0 && http_cancel_timer(r->engine, q->timer_id)) {
-			q->timer_id = 0;
-			http_call_later(r->engine, 0, on_retry_timer, q);
-		}
-	}
+	/* Requests belong to the engine thread: it cancels them. */
+	if (r->active > 0)
+		http_call_later(r->engine, 0, on_close_all, r);
 	for (size_t i = 0; i < r->n_providers; i++)
 		if (r->providers[i].probe_http != 0)
 			http_cancel(r->engine, r->providers[i].probe_http);
@@ -1575,229 +1548,4 @@ router_free(struct router *r)
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->idle);
 	free(r);
-}
-
-/* Operator calls. */
-
-int
-router_set_admin(struct router *r, const char *name, enum provider_admin a, char **cause)
-{
-	struct provider *p;
-	enum provider_admin before;
-
-	if ((p = provider_lock(r, name, cause)) == NULL)
-		return -1;
-	before = p->admin;
-	p->admin = a;
-	p->admin_overridden = a != ADMIN_MISCONFIGURED;
-	if (a == ADMIN_ENABLED)
-		p->blocked_until_ms = 0;
-	pthread_mutex_unlock(&r->mu);
-	if (a != ADMIN_MISCONFIGURED)
-		override_save(r, name, "admin", "%s", provider_admin_name(a));
-	if (a == ADMIN_DRAINED)
-		event_add(r->events, EV_OPERATOR, name,
-		    "operator: failover: %s drained (was %s); "
-		    "new traffic goes to the next provider",
-		    name, provider_admin_name(before));
-	else
-		event_add(r->events, EV_OPERATOR, name, "operator: %s %s -> %s", name,
-		    provider_admin_name(before), provider_admin_name(a));
-	return 0;
-}
-
-int
-router_set_priority(struct router *r, const char *name, int priority, char **cause)
-{
-	struct provider *p;
-	int before;
-
-	if (priority < LIMIT_PRIORITY_MIN || priority > LIMIT_PRIORITY_MAX) {
-		*cause = xasprintf("priority %d out of range %d..%d", priority, LIMIT_PRIORITY_MIN,
-		    LIMIT_PRIORITY_MAX);
-		return -1;
-	}
-	if ((p = provider_lock(r, name, cause)) == NULL)
-		return -1;
-	before = p->priority;
-	p->priority = priority;
-	p->priority_overridden = 1;
-	pthread_mutex_unlock(&r->mu);
-	override_save(r, name, "priority", "%d", priority);
-	event_add(r->events, EV_OPERATOR, name, "operator: %s priority %d -> %d", name, before,
-	    priority);
-	return 0;
-}
-
-int
-router_set_weight(struct router *r, const char *name, double weight, char **cause)
-{
-	struct provider *p;
-	double before;
-
-	if (!(weight >= LIMIT_WEIGHT_MIN && weight <= LIMIT_WEIGHT_MAX)) {
-		*cause = xasprintf("weight %g out of range %g..%g", weight, LIMIT_WEIGHT_MIN,
-		    LIMIT_WEIGHT_MAX);
-		return -1;
-	}
-	if ((p = provider_lock(r, name, cause)) == NULL)
-		return -1;
-	before = p->weight;
-	p->weight = weight;
-	p->weight_overridden = 1;
-	pthread_mutex_unlock(&r->mu);
-	override_save(r, name, "weight", "%g", weight);
-	event_add(r->events, EV_OPERATOR, name, "operator: %s weight %.2f -> %.2f", name, before,
-	    weight);
-	return 0;
-}
-
-int
-router_reset_breaker(struct router *r, const char *name, char **cause)
-{
-	struct provider *p;
-	enum breaker_state before;
-
-	if ((p = provider_lock(r, name, cause)) == NULL)
-		return -1;
-	before = p->breaker.state;
-	breaker_reset(&p->breaker);
-	p->blocked_until_ms = 0;
-	pthread_mutex_unlock(&r->mu);
-	event_add(r->events, EV_OPERATOR, name, "operator: %s breaker reset (was %s)", name,
-	    breaker_state_name(before));
-	return 0;
-}
-
-int
-router_clear_overrides(struct router *r, const char *name, char **cause)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&r->mu);
-	for (size_t i = 0; i < r->n_providers; i++) {
-		struct provider *p = &r->providers[i];
-		if (name != NULL && strcmp(p->conf->name, name) != 0)
-			continue;
-		found = 1;
-		p->priority = p->conf->priority;
-		p->weight = p->conf->weight;
-		if (p->admin_overridden)
-			p->admin = p->conf->enabled ? ADMIN_ENABLED : ADMIN_DISABLED;
-		p->priority_overridden = p->weight_overridden = p->admin_overridden = 0;
-	}
-	pthread_mutex_unlock(&r->mu);
-	if (!found) {
-		*cause = xasprintf("unknown provider \"%s\"", name);
-		return -1;
-	}
-	if (r->store != NULL && store_override_clear(r->store, name) != 0) {
-		*cause = xstrdup("could not clear the overrides in the database");
-		return -1;
-	}
-	event_add(r->events, EV_OPERATOR, name, "operator: overrides of %s reset to the config",
-	    name != NULL ? name : "every provider");
-	return 0;
-}
-
-/* Snapshots. */
-
-void
-router_snapshot(struct router *r, struct router_snapshot *s)
-{
-	uint64_t now;
-	uint64_t total = 0;
-
-	memset(s, 0, sizeof *s);
-	s->time_ms = clock_wall_ms();
-	s->providers = xcalloc(r->n_providers, sizeof *s->providers);
-	s->n_providers = r->n_providers;
-	pthread_mutex_lock(&r->mu);
-	now = router_now(r);
-	for (size_t i = 0; i < r->n_providers; i++)
-		total += r->providers[i].requests;
-	for (size_t i = 0; i < r->n_providers; i++) {
-		struct provider *p = &r->providers[i];
-		struct provider_snapshot *ps = &s->providers[i];
-		strlcpy_(ps->name, p->conf->name, sizeof ps->name);
-		strlcpy_(ps->kind,
-		    p->conf->kind == PROVIDER_OPENAI ? provider_flavor_name(p->conf->flavor)
-		                                     : provider_kind_name(p->conf->kind),
-		    sizeof ps->kind);
-		strlcpy_(ps->base_url, p->conf->base_url, sizeof ps->base_url);
-		ps->admin = p->admin;
-		breaker_would_allow(&p->breaker, now);
-		ps->breaker = p->breaker.state;
-		ps->cooldown_left_ms = breaker_cooldown_left_ms(&p->breaker, now);
-		if (p->blocked_until_ms > now && p->blocked_until_ms - now > ps->cooldown_left_ms)
-			ps->cooldown_left_ms = p->blocked_until_ms - now;
-		ps->consecutive_failures = p->breaker.consecutive_failures;
-		ps->priority = p->priority;
-		ps->weight = p->weight;
-		ps->priority_overridden = p->priority_overridden;
-		ps->weight_overridden = p->weight_overridden;
-		ps->admin_overridden = p->admin_overridden;
-		ps->usable = provider_usable(r, p, 0, now);
-		ps->share = total > 0 ? (double)p->requests / (double)total : 0;
-		ps->rpm_usage = bucket_usage(&p->rpm, now);
-		ps->tpm_usage = bucket_usage(&p->tpm, now);
-		ps->rate_limit_rpm = p->conf->rate_limit_rpm;
-		ps->rate_limit_tpm = p->conf->rate_limit_tpm;
-		ps->requests = p->requests;
-		ps->successes = p->successes;
-		ps->errors = p->errors;
-		memcpy(ps->errors_by_class, p->errors_by_class, sizeof ps->errors_by_class);
-		ps->in_flight = p->in_flight;
-		ps->input_tokens = p->input_tokens;
-		ps->output_tokens = p->output_tokens;
-		ps->cost_usd = p->cost_usd;
-		ps->latency = p->latency;
-		ps->n_recent = p->n_recent;
-		for (size_t k = 0; k < p->n_recent; k++) {
-			size_t at = (p->recent_next + RECENT_N - p->n_recent + k) % RECENT_N;
-			ps->recent_ms[k] = p->recent[at];
-		}
-		ps->last_probe_ms = p->last_probe_ms;
-		ps->last_probe_ok = p->last_probe_ok;
-	}
-	s->requests = r->requests;
-	s->answered = r->answered;
-	s->failed = r->failed;
-	s->failovers = r->failovers;
-	s->cache_hits = r->cache_hits;
-	s->in_flight = r->in_flight;
-	s->cost_usd = r->cost_usd;
-	s->latency = r->latency;
-	pthread_mutex_unlock(&r->mu);
-}
-
-void
-router_snapshot_free(struct router_snapshot *s)
-{
-	free(s->providers);
-	memset(s, 0, sizeof *s);
-}
-
-struct event_ring *
-router_events(struct router *r)
-{
-	return r->events;
-}
-
-const struct config *
-router_config(struct router *r)
-{
-	return r->cfg;
-}
-
-struct store *
-router_store(struct router *r)
-{
-	return r->store;
-}
-
-struct http_engine *
-router_engine(struct router *r)
-{
-	return r->engine;
 }

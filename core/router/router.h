@@ -34,6 +34,7 @@ struct router_attempt {
 	int status;            /* HTTP status, 0 if none */
 	enum llm_errclass cls; /* LLM_OK for the successful one */
 	char error[512];       /* one line, empty when ok */
+	int hedge;             /* sent as a hedge while another attempt was running */
 	uint64_t latency_us;
 };
 
@@ -47,7 +48,9 @@ struct router_result {
 	double cost_usd;
 	int unpriced; /* the model has no price: cost unknown, not zero */
 	int cached;
-	uint64_t latency_us; /* submit to done */
+	int usage_estimated;   /* cancelled before the provider reported usage: estimated */
+	double hedge_cost_usd; /* part of cost_usd spent on hedges that lost */
+	uint64_t latency_us;   /* submit to done */
 	struct router_attempt *attempts;
 	size_t n_attempts;
 };
@@ -75,9 +78,14 @@ struct router_opts {
 struct router *router_new(const struct config *, const struct router_opts *, char **cause);
 void router_free(struct router *);
 
-/* Submit a request (copied). done is always called exactly once. */
-void router_submit(struct router *, const struct llm_request *, router_delta_cb delta,
+/* Submit a request (copied). done is always called exactly once. Returns the
+ * request's id (> 0) for router_cancel(). */
+uint64_t router_submit(struct router *, const struct llm_request *, router_delta_cb delta,
     router_done_cb done, void *arg);
+/* The caller is gone: abort the request's transfers at once; done still comes,
+ * with LLM_ERR_CANCELLED, and the ledger row says "cancelled" with the usage
+ * so far. Safe from any thread; a finished or unknown id is ignored. */
+void router_cancel(struct router *, uint64_t id);
 /* Blocking wrapper over router_submit. Fills out (free with router_result_free).
  * Returns 0 if answered, -1 otherwise. */
 int router_generate(struct router *, const struct llm_request *, router_delta_cb delta, void *arg,
@@ -135,6 +143,7 @@ struct provider_snapshot {
 	size_t n_recent;
 	int64_t last_probe_ms; /* wall time of the last probe, 0 if none */
 	int last_probe_ok;
+	uint64_t last_probe_latency_us;
 };
 
 struct router_snapshot {
@@ -144,7 +153,11 @@ struct router_snapshot {
 	uint64_t requests; /* router_submit calls finished */
 	uint64_t answered;
 	uint64_t failed;
+	uint64_t cancelled; /* callers that left */
 	uint64_t failovers;
+	uint64_t hedges;     /* hedge attempts sent */
+	uint64_t hedges_won; /* answers that came from the hedge */
+	uint64_t attempts;   /* attempts sent */
 	uint64_t cache_hits;
 	uint64_t in_flight;
 	double cost_usd;

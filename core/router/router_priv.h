@@ -1,0 +1,218 @@
+/*
+ * router_priv.h: the router's insides, shared by its files:
+ *   router.c          a request's life cycle, top to bottom: submit, admit,
+ *                     attempts, watchdogs, hedges, retries, failover,
+ *                     cancellation, finish, ledger; setup and teardown
+ *   router_provider.c provider state: selection, taking an attempt, settling it
+ *   router_probe.c    active health probes
+ *   router_admin.c    operator calls and their persisted overrides
+ *   router_snapshot.c snapshots for the console, /metrics and the admin API
+ *
+ * Threads and locks (see router.c's head for the whole story):
+ *   - r->mu guards every struct provider, the router's counters, r->live and
+ *     each attempt's http_id / each request's timer_id (router_free reads them).
+ *   - A struct rreq and its struct attempts belong to the engine thread (the
+ *     HTTP engine's loop) from the moment router_submit() hands them over
+ *     until rreq_finish(); after that to whichever thread delivers the result.
+ *   - r->job_mu guards the worker's queue only. Lock order: r->mu before the
+ *     event ring's lock; r->job_mu is never held with another lock.
+ */
+#ifndef LLMDECK_ROUTER_PRIV_H
+#define LLMDECK_ROUTER_PRIV_H
+
+#include <pthread.h>
+
+#include "adapter.h"
+#include "http.h"
+#include "ratelimit.h"
+#include "router.h"
+#include "util.h"
+
+#define RECENT_N 64
+#define MAX_ATTEMPTS 32
+#define MAX_LIVE_ATTEMPTS 2 /* the attempt and its hedge */
+
+/* Under r->mu. */
+struct provider {
+	const struct provider_conf *conf;
+	const struct adapter *adapter;
+	enum provider_admin admin;
+	int priority;
+	double weight;
+	int priority_overridden;
+	int weight_overridden;
+	int admin_overridden;
+	struct breaker breaker;
+	struct token_bucket rpm;
+	struct token_bucket tpm;
+	uint64_t blocked_until_ms; /* retry-after told us to stay away until then */
+
+	uint64_t requests;
+	uint64_t successes;
+	uint64_t errors;
+	uint64_t errors_by_class[LLM_ERR__COUNT];
+	uint64_t in_flight;
+	uint64_t input_tokens;
+	uint64_t output_tokens;
+	double cost_usd;
+	struct histogram latency;
+	uint32_t recent[RECENT_N];
+	size_t recent_next;
+	size_t n_recent;
+
+	int64_t last_probe_ms;
+	int last_probe_ok;
+	uint64_t last_probe_latency_us;
+	uint64_t probe_http; /* probe transfer in flight, 0 if none */
+	int probe_is_trial;  /* the probe holds a half-open trial slot */
+	uint64_t probe_started_us;
+};
+
+/* Work the engine thread must not do itself (SQLite writes): run by the worker. */
+struct job {
+	struct job *next;
+	void (*fn)(struct router *, void *);
+	void *arg;
+};
+
+struct rreq;
+
+struct router {
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	const struct config *cfg;
+	struct router_opts opts;
+	struct provider *providers;
+	size_t n_providers;
+	struct http_engine *engine;
+	int own_engine;
+	struct event_ring *events;
+	struct rng rng;
+	struct store *store;
+
+	pthread_t worker;
+	pthread_mutex_t job_mu;
+	pthread_cond_t job_cv;
+	struct job *jobs;
+	struct job **jobs_tail;
+	int worker_stop;
+
+	int closing;
+	size_t active;     /* live requests and probes */
+	struct rreq *live; /* requests between submit and finish */
+	uint64_t next_id;  /* request ids */
+	uint64_t probe_timer;
+
+	uint64_t requests;
+	uint64_t answered;
+	uint64_t failed;
+	uint64_t cancelled;
+	uint64_t failovers;
+	uint64_t hedges;
+	uint64_t hedges_won;
+	uint64_t cache_hits;
+	uint64_t in_flight;
+	double cost_usd;
+	struct histogram latency;
+	uint64_t total_attempts;
+};
+
+/* One attempt on one provider. Engine thread; http_id under r->mu. */
+struct attempt {
+	struct rreq *q;
+	int idx; /* provider index */
+	char alias[128];
+	int hedge;         /* sent as a hedge of another attempt */
+	size_t slot;       /* its entry in q->attempts */
+	uint64_t http_id;  /* 0 once done */
+	uint64_t watch_id; /* watchdog timer, 0 if none */
+	uint64_t start_us;
+	uint64_t give_up_us; /* no answer (or first token) by then: abandon */
+	uint64_t last_byte_us;
+	int answered;  /* a whole answer, or for a stream the first token, arrived */
+	int abandoned; /* the watchdog gave up on it: its abort is a timeout */
+	int squeezed;  /* its time was cut short by the request's deadline */
+	int lost;      /* another attempt won: its abort is not an error */
+	double tpm_reserved;
+	int status;
+	struct adapter_stream *stream;
+	struct llm_response acc;
+	struct llm_error *serr; /* stream decoder error, with the stream only */
+	int stream_failed;
+	struct buf errbody;
+	struct adapter_http ah;
+	size_t delivered_bytes; /* text handed to the caller from this attempt */
+};
+
+/* A request. Engine thread from submit to finish (see above). */
+struct rreq {
+	struct router *r;
+	uint64_t id;
+	struct rreq *next; /* on r->live */
+	struct rreq *prev;
+	struct llm_request req;
+	router_delta_cb delta;
+	router_done_cb done;
+	void *arg;
+	struct router_result *res; /* made at finish: nothing to hold while waiting */
+	struct router_attempt *attempts;
+	size_t n_attempts;
+	double cost_usd;
+	int unpriced;
+	int cached;
+	char *cached_provider; /* who answered a cached request originally */
+
+	int64_t reservation; /* budget reservation, 0 if none */
+	int cacheable;
+	char cache_key[65];
+	uint64_t start_us;
+	uint64_t deadline_ms; /* on the router's clock */
+	const struct route_conf *route;
+	int raw_model;
+	int tried[MAX_ATTEMPTS]; /* provider indices already given up on */
+	size_t n_tried;
+	int hedge_after_ms; /* 0: no hedging */
+
+	char alias[128];     /* the winner's alias */
+	int usage_estimated; /* a cancelled request's usage is an estimate */
+	int cur;             /* provider of the latest attempt, -1 none */
+	int retries_here;    /* retries spent on cur */
+	uint64_t timer_id;   /* retry backoff timer, under r->mu */
+	struct attempt *live[MAX_LIVE_ATTEMPTS];
+	size_t n_live;
+	struct attempt *winner;    /* the attempt whose answer the caller gets */
+	struct ledger_row *losers; /* rows for hedges that lost, with their usage */
+	size_t n_losers;
+	int delivered; /* text already handed to the caller */
+	int cancel;    /* router_cancel() or a closing router: stop everything */
+	int finishing; /* decided; waiting for the other attempts to end */
+	enum llm_errclass outcome;
+	struct llm_response acc; /* the winner's answer, or a cached one */
+	struct llm_error last_err;
+};
+
+uint64_t router_now(struct router *);
+
+/* router_provider.c; "locked" functions want r->mu held. */
+int provider_index(struct router *, const char *name);
+int provider_serves(const struct provider *, const char *alias);
+int alias_known(struct router *, const char *alias);
+const char *alias_for(const struct rreq *, const struct provider *);
+const char *model_id_for(struct router *, const char *alias);
+double estimate_tokens(const struct llm_request *);
+int provider_usable(struct provider *, double tokens, uint64_t now);
+int rreq_tried(const struct rreq *, int idx);
+int select_provider_locked(struct rreq *, uint64_t now);
+int provider_take_locked(struct provider *, struct attempt *, uint64_t now);
+void provider_settle_locked(struct router *, struct provider *, enum llm_errclass,
+    const struct llm_error *, uint64_t latency_us, uint64_t now);
+void breaker_event(struct router *, struct provider *, enum breaker_state before, const char *why);
+
+/* router_probe.c */
+void probe_schedule(struct router *);
+
+/* router_admin.c */
+struct provider *provider_lock(struct router *, const char *name, char **cause);
+void override_apply(void *arg, const char *name, const char *field, const char *value);
+
+#endif

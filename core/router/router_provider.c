@@ -1,0 +1,282 @@
+/*
+ * router_provider.c: provider state as requests see it: which provider
+ * serves an alias, which is usable now, the seed's selection, taking what one
+ * attempt needs (a breaker slot, rate-limit tokens) and settling its outcome
+ * (breaker, retry-after, health counters). Every function that reads or
+ * changes a struct provider runs with r->mu held.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router_priv.h"
+
+int
+provider_index(struct router *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_providers; i++)
+		if (strcmp(r->providers[i].conf->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+provider_serves(const struct provider *p, const char *alias)
+{
+	if (alias == NULL)
+		return 1;
+	for (size_t i = 0; i < p->conf->n_models; i++)
+		if (strcmp(p->conf->models[i], alias) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does any provider list this alias? If none does, it is a raw model id. */
+int
+alias_known(struct router *r, const char *alias)
+{
+	for (size_t i = 0; i < r->n_providers; i++)
+		if (provider_serves(&r->providers[i], alias))
+			return 1;
+	return 0;
+}
+
+/* The alias this request uses on provider p. */
+const char *
+alias_for(const struct rreq *q, const struct provider *p)
+{
+	if (q->req.model != NULL)
+		return q->req.model;
+	if (q->route != NULL && q->route->model != NULL && provider_serves(p, q->route->model))
+		return q->route->model;
+	if (p->conf->n_models > 0)
+		return p->conf->models[0];
+	return "default";
+}
+
+const char *
+model_id_for(struct router *r, const char *alias)
+{
+	const struct model_conf *m = config_model(r->cfg, alias);
+
+	return m != NULL && m->id != NULL ? m->id : alias;
+}
+
+double
+estimate_tokens(const struct llm_request *req)
+{
+	size_t bytes = req->system != NULL ? strlen(req->system) : 0;
+
+	for (size_t i = 0; i < req->n_messages; i++)
+		bytes += strlen(req->messages[i].content) + 16;
+	return (double)bytes / 4.0 + 1 + llm_request_max_tokens(req);
+}
+
+/* Usable now for new traffic? */
+int
+provider_usable(struct provider *p, double tokens, uint64_t now)
+{
+	if (p->admin != ADMIN_ENABLED || p->weight <= 0)
+		return 0;
+	if (now < p->blocked_until_ms)
+		return 0;
+	if (!breaker_would_allow(&p->breaker, now))
+		return 0;
+	if (p->conf->rate_limit_rpm > 0 && !bucket_peek(&p->rpm, 1, now))
+		return 0;
+	if (p->conf->rate_limit_tpm > 0 && !bucket_peek(&p->tpm, tokens, now))
+		return 0;
+	return 1;
+}
+
+int
+rreq_tried(const struct rreq *q, int idx)
+{
+	for (size_t i = 0; i < q->n_tried; i++)
+		if (q->tried[i] == idx)
+			return 1;
+	for (size_t i = 0; i < q->n_live; i++)
+		if (q->live[i]->idx == idx)
+			return 1;
+	return 0;
+}
+
+static int
+rreq_serves(const struct rreq *q, const struct provider *p)
+{
+	return q->raw_model || provider_serves(p, q->req.model);
+}
+
+/* A candidate for q now: not tried, not busy with q, serving it, usable. */
+static int
+candidate(struct rreq *q, int idx, double tokens, uint64_t now)
+{
+	struct provider *p = &q->r->providers[idx];
+
+	return idx >= 0 && !rreq_tried(q, idx) && rreq_serves(q, p) &&
+	    provider_usable(p, tokens, now);
+}
+
+/*
+ * The seed's selection among the providers not yet tried: the lowest
+ * priority number among usable ones, then weighted random inside it. With a
+ * route, the route's order instead. Returns -1 if none can take it now.
+ */
+int
+select_provider_locked(struct rreq *q, uint64_t now)
+{
+	struct router *r = q->r;
+	double tokens = estimate_tokens(&q->req);
+	int best = -1, prio = 0;
+	double total = 0, pick;
+
+	if (q->req.provider != NULL) {
+		int i = provider_index(r, q->req.provider);
+		return i >= 0 && !rreq_tried(q, i) && provider_usable(&r->providers[i], tokens, now)
+		    ? i
+		    : -1;
+	}
+	if (q->route != NULL) {
+		int i = provider_index(r, q->route->primary);
+		if (i >= 0 && !rreq_tried(q, i) && provider_usable(&r->providers[i], tokens, now))
+			return i;
+		for (size_t f = 0; f < q->route->n_fallback; f++) {
+			i = provider_index(r, q->route->fallback[f]);
+			if (i >= 0 && !rreq_tried(q, i) &&
+			    provider_usable(&r->providers[i], tokens, now))
+				return i;
+		}
+		return -1;
+	}
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+		if (!candidate(q, (int)i, tokens, now))
+			continue;
+		if (best < 0 || p->priority < prio) {
+			best = (int)i;
+			prio = p->priority;
+			total = 0;
+		}
+		if (p->priority == prio)
+			total += p->weight;
+	}
+	if (best < 0)
+		return -1;
+	pick = rng_double(&r->rng) * total;
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+		if (p->priority != prio || !candidate(q, (int)i, tokens, now))
+			continue;
+		best = (int)i;
+		if (pick < p->weight)
+			break;
+		pick -= p->weight;
+	}
+	return best;
+}
+
+/*
+ * Take what one attempt on p needs: a breaker slot, a request token and the
+ * request's token estimate. All or nothing. Returns 1 if taken.
+ */
+int
+provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
+{
+	if (p->admin != ADMIN_ENABLED || now < p->blocked_until_ms ||
+	    !breaker_acquire(&p->breaker, now))
+		return 0;
+	if (p->conf->rate_limit_rpm > 0 && !bucket_take(&p->rpm, 1, now)) {
+		breaker_release(&p->breaker);
+		return 0;
+	}
+	a->tpm_reserved = 0;
+	if (p->conf->rate_limit_tpm > 0) {
+		double want = estimate_tokens(&a->q->req);
+		if (!bucket_take(&p->tpm, want, now)) {
+			if (p->conf->rate_limit_rpm > 0)
+				bucket_refund(&p->rpm, 1);
+			breaker_release(&p->breaker);
+			return 0;
+		}
+		a->tpm_reserved = want;
+	}
+	p->requests++;
+	p->in_flight++;
+	return 1;
+}
+
+void
+breaker_event(struct router *r, struct provider *p, enum breaker_state before, const char *why)
+{
+	if (p->breaker.state == before)
+		return;
+	if (p->breaker.state == BREAKER_OPEN)
+		event_add(r->events, EV_BREAKER, p->conf->name,
+		    "breaker %s -> open (%s); cooldown %d s", breaker_state_name(before), why,
+		    p->breaker.cooldown_ms / 1000);
+	else
+		event_add(r->events, EV_BREAKER, p->conf->name, "breaker %s -> %s (%s)",
+		    breaker_state_name(before), breaker_state_name(p->breaker.state), why);
+}
+
+/*
+ * Breaker and health bookkeeping for one finished attempt. LLM_ERR_CANCELLED
+ * covers every outcome that is not the provider's doing (a lost hedge, a
+ * caller that left, a timeout squeezed by the deadline): it gives the breaker
+ * slot back and counts nothing against the provider.
+ */
+void
+provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass cls,
+    const struct llm_error *err, uint64_t latency_us, uint64_t now)
+{
+	enum breaker_state before = p->breaker.state;
+
+	p->in_flight--;
+	if (cls == LLM_OK) {
+		p->successes++;
+		hist_record(&p->latency, latency_us);
+		p->recent[p->recent_next] =
+		    (uint32_t)(latency_us / 1000 > UINT32_MAX ? UINT32_MAX : latency_us / 1000);
+		p->recent_next = (p->recent_next + 1) % RECENT_N;
+		if (p->n_recent < RECENT_N)
+			p->n_recent++;
+		breaker_on_success(&p->breaker, now);
+		breaker_event(r, p, before, "a request succeeded");
+		return;
+	}
+	if (cls == LLM_ERR_CANCELLED) {
+		breaker_release(&p->breaker);
+		return;
+	}
+	p->errors++;
+	p->errors_by_class[cls]++;
+	switch (cls) {
+	case LLM_ERR_BAD_REQUEST:
+		/* The request's fault, not the provider's. */
+		breaker_release(&p->breaker);
+		break;
+	case LLM_ERR_AUTH:
+		breaker_release(&p->breaker);
+		if (p->admin == ADMIN_ENABLED) {
+			p->admin = ADMIN_MISCONFIGURED;
+			event_add(r->events, EV_PROVIDER, p->conf->name,
+			    "MISCONFIGURED: HTTP %d %s (%s); out of rotation until an "
+			    "operator enables it",
+			    err->status, err->type, err->message);
+		}
+		break;
+	case LLM_ERR_QUOTA:
+		breaker_trip(&p->breaker, now);
+		breaker_event(r, p, before, "insufficient quota");
+		break;
+	default:
+		breaker_on_failure(&p->breaker, now);
+		breaker_event(r, p, before, llm_errclass_name(cls));
+		break;
+	}
+	if (err != NULL && err->retry_after_ms > 0 && cls == LLM_ERR_RATE_LIMIT) {
+		uint64_t until = now + (uint64_t)err->retry_after_ms;
+		if (until > p->blocked_until_ms)
+			p->blocked_until_ms = until;
+	}
+}
