@@ -1,4 +1,5 @@
-/* sim_wire.c: what the simulated providers say: bodies, headers, streams, errors. */
+/* sim_wire.c: what the simulated providers say when they answer: bodies, headers, streams.
+ * Refusals (errors of every kind) are sim_wire_error.c. */
 #include "sim_wire.h"
 
 #include <cjson/cJSON.h>
@@ -116,9 +117,8 @@ json_print(const cJSON *j)
 	return out;
 }
 
-/* j printed as the reply body; j is consumed. */
-static void
-reply_json(struct sim_reply *r, int status, cJSON *j)
+void
+sim_wire_reply_json(struct sim_reply *r, int status, cJSON *j)
 {
 	r->status = status;
 	free(r->body);
@@ -148,10 +148,9 @@ mix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-/* An id: prefix then n characters of alphabet, from the call's seed and a salt. */
-static void
-make_id(const struct sim_call *c, int salt, const char *prefix, const char *alphabet, size_t n,
-    char *out, size_t outsz)
+void
+sim_wire_make_id(const struct sim_call *c, int salt, const char *prefix, const char *alphabet,
+    size_t n, char *out, size_t outsz)
 {
 	uint64_t x = c->idseed ^ ((uint64_t)salt * 0x100000001b3ULL);
 	size_t al = strlen(alphabet), p;
@@ -162,15 +161,15 @@ make_id(const struct sim_call *c, int salt, const char *prefix, const char *alph
 	out[p < outsz ? p : outsz - 1] = '\0';
 }
 
-static const char B62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-static const char HEX[] = "0123456789abcdef";
+const char SIM_WIRE_B62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const char SIM_WIRE_HEX[] = "0123456789abcdef";
 
 static void
 make_uuid(const struct sim_call *c, int salt, char *out, size_t outsz)
 {
 	char h[33];
 
-	make_id(c, salt, "", HEX, 32, h, sizeof h);
+	sim_wire_make_id(c, salt, "", SIM_WIRE_HEX, 32, h, sizeof h);
 	snprintf(out, outsz, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
 }
 
@@ -326,15 +325,15 @@ gen_free(struct gen *g)
 
 /* ---- headers ---- */
 
-static void
-add_common_headers(const struct sim_call *c, struct sim_reply *r)
+void
+sim_wire_common_headers(const struct sim_call *c, struct sim_reply *r)
 {
 	char v[128], id[64];
 	long rem = 4000 - 1 - (long)(c->reqno % 4000);
 
 	switch (c->protocol) {
 	case SIM_ANTHROPIC:
-		make_id(c, 1, "req_011C", B62, 20, id, sizeof id);
+		sim_wire_make_id(c, 1, "req_011C", SIM_WIRE_B62, 20, id, sizeof id);
 		sim_reply_header(r, "request-id", id);
 		sim_reply_header(r, "anthropic-organization-id",
 		    "5576611f-a1ee-427c-9800-298d9579899c");
@@ -354,7 +353,7 @@ add_common_headers(const struct sim_call *c, struct sim_reply *r)
 		sim_reply_header(r, "anthropic-ratelimit-output-tokens-reset", v);
 		break;
 	case SIM_OPENAI:
-		make_id(c, 1, "req_", HEX, 32, id, sizeof id);
+		sim_wire_make_id(c, 1, "req_", SIM_WIRE_HEX, 32, id, sizeof id);
 		sim_reply_header(r, "x-request-id", id);
 		sim_reply_header(r, "openai-organization", "user-llmdeck-sim");
 		sim_reply_header(r, "openai-processing-ms", "1");
@@ -381,7 +380,7 @@ add_common_headers(const struct sim_call *c, struct sim_reply *r)
 	case SIM_MISTRAL:
 		make_uuid(c, 1, id, sizeof id);
 		sim_reply_header(r, "mistral-correlation-id", id);
-		make_id(c, 2, "", HEX, 32, id, sizeof id);
+		sim_wire_make_id(c, 2, "", SIM_WIRE_HEX, 32, id, sizeof id);
 		sim_reply_header(r, "x-kong-request-id", id);
 		sim_reply_header(r, "ratelimitbysize-limit", "500000");
 		sim_reply_header(r, "ratelimitbysize-remaining", "499000");
@@ -393,8 +392,8 @@ add_common_headers(const struct sim_call *c, struct sim_reply *r)
 	}
 }
 
-static void
-content_type_json(const struct sim_call *c, struct sim_reply *r)
+void
+sim_wire_content_type_json(const struct sim_call *c, struct sim_reply *r)
 {
 	if (c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT)
 		sim_reply_header(r, "content-type", "application/json; charset=utf-8");
@@ -402,504 +401,21 @@ content_type_json(const struct sim_call *c, struct sim_reply *r)
 		sim_reply_header(r, "content-type", "application/json");
 }
 
-/* ---- errors ---- */
-
-/* OpenAI's error object {message, type, param, code} onto j; absent ones are null. */
-static void
-openai_error(cJSON *j, const char *type, const char *code, const char *param, const char *message)
-{
-	cJSON *e = cJSON_AddObjectToObject(j, "error");
-
-	cJSON_AddStringToObject(e, "message", message);
-	cJSON_AddStringToObject(e, "type", type);
-	if (param != NULL)
-		cJSON_AddStringToObject(e, "param", param);
-	else
-		cJSON_AddNullToObject(e, "param");
-	if (code != NULL)
-		cJSON_AddStringToObject(e, "code", code);
-	else
-		cJSON_AddNullToObject(e, "code");
-}
-
-/* An error reply in the shape of the provider (and, for ollama, of the endpoint). */
-static void
-error_reply(const struct sim_call *c, int status, const char *type, const char *code,
-    const char *param, const char *message, struct sim_reply *r)
-{
-	cJSON *j = cJSON_CreateObject(), *e;
-	char id[64], st[16];
-
-	r->status = status;
-	add_common_headers(c, r);
-	content_type_json(c, r);
-	switch (c->protocol) {
-	case SIM_ANTHROPIC:
-		cJSON_AddStringToObject(j, "type", "error");
-		e = cJSON_AddObjectToObject(j, "error");
-		cJSON_AddStringToObject(e, "type", type);
-		cJSON_AddStringToObject(e, "message", message);
-		make_id(c, 1, "req_011C", B62, 20, id, sizeof id);
-		cJSON_AddStringToObject(j, "request_id", id);
-		break;
-	case SIM_AZURE:
-		if (type != NULL && strcmp(type, "invalid_request_error") == 0) {
-			openai_error(j, type, code, param, message);
-			break;
-		}
-		snprintf(st, sizeof st, "%d", status);
-		e = cJSON_AddObjectToObject(j, "error");
-		cJSON_AddStringToObject(e, "code", code != NULL ? code : st);
-		cJSON_AddStringToObject(e, "message", message);
-		break;
-	case SIM_MISTRAL:
-		if (status == 401) {
-			cJSON_AddStringToObject(j, "message", "Unauthorized");
-			make_id(c, 2, "", HEX, 32, id, sizeof id);
-			cJSON_AddStringToObject(j, "request_id", id);
-			break;
-		}
-		cJSON_AddStringToObject(j, "object", "error");
-		cJSON_AddStringToObject(j, "message", message);
-		cJSON_AddStringToObject(j, "type", type);
-		cJSON_AddNullToObject(j, "param");
-		cJSON_AddStringToObject(j, "code", code != NULL ? code : "3000");
-		break;
-	case SIM_OLLAMA:
-		if (c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS) {
-			cJSON_AddStringToObject(j, "error", message);
-			break;
-		}
-		/* FALLTHROUGH */
-	case SIM_OPENAI: openai_error(j, type, code, param, message); break;
-	}
-	reply_json(r, status, j);
-}
-
-void
-sim_wire_auth_error(const struct sim_call *c, struct sim_reply *r)
-{
-	char msg[512], masked[32];
-	const char *k = c->auth_key;
-	size_t kl;
-
-	switch (c->protocol) {
-	case SIM_ANTHROPIC:
-		error_reply(c, 401, "authentication_error", NULL, NULL,
-		    k == NULL ? "x-api-key header is required" : "invalid x-api-key", r);
-		break;
-	case SIM_AZURE:
-		error_reply(c, 401, NULL, "401", NULL,
-		    "Access denied due to invalid subscription key or wrong API endpoint. Make "
-		    "sure to provide a valid key for an active subscription and use a correct "
-		    "regional API endpoint for your resource.",
-		    r);
-		break;
-	case SIM_OLLAMA:
-		if (c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS) {
-			error_reply(c, 401, NULL, NULL, NULL, "unauthorized", r);
-			break;
-		}
-		/* FALLTHROUGH */
-	case SIM_OPENAI:
-	case SIM_MISTRAL:
-		if (k == NULL || *k == '\0') {
-			error_reply(c, 401, "invalid_request_error", NULL, NULL,
-			    "You didn't provide an API key. You need to provide your API key in an "
-			    "Authorization header using Bearer auth (i.e. Authorization: Bearer "
-			    "YOUR_KEY), or as the password field (with blank username) if you're "
-			    "accessing the API from your browser and are prompted for a username "
-			    "and password. You can obtain an API key from "
-			    "https://platform.openai.com/account/api-keys.",
-			    r);
-			break;
-		}
-		kl = strlen(k);
-		if (kl > 8)
-			snprintf(masked, sizeof masked, "%.4s****%s", k, k + kl - 4);
-		else
-			snprintf(masked, sizeof masked, "****");
-		snprintf(msg, sizeof msg,
-		    "Incorrect API key provided: %s. You can find your API "
-		    "key at https://platform.openai.com/account/api-keys.",
-		    masked);
-		error_reply(c, 401, "invalid_request_error", "invalid_api_key", NULL, msg, r);
-		break;
-	}
-}
-
-static int
-retryable(int status)
-{
-	return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-void
-sim_wire_status_error(const struct sim_call *c, int status, struct sim_reply *r)
-{
-	const char *type = "api_error", *code = NULL, *msg = "Simulated error.";
-	char buf[512], ra[32];
-
-	if (status == 401) {
-		sim_wire_auth_error(c, r);
-		return;
-	}
-	switch (c->protocol) {
-	case SIM_ANTHROPIC:
-		switch (status) {
-		case 400:
-			type = "invalid_request_error";
-			msg = "Invalid request (simulated).";
-			break;
-		case 403:
-			type = "permission_error";
-			msg =
-			    "Your API key does not have permission to use the specified resource.";
-			break;
-		case 404:
-			type = "not_found_error";
-			msg = "Not found";
-			break;
-		case 413:
-			type = "request_too_large";
-			msg = "Request exceeds the maximum allowed "
-			      "number of bytes.";
-			break;
-		case 429:
-			type = "rate_limit_error";
-			msg =
-			    "This request would exceed the rate limit for your organization of "
-			    "4,000 requests per minute. For details, refer to: "
-			    "https://docs.claude.com/en/api/rate-limits. You can see the response "
-			    "headers for current usage. Please reduce the prompt length or the "
-			    "maximum tokens requested, or try again later.";
-			break;
-		case 504:
-			type = "timeout_error";
-			msg = "Request timed out";
-			break;
-		case 529:
-			type = "overloaded_error";
-			msg = "Overloaded";
-			break;
-		default:
-			type = "api_error";
-			msg = "Internal server error";
-			break;
-		}
-		break;
-	case SIM_AZURE:
-		switch (status) {
-		case 400:
-			type = "invalid_request_error";
-			msg = "Invalid request (simulated).";
-			break;
-		case 404:
-			code = "DeploymentNotFound";
-			msg = "The API deployment for this resource "
-			      "does not exist. If you created the deployment within the last 5 "
-			      "minutes, "
-			      "please wait a moment and try again.";
-			break;
-		case 429:
-			snprintf(buf, sizeof buf,
-			    "Requests to the ChatCompletions_Create Operation "
-			    "under Azure OpenAI API version 2024-10-21 have exceeded token rate "
-			    "limit of your current OpenAI S0 pricing tier. Please retry after %d "
-			    "seconds. Please go here: https://aka.ms/oai/quotaincrease if you "
-			    "would "
-			    "like to further increase the default rate limit.",
-			    c->retry_after_s > 0 ? c->retry_after_s : 60);
-			msg = buf;
-			type = NULL;
-			break;
-		case 500:
-			code = "InternalServerError";
-			msg = "The service is temporarily unable "
-			      "to process your request. Please try again later.";
-			type = NULL;
-			break;
-		case 503:
-			code = "ServiceUnavailable";
-			msg = "The service is temporarily "
-			      "unavailable. Please try again later.";
-			type = NULL;
-			break;
-		default:
-			type = NULL;
-			msg = "Simulated error.";
-			break;
-		}
-		break;
-	case SIM_MISTRAL:
-		switch (status) {
-		case 429:
-			type = "rate_limited";
-			code = "1300";
-			msg = "Rate limit exceeded";
-			break;
-		case 400:
-			type = "invalid_request_error";
-			code = "3000";
-			msg = "Invalid request (simulated).";
-			break;
-		case 503:
-			type = "service_unavailable";
-			code = "1000";
-			msg = "Service unavailable";
-			break;
-		default:
-			type = "internal_server_error";
-			code = "1000";
-			msg = "Internal server error";
-			break;
-		}
-		break;
-	case SIM_OPENAI:
-	case SIM_OLLAMA:
-		switch (status) {
-		case 400:
-			type = "invalid_request_error";
-			msg = "Invalid request (simulated).";
-			break;
-		case 403:
-			type = "invalid_request_error";
-			code = "unsupported_country_region_territory";
-			msg = "Country, region, or territory not supported";
-			break;
-		case 404:
-			type = "invalid_request_error";
-			code = "model_not_found";
-			msg = "The model does not exist or you do not have access to it.";
-			break;
-		case 429:
-			if (c->quota) {
-				type = code = "insufficient_quota";
-				msg =
-				    "You exceeded your current quota, please check your plan and "
-				    "billing details. For more information on this error, read the "
-				    "docs: "
-				    "https://platform.openai.com/docs/guides/error-codes/"
-				    "api-errors.";
-			} else {
-				type = "requests";
-				code = "rate_limit_exceeded";
-				msg = "Rate limit reached for requests in organization "
-				      "org-llmdecksim on requests per min (RPM): Limit 4000, Used "
-				      "4000, "
-				      "Requested 1. Please try again in 15ms. Visit "
-				      "https://platform.openai.com/account/rate-limits to learn "
-				      "more.";
-			}
-			break;
-		case 502:
-		case 503:
-		case 529:
-			type = "server_error";
-			msg = "The engine is currently overloaded, please try again later.";
-			break;
-		default:
-			type = "server_error";
-			msg = "The server had an error while processing your request. Sorry about "
-			      "that!";
-			break;
-		}
-		if (c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS)
-			type = "api_error";
-		break;
-	}
-	error_reply(c, status, type, code, NULL, msg, r);
-	if (c->retry_after_s > 0 && retryable(status)) {
-		snprintf(ra, sizeof ra, "%d", c->retry_after_s);
-		sim_reply_header(r, "retry-after", ra);
-		if (c->protocol == SIM_AZURE) {
-			snprintf(ra, sizeof ra, "%d", c->retry_after_s * 1000);
-			sim_reply_header(r, "retry-after-ms", ra);
-		}
-	}
-	if (c->protocol == SIM_ANTHROPIC || c->protocol == SIM_OPENAI) {
-		if (retryable(status) && !(status == 429 && c->quota))
-			sim_reply_header(r, "x-should-retry", "true");
-	}
-}
-
-void
-sim_wire_not_found(const struct sim_call *c, const char *path, struct sim_reply *r)
-{
-	char msg[512];
-
-	switch (c->protocol) {
-	case SIM_ANTHROPIC:
-		snprintf(msg, sizeof msg, "Not Found: %.200s", path);
-		error_reply(c, 404, "not_found_error", NULL, NULL, msg, r);
-		break;
-	case SIM_AZURE: error_reply(c, 404, NULL, "404", NULL, "Resource not found", r); break;
-	case SIM_MISTRAL:
-		error_reply(c, 404, "invalid_request_error", "1500", NULL, "Not Found", r);
-		break;
-	case SIM_OPENAI:
-		snprintf(msg, sizeof msg, "Invalid URL (%.200s)", path);
-		error_reply(c, 404, "invalid_request_error", NULL, NULL, msg, r);
-		break;
-	case SIM_OLLAMA: error_reply(c, 404, NULL, NULL, NULL, "404 page not found", r); break;
-	}
-}
-
-/* ---- validation ---- */
-
-static const char *mistral_known[] = {
-    "model",
-    "messages",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "stream",
-    "stop",
-    "random_seed",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "presence_penalty",
-    "frequency_penalty",
-    "n",
-    "safe_prompt",
-    "prediction",
-    "parallel_tool_calls",
-};
-
-static void
-mistral_422(const struct sim_call *c, const char *type, const char *field, const char *msg,
-    const cJSON *input, struct sim_reply *r)
-{
-	cJSON *j = cJSON_CreateObject(), *d, *e, *loc;
-
-	r->status = 422;
-	add_common_headers(c, r);
-	content_type_json(c, r);
-	d = cJSON_AddArrayToObject(j, "detail");
-	e = cJSON_CreateObject();
-	cJSON_AddItemToArray(d, e);
-	cJSON_AddStringToObject(e, "type", type);
-	loc = cJSON_AddArrayToObject(e, "loc");
-	cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-	cJSON_AddItemToArray(loc, cJSON_CreateString(field));
-	cJSON_AddStringToObject(e, "msg", msg);
-	cJSON_AddItemToObject(e, "input",
-	    input != NULL ? cJSON_Duplicate(input, 1) : cJSON_CreateNull());
-	reply_json(r, 422, j);
-}
-
-/*
- * A required field is missing from root: each provider's way of saying so.
- * OpenAI words it differently per field, so its code, param and message are given.
- */
-static void
-missing_field(const struct sim_call *c, const char *field, const char *oai_code,
-    const char *oai_param, const char *oai_msg, const cJSON *root, struct sim_reply *r)
-{
-	char msg[128];
-
-	if (c->protocol == SIM_ANTHROPIC) {
-		snprintf(msg, sizeof msg, "%s: Field required", field);
-		error_reply(c, 400, "invalid_request_error", NULL, NULL, msg, r);
-	} else if (c->protocol == SIM_MISTRAL)
-		mistral_422(c, "missing", field, "Field required", root, r);
-	else if (c->ep == SIM_EP_OLLAMA_CHAT) {
-		snprintf(msg, sizeof msg, "%s is required", field);
-		error_reply(c, 400, NULL, NULL, NULL, msg, r);
-	} else
-		error_reply(c, 400, "invalid_request_error", oai_code, oai_param, oai_msg, r);
-}
-
-/* Parse and validate a generation request; 0, or -1 with the error in r. */
+/* Parse a generation request (sim_wire_check_request refuses the bad ones); 0, or -1 with the
+ * error in r. */
 static int
 gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 {
-	const cJSON *root, *model, *messages, *v, *opts;
-	const char *badjson;
-	int anth = c->protocol == SIM_ANTHROPIC, native = c->ep == SIM_EP_OLLAMA_CHAT;
+	const cJSON *root, *model, *v;
+	int native = c->ep == SIM_EP_OLLAMA_CHAT;
 
 	memset(g, 0, sizeof *g);
 	g->max_tokens = -1;
 	g->root = cJSON_ParseWithLength(c->body != NULL ? c->body : "", c->body_len);
 	root = g->root;
-	if (root == NULL || !cJSON_IsObject(root)) {
-		if (anth)
-			badjson =
-			    "There was an error parsing the body of your request: invalid JSON";
-		else if (native)
-			badjson = "invalid character looking for beginning of value";
-		else if (c->protocol == SIM_MISTRAL)
-			badjson = "Invalid JSON body";
-		else
-			badjson =
-			    "We could not parse the JSON body of your request. (HINT: This "
-			    "likely means you aren't using your HTTP library correctly. The OpenAI "
-			    "API expects a JSON payload, but what was sent was not valid JSON. If "
-			    "you have trouble figuring out how to fix this, please contact us "
-			    "through our help center at help.openai.com.)";
-		error_reply(c, 400, "invalid_request_error", NULL, NULL, badjson, r);
+	if (sim_wire_check_request(c, root, r) != 0)
 		return -1;
-	}
-	if (c->protocol == SIM_MISTRAL) {
-		for (v = root->child; v != NULL; v = v->next) {
-			size_t i;
-
-			for (i = 0; i < nitems(mistral_known); i++)
-				if (strcmp(v->string, mistral_known[i]) == 0)
-					break;
-			if (i == nitems(mistral_known)) {
-				mistral_422(c, "extra_forbidden", v->string,
-				    "Extra inputs are not permitted", v, r);
-				return -1;
-			}
-		}
-	}
 	model = cJSON_GetObjectItemCaseSensitive(root, "model");
-	messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
-	if (!cJSON_IsString(model) && c->deployment == NULL) {
-		missing_field(c, "model", NULL, NULL, "you must provide a model parameter", root,
-		    r);
-		return -1;
-	}
-	if (anth && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))) {
-		error_reply(c, 400, "invalid_request_error", NULL, NULL,
-		    "max_tokens: Field required", r);
-		return -1;
-	}
-	if (!cJSON_IsArray(messages)) {
-		missing_field(c, "messages", "missing_required_parameter", "messages",
-		    "Missing required parameter: 'messages'.", root, r);
-		return -1;
-	}
-	if (cJSON_GetArraySize(messages) == 0 && !native) {
-		if (anth)
-			error_reply(c, 400, "invalid_request_error", NULL, NULL,
-			    "messages: at least one message is required", r);
-		else
-			error_reply(c, 400, "invalid_request_error", "empty_array", "messages",
-			    "Invalid 'messages': empty array. Expected an array with minimum "
-			    "length 1, but got an empty array instead.",
-			    r);
-		return -1;
-	}
-	if (anth) {
-		cJSON_ArrayForEach(v, messages)
-		{
-			const cJSON *role = cJSON_GetObjectItemCaseSensitive(v, "role");
-
-			if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
-				error_reply(c, 400, "invalid_request_error", NULL, NULL,
-				    "messages: Unexpected role \"system\". The Messages API "
-				    "accepts a "
-				    "top-level `system` parameter, not \"system\" as an input "
-				    "message "
-				    "role.",
-				    r);
-				return -1;
-			}
-		}
-	}
 	if (c->deployment != NULL)
 		g->model = c->deployment;
 	else if (cJSON_IsString(model) && *model->valuestring != '\0')
@@ -910,15 +426,16 @@ gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	g->stream = native ? !cJSON_IsFalse(v) : cJSON_IsTrue(v);
 	v = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
 	g->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "include_usage"));
-	if (native) {
-		opts = cJSON_GetObjectItemCaseSensitive(root, "options");
-		g->max_tokens = json_long(opts, "num_predict", -1);
-	} else {
+	if (native)
+		g->max_tokens =
+		    json_long(cJSON_GetObjectItemCaseSensitive(root, "options"), "num_predict", -1);
+	else {
 		g->max_tokens = json_long(root, "max_completion_tokens", -1);
 		if (g->max_tokens < 0)
 			g->max_tokens = json_long(root, "max_tokens", -1);
 	}
-	gen_messages(g, messages, anth ? cJSON_GetObjectItemCaseSensitive(root, "system") : NULL);
+	gen_messages(g, cJSON_GetObjectItemCaseSensitive(root, "messages"),
+	    c->protocol == SIM_ANTHROPIC ? cJSON_GetObjectItemCaseSensitive(root, "system") : NULL);
 	g->created = (int64_t)time(NULL);
 	return 0;
 }
@@ -949,11 +466,11 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	size_t len = strlen(g->text), at, e;
 	char *s;
 
-	make_id(c, 3, "msg_01", B62, 22, g->id, sizeof g->id);
+	sim_wire_make_id(c, 3, "msg_01", SIM_WIRE_B62, 22, g->id, sizeof g->id);
 	r->status = 200;
-	add_common_headers(c, r);
+	sim_wire_common_headers(c, r);
 	if (!g->stream) {
-		content_type_json(c, r);
+		sim_wire_content_type_json(c, r);
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "model", g->model);
 		cJSON_AddStringToObject(j, "id", g->id);
@@ -967,7 +484,7 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		cJSON_AddStringToObject(j, "stop_reason", stop);
 		cJSON_AddNullToObject(j, "stop_sequence");
 		cJSON_AddItemToObject(j, "usage", anth_usage(g, 1));
-		reply_json(r, 200, j);
+		sim_wire_reply_json(r, 200, j);
 		return;
 	}
 	r->stream = 1;
@@ -1134,15 +651,15 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	char *s;
 
 	if (c->protocol == SIM_MISTRAL)
-		make_id(c, 3, "", HEX, 32, g->id, sizeof g->id);
+		sim_wire_make_id(c, 3, "", SIM_WIRE_HEX, 32, g->id, sizeof g->id);
 	else if (c->protocol == SIM_OLLAMA)
 		snprintf(g->id, sizeof g->id, "chatcmpl-%u", (unsigned)(c->idseed % 1000));
 	else
-		make_id(c, 3, "chatcmpl-", B62, 29, g->id, sizeof g->id);
+		sim_wire_make_id(c, 3, "chatcmpl-", SIM_WIRE_B62, 29, g->id, sizeof g->id);
 	r->status = 200;
-	add_common_headers(c, r);
+	sim_wire_common_headers(c, r);
 	if (!g->stream) {
-		content_type_json(c, r);
+		sim_wire_content_type_json(c, r);
 		j = oai_head(c, g, "chat.completion");
 		ch = cJSON_AddArrayToObject(j, "choices");
 		choice = cJSON_CreateObject();
@@ -1167,7 +684,7 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		if (c->protocol == SIM_AZURE)
 			cJSON_AddItemToObject(j, "prompt_filter_results",
 			    azure_prompt_filter_results());
-		reply_json(r, 200, j);
+		sim_wire_reply_json(r, 200, j);
 		return;
 	}
 	r->stream = 1;
@@ -1254,8 +771,8 @@ ollama_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 
 	r->status = 200;
 	if (!g->stream) {
-		content_type_json(c, r);
-		reply_json(r, 200, ollama_obj(g, g->text, 1));
+		sim_wire_content_type_json(c, r);
+		sim_wire_reply_json(r, 200, ollama_obj(g, g->text, 1));
 		return;
 	}
 	r->stream = 1;
@@ -1280,8 +797,8 @@ models_answer(const struct sim_call *c, struct sim_reply *r)
 	char t[64];
 
 	r->status = 200;
-	add_common_headers(c, r);
-	content_type_json(c, r);
+	sim_wire_common_headers(c, r);
+	sim_wire_content_type_json(c, r);
 	switch (c->ep) {
 	case SIM_EP_OLLAMA_VERSION: cJSON_AddStringToObject(j, "version", "0.5.7"); break;
 	case SIM_EP_OLLAMA_TAGS:
@@ -1328,7 +845,7 @@ models_answer(const struct sim_call *c, struct sim_reply *r)
 		                                    : "system");
 		break;
 	}
-	reply_json(r, 200, j);
+	sim_wire_reply_json(r, 200, j);
 }
 
 void
@@ -1373,7 +890,7 @@ void
 sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 {
 	r->status = 200;
-	add_common_headers(c, r);
+	sim_wire_common_headers(c, r);
 	if (stream) {
 		r->stream = 1;
 		if (c->ep == SIM_EP_OLLAMA_CHAT) {
@@ -1394,7 +911,7 @@ sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 			    "data: [DONE]\n\n");
 		return;
 	}
-	content_type_json(c, r);
+	sim_wire_content_type_json(c, r);
 	if (c->ep == SIM_EP_MESSAGES)
 		r->body = xstrdup("{\"model\":\"sim\",\"id\":\"msg_01\",\"type\":\"message\","
 		                  "\"content\":[{\"type\":\"text\",\"text\":\"Hel");
@@ -1404,25 +921,4 @@ sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 		r->body = xstrdup("{\"id\":\"chatcmpl-x\",\"object\":\"chat.completion\","
 		                  "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assist");
 	r->len = strlen(r->body);
-}
-
-char *
-sim_wire_stream_error(const struct sim_call *c)
-{
-	switch (c->protocol) {
-	case SIM_ANTHROPIC:
-		return xstrdup("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-		               "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
-	case SIM_OLLAMA:
-		if (c->ep == SIM_EP_OLLAMA_CHAT)
-			return xstrdup("{\"error\":\"an error was encountered while running the "
-			               "model: unexpected EOF\"}\n");
-		/* FALLTHROUGH */
-	case SIM_OPENAI:
-	case SIM_AZURE:
-	case SIM_MISTRAL: break;
-	}
-	return xstrdup("data: {\"error\":{\"message\":\"The server had an error while processing "
-	               "your request. Sorry about that!\",\"type\":\"server_error\",\"param\":null,"
-	               "\"code\":null}}\n\n");
 }

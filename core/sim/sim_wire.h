@@ -80,4 +80,26 @@ void sim_wire_malformed(const struct sim_call *, int stream, struct sim_reply *)
 /* The provider's error event sent in the middle of a stream. */
 char *sim_wire_stream_error(const struct sim_call *);
 
+/* ---- shared by sim_wire.c (answers) and sim_wire_error.c (refusals) ---- */
+
+struct cJSON;
+
+/* Alphabets for ids. */
+extern const char SIM_WIRE_B62[];
+extern const char SIM_WIRE_HEX[];
+/* An id: prefix then n characters of alphabet, from the call's seed and a salt. */
+void sim_wire_make_id(const struct sim_call *, int salt, const char *prefix, const char *alphabet,
+    size_t n, char *out, size_t outsz);
+/* The provider's usual headers (request ids, rate limits) and the JSON content type. */
+void sim_wire_common_headers(const struct sim_call *, struct sim_reply *);
+void sim_wire_content_type_json(const struct sim_call *, struct sim_reply *);
+/* j printed as the reply body with this status; j is consumed. */
+void sim_wire_reply_json(struct sim_reply *, int status, struct cJSON *j);
+/* An error reply in the shape of the provider (and, for ollama, of the endpoint). */
+void sim_wire_error_reply(const struct sim_call *, int status, const char *type, const char *code,
+    const char *param, const char *message, struct sim_reply *);
+/* A generation request the provider would refuse: 0 if it is fine, else -1 with the
+ * provider's 4xx in the reply. root: the parsed body, NULL if it did not parse. */
+int sim_wire_check_request(const struct sim_call *, const struct cJSON *root, struct sim_reply *);
+
 #endif
