@@ -6,6 +6,7 @@
 # make bench      benchmarks; they print numbers, nothing asserts on time
 # make run        the console on simulated providers (demo)
 # make screenshots  PNGs of the console into screenshots/
+# make fuzz       libFuzzer harnesses (clang) into build-fuzz/, each run FUZZ_SECONDS (10)
 
 CC      ?= cc
 MAKEFLAGS += -j2
@@ -34,6 +35,11 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES  := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 TEST_HELPERS := $(filter-out tests/test_% tests/bench_%,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(B)/%.o)
+# One libFuzzer harness per parser (tests/fuzz/fuzz_NAME.c); `make test` replays
+# each one's corpus and regression inputs through it (replay_NAME).
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_HELPERS := $(filter-out tests/fuzz/fuzz_% tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
+FUZZ_REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/tests/fuzz/replay_%)
 
 # libllmdeck.a is the router library; libllmsim.a the simulated providers (its own
 # library: the router never links it; the binary and the tests do).
@@ -60,8 +66,12 @@ $(B)/tests/%: $(B)/tests/%.o $(TEST_HELPER_OBJ) $(LIBS_A)
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(LIBS_A) $(TESTLIBS) $(LDLIBS)
 
 # Tests run two at a time (two cores); each prints its own cmocka report.
-test: all $(TESTS)
-	@LLMDECK=$(abspath $(B)/llmdeck) B=$(B) tests/run-tests.sh $(TESTS)
+test: all $(TESTS) $(FUZZ_REPLAYS)
+	@LLMDECK=$(abspath $(B)/llmdeck) B=$(B) tests/run-tests.sh $(TESTS) $(FUZZ_REPLAYS)
+
+$(B)/tests/fuzz/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o \
+    $(FUZZ_HELPERS:%.c=$(B)/%.o) $(LIBS_A)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
@@ -89,9 +99,44 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(C_FILES)
 
-clean:
-	rm -rf build build-asan build-tsan
+# Coverage-guided fuzzing: the core built with clang, instrumented for libFuzzer
+# and under ASan and UBSan, linked with each harness. The run fails on any crash,
+# leak or timeout, naming the harness and the input (tests/fuzz/run.sh).
+FUZZ_CC      ?= clang
+FUZZ_B       := build-fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -pthread $(WARN) \
+                -Wno-format-nonliteral $(shell pkg-config --cflags $(PKGS)) $(INCLUDES)
+FUZZ_LIB_OBJ := $(CORE_SRC:%.c=$(FUZZ_B)/%.o) $(SIM_SRC:%.c=$(FUZZ_B)/%.o) \
+                $(FUZZ_HELPERS:%.c=$(FUZZ_B)/%.o)
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(FUZZ_B)/%.o)
+FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_B)/%)
 
-.PHONY: all test asan tsan bench run screenshots format format-check clean
+$(FUZZ_LIB_OBJ): $(FUZZ_B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_OBJ): $(FUZZ_B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -MMD -MP -c -o $@ $<
+
+$(FUZZ_B)/libfuzzcore.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZERS): $(FUZZ_B)/%: $(FUZZ_B)/tests/fuzz/%.o $(FUZZ_B)/libfuzzcore.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZERS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+clean:
+	rm -rf build build-asan build-tsan $(FUZZ_B)
+
+.PHONY: all test asan tsan bench run screenshots format format-check clean fuzz fuzz-build
 .SECONDARY:
 -include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d)
+-include $(FUZZ_SRC:%.c=$(B)/%.d) $(FUZZ_HELPERS:%.c=$(B)/%.d) $(B)/tests/fuzz/replay.d
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
