@@ -126,6 +126,11 @@ sse_line(struct sse_parser *p, sse_event_cb cb, void *arg)
 		buf_append(&p->data, "\n", 1);
 		p->has_data = 1;
 	} else if (flen == 5 && memcmp(s, "event", 5) == 0) {
+		/* The callback gets the name as a string: a NUL would cut it short. */
+		if (memchr(value, '\0', vlen) != NULL) {
+			p->error = "a NUL byte in an event name";
+			return sse_stop(p, -1);
+		}
 		buf_reset(&p->event);
 		buf_append(&p->event, value, vlen);
 	}

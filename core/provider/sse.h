@@ -28,8 +28,9 @@ void sse_free(struct sse_parser *);
 
 /*
  * Feed len bytes. Returns 0, the first non-zero value of the callback, or -1
- * (sse_error() says why) if an event grew beyond SSE_MAX_EVENT. Once stopped
- * the parser ignores further input and returns the same value.
+ * (sse_error() says why) if an event grew beyond SSE_MAX_EVENT or its name
+ * holds a NUL byte. Once stopped the parser ignores further input and
+ * returns the same value.
  */
 int sse_feed(struct sse_parser *, const char *data, size_t len, sse_event_cb, void *arg);
 
