@@ -11,6 +11,7 @@
 
 #include "gateway_priv.h"
 
+/* The message echoes the client's bytes (a role, a part's type): kept to one line. */
 static int PRINTFLIKE(3, 4) bad_set(struct gw_bad *bad, const char *param, const char *fmt, ...)
 {
 	va_list ap;
@@ -19,6 +20,7 @@ static int PRINTFLIKE(3, 4) bad_set(struct gw_bad *bad, const char *param, const
 	va_start(ap, fmt);
 	vsnprintf(bad->message, sizeof bad->message, fmt, ap);
 	va_end(ap);
+	str_oneline(bad->message);
 	return -1;
 }
 
