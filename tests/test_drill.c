@@ -21,6 +21,8 @@
 #include "drill.h"
 #include "router.h"
 #include "sim.h"
+#include "store.h"
+#include "store_testutil.h"
 #include "testkit.h"
 #include "util.h"
 
@@ -431,6 +433,68 @@ test_cancel_before_the_answer_estimates_usage(void **state)
 	w_free(&w);
 }
 
+/* The ledger has a row for the lost hedge and for a request whose caller
+ * left, each "cancelled", with estimated usage flagged and costed. */
+static void
+test_hedges_and_cancels_are_ledgered(void **state)
+{
+	struct fixture *f = *state;
+	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}, 0, 0, 0};
+	struct router_result res;
+	struct router_opts ro;
+	struct llm_request req;
+	struct store *st = NULL;
+	char dir[] = "/tmp/llmdeck-drill-XXXXXX", path[64], cmd[96];
+	char *cause = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/db", dir);
+	assert_int_equal(store_open(&st, path, &cause), 0);
+	testkit_init(&f->kit);
+	f->kit.cfg.hedge_after_ms = 200;
+	testkit_add_provider(&f->kit, "slow", SIM_OPENAI, 1, 1);
+	testkit_add_provider(&f->kit, "fast", SIM_ANTHROPIC, 2, 1);
+	testkit_control(&f->kit, 0, "{\"latency_ms\":4000}");
+	memset(&ro, 0, sizeof ro);
+	ro.no_probes = 1;
+	ro.store = st;
+	assert_non_null(f->r = router_new(&f->kit.cfg, &ro, &cause));
+	ask(f, 0, &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_string_equal(res.provider, "fast");
+	router_result_free(&res);
+
+	llm_request_init(&req);
+	llm_request_add_message(&req, LLM_ROLE_USER, "never mind");
+	req.provider = xstrdup("slow");
+	router_cancel(f->r, router_submit(f->r, &req, NULL, w_done, &w));
+	llm_request_free(&req);
+	w_wait(&w, 1);
+	assert_int_equal(w.res[0]->cls, LLM_ERR_CANCELLED);
+	w_free(&w);
+	router_free(f->r);
+	f->r = NULL;
+	store_close(st);
+
+	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(*) FROM ledger"), 3);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE provider = 'slow' AND "
+	                     "outcome = 'cancelled' AND error_class = 'hedge_lost' AND "
+	                     "usage_estimated = 1 AND input_tokens > 0 AND cost_usd > 0"),
+	    1);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE provider = 'fast' AND "
+	                     "outcome = 'ok' AND usage_estimated = 0 AND response_id <> ''"),
+	    1);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE provider = 'slow' AND "
+	                     "outcome = 'cancelled' AND error_class = 'cancelled' AND "
+	                     "usage_estimated = 1 AND cost_usd > 0"),
+	    1);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A successful probe closes an open breaker at once, and says so. */
 static void
 test_probe_success_closes_the_breaker_at_once(void **state)
@@ -527,6 +591,7 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_before_the_answer_estimates_usage, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(test_hedges_and_cancels_are_ledgered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_success_closes_the_breaker_at_once, setup,
 	        teardown),
 	    cmocka_unit_test(test_config_keys_for_deadlines_and_hedges),

@@ -518,6 +518,64 @@ test_stream_failure_midway_is_an_error_event(void **state)
 	reply_free(&r);
 }
 
+/* A write callback that takes the first bytes of a stream, then hangs up. */
+static size_t
+on_write_then_leave(char *p, size_t sz, size_t n, void *arg)
+{
+	buf_append(arg, p, sz * n);
+	return strstr(((struct buf *)arg)->data, "data:") != NULL ? 0 : sz * n;
+}
+
+/* A client that leaves mid-stream cancels the upstream call at once: the
+ * router's request ends as cancelled and nothing is in flight. */
+static void
+test_client_leaving_mid_stream_cancels_upstream(void **state)
+{
+	struct fixture *f = *state;
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	struct router_snapshot s;
+	struct buf got;
+	char url[256];
+	CURL *c = curl_easy_init();
+	uint64_t cancelled = 0, in_flight = 1;
+
+	start_two(f);
+	control(f, 0, "{\"token_delay_ms\":500}");
+	buf_init(&got);
+	buf_puts(&got, "");
+	snprintf(url, sizeof url, "%s/v1/chat/completions", f->base);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+	    "{\"model\":\"to-an\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"a long story please\"}]}");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write_then_leave);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	assert_int_equal(curl_easy_perform(c), CURLE_WRITE_ERROR);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	assert_non_null(strstr(got.data, "data:"));
+	buf_free(&got);
+	/* Bounded wait for the cancel to travel (the next delta wakes the stream). */
+	for (int i = 0; i < 400 && (cancelled == 0 || in_flight != 0); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		router_snapshot(f->r, &s);
+		cancelled = s.cancelled;
+		in_flight = s.in_flight;
+		router_snapshot_free(&s);
+		if (cancelled == 0 || in_flight != 0)
+			nanosleep(&ts, NULL);
+	}
+	assert_int_equal(cancelled, 1);
+	assert_int_equal(in_flight, 0);
+	router_snapshot(f->r, &s);
+	assert_int_equal(s.failed, 0);
+	assert_int_equal(s.providers[0].errors, 0);
+	router_snapshot_free(&s);
+}
+
 static void
 test_bad_input(void **state)
 {
@@ -982,6 +1040,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_fails_over_before_first_token, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_failure_midway_is_an_error_event, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_client_leaving_mid_stream_cancels_upstream, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),

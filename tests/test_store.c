@@ -117,7 +117,9 @@ test_migration_from_v1(void **state)
 	store_close(s);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-	                     "DROP TABLE spend_buckets; PRAGMA user_version=1; "
+	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "
+	                     "usage_estimated; ALTER TABLE ledger DROP COLUMN response_id; "
+	                     "PRAGMA user_version=1; "
 	                     "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
 	                     "(strftime('%s','now') * 1000, 'p', 'm', 1.25), "
 	                     "(strftime('%s','now') * 1000, 'p', 'm', 0.5)",

@@ -68,6 +68,7 @@ struct gw_req {
 
 	/* Shared with the engine thread: under gw->mu. */
 	int suspended;
+	uint64_t rid; /* the router's id for it, 0 before submit */
 	int closed;   /* MHD completed it */
 	int finished; /* the router's done arrived */
 	struct router_result *res;
@@ -442,6 +443,7 @@ serve_llm(struct gw_req *q)
 	struct gateway *gw = q->gw;
 	struct llm_request req;
 	struct gw_bad bad;
+	uint64_t rid;
 	int rc;
 
 	memset(&bad, 0, sizeof bad);
@@ -471,10 +473,11 @@ serve_llm(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 
-	router_submit(gw->router, &req, q->stream ? on_delta : NULL, on_done, q);
+	rid = router_submit(gw->router, &req, q->stream ? on_delta : NULL, on_done, q);
 	llm_request_free(&req);
 
 	pthread_mutex_lock(&gw->mu);
+	q->rid = rid;
 	if (req_ready(q)) {
 		pthread_mutex_unlock(&gw->mu);
 		return respond(q);
@@ -707,6 +710,7 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct gateway *gw = cls;
 	struct gw_req *q = *con_cls;
+	uint64_t cancel = 0;
 
 	(void)conn;
 	(void)toe;
@@ -714,6 +718,10 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	pthread_mutex_lock(&gw->mu);
+	/* The client left before the router was done (mid-stream, typically): stop
+	 * the upstream transfer now rather than generate and pay for the rest. */
+	if (!q->finished && q->rid != 0)
+		cancel = q->rid;
 	q->closed = 1;
 	q->suspended = 0;
 	if (q->prev != NULL)
@@ -725,6 +733,8 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if ((q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) && q->phase == PH_SENT)
 		hist_record(&gw->latency[q->api], clock_mono_us() - q->start_us);
 	pthread_mutex_unlock(&gw->mu);
+	if (cancel != 0)
+		router_cancel(gw->router, cancel);
 	req_unref(q);
 }
 

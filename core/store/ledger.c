@@ -33,8 +33,8 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	if (sqlite3_prepare_v2(db,
 	        "INSERT INTO ledger(time_ms, route, provider, model, "
 	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
-	        "error_class, "
-	        "cache_hit, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "error_class, cache_hit, attempts, usage_estimated, response_id) "
+	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
@@ -50,6 +50,8 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	sqlite3_bind_text(st, 11, r->error_class, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 12, r->cache_hit != 0);
 	sqlite3_bind_int(st, 13, r->attempts);
+	sqlite3_bind_int(st, 14, r->usage_estimated != 0);
+	sqlite3_bind_text(st, 15, r->response_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

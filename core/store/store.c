@@ -116,6 +116,9 @@ static const char *const migrations[] = {
     "  cost_usd REAL NOT NULL);"
     "INSERT INTO spend_buckets SELECT time_ms / 900000, TOTAL(cost_usd) FROM ledger "
     "  GROUP BY time_ms / 900000;",
+    /* 2 -> 3: cancelled requests' usage may be an estimate; the provider's answer id */
+    "ALTER TABLE ledger ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE ledger ADD COLUMN response_id TEXT NOT NULL DEFAULT '';",
 };
 
 int

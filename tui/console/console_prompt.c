@@ -15,8 +15,9 @@
 
 #include "util.h"
 
-const char *const prompt_keys_help = "Prompt: Enter new line, Ctrl-D or Alt-Enter send, "
-                                     "Tab/Shift-Tab next field, Left/Right change it, Esc close.";
+const char *const prompt_keys_help =
+    "Prompt: Enter new line, Ctrl-D or Alt-Enter send, Ctrl-X cancel, "
+    "Tab/Shift-Tab next field, Left/Right change it, Esc close.";
 
 enum prompt_field { PF_TEXT, PF_ROUTE, PF_PROVIDER, PF_MODEL, PF_TEMP, PF__COUNT };
 
@@ -35,6 +36,7 @@ struct prompt {
 
 	pthread_mutex_t mu; /* the rest is shared with the engine thread */
 	uint64_t gen;       /* the request the panel waits for */
+	uint64_t rid;       /* its router id, for Ctrl-X */
 	int busy;
 	int changed;
 	struct buf answer;
@@ -166,6 +168,7 @@ prompt_send(struct console *c)
 	struct prompt *p = c->prompt;
 	struct llm_request req;
 	struct prompt_req *pr;
+	uint64_t rid, pr_gen;
 
 	if (c->readonly) {
 		console_message(c, 1, "read-only: prompts are refused");
@@ -191,14 +194,37 @@ prompt_send(struct console *c)
 	pr = xcalloc(1, sizeof *pr);
 	pr->p = p;
 	pthread_mutex_lock(&p->mu);
-	pr->gen = ++p->gen;
+	pr_gen = pr->gen = ++p->gen;
 	p->busy = 1;
+	p->rid = 0;
 	buf_reset(&p->answer);
 	prompt_clear_result(p);
 	pthread_mutex_unlock(&p->mu);
-	console_message(c, 0, "sending...");
-	router_submit(c->router, &req, prompt_delta, prompt_done, pr);
+	console_message(c, 0, "sending... (Ctrl-X cancels)");
+	rid = router_submit(c->router, &req, prompt_delta, prompt_done, pr);
 	llm_request_free(&req);
+	pthread_mutex_lock(&p->mu);
+	if (p->gen == pr_gen)
+		p->rid = rid;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Ctrl-X: abort the prompt in flight; the router ledgers it as cancelled. */
+static void
+prompt_cancel(struct console *c)
+{
+	struct prompt *p = c->prompt;
+	uint64_t rid;
+
+	pthread_mutex_lock(&p->mu);
+	rid = p->busy ? p->rid : 0;
+	pthread_mutex_unlock(&p->mu);
+	if (rid == 0) {
+		console_message(c, 1, "nothing to cancel: no prompt in flight");
+		return;
+	}
+	router_cancel(c->router, rid);
+	console_message(c, 0, "cancelling the prompt in flight");
 }
 
 int
@@ -266,6 +292,10 @@ prompt_key(struct console *c, int is_key, unsigned int ch)
 	c->dirty = 1;
 	if ((is_key && ch == KEY_SEND) || (!is_key && ch == 4)) {
 		prompt_send(c);
+		return;
+	}
+	if (!is_key && ch == 24) {
+		prompt_cancel(c);
 		return;
 	}
 	if (!is_key && ch == 27) {
