@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,20 +392,142 @@ static const char *const provider_keys[] = {"name", "kind", "flavor", "base_url"
     "first_token_timeout_seconds", "stream_idle_timeout_seconds", "max_retries", "rate_limit_rpm",
     "rate_limit_tpm", "api_version", "tls_verify", "enabled"};
 
+/* A provider's numbers: integers in lo..hi, or numbers in [lo, hi] ((lo, hi] if lo_open). */
+static const struct provider_number {
+	const char *key;
+	int integer;
+	double lo;
+	int lo_open;
+	double hi;
+	size_t off;
+} provider_numbers[] = {
+    {"priority", 1, LIMIT_PRIORITY_MIN, 0, LIMIT_PRIORITY_MAX,
+        offsetof(struct provider_conf, priority)},
+    {"weight", 0, LIMIT_WEIGHT_MIN, 0, LIMIT_WEIGHT_MAX, offsetof(struct provider_conf, weight)},
+    {"timeout_seconds", 0, 0.0, 1, CONFIG_MAX_SECONDS,
+        offsetof(struct provider_conf, timeout_seconds)},
+    {"connect_timeout_seconds", 0, 0.0, 1, CONFIG_MAX_SECONDS,
+        offsetof(struct provider_conf, connect_timeout_seconds)},
+    {"first_token_timeout_seconds", 0, 0.0, 1, CONFIG_MAX_SECONDS,
+        offsetof(struct provider_conf, first_token_timeout_seconds)},
+    {"stream_idle_timeout_seconds", 0, 0.0, 1, CONFIG_MAX_SECONDS,
+        offsetof(struct provider_conf, stream_idle_timeout_seconds)},
+    {"max_retries", 1, 0, 0, 10, offsetof(struct provider_conf, max_retries)},
+    {"rate_limit_rpm", 1, 0, 0, INT_MAX, offsetof(struct provider_conf, rate_limit_rpm)},
+    {"rate_limit_tpm", 1, 0, 0, INT_MAX, offsetof(struct provider_conf, rate_limit_tpm)},
+};
+
+static int
+parse_provider_numbers(struct config_parse *p, const cJSON *j, const char *path,
+    struct provider_conf *pc)
+{
+	char sub[CONFIG_PATH_LEN];
+
+	for (size_t i = 0; i < nitems(provider_numbers); i++) {
+		const struct provider_number *n = &provider_numbers[i];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, n->key);
+		char *field = (char *)pc + n->off;
+		int rc;
+
+		if (v == NULL)
+			continue;
+		path_key(sub, sizeof sub, path, n->key);
+		if (n->integer)
+			rc = get_int(p, v, sub, (int)n->lo, (int)n->hi, (int *)(void *)field);
+		else
+			rc = get_number(p, v, sub, n->lo, n->lo_open, n->hi, 0,
+			    (double *)(void *)field);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The name of a providers[] entry: plain, and not taken (first: this file's first). */
+static int
+parse_provider_name(struct config_parse *p, struct config *cfg, const cJSON *j, const char *path,
+    size_t first, char **name)
+{
+	struct provider_conf *dup;
+	char sub[CONFIG_PATH_LEN];
+
+	path_key(sub, sizeof sub, path, "name");
+	if (get_nonempty(p, cJSON_GetObjectItemCaseSensitive(j, "name"), sub, name) != 0)
+		return -1;
+	if (!config_is_plain_name(*name))
+		return config_parse_error(p, sub,
+		    "expected up to 64 letters, digits, '.', '_' or '-'");
+	if ((dup = config_provider_find(cfg, *name)) != NULL) {
+		size_t at = (size_t)(dup - cfg->providers);
+
+		if (at >= first)
+			return config_parse_error(p, sub,
+			    "duplicate provider name \"%s\" (also providers[%zu])", *name,
+			    at - first);
+		return config_parse_error(p, sub, "duplicate provider name \"%s\"", *name);
+	}
+	return 0;
+}
+
+/* Everything of a providers[] entry but its name and kind, into pc. */
+static int
+parse_provider_fields(struct config_parse *p, const cJSON *j, const char *path,
+    struct provider_conf *pc)
+{
+	char sub[CONFIG_PATH_LEN];
+	const cJSON *v;
+
+#define FIELD(k) (path_key(sub, sizeof sub, path, k), cJSON_GetObjectItemCaseSensitive(j, k))
+	if (get_nonempty(p, FIELD("base_url"), sub, &pc->base_url) != 0 ||
+	    config_check_url(p, sub, pc->base_url) != 0)
+		return -1;
+	if ((v = FIELD("flavor")) != NULL) {
+		if (pc->kind != PROVIDER_OPENAI)
+			return config_parse_error(p, sub, "only valid with kind \"openai\"");
+		if (parse_flavor(p, v, sub, &pc->flavor) != 0)
+			return -1;
+	}
+	if ((v = FIELD("api_key_env")) == NULL)
+		pc->api_key_env = config_dupnull(default_key_env(pc));
+	else if (!cJSON_IsNull(v)) {
+		if (get_string(p, v, sub, &pc->api_key_env) != 0)
+			return -1;
+		if (!config_is_env_name(pc->api_key_env))
+			return config_parse_error(p, sub,
+			    "expected the name of an environment variable (letters, digits and "
+			    "'_')");
+	}
+	if (get_strv(p, FIELD("models"), sub, &pc->models, &pc->n_models) != 0)
+		return -1;
+	if (pc->n_models == 0)
+		return config_parse_error(p, sub, "at least one model is required");
+	if (parse_provider_numbers(p, j, path, pc) != 0)
+		return -1;
+	if ((v = FIELD("api_version")) != NULL) {
+		if (pc->kind != PROVIDER_AZURE)
+			return config_parse_error(p, sub, "only valid with kind \"azure\"");
+		if (get_nonempty(p, v, sub, &pc->api_version) != 0)
+			return -1;
+	}
+	if ((v = FIELD("tls_verify")) != NULL && get_bool(p, v, sub, &pc->tls_verify) != 0)
+		return -1;
+	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &pc->enabled) != 0)
+		return -1;
+#undef FIELD
+	return 0;
+}
+
 /* One providers[] entry; appended to cfg only when every field is good. */
 static int
 parse_provider(struct config_parse *p, struct config *cfg, const cJSON *j, const char *path,
     size_t first)
 {
 	static const char *const required[] = {"name", "kind", "base_url", "models"};
-	struct provider_conf pc;
 	enum provider_kind kind = PROVIDER_ANTHROPIC;
-	struct provider_conf *dup;
-	const cJSON *v;
+	struct provider_conf pc;
 	char sub[CONFIG_PATH_LEN];
 	char *name = NULL;
 
-#define FIELD(k) (path_key(sub, sizeof sub, path, k), cJSON_GetObjectItemCaseSensitive(j, k))
 	if (check_keys(p, j, path, provider_keys, nitems(provider_keys)) != 0)
 		return -1;
 	for (size_t i = 0; i < nitems(required); i++) {
@@ -412,111 +535,20 @@ parse_provider(struct config_parse *p, struct config *cfg, const cJSON *j, const
 			return config_parse_error(p, path, "missing required key \"%s\"",
 			    required[i]);
 	}
-	v = FIELD("name");
-	if (get_nonempty(p, v, sub, &name) != 0) {
-		free(name);
-		return -1;
-	}
-	if (!config_is_plain_name(name)) {
-		free(name);
-		return config_parse_error(p, sub,
-		    "expected up to 64 letters, digits, '.', '_' or '-'");
-	}
-	if ((dup = config_provider_find(cfg, name)) != NULL) {
-		size_t at = (size_t)(dup - cfg->providers);
-
-		if (at >= first)
-			config_parse_error(p, sub,
-			    "duplicate provider name \"%s\" (also providers[%zu])", name,
-			    at - first);
-		else
-			config_parse_error(p, sub, "duplicate provider name \"%s\"", name);
-		free(name);
-		return -1;
-	}
-	if (parse_kind(p, FIELD("kind"), sub, &kind) != 0) {
+	path_key(sub, sizeof sub, path, "kind");
+	if (parse_provider_name(p, cfg, j, path, first, &name) != 0 ||
+	    parse_kind(p, cJSON_GetObjectItemCaseSensitive(j, "kind"), sub, &kind) != 0) {
 		free(name);
 		return -1;
 	}
 	config_provider_init(&pc, kind);
 	pc.name = name;
-
-	if (get_nonempty(p, FIELD("base_url"), sub, &pc.base_url) != 0 ||
-	    config_check_url(p, sub, pc.base_url) != 0)
-		goto fail;
-	if ((v = FIELD("flavor")) != NULL) {
-		if (kind != PROVIDER_OPENAI) {
-			config_parse_error(p, sub, "only valid with kind \"openai\"");
-			goto fail;
-		}
-		if (parse_flavor(p, v, sub, &pc.flavor) != 0)
-			goto fail;
+	if (parse_provider_fields(p, j, path, &pc) != 0) {
+		config_provider_free(&pc);
+		return -1;
 	}
-	if ((v = FIELD("api_key_env")) != NULL) {
-		if (!cJSON_IsNull(v)) {
-			if (get_string(p, v, sub, &pc.api_key_env) != 0)
-				goto fail;
-			if (!config_is_env_name(pc.api_key_env)) {
-				config_parse_error(p, sub,
-				    "expected the name of an environment variable "
-				    "(letters, digits and '_')");
-				goto fail;
-			}
-		}
-	} else
-		pc.api_key_env = config_dupnull(default_key_env(&pc));
-	if (get_strv(p, FIELD("models"), sub, &pc.models, &pc.n_models) != 0)
-		goto fail;
-	if (pc.n_models == 0) {
-		config_parse_error(p, sub, "at least one model is required");
-		goto fail;
-	}
-	if ((v = FIELD("priority")) != NULL &&
-	    get_int(p, v, sub, LIMIT_PRIORITY_MIN, LIMIT_PRIORITY_MAX, &pc.priority) != 0)
-		goto fail;
-	if ((v = FIELD("weight")) != NULL &&
-	    get_number(p, v, sub, LIMIT_WEIGHT_MIN, 0, LIMIT_WEIGHT_MAX, 0, &pc.weight) != 0)
-		goto fail;
-	if ((v = FIELD("timeout_seconds")) != NULL &&
-	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.timeout_seconds) != 0)
-		goto fail;
-	if ((v = FIELD("connect_timeout_seconds")) != NULL &&
-	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.connect_timeout_seconds) != 0)
-		goto fail;
-	if ((v = FIELD("first_token_timeout_seconds")) != NULL &&
-	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.first_token_timeout_seconds) !=
-	        0)
-		goto fail;
-	if ((v = FIELD("stream_idle_timeout_seconds")) != NULL &&
-	    get_number(p, v, sub, 0.0, 1, CONFIG_MAX_SECONDS, 0, &pc.stream_idle_timeout_seconds) !=
-	        0)
-		goto fail;
-	if ((v = FIELD("max_retries")) != NULL && get_int(p, v, sub, 0, 10, &pc.max_retries) != 0)
-		goto fail;
-	if ((v = FIELD("rate_limit_rpm")) != NULL &&
-	    get_int(p, v, sub, 0, INT_MAX, &pc.rate_limit_rpm) != 0)
-		goto fail;
-	if ((v = FIELD("rate_limit_tpm")) != NULL &&
-	    get_int(p, v, sub, 0, INT_MAX, &pc.rate_limit_tpm) != 0)
-		goto fail;
-	if ((v = FIELD("api_version")) != NULL) {
-		if (kind != PROVIDER_AZURE) {
-			config_parse_error(p, sub, "only valid with kind \"azure\"");
-			goto fail;
-		}
-		if (get_nonempty(p, v, sub, &pc.api_version) != 0)
-			goto fail;
-	}
-	if ((v = FIELD("tls_verify")) != NULL && get_bool(p, v, sub, &pc.tls_verify) != 0)
-		goto fail;
-	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &pc.enabled) != 0)
-		goto fail;
-#undef FIELD
 	config_provider_append(cfg, &pc);
 	return 0;
-fail:
-	config_provider_free(&pc);
-	return -1;
 }
 
 static int

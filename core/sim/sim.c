@@ -580,6 +580,47 @@ req_control(struct sim_req *q, const char *method, const char *url)
 	return req_queue(q);
 }
 
+/* The reply to a provider request: 404, 401, an injected error, a fault or the answer.
+ * Returns 1 if a fault shaped it. */
+static int
+req_reply(struct sim_req *q, const struct sim_call *c, const struct sim_settings *set, int inject,
+    const char *url)
+{
+	struct sim *s = q->sim;
+
+	if (c->ep == SIM_EP_NONE)
+		sim_wire_not_found(c, url, &q->reply);
+	else if (c->ep == SIM_EP_CHAT && c->protocol == SIM_AZURE && c->deployment != NULL &&
+	    MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, "api-version") == NULL)
+		sim_wire_not_found(c, url, &q->reply);
+	else if (set->key[0] != '\0' && needs_auth(c->ep) &&
+	    (c->auth_key == NULL || strcmp(c->auth_key, set->key) != 0)) {
+		sim_wire_auth_error(c, &q->reply);
+		pthread_mutex_lock(&s->lock);
+		s->stats.auth_failures++;
+		pthread_mutex_unlock(&s->lock);
+	} else if (inject) {
+		sim_wire_status_error(c, set->error_status, &q->reply);
+		pthread_mutex_lock(&s->lock);
+		s->stats.errors_injected++;
+		pthread_mutex_unlock(&s->lock);
+	} else if (set->fault == SIM_FAULT_MALFORMED && is_generation(c->ep)) {
+		sim_wire_malformed(c, body_streams(q, c->ep), &q->reply);
+		return 1;
+	} else {
+		sim_wire_answer(c, &q->reply);
+		if (q->reply.status == 200 && is_generation(c->ep) &&
+		    (set->fault == SIM_FAULT_TRUNCATED || set->fault == SIM_FAULT_MIDSTREAM)) {
+			if (q->reply.stream)
+				stream_cut(q, c, set->fault == SIM_FAULT_MIDSTREAM);
+			else
+				q->truncate = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* A provider request with its whole body in: decide the answer and when. */
 static enum MHD_Result
 req_start(struct sim_req *q, const char *method, const char *url)
@@ -591,7 +632,7 @@ req_start(struct sim_req *q, const char *method, const char *url)
 	const char *key;
 	double roll;
 	uint64_t delay, jitter = 0, due;
-	int inject, faulted = 0;
+	int faulted;
 
 	if (q->control)
 		return req_control(q, method, url);
@@ -624,37 +665,7 @@ req_start(struct sim_req *q, const char *method, const char *url)
 		pthread_mutex_unlock(&s->lock);
 		return MHD_NO;
 	}
-	inject = set.error_rate > 0 && roll < set.error_rate;
-	if (c.ep == SIM_EP_NONE)
-		sim_wire_not_found(&c, url, &q->reply);
-	else if (c.ep == SIM_EP_CHAT && c.protocol == SIM_AZURE && c.deployment != NULL &&
-	    MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, "api-version") == NULL)
-		sim_wire_not_found(&c, url, &q->reply);
-	else if (set.key[0] != '\0' && needs_auth(c.ep) &&
-	    (key == NULL || strcmp(key, set.key) != 0)) {
-		sim_wire_auth_error(&c, &q->reply);
-		pthread_mutex_lock(&s->lock);
-		s->stats.auth_failures++;
-		pthread_mutex_unlock(&s->lock);
-	} else if (inject) {
-		sim_wire_status_error(&c, set.error_status, &q->reply);
-		pthread_mutex_lock(&s->lock);
-		s->stats.errors_injected++;
-		pthread_mutex_unlock(&s->lock);
-	} else if (set.fault == SIM_FAULT_MALFORMED && is_generation(c.ep)) {
-		sim_wire_malformed(&c, body_streams(q, c.ep), &q->reply);
-		faulted = 1;
-	} else {
-		sim_wire_answer(&c, &q->reply);
-		if (q->reply.status == 200 && is_generation(c.ep) &&
-		    (set.fault == SIM_FAULT_TRUNCATED || set.fault == SIM_FAULT_MIDSTREAM)) {
-			if (q->reply.stream)
-				stream_cut(q, &c, set.fault == SIM_FAULT_MIDSTREAM);
-			else
-				q->truncate = 1;
-			faulted = 1;
-		}
-	}
+	faulted = req_reply(q, &c, &set, set.error_rate > 0 && roll < set.error_rate, url);
 	q->token_delay_ms = set.token_delay_ms;
 
 	delay = (uint64_t)(set.latency_ms > 0 ? set.latency_ms : 0) + jitter;

@@ -1,4 +1,8 @@
-/* util.c: allocation that aborts on failure, growable buffers, clocks, a PRNG. */
+/*
+ * util.c: allocation that aborts on failure, string helpers, number parsing and
+ * the file limit. Buffers are buf.c, clocks clock.c, the generator rng.c, time
+ * zones tz.c, the work queue workq.c; util.h declares the first four.
+ */
 #include "util.h"
 
 #include <ctype.h>
@@ -8,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 void
 fatal(const char *fmt, ...)
@@ -145,157 +148,6 @@ str_oneline(char *s)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	return s;
-}
-
-void
-buf_init(struct buf *b)
-{
-	b->data = NULL;
-	b->len = 0;
-	b->cap = 0;
-}
-
-void
-buf_free(struct buf *b)
-{
-	free(b->data);
-	buf_init(b);
-}
-
-void
-buf_reset(struct buf *b)
-{
-	b->len = 0;
-	if (b->data != NULL)
-		b->data[0] = '\0';
-}
-
-static void
-buf_reserve(struct buf *b, size_t extra)
-{
-	size_t need = b->len + extra + 1;
-
-	if (need <= b->cap)
-		return;
-	if (b->cap == 0)
-		b->cap = 64;
-	while (b->cap < need)
-		b->cap *= 2;
-	b->data = xrealloc(b->data, b->cap);
-}
-
-void
-buf_append(struct buf *b, const void *p, size_t n)
-{
-	buf_reserve(b, n);
-	if (n > 0)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void
-buf_puts(struct buf *b, const char *s)
-{
-	buf_append(b, s, strlen(s));
-}
-
-void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		fatal("bad format string");
-	buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-char *
-buf_detach(struct buf *b)
-{
-	char *p = b->data;
-
-	if (p == NULL)
-		p = xstrdup("");
-	buf_init(b);
-	return p;
-}
-
-uint64_t
-clock_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t
-clock_mono_ms(void)
-{
-	return clock_mono_us() / 1000u;
-}
-
-int64_t
-clock_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-void
-rng_seed(struct rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t
-rng_next(struct rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-double
-rng_double(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
 }
 
 long

@@ -2,6 +2,8 @@
 #ifndef LLMDECK_CLI_H
 #define LLMDECK_CLI_H
 
+#include <signal.h>
+
 #define LLMDECK_VERSION "0.1.0"
 
 /* Exit codes, documented in README.md. */
@@ -19,5 +21,11 @@ int cli_serve_main(int argc, char **argv);
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, for commands that serve many
  * connections (serve, sim, the console's --listen and --demo); the new soft limit or -1. */
 long cli_raise_fd_limit(void);
+/*
+ * For a command that serves until SIGINT or SIGTERM: block both (call before any
+ * thread starts, so only sigwait(set) sees them), ignore SIGPIPE, raise the file
+ * limit.
+ */
+void cli_serve_signals(sigset_t *set);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * cmd_ask.c: `llmdeck ask`, one prompt through the router, headless.
+ * cli_ask.c: `llmdeck ask`, one prompt through the router, headless.
  * Exit codes: 0 answered, 1 every attempt failed, 2 usage or config error,
  * 3 refused by the budget.
  */
@@ -123,8 +123,105 @@ print_failure(const struct router_result *res)
 	fprintf(stderr, "llmdeck ask: %s: %s\n", llm_errclass_name(res->cls), res->err.message);
 }
 
-int
-cli_ask_main(int argc, char **argv)
+struct ask {
+	struct llm_request req;
+	struct router_opts ro;
+	const char *config_path, *db_path;
+	int json;
+};
+
+/* A string option's value, replacing an earlier one. */
+static void
+ask_set(char **slot, const char *arg)
+{
+	free(*slot);
+	*slot = xstrdup(arg);
+}
+
+/* One option with a value that must parse; 0, or -1 with the message printed. */
+static int
+ask_number(struct ask *a, int ch, const char *arg)
+{
+	double d;
+	long l;
+
+	switch (ch) {
+	case 't':
+		if (parse_double(arg, 0, 2, &d) != 0) {
+			fprintf(stderr,
+			    "llmdeck ask: --temperature: expected a number 0..2, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		a->req.temperature = d;
+		a->req.has_temperature = 1;
+		return 0;
+	case 'n':
+		if (parse_long(arg, 1, 1000000, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck ask: --max-tokens: expected an integer 1..1000000, got "
+			    "\"%s\"\n",
+			    arg);
+			return -1;
+		}
+		a->req.max_tokens = (int)l;
+		return 0;
+	case 'T':
+		if (parse_double(arg, 0.001, 86400, &d) != 0) {
+			fprintf(stderr,
+			    "llmdeck ask: --timeout: expected seconds > 0, got \"%s\"\n", arg);
+			return -1;
+		}
+		a->req.timeout_ms = (int)(d * 1000);
+		return 0;
+	case 'S':
+		if (parse_long(arg, 0, 0x7fffffffL, &l) != 0) {
+			fprintf(stderr, "llmdeck ask: --seed: expected an integer\n");
+			return -1;
+		}
+		a->ro.seed = (uint64_t)l;
+		return 0;
+	}
+	return -1;
+}
+
+/* One option; 0, 1 for --help, or -1 for a usage error (its message printed). */
+static int
+ask_option(struct ask *a, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'c': a->config_path = arg; return 0;
+	case 'd': a->db_path = arg; return 0;
+	case 'q':
+		if (strcmp(arg, "high") != 0 && strcmp(arg, "standard") != 0 &&
+		    strcmp(arg, "low") != 0) {
+			fprintf(stderr,
+			    "llmdeck ask: --quality: expected high, standard or low, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		ask_set(&a->req.quality, arg);
+		return 0;
+	case 'X': ask_set(&a->req.complexity, arg); return 0;
+	case 'r': ask_set(&a->req.route, arg); return 0;
+	case 'p': ask_set(&a->req.provider, arg); return 0;
+	case 'm': ask_set(&a->req.model, arg); return 0;
+	case 's': ask_set(&a->req.system, arg); return 0;
+	case 'x': a->req.stream = 1; return 0;
+	case 'j': a->json = 1; return 0;
+	case 'N': a->req.no_cache = 1; return 0;
+	case 't':
+	case 'n':
+	case 'T':
+	case 'S': return ask_number(a, ch, arg);
+	case 'h': return 1;
+	default: return -1;
+	}
+}
+
+/* The command line and the prompt into a; 0, 1 for --help, or -1 for a usage error. */
+static int
+ask_parse(struct ask *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -145,167 +242,104 @@ cli_ask_main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct llm_request req;
-	struct router_opts ro;
-	struct router_result res;
-	struct config cfg;
-	struct router *r;
-	const char *config_path = NULL, *db_path = NULL;
-	struct store *store = NULL;
-	char *prompt, *cause = NULL;
-	int ch, json = 0, rc;
-	double d;
-	long l;
+	char *prompt;
+	int ch, rc;
 
-	llm_request_init(&req);
-	memset(&ro, 0, sizeof ro);
-	ro.no_probes = 1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:d:q:X:r:p:m:t:n:s:T:S:xjNh", longopts, NULL)) !=
-	    -1) {
-		switch (ch) {
-		case 'c': config_path = optarg; break;
-		case 'd': db_path = optarg; break;
-		case 'q':
-			if (strcmp(optarg, "high") != 0 && strcmp(optarg, "standard") != 0 &&
-			    strcmp(optarg, "low") != 0) {
-				fprintf(stderr,
-				    "llmdeck ask: --quality: expected high, standard or "
-				    "low, got \"%s\"\n",
-				    optarg);
-				goto usage;
-			}
-			free(req.quality);
-			req.quality = xstrdup(optarg);
-			break;
-		case 'X':
-			free(req.complexity);
-			req.complexity = xstrdup(optarg);
-			break;
-		case 'r':
-			free(req.route);
-			req.route = xstrdup(optarg);
-			break;
-		case 'p':
-			free(req.provider);
-			req.provider = xstrdup(optarg);
-			break;
-		case 'm':
-			free(req.model);
-			req.model = xstrdup(optarg);
-			break;
-		case 's':
-			free(req.system);
-			req.system = xstrdup(optarg);
-			break;
-		case 'x': req.stream = 1; break;
-		case 'j': json = 1; break;
-		case 'N': req.no_cache = 1; break;
-		case 't':
-			if (parse_double(optarg, 0, 2, &d) != 0) {
-				fprintf(stderr,
-				    "llmdeck ask: --temperature: expected a number 0..2, "
-				    "got \"%s\"\n",
-				    optarg);
-				goto usage;
-			}
-			req.temperature = d;
-			req.has_temperature = 1;
-			break;
-		case 'n':
-			if (parse_long(optarg, 1, 1000000, &l) != 0) {
-				fprintf(stderr,
-				    "llmdeck ask: --max-tokens: expected an integer "
-				    "1..1000000, got \"%s\"\n",
-				    optarg);
-				goto usage;
-			}
-			req.max_tokens = (int)l;
-			break;
-		case 'T':
-			if (parse_double(optarg, 0.001, 86400, &d) != 0) {
-				fprintf(stderr,
-				    "llmdeck ask: --timeout: expected seconds > 0, got "
-				    "\"%s\"\n",
-				    optarg);
-				goto usage;
-			}
-			req.timeout_ms = (int)(d * 1000);
-			break;
-		case 'S':
-			if (parse_long(optarg, 0, 0x7fffffffL, &l) != 0) {
-				fprintf(stderr, "llmdeck ask: --seed: expected an integer\n");
-				goto usage;
-			}
-			ro.seed = (uint64_t)l;
-			break;
-		case 'h':
-			ask_usage(stdout);
-			llm_request_free(&req);
-			return 0;
-		default: goto usage;
-		}
-	}
+	while ((ch = getopt_long(argc, argv, "c:d:q:X:r:p:m:t:n:s:T:S:xjNh", longopts, NULL)) != -1)
+		if ((rc = ask_option(a, ch, optarg)) != 0)
+			return rc;
 	if (optind != argc - 1) {
 		fprintf(stderr, "llmdeck ask: expected one PROMPT (or - for standard input)\n");
-		goto usage;
+		return -1;
 	}
 	prompt = strcmp(argv[optind], "-") == 0 ? read_stdin() : xstrdup(argv[optind]);
 	if (prompt[strspn(prompt, " \t\r\n")] == '\0') {
 		fprintf(stderr, "llmdeck ask: the prompt is empty\n");
 		free(prompt);
-		goto usage;
+		return -1;
 	}
-	llm_request_add_message(&req, LLM_ROLE_USER, prompt);
+	llm_request_add_message(&a->req, LLM_ROLE_USER, prompt);
 	free(prompt);
+	return 0;
+}
 
-	config_init(&cfg);
-	if (config_load(&cfg, config_path, &cause) != 0) {
+/* The config, the database and the router; NULL with the message printed. */
+static struct router *
+ask_open(struct ask *a, struct config *cfg, struct store **store)
+{
+	struct router *r = NULL;
+	char *cause = NULL;
+
+	if (config_load(cfg, a->config_path, &cause) != 0) {
 		fprintf(stderr, "llmdeck ask: %s\n", cause);
 		free(cause);
-		config_free(&cfg);
-		llm_request_free(&req);
-		return EXIT_USAGE;
+		return NULL;
 	}
-	if (req.route != NULL && config_route(&cfg, req.route) == NULL)
-		cause = xasprintf("--route: no route \"%s\" in the config", req.route);
-	else if (req.provider != NULL && config_provider(&cfg, req.provider) == NULL)
-		cause = xasprintf("--provider: no provider \"%s\" in the config", req.provider);
-	if (cause == NULL && store_open(&store, db_path, &cause) == 0)
-		ro.store = store;
-	if (cause != NULL || (r = router_new(&cfg, &ro, &cause)) == NULL) {
+	if (a->req.route != NULL && config_route(cfg, a->req.route) == NULL)
+		cause = xasprintf("--route: no route \"%s\" in the config", a->req.route);
+	else if (a->req.provider != NULL && config_provider(cfg, a->req.provider) == NULL)
+		cause = xasprintf("--provider: no provider \"%s\" in the config", a->req.provider);
+	if (cause == NULL && store_open(store, a->db_path, &cause) == 0)
+		a->ro.store = *store;
+	if (cause != NULL || (r = router_new(cfg, &a->ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck ask: %s\n", cause);
 		free(cause);
-		if (store != NULL)
-			store_close(store);
-		config_free(&cfg);
-		llm_request_free(&req);
-		return EXIT_USAGE;
+		return NULL;
 	}
+	return r;
+}
 
-	router_generate(r, &req, req.stream && !json ? print_delta : NULL, NULL, &res);
-	if (json)
-		print_json(&res);
-	else if (res.cls == LLM_OK && !req.stream)
-		printf("%s\n", res.resp.content != NULL ? res.resp.content : "");
-	else if (res.cls == LLM_OK)
+/* The answer (or the failure) as asked; returns the exit code. */
+static int
+ask_report(const struct ask *a, const struct router_result *res)
+{
+	if (a->json)
+		print_json(res);
+	else if (res->cls == LLM_OK && !a->req.stream)
+		printf("%s\n", res->resp.content != NULL ? res->resp.content : "");
+	else if (res->cls == LLM_OK)
 		putchar('\n');
-	if (res.cls != LLM_OK)
-		print_failure(&res);
-	switch (res.cls) {
-	case LLM_OK: rc = EXIT_ANSWERED; break;
-	case LLM_ERR_BUDGET: rc = EXIT_BUDGET; break;
-	default: rc = EXIT_FAILED; break;
+	if (res->cls != LLM_OK)
+		print_failure(res);
+	switch (res->cls) {
+	case LLM_OK: return EXIT_ANSWERED;
+	case LLM_ERR_BUDGET: return EXIT_BUDGET;
+	default: return EXIT_FAILED;
 	}
+}
+
+int
+cli_ask_main(int argc, char **argv)
+{
+	struct router_result res;
+	struct store *store = NULL;
+	struct router *r;
+	struct config cfg;
+	struct ask a;
+	int rc;
+
+	memset(&a, 0, sizeof a);
+	llm_request_init(&a.req);
+	a.ro.no_probes = 1;
+	if ((rc = ask_parse(&a, argc, argv)) != 0) {
+		ask_usage(rc > 0 ? stdout : stderr);
+		llm_request_free(&a.req);
+		return rc > 0 ? 0 : EXIT_USAGE;
+	}
+	config_init(&cfg);
+	if ((r = ask_open(&a, &cfg, &store)) == NULL) {
+		store_close(store);
+		config_free(&cfg);
+		llm_request_free(&a.req);
+		return EXIT_USAGE;
+	}
+	router_generate(r, &a.req, a.req.stream && !a.json ? print_delta : NULL, NULL, &res);
+	rc = ask_report(&a, &res);
 	router_result_free(&res);
 	router_free(r);
 	store_close(store);
 	config_free(&cfg);
-	llm_request_free(&req);
+	llm_request_free(&a.req);
 	return rc;
-
-usage:
-	ask_usage(stderr);
-	llm_request_free(&req);
-	return EXIT_USAGE;
 }

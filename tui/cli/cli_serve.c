@@ -1,5 +1,5 @@
 /*
- * cmd_serve.c: `llmdeck serve`, the router as an HTTP gateway, headless.
+ * cli_serve.c: `llmdeck serve`, the router as an HTTP gateway, headless.
  * Exit codes: 0 stopped by SIGINT or SIGTERM, 1 could not start, 2 usage or
  * config error.
  */
@@ -41,8 +41,49 @@ serve_usage(FILE *f)
 	    GATEWAY_DEFAULT_LISTEN, GATEWAY_DEFAULT_TOKEN_ENV, GATEWAY_DEFAULT_MAX_BODY);
 }
 
-int
-cli_serve_main(int argc, char **argv)
+struct serve {
+	struct gateway_opts go;
+	const char *config_path, *db;
+	int no_db;
+};
+
+/* One option; 0, 1 for --help, -1 for a bad value (its message printed), -2 for usage. */
+static int
+serve_option(struct serve *s, int ch, const char *arg)
+{
+	long l;
+
+	switch (ch) {
+	case 'l': s->go.listen = arg; return 0;
+	case 'c': s->config_path = arg; return 0;
+	case 'd': s->db = arg; return 0;
+	case 'N': s->no_db = 1; return 0;
+	case 'e': s->go.token_env = arg; return 0;
+	case 'r': s->go.require_token = 1; return 0;
+	case 'm':
+		if (parse_long(arg, 1, 1L << 30, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --max-body: expected bytes 1..2^30, got \"%s\"\n", arg);
+			return -1;
+		}
+		s->go.max_body = (size_t)l;
+		return 0;
+	case 't':
+		if (parse_long(arg, 1, 64, &l) != 0) {
+			fprintf(stderr, "llmdeck serve: --threads: expected 1..64, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		s->go.threads = (int)l;
+		return 0;
+	case 'h': return 1;
+	default: return -2;
+	}
+}
+
+/* The command line into s: 0, or the exit code to return now. */
+static int
+serve_parse(struct serve *s, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -56,97 +97,49 @@ cli_serve_main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct gateway_opts go;
-	struct router_opts ro;
-	struct config cfg;
-	struct router *r;
-	struct gateway *gw;
-	struct store *st = NULL;
-	const char *config_path = NULL, *db = NULL;
-	char *cause = NULL;
-	sigset_t set;
-	long l;
-	int ch, sig, no_db = 0;
+	int ch, rc;
 
-	gateway_opts_init(&go);
+	gateway_opts_init(&s->go);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l': go.listen = optarg; break;
-		case 'c': config_path = optarg; break;
-		case 'd': db = optarg; break;
-		case 'N': no_db = 1; break;
-		case 'e': go.token_env = optarg; break;
-		case 'r': go.require_token = 1; break;
-		case 'm':
-			if (parse_long(optarg, 1, 1L << 30, &l) != 0) {
-				fprintf(stderr,
-				    "llmdeck serve: --max-body: expected bytes 1..2^30, "
-				    "got \"%s\"\n",
-				    optarg);
-				return EXIT_USAGE;
-			}
-			go.max_body = (size_t)l;
-			break;
-		case 't':
-			if (parse_long(optarg, 1, 64, &l) != 0) {
-				fprintf(stderr,
-				    "llmdeck serve: --threads: expected 1..64, got \"%s\"\n",
-				    optarg);
-				return EXIT_USAGE;
-			}
-			go.threads = (int)l;
-			break;
-		case 'h': serve_usage(stdout); return 0;
-		default: serve_usage(stderr); return EXIT_USAGE;
-		}
+		if ((rc = serve_option(s, ch, optarg)) == 0)
+			continue;
+		if (rc != -1)
+			serve_usage(rc > 0 ? stdout : stderr);
+		return rc > 0 ? -1 : EXIT_USAGE;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "llmdeck serve: unexpected argument \"%s\"\n", argv[optind]);
 		serve_usage(stderr);
 		return EXIT_USAGE;
 	}
+	return 0;
+}
 
-	config_init(&cfg);
-	if (config_load(&cfg, config_path, &cause) != 0) {
-		fprintf(stderr, "llmdeck serve: %s\n", cause);
-		free(cause);
-		config_free(&cfg);
-		return EXIT_USAGE;
-	}
-	if (!no_db && store_open(&st, db, &cause) != 0) {
-		fprintf(stderr, "llmdeck serve: %s\n", cause);
-		free(cause);
-		config_free(&cfg);
-		return EXIT_FAILED;
-	}
-	go.store = st;
+/* Router and gateway until a signal; the exit code. */
+static int
+serve_run(struct serve *s, struct config *cfg, struct store *st)
+{
+	struct router_opts ro;
+	struct gateway *gw;
+	struct router *r;
+	char *cause = NULL;
+	sigset_t set;
+	int sig;
 
-	/* Block the signals before any thread starts so only sigwait sees them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	cli_raise_fd_limit(); /* a descriptor per waiting client */
-
+	s->go.store = st;
+	cli_serve_signals(&set);
 	memset(&ro, 0, sizeof ro);
 	ro.store = st; /* every answer ledgered, the budget and cache shared */
-	if ((r = router_new(&cfg, &ro, &cause)) == NULL) {
+	if ((r = router_new(cfg, &ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
-		if (st != NULL)
-			store_close(st);
-		config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	if ((gw = gateway_start(r, &go, &cause)) == NULL) {
+	if ((gw = gateway_start(r, &s->go, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
 		router_free(r);
-		if (st != NULL)
-			store_close(st);
-		config_free(&cfg);
 		return EXIT_FAILED;
 	}
 	printf("llmdeck gateway listening on %s\n", gateway_url(gw));
@@ -154,8 +147,36 @@ cli_serve_main(int argc, char **argv)
 	sigwait(&set, &sig);
 	gateway_stop(gw);
 	router_free(r);
-	if (st != NULL)
-		store_close(st);
-	config_free(&cfg);
 	return 0;
+}
+
+int
+cli_serve_main(int argc, char **argv)
+{
+	struct store *st = NULL;
+	struct config cfg;
+	struct serve s;
+	char *cause = NULL;
+	int rc;
+
+	memset(&s, 0, sizeof s);
+	if ((rc = serve_parse(&s, argc, argv)) != 0)
+		return rc < 0 ? 0 : rc;
+	config_init(&cfg);
+	if (config_load(&cfg, s.config_path, &cause) != 0) {
+		fprintf(stderr, "llmdeck serve: %s\n", cause);
+		free(cause);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	if (!s.no_db && store_open(&st, s.db, &cause) != 0) {
+		fprintf(stderr, "llmdeck serve: %s\n", cause);
+		free(cause);
+		config_free(&cfg);
+		return EXIT_FAILED;
+	}
+	rc = serve_run(&s, &cfg, st);
+	store_close(st);
+	config_free(&cfg);
+	return rc;
 }

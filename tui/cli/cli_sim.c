@@ -1,4 +1,4 @@
-/* cmd_sim.c: `llmdeck sim`, simulated provider servers in the foreground. */
+/* cli_sim.c: `llmdeck sim`, simulated provider servers in the foreground. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "util.h"
 
 static void
-cmd_sim_usage(FILE *f)
+sim_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: llmdeck sim --protocol P --listen HOST:PORT [options]\n"
@@ -39,87 +39,98 @@ cmd_sim_usage(FILE *f)
 	    "Exit codes: 0 stopped by a signal, 1 could not start, 2 usage error.\n");
 }
 
-int
-cli_sim_main(int argc, char **argv)
+/* --config FILE and --allow-remote out of argv, the other arguments into rest.
+ * 0, 1 for --help, or -1 (message printed). */
+static int
+sim_split_args(int argc, char **argv, const char **config, int *allow_remote, char **rest,
+    int *nrest)
 {
-	struct sim_opts *v = NULL, one;
-	struct sim **sims;
-	const char *config = NULL;
-	char **rest, *cause = NULL;
-	int nrest = 0, allow_remote = 0, sig, rc = 0;
-	size_t n = 0, started = 0;
-	sigset_t set;
-
-	rest = xcalloc((size_t)argc + 1, sizeof *rest);
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			cmd_sim_usage(stdout);
-			free(rest);
-			return 0;
-		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
 		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
 			if (argv[i][8] == '=')
-				config = argv[i] + 9;
+				*config = argv[i] + 9;
 			else if (i + 1 < argc)
-				config = argv[++i];
+				*config = argv[++i];
 			else {
 				fprintf(stderr, "llmdeck sim: option --config needs a value\n");
-				free(rest);
-				return EXIT_USAGE;
+				return -1;
 			}
 			continue;
 		}
 		if (strcmp(argv[i], "--allow-remote") == 0)
-			allow_remote = 1;
-		rest[nrest++] = argv[i];
+			*allow_remote = 1;
+		rest[(*nrest)++] = argv[i];
 	}
-	if (config != NULL) {
-		if (nrest > allow_remote) {
-			fprintf(stderr,
-			    "llmdeck sim: --config takes no other options than "
-			    "--allow-remote\n");
-			free(rest);
-			return EXIT_USAGE;
-		}
-		if (sim_config_load(config, &v, &n, &cause) != 0) {
-			fprintf(stderr, "llmdeck sim: %s\n", cause);
-			free(cause);
-			free(rest);
-			return EXIT_USAGE;
-		}
-		for (size_t i = 0; i < n; i++)
-			v[i].allow_remote |= allow_remote;
+	return 0;
+}
+
+/* The sims the command line asks for: from --config, or one from the options.
+ * 0 with *v (n of them), 1 for --help, or -1 (message printed). */
+static int
+sim_parse(int argc, char **argv, struct sim_opts **v, size_t *n, int *from_config)
+{
+	char **rest = xcalloc((size_t)argc + 1, sizeof *rest), *cause = NULL;
+	const char *config = NULL;
+	int nrest = 0, allow_remote = 0, rc;
+	struct sim_opts one;
+
+	if ((rc = sim_split_args(argc, argv, &config, &allow_remote, rest, &nrest)) != 0)
+		goto out;
+	*from_config = config != NULL;
+	rc = -1;
+	if (config != NULL && nrest > allow_remote)
+		fprintf(stderr,
+		    "llmdeck sim: --config takes no other options than --allow-remote\n");
+	else if (config != NULL && sim_config_load(config, v, n, &cause) != 0)
+		fprintf(stderr, "llmdeck sim: %s\n", cause);
+	else if (config != NULL) {
+		for (size_t i = 0; i < *n; i++)
+			(*v)[i].allow_remote |= allow_remote;
+		rc = 0;
 	} else {
 		sim_opts_init(&one);
-		if (sim_opts_parse_args(&one, nrest, rest, &cause) != 0) {
+		if (sim_opts_parse_args(&one, nrest, rest, &cause) != 0)
 			fprintf(stderr, "llmdeck sim: %s (see llmdeck sim --help)\n", cause);
-			free(cause);
-			free(rest);
-			return EXIT_USAGE;
+		else {
+			*v = xmalloc(sizeof **v);
+			(*v)[0] = one;
+			*n = 1;
+			rc = 0;
 		}
-		v = xmalloc(sizeof *v);
-		v[0] = one;
-		n = 1;
 	}
+	free(cause);
+out:
 	free(rest);
+	return rc;
+}
+
+int
+cli_sim_main(int argc, char **argv)
+{
+	struct sim_opts *v = NULL;
+	struct sim **sims;
+	char *cause = NULL;
+	int sig, rc, from_config = 0;
+	size_t n = 0, started = 0;
+	sigset_t set;
+
+	if ((rc = sim_parse(argc, argv, &v, &n, &from_config)) != 0) {
+		if (rc > 0)
+			sim_usage(stdout);
+		return rc > 0 ? 0 : EXIT_USAGE;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (sim_opts_check(&v[i], &cause) != 0) {
-			fprintf(stderr, "llmdeck sim: %s%s%s\n", config != NULL ? v[i].name : "",
-			    config != NULL ? ": " : "", cause);
+			fprintf(stderr, "llmdeck sim: %s%s%s\n", from_config ? v[i].name : "",
+			    from_config ? ": " : "", cause);
 			free(cause);
 			free(v);
 			return EXIT_USAGE;
 		}
 	}
-
-	/* Block the signals before any thread starts so only sigwait sees them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	cli_raise_fd_limit(); /* before sim_start sizes its connection limit on it */
-
+	cli_serve_signals(&set); /* before sim_start sizes its connection limit on the fd limit */
 	sims = xcalloc(n, sizeof *sims);
 	for (started = 0; started < n; started++) {
 		sims[started] = sim_start(&v[started], &cause);

@@ -528,8 +528,10 @@ console_free(struct console *c)
 	}
 }
 
-int
-console_main(int argc, char **argv)
+/* The command line into c and *listen: 0, 1 when done (--help, --commands), -1 on a usage
+ * error (its message printed). */
+static int
+console_parse(struct console *c, int argc, char **argv, const char **listen)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -544,19 +546,8 @@ console_main(int argc, char **argv)
 	    {"commands", no_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct console *c;
-	struct router_opts ro;
-	char *cause = NULL, *theme_error = NULL, *dbpath = NULL;
-	const char *listen = NULL;
-	int ch, rc = 0;
-	double d;
+	int ch;
 
-	c = xcalloc(1, sizeof *c);
-	c->wake[0] = c->wake[1] = -1;
-	c->demo_rate = 5;
-	c->refresh_ms = 500;
-	c->color_depth = -1;
-	c->theme_name = "default";
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:b:dr:t:nRl:hC", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -566,72 +557,56 @@ console_main(int argc, char **argv)
 		case 't': c->theme_name = optarg; break;
 		case 'n': c->no_color = 1; break;
 		case 'R': c->readonly = 1; break;
-		case 'l': listen = optarg; break;
+		case 'l': *listen = optarg; break;
 		case 'r':
-			if (parse_double(optarg, 0, 1000, &d) != 0) {
+			if (parse_double(optarg, 0, 1000, &c->demo_rate) != 0) {
 				fprintf(stderr,
-				    "llmdeck: --demo-rate: expected requests per second "
-				    "0..1000, got \"%s\"\n",
+				    "llmdeck: --demo-rate: expected requests per second 0..1000, "
+				    "got "
+				    "\"%s\"\n",
 				    optarg);
 				console_usage(stderr);
-				free(c);
-				return EXIT_USAGE;
+				return -1;
 			}
-			c->demo_rate = d;
 			break;
-		case 'h':
-			console_usage(stdout);
-			free(c);
-			return 0;
-		case 'C':
-			print_commands();
-			free(c);
-			return 0;
-		default:
-			console_usage(stderr);
-			free(c);
-			return EXIT_USAGE;
+		case 'h': console_usage(stdout); return 1;
+		case 'C': print_commands(); return 1;
+		default: console_usage(stderr); return -1;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "llmdeck: unexpected argument \"%s\"\n", argv[optind]);
 		console_usage(stderr);
-		free(c);
-		return EXIT_USAGE;
+		return -1;
 	}
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		fprintf(stderr,
-		    "llmdeck: the console needs a terminal; try 'llmdeck ask' or "
-		    "'llmdeck status'\n");
-		free(c);
-		return EXIT_USAGE;
-	}
+	return 0;
+}
 
-	setlocale(LC_ALL, "");
-	c->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	signal(SIGPIPE, SIG_IGN);
-	if (c->demo_on || listen != NULL)
-		cli_raise_fd_limit(); /* the demo's simulated providers, the gateway's clients */
+/* Config (or the demo), store, router and the --listen gateway: 0, or the exit code with
+ * the message printed. A store that cannot open is not fatal: its panels say why. */
+static int
+console_open(struct console *c, const char *listen, char **dbpath)
+{
+	struct router_opts ro;
+	char *cause = NULL;
+	int rc = EXIT_USAGE;
 
 	config_init(&c->cfg);
 	if (c->demo_on)
 		c->demo = demo_start(&c->cfg, &cause);
 	if (c->demo_on ? c->demo == NULL : config_load(&c->cfg, c->config_path, &cause) != 0) {
 		fprintf(stderr, "llmdeck: %s\n", cause);
-		rc = EXIT_USAGE;
 		goto out;
 	}
 	if (c->cfg.n_providers == 0) {
 		fprintf(stderr,
 		    "llmdeck: no providers: set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
 		    "give --config FILE, or try llmdeck --demo\n");
-		rc = EXIT_USAGE;
 		goto out;
 	}
 	/* The demo's database is demo.db beside the real one: demo spend never mixes in. */
 	if (c->db_path == NULL && c->demo_on &&
-	    (c->db_path = dbpath = store_state_path("demo.db", &cause)) == NULL) {
+	    (c->db_path = *dbpath = store_state_path("demo.db", &cause)) == NULL) {
 		c->store_error = cause;
 		cause = NULL;
 	} else if (store_open(&c->store, c->db_path, &cause) != 0) {
@@ -643,36 +618,31 @@ console_main(int argc, char **argv)
 	ro.store = c->store; /* ledger, budget, cache, events, overrides */
 	if ((c->router = router_new(&c->cfg, &ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck: %s\n", cause);
-		rc = EXIT_USAGE;
 		goto out;
 	}
 	if (listen != NULL) {
 		struct gateway_opts go;
+
 		gateway_opts_init(&go);
 		go.listen = listen;
 		go.store = c->store;
 		if ((c->gateway = gateway_start(c->router, &go, &cause)) == NULL) {
 			fprintf(stderr, "llmdeck: --listen: %s\n", cause);
-			rc = EXIT_USAGE;
 			goto out;
 		}
 		event_add(router_events(c->router), EV_INFO, NULL, "gateway listening on %s",
 		    gateway_url(c->gateway));
 	}
-	if (wake_setup(c) != 0) {
-		fprintf(stderr, "llmdeck: pipe: %s\n", strerror(errno));
-		rc = EXIT_FAILED;
-		goto out;
-	}
-	if (console_set_theme(c, c->theme_name, &theme_error) != 0)
-		c->theme_name = "default";
-	c->prompt = prompt_new(c);
-	c->drill = drill_start(c);
-	event_add(router_events(c->router), EV_INFO, NULL, "console started%s%s",
-	    c->demo_on ? " (demo)" : "", c->readonly ? " read-only" : "");
-	if (c->demo != NULL)
-		demo_load_start(c->demo, c->router, c->demo_rate);
+	rc = 0;
+out:
+	free(cause);
+	return rc;
+}
 
+/* curses on, colours by the terminal's depth, and the first message. */
+static void
+console_screen_start(struct console *c, const char *theme_error)
+{
 	if (getenv("ESCDELAY") == NULL)
 		set_escdelay(25);
 	initscr();
@@ -694,11 +664,60 @@ console_main(int argc, char **argv)
 		console_message(c, 0, "gateway listening on %s", gateway_url(c->gateway));
 	else if (c->readonly)
 		console_message(c, 0, "read-only: actions are refused");
+}
+
+int
+console_main(int argc, char **argv)
+{
+	struct console *c;
+	char *theme_error = NULL, *dbpath = NULL;
+	const char *listen = NULL;
+	int rc;
+
+	c = xcalloc(1, sizeof *c);
+	c->wake[0] = c->wake[1] = -1;
+	c->demo_rate = 5;
+	c->refresh_ms = 500;
+	c->color_depth = -1;
+	c->theme_name = "default";
+	if ((rc = console_parse(c, argc, argv, &listen)) != 0) {
+		free(c);
+		return rc > 0 ? 0 : EXIT_USAGE;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr,
+		    "llmdeck: the console needs a terminal; try 'llmdeck ask' or "
+		    "'llmdeck status'\n");
+		free(c);
+		return EXIT_USAGE;
+	}
+
+	setlocale(LC_ALL, "");
+	c->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	if (c->demo_on || listen != NULL)
+		cli_raise_fd_limit(); /* the demo's simulated providers, the gateway's clients */
+	if ((rc = console_open(c, listen, &dbpath)) != 0)
+		goto out;
+	if (wake_setup(c) != 0) {
+		fprintf(stderr, "llmdeck: pipe: %s\n", strerror(errno));
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (console_set_theme(c, c->theme_name, &theme_error) != 0)
+		c->theme_name = "default";
+	c->prompt = prompt_new(c);
+	c->drill = drill_start(c);
+	event_add(router_events(c->router), EV_INFO, NULL, "console started%s%s",
+	    c->demo_on ? " (demo)" : "", c->readonly ? " read-only" : "");
+	if (c->demo != NULL)
+		demo_load_start(c->demo, c->router, c->demo_rate);
+	console_screen_start(c, theme_error);
 	console_loop(c);
 	endwin();
 out:
 	free(theme_error);
-	free(cause);
 	console_free(c);
 	free(dbpath);
 	free(c);

@@ -250,113 +250,117 @@ static const struct {
     [COL_FLIGHT] = {"FLY", 4, 1},
 };
 
-static void
-draw_providers(struct console *c, int y, int h)
+/* One cell of the providers table: its text in cell and the attribute to draw it with. */
+static int
+provider_cell(struct console *c, const struct provider_snapshot *p, int col, int sel, int base,
+    char *cell, size_t len)
 {
-	int shown[COL__COUNT], total = 2, x;
-	const struct router_snapshot *s = &c->snap;
-	char cell[160];
+	const struct provider_conf *pc = config_provider(&c->cfg, p->name);
+	char state[64];
+	int over = 0;
 
-	draw_box(c, y, 0, h, COLS, "Providers  (* overridden)");
+	cell[0] = '\0';
+	switch (col) {
+	case COL_NAME: snprintf(cell, len, "%s%s", sel ? ">" : " ", p->name); break;
+	case COL_KIND: snprintf(cell, len, "%s", p->kind); break;
+	case COL_STATE:
+		base = color_attr(c, provider_state(p, state, sizeof state)) | (sel ? A_BOLD : 0);
+		snprintf(cell, len, "%s", state);
+		break;
+	case COL_PRIO:
+		over = pc != NULL && pc->priority != p->priority;
+		snprintf(cell, len, "%d%s", p->priority, over ? "*" : " ");
+		break;
+	case COL_WEIGHT:
+		over = pc != NULL && fabs(pc->weight - p->weight) > 1e-9;
+		snprintf(cell, len, "%.2f%s", p->weight, over ? "*" : " ");
+		break;
+	case COL_SHARE: snprintf(cell, len, "%.0f%%", p->share * 100); break;
+	case COL_RL:
+		if (p->rate_limit_rpm > 0)
+			snprintf(cell, len, "%.0f%%", p->rpm_usage * 100);
+		else
+			snprintf(cell, len, "-");
+		break;
+	case COL_P50:
+	case COL_P95:
+	case COL_P99:
+		fmt_us(cell, len,
+		    hist_quantile(&p->latency,
+		        col == COL_P50       ? 0.5
+		            : col == COL_P95 ? 0.95
+		                             : 0.99));
+		break;
+	case COL_ERR:
+		snprintf(cell, len, "%.1f",
+		    p->requests > 0 ? 100.0 * (double)p->errors / (double)p->requests : 0.0);
+		break;
+	case COL_COST: fmt_usd(cell, len, p->cost_usd); break;
+	case COL_REQS: snprintf(cell, len, "%llu", (unsigned long long)p->requests); break;
+	case COL_FLIGHT: snprintf(cell, len, "%llu", (unsigned long long)p->in_flight); break;
+	}
+	return over ? color_attr(c, TC_OVERRIDDEN) : base;
+}
+
+/* Which columns fit in the terminal's width: the least needed go first. */
+static void
+provider_columns(int shown[COL__COUNT])
+{
+	int total = 2;
+
 	for (int i = 0; i < COL__COUNT; i++) {
 		shown[i] = 1;
 		total += cols[i].width + 1;
 	}
-	/* Drop the least needed columns until the table fits. */
 	for (int keep = 1; total > COLS - 2 && keep < 10; keep++)
 		for (int i = 0; i < COL__COUNT; i++)
 			if (shown[i] && cols[i].keep == keep && total > COLS - 2) {
 				shown[i] = 0;
 				total -= cols[i].width + 1;
 			}
+}
+
+/* A row of the table: names and states left-aligned, numbers right-aligned. */
+static void
+provider_put(int row, int *x, int col, const char *text)
+{
+	int w = cols[col].width;
+
+	if (col <= COL_STATE)
+		draw_putf(row, *x, w, "%s", text);
+	else
+		draw_putf(row, *x, w, "%*s", w, text);
+	*x += w + 1;
+}
+
+static void
+draw_providers(struct console *c, int y, int h)
+{
+	const struct router_snapshot *s = &c->snap;
+	int shown[COL__COUNT], x;
+	char cell[160];
+
+	draw_box(c, y, 0, h, COLS, "Providers  (* overridden)");
+	provider_columns(shown);
 	attrset(color_attr(c, TC_DIM) | A_BOLD);
 	x = 2;
 	for (int i = 0; i < COL__COUNT; i++)
-		if (shown[i]) {
-			if (i <= COL_STATE)
-				draw_putf(y + 1, x, cols[i].width, "%s", cols[i].title);
-			else
-				draw_putf(y + 1, x, cols[i].width, "%*s", cols[i].width,
-				    cols[i].title);
-			x += cols[i].width + 1;
-		}
+		if (shown[i])
+			provider_put(y + 1, &x, i, cols[i].title);
 	c->table_y = y + 2;
 	for (size_t r = 0; r < s->n_providers && (int)r < h - 3; r++) {
 		const struct provider_snapshot *p = &s->providers[r];
-		const struct provider_conf *pc = config_provider(&c->cfg, p->name);
 		int row = y + 2 + (int)r, sel = r == c->selected;
 		int base = sel ? color_attr(c, TC_SELECTED) : color_attr(c, TC_NORMAL);
-		enum theme_color stc;
-		char state[64];
 
 		attrset(base);
 		fill_line(row, 1, COLS - 2);
 		x = 2;
 		for (int i = 0; i < COL__COUNT; i++) {
-			int w = cols[i].width, attr = base, over = 0;
 			if (!shown[i])
 				continue;
-			cell[0] = '\0';
-			switch (i) {
-			case COL_NAME:
-				snprintf(cell, sizeof cell, "%s%s", sel ? ">" : " ", p->name);
-				break;
-			case COL_KIND: snprintf(cell, sizeof cell, "%s", p->kind); break;
-			case COL_STATE:
-				stc = provider_state(p, state, sizeof state);
-				snprintf(cell, sizeof cell, "%s", state);
-				attr = color_attr(c, stc) | (sel ? A_BOLD : 0);
-				break;
-			case COL_PRIO:
-				over = pc != NULL && pc->priority != p->priority;
-				snprintf(cell, sizeof cell, "%d%s", p->priority, over ? "*" : " ");
-				break;
-			case COL_WEIGHT:
-				over = pc != NULL && fabs(pc->weight - p->weight) > 1e-9;
-				snprintf(cell, sizeof cell, "%.2f%s", p->weight, over ? "*" : " ");
-				break;
-			case COL_SHARE:
-				snprintf(cell, sizeof cell, "%.0f%%", p->share * 100);
-				break;
-			case COL_RL:
-				if (p->rate_limit_rpm > 0)
-					snprintf(cell, sizeof cell, "%.0f%%", p->rpm_usage * 100);
-				else
-					snprintf(cell, sizeof cell, "-");
-				break;
-			case COL_P50:
-			case COL_P95:
-			case COL_P99:
-				fmt_us(cell, sizeof cell,
-				    hist_quantile(&p->latency,
-				        i == COL_P50       ? 0.5
-				            : i == COL_P95 ? 0.95
-				                           : 0.99));
-				break;
-			case COL_ERR:
-				snprintf(cell, sizeof cell, "%.1f",
-				    p->requests > 0
-				        ? 100.0 * (double)p->errors / (double)p->requests
-				        : 0.0);
-				break;
-			case COL_COST: fmt_usd(cell, sizeof cell, p->cost_usd); break;
-			case COL_REQS:
-				snprintf(cell, sizeof cell, "%llu",
-				    (unsigned long long)p->requests);
-				break;
-			case COL_FLIGHT:
-				snprintf(cell, sizeof cell, "%llu",
-				    (unsigned long long)p->in_flight);
-				break;
-			}
-			if (over)
-				attr = color_attr(c, TC_OVERRIDDEN);
-			attrset(attr);
-			if (i <= COL_STATE)
-				draw_putf(row, x, w, "%s", cell);
-			else
-				draw_putf(row, x, w, "%*s", w, cell);
-			x += w + 1;
+			attrset(provider_cell(c, p, i, sel, base, cell, sizeof cell));
+			provider_put(row, &x, i, cell);
 		}
 	}
 	attrset(color_attr(c, TC_NORMAL));
@@ -378,15 +382,111 @@ draw_level(struct console *c, int y, int x, int level)
 		mvaddch(y, x, (chtype)(unsigned char)ascii_levels[level]);
 }
 
+/* The histogram's buckets folded onto ncol columns of a log scale from lo over span;
+ * returns the largest column. */
+static uint64_t
+latency_columns(const struct histogram *hg, double lo, double span, int ncol, uint64_t *colv)
+{
+	uint64_t maxv = 0;
+
+	memset(colv, 0, (size_t)ncol * sizeof *colv);
+	for (int k = 0; k < HIST_BUCKETS; k++) {
+		uint64_t blo, bhi;
+		int col;
+
+		if (hg->counts[k] == 0)
+			continue;
+		hist_bucket_range(k, &blo, &bhi);
+		col = (int)(log(((double)blo + (double)bhi) / 2 / lo) / span * ncol);
+		col = col < 0 ? 0 : col >= ncol ? ncol - 1 : col;
+		colv[col] += hg->counts[k];
+		if (colv[col] > maxv)
+			maxv = colv[col];
+	}
+	return maxv;
+}
+
+/* Bars of bh rows at (y, lx), in eighths of a cell. */
+static void
+latency_bars(struct console *c, int y, int lx, int bh, const uint64_t *colv, int ncol,
+    uint64_t maxv)
+{
+	attrset(color_attr(c, TC_HIST_BAR));
+	for (int col = 0; col < ncol && maxv > 0; col++) {
+		int eighth = (int)((double)colv[col] * bh * 8 / (double)maxv + 0.5);
+
+		if (colv[col] > 0 && eighth == 0)
+			eighth = 1;
+		for (int r = 0; r < bh; r++) {
+			int lvl = eighth - (bh - 1 - r) * 8;
+
+			if (lvl > 0)
+				draw_level(c, y + 1 + r, lx + col, lvl);
+		}
+	}
+}
+
+/* Quantile markers under the bars and their values below. */
+static void
+latency_quantiles(struct console *c, const struct histogram *hg, int y, int lx, int iw, int bh,
+    double lo, double span, int ncol)
+{
+	static const double qs[3] = {0.5, 0.95, 0.99};
+	char a[32], b[32], d[32];
+
+	attrset(color_attr(c, TC_QUANTILE));
+	if (hg->total == 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		double v = (double)hist_quantile(hg, qs[i]);
+		int col = (int)(log(v / lo) / span * ncol);
+
+		col = col < 0 ? 0 : col >= ncol ? ncol - 1 : col;
+		mvaddstr(y + 1 + bh, lx + col, c->utf8 ? "▲" : "^");
+	}
+	fmt_us(a, sizeof a, hist_quantile(hg, 0.5));
+	fmt_us(b, sizeof b, hist_quantile(hg, 0.95));
+	fmt_us(d, sizeof d, hist_quantile(hg, 0.99));
+	draw_putf(y + 3 + bh, lx, iw, "%s p50 %s  p95 %s  p99 %s  mean %.0fms  n=%llu",
+	    c->utf8 ? "▲" : "^", a, b, d, hist_mean(hg) / 1000.0, (unsigned long long)hg->total);
+}
+
+/* A sparkline of the last latencies on row y. */
+static void
+latency_recent(struct console *c, const struct provider_snapshot *p, int y, int lx, int iw)
+{
+	uint32_t mx = 1, mn = UINT32_MAX;
+	int sx = lx + 7, n = (int)p->n_recent;
+
+	attrset(color_attr(c, TC_NORMAL));
+	draw_put(y, lx, iw, "recent");
+	if (p->n_recent == 0)
+		return;
+	if (n > iw - 24)
+		n = iw - 24;
+	for (int i = (int)p->n_recent - n; i < (int)p->n_recent; i++) {
+		mx = p->recent_ms[i] > mx ? p->recent_ms[i] : mx;
+		mn = p->recent_ms[i] < mn ? p->recent_ms[i] : mn;
+	}
+	attrset(color_attr(c, TC_SPARK));
+	for (int i = 0; i < n; i++) {
+		uint32_t v = p->recent_ms[(int)p->n_recent - n + i];
+
+		draw_level(c, y, sx + i, 1 + (int)((double)v * 7 / mx + 0.5));
+	}
+	attrset(color_attr(c, TC_DIM));
+	draw_putf(y, sx + n + 1, iw - n - 8, "%u..%ums", mn, mx);
+}
+
 static void
 draw_latency(struct console *c, int y, int x, int h, int w)
 {
 	const struct provider_snapshot *p = console_selected(c);
 	const struct histogram *hg;
-	char title[128], a[32], b[32], d[32];
+	char title[128], a[32];
 	int iw = w - 4, bh = h - 6, ncol, lx = x + 2;
 	double lo, hi, span;
-	uint64_t colv[512], maxv = 0;
+	uint64_t colv[512], maxv;
 
 	snprintf(title, sizeof title, "Latency: %s", p != NULL ? p->name : "-");
 	draw_box(c, y, x, h, w, title);
@@ -409,76 +509,20 @@ draw_latency(struct console *c, int y, int x, int h, int w)
 			hi *= 10;
 	}
 	span = log(hi / lo);
-	memset(colv, 0, sizeof colv);
-	for (int k = 0; k < HIST_BUCKETS; k++) {
-		uint64_t blo, bhi;
-		int col;
-		if (hg->counts[k] == 0)
-			continue;
-		hist_bucket_range(k, &blo, &bhi);
-		col = (int)(log(((double)blo + (double)bhi) / 2 / lo) / span * ncol);
-		col = col < 0 ? 0 : col >= ncol ? ncol - 1 : col;
-		colv[col] += hg->counts[k];
-		if (colv[col] > maxv)
-			maxv = colv[col];
-	}
-	attrset(color_attr(c, TC_HIST_BAR));
-	for (int col = 0; col < ncol && maxv > 0; col++) {
-		int eighth = (int)((double)colv[col] * bh * 8 / (double)maxv + 0.5);
-		if (colv[col] > 0 && eighth == 0)
-			eighth = 1;
-		for (int r = 0; r < bh; r++) {
-			int lvl = eighth - (bh - 1 - r) * 8;
-			if (lvl > 0)
-				draw_level(c, y + 1 + r, lx + col, lvl);
-		}
-	}
-	/* Quantile markers under the bars. */
-	attrset(color_attr(c, TC_QUANTILE));
-	if (hg->total > 0) {
-		static const double qs[3] = {0.5, 0.95, 0.99};
-		for (int i = 0; i < 3; i++) {
-			double v = (double)hist_quantile(hg, qs[i]);
-			int col = (int)(log(v / lo) / span * ncol);
-			col = col < 0 ? 0 : col >= ncol ? ncol - 1 : col;
-			mvaddstr(y + 1 + bh, lx + col, c->utf8 ? "▲" : "^");
-		}
-		fmt_us(a, sizeof a, hist_quantile(hg, 0.5));
-		fmt_us(b, sizeof b, hist_quantile(hg, 0.95));
-		fmt_us(d, sizeof d, hist_quantile(hg, 0.99));
-		draw_putf(y + 3 + bh, lx, iw, "%s p50 %s  p95 %s  p99 %s  mean %.0fms  n=%llu",
-		    c->utf8 ? "▲" : "^", a, b, d, hist_mean(hg) / 1000.0,
-		    (unsigned long long)hg->total);
-	}
+	maxv = latency_columns(hg, lo, span, ncol, colv);
+	latency_bars(c, y, lx, bh, colv, ncol, maxv);
+	latency_quantiles(c, hg, y, lx, iw, bh, lo, span, ncol);
 	/* Decade labels. */
 	attrset(color_attr(c, TC_DIM));
 	for (double v = lo; v <= hi * 1.001; v *= 10) {
 		int col = (int)(log(v / lo) / span * ncol + 0.5);
+
 		fmt_us(a, sizeof a, (uint64_t)v);
 		if (col + (int)strlen(a) > ncol)
 			col = ncol - (int)strlen(a);
 		draw_put(y + 2 + bh, lx + col, iw - col, a);
 	}
-	/* Sparkline of the last latencies. */
-	attrset(color_attr(c, TC_NORMAL));
-	draw_put(y + 4 + bh, lx, iw, "recent");
-	if (p->n_recent > 0) {
-		uint32_t mx = 1, mn = UINT32_MAX;
-		int sx = lx + 7, n = (int)p->n_recent;
-		if (n > iw - 24)
-			n = iw - 24;
-		for (int i = (int)p->n_recent - n; i < (int)p->n_recent; i++) {
-			mx = p->recent_ms[i] > mx ? p->recent_ms[i] : mx;
-			mn = p->recent_ms[i] < mn ? p->recent_ms[i] : mn;
-		}
-		attrset(color_attr(c, TC_SPARK));
-		for (int i = 0; i < n; i++) {
-			uint32_t v = p->recent_ms[(int)p->n_recent - n + i];
-			draw_level(c, y + 4 + bh, sx + i, 1 + (int)((double)v * 7 / mx + 0.5));
-		}
-		attrset(color_attr(c, TC_DIM));
-		draw_putf(y + 4 + bh, sx + n + 1, iw - n - 8, "%u..%ums", mn, mx);
-	}
+	latency_recent(c, p, y + 4 + bh, lx, iw);
 	attrset(color_attr(c, TC_NORMAL));
 }
 
