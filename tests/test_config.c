@@ -1031,12 +1031,56 @@ test_config_load(void **state)
 	assert_string_equal(cause, want);
 	free(want);
 	free(cause);
+	/* Without the checks (llmdeck status): the same file loads, the budget with it. */
+	config_init(&cfg);
+	if (config_load_unchecked(&cfg, cfgpath, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(cfg.path, cfgpath);
+	assert_non_null(config_provider(&cfg, "anthropic"));
 	config_free(&cfg);
 
 	clear_env();
 	unsetenv("MY_OPENAI");
 	free(path);
 	free(dir);
+}
+
+/* Where config_load looks, in order: the argument, $LLMDECK_CONFIG, the XDG file. */
+static void
+test_config_find_file(void **state)
+{
+	char *dir, *xdgfile, *found;
+
+	(void)state;
+	clear_env();
+	setenv("HOME", tmpdir, 1);
+	assert_null(config_find_file(NULL)); /* ~/.config/llmdeck/config.json is not there */
+	dir = xasprintf("%s/xdg2", tmpdir);
+	xdgfile = xasprintf("%s/llmdeck/config.json", dir);
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	assert_null(config_find_file(NULL));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	free(dir);
+	dir = xasprintf("%s/xdg2/llmdeck", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(xdgfile, "{}");
+	found = config_find_file(NULL);
+	assert_string_equal(found, xdgfile);
+	free(found);
+	setenv("LLMDECK_CONFIG", "", 1); /* empty counts as unset */
+	found = config_find_file(NULL);
+	assert_string_equal(found, xdgfile);
+	free(found);
+	setenv("LLMDECK_CONFIG", "/some/where.json", 1); /* need not exist: loading says so */
+	found = config_find_file(NULL);
+	assert_string_equal(found, "/some/where.json");
+	free(found);
+	found = config_find_file("given.json");
+	assert_string_equal(found, "given.json");
+	free(found);
+	clear_env();
+	free(dir);
+	free(xdgfile);
 }
 
 static void
@@ -1114,6 +1158,7 @@ main(void)
 	    cmocka_unit_test(test_env_over_file),
 	    cmocka_unit_test(test_validate_errors),
 	    cmocka_unit_test(test_config_load),
+	    cmocka_unit_test(test_config_find_file),
 	    cmocka_unit_test(test_mask_key),
 	    cmocka_unit_test(test_key_never_in_errors),
 	};

@@ -159,9 +159,17 @@ void config_add_default_routes(struct config *);
 /* Check cross references (routes name providers, providers' models exist...). */
 int config_validate(const struct config *, char **cause);
 
-/* The usual sequence: file (if path), env, validate. path NULL: $LLMDECK_CONFIG,
- * else $XDG_CONFIG_HOME/llmdeck/config.json if it exists, else env only. */
+/* The usual sequence: file (config_find_file(path), if any), env, validate. */
 int config_load(struct config *, const char *path, char **cause);
+/* The same without config_validate: for readers of the database (`llmdeck status`)
+ * that need the budget, time zone and cache, not a provider. */
+int config_load_unchecked(struct config *, const char *path, char **cause);
+/*
+ * The config file to read: path if not NULL, else $LLMDECK_CONFIG if set and not
+ * empty, else $XDG_CONFIG_HOME/llmdeck/config.json (~/.config/llmdeck/config.json
+ * when unset) if it exists; NULL if there is none. Caller frees.
+ */
+char *config_find_file(const char *path);
 
 const struct provider_conf *config_provider(const struct config *, const char *name);
 const struct model_conf *config_model(const struct config *, const char *alias);

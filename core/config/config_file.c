@@ -1008,28 +1008,47 @@ config_default_path(void)
 	return path;
 }
 
-int
-config_load(struct config *cfg, const char *path, char **cause)
+char *
+config_find_file(const char *path)
 {
-	struct config tmp;
-	char *found = NULL;
-	const char *env;
+	const char *env = getenv("LLMDECK_CONFIG");
 
-	if (path == NULL) {
-		if ((env = getenv("LLMDECK_CONFIG")) != NULL && *env != '\0')
-			path = env;
-		else
-			path = found = config_default_path();
-	}
+	if (path != NULL)
+		return xstrdup(path);
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	return config_default_path();
+}
+
+/* File and environment into a copy of cfg, checked if validate; cfg replaced on success. */
+static int
+config_load_as(struct config *cfg, const char *path, int validate, char **cause)
+{
+	char *file = config_find_file(path);
+	struct config tmp;
+
 	config_copy(&tmp, cfg);
-	if ((path != NULL && config_load_file(&tmp, path, cause) != 0) ||
-	    config_apply_env(&tmp, NULL, NULL, cause) != 0 || config_validate(&tmp, cause) != 0) {
-		free(found);
+	if ((file != NULL && config_load_file(&tmp, file, cause) != 0) ||
+	    config_apply_env(&tmp, NULL, NULL, cause) != 0 ||
+	    (validate && config_validate(&tmp, cause) != 0)) {
+		free(file);
 		config_free(&tmp);
 		return -1;
 	}
-	free(found);
+	free(file);
 	config_free(cfg);
 	*cfg = tmp;
 	return 0;
+}
+
+int
+config_load(struct config *cfg, const char *path, char **cause)
+{
+	return config_load_as(cfg, path, 1, cause);
+}
+
+int
+config_load_unchecked(struct config *cfg, const char *path, char **cause)
+{
+	return config_load_as(cfg, path, 0, cause);
 }

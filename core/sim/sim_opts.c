@@ -13,35 +13,12 @@
 static int
 parse_listen(struct sim_opts *o, const char *v, char **cause)
 {
-	const char *colon, *h = v;
-	size_t hl;
-	char *end;
-	long port;
-
-	colon = strrchr(v, ':');
-	if (colon == NULL || colon == v) {
-		*cause = xasprintf("--listen %s: expected HOST:PORT", v);
-		return -1;
+	switch (hostport_parse(v, o->host, sizeof o->host, &o->port)) {
+	case 0: return 0;
+	case HOSTPORT_HOST: *cause = xasprintf("--listen %s: bad host", v); return -1;
+	case HOSTPORT_PORT: *cause = xasprintf("--listen %s: bad port", v); return -1;
+	default: *cause = xasprintf("--listen %s: expected HOST:PORT", v); return -1;
 	}
-	hl = (size_t)(colon - v);
-	if (v[0] == '[' && hl >= 2 && v[hl - 1] == ']') {
-		h = v + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof o->host) {
-		*cause = xasprintf("--listen %s: bad host", v);
-		return -1;
-	}
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 || port > 65535) {
-		*cause = xasprintf("--listen %s: bad port", v);
-		return -1;
-	}
-	memcpy(o->host, h, hl);
-	o->host[hl] = '\0';
-	o->port = (int)port;
-	return 0;
 }
 
 static int

@@ -141,6 +141,37 @@ parse_long(const char *s, long lo, long hi, long *out)
 	return errno == 0 && end != s && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
 }
 
+int
+hostport_parse(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *end_host, *p;
+	char *end;
+	size_t n;
+	long v;
+
+	if (s[0] == '[') {
+		if ((end_host = strstr(s, "]:")) == NULL)
+			return HOSTPORT_SYNTAX;
+		s++;
+		p = end_host + 2;
+	} else {
+		if ((end_host = strrchr(s, ':')) == NULL || end_host == s)
+			return HOSTPORT_SYNTAX;
+		p = end_host + 1;
+	}
+	n = (size_t)(end_host - s);
+	if (n == 0 || n >= hostlen)
+		return HOSTPORT_HOST;
+	errno = 0;
+	v = strtol(p, &end, 10);
+	if (*p == '\0' || *end != '\0' || errno != 0 || v < 0 || v > 65535)
+		return HOSTPORT_PORT;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	*port = (int)v;
+	return 0;
+}
+
 char *
 str_oneline(char *s)
 {

@@ -31,6 +31,15 @@ size_t strlcpy_(char *dst, const char *src, size_t n);
 int parse_double(const char *s, double lo, double hi, double *out);
 int parse_long(const char *s, long lo, long hi, long *out);
 
+/*
+ * "HOST:PORT" or "[V6]:PORT" split into host (hostlen bytes with the NUL) and
+ * *port (0..65535); the host is not resolved. 0, or what was wrong with it:
+ */
+#define HOSTPORT_SYNTAX (-1) /* no colon, or no "]:" after "[" */
+#define HOSTPORT_HOST (-2)   /* empty, or longer than hostlen */
+#define HOSTPORT_PORT (-3)   /* not a number in 0..65535 */
+int hostport_parse(const char *s, char *host, size_t hostlen, int *port);
+
 /* Make a message one printable line: control bytes become spaces. Returns s. */
 char *str_oneline(char *s);
 

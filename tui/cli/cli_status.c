@@ -1,5 +1,5 @@
 /*
- * cmd_status.c: `llmdeck status [--config F] [--db F] [--json]`: today's spend
+ * cli_status.c: `llmdeck status [--config F] [--db F] [--json]`: today's spend
  * and budget, per-provider and per-model requests, errors and cost, the cache
  * and the last events, read from the database (several processes may share it).
  */
@@ -177,35 +177,6 @@ status_print_text(const struct status *st, const char *db)
 	}
 }
 
-/*
- * Like config_load() without config_validate(): status needs the budget, the
- * timezone and the cache, not providers, so it works with no keys set.
- */
-static int
-status_config(struct config *cfg, const char *path, char **cause)
-{
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char *def = NULL;
-	struct stat sb;
-	int rc = 0;
-
-	if (path == NULL)
-		path = getenv("LLMDECK_CONFIG");
-	if (path == NULL || *path == '\0') {
-		if (xdg != NULL && *xdg == '/')
-			def = xasprintf("%s/llmdeck/config.json", xdg);
-		else if (home != NULL && *home != '\0')
-			def = xasprintf("%s/.config/llmdeck/config.json", home);
-		path = def != NULL && stat(def, &sb) == 0 ? def : NULL;
-	}
-	if (path != NULL)
-		rc = config_load_file(cfg, path, cause);
-	free(def);
-	if (rc != 0)
-		return -1;
-	return config_apply_env(cfg, NULL, NULL, cause);
-}
-
 int
 cli_status_main(int argc, char **argv)
 {
@@ -242,7 +213,7 @@ cli_status_main(int argc, char **argv)
 	}
 
 	config_init(&cfg);
-	if (status_config(&cfg, config_path, &cause) != 0) {
+	if (config_load_unchecked(&cfg, config_path, &cause) != 0) {
 		fprintf(stderr, "llmdeck status: %s\n", cause);
 		goto out;
 	}
