@@ -845,8 +845,10 @@ settings_apply(struct sim_settings *set, const cJSON *o, int *reseed, uint64_t *
 				return -1;
 			}
 		} else if (strcmp(k, "seed") == 0) {
-			if (!cJSON_IsNumber(v) || v->valuedouble < 0) {
-				*cause = xstrdup("seed must be a non-negative number");
+			/* Beyond 2^64 the conversion is undefined. */
+			if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+			    v->valuedouble >= 18446744073709551616.0) {
+				*cause = xstrdup("seed must be a non-negative number below 2^64");
 				return -1;
 			}
 			*reseed = 1;

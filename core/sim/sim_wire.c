@@ -3,6 +3,7 @@
 #include "sim_wire.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,12 +309,19 @@ gen_messages(struct gen *g, const cJSON *messages, const cJSON *system)
 	buf_free(&last);
 }
 
+/* The number at key, or def; one beyond long's range (converting it is undefined) is clamped. */
 static long
 json_long(const cJSON *o, const char *key, long def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(v) ? (long)v->valuedouble : def;
+	if (!cJSON_IsNumber(v))
+		return def;
+	if (v->valuedouble >= (double)LONG_MAX)
+		return LONG_MAX;
+	if (v->valuedouble <= (double)LONG_MIN)
+		return LONG_MIN;
+	return (long)v->valuedouble;
 }
 
 static void
