@@ -2,8 +2,8 @@
  * test_node_clients.c: runs the scripts in tests/node, the official OpenAI and
  * Anthropic SDKs, unchanged, against `llmdeck sim` (sim_clients.mjs) and
  * against `llmdeck serve` in front of `llmdeck sim` (gateway_clients.mjs).
- * Skipped (and says so) when Node or the npm packages are not installed;
- * .ci/deps installs them (cd tests/node && npm ci).
+ * Without Node or the npm packages: skipped (run-tests.sh says SKIP), and a
+ * failure under CI=true; .ci/deps installs them (cd tests/node && npm ci).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testkit.h"
+
 /* Runs one script under tests/node and asserts it exits 0; skips without Node. */
 static void
 node_run_script(const char *script)
@@ -26,12 +28,8 @@ node_run_script(const char *script)
 
 	if (access("tests/node/node_modules/openai", F_OK) != 0 ||
 	    access("tests/node/node_modules/@anthropic-ai/sdk", F_OK) != 0 ||
-	    system("node --version >/dev/null 2>&1") != 0) {
-		fprintf(stderr,
-		    "SKIP: node or tests/node/node_modules missing "
-		    "(cd tests/node && npm ci)\n");
-		skip();
-	}
+	    system("node --version >/dev/null 2>&1") != 0)
+		testkit_missing("node or tests/node/node_modules (cd tests/node && npm ci)");
 	/* llmdeck serve keeps its database in the state directory: a fresh one. */
 	if (mkdtemp(state) == NULL)
 		fail_msg("mkdtemp: %s", state);

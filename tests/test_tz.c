@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "testkit.h"
 #include "tz.h"
 #include "util.h"
 
@@ -105,8 +106,8 @@ have_zone(const char *name)
 	int ok = stat(path, &st) == 0 && getenv("TZDIR") == NULL;
 
 	free(path);
-	if (!ok)
-		print_message("SKIP: no /usr/share/zoneinfo/%s (install tzdata)\n", name);
+	if (!ok && getenv("TZDIR") == NULL)
+		testkit_missing("/usr/share/zoneinfo (tzdata)");
 	return ok;
 }
 

@@ -36,6 +36,14 @@ void testkit_control(struct testkit *, size_t i, const char *json);
 /* Provider requests sim i has received. */
 uint64_t testkit_sim_requests(struct testkit *, size_t i);
 
+/*
+ * A dependency this test needs is missing (tmux, node and the SDKs, tzdata):
+ * under CI=true that fails the test (CI installs every dependency: .ci/deps);
+ * elsewhere the test is skipped, and a binary whose every test skipped is
+ * reported SKIP by run-tests.sh, never PASS. Does not return.
+ */
+void testkit_missing(const char *what) __attribute__((noreturn));
+
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit (the library never does); the new
  * soft limit or -1. testkit_init calls it. */
 long testkit_raise_fd_limit(void);
