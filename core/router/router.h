@@ -111,6 +111,22 @@ int router_clear_overrides(struct router *, const char *provider, char **cause);
 /* Run an active health probe now. */
 int router_probe(struct router *, const char *provider, char **cause);
 
+/* Seconds of history the windowed numbers cover (the admin API's window_seconds). */
+#define ROUTER_WINDOW_DEFAULT 60
+#define ROUTER_WINDOW_MAX 120
+
+/* The last window_s seconds of one provider (or of the whole router). */
+struct window_stats {
+	uint64_t requests; /* attempts sent (router: requests finished) */
+	uint64_t errors;   /* failed attempts (router: failed requests) */
+	double share;      /* of all attempts in the window, 0..1 (providers only) */
+	uint64_t p50_us, p95_us, p99_us;
+	struct histogram latency; /* successful attempts in the window */
+	/* Per second, oldest first, window_s entries: for sparklines. */
+	uint32_t series_requests[ROUTER_WINDOW_MAX];
+	uint32_t series_errors[ROUTER_WINDOW_MAX];
+};
+
 struct provider_snapshot {
 	char name[64];
 	char kind[16];
@@ -141,6 +157,7 @@ struct provider_snapshot {
 	struct histogram latency; /* successful attempts, microseconds */
 	uint32_t recent_ms[64];   /* the last 64 latencies (ring order, oldest first) */
 	size_t n_recent;
+	struct window_stats window; /* filled when router_snapshot's window_s > 0 */
 	int64_t last_probe_ms; /* wall time of the last probe, 0 if none */
 	int last_probe_ok;
 	uint64_t last_probe_latency_us;
@@ -158,6 +175,11 @@ struct router_snapshot {
 	uint64_t hedges;     /* hedge attempts sent */
 	uint64_t hedges_won; /* answers that came from the hedge */
 	uint64_t attempts;   /* attempts sent */
+	uint64_t attempts_failed;
+	int window_s;              /* the window below covers this many seconds */
+	struct window_stats window; /* requests (not attempts): finished, failed, latency */
+	uint64_t window_attempts_failed;
+	uint64_t window_cancelled;
 	uint64_t cache_hits;
 	uint64_t in_flight;
 	double cost_usd;
