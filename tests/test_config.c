@@ -1031,6 +1031,7 @@ test_config_load(void **state)
 	assert_string_equal(cause, want);
 	free(want);
 	free(cause);
+	config_free(&cfg);
 	/* Without the checks (llmdeck status): the same file loads, the budget with it. */
 	config_init(&cfg);
 	if (config_load_unchecked(&cfg, cfgpath, &cause) != 0)
