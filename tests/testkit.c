@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "util.h"
+
+/* What the library leaves to the commands (the file limit): the commands' own code. */
+#include "cli_common.c"
 
 void
 testkit_missing(const char *what)
@@ -30,16 +32,7 @@ testkit_missing(const char *what)
 long
 testkit_raise_fd_limit(void)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return -1;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			return -1;
-	}
-	return (long)rl.rlim_cur;
+	return cli_raise_fd_limit();
 }
 
 void

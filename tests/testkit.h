@@ -44,8 +44,9 @@ uint64_t testkit_sim_requests(struct testkit *, size_t i);
  */
 void testkit_missing(const char *what) __attribute__((noreturn));
 
-/* Raise RLIMIT_NOFILE's soft limit to its hard limit (the library never does); the new
- * soft limit or -1. testkit_init calls it. */
+/* Raise RLIMIT_NOFILE's soft limit to its hard limit, as the commands do (the library
+ * never does: this is tui/cli's cli_raise_fd_limit); the new soft limit or -1.
+ * testkit_init calls it. */
 long testkit_raise_fd_limit(void);
 
 /* POST json to url (20 s at most); the body lands in out (initialised here).
