@@ -182,6 +182,14 @@ adapter_json_int(const cJSON *obj, const char *key, int64_t dflt)
 	return (int64_t)d;
 }
 
+int64_t
+adapter_json_tokens(const cJSON *obj, const char *key, int64_t dflt)
+{
+	int64_t n = adapter_json_int(obj, key, -1);
+
+	return n >= 0 && n <= ADAPTER_MAX_TOKENS ? n : dflt;
+}
+
 void
 adapter_set_string(char **dst, const char *s)
 {

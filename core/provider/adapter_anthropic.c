@@ -88,12 +88,12 @@ anthropic_usage(const cJSON *usage, struct llm_usage *u)
 	if (!cJSON_IsObject(usage))
 		return;
 	raw = u->input_tokens - u->cache_read_tokens - u->cache_write_tokens;
-	raw = adapter_json_int(usage, "input_tokens", raw);
-	u->output_tokens = adapter_json_int(usage, "output_tokens", u->output_tokens);
+	raw = adapter_json_tokens(usage, "input_tokens", raw);
+	u->output_tokens = adapter_json_tokens(usage, "output_tokens", u->output_tokens);
 	u->cache_read_tokens =
-	    adapter_json_int(usage, "cache_read_input_tokens", u->cache_read_tokens);
+	    adapter_json_tokens(usage, "cache_read_input_tokens", u->cache_read_tokens);
 	u->cache_write_tokens =
-	    adapter_json_int(usage, "cache_creation_input_tokens", u->cache_write_tokens);
+	    adapter_json_tokens(usage, "cache_creation_input_tokens", u->cache_write_tokens);
 	u->input_tokens = raw + u->cache_read_tokens + u->cache_write_tokens;
 }
 

@@ -108,12 +108,12 @@ openai_usage(const cJSON *usage, struct llm_usage *u)
 
 	if (!cJSON_IsObject(usage))
 		return;
-	u->input_tokens = adapter_json_int(usage, "prompt_tokens", u->input_tokens);
-	u->output_tokens = adapter_json_int(usage, "completion_tokens", u->output_tokens);
+	u->input_tokens = adapter_json_tokens(usage, "prompt_tokens", u->input_tokens);
+	u->output_tokens = adapter_json_tokens(usage, "completion_tokens", u->output_tokens);
 	details = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
 	if (cJSON_IsObject(details))
 		u->cache_read_tokens =
-		    adapter_json_int(details, "cached_tokens", u->cache_read_tokens);
+		    adapter_json_tokens(details, "cached_tokens", u->cache_read_tokens);
 }
 
 static void

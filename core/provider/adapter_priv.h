@@ -35,6 +35,10 @@ cJSON *adapter_json_parse(const char *body, size_t len);
 const char *adapter_json_string(const cJSON *obj, const char *key);
 /* The number at key as an integer, or dflt if absent or not a number. */
 int64_t adapter_json_int(const cJSON *obj, const char *key, int64_t dflt);
+/* A token count at key, 0..ADAPTER_MAX_TOKENS, else dflt: a negative or absurd count
+ * from a provider is not counted (it would price negative or overflow the sums). */
+#define ADAPTER_MAX_TOKENS ((int64_t)1 << 53)
+int64_t adapter_json_tokens(const cJSON *obj, const char *key, int64_t dflt);
 /* Replace *dst by a copy of s (NULL: leave *dst alone). */
 void adapter_set_string(char **dst, const char *s);
 

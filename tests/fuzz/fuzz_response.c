@@ -1,8 +1,9 @@
 /*
  * fuzz_response.c: every adapter's parser of a whole (2xx, non-streamed)
  * answer: Anthropic, OpenAI (and its flavours, which share the parser) and
- * Azure. Taken: there is content. Refused: LLM_ERR_MALFORMED with a one-line
- * message. fuzz_refused is 1 when every adapter refused the input.
+ * Azure. Taken: there is content and no token count is negative. Refused:
+ * LLM_ERR_MALFORMED with a one-line message. fuzz_refused is 1 when every
+ * adapter refused the input.
  */
 #include <string.h>
 
@@ -26,6 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(out.content != NULL);
 			FUZZ_CHECK(out.stop >= LLM_STOP_NONE && out.stop <= LLM_STOP_OTHER);
 			FUZZ_CHECK(out.usage.input_tokens >= 0 && out.usage.output_tokens >= 0);
+			FUZZ_CHECK(out.usage.cache_read_tokens >= 0 &&
+			    out.usage.cache_write_tokens >= 0);
 		} else {
 			FUZZ_CHECK(err.cls == LLM_ERR_MALFORMED);
 			fuzz_check_message(err.message, sizeof err.message);

@@ -4,8 +4,9 @@
  * input's head asks for (fuzz_chunks) and then whole. Both feeds must reach
  * the same verdict, text, usage, stop reason, ids and error; the deltas
  * handed to the callback must add up to the content (see run()); a stream
- * that ended properly finishes with 0 and content; every error has a real
- * class and a one-line message. fuzz_refused is 1 when every decoder failed the stream.
+ * that ended properly finishes with 0 and content; no token count is
+ * negative; every error has a real class and a one-line message.
+ * fuzz_refused is 1 when every decoder failed the stream.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ run(const struct adapter *a, const uint8_t *data, size_t size, struct fuzz_chunk
 		FUZZ_CHECK(o->acc.content != NULL);
 	else
 		check_error(&o->err);
+	FUZZ_CHECK(o->acc.usage.input_tokens >= 0 && o->acc.usage.output_tokens >= 0);
+	FUZZ_CHECK(o->acc.usage.cache_read_tokens >= 0 && o->acc.usage.cache_write_tokens >= 0);
 	/* The deltas add up to the content. stream_finish() has no callback: the text of
 	 * a last event it dispatches reaches only the content, and then the stream has
 	 * been cut (no proper end can carry text), so the answer is an error anyway. */
