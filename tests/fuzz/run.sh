@@ -20,10 +20,14 @@ for f in "$@"; do
 	if [ -d tests/fuzz/regress/"$name" ]; then
 		cp tests/fuzz/regress/"$name"/* "$dir/corpus/" 2>/dev/null
 	fi
+	case $name in
+	theme) dict= ;;
+	*) dict=-dict=tests/fuzz/json.dict ;;
+	esac
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    nice "$f" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 -detect_leaks=1 \
-	    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "$dir/corpus" \
+	    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" $dict "$dir/corpus" \
 	    >"$dir/log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log")
