@@ -17,11 +17,12 @@
 
 /*
  * Open bug, found by this harness and left to the config module's owners
- * (regress/config/newline-in-flavor.reject): a refusal quotes the file's
- * strings as they are (unknown kind or flavor, names), so a value holding a
- * newline makes a cause of several lines. Until config_parse_error() and
- * validate_error() make their message one line, only that part of the
- * property is off; build with -DCONFIG_CAUSE_ONE_LINE=1 to check it.
+ * (regress/config/): a refusal quotes the file's strings as they are (an
+ * unknown kind or flavor, a provider's model alias), so a value holding a
+ * newline makes a cause of several lines. Until config_parse_error()
+ * (config_file.c) and validate_error() (config_check.c) make their message
+ * one line, only that part of the property is off; build with
+ * -DCONFIG_CAUSE_ONE_LINE=1 to check it.
  */
 #ifndef CONFIG_CAUSE_ONE_LINE
 #define CONFIG_CAUSE_ONE_LINE 0
