@@ -140,6 +140,7 @@ clean:
 
 .PHONY: all test asan tsan bench run screenshots format format-check clean fuzz fuzz-build
 .SECONDARY:
--include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d)
+-include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d) \
+    $(TEST_HELPER_OBJ:.o=.d)
 -include $(FUZZ_SRC:%.c=$(B)/%.d) $(FUZZ_HELPERS:%.c=$(B)/%.d) $(B)/tests/fuzz/replay.d
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

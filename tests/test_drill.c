@@ -446,6 +446,7 @@ test_hedges_and_cancels_are_ledgered(void **state)
 	struct store *st = NULL;
 	char dir[] = "/tmp/llmdeck-drill-XXXXXX", path[64], cmd[96];
 	char *cause = NULL;
+	uint64_t sent, id;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/db", dir);
@@ -467,8 +468,15 @@ test_hedges_and_cancels_are_ledgered(void **state)
 	llm_request_init(&req);
 	llm_request_add_message(&req, LLM_ROLE_USER, "never mind");
 	req.provider = xstrdup("slow");
-	router_cancel(f->r, router_submit(f->r, &req, NULL, w_done, &w));
+	sent = testkit_sim_requests(&f->kit, 0);
+	id = router_submit(f->r, &req, NULL, w_done, &w);
 	llm_request_free(&req);
+	/* Cancel once the provider has it (a cancel during admission never reaches one). */
+	for (int i = 0; i < 500 && testkit_sim_requests(&f->kit, 0) == sent; i++) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	router_cancel(f->r, id);
 	w_wait(&w, 1);
 	assert_int_equal(w.res[0]->cls, LLM_ERR_CANCELLED);
 	w_free(&w);

@@ -20,18 +20,27 @@
  *   router_cancel()      the caller left: abort every transfer, ledger what
  *                        was used as "cancelled"
  *
- * Threads. A request belongs to the caller's thread during admission, then to
- * the HTTP engine's thread (every attempt, timer and callback runs there)
- * until rreq_finish(); the result is then delivered by the store's writer
- * thread (after the ledger commit), the router's worker thread (after a cache
- * write) or, without a store, the engine thread. Provider state, the router's
+ * Threads. router_submit() only copies the request and queues it: it never
+ * blocks, so a gateway's polling thread may call it. Three threads then carry
+ * a request:
+ *   router-worker  admission (cost optimizer, cache lookup, budget), cache
+ *                  writes, event persistence, and the delivery of every result:
+ *                  done (and the end of router_generate) always runs here,
+ *                  with or without a store
+ *   http engine    every attempt, timer, watchdog and callback; delta callbacks
+ *                  run here
+ *   store-writer   the ledger's group commit; the result waits for its row
+ * A request belongs to one of them at a time: the worker during admission, the
+ * engine from rreq_start() to rreq_finish(), the writer until its row is
+ * committed, the worker again to deliver. Provider state, the router's
  * counters and the live list are shared with operator calls and snapshots on
  * other threads, under r->mu.
  *
  * Lock order: r->mu, then the event ring's lock (event_add may be called with
- * r->mu held); the http engine's locks are leaves (http_submit, http_cancel and
- * http_call_later may be called with r->mu held); r->job_mu is never held with
- * another lock. No SQLite call ever runs with r->mu held or on the engine thread.
+ * r->mu held); the http engine's and the work queue's locks are leaves
+ * (http_submit, http_cancel, http_call_later and workq_push may be called with
+ * r->mu held). No SQLite call ever runs with r->mu held, on the engine thread
+ * or on the caller's.
  *
  * Time. timeout_seconds is the request's overall deadline. Within it each
  * attempt has its own limits (README: "How the router decides"): connecting
@@ -55,253 +64,21 @@
 #include "pricing.h"
 #include "router_priv.h"
 #include "store.h"
+#include "workq.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_STREAM_IDLE_MS 30000
 
+static void rreq_start(void *);
 static void rreq_next(struct rreq *);
 static void rreq_failover(struct rreq *);
 static void rreq_finish(struct rreq *, enum llm_errclass);
 static void rreq_settle_end(struct rreq *);
 static void rreq_deliver(struct rreq *);
 static void rreq_ledger(struct rreq *);
-static void attempt_watch(struct attempt *);
 static int attempt_start(struct rreq *, int idx, int hedge);
 
-uint64_t
-router_now(struct router *r)
-{
-	if (r->opts.now_ms != NULL)
-		return r->opts.now_ms(r->opts.now_arg);
-	return clock_mono_ms();
-}
-
-const char *
-provider_admin_name(enum provider_admin a)
-{
-	switch (a) {
-	case ADMIN_ENABLED: return "enabled";
-	case ADMIN_DISABLED: return "disabled";
-	case ADMIN_DRAINED: return "drained";
-	case ADMIN_MISCONFIGURED: return "misconfigured";
-	}
-	return "unknown";
-}
-
-void
-router_result_free(struct router_result *res)
-{
-	if (res == NULL)
-		return;
-	llm_response_free(&res->resp);
-	free(res->attempts);
-	memset(res, 0, sizeof *res);
-}
-
-double
-router_cost(const struct config *cfg, const char *alias, const struct llm_usage *u, int *unpriced)
-{
-	return pricing_cost(alias != NULL ? config_model(cfg, alias) : NULL, u, unpriced);
-}
-
 /* Attempts. */
-
-/* Attempts are listed in the order they started (a hedge may end first). */
-static void
-reserve_attempt(struct rreq *q, struct attempt *a)
-{
-	q->attempts = xreallocarray(q->attempts, q->n_attempts + 1, sizeof *q->attempts);
-	a->slot = q->n_attempts++;
-	memset(&q->attempts[a->slot], 0, sizeof *q->attempts);
-}
-
-static void
-record_attempt(struct rreq *q, struct attempt *a, enum llm_errclass cls, const char *error,
-    uint64_t latency_us)
-{
-	struct router_attempt *ra = &q->attempts[a->slot];
-
-	strlcpy_(ra->provider, q->r->providers[a->idx].conf->name, sizeof ra->provider);
-	strlcpy_(ra->model, a->alias, sizeof ra->model);
-	ra->status = a->status;
-	ra->cls = cls;
-	ra->hedge = a->hedge;
-	strlcpy_(ra->error, error != NULL ? error : "", sizeof ra->error);
-	ra->latency_us = latency_us;
-}
-
-static void
-attempt_free(struct attempt *a)
-{
-	if (a->stream != NULL)
-		a->q->r->providers[a->idx].adapter->stream_free(a->stream);
-	llm_response_free(&a->acc);
-	buf_free(&a->errbody);
-	adapter_http_free(&a->ah);
-	free(a->serr);
-	free(a);
-}
-
-static void
-rreq_unlink_attempt(struct rreq *q, struct attempt *a)
-{
-	for (size_t i = 0; i < q->n_live; i++)
-		if (q->live[i] == a) {
-			q->live[i] = q->live[--q->n_live];
-			q->live[q->n_live] = NULL;
-			return;
-		}
-}
-
-/* Abort every live attempt but keep (under r->mu: router_free reads http_id). */
-static void
-rreq_abort_others(struct rreq *q, struct attempt *keep)
-{
-	struct router *r = q->r;
-
-	pthread_mutex_lock(&r->mu);
-	for (size_t i = 0; i < q->n_live; i++) {
-		struct attempt *a = q->live[i];
-		if (a == keep)
-			continue;
-		if (keep != NULL)
-			a->lost = 1;
-		if (a->http_id != 0)
-			http_cancel(r->engine, a->http_id);
-	}
-	pthread_mutex_unlock(&r->mu);
-}
-
-static void
-on_stream_delta(void *arg, const char *text, size_t len)
-{
-	struct attempt *a = arg;
-	struct rreq *q = a->q;
-
-	if (len == 0 || a->lost)
-		return;
-	if (q->winner == NULL) {
-		/* The first token decides the race: the hedge (or the original) is cancelled. */
-		q->winner = a;
-		a->answered = 1;
-		if (q->n_live > 1)
-			rreq_abort_others(q, a);
-		/* From now on the watchdog minds the silence between chunks. */
-		if (a->watch_id != 0)
-			http_cancel_timer(q->r->engine, a->watch_id);
-		attempt_watch(a);
-	}
-	if (q->winner != a)
-		return;
-	a->delivered_bytes += len;
-	q->delivered = 1;
-	if (q->delta != NULL)
-		q->delta(q->arg, text, len);
-}
-
-static void
-on_http_headers(void *arg, int status, const struct http_headers *h)
-{
-	struct attempt *a = arg;
-
-	(void)h;
-	a->status = status;
-	a->last_byte_us = clock_mono_us();
-	if (a->q->req.stream && status >= 200 && status < 300) {
-		a->stream = a->q->r->providers[a->idx].adapter->stream_new();
-		a->serr = xmalloc(sizeof *a->serr);
-		llm_error_clear(a->serr);
-	}
-}
-
-static int
-on_http_data(void *arg, const char *data, size_t len)
-{
-	struct attempt *a = arg;
-	const struct adapter *ad = a->q->r->providers[a->idx].adapter;
-
-	a->last_byte_us = clock_mono_us();
-	if (a->stream == NULL) {
-		if (a->errbody.len + len > 1 << 20)
-			return 1;
-		buf_append(&a->errbody, data, len);
-		return 0;
-	}
-	if (ad->stream_feed(a->stream, data, len, on_stream_delta, a, &a->acc, a->serr) < 0) {
-		a->stream_failed = 1;
-		return 1;
-	}
-	return a->lost; /* a lost hedge stops reading at once */
-}
-
-/* What the provider said went wrong, from the transfer's outcome. */
-static void
-attempt_classify(struct attempt *a, const struct http_result *hr, struct llm_error *err)
-{
-	struct rreq *q = a->q;
-	const struct adapter *ad = q->r->providers[a->idx].adapter;
-
-	if (a->stream_failed) {
-		*err = *a->serr;
-	} else if (hr->err == HTTP_ERR_ABORTED && a->abandoned) {
-		if (a->answered)
-			llm_error_set(err, LLM_ERR_TIMEOUT, hr->status,
-			    "stream idle: no data for %.1f s",
-			    (double)(clock_mono_us() - a->last_byte_us) / 1e6);
-		else
-			llm_error_set(err, LLM_ERR_TIMEOUT, hr->status, "no %s within %.1f s",
-			    q->req.stream ? "first token" : "answer",
-			    (double)(a->give_up_us - a->start_us) / 1e6);
-	} else if (hr->err == HTTP_ERR_TIMEOUT && !q->req.stream) {
-		llm_error_set(err, LLM_ERR_TIMEOUT, hr->status, "no answer within %.1f s: %s",
-		    (double)(a->give_up_us - a->start_us) / 1e6, hr->errmsg);
-	} else if (hr->err == HTTP_ERR_TIMEOUT) {
-		llm_error_set(err, LLM_ERR_TIMEOUT, hr->status, "timed out: %s", hr->errmsg);
-	} else if (hr->err == HTTP_ERR_TOO_LARGE) {
-		llm_error_set(err, LLM_ERR_MALFORMED, hr->status, "response too large");
-	} else if (hr->err == HTTP_ERR_ABORTED) {
-		llm_error_set(err, LLM_ERR_CANCELLED, hr->status,
-		    a->lost ? "cancelled: another attempt answered first" : "cancelled");
-	} else if (hr->err != HTTP_OK &&
-	    (hr->status < 200 || hr->status >= 300 || a->stream == NULL)) {
-		llm_error_set(err, LLM_ERR_CONNECT, hr->status, "%s: %s", http_err_name(hr->err),
-		    hr->errmsg);
-	} else if (hr->status >= 200 && hr->status < 300) {
-		if (a->stream != NULL) {
-			if (hr->err != HTTP_OK || ad->stream_finish(a->stream, &a->acc, err) != 0) {
-				if (err->cls == LLM_OK)
-					llm_error_set(err, LLM_ERR_STREAM, hr->status,
-					    "stream cut: %s", hr->errmsg);
-			}
-		} else {
-			ad->parse_response(hr->body, hr->body_len, &a->acc, err);
-		}
-	} else {
-		const char *body = a->errbody.len == 0 ? hr->body : a->errbody.data;
-		size_t len = a->errbody.len == 0 ? hr->body_len : a->errbody.len;
-		ad->classify_error(hr->status, &hr->headers, body != NULL ? body : "", len, err);
-		if (err->cls == LLM_OK)
-			llm_error_set(err, LLM_ERR_SERVER, hr->status, "HTTP %d", hr->status);
-	}
-	if (err->cls == LLM_OK)
-		adapter_read_request_id(&hr->headers, &a->acc);
-}
-
-/*
- * Usage for an attempt that did not finish: what the provider reported so
- * far, else an estimate (the prompt, and the text already received), flagged.
- */
-static int
-attempt_usage(struct attempt *a, struct llm_usage *u)
-{
-	*u = a->acc.usage;
-	if (u->input_tokens > 0 || u->output_tokens > 0)
-		return 0;
-	u->input_tokens =
-	    (int64_t)(estimate_tokens(&a->q->req) - llm_request_max_tokens(&a->q->req));
-	u->output_tokens = (int64_t)((a->delivered_bytes + 3) / 4);
-	return 1;
-}
 
 /* Breaker, rate-limit and cost bookkeeping for an attempt that ended. */
 static void
@@ -339,6 +116,17 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 	record_attempt(q, a, cls, cls == LLM_OK ? NULL : err->message, lat);
 }
 
+/* The request's outcome is decided; the attempts still live are cancelled and
+ * it finishes when the last one has ended (rreq_settle_end). */
+static void
+rreq_decide(struct rreq *q, enum llm_errclass outcome, struct attempt *keep)
+{
+	q->finishing = 1;
+	q->outcome = outcome;
+	if (keep != NULL)
+		rreq_abort_others(q, keep);
+}
+
 /* A hedge that lost, or an attempt the caller left: a ledger row of its own. */
 static void
 rreq_add_loser(struct rreq *q, struct attempt *a, const struct llm_usage *u, double cost,
@@ -364,6 +152,89 @@ rreq_add_loser(struct rreq *q, struct attempt *a, const struct llm_usage *u, dou
 	row->attempts = 1;
 }
 
+/* The answer. Anything still running lost the race. */
+static void
+attempt_won(struct attempt *a, const struct llm_error *err)
+{
+	struct rreq *q = a->q;
+	struct router *r = q->r;
+	double cost;
+	int unpriced;
+
+	q->winner = a;
+	attempt_settle(a, LLM_OK, err, &a->acc.usage, &cost, &unpriced);
+	q->cost_usd += cost;
+	q->unpriced |= unpriced;
+	if (a->hedge) {
+		pthread_mutex_lock(&r->mu);
+		r->hedges_won++;
+		pthread_mutex_unlock(&r->mu);
+	}
+	llm_response_free(&q->acc);
+	q->acc = a->acc;
+	llm_response_init(&a->acc);
+	if (q->req.stream && !q->delivered && q->acc.content != NULL) {
+		/* A non-streamed answer to a streamed request: one delta. */
+		q->delivered = 1;
+		if (q->delta != NULL)
+			q->delta(q->arg, q->acc.content, strlen(q->acc.content));
+	}
+	q->cur = a->idx;
+	strlcpy_(q->alias, a->alias, sizeof q->alias);
+	rreq_decide(q, LLM_OK, a);
+}
+
+/* Lost the race (or finished second): its usage is spend all the same. */
+static void
+attempt_lost(struct attempt *a, enum llm_errclass cls, const struct llm_error *err)
+{
+	struct llm_usage u = a->acc.usage;
+	double cost;
+	int unpriced, estimated = cls == LLM_OK ? 0 : attempt_usage(a, &u);
+
+	attempt_settle(a, cls == LLM_OK ? LLM_OK : LLM_ERR_CANCELLED, err, &u, &cost, &unpriced);
+	rreq_add_loser(a->q, a, &u, cost, unpriced, estimated);
+}
+
+/* The caller left: what this attempt used is the request's spend. */
+static void
+attempt_cancelled(struct attempt *a, const struct llm_error *err)
+{
+	struct rreq *q = a->q;
+	struct llm_usage u;
+	double cost;
+	int unpriced, estimated = attempt_usage(a, &u);
+
+	attempt_settle(a, LLM_ERR_CANCELLED, err, &u, &cost, &unpriced);
+	q->acc.usage = u;
+	q->usage_estimated = estimated;
+	q->cost_usd += cost;
+	q->unpriced |= unpriced;
+	rreq_decide(q, LLM_ERR_CANCELLED, NULL);
+}
+
+/* The provider failed this attempt. Returns 1 if the request goes on (another
+ * attempt, a retry, a failover), 0 if it is decided. */
+static int
+attempt_failed(struct attempt *a, const struct llm_error *err)
+{
+	struct rreq *q = a->q;
+	double cost;
+	int unpriced;
+
+	attempt_settle(a, err->cls, err, NULL, &cost, &unpriced);
+	q->last_err = *err;
+	q->cur = a->idx;
+	if (q->winner != a)
+		return 1;
+	/* Text already reached the caller: failing over would splice two answers. */
+	llm_error_set(&q->last_err, LLM_ERR_STREAM, err->status,
+	    "stream_broken: the stream from %s failed after the first token: %s",
+	    q->r->providers[a->idx].conf->name, err->message);
+	rreq_decide(q, LLM_ERR_STREAM, NULL);
+	return 0;
+}
+
 static void
 on_http_done(void *arg, const struct http_result *hr)
 {
@@ -371,10 +242,8 @@ on_http_done(void *arg, const struct http_result *hr)
 	struct rreq *q = a->q;
 	struct router *r = q->r;
 	struct llm_error err;
-	struct llm_usage u;
 	enum llm_errclass cls;
-	double cost;
-	int unpriced, estimated;
+	int go_on = 0;
 
 	pthread_mutex_lock(&r->mu);
 	a->http_id = 0;
@@ -389,84 +258,23 @@ on_http_done(void *arg, const struct http_result *hr)
 	cls = err.cls;
 	rreq_unlink_attempt(q, a);
 
-	if (cls == LLM_OK && (q->winner == NULL || q->winner == a) && !q->cancel) {
-		/* The answer. Anything still running lost the race. */
-		q->winner = a;
-		attempt_settle(a, LLM_OK, &err, &a->acc.usage, &cost, &unpriced);
-		q->cost_usd += cost;
-		q->unpriced |= unpriced;
-		if (a->hedge) {
-			pthread_mutex_lock(&r->mu);
-			r->hedges_won++;
-			pthread_mutex_unlock(&r->mu);
-		}
-		llm_response_free(&q->acc);
-		q->acc = a->acc;
-		llm_response_init(&a->acc);
-		if (q->req.stream && !q->delivered && q->acc.content != NULL) {
-			/* A non-streamed answer to a streamed request: one delta. */
-			q->delivered = 1;
-			if (q->delta != NULL)
-				q->delta(q->arg, q->acc.content, strlen(q->acc.content));
-		}
-		q->cur = a->idx;
-		strlcpy_(q->alias, a->alias, sizeof q->alias);
-		q->finishing = 1;
-		q->outcome = LLM_OK;
-		rreq_abort_others(q, a);
-		attempt_free(a);
-		rreq_settle_end(q);
-		return;
-	}
-	if (a->lost || (cls == LLM_OK && q->winner != a)) {
-		/* Lost the race (or finished second): its usage is spend all the same. */
-		estimated = cls == LLM_OK ? 0 : attempt_usage(a, &u);
-		if (cls == LLM_OK)
-			u = a->acc.usage;
-		attempt_settle(a, cls == LLM_OK ? LLM_OK : LLM_ERR_CANCELLED, &err, &u, &cost,
-		    &unpriced);
-		rreq_add_loser(q, a, &u, cost, unpriced, estimated);
-		attempt_free(a);
-		rreq_settle_end(q);
-		return;
-	}
-	if (q->cancel) {
-		/* The caller left: what this attempt used is the request's spend. */
-		estimated = attempt_usage(a, &u);
-		attempt_settle(a, LLM_ERR_CANCELLED, &err, &u, &cost, &unpriced);
-		q->acc.usage = u;
-		q->usage_estimated = estimated;
-		q->cost_usd += cost;
-		q->unpriced |= unpriced;
-		q->finishing = 1;
-		q->outcome = LLM_ERR_CANCELLED;
-		attempt_free(a);
-		rreq_settle_end(q);
-		return;
-	}
-
-	attempt_settle(a, cls, &err, NULL, &cost, &unpriced);
-	q->last_err = err;
-	q->cur = a->idx;
-	if (q->winner == a) {
-		/* Text already reached the caller: failing over would splice two answers. */
-		llm_error_set(&q->last_err, LLM_ERR_STREAM, err.status,
-		    "stream_broken: the stream from %s failed after the first token: %s",
-		    r->providers[a->idx].conf->name, err.message);
-		q->finishing = 1;
-		q->outcome = LLM_ERR_STREAM;
-		attempt_free(a);
-		rreq_settle_end(q);
-		return;
-	}
+	if (cls == LLM_OK && (q->winner == NULL || q->winner == a) && !q->cancel)
+		attempt_won(a, &err);
+	else if (a->lost || (cls == LLM_OK && q->winner != a))
+		attempt_lost(a, cls, &err);
+	else if (q->cancel)
+		attempt_cancelled(a, &err);
+	else
+		go_on = attempt_failed(a, &err);
 	attempt_free(a);
-	if (q->n_live > 0)
+	if (!go_on)
+		rreq_settle_end(q);
+	else if (q->n_live > 0)
 		return; /* its hedge (or the original) carries on */
-	if (cls == LLM_ERR_BAD_REQUEST) {
+	else if (cls == LLM_ERR_BAD_REQUEST)
 		rreq_finish(q, cls);
-		return;
-	}
-	rreq_next(q);
+	else
+		rreq_next(q);
 }
 
 /* A decision was made (answer, cancel, broken stream): finish once nothing is live. */
@@ -709,7 +517,7 @@ on_watch(void *arg)
 }
 
 /* Arm the watchdog for the attempt's next deadline: give-up, idle or hedge. */
-static void
+void
 attempt_watch(struct attempt *a)
 {
 	struct router *r = a->q->r;
@@ -739,7 +547,7 @@ rreq_mark_tried(struct rreq *q, int idx)
 		q->tried[q->n_tried++] = idx;
 }
 
-static void
+void
 on_retry_timer(void *arg)
 {
 	struct rreq *q = arg;
@@ -935,26 +743,19 @@ rreq_deliver(struct rreq *q)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* Worker: answer the caller. */
 static void
-job_post(struct router *r, void (*fn)(struct router *, void *), void *arg)
+job_deliver(void *arg)
 {
-	struct job *j = xmalloc(sizeof *j);
-
-	j->fn = fn;
-	j->arg = arg;
-	j->next = NULL;
-	pthread_mutex_lock(&r->job_mu);
-	*r->jobs_tail = j;
-	r->jobs_tail = &j->next;
-	pthread_cond_signal(&r->job_cv);
-	pthread_mutex_unlock(&r->job_mu);
+	rreq_deliver(arg);
 }
 
 /* Worker: store the answer in the cache, then answer the caller. */
 static void
-job_cache_put_and_deliver(struct router *r, void *arg)
+job_cache_put_and_deliver(void *arg)
 {
 	struct rreq *q = arg;
+	struct router *r = q->r;
 
 	cache_put(r->store, &r->cfg->cache, q->cache_key, q->res->provider, q->res->model,
 	    &q->res->resp);
@@ -971,10 +772,10 @@ rreq_ledger_done(void *arg, int rc)
 	if (rc != 0)
 		event_add(r->events, EV_ERROR, q->res->provider,
 		    "ledger: a row could not be committed; spend may be under-counted");
-	if (q->res->cls == LLM_OK && q->cacheable && !q->res->cached)
-		job_post(r, job_cache_put_and_deliver, q);
-	else
-		rreq_deliver(q);
+	workq_push(r->wq,
+	    q->res->cls == LLM_OK && q->cacheable && !q->res->cached ? job_cache_put_and_deliver
+	                                                             : job_deliver,
+	    q);
 }
 
 static const char *
@@ -1095,7 +896,7 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	pthread_mutex_unlock(&r->mu);
 
 	if (r->store == NULL) {
-		rreq_deliver(q);
+		workq_push(r->wq, job_deliver, q);
 		return;
 	}
 	rreq_ledger(q);
@@ -1186,18 +987,17 @@ rreq_admit(struct rreq *q)
 	return 0;
 }
 
-/* Engine thread: the request joins the live list (cancel and router_free find it there). */
+/* Engine thread: the request is the engine's now; a cancel that came during
+ * admission takes effect here. */
 static void
 rreq_enter(struct rreq *q)
 {
 	struct router *r = q->r;
 
 	pthread_mutex_lock(&r->mu);
-	q->prev = NULL;
-	q->next = r->live;
-	if (r->live != NULL)
-		r->live->prev = q;
-	r->live = q;
+	q->started = 1;
+	if (q->cancel_pending)
+		q->cancel = 1;
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -1211,6 +1011,15 @@ rreq_finish_pending(void *arg)
 	if (q->cached && q->req.stream && q->acc.content != NULL && q->delta != NULL)
 		q->delta(q->arg, q->acc.content, strlen(q->acc.content));
 	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
+}
+
+/* Worker: admit, then hand the request to the engine thread. */
+static void
+job_admit(void *arg)
+{
+	struct rreq *q = arg;
+
+	http_call_later(q->r->engine, 0, rreq_admit(q) ? rreq_finish_pending : rreq_start, q);
 }
 
 static void
@@ -1263,17 +1072,22 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	}
 	q->deadline_ms = router_now(r) + (uint64_t)deadline;
 
+	/* On the live list from now: router_cancel() and router_free() find it there
+	 * (during admission they only mark it, under r->mu). */
 	pthread_mutex_lock(&r->mu);
 	r->active++;
 	r->in_flight++;
 	id = q->id = ++r->next_id;
+	q->next = r->live;
+	if (r->live != NULL)
+		r->live->prev = q;
+	r->live = q;
 	pthread_mutex_unlock(&r->mu);
-	/* Not on the live list until the engine thread has it: router_cancel() and
-	 * router_free() reach it from there. */
-	if (rreq_admit(q))
-		http_call_later(r->engine, 0, rreq_finish_pending, q);
-	else
+	/* Admission can touch SQLite: the worker's job. */
+	if (r->store == NULL)
 		http_call_later(r->engine, 0, rreq_start, q);
+	else
+		workq_push(r->wq, job_admit, q);
 	return id;
 }
 
@@ -1295,7 +1109,10 @@ on_cancel(void *arg)
 	pthread_mutex_lock(&r->mu);
 	for (q = r->live; q != NULL && q->id != m->id; q = q->next)
 		;
-	if (q != NULL && !q->finishing && !q->cancel) {
+	if (q != NULL && !q->started) {
+		q->cancel_pending = 1; /* still in admission: rreq_start() sees it */
+		q = NULL;
+	} else if (q != NULL && !q->finishing && !q->cancel) {
 		q->cancel = 1;
 		if (q->timer_id != 0 && http_cancel_timer(r->engine, q->timer_id)) {
 			q->timer_id = 0;
@@ -1307,6 +1124,8 @@ on_cancel(void *arg)
 	} else {
 		q = NULL;
 	}
+	if (--r->active == 0)
+		pthread_cond_broadcast(&r->idle);
 	pthread_mutex_unlock(&r->mu);
 	free(m);
 	if (q != NULL && timer_cancelled) {
@@ -1326,226 +1145,9 @@ router_cancel(struct router *r, uint64_t id)
 	m = xmalloc(sizeof *m);
 	m->r = r;
 	m->id = id;
+	/* The message counts as active: router_free() waits for it to be read. */
+	pthread_mutex_lock(&r->mu);
+	r->active++;
+	pthread_mutex_unlock(&r->mu);
 	http_call_later(r->engine, 0, on_cancel, m);
-}
-
-struct sync_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-	struct router_result *res;
-	router_delta_cb delta;
-	void *arg;
-};
-
-static void
-sync_delta(void *arg, const char *text, size_t len)
-{
-	struct sync_wait *w = arg;
-
-	if (w->delta != NULL)
-		w->delta(w->arg, text, len);
-}
-
-static void
-sync_done(void *arg, struct router_result *res)
-{
-	struct sync_wait *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	w->res = res;
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-int
-router_generate(struct router *r, const struct llm_request *req, router_delta_cb delta, void *arg,
-    struct router_result *out)
-{
-	struct sync_wait w;
-
-	memset(&w, 0, sizeof w);
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	w.delta = delta;
-	w.arg = arg;
-	router_submit(r, req, sync_delta, sync_done, &w);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	pthread_mutex_destroy(&w.mu);
-	pthread_cond_destroy(&w.cv);
-	*out = *w.res;
-	free(w.res);
-	return out->cls == LLM_OK ? 0 : -1;
-}
-
-/* The worker thread: SQLite writes the engine thread must not wait for. */
-static void *
-worker_main(void *arg)
-{
-	struct router *r = arg;
-	struct job *j;
-
-	pthread_mutex_lock(&r->job_mu);
-	for (;;) {
-		while (r->jobs == NULL && !r->worker_stop)
-			pthread_cond_wait(&r->job_cv, &r->job_mu);
-		if (r->jobs == NULL)
-			break;
-		j = r->jobs;
-		r->jobs = j->next;
-		if (r->jobs == NULL)
-			r->jobs_tail = &r->jobs;
-		pthread_mutex_unlock(&r->job_mu);
-		j->fn(r, j->arg);
-		free(j);
-		pthread_mutex_lock(&r->job_mu);
-	}
-	pthread_mutex_unlock(&r->job_mu);
-	return NULL;
-}
-
-static void
-job_persist_event(struct router *r, void *arg)
-{
-	struct event *ev = arg;
-
-	store_event_add(r->store, ev->time_ms, event_kind_name(ev->kind),
-	    ev->provider[0] != '\0' ? ev->provider : NULL, ev->message);
-	free(ev);
-}
-
-/* Every ring event also goes to the database's event log, off the caller's thread. */
-static void
-event_sink(void *arg, const struct event *ev)
-{
-	struct router *r = arg;
-	struct event *copy = xmalloc(sizeof *copy);
-
-	*copy = *ev;
-	job_post(r, job_persist_event, copy);
-}
-
-/* Setup and teardown. */
-
-struct router *
-router_new(const struct config *cfg, const struct router_opts *opts, char **cause)
-{
-	struct router *r;
-	uint64_t now;
-
-	if (cfg->n_providers == 0) {
-		*cause = xstrdup("no providers configured (set ANTHROPIC_API_KEY or "
-		                 "OPENAI_API_KEY, or give --config FILE)");
-		return NULL;
-	}
-	r = xcalloc(1, sizeof *r);
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->idle, NULL);
-	r->cfg = cfg;
-	if (opts != NULL)
-		r->opts = *opts;
-	if (r->opts.backoff_base_ms <= 0)
-		r->opts.backoff_base_ms = 500;
-	if (r->opts.backoff_max_ms <= 0)
-		r->opts.backoff_max_ms = 8000;
-	rng_seed(&r->rng,
-	    r->opts.seed != 0 ? r->opts.seed : clock_mono_us() ^ (uint64_t)clock_wall_ms());
-	r->events = event_ring_new(1024);
-	now = router_now(r);
-	r->n_providers = cfg->n_providers;
-	r->providers = xcalloc(r->n_providers, sizeof *r->providers);
-	for (size_t i = 0; i < r->n_providers; i++) {
-		struct provider *p = &r->providers[i];
-		p->conf = &cfg->providers[i];
-		p->adapter = adapter_for(p->conf->kind);
-		p->admin = p->conf->enabled ? ADMIN_ENABLED : ADMIN_DISABLED;
-		p->priority = p->conf->priority;
-		p->weight = p->conf->weight;
-		breaker_init(&p->breaker, cfg->breaker.failure_threshold, cfg->breaker.cooldown_ms,
-		    cfg->breaker.half_open_max);
-		bucket_init(&p->rpm, p->conf->rate_limit_rpm, now);
-		bucket_init(&p->tpm, p->conf->rate_limit_tpm, now);
-		hist_init(&p->latency);
-	}
-	hist_init(&r->latency);
-	r->store = r->opts.store;
-	pthread_mutex_init(&r->job_mu, NULL);
-	pthread_cond_init(&r->job_cv, NULL);
-	r->jobs_tail = &r->jobs;
-	if (r->store != NULL) {
-		if (pthread_create(&r->worker, NULL, worker_main, r) != 0)
-			fatal("cannot start the router's worker thread");
-		store_overrides(r->store, override_apply, r);
-		event_ring_set_sink(r->events, event_sink, r);
-	}
-	if (r->opts.engine != NULL) {
-		r->engine = r->opts.engine;
-	} else {
-		r->engine = http_engine_new(NULL);
-		r->own_engine = 1;
-	}
-	probe_schedule(r);
-	return r;
-}
-
-/* Engine thread, once the router is closing: cancel every live request. */
-static void
-on_close_all(void *arg)
-{
-	struct router *r = arg;
-
-	pthread_mutex_lock(&r->mu);
-	for (struct rreq *q = r->live; q != NULL; q = q->next) {
-		q->cancel = 1;
-		for (size_t i = 0; i < q->n_live; i++)
-			if (q->live[i]->http_id != 0)
-				http_cancel(r->engine, q->live[i]->http_id);
-		if (q->timer_id != 0 && http_cancel_timer(r->engine, q->timer_id)) {
-			q->timer_id = 0;
-			http_call_later(r->engine, 0, on_retry_timer, q);
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-}
-
-void
-router_free(struct router *r)
-{
-	if (r == NULL)
-		return;
-	pthread_mutex_lock(&r->mu);
-	r->closing = 1;
-	if (r->probe_timer != 0)
-		http_cancel_timer(r->engine, r->probe_timer);
-	r->probe_timer = 0;
-	/* Requests belong to the engine thread: it cancels them. */
-	if (r->active > 0)
-		http_call_later(r->engine, 0, on_close_all, r);
-	for (size_t i = 0; i < r->n_providers; i++)
-		if (r->providers[i].probe_http != 0)
-			http_cancel(r->engine, r->providers[i].probe_http);
-	while (r->active > 0)
-		pthread_cond_wait(&r->idle, &r->mu);
-	pthread_mutex_unlock(&r->mu);
-	if (r->own_engine)
-		http_engine_free(r->engine);
-	if (r->store != NULL) {
-		event_ring_set_sink(r->events, NULL, NULL);
-		pthread_mutex_lock(&r->job_mu);
-		r->worker_stop = 1;
-		pthread_cond_signal(&r->job_cv);
-		pthread_mutex_unlock(&r->job_mu);
-		pthread_join(r->worker, NULL);
-	}
-	pthread_mutex_destroy(&r->job_mu);
-	pthread_cond_destroy(&r->job_cv);
-	event_ring_free(r->events);
-	free(r->providers);
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->idle);
-	free(r);
 }

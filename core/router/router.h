@@ -9,9 +9,12 @@
  * and full jitter inside the request's deadline, then the request fails over;
  * a request error (400, 413, 422) returns at once. Every attempt is recorded.
  *
- * All work runs on the HTTP engine's thread; router_submit() returns at once
- * and calls done later. router_generate() is a blocking wrapper. Operator
- * calls and snapshots are safe from any thread.
+ * router_submit() never blocks (no SQLite, no network: it copies the request
+ * and queues it), so an event loop may call it. Deltas arrive on the HTTP
+ * engine's thread; done always runs on the router's worker thread
+ * ("router-worker"), after the ledger row is committed when there is a store.
+ * router_generate() is a blocking wrapper. Operator calls and snapshots are
+ * safe from any thread. See router.c's head for the whole thread model.
  */
 #ifndef LLMDECK_ROUTER_H
 #define LLMDECK_ROUTER_H
@@ -158,7 +161,7 @@ struct provider_snapshot {
 	uint32_t recent_ms[64];   /* the last 64 latencies (ring order, oldest first) */
 	size_t n_recent;
 	struct window_stats window; /* filled when router_snapshot's window_s > 0 */
-	int64_t last_probe_ms; /* wall time of the last probe, 0 if none */
+	int64_t last_probe_ms;      /* wall time of the last probe, 0 if none */
 	int last_probe_ok;
 	uint64_t last_probe_latency_us;
 };
@@ -176,7 +179,7 @@ struct router_snapshot {
 	uint64_t hedges_won; /* answers that came from the hedge */
 	uint64_t attempts;   /* attempts sent */
 	uint64_t attempts_failed;
-	int window_s;              /* the window below covers this many seconds */
+	int window_s;               /* the window below covers this many seconds */
 	struct window_stats window; /* requests (not attempts): finished, failed, latency */
 	uint64_t window_attempts_failed;
 	uint64_t window_cancelled;

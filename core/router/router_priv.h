@@ -14,8 +14,11 @@
  *   - A struct rreq and its struct attempts belong to the engine thread (the
  *     HTTP engine's loop) from the moment router_submit() hands them over
  *     until rreq_finish(); after that to whichever thread delivers the result.
- *   - r->job_mu guards the worker's queue only. Lock order: r->mu before the
- *     event ring's lock; r->job_mu is never held with another lock.
+ *   - The router's worker (r->wq, thread "router-worker") admits requests
+ *     (cache lookup, budget), writes the cache and persists events, and
+ *     delivers every result: done callbacks always run there.
+ *   - Lock order: r->mu before the event ring's lock; the engine's and the
+ *     work queue's locks are leaves.
  */
 #ifndef LLMDECK_ROUTER_PRIV_H
 #define LLMDECK_ROUTER_PRIV_H
@@ -68,13 +71,6 @@ struct provider {
 	uint64_t probe_started_us;
 };
 
-/* Work the engine thread must not do itself (SQLite writes): run by the worker. */
-struct job {
-	struct job *next;
-	void (*fn)(struct router *, void *);
-	void *arg;
-};
-
 struct rreq;
 
 struct router {
@@ -90,12 +86,7 @@ struct router {
 	struct rng rng;
 	struct store *store;
 
-	pthread_t worker;
-	pthread_mutex_t job_mu;
-	pthread_cond_t job_cv;
-	struct job *jobs;
-	struct job **jobs_tail;
-	int worker_stop;
+	struct workq *wq; /* "router-worker": admission, cache writes, events, delivery */
 
 	int closing;
 	size_t active;     /* live requests and probes */
@@ -183,15 +174,34 @@ struct rreq {
 	struct attempt *winner;    /* the attempt whose answer the caller gets */
 	struct ledger_row *losers; /* rows for hedges that lost, with their usage */
 	size_t n_losers;
-	int delivered; /* text already handed to the caller */
-	int cancel;    /* router_cancel() or a closing router: stop everything */
-	int finishing; /* decided; waiting for the other attempts to end */
+	int delivered;      /* text already handed to the caller */
+	int cancel;         /* router_cancel() or a closing router: stop everything */
+	int started;        /* on the engine thread (under r->mu) */
+	int cancel_pending; /* cancelled during admission (under r->mu) */
+	int finishing;      /* decided; waiting for the other attempts to end */
 	enum llm_errclass outcome;
 	struct llm_response acc; /* the winner's answer, or a cached one */
 	struct llm_error last_err;
 };
 
 uint64_t router_now(struct router *);
+
+/* router_attempt.c: an attempt's transfer callbacks (engine thread). */
+void reserve_attempt(struct rreq *, struct attempt *);
+void record_attempt(struct rreq *, struct attempt *, enum llm_errclass, const char *error,
+    uint64_t latency_us);
+void attempt_free(struct attempt *);
+void rreq_unlink_attempt(struct rreq *, struct attempt *);
+void rreq_abort_others(struct rreq *, struct attempt *keep);
+void on_stream_delta(void *arg, const char *text, size_t len);
+void on_http_headers(void *arg, int status, const struct http_headers *);
+int on_http_data(void *arg, const char *data, size_t len);
+void attempt_classify(struct attempt *, const struct http_result *, struct llm_error *);
+int attempt_usage(struct attempt *, struct llm_usage *);
+
+/* router.c: what the attempt callbacks and router_free need of the life cycle. */
+void attempt_watch(struct attempt *);
+void on_retry_timer(void *arg);
 
 /* router_provider.c; "locked" functions want r->mu held. */
 int provider_index(struct router *, const char *name);
