@@ -1,9 +1,12 @@
 #!/bin/sh
-# bench_gateway.sh: the gateway's added latency and throughput with wrk, against a
-# direct call to the same zero-latency sim and against the Portkey gateway
-# (tests/node/node_modules/@portkey-ai/gateway) on that sim, in one run; then
-# N slow requests (sim latency 2 s) in flight at once with the gateway's thread
-# count and peak RSS. Prints numbers; asserts nothing.
+# bench_gateway.sh: the gateway's added latency and throughput with wrk, in one
+# run on the same zero-latency sim: the sim directly, nginx as a bare reverse
+# proxy (keepalive upstream; Debian's nginx, skipped with a note if absent),
+# `serve --no-db` (routing alone), `serve` with a ledger, `serve` as users run
+# it (ledger + daily budget + cache; 1 and 2 --threads), a cache hit through the
+# gateway, and the Portkey gateway (tests/node/node_modules/@portkey-ai/gateway);
+# then N slow requests (sim latency 2 s) in flight at once with the gateway's
+# thread count and peak RSS. Prints numbers and ratios; asserts nothing.
 #   LLMDECK=build/llmdeck sh tests/bench_gateway.sh
 set -u
 BIN=${LLMDECK:-build/llmdeck}
@@ -49,6 +52,58 @@ GW=$(wait_line "$dir/gw.out" "listening on")
 BENCH_SIM_KEY=sk-bench "$BIN" serve --db "$dir/ledger.db" --listen 127.0.0.1:0 \
     --config "$dir/config.json" >"$dir/gwl.out" 2>&1 & pids="$pids $!"
 GWL=$(wait_line "$dir/gwl.out" "listening on")
+# What users run: the ledger, a daily budget and the cache, all on (a budget far
+# above what the bench spends, so nothing is refused).
+sed 's/"cache":{"enabled":false}/"cache":{"enabled":true},"budget":{"daily_usd":1000000}/' \
+    "$dir/config.json" >"$dir/default.json"
+BENCH_SIM_KEY=sk-bench "$BIN" serve --db "$dir/default.db" --listen 127.0.0.1:0 \
+    --config "$dir/default.json" >"$dir/gwd.out" 2>&1 & pids="$pids $!"
+GWD=$(wait_line "$dir/gwd.out" "listening on")
+BENCH_SIM_KEY=sk-bench "$BIN" serve --db "$dir/default2.db" --listen 127.0.0.1:0 --threads 2 \
+    --config "$dir/default.json" >"$dir/gwd2.out" 2>&1 & pids="$pids $!"
+GWD2=$(wait_line "$dir/gwd2.out" "listening on")
+
+# nginx as a bare reverse proxy to the same sim, keepalive upstream.
+NGX=""
+if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+	ngxbin=$(command -v nginx || echo /usr/sbin/nginx)
+	ngxport=$((20000 + ($$ + 7) % 20000))
+	simhp=${SIM#http://}
+	mkdir -p "$dir/nginx"
+	cat >"$dir/nginx/nginx.conf" <<NGX
+worker_processes 2;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/nginx/body;
+    proxy_temp_path $dir/nginx/proxy;
+    fastcgi_temp_path $dir/nginx/fcgi;
+    uwsgi_temp_path $dir/nginx/uwsgi;
+    scgi_temp_path $dir/nginx/scgi;
+    upstream sim { server $simhp; keepalive 64; }
+    server {
+        listen 127.0.0.1:$ngxport;
+        location / {
+            proxy_pass http://sim;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+NGX
+	"$ngxbin" -c "$dir/nginx/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
+	pids="$pids $!"
+	i=0
+	while [ $i -lt 100 ] && ! curl -s -o /dev/null "http://127.0.0.1:$ngxport/_sim/stats"; do
+		sleep 0.1; i=$((i + 1))
+	done
+	NGX="http://127.0.0.1:$ngxport"
+else
+	echo "note: nginx not installed (apt-get install nginx-light): its rows are skipped"
+fi
 
 PK=""
 PKJS=tests/node/node_modules/@portkey-ai/gateway/build/start-server.js
@@ -82,6 +137,11 @@ mklua() {
 }
 mklua "$dir/direct.lua"
 mklua "$dir/portkey.lua" "$SIM"
+# A cacheable request (temperature 0): after the first, every one is a cache hit.
+body='{"model":"m","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16,"temperature":0}'
+mklua "$dir/cached.lua"
+body='{"model":"m","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
+
 
 # run URL LUA CONC -> "p50_us p99_us rps errors requests"
 run() {
@@ -90,27 +150,33 @@ run() {
 	    awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'
 }
 
+row() { printf '%-5s %-16s %10s %10s %10s %7s %9s\n' "$@"; }
 [ -n "${BENCH_ONLY_SLOW:-}" ] || {
 echo "gateway benchmark: wrk, ${DUR}s per run, zero-latency openai sim, $(nproc) cores"
-printf '%-5s %-8s %10s %10s %10s %7s %9s\n' conc target p50_us p99_us req/s errors requests
+row conc target p50_us p99_us req/s errors requests
+: >"$dir/all"
 for c in 1 16 256; do
-	d=$(run "$SIM" "$dir/direct.lua" $c)
-	g=$(run "$GW" "$dir/direct.lua" $c)
-	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c direct $d
-	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c llmdeck $g
-	l=$(run "$GWL" "$dir/direct.lua" $c)
-	printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c +ledger $l
+	d=$(run "$SIM" "$dir/direct.lua" $c); row $c direct $d
+	n=""
+	if [ -n "$NGX" ]; then n=$(run "$NGX" "$dir/direct.lua" $c); row $c nginx $n; fi
+	g=$(run "$GW" "$dir/direct.lua" $c); row $c "serve --no-db" $g
+	l=$(run "$GWL" "$dir/direct.lua" $c); row $c "serve ledger" $l
+	f=$(run "$GWD" "$dir/direct.lua" $c); row $c "serve default" $f
+	f2=$(run "$GWD2" "$dir/direct.lua" $c); row $c "default 2 thr" $f2
+	h=$(run "$GWD" "$dir/cached.lua" $c); row $c "cache hit" $h
 	p=""
-	if [ -n "$PK" ]; then
-		p=$(run "$PK" "$dir/portkey.lua" $c)
-		printf '%-5s %-8s %10s %10s %10s %7s %9s\n' $c portkey $p
-	fi
-	echo "$c $d | $g | $p" >>"$dir/all"
+	if [ -n "$PK" ]; then p=$(run "$PK" "$dir/portkey.lua" $c); row $c portkey $p; fi
+	echo "$c|$d|$n|$g|$f|$f2|$p" >>"$dir/all"
 done
-awk -F'|' '{
-	split($1, d, " "); split($2, g, " "); split($3, p, " ");
-	printf "conc %-4s llmdeck added latency p50 %+.0f us, p99 %+.0f us", d[1], g[1] - d[2], g[2] - d[3];
-	if (p[3] > 0) printf "; added by portkey p50 %+.0f us; throughput llmdeck/portkey %.1fx", p[1] - d[2], g[3] / p[3];
+echo "ratios (req/s), and the latency llmdeck adds over the sim (p50):"
+awk -F'|' '
+function rps(x,  a) { split(x, a, " "); return a[3] + 0 }
+function p50(x,  a) { split(x, a, " "); return a[1] + 0 }
+{
+	c = $1; d = $2; n = $3; g = $4; f = $5; f2 = $6; p = $7;
+	printf "conc %-4s added p50: --no-db %+.0f us, default %+.0f us", c, p50(g) - p50(d), p50(f) - p50(d);
+	if (rps(n) > 0) printf "; llmdeck/nginx: --no-db %.2f, default %.2f, default 2 threads %.2f", rps(g) / rps(n), rps(f) / rps(n), rps(f2) / rps(n);
+	if (rps(p) > 0) printf "; llmdeck/portkey: --no-db %.1fx, default %.1fx", rps(g) / rps(p), rps(f) / rps(p);
 	printf "\n" }' "$dir/all"
 }
 
