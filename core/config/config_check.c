@@ -234,6 +234,7 @@ static int
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	*cause = xasprintf("%s: %s", cfg->path != NULL ? cfg->path : "config", msg);
+	str_oneline(*cause);
 	free(msg);
 	return -1;
 }

@@ -42,6 +42,7 @@ config_parse_error(struct config_parse *p, const char *path, const char *fmt, ..
 		*p->cause = xasprintf("%s: %s", p->origin, msg);
 	else
 		*p->cause = xasprintf("%s: %s: %s", p->origin, path, msg);
+	str_oneline(*p->cause); /* it may quote the file's strings, newlines and all */
 	free(msg);
 	return -1;
 }
