@@ -887,6 +887,19 @@ test_auth(void **state)
 	unsetenv("LLMDECK_TEST_GW_TOKEN");
 }
 
+/* The value of an unlabelled series in a /metrics text; fails the test if absent. */
+static unsigned long long
+metric(const char *text, const char *name)
+{
+	char want[128];
+	const char *p;
+
+	snprintf(want, sizeof want, "\n%s ", name);
+	if ((p = strstr(text, want)) == NULL)
+		fail_msg("no %s in the metrics", name);
+	return strtoull(p + strlen(want), NULL, 10);
+}
+
 static void
 test_metrics_after_traffic(void **state)
 {
@@ -937,6 +950,11 @@ test_metrics_after_traffic(void **state)
 		if (strstr(r.body.data, want[i]) == NULL)
 			fail_msg("metrics lack \"%s\":\n%s", want[i], r.body.data);
 	assert_null(strstr(r.body.data, "test-key"));
+	/* Connection reuse: 5 sequential attempts on 2 providers, at most one
+	 * connection each (and no TLS on loopback). */
+	assert_true(metric(r.body.data, "llmdeck_upstream_transfers_total") >= 5);
+	assert_in_range(metric(r.body.data, "llmdeck_upstream_connections_total"), 1, 2);
+	assert_int_equal(metric(r.body.data, "llmdeck_upstream_tls_handshakes_total"), 0);
 	reply_free(&r);
 }
 

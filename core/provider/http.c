@@ -116,6 +116,11 @@ struct http_engine {
 	struct idmap timers;
 
 	atomic_size_t inflight;
+	/* What reuse saves: transfers, the connections and TLS handshakes they needed. */
+	atomic_uint_fast64_t transfers;
+	atomic_uint_fast64_t connections;
+	atomic_uint_fast64_t tls_handshakes;
+	atomic_uint_fast64_t http2;
 };
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
@@ -416,6 +421,16 @@ http_inflight(struct http_engine *e)
 	return atomic_load(&e->inflight);
 }
 
+void
+http_get_stats(struct http_engine *e, struct http_stats *st)
+{
+	st->transfers = atomic_load(&e->transfers);
+	st->connections = atomic_load(&e->connections);
+	st->tls_handshakes = atomic_load(&e->tls_handshakes);
+	st->http2_transfers = atomic_load(&e->http2);
+	st->in_flight = atomic_load(&e->inflight);
+}
+
 int
 http_on_engine_thread(struct http_engine *e)
 {
@@ -533,9 +548,25 @@ http_finish(struct http_engine *e, struct http_xfer *x, CURLcode rc, enum http_e
 
 	memset(&r, 0, sizeof r);
 	if (x->easy != NULL) {
+		long conns = 0, version = 0;
+		curl_off_t tls_us = 0;
+
 		if (curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
 		    code > 0)
 			x->status = (int)code;
+		atomic_fetch_add(&e->transfers, 1);
+		/* A transfer that opened a connection of its own (0: it reused one). */
+		if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK &&
+		    conns > 0) {
+			atomic_fetch_add(&e->connections, (uint_fast64_t)conns);
+			if (curl_easy_getinfo(x->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us) ==
+			        CURLE_OK &&
+			    tls_us > 0)
+				atomic_fetch_add(&e->tls_handshakes, 1);
+		}
+		if (curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+		    version >= CURL_HTTP_VERSION_2_0)
+			atomic_fetch_add(&e->http2, 1);
 		curl_multi_remove_handle(e->multi, x->easy);
 		idmap_del(&e->running, x->node.id);
 		TAILQ_REMOVE(&e->active, x, entry);

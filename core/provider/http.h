@@ -96,4 +96,15 @@ int http_on_engine_thread(struct http_engine *);
 /* Transfers in flight now. */
 size_t http_inflight(struct http_engine *);
 
+/* Connection reuse, as counted since the engine started: a connection (and a
+ * TLS handshake) per transfer would mean no reuse; near the pool size is right. */
+struct http_stats {
+	uint64_t transfers;
+	uint64_t connections;     /* new connections opened */
+	uint64_t tls_handshakes;  /* of those, TLS ones */
+	uint64_t http2_transfers; /* transfers that went over HTTP/2 (multiplexed) */
+	size_t in_flight;
+};
+void http_get_stats(struct http_engine *, struct http_stats *);
+
 #endif
