@@ -23,13 +23,14 @@
  * Threads. router_submit() only copies the request and queues it: it never
  * blocks, so a gateway's polling thread may call it. Three threads then carry
  * a request:
- *   router-worker  admission (cost optimizer, cache lookup, budget), cache
- *                  writes, event persistence, and the delivery of every result:
+ *   router-worker  admission (cost optimizer, cache lookup, budget), event
+ *                  persistence, and the delivery of every result:
  *                  done (and the end of router_generate) always runs here,
  *                  with or without a store
  *   http engine    every attempt, timer, watchdog and callback; delta callbacks
  *                  run here
- *   store-writer   the ledger's group commit; the result waits for its row
+ *   store-writer   the ledger's group commit (the result waits for its row),
+ *                  then the cache's (a fresh cacheable answer waits for its entry)
  * A request belongs to one of them at a time: the worker during admission, the
  * engine from rreq_start() to rreq_finish(), the writer until its row is
  * committed, the worker again to deliver. Provider state, the router's
@@ -750,16 +751,25 @@ job_deliver(void *arg)
 	rreq_deliver(arg);
 }
 
-/* Worker: store the answer in the cache, then answer the caller. */
+/* Writer thread: the answer is in the cache (or not); the worker answers. */
 static void
-job_cache_put_and_deliver(void *arg)
+rreq_cached_done(void *arg, int rc)
 {
 	struct rreq *q = arg;
+
+	(void)rc; /* a cache that could not store is a miss next time, not an error */
+	workq_push(q->r->wq, job_deliver, q);
+}
+
+/* Writer thread: the ledger row is committed; store a fresh answer in the cache
+ * (same thread, next group commit), then deliver. */
+static void
+rreq_cache_put(struct rreq *q)
+{
 	struct router *r = q->r;
 
-	cache_put(r->store, &r->cfg->cache, q->cache_key, q->res->provider, q->res->model,
-	    &q->res->resp);
-	rreq_deliver(q);
+	cache_put_async(r->store, &r->cfg->cache, q->cache_key, q->res->provider, q->res->model,
+	    &q->res->resp, rreq_cached_done, q);
 }
 
 /* Writer thread: the ledger rows are committed (or failed); now the caller may have it. */
@@ -772,10 +782,10 @@ rreq_ledger_done(void *arg, int rc)
 	if (rc != 0)
 		event_add(r->events, EV_ERROR, q->res->provider,
 		    "ledger: a row could not be committed; spend may be under-counted");
-	workq_push(r->wq,
-	    q->res->cls == LLM_OK && q->cacheable && !q->res->cached ? job_cache_put_and_deliver
-	                                                             : job_deliver,
-	    q);
+	if (q->res->cls == LLM_OK && q->cacheable && !q->res->cached)
+		rreq_cache_put(q);
+	else
+		workq_push(r->wq, job_deliver, q);
 }
 
 static const char *

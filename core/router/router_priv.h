@@ -15,7 +15,7 @@
  *     HTTP engine's loop) from the moment router_submit() hands them over
  *     until rreq_finish(); after that to whichever thread delivers the result.
  *   - The router's worker (r->wq, thread "router-worker") admits requests
- *     (cache lookup, budget), writes the cache and persists events, and
+ *     (cache lookup, budget), persists events, and
  *     delivers every result: done callbacks always run there.
  *   - Lock order: r->mu before the event ring's lock; the engine's and the
  *     work queue's locks are leaves.

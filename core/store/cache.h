@@ -46,6 +46,12 @@ int cache_get(struct store *, const struct cache_conf *, const char *key, struct
 int cache_put(struct store *, const struct cache_conf *, const char *key, const char *provider,
     const char *model, const struct llm_response *);
 
+/* The same, from the store's writer thread: done(arg, 0 or -1) runs there once the
+ * entry is committed (with whatever else was queued: group commit). */
+void
+cache_put_async(struct store *, const struct cache_conf *, const char *key, const char *provider,
+    const char *model, const struct llm_response *, void (*done)(void *, int), void *arg);
+
 /* Remove every entry (counters are kept); returns how many, or -1. */
 int cache_flush(struct store *);
 
