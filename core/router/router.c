@@ -985,8 +985,10 @@ rreq_admit(struct rreq *q)
 		}
 	}
 	if (bc->daily_usd > 0) {
-		rc = budget_reserve(r->store, bc, upper_bound_usd(r, &q->req), &q->reservation,
-		    &cause);
+		/* A hedge may run a second attempt to the end: reserve for both. */
+		double most = upper_bound_usd(r, &q->req) * (q->hedge_after_ms > 0 ? 2 : 1);
+
+		rc = budget_reserve(r->store, bc, most, &q->reservation, &cause);
 		if (rc != 0) {
 			llm_error_set(&q->last_err, rc == 1 ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL, 0,
 			    "%s", cause != NULL ? cause : "budget check failed");
