@@ -143,6 +143,7 @@ config_provider_free(struct provider_conf *pc)
 	}
 	config_strv_free(pc->models, pc->n_models);
 	free(pc->api_version);
+	free(pc->ca_file);
 	memset(pc, 0, sizeof *pc);
 }
 
@@ -156,6 +157,7 @@ provider_copy(struct provider_conf *dst, const struct provider_conf *src)
 	dst->api_key = config_dupnull(src->api_key);
 	dst->models = strv_copy(src->models, src->n_models);
 	dst->api_version = config_dupnull(src->api_version);
+	dst->ca_file = config_dupnull(src->ca_file);
 }
 
 void

@@ -51,6 +51,7 @@ struct provider_conf {
 	int rate_limit_tpm;                 /* 0: unlimited */
 	char *api_version;                  /* azure: default "2024-10-21" */
 	int tls_verify; /* default 1; only an explicit "tls_verify": false turns it off */
+	char *ca_file;  /* "ca_file": a PEM CA bundle to trust for this provider, or NULL */
 	int enabled;    /* default 1 */
 };
 

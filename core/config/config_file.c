@@ -391,7 +391,7 @@ parse_flavor(struct config_parse *p, const cJSON *j, const char *path, enum prov
 static const char *const provider_keys[] = {"name", "kind", "flavor", "base_url", "api_key_env",
     "models", "priority", "weight", "timeout_seconds", "connect_timeout_seconds",
     "first_token_timeout_seconds", "stream_idle_timeout_seconds", "max_retries", "rate_limit_rpm",
-    "rate_limit_tpm", "api_version", "tls_verify", "enabled"};
+    "rate_limit_tpm", "api_version", "tls_verify", "ca_file", "enabled"};
 
 /* A provider's numbers: integers in lo..hi, or numbers in [lo, hi] ((lo, hi] if lo_open). */
 static const struct provider_number {
@@ -511,6 +511,8 @@ parse_provider_fields(struct config_parse *p, const cJSON *j, const char *path,
 			return -1;
 	}
 	if ((v = FIELD("tls_verify")) != NULL && get_bool(p, v, sub, &pc->tls_verify) != 0)
+		return -1;
+	if ((v = FIELD("ca_file")) != NULL && get_nonempty(p, v, sub, &pc->ca_file) != 0)
 		return -1;
 	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &pc->enabled) != 0)
 		return -1;

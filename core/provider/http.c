@@ -53,6 +53,8 @@ struct http_xfer {
 
 	char *method;
 	char *url;
+	char *ca_file; /* NULL: the system's trust store */
+	int insecure;
 	struct curl_slist *hdrs;
 	char *body;
 	size_t body_len;
@@ -473,6 +475,8 @@ http_submit(struct http_engine *e, const struct http_request *req)
 	x->connect_timeout_ms =
 	    req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_MS;
 	x->max_response = req->max_response > 0 ? req->max_response : HTTP_DEFAULT_MAX_RESPONSE;
+	x->ca_file = req->ca_file != NULL ? xstrdup(req->ca_file) : NULL;
+	x->insecure = req->insecure;
 	x->on_headers = req->on_headers;
 	x->on_data = req->on_data;
 	x->on_done = req->on_done;
@@ -507,6 +511,7 @@ http_xfer_free(struct http_xfer *x)
 {
 	free(x->method);
 	free(x->url);
+	free(x->ca_file);
 	curl_slist_free_all(x->hdrs);
 	free(x->body);
 	http_headers_free(&x->headers);
@@ -747,8 +752,16 @@ http_start(struct http_engine *e, struct http_xfer *x)
 	curl_easy_setopt(c, CURLOPT_URL, x->url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	/* LLM answers are small and arrive slowly: a 1 KiB receive buffer instead of
-	 * curl's 16 KiB saves 15 KiB per transfer when thousands are in flight. */
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1024L);
+	 * curl's 16 KiB saves 15 KiB per transfer when thousands are in flight. Not
+	 * over TLS: records are up to 16 KiB, and libcurl's HTTP/2 path (negotiated
+	 * by ALPN) mishandles a small buffer (a heap overflow under ASan in 7.88). */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE,
+	    strncmp(x->url, "https:", 6) == 0 ? (long)CURL_MAX_WRITE_SIZE : 1024L);
+	if (x->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, x->ca_file);
+	/* Only a provider's explicit "tls_verify": false gets here. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, x->insecure ? 0L : 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, x->insecure ? 0L : 2L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

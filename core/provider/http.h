@@ -67,6 +67,8 @@ struct http_request {
 	int timeout_ms;         /* total deadline; 0: none */
 	int connect_timeout_ms; /* 0: 10 s */
 	size_t max_response;    /* 0: 16 MiB */
+	const char *ca_file;    /* PEM bundle to trust for https (NULL: the system's) */
+	int insecure;           /* skip TLS verification (an explicit per-provider choice) */
 	void (*on_headers)(void *arg, int status, const struct http_headers *);
 	int (*on_data)(void *arg, const char *data, size_t len);
 	void (*on_done)(void *arg, const struct http_result *);

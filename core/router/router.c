@@ -386,6 +386,8 @@ attempt_send(struct attempt *a, int others)
 	hr.body_len = a->ah.body_len;
 	hr.timeout_ms = timeout_ms;
 	hr.connect_timeout_ms = connect_ms;
+	hr.ca_file = p->conf->ca_file;
+	hr.insecure = !p->conf->tls_verify;
 	hr.on_headers = on_http_headers;
 	hr.on_data = q->req.stream ? on_http_data : NULL;
 	hr.on_done = on_http_done;

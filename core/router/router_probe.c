@@ -113,6 +113,8 @@ probe_send_locked(struct router *r, int idx, char **cause)
 	hr.n_headers = pr->ah.n_headers;
 	hr.timeout_ms = 5000;
 	hr.connect_timeout_ms = 2000;
+	hr.ca_file = p->conf->ca_file;
+	hr.insecure = !p->conf->tls_verify;
 	hr.max_response = 1 << 20;
 	hr.on_done = on_probe_done;
 	hr.arg = pr;
