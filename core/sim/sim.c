@@ -44,6 +44,7 @@ struct sim_timer {
 
 struct sim {
 	struct sim_opts opts;
+	char *tls_cert, *tls_key; /* PEM, read at start: libmicrohttpd keeps pointers */
 	char url[128];
 	int port;
 	struct MHD_Daemon *daemon;
@@ -967,6 +968,29 @@ sim_opts_check(const struct sim_opts *opts, char **cause)
 	return 0;
 }
 
+/* The certificate and key files of an HTTPS sim, read into memory. 0, or -1. */
+static int
+sim_tls_load(struct sim *s, char **cause)
+{
+	const struct sim_opts *o = &s->opts;
+	size_t n;
+
+	if (o->tls_cert_file[0] == '\0' && o->tls_key_file[0] == '\0')
+		return 0;
+	if (o->tls_cert_file[0] == '\0' || o->tls_key_file[0] == '\0') {
+		*cause = xasprintf("%s: TLS needs both --tls-cert and --tls-key", o->name);
+		return -1;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		*cause = xasprintf("%s: this libmicrohttpd has no TLS", o->name);
+		return -1;
+	}
+	if ((s->tls_cert = read_file(o->tls_cert_file, 1 << 20, &n, cause)) == NULL ||
+	    (s->tls_key = read_file(o->tls_key_file, 1 << 20, &n, cause)) == NULL)
+		return -1;
+	return 0;
+}
+
 struct sim *
 sim_start(const struct sim_opts *opts, char **cause)
 {
@@ -978,6 +1002,8 @@ sim_start(const struct sim_opts *opts, char **cause)
 	const union MHD_DaemonInfo *info;
 	const char *host = opts->host[0] != '\0' ? opts->host : "127.0.0.1";
 	pthread_condattr_t ca;
+	struct MHD_OptionItem tls[3] = {
+	    {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
 	long fds;
 	int v6 = 0;
 
@@ -1036,11 +1062,18 @@ sim_start(const struct sim_opts *opts, char **cause)
 		flags |= MHD_USE_POLL;
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	if (sim_tls_load(s, cause) != 0)
+		goto fail;
+	if (s->tls_cert != NULL) {
+		tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+		tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+		flags |= MHD_USE_TLS;
+	}
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sim_handler, s, MHD_OPTION_SOCK_ADDR, sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads > 1 ? opts->threads : 1),
 	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
-	    sim_completed, s, MHD_OPTION_END);
+	    sim_completed, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		*cause = xasprintf("%s: cannot listen on %s:%d: %s", s->opts.name, host, opts->port,
 		    errno != 0 ? strerror(errno) : "libmicrohttpd failed");
@@ -1049,9 +1082,11 @@ sim_start(const struct sim_opts *opts, char **cause)
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : opts->port;
 	if (v6)
-		snprintf(s->url, sizeof s->url, "http://[%s]:%d", host, s->port);
+		snprintf(s->url, sizeof s->url, "%s://[%s]:%d", s->tls_cert ? "https" : "http",
+		    host, s->port);
 	else
-		snprintf(s->url, sizeof s->url, "http://%s:%d", host, s->port);
+		snprintf(s->url, sizeof s->url, "%s://%s:%d", s->tls_cert ? "https" : "http", host,
+		    s->port);
 	if (pthread_create(&s->timer_thread, NULL, sim_timer_main, s) != 0) {
 		*cause = xasprintf("%s: cannot start the timer thread", s->opts.name);
 		MHD_stop_daemon(s->daemon);
@@ -1063,6 +1098,8 @@ sim_start(const struct sim_opts *opts, char **cause)
 fail:
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
+	free(s->tls_cert);
+	free(s->tls_key);
 	free(s);
 	return NULL;
 }
@@ -1109,5 +1146,7 @@ sim_stop(struct sim *s)
 	MHD_stop_daemon(s->daemon);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
+	free(s->tls_cert);
+	free(s->tls_key);
 	free(s);
 }

@@ -68,6 +68,9 @@ struct sim_opts {
 	char model[128];  /* reported when the request has none */
 	int allow_remote; /* allow listening on a non-loopback address */
 	int threads;      /* MHD worker threads, default 2 */
+	/* HTTPS: a PEM certificate and its key (files); both empty: plain HTTP. */
+	char tls_cert_file[256];
+	char tls_key_file[256];
 };
 
 struct sim;

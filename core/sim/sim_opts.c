@@ -88,6 +88,10 @@ opts_set(struct sim_opts *o, const char *name, const char *v, char **cause)
 		return parse_int(flag, v, 0, 86400, &o->retry_after_s, cause);
 	else if (strcmp(name, "threads") == 0)
 		return parse_int(flag, v, 1, 64, &o->threads, cause);
+	else if (strcmp(name, "tls-cert") == 0)
+		return parse_str(flag, v, o->tls_cert_file, sizeof o->tls_cert_file, cause);
+	else if (strcmp(name, "tls-key") == 0)
+		return parse_str(flag, v, o->tls_key_file, sizeof o->tls_key_file, cause);
 	else if (strcmp(name, "error-rate") == 0) {
 		errno = 0;
 		d = strtod(v, &end);
@@ -208,25 +212,17 @@ config_one(const cJSON *e, struct sim_opts *o, char **cause)
 int
 sim_config_load(const char *path, struct sim_opts **out, size_t *n, char **cause)
 {
-	FILE *f;
-	struct buf b;
-	char chunk[4096], *why = NULL;
-	size_t r, count, i = 0;
+	char *text, *why = NULL;
+	size_t len, count, i = 0;
 	cJSON *root, *sims, *e;
 	struct sim_opts *v;
 
 	*out = NULL;
 	*n = 0;
-	if ((f = fopen(path, "r")) == NULL) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+	if ((text = read_file(path, 1 << 20, &len, cause)) == NULL)
 		return -1;
-	}
-	buf_init(&b);
-	while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-		buf_append(&b, chunk, r);
-	fclose(f);
-	root = cJSON_ParseWithLength(b.data != NULL ? b.data : "", b.len);
-	buf_free(&b);
+	root = cJSON_ParseWithLength(text, len);
+	free(text);
 	if (root == NULL) {
 		*cause = xasprintf("%s: not valid JSON", path);
 		return -1;

@@ -190,3 +190,37 @@ fd_limit(void)
 		return -1;
 	return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
 }
+
+char *
+read_file(const char *path, size_t max, size_t *len, char **cause)
+{
+	FILE *f;
+	struct buf b;
+	char chunk[8192];
+	size_t n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b);
+	buf_append(&b, "", 0);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b.len + n > max) {
+			fclose(f);
+			buf_free(&b);
+			*cause = xasprintf("%s: file is larger than %zu bytes", path, max);
+			return NULL;
+		}
+		buf_append(&b, chunk, n);
+	}
+	if (ferror(f)) {
+		*cause = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		fclose(f);
+		buf_free(&b);
+		return NULL;
+	}
+	fclose(f);
+	*len = b.len;
+	return buf_detach(&b);
+}

@@ -40,6 +40,13 @@ int parse_long(const char *s, long lo, long hi, long *out);
 #define HOSTPORT_PORT (-3)   /* not a number in 0..65535 */
 int hostport_parse(const char *s, char *host, size_t hostlen, int *port);
 
+/*
+ * A whole file into memory, NUL-terminated (*len without it), at most max
+ * bytes. NULL with *cause ("PATH: cannot open: ...", "PATH: file is larger
+ * than N bytes", "PATH: cannot read: ...") on failure. Caller frees.
+ */
+char *read_file(const char *path, size_t max, size_t *len, char **cause);
+
 /* Make a message one printable line: control bytes become spaces. Returns s. */
 char *str_oneline(char *s);
 
