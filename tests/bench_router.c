@@ -25,14 +25,16 @@
 #include "sim.h"
 #include "store.h"
 #include "testkit.h"
+#include "tlskit.h"
 #include "util.h"
 
 static int n_seq = 5000;
 static int n_inflight = 10000;
 
-/* Fork a sim process (before any thread exists); returns its pid and port. */
+/* Fork a sim process (before any thread exists); returns its pid and port.
+ * tls not NULL: it serves HTTPS with that certificate. */
 static pid_t
-spawn_sim(int latency_ms, int *port)
+spawn_sim(int latency_ms, const struct tlskit *tls, int *port)
 {
 	int fds[2];
 	pid_t pid;
@@ -51,6 +53,10 @@ spawn_sim(int latency_ms, int *port)
 		so.protocol = SIM_OPENAI;
 		so.latency_ms = latency_ms;
 		so.threads = 2;
+		if (tls != NULL) {
+			snprintf(so.tls_cert_file, sizeof so.tls_cert_file, "%s", tls->cert_file);
+			snprintf(so.tls_key_file, sizeof so.tls_key_file, "%s", tls->key_file);
+		}
 		snprintf(so.key, sizeof so.key, "bench-key");
 		snprintf(so.name, sizeof so.name, "bench");
 		if ((s = sim_start(&so, &cause)) == NULL) {
@@ -226,6 +232,39 @@ bench_router_conc(struct router *r, int conc, int n, struct window *w)
 	return n / ((double)(clock_mono_us() - t0) / 1e6);
 }
 
+/* Providers speak TLS: the same load over HTTPS, and how often a connection
+ * and a TLS handshake were needed (reuse keeps both near the pool size). */
+static void
+bench_tls(int port, const struct tlskit *tls)
+{
+	struct config cfg;
+	struct router_opts ro;
+	struct router *r;
+	struct http_stats st;
+	struct window w;
+	char *cause = NULL;
+	double rps;
+
+	make_config(&cfg, port);
+	free(cfg.providers[0].base_url);
+	cfg.providers[0].base_url = xasprintf("https://127.0.0.1:%d", port);
+	cfg.providers[0].ca_file = xstrdup(tls->cert_file);
+	memset(&ro, 0, sizeof ro);
+	ro.seed = 1;
+	ro.no_probes = 1;
+	if ((r = router_new(&cfg, &ro, &cause)) == NULL)
+		fatal("router_new: %s", cause);
+	rps = bench_router_conc(r, 16, n_seq, &w);
+	http_get_stats(router_engine(r), &st);
+	printf("over TLS (HTTPS sim, throwaway certificate), concurrency 16: %.0f req/s (%d "
+	       "failed); "
+	       "%llu transfers needed %llu connections and %llu TLS handshakes; %llu over HTTP/2\n",
+	    rps, w.failed, (unsigned long long)st.transfers, (unsigned long long)st.connections,
+	    (unsigned long long)st.tls_handshakes, (unsigned long long)st.http2_transfers);
+	router_free(r);
+	config_free(&cfg);
+}
+
 static long
 proc_status(const char *key)
 {
@@ -254,7 +293,10 @@ main(int argc, char **argv)
 	char *cause = NULL;
 	double rps1, rps64, secs;
 	int port, slow_port;
-	pid_t sim_fast, sim_slow;
+	pid_t sim_fast, sim_slow, sim_tls;
+	struct tlskit tls;
+	char tlsdir[] = "/tmp/llmdeck-bench-tls-XXXXXX";
+	int tls_port;
 	uint64_t t0, peak_inflight = 0;
 	long threads_peak = 0;
 
@@ -263,8 +305,12 @@ main(int argc, char **argv)
 	if (argc > 2)
 		n_inflight = atoi(argv[2]);
 	testkit_raise_fd_limit();
-	sim_fast = spawn_sim(0, &port);
-	sim_slow = spawn_sim(1000, &slow_port);
+	if (mkdtemp(tlsdir) == NULL)
+		fatal("mkdtemp");
+	tlskit_make(&tls, tlsdir);
+	sim_fast = spawn_sim(0, NULL, &port);
+	sim_slow = spawn_sim(1000, NULL, &slow_port);
+	sim_tls = spawn_sim(0, &tls, &tls_port);
 	signal(SIGPIPE, SIG_IGN);
 
 	hist_init(&direct);
@@ -390,6 +436,13 @@ main(int argc, char **argv)
 	printf("  threads (peak): %ld; peak RSS: %ld kB\n", threads_peak, proc_status("VmHWM"));
 	router_free(r);
 	config_free(&cfg_slow);
+	bench_tls(tls_port, &tls);
+	kill(sim_tls, SIGKILL);
+	waitpid(sim_tls, NULL, 0);
+	unlink(tls.cert_file);
+	unlink(tls.key_file);
+	rmdir(tlsdir);
+	tlskit_free(&tls);
 	kill(sim_fast, SIGKILL);
 	kill(sim_slow, SIGKILL);
 	waitpid(sim_fast, NULL, 0);
