@@ -30,6 +30,7 @@
 #include "ratelimit.h"
 #include "router.h"
 #include "util.h"
+#include "window.h"
 
 #define RECENT_N 64
 #define MAX_ATTEMPTS 32
@@ -69,6 +70,8 @@ struct provider {
 	uint64_t probe_http; /* probe transfer in flight, 0 if none */
 	int probe_is_trial;  /* the probe holds a half-open trial slot */
 	uint64_t probe_started_us;
+
+	struct window window; /* the last ROUTER_WINDOW_MAX seconds of its attempts */
 };
 
 struct rreq;
@@ -106,6 +109,17 @@ struct router {
 	double cost_usd;
 	struct histogram latency;
 	uint64_t total_attempts;
+	struct window window; /* the last ROUTER_WINDOW_MAX seconds of finished requests */
+
+	/* Sharing the database with other processes (router_admin.c): a poll of
+	 * PRAGMA data_version on the worker, driven by an engine timer. */
+	uint64_t sync_timer;   /* the next poll's timer, 0 if none */
+	int sync_pending;      /* a timer or a poll job is out: router_free waits for it */
+	int sync_force;        /* re-read the overrides at the next poll */
+	int64_t sync_version;  /* the data_version last seen */
+	int64_t sync_event_id; /* the last event row looked at */
+	unsigned admin_busy;   /* operator calls between their change and its save */
+	uint64_t admin_gen;    /* operator calls saved */
 };
 
 /* One attempt on one provider. Engine thread; http_id under r->mu. */
@@ -224,5 +238,12 @@ void probe_schedule(struct router *);
 /* router_admin.c */
 struct provider *provider_lock(struct router *, const char *name, char **cause);
 void override_apply(void *arg, const char *name, const char *field, const char *value);
+/* Start polling the database for other processes' overrides and events (no-op
+ * without a store); router_free stops it, with r->mu held, and waits for it. */
+void sync_start(struct router *);
+void sync_stop_locked(struct router *);
+
+/* router_snapshot.c: a finished request in the router's window (r->mu held). */
+void window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);
 
 #endif

@@ -232,6 +232,7 @@ provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass c
 	enum breaker_state before = p->breaker.state;
 
 	p->in_flight--;
+	window_record(&p->window, now, cls, latency_us);
 	if (cls == LLM_OK) {
 		p->successes++;
 		hist_record(&p->latency, latency_us);

@@ -1,7 +1,12 @@
 /*
  * router_snapshot.c: a consistent copy of the router's state for the
  * console, /metrics and the admin API, taken under the lock and returned
- * without holding it; and the router's accessors.
+ * without holding it; the windowed numbers (window.h) of the providers and
+ * the router; and the router's accessors.
+ *
+ * The caller asks for windowed numbers by setting s->window_s (1..
+ * ROUTER_WINDOW_MAX seconds; more is clamped) before the call; 0 (or less)
+ * leaves every struct window_stats empty.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +14,43 @@
 #include "router_priv.h"
 
 void
+window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_t latency_us)
+{
+	window_record(&r->window, router_now(r), cls, latency_us);
+}
+
+/* The windows of every provider and of the router, with r->mu held. */
+static void
+snapshot_windows_locked(struct router *r, struct router_snapshot *s, uint64_t now)
+{
+	uint64_t attempts = 0;
+
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct window_stats *w = &s->providers[i].window;
+
+		window_read(&r->providers[i].window, now, s->window_s, w, NULL);
+		attempts += w->requests;
+		s->window_attempts_failed += w->errors;
+	}
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct window_stats *w = &s->providers[i].window;
+
+		w->share = attempts > 0 ? (double)w->requests / (double)attempts : 0;
+	}
+	window_read(&r->window, now, s->window_s, &s->window, &s->window_cancelled);
+}
+
+void
 router_snapshot(struct router *r, struct router_snapshot *s)
 {
 	uint64_t now;
 	uint64_t total = 0;
+	int window_s = s->window_s;
 
 	memset(s, 0, sizeof *s);
+	s->window_s = window_s <= 0        ? 0
+	    : window_s > ROUTER_WINDOW_MAX ? ROUTER_WINDOW_MAX
+	                                   : window_s;
 	s->time_ms = clock_wall_ms();
 	s->providers = xcalloc(r->n_providers, sizeof *s->providers);
 	s->n_providers = r->n_providers;
@@ -52,6 +88,7 @@ router_snapshot(struct router *r, struct router_snapshot *s)
 		ps->requests = p->requests;
 		ps->successes = p->successes;
 		ps->errors = p->errors;
+		s->attempts_failed += p->errors;
 		memcpy(ps->errors_by_class, p->errors_by_class, sizeof ps->errors_by_class);
 		ps->in_flight = p->in_flight;
 		ps->input_tokens = p->input_tokens;
@@ -79,6 +116,8 @@ router_snapshot(struct router *r, struct router_snapshot *s)
 	s->in_flight = r->in_flight;
 	s->cost_usd = r->cost_usd;
 	s->latency = r->latency;
+	if (s->window_s > 0)
+		snapshot_windows_locked(r, s, now);
 	pthread_mutex_unlock(&r->mu);
 }
 
