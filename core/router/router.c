@@ -887,6 +887,7 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	pthread_mutex_lock(&r->mu);
 	r->requests++;
 	r->in_flight--;
+	window_record_request_locked(r, cls, lat);
 	if (cls == LLM_OK) {
 		r->answered++;
 		if (res->cached)
