@@ -23,17 +23,16 @@
  * Threads. router_submit() only copies the request and queues it: it never
  * blocks, so a gateway's polling thread may call it. Three threads then carry
  * a request:
- *   router-worker  admission (cost optimizer, cache lookup, budget), event
- *                  persistence, and the delivery of every result:
- *                  done (and the end of router_generate) always runs here,
- *                  with or without a store
- *   http engine    every attempt, timer, watchdog and callback; delta callbacks
- *                  run here
+ *   router-worker  admission (cost optimizer, cache lookup, budget) and event
+ *                  persistence: everything that may wait on SQLite
+ *   http engine    every attempt, timer, watchdog and callback, and the
+ *                  delivery of every result: delta and done callbacks (and the
+ *                  end of router_generate) always run here, store or not
  *   store-writer   the ledger's group commit (the result waits for its row),
  *                  then the cache's (a fresh cacheable answer waits for its entry)
  * A request belongs to one of them at a time: the worker during admission, the
  * engine from rreq_start() to rreq_finish(), the writer until its row is
- * committed, the worker again to deliver. Provider state, the router's
+ * committed, the engine again to deliver. Provider state, the router's
  * counters and the live list are shared with operator calls and snapshots on
  * other threads, under r->mu.
  *
@@ -746,7 +745,7 @@ rreq_deliver(struct rreq *q)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Worker: answer the caller. */
+/* Engine thread: answer the caller. */
 static void
 job_deliver(void *arg)
 {
@@ -760,7 +759,7 @@ rreq_cached_done(void *arg, int rc)
 	struct rreq *q = arg;
 
 	(void)rc; /* a cache that could not store is a miss next time, not an error */
-	workq_push(q->r->wq, job_deliver, q);
+	http_call_later(q->r->engine, 0, job_deliver, q);
 }
 
 /* Writer thread: the ledger row is committed; store a fresh answer in the cache
@@ -787,7 +786,7 @@ rreq_ledger_done(void *arg, int rc)
 	if (q->res->cls == LLM_OK && q->cacheable && !q->res->cached)
 		rreq_cache_put(q);
 	else
-		workq_push(r->wq, job_deliver, q);
+		http_call_later(r->engine, 0, job_deliver, q);
 }
 
 static const char *
@@ -909,7 +908,7 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	pthread_mutex_unlock(&r->mu);
 
 	if (r->store == NULL) {
-		workq_push(r->wq, job_deliver, q);
+		rreq_deliver(q); /* already on the engine thread */
 		return;
 	}
 	rreq_ledger(q);

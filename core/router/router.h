@@ -10,9 +10,9 @@
  * a request error (400, 413, 422) returns at once. Every attempt is recorded.
  *
  * router_submit() never blocks (no SQLite, no network: it copies the request
- * and queues it), so an event loop may call it. Deltas arrive on the HTTP
- * engine's thread; done always runs on the router's worker thread
- * ("router-worker"), after the ledger row is committed when there is a store.
+ * and queues it), so an event loop may call it. Deltas and done both run on
+ * the HTTP engine's thread (done after the ledger row is committed when there
+ * is a store), and must not block.
  * router_generate() is a blocking wrapper. Operator calls and snapshots are
  * safe from any thread. See router.c's head for the whole thread model.
  */

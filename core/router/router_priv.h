@@ -15,8 +15,8 @@
  *     HTTP engine's loop) from the moment router_submit() hands them over
  *     until rreq_finish(); after that to whichever thread delivers the result.
  *   - The router's worker (r->wq, thread "router-worker") admits requests
- *     (cache lookup, budget), persists events, and
- *     delivers every result: done callbacks always run there.
+ *     (cache lookup, budget) and persists events; results are delivered on
+ *     the engine thread (done callbacks always run there).
  *   - Lock order: r->mu before the event ring's lock; the engine's and the
  *     work queue's locks are leaves.
  */
