@@ -41,13 +41,37 @@ adtest_read(const char *name, size_t *len)
 	return NULL;
 }
 
+/* Text deltas onto r->text; every delta onto r->trace as one line:
+ * "text P: ...", "thinking P: ...", "signature P: ...", "redacted P: ...",
+ * "call P #I ID NAME", "args P #I: ..." (P the part, I the tool call index). */
 static void
-adtest_delta(void *arg, const char *text, size_t len)
+adtest_delta(void *arg, const struct llm_delta *d)
 {
 	struct adtest_stream *r = arg;
 
-	buf_append(&r->text, text, len);
-	r->n_deltas++;
+	switch (d->type) {
+	case LLM_DELTA_TEXT:
+		buf_append(&r->text, d->text, d->len);
+		r->n_deltas++;
+		buf_printf(&r->trace, "text %zu: %.*s\n", d->part, (int)d->len, d->text);
+		break;
+	case LLM_DELTA_THINKING:
+		buf_printf(&r->trace, "thinking %zu: %.*s\n", d->part, (int)d->len, d->text);
+		break;
+	case LLM_DELTA_THINKING_SIGNATURE:
+		buf_printf(&r->trace, "signature %zu: %.*s\n", d->part, (int)d->len, d->text);
+		break;
+	case LLM_DELTA_REDACTED_THINKING:
+		buf_printf(&r->trace, "redacted %zu: %.*s\n", d->part, (int)d->len, d->text);
+		break;
+	case LLM_DELTA_TOOL_CALL_START:
+		buf_printf(&r->trace, "call %zu #%d %s %s\n", d->part, d->index, d->id, d->name);
+		break;
+	case LLM_DELTA_TOOL_CALL_ARGS:
+		buf_printf(&r->trace, "args %zu #%d: %.*s\n", d->part, d->index, (int)d->len,
+		    d->text);
+		break;
+	}
 }
 
 void
@@ -60,6 +84,8 @@ adtest_run_stream(const struct adapter *a, const char *data, size_t len, size_t 
 	memset(r, 0, sizeof *r);
 	buf_init(&r->text);
 	buf_puts(&r->text, "");
+	buf_init(&r->trace);
+	buf_puts(&r->trace, "");
 	llm_response_init(&r->acc);
 	llm_error_clear(&r->err);
 	r->finish_rc = 2;
@@ -84,6 +110,7 @@ void
 adtest_stream_free(struct adtest_stream *r)
 {
 	buf_free(&r->text);
+	buf_free(&r->trace);
 	llm_response_free(&r->acc);
 }
 
@@ -91,10 +118,17 @@ cJSON *
 adtest_build(const struct adapter *a, const struct provider_conf *c, const char *model,
     const struct llm_request *r, int stream, struct adapter_http *h)
 {
+	return adtest_build_m(a, c, NULL, model, r, stream, h);
+}
+
+cJSON *
+adtest_build_m(const struct adapter *a, const struct provider_conf *c, const struct model_conf *m,
+    const char *model, const struct llm_request *r, int stream, struct adapter_http *h)
+{
 	char *cause = NULL;
 	cJSON *body;
 
-	if (a->build_request(c, model, r, stream, h, &cause) != 0)
+	if (a->build_request(c, m, model, r, stream, h, &cause) != 0)
 		fail_msg("build_request: %s", cause);
 	assert_null(cause);
 	body = cJSON_ParseWithLength(h->body, h->body_len);

@@ -15,11 +15,12 @@ char *adtest_read(const char *name, size_t *len);
 
 /* What a stream decoder made of some bytes. */
 struct adtest_stream {
-	int feed_rc;     /* last stream_feed return */
-	int finish_rc;   /* stream_finish return (2: not called) */
-	int stopped_at;  /* bytes fed when feed first returned non-zero, -1 if never */
-	struct buf text; /* the deltas, concatenated */
-	int n_deltas;
+	int feed_rc;      /* last stream_feed return */
+	int finish_rc;    /* stream_finish return (2: not called) */
+	int stopped_at;   /* bytes fed when feed first returned non-zero, -1 if never */
+	struct buf text;  /* the text deltas, concatenated */
+	int n_deltas;     /* text deltas */
+	struct buf trace; /* every typed delta, a line each (adapter_testutil.c) */
 	struct llm_response acc;
 	struct llm_error err;
 };
@@ -31,6 +32,10 @@ void adtest_stream_free(struct adtest_stream *);
 /* a->build_request, asserted to succeed with a body that is one JSON value; the parsed body. */
 struct cJSON *adtest_build(const struct adapter *a, const struct provider_conf *, const char *model,
     const struct llm_request *, int stream, struct adapter_http *);
+/* The same on model m (its max_output_tokens). */
+struct cJSON *
+adtest_build_m(const struct adapter *a, const struct provider_conf *, const struct model_conf *m,
+    const char *model, const struct llm_request *, int stream, struct adapter_http *);
 /* a->parse_response on body, asserted to fail as LLM_ERR_MALFORMED with msg in the
  * message and no content; i numbers the case in the failure message. */
 void adtest_expect_malformed(const struct adapter *a, const char *body, const char *msg, size_t i);

@@ -60,7 +60,9 @@ test_anthropic_build_minimal(void **state)
 	assert_null(adtest_header(&h, "authorization"));
 
 	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, "claude-sonnet-4-5");
-	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint, 1024);
+	/* No limit asked, no model config: the documented fallback (the API requires one). */
+	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint,
+	    LLM_MAX_OUTPUT_FALLBACK);
 	msgs = cJSON_GetObjectItem(body, "messages");
 	assert_int_equal(cJSON_GetArraySize(msgs), 1);
 	m = cJSON_GetArrayItem(msgs, 0);
@@ -87,6 +89,8 @@ test_anthropic_build_full(void **state)
 	struct llm_request r;
 	struct adapter_http h;
 	cJSON *body, *msgs, *stop, *tools, *want;
+	const char *tools_json;
+	char *cause = NULL;
 
 	(void)state;
 	simple_request(&r, "Hi");
@@ -102,8 +106,9 @@ test_anthropic_build_full(void **state)
 	r.stop = xcalloc(2, sizeof *r.stop);
 	r.stop[0] = xstrdup("END");
 	r.stop[1] = xstrdup("\n\nHuman:");
-	r.tools_json = xstrdup("[{\"name\":\"get_weather\",\"description\":\"Weather\","
-	                       "\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]");
+	tools_json = "[{\"name\":\"get_weather\",\"description\":\"Weather\","
+	             "\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]";
+	assert_int_equal(llm_request_tools_from_json(&r, tools_json, &cause), 0);
 	body = build(&c, "claude-haiku", &r, 1, &h);
 
 	assert_string_equal(h.url, "http://127.0.0.1:9999/v1/messages");
@@ -125,7 +130,7 @@ test_anthropic_build_full(void **state)
 	assert_string_equal(cJSON_GetArrayItem(stop, 1)->valuestring, "\n\nHuman:");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(body, "stream")));
 	tools = cJSON_GetObjectItem(body, "tools");
-	want = cJSON_Parse(r.tools_json);
+	want = cJSON_Parse(tools_json);
 	assert_true(cJSON_Compare(tools, want, 1));
 	cJSON_Delete(want);
 	cJSON_Delete(body);
@@ -143,29 +148,27 @@ test_anthropic_build_errors(void **state)
 
 	(void)state;
 	simple_request(&r, "x");
-	assert_int_equal(A->build_request(&c, "m", &r, 0, &h, &cause), -1);
+	assert_int_equal(A->build_request(&c, NULL, "m", &r, 0, &h, &cause), -1);
 	assert_non_null(strstr(cause, "base_url"));
 	free(cause);
 	cause = NULL;
 	adapter_http_free(&h);
 
 	c.base_url = (char *)"https://api.anthropic.com";
-	assert_int_equal(A->build_request(&c, NULL, &r, 0, &h, &cause), -1);
+	assert_int_equal(A->build_request(&c, NULL, NULL, &r, 0, &h, &cause), -1);
 	assert_non_null(strstr(cause, "model"));
 	free(cause);
 	cause = NULL;
 	adapter_http_free(&h);
 
-	r.tools_json = xstrdup("{not json");
-	assert_int_equal(A->build_request(&c, "m", &r, 0, &h, &cause), -1);
+	assert_int_equal(llm_request_tools_from_json(&r, "{not json", &cause), -1);
 	assert_non_null(strstr(cause, "tools"));
 	free(cause);
 	cause = NULL;
-	adapter_http_free(&h);
 	llm_request_free(&r);
 
 	llm_request_init(&r);
-	assert_int_equal(A->build_request(&c, "m", &r, 0, &h, &cause), -1);
+	assert_int_equal(A->build_request(&c, NULL, "m", &r, 0, &h, &cause), -1);
 	assert_non_null(strstr(cause, "no messages"));
 	free(cause);
 	adapter_http_free(&h);

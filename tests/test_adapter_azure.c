@@ -37,7 +37,7 @@ test_azure_build(void **state)
 	r.has_temperature = 1;
 	r.temperature = 0;
 
-	assert_int_equal(A->build_request(&c, "gpt4o-prod", &r, 0, &h, &cause), 0);
+	assert_int_equal(A->build_request(&c, NULL, "gpt4o-prod", &r, 0, &h, &cause), 0);
 	assert_string_equal(h.method, "POST");
 	assert_string_equal(h.url,
 	    "https://myres.openai.azure.com/openai/deployments/gpt4o-prod/"
@@ -48,7 +48,8 @@ test_azure_build(void **state)
 	body = cJSON_ParseWithLength(h.body, h.body_len);
 	assert_non_null(body);
 	assert_null(cJSON_GetObjectItem(body, "model"));
-	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint, 1024);
+	/* No limit asked: none sent (no injected cap). */
+	assert_null(cJSON_GetObjectItem(body, "max_tokens"));
 	assert_null(cJSON_GetObjectItem(body, "max_completion_tokens"));
 	assert_true(cJSON_GetObjectItem(body, "temperature")->valuedouble == 0);
 	m = cJSON_GetArrayItem(cJSON_GetObjectItem(body, "messages"), 0);
@@ -61,7 +62,7 @@ test_azure_build(void **state)
 	/* Streaming, another api-version, no key, a deployment name needing escapes. */
 	c.api_version = (char *)"2025-01-01-preview";
 	c.api_key = NULL;
-	assert_int_equal(A->build_request(&c, "my dep", &r, 1, &h, &cause), 0);
+	assert_int_equal(A->build_request(&c, NULL, "my dep", &r, 1, &h, &cause), 0);
 	assert_string_equal(h.url,
 	    "https://myres.openai.azure.com/openai/deployments/my%20dep/"
 	    "chat/completions?api-version=2025-01-01-preview");
@@ -73,7 +74,7 @@ test_azure_build(void **state)
 	cJSON_Delete(body);
 	adapter_http_free(&h);
 
-	assert_int_equal(A->build_request(&c, NULL, &r, 0, &h, &cause), -1);
+	assert_int_equal(A->build_request(&c, NULL, NULL, &r, 0, &h, &cause), -1);
 	assert_non_null(strstr(cause, "deployment"));
 	free(cause);
 	adapter_http_free(&h);

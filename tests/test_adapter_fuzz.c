@@ -141,13 +141,15 @@ make_input(struct rng *r, const struct corpus *c, size_t *len)
 }
 
 static void
-null_delta(void *arg, const char *text, size_t len)
+null_delta(void *arg, const struct llm_delta *d)
 {
 	size_t *total = arg;
 
 	/* Touch every byte so ASan sees a bad pointer. */
-	for (size_t i = 0; i < len; i++)
-		*total += (unsigned char)text[i] != 0;
+	for (size_t i = 0; i < d->len; i++)
+		*total += (unsigned char)d->text[i] != 0;
+	if (d->type == LLM_DELTA_TOOL_CALL_START)
+		*total += strlen(d->id) + strlen(d->name);
 }
 
 static int

@@ -39,9 +39,9 @@ full_request(struct llm_request *r)
 	r->n_stop = 1;
 	r->stop = xcalloc(1, sizeof *r->stop);
 	r->stop[0] = xstrdup("###");
-	r->tools_json = xstrdup("[{\"name\":\"get_weather\",\"description\":\"Current weather\","
-	                        "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":"
-	                        "{\"type\":\"string\"}},\"required\":[\"city\"]}}]");
+	llm_request_add_tool(r, "get_weather", "Current weather",
+	    "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+	    "\"required\":[\"city\"]}");
 }
 
 static cJSON *
@@ -122,7 +122,9 @@ test_openai_build_minimal(void **state)
 	assert_null(adtest_header(&h, "authorization"));
 	m = cJSON_GetArrayItem(cJSON_GetObjectItem(body, "messages"), 0);
 	assert_string_equal(cJSON_GetObjectItem(m, "role")->valuestring, "user");
-	assert_int_equal(cJSON_GetObjectItem(body, "max_completion_tokens")->valueint, 1024);
+	/* No limit asked: none sent (no injected output cap). */
+	assert_null(cJSON_GetObjectItem(body, "max_completion_tokens"));
+	assert_null(cJSON_GetObjectItem(body, "max_tokens"));
 	assert_null(cJSON_GetObjectItem(body, "stream"));
 	assert_null(cJSON_GetObjectItem(body, "stream_options"));
 	assert_null(cJSON_GetObjectItem(body, "temperature"));
@@ -209,20 +211,18 @@ test_openai_build_errors(void **state)
 	(void)state;
 	llm_request_init(&r);
 	llm_request_add_message(&r, LLM_ROLE_USER, "x");
-	r.tools_json = xstrdup("[{\"description\":\"nameless\"}]");
-	assert_int_equal(A->build_request(&c, "m", &r, 0, &h, &cause), -1);
-	assert_non_null(strstr(cause, "tool"));
+	assert_int_equal(llm_request_tools_from_json(&r, "[{\"description\":\"nameless\"}]",
+	                     &cause),
+	    -1);
+	assert_non_null(strstr(cause, "no name"));
 	free(cause);
 	cause = NULL;
-	adapter_http_free(&h);
-	free(r.tools_json);
-	r.tools_json = xstrdup("17");
-	assert_int_equal(A->build_request(&c, "m", &r, 0, &h, &cause), -1);
-	assert_non_null(strstr(cause, "tools is not a JSON array"));
+	assert_int_equal(llm_request_tools_from_json(&r, "17", &cause), -1);
+	assert_non_null(strstr(cause, "not a JSON array"));
 	free(cause);
 	cause = NULL;
-	adapter_http_free(&h);
-	assert_int_equal(A->build_request(&c, "", &r, 0, &h, &cause), -1);
+	assert_int_equal(r.n_tools, 0);
+	assert_int_equal(A->build_request(&c, NULL, "", &r, 0, &h, &cause), -1);
 	free(cause);
 	adapter_http_free(&h);
 	llm_request_free(&r);

@@ -36,10 +36,9 @@ request(struct llm_request *r)
 	r->stop = xcalloc(1, sizeof *r->stop);
 	r->stop[0] = xstrdup("END");
 	r->n_stop = 1;
-	r->tools_json = xstrdup("[{\"name\":\"calc\",\"description\":\"adds\","
-	                        "\"input_schema\":{\"type\":\"object\",\"properties\":{\"a\":{"
-	                        "\"type\":\"number\"},"
-	                        "\"b\":{\"type\":\"number\"}}}}]");
+	llm_request_add_tool(r, "calc", "adds",
+	    "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
+	    "\"b\":{\"type\":\"number\"}}}");
 }
 
 static void
@@ -62,11 +61,10 @@ test_key_canonical(void **state)
 	key_of(&b, kb);
 	assert_string_equal(ka, kb);
 	/* the same tools with keys in another order, other whitespace */
-	free(b.tools_json);
-	b.tools_json = xstrdup("[ { \"input_schema\" : { \"properties\": {\"b\":{\"type\":"
-	                       "\"number\"}, \"a\":{\"type\":\"number\"}}, \"type\":\"object\"}, "
-	                       "\"description\":"
-	                       "\"adds\", \"name\":\"calc\" } ]");
+	free(b.tools[0].parameters);
+	b.tools[0].parameters =
+	    xstrdup(" { \"properties\": {\"b\":{\"type\":"
+	            "\"number\"}, \"a\":{\"type\":\"number\"}}, \"type\":\"object\"}");
 	key_of(&b, kb);
 	assert_string_equal(ka, kb);
 	/* what does not change the answer does not change the key */
@@ -75,10 +73,16 @@ test_key_canonical(void **state)
 	b.no_cache = 1;
 	key_of(&b, kb);
 	assert_string_equal(ka, kb);
-	/* the effective max_tokens: 0 means 1024 */
-	a.max_tokens = 0;
-	b.max_tokens = LLM_DEFAULT_MAX_TOKENS;
-	key_of(&a, ka);
+	/* who asks and prompt-cache breakpoints do not change the answer either */
+	b.user = xstrdup("user-42");
+	b.metadata = xstrdup("{\"k\":\"v\"}");
+	b.system_cache = LLM_CACHE_1H;
+	b.messages[0].parts[0].cache = LLM_CACHE_5M;
+	b.tools[0].cache = LLM_CACHE_5M;
+	key_of(&b, kb);
+	assert_string_equal(ka, kb);
+	/* unset and "text" are the same response format */
+	b.response_format.type = LLM_FORMAT_TEXT;
 	key_of(&b, kb);
 	assert_string_equal(ka, kb);
 	/* model_alias overrides req->model */
@@ -98,10 +102,11 @@ test_key_each_parameter_misses(void **state)
 	(void)state;
 	request(&a);
 	key_of(&a, ka);
-	for (i = 0; i < 12; i++) {
+	for (i = 0; i < 27; i++) {
+		struct llm_part *p;
 		request(&b);
 		switch (i) {
-		case 0: b.messages[2].content[0] = 'a'; break;
+		case 0: b.messages[2].parts[0].text[0] = 'a'; break;
 		case 1:
 			free(b.system);
 			b.system = NULL;
@@ -121,16 +126,68 @@ test_key_each_parameter_misses(void **state)
 			b.stop[0] = xstrdup("STOP");
 			break;
 		case 7:
-			free(b.tools_json);
-			b.tools_json = xstrdup("[{\"name\":\"calc\"}]");
+			free(b.tools[0].parameters);
+			b.tools[0].parameters = NULL;
 			break;
 		case 8: b.messages[1].role = LLM_ROLE_USER; break;
 		case 9: b.route = xstrdup("LSR"); break;
 		case 10: b.provider = xstrdup("openai"); break;
 		case 11:
-			free(b.tools_json);
-			b.tools_json = NULL;
+			llm_request_free(&b);
+			request(&b);
+			free(b.tools[0].name);
+			b.tools[0].name = xstrdup("sum");
 			break;
+		case 12: b.max_tokens = 0; break;
+		case 13:
+			p = llm_message_add_part(&b.messages[2], LLM_PART_IMAGE);
+			p->url = xstrdup("https://example.com/cat.png");
+			break;
+		case 14:
+			p = llm_message_add_part(&b.messages[2], LLM_PART_IMAGE);
+			p->media_type = xstrdup("image/png");
+			p->data = xstrdup("iVBORw0KGgo=");
+			break;
+		case 15: b.tool_choice = LLM_TOOL_CHOICE_ANY; break;
+		case 16:
+			b.tool_choice = LLM_TOOL_CHOICE_NAMED;
+			b.tool_choice_name = xstrdup("calc");
+			break;
+		case 17: b.response_format.type = LLM_FORMAT_JSON_OBJECT; break;
+		case 18:
+			b.response_format.type = LLM_FORMAT_JSON_SCHEMA;
+			b.response_format.name = xstrdup("answer");
+			b.response_format.schema = xstrdup("{\"type\":\"object\"}");
+			break;
+		case 19:
+			b.has_seed = 1;
+			b.seed = 7;
+			break;
+		case 20: b.reasoning_effort = xstrdup("high"); break;
+		case 21: b.thinking_budget = 2048; break;
+		case 22:
+			b.has_parallel_tool_calls = 1;
+			b.parallel_tool_calls = 0;
+			break;
+		case 23:
+			p = llm_message_add_part(&b.messages[1], LLM_PART_TOOL_CALL);
+			p->id = xstrdup("call_1");
+			p->name = xstrdup("calc");
+			p->arguments = xstrdup("{\"a\":1,\"b\":2}");
+			break;
+		case 24:
+			p = llm_message_add_part(&b.messages[2], LLM_PART_TOOL_RESULT);
+			p->id = xstrdup("call_1");
+			p->parts = xcalloc(1, sizeof *p->parts);
+			p->n_parts = 1;
+			p->parts[0].type = LLM_PART_TEXT;
+			p->parts[0].text = xstrdup("3");
+			break;
+		case 25:
+			b.passthrough = xstrdup("{\"top_k\":3}");
+			b.passthrough_api = LLM_API_ANTHROPIC;
+			break;
+		case 26: b.top_k = 5; break;
 		}
 		key_of(&b, kb);
 		if (strcmp(ka, kb) == 0)
@@ -139,12 +196,14 @@ test_key_each_parameter_misses(void **state)
 	}
 	/* a message boundary moved is another conversation */
 	request(&b);
-	free(b.messages[1].content);
-	b.messages[1].content = xstrdup("4And 3+3?");
-	b.n_messages = 2;
+	{
+		/* the text moved into another part of the same message */
+		struct llm_part *p = llm_message_add_part(&b.messages[2], LLM_PART_TEXT);
+		p->text = xstrdup("3?");
+		b.messages[2].parts[0].text[strlen(b.messages[2].parts[0].text) - 2] = '\0';
+	}
 	key_of(&b, kb);
 	assert_string_not_equal(ka, kb);
-	b.n_messages = 3;
 	llm_request_free(&b);
 	llm_request_free(&a);
 }

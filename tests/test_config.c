@@ -144,11 +144,17 @@ test_defaults(void **state)
 	assert_non_null(m);
 	assert_string_equal(m->id, "claude-opus-4-20250514");
 	assert_true(m->input_per_mtok == 15.0 && m->output_per_mtok == 75.0);
-	assert_true(m->cache_read_per_mtok < 0);
+	/* Anthropic's prompt-cache rates: read 0.1x, 5-minute write 1.25x, 1-hour write 2x. */
+	assert_true(m->cache_read_per_mtok == 1.5);
+	assert_true(m->cache_write_per_mtok == 18.75);
+	assert_true(m->cache_write_1h_per_mtok == 30.0);
 	assert_int_equal(m->context_tokens, 200000);
-	assert_string_equal(m->source, "anthropic.com/pricing (PROTOCOLS.md)");
+	assert_int_equal(m->max_output_tokens, 32000);
+	assert_non_null(strstr(m->source, "anthropic.com/pricing"));
+	assert_non_null(strstr(m->source, "1h write 2x"));
 	m = config_model(&cfg, "claude-sonnet");
 	assert_true(m->input_per_mtok == 3.0 && m->output_per_mtok == 15.0);
+	assert_int_equal(m->max_output_tokens, 64000);
 	m = config_model(&cfg, "claude-haiku");
 	assert_string_equal(m->id, "claude-haiku-4-5");
 	assert_true(m->input_per_mtok == 1.0 && m->output_per_mtok == 5.0);
@@ -156,6 +162,8 @@ test_defaults(void **state)
 	assert_true(m->input_per_mtok == 0.80 && m->output_per_mtok == 4.0);
 	m = config_model(&cfg, "gpt-4o");
 	assert_true(m->input_per_mtok == 2.50 && m->output_per_mtok == 10.0);
+	/* OpenAI: cached input at its own price, writes at the input price. */
+	assert_true(m->cache_read_per_mtok == 1.25 && m->cache_write_per_mtok < 0);
 	assert_int_equal(m->context_tokens, 128000);
 	assert_non_null(strstr(m->source, "unverified"));
 	m = config_model(&cfg, "gpt-4o-mini");

@@ -98,8 +98,13 @@ test_upper_bound(void **state)
 	r.system = strdup("12345678");
 	est = pricing_input_estimate(&r);
 	assert_int_equal(est, 1000 + 2 + 8 + 16);
-	/* max_tokens unset: the default 1024 */
-	assert_true(fabs(pricing_upper_bound(&m, &r) - (est * 3.0 + 1024 * 15.0) / 1e6) < 1e-15);
+	/* max_tokens unset and no max_output_tokens: the fallback */
+	assert_true(fabs(pricing_upper_bound(&m, &r) -
+	                (est * 3.0 + LLM_MAX_OUTPUT_FALLBACK * 15.0) / 1e6) < 1e-15);
+	/* the model's max_output_tokens when the request sets none */
+	m.max_output_tokens = 64000;
+	assert_true(fabs(pricing_upper_bound(&m, &r) - (est * 3.0 + 64000 * 15.0) / 1e6) < 1e-15);
+	m.max_output_tokens = 0;
 	r.max_tokens = 10;
 	assert_true(fabs(pricing_upper_bound(&m, &r) - (est * 3.0 + 10 * 15.0) / 1e6) < 1e-15);
 	/* the bound covers any real answer within max_tokens and the estimate */

@@ -15,32 +15,54 @@
 
 #define AZURE_API_VERSION "2024-10-21"
 
-#define SRC_ANTHROPIC "anthropic.com/pricing (PROTOCOLS.md)"
+#define SRC_ANTHROPIC \
+	"anthropic.com/pricing (PROTOCOLS.md); cache: read 0.1x, 5m write 1.25x, 1h write 2x " \
+	"input"
 #define SRC_OPENAI "secondary sources, unverified (PROTOCOLS.md)"
 #define SRC_MISTRAL "secondary sources, unverified (PROTOCOLS.md)"
 
 const char *const config_kind_names[CONFIG_N_KINDS] = {"anthropic", "openai", "azure"};
 const char *const config_flavor_names[CONFIG_N_FLAVORS] = {
     "openai", "mistral", "vllm", "llamacpp", "ollama"};
-/* PROTOCOLS.md's price list; every entry says where its price came from. */
+/*
+ * PROTOCOLS.md's price list; every entry says where its price came from.
+ * Anthropic prompt caching (anthropic.com/pricing, "Prompt caching"): a read
+ * costs 0.1x the input price, a 5-minute write 1.25x, a 1-hour write 2x.
+ * OpenAI bills cache writes at the input price and reads at its "cached input"
+ * price (gpt-4o $1.25, gpt-4o-mini $0.075; gpt-4-turbo has none). max_output
+ * is the model's documented output limit (Anthropic's models overview; OpenAI's
+ * model pages), 0 where no separate limit is documented.
+ */
+#define CACHE_READ(in) ((in)*0.1)
+#define CACHE_WRITE_5M(in) ((in)*1.25)
+#define CACHE_WRITE_1H(in) ((in)*2.0)
 static const struct {
 	const char *alias;
 	const char *id;
 	double input;
 	double output;
+	double cache_read;     /* < 0: the input price */
+	double cache_write;    /* < 0: the input price */
+	double cache_write_1h; /* < 0: cache_write */
 	int64_t context;
+	int64_t max_output;
 	const char *source;
 } default_models[] = {
-    {"claude-opus", "claude-opus-4-20250514", 15.0, 75.0, 200000, SRC_ANTHROPIC},
-    {"claude-sonnet", "claude-sonnet-4-20250514", 3.0, 15.0, 200000, SRC_ANTHROPIC},
-    {"claude-haiku", "claude-haiku-4-5", 1.0, 5.0, 200000, SRC_ANTHROPIC},
-    {"claude-haiku-3.5", "claude-3-5-haiku-20241022", 0.80, 4.0, 200000, SRC_ANTHROPIC},
-    {"gpt-4o", "gpt-4o", 2.50, 10.0, 128000, SRC_OPENAI},
-    {"gpt-4o-mini", "gpt-4o-mini", 0.15, 0.60, 128000, SRC_OPENAI},
-    {"gpt-4-turbo", "gpt-4-turbo", 10.0, 30.0, 128000, SRC_OPENAI},
-    {"mistral-large", "mistral-large-latest", 2.0, 6.0, 128000, SRC_MISTRAL},
-    {"mistral-small", "mistral-small-latest", 0.2, 0.6, 32000, "unverified (not in PROTOCOLS.md)"},
-    {"llama", "llama3.1", -1.0, -1.0, 128000,
+    {"claude-opus", "claude-opus-4-20250514", 15.0, 75.0, CACHE_READ(15.0), CACHE_WRITE_5M(15.0),
+        CACHE_WRITE_1H(15.0), 200000, 32000, SRC_ANTHROPIC},
+    {"claude-sonnet", "claude-sonnet-4-20250514", 3.0, 15.0, CACHE_READ(3.0), CACHE_WRITE_5M(3.0),
+        CACHE_WRITE_1H(3.0), 200000, 64000, SRC_ANTHROPIC},
+    {"claude-haiku", "claude-haiku-4-5", 1.0, 5.0, CACHE_READ(1.0), CACHE_WRITE_5M(1.0),
+        CACHE_WRITE_1H(1.0), 200000, 64000, SRC_ANTHROPIC},
+    {"claude-haiku-3.5", "claude-3-5-haiku-20241022", 0.80, 4.0, CACHE_READ(0.80),
+        CACHE_WRITE_5M(0.80), CACHE_WRITE_1H(0.80), 200000, 8192, SRC_ANTHROPIC},
+    {"gpt-4o", "gpt-4o", 2.50, 10.0, 1.25, -1, -1, 128000, 16384, SRC_OPENAI},
+    {"gpt-4o-mini", "gpt-4o-mini", 0.15, 0.60, 0.075, -1, -1, 128000, 16384, SRC_OPENAI},
+    {"gpt-4-turbo", "gpt-4-turbo", 10.0, 30.0, -1, -1, -1, 128000, 4096, SRC_OPENAI},
+    {"mistral-large", "mistral-large-latest", 2.0, 6.0, -1, -1, -1, 128000, 0, SRC_MISTRAL},
+    {"mistral-small", "mistral-small-latest", 0.2, 0.6, -1, -1, -1, 32000, 0,
+        "unverified (not in PROTOCOLS.md)"},
+    {"llama", "llama3.1", -1.0, -1.0, -1, -1, -1, 128000, 0,
         "self-hosted: unpriced unless the config gives a price"},
 };
 
@@ -143,6 +165,8 @@ config_provider_free(struct provider_conf *pc)
 	}
 	config_strv_free(pc->models, pc->n_models);
 	free(pc->api_version);
+	free(pc->entra_token_env);
+	free(pc->keep_alive);
 	free(pc->ca_file);
 	memset(pc, 0, sizeof *pc);
 }
@@ -157,6 +181,8 @@ provider_copy(struct provider_conf *dst, const struct provider_conf *src)
 	dst->api_key = config_dupnull(src->api_key);
 	dst->models = strv_copy(src->models, src->n_models);
 	dst->api_version = config_dupnull(src->api_version);
+	dst->entra_token_env = config_dupnull(src->entra_token_env);
+	dst->keep_alive = config_dupnull(src->keep_alive);
 	dst->ca_file = config_dupnull(src->ca_file);
 }
 
@@ -292,6 +318,8 @@ model_add(struct config *cfg, const char *alias)
 	m->input_per_mtok = -1.0;
 	m->output_per_mtok = -1.0;
 	m->cache_read_per_mtok = -1.0;
+	m->cache_write_per_mtok = -1.0;
+	m->cache_write_1h_per_mtok = -1.0;
 	m->source = xstrdup(SRC_UNPRICED);
 	return m;
 }
@@ -323,7 +351,11 @@ config_init(struct config *cfg)
 		config_replace_str(&m->id, default_models[i].id);
 		m->input_per_mtok = default_models[i].input;
 		m->output_per_mtok = default_models[i].output;
+		m->cache_read_per_mtok = default_models[i].cache_read;
+		m->cache_write_per_mtok = default_models[i].cache_write;
+		m->cache_write_1h_per_mtok = default_models[i].cache_write_1h;
 		m->context_tokens = default_models[i].context;
+		m->max_output_tokens = default_models[i].max_output;
 		config_replace_str(&m->source, default_models[i].source);
 	}
 

@@ -49,10 +49,15 @@ struct provider_conf {
 	int max_retries;                    /* retries on the same provider; default 2 */
 	int rate_limit_rpm;                 /* 0: unlimited */
 	int rate_limit_tpm;                 /* 0: unlimited */
-	char *api_version;                  /* azure: default "2024-10-21" */
-	int tls_verify; /* default 1; only an explicit "tls_verify": false turns it off */
-	char *ca_file;  /* "ca_file": a PEM CA bundle to trust for this provider, or NULL */
-	int enabled;    /* default 1 */
+	char *api_version;                  /* azure: default "2024-10-21"; "v1": the v1 API
+					     * ({endpoint}/openai/v1/chat/completions) */
+	char *entra_token_env; /* azure: a Microsoft Entra ID bearer token is in this variable,
+				* read at each request (so it can be refreshed); NULL: api-key */
+	int num_ctx;           /* ollama flavor: options.num_ctx; 0: the server's default */
+	char *keep_alive;      /* ollama flavor: keep_alive ("5m", "-1", "0"); NULL: default */
+	int tls_verify;        /* default 1; only an explicit "tls_verify": false turns it off */
+	char *ca_file;         /* "ca_file": a PEM CA bundle to trust for this provider, or NULL */
+	int enabled;           /* default 1 */
 };
 
 struct model_conf {
@@ -60,9 +65,14 @@ struct model_conf {
 	char *id;              /* "claude-sonnet-4-20250514"; azure: the deployment name */
 	double input_per_mtok; /* USD per million input tokens; < 0: unpriced */
 	double output_per_mtok;
-	double cache_read_per_mtok; /* < 0: same as input */
+	double cache_read_per_mtok;     /* < 0: same as input */
+	double cache_write_per_mtok;    /* 5-minute cache writes; < 0: same as input */
+	double cache_write_1h_per_mtok; /* 1-hour cache writes; < 0: cache_write_per_mtok */
 	int64_t context_tokens;
-	char *source; /* where the price came from */
+	int64_t max_output_tokens; /* the model's output limit: Anthropic's required max_tokens
+				    * and the budget's reservation when a request sets none;
+				    * 0: unknown */
+	char *source;              /* where the price came from */
 };
 
 struct route_conf {

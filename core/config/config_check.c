@@ -165,6 +165,38 @@ config_is_env_name(const char *s)
 	return 1;
 }
 
+/*
+ * Ollama's keep_alive: a number of seconds ("300", "-1", "0") or a Go duration
+ * ("5m", "1h30m", "-1m", "2.5h", "300ms"), as its API documents it.
+ */
+int
+config_is_keep_alive(const char *s)
+{
+	static const char *const units[] = {"ns", "us", "ms", "s", "m", "h"};
+	int n = 0;
+
+	if (*s == '-' || *s == '+')
+		s++;
+	if (strspn(s, "0123456789") == strlen(s) && *s != '\0')
+		return strlen(s) <= 12;
+	while (*s != '\0') {
+		size_t digits = strspn(s, "0123456789."), k;
+
+		if (digits == 0 || digits > 12 || ++n > 8)
+			return 0;
+		s += digits;
+		for (k = 0; k < sizeof units / sizeof units[0]; k++) {
+			/* "ms" is tried before "m", "ns" and "us" before "s". */
+			if (strncmp(s, units[k], strlen(units[k])) == 0)
+				break;
+		}
+		if (k == sizeof units / sizeof units[0])
+			return 0;
+		s += strlen(units[k]);
+	}
+	return n > 0;
+}
+
 /* Provider and route names: shown in the console, typed in commands. */
 int
 config_is_plain_name(const char *s)

@@ -391,7 +391,8 @@ parse_flavor(struct config_parse *p, const cJSON *j, const char *path, enum prov
 static const char *const provider_keys[] = {"name", "kind", "flavor", "base_url", "api_key_env",
     "models", "priority", "weight", "timeout_seconds", "connect_timeout_seconds",
     "first_token_timeout_seconds", "stream_idle_timeout_seconds", "max_retries", "rate_limit_rpm",
-    "rate_limit_tpm", "api_version", "tls_verify", "ca_file", "enabled"};
+    "rate_limit_tpm", "api_version", "tls_verify", "ca_file", "enabled", "entra_token_env",
+    "num_ctx", "keep_alive"};
 
 /* A provider's numbers: integers in lo..hi, or numbers in [lo, hi] ((lo, hi] if lo_open). */
 static const struct provider_number {
@@ -510,6 +511,37 @@ parse_provider_fields(struct config_parse *p, const cJSON *j, const char *path,
 		if (get_nonempty(p, v, sub, &pc->api_version) != 0)
 			return -1;
 	}
+	if ((v = FIELD("entra_token_env")) != NULL) {
+		if (pc->kind != PROVIDER_AZURE)
+			return config_parse_error(p, sub, "only valid with kind \"azure\"");
+		if (get_nonempty(p, v, sub, &pc->entra_token_env) != 0)
+			return -1;
+		if (!config_is_env_name(pc->entra_token_env))
+			return config_parse_error(p, sub,
+			    "expected the name of an environment variable (letters, digits and "
+			    "'_')");
+	}
+	if ((v = FIELD("num_ctx")) != NULL) {
+		if (pc->kind != PROVIDER_OPENAI || pc->flavor != FLAVOR_OLLAMA)
+			return config_parse_error(p, sub, "only valid with flavor \"ollama\"");
+		if (get_int(p, v, sub, 1, LIMIT_NUM_CTX_MAX, &pc->num_ctx) != 0)
+			return -1;
+	}
+	if ((v = FIELD("keep_alive")) != NULL) {
+		if (pc->kind != PROVIDER_OPENAI || pc->flavor != FLAVOR_OLLAMA)
+			return config_parse_error(p, sub, "only valid with flavor \"ollama\"");
+		if (cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+		    v->valuedouble == (double)(long long)v->valuedouble &&
+		    fabs(v->valuedouble) < 1e12)
+			pc->keep_alive = xasprintf("%lld", (long long)v->valuedouble);
+		else if (get_nonempty(p, v, sub, &pc->keep_alive) != 0)
+			return -1;
+		else if (!config_is_keep_alive(pc->keep_alive))
+			return config_parse_error(p, sub,
+			    "expected a duration like \"5m\", \"1h30m\", \"-1\" or \"0\", or a "
+			    "number "
+			    "of seconds");
+	}
 	if ((v = FIELD("tls_verify")) != NULL && get_bool(p, v, sub, &pc->tls_verify) != 0)
 		return -1;
 	if ((v = FIELD("ca_file")) != NULL && get_nonempty(p, v, sub, &pc->ca_file) != 0)
@@ -571,8 +603,9 @@ parse_providers(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const model_keys[] = {
-    "id", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "context_tokens", "source"};
+static const char *const model_keys[] = {"id", "input_per_mtok", "output_per_mtok",
+    "cache_read_per_mtok", "cache_write_per_mtok", "cache_write_1h_per_mtok", "context_tokens",
+    "max_output_tokens", "source"};
 
 /* models: alias -> fields; an existing alias (a default) keeps what the file leaves out. */
 static int
@@ -599,6 +632,7 @@ parse_models(struct config_parse *p, struct config *cfg, const cJSON *j)
 			m.alias = xstrdup(c->string);
 			m.id = xstrdup(c->string);
 			m.input_per_mtok = m.output_per_mtok = m.cache_read_per_mtok = -1.0;
+			m.cache_write_per_mtok = m.cache_write_1h_per_mtok = -1.0;
 			m.source = xstrdup(SRC_UNPRICED);
 		}
 		priced = 0;
@@ -620,8 +654,23 @@ parse_models(struct config_parse *p, struct config *cfg, const cJSON *j)
 				goto fail;
 			priced = 1;
 		}
+		if ((v = FIELD("cache_write_per_mtok")) != NULL) {
+			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0, &m.cache_write_per_mtok) !=
+			    0)
+				goto fail;
+			priced = 1;
+		}
+		if ((v = FIELD("cache_write_1h_per_mtok")) != NULL) {
+			if (get_number(p, v, sub, 0.0, 0, INFINITY, 0,
+			        &m.cache_write_1h_per_mtok) != 0)
+				goto fail;
+			priced = 1;
+		}
 		if ((v = FIELD("context_tokens")) != NULL &&
 		    get_int64(p, v, sub, 1, CONFIG_MAX_INT64, &m.context_tokens) != 0)
+			goto fail;
+		if ((v = FIELD("max_output_tokens")) != NULL &&
+		    get_int64(p, v, sub, 1, LIMIT_MAX_OUTPUT_TOKENS, &m.max_output_tokens) != 0)
 			goto fail;
 		if ((v = FIELD("source")) != NULL) {
 			if (get_nonempty(p, v, sub, &m.source) != 0)

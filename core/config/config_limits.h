@@ -19,4 +19,9 @@
 #define LIMIT_WEIGHT_MIN 0.001
 #define LIMIT_WEIGHT_MAX 1000.0
 
+/* A model's max_output_tokens and an Ollama provider's num_ctx: positive, and far above any
+ * model's today, yet small enough for an int and for the budget's arithmetic. */
+#define LIMIT_MAX_OUTPUT_TOKENS 100000000
+#define LIMIT_NUM_CTX_MAX 100000000
+
 #endif

@@ -50,6 +50,7 @@ const char *config_suggest(const char *word, const char *const *cands, size_t n,
 int config_looks_like_key(const char *);
 int config_is_secret_name(const char *);
 int config_is_env_name(const char *);
+int config_is_keep_alive(const char *);
 int config_is_plain_name(const char *);
 int config_is_alias(const char *);
 

@@ -72,17 +72,28 @@ adapter_http_json(struct adapter_http *h, const cJSON *root, int stream)
 	free(s);
 }
 
+int64_t
+adapter_max_output(const struct model_conf *m, const struct llm_request *req)
+{
+	if (req->max_tokens > 0)
+		return req->max_tokens;
+	if (m != NULL && m->max_output_tokens > 0)
+		return m->max_output_tokens;
+	return 0;
+}
+
 void
 adapter_json_messages(cJSON *msgs, const struct llm_request *req)
 {
 	cJSON *m;
+	char *text;
 
 	for (size_t i = 0; i < req->n_messages; i++) {
 		m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "role",
-		    req->messages[i].role == LLM_ROLE_ASSISTANT ? "assistant" : "user");
-		cJSON_AddStringToObject(m, "content",
-		    req->messages[i].content != NULL ? req->messages[i].content : "");
+		cJSON_AddStringToObject(m, "role", llm_role_name(req->messages[i].role));
+		text = llm_message_text(&req->messages[i]);
+		cJSON_AddStringToObject(m, "content", text);
+		free(text);
 		cJSON_AddItemToArray(msgs, m);
 	}
 }
@@ -685,36 +696,169 @@ adapter_stream_free(struct adapter_stream *s)
 	if (s == NULL)
 		return;
 	sse_free(s->sse);
+	free(s->part_len);
+	free(s->part_cap);
+	free(s->map);
 	free(s);
+}
+
+/* The part's string a delta of type grows. */
+static char **
+adapter_part_field(struct llm_part *p, enum llm_delta_type type)
+{
+	switch (type) {
+	case LLM_DELTA_TEXT:
+	case LLM_DELTA_THINKING: return &p->text;
+	case LLM_DELTA_THINKING_SIGNATURE: return &p->signature;
+	case LLM_DELTA_REDACTED_THINKING: return &p->data;
+	case LLM_DELTA_TOOL_CALL_START:
+	case LLM_DELTA_TOOL_CALL_ARGS: return &p->arguments;
+	}
+	return &p->text;
+}
+
+/* The caller may have replaced acc's parts: start again from what is there. */
+static void
+adapter_stream_sync(struct adapter_stream *s)
+{
+	struct llm_response *acc = s->acc;
+
+	if (acc->parts == s->parts && acc->n_parts == s->n_parts)
+		return;
+	s->part_len = xreallocarray(s->part_len, acc->n_parts + 1, sizeof *s->part_len);
+	s->part_cap = xreallocarray(s->part_cap, acc->n_parts + 1, sizeof *s->part_cap);
+	for (size_t i = 0; i < acc->n_parts; i++) {
+		/* Unknown: measured at the next append. */
+		s->part_len[i] = 0;
+		s->part_cap[i] = 0;
+	}
+	s->parts = acc->parts;
+	s->n_parts = acc->n_parts;
+}
+
+size_t
+adapter_stream_open(struct adapter_stream *s, enum llm_part_type type)
+{
+	struct llm_part *p;
+
+	adapter_stream_sync(s);
+	p = llm_response_add_part(s->acc, type);
+	if (type == LLM_PART_TOOL_CALL)
+		p->arguments = xstrdup("");
+	else if (type == LLM_PART_REDACTED_THINKING)
+		p->data = xstrdup("");
+	else
+		p->text = xstrdup("");
+	s->part_len = xreallocarray(s->part_len, s->acc->n_parts, sizeof *s->part_len);
+	s->part_cap = xreallocarray(s->part_cap, s->acc->n_parts, sizeof *s->part_cap);
+	s->part_len[s->acc->n_parts - 1] = 0;
+	s->part_cap[s->acc->n_parts - 1] = 1;
+	s->parts = s->acc->parts;
+	s->n_parts = s->acc->n_parts;
+	return s->acc->n_parts - 1;
+}
+
+static void
+adapter_stream_emit(struct adapter_stream *s, const struct llm_delta *d)
+{
+	s->delivered = 1;
+	if (s->cb != NULL)
+		s->cb(s->arg, d);
+}
+
+size_t
+adapter_stream_tool_call(struct adapter_stream *s, int index, const char *id, const char *name)
+{
+	size_t part = adapter_stream_open(s, LLM_PART_TOOL_CALL);
+	struct llm_part *p = &s->acc->parts[part];
+	struct llm_delta d;
+
+	p->index = index;
+	p->id = xstrdup(id != NULL ? id : "");
+	p->name = xstrdup(name != NULL ? name : "");
+	s->n_tool_calls++;
+	memset(&d, 0, sizeof d);
+	d.type = LLM_DELTA_TOOL_CALL_START;
+	d.part = part;
+	d.index = index;
+	d.id = p->id;
+	d.name = p->name;
+	adapter_stream_emit(s, &d);
+	return part;
+}
+
+/* Append len bytes to *field whose length and room the decoder tracks. */
+static void
+adapter_grow(char **field, size_t *flen, size_t *fcap, const char *text, size_t len)
+{
+	if (*field == NULL || *fcap == 0) {
+		/* Not ours (or replaced): measure it. */
+		*flen = *field != NULL ? strlen(*field) : 0;
+		*fcap = *flen + 1;
+		if (*field == NULL)
+			*field = xstrdup("");
+	}
+	if (*flen + len + 1 > *fcap) {
+		size_t cap = *fcap < 64 ? 64 : *fcap;
+		while (cap < *flen + len + 1)
+			cap *= 2;
+		*field = xrealloc(*field, cap);
+		*fcap = cap;
+	}
+	memcpy(*field + *flen, text, len);
+	*flen += len;
+	(*field)[*flen] = '\0';
+}
+
+void
+adapter_stream_delta(struct adapter_stream *s, enum llm_delta_type type, size_t part,
+    const char *text, size_t len)
+{
+	struct llm_response *acc = s->acc;
+	struct llm_part *p;
+	struct llm_delta d;
+
+	if (len == 0)
+		return;
+	adapter_stream_sync(s);
+	if (part >= acc->n_parts)
+		return;
+	p = &acc->parts[part];
+	if (type == LLM_DELTA_THINKING_SIGNATURE) {
+		/* Rare and short: no bookkeeping. */
+		size_t n = 0, c = 0;
+		adapter_grow(&p->signature, &n, &c, text, len);
+	} else
+		adapter_grow(adapter_part_field(p, type), &s->part_len[part], &s->part_cap[part],
+		    text, len);
+	if (type == LLM_DELTA_TEXT) {
+		/* The caller may have replaced acc->content: start again from what is there. */
+		if (acc->content != s->content || acc->content == NULL) {
+			s->content = acc->content;
+			s->content_cap = 0;
+		}
+		adapter_grow(&s->content, &s->content_len, &s->content_cap, text, len);
+		acc->content = s->content;
+	}
+	memset(&d, 0, sizeof d);
+	d.type = type;
+	d.part = part;
+	d.index = p->type == LLM_PART_TOOL_CALL ? p->index : 0;
+	d.text = text;
+	d.len = len;
+	adapter_stream_emit(s, &d);
 }
 
 void
 adapter_stream_text(struct adapter_stream *s, const char *text, size_t len)
 {
-	struct llm_response *acc = s->acc;
-
 	if (len == 0)
 		return;
-	/* The caller may have replaced acc->content: start again from what is there. */
-	if (acc->content != s->content || acc->content == NULL) {
-		s->content_len = acc->content != NULL ? strlen(acc->content) : 0;
-		s->content_cap = s->content_len + 1;
-		s->content = acc->content;
-	}
-	if (s->content_len + len + 1 > s->content_cap) {
-		size_t cap = s->content_cap < 64 ? 64 : s->content_cap;
-		while (cap < s->content_len + len + 1)
-			cap *= 2;
-		s->content = xrealloc(s->content, cap);
-		s->content_cap = cap;
-	}
-	memcpy(s->content + s->content_len, text, len);
-	s->content_len += len;
-	s->content[s->content_len] = '\0';
-	acc->content = s->content;
-	s->delivered = 1;
-	if (s->cb != NULL)
-		s->cb(s->arg, text, len);
+	adapter_stream_sync(s);
+	if (s->text_part == 0 || s->text_part > s->acc->n_parts ||
+	    s->acc->parts[s->text_part - 1].type != LLM_PART_TEXT)
+		s->text_part = adapter_stream_open(s, LLM_PART_TEXT) + 1;
+	adapter_stream_delta(s, LLM_DELTA_TEXT, s->text_part - 1, text, len);
 }
 
 int
@@ -794,7 +938,7 @@ adapter_stream_result(struct adapter_stream *s, int r, struct llm_error *err)
 }
 
 int
-adapter_stream_feed(struct adapter_stream *s, const char *data, size_t len, adapter_delta_cb cb,
+adapter_stream_feed(struct adapter_stream *s, const char *data, size_t len, llm_delta_cb cb,
     void *arg, struct llm_response *acc, struct llm_error *err)
 {
 	int r;

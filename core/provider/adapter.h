@@ -24,18 +24,34 @@ struct adapter_http {
 };
 void adapter_http_free(struct adapter_http *);
 
-/* Called once per text delta of a stream. */
-typedef void (*adapter_delta_cb)(void *arg, const char *text, size_t len);
-
 /* Stream decoder state (opaque per adapter). */
 struct adapter_stream;
+
+/* An Anthropic request must say max_tokens: with no limit from the caller and no
+ * max_output_tokens configured for the model, LLM_MAX_OUTPUT_FALLBACK is sent. */
+#define ADAPTER_FALLBACK_MAX_OUTPUT LLM_MAX_OUTPUT_FALLBACK
+
+/* The output limit a request goes out with on model m (NULL: not configured):
+ * the caller's max_tokens, else the model's max_output_tokens, else 0 (none). */
+int64_t adapter_max_output(const struct model_conf *m, const struct llm_request *);
 
 struct adapter {
 	const char *kind;
 
-	/* Build the request for model_id (the provider's real id / deployment). */
-	int (*build_request)(const struct provider_conf *, const char *model_id,
-	    const struct llm_request *, int stream, struct adapter_http *out, char **cause);
+	/*
+	 * Can this provider honour every field of the request on model_id? 0 yes;
+	 * -1 no: why gets LLM_ERR_BAD_REQUEST, the field it cannot honour in
+	 * why->param ("tools", "response_format", "messages[2].content[0]") and the
+	 * reason in why->message. The router skips a provider that says no.
+	 */
+	int (*check_request)(const struct provider_conf *, const struct model_conf *,
+	    const char *model_id, const struct llm_request *, struct llm_error *why);
+
+	/* Build the request for model_id (the provider's real id / deployment); m is
+	 * the model's config (its max_output_tokens) or NULL. */
+	int (*build_request)(const struct provider_conf *, const struct model_conf *m,
+	    const char *model_id, const struct llm_request *, int stream, struct adapter_http *out,
+	    char **cause);
 
 	/* Parse a 2xx non-streamed body. On failure fills err (LLM_ERR_MALFORMED). */
 	int (*parse_response)(const char *body, size_t len, struct llm_response *out,
@@ -47,9 +63,10 @@ struct adapter {
 
 	/* Stream decoding: feed raw bytes as they arrive. Returns 0 to go on, 1 when the
 	 * stream ended properly, -1 on an error event or broken data (err filled).
-	 * acc gathers content, usage, stop reason and id as the stream goes. */
+	 * acc gathers content, parts, usage, stop reason and id as the stream goes;
+	 * cb (may be NULL) gets every typed delta. */
 	struct adapter_stream *(*stream_new)(void);
-	int (*stream_feed)(struct adapter_stream *, const char *data, size_t len, adapter_delta_cb,
+	int (*stream_feed)(struct adapter_stream *, const char *data, size_t len, llm_delta_cb cb,
 	    void *arg, struct llm_response *acc, struct llm_error *err);
 	/* The transfer ended: 0 if the stream had ended properly, else -1 (err filled:
 	 * a cut stream). */

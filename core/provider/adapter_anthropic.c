@@ -14,12 +14,52 @@ anthropic_headers(const struct provider_conf *conf, struct adapter_http *out)
 	adapter_http_header(out, "anthropic-version: %s", ANTHROPIC_VERSION);
 }
 
+static cJSON *
+anthropic_tools(const struct llm_request *req)
+{
+	cJSON *tools, *t, *schema;
+
+	if (req->n_tools == 0)
+		return NULL;
+	tools = cJSON_CreateArray();
+	for (size_t i = 0; i < req->n_tools; i++) {
+		t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", req->tools[i].name);
+		if (req->tools[i].description != NULL)
+			cJSON_AddStringToObject(t, "description", req->tools[i].description);
+		schema =
+		    req->tools[i].parameters != NULL ? cJSON_Parse(req->tools[i].parameters) : NULL;
+		if (!cJSON_IsObject(schema)) {
+			cJSON_Delete(schema);
+			schema = cJSON_CreateObject();
+			cJSON_AddStringToObject(schema, "type", "object");
+		}
+		cJSON_AddItemToObject(t, "input_schema", schema);
+		cJSON_AddItemToArray(tools, t);
+	}
+	return tools;
+}
+
 static int
-anthropic_build_request(const struct provider_conf *conf, const char *model_id,
-    const struct llm_request *req, int stream, struct adapter_http *out, char **cause)
+anthropic_check_request(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, struct llm_error *why)
+{
+	(void)conf;
+	(void)m;
+	(void)model_id;
+	(void)req;
+	llm_error_clear(why);
+	return 0;
+}
+
+static int
+anthropic_build_request(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, int stream, struct adapter_http *out,
+    char **cause)
 {
 	cJSON *root, *msgs, *tools;
 	char *base;
+	int64_t max_tokens = adapter_max_output(m, req);
 
 	adapter_http_init(out);
 	if (model_id == NULL || *model_id == '\0') {
@@ -31,15 +71,7 @@ anthropic_build_request(const struct provider_conf *conf, const char *model_id,
 		*cause = xasprintf("anthropic: request has no messages");
 		return -1;
 	}
-	tools = NULL;
-	if (req->tools_json != NULL) {
-		tools = cJSON_Parse(req->tools_json);
-		if (!cJSON_IsArray(tools)) {
-			cJSON_Delete(tools);
-			*cause = xasprintf("anthropic: tools is not a JSON array");
-			return -1;
-		}
-	}
+	tools = anthropic_tools(req);
 	if (adapter_base_url(conf, "anthropic", &base, cause) != 0) {
 		cJSON_Delete(tools);
 		return -1;
@@ -47,7 +79,8 @@ anthropic_build_request(const struct provider_conf *conf, const char *model_id,
 
 	root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "model", model_id);
-	cJSON_AddNumberToObject(root, "max_tokens", llm_request_max_tokens(req));
+	cJSON_AddNumberToObject(root, "max_tokens",
+	    (double)(max_tokens > 0 ? max_tokens : ADAPTER_FALLBACK_MAX_OUTPUT));
 	msgs = cJSON_AddArrayToObject(root, "messages");
 	adapter_json_messages(msgs, req);
 	if (req->system != NULL)
@@ -242,6 +275,7 @@ anthropic_build_probe(const struct provider_conf *conf, struct adapter_http *out
 
 const struct adapter adapter_anthropic = {
     .kind = "anthropic",
+    .check_request = anthropic_check_request,
     .build_request = anthropic_build_request,
     .parse_response = anthropic_parse_response,
     .classify_error = adapter_classify_http,

@@ -21,8 +21,9 @@ azure_api_version(const struct provider_conf *conf)
 }
 
 static int
-azure_build_request(const struct provider_conf *conf, const char *model_id,
-    const struct llm_request *req, int stream, struct adapter_http *out, char **cause)
+azure_build_request(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, int stream, struct adapter_http *out,
+    char **cause)
 {
 	struct openai_body_opts o;
 	char *base, *dep, *ver;
@@ -33,6 +34,7 @@ azure_build_request(const struct provider_conf *conf, const char *model_id,
 		    conf->name != NULL ? conf->name : "(unnamed)");
 		return -1;
 	}
+	(void)m;
 	memset(&o, 0, sizeof o);
 	o.model = NULL;
 	o.max_completion_tokens = 0;
@@ -111,6 +113,7 @@ azure_build_probe(const struct provider_conf *conf, struct adapter_http *out, ch
 
 const struct adapter adapter_azure = {
     .kind = "azure",
+    .check_request = adapter_openai_check,
     .build_request = azure_build_request,
     .parse_response = adapter_openai_parse,
     .classify_error = azure_classify_error,

@@ -8,46 +8,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Anthropic-style tools [{name, description, input_schema}] as OpenAI functions. */
 static cJSON *
-openai_tools(const char *tools_json, const char *who, char **cause)
+openai_tools(const struct llm_request *req)
 {
-	cJSON *in, *out, *t, *fn, *item, *v;
+	cJSON *out, *item, *fn, *schema;
 
-	in = cJSON_Parse(tools_json);
-	if (!cJSON_IsArray(in)) {
-		cJSON_Delete(in);
-		*cause = xasprintf("%s: tools is not a JSON array", who);
+	if (req->n_tools == 0)
 		return NULL;
-	}
 	out = cJSON_CreateArray();
-	cJSON_ArrayForEach(t, in)
-	{
-		if (!cJSON_IsObject(t) || adapter_json_string(t, "name") == NULL) {
-			/* Already in OpenAI's form? Pass it through. */
-			if (cJSON_IsObject(t) &&
-			    cJSON_IsObject(cJSON_GetObjectItem(t, "function"))) {
-				cJSON_AddItemToArray(out, cJSON_Duplicate(t, 1));
-				continue;
-			}
-			cJSON_Delete(in);
-			cJSON_Delete(out);
-			*cause = xasprintf("%s: a tool has no name", who);
-			return NULL;
-		}
+	for (size_t i = 0; i < req->n_tools; i++) {
 		item = cJSON_CreateObject();
 		cJSON_AddStringToObject(item, "type", "function");
 		fn = cJSON_AddObjectToObject(item, "function");
-		cJSON_AddStringToObject(fn, "name", adapter_json_string(t, "name"));
-		if (adapter_json_string(t, "description") != NULL)
-			cJSON_AddStringToObject(fn, "description",
-			    adapter_json_string(t, "description"));
-		if ((v = cJSON_GetObjectItemCaseSensitive(t, "input_schema")) != NULL ||
-		    (v = cJSON_GetObjectItemCaseSensitive(t, "parameters")) != NULL)
-			cJSON_AddItemToObject(fn, "parameters", cJSON_Duplicate(v, 1));
+		cJSON_AddStringToObject(fn, "name", req->tools[i].name);
+		if (req->tools[i].description != NULL)
+			cJSON_AddStringToObject(fn, "description", req->tools[i].description);
+		schema =
+		    req->tools[i].parameters != NULL ? cJSON_Parse(req->tools[i].parameters) : NULL;
+		if (cJSON_IsObject(schema))
+			cJSON_AddItemToObject(fn, "parameters", schema);
+		else
+			cJSON_Delete(schema);
 		cJSON_AddItemToArray(out, item);
 	}
-	cJSON_Delete(in);
 	return out;
 }
 
@@ -61,8 +44,7 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 		*cause = xasprintf("%s: request has no messages", who);
 		return -1;
 	}
-	if (req->tools_json != NULL && (tools = openai_tools(req->tools_json, who, cause)) == NULL)
-		return -1;
+	tools = openai_tools(req);
 
 	root = cJSON_CreateObject();
 	if (o->model != NULL)
@@ -75,9 +57,10 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 		cJSON_AddItemToArray(msgs, m);
 	}
 	adapter_json_messages(msgs, req);
-	cJSON_AddNumberToObject(root,
-	    o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
-	    llm_request_max_tokens(req));
+	if (req->max_tokens > 0)
+		cJSON_AddNumberToObject(root,
+		    o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+		    req->max_tokens);
 	adapter_json_sampling(root, req, "stop", tools);
 	if (stream) {
 		cJSON_AddBoolToObject(root, "stream", 1);
@@ -257,9 +240,22 @@ adapter_openai_stream_new(void)
 	return adapter_stream_new(openai_event, "openai stream", "data: [DONE]");
 }
 
+int
+adapter_openai_check(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, struct llm_error *why)
+{
+	(void)conf;
+	(void)m;
+	(void)model_id;
+	(void)req;
+	llm_error_clear(why);
+	return 0;
+}
+
 static int
-openai_build_request(const struct provider_conf *conf, const char *model_id,
-    const struct llm_request *req, int stream, struct adapter_http *out, char **cause)
+openai_build_request(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, int stream, struct adapter_http *out,
+    char **cause)
 {
 	struct openai_body_opts o;
 	char *base;
@@ -270,6 +266,7 @@ openai_build_request(const struct provider_conf *conf, const char *model_id,
 		    conf->name != NULL ? conf->name : "(unnamed)");
 		return -1;
 	}
+	(void)m;
 	memset(&o, 0, sizeof o);
 	o.model = model_id;
 	o.max_completion_tokens = conf->flavor == FLAVOR_OPENAI;
@@ -322,6 +319,7 @@ openai_build_probe(const struct provider_conf *conf, struct adapter_http *out, c
 
 const struct adapter adapter_openai = {
     .kind = "openai",
+    .check_request = adapter_openai_check,
     .build_request = openai_build_request,
     .parse_response = adapter_openai_parse,
     .classify_error = adapter_classify_http,

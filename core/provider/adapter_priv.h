@@ -81,29 +81,53 @@ struct adapter_stream {
 	const char *who;      /* "anthropic stream" */
 	const char *end_name; /* what a proper end looks like, for the cut-stream message */
 	int state;            /* 0 running, 1 ended properly, -1 failed */
-	int delivered;        /* some text went to the callback */
+	int delivered;        /* some delta went to the callback */
 	int seen_stop;        /* a stop reason arrived (OpenAI: finish_reason) */
 	struct llm_error saved;
 	char *content; /* acc->content as this decoder last left it */
 	size_t content_len;
 	size_t content_cap;
+	/* acc->parts as this decoder last left them, with the length and room of
+	 * each part's growing string (text, arguments or data), for cheap appends. */
+	struct llm_part *parts;
+	size_t n_parts;
+	size_t *part_len;
+	size_t *part_cap;
+	/* Per kind: Anthropic content block index -> part (+1, 0: none); OpenAI tool
+	 * call index -> part (+1); the open text part (+1). */
+	size_t *map;
+	size_t n_map;
+	size_t text_part;
+	size_t thinking_part;
+	int n_tool_calls;
 	/* Valid during one feed or finish call. */
-	adapter_delta_cb cb;
+	llm_delta_cb cb;
 	void *arg;
 	struct llm_response *acc;
 };
 
 struct adapter_stream *adapter_stream_new(adapter_event_fn, const char *who, const char *end_name);
-int adapter_stream_feed(struct adapter_stream *, const char *data, size_t len, adapter_delta_cb,
+int adapter_stream_feed(struct adapter_stream *, const char *data, size_t len, llm_delta_cb,
     void *arg, struct llm_response *acc, struct llm_error *err);
 int adapter_stream_finish(struct adapter_stream *, struct llm_response *acc, struct llm_error *err);
 void adapter_stream_free(struct adapter_stream *);
-/* A text delta: to the callback and onto acc->content. */
+/* Open a new part of type in acc; returns its index. */
+size_t adapter_stream_open(struct adapter_stream *, enum llm_part_type);
+/* A tool call begins: a TOOL_CALL part with index, id and name (NULL: ""), and
+ * its TOOL_CALL_START delta. Returns the part's index. */
+size_t
+adapter_stream_tool_call(struct adapter_stream *, int index, const char *id, const char *name);
+/* A delta onto part `part` (TEXT also onto acc->content) and to the callback:
+ * TEXT and THINKING grow the part's text, TOOL_CALL_ARGS its arguments,
+ * THINKING_SIGNATURE its signature, REDACTED_THINKING its data. */
+void adapter_stream_delta(struct adapter_stream *, enum llm_delta_type, size_t part,
+    const char *text, size_t len);
+/* A text delta onto the open text part (opened if need be). */
 void adapter_stream_text(struct adapter_stream *, const char *text, size_t len);
 /* Fail the stream with cls; returns -1. */
 int adapter_stream_fail(struct adapter_stream *, enum llm_errclass cls, const char *fmt, ...)
     PRINTFLIKE(3, 4);
-/* Broken data: LLM_ERR_MALFORMED before any text, LLM_ERR_STREAM after; returns -1. */
+/* Broken data: LLM_ERR_MALFORMED before any delta, LLM_ERR_STREAM after; returns -1. */
 int adapter_stream_broken(struct adapter_stream *, const char *fmt, ...) PRINTFLIKE(2, 3);
 /* An error object arrived in the stream: classify it by type/code; returns -1. */
 int adapter_stream_error_json(struct adapter_stream *, const cJSON *root);
@@ -119,5 +143,7 @@ int adapter_openai_body(const struct llm_request *, int stream, const struct ope
 int
 adapter_openai_parse(const char *body, size_t len, struct llm_response *out, struct llm_error *err);
 struct adapter_stream *adapter_openai_stream_new(void);
+int adapter_openai_check(const struct provider_conf *, const struct model_conf *,
+    const char *model_id, const struct llm_request *, struct llm_error *why);
 
 #endif

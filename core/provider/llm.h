@@ -2,6 +2,15 @@
  * llm.h: the one request/response model inside llmdeck. Adapters translate it
  * to and from each provider's wire format; the router, cache, ledger, console
  * and gateway only ever see these types.
+ *
+ * A message is a role and a list of typed parts: text, image, tool call (the
+ * assistant asks for a tool), tool result (the user side answers one), and
+ * thinking (a reasoning block a provider returned, to be sent back verbatim in
+ * a tool loop). Tool results live in user messages, as Anthropic has them; the
+ * OpenAI adapter sends each as a `role: tool` message of its own.
+ *
+ * Nothing is dropped silently: an adapter's check_request (adapter.h) names
+ * the first field a provider cannot honour, and the router skips it.
  */
 #ifndef LLMDECK_LLM_H
 #define LLMDECK_LLM_H
@@ -13,10 +22,107 @@ enum llm_role {
 	LLM_ROLE_USER,
 	LLM_ROLE_ASSISTANT,
 };
+const char *llm_role_name(enum llm_role);
+
+/* Anthropic's prompt-cache breakpoint (cache_control: {"type": "ephemeral"}). */
+enum llm_cache_mark {
+	LLM_CACHE_NONE,
+	LLM_CACHE_5M, /* ephemeral, the default 5-minute lifetime */
+	LLM_CACHE_1H, /* ephemeral with "ttl": "1h" */
+};
+
+enum llm_part_type {
+	LLM_PART_TEXT,
+	LLM_PART_IMAGE,
+	LLM_PART_TOOL_CALL,         /* assistant: call a tool */
+	LLM_PART_TOOL_RESULT,       /* user: a tool's answer */
+	LLM_PART_THINKING,          /* assistant: reasoning text, with Anthropic's signature */
+	LLM_PART_REDACTED_THINKING, /* assistant: Anthropic's encrypted reasoning (data) */
+	LLM_PART__COUNT
+};
+const char *llm_part_type_name(enum llm_part_type);
+
+/*
+ * One part. Which fields mean something depends on type; the others are NULL
+ * (0). Every string is owned by the part.
+ */
+struct llm_part {
+	enum llm_part_type type;
+	/* TEXT, THINKING: the text. */
+	char *text;
+	/* IMAGE: either url (http(s) or a data: URL), or media_type plus data (base64). */
+	char *url;
+	char *media_type; /* "image/png", "image/jpeg", "image/gif", "image/webp" */
+	char *data;       /* base64, no data: prefix; REDACTED_THINKING: the opaque data */
+	char *detail;     /* OpenAI image detail ("auto", "low", "high") or NULL */
+	/* TOOL_CALL: id, name and arguments (a JSON object as text, "{}" if none).
+	 * TOOL_RESULT: id is the tool call's id. */
+	char *id;
+	char *name;
+	char *arguments;
+	/* TOOL_RESULT: the content (TEXT parts; IMAGE parts where the provider takes
+	 * them) and whether the tool failed. */
+	struct llm_part *parts;
+	size_t n_parts;
+	int is_error;
+	/* THINKING: Anthropic's signature (must go back unchanged), or NULL. */
+	char *signature;
+	/* A response's tool call: its position among the response's tool calls
+	 * (OpenAI's tool_calls[].index), 0 based. */
+	int index;
+	enum llm_cache_mark cache; /* a cache breakpoint after this part */
+};
+
+void llm_part_free(struct llm_part *);
+void llm_part_copy(struct llm_part *dst, const struct llm_part *src);
 
 struct llm_message {
 	enum llm_role role;
-	char *content;
+	struct llm_part *parts;
+	size_t n_parts;
+};
+
+/* The message's text parts, concatenated (a new string, "" if none). */
+char *llm_message_text(const struct llm_message *);
+/* Append a part to a message; returns it, zeroed but for its type, for the caller to fill. */
+struct llm_part *llm_message_add_part(struct llm_message *, enum llm_part_type);
+
+/* A tool the model may call. */
+struct llm_tool {
+	char *name;
+	char *description; /* or NULL */
+	char *parameters;  /* JSON Schema of the arguments (an object) as text, or NULL: {} */
+	int strict;        /* OpenAI's function.strict: true (false is the default) */
+	enum llm_cache_mark cache;
+};
+
+enum llm_tool_choice {
+	LLM_TOOL_CHOICE_UNSET, /* the provider's default (auto when tools are given) */
+	LLM_TOOL_CHOICE_AUTO,
+	LLM_TOOL_CHOICE_NONE,
+	LLM_TOOL_CHOICE_ANY,   /* OpenAI "required", Anthropic {"type":"any"} */
+	LLM_TOOL_CHOICE_NAMED, /* tool_choice_name */
+};
+
+enum llm_format {
+	LLM_FORMAT_UNSET, /* text, the default */
+	LLM_FORMAT_TEXT,
+	LLM_FORMAT_JSON_OBJECT,
+	LLM_FORMAT_JSON_SCHEMA,
+};
+
+struct llm_response_format {
+	enum llm_format type;
+	char *name;   /* JSON_SCHEMA: the schema's name */
+	char *schema; /* JSON_SCHEMA: the schema (an object) as text */
+	int strict;   /* JSON_SCHEMA: strict: true (false is the default) */
+};
+
+/* The client API a request came in through (for same-kind passthrough). */
+enum llm_api {
+	LLM_API_NONE,
+	LLM_API_OPENAI,    /* Chat Completions */
+	LLM_API_ANTHROPIC, /* Messages */
 };
 
 /* A request as the caller asked for it. Strings are owned by the request. */
@@ -25,32 +131,73 @@ struct llm_request {
 	char *route;    /* route name ("LSR") or NULL */
 	char *provider; /* pin to one provider by name, or NULL */
 	char *system;   /* system prompt or NULL */
+	enum llm_cache_mark system_cache;
 	struct llm_message *messages;
 	size_t n_messages;
 	double temperature;  /* meaningful only if has_temperature */
 	int has_temperature; /* omitted: the provider's default (1.0), never cached */
 	double top_p;
 	int has_top_p;
-	int max_tokens; /* 0: the default, 1024 */
-	char **stop;    /* stop sequences */
+	int top_k; /* 0: unset (Anthropic, Ollama, vLLM) */
+	/* The output limit the caller asked for; 0: none. No cap is injected: an
+	 * API that requires one (Anthropic) gets the model's max_output_tokens. */
+	int max_tokens;
+	char **stop; /* stop sequences */
 	size_t n_stop;
-	char *tools_json; /* JSON array [{name, description, input_schema}] or NULL */
-	int stream;       /* deliver text deltas as they arrive */
+	struct llm_tool *tools;
+	size_t n_tools;
+	enum llm_tool_choice tool_choice;
+	char *tool_choice_name; /* LLM_TOOL_CHOICE_NAMED */
+	int parallel_tool_calls; /* meaningful only if has_parallel_tool_calls; 0: one call at most */
+	int has_parallel_tool_calls;
+	struct llm_response_format response_format;
+	int64_t seed;
+	int has_seed;
+	char *reasoning_effort; /* "minimal", "low", "medium", "high"... or NULL */
+	int thinking_budget;    /* Anthropic's thinking.budget_tokens; 0: no thinking asked */
+	char *user;             /* end-user id: OpenAI user, Anthropic metadata.user_id */
+	char *metadata;         /* JSON object of strings (OpenAI metadata) or NULL */
+	/* Provider-specific fields the model does not carry, as a JSON object, set
+	 * into the body only when the chosen provider speaks passthrough_api
+	 * (same-kind passthrough); fields the adapter wrote win. */
+	char *passthrough;
+	enum llm_api passthrough_api;
+	int stream;       /* deliver deltas as they arrive */
 	int no_cache;     /* skip the response cache for this request */
 	int timeout_ms;   /* overall deadline; 0: the provider's timeout_seconds */
 	char *quality;    /* "high" / "standard" / "low" or NULL (the cost optimizer's input) */
 	char *complexity; /* "complex" / "simple" or NULL */
 };
 
-#define LLM_DEFAULT_MAX_TOKENS 1024
+/*
+ * The output limit assumed when neither the request nor the model's config
+ * gives one: what an Anthropic request is sent with (the API requires one) and
+ * what the budget reserves. 4096 is the smallest output limit of any Claude
+ * model (Claude 3 Haiku), so it is never refused.
+ */
+#define LLM_MAX_OUTPUT_FALLBACK 4096
 
 void llm_request_init(struct llm_request *);
 void llm_request_free(struct llm_request *);
-/* Append a message (content copied). */
-void llm_request_add_message(struct llm_request *, enum llm_role, const char *content);
+/* Append a message of one text part (text copied): the text-only convenience. */
+void llm_request_add_message(struct llm_request *, enum llm_role, const char *text);
+/* Append an empty message; returns it for llm_message_add_part. */
+struct llm_message *llm_request_new_message(struct llm_request *, enum llm_role);
+/* Append a tool (strings copied; description and parameters may be NULL). */
+struct llm_tool *llm_request_add_tool(struct llm_request *, const char *name,
+    const char *description, const char *parameters);
+/*
+ * Tools from a JSON array in either common shape: Anthropic's
+ * [{name, description, input_schema}] or OpenAI's
+ * [{type: "function", function: {name, description, parameters, strict}}].
+ * Returns 0, or -1 with cause (request unchanged).
+ */
+int llm_request_tools_from_json(struct llm_request *, const char *json, char **cause);
 /* Deep copy. */
 void llm_request_copy(struct llm_request *dst, const struct llm_request *src);
-int llm_request_max_tokens(const struct llm_request *);
+/* Does the request use the feature? (for adapters and the cache) */
+int llm_request_has_images(const struct llm_request *);
+int llm_request_has_part(const struct llm_request *, enum llm_part_type);
 
 enum llm_stop {
 	LLM_STOP_NONE,
@@ -63,19 +210,31 @@ enum llm_stop {
 };
 const char *llm_stop_name(enum llm_stop);
 
-/* input_tokens counts every input token, cached ones included (OpenAI's
- * convention; the Anthropic adapter adds its cache reads and writes in). */
+/*
+ * input_tokens counts every input token, cached ones included (OpenAI's
+ * convention; the Anthropic adapter adds its cache reads and writes in, so
+ * Anthropic's own input_tokens is input_tokens - cache_read_tokens -
+ * cache_write_tokens). output_tokens counts every output token, reasoning
+ * included (both APIs bill reasoning as output); reasoning_tokens says how
+ * many of them were reasoning, where the API reports it.
+ */
 struct llm_usage {
 	int64_t input_tokens;
 	int64_t output_tokens;
-	int64_t cache_read_tokens;  /* Anthropic cache_read_input_tokens, OpenAI cached_tokens */
-	int64_t cache_write_tokens; /* Anthropic cache_creation_input_tokens */
+	int64_t cache_read_tokens;     /* Anthropic cache_read_input_tokens, OpenAI cached_tokens */
+	int64_t cache_write_tokens;    /* Anthropic cache_creation_input_tokens (5m and 1h) */
+	int64_t cache_write_1h_tokens; /* of cache_write_tokens, written for 1 hour */
+	int64_t reasoning_tokens;      /* OpenAI completion_tokens_details.reasoning_tokens */
+	int has_cache_detail;          /* the provider reported cache counts (even 0) */
 };
 
 struct llm_response {
 	char *id;      /* provider's message id */
 	char *model;   /* model id the provider reports */
-	char *content; /* the text, concatenated */
+	char *content; /* the text parts, concatenated ("" if none) */
+	/* Every part in order: TEXT, THINKING, REDACTED_THINKING, TOOL_CALL. */
+	struct llm_part *parts;
+	size_t n_parts;
 	enum llm_stop stop;
 	char *stop_raw; /* the provider's own word for it */
 	struct llm_usage usage;
@@ -84,6 +243,52 @@ struct llm_response {
 
 void llm_response_init(struct llm_response *);
 void llm_response_free(struct llm_response *);
+/* Append a part; returns it, zeroed but for its type. */
+struct llm_part *llm_response_add_part(struct llm_response *, enum llm_part_type);
+/* Number of TOOL_CALL parts. */
+size_t llm_response_tool_calls(const struct llm_response *);
+
+/*
+ * Parts as JSON and back, for the cache and the gateway:
+ * [{"type":"text","text":...}, {"type":"tool_call","id","name","arguments","index"},
+ *  {"type":"thinking","text","signature"}, {"type":"image","url"|"media_type"+"data"},
+ *  {"type":"tool_result","id","parts":[...],"is_error"}, ...]. Caller frees.
+ */
+char *llm_parts_to_json(const struct llm_part *, size_t n);
+/* Returns 0 and fills *parts / *n, or -1 if json is not such an array. */
+int llm_parts_from_json(const char *json, struct llm_part **parts, size_t *n);
+
+/*
+ * Streams: typed deltas. Every delta belongs to response part `part` (its index
+ * in the accumulated response's parts), so a consumer can open and close
+ * content blocks; deltas of one part arrive together but parts may follow one
+ * another in any order the provider sends them.
+ */
+enum llm_delta_type {
+	LLM_DELTA_TEXT,               /* text, len */
+	LLM_DELTA_THINKING,           /* text, len: reasoning text */
+	LLM_DELTA_THINKING_SIGNATURE, /* text, len: the thinking block's signature */
+	LLM_DELTA_REDACTED_THINKING,  /* text, len: a redacted block's data, whole */
+	LLM_DELTA_TOOL_CALL_START,    /* index, id, name: a tool call begins */
+	LLM_DELTA_TOOL_CALL_ARGS,     /* index, text, len: a fragment of its arguments JSON */
+};
+
+struct llm_delta {
+	enum llm_delta_type type;
+	size_t part;      /* index of the part in the response */
+	int index;        /* TOOL_CALL_*: the call's index among the response's tool calls */
+	const char *id;   /* TOOL_CALL_START */
+	const char *name; /* TOOL_CALL_START */
+	const char *text; /* not NUL-terminated: len bytes */
+	size_t len;
+};
+
+/* Called once per delta, in order; the delta is valid only during the call. */
+typedef void (*llm_delta_cb)(void *arg, const struct llm_delta *);
+
+/* A whole response as the deltas a stream of it would have given (a cached or
+ * non-streamed answer to a streamed request). */
+void llm_response_replay(const struct llm_response *, llm_delta_cb, void *arg);
 
 /* What went wrong, by class: the router decides retry / failover from this. */
 enum llm_errclass {
@@ -114,6 +319,7 @@ struct llm_error {
 	int64_t retry_after_ms; /* from retry-after-ms / retry-after, -1 if absent */
 	int should_retry;       /* x-should-retry: 1 true, 0 false, -1 absent */
 	char type[64];          /* provider's error type or code, e.g. "overloaded_error" */
+	char param[64];         /* the request field at fault (a capability refusal), or "" */
 	char message[512];      /* one line */
 };
 

@@ -78,6 +78,16 @@ static void rreq_deliver(struct rreq *);
 static void rreq_ledger(struct rreq *);
 static int attempt_start(struct rreq *, int idx, int hedge);
 
+/* A whole answer (cached, or not streamed) to a streamed request, as deltas. */
+static void
+rreq_replay(struct rreq *q)
+{
+	if (q->delta != NULL && q->acc.content != NULL && *q->acc.content != '\0')
+		q->delta(q->arg, q->acc.content, strlen(q->acc.content));
+	if (q->typed != NULL)
+		llm_response_replay(&q->acc, q->typed, q->arg);
+}
+
 /* Attempts. */
 
 /* Breaker, rate-limit and cost bookkeeping for an attempt that ended. */
@@ -174,10 +184,9 @@ attempt_won(struct attempt *a, const struct llm_error *err)
 	q->acc = a->acc;
 	llm_response_init(&a->acc);
 	if (q->req.stream && !q->delivered && q->acc.content != NULL) {
-		/* A non-streamed answer to a streamed request: one delta. */
+		/* A non-streamed answer to a streamed request: its deltas at once. */
 		q->delivered = 1;
-		if (q->delta != NULL)
-			q->delta(q->arg, q->acc.content, strlen(q->acc.content));
+		rreq_replay(q);
 	}
 	q->cur = a->idx;
 	strlcpy_(q->alias, a->alias, sizeof q->alias);
@@ -293,7 +302,6 @@ static int
 others_ready_locked(struct rreq *q, int idx, uint64_t now)
 {
 	struct router *r = q->r;
-	double tokens = estimate_tokens(&q->req);
 
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
@@ -310,7 +318,7 @@ others_ready_locked(struct rreq *q, int idx, uint64_t now)
 		} else if (!q->raw_model && !provider_serves(p, q->req.model)) {
 			continue;
 		}
-		if (provider_usable(p, tokens, now))
+		if (provider_usable(p, estimate_tokens(q, p), now))
 			return 1;
 	}
 	return 0;
@@ -362,8 +370,8 @@ attempt_send(struct attempt *a, int others)
 	strlcpy_(a->alias, alias_for(q, p), sizeof a->alias);
 	a->start_us = clock_mono_us();
 	reserve_attempt(q, a);
-	if (p->adapter->build_request(p->conf, model_id_for(r, a->alias), &q->req, q->req.stream,
-	        &a->ah, &cause) != 0) {
+	if (p->adapter->build_request(p->conf, config_model(r->cfg, a->alias),
+	        model_id_for(r, a->alias), &q->req, q->req.stream, &a->ah, &cause) != 0) {
 		struct llm_error err;
 		double cost;
 		int unpriced;
@@ -1022,8 +1030,8 @@ rreq_finish_pending(void *arg)
 	struct rreq *q = arg;
 
 	rreq_enter(q);
-	if (q->cached && q->req.stream && q->acc.content != NULL && q->delta != NULL)
-		q->delta(q->arg, q->acc.content, strlen(q->acc.content));
+	if (q->cached && q->req.stream && q->acc.content != NULL)
+		rreq_replay(q);
 	rreq_finish(q, q->last_err.cls != LLM_OK ? q->last_err.cls : LLM_OK);
 }
 
@@ -1051,9 +1059,9 @@ rreq_start(void *arg)
 	rreq_next(q);
 }
 
-uint64_t
-router_submit(struct router *r, const struct llm_request *req, router_delta_cb delta,
-    router_done_cb done, void *arg)
+static uint64_t
+router_submit_with(struct router *r, const struct llm_request *req, router_delta_cb delta,
+    llm_delta_cb typed, router_done_cb done, void *arg)
 {
 	struct rreq *q = xcalloc(1, sizeof *q);
 	double deadline;
@@ -1062,6 +1070,7 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	q->r = r;
 	llm_request_copy(&q->req, req);
 	q->delta = delta;
+	q->typed = typed;
 	q->done = done;
 	q->arg = arg;
 	q->cur = -1;
@@ -1103,6 +1112,20 @@ router_submit(struct router *r, const struct llm_request *req, router_delta_cb d
 	else
 		workq_push(r->wq, job_admit, q);
 	return id;
+}
+
+uint64_t
+router_submit(struct router *r, const struct llm_request *req, router_delta_cb delta,
+    router_done_cb done, void *arg)
+{
+	return router_submit_with(r, req, delta, NULL, done, arg);
+}
+
+uint64_t
+router_submit_typed(struct router *r, const struct llm_request *req, llm_delta_cb typed,
+    router_done_cb done, void *arg)
+{
+	return router_submit_with(r, req, NULL, typed, done, arg);
 }
 
 struct cancel_msg {

@@ -89,6 +89,10 @@ uint64_t router_submit(struct router *, const struct llm_request *, router_delta
  * with LLM_ERR_CANCELLED, and the ledger row says "cancelled" with the usage
  * so far. Safe from any thread; a finished or unknown id is ignored. */
 void router_cancel(struct router *, uint64_t id);
+/* The same with typed deltas (text, thinking, tool calls: llm.h) instead of text
+ * ones, for callers that carry tool calls (the gateway). Same threads. */
+uint64_t router_submit_typed(struct router *, const struct llm_request *, llm_delta_cb deltas,
+    router_done_cb done, void *arg);
 /* Blocking wrapper over router_submit. Fills out (free with router_result_free).
  * Returns 0 if answered, -1 otherwise. */
 int router_generate(struct router *, const struct llm_request *, router_delta_cb delta, void *arg,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pricing.h"
 #include "router_priv.h"
 
 /* Attempts are listed in the order they started (a hedge may end first). */
@@ -77,12 +78,12 @@ rreq_abort_others(struct rreq *q, struct attempt *keep)
 }
 
 void
-on_stream_delta(void *arg, const char *text, size_t len)
+on_stream_delta(void *arg, const struct llm_delta *d)
 {
 	struct attempt *a = arg;
 	struct rreq *q = a->q;
 
-	if (len == 0 || a->lost)
+	if ((d->len == 0 && d->type != LLM_DELTA_TOOL_CALL_START) || a->lost)
 		return;
 	if (q->winner == NULL) {
 		/* The first token decides the race: the hedge (or the original) is cancelled. */
@@ -97,10 +98,12 @@ on_stream_delta(void *arg, const char *text, size_t len)
 	}
 	if (q->winner != a)
 		return;
-	a->delivered_bytes += len;
+	a->delivered_bytes += d->len;
 	q->delivered = 1;
-	if (q->delta != NULL)
-		q->delta(q->arg, text, len);
+	if (q->delta != NULL && d->type == LLM_DELTA_TEXT)
+		q->delta(q->arg, d->text, d->len);
+	if (q->typed != NULL)
+		q->typed(q->arg, d);
 }
 
 void
@@ -201,8 +204,7 @@ attempt_usage(struct attempt *a, struct llm_usage *u)
 	*u = a->acc.usage;
 	if (u->input_tokens > 0 || u->output_tokens > 0)
 		return 0;
-	u->input_tokens =
-	    (int64_t)(estimate_tokens(&a->q->req) - llm_request_max_tokens(&a->q->req));
+	u->input_tokens = pricing_input_estimate(&a->q->req);
 	u->output_tokens = (int64_t)((a->delivered_bytes + 3) / 4);
 	return 1;
 }

@@ -156,7 +156,8 @@ struct rreq {
 	struct rreq *next; /* on r->live */
 	struct rreq *prev;
 	struct llm_request req;
-	router_delta_cb delta;
+	router_delta_cb delta; /* text deltas, or NULL */
+	llm_delta_cb typed;    /* every typed delta, or NULL */
 	router_done_cb done;
 	void *arg;
 	struct router_result *res; /* made at finish: nothing to hold while waiting */
@@ -207,7 +208,7 @@ void record_attempt(struct rreq *, struct attempt *, enum llm_errclass, const ch
 void attempt_free(struct attempt *);
 void rreq_unlink_attempt(struct rreq *, struct attempt *);
 void rreq_abort_others(struct rreq *, struct attempt *keep);
-void on_stream_delta(void *arg, const char *text, size_t len);
+void on_stream_delta(void *arg, const struct llm_delta *);
 void on_http_headers(void *arg, int status, const struct http_headers *);
 int on_http_data(void *arg, const char *data, size_t len);
 void attempt_classify(struct attempt *, const struct http_result *, struct llm_error *);
@@ -223,7 +224,8 @@ int provider_serves(const struct provider *, const char *alias);
 int alias_known(struct router *, const char *alias);
 const char *alias_for(const struct rreq *, const struct provider *);
 const char *model_id_for(struct router *, const char *alias);
-double estimate_tokens(const struct llm_request *);
+int64_t request_max_output(const struct rreq *, const struct provider *);
+double estimate_tokens(const struct rreq *, const struct provider *);
 int provider_usable(struct provider *, double tokens, uint64_t now);
 int rreq_tried(const struct rreq *, int idx);
 int select_provider_locked(struct rreq *, uint64_t now);

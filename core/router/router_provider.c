@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pricing.h"
 #include "router_priv.h"
 
 int
@@ -62,14 +63,21 @@ model_id_for(struct router *r, const char *alias)
 	return m != NULL && m->id != NULL ? m->id : alias;
 }
 
-double
-estimate_tokens(const struct llm_request *req)
+/*
+ * The output limit a request goes out with on p: the caller's max_tokens, else
+ * the model's max_output_tokens, else the fallback Anthropic gets (the
+ * reservation must cover what the adapter may send).
+ */
+int64_t
+request_max_output(const struct rreq *q, const struct provider *p)
 {
-	size_t bytes = req->system != NULL ? strlen(req->system) : 0;
+	return pricing_max_output(config_model(q->r->cfg, alias_for(q, p)), &q->req);
+}
 
-	for (size_t i = 0; i < req->n_messages; i++)
-		bytes += strlen(req->messages[i].content) + 16;
-	return (double)bytes / 4.0 + 1 + llm_request_max_tokens(req);
+double
+estimate_tokens(const struct rreq *q, const struct provider *p)
+{
+	return (double)pricing_input_estimate(&q->req) + (double)request_max_output(q, p);
 }
 
 /* Usable now for new traffic? */
@@ -109,12 +117,24 @@ rreq_serves(const struct rreq *q, const struct provider *p)
 
 /* A candidate for q now: not tried, not busy with q, serving it, usable. */
 static int
-candidate(struct rreq *q, int idx, double tokens, uint64_t now)
+candidate(struct rreq *q, int idx, uint64_t now)
 {
 	struct provider *p = &q->r->providers[idx];
 
 	return idx >= 0 && !rreq_tried(q, idx) && rreq_serves(q, p) &&
-	    provider_usable(p, tokens, now);
+	    provider_usable(p, estimate_tokens(q, p), now);
+}
+
+/* Provider idx, if q may go there now. */
+static int
+usable_for(struct rreq *q, int idx, uint64_t now)
+{
+	struct provider *p;
+
+	if (idx < 0 || rreq_tried(q, idx))
+		return 0;
+	p = &q->r->providers[idx];
+	return provider_usable(p, estimate_tokens(q, p), now);
 }
 
 /*
@@ -126,31 +146,27 @@ int
 select_provider_locked(struct rreq *q, uint64_t now)
 {
 	struct router *r = q->r;
-	double tokens = estimate_tokens(&q->req);
 	int best = -1, prio = 0;
 	double total = 0, pick;
 
 	if (q->req.provider != NULL) {
 		int i = provider_index(r, q->req.provider);
-		return i >= 0 && !rreq_tried(q, i) && provider_usable(&r->providers[i], tokens, now)
-		    ? i
-		    : -1;
+		return usable_for(q, i, now) ? i : -1;
 	}
 	if (q->route != NULL) {
 		int i = provider_index(r, q->route->primary);
-		if (i >= 0 && !rreq_tried(q, i) && provider_usable(&r->providers[i], tokens, now))
+		if (usable_for(q, i, now))
 			return i;
 		for (size_t f = 0; f < q->route->n_fallback; f++) {
 			i = provider_index(r, q->route->fallback[f]);
-			if (i >= 0 && !rreq_tried(q, i) &&
-			    provider_usable(&r->providers[i], tokens, now))
+			if (usable_for(q, i, now))
 				return i;
 		}
 		return -1;
 	}
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
-		if (!candidate(q, (int)i, tokens, now))
+		if (!candidate(q, (int)i, now))
 			continue;
 		if (best < 0 || p->priority < prio) {
 			best = (int)i;
@@ -165,7 +181,7 @@ select_provider_locked(struct rreq *q, uint64_t now)
 	pick = rng_double(&r->rng) * total;
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
-		if (p->priority != prio || !candidate(q, (int)i, tokens, now))
+		if (p->priority != prio || !candidate(q, (int)i, now))
 			continue;
 		best = (int)i;
 		if (pick < p->weight)
@@ -191,7 +207,7 @@ provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
 	}
 	a->tpm_reserved = 0;
 	if (p->conf->rate_limit_tpm > 0) {
-		double want = estimate_tokens(&a->q->req);
+		double want = estimate_tokens(a->q, p);
 		if (!bucket_take(&p->tpm, want, now)) {
 			if (p->conf->rate_limit_rpm > 0)
 				bucket_refund(&p->rpm, 1);

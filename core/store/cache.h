@@ -23,11 +23,15 @@ struct store;
 int cache_eligible(const struct cache_conf *, const struct llm_request *);
 
 /*
- * The key: lower-case hex SHA-256 (OpenSSL EVP) of a canonical JSON of the
- * messages (role and text), system prompt, model_alias (req->model if NULL),
- * temperature, top_p, effective max_tokens, stop sequences, tools (parsed,
- * object keys sorted recursively, so key order does not matter; kept verbatim
- * if not JSON) and the route and provider pins.
+ * The key: lower-case hex SHA-256 (OpenSSL EVP) of a canonical JSON of
+ * everything that changes the answer: the messages (role and every part: text,
+ * images, tool calls and results, thinking), system prompt, model_alias
+ * (req->model if NULL), temperature, top_p, top_k, max_tokens, stop sequences,
+ * seed, tools, tool choice, parallel tool calls, response format, reasoning
+ * effort, thinking budget, same-kind passthrough fields, and the route and
+ * provider pins. JSON texts (schemas, arguments, passthrough) are parsed with
+ * object keys sorted recursively, so key order does not matter (kept verbatim
+ * if not JSON). Not in it: user, metadata, cache breakpoints, stream.
  */
 void cache_key(const struct llm_request *, const char *model_alias, char out_hex[65]);
 

@@ -51,11 +51,10 @@ static const struct {
 };
 
 static void
-null_delta(void *arg, const char *text, size_t len)
+null_delta(void *arg, const struct llm_delta *d)
 {
 	(void)arg;
-	(void)text;
-	FUZZ_CHECK(len > 0);
+	FUZZ_CHECK(d->len > 0 || d->type == LLM_DELTA_TOOL_CALL_START);
 }
 
 /* The adapter that talks to protocol p (Ollama's own API has none). */

@@ -25,13 +25,19 @@ struct outcome {
 	struct llm_error err;
 };
 
+/* Text deltas gathered (they must add up to the content); the others checked. */
 static void
-on_delta(void *arg, const char *text, size_t len)
+on_delta(void *arg, const struct llm_delta *d)
 {
 	struct buf *b = arg;
 
-	FUZZ_CHECK(len > 0);
-	buf_append(b, text, len);
+	if (d->type == LLM_DELTA_TOOL_CALL_START) {
+		FUZZ_CHECK(d->id != NULL && d->name != NULL);
+		return;
+	}
+	FUZZ_CHECK(d->len > 0);
+	if (d->type == LLM_DELTA_TEXT)
+		buf_append(b, d->text, d->len);
 }
 
 static void

@@ -53,7 +53,7 @@ check_request(const struct llm_request *req, const struct gw_ask *ask)
 	FUZZ_CHECK(memchr(ask->model, '\0', sizeof ask->model) != NULL);
 	FUZZ_CHECK(req->n_messages >= 1 && req->messages != NULL);
 	for (size_t i = 0; i < req->n_messages; i++) {
-		FUZZ_CHECK(req->messages[i].content != NULL);
+		FUZZ_CHECK(req->messages[i].parts != NULL || req->messages[i].n_parts == 0);
 		FUZZ_CHECK(req->messages[i].role == LLM_ROLE_USER ||
 		    req->messages[i].role == LLM_ROLE_ASSISTANT);
 	}
@@ -86,7 +86,7 @@ build_each(const struct llm_request *req)
 		conf.models = models;
 		conf.n_models = 1;
 		conf.enabled = 1;
-		if (adapter_for(conf.kind)->build_request(&conf, "model-id", req, req->stream,
+		if (adapter_for(conf.kind)->build_request(&conf, NULL, "model-id", req, req->stream,
 		        &http, &cause) != 0) {
 			fuzz_check_message(cause, strlen(cause) + 1);
 			fuzz_fail(__FILE__, __LINE__, "a request the gateway took cannot be built");
