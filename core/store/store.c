@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,15 @@ struct store {
 	int64_t (*wall_ms)(void *);
 	void *wall_arg;
 
+	/* Write transactions committed on db and on wdb (sqlite3_commit_hook): what a request costs. */
+	atomic_uint_least64_t commits_caller, commits_writer;
+
 	pthread_mutex_t umu; /* the small caches: models already reported unpriced, the zone */
 	char **unpriced;
 	size_t n_unpriced;
 	struct tz *zone; /* the budget's time zone, read once */
+	void *budget;    /* the budget's state for this handle (its lease), under umu */
+	void (*budget_release)(struct store *, void *);
 };
 
 /*
@@ -119,6 +125,14 @@ static const char *const migrations[] = {
     /* 2 -> 3: cancelled requests' usage may be an estimate; the provider's answer id */
     "ALTER TABLE ledger ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE ledger ADD COLUMN response_id TEXT NOT NULL DEFAULT '';",
+    /* 3 -> 4: budget leases: a handle's slice of today's budget, reserved and settled in memory */
+    "CREATE TABLE budget_leases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  instance TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  amount_usd REAL NOT NULL,"
+    "  granted_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL);",
 };
 
 int
@@ -541,6 +555,36 @@ store_writer_db(struct store *s)
 	return s->wdb;
 }
 
+/* SQLite's commit hook: counts a write transaction; 0 lets the commit go on. */
+static int
+store_count_commit(void *counter)
+{
+	atomic_fetch_add_explicit((atomic_uint_least64_t *)counter, 1, memory_order_relaxed);
+	return 0;
+}
+
+void *
+store_budget_state(struct store *s, void *(*create)(void), void (*release)(struct store *, void *))
+{
+	void *b;
+
+	pthread_mutex_lock(&s->umu);
+	if (s->budget == NULL && create != NULL) {
+		s->budget = create();
+		s->budget_release = release;
+	}
+	b = s->budget;
+	pthread_mutex_unlock(&s->umu);
+	return b;
+}
+
+void
+store_commits(struct store *s, uint64_t *caller, uint64_t *writer)
+{
+	*caller = atomic_load_explicit(&s->commits_caller, memory_order_relaxed);
+	*writer = atomic_load_explicit(&s->commits_writer, memory_order_relaxed);
+}
+
 int
 store_open(struct store **out, const char *path, char **cause)
 {
@@ -568,6 +612,8 @@ store_open(struct store **out, const char *path, char **cause)
 		store_close(s);
 		return -1;
 	}
+	sqlite3_commit_hook(s->db, store_count_commit, &s->commits_caller);
+	sqlite3_commit_hook(s->wdb, store_count_commit, &s->commits_writer);
 	s->writer = workq_start("store-writer");
 	*out = s;
 	return 0;
@@ -579,6 +625,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	workq_stop(s->writer, NULL); /* every queued ledger row is committed first */
+	if (s->budget != NULL)
+		s->budget_release(s, s->budget); /* returns the lease: needs the connections */
 	sqlite3_close(s->wdb);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);

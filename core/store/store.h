@@ -1,6 +1,6 @@
 /*
  * store.h: llmdeck's one SQLite database: the ledger (a row per request), the
- * budget reservations, the response cache, the event log and the operator
+ * budget's leases and reservations, the response cache, the event log and the operator
  * overrides.
  *
  * The file is in WAL mode with a busy timeout, so several llmdeck processes
@@ -23,7 +23,7 @@
 struct store;
 
 /* The newest schema version this program knows. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* Spend is also kept per 15 minutes (every real timezone's day starts on one). */
 #define STORE_BUCKET_MS 900000
 

@@ -53,6 +53,17 @@ void store_write_rollback(struct store *, sqlite3 *);
 struct workq *store_writer(struct store *);
 sqlite3 *store_writer_db(struct store *);
 
+/*
+ * The budget's state for this handle (budget.c: its lease): made by create on
+ * the first call that passes one (NULL: only look), and handed to release by
+ * store_close once the writer has stopped, before the connections close.
+ */
+void *
+store_budget_state(struct store *, void *(*create)(void), void (*release)(struct store *, void *));
+
+/* Write transactions committed so far on the caller connection and on the writer's (benches). */
+void store_commits(struct store *, uint64_t *caller, uint64_t *writer);
+
 /* Insert an event on db (inside the caller's transaction, if any). 0 or -1. */
 int store_event_insert(sqlite3 *, int64_t time_ms, const char *kind, const char *provider,
     const char *message);
