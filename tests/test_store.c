@@ -117,6 +117,7 @@ test_migration_from_v1(void **state)
 	store_close(s);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+	                     "ALTER TABLE events DROP COLUMN instance; "
 	                     "DROP TABLE budget_leases; "
 	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "
 	                     "usage_estimated; ALTER TABLE ledger DROP COLUMN response_id; "

@@ -2,7 +2,9 @@
  * store.c: the SQLite database: opening it safely, the schema and its
  * migrations, the caller connection, the writer thread and its connection
  * (the ledger's group commit runs on it: ledger.c), the event log, operator
- * overrides and the budget day's bounds (tz.c).
+ * overrides, the polls that let processes sharing the file see each other's
+ * changes (data_version, events after an id) and the budget day's bounds
+ * (tz.c).
  *
  * Two connections per handle: the writer thread's own, and one for calls on
  * callers' threads, serialised by a mutex. Both run in WAL mode, so readers
@@ -46,6 +48,7 @@ struct store {
 
 	int64_t (*wall_ms)(void *);
 	void *wall_arg;
+	char instance[64]; /* written into every event row: set before use, then read only */
 
 	/* Write transactions committed on db and on wdb (sqlite3_commit_hook): what a request costs. */
 	atomic_uint_least64_t commits_caller, commits_writer;
@@ -133,6 +136,8 @@ static const char *const migrations[] = {
     "  amount_usd REAL NOT NULL,"
     "  granted_ms INTEGER NOT NULL,"
     "  expires_ms INTEGER NOT NULL);",
+    /* 4 -> 5: events say which process wrote them (its instance id, the admin API's) */
+    "ALTER TABLE events ADD COLUMN instance TEXT NOT NULL DEFAULT '';",
 };
 
 int
@@ -443,6 +448,17 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 	return 0;
 }
 
+/* SQL llmdeck_instance(): the handle's instance id, so every event row says who wrote it. */
+static void
+store_sql_instance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct store *s = sqlite3_user_data(ctx);
+
+	(void)argc;
+	(void)argv;
+	sqlite3_result_text(ctx, s->instance, -1, SQLITE_TRANSIENT);
+}
+
 static int
 store_user_version(sqlite3 *db, int *version)
 {
@@ -530,8 +546,8 @@ store_event_insert(sqlite3 *db, int64_t time_ms, const char *kind, const char *p
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
-	        "INSERT INTO events(time_ms, kind, provider, message) "
-	        "VALUES (?, ?, ?, ?)",
+	        "INSERT INTO events(time_ms, kind, provider, message, instance) "
+	        "VALUES (?, ?, ?, ?, llmdeck_instance())",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, time_ms);
@@ -614,6 +630,9 @@ store_open(struct store **out, const char *path, char **cause)
 	}
 	sqlite3_commit_hook(s->db, store_count_commit, &s->commits_caller);
 	sqlite3_commit_hook(s->wdb, store_count_commit, &s->commits_writer);
+	for (int i = 0; i < 2; i++)
+		sqlite3_create_function(i == 0 ? s->db : s->wdb, "llmdeck_instance", 0, SQLITE_UTF8,
+		    s, store_sql_instance, NULL, NULL);
 	s->writer = workq_start("store-writer");
 	*out = s;
 	return 0;
@@ -673,7 +692,7 @@ store_events_last(struct store *s, struct store_event *out, int max)
 		return 0;
 	db = store_lock(s);
 	if (sqlite3_prepare_v2(db,
-	        "SELECT id, time_ms, kind, provider, message FROM "
+	        "SELECT id, time_ms, kind, provider, message, instance FROM "
 	        "(SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",
 	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
@@ -688,10 +707,121 @@ store_events_last(struct store *s, struct store_event *out, int max)
 		store_copy_text(e->kind, sizeof e->kind, st, 2);
 		store_copy_text(e->provider, sizeof e->provider, st, 3);
 		store_copy_text(e->message, sizeof e->message, st, 4);
+		store_copy_text(e->instance, sizeof e->instance, st, 5);
 	}
 	sqlite3_finalize(st);
 	store_unlock(s);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
+}
+
+int
+store_events_after(struct store *s, int64_t after_id, struct store_event *out, int max)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int n = 0, rc;
+
+	if (max <= 0)
+		return 0;
+	db = store_lock(s);
+	if (sqlite3_prepare_v2(db,
+	        "SELECT id, time_ms, kind, provider, message, instance FROM events "
+	        "WHERE id > ? ORDER BY id LIMIT ?",
+	        -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int(st, 2, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+		struct store_event *e = &out[n++];
+
+		e->id = sqlite3_column_int64(st, 0);
+		e->time_ms = sqlite3_column_int64(st, 1);
+		store_copy_text(e->kind, sizeof e->kind, st, 2);
+		store_copy_text(e->provider, sizeof e->provider, st, 3);
+		store_copy_text(e->message, sizeof e->message, st, 4);
+		store_copy_text(e->instance, sizeof e->instance, st, 5);
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
+}
+
+int64_t
+store_events_last_id(struct store *s)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int64_t id = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) FROM events", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return id;
+}
+
+int
+store_data_version(struct store *s, int64_t *version)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*version = sqlite3_column_int64(st, 0);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int
+store_override_rows(struct store *s, struct buf *out)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+	        "SELECT provider, field, value, rowid FROM overrides ORDER BY provider, field", -1,
+	        &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *c[3];
+
+		for (int i = 0; i < 3; i++) {
+			c[i] = (const char *)sqlite3_column_text(st, i);
+			if (c[i] == NULL)
+				c[i] = "";
+		}
+		buf_printf(out, "%s\t%s\t%s\t%lld\n", c[0], c[1], c[2],
+		    (long long)sqlite3_column_int64(st, 3));
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+store_set_instance(struct store *s, const char *id)
+{
+	strlcpy_(s->instance, id != NULL ? id : "", sizeof s->instance);
+}
+
+const char *
+store_instance(const struct store *s)
+{
+	return s->instance;
 }
 
 int

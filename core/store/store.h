@@ -23,7 +23,7 @@
 struct store;
 
 /* The newest schema version this program knows. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* Spend is also kept per 15 minutes (every real timezone's day starts on one). */
 #define STORE_BUCKET_MS 900000
 
@@ -67,9 +67,30 @@ struct store_event {
 	char kind[32];
 	char provider[64];
 	char message[256];
+	char instance[64]; /* the process that wrote it (store_set_instance), "" if unknown */
 };
 /* The last max events, oldest first; returns how many, or -1 on error. */
 int store_events_last(struct store *, struct store_event *out, int max);
+/* Up to max events with id > after_id, oldest first; how many, or -1. */
+int store_events_after(struct store *, int64_t after_id, struct store_event *out, int max);
+/* The newest event's id (0 if none), or -1 on error. */
+int64_t store_events_last_id(struct store *);
+
+/*
+ * The instance id of the process using this handle (the admin API's, such as
+ * "web1-4242"): written into every event row this handle inserts, so
+ * processes sharing the database can tell whose events they read. Set it
+ * before the store is used from other threads; "" (the default) is unknown.
+ */
+void store_set_instance(struct store *, const char *id);
+const char *store_instance(const struct store *);
+
+/*
+ * SQLite's PRAGMA data_version on the callers' connection: it changes when
+ * another connection (another process, or this handle's writer) commits.
+ * A cheap "did anything change" poll. 0, or -1.
+ */
+int store_data_version(struct store *, int64_t *version);
 
 /*
  * Operator overrides (priority, weight, admin state ... as text), keyed by
@@ -81,6 +102,13 @@ int store_override_set(struct store *, const char *provider, const char *field, 
 int store_override_clear(struct store *, const char *provider);
 int store_overrides(struct store *,
     void (*cb)(void *, const char *provider, const char *field, const char *value), void *arg);
+/*
+ * Every override row appended to out as "provider\tfield\tvalue\tROWID\n",
+ * ordered by provider and field. A row set again gets a new ROWID even with
+ * the same value, so a reader comparing two reads sees every change. 0 or -1.
+ */
+struct buf;
+int store_override_rows(struct store *, struct buf *out);
 
 /*
  * The day (in timezone tz: NULL or "UTC", a fixed offset "+02:00" / "-0530",
