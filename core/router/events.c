@@ -23,6 +23,8 @@ struct event_ring {
 	uint64_t last_seq;
 	void (*sink)(void *, const struct event *);
 	void *sink_arg;
+	void (*watch)(void *);
+	void *watch_arg;
 };
 
 static const char *const event_kind_names[EV__COUNT] = {
@@ -42,6 +44,15 @@ event_kind_name(enum event_kind kind)
 	if ((int)kind < 0 || kind >= EV__COUNT)
 		return "unknown";
 	return event_kind_names[kind];
+}
+
+enum event_kind
+event_kind_from_name(const char *name)
+{
+	for (int k = 0; k < EV__COUNT; k++)
+		if (name != NULL && strcmp(event_kind_names[k], name) == 0)
+			return (enum event_kind)k;
+	return EV_INFO;
 }
 
 struct event_ring *
@@ -86,12 +97,23 @@ event_trim_utf8(char *s)
 		s[j - 1] = '\0';
 }
 
+/* Put ev in the ring with the next sequence number; with the lock held. */
+static void
+event_put_locked(struct event_ring *r, struct event *ev)
+{
+	ev->seq = ++r->last_seq;
+	r->slots[(ev->seq - 1) % r->capacity] = *ev;
+	if (r->count < r->capacity)
+		r->count++;
+}
+
 uint64_t
 event_add(struct event_ring *r, enum event_kind kind, const char *provider, const char *fmt, ...)
 {
 	struct event ev;
 	void (*sink)(void *, const struct event *);
-	void *sink_arg;
+	void (*watch)(void *);
+	void *sink_arg, *watch_arg;
 	va_list ap;
 	int n;
 
@@ -109,17 +131,48 @@ event_add(struct event_ring *r, enum event_kind kind, const char *provider, cons
 		event_trim_utf8(ev.message);
 
 	pthread_mutex_lock(&r->lock);
-	ev.seq = ++r->last_seq;
 	ev.time_ms = clock_wall_ms();
-	r->slots[(ev.seq - 1) % r->capacity] = ev;
-	if (r->count < r->capacity)
-		r->count++;
+	event_put_locked(r, &ev);
 	sink = r->sink;
 	sink_arg = r->sink_arg;
+	watch = r->watch;
+	watch_arg = r->watch_arg;
 	pthread_mutex_unlock(&r->lock);
 
 	if (sink != NULL)
 		sink(sink_arg, &ev);
+	if (watch != NULL)
+		watch(watch_arg);
+	return ev.seq;
+}
+
+uint64_t
+event_import(struct event_ring *r, int64_t time_ms, enum event_kind kind, const char *provider,
+    const char *message, const char *instance)
+{
+	struct event ev;
+	void (*watch)(void *);
+	void *watch_arg;
+
+	memset(&ev, 0, sizeof ev);
+	ev.kind = kind;
+	ev.time_ms = time_ms;
+	if (provider != NULL &&
+	    strlcpy_(ev.provider, provider, sizeof ev.provider) >= sizeof ev.provider)
+		event_trim_utf8(ev.provider);
+	if (message != NULL &&
+	    strlcpy_(ev.message, message, sizeof ev.message) >= sizeof ev.message)
+		event_trim_utf8(ev.message);
+	if (instance != NULL &&
+	    strlcpy_(ev.instance, instance, sizeof ev.instance) >= sizeof ev.instance)
+		event_trim_utf8(ev.instance);
+	pthread_mutex_lock(&r->lock);
+	event_put_locked(r, &ev);
+	watch = r->watch;
+	watch_arg = r->watch_arg;
+	pthread_mutex_unlock(&r->lock);
+	if (watch != NULL)
+		watch(watch_arg);
 	return ev.seq;
 }
 
@@ -182,4 +235,42 @@ event_ring_set_sink(struct event_ring *r, void (*sink)(void *, const struct even
 	r->sink = sink;
 	r->sink_arg = arg;
 	pthread_mutex_unlock(&r->lock);
+}
+
+void
+event_ring_set_watch(struct event_ring *r, void (*watch)(void *), void *arg)
+{
+	pthread_mutex_lock(&r->lock);
+	r->watch = watch;
+	r->watch_arg = arg;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void
+event_ring_continue(struct event_ring *dst, struct event_ring *src)
+{
+	struct event *old, *mine;
+	size_t n_old, n_mine, first;
+	uint64_t src_last;
+
+	old = xcalloc(src->capacity, sizeof *old);
+	n_old = event_last(src, old, src->capacity);
+	src_last = event_last_seq(src);
+	pthread_mutex_lock(&dst->lock);
+	n_mine = dst->count;
+	mine = xcalloc(n_mine + 1, sizeof *mine);
+	event_copy(dst, dst->last_seq - n_mine + 1, mine, n_mine);
+	/* src's events keep their numbers (they are contiguous), then dst's own follow. */
+	first = n_old > dst->capacity ? n_old - dst->capacity : 0;
+	dst->count = 0;
+	dst->last_seq = first < n_old ? old[first].seq - 1 : src_last;
+	for (size_t i = first; i < n_old; i++)
+		event_put_locked(dst, &old[i]);
+	if (dst->last_seq < src_last)
+		dst->last_seq = src_last;
+	for (size_t i = 0; i < n_mine; i++)
+		event_put_locked(dst, &mine[i]);
+	pthread_mutex_unlock(&dst->lock);
+	free(old);
+	free(mine);
 }
