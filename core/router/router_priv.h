@@ -115,11 +115,9 @@ struct router {
 	 * PRAGMA data_version on the worker, driven by an engine timer. */
 	uint64_t sync_timer;   /* the next poll's timer, 0 if none */
 	int sync_pending;      /* a timer or a poll job is out: router_free waits for it */
-	int sync_force;        /* re-read the overrides at the next poll */
-	int64_t sync_version;  /* the data_version last seen */
-	int64_t sync_event_id; /* the last event row looked at */
-	unsigned admin_busy;   /* operator calls between their change and its save */
-	uint64_t admin_gen;    /* operator calls saved */
+	int64_t sync_version;  /* the data_version last seen (worker) */
+	int64_t sync_event_id; /* the last event row looked at (worker) */
+	char *sync_seen;       /* the override rows last read (worker) */
 };
 
 /* One attempt on one provider. Engine thread; http_id under r->mu. */

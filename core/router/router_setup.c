@@ -132,6 +132,7 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 		r->own_engine = 1;
 	}
 	probe_schedule(r);
+	sync_start(r);
 	return r;
 }
 
@@ -171,6 +172,7 @@ router_free(struct router *r)
 	if (r->probe_timer != 0)
 		http_cancel_timer(r->engine, r->probe_timer);
 	r->probe_timer = 0;
+	sync_stop_locked(r);
 	/* Requests belong to the engine thread: it cancels them (and counts as active
 	 * until it has, so the router outlives the call). */
 	if (r->active > 0) {
