@@ -35,5 +35,7 @@ int64_t sttest_clock(void *arg);
 /* The first column of the first row sql returns on the database at path, -1
  * if no row; the open and the prepare are asserted. */
 int64_t sttest_sql_int64(const char *path, const char *sql);
+/* The same for a REAL: the first column of the first row, -1 if no row. */
+double sttest_sql_double(const char *path, const char *sql);
 
 #endif

@@ -1,4 +1,8 @@
-/* test_budget.c: reservations under thread and process races, rollover, alerts, burn, ladder. */
+/*
+ * test_budget.c: leases and reservations under thread and process races, lease
+ * sizing, renewal, expiry, return and the fallback near the limit, rollover,
+ * alerts (from the ledger's commit too), burn, ladder.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +22,7 @@
 #include "budget.h"
 #include "ledger.h"
 #include "store.h"
+#include "store_priv.h"
 #include "store_testutil.h"
 #include "util.h"
 
@@ -139,7 +144,7 @@ struct race {
 	struct budget_conf c;
 	atomic_int stop;
 	atomic_int granted, refused, errors;
-	double worst; /* the watcher's largest spent + reserved seen */
+	double worst; /* the watcher's largest spent + reserved + leased seen */
 	int seed;
 };
 
@@ -203,8 +208,8 @@ race_watcher(void *arg)
 			free(cause);
 			continue;
 		}
-		if (st.spent_usd + st.reserved_usd > r->worst)
-			r->worst = st.spent_usd + st.reserved_usd;
+		if (st.spent_usd + st.reserved_usd + st.leased_usd > r->worst)
+			r->worst = st.spent_usd + st.reserved_usd + st.leased_usd;
 	}
 	return NULL;
 }
@@ -232,7 +237,10 @@ spawn_child(const char *mode, const char *path, double daily)
 	return pid;
 }
 
-/* race: 16 threads reserving and spending; reserve-and-die: exit holding a reservation. */
+/*
+ * race: 16 threads reserving and spending; reserve-and-die: exit holding a
+ * reservation row; lease-and-die: exit holding a lease (and a request in it).
+ */
 static int
 child_main(const char *mode, const char *path, double daily)
 {
@@ -246,7 +254,9 @@ child_main(const char *mode, const char *path, double daily)
 	if (store_open(&s, path, &cause) != 0)
 		return 2;
 	if (strcmp(mode, "reserve-and-die") == 0)
-		_exit(budget_reserve(s, &c, 0.9, &id, &cause) == 0 ? 0 : 1); /* dies holding it */
+		_exit(budget_reserve(s, &c, 0.9, &id, &cause) == 0 && id > 0 ? 0 : 1);
+	if (strcmp(mode, "lease-and-die") == 0)
+		_exit(budget_reserve(s, &c, 0.01, &id, &cause) == 0 && id < 0 ? 0 : 1);
 	memset(&cr, 0, sizeof cr);
 	cr.s = s;
 	cr.c = c;
@@ -258,10 +268,10 @@ child_main(const char *mode, const char *path, double daily)
 	return atomic_load(&cr.errors) == 0 ? 0 : 1;
 }
 
+/* RACERS threads on the fixture's store against daily, prespent of it already spent. */
 static void
-test_64_threads_never_overrun(void **state)
+thread_race(struct sttest_store *f, double daily, double prespent)
 {
-	struct sttest_store *f = *state;
 	struct race r;
 	pthread_t th[RACERS], w;
 	struct budget_status st;
@@ -270,8 +280,9 @@ test_64_threads_never_overrun(void **state)
 	store_set_clock(f->s, NULL, NULL); /* real time: ledger rows land "now" */
 	memset(&r, 0, sizeof r);
 	r.s = f->s;
-	r.c = conf(1.0);
-	spend(f->s, 0 /* now */, 0.9, 0);
+	r.c = conf(daily);
+	if (prespent > 0)
+		spend(f->s, 0 /* now */, prespent, 0);
 	pthread_create(&w, NULL, race_watcher, &r);
 	for (int i = 0; i < RACERS; i++)
 		pthread_create(&th[i], NULL, race_reserver, &r);
@@ -282,53 +293,84 @@ test_64_threads_never_overrun(void **state)
 	assert_int_equal(atomic_load(&r.errors), 0);
 	assert_true(atomic_load(&r.granted) > 0);
 	assert_true(atomic_load(&r.refused) >= RACERS * 20);
-	assert_true(r.worst <= 1.0 + EPS);
+	assert_true(r.worst <= daily + EPS);
 	assert_int_equal(budget_get_status(f->s, &r.c, &st, &cause), 0);
-	assert_true(st.spent_usd <= 1.0 + EPS);
-	assert_true(st.spent_usd > 0.9);
+	assert_true(st.spent_usd <= daily + EPS);
+	assert_true(st.spent_usd > prespent);
+	assert_true(st.spent_usd + st.leased_usd <= daily + EPS);
 	assert_true(st.reserved_usd == 0);
-	print_message("64 threads: %d granted, %d refused, worst spent+reserved $%.6f, "
-	              "final spent $%.6f of $1.00\n",
-	    atomic_load(&r.granted), atomic_load(&r.refused), r.worst, st.spent_usd);
+	assert_true(st.lease_in_flight_usd == 0);
+	print_message("%d threads from $%.2f: %d granted, %d refused, worst "
+	              "spent+reserved+leased $%.6f, final spent $%.6f of $%.2f\n",
+	    RACERS, prespent, atomic_load(&r.granted), atomic_load(&r.refused), r.worst,
+	    st.spent_usd, daily);
 }
 
+/* Near the limit from the start: mostly reservation rows. */
 static void
-test_two_processes_never_overrun(void **state)
+test_64_threads_never_overrun(void **state)
 {
-	struct sttest_store *f = *state;
-	struct budget_conf c = conf(2.0);
+	thread_race(*state, 1.0, 0.9);
+}
+
+/* From nothing spent: leases first, reservation rows at the end. */
+static void
+test_64_threads_leases_never_overrun(void **state)
+{
+	thread_race(*state, 0.5, 0);
+}
+
+/* kids processes of 16 racing threads each, and this one watching (I). */
+static void
+process_race(struct sttest_store *f, int kids, double daily)
+{
+	struct budget_conf c = conf(daily);
 	struct budget_status st;
 	char *cause = NULL;
-	pid_t kids[2];
+	pid_t pids[8];
 	struct race r;
 	pthread_t w;
 
+	assert_true(kids <= 8);
 	/* the fixture's store stays in the parent; children open their own */
-	spend(f->s, 0, 1.8, 0);
 	store_set_clock(f->s, NULL, NULL);
-	for (int k = 0; k < 2; k++)
-		kids[k] = spawn_child("race", f->path, c.daily_usd);
+	for (int k = 0; k < kids; k++)
+		pids[k] = spawn_child("race", f->path, c.daily_usd);
 	memset(&r, 0, sizeof r);
 	r.s = f->s;
 	r.c = c;
 	pthread_create(&w, NULL, race_watcher, &r);
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < kids; k++) {
 		int status;
 
-		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	atomic_store(&r.stop, 1);
 	pthread_join(w, NULL);
 	assert_int_equal(atomic_load(&r.errors), 0);
-	assert_true(r.worst <= 2.0 + EPS);
+	assert_true(r.worst <= daily + EPS);
 	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
-	assert_true(st.spent_usd <= 2.0 + EPS);
-	assert_true(st.spent_usd > 1.8);
+	assert_true(st.spent_usd <= daily + EPS);
+	assert_true(st.spent_usd > daily * 0.9);
 	assert_true(st.reserved_usd == 0);
-	print_message("2 processes: worst spent+reserved $%.6f, final spent $%.6f of $2.00\n",
-	    r.worst, st.spent_usd);
+	assert_true(st.leased_usd == 0); /* every child returned its lease as it closed */
+	print_message("%d processes: worst spent+reserved+leased $%.6f, final spent $%.6f of "
+	              "$%.2f\n",
+	    kids, r.worst, st.spent_usd, daily);
+}
+
+static void
+test_two_processes_never_overrun(void **state)
+{
+	process_race(*state, 2, 2.0);
+}
+
+static void
+test_four_processes_never_overrun(void **state)
+{
+	process_race(*state, 4, 1.0);
 }
 
 static void
@@ -460,6 +502,292 @@ test_stale_reservations(void **state)
 	budget_release(f->s, id);
 }
 
+/* Leases: what the database holds, and the caller connection's write transactions. */
+static double
+lease_sum(struct sttest_store *f)
+{
+	return sttest_sql_double(f->path, "SELECT TOTAL(amount_usd) FROM budget_leases");
+}
+
+static int64_t
+lease_rows(struct sttest_store *f)
+{
+	return sttest_sql_int64(f->path, "SELECT COUNT(*) FROM budget_leases");
+}
+
+static uint64_t
+caller_commits(struct store *s)
+{
+	uint64_t caller, writer;
+
+	store_commits(s, &caller, &writer);
+	return caller;
+}
+
+static int64_t
+reserve_ok(struct store *s, const struct budget_conf *c, double upper)
+{
+	char *cause = NULL;
+	int64_t id = 0;
+
+	if (budget_reserve(s, c, upper, &id, &cause) != 0)
+		fail_msg("budget_reserve: %s", cause != NULL ? cause : "refused");
+	return id;
+}
+
+/*
+ * Sizing: the first lease is a few upper bounds (or a ten-thousandth of the
+ * budget); requests then reserve in memory, no write; a lease used up at once
+ * doubles; then BUDGET_LEASE_SECONDS (5) of the recent spend; at most half of
+ * what is free.
+ */
+static void
+test_lease_sizing(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(100);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t ids[16];
+	uint64_t commits;
+
+	ids[0] = reserve_ok(f->s, &c, 0.01);
+	assert_true(ids[0] < 0);
+	assert_int_equal(lease_rows(f), 1);
+	assert_true(fabs(lease_sum(f) - 0.04) < EPS); /* 4 upper bounds */
+	commits = caller_commits(f->s);
+	for (int i = 1; i < 4; i++)
+		assert_true((ids[i] = reserve_ok(f->s, &c, 0.01)) < 0);
+	assert_int_equal(caller_commits(f->s), commits); /* in memory */
+	ids[4] = reserve_ok(f->s, &c, 0.01);             /* used up at once: doubled */
+	assert_int_equal(caller_commits(f->s), commits + 1);
+	assert_true(fabs(lease_sum(f) - (0.04 + 0.08)) < EPS);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.leased_usd - 0.12) < EPS);
+	assert_true(fabs(st.lease_in_flight_usd - 0.05) < EPS);
+	assert_true(st.reserved_usd == 0 && st.spent_usd == 0);
+	for (int i = 0; i < 5; i++)
+		budget_release(f->s, ids[i]);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.lease_in_flight_usd == 0);
+	assert_true(fabs(st.leased_usd - 0.12) < EPS); /* released in memory, still leased */
+
+	/* $0.12 spent through the lease in one second: the next lease is 5 s of that */
+	for (int i = 0; i < 12; i++)
+		spend(f->s, 0, 0.01, reserve_ok(f->s, &c, 0.01));
+	assert_true(fabs(lease_sum(f)) < EPS);
+	atomic_fetch_add(&f->now, 1000);
+	assert_true(reserve_ok(f->s, &c, 0.01) < 0);
+	assert_true(fabs(lease_sum(f) - 0.6) < EPS);
+
+	/* near the end, a lease takes at most half of what is free */
+	spend(f->s, 0, 99.5, 0);
+	atomic_fetch_add(&f->now, BUDGET_LEASE_TTL_MS / 2); /* time to renew */
+	assert_true(reserve_ok(f->s, &c, 0.01) < 0);
+	/* free: 100 - 99.62 spent; the lease keeps 0.01 in flight and takes half the rest */
+	assert_true(fabs(lease_sum(f) - (0.01 + (100 - 99.62 - 0.01) / 2 + 0.0)) < 1e-6);
+}
+
+/* A lease's requests settle in memory and in the ledger's commit: spent + leased stays put. */
+static void
+test_lease_settle_moves_cost(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(10);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t a, b, d;
+	double leased;
+
+	a = reserve_ok(f->s, &c, 0.01);
+	b = reserve_ok(f->s, &c, 0.01);
+	d = reserve_ok(f->s, &c, 0.01);
+	assert_true(a < 0 && b < 0 && d < 0 && a != b && b != d);
+	leased = lease_sum(f);
+	spend(f->s, 0, 0.004, a);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.spent_usd - 0.004) < EPS);
+	assert_true(fabs(st.leased_usd - (leased - 0.004)) < EPS);
+	assert_true(fabs(st.lease_in_flight_usd - 0.02) < EPS);
+	budget_release(f->s, b);
+	budget_release(f->s, b); /* twice: ignored */
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.lease_in_flight_usd - 0.01) < EPS);
+	spend(f->s, 0, 0.01, d);
+	spend(f->s, 0, 0.01, d); /* settled already: the row is spend, the lease is not charged */
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.spent_usd - 0.024) < EPS);
+	assert_true(fabs(st.leased_usd - (leased - 0.014)) < EPS);
+	assert_true(st.lease_in_flight_usd == 0);
+}
+
+/* Leases held by nobody: store_close returns the handle's. */
+static void
+test_lease_returned_on_close(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(10);
+	char *cause = NULL;
+
+	assert_true(reserve_ok(f->s, &c, 0.01) < 0);
+	assert_int_equal(lease_rows(f), 1);
+	store_close(f->s);
+	assert_int_equal(lease_rows(f), 0);
+	assert_int_equal(store_open(&f->s, f->path, &cause), 0);
+	store_set_clock(f->s, sttest_clock, f);
+}
+
+/*
+ * Expiry: a dead process's lease counts until it expires, then frees; a live
+ * one's counts past expiry (a long request in flight) until the reservations'
+ * TTL.
+ */
+static void
+test_lease_expiry(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(100);
+	struct budget_status st;
+	struct store *g;
+	char *cause = NULL;
+	int64_t t0;
+	pid_t pid;
+	int status;
+
+	/* the child runs on the real clock */
+	pid = spawn_child("lease-and-die", f->path, c.daily_usd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t0 = clock_wall_ms();
+	atomic_store(&f->now, t0);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.leased_usd - 0.04) < EPS);
+	atomic_store(&f->now, t0 + BUDGET_LEASE_TTL_MS + 1000);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.leased_usd == 0);
+	assert_int_equal(lease_rows(f), 1);
+	assert_true(reserve_ok(f->s, &c, 0.01) < 0); /* cleans it, leases its own */
+	assert_int_equal(lease_rows(f), 1);
+	assert_true(fabs(lease_sum(f) - 0.04) < EPS);
+
+	/* a second handle in this live process */
+	assert_int_equal(store_open(&g, f->path, &cause), 0);
+	store_set_clock(g, sttest_clock, f);
+	assert_true(reserve_ok(g, &c, 0.02) < 0);
+	assert_true(fabs(lease_sum(f) - 0.12) < EPS);
+	atomic_fetch_add(&f->now, BUDGET_LEASE_TTL_MS + 1000);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.leased_usd - 0.12) < EPS);
+	atomic_fetch_add(&f->now, BUDGET_RESERVATION_TTL_MS);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(st.leased_usd == 0);
+	store_close(g);
+}
+
+/* Renewed past half its life, re-sized on a new day; requests in flight stay covered. */
+static void
+test_lease_renewal_and_day_change(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(100);
+	struct budget_status st;
+	char *cause = NULL;
+	int64_t late = NOON + 12 * 60 * MIN_MS - 2 * MIN_MS; /* 23:58 */
+	uint64_t commits;
+	int64_t a;
+
+	atomic_store(&f->now, late);
+	a = reserve_ok(f->s, &c, 0.01);
+	assert_int_equal(sttest_sql_int64(f->path, "SELECT expires_ms FROM budget_leases"),
+	    late + BUDGET_LEASE_TTL_MS);
+	commits = caller_commits(f->s);
+	atomic_store(&f->now, late + BUDGET_LEASE_TTL_MS / 2 - 1);
+	budget_release(f->s, reserve_ok(f->s, &c, 0.01));
+	assert_int_equal(caller_commits(f->s), commits);
+	atomic_store(&f->now, late + BUDGET_LEASE_TTL_MS / 2);
+	budget_release(f->s, reserve_ok(f->s, &c, 0.01));
+	assert_int_equal(caller_commits(f->s), commits + 1);
+	assert_int_equal(sttest_sql_int64(f->path, "SELECT expires_ms FROM budget_leases"),
+	    late + BUDGET_LEASE_TTL_MS / 2 + BUDGET_LEASE_TTL_MS);
+
+	/* 00:00:30 the next day: a new grant, the request of 23:58 still covered */
+	atomic_store(&f->now, late + 2 * MIN_MS + 30000);
+	budget_release(f->s, reserve_ok(f->s, &c, 0.01));
+	assert_int_equal(caller_commits(f->s), commits + 2);
+	assert_int_equal(sttest_sql_int64(f->path, "SELECT granted_ms FROM budget_leases"),
+	    late + 2 * MIN_MS + 30000);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_string_equal(st.day, "2025-03-31");
+	assert_true(fabs(st.lease_in_flight_usd - 0.01) < EPS);
+	assert_true(st.leased_usd >= 0.01);
+	spend(f->s, 0, 0.01, a);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.spent_usd - 0.01) < EPS);
+}
+
+/* Near the limit the lease is returned and each request takes a reservation row. */
+static void
+test_lease_near_limit_fallback(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(1.0);
+	struct budget_status st;
+	struct store *g;
+	char *cause = NULL;
+	int64_t a, b;
+
+	a = reserve_ok(f->s, &c, 0.01);
+	assert_true(a < 0);
+	assert_true(fabs(lease_sum(f) - 0.04) < EPS);
+	budget_release(f->s, a);
+	/* another process spends: 0.1 left, under 16 upper bounds of 0.01 */
+	assert_int_equal(store_open(&g, f->path, &cause), 0);
+	store_set_clock(g, sttest_clock, f);
+	spend(g, 0, 0.9, 0);
+	store_close(g);
+	/* the lease still has room until its renewal */
+	budget_release(f->s, reserve_ok(f->s, &c, 0.01));
+	atomic_fetch_add(&f->now, BUDGET_LEASE_TTL_MS / 2);
+	a = reserve_ok(f->s, &c, 0.01);
+	assert_true(a > 0);
+	assert_int_equal(lease_rows(f), 0);
+	b = reserve_ok(f->s, &c, 0.05);
+	assert_true(b > 0);
+	assert_int_equal(sttest_sql_int64(f->path, "SELECT COUNT(*) FROM reservations"), 2);
+	assert_int_equal(budget_reserve(f->s, &c, 0.05, &b, &cause), 1);
+	assert_string_equal(cause,
+	    "daily budget $1.00: spent $0.9000, reserved $0.0600, this request needs up to "
+	    "$0.0500");
+	free(cause);
+	cause = NULL;
+	spend(f->s, 0, 0.005, a);
+	assert_int_equal(budget_get_status(f->s, &c, &st, &cause), 0);
+	assert_true(fabs(st.reserved_usd - 0.05) < EPS);
+	assert_true(st.leased_usd == 0);
+	/* unpriced requests (upper bound 0) too, until it is spent */
+	assert_true(reserve_ok(f->s, &c, 0) != 0);
+}
+
+/* The ledger's commit writes the day's alert when this handle's spend crosses it. */
+static void
+test_alert_from_ledger_commit(void **state)
+{
+	struct sttest_store *f = *state;
+	struct budget_conf c = conf(100);
+	int64_t id;
+
+	c.alert_threshold = 0.5;
+	spend(f->s, 0, 49.5, 0);
+	id = reserve_ok(f->s, &c, 0.5);
+	assert_true(id < 0);
+	assert_int_equal(count_budget_events(f->s), 0);
+	spend(f->s, 0, 0.5, id); /* 50.0: no budget call in between */
+	assert_int_equal(count_budget_events(f->s), 1);
+	id = reserve_ok(f->s, &c, 0.5);
+	spend(f->s, 0, 0.5, id);
+	assert_int_equal(count_budget_events(f->s), 1);
+}
+
 static void
 test_burn_and_projection(void **state)
 {
@@ -554,13 +882,31 @@ main(int argc, char **argv)
 	        sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_64_threads_never_overrun, sttest_setup_store,
 	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_64_threads_leases_never_overrun,
+	        sttest_setup_store, sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_two_processes_never_overrun, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_four_processes_never_overrun, sttest_setup_store,
 	        sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_day_rollover, sttest_setup_store,
 	        sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_alert_once_per_day, sttest_setup_store,
 	        sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_stale_reservations, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lease_sizing, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lease_settle_moves_cost, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lease_returned_on_close, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lease_expiry, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lease_renewal_and_day_change, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_lease_near_limit_fallback, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_alert_from_ledger_commit, sttest_setup_store,
 	        sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_burn_and_projection, sttest_setup_store,
 	        sttest_teardown_store),

@@ -17,6 +17,7 @@ struct ledger_job {
 	struct store *store;
 	struct ledger_row row;
 	int64_t reservation_id;
+	double lease_charge; /* its cost taken out of the handle's budget lease */
 	void (*done)(void *, int);
 	void *arg;
 	char **errp; /* may be NULL: receives the failure message before done runs */
@@ -70,14 +71,15 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 		if (rc != SQLITE_DONE)
 			return -1;
 	}
-	if (reservation_id == 0)
+	/* A reservation row goes as the cost lands; a lease reservation is the batch's (budget.c). */
+	if (reservation_id <= 0)
 		return 0;
 	return store_exec_int64(db, "DELETE FROM reservations WHERE id = ?", reservation_id);
 }
 
 /* The row's insert, and the once-per-model "pricing" event of an unpriced one. */
 static void
-ledger_insert_job(sqlite3 *db, struct ledger_job *j)
+ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 {
 	struct store *s = j->store;
 
@@ -87,6 +89,7 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j)
 		if (j->errp != NULL && *j->errp == NULL)
 			*j->errp = store_error(s, db, "ledger: cannot insert row");
 		store_exec(db, "ROLLBACK TO row");
+		budget_batch_fail(bb, j->lease_charge);
 	} else if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
 		char *msg = xasprintf("model %s has no price: its requests are recorded "
 		                      "as unpriced, not free",
@@ -101,30 +104,42 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j)
 /*
  * The writer's batch job: every row queued while the last batch committed, in
  * one transaction (group commit); each row in a savepoint so a bad row fails
- * alone. Then each row's done, in order.
+ * alone; the lease reservations they settle move their costs from the lease to
+ * spent in the same transaction. Then each row's done, in order.
  */
 static void
 ledger_commit_batch(void **jobs, size_t n)
 {
 	struct store *s = ((struct ledger_job *)jobs[0])->store;
 	sqlite3 *db = store_writer_db(s);
+	struct budget_batch bb;
 	char *err = NULL;
 	size_t i;
 
+	budget_batch_begin(s, &bb);
+	for (i = 0; i < n; i++) {
+		struct ledger_job *j = jobs[i];
+
+		j->lease_charge = budget_batch_take(&bb, j->reservation_id, j->row.cost_usd);
+	}
+	budget_batch_ready(s, &bb);
 	if (store_begin_immediate(db) != 0) {
 		err = store_error(s, db, "ledger: cannot begin transaction");
 		for (i = 0; i < n; i++)
 			((struct ledger_job *)jobs[i])->rc = -1;
+		budget_batch_end(&bb, 0);
 		goto report;
 	}
 	for (i = 0; i < n; i++)
-		ledger_insert_job(db, jobs[i]);
-	if (store_exec(db, "COMMIT") != 0) {
+		ledger_insert_job(db, jobs[i], &bb);
+	if (budget_batch_apply(db, &bb) != 0 || store_exec(db, "COMMIT") != 0) {
 		err = store_error(s, db, "ledger: commit failed");
 		store_exec(db, "ROLLBACK");
 		for (i = 0; i < n; i++)
 			((struct ledger_job *)jobs[i])->rc = -1;
-	}
+		budget_batch_end(&bb, 0);
+	} else
+		budget_batch_end(&bb, 1);
 report:
 	for (i = 0; i < n; i++) {
 		struct ledger_job *j = jobs[i];

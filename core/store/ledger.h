@@ -38,9 +38,11 @@ struct ledger_row {
  * Queue row for commit. done(arg, rc) runs on the writer thread once the
  * row's transaction committed (rc 0) or failed (rc -1); it must not block for
  * long and must not call ledger_record() (it may call ledger_record_async()).
- * reservation_id (0: none) is deleted in the same transaction, so spend moves
- * from reserved to spent atomically. An unpriced row also writes a "pricing"
- * event, once per model per store handle. done may be NULL.
+ * reservation_id (from budget_reserve; 0: none) is settled in the same
+ * transaction, so spend moves from reserved to spent atomically: a
+ * reservation row is deleted, a lease reservation's cost moves from the
+ * handle's lease to spent. An unpriced row also writes a "pricing" event,
+ * once per model per store handle. done may be NULL.
  */
 void ledger_record_async(struct store *, const struct ledger_row *, int64_t reservation_id,
     void (*done)(void *, int), void *arg);

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "budget.h"
 #include "ledger.h"
 #include "store.h"
 
@@ -60,6 +61,34 @@ sqlite3 *store_writer_db(struct store *);
  */
 void *
 store_budget_state(struct store *, void *(*create)(void), void (*release)(struct store *, void *));
+
+/*
+ * The ledger's group commit settles lease reservations (budget.c), on the
+ * writer thread. Before the batch's transaction: budget_batch_begin, then
+ * budget_batch_take for each row (the cost it charges the lease: 0 for a row
+ * without a lease reservation), then budget_batch_ready. In the transaction:
+ * budget_batch_fail for a row whose insert was rolled back, then
+ * budget_batch_apply after the rows (-1: the batch must not commit). After
+ * COMMIT (committed 1) or ROLLBACK (0): budget_batch_end.
+ */
+struct budget_lease;
+struct budget_batch {
+	struct budget_lease *lease; /* NULL: this handle has no lease state */
+	int64_t row;                /* the lease's row to charge, 0: none */
+	double charged;             /* costs taken out of the lease in memory */
+	double failed;              /* of those, the rows that failed */
+	int alert;                  /* write the day's alert in the transaction */
+	struct budget_conf conf;    /* its daily_usd and alert_threshold */
+	char day[16];
+	int64_t now, day_start, day_end;
+	double spent_read; /* spent today, read for the alert */
+};
+void budget_batch_begin(struct store *, struct budget_batch *);
+double budget_batch_take(struct budget_batch *, int64_t reservation_id, double cost_usd);
+void budget_batch_ready(struct store *, struct budget_batch *);
+void budget_batch_fail(struct budget_batch *, double charged);
+int budget_batch_apply(sqlite3 *, struct budget_batch *);
+void budget_batch_end(struct budget_batch *, int committed);
 
 /* Write transactions committed so far on the caller connection and on the writer's (benches). */
 void store_commits(struct store *, uint64_t *caller, uint64_t *writer);
