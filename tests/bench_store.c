@@ -1,7 +1,10 @@
 /*
  * bench_store.c: what the store costs a request. ledger_record throughput and
  * latency (p50/p99) from 1 and 64 threads (group commit, writer at
- * synchronous=FULL), budget_reserve latency, cache_get hit latency. Prints
+ * synchronous=FULL); a request's budget work (budget_reserve, then its ledger
+ * row settling the reservation) from 1 and 16 threads, with a reservation row
+ * per request and with the handle's lease, and the SQLite write transactions
+ * it took per 1,000 requests; cache_get hit latency. Prints
  * numbers; asserts nothing about time. The database lives in $TMPDIR (or /tmp):
  * on tmpfs fsync is free, so say where it ran.
  */
@@ -15,6 +18,7 @@
 #include "cache.h"
 #include "ledger.h"
 #include "store.h"
+#include "store_priv.h"
 #include "util.h"
 
 static int
@@ -84,6 +88,72 @@ bench_ledger(struct store *s, int threads, size_t per_thread)
 	free(w);
 }
 
+struct budget_worker {
+	struct store *s;
+	const struct budget_conf *bc;
+	size_t n;
+};
+
+/* A request's budget work: reserve its upper bound, then its ledger row settles it. */
+static void *
+budget_worker(void *arg)
+{
+	struct budget_worker *w = arg;
+	struct ledger_row r;
+	char *cause = NULL;
+
+	memset(&r, 0, sizeof r);
+	strlcpy_(r.provider, "anthropic", sizeof r.provider);
+	strlcpy_(r.model, "claude-sonnet", sizeof r.model);
+	strlcpy_(r.outcome, "ok", sizeof r.outcome);
+	r.cost_usd = 0.0002;
+	for (size_t i = 0; i < w->n; i++) {
+		int64_t id;
+
+		if (budget_reserve(w->s, w->bc, 0.01, &id, &cause) != 0)
+			fatal("bench: %s", cause);
+		if (ledger_record(w->s, &r, id, &cause) != 0)
+			fatal("bench: %s", cause);
+	}
+	return NULL;
+}
+
+/* On a handle of its own, so each run starts with no lease and returns its own at the end. */
+static void
+bench_budget(const char *path, const struct budget_conf *bc, int threads, size_t per_thread,
+    int leases)
+{
+	struct budget_worker *w = xcalloc((size_t)threads, sizeof *w);
+	pthread_t *th = xcalloc((size_t)threads, sizeof *th);
+	uint64_t c0, w0, c1, w1, t0, us;
+	size_t n = (size_t)threads * per_thread;
+	char what[64], *cause = NULL;
+	struct store *s;
+
+	if (store_open(&s, path, &cause) != 0)
+		fatal("bench: %s", cause);
+	budget_set_leases(s, leases);
+	store_commits(s, &c0, &w0);
+	t0 = clock_mono_us();
+	for (int i = 0; i < threads; i++) {
+		w[i] = (struct budget_worker){s, bc, per_thread};
+		pthread_create(&th[i], NULL, budget_worker, &w[i]);
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	us = clock_mono_us() - t0;
+	store_commits(s, &c1, &w1);
+	store_close(s);
+	snprintf(what, sizeof what, "reserve+settle, %d thread%s, %s", threads,
+	    threads > 1 ? "s" : "", leases ? "leases" : "a row each");
+	printf("%-42s %6zu ops %8.0f ops/s   write txns per 1000: %6.1f budget + %6.1f "
+	       "ledger = %6.1f\n",
+	    what, n, (double)n * 1e6 / (double)(us ? us : 1), (double)(c1 - c0) * 1000 / (double)n,
+	    (double)(w1 - w0) * 1000 / (double)n, (double)(c1 - c0 + w1 - w0) * 1000 / (double)n);
+	free(th);
+	free(w);
+}
+
 int
 main(void)
 {
@@ -109,7 +179,8 @@ main(void)
 	bench_ledger(s, 64, 200);
 
 	memset(&bc, 0, sizeof bc);
-	bc.daily_usd = 1e9;
+	/* A budget a day of these requests would use: leases sized by the rate, not by the budget. */
+	bc.daily_usd = 100;
 	bc.alert_threshold = 0.8;
 	bc.hard_stop = 1;
 	lat = xcalloc(n, sizeof *lat);
@@ -123,7 +194,11 @@ main(void)
 		lat[i] = clock_mono_us() - t;
 		budget_release(s, id);
 	}
-	report("budget_reserve (+ release)", lat, n, clock_mono_us() - t0);
+	report("budget_reserve + release, lease", lat, n, clock_mono_us() - t0);
+	for (int leases = 0; leases <= 1; leases++) {
+		bench_budget(path, &bc, 1, 2000, leases);
+		bench_budget(path, &bc, 16, 250, leases);
+	}
 
 	llm_response_init(&resp);
 	resp.content = xstrdup("The answer is 4.");
