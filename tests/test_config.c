@@ -598,7 +598,7 @@ test_file_io_errors(void **state)
 	assert_int_equal(config_load_string(&cfg, "{\"x\":1}", NULL, &cause), -1);
 	assert_string_equal(cause,
 	    "<string>: x: unknown key (expected one of: providers, "
-	    "models, routes, budget, cache, breaker, hedge)");
+	    "models, routes, budget, cache, ledger, breaker, hedge)");
 	free(cause);
 	config_free(&cfg);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "config.h"
 #include "ledger.h"
 #include "store.h"
 #include "store_testutil.h"
@@ -403,6 +404,54 @@ test_kill9_loses_nothing(void **state)
 	free(path);
 }
 
+/*
+ * ledger.durability: the config key parses ("full", "normal", nothing else),
+ * and the writer's connection runs the matching synchronous level (read back
+ * from SQLite); rows commit either way.
+ */
+static void
+test_durability(void **state)
+{
+	char *path = xasprintf("%s/d.db", (char *)*state);
+	struct ledger_row r = row_make("anthropic", "claude-sonnet", 0.001);
+	struct config cfg;
+	struct store *s;
+	char *cause = NULL;
+
+	config_init(&cfg);
+	assert_int_equal(cfg.ledger.durability, LEDGER_DURABILITY_FULL);
+	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"durability\": \"normal\"}}",
+	                     "<string>", &cause),
+	    0);
+	assert_int_equal(cfg.ledger.durability, LEDGER_DURABILITY_NORMAL);
+	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"durability\": \"fast\"}}",
+	                     "<string>", &cause),
+	    -1);
+	assert_non_null(strstr(cause, "ledger.durability"));
+	assert_non_null(strstr(cause, "expected \"full\" or \"normal\""));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"durable\": true}}", "<string>",
+	                     &cause),
+	    -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(cfg.ledger.durability, LEDGER_DURABILITY_NORMAL); /* unchanged */
+
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	assert_int_equal(ledger_synchronous(s), 2); /* FULL by default */
+	assert_int_equal(ledger_set_durability(s, cfg.ledger.durability, &cause), 0);
+	assert_int_equal(ledger_synchronous(s), 1); /* NORMAL */
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	assert_int_equal(ledger_set_durability(s, LEDGER_DURABILITY_FULL, &cause), 0);
+	assert_int_equal(ledger_synchronous(s), 2);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	store_close(s);
+	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(*) FROM ledger"), 2);
+	config_free(&cfg);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -415,6 +464,7 @@ main(void)
 	        sttest_teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_unpriced_event_once, sttest_setup_dir,
 	        sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_durability, sttest_setup_dir, sttest_teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, sttest_setup_dir,
 	        sttest_teardown_dir),
 	};

@@ -440,6 +440,7 @@ config_copy(struct config *dst, const struct config *src)
 	dst->budget.tier_standard = config_dupnull(src->budget.tier_standard);
 	dst->budget.tier_low = config_dupnull(src->budget.tier_low);
 	dst->cache = src->cache;
+	dst->ledger = src->ledger;
 	dst->breaker = src->breaker;
 	dst->hedge_after_ms = src->hedge_after_ms;
 }

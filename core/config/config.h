@@ -111,6 +111,17 @@ struct cache_conf {
 	int64_t max_entries;    /* default 10000 */
 };
 
+/* How the ledger's commits reach the disk (README: "Spend, budget and cache"). */
+enum ledger_durability {
+	LEDGER_DURABILITY_FULL,   /* synchronous=FULL: a committed row survives a power loss */
+	LEDGER_DURABILITY_NORMAL, /* synchronous=NORMAL (WAL): survives a crash of the process,
+	                           * a power loss may take the last commits */
+};
+
+struct ledger_conf {
+	enum ledger_durability durability; /* "ledger": {"durability": "full"|"normal"}; full */
+};
+
 struct breaker_conf {
 	int failure_threshold; /* consecutive failures that open it; default 5 */
 	int cooldown_ms;       /* open -> half-open; default 30000 */
@@ -128,6 +139,7 @@ struct config {
 	size_t n_routes;
 	struct budget_conf budget;
 	struct cache_conf cache;
+	struct ledger_conf ledger;
 	struct breaker_conf breaker;
 #define CONFIG_MAX_HEDGE_MS 600000
 	int hedge_after_ms; /* "hedge": {"after_ms": N}: a second attempt after N ms of silence; 0 off */

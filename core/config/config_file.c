@@ -856,6 +856,28 @@ parse_cache(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
+static const char *const ledger_keys[] = {"durability"};
+
+static int
+parse_ledger(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	char sub[CONFIG_PATH_LEN];
+	const cJSON *v;
+
+	if (check_keys(p, j, "ledger", ledger_keys, nitems(ledger_keys)) != 0)
+		return -1;
+	path_key(sub, sizeof sub, "ledger", "durability");
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "durability")) == NULL)
+		return 0;
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "full") == 0)
+		cfg->ledger.durability = LEDGER_DURABILITY_FULL;
+	else if (cJSON_IsString(v) && strcmp(v->valuestring, "normal") == 0)
+		cfg->ledger.durability = LEDGER_DURABILITY_NORMAL;
+	else
+		return config_parse_error(p, sub, "expected \"full\" or \"normal\"");
+	return 0;
+}
+
 static const char *const breaker_keys[] = {
     "failure_threshold", "cooldown_seconds", "half_open_max", "probe_interval_seconds"};
 
@@ -902,7 +924,7 @@ parse_hedge(struct config_parse *p, struct config *cfg, const cJSON *j)
 }
 
 static const char *const top_keys[] = {
-    "providers", "models", "routes", "budget", "cache", "breaker", "hedge"};
+    "providers", "models", "routes", "budget", "cache", "ledger", "breaker", "hedge"};
 
 /* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
 static void
@@ -964,6 +986,9 @@ parse_document(struct config_parse *p, struct config *cfg, const char *json)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "cache")) != NULL &&
 	    parse_cache(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "ledger")) != NULL &&
+	    parse_ledger(p, cfg, v) != 0)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "breaker")) != NULL &&
 	    parse_breaker(p, cfg, v) != 0)

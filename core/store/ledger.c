@@ -227,6 +227,70 @@ ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation
 	return 0;
 }
 
+/* A PRAGMA on the writer's connection, run on the writer thread between batches. */
+struct ledger_pragma {
+	struct store *store;
+	const char *sql;
+	int rc;    /* 0, or -1 */
+	int value; /* the first column of its row, if any */
+	char *err;
+};
+
+static void
+ledger_pragma_job(void *arg)
+{
+	struct ledger_pragma *p = arg;
+	sqlite3 *db = store_writer_db(p->store);
+	sqlite3_stmt *st;
+	int rc;
+
+	p->rc = -1;
+	if (sqlite3_prepare_v2(db, p->sql, -1, &st, NULL) != SQLITE_OK) {
+		p->err = store_error(p->store, db, "ledger: cannot set durability");
+		return;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		p->value = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		p->err = store_error(p->store, db, "ledger: cannot set durability");
+	else
+		p->rc = 0;
+}
+
+/* Run sql on the writer's connection and wait for it: the jobs queued before it run first. */
+static int
+ledger_pragma(struct store *s, const char *sql, int *value, char **cause)
+{
+	struct ledger_pragma p = {.store = s, .sql = sql, .rc = -1, .value = -1, .err = NULL};
+
+	workq_push(store_writer(s), ledger_pragma_job, &p);
+	workq_drain(store_writer(s));
+	if (value != NULL)
+		*value = p.value;
+	if (p.rc != 0 && cause != NULL)
+		*cause = p.err != NULL ? p.err : xstrdup("ledger: cannot set durability");
+	else
+		free(p.err);
+	return p.rc;
+}
+
+int
+ledger_set_durability(struct store *s, enum ledger_durability d, char **cause)
+{
+	return ledger_pragma(s,
+	    d == LEDGER_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+	    NULL, cause);
+}
+
+int
+ledger_synchronous(struct store *s)
+{
+	int v = -1;
+
+	return ledger_pragma(s, "PRAGMA synchronous", &v, NULL) == 0 ? v : -1;
+}
+
 int
 ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
     struct ledger_group **out, char **cause)

@@ -6,13 +6,16 @@
  * from all threads are batched on the store's writer thread into one
  * transaction (group commit: whatever queued up while the last batch
  * committed), so the cost of durability is paid once per batch, not once per
- * request. The writer connection runs synchronous=FULL:
- * a committed row survives a process crash (kill -9) and also a power loss.
+ * request. The writer connection runs synchronous=FULL by default: a
+ * committed row survives a process crash (kill -9) and also a power loss.
+ * ledger_set_durability (config "ledger.durability") may relax it to NORMAL.
  */
 #ifndef LLMDECK_LEDGER_H
 #define LLMDECK_LEDGER_H
 
 #include <stdint.h>
+
+#include "config.h"
 
 struct store;
 
@@ -48,6 +51,20 @@ void ledger_record_async(struct store *, const struct ledger_row *, int64_t rese
     void (*done)(void *, int), void *arg);
 /* Blocking wrapper: 0 once committed, or -1 with *cause set. */
 int ledger_record(struct store *, const struct ledger_row *, int64_t reservation_id, char **cause);
+
+/*
+ * How the writer's commits reach the disk, from the next batch on:
+ * LEDGER_DURABILITY_FULL (the default: an fsync of the WAL per group commit,
+ * a committed row survives a power loss) or LEDGER_DURABILITY_NORMAL (WAL
+ * synchronous=NORMAL: a committed row survives a crash of the process; a
+ * power loss or an OS crash may take the last commits). An answer still
+ * waits for its row's commit either way. Not from the writer thread (a
+ * ledger_record_async done callback). 0, or -1 with *cause set.
+ */
+int ledger_set_durability(struct store *, enum ledger_durability, char **cause);
+/* The writer connection's PRAGMA synchronous as SQLite reads it back: 2 FULL, 1 NORMAL; -1
+ * on error. Not from the writer thread. */
+int ledger_synchronous(struct store *);
 
 /* Aggregates over [from_ms, to_ms), for the console and `llmdeck status`. */
 struct ledger_group {

@@ -17,7 +17,8 @@
  * crash can lose the last transactions. The ledger writer runs
  * synchronous=FULL (an fsync of the WAL per commit): with group commit it is
  * paid once per batch, and bench_store measured it cheap enough, so spend
- * also survives a power loss.
+ * also survives a power loss, unless the config relaxes it to NORMAL
+ * ("ledger.durability", ledger_set_durability).
  */
 #include "store.h"
 
