@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "sim_gen.h"
 #include "sim_wire.h"
 #include "util.h"
 
@@ -61,6 +62,7 @@ struct sim {
 	uint64_t reqno;
 	struct sim_timer *heap;
 	size_t nheap, capheap;
+	struct sim_cache *cache; /* prompt prefixes seen (its own lock) */
 };
 
 enum sim_phase { PHASE_BODY, PHASE_WAIT, PHASE_DONE };
@@ -409,6 +411,8 @@ sim_route(enum sim_protocol p, const char *method, const char *url, char *dep, s
 	case SIM_MISTRAL:
 		if (post && strcmp(url, "/v1/chat/completions") == 0)
 			return SIM_EP_CHAT;
+		if (post && strcmp(url, "/v1/embeddings") == 0)
+			return SIM_EP_EMBEDDINGS;
 		if (get && strcmp(url, "/v1/models") == 0)
 			return SIM_EP_MODELS;
 		if (p == SIM_OPENAI && get && strcmp(url, "/health") == 0)
@@ -419,16 +423,23 @@ sim_route(enum sim_protocol p, const char *method, const char *url, char *dep, s
 		    (strcmp(url, "/openai/v1/chat/completions") == 0 ||
 		        strcmp(url, "/v1/chat/completions") == 0))
 			return SIM_EP_CHAT;
+		if (post &&
+		    (strcmp(url, "/openai/v1/embeddings") == 0 ||
+		        strcmp(url, "/v1/embeddings") == 0))
+			return SIM_EP_EMBEDDINGS;
 		if (get &&
 		    (strcmp(url, "/openai/models") == 0 || strcmp(url, "/openai/v1/models") == 0))
 			return SIM_EP_MODELS;
 		if (post && strncmp(url, pre, strlen(pre)) == 0) {
 			rest = strchr(url + strlen(pre), '/');
 			n = rest != NULL ? (size_t)(rest - url - strlen(pre)) : 0;
-			if (n > 0 && n < depsz && strcmp(rest, "/chat/completions") == 0) {
+			if (n > 0 && n < depsz &&
+			    (strcmp(rest, "/chat/completions") == 0 ||
+			        strcmp(rest, "/embeddings") == 0)) {
 				memcpy(dep, url + strlen(pre), n);
 				dep[n] = '\0';
-				return SIM_EP_CHAT;
+				return strcmp(rest, "/embeddings") == 0 ? SIM_EP_EMBEDDINGS
+				                                        : SIM_EP_CHAT;
 			}
 		}
 		break;
@@ -437,6 +448,10 @@ sim_route(enum sim_protocol p, const char *method, const char *url, char *dep, s
 			return SIM_EP_CHAT;
 		if (post && strcmp(url, "/api/chat") == 0)
 			return SIM_EP_OLLAMA_CHAT;
+		if (post && strcmp(url, "/v1/embeddings") == 0)
+			return SIM_EP_EMBEDDINGS;
+		if (post && (strcmp(url, "/api/embed") == 0 || strcmp(url, "/api/embeddings") == 0))
+			return SIM_EP_OLLAMA_EMBED;
 		if (get && strcmp(url, "/api/version") == 0)
 			return SIM_EP_OLLAMA_VERSION;
 		if (get && strcmp(url, "/api/tags") == 0)
@@ -477,11 +492,14 @@ sim_client_key(struct MHD_Connection *conn, enum sim_protocol p)
 	}
 }
 
+/* Ollama takes no key (a key sent to it is ignored), like the real one. */
 static int
-needs_auth(enum sim_endpoint ep)
+needs_auth(enum sim_protocol p, enum sim_endpoint ep)
 {
+	if (p == SIM_OLLAMA)
+		return 0;
 	return ep == SIM_EP_MESSAGES || ep == SIM_EP_CHAT || ep == SIM_EP_MODELS ||
-	    ep == SIM_EP_OLLAMA_CHAT;
+	    ep == SIM_EP_EMBEDDINGS;
 }
 
 static int
@@ -591,10 +609,11 @@ req_reply(struct sim_req *q, const struct sim_call *c, const struct sim_settings
 
 	if (c->ep == SIM_EP_NONE)
 		sim_wire_not_found(c, url, &q->reply);
-	else if (c->ep == SIM_EP_CHAT && c->protocol == SIM_AZURE && c->deployment != NULL &&
+	else if ((c->ep == SIM_EP_CHAT || c->ep == SIM_EP_EMBEDDINGS) && c->protocol == SIM_AZURE &&
+	    c->deployment != NULL &&
 	    MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, "api-version") == NULL)
 		sim_wire_not_found(c, url, &q->reply);
-	else if (set->key[0] != '\0' && needs_auth(c->ep) &&
+	else if (set->key[0] != '\0' && needs_auth(c->protocol, c->ep) &&
 	    (c->auth_key == NULL || strcmp(c->auth_key, set->key) != 0)) {
 		sim_wire_auth_error(c, &q->reply);
 		pthread_mutex_lock(&s->lock);
@@ -659,6 +678,8 @@ req_start(struct sim_req *q, const char *method, const char *url)
 	c.quota = set.quota;
 	key = sim_client_key(q->conn, c.protocol);
 	c.auth_key = key;
+	c.cache = s->cache;
+	c.legacy_embed = c.ep == SIM_EP_OLLAMA_EMBED && strcmp(url, "/api/embeddings") == 0;
 
 	if (set.fault == SIM_FAULT_DOWN || set.fault == SIM_FAULT_DROP) {
 		pthread_mutex_lock(&s->lock);
@@ -1045,6 +1066,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 	s->set.fault = opts->fault;
 	rng_seed(&s->rng, opts->seed);
 	rng_seed(&s->idrng, opts->seed ^ 0x5bd1e995ULL);
+	s->cache = sim_cache_new();
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1096,6 +1118,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 	return s;
 
 fail:
+	sim_cache_free(s->cache);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->tls_cert);
@@ -1144,6 +1167,7 @@ sim_stop(struct sim *s)
 		MHD_resume_connection(left[i].req->conn);
 	free(left);
 	MHD_stop_daemon(s->daemon);
+	sim_cache_free(s->cache);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->tls_cert);

@@ -10,14 +10,25 @@
  *
  * Endpoints:
  *   anthropic  POST /v1/messages, GET /v1/models                 (x-api-key)
- *   openai     POST /v1/chat/completions, GET /v1/models, GET /health (Bearer)
- *   mistral    POST /v1/chat/completions, GET /v1/models          (Bearer)
+ *   openai     POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,
+ *              GET /health                                       (Bearer)
+ *   mistral    POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models (Bearer)
  *   azure      POST /openai/deployments/{dep}/chat/completions?api-version=V,
- *              POST /openai/v1/chat/completions, GET /openai/models (api-key)
- *   ollama     POST /v1/chat/completions, POST /api/chat, GET /api/version,
- *              GET /api/tags, GET /v1/models, GET /            (Bearer if a key)
+ *              POST /openai/deployments/{dep}/embeddings?api-version=V,
+ *              POST /openai/v1/chat/completions, /openai/v1/embeddings,
+ *              GET /openai/models                                (api-key)
+ *   ollama     POST /v1/chat/completions, /v1/embeddings, /api/chat, /api/embed,
+ *              /api/embeddings; GET /api/version, /api/tags, /v1/models, /
+ *              (no key: one given is ignored, like Ollama)
  *   all        GET|POST /_sim/control, GET /_sim/stats: no auth, answer even
  *              while the sim is "down".
+ *
+ * The model behind them (sim_gen.c) calls tools (forced by tool_choice, or
+ * named in the last user message) with arguments built from their JSON Schema,
+ * answers in text after a tool result, honours response_format, stop
+ * sequences, images, Anthropic thinking and prompt caching, and reports
+ * reasoning tokens for reasoning models; sim_wire_check.c refuses what each
+ * API refuses, with its error body.
  */
 #ifndef LLMDECK_SIM_H
 #define LLMDECK_SIM_H

@@ -1,6 +1,6 @@
 /* sim_wire.c: what the simulated providers say when they answer: bodies, headers, streams.
  * Refusals (errors of every kind) are sim_wire_error.c. */
-#include "sim_wire.h"
+#include "sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -8,60 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* What a generation request asked for, read from its body. */
-struct gen {
-	cJSON *root;
-	const char *model;
-	char prompt[61 * 4 + 1]; /* first 60 characters of the last user message */
-	size_t input_bytes;
-	long max_tokens; /* -1: none */
-	int stream;
-	int include_usage;
-	char *text; /* the answer, cut to max_tokens */
-	int cut;    /* cut by max_tokens */
-	long in_tokens, out_tokens;
-	char id[64];
-	int64_t created;
-};
-
-static const char *filler[] = {
-    "the",
-    "router",
-    "keeps",
-    "every",
-    "request",
-    "inside",
-    "its",
-    "deadline",
-    "while",
-    "providers",
-    "answer",
-    "with",
-    "steady",
-    "latency",
-    "and",
-    "honest",
-    "token",
-    "counts",
-    "so",
-    "operators",
-    "can",
-    "watch",
-    "budgets",
-    "breakers",
-    "and",
-    "caches",
-    "from",
-    "one",
-    "calm",
-    "screen",
-    "without",
-    "guessing",
-    "what",
-    "happens",
-    "next",
-};
 
 void
 sim_reply_free(struct sim_reply *r)
@@ -139,8 +85,8 @@ chunk_json(struct sim_reply *r, int delta, const char *before, cJSON *j, const c
 	cJSON_Delete(j);
 }
 
-static uint64_t
-mix64(uint64_t *x)
+uint64_t
+sim_wire_mix64(uint64_t *x)
 {
 	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
 
@@ -158,7 +104,7 @@ sim_wire_make_id(const struct sim_call *c, int salt, const char *prefix, const c
 
 	p = strlcpy_(out, prefix, outsz);
 	for (size_t i = 0; i < n && p + 1 < outsz; i++)
-		out[p++] = alphabet[mix64(&x) % al];
+		out[p++] = alphabet[sim_wire_mix64(&x) % al];
 	out[p < outsz ? p : outsz - 1] = '\0';
 }
 
@@ -184,91 +130,6 @@ rfc3339(int64_t t, char *out, size_t outsz)
 	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static long
-tokens_of(size_t bytes)
-{
-	long t = (long)((bytes + 3) / 4);
-
-	return t < 1 ? 1 : t;
-}
-
-/* Append the text of a content value: a string or an array of {type:text,text} parts. */
-static void
-content_text(const cJSON *content, struct buf *b)
-{
-	const cJSON *part, *t;
-
-	if (cJSON_IsString(content)) {
-		buf_puts(b, content->valuestring);
-		return;
-	}
-	if (!cJSON_IsArray(content))
-		return;
-	cJSON_ArrayForEach(part, content)
-	{
-		t = cJSON_GetObjectItemCaseSensitive(part, "text");
-		if (cJSON_IsString(t)) {
-			if (b->len > 0)
-				buf_puts(b, " ");
-			buf_puts(b, t->valuestring);
-		}
-	}
-}
-
-/* Copy the first 60 characters (not bytes) of s, control characters as spaces. */
-static void
-copy_prompt(char *dst, size_t dstsz, const char *s)
-{
-	size_t o = 0;
-	int chars = 0;
-
-	while (*s != '\0' && o + 5 < dstsz) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch & 0xc0) != 0x80) {
-			if (chars == 60)
-				break;
-			chars++;
-		}
-		dst[o++] = ch < 0x20 ? ' ' : (char)ch;
-		s++;
-	}
-	dst[o] = '\0';
-}
-
-/* The deterministic answer for a prompt; cut to max_tokens at a character boundary. */
-static void
-gen_answer(const struct sim_call *c, struct gen *g)
-{
-	struct buf b;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t limit;
-
-	for (const char *p = g->prompt; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	for (const char *p = c->name; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	buf_init(&b);
-	buf_printf(&b, "[%s] You asked: %s. Here is a simulated answer:", c->name, g->prompt);
-	for (int i = 0; i < 28; i++)
-		buf_printf(&b, " %s", filler[mix64(&h) % nitems(filler)]);
-	buf_puts(&b, ".");
-	g->cut = 0;
-	if (g->max_tokens > 0 && tokens_of(b.len) > g->max_tokens) {
-		limit = (size_t)g->max_tokens * 4;
-		while (limit > 0 && ((unsigned char)b.data[limit] & 0xc0) == 0x80)
-			limit--;
-		b.len = limit;
-		b.data[limit] = '\0';
-		g->cut = 1;
-	}
-	g->text = buf_detach(&b);
-	g->out_tokens = tokens_of(strlen(g->text));
-	if (g->max_tokens > 0 && g->out_tokens > g->max_tokens)
-		g->out_tokens = g->max_tokens;
-	g->in_tokens = tokens_of(g->input_bytes);
-}
-
 /* Split text into word tokens, each with its leading spaces: "Hello", " there". */
 static size_t
 next_token(const char *s, size_t at, size_t len)
@@ -280,55 +141,6 @@ next_token(const char *s, size_t at, size_t len)
 	while (e < len && s[e] != ' ')
 		e++;
 	return e;
-}
-
-/* Read messages (and anthropic's system) into the prompt and the input size. */
-static void
-gen_messages(struct gen *g, const cJSON *messages, const cJSON *system)
-{
-	const cJSON *m, *role, *content;
-	struct buf all, last;
-
-	buf_init(&all);
-	buf_init(&last);
-	if (system != NULL)
-		content_text(system, &all);
-	cJSON_ArrayForEach(m, messages)
-	{
-		role = cJSON_GetObjectItemCaseSensitive(m, "role");
-		content = cJSON_GetObjectItemCaseSensitive(m, "content");
-		content_text(content, &all);
-		if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0) {
-			buf_reset(&last);
-			content_text(content, &last);
-		}
-	}
-	g->input_bytes = all.len;
-	copy_prompt(g->prompt, sizeof g->prompt, last.data != NULL ? last.data : "");
-	buf_free(&all);
-	buf_free(&last);
-}
-
-/* The number at key, or def; one beyond long's range (converting it is undefined) is clamped. */
-static long
-json_long(const cJSON *o, const char *key, long def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!cJSON_IsNumber(v))
-		return def;
-	if (v->valuedouble >= (double)LONG_MAX)
-		return LONG_MAX;
-	if (v->valuedouble <= (double)LONG_MIN)
-		return LONG_MIN;
-	return (long)v->valuedouble;
-}
-
-static void
-gen_free(struct gen *g)
-{
-	cJSON_Delete(g->root);
-	free(g->text);
 }
 
 /* ---- headers ---- */
@@ -384,6 +196,8 @@ sim_wire_common_headers(const struct sim_call *c, struct sim_reply *r)
 		snprintf(v, sizeof v, "%ld", rem % 1000);
 		sim_reply_header(r, "x-ratelimit-remaining-requests", v);
 		sim_reply_header(r, "x-ratelimit-remaining-tokens", "999000");
+		sim_reply_header(r, "x-ratelimit-reset-requests", "60s");
+		sim_reply_header(r, "x-ratelimit-reset-tokens", "60s");
 		break;
 	case SIM_MISTRAL:
 		make_uuid(c, 1, id, sizeof id);
@@ -403,49 +217,10 @@ sim_wire_common_headers(const struct sim_call *c, struct sim_reply *r)
 void
 sim_wire_content_type_json(const struct sim_call *c, struct sim_reply *r)
 {
-	if (c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT)
+	if (c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT && c->ep != SIM_EP_EMBEDDINGS)
 		sim_reply_header(r, "content-type", "application/json; charset=utf-8");
 	else
 		sim_reply_header(r, "content-type", "application/json");
-}
-
-/* Parse a generation request (sim_wire_check_request refuses the bad ones); 0, or -1 with the
- * error in r. */
-static int
-gen_parse(const struct sim_call *c, struct gen *g, struct sim_reply *r)
-{
-	const cJSON *root, *model, *v;
-	int native = c->ep == SIM_EP_OLLAMA_CHAT;
-
-	memset(g, 0, sizeof *g);
-	g->max_tokens = -1;
-	g->root = cJSON_ParseWithLength(c->body != NULL ? c->body : "", c->body_len);
-	root = g->root;
-	if (sim_wire_check_request(c, root, r) != 0)
-		return -1;
-	model = cJSON_GetObjectItemCaseSensitive(root, "model");
-	if (c->deployment != NULL)
-		g->model = c->deployment;
-	else if (cJSON_IsString(model) && *model->valuestring != '\0')
-		g->model = model->valuestring;
-	else
-		g->model = c->model;
-	v = cJSON_GetObjectItemCaseSensitive(root, "stream");
-	g->stream = native ? !cJSON_IsFalse(v) : cJSON_IsTrue(v);
-	v = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-	g->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "include_usage"));
-	if (native)
-		g->max_tokens =
-		    json_long(cJSON_GetObjectItemCaseSensitive(root, "options"), "num_predict", -1);
-	else {
-		g->max_tokens = json_long(root, "max_completion_tokens", -1);
-		if (g->max_tokens < 0)
-			g->max_tokens = json_long(root, "max_tokens", -1);
-	}
-	gen_messages(g, cJSON_GetObjectItemCaseSensitive(root, "messages"),
-	    c->protocol == SIM_ANTHROPIC ? cJSON_GetObjectItemCaseSensitive(root, "system") : NULL);
-	g->created = (int64_t)time(NULL);
-	return 0;
 }
 
 /* ---- anthropic ---- */
@@ -456,23 +231,95 @@ anth_usage(const struct gen *g, int with_output)
 	cJSON *u = cJSON_CreateObject(), *cc;
 
 	cJSON_AddNumberToObject(u, "input_tokens", (double)g->in_tokens);
-	cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
-	cJSON_AddNumberToObject(u, "cache_read_input_tokens", 0);
+	cJSON_AddNumberToObject(u, "cache_creation_input_tokens",
+	    (double)(g->cache_write + g->cache_write_1h));
+	cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)g->cache_read);
 	cc = cJSON_AddObjectToObject(u, "cache_creation");
-	cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens", 0);
-	cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", 0);
+	cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens", (double)g->cache_write);
+	cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", (double)g->cache_write_1h);
 	cJSON_AddNumberToObject(u, "output_tokens", with_output ? (double)g->out_tokens : 1);
 	cJSON_AddStringToObject(u, "service_tier", "standard");
 	return u;
 }
 
+/* A block's deltas: text split into words, JSON into pieces of about 12 bytes. */
+static void
+anth_deltas(struct sim_reply *r, int index, const char *type, const char *field, const char *text,
+    int words)
+{
+	size_t len = strlen(text), at, e;
+	cJSON *j, *d;
+	char *s;
+
+	for (at = 0; at < len; at = e) {
+		if (words)
+			e = next_token(text, at, len);
+		else {
+			e = at + 12 < len ? at + 12 : len;
+			while (e < len && ((unsigned char)text[e] & 0xc0) == 0x80)
+				e++;
+		}
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "type", "content_block_delta");
+		cJSON_AddNumberToObject(j, "index", index);
+		d = cJSON_AddObjectToObject(j, "delta");
+		cJSON_AddStringToObject(d, "type", type);
+		s = xstrndup(text + at, e - at);
+		cJSON_AddStringToObject(d, field, s);
+		free(s);
+		chunk_json(r, 1, "event: content_block_delta\ndata: ", j, "\n\n");
+	}
+}
+
+static void
+anth_block_stop(struct sim_reply *r, int index)
+{
+	sim_reply_chunk(r, 0,
+	    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+	    "\"index\":%d}\n\n",
+	    index);
+}
+
+/* The content blocks of a whole message: thinking, text, tool_use. */
+static cJSON *
+anth_content(const struct gen *g)
+{
+	cJSON *content = cJSON_CreateArray(), *block, *in;
+
+	if (g->thinking) {
+		block = cJSON_CreateObject();
+		cJSON_AddStringToObject(block, "type", "thinking");
+		cJSON_AddStringToObject(block, "thinking", g->thinking_text);
+		cJSON_AddStringToObject(block, "signature", g->signature);
+		cJSON_AddItemToArray(content, block);
+	}
+	if (g->ncalls == 0) {
+		block = cJSON_CreateObject();
+		cJSON_AddStringToObject(block, "type", "text");
+		cJSON_AddStringToObject(block, "text", g->text);
+		cJSON_AddItemToArray(content, block);
+	}
+	for (size_t i = 0; i < g->ncalls; i++) {
+		block = cJSON_CreateObject();
+		cJSON_AddStringToObject(block, "type", "tool_use");
+		cJSON_AddStringToObject(block, "id", g->calls[i].id);
+		cJSON_AddStringToObject(block, "name", g->calls[i].name);
+		in = cJSON_Parse(g->calls[i].args);
+		cJSON_AddItemToObject(block, "input", in != NULL ? in : cJSON_CreateObject());
+		cJSON_AddItemToArray(content, block);
+	}
+	return content;
+}
+
 static void
 anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 {
-	cJSON *j, *m, *content, *block, *d, *u;
-	const char *stop = g->cut ? "max_tokens" : "end_turn";
-	size_t len = strlen(g->text), at, e;
-	char *s;
+	cJSON *j, *m, *d, *u, *cb;
+	const char *stop = g->cut ? "max_tokens"
+	    : g->ncalls > 0       ? "tool_use"
+	    : g->stopped != NULL  ? "stop_sequence"
+	                          : "end_turn";
+	int index = 0;
 
 	sim_wire_make_id(c, 3, "msg_01", SIM_WIRE_B62, 22, g->id, sizeof g->id);
 	r->status = 200;
@@ -484,13 +331,12 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		cJSON_AddStringToObject(j, "id", g->id);
 		cJSON_AddStringToObject(j, "type", "message");
 		cJSON_AddStringToObject(j, "role", "assistant");
-		content = cJSON_AddArrayToObject(j, "content");
-		block = cJSON_CreateObject();
-		cJSON_AddStringToObject(block, "type", "text");
-		cJSON_AddStringToObject(block, "text", g->text);
-		cJSON_AddItemToArray(content, block);
+		cJSON_AddItemToObject(j, "content", anth_content(g));
 		cJSON_AddStringToObject(j, "stop_reason", stop);
-		cJSON_AddNullToObject(j, "stop_sequence");
+		if (g->stopped != NULL && !g->cut)
+			cJSON_AddStringToObject(j, "stop_sequence", g->stopped);
+		else
+			cJSON_AddNullToObject(j, "stop_sequence");
 		cJSON_AddItemToObject(j, "usage", anth_usage(g, 1));
 		sim_wire_reply_json(r, 200, j);
 		return;
@@ -510,34 +356,67 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	cJSON_AddNullToObject(m, "stop_sequence");
 	cJSON_AddItemToObject(m, "usage", anth_usage(g, 0));
 	chunk_json(r, 0, "event: message_start\ndata: ", j, "\n\n");
-	sim_reply_chunk(r, 0,
-	    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
-	    "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
-	sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
-	for (at = 0; at < len; at = e) {
-		e = next_token(g->text, at, len);
+	if (g->thinking) {
+		sim_reply_chunk(r, 0,
+		    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+		    "\"index\":%d,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\","
+		    "\"signature\":\"\"}}\n\n",
+		    index);
+		sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+		anth_deltas(r, index, "thinking_delta", "thinking", g->thinking_text, 1);
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "type", "content_block_delta");
-		cJSON_AddNumberToObject(j, "index", 0);
+		cJSON_AddNumberToObject(j, "index", index);
 		d = cJSON_AddObjectToObject(j, "delta");
-		cJSON_AddStringToObject(d, "type", "text_delta");
-		s = xstrndup(g->text + at, e - at);
-		cJSON_AddStringToObject(d, "text", s);
-		free(s);
-		chunk_json(r, 1, "event: content_block_delta\ndata: ", j, "\n\n");
+		cJSON_AddStringToObject(d, "type", "signature_delta");
+		cJSON_AddStringToObject(d, "signature", g->signature);
+		chunk_json(r, 0, "event: content_block_delta\ndata: ", j, "\n\n");
+		anth_block_stop(r, index++);
 	}
-	sim_reply_chunk(r, 0,
-	    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
-	    "\"index\":0}\n\n");
+	if (g->ncalls == 0) {
+		sim_reply_chunk(r, 0,
+		    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+		    "\"index\":%d,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+		    index);
+		if (index == 0)
+			sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+		anth_deltas(r, index, "text_delta", "text", g->text, 1);
+		anth_block_stop(r, index++);
+	}
+	for (size_t i = 0; i < g->ncalls; i++, index++) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "type", "content_block_start");
+		cJSON_AddNumberToObject(j, "index", index);
+		cb = cJSON_AddObjectToObject(j, "content_block");
+		cJSON_AddStringToObject(cb, "type", "tool_use");
+		cJSON_AddStringToObject(cb, "id", g->calls[i].id);
+		cJSON_AddStringToObject(cb, "name", g->calls[i].name);
+		cJSON_AddObjectToObject(cb, "input");
+		chunk_json(r, 0, "event: content_block_start\ndata: ", j, "\n\n");
+		if (index == 0)
+			sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+		/* the API opens with an empty partial_json, then the arguments in pieces */
+		sim_reply_chunk(r, 0,
+		    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+		    "\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}"
+		    "\n\n",
+		    index);
+		anth_deltas(r, index, "input_json_delta", "partial_json", g->calls[i].args, 0);
+		anth_block_stop(r, index);
+	}
 	j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "type", "message_delta");
 	d = cJSON_AddObjectToObject(j, "delta");
 	cJSON_AddStringToObject(d, "stop_reason", stop);
-	cJSON_AddNullToObject(d, "stop_sequence");
+	if (g->stopped != NULL && !g->cut)
+		cJSON_AddStringToObject(d, "stop_sequence", g->stopped);
+	else
+		cJSON_AddNullToObject(d, "stop_sequence");
 	u = cJSON_AddObjectToObject(j, "usage");
 	cJSON_AddNumberToObject(u, "input_tokens", (double)g->in_tokens);
-	cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
-	cJSON_AddNumberToObject(u, "cache_read_input_tokens", 0);
+	cJSON_AddNumberToObject(u, "cache_creation_input_tokens",
+	    (double)(g->cache_write + g->cache_write_1h));
+	cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)g->cache_read);
 	cJSON_AddNumberToObject(u, "output_tokens", (double)g->out_tokens);
 	chunk_json(r, 0, "event: message_delta\ndata: ", j, "\n\n");
 	sim_reply_chunk(r, 0, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
@@ -561,10 +440,10 @@ oai_usage(const struct sim_call *c, const struct gen *g)
 	if (c->protocol == SIM_OLLAMA)
 		return u;
 	d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
-	cJSON_AddNumberToObject(d, "cached_tokens", 0);
+	cJSON_AddNumberToObject(d, "cached_tokens", (double)g->cache_read);
 	cJSON_AddNumberToObject(d, "audio_tokens", 0);
 	d = cJSON_AddObjectToObject(u, "completion_tokens_details");
-	cJSON_AddNumberToObject(d, "reasoning_tokens", 0);
+	cJSON_AddNumberToObject(d, "reasoning_tokens", (double)g->reasoning_tokens);
 	cJSON_AddNumberToObject(d, "audio_tokens", 0);
 	cJSON_AddNumberToObject(d, "accepted_prediction_tokens", 0);
 	cJSON_AddNumberToObject(d, "rejected_prediction_tokens", 0);
@@ -620,8 +499,8 @@ oai_head(const struct sim_call *c, const struct gen *g, const char *object)
 
 /* One stream chunk: delta text (NULL for none), role, finish reason. */
 static void
-oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, int delta,
-    const char *text, int role, const char *finish, int with_usage)
+oai_chunk_calls(const struct sim_call *c, const struct gen *g, struct sim_reply *r, int delta,
+    const char *text, int role, const char *finish, int with_usage, cJSON *calls)
 {
 	cJSON *j = oai_head(c, g, "chat.completion.chunk"), *ch, *choice, *d;
 
@@ -634,6 +513,10 @@ oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, in
 		cJSON_AddStringToObject(d, "role", "assistant");
 	if (text != NULL)
 		cJSON_AddStringToObject(d, "content", text);
+	else if (role && calls != NULL)
+		cJSON_AddNullToObject(d, "content");
+	if (calls != NULL)
+		cJSON_AddItemToObject(d, "tool_calls", calls);
 	if (role && c->protocol != SIM_MISTRAL && c->protocol != SIM_OLLAMA)
 		cJSON_AddNullToObject(d, "refusal");
 	if (c->protocol == SIM_OPENAI || c->protocol == SIM_AZURE)
@@ -650,11 +533,89 @@ oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, in
 	chunk_json(r, delta, "data: ", j, "\n\n");
 }
 
+/* One stream chunk: delta text (NULL for none), role, finish reason. */
+static void
+oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, int delta,
+    const char *text, int role, const char *finish, int with_usage)
+{
+	oai_chunk_calls(c, g, r, delta, text, role, finish, with_usage, NULL);
+}
+
+/* A tool call as it appears in a message or a stream delta (arguments NULL: leave out). */
+static cJSON *
+oai_call(const struct sim_call *c, const struct sim_tool_call *k, int index, int head,
+    const char *args)
+{
+	cJSON *o = cJSON_CreateObject(), *f;
+
+	if (index >= 0 && c->protocol != SIM_MISTRAL)
+		cJSON_AddNumberToObject(o, "index", index);
+	if (head) {
+		cJSON_AddStringToObject(o, "id", k->id);
+		if (c->protocol != SIM_MISTRAL)
+			cJSON_AddStringToObject(o, "type", "function");
+	}
+	f = cJSON_AddObjectToObject(o, "function");
+	if (head)
+		cJSON_AddStringToObject(f, "name", k->name);
+	if (args != NULL)
+		cJSON_AddStringToObject(f, "arguments", args);
+	if (index >= 0 && c->protocol == SIM_MISTRAL)
+		cJSON_AddNumberToObject(o, "index", index);
+	return o;
+}
+
+static cJSON *
+oai_calls_array(const struct sim_call *c, const struct gen *g, int with_index)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < g->ncalls; i++)
+		cJSON_AddItemToArray(a,
+		    oai_call(c, &g->calls[i], with_index ? (int)i : -1, 1, g->calls[i].args));
+	return a;
+}
+
+/*
+ * Streamed tool calls. OpenAI and Azure: the first chunk of each call has its
+ * index, id and name with empty arguments, then the arguments come in pieces;
+ * Mistral and Ollama send each call whole in one chunk.
+ */
+static void
+oai_stream_calls(const struct sim_call *c, const struct gen *g, struct sim_reply *r)
+{
+	cJSON *a;
+	size_t len, at, e;
+	char *piece;
+
+	if (c->protocol == SIM_MISTRAL || c->protocol == SIM_OLLAMA) {
+		oai_chunk_calls(c, g, r, 1, c->protocol == SIM_MISTRAL ? "" : NULL, 0, NULL, 0,
+		    oai_calls_array(c, g, 1));
+		return;
+	}
+	for (size_t i = 0; i < g->ncalls; i++) {
+		a = cJSON_CreateArray();
+		cJSON_AddItemToArray(a, oai_call(c, &g->calls[i], (int)i, 1, ""));
+		oai_chunk_calls(c, g, r, 0, NULL, i == 0, NULL, 0, a);
+		len = strlen(g->calls[i].args);
+		for (at = 0; at < len; at = e) {
+			e = at + 12 < len ? at + 12 : len;
+			while (e < len && ((unsigned char)g->calls[i].args[e] & 0xc0) == 0x80)
+				e++;
+			piece = xstrndup(g->calls[i].args + at, e - at);
+			a = cJSON_CreateArray();
+			cJSON_AddItemToArray(a, oai_call(c, &g->calls[i], (int)i, 0, piece));
+			oai_chunk_calls(c, g, r, 1, NULL, 0, NULL, 0, a);
+			free(piece);
+		}
+	}
+}
+
 static void
 oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 {
 	cJSON *j, *ch, *choice, *m;
-	const char *finish = g->cut ? "length" : "stop";
+	const char *finish = g->cut ? "length" : g->ncalls > 0 ? "tool_calls" : "stop";
 	size_t len = strlen(g->text), at, e;
 	char *s;
 
@@ -675,9 +636,16 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		cJSON_AddNumberToObject(choice, "index", 0);
 		m = cJSON_AddObjectToObject(choice, "message");
 		cJSON_AddStringToObject(m, "role", "assistant");
-		if (c->protocol == SIM_MISTRAL)
+		if (c->protocol == SIM_MISTRAL && g->ncalls == 0)
 			cJSON_AddNullToObject(m, "tool_calls");
-		cJSON_AddStringToObject(m, "content", g->text);
+		else if (c->protocol == SIM_MISTRAL)
+			cJSON_AddItemToObject(m, "tool_calls", oai_calls_array(c, g, 1));
+		if (g->ncalls > 0 && (c->protocol == SIM_OPENAI || c->protocol == SIM_AZURE))
+			cJSON_AddNullToObject(m, "content");
+		else
+			cJSON_AddStringToObject(m, "content", g->text);
+		if (g->ncalls > 0 && c->protocol != SIM_MISTRAL)
+			cJSON_AddItemToObject(m, "tool_calls", oai_calls_array(c, g, 0));
 		if (c->protocol == SIM_OPENAI || c->protocol == SIM_AZURE) {
 			cJSON_AddNullToObject(m, "refusal");
 			cJSON_AddArrayToObject(m, "annotations");
@@ -709,13 +677,16 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		cJSON_AddItemToObject(j, "prompt_filter_results", azure_prompt_filter_results());
 		chunk_json(r, 0, "data: ", j, "\n\n");
 	}
-	oai_chunk(c, g, r, 0, "", 1, NULL, 0);
+	if (g->ncalls == 0 || c->protocol == SIM_MISTRAL || c->protocol == SIM_OLLAMA)
+		oai_chunk(c, g, r, 0, "", 1, NULL, 0);
 	for (at = 0; at < len; at = e) {
 		e = next_token(g->text, at, len);
 		s = xstrndup(g->text + at, e - at);
 		oai_chunk(c, g, r, 1, s, 0, NULL, 0);
 		free(s);
 	}
+	if (g->ncalls > 0)
+		oai_stream_calls(c, g, r);
 	if (c->protocol == SIM_MISTRAL)
 		oai_chunk(c, g, r, 0, "", 0, finish, 1);
 	else
@@ -744,8 +715,27 @@ ollama_time(char *out, size_t outsz)
 	snprintf(out, outsz, "%s.%09ldZ", b, ts.tv_nsec);
 }
 
+/* Ollama's tool calls: arguments as an object, not a string. */
 static cJSON *
-ollama_obj(const struct gen *g, const char *text, int done)
+ollama_calls(const struct gen *g)
+{
+	cJSON *a = cJSON_CreateArray(), *o, *f, *args;
+
+	for (size_t i = 0; i < g->ncalls; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", g->calls[i].id);
+		f = cJSON_AddObjectToObject(o, "function");
+		cJSON_AddNumberToObject(f, "index", (double)i);
+		cJSON_AddStringToObject(f, "name", g->calls[i].name);
+		args = cJSON_Parse(g->calls[i].args);
+		cJSON_AddItemToObject(f, "arguments", args != NULL ? args : cJSON_CreateObject());
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+static cJSON *
+ollama_obj(const struct gen *g, const char *text, int done, int calls)
 {
 	cJSON *j = cJSON_CreateObject(), *m;
 	char t[64];
@@ -756,6 +746,8 @@ ollama_obj(const struct gen *g, const char *text, int done)
 	m = cJSON_AddObjectToObject(j, "message");
 	cJSON_AddStringToObject(m, "role", "assistant");
 	cJSON_AddStringToObject(m, "content", text);
+	if (calls && g->ncalls > 0)
+		cJSON_AddItemToObject(m, "tool_calls", ollama_calls(g));
 	if (done) {
 		cJSON_AddStringToObject(j, "done_reason", g->cut ? "length" : "stop");
 		cJSON_AddTrueToObject(j, "done");
@@ -780,7 +772,7 @@ ollama_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	r->status = 200;
 	if (!g->stream) {
 		sim_wire_content_type_json(c, r);
-		sim_wire_reply_json(r, 200, ollama_obj(g, g->text, 1));
+		sim_wire_reply_json(r, 200, ollama_obj(g, g->text, 1, 1));
 		return;
 	}
 	r->stream = 1;
@@ -788,11 +780,13 @@ ollama_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	for (at = 0; at < len; at = e) {
 		e = next_token(g->text, at, len);
 		tok = xstrndup(g->text + at, e - at);
-		j = ollama_obj(g, tok, 0);
+		j = ollama_obj(g, tok, 0, 0);
 		chunk_json(r, 1, "", j, "\n");
 		free(tok);
 	}
-	j = ollama_obj(g, "", 1);
+	if (g->ncalls > 0)
+		chunk_json(r, 1, "", ollama_obj(g, "", 0, 1), "\n");
+	j = ollama_obj(g, "", 1, 0);
 	chunk_json(r, 0, "", j, "\n");
 }
 
@@ -878,20 +872,21 @@ sim_wire_answer(const struct sim_call *c, struct sim_reply *r)
 	case SIM_EP_MESSAGES:
 	case SIM_EP_CHAT:
 	case SIM_EP_OLLAMA_CHAT: break;
+	case SIM_EP_EMBEDDINGS:
+	case SIM_EP_OLLAMA_EMBED: sim_wire_embeddings(c, r); return;
 	case SIM_EP_NONE: sim_wire_not_found(c, "", r); return;
 	}
-	if (gen_parse(c, &g, r) != 0) {
-		gen_free(&g);
+	if (sim_gen_read(c, &g, r) != 0) {
+		sim_gen_free(&g);
 		return;
 	}
-	gen_answer(c, &g);
 	if (c->ep == SIM_EP_MESSAGES)
 		anth_answer(c, &g, r);
 	else if (c->ep == SIM_EP_OLLAMA_CHAT)
 		ollama_answer(c, &g, r);
 	else
 		oai_answer(c, &g, r);
-	gen_free(&g);
+	sim_gen_free(&g);
 }
 
 void

@@ -21,6 +21,8 @@ enum sim_endpoint {
 	SIM_EP_OLLAMA_VERSION, /* GET /api/version */
 	SIM_EP_OLLAMA_TAGS,    /* GET /api/tags */
 	SIM_EP_OLLAMA_ROOT,    /* GET / */
+	SIM_EP_EMBEDDINGS,     /* POST /v1/embeddings, azure's forms */
+	SIM_EP_OLLAMA_EMBED,   /* POST /api/embed (and the older /api/embeddings) */
 };
 
 struct sim_header {
@@ -59,8 +61,10 @@ struct sim_call {
 	const char *auth_key; /* the key the client sent, NULL if none */
 	int retry_after_s;
 	int quota;
-	uint64_t idseed; /* randomness for ids */
-	uint64_t reqno;  /* for rate-limit headers */
+	uint64_t idseed;         /* randomness for ids */
+	uint64_t reqno;          /* for rate-limit headers */
+	struct sim_cache *cache; /* the sim's prompt cache; NULL: nothing is cached */
+	int legacy_embed;        /* ollama's older POST /api/embeddings */
 };
 
 void sim_reply_free(struct sim_reply *);
@@ -75,6 +79,8 @@ void sim_wire_status_error(const struct sim_call *, int status, struct sim_reply
 void sim_wire_not_found(const struct sim_call *, const char *path, struct sim_reply *);
 /* The endpoint's normal answer: validation errors, success, or a stream. */
 void sim_wire_answer(const struct sim_call *, struct sim_reply *);
+/* The embeddings endpoints' answer (sim_wire_embed.c). */
+void sim_wire_embeddings(const struct sim_call *, struct sim_reply *);
 /* A 200 whose body is broken JSON (a stream: one broken event). */
 void sim_wire_malformed(const struct sim_call *, int stream, struct sim_reply *);
 /* The provider's error event sent in the middle of a stream. */
@@ -84,6 +90,8 @@ char *sim_wire_stream_error(const struct sim_call *);
 
 struct cJSON;
 
+/* splitmix64: the next pseudo-random value from *x (advanced). */
+uint64_t sim_wire_mix64(uint64_t *x);
 /* Alphabets for ids. */
 extern const char SIM_WIRE_B62[];
 extern const char SIM_WIRE_HEX[];
@@ -101,5 +109,13 @@ void sim_wire_error_reply(const struct sim_call *, int status, const char *type,
 /* A generation request the provider would refuse: 0 if it is fine, else -1 with the
  * provider's 4xx in the reply. root: the parsed body, NULL if it did not parse. */
 int sim_wire_check_request(const struct sim_call *, const struct cJSON *root, struct sim_reply *);
+/* The checks of tools, images, sampling, thinking and response formats (sim_wire_check.c),
+ * after the basic ones. */
+int sim_wire_check_features(const struct sim_call *, const struct cJSON *root, struct sim_reply *);
+/* The same for an embeddings request. */
+int
+sim_wire_check_embeddings(const struct sim_call *, const struct cJSON *root, struct sim_reply *);
+/* Ollama's own API (/api/...), whose errors are {"error":"..."}, not its OpenAI-compatible /v1. */
+int sim_wire_ollama_native(const struct sim_call *);
 
 #endif

@@ -13,6 +13,13 @@
 
 #define OPENAI_OVERLOADED "The engine is currently overloaded, please try again later."
 
+int
+sim_wire_ollama_native(const struct sim_call *c)
+{
+	return c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS &&
+	    c->ep != SIM_EP_EMBEDDINGS;
+}
+
 /* OpenAI's error object {message, type, param, code} onto j; absent ones are null. */
 static void
 openai_error(cJSON *j, const char *type, const char *code, const char *param, const char *message)
@@ -74,7 +81,7 @@ sim_wire_error_reply(const struct sim_call *c, int status, const char *type, con
 		cJSON_AddStringToObject(j, "code", code != NULL ? code : "3000");
 		break;
 	case SIM_OLLAMA:
-		if (c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS) {
+		if (sim_wire_ollama_native(c)) {
 			cJSON_AddStringToObject(j, "error", message);
 			break;
 		}
@@ -104,7 +111,7 @@ sim_wire_auth_error(const struct sim_call *c, struct sim_reply *r)
 		    r);
 		break;
 	case SIM_OLLAMA:
-		if (c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS) {
+		if (sim_wire_ollama_native(c)) {
 			sim_wire_error_reply(c, 401, NULL, NULL, NULL, "unauthorized", r);
 			break;
 		}
@@ -234,12 +241,34 @@ status_error_find(const struct sim_call *c, int status)
 	fatal("sim: no error body for protocol %d", (int)c->protocol);
 }
 
+/* A 429's rate-limit headers: no requests left until the reset (retry seconds, else 15ms). */
+static void
+rate_limited_headers(struct sim_reply *r, int retry)
+{
+	char reset[32];
+
+	if (retry > 0)
+		snprintf(reset, sizeof reset, "%ds", retry);
+	else
+		snprintf(reset, sizeof reset, "15ms");
+	for (size_t i = 0; i < r->nhdr; i++) {
+		if (strcmp(r->hdr[i].name, "x-ratelimit-remaining-requests") == 0) {
+			free(r->hdr[i].value);
+			r->hdr[i].value = xstrdup("0");
+		} else if (strcmp(r->hdr[i].name, "x-ratelimit-reset-requests") == 0) {
+			free(r->hdr[i].value);
+			r->hdr[i].value = xstrdup(reset);
+		}
+	}
+}
+
 void
 sim_wire_status_error(const struct sim_call *c, int status, struct sim_reply *r)
 {
 	const struct status_error *e;
 	const char *type, *msg;
 	char buf[512], ra[32];
+	int retry;
 
 	if (status == 401) {
 		sim_wire_auth_error(c, r);
@@ -254,17 +283,23 @@ sim_wire_status_error(const struct sim_call *c, int status, struct sim_reply *r)
 		msg = buf;
 	}
 	/* ollama's native endpoints answer in their own shape (sim_wire_error_reply) */
-	if (c->protocol == SIM_OLLAMA && c->ep != SIM_EP_CHAT && c->ep != SIM_EP_MODELS)
+	if (sim_wire_ollama_native(c))
 		type = "api_error";
 	sim_wire_error_reply(c, status, type, e->code, NULL, msg, r);
-	if (c->retry_after_s > 0 && retryable(status)) {
-		snprintf(ra, sizeof ra, "%d", c->retry_after_s);
+	/* Azure always says when to come back (the seconds of its message); OpenAI when set */
+	retry = c->retry_after_s > 0                    ? c->retry_after_s
+	    : c->protocol == SIM_AZURE && status == 429 ? 60
+	                                                : 0;
+	if (retry > 0 && retryable(status) && !(status == 429 && c->quota)) {
+		snprintf(ra, sizeof ra, "%d", retry);
 		sim_reply_header(r, "retry-after", ra);
-		if (c->protocol == SIM_AZURE) {
-			snprintf(ra, sizeof ra, "%d", c->retry_after_s * 1000);
+		if (c->protocol == SIM_AZURE || c->protocol == SIM_OPENAI) {
+			snprintf(ra, sizeof ra, "%d", retry * 1000);
 			sim_reply_header(r, "retry-after-ms", ra);
 		}
 	}
+	if (status == 429 && (c->protocol == SIM_AZURE || c->protocol == SIM_OPENAI))
+		rate_limited_headers(r, retry);
 	if (c->protocol == SIM_ANTHROPIC || c->protocol == SIM_OPENAI) {
 		if (retryable(status) && !(status == 429 && c->quota))
 			sim_reply_header(r, "x-should-retry", "true");
@@ -317,6 +352,22 @@ static const char *mistral_known[] = {
     "safe_prompt",
     "prediction",
     "parallel_tool_calls",
+    "metadata",
+    "reasoning_effort",
+    "prompt_mode",
+    "guardrails",
+    "prompt_cache_key",
+    "service_tier",
+};
+
+/* What Mistral's embeddings endpoint knows. */
+static const char *mistral_embed_known[] = {
+    "model",
+    "input",
+    "metadata",
+    "output_dimension",
+    "output_dtype",
+    "encoding_format",
 };
 
 static void
@@ -356,7 +407,7 @@ missing_field(const struct sim_call *c, const char *field, const char *oai_code,
 		sim_wire_error_reply(c, 400, "invalid_request_error", NULL, NULL, msg, r);
 	} else if (c->protocol == SIM_MISTRAL)
 		mistral_422(c, "missing", field, "Field required", root, r);
-	else if (c->ep == SIM_EP_OLLAMA_CHAT) {
+	else if (sim_wire_ollama_native(c)) {
 		snprintf(msg, sizeof msg, "%s is required", field);
 		sim_wire_error_reply(c, 400, NULL, NULL, NULL, msg, r);
 	} else
@@ -372,7 +423,7 @@ bad_json(const struct sim_call *c, struct sim_reply *r)
 
 	if (c->protocol == SIM_ANTHROPIC)
 		badjson = "There was an error parsing the body of your request: invalid JSON";
-	else if (c->ep == SIM_EP_OLLAMA_CHAT)
+	else if (sim_wire_ollama_native(c))
 		badjson = "invalid character looking for beginning of value";
 	else if (c->protocol == SIM_MISTRAL)
 		badjson = "Invalid JSON body";
@@ -388,15 +439,16 @@ bad_json(const struct sim_call *c, struct sim_reply *r)
 
 /* Mistral refuses fields it does not know; 0, or -1 with the 422 in r. */
 static int
-mistral_extra_fields(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
+mistral_extra_fields(const struct sim_call *c, const cJSON *root, const char *const *known,
+    size_t nknown, struct sim_reply *r)
 {
 	for (const cJSON *v = root->child; v != NULL; v = v->next) {
 		size_t i;
 
-		for (i = 0; i < nitems(mistral_known); i++)
-			if (strcmp(v->string, mistral_known[i]) == 0)
+		for (i = 0; i < nknown; i++)
+			if (strcmp(v->string, known[i]) == 0)
 				break;
-		if (i == nitems(mistral_known)) {
+		if (i == nknown) {
 			mistral_422(c, "extra_forbidden", v->string,
 			    "Extra inputs are not permitted", v, r);
 			return -1;
@@ -455,7 +507,8 @@ sim_wire_check_request(const struct sim_call *c, const cJSON *root, struct sim_r
 		bad_json(c, r);
 		return -1;
 	}
-	if (c->protocol == SIM_MISTRAL && mistral_extra_fields(c, root, r) != 0)
+	if (c->protocol == SIM_MISTRAL &&
+	    mistral_extra_fields(c, root, mistral_known, nitems(mistral_known), r) != 0)
 		return -1;
 	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "model")) &&
 	    c->deployment == NULL) {
@@ -469,7 +522,28 @@ sim_wire_check_request(const struct sim_call *c, const cJSON *root, struct sim_r
 		    "max_tokens: Field required", r);
 		return -1;
 	}
-	return check_messages(c, root, r);
+	if (check_messages(c, root, r) != 0)
+		return -1;
+	return sim_wire_check_features(c, root, r);
+}
+
+int
+sim_wire_check_embeddings(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
+{
+	if (root == NULL || !cJSON_IsObject(root)) {
+		bad_json(c, r);
+		return -1;
+	}
+	if (c->protocol == SIM_MISTRAL &&
+	    mistral_extra_fields(c, root, mistral_embed_known, nitems(mistral_embed_known), r) != 0)
+		return -1;
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "model")) &&
+	    c->deployment == NULL) {
+		missing_field(c, "model", NULL, NULL, "you must provide a model parameter", root,
+		    r);
+		return -1;
+	}
+	return 0;
 }
 
 char *
