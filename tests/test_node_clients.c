@@ -1,7 +1,8 @@
 /*
- * test_node_clients.c: runs the scripts in tests/node, the official OpenAI and
- * Anthropic SDKs, unchanged, against `llmdeck sim` (sim_clients.mjs) and
- * against `llmdeck serve` in front of `llmdeck sim` (gateway_clients.mjs).
+ * test_node_clients.c: runs the scripts in tests/node, the official OpenAI,
+ * Anthropic, Mistral and Ollama clients, unchanged, against each `llmdeck sim`
+ * directly (sim_clients.mjs) and against `llmdeck serve` in front of
+ * `llmdeck sim` (gateway_clients.mjs).
  * Without Node or the npm packages: skipped (run-tests.sh says SKIP), and a
  * failure under CI=true; .ci/deps installs them (cd tests/node && npm ci).
  */
@@ -28,6 +29,8 @@ node_run_script(const char *script)
 
 	if (access("tests/node/node_modules/openai", F_OK) != 0 ||
 	    access("tests/node/node_modules/@anthropic-ai/sdk", F_OK) != 0 ||
+	    access("tests/node/node_modules/@mistralai/mistralai", F_OK) != 0 ||
+	    access("tests/node/node_modules/ollama", F_OK) != 0 ||
 	    system("node --version >/dev/null 2>&1") != 0)
 		testkit_missing("node or tests/node/node_modules (cd tests/node && npm ci)");
 	/* llmdeck serve keeps its database in the state directory: a fresh one. */
