@@ -15,12 +15,19 @@
 int cli_ask_main(int argc, char **argv);
 int cli_sim_main(int argc, char **argv);
 int console_main(int argc, char **argv);
+int console_attach_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
+int cli_ls_main(int argc, char **argv);
 
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, for commands that serve many
  * connections (serve, sim, the console's --listen and --demo); the new soft limit or -1. */
 long cli_raise_fd_limit(void);
+/* store_open, then the config's ledger durability ("ledger": {"durability"}).
+ * 0, or -1 with *cause (nothing left open). */
+struct store;
+struct config;
+int cli_open_store(struct store **, const char *path, const struct config *, char **cause);
 /*
  * For a command that serves until SIGINT or SIGTERM: block both (call before any
  * thread starts, so only sigwait(set) sees them), ignore SIGPIPE, raise the file

@@ -280,7 +280,7 @@ ask_open(struct ask *a, struct config *cfg, struct store **store)
 		cause = xasprintf("--route: no route \"%s\" in the config", a->req.route);
 	else if (a->req.provider != NULL && config_provider(cfg, a->req.provider) == NULL)
 		cause = xasprintf("--provider: no provider \"%s\" in the config", a->req.provider);
-	if (cause == NULL && store_open(store, a->db_path, &cause) == 0)
+	if (cause == NULL && cli_open_store(store, a->db_path, cfg, &cause) == 0)
 		a->ro.store = *store;
 	if (cause != NULL || (r = router_new(cfg, &a->ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck ask: %s\n", cause);

@@ -1,8 +1,12 @@
 /*
  * cli_common.c: what the commands (the subcommands and the console) share and
- * the library must not do for them: the process's signals and limits.
+ * the library must not do for them: the process's signals and limits, and the
+ * database opened as the config asks.
  */
 #include "cli.h"
+
+#include "ledger.h"
+#include "store.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -33,4 +37,17 @@ cli_serve_signals(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	cli_raise_fd_limit();
+}
+
+int
+cli_open_store(struct store **st, const char *path, const struct config *cfg, char **cause)
+{
+	if (store_open(st, path, cause) != 0)
+		return -1;
+	if (ledger_set_durability(*st, cfg->ledger.durability, cause) != 0) {
+		store_close(*st);
+		*st = NULL;
+		return -1;
+	}
+	return 0;
 }
