@@ -210,3 +210,90 @@ adtest_headers_free(struct http_headers *h)
 	h->v = NULL;
 	h->n = 0;
 }
+
+const cJSON *
+adtest_at(const cJSON *j, const char *path)
+{
+	char *copy = xstrdup(path), *save = NULL, *key;
+	const cJSON *cur = j;
+
+	for (key = strtok_r(copy, ".", &save); key != NULL && cur != NULL;
+	     key = strtok_r(NULL, ".", &save)) {
+		if (cJSON_IsArray(cur))
+			cur = cJSON_GetArrayItem(cur, atoi(key));
+		else
+			cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+	}
+	free(copy);
+	return cur;
+}
+
+const char *
+adtest_str(const cJSON *j, const char *path)
+{
+	const cJSON *v = adtest_at(j, path);
+
+	if (!cJSON_IsString(v))
+		fail_msg("no string at %s", path);
+	return v->valuestring;
+}
+
+double
+adtest_num(const cJSON *j, const char *path)
+{
+	const cJSON *v = adtest_at(j, path);
+
+	if (!cJSON_IsNumber(v))
+		fail_msg("no number at %s", path);
+	return v->valuedouble;
+}
+
+void
+adtest_check(const struct adapter *a, const struct provider_conf *c, const struct model_conf *m,
+    const char *model, const struct llm_request *r, const char *param, int i)
+{
+	struct llm_error why;
+	int rc = a->check_request(c, m, model, r, &why);
+
+	if (param == NULL) {
+		if (rc != 0)
+			fail_msg("case %d: refused %s: %s", i, why.param, why.message);
+		return;
+	}
+	if (rc == 0)
+		fail_msg("case %d: accepted, expected a refusal of %s", i, param);
+	assert_int_equal(why.cls, LLM_ERR_BAD_REQUEST);
+	if (strcmp(why.param, param) != 0)
+		fail_msg("case %d: refused %s (%s), expected %s", i, why.param, why.message, param);
+	assert_true(why.message[0] != '\0');
+}
+
+void
+adtest_request(struct llm_request *r, const char *text)
+{
+	llm_request_init(r);
+	llm_request_add_message(r, LLM_ROLE_USER, text);
+}
+
+void
+adtest_add_tool_call(struct llm_message *m, const char *id, const char *name, const char *args)
+{
+	struct llm_part *p = llm_message_add_part(m, LLM_PART_TOOL_CALL);
+
+	p->id = xstrdup(id);
+	p->name = xstrdup(name);
+	p->arguments = xstrdup(args);
+}
+
+void
+adtest_add_tool_result(struct llm_message *m, const char *id, const char *text, int is_error)
+{
+	struct llm_part *p = llm_message_add_part(m, LLM_PART_TOOL_RESULT);
+
+	p->id = xstrdup(id);
+	p->is_error = is_error;
+	p->parts = xcalloc(1, sizeof *p->parts);
+	p->n_parts = 1;
+	p->parts[0].type = LLM_PART_TEXT;
+	p->parts[0].text = xstrdup(text);
+}

@@ -40,6 +40,26 @@ adtest_build_m(const struct adapter *a, const struct provider_conf *, const stru
  * message and no content; i numbers the case in the failure message. */
 void adtest_expect_malformed(const struct adapter *a, const char *body, const char *msg, size_t i);
 
+/* The value at a dotted path ("messages.1.content.0.type": keys and array
+ * indexes) in j, or NULL. */
+const struct cJSON *adtest_at(const struct cJSON *j, const char *path);
+/* The string at path, asserted to be there. */
+const char *adtest_str(const struct cJSON *j, const char *path);
+/* The number at path, asserted to be there. */
+double adtest_num(const struct cJSON *j, const char *path);
+
+/* a->check_request: param NULL asserts it accepts; else that it refuses with that param
+ * (and LLM_ERR_BAD_REQUEST). i numbers the case in the failure message. */
+void adtest_check(const struct adapter *a, const struct provider_conf *, const struct model_conf *m,
+    const char *model, const struct llm_request *, const char *param, int i);
+
+/* A request with one user message, text copied. */
+void adtest_request(struct llm_request *, const char *text);
+/* A tool call part on an assistant message (strings copied). */
+void adtest_add_tool_call(struct llm_message *, const char *id, const char *name, const char *args);
+/* A tool result part with one text part on a user message. */
+void adtest_add_tool_result(struct llm_message *, const char *id, const char *text, int is_error);
+
 /* Value of header name in a built request (case-insensitive), or NULL. */
 const char *adtest_header(const struct adapter_http *, const char *name);
 

@@ -685,6 +685,338 @@ test_anthropic_request_id(void **state)
 	llm_response_free(&r);
 }
 
+/* A tool loop as the model carries it: tools, a forced tool, an assistant tool call with
+ * its thinking, the results (one failed), images, cache breakpoints. */
+static void
+test_anthropic_build_tools_round_trip(void **state)
+{
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI, "https://api.anthropic.com/v1/", "k");
+	struct llm_request r;
+	struct llm_message *m;
+	struct llm_part *p;
+	struct llm_tool *t;
+	struct adapter_http h;
+	cJSON *body;
+
+	(void)state;
+	adtest_request(&r, "Weather in Paris and Bogota?");
+	r.system = xstrdup("You are a weather bot.");
+	r.system_cache = LLM_CACHE_1H;
+	t = llm_request_add_tool(&r, "get_weather", "Current weather",
+	    "{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\"}},"
+	    "\"required\":[\"location\"]}");
+	t->cache = LLM_CACHE_5M;
+	r.tool_choice = LLM_TOOL_CHOICE_NAMED;
+	r.tool_choice_name = xstrdup("get_weather");
+	r.has_parallel_tool_calls = 1;
+	r.parallel_tool_calls = 0;
+	m = llm_request_new_message(&r, LLM_ROLE_ASSISTANT);
+	p = llm_message_add_part(m, LLM_PART_THINKING);
+	p->text = xstrdup("Two cities: two calls.");
+	p->signature = xstrdup("sig-1");
+	p = llm_message_add_part(m, LLM_PART_THINKING); /* unsigned (another provider's) */
+	p->text = xstrdup("not for Anthropic");
+	llm_message_add_part(m, LLM_PART_TEXT)->text = xstrdup("Checking.");
+	adtest_add_tool_call(m, "toolu_1", "get_weather", "{\"location\":\"Paris\"}");
+	adtest_add_tool_call(m, "toolu_2", "get_weather", "");
+	m = llm_request_new_message(&r, LLM_ROLE_USER);
+	llm_message_add_part(m, LLM_PART_TEXT)->text = xstrdup("Here you are.");
+	adtest_add_tool_result(m, "toolu_1", "18C, sunny", 0);
+	adtest_add_tool_result(m, "toolu_2", "timeout", 1);
+	p = llm_message_add_part(m, LLM_PART_IMAGE);
+	p->url = xstrdup("data:image/png;base64,iVBORw0KGgo=");
+	p->cache = LLM_CACHE_5M;
+	p = llm_message_add_part(m, LLM_PART_IMAGE);
+	p->url = xstrdup("https://example.com/map.jpg");
+	p = llm_message_add_part(m, LLM_PART_IMAGE);
+	p->media_type = xstrdup("image/webp");
+	p->data = xstrdup("UklGRg==");
+	adtest_check(A, &c, NULL, "claude-sonnet-4-5", &r, NULL, 0);
+	body = build(&c, "claude-sonnet-4-5", &r, 0, &h);
+
+	/* A base URL with /v1 is accepted: never /v1/v1. */
+	assert_string_equal(h.url, "https://api.anthropic.com/v1/messages");
+	assert_string_equal(adtest_str(body, "system.0.text"), "You are a weather bot.");
+	assert_string_equal(adtest_str(body, "system.0.cache_control.type"), "ephemeral");
+	assert_string_equal(adtest_str(body, "system.0.cache_control.ttl"), "1h");
+	assert_string_equal(adtest_str(body, "tools.0.name"), "get_weather");
+	assert_string_equal(adtest_str(body, "tools.0.input_schema.required.0"), "location");
+	assert_string_equal(adtest_str(body, "tools.0.cache_control.type"), "ephemeral");
+	assert_null(adtest_at(body, "tools.0.cache_control.ttl"));
+	assert_string_equal(adtest_str(body, "tool_choice.type"), "tool");
+	assert_string_equal(adtest_str(body, "tool_choice.name"), "get_weather");
+	assert_true(cJSON_IsTrue(adtest_at(body, "tool_choice.disable_parallel_tool_use")));
+	/* The first message stays a plain string, as the recordings have it. */
+	assert_string_equal(adtest_str(body, "messages.0.content"), "Weather in Paris and Bogota?");
+	/* The assistant turn: signed thinking kept, unsigned dropped, text, tool_use. */
+	assert_int_equal(cJSON_GetArraySize(adtest_at(body, "messages.1.content")), 4);
+	assert_string_equal(adtest_str(body, "messages.1.content.0.type"), "thinking");
+	assert_string_equal(adtest_str(body, "messages.1.content.0.signature"), "sig-1");
+	assert_string_equal(adtest_str(body, "messages.1.content.1.text"), "Checking.");
+	assert_string_equal(adtest_str(body, "messages.1.content.2.type"), "tool_use");
+	assert_string_equal(adtest_str(body, "messages.1.content.2.id"), "toolu_1");
+	assert_string_equal(adtest_str(body, "messages.1.content.2.input.location"), "Paris");
+	/* Empty arguments are an empty object. */
+	assert_true(cJSON_IsObject(adtest_at(body, "messages.1.content.3.input")));
+	/* The user turn: tool results first, then text and images. */
+	assert_string_equal(adtest_str(body, "messages.2.content.0.type"), "tool_result");
+	assert_string_equal(adtest_str(body, "messages.2.content.0.tool_use_id"), "toolu_1");
+	assert_string_equal(adtest_str(body, "messages.2.content.0.content.0.text"), "18C, sunny");
+	assert_null(adtest_at(body, "messages.2.content.0.is_error"));
+	assert_true(cJSON_IsTrue(adtest_at(body, "messages.2.content.1.is_error")));
+	assert_string_equal(adtest_str(body, "messages.2.content.2.text"), "Here you are.");
+	assert_string_equal(adtest_str(body, "messages.2.content.3.source.type"), "base64");
+	assert_string_equal(adtest_str(body, "messages.2.content.3.source.media_type"),
+	    "image/png");
+	assert_string_equal(adtest_str(body, "messages.2.content.3.source.data"), "iVBORw0KGgo=");
+	assert_string_equal(adtest_str(body, "messages.2.content.3.cache_control.type"),
+	    "ephemeral");
+	assert_string_equal(adtest_str(body, "messages.2.content.4.source.type"), "url");
+	assert_string_equal(adtest_str(body, "messages.2.content.4.source.url"),
+	    "https://example.com/map.jpg");
+	assert_string_equal(adtest_str(body, "messages.2.content.5.source.media_type"),
+	    "image/webp");
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	llm_request_free(&r);
+}
+
+/* max_tokens from the model's max_output_tokens; thinking, metadata, structured output,
+ * top_k and same-kind passthrough. */
+static void
+test_anthropic_build_limits_and_extras(void **state)
+{
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI, "https://api.anthropic.com", "k");
+	struct model_conf m;
+	struct llm_request r;
+	struct adapter_http h;
+	cJSON *body;
+
+	(void)state;
+	memset(&m, 0, sizeof m);
+	m.max_output_tokens = 64000;
+	adtest_request(&r, "Think.");
+	r.thinking_budget = 10000;
+	r.user = xstrdup("user-42");
+	r.top_k = 0;
+	r.passthrough = xstrdup("{\"service_tier\":\"standard_only\",\"model\":\"evil\"}");
+	r.passthrough_api = LLM_API_ANTHROPIC;
+	body = adtest_build_m(A, &c, &m, "claude-sonnet-4-5", &r, 0, &h);
+	assert_int_equal((int)adtest_num(body, "max_tokens"), 64000);
+	assert_string_equal(adtest_str(body, "thinking.type"), "enabled");
+	assert_int_equal((int)adtest_num(body, "thinking.budget_tokens"), 10000);
+	assert_string_equal(adtest_str(body, "metadata.user_id"), "user-42");
+	/* Passthrough adds what the adapter did not write, never overrides it. */
+	assert_string_equal(adtest_str(body, "service_tier"), "standard_only");
+	assert_string_equal(adtest_str(body, "model"), "claude-sonnet-4-5");
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+
+	/* The caller's max_tokens wins; effort maps to a budget; another API's passthrough
+	 * is not applied. */
+	r.max_tokens = 5000;
+	r.thinking_budget = 0;
+	r.reasoning_effort = xstrdup("medium");
+	r.passthrough_api = LLM_API_OPENAI;
+	body = adtest_build_m(A, &c, &m, "claude-sonnet-4-5", &r, 1, &h);
+	assert_int_equal((int)adtest_num(body, "max_tokens"), 5000);
+	assert_int_equal((int)adtest_num(body, "thinking.budget_tokens"), 2048);
+	assert_null(adtest_at(body, "service_tier"));
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	llm_request_free(&r);
+
+	/* Structured output (the recorded claude-sonnet-4-5 request's output_config), top_k. */
+	adtest_request(&r, "Order ids?");
+	r.response_format.type = LLM_FORMAT_JSON_SCHEMA;
+	r.response_format.name = xstrdup("ids");
+	r.response_format.schema = xstrdup("{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}");
+	r.top_k = 40;
+	adtest_check(A, &c, &m, "claude-sonnet-4-5", &r, NULL, 0);
+	body = adtest_build_m(A, &c, &m, "claude-sonnet-4-5", &r, 0, &h);
+	assert_string_equal(adtest_str(body, "output_config.format.type"), "json_schema");
+	assert_string_equal(adtest_str(body, "output_config.format.schema.items.type"), "integer");
+	assert_int_equal((int)adtest_num(body, "top_k"), 40);
+	assert_null(adtest_at(body, "response_format"));
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	llm_request_free(&r);
+}
+
+/* What Anthropic cannot honour is refused with the field, never dropped. */
+static void
+test_anthropic_check_refusals(void **state)
+{
+	struct provider_conf c = adtest_conf(PROVIDER_ANTHROPIC, FLAVOR_OPENAI, "http://h", "k");
+	struct model_conf m;
+	struct llm_request r;
+	struct llm_part *p;
+	int i = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof m);
+	m.max_output_tokens = 8192;
+#define CASE(setup, model, param) \
+	do { \
+		adtest_request(&r, "x"); \
+		setup; \
+		adtest_check(A, &c, &m, model, &r, param, i++); \
+		llm_request_free(&r); \
+	} while (0)
+	/* Temperature: 0..1 on Anthropic. */
+	CASE((r.has_temperature = 1, r.temperature = 1.5), "claude-sonnet-4-5", "temperature");
+	CASE((r.has_temperature = 1, r.temperature = 1.0), "claude-sonnet-4-5", NULL);
+	/* Claude 4.1 and later: temperature or top_p, not both; Sonnet 4 and 3.5 take both. */
+	CASE((r.has_temperature = 1, r.temperature = 0.5, r.has_top_p = 1, r.top_p = 0.9),
+	    "claude-sonnet-4-5", "top_p");
+	CASE((r.has_temperature = 1, r.temperature = 0.5, r.has_top_p = 1, r.top_p = 0.9),
+	    "claude-opus-4-1-20250805", "top_p");
+	CASE((r.has_temperature = 1, r.temperature = 0.5, r.has_top_p = 1, r.top_p = 0.9),
+	    "claude-haiku-4-5", "top_p");
+	CASE((r.has_temperature = 1, r.temperature = 0.5, r.has_top_p = 1, r.top_p = 0.9),
+	    "claude-sonnet-4-20250514", NULL);
+	CASE((r.has_temperature = 1, r.temperature = 0.5, r.has_top_p = 1, r.top_p = 0.9),
+	    "claude-3-5-haiku-20241022", NULL);
+	CASE((r.has_top_p = 1, r.top_p = 0.9), "claude-sonnet-4-5", NULL);
+	/* No seed, no JSON mode without a schema, structured output from 4.1 on only. */
+	CASE((r.has_seed = 1, r.seed = 7), "claude-sonnet-4-5", "seed");
+	CASE(r.response_format.type = LLM_FORMAT_JSON_OBJECT, "claude-sonnet-4-5",
+	    "response_format");
+	CASE((r.response_format.type = LLM_FORMAT_JSON_SCHEMA,
+	         r.response_format.schema = xstrdup("{\"type\":\"object\"}")),
+	    "claude-3-5-haiku-20241022", "response_format");
+	CASE(r.response_format.type = LLM_FORMAT_TEXT, "claude-sonnet-4-5", NULL);
+	/* metadata beyond user_id */
+	CASE(r.metadata = xstrdup("{\"session\":\"s1\"}"), "claude-sonnet-4-5", "metadata");
+	CASE(r.metadata = xstrdup("{}"), "claude-sonnet-4-5", NULL);
+	/* Thinking's rules. */
+	CASE(r.thinking_budget = 512, "claude-sonnet-4-5", "thinking");
+	CASE(r.thinking_budget = 8192, "claude-sonnet-4-5", "thinking"); /* >= max_tokens */
+	CASE((r.thinking_budget = 2048, r.has_temperature = 1, r.temperature = 0.2),
+	    "claude-sonnet-4-5", "temperature");
+	CASE((r.thinking_budget = 2048, r.top_k = 5), "claude-sonnet-4-5", "top_k");
+	CASE((r.thinking_budget = 2048, r.has_top_p = 1, r.top_p = 0.5), "claude-sonnet-4-5",
+	    "top_p");
+	CASE((r.thinking_budget = 2048, llm_request_add_tool(&r, "f", NULL, NULL),
+	         r.tool_choice = LLM_TOOL_CHOICE_ANY),
+	    "claude-sonnet-4-5", "tool_choice");
+	CASE(r.reasoning_effort = xstrdup("extreme"), "claude-sonnet-4-5", "reasoning_effort");
+	CASE(r.reasoning_effort = xstrdup("high"), "claude-sonnet-4-5", NULL);
+	/* Common checks: a named tool that is not there, a forced tool with no tools. */
+	CASE((llm_request_add_tool(&r, "f", NULL, NULL), r.tool_choice = LLM_TOOL_CHOICE_NAMED,
+	         r.tool_choice_name = xstrdup("g")),
+	    "claude-sonnet-4-5", "tool_choice");
+	CASE(r.tool_choice = LLM_TOOL_CHOICE_ANY, "claude-sonnet-4-5", "tool_choice");
+	/* Images: Anthropic's media types, no OpenAI detail. */
+	CASE((p = llm_message_add_part(&r.messages[0], LLM_PART_IMAGE),
+	         p->media_type = xstrdup("image/bmp"), p->data = xstrdup("Qk0=")),
+	    "claude-sonnet-4-5", "messages[0].content[1]");
+	CASE((p = llm_message_add_part(&r.messages[0], LLM_PART_IMAGE),
+	         p->url = xstrdup("https://x/y.png"), p->detail = xstrdup("low")),
+	    "claude-sonnet-4-5", "messages[0].content[1]");
+	CASE((p = llm_message_add_part(&r.messages[0], LLM_PART_IMAGE),
+	         p->url = xstrdup("ftp://x/y.png")),
+	    "claude-sonnet-4-5", "messages[0].content[1]");
+	/* A tool call in a user message, arguments that are not an object. */
+	CASE(adtest_add_tool_call(&r.messages[0], "t1", "f", "{}"), "claude-sonnet-4-5",
+	    "messages[0].content[1]");
+	CASE(adtest_add_tool_call(llm_request_new_message(&r, LLM_ROLE_ASSISTANT), "t1", "f",
+	         "[1]"),
+	    "claude-sonnet-4-5", "messages[1].content[0]");
+#undef CASE
+}
+
+/* A whole response with thinking, redacted thinking, text and a tool call; usage with the
+ * cache writes split into 5-minute and 1-hour ones (a documented example). */
+static void
+test_anthropic_parse_tool_use(void **state)
+{
+	size_t len;
+	char *body = adtest_read("anthropic_documented_tool_use.json", &len);
+	struct llm_response out;
+	struct llm_error err;
+
+	(void)state;
+	if (body == NULL)
+		fail_msg("anthropic_documented_tool_use.json missing");
+	llm_response_init(&out);
+	assert_int_equal(A->parse_response(body, len, &out, &err), 0);
+	assert_string_equal(out.content,
+	    "I'll check the current weather in San Francisco for you.");
+	assert_int_equal(out.n_parts, 4);
+	assert_int_equal(out.parts[0].type, LLM_PART_THINKING);
+	assert_string_equal(out.parts[0].signature,
+	    "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds");
+	assert_int_equal(out.parts[1].type, LLM_PART_REDACTED_THINKING);
+	assert_non_null(strstr(out.parts[1].data, "EmwKAhgB"));
+	assert_int_equal(out.parts[2].type, LLM_PART_TEXT);
+	assert_int_equal(out.parts[3].type, LLM_PART_TOOL_CALL);
+	assert_string_equal(out.parts[3].id, "toolu_01A09q90qw90lq917835lq9");
+	assert_string_equal(out.parts[3].name, "get_weather");
+	assert_string_equal(out.parts[3].arguments,
+	    "{\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}");
+	assert_int_equal(out.parts[3].index, 0);
+	assert_int_equal(llm_response_tool_calls(&out), 1);
+	assert_int_equal(out.stop, LLM_STOP_TOOL_USE);
+	/* input_tokens counts the cache reads and writes in; Anthropic's own is 472. */
+	assert_int_equal(out.usage.input_tokens, 472 + 1024 + 2048);
+	assert_int_equal(out.usage.cache_read_tokens, 1024);
+	assert_int_equal(out.usage.cache_write_tokens, 2048);
+	assert_int_equal(out.usage.cache_write_1h_tokens, 1536);
+	assert_int_equal(out.usage.output_tokens, 89);
+	assert_true(out.usage.has_cache_detail);
+	llm_response_free(&out);
+	free(body);
+}
+
+/* The documented thinking + tool-use stream, fed a byte at a time and whole. */
+static void
+test_anthropic_stream_thinking_tool(void **state)
+{
+	size_t len, chunks[] = {0, 1, 7};
+	char *s = adtest_read("anthropic_documented_thinking_tool_stream.sse", &len);
+
+	(void)state;
+	if (s == NULL)
+		fail_msg("anthropic_documented_thinking_tool_stream.sse missing");
+	for (size_t i = 0; i < nitems(chunks); i++) {
+		struct adtest_stream st;
+
+		adtest_run_stream(A, s, len, chunks[i], &st);
+		assert_int_equal(st.feed_rc, 1);
+		assert_string_equal(st.text.data,
+		    "Okay, let's check the weather for San Francisco, CA:");
+		assert_string_equal(st.acc.content, st.text.data);
+		assert_int_equal(st.acc.n_parts, 3);
+		assert_int_equal(st.acc.parts[0].type, LLM_PART_THINKING);
+		assert_string_equal(st.acc.parts[0].text,
+		    "I need to find the weather in San Francisco.");
+		assert_string_equal(st.acc.parts[0].signature,
+		    "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds");
+		assert_int_equal(st.acc.parts[2].type, LLM_PART_TOOL_CALL);
+		assert_string_equal(st.acc.parts[2].id, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+		assert_string_equal(st.acc.parts[2].arguments,
+		    "{\"location\": \"San Francisco, CA\", \"unit\": \"fahrenheit\"}");
+		assert_int_equal(st.acc.stop, LLM_STOP_TOOL_USE);
+		assert_int_equal(st.acc.usage.input_tokens, 472 + 1024);
+		assert_int_equal(st.acc.usage.cache_read_tokens, 1024);
+		assert_int_equal(st.acc.usage.output_tokens, 89);
+		if (chunks[i] == 0)
+			assert_string_equal(st.trace.data,
+			    "thinking 0: I need to find the weather\n"
+			    "thinking 0:  in San Francisco.\n"
+			    "signature 0: EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds\n"
+			    "text 1: Okay, let's check the weather for San Francisco, CA:\n"
+			    "call 2 #0 toolu_01T1x1fJ34qAmk2tNTrN7Up6 get_weather\n"
+			    "args 2 #0: {\"location\":\n"
+			    "args 2 #0:  \"San Francisco, CA\", \"unit\": \"fahrenheit\"}\n");
+		adtest_stream_free(&st);
+	}
+	free(s);
+}
+
 int
 main(void)
 {
@@ -705,6 +1037,11 @@ main(void)
 	    cmocka_unit_test(test_anthropic_classify_headers),
 	    cmocka_unit_test(test_anthropic_probe),
 	    cmocka_unit_test(test_anthropic_request_id),
+	    cmocka_unit_test(test_anthropic_build_tools_round_trip),
+	    cmocka_unit_test(test_anthropic_build_limits_and_extras),
+	    cmocka_unit_test(test_anthropic_check_refusals),
+	    cmocka_unit_test(test_anthropic_parse_tool_use),
+	    cmocka_unit_test(test_anthropic_stream_thinking_tool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

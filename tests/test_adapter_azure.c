@@ -248,6 +248,125 @@ test_azure_probe(void **state)
 	adapter_http_free(&h);
 }
 
+/* Output limits go as max_completion_tokens, never max_tokens (o-series deployments
+ * refuse it: 400 "Unsupported parameter: 'max_tokens'"). */
+static void
+test_azure_max_completion_tokens(void **state)
+{
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI, "https://myres.openai.azure.com", "k");
+	struct llm_request r;
+	struct adapter_http h;
+	cJSON *body;
+
+	(void)state;
+	adtest_request(&r, "hi");
+	r.max_tokens = 300;
+	body = adtest_build(A, &c, "o3-mini", &r, 0, &h);
+	assert_int_equal((int)adtest_num(body, "max_completion_tokens"), 300);
+	assert_null(adtest_at(body, "max_tokens"));
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	llm_request_free(&r);
+}
+
+/* The v1 API: api_version "v1", or a base URL already ending in /openai/v1. */
+static void
+test_azure_v1_path(void **state)
+{
+	static const char *const bases[] = {"https://myres.openai.azure.com",
+	    "https://myres.openai.azure.com/openai/v1",
+	    "https://myres.openai.azure.com/openai/v1/"};
+	struct llm_request r;
+	struct adapter_http h;
+	char *cause = NULL;
+	cJSON *body;
+
+	(void)state;
+	adtest_request(&r, "hi");
+	for (size_t i = 0; i < nitems(bases); i++) {
+		struct provider_conf c = adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI, bases[i], "k");
+		c.api_version = (char *)(i == 0 ? "v1" : "2024-10-21");
+		body = adtest_build(A, &c, "gpt4o-prod", &r, 1, &h);
+		assert_string_equal(h.url,
+		    "https://myres.openai.azure.com/openai/v1/chat/completions");
+		/* The deployment goes as the model. */
+		assert_string_equal(adtest_str(body, "model"), "gpt4o-prod");
+		assert_string_equal(adtest_header(&h, "api-key"), "k");
+		cJSON_Delete(body);
+		adapter_http_free(&h);
+		assert_int_equal(A->build_probe(&c, &h, &cause), 0);
+		assert_string_equal(h.url, "https://myres.openai.azure.com/openai/v1/models");
+		adapter_http_free(&h);
+	}
+	llm_request_free(&r);
+}
+
+/* Microsoft Entra ID: a bearer token from the variable entra_token_env names, read at
+ * every request so a refreshed token is used at once; no api-key then. */
+static void
+test_azure_entra_token(void **state)
+{
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI, "https://myres.openai.azure.com", "k");
+	struct llm_request r;
+	struct adapter_http h;
+	struct llm_error why;
+	char *cause = NULL;
+	cJSON *body;
+
+	(void)state;
+	c.entra_token_env = (char *)"LLMDECK_TEST_ENTRA_TOKEN";
+	adtest_request(&r, "hi");
+	setenv("LLMDECK_TEST_ENTRA_TOKEN", "eyJ0eXAi.first", 1);
+	adtest_check(A, &c, NULL, "dep", &r, NULL, 0);
+	body = adtest_build(A, &c, "dep", &r, 0, &h);
+	assert_string_equal(adtest_header(&h, "authorization"), "Bearer eyJ0eXAi.first");
+	assert_null(adtest_header(&h, "api-key"));
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	/* Refreshed by the operator: the next request has the new one. */
+	setenv("LLMDECK_TEST_ENTRA_TOKEN", "eyJ0eXAi.second", 1);
+	body = adtest_build(A, &c, "dep", &r, 0, &h);
+	assert_string_equal(adtest_header(&h, "authorization"), "Bearer eyJ0eXAi.second");
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	/* Health probes carry it too. */
+	assert_int_equal(A->build_probe(&c, &h, &cause), 0);
+	assert_string_equal(adtest_header(&h, "authorization"), "Bearer eyJ0eXAi.second");
+	adapter_http_free(&h);
+	/* Gone, or not one line: the provider is skipped with the reason. */
+	setenv("LLMDECK_TEST_ENTRA_TOKEN", "two\nlines", 1);
+	assert_int_equal(A->check_request(&c, NULL, "dep", &r, &why), -1);
+	unsetenv("LLMDECK_TEST_ENTRA_TOKEN");
+	assert_int_equal(A->check_request(&c, NULL, "dep", &r, &why), -1);
+	assert_non_null(strstr(why.message, "LLMDECK_TEST_ENTRA_TOKEN"));
+	llm_request_free(&r);
+}
+
+/* Azure's API has no top_k, no metadata (GA 2024-10-21), takes the rest as OpenAI does. */
+static void
+test_azure_check(void **state)
+{
+	struct provider_conf c = adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI, "https://h", "k");
+	struct llm_request r;
+
+	(void)state;
+	adtest_request(&r, "x");
+	r.top_k = 3;
+	adtest_check(A, &c, NULL, "d", &r, "top_k", 0);
+	r.top_k = 0;
+	r.metadata = xstrdup("{\"a\":\"b\"}");
+	adtest_check(A, &c, NULL, "d", &r, "metadata", 1);
+	free(r.metadata);
+	r.metadata = NULL;
+	r.has_seed = 1;
+	r.reasoning_effort = xstrdup("high");
+	r.response_format.type = LLM_FORMAT_JSON_OBJECT;
+	adtest_check(A, &c, NULL, "d", &r, NULL, 2);
+	llm_request_free(&r);
+}
+
 int
 main(void)
 {
@@ -257,6 +376,10 @@ main(void)
 	    cmocka_unit_test(test_azure_stream),
 	    cmocka_unit_test(test_azure_classify),
 	    cmocka_unit_test(test_azure_probe),
+	    cmocka_unit_test(test_azure_max_completion_tokens),
+	    cmocka_unit_test(test_azure_v1_path),
+	    cmocka_unit_test(test_azure_entra_token),
+	    cmocka_unit_test(test_azure_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

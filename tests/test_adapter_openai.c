@@ -698,6 +698,336 @@ test_openai_probe(void **state)
 	adapter_http_free(&h);
 }
 
+/* A tool loop on Chat Completions: assistant tool_calls, role "tool" results (a failed
+ * one marked in its content), image_url parts, forced tools, JSON schema output, seed,
+ * reasoning effort, user and metadata. */
+static void
+test_openai_build_tools_round_trip(void **state)
+{
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_OPENAI, FLAVOR_OPENAI, "https://api.openai.com/v1", "sk");
+	struct llm_request r;
+	struct llm_message *m;
+	struct llm_part *p;
+	struct adapter_http h;
+	cJSON *body;
+
+	(void)state;
+	adtest_request(&r, "Weather in Paris and Bogota?");
+	llm_request_add_tool(&r, "get_weather", "Current weather",
+	    "{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\"}}}")
+	    ->strict = 1;
+	r.tool_choice = LLM_TOOL_CHOICE_ANY;
+	r.has_parallel_tool_calls = 1;
+	r.parallel_tool_calls = 1;
+	m = llm_request_new_message(&r, LLM_ROLE_ASSISTANT);
+	p = llm_message_add_part(m, LLM_PART_THINKING);
+	p->text = xstrdup("not sent back");
+	adtest_add_tool_call(m, "call_1", "get_weather", "{\"location\":\"Paris\"}");
+	adtest_add_tool_call(m, "call_2", "get_weather", "{\"location\":\"Bogota\"}");
+	m = llm_request_new_message(&r, LLM_ROLE_USER);
+	adtest_add_tool_result(m, "call_1", "18C", 0);
+	adtest_add_tool_result(m, "call_2", "timeout", 1);
+	llm_message_add_part(m, LLM_PART_TEXT)->text = xstrdup("And this map?");
+	p = llm_message_add_part(m, LLM_PART_IMAGE);
+	p->media_type = xstrdup("image/png");
+	p->data = xstrdup("iVBORw0KGgo=");
+	p->detail = xstrdup("low");
+	r.response_format.type = LLM_FORMAT_JSON_SCHEMA;
+	r.response_format.name = xstrdup("weather");
+	r.response_format.schema = xstrdup("{\"type\":\"object\"}");
+	r.response_format.strict = 1;
+	r.has_seed = 1;
+	r.seed = 42;
+	r.reasoning_effort = xstrdup("low");
+	r.user = xstrdup("u1");
+	r.metadata = xstrdup("{\"app\":\"llmdeck\"}");
+	adtest_check(A, &c, NULL, "gpt-4o", &r, NULL, 0);
+	body = build(&c, "gpt-4o", &r, 0, &h);
+	/* A base URL documented with /v1 does not become /v1/v1. */
+	assert_string_equal(h.url, "https://api.openai.com/v1/chat/completions");
+	assert_string_equal(adtest_str(body, "tools.0.function.name"), "get_weather");
+	assert_true(cJSON_IsTrue(adtest_at(body, "tools.0.function.strict")));
+	assert_string_equal(adtest_str(body, "tool_choice"), "required");
+	assert_true(cJSON_IsTrue(adtest_at(body, "parallel_tool_calls")));
+	assert_string_equal(adtest_str(body, "messages.0.content"), "Weather in Paris and Bogota?");
+	/* The assistant's calls; no content, no thinking. */
+	assert_null(adtest_at(body, "messages.1.content"));
+	assert_string_equal(adtest_str(body, "messages.1.tool_calls.0.id"), "call_1");
+	assert_string_equal(adtest_str(body, "messages.1.tool_calls.0.type"), "function");
+	assert_string_equal(adtest_str(body, "messages.1.tool_calls.1.function.arguments"),
+	    "{\"location\":\"Bogota\"}");
+	/* One tool message per result, then the user's own content as parts. */
+	assert_string_equal(adtest_str(body, "messages.2.role"), "tool");
+	assert_string_equal(adtest_str(body, "messages.2.tool_call_id"), "call_1");
+	assert_string_equal(adtest_str(body, "messages.2.content"), "18C");
+	assert_string_equal(adtest_str(body, "messages.3.content"), "[tool error] timeout");
+	assert_string_equal(adtest_str(body, "messages.4.role"), "user");
+	assert_string_equal(adtest_str(body, "messages.4.content.0.text"), "And this map?");
+	assert_string_equal(adtest_str(body, "messages.4.content.1.type"), "image_url");
+	assert_string_equal(adtest_str(body, "messages.4.content.1.image_url.url"),
+	    "data:image/png;base64,iVBORw0KGgo=");
+	assert_string_equal(adtest_str(body, "messages.4.content.1.image_url.detail"), "low");
+	assert_int_equal(cJSON_GetArraySize(adtest_at(body, "messages")), 5);
+	assert_string_equal(adtest_str(body, "response_format.type"), "json_schema");
+	assert_string_equal(adtest_str(body, "response_format.json_schema.name"), "weather");
+	assert_true(cJSON_IsTrue(adtest_at(body, "response_format.json_schema.strict")));
+	assert_int_equal((int)adtest_num(body, "seed"), 42);
+	assert_string_equal(adtest_str(body, "reasoning_effort"), "low");
+	assert_string_equal(adtest_str(body, "user"), "u1");
+	assert_string_equal(adtest_str(body, "metadata.app"), "llmdeck");
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+
+	/* A named tool, JSON mode, and the client's own fields (same API only). */
+	r.tool_choice = LLM_TOOL_CHOICE_NAMED;
+	r.tool_choice_name = xstrdup("get_weather");
+	r.response_format.type = LLM_FORMAT_JSON_OBJECT;
+	r.passthrough = xstrdup("{\"logprobs\":true,\"seed\":1}");
+	r.passthrough_api = LLM_API_OPENAI;
+	body = build(&c, "gpt-4o", &r, 0, &h);
+	assert_string_equal(adtest_str(body, "tool_choice.type"), "function");
+	assert_string_equal(adtest_str(body, "tool_choice.function.name"), "get_weather");
+	assert_string_equal(adtest_str(body, "response_format.type"), "json_object");
+	assert_true(cJSON_IsTrue(adtest_at(body, "logprobs")));
+	assert_int_equal((int)adtest_num(body, "seed"), 42);
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	llm_request_free(&r);
+}
+
+/* Mistral: tool_choice "any", random_seed, JSON schema, and still no unknown field. */
+static void
+test_openai_build_mistral_tools(void **state)
+{
+	static const char *const known[] = {"model", "messages", "temperature", "top_p",
+	    "max_tokens", "stream", "stop", "tools", "tool_choice", "parallel_tool_calls",
+	    "response_format", "random_seed", "reasoning_effort"};
+	struct provider_conf c =
+	    adtest_conf(PROVIDER_OPENAI, FLAVOR_MISTRAL, "https://api.mistral.ai", "mk");
+	struct llm_request r;
+	struct adapter_http h;
+	const cJSON *f;
+	cJSON *body;
+	size_t i;
+
+	(void)state;
+	full_request(&r);
+	r.tool_choice = LLM_TOOL_CHOICE_ANY;
+	r.has_parallel_tool_calls = 1;
+	r.parallel_tool_calls = 0;
+	r.has_seed = 1;
+	r.seed = 9;
+	r.response_format.type = LLM_FORMAT_JSON_OBJECT;
+	adtest_check(A, &c, NULL, "mistral-large-latest", &r, NULL, 0);
+	body = build(&c, "mistral-large-latest", &r, 1, &h);
+	assert_string_equal(adtest_str(body, "tool_choice"), "any");
+	assert_int_equal((int)adtest_num(body, "random_seed"), 9);
+	assert_null(adtest_at(body, "seed"));
+	assert_true(cJSON_IsFalse(adtest_at(body, "parallel_tool_calls")));
+	cJSON_ArrayForEach(f, body)
+	{
+		for (i = 0; i < nitems(known); i++)
+			if (strcmp(f->string, known[i]) == 0)
+				break;
+		if (i == nitems(known))
+			fail_msg("mistral body has unknown field %s", f->string);
+	}
+	cJSON_Delete(body);
+	adapter_http_free(&h);
+	llm_request_free(&r);
+}
+
+/* vLLM and llama.cpp document their base URL with /v1: accepted, never /v1/v1. */
+static void
+test_openai_base_url_v1(void **state)
+{
+	static const char *const urls[] = {"http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/",
+	    "http://127.0.0.1:8000", "http://127.0.0.1:8000//"};
+	enum provider_flavor flavors[] = {FLAVOR_VLLM, FLAVOR_LLAMACPP, FLAVOR_OPENAI};
+	struct llm_request r;
+	struct adapter_http h;
+	char *cause = NULL;
+	cJSON *body;
+
+	(void)state;
+	adtest_request(&r, "hi");
+	for (size_t f = 0; f < nitems(flavors); f++)
+		for (size_t i = 0; i < nitems(urls); i++) {
+			struct provider_conf c =
+			    adtest_conf(PROVIDER_OPENAI, flavors[f], urls[i], NULL);
+			body = build(&c, "m", &r, 0, &h);
+			assert_string_equal(h.url, "http://127.0.0.1:8000/v1/chat/completions");
+			cJSON_Delete(body);
+			adapter_http_free(&h);
+			assert_int_equal(A->build_probe(&c, &h, &cause), 0);
+			assert_null(strstr(h.url, "/v1/v1"));
+			adapter_http_free(&h);
+		}
+	llm_request_free(&r);
+}
+
+/* What each flavor cannot honour is refused with the field. */
+static void
+test_openai_check_refusals(void **state)
+{
+	struct llm_request r;
+	struct llm_part *p;
+	int i = 0;
+
+	(void)state;
+#define CASE(flavor, setup, param) \
+	do { \
+		struct provider_conf c = adtest_conf(PROVIDER_OPENAI, flavor, "http://h", "k"); \
+		adtest_request(&r, "x"); \
+		setup; \
+		adtest_check(A, &c, NULL, "m", &r, param, i++); \
+		llm_request_free(&r); \
+	} while (0)
+	CASE(FLAVOR_OPENAI, (r.has_temperature = 1, r.temperature = 1.9), NULL);
+	CASE(FLAVOR_OPENAI, (r.has_temperature = 1, r.temperature = 2.5), "temperature");
+	CASE(FLAVOR_OPENAI, r.top_k = 5, "top_k");
+	CASE(FLAVOR_MISTRAL, r.top_k = 5, "top_k");
+	CASE(FLAVOR_VLLM, r.top_k = 5, NULL);
+	CASE(FLAVOR_LLAMACPP, r.top_k = 5, NULL);
+	CASE(FLAVOR_OPENAI, r.thinking_budget = 2048, "thinking");
+	CASE(FLAVOR_LLAMACPP, r.reasoning_effort = xstrdup("high"), "reasoning_effort");
+	CASE(FLAVOR_VLLM, r.reasoning_effort = xstrdup("high"), NULL);
+	CASE(FLAVOR_MISTRAL, r.user = xstrdup("u"), "user");
+	CASE(FLAVOR_VLLM, r.metadata = xstrdup("{\"a\":\"b\"}"), "metadata");
+	CASE(FLAVOR_OPENAI, r.metadata = xstrdup("[1]"), "metadata");
+	CASE(FLAVOR_OPENAI,
+	    (r.n_stop = 5, r.stop = xcalloc(5, sizeof *r.stop), r.stop[0] = xstrdup("a"),
+	        r.stop[1] = xstrdup("b"), r.stop[2] = xstrdup("c"), r.stop[3] = xstrdup("d"),
+	        r.stop[4] = xstrdup("e")),
+	    "stop");
+	/* A tool message holds text only on Chat Completions. */
+	CASE(FLAVOR_OPENAI,
+	    (adtest_add_tool_result(&r.messages[0], "c1", "x", 0), p = &r.messages[0].parts[1],
+	        p->parts = xreallocarray(p->parts, 2, sizeof *p->parts),
+	        memset(&p->parts[1], 0, sizeof p->parts[1]), p->n_parts = 2,
+	        p->parts[1].type = LLM_PART_IMAGE, p->parts[1].url = xstrdup("https://x/y.png")),
+	    "messages[0].content[1]");
+	CASE(FLAVOR_OPENAI,
+	    (p = llm_message_add_part(&r.messages[0], LLM_PART_IMAGE), p->url = NULL),
+	    "messages[0].content[1]");
+#undef CASE
+}
+
+/* A whole response with tool_calls and a reasoning model's usage (documented example). */
+static void
+test_openai_parse_tool_calls(void **state)
+{
+	size_t len;
+	char *body = adtest_read("openai_documented_tool_calls.json", &len);
+	struct llm_response out;
+	struct llm_error err;
+
+	(void)state;
+	if (body == NULL)
+		fail_msg("openai_documented_tool_calls.json missing");
+	llm_response_init(&out);
+	assert_int_equal(A->parse_response(body, len, &out, &err), 0);
+	assert_string_equal(out.content, "");
+	assert_int_equal(out.n_parts, 1);
+	assert_int_equal(out.parts[0].type, LLM_PART_TOOL_CALL);
+	assert_string_equal(out.parts[0].id, "call_abc123");
+	assert_string_equal(out.parts[0].name, "get_current_weather");
+	assert_string_equal(out.parts[0].arguments, "{\n\"location\": \"Boston, MA\"\n}");
+	assert_int_equal(out.stop, LLM_STOP_TOOL_USE);
+	assert_string_equal(out.stop_raw, "tool_calls");
+	assert_int_equal(out.usage.input_tokens, 82);
+	assert_int_equal(out.usage.output_tokens, 217);
+	assert_int_equal(out.usage.reasoning_tokens, 192);
+	assert_int_equal(out.usage.cache_read_tokens, 0);
+	assert_true(out.usage.has_cache_detail);
+	llm_response_free(&out);
+	free(body);
+}
+
+/* Streamed parallel tool calls: index deltas, id and name first, arguments in fragments. */
+static void
+test_openai_stream_tool_calls(void **state)
+{
+	size_t len, chunks[] = {0, 1, 13};
+	char *s = adtest_read("openai_documented_tool_calls_stream.sse", &len);
+
+	(void)state;
+	if (s == NULL)
+		fail_msg("openai_documented_tool_calls_stream.sse missing");
+	for (size_t i = 0; i < nitems(chunks); i++) {
+		struct adtest_stream st;
+
+		adtest_run_stream(A, s, len, chunks[i], &st);
+		assert_int_equal(st.feed_rc, 1);
+		assert_string_equal(st.acc.content, "");
+		assert_int_equal(st.acc.n_parts, 2);
+		assert_string_equal(st.acc.parts[0].id, "call_DdmO9pD3xa9XTPNJ32zg2hcA");
+		assert_string_equal(st.acc.parts[0].name, "get_weather");
+		assert_string_equal(st.acc.parts[0].arguments, "{\"location\":\"Paris, France\"}");
+		assert_int_equal(st.acc.parts[1].index, 1);
+		assert_string_equal(st.acc.parts[1].arguments,
+		    "{\"location\": \"Bogot\xc3\xa1, Colombia\"}");
+		assert_int_equal(st.acc.stop, LLM_STOP_TOOL_USE);
+		assert_int_equal(st.acc.usage.input_tokens, 1117);
+		assert_int_equal(st.acc.usage.cache_read_tokens, 1024);
+		assert_int_equal(st.acc.usage.output_tokens, 46);
+		if (chunks[i] == 0)
+			assert_string_equal(st.trace.data,
+			    "call 0 #0 call_DdmO9pD3xa9XTPNJ32zg2hcA get_weather\n"
+			    "args 0 #0: {\"\n"
+			    "args 0 #0: location\n"
+			    "args 0 #0: \":\"\n"
+			    "args 0 #0: Paris\n"
+			    "args 0 #0: , France\n"
+			    "args 0 #0: \"}\n"
+			    "call 1 #1 call_eVrTGb8wUvW4gG3T2RvXQ2Ew get_weather\n"
+			    "args 1 #1: {\"location\":\n"
+			    "args 1 #1:  \"Bogot\xc3\xa1, Colombia\"}\n");
+		adtest_stream_free(&st);
+	}
+	free(s);
+}
+
+/* Magistral's array content with thinking chunks, whole and streamed (once "malformed",
+ * streamed: silently lost). */
+static void
+test_openai_mistral_magistral(void **state)
+{
+	size_t len;
+	char *body = adtest_read("mistral_documented_magistral.json", &len);
+	char *s;
+	struct llm_response out;
+	struct llm_error err;
+	struct adtest_stream st;
+
+	(void)state;
+	if (body == NULL)
+		fail_msg("mistral_documented_magistral.json missing");
+	llm_response_init(&out);
+	assert_int_equal(A->parse_response(body, len, &out, &err), 0);
+	assert_string_equal(out.content, "2 + 2 = **4**.");
+	assert_int_equal(out.n_parts, 2);
+	assert_int_equal(out.parts[0].type, LLM_PART_THINKING);
+	assert_string_equal(out.parts[0].text, "The user asks for 2+2. That is 4.");
+	assert_int_equal(out.usage.output_tokens, 64);
+	llm_response_free(&out);
+	free(body);
+
+	s = adtest_read("mistral_documented_magistral_stream.sse", &len);
+	if (s == NULL)
+		fail_msg("mistral_documented_magistral_stream.sse missing");
+	adtest_run_stream(A, s, len, 3, &st);
+	assert_int_equal(st.feed_rc, 1);
+	assert_string_equal(st.text.data, "2 + 2 = **4**.");
+	assert_int_equal(st.acc.n_parts, 2);
+	assert_string_equal(st.acc.parts[0].text, "The user asks for 2+2.");
+	assert_string_equal(st.acc.parts[1].text, "2 + 2 = **4**.");
+	assert_int_equal(st.acc.usage.input_tokens, 17);
+	adtest_stream_free(&st);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -718,6 +1048,13 @@ main(void)
 	    cmocka_unit_test(test_openai_retry_after_parsing),
 	    cmocka_unit_test(test_openai_long_message),
 	    cmocka_unit_test(test_openai_probe),
+	    cmocka_unit_test(test_openai_build_tools_round_trip),
+	    cmocka_unit_test(test_openai_build_mistral_tools),
+	    cmocka_unit_test(test_openai_base_url_v1),
+	    cmocka_unit_test(test_openai_check_refusals),
+	    cmocka_unit_test(test_openai_parse_tool_calls),
+	    cmocka_unit_test(test_openai_stream_tool_calls),
+	    cmocka_unit_test(test_openai_mistral_magistral),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

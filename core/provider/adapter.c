@@ -26,6 +26,14 @@ adapter_for(enum provider_kind kind)
 	return NULL;
 }
 
+const struct adapter *
+adapter_for_provider(const struct provider_conf *conf)
+{
+	if (conf->kind == PROVIDER_OPENAI && conf->flavor == FLAVOR_OLLAMA)
+		return &adapter_ollama;
+	return adapter_for(conf->kind);
+}
+
 void
 adapter_http_init(struct adapter_http *h)
 {
@@ -130,7 +138,210 @@ adapter_base_url(const struct provider_conf *conf, const char *who, char **base,
 	len = strlen(conf->base_url);
 	while (len > 0 && conf->base_url[len - 1] == '/')
 		len--;
+	if (len >= 3 && strncmp(conf->base_url + len - 3, "/v1", 3) == 0)
+		len -= 3;
+	while (len > 0 && conf->base_url[len - 1] == '/')
+		len--;
 	*base = xstrndup(conf->base_url, len);
+	return 0;
+}
+
+int
+adapter_refuse(struct llm_error *why, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	llm_error_clear(why);
+	llm_error_set(why, LLM_ERR_BAD_REQUEST, 0, "%s", msg);
+	strlcpy_(why->param, param != NULL ? param : "", sizeof why->param);
+	free(msg);
+	return -1;
+}
+
+const char *
+adapter_part_path(char *buf, size_t len, size_t i, size_t j)
+{
+	snprintf(buf, len, "messages[%zu].content[%zu]", i, j);
+	return buf;
+}
+
+cJSON *
+adapter_json_object(const char *text)
+{
+	cJSON *j;
+
+	if (text == NULL)
+		return NULL;
+	j = cJSON_Parse(text);
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+cJSON *
+adapter_tool_arguments(const struct llm_part *p)
+{
+	const char *a = p->arguments;
+
+	while (a != NULL && isspace((unsigned char)*a))
+		a++;
+	if (a == NULL || *a == '\0')
+		return cJSON_CreateObject();
+	return adapter_json_object(a);
+}
+
+int
+adapter_data_url(const char *url, char **media_type, char **data)
+{
+	const char *comma, *semi;
+
+	if (url == NULL || strncasecmp(url, "data:", 5) != 0 || (comma = strchr(url, ',')) == NULL)
+		return -1;
+	semi = memchr(url + 5, ';', (size_t)(comma - url - 5));
+	if (semi == NULL || (size_t)(comma - semi) != 7 || strncasecmp(semi, ";base64", 7) != 0)
+		return -1;
+	*media_type = xstrndup(url + 5, (size_t)(semi - url - 5));
+	*data = xstrdup(comma + 1);
+	return 0;
+}
+
+char *
+adapter_image_url(const struct llm_part *p)
+{
+	if (p->url != NULL)
+		return xstrdup(p->url);
+	return xasprintf("data:%s;base64,%s", p->media_type != NULL ? p->media_type : "",
+	    p->data != NULL ? p->data : "");
+}
+
+void
+adapter_json_passthrough(cJSON *root, const struct llm_request *req, enum llm_api api)
+{
+	cJSON *extra, *e;
+
+	if (req->passthrough == NULL || req->passthrough_api != api ||
+	    (extra = adapter_json_object(req->passthrough)) == NULL)
+		return;
+	cJSON_ArrayForEach(e, extra)
+	{
+		if (e->string == NULL || cJSON_GetObjectItemCaseSensitive(root, e->string) != NULL)
+			continue;
+		cJSON_AddItemToObject(root, e->string, cJSON_Duplicate(e, 1));
+	}
+	cJSON_Delete(extra);
+}
+
+/* One part of message i (role), at j: the checks every kind makes. */
+static int
+adapter_check_part(const struct llm_part *p, enum llm_role role, size_t i, size_t j,
+    struct llm_error *why)
+{
+	char path[64];
+	cJSON *args;
+
+	adapter_part_path(path, sizeof path, i, j);
+	switch (p->type) {
+	case LLM_PART_TEXT:
+		if (p->text == NULL)
+			return adapter_refuse(why, path, "%s: a text part without text", path);
+		break;
+	case LLM_PART_IMAGE:
+		if (p->url == NULL && (p->data == NULL || p->media_type == NULL))
+			return adapter_refuse(why, path,
+			    "%s: an image needs a URL, or a media type and base64 data", path);
+		break;
+	case LLM_PART_TOOL_CALL:
+		if (role != LLM_ROLE_ASSISTANT)
+			return adapter_refuse(why, path, "%s: a tool call in a user message", path);
+		if (p->name == NULL || *p->name == '\0' || p->id == NULL)
+			return adapter_refuse(why, path, "%s: a tool call needs an id and a name",
+			    path);
+		if ((args = adapter_tool_arguments(p)) == NULL)
+			return adapter_refuse(why, path,
+			    "%s: the tool call's arguments are not a JSON object", path);
+		cJSON_Delete(args);
+		break;
+	case LLM_PART_TOOL_RESULT:
+		if (role != LLM_ROLE_USER)
+			return adapter_refuse(why, path,
+			    "%s: a tool result in an assistant message", path);
+		if (p->id == NULL || *p->id == '\0')
+			return adapter_refuse(why, path, "%s: a tool result needs its call's id",
+			    path);
+		for (size_t k = 0; k < p->n_parts; k++) {
+			if (p->parts[k].type != LLM_PART_TEXT && p->parts[k].type != LLM_PART_IMAGE)
+				return adapter_refuse(why, path,
+				    "%s: a tool result holds text and images only, not %s", path,
+				    llm_part_type_name(p->parts[k].type));
+			if (adapter_check_part(&p->parts[k], LLM_ROLE_USER, i, j, why) != 0)
+				return -1;
+		}
+		break;
+	case LLM_PART_THINKING:
+	case LLM_PART_REDACTED_THINKING:
+		if (role != LLM_ROLE_ASSISTANT)
+			return adapter_refuse(why, path, "%s: thinking in a user message", path);
+		break;
+	default: return adapter_refuse(why, path, "%s: an unknown part type", path);
+	}
+	return 0;
+}
+
+int
+adapter_check_common(const struct llm_request *req, struct llm_error *why)
+{
+	const char *name = req->tool_choice_name;
+	cJSON *j;
+	size_t i;
+
+	llm_error_clear(why);
+	for (i = 0; i < req->n_messages; i++)
+		for (size_t k = 0; k < req->messages[i].n_parts; k++)
+			if (adapter_check_part(&req->messages[i].parts[k], req->messages[i].role, i,
+			        k, why) != 0)
+				return -1;
+	for (i = 0; i < req->n_tools; i++) {
+		if (req->tools[i].name == NULL || *req->tools[i].name == '\0')
+			return adapter_refuse(why, "tools", "tools[%zu]: a tool needs a name", i);
+		if (req->tools[i].parameters != NULL) {
+			if ((j = adapter_json_object(req->tools[i].parameters)) == NULL)
+				return adapter_refuse(why, "tools",
+				    "tools[%zu]: the parameters are not a JSON object", i);
+			cJSON_Delete(j);
+		}
+	}
+	if ((req->tool_choice == LLM_TOOL_CHOICE_ANY ||
+	        req->tool_choice == LLM_TOOL_CHOICE_NAMED) &&
+	    req->n_tools == 0)
+		return adapter_refuse(why, "tool_choice",
+		    "tool_choice asks for a tool call but no "
+		    "tools are given");
+	if (req->tool_choice == LLM_TOOL_CHOICE_NAMED) {
+		for (i = 0; name != NULL && i < req->n_tools; i++)
+			if (strcmp(req->tools[i].name, name) == 0)
+				break;
+		if (name == NULL || i == req->n_tools)
+			return adapter_refuse(why, "tool_choice",
+			    "tool_choice names \"%s\", which is not among the tools",
+			    name != NULL ? name : "");
+	}
+	if (req->response_format.type == LLM_FORMAT_JSON_SCHEMA) {
+		if ((j = adapter_json_object(req->response_format.schema)) == NULL)
+			return adapter_refuse(why, "response_format",
+			    "response_format: the JSON schema is not a JSON object");
+		cJSON_Delete(j);
+	}
+	if (req->metadata != NULL) {
+		if ((j = adapter_json_object(req->metadata)) == NULL)
+			return adapter_refuse(why, "metadata", "metadata is not a JSON object");
+		cJSON_Delete(j);
+	}
 	return 0;
 }
 
@@ -683,6 +894,7 @@ adapter_stream_new(adapter_event_fn fn, const char *who, const char *end_name)
 	struct adapter_stream *s = xcalloc(1, sizeof *s);
 
 	s->sse = sse_new();
+	buf_init(&s->line);
 	s->on_event = fn;
 	s->who = who;
 	s->end_name = end_name;
@@ -696,6 +908,7 @@ adapter_stream_free(struct adapter_stream *s)
 	if (s == NULL)
 		return;
 	sse_free(s->sse);
+	buf_free(&s->line);
 	free(s->part_len);
 	free(s->part_cap);
 	free(s->map);
@@ -855,10 +1068,41 @@ adapter_stream_text(struct adapter_stream *s, const char *text, size_t len)
 	if (len == 0)
 		return;
 	adapter_stream_sync(s);
-	if (s->text_part == 0 || s->text_part > s->acc->n_parts ||
+	/* Text after another part (a tool call, thinking) is a part of its own. */
+	if (s->text_part == 0 || s->text_part != s->acc->n_parts ||
 	    s->acc->parts[s->text_part - 1].type != LLM_PART_TEXT)
 		s->text_part = adapter_stream_open(s, LLM_PART_TEXT) + 1;
 	adapter_stream_delta(s, LLM_DELTA_TEXT, s->text_part - 1, text, len);
+}
+
+void
+adapter_stream_thinking(struct adapter_stream *s, const char *text, size_t len)
+{
+	if (len == 0)
+		return;
+	adapter_stream_sync(s);
+	if (s->thinking_part == 0 || s->thinking_part != s->acc->n_parts ||
+	    s->acc->parts[s->thinking_part - 1].type != LLM_PART_THINKING)
+		s->thinking_part = adapter_stream_open(s, LLM_PART_THINKING) + 1;
+	adapter_stream_delta(s, LLM_DELTA_THINKING, s->thinking_part - 1, text, len);
+}
+
+size_t
+adapter_stream_map_get(const struct adapter_stream *s, size_t key)
+{
+	return key < s->n_map ? s->map[key] : 0;
+}
+
+void
+adapter_stream_map_set(struct adapter_stream *s, size_t key, size_t part)
+{
+	if (key >= s->n_map) {
+		size_t n = key + 1 > s->n_map * 2 ? key + 1 : s->n_map * 2;
+		s->map = xreallocarray(s->map, n, sizeof *s->map);
+		memset(s->map + s->n_map, 0, (n - s->n_map) * sizeof *s->map);
+		s->n_map = n;
+	}
+	s->map[key] = part + 1;
 }
 
 int
@@ -915,13 +1159,69 @@ adapter_stream_event(void *arg, const char *event, const char *data, size_t len)
 	return s->on_event(s, event, data, len);
 }
 
+/* One line of an NDJSON stream (Ollama's): blank lines are skipped. */
+static int
+adapter_ndjson_line(struct adapter_stream *s, const char *line, size_t len)
+{
+	while (len > 0 && (line[len - 1] == '\r' || isspace((unsigned char)line[len - 1])))
+		len--;
+	while (len > 0 && isspace((unsigned char)*line)) {
+		line++;
+		len--;
+	}
+	if (len == 0)
+		return 0;
+	return s->on_event(s, "line", line, len);
+}
+
+/* NDJSON: split into lines across chunks, each line an event. */
+static int
+adapter_ndjson_feed(struct adapter_stream *s, const char *data, size_t len)
+{
+	const char *nl;
+	int r;
+
+	while (len > 0) {
+		if ((nl = memchr(data, '\n', len)) == NULL) {
+			if (s->line.len + len > SSE_MAX_EVENT)
+				return -1;
+			buf_append(&s->line, data, len);
+			return 0;
+		}
+		if (s->line.len + (size_t)(nl - data) > SSE_MAX_EVENT)
+			return -1;
+		if (s->line.len > 0) {
+			buf_append(&s->line, data, (size_t)(nl - data));
+			r = adapter_ndjson_line(s, s->line.data, s->line.len);
+			s->line.len = 0;
+		} else
+			r = adapter_ndjson_line(s, data, (size_t)(nl - data));
+		if (r != 0)
+			return r;
+		len -= (size_t)(nl - data) + 1;
+		data = nl + 1;
+	}
+	return 0;
+}
+
+static int
+adapter_ndjson_finish(struct adapter_stream *s)
+{
+	int r = 0;
+
+	if (s->line.len > 0)
+		r = adapter_ndjson_line(s, s->line.data, s->line.len);
+	s->line.len = 0;
+	return r;
+}
+
 /* The verdict of a feed or finish, copied out to the caller. */
 static int
 adapter_stream_result(struct adapter_stream *s, int r, struct llm_error *err)
 {
 	if (r < 0 && s->state != -1) {
-		/* The SSE parser itself gave up. */
-		const char *why = sse_error(s->sse);
+		/* The SSE parser (or the line splitter) itself gave up. */
+		const char *why = s->ndjson ? "a line beyond the size limit" : sse_error(s->sse);
 		adapter_stream_broken(s, "%s", why != NULL ? why : "unreadable stream");
 	}
 	if (s->state == -1) {
@@ -949,7 +1249,8 @@ adapter_stream_feed(struct adapter_stream *s, const char *data, size_t len, llm_
 	s->cb = cb;
 	s->arg = arg;
 	s->acc = acc;
-	r = sse_feed(s->sse, data, len, adapter_stream_event, s);
+	r = s->ndjson ? adapter_ndjson_feed(s, data, len)
+	              : sse_feed(s->sse, data, len, adapter_stream_event, s);
 	r = adapter_stream_result(s, r, err);
 	s->cb = NULL;
 	s->arg = NULL;
@@ -964,7 +1265,8 @@ adapter_stream_finish(struct adapter_stream *s, struct llm_response *acc, struct
 	s->acc = acc;
 	s->cb = NULL;
 	if (s->state == 0) {
-		r = sse_finish(s->sse, adapter_stream_event, s);
+		r = s->ndjson ? adapter_ndjson_finish(s)
+		              : sse_finish(s->sse, adapter_stream_event, s);
 		if (r < 0 && s->state != -1)
 			adapter_stream_result(s, r, NULL);
 	}

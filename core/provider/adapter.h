@@ -81,8 +81,12 @@ struct adapter {
 extern const struct adapter adapter_anthropic;
 extern const struct adapter adapter_openai; /* flavors: openai, mistral, vllm, llamacpp, ollama */
 extern const struct adapter adapter_azure;
+extern const struct adapter adapter_ollama; /* the ollama flavor: native /api/chat */
 
+/* The adapter of a kind (the openai one speaks every flavor's /v1). */
 const struct adapter *adapter_for(enum provider_kind);
+/* The adapter a provider uses: its kind's, but Ollama's native API for the ollama flavor. */
+const struct adapter *adapter_for_provider(const struct provider_conf *);
 
 /* Shared by adapters: retry-after-ms / retry-after (seconds or HTTP date) and
  * x-should-retry into err. */

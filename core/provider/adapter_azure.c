@@ -1,7 +1,13 @@
 /*
- * adapter_azure.c: Azure OpenAI, the deployment form
- * {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V
- * with an api-key header. Bodies, responses and streams are OpenAI's.
+ * adapter_azure.c: Azure OpenAI. Two URL forms: the deployment form
+ * {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V,
+ * and the v1 API ({endpoint}/openai/v1/chat/completions, the deployment as
+ * "model"), chosen by api_version "v1" or a base_url ending in /openai/v1.
+ * Auth: the api-key header, or a Microsoft Entra ID bearer token read from the
+ * environment variable entra_token_env at every request (so a refreshed token
+ * is used at once). Output limits go as max_completion_tokens, never
+ * max_tokens (o-series deployments refuse it). Bodies, responses and streams
+ * are OpenAI's.
  */
 #include "adapter_priv.h"
 
@@ -21,40 +27,119 @@ azure_api_version(const struct provider_conf *conf)
 }
 
 static int
+azure_ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
+}
+
+/* The v1 API: api_version "v1", or a base URL that already ends in /openai/v1. */
+static int
+azure_v1(const struct provider_conf *conf)
+{
+	size_t len;
+
+	if (conf->api_version != NULL && strcasecmp(conf->api_version, "v1") == 0)
+		return 1;
+	if (conf->base_url == NULL)
+		return 0;
+	len = strlen(conf->base_url);
+	while (len > 0 && conf->base_url[len - 1] == '/')
+		len--;
+	return azure_ends_with(conf->base_url, len, "/openai/v1");
+}
+
+/* The resource endpoint: the base URL without /openai (adapter_base_url took /v1 off). */
+static int
+azure_endpoint(const struct provider_conf *conf, char **base, char **cause)
+{
+	size_t len;
+
+	if (adapter_base_url(conf, "azure", base, cause) != 0)
+		return -1;
+	len = strlen(*base);
+	if (azure_ends_with(*base, len, "/openai"))
+		(*base)[len - 7] = '\0';
+	return 0;
+}
+
+/* The Entra ID token now, or NULL (unset, empty, or holding what a header cannot). */
+static const char *
+azure_entra_token(const struct provider_conf *conf)
+{
+	const char *t = conf->entra_token_env != NULL ? getenv(conf->entra_token_env) : NULL;
+
+	if (t == NULL || *t == '\0')
+		return NULL;
+	for (const char *p = t; *p != '\0'; p++)
+		if (iscntrl((unsigned char)*p))
+			return NULL;
+	return t;
+}
+
+static void
+azure_auth(const struct provider_conf *conf, struct adapter_http *out)
+{
+	const char *token;
+
+	if (conf->entra_token_env != NULL) {
+		if ((token = azure_entra_token(conf)) != NULL)
+			adapter_http_header(out, "Authorization: Bearer %s", token);
+	} else if (conf->api_key != NULL)
+		adapter_http_header(out, "api-key: %s", conf->api_key);
+}
+
+static int
+azure_check_request(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, struct llm_error *why)
+{
+	if (conf->entra_token_env != NULL && azure_entra_token(conf) == NULL)
+		return adapter_refuse(why, "",
+		    "no Microsoft Entra ID token: the variable %s is unset, empty or not one line",
+		    conf->entra_token_env);
+	return adapter_openai_check(conf, m, model_id, req, why);
+}
+
+static int
 azure_build_request(const struct provider_conf *conf, const struct model_conf *m,
     const char *model_id, const struct llm_request *req, int stream, struct adapter_http *out,
     char **cause)
 {
 	struct openai_body_opts o;
 	char *base, *dep, *ver;
+	int v1 = azure_v1(conf);
 
+	(void)m;
 	adapter_http_init(out);
 	if (model_id == NULL || *model_id == '\0') {
 		*cause = xasprintf("azure: no deployment for provider %s",
 		    conf->name != NULL ? conf->name : "(unnamed)");
 		return -1;
 	}
-	(void)m;
 	memset(&o, 0, sizeof o);
-	o.model = NULL;
-	o.max_completion_tokens = 0;
+	o.model = v1 ? model_id : NULL;
+	o.max_completion_tokens = 1;
 	o.stream_options = 1;
-	if (adapter_base_url(conf, "azure", &base, cause) != 0)
+	if (azure_endpoint(conf, &base, cause) != 0)
 		return -1;
 	if (adapter_openai_body(req, stream, &o, out, "azure", cause) != 0) {
 		adapter_http_free(out);
 		free(base);
 		return -1;
 	}
-	dep = adapter_url_escape(model_id);
-	ver = azure_api_version(conf);
 	out->method = xstrdup("POST");
-	out->url =
-	    xasprintf("%s/openai/deployments/%s/chat/completions?api-version=%s", base, dep, ver);
-	if (conf->api_key != NULL)
-		adapter_http_header(out, "api-key: %s", conf->api_key);
-	free(ver);
-	free(dep);
+	if (v1)
+		out->url = xasprintf("%s/openai/v1/chat/completions", base);
+	else {
+		dep = adapter_url_escape(model_id);
+		ver = azure_api_version(conf);
+		out->url = xasprintf("%s/openai/deployments/%s/chat/completions?api-version=%s",
+		    base, dep, ver);
+		free(ver);
+		free(dep);
+	}
+	azure_auth(conf, out);
 	free(base);
 	return 0;
 }
@@ -99,21 +184,24 @@ azure_build_probe(const struct provider_conf *conf, struct adapter_http *out, ch
 	char *base, *ver;
 
 	adapter_http_init(out);
-	if (adapter_base_url(conf, "azure", &base, cause) != 0)
+	if (azure_endpoint(conf, &base, cause) != 0)
 		return -1;
-	ver = azure_api_version(conf);
 	out->method = xstrdup("GET");
-	out->url = xasprintf("%s/openai/models?api-version=%s", base, ver);
-	if (conf->api_key != NULL)
-		adapter_http_header(out, "api-key: %s", conf->api_key);
-	free(ver);
+	if (azure_v1(conf))
+		out->url = xasprintf("%s/openai/v1/models", base);
+	else {
+		ver = azure_api_version(conf);
+		out->url = xasprintf("%s/openai/models?api-version=%s", base, ver);
+		free(ver);
+	}
+	azure_auth(conf, out);
 	free(base);
 	return 0;
 }
 
 const struct adapter adapter_azure = {
     .kind = "azure",
-    .check_request = adapter_openai_check,
+    .check_request = azure_check_request,
     .build_request = azure_build_request,
     .parse_response = adapter_openai_parse,
     .classify_error = azure_classify_error,

@@ -1,12 +1,78 @@
 /*
  * adapter_openai.c: OpenAI Chat Completions (POST /v1/chat/completions) and
- * the servers that speak it with quirks: Mistral, vLLM, llama.cpp, Ollama.
- * The body, response and stream code here serves the azure adapter too.
+ * the servers that speak it with quirks: Mistral (no unknown fields, array
+ * content with Magistral's thinking chunks, random_seed, tool_choice "any"),
+ * vLLM and llama.cpp (base URLs documented with /v1), Ollama's /v1. Text,
+ * image_url parts, tool_calls (streamed as index deltas), role "tool"
+ * results, response_format, reasoning: both ways, streamed and not. The body,
+ * response and stream code here serves the azure adapter too.
  */
 #include "adapter_priv.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define OPENAI_MAX_STOP 4          /* OpenAI takes up to 4 stop sequences */
+#define OPENAI_MAX_TOOL_CALLS 4096 /* tool call indexes of one streamed answer we follow */
+
+static int
+openai_is_native(const struct provider_conf *conf)
+{
+	return conf->kind == PROVIDER_OPENAI && conf->flavor == FLAVOR_OPENAI;
+}
+
+/* What an OpenAI-compatible server cannot take, by flavor (azure: FLAVOR_OPENAI's). */
+int
+adapter_openai_check(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, struct llm_error *why)
+{
+	enum provider_flavor fl = conf->kind == PROVIDER_AZURE ? FLAVOR_OPENAI : conf->flavor;
+	const char *who = conf->kind == PROVIDER_AZURE ? "Azure OpenAI"
+	    : fl == FLAVOR_MISTRAL                     ? "Mistral"
+	    : fl == FLAVOR_VLLM                        ? "vLLM"
+	    : fl == FLAVOR_LLAMACPP                    ? "llama.cpp"
+	    : fl == FLAVOR_OLLAMA                      ? "Ollama's /v1"
+	                                               : "OpenAI";
+	char path[64];
+
+	(void)m;
+	(void)model_id;
+	if (adapter_check_common(req, why) != 0)
+		return -1;
+	if (req->has_temperature && (req->temperature < 0 || req->temperature > 2))
+		return adapter_refuse(why, "temperature", "temperature %g is outside 0..2",
+		    req->temperature);
+	if (req->top_k > 0 && (fl == FLAVOR_OPENAI || fl == FLAVOR_MISTRAL))
+		return adapter_refuse(why, "top_k", "%s has no top_k", who);
+	if (req->n_stop > OPENAI_MAX_STOP && fl == FLAVOR_OPENAI)
+		return adapter_refuse(why, "stop", "%s takes up to %d stop sequences, not %zu", who,
+		    OPENAI_MAX_STOP, req->n_stop);
+	if (req->thinking_budget > 0)
+		return adapter_refuse(why, "thinking",
+		    "%s has no thinking budget (reasoning_effort is its knob)", who);
+	if (req->reasoning_effort != NULL && fl != FLAVOR_OPENAI && fl != FLAVOR_MISTRAL &&
+	    fl != FLAVOR_VLLM)
+		return adapter_refuse(why, "reasoning_effort", "%s has no reasoning_effort", who);
+	if (req->user != NULL && (fl == FLAVOR_MISTRAL || fl == FLAVOR_LLAMACPP))
+		return adapter_refuse(why, "user", "%s has no user field", who);
+	if (req->metadata != NULL && !openai_is_native(conf))
+		return adapter_refuse(why, "metadata", "%s has no metadata field", who);
+	for (size_t i = 0; i < req->n_messages; i++) {
+		const struct llm_message *msg = &req->messages[i];
+		for (size_t j = 0; j < msg->n_parts; j++) {
+			const struct llm_part *p = &msg->parts[j];
+			adapter_part_path(path, sizeof path, i, j);
+			if (p->type == LLM_PART_IMAGE && msg->role == LLM_ROLE_ASSISTANT)
+				return adapter_refuse(why, path,
+				    "%s: %s takes images in user messages only", path, who);
+			for (size_t k = 0; p->type == LLM_PART_TOOL_RESULT && k < p->n_parts; k++)
+				if (p->parts[k].type == LLM_PART_IMAGE)
+					return adapter_refuse(why, path,
+					    "%s: a tool message holds text only on %s", path, who);
+		}
+	}
+	return 0;
+}
 
 static cJSON *
 openai_tools(const struct llm_request *req)
@@ -23,29 +89,219 @@ openai_tools(const struct llm_request *req)
 		cJSON_AddStringToObject(fn, "name", req->tools[i].name);
 		if (req->tools[i].description != NULL)
 			cJSON_AddStringToObject(fn, "description", req->tools[i].description);
-		schema =
-		    req->tools[i].parameters != NULL ? cJSON_Parse(req->tools[i].parameters) : NULL;
-		if (cJSON_IsObject(schema))
+		if ((schema = adapter_json_object(req->tools[i].parameters)) != NULL)
 			cJSON_AddItemToObject(fn, "parameters", schema);
-		else
-			cJSON_Delete(schema);
+		if (req->tools[i].strict)
+			cJSON_AddBoolToObject(fn, "strict", 1);
 		cJSON_AddItemToArray(out, item);
 	}
 	return out;
+}
+
+static void
+openai_tool_choice(cJSON *root, const struct llm_request *req, int mistral)
+{
+	cJSON *tc, *fn;
+
+	if (req->n_tools == 0)
+		return;
+	switch (req->tool_choice) {
+	case LLM_TOOL_CHOICE_UNSET: break;
+	case LLM_TOOL_CHOICE_AUTO: cJSON_AddStringToObject(root, "tool_choice", "auto"); break;
+	case LLM_TOOL_CHOICE_NONE: cJSON_AddStringToObject(root, "tool_choice", "none"); break;
+	case LLM_TOOL_CHOICE_ANY:
+		/* Mistral's word for "required" (it documents both; "any" has been there longer). */
+		cJSON_AddStringToObject(root, "tool_choice", mistral ? "any" : "required");
+		break;
+	case LLM_TOOL_CHOICE_NAMED:
+		tc = cJSON_AddObjectToObject(root, "tool_choice");
+		cJSON_AddStringToObject(tc, "type", "function");
+		fn = cJSON_AddObjectToObject(tc, "function");
+		cJSON_AddStringToObject(fn, "name", req->tool_choice_name);
+		break;
+	}
+	if (req->has_parallel_tool_calls)
+		cJSON_AddBoolToObject(root, "parallel_tool_calls", req->parallel_tool_calls);
+}
+
+static void
+openai_response_format(cJSON *root, const struct llm_request *req)
+{
+	const struct llm_response_format *f = &req->response_format;
+	cJSON *rf, *js, *schema;
+
+	switch (f->type) {
+	case LLM_FORMAT_UNSET: return;
+	case LLM_FORMAT_TEXT:
+		rf = cJSON_AddObjectToObject(root, "response_format");
+		cJSON_AddStringToObject(rf, "type", "text");
+		return;
+	case LLM_FORMAT_JSON_OBJECT:
+		rf = cJSON_AddObjectToObject(root, "response_format");
+		cJSON_AddStringToObject(rf, "type", "json_object");
+		return;
+	case LLM_FORMAT_JSON_SCHEMA:
+		rf = cJSON_AddObjectToObject(root, "response_format");
+		cJSON_AddStringToObject(rf, "type", "json_schema");
+		js = cJSON_AddObjectToObject(rf, "json_schema");
+		cJSON_AddStringToObject(js, "name", f->name != NULL ? f->name : "response");
+		if ((schema = adapter_json_object(f->schema)) != NULL)
+			cJSON_AddItemToObject(js, "schema", schema);
+		if (f->strict)
+			cJSON_AddBoolToObject(js, "strict", 1);
+		return;
+	}
+}
+
+/* Text parts as one string (or "" if none). */
+static char *
+openai_text_of(const struct llm_part *parts, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, "");
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].type == LLM_PART_TEXT && parts[i].text != NULL)
+			buf_puts(&b, parts[i].text);
+	return buf_detach(&b);
+}
+
+/* A user message's content: a string when it is text alone, else parts. */
+static cJSON *
+openai_user_content(const struct llm_message *m)
+{
+	size_t n_text = 0, n_image = 0;
+	cJSON *a, *o, *iu;
+	char *s;
+
+	for (size_t j = 0; j < m->n_parts; j++) {
+		n_text += m->parts[j].type == LLM_PART_TEXT;
+		n_image += m->parts[j].type == LLM_PART_IMAGE;
+	}
+	if (n_image == 0 && n_text <= 1) {
+		s = openai_text_of(m->parts, m->n_parts);
+		o = cJSON_CreateString(s);
+		free(s);
+		return o;
+	}
+	a = cJSON_CreateArray();
+	for (size_t j = 0; j < m->n_parts; j++) {
+		const struct llm_part *p = &m->parts[j];
+
+		if (p->type == LLM_PART_TEXT) {
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "type", "text");
+			cJSON_AddStringToObject(o, "text", p->text);
+			cJSON_AddItemToArray(a, o);
+		} else if (p->type == LLM_PART_IMAGE) {
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "type", "image_url");
+			iu = cJSON_AddObjectToObject(o, "image_url");
+			s = adapter_image_url(p);
+			cJSON_AddStringToObject(iu, "url", s);
+			free(s);
+			if (p->detail != NULL)
+				cJSON_AddStringToObject(iu, "detail", p->detail);
+			cJSON_AddItemToArray(a, o);
+		}
+	}
+	return a;
+}
+
+/*
+ * A tool result as a `role: tool` message. The API has no is_error: a failed
+ * tool's content is prefixed "[tool error] " so the model still learns it.
+ */
+static cJSON *
+openai_tool_message(const struct llm_part *p)
+{
+	cJSON *m = cJSON_CreateObject();
+	char *text = openai_text_of(p->parts, p->n_parts), *s;
+
+	cJSON_AddStringToObject(m, "role", "tool");
+	cJSON_AddStringToObject(m, "tool_call_id", p->id);
+	s = p->is_error ? xasprintf("[tool error] %s", text) : xstrdup(text);
+	cJSON_AddStringToObject(m, "content", s);
+	free(s);
+	free(text);
+	return m;
+}
+
+/* An assistant message: its text as content, its tool calls as tool_calls.
+ * Thinking parts are not sent: Chat Completions takes no reasoning back. */
+static cJSON *
+openai_assistant(const struct llm_message *msg)
+{
+	cJSON *m = cJSON_CreateObject(), *calls = NULL, *c, *fn;
+	char *text = openai_text_of(msg->parts, msg->n_parts);
+	int has_calls = 0;
+
+	cJSON_AddStringToObject(m, "role", "assistant");
+	for (size_t j = 0; j < msg->n_parts; j++)
+		has_calls |= msg->parts[j].type == LLM_PART_TOOL_CALL;
+	if (*text != '\0' || !has_calls)
+		cJSON_AddStringToObject(m, "content", text);
+	free(text);
+	for (size_t j = 0; j < msg->n_parts; j++) {
+		const struct llm_part *p = &msg->parts[j];
+
+		if (p->type != LLM_PART_TOOL_CALL)
+			continue;
+		if (calls == NULL)
+			calls = cJSON_AddArrayToObject(m, "tool_calls");
+		c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "id", p->id);
+		cJSON_AddStringToObject(c, "type", "function");
+		fn = cJSON_AddObjectToObject(c, "function");
+		cJSON_AddStringToObject(fn, "name", p->name);
+		cJSON_AddStringToObject(fn, "arguments",
+		    p->arguments != NULL && *p->arguments != '\0' ? p->arguments : "{}");
+		cJSON_AddItemToArray(calls, c);
+	}
+	return m;
+}
+
+/* Every message; a user message's tool results go first, as tool messages. */
+static void
+openai_messages(cJSON *msgs, const struct llm_request *req)
+{
+	cJSON *m;
+	int other;
+
+	for (size_t i = 0; i < req->n_messages; i++) {
+		const struct llm_message *msg = &req->messages[i];
+
+		if (msg->role == LLM_ROLE_ASSISTANT) {
+			cJSON_AddItemToArray(msgs, openai_assistant(msg));
+			continue;
+		}
+		other = msg->n_parts == 0;
+		for (size_t j = 0; j < msg->n_parts; j++) {
+			if (msg->parts[j].type == LLM_PART_TOOL_RESULT)
+				cJSON_AddItemToArray(msgs, openai_tool_message(&msg->parts[j]));
+			else
+				other = 1;
+		}
+		if (!other)
+			continue;
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", "user");
+		cJSON_AddItemToObject(m, "content", openai_user_content(msg));
+		cJSON_AddItemToArray(msgs, m);
+	}
 }
 
 int
 adapter_openai_body(const struct llm_request *req, int stream, const struct openai_body_opts *o,
     struct adapter_http *out, const char *who, char **cause)
 {
-	cJSON *root, *msgs, *m, *tools = NULL, *so;
+	cJSON *root, *msgs, *m, *so;
 
 	if (req->n_messages == 0) {
 		*cause = xasprintf("%s: request has no messages", who);
 		return -1;
 	}
-	tools = openai_tools(req);
-
 	root = cJSON_CreateObject();
 	if (o->model != NULL)
 		cJSON_AddStringToObject(root, "model", o->model);
@@ -56,12 +312,25 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 		cJSON_AddStringToObject(m, "content", req->system);
 		cJSON_AddItemToArray(msgs, m);
 	}
-	adapter_json_messages(msgs, req);
+	openai_messages(msgs, req);
 	if (req->max_tokens > 0)
 		cJSON_AddNumberToObject(root,
 		    o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
 		    req->max_tokens);
-	adapter_json_sampling(root, req, "stop", tools);
+	adapter_json_sampling(root, req, "stop", openai_tools(req));
+	if (req->top_k > 0)
+		cJSON_AddNumberToObject(root, "top_k", req->top_k);
+	openai_tool_choice(root, req, o->mistral);
+	openai_response_format(root, req);
+	if (req->has_seed)
+		cJSON_AddNumberToObject(root, o->mistral ? "random_seed" : "seed",
+		    (double)req->seed);
+	if (req->reasoning_effort != NULL)
+		cJSON_AddStringToObject(root, "reasoning_effort", req->reasoning_effort);
+	if (req->user != NULL)
+		cJSON_AddStringToObject(root, "user", req->user);
+	if (req->metadata != NULL && (m = adapter_json_object(req->metadata)) != NULL)
+		cJSON_AddItemToObject(root, "metadata", m);
 	if (stream) {
 		cJSON_AddBoolToObject(root, "stream", 1);
 		if (o->stream_options) {
@@ -69,6 +338,7 @@ adapter_openai_body(const struct llm_request *req, int stream, const struct open
 			cJSON_AddBoolToObject(so, "include_usage", 1);
 		}
 	}
+	adapter_json_passthrough(root, req, LLM_API_OPENAI);
 	adapter_http_json(out, root, stream);
 	cJSON_Delete(root);
 	return 0;
@@ -84,6 +354,8 @@ static const struct adapter_stop_word openai_stops[] = {
     {"error", LLM_STOP_OTHER},
 };
 
+/* prompt_tokens counts cached ones (cached_tokens) in; completion_tokens counts
+ * reasoning ones (reasoning_tokens) in. */
 static void
 openai_usage(const cJSON *usage, struct llm_usage *u)
 {
@@ -94,9 +366,16 @@ openai_usage(const cJSON *usage, struct llm_usage *u)
 	u->input_tokens = adapter_json_tokens(usage, "prompt_tokens", u->input_tokens);
 	u->output_tokens = adapter_json_tokens(usage, "completion_tokens", u->output_tokens);
 	details = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
-	if (cJSON_IsObject(details))
+	if (cJSON_IsObject(details) &&
+	    cJSON_GetObjectItemCaseSensitive(details, "cached_tokens") != NULL) {
+		u->has_cache_detail = 1;
 		u->cache_read_tokens =
 		    adapter_json_tokens(details, "cached_tokens", u->cache_read_tokens);
+	}
+	details = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
+	if (cJSON_IsObject(details))
+		u->reasoning_tokens =
+		    adapter_json_tokens(details, "reasoning_tokens", u->reasoning_tokens);
 }
 
 static void
@@ -120,11 +399,127 @@ openai_choice(const cJSON *choices)
 	return cJSON_IsObject(c) ? c : NULL;
 }
 
+/*
+ * Mistral's array content: [{"type":"text","text"}, {"type":"thinking",
+ * "thinking":[{"type":"text","text"}]}, ...]. Calls text(arg, s) and
+ * thinking(arg, s) in order; other chunk types (references) are skipped.
+ * Returns -1 if an element is not an object.
+ */
+static int
+openai_chunks(const cJSON *content, void (*text)(void *, const char *),
+    void (*thinking)(void *, const char *), void *arg)
+{
+	const cJSON *c, *t, *inner;
+	const char *type, *s;
+
+	cJSON_ArrayForEach(c, content)
+	{
+		if (!cJSON_IsObject(c))
+			return -1;
+		if ((type = adapter_json_string(c, "type")) == NULL)
+			continue;
+		if (strcmp(type, "text") == 0 && (s = adapter_json_string(c, "text")) != NULL)
+			text(arg, s);
+		else if (strcmp(type, "thinking") == 0) {
+			inner = cJSON_GetObjectItemCaseSensitive(c, "thinking");
+			if (cJSON_IsString(inner))
+				thinking(arg, inner->valuestring);
+			cJSON_ArrayForEach(t, inner)
+			{
+				if ((s = adapter_json_string(t, "text")) != NULL)
+					thinking(arg, s);
+			}
+		}
+	}
+	return 0;
+}
+
+/* A whole response's text and thinking, gathered in order. */
+struct openai_gather {
+	struct llm_response *out;
+	struct buf *text;
+};
+
+static void
+gather_text(void *arg, const char *s)
+{
+	struct openai_gather *g = arg;
+	struct llm_response *out = g->out;
+
+	buf_puts(g->text, s);
+	if (out->n_parts > 0 && out->parts[out->n_parts - 1].type == LLM_PART_TEXT) {
+		char *joined = xasprintf("%s%s", out->parts[out->n_parts - 1].text, s);
+		free(out->parts[out->n_parts - 1].text);
+		out->parts[out->n_parts - 1].text = joined;
+	} else
+		llm_response_add_part(out, LLM_PART_TEXT)->text = xstrdup(s);
+}
+
+static void
+gather_thinking(void *arg, const char *s)
+{
+	struct openai_gather *g = arg;
+	struct llm_response *out = g->out;
+
+	if (out->n_parts > 0 && out->parts[out->n_parts - 1].type == LLM_PART_THINKING) {
+		char *joined = xasprintf("%s%s", out->parts[out->n_parts - 1].text, s);
+		free(out->parts[out->n_parts - 1].text);
+		out->parts[out->n_parts - 1].text = joined;
+	} else
+		llm_response_add_part(out, LLM_PART_THINKING)->text = xstrdup(s);
+}
+
+/* reasoning_content (vLLM, DeepSeek) or reasoning (Ollama's /v1, newer vLLM). */
+static const char *
+openai_reasoning(const cJSON *msg)
+{
+	const char *s = adapter_json_string(msg, "reasoning_content");
+
+	return s != NULL ? s : adapter_json_string(msg, "reasoning");
+}
+
+static int
+openai_parse_calls(const cJSON *calls, struct llm_response *out, struct llm_error *err)
+{
+	const cJSON *c, *fn, *args;
+	struct llm_part *p;
+	int i = 0;
+
+	cJSON_ArrayForEach(c, calls)
+	{
+		fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+		if (!cJSON_IsObject(fn) || adapter_json_string(fn, "name") == NULL) {
+			llm_error_set(err, LLM_ERR_MALFORMED, 0,
+			    "openai response: a tool call without a function name");
+			return -1;
+		}
+		p = llm_response_add_part(out, LLM_PART_TOOL_CALL);
+		p->index = i++;
+		p->id = xstrdup(adapter_json_string(c, "id") != NULL ? adapter_json_string(c, "id")
+		                                                     : "");
+		p->name = xstrdup(adapter_json_string(fn, "name"));
+		args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+		if (cJSON_IsString(args))
+			p->arguments = xstrdup(args->valuestring);
+		else if (cJSON_IsObject(args)) {
+			/* Some servers send an object where OpenAI sends its text. */
+			char *s = cJSON_PrintUnformatted(args);
+			p->arguments = xstrdup(s != NULL ? s : "{}");
+			cJSON_free(s);
+		} else
+			p->arguments = xstrdup("{}");
+	}
+	return 0;
+}
+
 int
 adapter_openai_parse(const char *body, size_t len, struct llm_response *out, struct llm_error *err)
 {
 	cJSON *root;
 	const cJSON *choices, *choice, *msg, *content;
+	struct openai_gather g;
+	struct buf text;
+	const char *reasoning;
 
 	llm_error_clear(err);
 	if ((root = adapter_json_parse(body, len)) == NULL) {
@@ -157,13 +552,34 @@ adapter_openai_parse(const char *body, size_t len, struct llm_response *out, str
 		goto fail;
 	}
 	content = cJSON_GetObjectItemCaseSensitive(msg, "content");
-	if (content != NULL && !cJSON_IsString(content) && !cJSON_IsNull(content)) {
+	if (content != NULL && !cJSON_IsString(content) && !cJSON_IsNull(content) &&
+	    !cJSON_IsArray(content)) {
 		llm_error_set(err, LLM_ERR_MALFORMED, 0,
-		    "openai response: message content is not a string");
+		    "openai response: message content is not a string or an array");
+		goto fail;
+	}
+	buf_init(&text);
+	buf_puts(&text, "");
+	g.out = out;
+	g.text = &text;
+	if ((reasoning = openai_reasoning(msg)) != NULL && *reasoning != '\0')
+		gather_thinking(&g, reasoning);
+	if (cJSON_IsString(content) && *content->valuestring != '\0')
+		gather_text(&g, content->valuestring);
+	else if (cJSON_IsArray(content) &&
+	    openai_chunks(content, gather_text, gather_thinking, &g) != 0) {
+		buf_free(&text);
+		llm_error_set(err, LLM_ERR_MALFORMED, 0,
+		    "openai response: a content chunk is not an object");
+		goto fail;
+	}
+	if (openai_parse_calls(cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), out, err) !=
+	    0) {
+		buf_free(&text);
 		goto fail;
 	}
 	free(out->content);
-	out->content = xstrdup(cJSON_IsString(content) ? content->valuestring : "");
+	out->content = buf_detach(&text);
 	adapter_set_string(&out->id, adapter_json_string(root, "id"));
 	adapter_set_string(&out->model, adapter_json_string(root, "model"));
 	out->stop = LLM_STOP_NONE;
@@ -174,6 +590,11 @@ adapter_openai_parse(const char *body, size_t len, struct llm_response *out, str
 
 fail:
 	cJSON_Delete(root);
+	for (size_t i = 0; i < out->n_parts; i++)
+		llm_part_free(&out->parts[i]);
+	free(out->parts);
+	out->parts = NULL;
+	out->n_parts = 0;
 	return -1;
 }
 
@@ -185,15 +606,78 @@ openai_first(char **dst, const char *s)
 		adapter_set_string(dst, s);
 }
 
+static void
+stream_text(void *arg, const char *s)
+{
+	adapter_stream_text(arg, s, strlen(s));
+}
+
+static void
+stream_thinking(void *arg, const char *s)
+{
+	adapter_stream_thinking(arg, s, strlen(s));
+}
+
+/*
+ * Streamed tool calls: the first delta of a call has its index, id and name,
+ * the next ones the same index and a fragment of the arguments. A server that
+ * sends no index (Mistral sends each call whole) gets one from the id.
+ */
+static int
+openai_stream_calls(struct adapter_stream *s, const cJSON *calls)
+{
+	const cJSON *c, *fn;
+	const char *id, *name, *args;
+	int64_t index;
+	size_t part;
+
+	cJSON_ArrayForEach(c, calls)
+	{
+		if (!cJSON_IsObject(c))
+			return adapter_stream_broken(s, "a tool call delta is not an object");
+		fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+		id = adapter_json_string(c, "id");
+		name = adapter_json_string(fn, "name");
+		args = adapter_json_string(fn, "arguments");
+		index = adapter_json_int(c, "index", -1);
+		if (index < 0)
+			index = id != NULL ? s->n_tool_calls : s->n_tool_calls - 1;
+		if (index < 0 || index >= OPENAI_MAX_TOOL_CALLS)
+			return adapter_stream_broken(s, "a tool call delta without a usable index");
+		part = adapter_stream_map_get(s, (size_t)index);
+		if (part == 0) {
+			if (name == NULL)
+				return adapter_stream_broken(s,
+				    "tool call %lld starts without a name", (long long)index);
+			part = adapter_stream_tool_call(s, (int)index, id, name) + 1;
+			adapter_stream_map_set(s, (size_t)index, part - 1);
+		}
+		if (args != NULL)
+			adapter_stream_delta(s, LLM_DELTA_TOOL_CALL_ARGS, part - 1, args,
+			    strlen(args));
+		else if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(fn, "arguments"))) {
+			char *text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(fn,
+			    "arguments"));
+			if (text != NULL)
+				adapter_stream_delta(s, LLM_DELTA_TOOL_CALL_ARGS, part - 1, text,
+				    strlen(text));
+			cJSON_free(text);
+		}
+	}
+	return 0;
+}
+
 /* One `data:` line of a Chat Completions stream. */
 static int
 openai_event(struct adapter_stream *s, const char *event, const char *data, size_t len)
 {
 	struct llm_response *acc = s->acc;
-	const cJSON *choices, *choice, *delta, *content, *e;
+	const cJSON *choices, *choice, *delta, *content, *e, *calls;
+	const char *reasoning;
 	cJSON *root;
 	const char *p = data;
 	size_t n = len;
+	int r = 0;
 
 	(void)event;
 	while (n > 0 && (*p == ' ' || *p == '\t')) {
@@ -221,35 +705,32 @@ openai_event(struct adapter_stream *s, const char *event, const char *data, size
 	choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
 	if (cJSON_IsArray(choices) && (choice = openai_choice(choices)) != NULL) {
 		delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+		if ((reasoning = openai_reasoning(delta)) != NULL)
+			adapter_stream_thinking(s, reasoning, strlen(reasoning));
 		content = cJSON_GetObjectItemCaseSensitive(delta, "content");
 		if (cJSON_IsString(content))
 			adapter_stream_text(s, content->valuestring, strlen(content->valuestring));
-		if (adapter_json_string(choice, "finish_reason") != NULL) {
+		else if (cJSON_IsArray(content) &&
+		    openai_chunks(content, stream_text, stream_thinking, s) != 0)
+			r = adapter_stream_broken(s, "a content chunk is not an object");
+		calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+		if (r == 0 && cJSON_IsArray(calls))
+			r = openai_stream_calls(s, calls);
+		if (r == 0 && adapter_json_string(choice, "finish_reason") != NULL) {
 			openai_finish(choice, acc);
 			s->seen_stop = 1;
 		}
 	}
-	openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
+	if (r == 0)
+		openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
 	cJSON_Delete(root);
-	return 0;
+	return r;
 }
 
 struct adapter_stream *
 adapter_openai_stream_new(void)
 {
 	return adapter_stream_new(openai_event, "openai stream", "data: [DONE]");
-}
-
-int
-adapter_openai_check(const struct provider_conf *conf, const struct model_conf *m,
-    const char *model_id, const struct llm_request *req, struct llm_error *why)
-{
-	(void)conf;
-	(void)m;
-	(void)model_id;
-	(void)req;
-	llm_error_clear(why);
-	return 0;
 }
 
 static int
@@ -260,17 +741,18 @@ openai_build_request(const struct provider_conf *conf, const struct model_conf *
 	struct openai_body_opts o;
 	char *base;
 
+	(void)m;
 	adapter_http_init(out);
 	if (model_id == NULL || *model_id == '\0') {
 		*cause = xasprintf("openai: no model id for provider %s",
 		    conf->name != NULL ? conf->name : "(unnamed)");
 		return -1;
 	}
-	(void)m;
 	memset(&o, 0, sizeof o);
 	o.model = model_id;
 	o.max_completion_tokens = conf->flavor == FLAVOR_OPENAI;
 	o.stream_options = conf->flavor != FLAVOR_MISTRAL;
+	o.mistral = conf->flavor == FLAVOR_MISTRAL;
 	if (adapter_base_url(conf, "openai", &base, cause) != 0)
 		return -1;
 	if (adapter_openai_body(req, stream, &o, out, "openai", cause) != 0) {

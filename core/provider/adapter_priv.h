@@ -25,10 +25,35 @@ void adapter_json_messages(cJSON *msgs, const struct llm_request *req);
  * (root takes it; NULL: none): the fields both wire formats spell alike. */
 void adapter_json_sampling(cJSON *root, const struct llm_request *req, const char *stop_key,
     cJSON *tools);
-/* The base URL without trailing slashes; -1 and cause if the conf has none. */
+/* The base URL without trailing slashes and without a trailing "/v1" (vLLM and
+ * llama.cpp document theirs with it; the adapters add the version themselves);
+ * -1 and cause if the conf has none. */
 int adapter_base_url(const struct provider_conf *, const char *who, char **base, char **cause);
 /* Percent-encode s for a URL path segment or query value. */
 char *adapter_url_escape(const char *s);
+
+/* Capability checks (check_request). */
+/* Fill why as a refusal of param (a field path) and return -1. */
+int adapter_refuse(struct llm_error *why, const char *param, const char *fmt, ...) PRINTFLIKE(3, 4);
+/* What every kind checks: parts in the right role, tool calls with a name and
+ * JSON object arguments, tool results with an id and text or image content,
+ * images with a source, a named tool choice naming a tool, tools and schemas
+ * that are JSON objects. 0, or -1 with why filled. */
+int adapter_check_common(const struct llm_request *, struct llm_error *why);
+/* The path of part j of message i, for refusals: "messages[i].content[j]". */
+const char *adapter_part_path(char *buf, size_t len, size_t i, size_t j);
+/* A base64 data: URL split into its media type and data (both new strings): 0,
+ * or -1 if url is not one. */
+int adapter_data_url(const char *url, char **media_type, char **data);
+/* An image's data as a data: URL, or its URL (a new string). */
+char *adapter_image_url(const struct llm_part *);
+/* Same-kind passthrough: the keys of req->passthrough that root lacks, when the
+ * request came in through api. */
+void adapter_json_passthrough(cJSON *root, const struct llm_request *, enum llm_api api);
+/* A JSON object text parsed; NULL if it is not one. */
+cJSON *adapter_json_object(const char *text);
+/* Tool call arguments as a JSON object ({} when empty); NULL if not an object. */
+cJSON *adapter_tool_arguments(const struct llm_part *);
 
 /* JSON reading. */
 cJSON *adapter_json_parse(const char *body, size_t len);
@@ -100,6 +125,8 @@ struct adapter_stream {
 	size_t text_part;
 	size_t thinking_part;
 	int n_tool_calls;
+	int ndjson;      /* lines of JSON (Ollama), not server-sent events */
+	struct buf line; /* NDJSON: the line so far */
 	/* Valid during one feed or finish call. */
 	llm_delta_cb cb;
 	void *arg;
@@ -122,8 +149,13 @@ adapter_stream_tool_call(struct adapter_stream *, int index, const char *id, con
  * THINKING_SIGNATURE its signature, REDACTED_THINKING its data. */
 void adapter_stream_delta(struct adapter_stream *, enum llm_delta_type, size_t part,
     const char *text, size_t len);
-/* A text delta onto the open text part (opened if need be). */
+/* A text (thinking) delta onto the last part if it is text (thinking), else onto a new one. */
 void adapter_stream_text(struct adapter_stream *, const char *text, size_t len);
+void adapter_stream_thinking(struct adapter_stream *, const char *text, size_t len);
+/* The per-kind map (block or tool call index -> part): the part + 1, 0 if none. Keys
+ * are bounded by the caller. */
+size_t adapter_stream_map_get(const struct adapter_stream *, size_t key);
+void adapter_stream_map_set(struct adapter_stream *, size_t key, size_t part);
 /* Fail the stream with cls; returns -1. */
 int adapter_stream_fail(struct adapter_stream *, enum llm_errclass cls, const char *fmt, ...)
     PRINTFLIKE(3, 4);
@@ -137,12 +169,14 @@ struct openai_body_opts {
 	const char *model;         /* NULL: no model field (azure) */
 	int max_completion_tokens; /* else max_tokens */
 	int stream_options;        /* send stream_options.include_usage when streaming */
+	int mistral;               /* random_seed, tool_choice "any" */
 };
 int adapter_openai_body(const struct llm_request *, int stream, const struct openai_body_opts *,
     struct adapter_http *out, const char *who, char **cause);
 int
 adapter_openai_parse(const char *body, size_t len, struct llm_response *out, struct llm_error *err);
 struct adapter_stream *adapter_openai_stream_new(void);
+/* What an OpenAI-compatible server (by flavor; Azure: OpenAI's) cannot take. */
 int adapter_openai_check(const struct provider_conf *, const struct model_conf *,
     const char *model_id, const struct llm_request *, struct llm_error *why);
 

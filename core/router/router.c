@@ -305,7 +305,7 @@ others_ready_locked(struct rreq *q, int idx, uint64_t now)
 
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
-		if ((int)i == idx || rreq_tried(q, (int)i))
+		if ((int)i == idx || rreq_tried(q, (int)i) || !provider_capable(q, (int)i))
 			continue;
 		if (q->req.provider != NULL)
 			continue;
@@ -672,7 +672,7 @@ rreq_failover(struct rreq *q)
 	int64_t left = (int64_t)q->deadline_ms - (int64_t)router_now(r);
 	int idx;
 
-	if (left <= 0 && q->n_attempts > 0) {
+	if (left <= 0 && q->n_attempts > q->n_skipped) {
 		if (q->last_err.cls != LLM_ERR_TIMEOUT)
 			llm_error_set(&q->last_err, LLM_ERR_TIMEOUT, 0,
 			    "deadline passed after %zu attempts; last: %s", q->n_attempts,
@@ -709,7 +709,11 @@ rreq_failover(struct rreq *q)
 			return;
 		}
 	}
-	if (q->n_attempts == 0) {
+	if (rreq_refused(q)) {
+		rreq_finish(q, LLM_ERR_BAD_REQUEST);
+		return;
+	}
+	if (q->n_attempts == q->n_skipped) {
 		if (q->req.provider != NULL && provider_index(r, q->req.provider) < 0)
 			llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0,
 			    "unknown provider \"%s\"", q->req.provider);
@@ -733,6 +737,8 @@ rreq_free(struct rreq *q)
 {
 	llm_response_free(&q->acc);
 	llm_request_free(&q->req);
+	free(q->capable);
+	free(q->refusals);
 	free(q->attempts);
 	free(q->losers);
 	free(q->cached_provider);
@@ -839,7 +845,7 @@ rreq_ledger(struct rreq *q)
 	if (res->resp.id != NULL)
 		strlcpy_(row.response_id, res->resp.id, sizeof row.response_id);
 	row.cache_hit = res->cached;
-	row.attempts = (int)res->n_attempts;
+	row.attempts = (int)(res->n_attempts - q->n_skipped);
 	/* Lost hedges first, in the same group commit; the answer waits for the last. */
 	for (size_t i = 0; i < q->n_losers; i++)
 		ledger_record_async(q->r->store, &q->losers[i], 0, NULL, NULL);
@@ -1056,6 +1062,7 @@ rreq_start(void *arg)
 		rreq_finish(q, LLM_ERR_BAD_REQUEST);
 		return;
 	}
+	rreq_check_capabilities(q);
 	rreq_next(q);
 }
 

@@ -38,6 +38,8 @@ struct router_attempt {
 	enum llm_errclass cls; /* LLM_OK for the successful one */
 	char error[512];       /* one line, empty when ok */
 	int hedge;             /* sent as a hedge while another attempt was running */
+	int skipped;           /* not sent: the provider cannot honour a field of the request
+				* (error says which and why, cls is LLM_ERR_BAD_REQUEST) */
 	uint64_t latency_us;
 };
 

@@ -173,7 +173,12 @@ struct rreq {
 	uint64_t deadline_ms; /* on the router's clock */
 	const struct route_conf *route;
 	int raw_model;
-	int tried[MAX_ATTEMPTS]; /* provider indices already given up on */
+	/* Per provider: can it honour every field of the request (adapter check_request,
+	 * asked once, at start)? 1 yes; -1 no; -2 no, and the skip is in attempts. */
+	signed char *capable;
+	struct llm_error *refusals; /* per provider: why not, where capable < 0 */
+	size_t n_skipped;           /* entries of attempts that are such skips */
+	int tried[MAX_ATTEMPTS];    /* provider indices already given up on */
 	size_t n_tried;
 	int hedge_after_ms; /* 0: no hedging */
 
@@ -226,6 +231,11 @@ int64_t request_max_output(const struct rreq *, const struct provider *);
 double estimate_tokens(const struct rreq *, const struct provider *);
 int provider_usable(struct provider *, double tokens, uint64_t now);
 int rreq_tried(const struct rreq *, int idx);
+/* Ask every provider whether it can honour q's request (engine thread, no lock). */
+void rreq_check_capabilities(struct rreq *);
+int provider_capable(const struct rreq *, int idx);
+/* Nothing could honour the request: the 400 naming the field, in q->last_err; 1 if so. */
+int rreq_refused(struct rreq *);
 int select_provider_locked(struct rreq *, uint64_t now);
 int provider_take_locked(struct provider *, struct attempt *, uint64_t now);
 void provider_settle_locked(struct router *, struct provider *, enum llm_errclass,

@@ -115,13 +115,109 @@ rreq_serves(const struct rreq *q, const struct provider *p)
 	return q->raw_model || provider_serves(p, q->req.model);
 }
 
-/* A candidate for q now: not tried, not busy with q, serving it, usable. */
+void
+rreq_check_capabilities(struct rreq *q)
+{
+	struct router *r = q->r;
+
+	if (q->capable != NULL || r->n_providers == 0)
+		return;
+	q->capable = xcalloc(r->n_providers, sizeof *q->capable);
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+		const char *alias = alias_for(q, p);
+		struct llm_error why;
+
+		q->capable[i] = 1;
+		if (p->adapter->check_request == NULL ||
+		    p->adapter->check_request(p->conf, config_model(r->cfg, alias),
+		        model_id_for(r, alias), &q->req, &why) == 0)
+			continue;
+		if (q->refusals == NULL)
+			q->refusals = xcalloc(r->n_providers, sizeof *q->refusals);
+		q->refusals[i] = why;
+		q->capable[i] = -1;
+	}
+}
+
+int
+provider_capable(const struct rreq *q, int idx)
+{
+	return q->capable == NULL || q->capable[idx] > 0;
+}
+
+/* A provider left out for what it cannot honour: an attempt entry that says so, once. */
+static void
+note_skip(struct rreq *q, int idx)
+{
+	struct router_attempt *ra;
+	const struct llm_error *why = &q->refusals[idx];
+	char *msg;
+
+	if (q->capable[idx] != -1)
+		return;
+	q->capable[idx] = -2;
+	q->attempts = xreallocarray(q->attempts, q->n_attempts + 1, sizeof *q->attempts);
+	ra = &q->attempts[q->n_attempts++];
+	memset(ra, 0, sizeof *ra);
+	strlcpy_(ra->provider, q->r->providers[idx].conf->name, sizeof ra->provider);
+	strlcpy_(ra->model, alias_for(q, &q->r->providers[idx]), sizeof ra->model);
+	ra->cls = LLM_ERR_BAD_REQUEST;
+	ra->skipped = 1;
+	msg = xasprintf("skipped: cannot honour %s: %s",
+	    why->param[0] != '\0' ? why->param : "the request", why->message);
+	strlcpy_(ra->error, msg, sizeof ra->error);
+	free(msg);
+	q->n_skipped++;
+}
+
+/* Can q go to idx as far as its fields go? A no is noted among the attempts. */
+static int
+capable_noting(struct rreq *q, int idx)
+{
+	if (provider_capable(q, idx))
+		return 1;
+	note_skip(q, idx);
+	return 0;
+}
+
+int
+rreq_refused(struct rreq *q)
+{
+	struct router *r = q->r;
+	const struct llm_error *first = NULL;
+	struct buf b;
+
+	if (q->n_skipped == 0 || q->n_attempts > q->n_skipped)
+		return 0;
+	buf_init(&b);
+	for (size_t i = 0; i < r->n_providers; i++) {
+		if (q->capable[i] != -2)
+			continue;
+		if (first == NULL)
+			first = &q->refusals[i];
+		buf_printf(&b, "%s%s: %s", b.len > 0 ? "; " : "", r->providers[i].conf->name,
+		    q->refusals[i].message);
+	}
+	llm_error_clear(&q->last_err);
+	llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 400,
+	    "no provider for model %s can honour %s (%s)",
+	    q->req.model != NULL ? q->req.model : "(any)",
+	    first->param[0] != '\0' ? first->param : "the request", b.data);
+	strlcpy_(q->last_err.param, first->param, sizeof q->last_err.param);
+	strlcpy_(q->last_err.type, "invalid_request_error", sizeof q->last_err.type);
+	buf_free(&b);
+	return 1;
+}
+
+/* A candidate for q now: not tried, not busy with q, serving it, able to honour
+ * it, usable. */
 static int
 candidate(struct rreq *q, int idx, uint64_t now)
 {
 	struct provider *p = &q->r->providers[idx];
 
-	return idx >= 0 && !rreq_tried(q, idx) && rreq_serves(q, p) &&
+	return idx >= 0 && !rreq_tried(q, idx) && rreq_serves(q, p) && capable_noting(q, idx) &&
 	    provider_usable(p, estimate_tokens(q, p), now);
 }
 
@@ -131,7 +227,7 @@ usable_for(struct rreq *q, int idx, uint64_t now)
 {
 	struct provider *p;
 
-	if (idx < 0 || rreq_tried(q, idx))
+	if (idx < 0 || rreq_tried(q, idx) || !capable_noting(q, idx))
 		return 0;
 	p = &q->r->providers[idx];
 	return provider_usable(p, estimate_tokens(q, p), now);
@@ -140,7 +236,10 @@ usable_for(struct rreq *q, int idx, uint64_t now)
 /*
  * The seed's selection among the providers not yet tried: the lowest
  * priority number among usable ones, then weighted random inside it. With a
- * route, the route's order instead. Returns -1 if none can take it now.
+ * route, the route's order instead. A provider whose adapter cannot honour a
+ * field of the request (check_request) is skipped, and the skip is noted in
+ * the result's attempts with the field and why. Returns -1 if none can take
+ * it now.
  */
 int
 select_provider_locked(struct rreq *q, uint64_t now)

@@ -108,7 +108,7 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
 		p->conf = &cfg->providers[i];
-		p->adapter = adapter_for(p->conf->kind);
+		p->adapter = adapter_for_provider(p->conf);
 		p->admin = p->conf->enabled ? ADMIN_ENABLED : ADMIN_DISABLED;
 		p->priority = p->conf->priority;
 		p->weight = p->conf->weight;
