@@ -198,8 +198,12 @@ schema_value(struct schema_walk *w, const cJSON *s, const char *key, int depth)
 			                  : cJSON_CreateString("sim"));
 		return a;
 	}
-	if (strcmp(type, "integer") == 0)
-		return cJSON_CreateNumber((double)(long long)schema_number(s, 1));
+	if (strcmp(type, "integer") == 0) {
+		double x = schema_number(s, 1);
+
+		/* whole already beyond 2^53; converting those to an integer type is undefined */
+		return cJSON_CreateNumber(x > -9e15 && x < 9e15 ? (double)(long long)x : x);
+	}
 	if (strcmp(type, "number") == 0)
 		return cJSON_CreateNumber(schema_number(s, 1.5));
 	if (strcmp(type, "boolean") == 0)
