@@ -292,6 +292,47 @@ test_put_get_stats(void **state)
 	llm_request_free(&r);
 }
 
+/* A cached tool-call answer comes back with its parts (tool calls, thinking) and its
+ * usage, cache writes and reasoning tokens included. */
+static void
+test_put_get_parts(void **state)
+{
+	struct sttest_store *f = *state;
+	struct cache_conf c = conf();
+	struct llm_response in, out;
+	struct llm_part *p;
+
+	answer(&in, "Checking.");
+	p = llm_response_add_part(&in, LLM_PART_THINKING);
+	p->text = xstrdup("think");
+	p->signature = xstrdup("sig");
+	llm_response_add_part(&in, LLM_PART_TEXT)->text = xstrdup("Checking.");
+	p = llm_response_add_part(&in, LLM_PART_TOOL_CALL);
+	p->id = xstrdup("toolu_1");
+	p->name = xstrdup("get_weather");
+	p->arguments = xstrdup("{\"location\":\"Paris\"}");
+	p->index = 0;
+	in.stop = LLM_STOP_TOOL_USE;
+	in.usage.cache_write_tokens = 100;
+	in.usage.cache_write_1h_tokens = 60;
+	in.usage.reasoning_tokens = 7;
+	assert_int_equal(cache_put(f->s, &c, "kp", "anthropic", "claude-sonnet", &in), 0);
+	assert_int_equal(cache_get(f->s, &c, "kp", &out, NULL, NULL), 1);
+	assert_string_equal(out.content, "Checking.");
+	assert_int_equal(out.stop, LLM_STOP_TOOL_USE);
+	assert_int_equal(out.n_parts, 3);
+	assert_int_equal(out.parts[0].type, LLM_PART_THINKING);
+	assert_string_equal(out.parts[0].signature, "sig");
+	assert_int_equal(out.parts[2].type, LLM_PART_TOOL_CALL);
+	assert_string_equal(out.parts[2].id, "toolu_1");
+	assert_string_equal(out.parts[2].arguments, "{\"location\":\"Paris\"}");
+	assert_int_equal(out.usage.cache_write_tokens, 100);
+	assert_int_equal(out.usage.cache_write_1h_tokens, 60);
+	assert_int_equal(out.usage.reasoning_tokens, 7);
+	llm_response_free(&out);
+	llm_response_free(&in);
+}
+
 static void
 test_ttl(void **state)
 {
@@ -378,6 +419,8 @@ main(void)
 	    cmocka_unit_test(test_key_each_parameter_misses),
 	    cmocka_unit_test(test_eligible),
 	    cmocka_unit_test_setup_teardown(test_put_get_stats, sttest_setup_store,
+	        sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_put_get_parts, sttest_setup_store,
 	        sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_ttl, sttest_setup_store, sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_lru_eviction, sttest_setup_store,

@@ -161,6 +161,36 @@ async_main(void *arg)
 	return NULL;
 }
 
+/* Usage as the APIs give it: cache reads, 5-minute and 1-hour writes, reasoning (schema 6). */
+static void
+test_record_usage_columns(void **state)
+{
+	char *path = xasprintf("%s/u.db", (char *)*state);
+	struct ledger_row r = row_make("anthropic", "claude-sonnet", 0.01);
+	struct llm_usage u;
+	struct store *s;
+	char *cause = NULL;
+
+	memset(&u, 0, sizeof u);
+	u.input_tokens = 1000;
+	u.output_tokens = 300;
+	u.cache_read_tokens = 200;
+	u.cache_write_tokens = 500;
+	u.cache_write_1h_tokens = 400;
+	u.reasoning_tokens = 120;
+	ledger_row_usage(&r, &u);
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	store_close(s);
+	assert_int_equal(sttest_sql_int64(path, "SELECT input_tokens FROM ledger"), 1000);
+	assert_int_equal(sttest_sql_int64(path, "SELECT output_tokens FROM ledger"), 300);
+	assert_int_equal(sttest_sql_int64(path, "SELECT cache_read_tokens FROM ledger"), 200);
+	assert_int_equal(sttest_sql_int64(path, "SELECT cache_write_tokens FROM ledger"), 500);
+	assert_int_equal(sttest_sql_int64(path, "SELECT cache_write_1h_tokens FROM ledger"), 400);
+	assert_int_equal(sttest_sql_int64(path, "SELECT reasoning_tokens FROM ledger"), 120);
+	free(path);
+}
+
 static void
 test_group_commit_many_threads(void **state)
 {
@@ -457,6 +487,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_record_fields, sttest_setup_dir,
+	        sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_record_usage_columns, sttest_setup_dir,
 	        sttest_teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_group_commit_many_threads, sttest_setup_dir,
 	        sttest_teardown_dir),

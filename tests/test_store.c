@@ -117,6 +117,13 @@ test_migration_from_v1(void **state)
 	store_close(s);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+	                     "ALTER TABLE ledger DROP COLUMN cache_read_tokens; "
+	                     "ALTER TABLE ledger DROP COLUMN cache_write_tokens; "
+	                     "ALTER TABLE ledger DROP COLUMN cache_write_1h_tokens; "
+	                     "ALTER TABLE ledger DROP COLUMN reasoning_tokens; "
+	                     "ALTER TABLE cache DROP COLUMN parts; "
+	                     "ALTER TABLE cache DROP COLUMN cache_write_1h_tokens; "
+	                     "ALTER TABLE cache DROP COLUMN reasoning_tokens; "
 	                     "ALTER TABLE events DROP COLUMN instance; "
 	                     "DROP TABLE budget_leases; "
 	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "

@@ -151,8 +151,7 @@ rreq_add_loser(struct rreq *q, struct attempt *a, const struct llm_usage *u, dou
 		strlcpy_(row->route, q->route->name, sizeof row->route);
 	strlcpy_(row->provider, q->r->providers[a->idx].conf->name, sizeof row->provider);
 	strlcpy_(row->model, a->alias, sizeof row->model);
-	row->input_tokens = u->input_tokens;
-	row->output_tokens = u->output_tokens;
+	ledger_row_usage(row, u);
 	row->usage_estimated = estimated;
 	row->cost_usd = cost;
 	row->unpriced = unpriced;
@@ -833,8 +832,7 @@ rreq_ledger(struct rreq *q)
 	        : q->req.model != NULL ? q->req.model
 	                               : "",
 	    sizeof row.model);
-	row.input_tokens = res->resp.usage.input_tokens;
-	row.output_tokens = res->resp.usage.output_tokens;
+	ledger_row_usage(&row, &res->resp.usage);
 	row.usage_estimated = res->usage_estimated;
 	row.cost_usd = res->cost_usd - res->hedge_cost_usd;
 	row.unpriced = res->unpriced;

@@ -56,14 +56,16 @@ cache_put_row(sqlite3 *db, const struct cache_job *j)
 {
 	const struct llm_response *r = &j->resp;
 	sqlite3_stmt *st;
+	char *parts;
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
 	        "INSERT OR REPLACE INTO cache(key, provider, model, "
 	        "created_ms, lru, hits, resp_id, resp_model, content, stop, stop_raw, "
-	        "input_tokens, "
-	        "output_tokens, cache_read_tokens, cache_write_tokens) VALUES (?, ?, ?, ?, "
-	        "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache), 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, parts, "
+	        "cache_write_1h_tokens, reasoning_tokens) VALUES (?, ?, ?, ?, "
+	        "(SELECT IFNULL(MAX(lru), 0) + 1 FROM cache), 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	        "?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, j->key, -1, SQLITE_STATIC);
@@ -79,8 +81,14 @@ cache_put_row(sqlite3 *db, const struct cache_job *j)
 	sqlite3_bind_int64(st, 11, r->usage.output_tokens);
 	sqlite3_bind_int64(st, 12, r->usage.cache_read_tokens);
 	sqlite3_bind_int64(st, 13, r->usage.cache_write_tokens);
+	/* The parts (tool calls, thinking) as JSON; NULL when it is text alone. */
+	parts = r->n_parts > 0 ? llm_parts_to_json(r->parts, r->n_parts) : NULL;
+	sqlite3_bind_text(st, 14, parts, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, r->usage.cache_write_1h_tokens);
+	sqlite3_bind_int64(st, 16, r->usage.reasoning_tokens);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
+	free(parts);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -190,6 +198,15 @@ cache_read_row(sqlite3_stmt *st, struct llm_response *out, char *provider, char 
 	out->usage.output_tokens = sqlite3_column_int64(st, 9);
 	out->usage.cache_read_tokens = sqlite3_column_int64(st, 10);
 	out->usage.cache_write_tokens = sqlite3_column_int64(st, 11);
+	out->usage.cache_write_1h_tokens = sqlite3_column_int64(st, 13);
+	out->usage.reasoning_tokens = sqlite3_column_int64(st, 14);
+	/* Unreadable parts: the text alone, as an older row has it. */
+	if (sqlite3_column_type(st, 12) == SQLITE_TEXT &&
+	    llm_parts_from_json((const char *)sqlite3_column_text(st, 12), &out->parts,
+	        &out->n_parts) != 0) {
+		out->parts = NULL;
+		out->n_parts = 0;
+	}
 	if (out->content == NULL)
 		out->content = xstrdup("");
 }
@@ -210,7 +227,8 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key, struct l
 	if (sqlite3_prepare_v2(db,
 	        "SELECT provider, model, created_ms, resp_id, resp_model, "
 	        "content, stop, stop_raw, input_tokens, output_tokens, cache_read_tokens, "
-	        "cache_write_tokens FROM cache WHERE key = ?",
+	        "cache_write_tokens, parts, cache_write_1h_tokens, reasoning_tokens FROM cache "
+	        "WHERE key = ?",
 	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
 		return -1;
@@ -256,6 +274,8 @@ cache_put_job(struct store *s, const struct cache_conf *c, const char *key, cons
 	j->resp.stop = r->stop;
 	j->resp.stop_raw = r->stop_raw != NULL ? xstrdup(r->stop_raw) : NULL;
 	j->resp.usage = r->usage;
+	for (size_t i = 0; i < r->n_parts; i++)
+		llm_part_copy(llm_response_add_part(&j->resp, r->parts[i].type), &r->parts[i]);
 	return j;
 }
 

@@ -24,6 +24,17 @@ struct ledger_job {
 	int rc;
 };
 
+void
+ledger_row_usage(struct ledger_row *row, const struct llm_usage *u)
+{
+	row->input_tokens = u->input_tokens;
+	row->output_tokens = u->output_tokens;
+	row->cache_read_tokens = u->cache_read_tokens;
+	row->cache_write_tokens = u->cache_write_tokens;
+	row->cache_write_1h_tokens = u->cache_write_1h_tokens;
+	row->reasoning_tokens = u->reasoning_tokens;
+}
+
 /* Insert one row and settle its reservation, inside the writer's open transaction. */
 static int
 ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
@@ -34,8 +45,9 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	if (sqlite3_prepare_v2(db,
 	        "INSERT INTO ledger(time_ms, route, provider, model, "
 	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
-	        "error_class, cache_hit, attempts, usage_estimated, response_id) "
-	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "error_class, cache_hit, attempts, usage_estimated, response_id, "
+	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens) "
+	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
@@ -53,6 +65,10 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	sqlite3_bind_int(st, 13, r->attempts);
 	sqlite3_bind_int(st, 14, r->usage_estimated != 0);
 	sqlite3_bind_text(st, 15, r->response_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 16, r->cache_read_tokens);
+	sqlite3_bind_int64(st, 17, r->cache_write_tokens);
+	sqlite3_bind_int64(st, 18, r->cache_write_1h_tokens);
+	sqlite3_bind_int64(st, 19, r->reasoning_tokens);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "llm.h"
 
 struct store;
 
@@ -23,9 +24,13 @@ struct ledger_row {
 	int64_t time_ms; /* wall clock; <= 0: the store's clock now */
 	char route[64];  /* may be empty */
 	char provider[64];
-	char model[128]; /* alias */
-	int64_t input_tokens;
-	int64_t output_tokens;
+	char model[128];       /* alias */
+	int64_t input_tokens;  /* every input token, cache reads and writes included */
+	int64_t output_tokens; /* every output token, reasoning included */
+	int64_t cache_read_tokens;
+	int64_t cache_write_tokens;    /* 5-minute and 1-hour ones */
+	int64_t cache_write_1h_tokens; /* of cache_write_tokens */
+	int64_t reasoning_tokens;      /* of output_tokens, where the API says */
 	int usage_estimated; /* cancelled before the provider said: the tokens are estimates */
 	double cost_usd;     /* 0 for cache hits and unpriced models */
 	int unpriced;        /* the model has no price: cost unknown, not zero */
@@ -36,6 +41,9 @@ struct ledger_row {
 	int attempts;
 	char response_id[128]; /* the provider's id for the answer, may be empty */
 };
+
+/* A request's usage into the row's token columns. */
+void ledger_row_usage(struct ledger_row *, const struct llm_usage *);
 
 /*
  * Queue row for commit. done(arg, rc) runs on the writer thread once the

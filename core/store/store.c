@@ -139,6 +139,16 @@ static const char *const migrations[] = {
     "  expires_ms INTEGER NOT NULL);",
     /* 4 -> 5: events say which process wrote them (its instance id, the admin API's) */
     "ALTER TABLE events ADD COLUMN instance TEXT NOT NULL DEFAULT '';",
+    /* 5 -> 6: usage as the APIs give it: cache reads and writes (the 1-hour ones apart) and
+     * reasoning tokens per ledger row; a cached answer keeps its parts (tool calls,
+     * thinking) and the same usage */
+    "ALTER TABLE ledger ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE ledger ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE ledger ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE ledger ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE cache ADD COLUMN parts TEXT;"
+    "ALTER TABLE cache ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE cache ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;",
 };
 
 int
