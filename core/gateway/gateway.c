@@ -14,12 +14,22 @@
  * A request is referenced by MHD (until completed), the router (until done)
  * and a stream response (until destroyed); the gateway by itself and each
  * live request, so a stopped gateway's late router callbacks stay safe.
+ *
+ * The router is referenced too (struct gw_router): a reload swaps in a new
+ * one, and the old one is handed back to its owner only when the last
+ * request that went to it, and the last handler reading it, is done.
+ * Draining (SIGTERM) refuses new LLM requests and counts down the live ones.
+ * The same handler serves the TCP daemon and the Unix socket's
+ * (gateway_local.c); /admin/v1/ goes to gateway_admin.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -29,8 +39,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "events.h"
 #include "gateway.h"
 #include "gateway_priv.h"
+#include "store.h"
 
 /*
  * libmicrohttpd's per-connection memory: the request line and headers, a read
@@ -45,40 +57,6 @@
 /* What libmicrohttpd spends per request header besides the bytes (its list entry). */
 #define GW_HEADER_COST 64
 
-enum gw_phase {
-	PH_READ, /* receiving the body */
-	PH_WAIT, /* inside the router */
-	PH_SENT, /* response queued */
-};
-
-struct gw_req {
-	struct gateway *gw;
-	struct MHD_Connection *conn;
-	int refs; /* under gw->mu */
-	enum gw_endpoint ep;
-	enum gw_api api;
-	enum gw_phase phase;
-	int bad_method;
-	int too_large;
-	struct buf body;
-	uint64_t start_us;
-	struct gw_ask ask;
-	int stream;
-	char id[64];
-
-	/* Shared with the engine thread: under gw->mu. */
-	int suspended;
-	uint64_t rid; /* the router's id for it, 0 before submit */
-	int closed;   /* MHD completed it */
-	int finished; /* the router's done arrived */
-	struct router_result *res;
-	struct gw_stream st;
-	struct buf out; /* SSE bytes not yet read */
-	size_t out_off;
-	int out_end; /* nothing more will be appended */
-	struct gw_req *prev, *next;
-};
-
 void
 gateway_opts_init(struct gateway_opts *o)
 {
@@ -86,6 +64,7 @@ gateway_opts_init(struct gateway_opts *o)
 	o->listen = GATEWAY_DEFAULT_LISTEN;
 	o->token_env = GATEWAY_DEFAULT_TOKEN_ENV;
 	o->max_body = GATEWAY_DEFAULT_MAX_BODY;
+	o->admin_token_env = GATEWAY_ADMIN_TOKEN_ENV;
 }
 
 const int gw_codes[GW_CODES] = {200, 400, 401, 404, 405, 413, 429, 500, 502, 503, 504, 0};
@@ -102,8 +81,8 @@ gw_code_index(int status)
 const char *
 gw_endpoint_name(enum gw_endpoint ep)
 {
-	static const char *names[] = {
-	    "chat_completions", "messages", "models", "health", "ready", "metrics", "other"};
+	static const char *names[] = {"chat_completions", "messages", "models", "health", "ready",
+	    "metrics", "admin", "other"};
 
 	return (unsigned)ep < nitems(names) ? names[ep] : "other";
 }
@@ -113,14 +92,57 @@ gw_unref(struct gateway *gw)
 {
 	if (atomic_fetch_sub(&gw->refs, 1) != 1)
 		return;
+	free(gw->cur);
+	while (gw->retired != NULL) {
+		struct gw_router *gr = gw->retired;
+		gw->retired = gr->next;
+		free(gr);
+	}
 	pthread_mutex_destroy(&gw->mu);
+	pthread_mutex_destroy(&gw->log_mu);
+	pthread_cond_destroy(&gw->idle);
+	pthread_cond_destroy(&gw->tick);
 	free(gw->token);
+	free(gw->admin_token);
+	free(gw->config_path);
+	free(gw->socket_path);
+	free(gw->info_path);
 	free(gw);
 }
 
+struct gw_router *
+gw_router_get(struct gateway *gw)
+{
+	struct gw_router *gr;
+
+	pthread_mutex_lock(&gw->mu);
+	gr = gw->cur;
+	gr->refs++;
+	pthread_mutex_unlock(&gw->mu);
+	return gr;
+}
+
+void
+gw_router_put(struct gateway *gw, struct gw_router *gr)
+{
+	if (gr == NULL)
+		return;
+	pthread_mutex_lock(&gw->mu);
+	gr->refs--;
+	pthread_mutex_unlock(&gw->mu);
+}
+
+void
+gw_req_ref(struct gw_req *q)
+{
+	pthread_mutex_lock(&q->gw->mu);
+	q->refs++;
+	pthread_mutex_unlock(&q->gw->mu);
+}
+
 /* Drop one reference; called without gw->mu. */
-static void
-req_unref(struct gw_req *q)
+void
+gw_req_unref(struct gw_req *q)
 {
 	struct gateway *gw = q->gw;
 	int left;
@@ -134,15 +156,17 @@ req_unref(struct gw_req *q)
 		router_result_free(q->res);
 		free(q->res);
 	}
+	gw_router_put(gw, q->gr);
 	buf_free(&q->body);
 	buf_free(&q->out);
+	free(q->path);
 	free(q);
 	gw_unref(gw);
 }
 
 /* Resume a suspended connection; with gw->mu held. */
-static void
-req_wake(struct gw_req *q)
+void
+gw_req_wake(struct gw_req *q)
 {
 	if (q->suspended && !q->closed) {
 		q->suspended = 0;
@@ -151,8 +175,8 @@ req_wake(struct gw_req *q)
 }
 
 /* Suspend until the engine thread has something; with gw->mu held. -1 if stopping. */
-static int
-req_sleep(struct gw_req *q)
+int
+gw_req_sleep(struct gw_req *q)
 {
 	if (q->gw->stopping)
 		return -1;
@@ -166,6 +190,7 @@ count_reply(struct gw_req *q, int status)
 {
 	pthread_mutex_lock(&q->gw->mu);
 	q->gw->http[q->ep][gw_code_index(status)]++;
+	q->status = status;
 	pthread_mutex_unlock(&q->gw->mu);
 }
 
@@ -246,6 +271,12 @@ reply_error(struct gw_req *q, int status, enum llm_errclass cls, const char *mes
 	    gw_error_body(q->api, status, cls, message, param), res, retry, cls == LLM_ERR_BUDGET);
 }
 
+enum MHD_Result
+gw_reply(struct gw_req *q, int status, const char *ctype, char *body)
+{
+	return reply(q, status, ctype, body, NULL, -1, 0);
+}
+
 static enum MHD_Result
 reply_json(struct gw_req *q, int status, cJSON *o)
 {
@@ -255,13 +286,22 @@ reply_json(struct gw_req *q, int status, cJSON *o)
 	return reply(q, status, "application/json", s, NULL, -1, 0);
 }
 
+int
+gw_token_equal(const char *want, const char *given)
+{
+	size_t n = strlen(want), m = strlen(given);
+	volatile unsigned char diff = (unsigned char)(n != m);
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(want[i] ^ (i < m ? given[i] : 0));
+	return diff == 0;
+}
+
 /* Constant-time check of the client's bearer token or x-api-key. */
 static int
 auth_ok(struct gw_req *q)
 {
 	const char *tok = q->gw->token, *h, *given = NULL;
-	size_t n, m;
-	volatile unsigned char diff = 0;
 
 	if (tok == NULL)
 		return 1;
@@ -270,14 +310,7 @@ auth_ok(struct gw_req *q)
 		given = h + 7;
 	else
 		given = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "x-api-key");
-	if (given == NULL)
-		return 0;
-	n = strlen(tok);
-	m = strlen(given);
-	diff = (unsigned char)(n != m);
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(tok[i] ^ (i < m ? given[i] : 0));
-	return diff == 0;
+	return given != NULL && gw_token_equal(tok, given);
 }
 
 /* ---- the router's callbacks (engine thread) ---- */
@@ -290,7 +323,7 @@ on_delta(void *arg, const char *text, size_t len)
 	pthread_mutex_lock(&q->gw->mu);
 	if (!q->closed) {
 		gw_stream_delta(&q->st, &q->out, text, len);
-		req_wake(q);
+		gw_req_wake(q);
 	}
 	pthread_mutex_unlock(&q->gw->mu);
 }
@@ -335,9 +368,9 @@ on_done(void *arg, struct router_result *res)
 		}
 		q->out_end = 1;
 	}
-	req_wake(q);
+	gw_req_wake(q);
 	pthread_mutex_unlock(&gw->mu);
-	req_unref(q);
+	gw_req_unref(q);
 }
 
 /* ---- streams ---- */
@@ -365,7 +398,7 @@ stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		pthread_mutex_unlock(&q->gw->mu);
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	}
-	if (req_sleep(q) != 0) {
+	if (gw_req_sleep(q) != 0) {
 		pthread_mutex_unlock(&q->gw->mu);
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
@@ -376,7 +409,7 @@ stream_read(void *cls, uint64_t pos, char *out, size_t max)
 static void
 stream_free(void *cls)
 {
-	req_unref(cls);
+	gw_req_unref(cls);
 }
 
 static enum MHD_Result
@@ -389,9 +422,7 @@ reply_stream(struct gw_req *q)
 	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, q, stream_free);
 	if (resp == NULL)
 		return MHD_NO;
-	pthread_mutex_lock(&q->gw->mu);
-	q->refs++;
-	pthread_mutex_unlock(&q->gw->mu);
+	gw_req_ref(q);
 	MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	MHD_add_response_header(resp, "x-llmdeck-model", q->ask.model);
@@ -452,8 +483,16 @@ serve_llm(struct gw_req *q)
 		rc = gw_parse_openai(q->body.data, q->body.len, &req, &q->ask, &bad);
 	else
 		rc = gw_parse_anthropic(q->body.data, q->body.len, &req, &q->ask, &bad);
+	if (!q->admitted) {
+		buf_free(&q->body);
+		llm_request_free(&req);
+		return reply_error(q, 503, LLM_ERR_NO_PROVIDER,
+		    "the gateway is draining (shutting down): send the request to another instance",
+		    NULL, NULL);
+	}
+	q->gr = gw_router_get(gw);
 	if (rc == 0)
-		rc = gw_resolve_model(router_config(gw->router), q->ask.model, &req, &bad);
+		rc = gw_resolve_model(router_config(q->gr->router), q->ask.model, &req, &bad);
 	buf_free(&q->body);
 	if (rc != 0) {
 		llm_request_free(&req);
@@ -473,7 +512,7 @@ serve_llm(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 
-	rid = router_submit(gw->router, &req, q->stream ? on_delta : NULL, on_done, q);
+	rid = router_submit(q->gr->router, &req, q->stream ? on_delta : NULL, on_done, q);
 	llm_request_free(&req);
 
 	pthread_mutex_lock(&gw->mu);
@@ -482,7 +521,7 @@ serve_llm(struct gw_req *q)
 		pthread_mutex_unlock(&gw->mu);
 		return respond(q);
 	}
-	rc = req_sleep(q);
+	rc = gw_req_sleep(q);
 	pthread_mutex_unlock(&gw->mu);
 	return rc == 0 ? MHD_YES : MHD_NO;
 }
@@ -490,7 +529,8 @@ serve_llm(struct gw_req *q)
 static enum MHD_Result
 serve_models(struct gw_req *q)
 {
-	const struct config *cfg = router_config(q->gw->router);
+	struct gw_router *gr = gw_router_get(q->gw);
+	const struct config *cfg = router_config(gr->router);
 	cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data"), *m, *it;
 	int dup;
 
@@ -522,6 +562,7 @@ serve_models(struct gw_req *q)
 		cJSON_AddStringToObject(m, "owned_by", "llmdeck-route");
 		cJSON_AddItemToArray(data, m);
 	}
+	gw_router_put(q->gw, gr);
 	return reply_json(q, 200, o);
 }
 
@@ -529,16 +570,25 @@ static enum MHD_Result
 serve_ready(struct gw_req *q)
 {
 	struct router_snapshot s;
+	struct gw_router *gr = gw_router_get(q->gw);
 	cJSON *o = cJSON_CreateObject();
-	int usable = 0;
+	int usable = 0, draining;
 
-	router_snapshot(q->gw->router, &s);
+	memset(&s, 0, sizeof s);
+	router_snapshot(gr->router, &s);
+	gw_router_put(q->gw, gr);
 	for (size_t i = 0; i < s.n_providers; i++)
 		usable += s.providers[i].usable != 0;
 	router_snapshot_free(&s);
-	cJSON_AddStringToObject(o, "status", usable > 0 ? "ready" : "unavailable");
+	pthread_mutex_lock(&q->gw->mu);
+	draining = q->gw->draining;
+	pthread_mutex_unlock(&q->gw->mu);
+	cJSON_AddStringToObject(o, "status",
+	    draining         ? "draining"
+	        : usable > 0 ? "ready"
+	                     : "unavailable");
 	cJSON_AddNumberToObject(o, "usable_providers", usable);
-	return reply_json(q, usable > 0 ? 200 : 503, o);
+	return reply_json(q, usable > 0 && !draining ? 200 : 503, o);
 }
 
 /* The body is complete: answer or hand to the router. */
@@ -547,10 +597,12 @@ dispatch(struct gw_req *q)
 {
 	cJSON *o;
 
+	if (q->ep == GW_EP_ADMIN)
+		return gw_admin(q);
 	if (q->ep == GW_EP_OTHER)
 		return reply_error(q, 404, LLM_OK,
 		    "no such endpoint (POST /v1/chat/completions, "
-		    "POST /v1/messages, GET /v1/models, /health, /ready, /metrics)",
+		    "POST /v1/messages, GET /v1/models, /health, /ready, /metrics, /admin/v1/)",
 		    NULL, NULL);
 	if (q->bad_method)
 		return reply_error(q, 405, LLM_OK, "method not allowed on this endpoint", NULL,
@@ -631,9 +683,21 @@ classify(struct gw_req *q, const char *url, const char *method)
 	} else if (strcmp(url, "/metrics") == 0) {
 		q->ep = GW_EP_METRICS;
 		q->bad_method = !get;
+	} else if (strncmp(url, "/admin/v1/", 10) == 0) {
+		q->ep = GW_EP_ADMIN; /* it checks its own methods */
 	} else {
 		q->ep = GW_EP_OTHER;
 	}
+}
+
+/* The daemon a connection came in on. */
+static struct MHD_Daemon *
+conn_daemon(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+
+	return ci != NULL ? ci->daemon : NULL;
 }
 
 static enum MHD_Result
@@ -654,8 +718,14 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		buf_init(&q->body);
 		buf_init(&q->out);
 		classify(q, url, method);
+		strlcpy_(q->method, method, sizeof q->method);
+		q->path = xstrdup(url);
+		q->local = gw->local_daemon != NULL && conn_daemon(conn) == gw->local_daemon;
 		atomic_fetch_add(&gw->refs, 1);
 		pthread_mutex_lock(&gw->mu);
+		q->admitted = !gw->draining;
+		if (q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES)
+			gw->llm_live++;
 		q->next = gw->live;
 		if (gw->live != NULL)
 			gw->live->prev = q;
@@ -694,7 +764,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		pthread_mutex_lock(&gw->mu);
 		if (!req_ready(q)) {
 			/* Woken with nothing to say (the gateway stopping): sleep or close. */
-			int rc = req_sleep(q);
+			int rc = gw_req_sleep(q);
 			pthread_mutex_unlock(&gw->mu);
 			return rc == 0 ? MHD_YES : MHD_NO;
 		}
@@ -702,6 +772,63 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return respond(q);
 	default: return MHD_YES;
 	}
+}
+
+/* One JSON line per LLM request: who answered and what it cost, never the
+ * prompt, the answer or a key. */
+static void
+access_log_line(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	const struct router_result *res;
+	cJSON *o = cJSON_CreateObject();
+	char when[64], *line;
+	struct timespec ts;
+	struct tm tm;
+	int status, finished;
+	uint64_t rid;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    (ts.tv_nsec / 1000000) % 1000);
+	pthread_mutex_lock(&gw->mu);
+	status = q->status;
+	finished = q->finished;
+	res = finished ? q->res : NULL;
+	rid = q->rid;
+	pthread_mutex_unlock(&gw->mu);
+	cJSON_AddStringToObject(o, "time", when);
+	cJSON_AddStringToObject(o, "instance", gw->instance);
+	cJSON_AddStringToObject(o, "id", q->id);
+	cJSON_AddStringToObject(o, "endpoint", gw_endpoint_name(q->ep));
+	cJSON_AddStringToObject(o, "model", q->ask.model);
+	cJSON_AddBoolToObject(o, "stream", q->stream);
+	cJSON_AddNumberToObject(o, "status", status);
+	cJSON_AddStringToObject(o, "provider", res != NULL ? res->provider : "");
+	cJSON_AddNumberToObject(o, "attempts", res != NULL ? (double)res->n_attempts : 0);
+	cJSON_AddNumberToObject(o, "latency_ms",
+	    (double)((clock_mono_us() - q->start_us) / 100) / 10.0);
+	cJSON_AddNumberToObject(o, "input_tokens",
+	    res != NULL ? (double)res->resp.usage.input_tokens : 0);
+	cJSON_AddNumberToObject(o, "output_tokens",
+	    res != NULL ? (double)res->resp.usage.output_tokens : 0);
+	cJSON_AddNumberToObject(o, "cost_usd", res != NULL ? res->cost_usd : 0);
+	cJSON_AddBoolToObject(o, "cached", res != NULL && res->cached);
+	if (res == NULL)
+		cJSON_AddStringToObject(o, "error", rid != 0 ? "client_left" : "refused");
+	else if (res->cls != LLM_OK)
+		cJSON_AddStringToObject(o, "error", llm_errclass_name(res->cls));
+	else
+		cJSON_AddNullToObject(o, "error");
+	line = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	pthread_mutex_lock(&gw->log_mu);
+	fprintf(gw->access_log, "%s\n", line);
+	fflush(gw->access_log);
+	pthread_mutex_unlock(&gw->log_mu);
+	free(line);
 }
 
 static void
@@ -730,12 +857,27 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		gw->live = q->next;
 	if (q->next != NULL)
 		q->next->prev = q->prev;
+	if (q->events) {
+		if (q->ev_prev != NULL)
+			q->ev_prev->ev_next = q->ev_next;
+		else
+			gw->streams = q->ev_next;
+		if (q->ev_next != NULL)
+			q->ev_next->ev_prev = q->ev_prev;
+	}
 	if ((q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) && q->phase == PH_SENT)
 		hist_record(&gw->latency[q->api], clock_mono_us() - q->start_us);
+	if (q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) {
+		gw->llm_live--;
+		pthread_cond_broadcast(&gw->idle);
+	}
 	pthread_mutex_unlock(&gw->mu);
+	/* q->gr is referenced until q is freed: the router is still there. */
 	if (cancel != 0)
-		router_cancel(gw->router, cancel);
-	req_unref(q);
+		router_cancel(q->gr->router, cancel);
+	if (gw->access_log != NULL && (q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES))
+		access_log_line(q);
+	gw_req_unref(q);
 }
 
 /* Split "HOST:PORT" or "[V6]:PORT" and resolve it (numeric or a name). */
@@ -796,6 +938,119 @@ bad:
 	return -1;
 }
 
+struct MHD_Daemon *
+gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads)
+{
+	unsigned int flags;
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+		flags |= MHD_USE_EPOLL;
+	else
+		flags |= MHD_USE_POLL;
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw, MHD_OPTION_LISTEN_SOCKET,
+	    listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)60000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
+	    gw_completed, gw, MHD_OPTION_END);
+}
+
+/* The listening TCP socket, bound (the daemon owns it once started). -1 with *cause. */
+static int
+tcp_listen(const struct sockaddr_storage *ss, socklen_t sslen, const char *where, int *port,
+    char **cause)
+{
+	struct sockaddr_storage bound;
+	socklen_t len = sizeof bound;
+	int fd, on = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*cause = xasprintf("gateway: cannot listen on %s: %s", where, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, (const struct sockaddr *)ss, sslen) != 0 || listen(fd, 4096) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+		*cause = xasprintf("gateway: cannot listen on %s: %s", where, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+	                                          : ((struct sockaddr_in *)&bound)->sin_port);
+	return fd;
+}
+
+/* Heartbeats for event streams, once a second, until the gateway stops. */
+static void *
+ticker_main(void *arg)
+{
+	struct gateway *gw = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&gw->mu);
+	while (!gw->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&gw->tick, &gw->mu, &ts);
+		if (!gw->stopping)
+			gw_admin_heartbeat(gw);
+	}
+	pthread_mutex_unlock(&gw->mu);
+	return NULL;
+}
+
+/* The gateway's fields from opts: identity, tokens, hooks. */
+static void
+gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *opts,
+    const char *tok, int loopback)
+{
+	pthread_condattr_t ca;
+	const char *admin;
+
+	gw->store = opts->store;
+	gw->max_body = opts->max_body > 0 ? opts->max_body : GATEWAY_DEFAULT_MAX_BODY;
+	/* A token set on loopback is enforced too: the operator asked for it. */
+	gw->token = tok != NULL ? xstrdup(tok) : NULL;
+	strlcpy_(gw->admin_env,
+	    opts->admin_token_env != NULL ? opts->admin_token_env : GATEWAY_ADMIN_TOKEN_ENV,
+	    sizeof gw->admin_env);
+	admin = getenv(gw->admin_env);
+	gw->admin_token = admin != NULL && *admin != '\0' ? xstrdup(admin) : NULL;
+	gw->admin_tcp = loopback || gw->admin_token != NULL;
+	atomic_init(&gw->refs, 1);
+	pthread_mutex_init(&gw->mu, NULL);
+	pthread_mutex_init(&gw->log_mu, NULL);
+	pthread_cond_init(&gw->idle, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&gw->tick, &ca);
+	pthread_condattr_destroy(&ca);
+	for (int i = 0; i < 2; i++)
+		hist_init(&gw->latency[i]);
+	gw->cur = xcalloc(1, sizeof *gw->cur);
+	gw->cur->router = router;
+	gw->cur->refs = 1;
+	if (opts->instance != NULL && *opts->instance != '\0')
+		strlcpy_(gw->instance, opts->instance, sizeof gw->instance);
+	else
+		gateway_default_instance(gw->instance, sizeof gw->instance);
+	if (gethostname(gw->host, sizeof gw->host) != 0)
+		strlcpy_(gw->host, "localhost", sizeof gw->host);
+	gw->host[sizeof gw->host - 1] = '\0';
+	strlcpy_(gw->version, opts->version != NULL ? opts->version : "", sizeof gw->version);
+	gw->config_path = opts->config_path != NULL ? xstrdup(opts->config_path) : NULL;
+	gw->started_ms = clock_wall_ms();
+	gw->access_log = opts->access_log;
+	gw->reload = opts->reload;
+	gw->reload_arg = opts->reload_arg;
+}
+
 struct gateway *
 gateway_start(struct router *router, const struct gateway_opts *opts, char **cause)
 {
@@ -803,18 +1058,16 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 	struct gateway *gw;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	const union MHD_DaemonInfo *info;
-	const char *token_env, *tok;
+	const char *token_env, *tok, *where;
 	char host[256];
-	int loopback = 0;
-	unsigned int flags, threads;
+	int loopback = 0, fd, port;
 
 	if (opts == NULL) {
 		gateway_opts_init(&def);
 		opts = &def;
 	}
-	if (parse_listen(opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN, &ss, &sslen,
-	        host, sizeof host, &loopback, cause) != 0)
+	where = opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN;
+	if (parse_listen(where, &ss, &sslen, host, sizeof host, &loopback, cause) != 0)
 		return NULL;
 	token_env = opts->token_env != NULL ? opts->token_env : GATEWAY_DEFAULT_TOKEN_ENV;
 	tok = getenv(token_env);
@@ -822,46 +1075,33 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		tok = NULL;
 	if ((!loopback || opts->require_token) && tok == NULL) {
 		*cause = xasprintf("gateway: listening on %s requires a bearer token: set %s",
-		    opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN, token_env);
+		    where, token_env);
 		return NULL;
 	}
+	if ((fd = tcp_listen(&ss, sslen, where, &port, cause)) < 0)
+		return NULL;
 
 	gw = xcalloc(1, sizeof *gw);
-	gw->router = router;
-	gw->store = opts->store;
-	gw->max_body = opts->max_body > 0 ? opts->max_body : GATEWAY_DEFAULT_MAX_BODY;
-	/* A token set on loopback is enforced too: the operator asked for it. */
-	gw->token = tok != NULL ? xstrdup(tok) : NULL;
-	atomic_init(&gw->refs, 1);
-	pthread_mutex_init(&gw->mu, NULL);
-	for (int i = 0; i < 2; i++)
-		hist_init(&gw->latency[i]);
-
-	threads = opts->threads > 1 ? (unsigned int)opts->threads : 1;
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-		flags |= MHD_USE_EPOLL;
-	else
-		flags |= MHD_USE_POLL;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	gw->daemon = MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)60000, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)300, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
-	    gw_completed, gw, MHD_OPTION_END);
+	gw_setup(gw, router, opts, tok, loopback);
+	gw->daemon = gw_daemon_start(gw, fd, ss.ss_family == AF_INET6,
+	    opts->threads > 1 ? (unsigned int)opts->threads : 1);
 	if (gw->daemon == NULL) {
-		*cause = xasprintf("gateway: cannot listen on %s (address in use or not local?)",
-		    opts->listen != NULL ? opts->listen : GATEWAY_DEFAULT_LISTEN);
+		*cause = xasprintf("gateway: cannot serve on %s", where);
+		close(fd);
 		gw_unref(gw);
 		return NULL;
 	}
-	(void)sslen;
-	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	gw->port = info != NULL ? (int)info->port : 0;
+	gw->port = port;
 	snprintf(gw->url, sizeof gw->url,
 	    ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host, gw->port);
+	if (opts->local_socket && gw_local_start(gw, cause) != 0) {
+		MHD_stop_daemon(gw->daemon);
+		gw_unref(gw);
+		return NULL;
+	}
+	if (pthread_create(&gw->ticker, NULL, ticker_main, gw) == 0)
+		gw->ticking = 1;
+	event_ring_set_watch(router_events(router), gw_admin_events_changed, gw);
 	return gw;
 }
 
@@ -877,16 +1117,133 @@ gateway_url(const struct gateway *gw)
 	return gw->url;
 }
 
+const char *
+gateway_instance(const struct gateway *gw)
+{
+	return gw->instance;
+}
+
+const char *
+gateway_socket_path(const struct gateway *gw)
+{
+	return gw->socket_path;
+}
+
+void
+gateway_default_instance(char *out, size_t len)
+{
+	char host[256], *p, *q;
+
+	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	if ((p = strchr(host, '.')) != NULL)
+		*p = '\0';
+	for (p = q = host; *p != '\0'; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
+			*q++ = *p;
+	*q = '\0';
+	snprintf(out, len, "%.40s-%ld", host[0] != '\0' ? host : "llmdeck", (long)getpid());
+}
+
+void
+gateway_set_router(struct gateway *gw, struct router *router)
+{
+	struct gw_router *gr = xcalloc(1, sizeof *gr), *old;
+
+	gr->router = router;
+	gr->refs = 1;
+	pthread_mutex_lock(&gw->mu);
+	old = gw->cur;
+	pthread_mutex_unlock(&gw->mu);
+	/* The new ring continues the old one's numbers before anyone reads it. */
+	event_ring_set_watch(router_events(old->router), NULL, NULL);
+	event_ring_continue(router_events(router), router_events(old->router));
+	pthread_mutex_lock(&gw->mu);
+	gw->cur = gr;
+	old->refs--;
+	old->next = gw->retired;
+	gw->retired = old;
+	pthread_mutex_unlock(&gw->mu);
+	event_ring_set_watch(router_events(router), gw_admin_events_changed, gw);
+	/* Streams waiting on the old ring look at the new one. */
+	gw_admin_events_changed(gw);
+}
+
+struct router *
+gateway_retired_router(struct gateway *gw)
+{
+	struct gw_router **pp, *gr;
+	struct router *r = NULL;
+
+	pthread_mutex_lock(&gw->mu);
+	for (pp = &gw->retired; (gr = *pp) != NULL; pp = &gr->next) {
+		if (gr->refs == 0) {
+			*pp = gr->next;
+			r = gr->router;
+			free(gr);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&gw->mu);
+	return r;
+}
+
+int
+gateway_drain(struct gateway *gw, int timeout_ms)
+{
+	struct timespec ts;
+	int left;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&gw->mu);
+	gw->draining = 1;
+	while (gw->llm_live > 0)
+		if (pthread_cond_timedwait(&gw->idle, &gw->mu, &ts) != 0)
+			break;
+	left = (int)gw->llm_live;
+	pthread_mutex_unlock(&gw->mu);
+	return left;
+}
+
+void
+gateway_close(struct gateway *gw)
+{
+	struct router *r;
+
+	if (gw == NULL || gw->closed)
+		return;
+	gw->closed = 1;
+	pthread_mutex_lock(&gw->mu);
+	r = gw->cur->router;
+	pthread_mutex_unlock(&gw->mu);
+	event_ring_set_watch(router_events(r), NULL, NULL);
+	pthread_mutex_lock(&gw->mu);
+	gw->stopping = 1;
+	for (struct gw_req *q = gw->live; q != NULL; q = q->next)
+		gw_req_wake(q);
+	pthread_cond_broadcast(&gw->tick);
+	pthread_mutex_unlock(&gw->mu);
+	if (gw->ticking)
+		pthread_join(gw->ticker, NULL);
+	MHD_stop_daemon(gw->daemon);
+	if (gw->local_daemon != NULL)
+		MHD_stop_daemon(gw->local_daemon);
+	gw_local_stop(gw);
+}
+
 void
 gateway_stop(struct gateway *gw)
 {
 	if (gw == NULL)
 		return;
-	pthread_mutex_lock(&gw->mu);
-	gw->stopping = 1;
-	for (struct gw_req *q = gw->live; q != NULL; q = q->next)
-		req_wake(q);
-	pthread_mutex_unlock(&gw->mu);
-	MHD_stop_daemon(gw->daemon);
+	gateway_close(gw);
 	gw_unref(gw);
 }

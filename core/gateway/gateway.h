@@ -9,6 +9,9 @@
  *   GET  /health               200 while the process runs (no auth)
  *   GET  /ready                200 if a provider is usable now, else 503 (no auth)
  *   GET  /metrics              Prometheus text exposition format
+ *   /admin/v1/...              the admin API (gateway_admin.c; README "The admin API"):
+ *                              snapshot, events (also as a live SSE stream),
+ *                              provider actions, cache flush, reload
  *
  * The request's "model" names a route (config routes), a model alias, or a
  * configured model id (mapped to its alias); anything else is a 400.
@@ -39,11 +42,29 @@
  * Clients send "Authorization: Bearer T" or "x-api-key: T"; it is compared in
  * constant time. /health and /ready need no token. Provider keys never appear
  * in answers, errors, headers or metrics.
+ *
+ * The admin API answers only the bearer token in LLMDECK_ADMIN_TOKEN (the
+ * gateway's token does not open it) when that is set. Without it, it is open
+ * on loopback and on the Unix socket, and refused over TCP anywhere else.
+ *
+ * With local_socket, the gateway also listens on a Unix socket,
+ * $XDG_RUNTIME_DIR/llmdeck/INSTANCE.sock (else /tmp/llmdeck-UID/; the
+ * directory 0700, the socket 0600), serving the same endpoints, and writes
+ * INSTANCE.json beside it (id, pid, host, listen URL, socket, start time,
+ * version) for `llmdeck ls` and `llmdeck attach`; gateway_stop removes both.
+ *
+ * Operating it: gateway_drain() (SIGTERM) refuses new LLM requests with 503
+ * and /ready says 503, while the ones already in finish; gateway_set_router()
+ * (a reload) sends new requests to a new router while the old one finishes
+ * its own, and gateway_retired_router() hands the old one back once nothing
+ * uses it.
  */
 #ifndef LLMDECK_GATEWAY_H
 #define LLMDECK_GATEWAY_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 struct router;
 struct store;
@@ -52,6 +73,7 @@ struct gateway;
 #define GATEWAY_DEFAULT_LISTEN "127.0.0.1:8088"
 #define GATEWAY_DEFAULT_TOKEN_ENV "LLMDECK_GATEWAY_TOKEN"
 #define GATEWAY_DEFAULT_MAX_BODY (1024 * 1024)
+#define GATEWAY_ADMIN_TOKEN_ENV "LLMDECK_ADMIN_TOKEN"
 
 struct gateway_opts {
 	const char *listen;    /* "HOST:PORT" (port 0: ephemeral); NULL: the default */
@@ -60,6 +82,18 @@ struct gateway_opts {
 	int require_token;     /* require the token on loopback too (tests) */
 	int threads;           /* libmicrohttpd polling threads; 0: 1 */
 	struct store *store;   /* optional: budget and cache figures in /metrics */
+
+	/* The admin API, the local socket, the access log. */
+	const char *instance;        /* instance id; NULL: gateway_default_instance() */
+	const char *version;         /* shown by the snapshot */
+	const char *config_path;     /* shown by the snapshot; NULL: none */
+	const char *admin_token_env; /* NULL: GATEWAY_ADMIN_TOKEN_ENV */
+	int local_socket;            /* also serve on the Unix socket, write the instance file */
+	FILE *access_log;            /* a JSON line per LLM request, or NULL */
+	/* POST /admin/v1/reload: 0, or -1 with *cause (one line); NULL: not offered.
+	 * Called on a libmicrohttpd thread. */
+	int (*reload)(void *arg, char **cause);
+	void *reload_arg;
 };
 
 void gateway_opts_init(struct gateway_opts *);
@@ -75,12 +109,62 @@ int gateway_port(const struct gateway *);
 /* "http://HOST:PORT" with the real port. */
 const char *gateway_url(const struct gateway *);
 /*
- * Stop listening, close every connection and free. Requests still inside the
- * router finish there; their results are dropped.
+ * Stop listening, close every connection and free (gateway_close, then free).
+ * Requests still inside the router finish there; their results are dropped.
  */
 void gateway_stop(struct gateway *);
+/* Stop listening and close every connection, but keep the handle: the routers
+ * a reload retired can still be had from gateway_retired_router; then
+ * gateway_stop frees it. */
+void gateway_close(struct gateway *);
 
 /* The /metrics text (caller frees): what GET /metrics answers. */
 char *gateway_metrics_text(struct gateway *);
+
+/* The instance id ("HOST-PID" unless opts said), and the Unix socket's path (NULL if none). */
+const char *gateway_instance(const struct gateway *);
+const char *gateway_socket_path(const struct gateway *);
+/* "HOST-PID": the short host name (letters, digits, '-', '_', '.') and the pid. */
+void gateway_default_instance(char *out, size_t len);
+
+/*
+ * A reload: new requests go to router from now on (which must outlive the
+ * gateway or come back from gateway_retired_router); the events of the old
+ * one's ring are carried over so event ids go on. The old router finishes the
+ * requests it has.
+ */
+void gateway_set_router(struct gateway *, struct router *);
+/* A router set aside by gateway_set_router that nothing uses any more (the
+ * caller frees it), or NULL. */
+struct router *gateway_retired_router(struct gateway *);
+
+/*
+ * Stop taking LLM requests (503, "draining"; /ready 503 too) and wait up to
+ * timeout_ms for the ones already in to be answered. Returns how many are left.
+ */
+int gateway_drain(struct gateway *, int timeout_ms);
+
+/* A live local instance, from its file in the runtime directory. */
+struct gateway_instance {
+	char id[64];
+	long pid;
+	char host[64];
+	char listen[128]; /* "http://HOST:PORT" */
+	char socket[108]; /* the Unix socket's path */
+	char version[32];
+	int64_t started_ms;
+};
+/*
+ * The runtime directory: $XDG_RUNTIME_DIR/llmdeck, else /tmp/llmdeck-UID;
+ * created 0700 if missing, refused if another user owns it or others may
+ * enter it. Caller frees; NULL with *cause.
+ */
+char *gateway_runtime_dir(char **cause);
+/*
+ * The live local instances (their process alive and their socket answering),
+ * ordered by start time; the files of dead ones are removed. 0 (*out: caller
+ * frees), or -1 with *cause.
+ */
+int gateway_instances(struct gateway_instance **out, size_t *n, char **cause);
 
 #endif

@@ -312,9 +312,8 @@ provider_series(struct buf *b, const struct router_snapshot *s)
 
 /* Budget and cache figures, from the database. */
 static void
-store_series(struct buf *b, struct gateway *gw)
+store_series(struct buf *b, struct gateway *gw, const struct config *cfg)
 {
-	const struct config *cfg = router_config(gw->router);
 	struct budget_status bs;
 	struct cache_stats cs;
 	char *cause = NULL;
@@ -378,6 +377,7 @@ char *
 gateway_metrics_text(struct gateway *gw)
 {
 	struct gw_counts *g = xmalloc(sizeof *g);
+	struct gw_router *gr = gw_router_get(gw); /* a reload may swap it meanwhile */
 	struct router_snapshot s;
 	struct buf b;
 
@@ -389,15 +389,17 @@ gateway_metrics_text(struct gateway *gw)
 	g->in_flight = gw->in_flight;
 	g->auth_failures = gw->auth_failures;
 	pthread_mutex_unlock(&gw->mu);
-	router_snapshot(gw->router, &s);
+	memset(&s, 0, sizeof s);
+	router_snapshot(gr->router, &s);
 
 	buf_init(&b);
 	gateway_series(&b, g);
 	router_series(&b, &s);
 	provider_series(&b, &s);
-	upstream_series(&b, router_engine(gw->router));
+	upstream_series(&b, router_engine(gr->router));
 	if (gw->store != NULL)
-		store_series(&b, gw);
+		store_series(&b, gw, router_config(gr->router));
+	gw_router_put(gw, gr);
 	router_snapshot_free(&s);
 	free(g);
 	return buf_detach(&b);

@@ -1,10 +1,22 @@
-/* gateway_priv.h: shared between gateway.c, gateway_wire.c and gateway_metrics.c. */
+/*
+ * gateway_priv.h: shared between gateway.c (the server, a request's life),
+ * gateway_wire.c (the client formats), gateway_metrics.c (/metrics),
+ * gateway_admin.c (/admin/v1/) and gateway_local.c (the Unix socket and the
+ * instance file).
+ *
+ * Locks: gw->mu guards the gateway's shared state and every request's; it
+ * comes after the router's r->mu and the event ring's lock (a ring's watcher
+ * takes it to wake event streams), so no router call is ever made with
+ * gw->mu held. gw->log_mu (the access log) is a leaf.
+ */
 #ifndef LLMDECK_GATEWAY_PRIV_H
 #define LLMDECK_GATEWAY_PRIV_H
 
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "histogram.h"
@@ -77,15 +89,71 @@ enum gw_endpoint {
 	GW_EP_HEALTH,
 	GW_EP_READY,
 	GW_EP_METRICS,
+	GW_EP_ADMIN,
 	GW_EP_OTHER,
 	GW_EP__COUNT
 };
 #define GW_CODES 12 /* see gw_code_index() */
 
-struct gw_req;
+enum gw_phase {
+	PH_READ, /* receiving the body */
+	PH_WAIT, /* inside the router */
+	PH_SENT, /* response queued */
+};
+
+/*
+ * A router the gateway serves or has served: a reload swaps in a new one and
+ * the old one retires once nothing uses it. refs (under gw->mu): 1 while it is
+ * the current one, plus every request and handler using it.
+ */
+struct gw_router {
+	struct router *router;
+	int refs;
+	struct gw_router *next; /* on gw->retired */
+};
+
+struct gw_req {
+	struct gateway *gw;
+	struct MHD_Connection *conn;
+	int refs; /* under gw->mu */
+	enum gw_endpoint ep;
+	enum gw_api api;
+	enum gw_phase phase;
+	int bad_method;
+	int too_large;
+	int local;    /* came in on the Unix socket */
+	int admitted; /* arrived before the gateway began to drain */
+	char method[8];
+	char *path; /* the URL's path (the admin API routes on it) */
+	struct buf body;
+	uint64_t start_us;
+	struct gw_ask ask;
+	int stream;
+	int status; /* HTTP status sent, 0 before */
+	char id[64];
+	struct gw_router *gr; /* the router it went to, referenced until the request is freed */
+
+	/* Shared with the engine thread: under gw->mu. */
+	int suspended;
+	uint64_t rid; /* the router's id for it, 0 before submit */
+	int closed;   /* MHD completed it */
+	int finished; /* the router's done arrived */
+	struct router_result *res;
+	struct gw_stream st;
+	struct buf out; /* SSE bytes not yet read */
+	size_t out_off;
+	int out_end; /* nothing more will be appended */
+	struct gw_req *prev, *next;
+
+	/* An admin event stream (under gw->mu). */
+	int events;                       /* this request is one */
+	uint64_t ev_after;                /* the last event sent */
+	int ev_pending;                   /* woken since the last read: look again */
+	uint64_t ev_sent_ms;              /* when bytes last went out (the heartbeat) */
+	struct gw_req *ev_prev, *ev_next; /* on gw->streams */
+};
 
 struct gateway {
-	struct router *router;
 	struct store *store;
 	struct MHD_Daemon *daemon;
 	int port;
@@ -97,14 +165,67 @@ struct gateway {
 
 	pthread_mutex_t mu; /* everything below, and every gw_req's shared state */
 	int stopping;
-	struct gw_req *live; /* requests MHD still holds */
+	int closed;                /* gateway_close ran (its caller's thread only) */
+	struct gw_req *live;       /* requests MHD still holds */
+	struct gw_req *streams;    /* admin event streams among them */
+	struct gw_router *cur;     /* the router new requests go to */
+	struct gw_router *retired; /* older ones, until their last reference goes */
+	int draining;              /* SIGTERM: no new LLM requests, /ready 503 */
+	uint64_t llm_live;         /* LLM requests MHD holds (a drain waits for 0) */
+	pthread_cond_t idle;       /* llm_live went down */
+	pthread_cond_t tick;       /* the ticker's sleep (stopping wakes it) */
+	pthread_t ticker;          /* heartbeats for event streams */
+	int ticking;
 	uint64_t http[GW_EP__COUNT][GW_CODES];
 	uint64_t errors[2][LLM_ERR__COUNT]; /* [api][class] of failed router results */
 	uint64_t stream_errors[2];          /* streams that ended with an error event */
 	uint64_t in_flight;                 /* inside the router */
 	uint64_t auth_failures;
 	struct histogram latency[2]; /* [api]: request start to last byte, microseconds */
+
+	/* Set at start, then read only. */
+	char instance[64];
+	char host[64];
+	char version[32];
+	char *config_path;
+	int64_t started_ms;
+	char *admin_token;  /* NULL: none */
+	char admin_env[64]; /* the variable it comes from */
+	int admin_tcp;      /* the admin API is served over TCP (loopback, or a token is set) */
+	int (*reload)(void *, char **);
+	void *reload_arg;
+	struct MHD_Daemon *local_daemon; /* the Unix socket's, or NULL */
+	char *socket_path;               /* NULL: none */
+	char *info_path;                 /* the instance file next to it */
+	FILE *access_log;
+	pthread_mutex_t log_mu;
 };
+
+/* gateway.c, for the other files. */
+/* The current router, referenced (gw_router_put when done); never NULL. */
+struct gw_router *gw_router_get(struct gateway *);
+void gw_router_put(struct gateway *, struct gw_router *);
+/* Queue a whole response (takes body, malloc'd). */
+enum MHD_Result gw_reply(struct gw_req *, int status, const char *ctype, char *body);
+/* Suspend until woken (-1 if the gateway is stopping), and wake; gw->mu held. */
+int gw_req_sleep(struct gw_req *);
+void gw_req_wake(struct gw_req *);
+/* A reference for a response callback; the last unref frees the request. */
+void gw_req_ref(struct gw_req *);
+void gw_req_unref(struct gw_req *);
+/* Does given match want? Constant time in want's length. */
+int gw_token_equal(const char *want, const char *given);
+/* A libmicrohttpd daemon running the gateway's handler on a bound listening socket. */
+struct MHD_Daemon *gw_daemon_start(struct gateway *, int listen_fd, int ipv6, unsigned threads);
+
+/* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
+enum MHD_Result gw_admin(struct gw_req *);
+void gw_admin_events_changed(void *gw);
+void gw_admin_heartbeat(struct gateway *);
+
+/* gateway_local.c: the Unix socket and the instance file beside it. */
+int gw_local_start(struct gateway *, char **cause);
+void gw_local_stop(struct gateway *);
 
 const char *gw_endpoint_name(enum gw_endpoint);
 int gw_code_index(int status);

@@ -1,0 +1,877 @@
+/*
+ * gateway_admin.c: the admin API, /admin/v1/, JSON over the gateway's own
+ * server (TCP and the Unix socket): what the console needs to watch and steer
+ * a process that routes. README "The admin API" is the contract:
+ *
+ *   GET   /admin/v1/snapshot[?window=N]          instance, providers (totals and
+ *                                                the last N seconds, default 60),
+ *                                                requests, budget, cache, gateway
+ *   GET   /admin/v1/events[?after=ID]            events after ID, and "last"
+ *   GET   /admin/v1/events/stream[?after=ID]     the same, live (text/event-stream)
+ *   POST  /admin/v1/providers/NAME/ACTION        drain enable disable reset probe
+ *                                                clear-overrides
+ *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
+ *   POST  /admin/v1/cache/flush
+ *   POST  /admin/v1/reload
+ *
+ * Errors are {"error":{"type","message"}} with type invalid_request_error,
+ * not_found or unauthorized. Every action is an event: "admin INSTANCE: ...".
+ *
+ * Auth: with LLMDECK_ADMIN_TOKEN set, "Authorization: Bearer T" (compared in
+ * constant time) on every endpoint and connection; without it the API is open
+ * on loopback and on the Unix socket (0600 in a 0700 directory) and refused
+ * over TCP elsewhere.
+ *
+ * The event stream is a callback response like an LLM stream: its reader
+ * copies what the ring has after the client's last id into the request's
+ * buffer (one batch at a time, so the buffer stays bounded however slow the
+ * client; events the ring dropped meanwhile are announced as lost) and
+ * suspends when there is nothing; the ring's watcher and a heartbeat every
+ * 15 s resume it. Handlers run on libmicrohttpd's threads and never hold
+ * gw->mu while calling the router.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "cache.h"
+#include "config_limits.h"
+#include "events.h"
+#include "gateway.h"
+#include "gateway_priv.h"
+#include "store.h"
+
+#define ADMIN_PREFIX "/admin/v1/"
+/* Events per GET /admin/v1/events, and per batch of a stream. */
+#define ADMIN_EVENTS_MAX 1000
+#define STREAM_BATCH 64
+#define HEARTBEAT_MS 15000
+
+static enum MHD_Result PRINTFLIKE(4, 5)
+    admin_error(struct gw_req *q, int status, const char *type, const char *fmt, ...)
+{
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+	char msg[512];
+	va_list ap;
+	char *body;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	str_oneline(msg);
+	cJSON_AddStringToObject(e, "type", type);
+	cJSON_AddStringToObject(e, "message", msg);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return gw_reply(q, status, "application/json", body);
+}
+
+static enum MHD_Result
+admin_json(struct gw_req *q, int status, cJSON *o)
+{
+	char *body = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	return gw_reply(q, status, "application/json", body);
+}
+
+/* 0 if the client may use the admin API, else -1 with why. */
+static int
+admin_refused(struct gw_req *q, char *why, size_t len)
+{
+	struct gateway *gw = q->gw;
+	const char *h;
+
+	if (gw->admin_token != NULL) {
+		h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
+		if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+		    gw_token_equal(gw->admin_token, h + 7))
+			return 0;
+		snprintf(why, len,
+		    "missing or wrong admin token (Authorization: Bearer T, T from the server's "
+		    "%s)",
+		    gw->admin_env);
+		return -1;
+	}
+	if (!q->local && !gw->admin_tcp) {
+		snprintf(why, len,
+		    "the admin API is off on a non-loopback address until the server sets %s "
+		    "(the Unix socket answers)",
+		    gw->admin_env);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- building the JSON ---- */
+
+static double
+ms(uint64_t us)
+{
+	return (double)us / 1000.0;
+}
+
+static cJSON *
+series_json(const uint32_t *v, int n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+	return a;
+}
+
+/* [[upper_ms, count], ...] for the non-empty buckets. */
+static cJSON *
+buckets_json(const struct histogram *h)
+{
+	cJSON *a = cJSON_CreateArray(), *pair;
+	uint64_t lo, hi;
+
+	for (int i = 0; i < HIST_BUCKETS; i++) {
+		if (h->counts[i] == 0)
+			continue;
+		hist_bucket_range(i, &lo, &hi);
+		pair = cJSON_CreateArray();
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber(ms(hi == UINT64_MAX ? lo : hi)));
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)h->counts[i]));
+		cJSON_AddItemToArray(a, pair);
+	}
+	return a;
+}
+
+static void
+add_quantiles(cJSON *o, uint64_t p50, uint64_t p95, uint64_t p99)
+{
+	cJSON_AddNumberToObject(o, "p50_ms", ms(p50));
+	cJSON_AddNumberToObject(o, "p95_ms", ms(p95));
+	cJSON_AddNumberToObject(o, "p99_ms", ms(p99));
+}
+
+static cJSON *
+provider_json(const struct provider_snapshot *p, int window_s)
+{
+	cJSON *o = cJSON_CreateObject(), *x;
+	const struct window_stats *w = &p->window;
+
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddStringToObject(o, "kind", p->kind);
+	cJSON_AddStringToObject(o, "base_url", p->base_url);
+	x = cJSON_AddObjectToObject(o, "state");
+	cJSON_AddStringToObject(x, "breaker", breaker_state_name(p->breaker));
+	cJSON_AddStringToObject(x, "admin", provider_admin_name(p->admin));
+	cJSON_AddNumberToObject(o, "cooldown_ms", (double)p->cooldown_left_ms);
+	cJSON_AddNumberToObject(o, "consecutive_failures", p->consecutive_failures);
+	cJSON_AddNumberToObject(o, "priority", p->priority);
+	cJSON_AddNumberToObject(o, "weight", p->weight);
+	x = cJSON_AddObjectToObject(o, "overridden");
+	cJSON_AddBoolToObject(x, "priority", p->priority_overridden);
+	cJSON_AddBoolToObject(x, "weight", p->weight_overridden);
+	cJSON_AddBoolToObject(x, "admin", p->admin_overridden);
+	cJSON_AddBoolToObject(o, "usable", p->usable);
+	cJSON_AddNumberToObject(o, "in_flight", (double)p->in_flight);
+	x = cJSON_AddObjectToObject(o, "rate_limit");
+	cJSON_AddNumberToObject(x, "rpm", p->rate_limit_rpm);
+	cJSON_AddNumberToObject(x, "rpm_use", p->rpm_usage);
+	cJSON_AddNumberToObject(x, "tpm", p->rate_limit_tpm);
+	cJSON_AddNumberToObject(x, "tpm_use", p->tpm_usage);
+	x = cJSON_AddObjectToObject(o, "totals");
+	cJSON_AddNumberToObject(x, "requests", (double)p->requests);
+	cJSON_AddNumberToObject(x, "successes", (double)p->successes);
+	cJSON_AddNumberToObject(x, "errors", (double)p->errors);
+	cJSON_AddNumberToObject(x, "input_tokens", (double)p->input_tokens);
+	cJSON_AddNumberToObject(x, "output_tokens", (double)p->output_tokens);
+	cJSON_AddNumberToObject(x, "cost_usd", p->cost_usd);
+	add_quantiles(x, hist_quantile(&p->latency, 0.50), hist_quantile(&p->latency, 0.95),
+	    hist_quantile(&p->latency, 0.99));
+	x = cJSON_AddObjectToObject(o, "window");
+	cJSON_AddNumberToObject(x, "requests", (double)w->requests);
+	cJSON_AddNumberToObject(x, "errors", (double)w->errors);
+	cJSON_AddNumberToObject(x, "share", w->share);
+	add_quantiles(x, w->p50_us, w->p95_us, w->p99_us);
+	cJSON_AddItemToObject(x, "buckets", buckets_json(&w->latency));
+	x = cJSON_AddObjectToObject(x, "series");
+	cJSON_AddItemToObject(x, "requests", series_json(w->series_requests, window_s));
+	cJSON_AddItemToObject(x, "errors", series_json(w->series_errors, window_s));
+	if (p->last_probe_ms > 0) {
+		x = cJSON_AddObjectToObject(o, "probe");
+		cJSON_AddNumberToObject(x, "time_ms", (double)p->last_probe_ms);
+		cJSON_AddBoolToObject(x, "ok", p->last_probe_ok);
+		cJSON_AddNumberToObject(x, "latency_ms", ms(p->last_probe_latency_us));
+	} else {
+		cJSON_AddNullToObject(o, "probe");
+	}
+	return o;
+}
+
+static cJSON *
+requests_json(const struct router_snapshot *s)
+{
+	cJSON *o = cJSON_CreateObject(), *w, *x;
+
+	cJSON_AddNumberToObject(o, "total", (double)s->requests);
+	cJSON_AddNumberToObject(o, "answered", (double)s->answered);
+	cJSON_AddNumberToObject(o, "failed", (double)s->failed);
+	cJSON_AddNumberToObject(o, "cancelled", (double)s->cancelled);
+	cJSON_AddNumberToObject(o, "failovers", (double)s->failovers);
+	cJSON_AddNumberToObject(o, "hedges", (double)s->hedges);
+	cJSON_AddNumberToObject(o, "hedges_won", (double)s->hedges_won);
+	cJSON_AddNumberToObject(o, "attempts", (double)s->attempts);
+	cJSON_AddNumberToObject(o, "attempts_failed", (double)s->attempts_failed);
+	cJSON_AddNumberToObject(o, "in_flight", (double)s->in_flight);
+	cJSON_AddNumberToObject(o, "cache_hits", (double)s->cache_hits);
+	w = cJSON_AddObjectToObject(o, "window");
+	cJSON_AddNumberToObject(w, "requests", (double)s->window.requests);
+	cJSON_AddNumberToObject(w, "failed", (double)s->window.errors);
+	cJSON_AddNumberToObject(w, "attempts_failed", (double)s->window_attempts_failed);
+	cJSON_AddNumberToObject(w, "cancelled", (double)s->window_cancelled);
+	add_quantiles(w, s->window.p50_us, s->window.p95_us, s->window.p99_us);
+	x = cJSON_AddObjectToObject(w, "series");
+	cJSON_AddItemToObject(x, "requests", series_json(s->window.series_requests, s->window_s));
+	cJSON_AddItemToObject(x, "errors", series_json(s->window.series_errors, s->window_s));
+	return o;
+}
+
+static cJSON *
+budget_json(struct gateway *gw, const struct config *cfg)
+{
+	struct budget_status bs;
+	char *cause = NULL;
+	cJSON *o;
+
+	if (gw->store == NULL || budget_get_status(gw->store, &cfg->budget, &bs, &cause) != 0) {
+		free(cause);
+		return cJSON_CreateNull();
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "daily_usd", bs.budget_usd);
+	cJSON_AddNumberToObject(o, "spent_usd", bs.spent_usd);
+	cJSON_AddNumberToObject(o, "reserved_usd", bs.reserved_usd + bs.lease_in_flight_usd);
+	cJSON_AddNumberToObject(o, "leased_usd", bs.leased_usd);
+	cJSON_AddNumberToObject(o, "rate_usd_per_hour", bs.burn_60m_per_hour);
+	cJSON_AddNumberToObject(o, "projected_usd", bs.projected_usd);
+	cJSON_AddNumberToObject(o, "alert_threshold", bs.alert_threshold);
+	cJSON_AddBoolToObject(o, "hard_stop", cfg->budget.hard_stop);
+	return o;
+}
+
+static cJSON *
+cache_json(struct gateway *gw, const struct config *cfg, const struct router_snapshot *s)
+{
+	struct cache_stats cs;
+	cJSON *o;
+
+	if (gw->store == NULL || cache_get_stats(gw->store, &cs) != 0)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "enabled", cfg->cache.enabled);
+	cJSON_AddNumberToObject(o, "entries", (double)cs.entries);
+	cJSON_AddNumberToObject(o, "hits", (double)cs.hits);
+	cJSON_AddNumberToObject(o, "misses", (double)cs.misses);
+	/* Of every request this instance finished; of cacheable lookups, database-wide. */
+	cJSON_AddNumberToObject(o, "hit_rate_all",
+	    s->requests > 0 ? (double)s->cache_hits / (double)s->requests : 0);
+	cJSON_AddNumberToObject(o, "hit_rate_cacheable",
+	    cs.hits + cs.misses > 0 ? (double)cs.hits / (double)(cs.hits + cs.misses) : 0);
+	return o;
+}
+
+static cJSON *
+gateway_json(struct gateway *gw)
+{
+	cJSON *o = cJSON_CreateObject();
+	uint64_t requests = 0, errors = 0, stream_errors;
+
+	pthread_mutex_lock(&gw->mu);
+	for (int ep = GW_EP_CHAT; ep <= GW_EP_MESSAGES; ep++)
+		for (int c = 0; c < GW_CODES; c++) {
+			requests += gw->http[ep][c];
+			if (gw_codes[c] == 0 || gw_codes[c] >= 400)
+				errors += gw->http[ep][c];
+		}
+	stream_errors = gw->stream_errors[0] + gw->stream_errors[1];
+	cJSON_AddNumberToObject(o, "in_flight", (double)gw->in_flight);
+	pthread_mutex_unlock(&gw->mu);
+	cJSON_AddNumberToObject(o, "requests", (double)requests);
+	cJSON_AddNumberToObject(o, "errors", (double)errors);
+	cJSON_AddNumberToObject(o, "stream_errors", (double)stream_errors);
+	return o;
+}
+
+static void
+add_string_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL && *v != '\0')
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *
+instance_json(struct gateway *gw)
+{
+	cJSON *o = cJSON_CreateObject();
+	int draining;
+
+	pthread_mutex_lock(&gw->mu);
+	draining = gw->draining;
+	pthread_mutex_unlock(&gw->mu);
+	cJSON_AddStringToObject(o, "id", gw->instance);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddStringToObject(o, "host", gw->host);
+	cJSON_AddStringToObject(o, "version", gw->version);
+	cJSON_AddNumberToObject(o, "started_ms", (double)gw->started_ms);
+	add_string_or_null(o, "config", gw->config_path);
+	add_string_or_null(o, "database", gw->store != NULL ? store_path(gw->store) : NULL);
+	cJSON_AddStringToObject(o, "listen", gw->url);
+	add_string_or_null(o, "socket", gw->socket_path);
+	cJSON_AddBoolToObject(o, "draining", draining);
+	return o;
+}
+
+static cJSON *
+event_json(struct gateway *gw, const struct event *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)ev->seq);
+	cJSON_AddNumberToObject(o, "time_ms", (double)ev->time_ms);
+	cJSON_AddStringToObject(o, "kind", event_kind_name(ev->kind));
+	add_string_or_null(o, "provider", ev->provider);
+	cJSON_AddStringToObject(o, "message", ev->message);
+	cJSON_AddStringToObject(o, "instance",
+	    ev->instance[0] != '\0' ? ev->instance : gw->instance);
+	return o;
+}
+
+/* ---- reading ---- */
+
+/* A query argument as a whole number in lo..hi: 0 (absent: *out untouched), -1 bad. */
+static int
+query_long(struct gw_req *q, const char *name, long lo, long hi, long *out)
+{
+	const char *v = MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+
+	if (v == NULL)
+		return 0;
+	return parse_long(v, lo, hi, out);
+}
+
+static enum MHD_Result
+admin_snapshot(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	struct gw_router *gr;
+	struct router_snapshot s;
+	cJSON *o, *ps;
+	long window = ROUTER_WINDOW_DEFAULT;
+
+	if (query_long(q, "window", 1, ROUTER_WINDOW_MAX, &window) != 0)
+		return admin_error(q, 400, "invalid_request_error",
+		    "window: expected whole seconds 1..%d", ROUTER_WINDOW_MAX);
+	gr = gw_router_get(gw);
+	memset(&s, 0, sizeof s);
+	s.window_s = (int)window;
+	router_snapshot(gr->router, &s);
+	o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "instance", instance_json(gw));
+	cJSON_AddNumberToObject(o, "time_ms", (double)s.time_ms);
+	cJSON_AddNumberToObject(o, "window_seconds", s.window_s);
+	ps = cJSON_AddArrayToObject(o, "providers");
+	for (size_t i = 0; i < s.n_providers; i++)
+		cJSON_AddItemToArray(ps, provider_json(&s.providers[i], s.window_s));
+	cJSON_AddItemToObject(o, "requests", requests_json(&s));
+	cJSON_AddItemToObject(o, "budget", budget_json(gw, router_config(gr->router)));
+	cJSON_AddItemToObject(o, "cache", cache_json(gw, router_config(gr->router), &s));
+	cJSON_AddItemToObject(o, "gateway", gateway_json(gw));
+	gw_router_put(gw, gr);
+	router_snapshot_free(&s);
+	return admin_json(q, 200, o);
+}
+
+static enum MHD_Result
+admin_events(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	struct gw_router *gr;
+	struct event *ev;
+	cJSON *o, *a;
+	long after = 0;
+	size_t n;
+	uint64_t last;
+
+	if (query_long(q, "after", 0, LONG_MAX, &after) != 0)
+		return admin_error(q, 400, "invalid_request_error",
+		    "after: expected an event id (a whole number >= 0)");
+	ev = xcalloc(ADMIN_EVENTS_MAX, sizeof *ev);
+	gr = gw_router_get(gw);
+	n = event_since(router_events(gr->router), (uint64_t)after, ev, ADMIN_EVENTS_MAX);
+	last = n > 0 ? ev[n - 1].seq : event_last_seq(router_events(gr->router));
+	gw_router_put(gw, gr);
+	o = cJSON_CreateObject();
+	a = cJSON_AddArrayToObject(o, "events");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, event_json(gw, &ev[i]));
+	/* Smaller than after: the instance restarted, start again from there. */
+	cJSON_AddNumberToObject(o, "last", (double)last);
+	free(ev);
+	return admin_json(q, 200, o);
+}
+
+/* ---- the live event stream ---- */
+
+/* Events after q->ev_after as SSE frames into b (no lock held); the new last id. */
+static uint64_t
+stream_fetch(struct gw_req *q, uint64_t after, struct buf *b)
+{
+	struct gateway *gw = q->gw;
+	struct event ev[STREAM_BATCH];
+	struct gw_router *gr = gw_router_get(gw);
+	size_t n = event_since(router_events(gr->router), after, ev, nitems(ev));
+
+	gw_router_put(gw, gr);
+	if (n > 0 && ev[0].seq > after + 1 && after > 0)
+		buf_printf(b, ": %llu events lost (the client was slower than they came)\n\n",
+		    (unsigned long long)(ev[0].seq - after - 1));
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = event_json(gw, &ev[i]);
+		char *data = cJSON_PrintUnformatted(o);
+
+		cJSON_Delete(o);
+		buf_printf(b, "id: %llu\nevent: event\ndata: %s\n\n", (unsigned long long)ev[i].seq,
+		    data);
+		free(data);
+		after = ev[i].seq;
+	}
+	return after;
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct gw_req *q = cls;
+	struct gateway *gw = q->gw;
+	struct buf b;
+	uint64_t after, now;
+	size_t n;
+
+	(void)pos;
+	buf_init(&b);
+	for (;;) {
+		pthread_mutex_lock(&gw->mu);
+		if (q->out_off < q->out.len) {
+			n = q->out.len - q->out_off < max ? q->out.len - q->out_off : max;
+			memcpy(out, q->out.data + q->out_off, n);
+			q->out_off += n;
+			if (q->out_off == q->out.len) {
+				buf_reset(&q->out);
+				q->out_off = 0;
+			}
+			q->ev_sent_ms = clock_mono_ms();
+			pthread_mutex_unlock(&gw->mu);
+			buf_free(&b);
+			return (ssize_t)n;
+		}
+		if (gw->stopping) {
+			pthread_mutex_unlock(&gw->mu);
+			buf_free(&b);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		q->ev_pending = 0;
+		after = q->ev_after;
+		pthread_mutex_unlock(&gw->mu);
+
+		buf_reset(&b);
+		after = stream_fetch(q, after, &b);
+		now = clock_mono_ms();
+
+		pthread_mutex_lock(&gw->mu);
+		q->ev_after = after;
+		if (b.len == 0 && now - q->ev_sent_ms >= HEARTBEAT_MS)
+			buf_puts(&b, ": heartbeat\n\n");
+		if (b.len > 0) {
+			buf_append(&q->out, b.data, b.len);
+		} else if (!q->ev_pending) {
+			int rc = gw_req_sleep(q);
+
+			pthread_mutex_unlock(&gw->mu);
+			buf_free(&b);
+			return rc == 0 ? 0 : MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		pthread_mutex_unlock(&gw->mu);
+	}
+}
+
+static void
+stream_free(void *cls)
+{
+	gw_req_unref(cls);
+}
+
+static enum MHD_Result
+admin_events_stream(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	struct MHD_Response *resp;
+	struct gw_router *gr;
+	enum MHD_Result ret;
+	const char *last_id;
+	long after = -1;
+
+	if (query_long(q, "after", 0, LONG_MAX, &after) != 0)
+		return admin_error(q, 400, "invalid_request_error",
+		    "after: expected an event id (a whole number >= 0)");
+	/* An EventSource reconnecting says where it was. */
+	last_id = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Last-Event-ID");
+	if (after < 0 && last_id != NULL && parse_long(last_id, 0, LONG_MAX, &after) != 0)
+		after = -1;
+	if (after < 0) {
+		gr = gw_router_get(gw);
+		after = (long)event_last_seq(router_events(gr->router));
+		gw_router_put(gw, gr);
+	}
+	resp =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, q, stream_free);
+	if (resp == NULL)
+		return MHD_NO;
+	gw_req_ref(q);
+	pthread_mutex_lock(&gw->mu);
+	q->events = 1;
+	q->ev_after = (uint64_t)after;
+	q->ev_sent_ms = clock_mono_ms();
+	q->ev_next = gw->streams;
+	if (gw->streams != NULL)
+		gw->streams->ev_prev = q;
+	gw->streams = q;
+	buf_printf(&q->out, ": llmdeck %s events\n\n", gw->instance);
+	q->phase = PH_SENT;
+	q->status = 200;
+	pthread_mutex_unlock(&gw->mu);
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	ret = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+void
+gw_admin_events_changed(void *arg)
+{
+	struct gateway *gw = arg;
+
+	pthread_mutex_lock(&gw->mu);
+	for (struct gw_req *q = gw->streams; q != NULL; q = q->ev_next) {
+		q->ev_pending = 1;
+		gw_req_wake(q);
+	}
+	pthread_mutex_unlock(&gw->mu);
+}
+
+void
+gw_admin_heartbeat(struct gateway *gw)
+{
+	uint64_t now = clock_mono_ms();
+
+	for (struct gw_req *q = gw->streams; q != NULL; q = q->ev_next) {
+		if (q->suspended && now - q->ev_sent_ms >= HEARTBEAT_MS) {
+			q->ev_pending = 1;
+			gw_req_wake(q);
+		}
+	}
+}
+
+/* ---- actions ---- */
+
+/* The provider's state now, as in the snapshot: {"provider": {...}}. */
+static enum MHD_Result
+admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *name)
+{
+	struct router_snapshot s;
+	cJSON *o = NULL;
+
+	memset(&s, 0, sizeof s);
+	s.window_s = ROUTER_WINDOW_DEFAULT;
+	router_snapshot(gr->router, &s);
+	gw_router_put(q->gw, gr);
+	for (size_t i = 0; i < s.n_providers; i++) {
+		if (strcmp(s.providers[i].name, name) == 0) {
+			o = cJSON_CreateObject();
+			cJSON_AddItemToObject(o, "provider",
+			    provider_json(&s.providers[i], s.window_s));
+		}
+	}
+	router_snapshot_free(&s);
+	if (o == NULL)
+		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
+	return admin_json(q, 200, o);
+}
+
+static int
+provider_known(struct router *r, const char *name)
+{
+	const struct config *cfg = router_config(r);
+
+	for (size_t i = 0; i < cfg->n_providers; i++)
+		if (strcmp(cfg->providers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+provider_act(struct router *r, const char *name, const char *action, char **cause)
+{
+	if (strcmp(action, "drain") == 0)
+		return router_set_admin(r, name, ADMIN_DRAINED, cause);
+	if (strcmp(action, "enable") == 0)
+		return router_set_admin(r, name, ADMIN_ENABLED, cause);
+	if (strcmp(action, "disable") == 0)
+		return router_set_admin(r, name, ADMIN_DISABLED, cause);
+	if (strcmp(action, "reset") == 0)
+		return router_reset_breaker(r, name, cause);
+	if (strcmp(action, "probe") == 0)
+		return router_probe(r, name, cause);
+	return router_clear_overrides(r, name, cause);
+}
+
+/* POST /admin/v1/providers/NAME/ACTION */
+static enum MHD_Result
+admin_provider_action(struct gw_req *q, const char *name, const char *action)
+{
+	static const char *const actions[] = {
+	    "drain", "enable", "disable", "reset", "probe", "clear-overrides"};
+	struct gw_router *gr;
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < nitems(actions); i++)
+		if (strcmp(action, actions[i]) == 0)
+			break;
+	if (i == nitems(actions))
+		return admin_error(q, 404, "not_found",
+		    "no action \"%s\" (drain, enable, disable, reset, probe, clear-overrides)",
+		    action);
+	gr = gw_router_get(q->gw);
+	if (!provider_known(gr->router, name)) {
+		gw_router_put(q->gw, gr);
+		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
+	}
+	if (provider_act(gr->router, name, action, &cause) != 0) {
+		enum MHD_Result ret =
+		    admin_error(q, 400, "invalid_request_error", "%s %s: %s", action, name, cause);
+		free(cause);
+		gw_router_put(q->gw, gr);
+		return ret;
+	}
+	event_add(router_events(gr->router), EV_OPERATOR, name, "admin %s: %s %s", q->gw->instance,
+	    action, name);
+	return admin_provider_reply(q, gr, name);
+}
+
+/* The PATCH body's numbers, checked before anything changes. 0, or -1 with why. */
+static int
+patch_parse(struct gw_req *q, int *has_prio, int *prio, int *has_weight, double *weight, char *why,
+    size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(q->body.data != NULL ? q->body.data : "", q->body.len),
+	      *it;
+	int rc = 0;
+
+	*has_prio = *has_weight = 0;
+	if (!cJSON_IsObject(o)) {
+		snprintf(why, len,
+		    "the body must be a JSON object: {\"priority\": N, \"weight\": W}");
+		cJSON_Delete(o);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, o)
+	{
+		if (strcmp(it->string, "priority") == 0) {
+			if (!cJSON_IsNumber(it) ||
+			    it->valuedouble != (double)(long long)it->valuedouble ||
+			    it->valuedouble < LIMIT_PRIORITY_MIN ||
+			    it->valuedouble > LIMIT_PRIORITY_MAX) {
+				snprintf(why, len, "priority: expected a whole number %d..%d",
+				    LIMIT_PRIORITY_MIN, LIMIT_PRIORITY_MAX);
+				rc = -1;
+				break;
+			}
+			*has_prio = 1;
+			*prio = (int)it->valuedouble;
+		} else if (strcmp(it->string, "weight") == 0) {
+			if (!cJSON_IsNumber(it) || !(it->valuedouble >= LIMIT_WEIGHT_MIN) ||
+			    it->valuedouble > LIMIT_WEIGHT_MAX) {
+				snprintf(why, len, "weight: expected a number %g..%g",
+				    LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX);
+				rc = -1;
+				break;
+			}
+			*has_weight = 1;
+			*weight = it->valuedouble;
+		} else {
+			snprintf(why, len, "unknown field \"%.64s\" (priority, weight)",
+			    it->string);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && !*has_prio && !*has_weight) {
+		snprintf(why, len, "nothing to change: give \"priority\" and/or \"weight\"");
+		rc = -1;
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* PATCH /admin/v1/providers/NAME */
+static enum MHD_Result
+admin_provider_patch(struct gw_req *q, const char *name)
+{
+	struct gw_router *gr;
+	int has_prio, prio = 0, has_weight, rc = 0;
+	double weight = 0;
+	char why[256], did[96] = "";
+	char *cause = NULL;
+
+	if (patch_parse(q, &has_prio, &prio, &has_weight, &weight, why, sizeof why) != 0)
+		return admin_error(q, 400, "invalid_request_error", "%s", why);
+	gr = gw_router_get(q->gw);
+	if (!provider_known(gr->router, name)) {
+		gw_router_put(q->gw, gr);
+		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
+	}
+	if (has_prio && (rc = router_set_priority(gr->router, name, prio, &cause)) == 0)
+		snprintf(did, sizeof did, "priority %d", prio);
+	if (rc == 0 && has_weight &&
+	    (rc = router_set_weight(gr->router, name, weight, &cause)) == 0)
+		snprintf(did + strlen(did), sizeof did - strlen(did), "%sweight %g",
+		    did[0] != '\0' ? ", " : "", weight);
+	if (rc != 0) {
+		enum MHD_Result ret = admin_error(q, 400, "invalid_request_error", "%s", cause);
+		free(cause);
+		gw_router_put(q->gw, gr);
+		return ret;
+	}
+	event_add(router_events(gr->router), EV_OPERATOR, name, "admin %s: set %s %s",
+	    q->gw->instance, name, did);
+	return admin_provider_reply(q, gr, name);
+}
+
+static enum MHD_Result
+admin_cache_flush(struct gw_req *q)
+{
+	struct gw_router *gr;
+	cJSON *o;
+	int n;
+
+	if (q->gw->store == NULL)
+		return admin_error(q, 400, "invalid_request_error",
+		    "this instance has no database, so no cache to flush");
+	if ((n = cache_flush(q->gw->store)) < 0)
+		return admin_error(q, 400, "invalid_request_error",
+		    "the cache could not be flushed (database error)");
+	gr = gw_router_get(q->gw);
+	event_add(router_events(gr->router), EV_OPERATOR, NULL,
+	    "admin %s: cache flush (%d entries)", q->gw->instance, n);
+	gw_router_put(q->gw, gr);
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "flushed", n);
+	return admin_json(q, 200, o);
+}
+
+static enum MHD_Result
+admin_reload(struct gw_req *q)
+{
+	struct gw_router *gr;
+	char *cause = NULL;
+	cJSON *o;
+
+	if (q->gw->reload == NULL)
+		return admin_error(q, 400, "invalid_request_error",
+		    "this instance cannot reload its config (only llmdeck serve can)");
+	if (q->gw->reload(q->gw->reload_arg, &cause) != 0) {
+		enum MHD_Result ret = admin_error(q, 400, "invalid_request_error",
+		    "reload refused, the old config stays: %s", cause != NULL ? cause : "?");
+		free(cause);
+		return ret;
+	}
+	/* The reload's router is the current one now: the event goes to it. */
+	gr = gw_router_get(q->gw);
+	event_add(router_events(gr->router), EV_OPERATOR, NULL, "admin %s: reload",
+	    q->gw->instance);
+	gw_router_put(q->gw, gr);
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "reloaded", 1);
+	return admin_json(q, 200, o);
+}
+
+/* /admin/v1/providers/NAME[/ACTION] */
+static enum MHD_Result
+admin_providers(struct gw_req *q, const char *rest, int post, int patch)
+{
+	char name[128];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+
+	if (n == 0 || n >= sizeof name)
+		return admin_error(q, 404, "not_found", "no provider named in the path");
+	memcpy(name, rest, n);
+	name[n] = '\0';
+	if (slash == NULL) {
+		if (!patch)
+			return admin_error(q, 405, "invalid_request_error",
+			    "%s %s: use PATCH with {\"priority\": N, \"weight\": W}", q->method,
+			    q->path);
+		return admin_provider_patch(q, name);
+	}
+	if (!post)
+		return admin_error(q, 405, "invalid_request_error", "%s %s: use POST", q->method,
+		    q->path);
+	return admin_provider_action(q, name, slash + 1);
+}
+
+enum MHD_Result
+gw_admin(struct gw_req *q)
+{
+	const char *rest = q->path + strlen(ADMIN_PREFIX);
+	char why[256];
+	int get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0,
+	    patch = strcmp(q->method, "PATCH") == 0;
+
+	if (admin_refused(q, why, sizeof why) != 0) {
+		pthread_mutex_lock(&q->gw->mu);
+		q->gw->auth_failures++;
+		pthread_mutex_unlock(&q->gw->mu);
+		return admin_error(q, 401, "unauthorized", "%s", why);
+	}
+	if (q->too_large)
+		return admin_error(q, 413, "invalid_request_error", "request body too large");
+	if (strncmp(rest, "providers/", 10) == 0)
+		return admin_providers(q, rest + 10, post, patch);
+	if (strcmp(rest, "snapshot") == 0 || strcmp(rest, "events") == 0 ||
+	    strcmp(rest, "events/stream") == 0) {
+		if (!get)
+			return admin_error(q, 405, "invalid_request_error", "%s %s: use GET",
+			    q->method, q->path);
+		if (rest[0] == 's')
+			return admin_snapshot(q);
+		return rest[6] == '\0' ? admin_events(q) : admin_events_stream(q);
+	}
+	if (strcmp(rest, "cache/flush") == 0 || strcmp(rest, "reload") == 0) {
+		if (!post)
+			return admin_error(q, 405, "invalid_request_error", "%s %s: use POST",
+			    q->method, q->path);
+		return rest[0] == 'c' ? admin_cache_flush(q) : admin_reload(q);
+	}
+	return admin_error(q, 404, "not_found",
+	    "no such admin endpoint: %s (snapshot, events, events/stream, providers/NAME[/ACTION], "
+	    "cache/flush, reload)",
+	    q->path);
+}
