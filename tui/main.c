@@ -13,19 +13,24 @@ static const struct subcommand {
     {"sim", cli_sim_main, "run simulated provider servers"},
     {"status", cli_status_main, "today's spend, budget, cache and events from the database"},
     {"serve", cli_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
+    {"ls", cli_ls_main, "list the llmdeck instances running here (like tmux ls)"},
 };
 
+/* llmdeck --help: the console's options (its own --help, so they are written
+ * once), then the subcommands. */
 static void
-usage(FILE *f)
+usage(void)
 {
-	fprintf(f, "usage: llmdeck [--config FILE] [--demo] [options]   the console\n");
+	static char name[] = "llmdeck", opt[] = "--help";
+	char *help[] = {name, opt, NULL};
+
+	console_main(2, help);
+	printf("\nSubcommands, each with its --help:\n");
 	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-		fprintf(f, "       llmdeck %-4s ...   %s\n", subcommands[i].name,
-		    subcommands[i].summary);
-	fprintf(f,
-	    "       llmdeck --version\n"
-	    "Each subcommand takes --help. Exit codes: 0 ok, 1 failed, 2 usage or config "
-	    "error, 3 refused by the budget.\n");
+		printf("  llmdeck %-6s ...  %s\n", subcommands[i].name, subcommands[i].summary);
+	printf("  llmdeck --version\n"
+	       "Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 refused by the budget.\n"
+	       "man llmdeck has them all, with the files and the environment.\n");
 }
 
 int
@@ -40,7 +45,7 @@ main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-			usage(stdout);
+			usage();
 			return 0;
 		}
 	}

@@ -1,51 +1,110 @@
 /*
- * cli_serve.c: `llmdeck serve`, the router as an HTTP gateway, headless.
+ * cli_serve.c: `llmdeck serve`, the router as an HTTP gateway, headless, run
+ * the way a service is:
+ *
+ *   SIGHUP           reload the config: the new file is loaded and validated
+ *                    and a new router built on it; only then does the gateway
+ *                    send new requests to it, while the old router finishes its
+ *                    own and is freed once nothing uses it. A bad file changes
+ *                    nothing (an error event and a line on stderr say why).
+ *                    Overrides come back from the database; counters, windows
+ *                    and breakers start afresh; events and their ids go on.
+ *                    POST /admin/v1/reload does the same.
+ *   SIGTERM, SIGINT  drain: new LLM requests get 503 and /ready says 503, the
+ *                    ones in flight are answered (up to --drain-seconds), then
+ *                    the process exits 0.
+ *
+ * The three signals are blocked before any thread starts and taken by
+ * sigtimedwait on the main thread, which also frees retired routers.
  * Exit codes: 0 stopped by SIGINT or SIGTERM, 1 could not start, 2 usage or
  * config error.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "config.h"
-#include "gateway.h"
 #include "cli.h"
+#include "config.h"
+#include "events.h"
+#include "gateway.h"
+#include "http.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
+
+#define SERVE_DRAIN_DEFAULT 30
 
 static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db] [--threads "
-	    "N]\n"
-	    "                     [--max-body BYTES] [--token-env VAR] [--require-token]\n"
-	    "Serve the router over HTTP until SIGINT or SIGTERM: POST /v1/chat/completions\n"
-	    "(OpenAI), POST /v1/messages (Anthropic), GET /v1/models, /health, /ready, /metrics.\n"
-	    "Prints \"llmdeck gateway listening on http://HOST:PORT\" (port 0 picks one).\n"
-	    "  --listen HOST:PORT  default %s; a non-loopback address needs a token\n"
-	    "  --config F          config file (else $LLMDECK_CONFIG, the XDG file, the env)\n"
-	    "  --db F              the database: ledger, budget, cache, events, overrides\n"
-	    "                      (default $XDG_STATE_HOME/llmdeck/llmdeck.db)\n"
-	    "  --no-db             no database: no ledger, no budget, no cache (benchmarks)\n"
-	    "  --token-env VAR     variable holding the bearer token (default %s);\n"
-	    "                      when set, clients must send it, on any address\n"
-	    "  --require-token     refuse to start without the token even on loopback\n"
-	    "  --max-body BYTES    request body limit (default %d)\n"
-	    "  --threads N         HTTP polling threads (default 1)\n"
+	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db]\n"
+	    "                     [--instance NAME] [--no-socket] [--access-log FILE|-]\n"
+	    "                     [--drain-seconds N] [--threads N] [--max-body BYTES]\n"
+	    "                     [--token-env VAR] [--require-token]\n"
+	    "Serve the router over HTTP: POST /v1/chat/completions (OpenAI), POST /v1/messages\n"
+	    "(Anthropic), GET /v1/models, /health, /ready, /metrics, and the admin API under\n"
+	    "/admin/v1/, on HOST:PORT and on a Unix socket. Prints \"llmdeck gateway listening\n"
+	    "on http://HOST:PORT\" (port 0 picks one). SIGHUP reloads the config (a bad file\n"
+	    "keeps the old one); SIGTERM or SIGINT stops taking requests, answers those in\n"
+	    "flight, then exits.\n"
+	    "  --listen HOST:PORT   default %s; a non-loopback address needs a token\n"
+	    "  --config F           config file (else $LLMDECK_CONFIG, the XDG file, the env)\n"
+	    "  --db F               the database: ledger, budget, cache, events, overrides,\n"
+	    "                       shared with every process using it (default\n"
+	    "                       $XDG_STATE_HOME/llmdeck/llmdeck.db)\n"
+	    "  --no-db              no database: no ledger, no budget, no cache (benchmarks)\n"
+	    "  --instance NAME      this process's name in events, `llmdeck ls` and the admin\n"
+	    "                       API (default HOST-PID)\n"
+	    "  --no-socket          no Unix socket ($XDG_RUNTIME_DIR/llmdeck/NAME.sock)\n"
+	    "  --access-log FILE|-  one JSON line per LLM request (time, instance, id, model,\n"
+	    "                       provider, status, attempts, latency, tokens, cost), appended\n"
+	    "  --drain-seconds N    on SIGTERM, wait this long for requests in flight (default "
+	    "%d)\n"
+	    "  --token-env VAR      variable holding the bearer token (default %s);\n"
+	    "                       when set, clients must send it, on any address\n"
+	    "  --require-token      refuse to start without the token even on loopback\n"
+	    "  --max-body BYTES     request body limit (default %d)\n"
+	    "  --threads N          HTTP polling threads (default 1)\n"
+	    "The admin API takes the bearer token in %s when it is set; without it, it\n"
+	    "answers on loopback and the Unix socket only.\n"
 	    "Exit codes: 0 stopped by a signal, 1 could not start, 2 usage or config error.\n",
-	    GATEWAY_DEFAULT_LISTEN, GATEWAY_DEFAULT_TOKEN_ENV, GATEWAY_DEFAULT_MAX_BODY);
+	    GATEWAY_DEFAULT_LISTEN, SERVE_DRAIN_DEFAULT, GATEWAY_DEFAULT_TOKEN_ENV,
+	    GATEWAY_DEFAULT_MAX_BODY, GATEWAY_ADMIN_TOKEN_ENV);
 }
 
 struct serve {
 	struct gateway_opts go;
-	const char *config_path, *db;
-	int no_db;
+	const char *config_path, *db, *access_log;
+	int no_db, no_socket;
+	long drain_s;
+	char instance[64];
+
+	/* Running. */
+	struct store *st;
+	struct http_engine *engine; /* shared by every router a reload builds */
+	struct gateway *gw;
+	pthread_mutex_t reload_mu; /* SIGHUP (main thread) and POST /admin/v1/reload */
+	struct router *router;     /* the current one, under reload_mu */
 };
+
+/* An instance name fit for a file name: letters, digits, '.', '-', '_'. */
+static int
+instance_ok(const char *s)
+{
+	if (*s == '\0' || *s == '.' || strlen(s) > 40)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-' && *s != '_')
+			return 0;
+	return 1;
+}
 
 /* One option; 0, 1 for --help, -1 for a bad value (its message printed), -2 for usage. */
 static int
@@ -60,6 +119,26 @@ serve_option(struct serve *s, int ch, const char *arg)
 	case 'N': s->no_db = 1; return 0;
 	case 'e': s->go.token_env = arg; return 0;
 	case 'r': s->go.require_token = 1; return 0;
+	case 'S': s->no_socket = 1; return 0;
+	case 'a': s->access_log = arg; return 0;
+	case 'i':
+		if (!instance_ok(arg)) {
+			fprintf(stderr,
+			    "llmdeck serve: --instance: expected up to 40 letters, digits, '.', "
+			    "'-' "
+			    "or '_', got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		strlcpy_(s->instance, arg, sizeof s->instance);
+		return 0;
+	case 'D':
+		if (parse_long(arg, 0, 3600, &s->drain_s) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --drain-seconds: expected 0..3600, got \"%s\"\n", arg);
+			return -1;
+		}
+		return 0;
 	case 'm':
 		if (parse_long(arg, 1, 1L << 30, &l) != 0) {
 			fprintf(stderr,
@@ -94,14 +173,19 @@ serve_parse(struct serve *s, int argc, char **argv)
 	    {"require-token", no_argument, NULL, 'r'},
 	    {"max-body", required_argument, NULL, 'm'},
 	    {"threads", required_argument, NULL, 't'},
+	    {"instance", required_argument, NULL, 'i'},
+	    {"no-socket", no_argument, NULL, 'S'},
+	    {"access-log", required_argument, NULL, 'a'},
+	    {"drain-seconds", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch, rc;
 
 	gateway_opts_init(&s->go);
+	s->drain_s = SERVE_DRAIN_DEFAULT;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:i:Sa:D:h", longopts, NULL)) != -1) {
 		if ((rc = serve_option(s, ch, optarg)) == 0)
 			continue;
 		if (rc != -1)
@@ -113,70 +197,231 @@ serve_parse(struct serve *s, int argc, char **argv)
 		serve_usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (s->instance[0] == '\0')
+		gateway_default_instance(s->instance, sizeof s->instance);
 	return 0;
 }
 
-/* Router and gateway until a signal; the exit code. */
-static int
-serve_run(struct serve *s, struct config *cfg, struct store *st)
+/* The config file as it is now, validated; NULL with *cause. */
+static struct config *
+serve_config(struct serve *s, char **cause)
+{
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+
+	config_init(cfg);
+	if (config_load(cfg, s->config_path, cause) != 0) {
+		config_free(cfg);
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* A router on cfg (which it keeps, and serve_router_free frees); NULL with *cause
+ * (cfg freed). */
+static struct router *
+serve_router(struct serve *s, struct config *cfg, char **cause)
 {
 	struct router_opts ro;
-	struct gateway *gw;
 	struct router *r;
+
+	memset(&ro, 0, sizeof ro);
+	ro.store = s->st; /* every answer ledgered, the budget, cache and overrides shared */
+	ro.engine = s->engine;
+	if ((r = router_new(cfg, &ro, cause)) == NULL) {
+		config_free(cfg);
+		free(cfg);
+	}
+	return r;
+}
+
+/* A router and the config it was built on. */
+static void
+serve_router_free(struct router *r)
+{
+	struct config *cfg;
+
+	if (r == NULL)
+		return;
+	cfg = (struct config *)router_config(r);
+	router_free(r);
+	config_free(cfg);
+	free(cfg);
+}
+
+/* SIGHUP or POST /admin/v1/reload: 0, or -1 with *cause (the old router stays). */
+static int
+serve_reload(void *arg, char **cause)
+{
+	struct serve *s = arg;
+	struct config *cfg;
+	struct router *r;
+	char *why = NULL;
+	size_t was;
+
+	pthread_mutex_lock(&s->reload_mu);
+	if ((cfg = serve_config(s, &why)) == NULL || (r = serve_router(s, cfg, &why)) == NULL) {
+		event_add(router_events(s->router), EV_ERROR, NULL,
+		    "reload refused, the old config stays: %s", why);
+		fprintf(stderr, "llmdeck serve: reload refused, the old config stays: %s\n", why);
+		*cause = why;
+		pthread_mutex_unlock(&s->reload_mu);
+		return -1;
+	}
+	was = router_config(s->router)->n_providers;
+	gateway_set_router(s->gw, r);
+	s->router = r;
+	event_add(router_events(r), EV_INFO, NULL,
+	    "config reloaded from %s: %zu providers (was %zu)",
+	    router_config(r)->path != NULL ? router_config(r)->path : "the environment",
+	    router_config(r)->n_providers, was);
+	fprintf(stderr, "llmdeck serve: config reloaded (%zu providers)\n",
+	    router_config(r)->n_providers);
+	pthread_mutex_unlock(&s->reload_mu);
+	return 0;
+}
+
+/* Free the routers a reload set aside that nothing uses any more. */
+static void
+serve_reap(struct serve *s)
+{
+	struct router *r;
+
+	while ((r = gateway_retired_router(s->gw)) != NULL)
+		serve_router_free(r);
+}
+
+/* Serve until SIGINT or SIGTERM, reloading on SIGHUP; the signal that ended it. */
+static int
+serve_loop(struct serve *s, const sigset_t *set)
+{
+	struct timespec tick = {1, 0};
 	char *cause = NULL;
-	sigset_t set;
 	int sig;
 
-	s->go.store = st;
-	cli_serve_signals(&set);
-	memset(&ro, 0, sizeof ro);
-	ro.store = st; /* every answer ledgered, the budget and cache shared */
-	if ((r = router_new(cfg, &ro, &cause)) == NULL) {
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &tick);
+		if (sig == SIGHUP) {
+			if (serve_reload(s, &cause) != 0)
+				free(cause);
+			cause = NULL;
+		} else if (sig == SIGINT || sig == SIGTERM) {
+			return sig;
+		}
+		serve_reap(s);
+	}
+}
+
+/* Stop taking requests, answer those in flight, stop. */
+static void
+serve_drain(struct serve *s, int sig)
+{
+	int left;
+
+	fprintf(stderr, "llmdeck serve: %s: draining (up to %ld s for requests in flight)\n",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", s->drain_s);
+	left = gateway_drain(s->gw, (int)s->drain_s * 1000);
+	if (left > 0)
+		fprintf(stderr, "llmdeck serve: %d requests still in flight after %ld s: cut off\n",
+		    left, s->drain_s);
+	else
+		fprintf(stderr, "llmdeck serve: drained; exiting\n");
+	gateway_close(s->gw);
+	/* Retired routers whose requests outlived the drain are left to the exit. */
+	serve_reap(s);
+	gateway_stop(s->gw);
+	serve_router_free(s->router);
+}
+
+/* Router (on cfg, which it takes) and gateway until a signal; the exit code. */
+static int
+serve_run(struct serve *s, struct config *cfg, const sigset_t *set)
+{
+	char *cause = NULL;
+	FILE *log = NULL;
+
+	if (s->access_log != NULL) {
+		log = strcmp(s->access_log, "-") == 0 ? stdout : fopen(s->access_log, "a");
+		if (log == NULL) {
+			fprintf(stderr, "llmdeck serve: --access-log %s: %s\n", s->access_log,
+			    strerror(errno));
+			config_free(cfg);
+			free(cfg);
+			return EXIT_FAILED;
+		}
+	}
+	s->engine = http_engine_new(NULL);
+	if ((s->router = serve_router(s, cfg, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
+		http_engine_free(s->engine);
+		if (log != NULL && log != stdout)
+			fclose(log);
 		return EXIT_USAGE;
 	}
-	if ((gw = gateway_start(r, &s->go, &cause)) == NULL) {
+	s->go.store = s->st;
+	s->go.instance = s->instance;
+	s->go.version = LLMDECK_VERSION;
+	s->go.config_path = router_config(s->router)->path;
+	s->go.local_socket = !s->no_socket;
+	s->go.access_log = log;
+	s->go.reload = serve_reload;
+	s->go.reload_arg = s;
+	if ((s->gw = gateway_start(s->router, &s->go, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
-		router_free(r);
+		serve_router_free(s->router);
+		http_engine_free(s->engine);
+		if (log != NULL && log != stdout)
+			fclose(log);
 		return EXIT_FAILED;
 	}
-	printf("llmdeck gateway listening on %s\n", gateway_url(gw));
+	printf("llmdeck gateway listening on %s\n", gateway_url(s->gw));
+	if (gateway_socket_path(s->gw) != NULL)
+		printf("llmdeck instance %s, admin socket %s\n", s->instance,
+		    gateway_socket_path(s->gw));
 	fflush(stdout);
-	sigwait(&set, &sig);
-	gateway_stop(gw);
-	router_free(r);
+	serve_drain(s, serve_loop(s, set));
+	http_engine_free(s->engine);
+	if (log != NULL && log != stdout)
+		fclose(log);
 	return 0;
 }
 
 int
 cli_serve_main(int argc, char **argv)
 {
-	struct store *st = NULL;
-	struct config cfg;
 	struct serve s;
+	struct config *cfg;
+	sigset_t set;
 	char *cause = NULL;
 	int rc;
 
 	memset(&s, 0, sizeof s);
 	if ((rc = serve_parse(&s, argc, argv)) != 0)
 		return rc < 0 ? 0 : rc;
-	config_init(&cfg);
-	if (config_load(&cfg, s.config_path, &cause) != 0) {
+	/* Before any thread (the store's writer first): only sigtimedwait sees them. */
+	cli_serve_signals(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((cfg = serve_config(&s, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
-		config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	if (!s.no_db && store_open(&st, s.db, &cause) != 0) {
-		fprintf(stderr, "llmdeck serve: %s\n", cause);
-		free(cause);
-		config_free(&cfg);
-		return EXIT_FAILED;
+	if (!s.no_db) {
+		if (cli_open_store(&s.st, s.db, cfg, &cause) != 0) {
+			fprintf(stderr, "llmdeck serve: %s\n", cause);
+			free(cause);
+			config_free(cfg);
+			free(cfg);
+			return EXIT_FAILED;
+		}
+		store_set_instance(s.st, s.instance);
 	}
-	rc = serve_run(&s, &cfg, st);
-	store_close(st);
-	config_free(&cfg);
+	pthread_mutex_init(&s.reload_mu, NULL);
+	rc = serve_run(&s, cfg, &set);
+	pthread_mutex_destroy(&s.reload_mu);
+	store_close(s.st);
 	return rc;
 }
