@@ -5,6 +5,9 @@
  * the ring holds seqs [last - count + 1, last] and needs no head index.
  * The sink is called after the lock is dropped, so it may take its own locks
  * or read the ring; with several writers it may see events out of seq order.
+ * The watcher is called with the lock held, so that once event_ring_set_watch
+ * returns the old watcher is never called again: it must be quick, must not
+ * touch the ring, and its locks come after the ring's.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -112,8 +115,7 @@ event_add(struct event_ring *r, enum event_kind kind, const char *provider, cons
 {
 	struct event ev;
 	void (*sink)(void *, const struct event *);
-	void (*watch)(void *);
-	void *sink_arg, *watch_arg;
+	void *sink_arg;
 	va_list ap;
 	int n;
 
@@ -135,14 +137,12 @@ event_add(struct event_ring *r, enum event_kind kind, const char *provider, cons
 	event_put_locked(r, &ev);
 	sink = r->sink;
 	sink_arg = r->sink_arg;
-	watch = r->watch;
-	watch_arg = r->watch_arg;
+	if (r->watch != NULL)
+		r->watch(r->watch_arg);
 	pthread_mutex_unlock(&r->lock);
 
 	if (sink != NULL)
 		sink(sink_arg, &ev);
-	if (watch != NULL)
-		watch(watch_arg);
 	return ev.seq;
 }
 
@@ -151,8 +151,6 @@ event_import(struct event_ring *r, int64_t time_ms, enum event_kind kind, const 
     const char *message, const char *instance)
 {
 	struct event ev;
-	void (*watch)(void *);
-	void *watch_arg;
 
 	memset(&ev, 0, sizeof ev);
 	ev.kind = kind;
@@ -168,11 +166,9 @@ event_import(struct event_ring *r, int64_t time_ms, enum event_kind kind, const 
 		event_trim_utf8(ev.instance);
 	pthread_mutex_lock(&r->lock);
 	event_put_locked(r, &ev);
-	watch = r->watch;
-	watch_arg = r->watch_arg;
+	if (r->watch != NULL)
+		r->watch(r->watch_arg);
 	pthread_mutex_unlock(&r->lock);
-	if (watch != NULL)
-		watch(watch_arg);
 	return ev.seq;
 }
 

@@ -55,8 +55,9 @@ uint64_t event_last_seq(struct event_ring *);
 /* A sink called (under no lock of the caller's) for every event, e.g. the store. */
 void
 event_ring_set_sink(struct event_ring *, void (*sink)(void *, const struct event *), void *arg);
-/* A watcher called (under no lock of the ring's) after every event added or
- * imported, e.g. to wake streams waiting for events; NULL: none. */
+/* A watcher called after every event added or imported, e.g. to wake streams
+ * waiting for events; NULL: none. It runs with the ring's lock held (so after
+ * this returns the old one is never called again): quick, and not reading the ring. */
 void event_ring_set_watch(struct event_ring *, void (*watch)(void *), void *arg);
 /*
  * Carry src's events and sequence numbers over into dst (a new router's ring
