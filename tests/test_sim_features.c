@@ -1147,6 +1147,42 @@ test_anthropic_thinking(void **state)
 	sim_stop(s);
 }
 
+/* Magistral shows its thinking as the first content chunk, whole and streamed. */
+static void
+test_magistral_thinking(void **state)
+{
+	struct sim *s = start(SIM_MISTRAL, NULL, NULL);
+	struct resp r;
+	cJSON *j;
+
+	(void)state;
+	j = post(s, "/v1/chat/completions", OAI_HDRS,
+	    "{\"model\":\"magistral-medium-latest\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hello there\"}]}",
+	    200, &r);
+	assert_string_equal(jstr(j, "choices.0.message.content.0.type"), "thinking");
+	assert_string_equal(jstr(j, "choices.0.message.content.0.thinking.0.type"), "text");
+	assert_non_null(strstr(jstr(j, "choices.0.message.content.0.thinking.0.text"),
+	    "Hello there"));
+	assert_string_equal(jstr(j, "choices.0.message.content.1.type"), "text");
+	assert_non_null(strstr(jstr(j, "choices.0.message.content.1.text"),
+	    "You asked: Hello there."));
+	/* completion_tokens counts the thinking */
+	assert_true(jnum(j, "usage.completion_tokens") >
+	    (double)((strlen(jstr(j, "choices.0.message.content.1.text")) + 3) / 4));
+	cJSON_Delete(j);
+	resp_free(&r);
+	post(s, "/v1/chat/completions", OAI_HDRS,
+	    "{\"model\":\"magistral-small-latest\",\"stream\":true,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Hello there\"}]}",
+	    200, &r);
+	assert_non_null(strstr(r.body.data,
+	    "\"delta\":{\"content\":[{\"type\":\"thinking\",\"thinking\":[{\"type\":\"text\","
+	    "\"text\":\"The user asks: Hello there."));
+	resp_free(&r);
+	sim_stop(s);
+}
+
 static void
 test_validation_errors(void **state)
 {
@@ -1465,6 +1501,7 @@ main(void)
 	    cmocka_unit_test(test_prompt_cache),
 	    cmocka_unit_test(test_reasoning),
 	    cmocka_unit_test(test_anthropic_thinking),
+	    cmocka_unit_test(test_magistral_thinking),
 	    cmocka_unit_test(test_validation_errors),
 	    cmocka_unit_test(test_rate_limit_headers),
 	    cmocka_unit_test(test_ollama_native),

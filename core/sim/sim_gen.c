@@ -527,9 +527,10 @@ gen_stops(struct gen *g, const cJSON *root, int anth, int native)
 	}
 }
 
-/* Reasoning: Anthropic's thinking, reasoning models' hidden tokens by effort. */
+/* Reasoning: Anthropic's thinking, Magistral's thinking chunks, other reasoning models'
+ * hidden tokens by effort. */
 static void
-gen_reasoning(struct gen *g, const cJSON *root, int anth)
+gen_reasoning(struct gen *g, const cJSON *root, int anth, int mistral)
 {
 	const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thinking"), *type, *eff;
 
@@ -540,6 +541,10 @@ gen_reasoning(struct gen *g, const cJSON *root, int anth)
 	}
 	if (!sim_model_reasons(g->model))
 		return;
+	if (mistral) { /* Magistral shows its thinking as a content chunk */
+		g->thinking = 1;
+		return;
+	}
 	g->reasoning = 1;
 	g->reasoning_tokens = 64;
 	eff = cJSON_GetObjectItemCaseSensitive(root, "reasoning_effort");
@@ -780,7 +785,7 @@ sim_gen_read(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	gen_choice(g, root, anth);
 	gen_format(g, root, native);
 	gen_stops(g, root, anth, native);
-	gen_reasoning(g, root, anth);
+	gen_reasoning(g, root, anth, c->protocol == SIM_MISTRAL);
 	gen_cache(c, g, &in);
 	buf_free(&in.all);
 	g->created = (int64_t)time(NULL);

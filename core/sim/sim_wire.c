@@ -541,6 +541,49 @@ oai_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r, in
 	oai_chunk_calls(c, g, r, delta, text, role, finish, with_usage, NULL);
 }
 
+/*
+ * Magistral's content: an array of chunks, its thinking first
+ * ({"type":"thinking","thinking":[{"type":"text","text":...}]}), then the text
+ * (left out when text is NULL).
+ */
+static cJSON *
+mistral_thinking_content(const struct gen *g, const char *text)
+{
+	cJSON *a = cJSON_CreateArray(), *t, *inner, *x;
+
+	t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "type", "thinking");
+	inner = cJSON_AddArrayToObject(t, "thinking");
+	x = cJSON_CreateObject();
+	cJSON_AddStringToObject(x, "type", "text");
+	cJSON_AddStringToObject(x, "text", g->thinking_text);
+	cJSON_AddItemToArray(inner, x);
+	cJSON_AddItemToArray(a, t);
+	if (text != NULL) {
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "type", "text");
+		cJSON_AddStringToObject(x, "text", text);
+		cJSON_AddItemToArray(a, x);
+	}
+	return a;
+}
+
+/* The streamed thinking chunk: delta.content is the array with only the thinking. */
+static void
+mistral_thinking_chunk(const struct sim_call *c, const struct gen *g, struct sim_reply *r)
+{
+	cJSON *j = oai_head(c, g, "chat.completion.chunk"), *ch, *choice, *d;
+
+	ch = cJSON_AddArrayToObject(j, "choices");
+	choice = cJSON_CreateObject();
+	cJSON_AddItemToArray(ch, choice);
+	cJSON_AddNumberToObject(choice, "index", 0);
+	d = cJSON_AddObjectToObject(choice, "delta");
+	cJSON_AddItemToObject(d, "content", mistral_thinking_content(g, NULL));
+	cJSON_AddNullToObject(choice, "finish_reason");
+	chunk_json(r, 1, "data: ", j, "\n\n");
+}
+
 /* A tool call as it appears in a message or a stream delta (arguments NULL: leave out). */
 static cJSON *
 oai_call(const struct sim_call *c, const struct sim_tool_call *k, int index, int head,
@@ -642,6 +685,8 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 			cJSON_AddItemToObject(m, "tool_calls", oai_calls_array(c, g, 1));
 		if (g->ncalls > 0 && (c->protocol == SIM_OPENAI || c->protocol == SIM_AZURE))
 			cJSON_AddNullToObject(m, "content");
+		else if (g->thinking)
+			cJSON_AddItemToObject(m, "content", mistral_thinking_content(g, g->text));
 		else
 			cJSON_AddStringToObject(m, "content", g->text);
 		if (g->ncalls > 0 && c->protocol != SIM_MISTRAL)
@@ -679,6 +724,8 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	}
 	if (g->ncalls == 0 || c->protocol == SIM_MISTRAL || c->protocol == SIM_OLLAMA)
 		oai_chunk(c, g, r, 0, "", 1, NULL, 0);
+	if (g->thinking) /* Magistral: the thinking chunk first, then text */
+		mistral_thinking_chunk(c, g, r);
 	for (at = 0; at < len; at = e) {
 		e = next_token(g->text, at, len);
 		s = xstrndup(g->text + at, e - at);

@@ -415,7 +415,7 @@ try {
 		assert.equal(finish, 'tool_calls');
 	});
 
-	await check('mistral client x mistral sim: image, JSON mode, embeddings, 422', async () => {
+	await check('mistral client x mistral sim: image, JSON mode, embeddings, Magistral thinking, 422', async () => {
 		let r = await mis.chat.complete({
 			model: 'pixtral-12b', messages: [{ role: 'user', content: [
 				{ type: 'text', text: 'What is this?' }, { type: 'image_url', imageUrl: `data:image/png;base64,${PNG}` },
@@ -430,6 +430,9 @@ try {
 		assert.equal(e.data.length, 2);
 		assert.equal(e.data[0].embedding.length, 1024);
 		assert.ok(unit(e.data[0].embedding));
+		const mag = await mis.chat.complete({ model: 'magistral-medium-latest', messages: [{ role: 'user', content: 'Hello there' }] });
+		assert.equal(mag.choices[0].message.content[0].type, 'thinking');
+		assert.match(mag.choices[0].message.content[1].text, /You asked: Hello there\./);
 		const raw = await fetch(`${urls.mistral}/v1/chat/completions`, {
 			method: 'POST', headers: { authorization: 'Bearer mi-key', 'content-type': 'application/json' },
 			body: JSON.stringify({ model: 'm', store: true, messages: [{ role: 'user', content: 'x' }] }),
