@@ -21,11 +21,15 @@
 #define ITERATIONS 3000
 
 static const struct adapter *const adapters[] = {
-    &adapter_anthropic, &adapter_openai, &adapter_azure};
+    &adapter_anthropic, &adapter_openai, &adapter_azure, &adapter_ollama};
 
 static const char *const recordings[] = {"anthropic_basic_stream.sse",
     "openai_recorded_stream_include_usage.sse", "anthropic_recorded_200.json",
-    "anthropic_recorded_429_then_stream.json"};
+    "anthropic_recorded_429_then_stream.json", "anthropic_documented_tool_use.json",
+    "anthropic_documented_thinking_tool_stream.sse", "openai_documented_tool_calls_stream.sse",
+    "openai_documented_tool_calls.json", "mistral_documented_magistral.json",
+    "mistral_documented_magistral_stream.sse", "ollama_documented_chat_tools.json",
+    "ollama_documented_chat_stream.ndjson"};
 
 /* Bytes that matter to the parsers, so mutations hit interesting paths. */
 static const char alphabet[] =

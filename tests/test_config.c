@@ -320,6 +320,87 @@ test_full_file(void **state)
 	free(path);
 }
 
+/* The keys issue 10 added: model output limits and cache-write prices, Azure's Entra ID
+ * token variable, Ollama's num_ctx and keep_alive; each refused where it does not belong. */
+static void
+test_provider_and_model_extras(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *cause; /* NULL: loads */
+	} cases[] = {
+	    {"{\"providers\":[{\"name\":\"az\",\"kind\":\"azure\",\"base_url\":"
+	     "\"https://r.openai.azure.com\",\"models\":[\"m\"],\"api_version\":\"v1\","
+	     "\"entra_token_env\":\"AZ_TOKEN\"}]}",
+	        NULL},
+	    {"{\"providers\":[{\"name\":\"a\",\"kind\":\"anthropic\",\"base_url\":\"https://h\","
+	     "\"models\":[\"m\"],\"entra_token_env\":\"AZ_TOKEN\"}]}",
+	        "entra_token_env"},
+	    {"{\"providers\":[{\"name\":\"az\",\"kind\":\"azure\",\"base_url\":\"https://h\","
+	     "\"models\":[\"m\"],\"entra_token_env\":\"not a name\"}]}",
+	        "entra_token_env"},
+	    {"{\"providers\":[{\"name\":\"o\",\"kind\":\"openai\",\"flavor\":\"ollama\","
+	     "\"base_url\":\"http://h:11434\",\"models\":[\"m\"],\"num_ctx\":32768,"
+	     "\"keep_alive\":\"1h30m\"}]}",
+	        NULL},
+	    {"{\"providers\":[{\"name\":\"o\",\"kind\":\"openai\",\"flavor\":\"ollama\","
+	     "\"base_url\":\"http://h:11434\",\"models\":[\"m\"],\"keep_alive\":-1}]}",
+	        NULL},
+	    {"{\"providers\":[{\"name\":\"o\",\"kind\":\"openai\",\"flavor\":\"ollama\","
+	     "\"base_url\":\"http://h:11434\",\"models\":[\"m\"],\"keep_alive\":\"soon\"}]}",
+	        "keep_alive"},
+	    {"{\"providers\":[{\"name\":\"o\",\"kind\":\"openai\",\"flavor\":\"ollama\","
+	     "\"base_url\":\"http://h:11434\",\"models\":[\"m\"],\"num_ctx\":0}]}",
+	        "num_ctx"},
+	    {"{\"providers\":[{\"name\":\"v\",\"kind\":\"openai\",\"flavor\":\"vllm\","
+	     "\"base_url\":\"http://h:8000/v1\",\"models\":[\"m\"],\"num_ctx\":4096}]}",
+	        "num_ctx"},
+	    {"{\"models\":{\"big\":{\"id\":\"claude-x\",\"input_per_mtok\":3,\"output_per_mtok\":"
+	     "15,"
+	     "\"cache_write_per_mtok\":3.75,\"cache_write_1h_per_mtok\":6,"
+	     "\"max_output_tokens\":64000}}}",
+	        NULL},
+	    {"{\"models\":{\"big\":{\"max_output_tokens\":0}}}", "max_output_tokens"},
+	    {"{\"models\":{\"big\":{\"cache_write_per_mtok\":-1}}}", "cache_write_per_mtok"},
+	};
+	struct config cfg;
+	char *cause = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		int rc;
+		config_init(&cfg);
+		rc = config_load_string(&cfg, cases[i].json, "x.json", &cause);
+		if (cases[i].cause == NULL && rc != 0)
+			fail_msg("case %zu: %s", i, cause);
+		if (cases[i].cause != NULL) {
+			if (rc == 0)
+				fail_msg("case %zu: loaded, expected a refusal of %s", i,
+				    cases[i].cause);
+			if (strstr(cause, cases[i].cause) == NULL)
+				fail_msg("case %zu: \"%s\" does not name %s", i, cause,
+				    cases[i].cause);
+			free(cause);
+			cause = NULL;
+		}
+		if (i == 0)
+			assert_string_equal(cfg.providers[0].entra_token_env, "AZ_TOKEN");
+		if (i == 3) {
+			assert_int_equal(cfg.providers[0].num_ctx, 32768);
+			assert_string_equal(cfg.providers[0].keep_alive, "1h30m");
+		}
+		if (i == 4)
+			assert_string_equal(cfg.providers[0].keep_alive, "-1");
+		if (i == 8) {
+			const struct model_conf *m = config_model(&cfg, "big");
+			assert_int_equal(m->max_output_tokens, 64000);
+			assert_true(m->cache_write_per_mtok == 3.75 &&
+			    m->cache_write_1h_per_mtok == 6);
+		}
+		config_free(&cfg);
+	}
+}
+
 /* The ends of config_limits.h's ranges load; the router and the console take the same. */
 static void
 test_priority_and_weight_limits(void **state)
@@ -1157,6 +1238,7 @@ main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_full_file),
 	    cmocka_unit_test(test_priority_and_weight_limits),
+	    cmocka_unit_test(test_provider_and_model_extras),
 	    cmocka_unit_test(test_failed_load_keeps_config),
 	    cmocka_unit_test(test_file_errors),
 	    cmocka_unit_test(test_file_io_errors),
