@@ -117,6 +117,17 @@ test_none_capable(void **state)
 	assert_int_equal(testkit_sim_requests(&f->kit, 0) + testkit_sim_requests(&f->kit, 1),
 	    before);
 
+	/* One could but cannot take it now (disabled): no provider, not a bad request. */
+	llm_request_free(&req);
+	request(&req);
+	req.has_seed = 1;
+	assert_int_equal(router_set_admin(f->r, "gpt", ADMIN_DISABLED, NULL), 0);
+	assert_int_equal(router_generate(f->r, &req, NULL, NULL, &res), -1);
+	assert_int_equal(res.cls, LLM_ERR_NO_PROVIDER);
+	assert_true(res.n_attempts == 1 && res.attempts[0].skipped);
+	router_result_free(&res);
+	assert_int_equal(router_set_admin(f->r, "gpt", ADMIN_ENABLED, NULL), 0);
+
 	/* Pinned to a provider that cannot: the same 400. */
 	llm_request_free(&req);
 	request(&req);

@@ -181,6 +181,26 @@ capable_noting(struct rreq *q, int idx)
 	return 0;
 }
 
+/* Could q go to provider idx at all (its pin, its route, the model it serves)? */
+static int
+rreq_may_use(const struct rreq *q, int idx)
+{
+	const struct provider *p = &q->r->providers[idx];
+	const char *name = p->conf->name;
+
+	if (q->req.provider != NULL)
+		return strcmp(q->req.provider, name) == 0;
+	if (q->route != NULL) {
+		if (strcmp(q->route->primary, name) == 0)
+			return 1;
+		for (size_t f = 0; f < q->route->n_fallback; f++)
+			if (strcmp(q->route->fallback[f], name) == 0)
+				return 1;
+		return 0;
+	}
+	return rreq_serves(q, p);
+}
+
 int
 rreq_refused(struct rreq *q)
 {
@@ -190,6 +210,10 @@ rreq_refused(struct rreq *q)
 
 	if (q->n_skipped == 0 || q->n_attempts > q->n_skipped)
 		return 0;
+	/* A provider that could honour it but cannot take it now: not the request's fault. */
+	for (size_t i = 0; i < r->n_providers; i++)
+		if (q->capable[i] > 0 && rreq_may_use(q, (int)i))
+			return 0;
 	buf_init(&b);
 	for (size_t i = 0; i < r->n_providers; i++) {
 		if (q->capable[i] != -2)
