@@ -144,3 +144,27 @@ clean:
     $(TEST_HELPER_OBJ:.o=.d)
 -include $(FUZZ_SRC:%.c=$(B)/%.d) $(FUZZ_HELPERS:%.c=$(B)/%.d) $(B)/tests/fuzz/replay.d
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its themes (found from
+# the binary at ../share/llmdeck/themes), the man page and a systemd unit for
+# `llmdeck serve` (ExecReload sends SIGHUP). make uninstall removes them.
+PREFIX    ?= /usr/local
+BINDIR    := $(PREFIX)/bin
+THEMEDIR  := $(PREFIX)/share/llmdeck/themes
+MAN1DIR   := $(PREFIX)/share/man/man1
+UNITDIR   := $(PREFIX)/lib/systemd/system
+
+install: $(B)/llmdeck
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(THEMEDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(B)/llmdeck $(DESTDIR)$(BINDIR)/llmdeck
+	install -m 0644 themes/*.theme $(DESTDIR)$(THEMEDIR)/
+	install -m 0644 dist/llmdeck.1 $(DESTDIR)$(MAN1DIR)/llmdeck.1
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/llmdeck.service >$(DESTDIR)$(UNITDIR)/llmdeck.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/llmdeck.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/llmdeck $(DESTDIR)$(MAN1DIR)/llmdeck.1 \
+	    $(DESTDIR)$(UNITDIR)/llmdeck.service $(THEMEDIR:%=$(DESTDIR)%)/*.theme
+	-rmdir $(DESTDIR)$(THEMEDIR) $(DESTDIR)$(PREFIX)/share/llmdeck
+
+.PHONY: install uninstall
