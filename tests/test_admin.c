@@ -175,7 +175,7 @@ assert_error(struct hreply *r, long status, const char *type, const char *text)
 	assert_null(strchr(jstr(r->json, "error.message"), '\n'));
 }
 
-static const char *const provider_keys[] = {"name", "kind", "base_url", "state.breaker",
+static const char *const provider_keys[] = {"name", "kind", "base_url", "no_key", "state.breaker",
     "state.admin", "cooldown_ms", "consecutive_failures", "priority", "weight",
     "overridden.priority", "overridden.weight", "overridden.admin", "usable", "in_flight",
     "rate_limit.rpm", "rate_limit.rpm_use", "rate_limit.tpm", "rate_limit.tpm_use",
@@ -380,6 +380,24 @@ test_provider_actions_answer_the_new_state_and_leave_an_event(void **state)
 	assert_true(jnum(r.json, "flushed") >= 1);
 	hreply_free(&r);
 	assert_true(has_event(f, "admin adm-test: cache flush"));
+}
+
+/* A provider whose key variable is unset says which one, from the start. */
+static void
+test_a_provider_without_its_key_says_which_variable(void **state)
+{
+	struct fixture *f = *state;
+	struct provider_conf *pc = &f->kit.cfg.providers[1];
+	struct hreply r;
+
+	free(pc->api_key);
+	pc->api_key = NULL;
+	pc->api_key_env = xstrdup("LLMDECK_TEST_UNSET_KEY");
+	start(f, NULL, NULL);
+	admin(f, &r, "GET", "/admin/v1/snapshot", NULL);
+	assert_true(cJSON_IsNull(jget(r.json, "providers.0.no_key")));
+	assert_string_equal(jstr(r.json, "providers.1.no_key"), "LLMDECK_TEST_UNSET_KEY");
+	hreply_free(&r);
 }
 
 static void
@@ -817,6 +835,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot_has_the_whole_contract, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_provider_actions_answer_the_new_state_and_leave_an_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_provider_without_its_key_says_which_variable,
+	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_requests_name_the_problem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_the_admin_token_is_required_when_set_and_the_gateway_token_does_not_open_it,

@@ -155,15 +155,32 @@ add_quantiles(cJSON *o, uint64_t p50, uint64_t p95, uint64_t p99)
 	cJSON_AddNumberToObject(o, "p99_ms", ms(p99));
 }
 
+/* The variable a provider's key should come from when it is unset there, else NULL. */
+static const char *
+key_missing(const struct config *cfg, const char *name)
+{
+	const struct provider_conf *pc = config_provider(cfg, name);
+
+	if (pc == NULL || pc->api_key_env == NULL || pc->api_key_env[0] == '\0')
+		return NULL;
+	return pc->api_key == NULL || pc->api_key[0] == '\0' ? pc->api_key_env : NULL;
+}
+
 static cJSON *
-provider_json(const struct provider_snapshot *p, int window_s)
+provider_json(const struct provider_snapshot *p, int window_s, const struct config *cfg)
 {
 	cJSON *o = cJSON_CreateObject(), *x;
 	const struct window_stats *w = &p->window;
+	const char *no_key = key_missing(cfg, p->name);
 
 	cJSON_AddStringToObject(o, "name", p->name);
 	cJSON_AddStringToObject(o, "kind", p->kind);
 	cJSON_AddStringToObject(o, "base_url", p->base_url);
+	/* Its key variable is unset: the console says "no key: VAR" from the start. */
+	if (no_key != NULL)
+		cJSON_AddStringToObject(o, "no_key", no_key);
+	else
+		cJSON_AddNullToObject(o, "no_key");
 	x = cJSON_AddObjectToObject(o, "state");
 	cJSON_AddStringToObject(x, "breaker", breaker_state_name(p->breaker));
 	cJSON_AddStringToObject(x, "admin", provider_admin_name(p->admin));
@@ -386,7 +403,8 @@ admin_snapshot(struct gw_req *q)
 	cJSON_AddNumberToObject(o, "window_seconds", s.window_s);
 	ps = cJSON_AddArrayToObject(o, "providers");
 	for (size_t i = 0; i < s.n_providers; i++)
-		cJSON_AddItemToArray(ps, provider_json(&s.providers[i], s.window_s));
+		cJSON_AddItemToArray(ps,
+		    provider_json(&s.providers[i], s.window_s, router_config(gr->router)));
 	cJSON_AddItemToObject(o, "requests", requests_json(&s));
 	cJSON_AddItemToObject(o, "budget", budget_json(gw, router_config(gr->router)));
 	cJSON_AddItemToObject(o, "cache", cache_json(gw, router_config(gr->router), &s));
@@ -600,14 +618,14 @@ admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *name)
 	memset(&s, 0, sizeof s);
 	s.window_s = ROUTER_WINDOW_DEFAULT;
 	router_snapshot(gr->router, &s);
-	gw_router_put(q->gw, gr);
 	for (size_t i = 0; i < s.n_providers; i++) {
 		if (strcmp(s.providers[i].name, name) == 0) {
 			o = cJSON_CreateObject();
 			cJSON_AddItemToObject(o, "provider",
-			    provider_json(&s.providers[i], s.window_s));
+			    provider_json(&s.providers[i], s.window_s, router_config(gr->router)));
 		}
 	}
+	gw_router_put(q->gw, gr);
 	router_snapshot_free(&s);
 	if (o == NULL)
 		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
