@@ -418,11 +418,11 @@ test_openai_tools_stream(void **state)
 	(void)state;
 	buf_init(&args[0]);
 	buf_init(&args[1]);
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
 	    "\"messages\":[{\"role\":\"user\",\"content\":\"get_weather and get_time\"}]," OAI_TOOLS
 	    ",\"tool_choice\":\"required\"}",
-	    200, &r);
+	    200, &r));
 	assert_non_null(strstr(r.body.data, "\n\ndata: [DONE]\n\n"));
 	chunks = sse_datas(r.body.data);
 	/* the first chunk: role, content null, the first call's head with empty arguments */
@@ -566,11 +566,11 @@ test_anthropic_tools_stream(void **state)
 
 	(void)state;
 	buf_init(&json);
-	post(s, "/v1/messages", ANTH_HDRS,
+	cJSON_Delete(post(s, "/v1/messages", ANTH_HDRS,
 	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"stream\":true,\"messages\":[{"
 	    "\"role\":\"user\",\"content\":\"Hi\"}]," ANTH_TOOLS ",\"tool_choice\":{\"type\":"
 	    "\"any\"}}",
-	    200, &r);
+	    200, &r));
 	assert_non_null(strstr(r.body.data,
 	    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
 	    "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01"));
@@ -625,10 +625,10 @@ test_tools_other_protocols(void **state)
 	cJSON_Delete(j);
 	resp_free(&r);
 	/* streamed: one chunk with the whole call */
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"mistral-large-latest\",\"stream\":true,\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"Hi\"}]," OAI_TOOLS ",\"tool_choice\":\"required\"}",
-	    200, &r);
+	    200, &r));
 	chunks = sse_datas(r.body.data);
 	j = cJSON_GetArrayItem(chunks, 1);
 	check_weather_args(jstr(j, "choices.0.delta.tool_calls.0.function.arguments"));
@@ -663,10 +663,10 @@ test_tools_other_protocols(void **state)
 	cJSON_Delete(j);
 	resp_free(&r);
 	/* native streamed: a chunk with the calls, then done */
-	post(s, "/api/chat", OAI_HDRS,
+	cJSON_Delete(post(s, "/api/chat", OAI_HDRS,
 	    "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\",\"content\":\"get_time\"}]"
 	    "," OAI_TOOLS "}",
-	    200, &r);
+	    200, &r));
 	bodyv = strstr(r.body.data, "\"tool_calls\":[{\"id\":\"call_");
 	assert_non_null(bodyv);
 	assert_non_null(strstr(bodyv, "\"done\":true"));
@@ -709,11 +709,11 @@ test_images(void **state)
 	cJSON_Delete(j);
 	resp_free(&r);
 	/* a media type the API does not take */
-	post(s, "/v1/messages", ANTH_HDRS,
+	cJSON_Delete(post(s, "/v1/messages", ANTH_HDRS,
 	    "{\"model\":\"m\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":[{"
 	    "\"type\":\"text\",\"text\":\"x\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\","
 	    "\"media_type\":\"image/bmp\",\"data\":\"" PNG_B64 "\"}}]}]}",
-	    400, &r);
+	    400, &r));
 	assert_non_null(strstr(r.body.data,
 	    "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
 	    "\"messages.0.content.1.image.source.base64.media_type: Input should be 'image/jpeg', "
@@ -772,10 +772,10 @@ test_images(void **state)
 	assert_non_null(strstr(jstr(j, "error.message"), "without the 'data:' prefix."));
 	cJSON_Delete(j);
 	resp_free(&r);
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
 	    "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,aGVsbG8gd29ybGQ=\"}}]}]}",
-	    400, &r);
+	    400, &r));
 	assert_string_equal(r.body.data,
 	    "{\"error\":{\"message\":\"You uploaded an unsupported image. Please make sure your "
 	    "image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].\",\"type\":"
@@ -880,10 +880,10 @@ test_stop_sequences(void **state)
 	assert_true(jnum(j, "usage.output_tokens") == 13);
 	cJSON_Delete(j);
 	resp_free(&r);
-	post(s, "/v1/messages", ANTH_HDRS,
+	cJSON_Delete(post(s, "/v1/messages", ANTH_HDRS,
 	    "{\"model\":\"m\",\"max_tokens\":100,\"stream\":true,\"stop_sequences\":[\"You\"],"
 	    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}",
-	    200, &r);
+	    200, &r));
 	assert_non_null(strstr(r.body.data,
 	    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"stop_sequence\","
 	    "\"stop_sequence\":\"You\"}"));
@@ -949,7 +949,7 @@ test_prompt_cache(void **state)
 	resp_free(&r);
 	/* streamed: message_start and message_delta carry the cache counts */
 	sbody = xasprintf("{\"stream\":true,%s", body + 1);
-	post(s, "/v1/messages", ANTH_HDRS, sbody, 200, &r);
+	cJSON_Delete(post(s, "/v1/messages", ANTH_HDRS, sbody, 200, &r));
 	assert_non_null(strstr(r.body.data,
 	    "\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":0,"
 	    "\"cache_read_input_tokens\":1500,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,"
@@ -986,10 +986,10 @@ test_prompt_cache(void **state)
 	                  "\"include_usage\":true},\"messages\":[{\"role\":\"system\",\"content\":"
 	                  "\"%s\"},{\"role\":\"user\",\"content\":\"Hello there\"}]}",
 	    sys);
-	post(s, "/v1/chat/completions", OAI_HDRS, obody, 200, &r);
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS, obody, 200, &r));
 	assert_non_null(strstr(r.body.data, "\"prompt_tokens_details\":{\"cached_tokens\":0,"));
 	resp_free(&r);
-	post(s, "/v1/chat/completions", OAI_HDRS, obody, 200, &r);
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS, obody, 200, &r));
 	/* 1503 tokens: cached in steps of 128 from 1024, so 1408 */
 	assert_non_null(strstr(r.body.data,
 	    "\"usage\":{\"prompt_tokens\":1503,\"completion_tokens\":"));
@@ -1032,10 +1032,10 @@ test_reasoning(void **state)
 	cJSON_Delete(j);
 	resp_free(&r);
 	/* max_tokens and a temperature are refused on reasoning models */
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"o1\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":"
 	    "\"x\"}]}",
-	    400, &r);
+	    400, &r));
 	assert_string_equal(r.body.data,
 	    "{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens' is not supported with "
 	    "this model. Use 'max_completion_tokens' instead.\",\"type\":\"invalid_request_error\","
@@ -1102,7 +1102,7 @@ test_anthropic_thinking(void **state)
 	cJSON_Delete(j);
 	resp_free(&r);
 	sbody = xasprintf("{\"stream\":true,%s", think + 1);
-	post(s, "/v1/messages", ANTH_HDRS, sbody, 200, &r);
+	cJSON_Delete(post(s, "/v1/messages", ANTH_HDRS, sbody, 200, &r));
 	assert_non_null(strstr(r.body.data,
 	    "\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\","
 	    "\"signature\":\"\"}}"));
@@ -1172,10 +1172,10 @@ test_magistral_thinking(void **state)
 	    (double)((strlen(jstr(j, "choices.0.message.content.1.text")) + 3) / 4));
 	cJSON_Delete(j);
 	resp_free(&r);
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"magistral-small-latest\",\"stream\":true,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"Hello there\"}]}",
-	    200, &r);
+	    200, &r));
 	assert_non_null(strstr(r.body.data,
 	    "\"delta\":{\"content\":[{\"type\":\"thinking\",\"thinking\":[{\"type\":\"text\","
 	    "\"text\":\"The user asks: Hello there."));
@@ -1191,10 +1191,10 @@ test_validation_errors(void **state)
 	cJSON *j;
 
 	(void)state;
-	post(s, "/v1/messages", ANTH_HDRS,
+	cJSON_Delete(post(s, "/v1/messages", ANTH_HDRS,
 	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"temperature\":1.5,\"messages\":[{"
 	    "\"role\":\"user\",\"content\":\"x\"}]}",
-	    400, &r);
+	    400, &r));
 	assert_memory_equal(r.body.data,
 	    "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
 	    "\"temperature: Input should be less than or equal to 1\"},\"request_id\":\"req_011C",
@@ -1219,11 +1219,11 @@ test_validation_errors(void **state)
 	sim_stop(s);
 
 	s = start(SIM_OPENAI, NULL, NULL);
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"gpt-4o\",\"temperature\":2.5,\"messages\":[{\"role\":\"user\","
 	    "\"content\":"
 	    "\"x\"}]}",
-	    400, &r);
+	    400, &r));
 	assert_string_equal(r.body.data,
 	    "{\"error\":{\"message\":\"Invalid 'temperature': decimal above maximum value. "
 	    "Expected "
@@ -1234,10 +1234,10 @@ test_validation_errors(void **state)
 
 	/* Mistral: unknown fields are a 422 in its body shape; its own fields pass */
 	s = start(SIM_MISTRAL, NULL, NULL);
-	post(s, "/v1/chat/completions", OAI_HDRS,
+	cJSON_Delete(post(s, "/v1/chat/completions", OAI_HDRS,
 	    "{\"model\":\"mistral-small\",\"max_completion_tokens\":5,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"x\"}]}",
-	    422, &r);
+	    422, &r));
 	assert_string_equal(r.body.data,
 	    "{\"detail\":[{\"type\":\"extra_forbidden\",\"loc\":[\"body\",\"max_completion_"
 	    "tokens\"],"
@@ -1436,7 +1436,7 @@ test_embeddings(void **state)
 	cJSON_Delete(j);
 	resp_free(&r);
 	/* the key is checked like chat's */
-	post(s, "/v1/embeddings", NULL, "{\"model\":\"m\",\"input\":\"x\"}", 401, &r);
+	cJSON_Delete(post(s, "/v1/embeddings", NULL, "{\"model\":\"m\",\"input\":\"x\"}", 401, &r));
 	resp_free(&r);
 	sim_stop(s);
 
@@ -1457,8 +1457,8 @@ test_embeddings(void **state)
 	assert_true(jnum(j, "usage.completion_tokens") == 0);
 	cJSON_Delete(j);
 	resp_free(&r);
-	post(s, "/v1/embeddings", OAI_HDRS,
-	    "{\"model\":\"mistral-embed\",\"input\":\"hi\",\"dimensions\":8}", 422, &r);
+	cJSON_Delete(post(s, "/v1/embeddings", OAI_HDRS,
+	    "{\"model\":\"mistral-embed\",\"input\":\"hi\",\"dimensions\":8}", 422, &r));
 	assert_non_null(strstr(r.body.data, "\"loc\":[\"body\",\"dimensions\"]"));
 	resp_free(&r);
 	sim_stop(s);
