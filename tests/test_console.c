@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,141 +22,52 @@
 #include <sys/socket.h>
 
 #include "testkit.h"
+#include "tmux_testutil.h"
 #include "util.h"
 
-#define WAIT_MS 15000
-
 struct tm_fixture {
-	char sock[64];
-	char dir[64];
-	char db[128];
+	struct tmux *t;
+	const char *dir; /* the test's scratch directory (t's) */
+	char db[160];
 };
 
-static const char *
-llmdeck_bin(void)
-{
-	const char *b = getenv("LLMDECK");
-
-	return b != NULL && *b != '\0' ? b : "build/llmdeck";
-}
-
-/* Run argv, capture stdout into out (may be NULL); returns the exit status. */
-static int
-run(const char *const argv[], struct buf *out)
-{
-	int fd[2], status;
-	pid_t pid;
-	char chunk[4096];
-	ssize_t n;
-
-	if (pipe(fd) != 0)
-		return -1;
-	if ((pid = fork()) == 0) {
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	while ((n = read(fd[0], chunk, sizeof chunk)) > 0)
-		if (out != NULL)
-			buf_append(out, chunk, (size_t)n);
-	close(fd[0]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int
-have_tmux(void)
-{
-	const char *argv[] = {"tmux", "-V", NULL};
-
-	return run(argv, NULL) == 0;
-}
-
-static char *
-capture(struct tm_fixture *f)
-{
-	const char *argv[] = {"tmux", "-L", f->sock, "capture-pane", "-p", "-t", "t", NULL};
-	struct buf b;
-
-	buf_init(&b);
-	run(argv, &b);
-	buf_puts(&b, "");
-	return buf_detach(&b);
-}
-
-/* Poll the screen until needle shows (or, with absent, until it is gone). */
-static int
-wait_screen(struct tm_fixture *f, const char *needle, int absent)
-{
-	uint64_t end = clock_mono_ms() + WAIT_MS;
-	char *s = NULL;
-
-	while (clock_mono_ms() < end) {
-		free(s);
-		s = capture(f);
-		if ((strstr(s, needle) != NULL) != absent) {
-			free(s);
-			return 1;
-		}
-		usleep(100 * 1000);
-	}
-	print_error("screen never %s \"%s\"; last screen:\n%s\n", absent ? "lost" : "showed",
-	    needle, s);
-	free(s);
-	return 0;
-}
-
+/* Start the console with extra flags (env: assignments before it, "" if none), in a
+ * window of w x h; waits for the dashboard if asked. */
 static void
-keys(struct tm_fixture *f, int literal, const char *k)
+start_env(struct tm_fixture *f, const char *env, const char *flags, int w, int h,
+    int wait_dashboard)
 {
-	const char *argv[] = {"tmux", "-L", f->sock, "send-keys", "-t", "t", literal ? "-l" : k,
-	    literal ? k : NULL, NULL};
+	char *cmd = xasprintf("LANG=C.UTF-8 %s %s --db %s %s; echo EXIT=$?; sleep 120", env,
+	    tmux_llmdeck(), f->db, flags);
 
-	assert_int_equal(run(argv, NULL), 0);
+	tmux_start(f->t, w, h, cmd);
+	free(cmd);
+	if (wait_dashboard)
+		assert_true(tmux_wait(f->t, "Providers", 0));
 }
 
-static void
-tmux_cmd(struct tm_fixture *f, const char *a, const char *b, const char *c, const char *d,
-    const char *e)
-{
-	const char *argv[] = {"tmux", "-L", f->sock, a, b, c, d, e, NULL};
-
-	run(argv, NULL);
-}
-
-/* Start the console with extra flags; waits for the dashboard. */
+/* Start the demo console with extra flags at 140x45; waits for the dashboard. */
 static void
 start(struct tm_fixture *f, const char *flags, int wait_dashboard)
 {
-	char *cmd = xasprintf("LANG=C.UTF-8 %s --demo --db %s %s; echo EXIT=$?; sleep 120",
-	    llmdeck_bin(), f->db, flags);
-	const char *argv[] = {"tmux", "-L", f->sock, "-f", "/dev/null", "new-session", "-d", "-s",
-	    "t", "-x", "140", "-y", "45", cmd, NULL};
+	char *all = xasprintf("--demo %s", flags);
 
-	assert_int_equal(run(argv, NULL), 0);
-	free(cmd);
-	if (wait_dashboard)
-		assert_true(wait_screen(f, "Providers", 0));
+	start_env(f, "", all, 140, 45, wait_dashboard);
+	free(all);
 }
 
 static int
 setup(void **state)
 {
-	static int n;
 	struct tm_fixture *f;
 
-	if (!have_tmux()) {
+	if (!tmux_have()) {
 		*state = NULL; /* each test then says testkit_missing("tmux") */
 		return 0;
 	}
 	f = xcalloc(1, sizeof *f);
-	snprintf(f->sock, sizeof f->sock, "llmdeck-test-%ld-%d", (long)getpid(), n++);
-	snprintf(f->dir, sizeof f->dir, "/tmp/llmdeck-console-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	f->t = tmux_new("console");
+	f->dir = f->t->dir;
 	snprintf(f->db, sizeof f->db, "%s/test.db", f->dir);
 	*state = f;
 	return 0;
@@ -165,15 +77,10 @@ static int
 teardown(void **state)
 {
 	struct tm_fixture *f = *state;
-	char *rm;
 
 	if (f == NULL)
 		return 0;
-	tmux_cmd(f, "kill-server", NULL, NULL, NULL, NULL);
-	rm = xasprintf("rm -rf '%s'", f->dir);
-	if (system(rm) != 0)
-		print_error("could not remove %s\n", f->dir);
-	free(rm);
+	tmux_free(f->t);
 	free(f);
 	return 0;
 }
@@ -192,46 +99,46 @@ test_dashboard(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
-	assert_true(wait_screen(f, "DEMO", 0));
+	assert_true(tmux_wait(f->t, "DEMO", 0));
 	for (size_t i = 0; i < 5; i++)
-		assert_true(wait_screen(f, names[i], 0));
-	assert_true(wait_screen(f, "Budget today", 0));
-	assert_true(wait_screen(f, "Cache", 0));
-	assert_true(wait_screen(f, "Events", 0));
-	assert_true(wait_screen(f, "Latency: anthropic", 0));
+		assert_true(tmux_wait(f->t, names[i], 0));
+	assert_true(tmux_wait(f->t, "Budget today", 0));
+	assert_true(tmux_wait(f->t, "Cache", 0));
+	assert_true(tmux_wait(f->t, "Events", 0));
+	assert_true(tmux_wait(f->t, "Latency: anthropic", 0));
 	/* Live traffic: a p50 shows up for the first provider. */
-	assert_true(wait_screen(f, "p50 ", 0));
+	assert_true(tmux_wait(f->t, "p50 ", 0));
 }
 
 static void
 test_help_lists_every_command(void **state)
 {
 	struct tm_fixture *f = *state;
-	const char *argv[] = {llmdeck_bin(), "--demo", "--commands", NULL};
+	const char *argv[] = {tmux_llmdeck(), "--demo", "--commands", NULL};
 	struct buf out;
 	char *line, *save = NULL;
 	int n = 0;
 
 	NEED_TMUX(f);
 	buf_init(&out);
-	assert_int_equal(run(argv, &out), 0);
+	assert_int_equal(tmux_run(argv, &out), 0);
 	buf_puts(&out, "");
 	start(f, "", 1);
-	keys(f, 0, "?");
-	assert_true(wait_screen(f, "Keys and commands", 0));
+	tmux_keys(f->t, 0, "?");
+	assert_true(tmux_wait(f->t, "Keys, commands", 0));
 	for (line = strtok_r(out.data, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char name[64], *needle;
 		if (sscanf(line, "%63s", name) != 1)
 			continue;
 		needle = xasprintf(":%s", name);
-		assert_true(wait_screen(f, needle, 0));
+		assert_true(tmux_wait(f->t, needle, 0));
 		free(needle);
 		n++;
 	}
 	assert_true(n >= 20);
-	keys(f, 0, "Escape");
-	assert_true(wait_screen(f, "Keys and commands", 1));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Keys, commands", 1));
 	buf_free(&out);
 }
 
@@ -242,30 +149,30 @@ test_weight_changes_table_and_logs(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
-	keys(f, 1, ":weight openai 0.5");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "0.50*", 0));
-	assert_true(wait_screen(f, "openai weight 3.00 -> 0.50", 0));
+	tmux_keys(f->t, 1, ":weight openai 0.5");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "0.50*", 0));
+	assert_true(tmux_wait(f->t, "openai weight 3.00 -> 0.50", 0));
 	/* A bad value is refused with a message, nothing changes. */
-	keys(f, 1, ":weight openai lots");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "expected a number", 0));
+	tmux_keys(f->t, 1, ":weight openai lots");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "expected a number", 0));
 	/* Tab completes commands and provider names. */
-	keys(f, 1, ":prio");
-	keys(f, 0, "Tab");
-	keys(f, 1, "mis");
-	keys(f, 0, "Tab");
-	keys(f, 1, "3");
-	assert_true(wait_screen(f, ":priority mistral 3", 0));
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "mistral priority 1 -> 3", 0));
+	tmux_keys(f->t, 1, ":prio");
+	tmux_keys(f->t, 0, "Tab");
+	tmux_keys(f->t, 1, "mis");
+	tmux_keys(f->t, 0, "Tab");
+	tmux_keys(f->t, 1, "3");
+	assert_true(tmux_wait(f->t, ":priority mistral 3", 0));
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "mistral priority 1 -> 3", 0));
 	/* The config's range (config_limits.h), not a narrower one: 5000 can be set and raised. */
-	keys(f, 1, ":priority mistral 5000");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "mistral priority 3 -> 5000", 0));
-	keys(f, 1, ":raise mistral");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "mistral priority 5000 -> 4999", 0));
+	tmux_keys(f->t, 1, ":priority mistral 5000");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "mistral priority 3 -> 5000", 0));
+	tmux_keys(f->t, 1, ":raise mistral");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "mistral priority 5000 -> 4999", 0));
 }
 
 static void
@@ -276,23 +183,23 @@ test_failover_then_prompt_elsewhere(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
-	keys(f, 0, "f");
-	assert_true(wait_screen(f, "(y/n)", 0));
-	keys(f, 0, "y");
-	assert_true(wait_screen(f, "anthropic drained", 0));
-	assert_true(wait_screen(f, "operator: failover: anthropic drained", 0));
-	keys(f, 0, "p");
-	assert_true(wait_screen(f, "Test prompt", 0));
-	keys(f, 1, "Which provider answers? é ✓");
-	keys(f, 0, "C-d");
-	assert_true(wait_screen(f, "answered by ", 0));
-	s = capture(f);
+	tmux_keys(f->t, 0, "f");
+	assert_true(tmux_wait(f->t, "(y/n)", 0));
+	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "anthropic drained", 0));
+	assert_true(tmux_wait(f->t, "operator: failover: anthropic drained", 0));
+	tmux_keys(f->t, 0, "p");
+	assert_true(tmux_wait(f->t, "Test prompt", 0));
+	tmux_keys(f->t, 1, "Which provider answers? é ✓");
+	tmux_keys(f->t, 0, "C-d");
+	assert_true(tmux_wait(f->t, "answered by ", 0));
+	s = tmux_capture(f->t);
 	assert_null(strstr(s, "answered by anthropic"));
 	assert_non_null(strstr(s, "attempt 1: "));
 	assert_non_null(strstr(s, "You asked: Which provider answers? é ✓"));
 	free(s);
-	keys(f, 0, "Escape");
-	assert_true(wait_screen(f, "Latency:", 0));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Latency:", 0));
 }
 
 static void
@@ -302,20 +209,20 @@ test_enable_disable(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
-	keys(f, 0, "j");
-	assert_true(wait_screen(f, ">openai", 0));
-	keys(f, 0, "d");
-	assert_true(wait_screen(f, "(y/n)", 0));
-	keys(f, 0, "n");
-	assert_true(wait_screen(f, "cancelled", 0));
-	keys(f, 0, "d");
-	assert_true(wait_screen(f, "(y/n)", 0));
-	keys(f, 0, "y");
-	assert_true(wait_screen(f, "openai disabled", 0));
-	assert_true(wait_screen(f, "operator: openai enabled -> disabled", 0));
-	keys(f, 1, ":enable openai");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "operator: openai disabled -> enabled", 0));
+	tmux_keys(f->t, 0, "j");
+	assert_true(tmux_wait(f->t, ">openai", 0));
+	tmux_keys(f->t, 0, "d");
+	assert_true(tmux_wait(f->t, "(y/n)", 0));
+	tmux_keys(f->t, 0, "n");
+	assert_true(tmux_wait(f->t, "cancelled", 0));
+	tmux_keys(f->t, 0, "d");
+	assert_true(tmux_wait(f->t, "(y/n)", 0));
+	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "openai disabled", 0));
+	assert_true(tmux_wait(f->t, "operator: openai enabled -> disabled", 0));
+	tmux_keys(f->t, 1, ":enable openai");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "operator: openai disabled -> enabled", 0));
 }
 
 static void
@@ -325,12 +232,12 @@ test_flush_empties_cache(void **state)
 
 	NEED_TMUX(f);
 	start(f, "--demo-rate 40", 1);
-	assert_true(wait_screen(f, "entries 0 ", 1)); /* the load fills the cache */
-	keys(f, 0, "F");
-	assert_true(wait_screen(f, "(y/n)", 0));
-	keys(f, 0, "y");
-	assert_true(wait_screen(f, "operator: cache flushed", 0));
-	assert_true(wait_screen(f, "cache flushed:", 0));
+	assert_true(tmux_wait(f->t, "entries 0 ", 1)); /* the load fills the cache */
+	tmux_keys(f->t, 0, "F");
+	assert_true(tmux_wait(f->t, "(y/n)", 0));
+	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "operator: cache flushed", 0));
+	assert_true(tmux_wait(f->t, "cache flushed:", 0));
 }
 
 static void
@@ -340,14 +247,14 @@ test_tiny_terminal(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
-	tmux_cmd(f, "resize-window", "-t", "t", "-x", "30");
-	tmux_cmd(f, "resize-window", "-t", "t", "-y", "8");
-	assert_true(wait_screen(f, "terminal too small", 0));
-	assert_true(wait_screen(f, "(need 80x24)", 0));
-	tmux_cmd(f, "resize-window", "-t", "t", "-x", "140");
-	tmux_cmd(f, "resize-window", "-t", "t", "-y", "45");
-	assert_true(wait_screen(f, "Providers", 0));
-	assert_true(wait_screen(f, "terminal too small", 1));
+	tmux_cmd(f->t, "resize-window", "-t", "t", "-x", "30");
+	tmux_cmd(f->t, "resize-window", "-t", "t", "-y", "8");
+	assert_true(tmux_wait(f->t, "terminal too small", 0));
+	assert_true(tmux_wait(f->t, "(need 80x24)", 0));
+	tmux_cmd(f->t, "resize-window", "-t", "t", "-x", "140");
+	tmux_cmd(f->t, "resize-window", "-t", "t", "-y", "45");
+	assert_true(tmux_wait(f->t, "Providers", 0));
+	assert_true(tmux_wait(f->t, "terminal too small", 1));
 }
 
 static void
@@ -358,9 +265,9 @@ test_quit_restores_terminal(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
-	keys(f, 0, "q");
-	assert_true(wait_screen(f, "EXIT=", 0));
-	s = capture(f);
+	tmux_keys(f->t, 0, "q");
+	assert_true(tmux_wait(f->t, "EXIT=", 0));
+	s = tmux_capture(f->t);
 	assert_non_null(strstr(s, "EXIT=0"));
 	assert_null(strstr(s, "Providers")); /* the alternate screen is gone */
 	free(s);
@@ -374,20 +281,20 @@ test_readonly_refuses(void **state)
 
 	NEED_TMUX(f);
 	start(f, "--readonly", 1);
-	assert_true(wait_screen(f, "read-only", 0));
-	keys(f, 0, "f");
-	assert_true(wait_screen(f, "read-only: \"failover\" refused", 0));
-	keys(f, 1, ":weight openai 0.5");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "read-only: \"weight\" refused", 0));
-	keys(f, 0, "p");
-	assert_true(wait_screen(f, "read-only: \"prompt\" refused", 0));
-	s = capture(f);
+	assert_true(tmux_wait(f->t, "read-only", 0));
+	tmux_keys(f->t, 0, "f");
+	assert_true(tmux_wait(f->t, "read-only: \"failover\" refused", 0));
+	tmux_keys(f->t, 1, ":weight openai 0.5");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "read-only: \"weight\" refused", 0));
+	tmux_keys(f->t, 0, "p");
+	assert_true(tmux_wait(f->t, "read-only: \"prompt\" refused", 0));
+	s = tmux_capture(f->t);
 	assert_null(strstr(s, "0.50*"));
 	assert_null(strstr(s, "drained"));
 	free(s);
-	keys(f, 0, "?"); /* looking is allowed */
-	assert_true(wait_screen(f, "Keys and commands", 0));
+	tmux_keys(f->t, 0, "?"); /* looking is allowed */
+	assert_true(tmux_wait(f->t, "Keys, commands", 0));
 }
 
 static void
@@ -406,15 +313,15 @@ test_broken_theme_names_line(void **state)
 	flags = xasprintf("--theme %s", path);
 	start(f, flags, 1);
 	free(flags);
-	assert_true(wait_screen(f, "broken.theme:3:", 0));
-	assert_true(wait_screen(f, "using the default theme", 0));
+	assert_true(tmux_wait(f->t, "broken.theme:3:", 0));
+	assert_true(tmux_wait(f->t, "using the default theme", 0));
 	/* Live switch to a good one, then to a missing one. */
-	keys(f, 1, ":theme light");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "theme light", 0));
-	keys(f, 1, ":theme nosuch");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "nosuch.theme", 0));
+	tmux_keys(f->t, 1, ":theme light");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "theme light", 0));
+	tmux_keys(f->t, 1, ":theme nosuch");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "no theme \"nosuch\" (themes: ", 0));
 }
 
 static void
@@ -424,15 +331,15 @@ test_drill(void **state)
 
 	NEED_TMUX(f);
 	start(f, "--demo-rate 20", 1);
-	keys(f, 1, ":drill mistral down");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "drill down on mistral", 0));
-	keys(f, 1, ":drill mistral none");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "drill none on mistral", 0));
-	keys(f, 1, ":drill mistral nonsense");
-	keys(f, 0, "Enter");
-	assert_true(wait_screen(f, "unknown fault", 0));
+	tmux_keys(f->t, 1, ":drill mistral down");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "drill down on mistral", 0));
+	tmux_keys(f->t, 1, ":drill mistral none");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "drill none on mistral", 0));
+	tmux_keys(f->t, 1, ":drill mistral nonsense");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "unknown fault", 0));
 }
 
 static void
@@ -445,21 +352,17 @@ test_demo_creates_its_database_in_a_fresh_state_dir(void **state)
 	NEED_TMUX(f);
 	cmd = xasprintf("XDG_STATE_HOME=%s/fresh/state LANG=C.UTF-8 %s --demo; echo EXIT=$?; "
 	                "sleep 120",
-	    f->dir, llmdeck_bin());
-	{
-		const char *argv[] = {"tmux", "-L", f->sock, "-f", "/dev/null", "new-session", "-d",
-		    "-s", "t", "-x", "140", "-y", "45", cmd, NULL};
-		assert_int_equal(run(argv, NULL), 0);
-	}
+	    f->dir, tmux_llmdeck());
+	tmux_start(f->t, 140, 45, cmd);
 	free(cmd);
-	assert_true(wait_screen(f, "Providers", 0));
-	assert_true(wait_screen(f, "spent $", 0));
-	assert_true(wait_screen(f, "no database", 1));
+	assert_true(tmux_wait(f->t, "Providers", 0));
+	assert_true(tmux_wait(f->t, "spent $", 0));
+	assert_true(tmux_wait(f->t, "no database", 1));
 	db = xasprintf("%s/fresh/state/llmdeck/demo.db", f->dir);
 	assert_int_equal(stat(db, &st), 0);
 	free(db);
-	keys(f, 1, "q");
-	assert_true(wait_screen(f, "EXIT=0", 0));
+	tmux_keys(f->t, 1, "q");
+	assert_true(tmux_wait(f->t, "EXIT=0", 0));
 }
 
 /* A loopback port nobody listens on right now. */
@@ -494,7 +397,7 @@ test_listen_serves_applications_through_the_console_router(void **state)
 	snprintf(flags, sizeof flags, "--listen 127.0.0.1:%d", port);
 	start(f, flags, 1);
 	snprintf(want, sizeof want, "gateway listening on http://127.0.0.1:%d", port);
-	assert_true(wait_screen(f, want, 0));
+	assert_true(tmux_wait(f->t, want, 0));
 
 	/* An application's request, pinned to the console's mistral provider. */
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
@@ -506,8 +409,219 @@ test_listen_serves_applications_through_the_console_router(void **state)
 	assert_non_null(strstr(body.data, "ping from an application"));
 	assert_non_null(strstr(body.data, "[mistral]"));
 	buf_free(&body);
-	keys(f, 1, "q");
-	assert_true(wait_screen(f, "EXIT=0", 0));
+	/* The header says it serves; quitting stops the gateway, so it asks first. */
+	snprintf(want, sizeof want, "serving on 127.0.0.1:%d", port);
+	assert_true(tmux_wait(f->t, want, 0));
+	tmux_keys(f->t, 1, "q");
+	assert_true(tmux_wait(f->t, "this stops the gateway serving on", 0));
+	tmux_keys(f->t, 1, "n");
+	assert_true(tmux_wait(f->t, "cancelled: quit", 0));
+	tmux_keys(f->t, 1, "q");
+	assert_true(tmux_wait(f->t, "(y/n)", 0));
+	tmux_keys(f->t, 1, "y");
+	assert_true(tmux_wait(f->t, "EXIT=0", 0));
+}
+
+/* "?" explains every column, state and header figure, not only the keys. */
+static void
+test_help_has_a_glossary(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "", 1);
+	tmux_keys(f->t, 0, "?");
+	assert_true(tmux_wait(f->t, "Keys, commands", 0));
+	tmux_keys(f->t, 0, "NPage");
+	tmux_keys(f->t, 0, "NPage");
+	assert_true(tmux_wait(f->t, "Columns (the providers table)", 0));
+	tmux_keys(f->t, 0, "NPage");
+	tmux_keys(f->t, 0, "NPage");
+	tmux_keys(f->t, 0, "NPage");
+	assert_true(tmux_wait(f->t, "States (the STATE column)", 0));
+	assert_true(tmux_wait(f->t, "half-open", 0));
+	tmux_keys(f->t, 0, "NPage");
+	tmux_keys(f->t, 0, "NPage");
+	assert_true(tmux_wait(f->t, "failed attempts / attempts, in the window", 0));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Keys, commands", 1));
+}
+
+/* A drained provider is marked on its row; clearing its overrides asks, naming it. */
+static void
+test_markers_and_confirmations_name_the_target(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "", 1);
+	tmux_keys(f->t, 0, "f");
+	assert_true(tmux_wait(f->t, "failover anthropic: drain a provider", 0));
+	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait_regex(f->t, ">anthropic +D\\* +drained"));
+	tmux_keys(f->t, 0, "U");
+	assert_true(tmux_wait(f->t, "clear-overrides anthropic: drop", 0));
+	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "overrides of anthropic reset to the config", 0));
+	assert_true(tmux_wait_regex(f->t, ">anthropic +up"));
+	/* A drill this console started marks the row too, until it is cleared. */
+	tmux_keys(f->t, 1, ":drill mistral 500");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait_regex(f->t, " mistral +!"));
+	tmux_keys(f->t, 1, ":drill mistral none");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait_regex(f->t, " mistral +(up|OPEN|half)"));
+}
+
+/* A probe's result shows: as a message, and in the latency panel with its age. */
+static void
+test_probe_result_shows(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "", 1);
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "anthropic: health probe sent", 0));
+	assert_true(tmux_wait(f->t, "anthropic: probe ok in ", 0));
+	assert_true(tmux_wait_regex(f->t, "probe: ok in [0-9]+ ms, [0-9]+s ago"));
+}
+
+/* The header's error rate is failed requests; failed attempts are apart. A provider
+ * that fails every attempt, with failover on, fails no request. */
+static void
+test_header_counts_failed_requests_not_attempts(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "--demo-rate 20", 1);
+	assert_true(tmux_wait(f->t, "last 60s", 0));
+	tmux_keys(f->t, 1, ":drill anthropic 500");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "drill on anthropic: every request 500", 0));
+	assert_true(tmux_wait_regex(f->t, "attempts failed [0-9]*[1-9][0-9]*\\.[0-9]%"));
+	assert_true(tmux_wait(f->t, "failed 0.0%", 0));
+	/* The window's error rate on its row, the total since start in the panel. */
+	assert_true(tmux_wait_regex(f->t, ">anthropic .* [1-9][0-9]*\\.[0-9] "));
+	assert_true(tmux_wait_regex(f->t, "since start: .* attempts, [1-9][0-9]*\\.[0-9]% failed"));
+}
+
+/* The command line remembers: Up brings the last line back, Down goes forward. */
+static void
+test_cmdline_history(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "", 1);
+	tmux_keys(f->t, 1, ":weight openai 0.5");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "openai: weight 0.5", 0));
+	tmux_keys(f->t, 1, ":refresh 400");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "refresh every 400 ms", 0));
+	tmux_keys(f->t, 1, ":");
+	tmux_keys(f->t, 0, "Up");
+	assert_true(tmux_wait(f->t, ":refresh 400", 0));
+	tmux_keys(f->t, 0, "Up");
+	assert_true(tmux_wait(f->t, ":weight openai 0.5", 0));
+	tmux_keys(f->t, 0, "Down");
+	assert_true(tmux_wait(f->t, ":refresh 400", 0));
+	tmux_keys(f->t, 0, "C-u");
+	tmux_keys(f->t, 1, "weight openai 2");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "openai: weight 2", 0));
+}
+
+/* --readonly hides the action keys (hints and help), not only refuses them. */
+static void
+test_readonly_hides_actions(void **state)
+{
+	struct tm_fixture *f = *state;
+	char *s;
+
+	NEED_TMUX(f);
+	start(f, "--readonly", 1);
+	assert_true(tmux_wait(f->t, "? help", 0));
+	s = tmux_capture(f->t);
+	assert_null(strstr(s, "f failover"));
+	assert_null(strstr(s, "F flush"));
+	free(s);
+	tmux_keys(f->t, 0, "?");
+	assert_true(tmux_wait(f->t, ":pause", 0));
+	s = tmux_capture(f->t);
+	assert_null(strstr(s, ":failover"));
+	assert_null(strstr(s, ":weight"));
+	assert_non_null(strstr(s, ":theme"));
+	free(s);
+}
+
+/* --theme with a name that is not there lists the ones that are. */
+static void
+test_unknown_theme_lists_themes(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "--theme nosuch", 0);
+	assert_true(tmux_wait(f->t, "EXIT=2", 0));
+	assert_true(tmux_wait(f->t, "no theme \"nosuch\" (themes: ", 0));
+	assert_true(tmux_wait(f->t, "monochrome", 0));
+}
+
+/* Under NO_COLOR, t says why nothing changes. */
+static void
+test_no_color_turns_themes_off(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start_env(f, "NO_COLOR=1", "--demo", 140, 45, 1);
+	tmux_keys(f->t, 0, "t");
+	assert_true(tmux_wait(f->t, "themes are off: NO_COLOR is set", 0));
+}
+
+/* A database that is not one is refused, as every command refuses it. */
+static void
+test_corrupt_database_refused(void **state)
+{
+	struct tm_fixture *f = *state;
+	FILE *fp = fopen(f->db, "w");
+
+	NEED_TMUX(f);
+	assert_non_null(fp);
+	for (int i = 0; i < 512; i++)
+		fputs("not a database at all\n", fp);
+	fclose(fp);
+	start(f, "", 0);
+	assert_true(tmux_wait(f->t, "EXIT=1", 0));
+	assert_true(tmux_wait(f->t, "is corrupt or not an llmdeck database", 0));
+}
+
+/* A provider whose key variable is unset says so from the start. */
+static void
+test_provider_without_key(void **state)
+{
+	struct tm_fixture *f = *state;
+	char path[160], *flags;
+	FILE *fp;
+
+	NEED_TMUX(f);
+	snprintf(path, sizeof path, "%s/config.json", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"providers\":[{\"name\":\"keyless\",\"kind\":\"openai\","
+	      "\"base_url\":\"http://127.0.0.1:9\",\"api_key_env\":\"LLMDECK_TEST_UNSET_KEY\","
+	      "\"models\":[\"gpt-4o\"]},"
+	      "{\"name\":\"local\",\"kind\":\"openai\",\"flavor\":\"ollama\","
+	      "\"base_url\":\"http://127.0.0.1:9\",\"api_key_env\":null,\"models\":[\"gpt-4o\"]}]}",
+	    fp);
+	fclose(fp);
+	flags = xasprintf("--config %s", path);
+	start_env(f, "env -u LLMDECK_TEST_UNSET_KEY", flags, 140, 45, 1);
+	free(flags);
+	assert_true(tmux_wait_regex(f->t, "keyless +K +no key: LLMDECK_TEST_UNSET_KEY"));
 }
 
 int
@@ -529,6 +643,18 @@ main(void)
 	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_listen_serves_applications_through_the_console_router, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_help_has_a_glossary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_markers_and_confirmations_name_the_target, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_result_shows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_counts_failed_requests_not_attempts, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_cmdline_history, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_hides_actions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_theme_lists_themes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_color_turns_themes_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_database_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_provider_without_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

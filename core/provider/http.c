@@ -55,6 +55,7 @@ struct http_xfer {
 	char *url;
 	char *ca_file; /* NULL: the system's trust store */
 	int insecure;
+	char *unix_socket; /* NULL: TCP */
 	struct curl_slist *hdrs;
 	char *body;
 	size_t body_len;
@@ -477,6 +478,7 @@ http_submit(struct http_engine *e, const struct http_request *req)
 	x->max_response = req->max_response > 0 ? req->max_response : HTTP_DEFAULT_MAX_RESPONSE;
 	x->ca_file = req->ca_file != NULL ? xstrdup(req->ca_file) : NULL;
 	x->insecure = req->insecure;
+	x->unix_socket = req->unix_socket != NULL ? xstrdup(req->unix_socket) : NULL;
 	x->on_headers = req->on_headers;
 	x->on_data = req->on_data;
 	x->on_done = req->on_done;
@@ -512,6 +514,7 @@ http_xfer_free(struct http_xfer *x)
 	free(x->method);
 	free(x->url);
 	free(x->ca_file);
+	free(x->unix_socket);
 	curl_slist_free_all(x->hdrs);
 	free(x->body);
 	http_headers_free(&x->headers);
@@ -762,6 +765,8 @@ http_start(struct http_engine *e, struct http_xfer *x)
 	/* Only a provider's explicit "tls_verify": false gets here. */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, x->insecure ? 0L : 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, x->insecure ? 0L : 2L);
+	/* Set every time: a reused handle must not keep another transfer's socket. */
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, x->unix_socket);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -69,6 +69,9 @@ struct http_request {
 	size_t max_response;    /* 0: 16 MiB */
 	const char *ca_file;    /* PEM bundle to trust for https (NULL: the system's) */
 	int insecure;           /* skip TLS verification (an explicit per-provider choice) */
+	/* Connect to this Unix socket instead of the URL's host (the URL still gives the
+	 * path and the Host header); NULL: TCP. */
+	const char *unix_socket;
 	void (*on_headers)(void *arg, int status, const struct http_headers *);
 	int (*on_data)(void *arg, const char *data, size_t len);
 	void (*on_done)(void *arg, const struct http_result *);

@@ -1,9 +1,10 @@
 /*
  * console.c: `llmdeck` with no subcommand: the operations console. Options,
  * setup of the router, store and demo, and the UI thread's loop: it blocks in
- * poll() on the terminal and a wake-up pipe, handles keys at once, takes a
- * router snapshot every refresh period and redraws only when what is shown
- * changed.
+ * poll() on the terminal and a wake-up pipe, handles keys at once, polls its
+ * sources (console_source.h: the embedded router, or the processes `llmdeck
+ * attach` reaches) every refresh period, takes what they sent back whenever
+ * it is woken, and redraws only when what is shown changed.
  */
 #include "console.h"
 #include "gateway.h"
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "http.h"
 #include "store.h"
 #include "util.h"
 
@@ -87,27 +89,152 @@ console_wake(struct console *c)
 	(void)n; /* a full pipe already wakes the loop */
 }
 
+/* An event into the console's log, in time order, unless it is there already
+ * (attached processes that share a database report each other's events). */
+static void
+console_event_insert(struct console *c, const struct event *ev, const char *instance)
+{
+	size_t at;
+
+	for (size_t i = c->n_events; i-- > 0;) {
+		const struct console_event *e = &c->events[i];
+		if (e->ev.time_ms < ev->time_ms - 5000)
+			break;
+		if (e->ev.time_ms == ev->time_ms && e->ev.kind == ev->kind &&
+		    strcmp(e->instance, instance) == 0 &&
+		    strcmp(e->ev.provider, ev->provider) == 0 &&
+		    strcmp(e->ev.message, ev->message) == 0)
+			return;
+	}
+	if (c->n_events == CONSOLE_EVENTS) {
+		if (ev->time_ms < c->events[0].ev.time_ms)
+			return;
+		memmove(c->events, c->events + 1, sizeof c->events[0] * (CONSOLE_EVENTS - 1));
+		c->n_events--;
+	}
+	at = c->n_events;
+	while (at > 0 && c->events[at - 1].ev.time_ms > ev->time_ms)
+		at--;
+	memmove(c->events + at + 1, c->events + at, sizeof c->events[0] * (c->n_events - at));
+	c->events[at].ev = *ev;
+	strlcpy_(c->events[at].instance, instance, sizeof c->events[at].instance);
+	c->n_events++;
+	c->dirty = 1;
+}
+
 void
 console_event(struct console *c, enum event_kind kind, const char *provider, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
+	struct event ev;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	event_add(router_events(c->router), kind, provider, "%s", msg);
-	console_refresh(c);
+	if (c->router != NULL) {
+		event_add(router_events(c->router), kind, provider, "%s", msg);
+		console_collect(c);
+		return;
+	}
+	/* Attached: the console's own actions (drills) are logged here only. */
+	memset(&ev, 0, sizeof ev);
+	ev.time_ms = clock_wall_ms();
+	ev.kind = kind;
+	strlcpy_(ev.provider, provider != NULL ? provider : "", sizeof ev.provider);
+	strlcpy_(ev.message, msg, sizeof ev.message);
+	console_event_insert(c, &ev, "console");
 }
 
 const struct provider_snapshot *
 console_selected(struct console *c)
 {
-	if (!c->have_snap || c->snap.n_providers == 0)
+	const struct console_row *r;
+
+	if (c->n_rows == 0)
 		return NULL;
-	if (c->selected >= c->snap.n_providers)
-		c->selected = c->snap.n_providers - 1;
-	return &c->snap.providers[c->selected];
+	if (c->selected >= c->n_rows)
+		c->selected = c->n_rows - 1;
+	r = &c->rows[c->selected];
+	return &c->targets[r->t].frame.snap.providers[r->p];
+}
+
+struct console_target *
+console_selected_target(struct console *c)
+{
+	if (c->n_rows == 0)
+		return c->n_targets > 0 ? &c->targets[0] : NULL;
+	if (c->selected >= c->n_rows)
+		c->selected = c->n_rows - 1;
+	return &c->targets[c->rows[c->selected].t];
+}
+
+const struct provider_snapshot *
+console_target_provider(struct console *c, size_t t, const char *name)
+{
+	const struct console_target *tg = &c->targets[t];
+
+	for (size_t i = 0; tg->have_frame && i < tg->frame.snap.n_providers; i++)
+		if (strcmp(tg->frame.snap.providers[i].name, name) == 0)
+			return &tg->frame.snap.providers[i];
+	return NULL;
+}
+
+size_t
+console_resolve(struct console *c, const char *arg, size_t *ts, size_t max, char *buf, size_t len)
+{
+	char *at;
+	size_t n = 0;
+
+	strlcpy_(buf, arg, len);
+	if ((at = strrchr(buf, '@')) != NULL)
+		*at++ = '\0';
+	for (size_t t = 0; t < c->n_targets && n < max; t++) {
+		const struct console_target *tg = &c->targets[t];
+		char idx[24];
+
+		snprintf(idx, sizeof idx, "#%zu", t + 1);
+		if (at != NULL && strcmp(at, tg->label) != 0 && strcmp(at, tg->src->name) != 0 &&
+		    strcmp(at, idx) != 0)
+			continue;
+		if (console_target_provider(c, t, buf) != NULL)
+			ts[n++] = t;
+	}
+	return n;
+}
+
+void
+console_drill_mark(struct console *c, const char *base_url, const char *fault)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_drills; i++)
+		if (strcmp(c->drills[i].base_url, base_url) == 0)
+			break;
+	if (strcmp(fault, "none") == 0) {
+		if (i < c->n_drills) {
+			memmove(c->drills + i, c->drills + i + 1,
+			    sizeof c->drills[0] * (c->n_drills - i - 1));
+			c->n_drills--;
+		}
+		return;
+	}
+	if (i == c->n_drills) {
+		if (c->n_drills == CONSOLE_DRILLS)
+			return;
+		c->n_drills++;
+	}
+	strlcpy_(c->drills[i].base_url, base_url, sizeof c->drills[i].base_url);
+	strlcpy_(c->drills[i].fault, fault, sizeof c->drills[i].fault);
+}
+
+const char *
+console_drill_on(struct console *c, const struct provider_snapshot *p)
+{
+	for (size_t i = 0; i < c->n_drills; i++)
+		if (strcmp(c->drills[i].base_url, p->base_url) == 0)
+			return c->drills[i].fault;
+	return NULL;
 }
 
 static uint64_t
@@ -126,114 +253,283 @@ dbits(double d)
 	return u;
 }
 
+static uint64_t
+mix_str(uint64_t h, const char *s)
+{
+	while (*s != '\0')
+		h = mix(h, (unsigned char)*s++);
+	return h;
+}
+
 /* A digest of everything the screen shows, so an idle console does not redraw. */
 static uint64_t
 console_signature(struct console *c)
 {
 	uint64_t h = 1469598103934665603ULL;
-	const struct router_snapshot *s = &c->snap;
 
 	h = mix(h, (uint64_t)(clock_wall_ms() / 1000));
-	h = mix(h, s->requests);
-	h = mix(h, s->answered);
-	h = mix(h, s->failed);
-	h = mix(h, s->in_flight);
-	for (size_t i = 0; i < s->n_providers; i++) {
-		const struct provider_snapshot *p = &s->providers[i];
-		h = mix(h,
-		    (uint64_t)p->admin << 8 | (uint64_t)p->breaker << 4 | (uint64_t)p->usable);
-		h = mix(h, (uint64_t)p->priority);
-		h = mix(h, dbits(p->weight));
-		h = mix(h, p->requests);
-		h = mix(h, p->errors);
-		h = mix(h, p->in_flight);
-		h = mix(h, p->cooldown_left_ms / 1000);
+	for (size_t t = 0; t < c->n_targets; t++) {
+		const struct console_target *tg = &c->targets[t];
+		const struct router_snapshot *s = &tg->frame.snap;
+
+		h = mix(h, (uint64_t)tg->link.up << 1 | (uint64_t)tg->have_frame);
+		h = mix_str(h, tg->link.why);
+		h = mix_str(h, tg->label);
+		h = mix(h, (uint64_t)s->time_ms);
+		h = mix(h, s->requests);
+		h = mix(h, s->in_flight);
+		for (size_t i = 0; i < s->n_providers; i++) {
+			const struct provider_snapshot *p = &s->providers[i];
+			h = mix(h,
+			    (uint64_t)p->admin << 8 | (uint64_t)p->breaker << 4 |
+			        (uint64_t)p->usable);
+			h = mix(h, (uint64_t)p->priority);
+			h = mix(h, dbits(p->weight));
+			h = mix(h, p->requests);
+			h = mix(h, p->errors);
+			h = mix(h, p->in_flight);
+			h = mix(h, p->cooldown_left_ms / 1000);
+			h = mix(h, (uint64_t)p->last_probe_ms);
+		}
+		h = mix(h, dbits(tg->frame.budget.spent_usd));
+		h = mix(h, (uint64_t)tg->frame.cache.entries);
+		h = mix(h, (uint64_t)tg->frame.cache.hits);
+		h = mix(h, (uint64_t)tg->frame.cache.misses);
 	}
-	h = mix(h, c->n_events > 0 ? c->events[c->n_events - 1].seq : 0);
-	h = mix(h, dbits(c->budget.spent_usd));
-	h = mix(h, (uint64_t)c->cache.entries);
-	h = mix(h, (uint64_t)c->cache.hits);
-	h = mix(h, (uint64_t)c->cache.misses);
+	h = mix(h, c->n_events > 0 ? (uint64_t)c->events[c->n_events - 1].ev.time_ms : 0);
+	h = mix(h, c->n_events);
+	h = mix(h, c->n_drills);
 	return h;
 }
 
-static void
-console_rates(struct console *c)
+/* Requests finished per second over the 10 whole seconds before the current one. */
+static double
+series_rate(const struct router_snapshot *s)
 {
-	const struct router_snapshot *s = &c->snap;
-	uint64_t attempts = 0, errors = 0;
-	size_t last, first;
-	double dt;
+	int n = s->window_s, from, k;
+	uint64_t sum = 0;
 
-	for (size_t i = 0; i < s->n_providers; i++) {
-		attempts += s->providers[i].requests;
-		errors += s->providers[i].errors;
-	}
-	if (c->n_rate == CONSOLE_RATE_SAMPLES) {
-		memmove(c->rate, c->rate + 1, sizeof c->rate[0] * (CONSOLE_RATE_SAMPLES - 1));
-		c->n_rate--;
-	}
-	last = c->n_rate++;
-	c->rate[last].t_ms = clock_mono_ms();
-	c->rate[last].requests = s->requests;
-	c->rate[last].failed = s->failed;
-	c->rate[last].attempts = attempts;
-	c->rate[last].errors = errors;
-	c->rate[last].cost = s->cost_usd;
-	first = 0;
-	dt = (double)(c->rate[last].t_ms - c->rate[first].t_ms) / 1000.0;
-	if (dt <= 0) {
-		c->req_per_s = 0;
-		c->err_rate = attempts > 0 ? (double)errors / (double)attempts : 0;
-		return;
-	}
-	c->req_per_s = (double)(c->rate[last].requests - c->rate[first].requests) / dt;
-	if (c->rate[last].attempts > c->rate[first].attempts)
-		c->err_rate = (double)(c->rate[last].errors - c->rate[first].errors) /
-		    (double)(c->rate[last].attempts - c->rate[first].attempts);
-	else
-		c->err_rate = 0;
-	c->burn_per_hour = (c->rate[last].cost - c->rate[first].cost) / dt * 3600.0;
+	if (n < 2)
+		return 0;
+	from = n - 11 < 0 ? 0 : n - 11;
+	for (k = from; k < n - 1; k++)
+		sum += s->window.series_requests[k];
+	return (double)sum / (double)(n - 1 - from);
 }
 
-/* Store figures are SQLite reads: every 2 s, not every refresh. */
+/* The header's figures over every target with a picture (a lost one's are stale:
+ * left out of the rates). Spend is summed once per database. */
 static void
-console_store_stats(struct console *c, int force)
+console_totals(struct console *c)
 {
-	char *cause = NULL;
+	struct console_totals *T = &c->totals;
+	double hit_num = 0, hit_den = 0, cost = 0;
+	uint64_t hits = 0, lookups = 0;
+	const char *dbs[64];
+	size_t ndb = 0;
+	int have_budget = 0;
 
-	if (c->store == NULL || (!force && clock_mono_ms() < c->next_store_ms))
-		return;
-	c->next_store_ms = clock_mono_ms() + 2000;
-	if (budget_get_status(c->store, &c->cfg.budget, &c->budget, &cause) == 0)
-		c->have_budget = 1;
-	else
-		free(cause);
-	if (cache_get_stats(c->store, &c->cache) == 0) {
-		c->cache.ttl_seconds = c->cfg.cache.ttl_seconds;
-		c->have_cache = 1;
+	memset(T, 0, sizeof *T);
+	T->hit_all = T->hit_cacheable = -1;
+	for (size_t t = 0; t < c->n_targets; t++) {
+		const struct console_target *tg = &c->targets[t];
+		const struct source_frame *f = &tg->frame;
+		const struct router_snapshot *s = &f->snap;
+		int seen = 0;
+
+		if (!tg->have_frame)
+			continue;
+		cost += s->cost_usd;
+		if (f->budget.present) {
+			for (size_t i = 0; i < ndb; i++)
+				seen |= strcmp(dbs[i], f->inst.database) == 0;
+			if (!seen) {
+				if (!have_budget)
+					T->spend = 0;
+				have_budget = 1;
+				T->spend += f->budget.spent_usd;
+				if (ndb < nitems(dbs))
+					dbs[ndb++] = f->inst.database;
+			}
+		}
+		if (!tg->link.up)
+			continue;
+		T->n_up++;
+		T->window_s = s->window_s > T->window_s ? s->window_s : T->window_s;
+		T->req_per_s += series_rate(s);
+		T->win_requests += s->window.requests;
+		T->win_failed += s->window.errors;
+		for (size_t i = 0; i < s->n_providers; i++) {
+			T->win_attempts += s->providers[i].window.requests;
+			T->win_attempts_failed += s->providers[i].window.errors;
+		}
+		T->in_flight += s->in_flight;
+		if (f->cache.hit_rate_all >= 0) {
+			hit_num += f->cache.hit_rate_all * (double)s->requests;
+			hit_den += (double)s->requests;
+		}
+		if (f->cache.present && f->cache.hits + f->cache.misses > 0) {
+			hits += (uint64_t)f->cache.hits;
+			lookups += (uint64_t)(f->cache.hits + f->cache.misses);
+		}
 	}
+	if (!have_budget)
+		T->spend = cost;
+	if (hit_den > 0)
+		T->hit_all = hit_num / hit_den;
+	if (lookups > 0)
+		T->hit_cacheable = (double)hits / (double)lookups;
+}
+
+/* The table's rows, keeping the selected provider selected. */
+static void
+console_rows(struct console *c)
+{
+	size_t n = 0, sel_t = (size_t)-1, k = 0;
+	char sel_name[64] = "";
+
+	if (c->n_rows > 0 && c->selected < c->n_rows) {
+		const struct console_row *r = &c->rows[c->selected];
+		sel_t = r->t;
+		strlcpy_(sel_name, c->targets[r->t].frame.snap.providers[r->p].name,
+		    sizeof sel_name);
+	}
+	for (size_t t = 0; t < c->n_targets; t++)
+		if (c->targets[t].have_frame)
+			n += c->targets[t].frame.snap.n_providers;
+	c->rows = xreallocarray(c->rows, n + 1, sizeof *c->rows);
+	for (size_t t = 0; t < c->n_targets; t++)
+		for (size_t p = 0;
+		     c->targets[t].have_frame && p < c->targets[t].frame.snap.n_providers; p++) {
+			if (t == sel_t &&
+			    strcmp(c->targets[t].frame.snap.providers[p].name, sel_name) == 0)
+				c->selected = k;
+			c->rows[k].t = t;
+			c->rows[k++].p = p;
+		}
+	c->n_rows = n;
+	if (c->selected >= n)
+		c->selected = n > 0 ? n - 1 : 0;
+}
+
+/* A label for target t: its instance's id, unless another target has the same one. */
+static void
+target_label(struct console *c, size_t t)
+{
+	struct console_target *tg = &c->targets[t];
+	const char *id = tg->frame.inst.id;
+
+	if (!tg->have_frame || id[0] == '\0')
+		return;
+	for (size_t i = 0; i < c->n_targets; i++)
+		if (i != t && strcmp(c->targets[i].label, id) == 0) {
+			snprintf(tg->label, sizeof tg->label, "#%zu", t + 1);
+			return;
+		}
+	strlcpy_(tg->label, id, sizeof tg->label);
+}
+
+/* A probe asked for has a result in target t's new frame: say it. */
+static void
+console_probe_results(struct console *c, size_t t)
+{
+	for (size_t i = 0; i < c->n_probes;) {
+		const struct provider_snapshot *p;
+
+		if (c->probes[i].t != t ||
+		    (p = console_target_provider(c, t, c->probes[i].provider)) == NULL ||
+		    p->last_probe_ms == c->probes[i].before_ms || p->last_probe_ms == 0) {
+			i++;
+			continue;
+		}
+		if (p->last_probe_ok)
+			console_message(c, 0, "%s%s%s: probe ok in %.0f ms", p->name,
+			    c->n_targets > 1 ? "@" : "",
+			    c->n_targets > 1 ? c->targets[t].label : "",
+			    (double)p->last_probe_latency_us / 1000.0);
+		else
+			console_message(c, 1, "%s%s%s: probe FAILED", p->name,
+			    c->n_targets > 1 ? "@" : "",
+			    c->n_targets > 1 ? c->targets[t].label : "");
+		memmove(c->probes + i, c->probes + i + 1,
+		    sizeof c->probes[0] * (c->n_probes - i - 1));
+		c->n_probes--;
+	}
+}
+
+/* Actions' outcomes as the message line: one per target, joined. */
+static void
+console_results(struct console *c)
+{
+	struct source_result res[16];
+	char line[512] = "";
+	size_t off = 0;
+	int error = 0;
+
+	for (size_t t = 0; t < c->n_targets; t++) {
+		struct console_target *tg = &c->targets[t];
+		size_t n = tg->src->ops->results(tg->src, res, nitems(res));
+
+		for (size_t i = 0; i < n && off < sizeof line; i++) {
+			off += (size_t)snprintf(line + off, sizeof line - off, "%s%s%s%s",
+			    off > 0 ? "; " : "", c->n_targets > 1 ? tg->label : "",
+			    c->n_targets > 1 ? ": " : "", res[i].text);
+			error |= !res[i].ok;
+		}
+	}
+	if (off > 0)
+		console_message(c, error, "%s", line);
 }
 
 void
-console_refresh(struct console *c)
+console_collect(struct console *c)
 {
+	struct source_event ev[64];
+	int changed = 0;
 	uint64_t sig;
 
-	if (!c->paused) {
-		if (c->have_snap)
-			router_snapshot_free(&c->snap);
-		router_snapshot(c->router, &c->snap);
-		c->have_snap = 1;
-		console_rates(c);
-		c->n_events = event_last(router_events(c->router), c->events, CONSOLE_EVENTS);
-		console_store_stats(c, 0);
+	for (size_t t = 0; t < c->n_targets; t++) {
+		struct console_target *tg = &c->targets[t];
+		struct source_link was = tg->link;
+		size_t n;
+
+		tg->src->ops->link(tg->src, &tg->link);
+		if (was.up != tg->link.up || strcmp(was.why, tg->link.why) != 0)
+			changed = 1;
+		if (!c->paused && tg->src->ops->take(tg->src, &tg->frame)) {
+			tg->have_frame = 1;
+			target_label(c, t);
+			console_probe_results(c, t);
+			changed = 1;
+		}
+		while ((n = tg->src->ops->events(tg->src, ev, nitems(ev))) > 0) {
+			for (size_t i = 0; i < n; i++)
+				console_event_insert(c, &ev[i].ev,
+				    ev[i].instance[0] != '\0' ? ev[i].instance
+				        : c->n_targets > 1    ? tg->label
+				                              : "");
+			if (n < nitems(ev))
+				break;
+		}
+	}
+	console_results(c);
+	if (changed) {
+		console_rows(c);
+		console_totals(c);
 	}
 	sig = console_signature(c);
 	if (sig != c->signature) {
 		c->signature = sig;
 		c->dirty = 1;
 	}
+}
+
+void
+console_refresh(struct console *c)
+{
+	for (size_t t = 0; !c->paused && t < c->n_targets; t++)
+		c->targets[t].src->ops->poll(c->targets[t].src);
+	console_collect(c);
 }
 
 int
@@ -257,15 +553,64 @@ static void
 console_click(struct console *c)
 {
 	MEVENT me;
+	size_t row;
 
-	if (getmouse(&me) != OK || !c->have_snap)
+	if (getmouse(&me) != OK)
 		return;
 	if (!(me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED)))
 		return;
-	if (me.y >= c->table_y && (size_t)(me.y - c->table_y) < c->snap.n_providers) {
-		c->selected = (size_t)(me.y - c->table_y);
+	if (me.y < c->table_y)
+		return;
+	row = c->table_top + (size_t)(me.y - c->table_y);
+	if (row < c->n_rows) {
+		c->selected = row;
 		c->dirty = 1;
 	}
+}
+
+/* The selected provider as a command argument: "NAME", "NAME@INSTANCE" in a fleet. */
+static void
+console_selected_arg(struct console *c, char *out, size_t len)
+{
+	const struct provider_snapshot *p = console_selected(c);
+
+	out[0] = '\0';
+	if (p != NULL)
+		snprintf(out, len, c->n_targets > 1 ? "%s@%s" : "%s", p->name,
+		    console_selected_target(c)->label);
+}
+
+/* A line typed on the command line, for Up/Down (no repeats in a row). */
+static void
+history_add(struct console *c, const char *line)
+{
+	if (line[0] == '\0' ||
+	    (c->n_history > 0 && strcmp(c->history[c->n_history - 1], line) == 0))
+		goto out;
+	if (c->n_history == CONSOLE_HISTORY) {
+		memmove(c->history, c->history + 1, sizeof c->history[0] * (CONSOLE_HISTORY - 1));
+		c->n_history--;
+	}
+	strlcpy_(c->history[c->n_history++], line, sizeof c->history[0]);
+out:
+	c->history_pos = c->n_history;
+}
+
+/* Up (dir -1) or Down (+1) through the history; the line being typed is kept. */
+static void
+history_move(struct console *c, int dir)
+{
+	if (dir < 0 && c->history_pos == 0)
+		return;
+	if (dir > 0 && c->history_pos >= c->n_history)
+		return;
+	if (c->history_pos == c->n_history)
+		strlcpy_(c->history_draft, c->cmdline, sizeof c->history_draft);
+	c->history_pos = dir < 0 ? c->history_pos - 1 : c->history_pos + 1;
+	strlcpy_(c->cmdline,
+	    c->history_pos == c->n_history ? c->history_draft : c->history[c->history_pos],
+	    sizeof c->cmdline);
+	c->cmdlen = strlen(c->cmdline);
 }
 
 static void
@@ -276,7 +621,11 @@ cmdline_key(struct console *c, int is_key, wint_t ch)
 	if (is_key) {
 		if (ch == KEY_ENTER)
 			ch = '\n', is_key = 0;
-		else
+		else if (ch == KEY_UP || ch == KEY_DOWN) {
+			history_move(c, ch == KEY_UP ? -1 : 1);
+			c->dirty = 1;
+			return;
+		} else
 			return;
 	}
 	switch (ch) {
@@ -288,6 +637,7 @@ cmdline_key(struct console *c, int is_key, wint_t ch)
 	case '\r':
 		c->mode = MODE_DASHBOARD;
 		c->cmdline[c->cmdlen] = '\0';
+		history_add(c, c->cmdline);
 		cmd_run_line(c, c->cmdline, 0);
 		break;
 	case '\t':
@@ -329,7 +679,7 @@ static void
 dashboard_key(struct console *c, int is_key, wint_t ch)
 {
 	const struct console_cmd *cmd;
-	const struct provider_snapshot *p;
+	char sel[192];
 	int key = (int)ch;
 
 	if (is_key && ch == KEY_MOUSE) {
@@ -347,18 +697,29 @@ dashboard_key(struct console *c, int is_key, wint_t ch)
 	}
 	c->message[0] = '\0';
 	if (cmd->flags & CMD_ASK_ARGS) {
-		p = console_selected(c);
+		console_selected_arg(c, sel, sizeof sel);
 		snprintf(c->cmdline, sizeof c->cmdline, "%s%s%s", cmd->name,
-		    (cmd->flags & CMD_PROVIDER) && p != NULL ? " " : "",
-		    (cmd->flags & CMD_PROVIDER) && p != NULL ? p->name : "");
+		    (cmd->flags & CMD_PROVIDER) && sel[0] != '\0' ? " " : "",
+		    (cmd->flags & CMD_PROVIDER) ? sel : "");
 		c->cmdlen = strlen(c->cmdline);
 		if (c->cmdlen + 1 < sizeof c->cmdline) {
 			c->cmdline[c->cmdlen++] = ' ';
 			c->cmdline[c->cmdlen] = '\0';
 		}
+		c->history_pos = c->n_history;
 		c->mode = MODE_CMDLINE;
 		c->dirty = 1;
 		return;
+	}
+	/* A key acts on the selected row only (in a fleet: that instance). */
+	if ((cmd->flags & CMD_PROVIDER) && c->n_targets > 1) {
+		console_selected_arg(c, sel, sizeof sel);
+		if (sel[0] != '\0') {
+			char *line = xasprintf("%s %s", cmd->name, sel);
+			cmd_run_line(c, line, 0);
+			free(line);
+			return;
+		}
 	}
 	cmd_run_line(c, cmd->name, 0);
 }
@@ -436,13 +797,26 @@ wake_setup(struct console *c)
 	return 0;
 }
 
+/* Why colours are off, or NULL if they are not. */
+static const char *
+console_no_color(struct console *c)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	if (c->no_color)
+		return "--no-color";
+	if (nc != NULL && *nc != '\0')
+		return "NO_COLOR is set";
+	return NULL;
+}
+
 /* 24-bit when the terminal says so, else what curses reports; 0 for none. */
 static int
 console_depth(struct console *c)
 {
-	const char *ct = getenv("COLORTERM"), *nc = getenv("NO_COLOR");
+	const char *ct = getenv("COLORTERM");
 
-	if (c->no_color || (nc != NULL && *nc != '\0') || !has_colors())
+	if (console_no_color(c) != NULL || !has_colors())
 		return 0;
 	start_color(); /* COLORS is known only after this */
 	if (ct != NULL && (strcmp(ct, "truecolor") == 0 || strcmp(ct, "24bit") == 0) &&
@@ -484,12 +858,13 @@ console_loop(struct console *c)
 		if (pfd[1].revents & POLLIN) {
 			while (read(c->wake[0], drain, sizeof drain) > 0)
 				;
+			console_collect(c);
 		}
-		if (prompt_poll(c))
+		if (c->prompt != NULL && prompt_poll(c))
 			c->dirty = 1;
 		if (drill_poll(c))
 			c->dirty = 1;
-		if (c->message[0] != '\0' && !c->message_error &&
+		if (c->message[0] != '\0' && !c->message_error && c->mode != MODE_CONFIRM &&
 		    clock_mono_ms() - c->message_ms > 8000) {
 			c->message[0] = '\0';
 			c->dirty = 1;
@@ -502,12 +877,55 @@ console_loop(struct console *c)
 }
 
 static void
+console_wake_cb(void *arg)
+{
+	console_wake(arg);
+}
+
+/* Add a target (the console owns the source). */
+void
+console_add_target(struct console *c, struct source *src)
+{
+	struct console_target *t;
+
+	c->targets = xreallocarray(c->targets, c->n_targets + 1, sizeof *c->targets);
+	t = &c->targets[c->n_targets++];
+	memset(t, 0, sizeof *t);
+	t->src = src;
+	strlcpy_(t->label, src->name, sizeof t->label);
+	/* A socket path or URL is long: its last part is enough until the id is known. */
+	if (strchr(src->name, '/') != NULL) {
+		const char *b = strrchr(src->name, '/') + 1;
+		if (*b != '\0')
+			strlcpy_(t->label, b, sizeof t->label);
+	}
+	src->ops->link(src, &t->link);
+}
+
+struct source *
+console_remote(struct console *c, const char *target, const char *token)
+{
+	if (c->engine == NULL)
+		c->engine = http_engine_new(NULL);
+	return source_remote_new(target, token, c->engine, console_wake_cb, c);
+}
+
+void
 console_free(struct console *c)
 {
 	if (c->gateway != NULL)
 		gateway_stop(c->gateway); /* applications first: no new requests */
 	if (c->demo != NULL)
 		demo_load_stop(c->demo); /* the load first: no new requests */
+	/* No transfer calls a remote source back once its engine is gone. */
+	if (c->engine != NULL)
+		http_engine_free(c->engine);
+	for (size_t t = 0; t < c->n_targets; t++) {
+		c->targets[t].src->ops->free(c->targets[t].src);
+		source_frame_free(&c->targets[t].frame);
+	}
+	free(c->targets);
+	free(c->rows);
 	if (c->router != NULL)
 		router_free(c->router); /* every done callback has run */
 	if (c->prompt != NULL)
@@ -516,11 +934,8 @@ console_free(struct console *c)
 		drill_stop(c->drill);
 	if (c->demo != NULL)
 		demo_stop(c->demo);
-	if (c->have_snap)
-		router_snapshot_free(&c->snap);
 	if (c->store != NULL)
 		store_close(c->store);
-	free(c->store_error);
 	config_free(&c->cfg);
 	if (c->wake[0] >= 0) {
 		close(c->wake[0]);
@@ -562,8 +977,7 @@ console_parse(struct console *c, int argc, char **argv, const char **listen)
 			if (parse_double(optarg, 0, 1000, &c->demo_rate) != 0) {
 				fprintf(stderr,
 				    "llmdeck: --demo-rate: expected requests per second 0..1000, "
-				    "got "
-				    "\"%s\"\n",
+				    "got \"%s\"\n",
 				    optarg);
 				console_usage(stderr);
 				return -1;
@@ -579,11 +993,28 @@ console_parse(struct console *c, int argc, char **argv, const char **listen)
 		console_usage(stderr);
 		return -1;
 	}
-	return 0;
+	return console_check_theme(c->theme_name);
+}
+
+/* --theme NAME: a name the themes directory does not have is a usage error that
+ * lists the ones it has (a path is read later: its errors name the line). */
+int
+console_check_theme(const char *name)
+{
+	char *list;
+
+	if (strchr(name, '/') != NULL || theme_known(name))
+		return 0;
+	list = theme_names_joined();
+	fprintf(stderr, "llmdeck: --theme: no theme \"%s\" (themes: %s; or give a file's path)\n",
+	    name, list);
+	free(list);
+	return -1;
 }
 
 /* Config (or the demo), store, router and the --listen gateway: 0, or the exit code with
- * the message printed. A store that cannot open is not fatal: its panels say why. */
+ * the message printed. A database that cannot be opened is refused, as every command
+ * refuses it. */
 static int
 console_open(struct console *c, const char *listen, char **dbpath)
 {
@@ -591,7 +1022,6 @@ console_open(struct console *c, const char *listen, char **dbpath)
 	char *cause = NULL;
 	int rc = EXIT_USAGE;
 
-	config_init(&c->cfg);
 	if (c->demo_on)
 		c->demo = demo_start(&c->cfg, &cause);
 	if (c->demo_on ? c->demo == NULL : config_load(&c->cfg, c->config_path, &cause) != 0) {
@@ -605,14 +1035,13 @@ console_open(struct console *c, const char *listen, char **dbpath)
 		goto out;
 	}
 	/* The demo's database is demo.db beside the real one: demo spend never mixes in. */
-	if (c->db_path == NULL && c->demo_on &&
-	    (c->db_path = *dbpath = store_state_path("demo.db", &cause)) == NULL) {
-		c->store_error = cause;
-		cause = NULL;
-	} else if (store_open(&c->store, c->db_path, &cause) != 0) {
-		c->store_error = cause;
+	if ((c->db_path == NULL && c->demo_on &&
+	        (c->db_path = *dbpath = store_state_path("demo.db", &cause)) == NULL) ||
+	    cli_open_store(&c->store, c->db_path, &c->cfg, &cause) != 0) {
+		fprintf(stderr, "llmdeck: %s\n", cause);
 		c->store = NULL;
-		cause = NULL;
+		rc = EXIT_FAILED;
+		goto out;
 	}
 	memset(&ro, 0, sizeof ro);
 	ro.store = c->store; /* ledger, budget, cache, events, overrides */
@@ -622,17 +1051,29 @@ console_open(struct console *c, const char *listen, char **dbpath)
 	}
 	if (listen != NULL) {
 		struct gateway_opts go;
+		const char *url;
 
 		gateway_opts_init(&go);
 		go.listen = listen;
 		go.store = c->store;
+		/* Attachable like serve: the admin API, and the Unix socket `attach` finds. */
+		go.local_socket = 1;
+		go.version = LLMDECK_VERSION;
+		go.config_path = c->cfg.path;
 		if ((c->gateway = gateway_start(c->router, &go, &cause)) == NULL) {
 			fprintf(stderr, "llmdeck: --listen: %s\n", cause);
+			rc = EXIT_FAILED;
 			goto out;
 		}
-		event_add(router_events(c->router), EV_INFO, NULL, "gateway listening on %s",
-		    gateway_url(c->gateway));
+		url = gateway_url(c->gateway);
+		strlcpy_(c->serving, strncmp(url, "http://", 7) == 0 ? url + 7 : url,
+		    sizeof c->serving);
+		event_add(router_events(c->router), EV_INFO, NULL, "gateway listening on %s", url);
 	}
+	console_add_target(c,
+	    source_local_new(c->router, c->store, &c->cfg,
+	        c->gateway != NULL ? gateway_url(c->gateway) : NULL,
+	        c->gateway != NULL ? gateway_instance(c->gateway) : NULL));
 	rc = 0;
 out:
 	free(cause);
@@ -658,29 +1099,59 @@ console_screen_start(struct console *c, const char *theme_error)
 	color_setup(c);
 	if (theme_error != NULL)
 		console_message(c, 1, "%s; using the default theme", theme_error);
-	else if (c->store_error != NULL)
-		console_message(c, 1, "store: %s (budget and cache panels off)", c->store_error);
 	else if (c->gateway != NULL)
-		console_message(c, 0, "gateway listening on %s", gateway_url(c->gateway));
+		console_message(c, 0, "serving on %s: applications can send requests here",
+		    c->serving);
 	else if (c->readonly)
 		console_message(c, 0, "read-only: actions are refused");
+}
+
+/* The UI on the targets already added: wake-up pipe, theme, drills, curses and the
+ * loop until quit. 0, or an exit code with the message printed. */
+int
+console_ui(struct console *c)
+{
+	char *theme_error = NULL;
+
+	if (c->wake[0] < 0 && wake_setup(c) != 0) {
+		fprintf(stderr, "llmdeck: pipe: %s\n", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (console_set_theme(c, c->theme_name, &theme_error) != 0)
+		c->theme_name = "default";
+	c->drill = drill_start(c);
+	console_screen_start(c, theme_error);
+	free(theme_error);
+	console_loop(c);
+	endwin();
+	return 0;
+}
+
+struct console *
+console_new(void)
+{
+	struct console *c = xcalloc(1, sizeof *c);
+
+	c->wake[0] = c->wake[1] = -1;
+	c->demo_rate = 5;
+	c->refresh_ms = 500;
+	c->color_depth = -1;
+	c->theme_name = "default";
+	config_init(&c->cfg);
+	return c;
 }
 
 int
 console_main(int argc, char **argv)
 {
 	struct console *c;
-	char *theme_error = NULL, *dbpath = NULL;
+	char *dbpath = NULL;
 	const char *listen = NULL;
 	int rc;
 
-	c = xcalloc(1, sizeof *c);
-	c->wake[0] = c->wake[1] = -1;
-	c->demo_rate = 5;
-	c->refresh_ms = 500;
-	c->color_depth = -1;
-	c->theme_name = "default";
+	c = console_new();
 	if ((rc = console_parse(c, argc, argv, &listen)) != 0) {
+		config_free(&c->cfg);
 		free(c);
 		return rc > 0 ? 0 : EXIT_USAGE;
 	}
@@ -688,6 +1159,7 @@ console_main(int argc, char **argv)
 		fprintf(stderr,
 		    "llmdeck: the console needs a terminal; try 'llmdeck ask' or "
 		    "'llmdeck status'\n");
+		config_free(&c->cfg);
 		free(c);
 		return EXIT_USAGE;
 	}
@@ -705,19 +1177,13 @@ console_main(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	if (console_set_theme(c, c->theme_name, &theme_error) != 0)
-		c->theme_name = "default";
 	c->prompt = prompt_new(c);
-	c->drill = drill_start(c);
 	event_add(router_events(c->router), EV_INFO, NULL, "console started%s%s",
 	    c->demo_on ? " (demo)" : "", c->readonly ? " read-only" : "");
 	if (c->demo != NULL)
 		demo_load_start(c->demo, c->router, c->demo_rate);
-	console_screen_start(c, theme_error);
-	console_loop(c);
-	endwin();
+	rc = console_ui(c);
 out:
-	free(theme_error);
 	console_free(c);
 	free(dbpath);
 	free(c);

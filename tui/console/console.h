@@ -16,21 +16,27 @@
 #include "cache.h"
 #include "config.h"
 #include "events.h"
+#include "console_source.h"
 #include "router.h"
 #include "theme.h"
 
 struct store;
+struct gateway;
+struct http_engine;
 struct demo;
 struct drill;
 struct prompt;
 struct console;
 
 /* Command flags. */
-#define CMD_DESTRUCTIVE 0x01 /* changes where traffic goes or drops data */
-#define CMD_CONFIRM 0x02     /* ask y/n first */
-#define CMD_READONLY_OK 0x04 /* allowed under --readonly */
-#define CMD_PROVIDER 0x08    /* first argument: a provider, default the selected one */
-#define CMD_ASK_ARGS 0x10    /* its key opens the command line to type the arguments */
+#define CMD_DESTRUCTIVE 0x01     /* changes where traffic goes or drops data */
+#define CMD_CONFIRM 0x02         /* ask y/n first */
+#define CMD_READONLY_OK 0x04     /* allowed under --readonly */
+#define CMD_PROVIDER 0x08        /* first argument: a provider, default the selected one */
+#define CMD_ASK_ARGS 0x10        /* its key opens the command line to type the arguments */
+#define CMD_CONFIRM_SERVING 0x20 /* ask y/n first when the console serves (--listen) */
+#define CMD_EMBEDDED 0x40        /* needs the router in this process (not when attached) */
+#define CMD_ALL_OK 0x80          /* its provider may be "all" */
 
 struct console_cmd {
 	const char *name;
@@ -59,7 +65,45 @@ enum console_mode {
 #define CONSOLE_EVENTS 256
 #define CONSOLE_MIN_W 80
 #define CONSOLE_MIN_H 24
-#define CONSOLE_RATE_SAMPLES 16
+#define CONSOLE_HISTORY 32
+#define CONSOLE_DRILLS 32
+#define CONSOLE_PROBES 16
+
+/* One routing process on screen: the embedded router, or an attached one. */
+struct console_target {
+	struct source *src;
+	char label[64]; /* the instance's id once known, else the target as given */
+	struct source_frame frame;
+	int have_frame;
+	struct source_link link;
+};
+
+/* A row of the providers table: provider p of target t. */
+struct console_row {
+	size_t t;
+	size_t p;
+};
+
+/* An event and the instance it came from. */
+struct console_event {
+	struct event ev;
+	char instance[64];
+};
+
+/* The header's numbers over every target with a picture. */
+struct console_totals {
+	double req_per_s;      /* requests finished per second, last 10 s */
+	uint64_t win_requests; /* requests finished in the window */
+	uint64_t win_failed;   /* of them, failed */
+	uint64_t win_attempts; /* attempts sent in the window */
+	uint64_t win_attempts_failed;
+	double hit_all;       /* cache hits of all requests; < 0 unknown */
+	double hit_cacheable; /* of cacheable requests; < 0 unknown */
+	double spend;         /* today */
+	uint64_t in_flight;
+	size_t n_up; /* targets whose link is up */
+	int window_s;
+};
 
 struct console {
 	struct gateway *gateway; /* --listen: the HTTP gateway on the console's router */
@@ -71,15 +115,25 @@ struct console {
 	const char *theme_name;
 	int no_color;
 	int readonly;
+	int attached; /* llmdeck attach: every target is a remote source */
 
+	/* The embedded router (NULL when attached). */
 	struct config cfg;
 	struct router *router;
 	struct store *store;
-	char *store_error;
 	struct demo *demo;
 	struct drill *drill;
 	struct prompt *prompt;
-	int wake[2]; /* workers write a byte to wake[1] */
+	char serving[128];          /* "HOST:PORT" the gateway serves on, or "" */
+	struct http_engine *engine; /* the remote sources' transfers (attached) */
+	int wake[2];                /* workers write a byte to wake[1] */
+
+	/* What is drawn: the targets, and the table's rows over them. */
+	struct console_target *targets;
+	size_t n_targets;
+	struct console_row *rows;
+	size_t n_rows;
+	struct console_totals totals;
 
 	/* The terminal. */
 	int utf8;
@@ -94,38 +148,36 @@ struct console {
 	int dirty;
 	int refresh_ms;
 	uint64_t next_refresh_ms;
-	struct router_snapshot snap;
-	int have_snap;
 	uint64_t signature; /* of what was last drawn */
-	struct budget_status budget;
-	int have_budget;
-	struct cache_stats cache;
-	int have_cache;
-	uint64_t next_store_ms;
-	struct event events[CONSOLE_EVENTS];
+	struct console_event events[CONSOLE_EVENTS];
 	size_t n_events;
 	int event_scroll; /* lines up from the newest */
-	size_t selected;
-	int table_y; /* screen row of the first provider, for clicks */
+	size_t selected;  /* a row */
+	int table_y;      /* screen row of the first provider row shown, for clicks */
+	size_t table_top; /* the first row shown when they do not all fit */
 	int help_scroll;
 
-	/* Rates over the last few refreshes. */
+	/* Drills this console started that are still on, by upstream URL. */
 	struct {
-		uint64_t t_ms;
-		uint64_t requests;
-		uint64_t failed;
-		uint64_t attempts;
-		uint64_t errors;
-		double cost;
-	} rate[CONSOLE_RATE_SAMPLES];
-	size_t n_rate;
-	double req_per_s;
-	double err_rate;
-	double burn_per_hour;
+		char base_url[256];
+		char fault[16];
+	} drills[CONSOLE_DRILLS];
+	size_t n_drills;
+	/* Probes asked for, to report their result when it shows. */
+	struct {
+		size_t t;
+		char provider[64];
+		int64_t before_ms; /* last_probe_ms when asked */
+	} probes[CONSOLE_PROBES];
+	size_t n_probes;
 
-	/* The command line and confirmations. */
+	/* The command line, its history, and confirmations. */
 	char cmdline[512];
 	size_t cmdlen;
+	char history[CONSOLE_HISTORY][512]; /* oldest first */
+	size_t n_history;
+	size_t history_pos; /* == n_history: the line being typed */
+	char history_draft[512];
 	char confirm_line[512]; /* the command waiting for y/n */
 	char message[512];
 	int message_error;
@@ -133,14 +185,40 @@ struct console {
 };
 
 /* console.c */
+struct console *console_new(void);
+void console_free(struct console *);
+/* Add a target; the console owns the source. */
+void console_add_target(struct console *, struct source *);
+/* A remote source on the console's HTTP engine (started on first use), waking the UI. */
+struct source *console_remote(struct console *, const char *target, const char *token);
+/* The screen on the targets added: curses, the loop until quit; 0 or an exit code. */
+int console_ui(struct console *);
+/* --theme NAME: 0, or -1 with the themes listed on stderr. */
+int console_check_theme(const char *name);
 void console_message(struct console *, int error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void console_wake(struct console *);
 /* Record an operator action the core does not record itself. */
 void console_event(struct console *, enum event_kind, const char *provider, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The selected row's provider and target (NULL: no rows). */
 const struct provider_snapshot *console_selected(struct console *);
+struct console_target *console_selected_target(struct console *);
+/* Poll the sources and take what came back. */
 void console_refresh(struct console *);
+void console_collect(struct console *);
+/* Targets a provider argument names: "NAME" (every target that has it) or
+ * "NAME@INSTANCE". Fills ts (up to max) and returns how many; *name gets the bare
+ * name (inside arg's copy in buf). */
+size_t
+console_resolve(struct console *, const char *arg, size_t *ts, size_t max, char *buf, size_t len);
+/* The provider named name in target t, or NULL. */
+const struct provider_snapshot *
+console_target_provider(struct console *, size_t t, const char *name);
+/* A drill this console started on base_url (fault "none" ends it). */
+void console_drill_mark(struct console *, const char *base_url, const char *fault);
+/* The drill on provider p's upstream, or NULL. */
+const char *console_drill_on(struct console *, const struct provider_snapshot *p);
 int console_set_theme(struct console *, const char *name, char **cause);
 
 /* console_cmd.c */
@@ -156,8 +234,34 @@ const char *cmd_key_name(int key, char *buf, size_t len);
 /* console_draw.c */
 void draw_screen(struct console *);
 void draw_put(int y, int x, int w, const char *s);
+void draw_putf(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void draw_fill(int y, int x, int w);
 int draw_text_width(const char *s);
 void draw_box(struct console *, int y, int x, int h, int w, const char *title);
+/* A level 0..8 in eighths of a cell (block characters, or ASCII). */
+void draw_level(struct console *, int y, int x, int level);
+void draw_fmt_us(char *out, size_t len, uint64_t us);
+void draw_fmt_usd(char *out, size_t len, double usd);
+/* Word-wrap text at width columns, drawing the lines that fall strictly between top
+ * and bottom; returns how many lines it took. */
+int draw_wrapped(int first_row, int top, int bottom, int x, int width, const char *text);
+/* Is the command usable here (--readonly hides actions, attached hides prompts)? */
+int cmd_available(struct console *, const struct console_cmd *);
+
+/* console_table.c */
+void draw_providers(struct console *, int y, int h);
+/* A sparkline of a window's requests (errors_only: errors) on ncell cells scaled to
+ * max per cell; cells with errors in the error colour. */
+void draw_spark(struct console *, int y, int x, const struct window_stats *, int window_s,
+    int ncell, uint32_t max, int errors_only);
+uint32_t draw_spark_max(struct console *, int ncell, int errors_only);
+/* The glossary of columns, states and header figures; returns the lines it took. */
+int draw_glossary(struct console *, int row, int top, int bottom, int x, int w);
+
+/* console_panels.c */
+void draw_latency(struct console *, int y, int x, int h, int w);
+void draw_budget(struct console *, int y, int x, int h, int w);
+void draw_cache(struct console *, int y, int x, int h, int w);
 
 /* console_color.c */
 void color_setup(struct console *);

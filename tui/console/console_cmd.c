@@ -12,21 +12,24 @@
 #include <string.h>
 
 #include "config_limits.h"
-#include "store.h"
 #include "util.h"
 
 #define MAX_ARGS 8
 
-static const struct provider_snapshot *
-snap_provider(struct console *c, const char *name, size_t *idx)
+/* The selected row's provider as an argument: "NAME", or "NAME@INSTANCE" in a fleet. */
+static void
+selected_arg(struct console *c, char *out, size_t len)
 {
-	for (size_t i = 0; c->have_snap && i < c->snap.n_providers; i++)
-		if (strcmp(c->snap.providers[i].name, name) == 0) {
-			if (idx != NULL)
-				*idx = i;
-			return &c->snap.providers[i];
-		}
-	return NULL;
+	const struct provider_snapshot *p = console_selected(c);
+	struct console_target *t = console_selected_target(c);
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	if (c->n_targets > 1)
+		snprintf(out, len, "%s@%s", p->name, t->label);
+	else
+		snprintf(out, len, "%s", p->name);
 }
 
 static int
@@ -45,6 +48,7 @@ exec_command(struct console *c, int argc, char **argv, char **cause)
 	c->mode = MODE_CMDLINE;
 	c->cmdline[0] = '\0';
 	c->cmdlen = 0;
+	c->history_pos = c->n_history;
 	return 0;
 }
 
@@ -52,9 +56,9 @@ static int
 exec_move(struct console *c, int argc, char **argv, char **cause)
 {
 	(void)argc, (void)cause;
-	if (!c->have_snap || c->snap.n_providers == 0)
+	if (c->n_rows == 0)
 		return 0;
-	if (strcmp(argv[0], "down") == 0 && c->selected + 1 < c->snap.n_providers)
+	if (strcmp(argv[0], "down") == 0 && c->selected + 1 < c->n_rows)
 		c->selected++;
 	else if (strcmp(argv[0], "up") == 0 && c->selected > 0)
 		c->selected--;
@@ -64,70 +68,109 @@ exec_move(struct console *c, int argc, char **argv, char **cause)
 static int
 exec_select(struct console *c, int argc, char **argv, char **cause)
 {
+	size_t ts[1];
+	char name[128];
+
 	(void)argc, (void)cause;
-	snap_provider(c, argv[1], &c->selected);
+	if (console_resolve(c, argv[1], ts, 1, name, sizeof name) == 0)
+		return 0;
+	for (size_t i = 0; i < c->n_rows; i++)
+		if (c->rows[i].t == ts[0] &&
+		    strcmp(c->targets[ts[0]].frame.snap.providers[c->rows[i].p].name, name) == 0)
+			c->selected = i;
 	return 0;
+}
+
+/*
+ * An action on every target arg names (a provider, "NAME@INSTANCE", or "all"
+ * for every provider of every target). delta != 0: the priority moves by delta
+ * from each target's own. Outcomes come back as messages (console_collect).
+ */
+static int
+console_act(struct console *c, const char *arg, enum source_action a, double value, int delta,
+    char **cause)
+{
+	size_t ts[64], n, sent = 0;
+	char name[128], *why = NULL;
+
+	if (arg == NULL || strcmp(arg, "all") == 0) {
+		n = c->n_targets < nitems(ts) ? c->n_targets : nitems(ts);
+		for (size_t i = 0; i < n; i++)
+			ts[i] = i;
+		name[0] = '\0';
+	} else if ((n = console_resolve(c, arg, ts, nitems(ts), name, sizeof name)) == 0) {
+		*cause = xasprintf("%s: no provider \"%s\"", source_action_name(a), arg);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct console_target *t = &c->targets[ts[i]];
+		const struct provider_snapshot *p = console_target_provider(c, ts[i], name);
+		double v = value;
+
+		if (delta != 0 && p != NULL) {
+			long prio = (long)p->priority + delta;
+			v = prio < LIMIT_PRIORITY_MIN   ? LIMIT_PRIORITY_MIN
+			    : prio > LIMIT_PRIORITY_MAX ? LIMIT_PRIORITY_MAX
+			                                : (double)prio;
+		}
+		if (t->src->ops->act(t->src, a, name, v, &why) != 0) {
+			free(*cause);
+			*cause =
+			    c->n_targets > 1 ? xasprintf("%s: %s", t->label, why) : xstrdup(why);
+			free(why);
+			why = NULL;
+			continue;
+		}
+		sent++;
+		if (a == SA_PROBE && p != NULL && c->n_probes < CONSOLE_PROBES) {
+			c->probes[c->n_probes].t = ts[i];
+			strlcpy_(c->probes[c->n_probes].provider, name,
+			    sizeof c->probes[0].provider);
+			c->probes[c->n_probes].before_ms = p->last_probe_ms;
+			c->n_probes++;
+		}
+	}
+	console_collect(c);
+	return sent > 0 ? 0 : -1;
 }
 
 static int
 exec_admin(struct console *c, int argc, char **argv, char **cause)
 {
-	enum provider_admin a = ADMIN_ENABLED;
-	const char *what = "enabled: it takes traffic again";
+	enum source_action a = SA_ENABLE;
 
 	(void)argc;
-	if (strcmp(argv[0], "failover") == 0) {
-		a = ADMIN_DRAINED;
-		what = "drained: new traffic goes to the next provider";
-	} else if (strcmp(argv[0], "disable") == 0) {
-		a = ADMIN_DISABLED;
-		what = "disabled";
-	}
-	if (router_set_admin(c->router, argv[1], a, cause) != 0)
-		return -1;
-	console_message(c, 0, "%s %s", argv[1], what);
-	return 0;
+	if (strcmp(argv[0], "failover") == 0)
+		a = SA_DRAIN;
+	else if (strcmp(argv[0], "disable") == 0)
+		a = SA_DISABLE;
+	return console_act(c, argv[1], a, 0, 0, cause);
 }
 
 static int
 exec_reset(struct console *c, int argc, char **argv, char **cause)
 {
 	(void)argc;
-	if (router_reset_breaker(c->router, argv[1], cause) != 0)
-		return -1;
-	console_message(c, 0, "%s: breaker reset to closed", argv[1]);
-	return 0;
+	return console_act(c, argv[1], SA_RESET, 0, 0, cause);
 }
 
 static int
 exec_clear(struct console *c, int argc, char **argv, char **cause)
 {
-	const struct provider_snapshot *sel = console_selected(c);
-	const char *name = argc >= 2 ? argv[1] : sel != NULL ? sel->name : NULL;
-
-	if (name != NULL && strcmp(name, "all") == 0)
-		name = NULL;
-	if (router_clear_overrides(c->router, name, cause) != 0)
-		return -1;
-	console_message(c, 0, "overrides of %s reset to the config",
-	    name != NULL ? name : "every provider");
-	return 0;
+	(void)argc;
+	return console_act(c, argv[1], SA_CLEAR_OVERRIDES, 0, 0, cause);
 }
 
 static int
 exec_probe(struct console *c, int argc, char **argv, char **cause)
 {
 	(void)argc;
-	if (router_probe(c->router, argv[1], cause) != 0)
-		return -1;
-	console_message(c, 0, "%s: health probe sent", argv[1]);
-	return 0;
+	return console_act(c, argv[1], SA_PROBE, 0, 0, cause);
 }
 
 static int
 exec_priority(struct console *c, int argc, char **argv, char **cause)
 {
-	const struct provider_snapshot *p = snap_provider(c, argv[1], NULL);
 	long prio;
 
 	(void)argc;
@@ -137,15 +180,10 @@ exec_priority(struct console *c, int argc, char **argv, char **cause)
 			    LIMIT_PRIORITY_MIN, LIMIT_PRIORITY_MAX, argv[2]);
 			return -1;
 		}
-	} else if (strcmp(argv[0], "raise") == 0)
-		prio = p->priority > LIMIT_PRIORITY_MIN ? p->priority - 1 : LIMIT_PRIORITY_MIN;
-	else
-		prio = p->priority < LIMIT_PRIORITY_MAX ? p->priority + 1 : LIMIT_PRIORITY_MAX;
-	if (router_set_priority(c->router, argv[1], (int)prio, cause) != 0)
-		return -1;
-	console_message(c, 0, "%s: priority %d -> %ld (lower is preferred)", argv[1], p->priority,
-	    prio);
-	return 0;
+		return console_act(c, argv[1], SA_PRIORITY, (double)prio, 0, cause);
+	}
+	return console_act(c, argv[1], SA_PRIORITY, 0, strcmp(argv[0], "raise") == 0 ? -1 : 1,
+	    cause);
 }
 
 static int
@@ -159,39 +197,29 @@ exec_weight(struct console *c, int argc, char **argv, char **cause)
 		    LIMIT_WEIGHT_MAX, argv[2]);
 		return -1;
 	}
-	if (router_set_weight(c->router, argv[1], w, cause) != 0)
-		return -1;
-	console_message(c, 0, "%s: weight %g", argv[1], w);
-	return 0;
+	return console_act(c, argv[1], SA_WEIGHT, w, 0, cause);
 }
 
 static int
 exec_flush(struct console *c, int argc, char **argv, char **cause)
 {
-	int n;
-
 	(void)argc, (void)argv;
-	if (c->store == NULL) {
-		*cause = xasprintf("flush: no database (%s)",
-		    c->store_error != NULL ? c->store_error : "not open");
-		return -1;
-	}
-	if ((n = cache_flush(c->store)) < 0) {
-		*cause = xasprintf("flush: the cache could not be flushed");
-		return -1;
-	}
-	c->next_store_ms = 0;
-	console_event(c, EV_OPERATOR, NULL, "operator: cache flushed (%d entries removed)", n);
-	console_message(c, 0, "cache flushed: %d entries removed", n);
-	return 0;
+	return console_act(c, NULL, SA_FLUSH, 0, 0, cause);
 }
 
 static int
 exec_drill(struct console *c, int argc, char **argv, char **cause)
 {
-	const struct provider_snapshot *p = snap_provider(c, argv[1], NULL);
+	size_t ts[1];
+	char name[128];
+	const struct provider_snapshot *p;
 
 	(void)argc;
+	if (console_resolve(c, argv[1], ts, 1, name, sizeof name) == 0 ||
+	    (p = console_target_provider(c, ts[0], name)) == NULL) {
+		*cause = xasprintf("drill: no provider \"%s\"", argv[1]);
+		return -1;
+	}
 	if (drill_post(c->drill, p->name, p->base_url, argv[2], cause) != 0)
 		return -1;
 	console_message(c, 0, "%s: drill \"%s\" sent", p->name, argv[2]);
@@ -210,9 +238,18 @@ static int
 exec_theme(struct console *c, int argc, char **argv, char **cause)
 {
 	char **names, *name;
-	size_t n = theme_list(&names), i;
+	size_t n, i;
 	int rc;
 
+	if (c->color_depth == 0) {
+		const char *nc = getenv("NO_COLOR");
+		*cause = xasprintf("themes are off: %s",
+		    c->no_color                     ? "the console was started with --no-color"
+		        : nc != NULL && *nc != '\0' ? "NO_COLOR is set"
+		                                    : "the terminal has no colours");
+		return -1;
+	}
+	n = theme_list(&names);
 	if (argc >= 2)
 		name = xstrdup(argv[1]);
 	else {
@@ -228,7 +265,13 @@ exec_theme(struct console *c, int argc, char **argv, char **cause)
 	rc = console_set_theme(c, name, cause);
 	if (rc == 0)
 		console_message(c, 0, "theme %s", name);
-	else {
+	else if (strchr(name, '/') == NULL && !theme_known(name)) {
+		char *list = theme_names_joined();
+		free(*cause);
+		*cause =
+		    xasprintf("no theme \"%s\" (themes: %s); using the default theme", name, list);
+		free(list);
+	} else {
 		char *why = *cause;
 		*cause = xasprintf("%s; using the default theme", why);
 		free(why);
@@ -283,13 +326,32 @@ exec_quit(struct console *c, int argc, char **argv, char **cause)
 	return 0;
 }
 
+static int
+exec_instances(struct console *c, int argc, char **argv, char **cause)
+{
+	size_t off = 0;
+	char line[512];
+
+	(void)argc, (void)argv, (void)cause;
+	line[0] = '\0';
+	for (size_t i = 0; i < c->n_targets && off < sizeof line; i++) {
+		const struct console_target *t = &c->targets[i];
+		off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %s (%s)",
+		    i ? "; " : "", t->label, t->src->name, t->link.up ? "up" : "LOST");
+	}
+	console_message(c, 0, "%s", line);
+	return 0;
+}
+
 #define RO CMD_READONLY_OK
 #define PROV CMD_PROVIDER
 
 const struct console_cmd console_cmds[] = {
-    {"help", NULL, '?', KEY_F(1), "", "show every key and command (this screen)", RO, 0, exec_help},
-    {"command", NULL, ':', 0, "", "open the command line; Tab completes names", RO, 0,
-        exec_command},
+    {"help", NULL, '?', KEY_F(1), "",
+        "show every key and command, and what each column and state means (this screen)", RO, 0,
+        exec_help},
+    {"command", NULL, ':', 0, "", "open the command line; Tab completes names, Up/Down history", RO,
+        0, exec_command},
     {"down", NULL, 'j', KEY_DOWN, "", "select the next provider (or click a row)", RO, 0,
         exec_move},
     {"up", NULL, 'k', KEY_UP, "", "select the previous provider", RO, 0, exec_move},
@@ -303,7 +365,8 @@ const struct console_cmd console_cmds[] = {
         CMD_DESTRUCTIVE | CMD_CONFIRM | PROV, 0, exec_admin},
     {"reset", NULL, 'r', 0, "[NAME]", "reset a provider's circuit breaker to closed", PROV, 0,
         exec_reset},
-    {"probe", NULL, 'P', 0, "[NAME]", "send a health probe to a provider now", PROV, 0, exec_probe},
+    {"probe", NULL, 'P', 0, "[NAME]", "send a health probe to a provider now; its result shows",
+        PROV, 0, exec_probe},
     {"priority", "prio", 0, 0, "NAME N", "set a provider's priority (lower is preferred)", PROV, 1,
         exec_priority},
     {"raise", NULL, '+', 0, "[NAME]", "raise a provider's priority (number - 1)", PROV, 0,
@@ -314,20 +377,22 @@ const struct console_cmd console_cmds[] = {
         PROV | CMD_ASK_ARGS, 1, exec_weight},
     {"clear-overrides", "unset", 'U', 0, "[NAME|all]",
         "drop a provider's saved overrides: back to the config's values",
-        CMD_DESTRUCTIVE | CMD_CONFIRM, 0, exec_clear},
+        CMD_DESTRUCTIVE | CMD_CONFIRM | PROV | CMD_ALL_OK, 0, exec_clear},
     {"flush", NULL, 'F', 0, "", "flush the response cache", CMD_DESTRUCTIVE | CMD_CONFIRM, 0,
         exec_flush},
     {"drill", NULL, 'D', 0, "NAME FAULT",
         "fault drill on a simulated provider: 500 429 529 slow hang down none", PROV | CMD_ASK_ARGS,
         1, exec_drill},
-    {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)", 0, 0,
-        exec_prompt},
+    {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)",
+        CMD_EMBEDDED, 0, exec_prompt},
+    {"instances", NULL, 0, 0, "", "list the attached instances and their links", RO, 0,
+        exec_instances},
     {"theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0, exec_theme},
     {"pause", NULL, ' ', 0, "", "pause or resume the display", RO, 0, exec_pause},
     {"refresh", NULL, 0, 0, "MS", "set the refresh period (100..10000 ms)", RO, 1, exec_refresh},
     {"log-up", NULL, KEY_PPAGE, '[', "", "scroll the event log back", RO, 0, exec_log},
     {"log-down", NULL, KEY_NPAGE, ']', "", "scroll the event log forward", RO, 0, exec_log},
-    {"quit", "q", 'q', 0, "", "leave the console", RO, 0, exec_quit},
+    {"quit", "q", 'q', 0, "", "leave the console", RO | CMD_CONFIRM_SERVING, 0, exec_quit},
 };
 const size_t console_ncmds = nitems(console_cmds);
 
@@ -373,9 +438,64 @@ provider_names(struct console *c, char *out, size_t len)
 	size_t off = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; c->have_snap && i < c->snap.n_providers && off < len; i++)
-		off += (size_t)snprintf(out + off, len - off, "%s%s", i ? ", " : "",
-		    c->snap.providers[i].name);
+	for (size_t i = 0; i < c->n_rows && off < len; i++) {
+		const struct console_row *r = &c->rows[i];
+		const char *name = c->targets[r->t].frame.snap.providers[r->p].name;
+		int dup = 0;
+		for (size_t k = 0; k < i && !dup; k++)
+			dup =
+			    strcmp(c->targets[c->rows[k].t].frame.snap.providers[c->rows[k].p].name,
+			        name) == 0;
+		if (!dup)
+			off +=
+			    (size_t)snprintf(out + off, len - off, "%s%s", off ? ", " : "", name);
+	}
+}
+
+/* Where an action lands, for its confirmation: "" with one embedded router, else
+ * " on INSTANCE, INSTANCE". */
+static void
+confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg, char *out,
+    size_t len)
+{
+	size_t ts[64], n = c->n_targets < nitems(ts) ? c->n_targets : nitems(ts), off;
+	char name[128];
+
+	out[0] = '\0';
+	if (!c->attached && c->n_targets <= 1)
+		return;
+	if ((cmd->flags & CMD_PROVIDER) && arg != NULL && strcmp(arg, "all") != 0)
+		n = console_resolve(c, arg, ts, nitems(ts), name, sizeof name);
+	else
+		for (size_t i = 0; i < n; i++)
+			ts[i] = i;
+	off = (size_t)snprintf(out, len, " on");
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s %s", i ? "," : "",
+		    c->targets[ts[i]].label);
+}
+
+/* Ask y/n for a command; the question names what it acts on. */
+static void
+confirm_ask(struct console *c, const struct console_cmd *cmd, int argc, char **argv)
+{
+	char where[256];
+	size_t off = 0;
+
+	for (int i = 0; i < argc && off < sizeof c->confirm_line; i++)
+		off += (size_t)snprintf(c->confirm_line + off, sizeof c->confirm_line - off, "%s%s",
+		    i ? " " : "", argv[i]);
+	c->mode = MODE_CONFIRM;
+	if (strcmp(cmd->name, "quit") == 0) {
+		console_message(c, 0, "quit: this stops the gateway serving on %s? (y/n)",
+		    c->serving);
+		return;
+	}
+	confirm_where(c, cmd, argc >= 2 ? argv[1] : NULL, where, sizeof where);
+	if ((cmd->flags & CMD_PROVIDER) && argc >= 2 && strcmp(argv[1], "all") == 0)
+		snprintf(where + strlen(where), sizeof where - strlen(where), "%s",
+		    " (every provider)");
+	console_message(c, 0, "%s%s: %s? (y/n)", c->confirm_line, where, cmd->help);
 }
 
 void
@@ -383,8 +503,8 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 {
 	const struct console_cmd *cmd;
 	char *copy = xstrdup(line), *argv[MAX_ARGS + 2], *save = NULL, *w, *cause = NULL;
-	char names[512];
-	const struct provider_snapshot *sel;
+	char names[512], sel[192], name[128];
+	size_t ts[1];
 	int argc = 0, nargs;
 
 	while (*copy == ':')
@@ -407,20 +527,30 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 		    cmd->name);
 		goto out;
 	}
+	if ((cmd->flags & CMD_EMBEDDED) && c->router == NULL) {
+		console_message(c, 1,
+		    "%s: needs the router inside the console; attached, send requests to the "
+		    "gateway itself",
+		    cmd->name);
+		goto out;
+	}
 	if (cmd->flags & CMD_PROVIDER) {
+		int known = argc >= 2 &&
+		    ((strcmp(argv[1], "all") == 0 && (cmd->flags & CMD_ALL_OK)) ||
+		        console_resolve(c, argv[1], ts, 1, name, sizeof name) > 0);
 		/* No provider given (":weight 0.5" too): the selected one. */
-		if (argc < 2 ||
-		    (snap_provider(c, argv[1], NULL) == NULL && cmd->min_args > 0 &&
-		        argc == 1 + cmd->min_args)) {
-			if ((sel = console_selected(c)) == NULL) {
+		if (argc < 2 || (!known && cmd->min_args > 0 && argc == 1 + cmd->min_args)) {
+			selected_arg(c, sel, sizeof sel);
+			if (sel[0] == '\0') {
 				console_message(c, 1, "%s: no provider selected", cmd->name);
 				goto out;
 			}
 			memmove(argv + 2, argv + 1, sizeof argv[0] * (size_t)argc);
-			argv[1] = (char *)sel->name;
+			argv[1] = sel;
 			argc++;
+			known = 1;
 		}
-		if (snap_provider(c, argv[1], NULL) == NULL) {
+		if (!known) {
 			provider_names(c, names, sizeof names);
 			console_message(c, 1, "%s: no provider \"%s\" (providers: %s)", cmd->name,
 			    argv[1], names);
@@ -432,13 +562,10 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 		console_message(c, 1, "usage: :%s %s", cmd->name, cmd->args);
 		goto out;
 	}
-	if ((cmd->flags & CMD_CONFIRM) && !confirmed) {
-		size_t off = 0;
-		for (int i = 0; i < argc && off < sizeof c->confirm_line; i++)
-			off += (size_t)snprintf(c->confirm_line + off, sizeof c->confirm_line - off,
-			    "%s%s", i ? " " : "", argv[i]);
-		c->mode = MODE_CONFIRM;
-		console_message(c, 0, "%s: %s? (y/n)", c->confirm_line, cmd->help);
+	if (!confirmed &&
+	    ((cmd->flags & CMD_CONFIRM) ||
+	        ((cmd->flags & CMD_CONFIRM_SERVING) && c->serving[0] != '\0'))) {
+		confirm_ask(c, cmd, argc, argv);
 		goto out;
 	}
 	if (cmd->exec(c, argc, argv, &cause) != 0) {
@@ -448,6 +575,7 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 	}
 	if (c->mode != MODE_CMDLINE && c->mode != MODE_CONFIRM)
 		c->confirm_line[0] = '\0';
+	/* What the command changed shows at once (an attached process's, when it answers). */
 	console_refresh(c);
 	c->dirty = 1;
 out:
@@ -468,9 +596,24 @@ complete_candidates(struct console *c, const char *first, int n, char ***out)
 			v[nv++] = xstrdup(console_cmds[i].name);
 		}
 	} else if (cmd != NULL && (cmd->flags & CMD_PROVIDER) && n == 1) {
-		for (size_t i = 0; c->have_snap && i < c->snap.n_providers; i++) {
+		for (size_t i = 0; i < c->n_rows; i++) {
+			const struct console_row *r = &c->rows[i];
+			const char *name = c->targets[r->t].frame.snap.providers[r->p].name;
+			int dup = 0;
+			for (size_t k = 0; k < nv && !dup; k++)
+				dup = strcmp(v[k], name) == 0;
+			if (!dup) {
+				v = xreallocarray(v, nv + 1, sizeof *v);
+				v[nv++] = xstrdup(name);
+			}
+			if (c->n_targets > 1) {
+				v = xreallocarray(v, nv + 1, sizeof *v);
+				v[nv++] = xasprintf("%s@%s", name, c->targets[r->t].label);
+			}
+		}
+		if (cmd->flags & CMD_ALL_OK) {
 			v = xreallocarray(v, nv + 1, sizeof *v);
-			v[nv++] = xstrdup(c->snap.providers[i].name);
+			v[nv++] = xstrdup("all");
 		}
 	} else if (cmd != NULL && strcmp(cmd->name, "theme") == 0 && n == 1)
 		nv = theme_list(&v);

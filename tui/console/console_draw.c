@@ -1,13 +1,15 @@
 /*
- * console_draw.c: the console's one screen, drawn from the last router
- * snapshot and store figures: header, providers table, latency histogram and
- * sparkline, budget and cache panels, event log, key hints, the message or
- * command line, and the help overlay built from the command table.
+ * console_draw.c: the console's one screen, drawn from what the sources last
+ * sent: the header (every target's figures together), the providers table
+ * (console_table.c), the selected provider's latency and traffic, budget and
+ * cache panels (console_panels.c), the event log, key hints, the message or
+ * command line, the help overlay built from the command table and the
+ * glossary, and the line that says a link to an attached process is down.
  */
 #include "console.h"
 
 #include <curses.h>
-#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +69,7 @@ draw_put(int y, int x, int w, const char *s)
 	mvaddnstr(y, x, s, (int)bytes);
 }
 
-static void
-draw_putf(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void
+void
 draw_putf(int y, int x, int w, const char *fmt, ...)
 {
 	char buf[1024];
@@ -82,8 +81,8 @@ draw_putf(int y, int x, int w, const char *fmt, ...)
 	draw_put(y, x, w, buf);
 }
 
-static void
-fill_line(int y, int x, int w)
+void
+draw_fill(int y, int x, int w)
 {
 	for (int i = 0; i < w && x + i < COLS; i++)
 		mvaddch(y, x + i, ' ');
@@ -110,8 +109,8 @@ draw_box(struct console *c, int y, int x, int h, int w, const char *title)
 	attrset(color_attr(c, TC_NORMAL));
 }
 
-static void
-fmt_us(char *out, size_t len, uint64_t us)
+void
+draw_fmt_us(char *out, size_t len, uint64_t us)
 {
 	if (us == 0)
 		snprintf(out, len, "-");
@@ -124,8 +123,8 @@ fmt_us(char *out, size_t len, uint64_t us)
 		snprintf(out, len, "%.1fs", (double)us / 1e6);
 }
 
-static void
-fmt_usd(char *out, size_t len, double usd)
+void
+draw_fmt_usd(char *out, size_t len, double usd)
 {
 	if (usd < 10)
 		snprintf(out, len, "$%.4f", usd);
@@ -133,243 +132,10 @@ fmt_usd(char *out, size_t len, double usd)
 		snprintf(out, len, "$%.2f", usd);
 }
 
-static double
-spent_today(struct console *c)
-{
-	double s = c->have_budget ? c->budget.spent_usd : 0;
-
-	return c->have_snap && c->snap.cost_usd > s ? c->snap.cost_usd : s;
-}
-
-static void
-draw_header(struct console *c)
-{
-	char clock[16], spend[32], buf[512];
-	time_t t = time(NULL);
-	struct tm tm;
-	double hit = 0;
-	int x = 0;
-
-	localtime_r(&t, &tm);
-	strftime(clock, sizeof clock, "%H:%M:%S", &tm);
-	if (c->have_cache && c->cache.hits + c->cache.misses > 0)
-		hit = (double)c->cache.hits / (double)(c->cache.hits + c->cache.misses);
-	fmt_usd(spend, sizeof spend, spent_today(c));
-	attrset(color_attr(c, TC_HEADER));
-	fill_line(0, 0, COLS);
-	draw_put(0, 1, COLS - 1, "llmdeck");
-	x = 9;
-	if (c->demo_on) {
-		attrset(color_attr(c, TC_DEMO));
-		draw_put(0, x, COLS - x, " DEMO ");
-		x += 7;
-		attrset(color_attr(c, TC_HEADER));
-	}
-	snprintf(buf, sizeof buf,
-	    "%s%s  %s  req/s %.1f  errors %.1f%%  cache hit %.0f%%  "
-	    "spend today %s  in flight %llu",
-	    c->paused ? "PAUSED" : "live", c->readonly ? " read-only" : "", clock, c->req_per_s,
-	    c->err_rate * 100.0, hit * 100.0, spend,
-	    c->have_snap ? (unsigned long long)c->snap.in_flight : 0ULL);
-	draw_put(0, x, COLS - x - 1, buf);
-	attrset(color_attr(c, TC_NORMAL));
-}
-
-/* A provider's state in words and its colour: breaker detail and cooldown left. */
-static enum theme_color
-provider_state(const struct provider_snapshot *p, char *out, size_t len)
-{
-	switch (p->admin) {
-	case ADMIN_DISABLED: snprintf(out, len, "disabled"); return TC_DISABLED;
-	case ADMIN_DRAINED: snprintf(out, len, "drained"); return TC_DRAINED;
-	case ADMIN_MISCONFIGURED:
-		snprintf(out, len, "misconfigured (auth)");
-		return TC_PROVIDER_DOWN;
-	case ADMIN_ENABLED: break;
-	}
-	switch (p->breaker) {
-	case BREAKER_OPEN:
-		snprintf(out, len, "OPEN %llus (%d fails)",
-		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000,
-		    p->consecutive_failures);
-		return TC_BREAKER_OPEN;
-	case BREAKER_HALF_OPEN:
-		snprintf(out, len, "half-open probing");
-		return TC_PROVIDER_HALF_OPEN;
-	case BREAKER_CLOSED: break;
-	}
-	if (p->cooldown_left_ms > 0) {
-		snprintf(out, len, "backoff %llus",
-		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000);
-		return TC_PROVIDER_HALF_OPEN;
-	}
-	if (p->consecutive_failures > 0) {
-		snprintf(out, len, "up (%d fails)", p->consecutive_failures);
-		return TC_PROVIDER_HALF_OPEN;
-	}
-	snprintf(out, len, p->usable ? "up" : "up (rate-limited)");
-	return p->usable ? TC_PROVIDER_UP : TC_PROVIDER_HALF_OPEN;
-}
-
-enum col_id {
-	COL_NAME,
-	COL_KIND,
-	COL_STATE,
-	COL_PRIO,
-	COL_WEIGHT,
-	COL_SHARE,
-	COL_RL,
-	COL_P50,
-	COL_P95,
-	COL_P99,
-	COL_ERR,
-	COL_COST,
-	COL_REQS,
-	COL_FLIGHT,
-	COL__COUNT
-};
-
-static const struct {
-	const char *title;
-	int width;
-	int keep; /* higher survives narrower terminals */
-} cols[COL__COUNT] = {
-    [COL_NAME] = {"PROVIDER", 12, 9},
-    [COL_KIND] = {"KIND", 9, 2},
-    [COL_STATE] = {"STATE", 21, 9},
-    [COL_PRIO] = {"PRIO", 5, 8},
-    [COL_WEIGHT] = {"WEIGHT", 7, 8},
-    [COL_SHARE] = {"SHARE", 6, 7},
-    [COL_RL] = {"RATE", 6, 3},
-    [COL_P50] = {"P50", 7, 6},
-    [COL_P95] = {"P95", 7, 5},
-    [COL_P99] = {"P99", 7, 6},
-    [COL_ERR] = {"ERR%", 6, 7},
-    [COL_COST] = {"COST", 9, 6},
-    [COL_REQS] = {"REQS", 7, 4},
-    [COL_FLIGHT] = {"FLY", 4, 1},
-};
-
-/* One cell of the providers table: its text in cell and the attribute to draw it with. */
-static int
-provider_cell(struct console *c, const struct provider_snapshot *p, int col, int sel, int base,
-    char *cell, size_t len)
-{
-	const struct provider_conf *pc = config_provider(&c->cfg, p->name);
-	char state[64];
-	int over = 0;
-
-	cell[0] = '\0';
-	switch (col) {
-	case COL_NAME: snprintf(cell, len, "%s%s", sel ? ">" : " ", p->name); break;
-	case COL_KIND: snprintf(cell, len, "%s", p->kind); break;
-	case COL_STATE:
-		base = color_attr(c, provider_state(p, state, sizeof state)) | (sel ? A_BOLD : 0);
-		snprintf(cell, len, "%s", state);
-		break;
-	case COL_PRIO:
-		over = pc != NULL && pc->priority != p->priority;
-		snprintf(cell, len, "%d%s", p->priority, over ? "*" : " ");
-		break;
-	case COL_WEIGHT:
-		over = pc != NULL && fabs(pc->weight - p->weight) > 1e-9;
-		snprintf(cell, len, "%.2f%s", p->weight, over ? "*" : " ");
-		break;
-	case COL_SHARE: snprintf(cell, len, "%.0f%%", p->share * 100); break;
-	case COL_RL:
-		if (p->rate_limit_rpm > 0)
-			snprintf(cell, len, "%.0f%%", p->rpm_usage * 100);
-		else
-			snprintf(cell, len, "-");
-		break;
-	case COL_P50:
-	case COL_P95:
-	case COL_P99:
-		fmt_us(cell, len,
-		    hist_quantile(&p->latency,
-		        col == COL_P50       ? 0.5
-		            : col == COL_P95 ? 0.95
-		                             : 0.99));
-		break;
-	case COL_ERR:
-		snprintf(cell, len, "%.1f",
-		    p->requests > 0 ? 100.0 * (double)p->errors / (double)p->requests : 0.0);
-		break;
-	case COL_COST: fmt_usd(cell, len, p->cost_usd); break;
-	case COL_REQS: snprintf(cell, len, "%llu", (unsigned long long)p->requests); break;
-	case COL_FLIGHT: snprintf(cell, len, "%llu", (unsigned long long)p->in_flight); break;
-	}
-	return over ? color_attr(c, TC_OVERRIDDEN) : base;
-}
-
-/* Which columns fit in the terminal's width: the least needed go first. */
-static void
-provider_columns(int shown[COL__COUNT])
-{
-	int total = 2;
-
-	for (int i = 0; i < COL__COUNT; i++) {
-		shown[i] = 1;
-		total += cols[i].width + 1;
-	}
-	for (int keep = 1; total > COLS - 2 && keep < 10; keep++)
-		for (int i = 0; i < COL__COUNT; i++)
-			if (shown[i] && cols[i].keep == keep && total > COLS - 2) {
-				shown[i] = 0;
-				total -= cols[i].width + 1;
-			}
-}
-
-/* A row of the table: names and states left-aligned, numbers right-aligned. */
-static void
-provider_put(int row, int *x, int col, const char *text)
-{
-	int w = cols[col].width;
-
-	if (col <= COL_STATE)
-		draw_putf(row, *x, w, "%s", text);
-	else
-		draw_putf(row, *x, w, "%*s", w, text);
-	*x += w + 1;
-}
-
-static void
-draw_providers(struct console *c, int y, int h)
-{
-	const struct router_snapshot *s = &c->snap;
-	int shown[COL__COUNT], x;
-	char cell[160];
-
-	draw_box(c, y, 0, h, COLS, "Providers  (* overridden)");
-	provider_columns(shown);
-	attrset(color_attr(c, TC_DIM) | A_BOLD);
-	x = 2;
-	for (int i = 0; i < COL__COUNT; i++)
-		if (shown[i])
-			provider_put(y + 1, &x, i, cols[i].title);
-	c->table_y = y + 2;
-	for (size_t r = 0; r < s->n_providers && (int)r < h - 3; r++) {
-		const struct provider_snapshot *p = &s->providers[r];
-		int row = y + 2 + (int)r, sel = r == c->selected;
-		int base = sel ? color_attr(c, TC_SELECTED) : color_attr(c, TC_NORMAL);
-
-		attrset(base);
-		fill_line(row, 1, COLS - 2);
-		x = 2;
-		for (int i = 0; i < COL__COUNT; i++) {
-			if (!shown[i])
-				continue;
-			attrset(provider_cell(c, p, i, sel, base, cell, sizeof cell));
-			provider_put(row, &x, i, cell);
-		}
-	}
-	attrset(color_attr(c, TC_NORMAL));
-}
-
 static const char *const eighths[9] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 static const char *const ascii_levels = " .:-=+*#@";
 
-static void
+void
 draw_level(struct console *c, int y, int x, int level)
 {
 	if (level < 0)
@@ -382,266 +148,187 @@ draw_level(struct console *c, int y, int x, int level)
 		mvaddch(y, x, (chtype)(unsigned char)ascii_levels[level]);
 }
 
-/* The histogram's buckets folded onto ncol columns of a log scale from lo over span;
- * returns the largest column. */
-static uint64_t
-latency_columns(const struct histogram *hg, double lo, double span, int ncol, uint64_t *colv)
+/* A piece of the header: its text, a shorter form, and how much it matters. */
+struct hitem {
+	char text[96];
+	char brief[48]; /* "" : none */
+	int prio;       /* 100: never dropped */
+	int color;      /* a theme colour, or -1: the header's */
+	int shown;
+	int use_brief;
+};
+
+static struct hitem *hitem_add(struct hitem *v, size_t *n, int prio, int color, const char *brief,
+    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static struct hitem *
+hitem_add(struct hitem *v, size_t *n, int prio, int color, const char *brief, const char *fmt, ...)
 {
-	uint64_t maxv = 0;
+	struct hitem *h = &v[(*n)++];
+	va_list ap;
 
-	memset(colv, 0, (size_t)ncol * sizeof *colv);
-	for (int k = 0; k < HIST_BUCKETS; k++) {
-		uint64_t blo, bhi;
-		int col;
+	memset(h, 0, sizeof *h);
+	va_start(ap, fmt);
+	vsnprintf(h->text, sizeof h->text, fmt, ap);
+	va_end(ap);
+	strlcpy_(h->brief, brief != NULL ? brief : "", sizeof h->brief);
+	h->prio = prio;
+	h->color = color;
+	h->shown = 1;
+	return h;
+}
 
-		if (hg->counts[k] == 0)
+static int
+header_width(const struct hitem *v, size_t n)
+{
+	int w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].shown)
+			w += draw_text_width(v[i].use_brief ? v[i].brief : v[i].text) + 2;
+	return w;
+}
+
+/* Until it fits: the least important first take their brief form, then go. */
+static void
+header_fit(struct hitem *v, size_t n, int avail)
+{
+	while (header_width(v, n) > avail) {
+		int best = -1;
+		for (size_t i = 0; i < n; i++)
+			if (v[i].shown && !v[i].use_brief && v[i].brief[0] != '\0' &&
+			    (best < 0 || v[i].prio < v[best].prio))
+				best = (int)i;
+		if (best >= 0) {
+			v[best].use_brief = 1;
 			continue;
-		hist_bucket_range(k, &blo, &bhi);
-		col = (int)(log(((double)blo + (double)bhi) / 2 / lo) / span * ncol);
-		col = col < 0 ? 0 : col >= ncol ? ncol - 1 : col;
-		colv[col] += hg->counts[k];
-		if (colv[col] > maxv)
-			maxv = colv[col];
-	}
-	return maxv;
-}
-
-/* Bars of bh rows at (y, lx), in eighths of a cell. */
-static void
-latency_bars(struct console *c, int y, int lx, int bh, const uint64_t *colv, int ncol,
-    uint64_t maxv)
-{
-	attrset(color_attr(c, TC_HIST_BAR));
-	for (int col = 0; col < ncol && maxv > 0; col++) {
-		int eighth = (int)((double)colv[col] * bh * 8 / (double)maxv + 0.5);
-
-		if (colv[col] > 0 && eighth == 0)
-			eighth = 1;
-		for (int r = 0; r < bh; r++) {
-			int lvl = eighth - (bh - 1 - r) * 8;
-
-			if (lvl > 0)
-				draw_level(c, y + 1 + r, lx + col, lvl);
 		}
+		for (size_t i = 0; i < n; i++)
+			if (v[i].shown && v[i].prio < 100 && (best < 0 || v[i].prio < v[best].prio))
+				best = (int)i;
+		if (best < 0)
+			return;
+		v[best].shown = 0;
 	}
 }
 
-/* Quantile markers under the bars and their values below. */
+/* Who the console shows: DEMO, serving on HOST:PORT, the attached instance, or the fleet. */
 static void
-latency_quantiles(struct console *c, const struct histogram *hg, int y, int lx, int iw, int bh,
-    double lo, double span, int ncol)
+header_badge(struct console *c, struct hitem *v, size_t *n)
 {
-	static const double qs[3] = {0.5, 0.95, 0.99};
-	char a[32], b[32], d[32];
+	size_t up = 0;
 
-	attrset(color_attr(c, TC_QUANTILE));
-	if (hg->total == 0)
-		return;
-	for (int i = 0; i < 3; i++) {
-		double v = (double)hist_quantile(hg, qs[i]);
-		int col = (int)(log(v / lo) / span * ncol);
-
-		col = col < 0 ? 0 : col >= ncol ? ncol - 1 : col;
-		mvaddstr(y + 1 + bh, lx + col, c->utf8 ? "▲" : "^");
-	}
-	fmt_us(a, sizeof a, hist_quantile(hg, 0.5));
-	fmt_us(b, sizeof b, hist_quantile(hg, 0.95));
-	fmt_us(d, sizeof d, hist_quantile(hg, 0.99));
-	draw_putf(y + 3 + bh, lx, iw, "%s p50 %s  p95 %s  p99 %s  mean %.0fms  n=%llu",
-	    c->utf8 ? "▲" : "^", a, b, d, hist_mean(hg) / 1000.0, (unsigned long long)hg->total);
-}
-
-/* A sparkline of the last latencies on row y. */
-static void
-latency_recent(struct console *c, const struct provider_snapshot *p, int y, int lx, int iw)
-{
-	uint32_t mx = 1, mn = UINT32_MAX;
-	int sx = lx + 7, n = (int)p->n_recent;
-
-	attrset(color_attr(c, TC_NORMAL));
-	draw_put(y, lx, iw, "recent");
-	if (p->n_recent == 0)
-		return;
-	if (n > iw - 24)
-		n = iw - 24;
-	for (int i = (int)p->n_recent - n; i < (int)p->n_recent; i++) {
-		mx = p->recent_ms[i] > mx ? p->recent_ms[i] : mx;
-		mn = p->recent_ms[i] < mn ? p->recent_ms[i] : mn;
-	}
-	attrset(color_attr(c, TC_SPARK));
-	for (int i = 0; i < n; i++) {
-		uint32_t v = p->recent_ms[(int)p->n_recent - n + i];
-
-		draw_level(c, y, sx + i, 1 + (int)((double)v * 7 / mx + 0.5));
-	}
-	attrset(color_attr(c, TC_DIM));
-	draw_putf(y, sx + n + 1, iw - n - 8, "%u..%ums", mn, mx);
+	for (size_t t = 0; t < c->n_targets; t++)
+		up += c->targets[t].link.up;
+	if (c->attached && c->n_targets == 1)
+		hitem_add(v, n, 100, up ? TC_DEMO : TC_MSG_ERROR, NULL, "%s %s",
+		    up ? "ATTACHED" : "LOST", c->targets[0].label);
+	else if (c->attached)
+		hitem_add(v, n, 100, up == c->n_targets ? TC_DEMO : TC_MSG_ERROR, NULL,
+		    "FLEET %zu/%zu up", up, c->n_targets);
+	else if (c->demo_on)
+		hitem_add(v, n, 100, TC_DEMO, NULL, "DEMO");
+	if (c->serving[0] != '\0')
+		hitem_add(v, n, 100, TC_DEMO, NULL, "serving on %s", c->serving);
 }
 
 static void
-draw_latency(struct console *c, int y, int x, int h, int w)
+draw_header(struct console *c)
 {
-	const struct provider_snapshot *p = console_selected(c);
-	const struct histogram *hg;
-	char title[128], a[32];
-	int iw = w - 4, bh = h - 6, ncol, lx = x + 2;
-	double lo, hi, span;
-	uint64_t colv[512], maxv;
-
-	snprintf(title, sizeof title, "Latency: %s", p != NULL ? p->name : "-");
-	draw_box(c, y, x, h, w, title);
-	if (p == NULL || iw < 20 || bh < 1)
-		return;
-	hg = &p->latency;
-	if (hg->total == 0) {
-		attrset(color_attr(c, TC_DIM));
-		draw_put(y + 1 + bh / 2, lx, iw, "no successful requests yet");
-		attrset(color_attr(c, TC_NORMAL));
-	}
-	ncol = iw < 512 ? iw : 512;
-	/* Log scale over whole decades around the data, at least 1 ms to 10 s. */
-	lo = 1000;
-	hi = 1e7;
-	if (hg->total > 0) {
-		while (lo > 1 && (double)hg->min_us < lo)
-			lo /= 10;
-		while ((double)hg->max_us >= hi)
-			hi *= 10;
-	}
-	span = log(hi / lo);
-	maxv = latency_columns(hg, lo, span, ncol, colv);
-	latency_bars(c, y, lx, bh, colv, ncol, maxv);
-	latency_quantiles(c, hg, y, lx, iw, bh, lo, span, ncol);
-	/* Decade labels. */
-	attrset(color_attr(c, TC_DIM));
-	for (double v = lo; v <= hi * 1.001; v *= 10) {
-		int col = (int)(log(v / lo) / span * ncol + 0.5);
-
-		fmt_us(a, sizeof a, (uint64_t)v);
-		if (col + (int)strlen(a) > ncol)
-			col = ncol - (int)strlen(a);
-		draw_put(y + 2 + bh, lx + col, iw - col, a);
-	}
-	latency_recent(c, p, y + 4 + bh, lx, iw);
-	attrset(color_attr(c, TC_NORMAL));
-}
-
-static void
-draw_budget(struct console *c, int y, int x, int h, int w)
-{
-	const struct budget_conf *bc = &c->cfg.budget;
-	double spent = spent_today(c), frac, burn, proj, left_h;
-	char s1[32], s2[32], s3[32];
-	int iw = w - 4, bw, fill, row = y + 1;
-	enum theme_color tc;
+	const struct console_totals *T = &c->totals;
+	struct hitem v[16];
+	size_t n = 0;
+	char clock[16], spend[32], b[48];
 	time_t t = time(NULL);
 	struct tm tm;
+	int x = 1;
 
-	draw_box(c, y, x, h, w, "Budget today");
-	if (h < 3)
-		return;
-	if (c->store == NULL) {
-		attrset(color_attr(c, TC_DIM));
-		draw_putf(row++, x + 2, iw, "no database: %s",
-		    c->store_error != NULL ? c->store_error : "");
-		attrset(color_attr(c, TC_NORMAL));
-		if (bc->daily_usd <= 0)
-			return;
-	}
-	fmt_usd(s1, sizeof s1, spent);
-	if (bc->daily_usd <= 0) {
-		draw_putf(row, x + 2, iw, "spent %s; no daily budget set", s1);
-		return;
-	}
-	fmt_usd(s2, sizeof s2, bc->daily_usd);
-	frac = spent / bc->daily_usd;
-	tc = frac >= 1                    ? TC_BUDGET_OVER
-	    : frac >= bc->alert_threshold ? TC_BUDGET_WARN
-	                                  : TC_BUDGET_OK;
-	draw_putf(row++, x + 2, iw, "spent %s of %s (%.1f%%)", s1, s2, frac * 100);
-	bw = iw - 2;
-	if (row < y + h - 1 && bw > 4) {
-		fill = (int)(frac * bw + 0.5);
-		fill = fill > bw ? bw : fill;
-		mvaddstr(row, x + 2, "[");
-		attrset(color_attr(c, tc));
-		for (int i = 0; i < bw; i++) {
-			int mark = i == (int)(bc->alert_threshold * bw);
-			if (i < fill)
-				mvaddstr(row, x + 3 + i, c->utf8 ? "█" : "#");
-			else if (mark) {
-				attrset(color_attr(c, TC_BUDGET_WARN));
-				mvaddstr(row, x + 3 + i, "|");
-				attrset(color_attr(c, tc));
-			} else
-				mvaddstr(row, x + 3 + i, c->utf8 ? "░" : ".");
-		}
-		attrset(color_attr(c, TC_NORMAL));
-		mvaddstr(row++, x + 3 + bw, "]");
-	}
 	localtime_r(&t, &tm);
-	left_h = 24.0 - tm.tm_hour - tm.tm_min / 60.0;
-	burn = c->have_budget && c->budget.burn_60m_per_hour > 0 ? c->budget.burn_60m_per_hour
-	                                                         : c->burn_per_hour;
-	proj = c->have_budget && c->budget.projected_usd > spent ? c->budget.projected_usd
-	                                                         : spent + burn * left_h;
-	fmt_usd(s1, sizeof s1, burn);
-	fmt_usd(s3, sizeof s3, proj);
-	if (row < y + h - 1) {
-		draw_putf(row, x + 2, iw, "burn %s/h  projected %s by day end", s1, s3);
-		if (proj > bc->daily_usd) {
-			attrset(color_attr(c, TC_BUDGET_WARN));
-			draw_put(row, x + 2 + draw_text_width(s1) + draw_text_width(s3) + 32,
-			    iw - 40, "over!");
-			attrset(color_attr(c, TC_NORMAL));
-		}
-		row++;
+	strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+	hitem_add(v, &n, 100, -1, NULL, "llmdeck");
+	header_badge(c, v, &n);
+	snprintf(b, sizeof b, "%s%s", c->paused ? "PAUSED" : "live", c->readonly ? " RO" : "");
+	hitem_add(v, &n, 80, c->paused ? TC_MSG_ERROR : -1, b, "%s%s",
+	    c->paused ? "PAUSED" : "live", c->readonly ? " read-only" : "");
+	hitem_add(v, &n, 30, -1, NULL, "%s", clock);
+	hitem_add(v, &n, 95, -1, NULL, "req/s %.1f", T->req_per_s);
+	if (T->win_requests > 0) {
+		snprintf(b, sizeof b, "fail %.1f%%",
+		    100.0 * (double)T->win_failed / (double)T->win_requests);
+		hitem_add(v, &n, 95, T->win_failed > 0 ? TC_MSG_ERROR : -1, b, "failed %.1f%%",
+		    100.0 * (double)T->win_failed / (double)T->win_requests);
+	} else
+		hitem_add(v, &n, 95, -1, "fail -", "failed -");
+	if (T->win_attempts > 0) {
+		double pct = 100.0 * (double)T->win_attempts_failed / (double)T->win_attempts;
+		snprintf(b, sizeof b, "att %.1f%%", pct);
+		hitem_add(v, &n, 50, -1, b, "attempts failed %.1f%%", pct);
 	}
-	if (row < y + h - 1)
-		draw_putf(row++, x + 2, iw, "alert at %.0f%%%s  hard stop %s",
-		    bc->alert_threshold * 100,
-		    c->have_budget && c->budget.alert_crossed ? " (crossed)" : "",
-		    bc->hard_stop ? "on" : "off");
-	if (row < y + h - 1) {
-		int pressure = c->have_budget
-		    ? c->budget.under_pressure
-		    : bc->daily_usd - spent < bc->pressure * bc->daily_usd;
-		if (pressure && bc->n_ladder > 0) {
-			attrset(color_attr(c, TC_BUDGET_WARN));
-			draw_putf(row++, x + 2, iw, "downgrade in force: %s -> %s%s",
-			    bc->ladder[0].from, bc->ladder[0].to, bc->n_ladder > 1 ? " ..." : "");
-			attrset(color_attr(c, TC_NORMAL));
-		} else
-			draw_putf(row++, x + 2, iw, "downgrade: none (starts below %.0f%% left)",
-			    bc->pressure * 100);
+	if (T->hit_all >= 0) {
+		snprintf(b, sizeof b, "hit %.0f%%", T->hit_all * 100);
+		if (T->hit_cacheable >= 0)
+			hitem_add(v, &n, 60, -1, b, "cache hit %.0f%% (%.0f%% cacheable)",
+			    T->hit_all * 100, T->hit_cacheable * 100);
+		else
+			hitem_add(v, &n, 60, -1, b, "cache hit %.0f%%", T->hit_all * 100);
 	}
+	draw_fmt_usd(spend, sizeof spend, T->spend);
+	hitem_add(v, &n, 40, -1, spend, "spend today %s", spend);
+	snprintf(b, sizeof b, "fly %llu", (unsigned long long)T->in_flight);
+	hitem_add(v, &n, 20, -1, b, "in flight %llu", (unsigned long long)T->in_flight);
+	header_fit(v, n, COLS - 1);
+
+	attrset(color_attr(c, TC_HEADER));
+	draw_fill(0, 0, COLS);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = v[i].use_brief ? v[i].brief : v[i].text;
+		int w = draw_text_width(s);
+		if (!v[i].shown)
+			continue;
+		attrset(color_attr(c, v[i].color >= 0 ? (enum theme_color)v[i].color : TC_HEADER));
+		if (v[i].color == TC_DEMO || (v[i].color == TC_MSG_ERROR && i < 3))
+			draw_putf(0, x - 1, COLS - x + 1, " %s ", s);
+		else
+			draw_put(0, x, COLS - x, s);
+		attrset(color_attr(c, TC_HEADER));
+		x += w + 2;
+	}
+	attrset(color_attr(c, TC_NORMAL));
 }
 
-static void
-draw_cache(struct console *c, int y, int x, int h, int w)
+/* Links that are down, in one line: what, why, the next try, how old the picture is. */
+static int
+draw_links(struct console *c, int y)
 {
-	int iw = w - 4, row = y + 1;
-	double rate = 0;
+	char line[512];
+	size_t off = 0;
+	uint64_t now = clock_mono_ms();
 
-	draw_box(c, y, x, h, w, "Cache");
-	if (h < 3)
-		return;
-	if (!c->have_cache) {
-		attrset(color_attr(c, TC_DIM));
-		draw_put(row, x + 2, iw, c->store == NULL ? "no database" : "no figures yet");
-		attrset(color_attr(c, TC_NORMAL));
-		return;
+	for (size_t t = 0; t < c->n_targets && off < sizeof line; t++) {
+		const struct console_target *tg = &c->targets[t];
+		const struct source_link *l = &tg->link;
+		long retry = l->retry_ms > now ? (long)((l->retry_ms - now + 999) / 1000) : 0;
+
+		if (l->up)
+			continue;
+		if (l->ever_up)
+			off += (size_t)snprintf(line + off, sizeof line - off,
+			    "%sconnection to %s (%s) lost: %s; retry in %lds; numbers %llds old",
+			    off ? " | " : "", tg->label, tg->src->name, l->why, retry,
+			    (long long)((clock_wall_ms() - l->last_ok_ms) / 1000));
+		else
+			off += (size_t)snprintf(line + off, sizeof line - off,
+			    "%s%s %s: %s; retry in %lds", off ? " | " : "",
+			    strcmp(l->why, "connecting") == 0 ? "connecting to" : "cannot reach",
+			    tg->src->name, l->why, retry);
 	}
-	if (c->cache.hits + c->cache.misses > 0)
-		rate = (double)c->cache.hits / (double)(c->cache.hits + c->cache.misses);
-	draw_putf(row++, x + 2, iw, "entries %lld  TTL %ds  %s", (long long)c->cache.entries,
-	    c->cfg.cache.ttl_seconds, c->cfg.cache.enabled ? "enabled" : "DISABLED");
-	if (row < y + h - 1)
-		draw_putf(row++, x + 2, iw, "hits %lld  misses %lld  hit rate %.1f%%",
-		    (long long)c->cache.hits, (long long)c->cache.misses, rate * 100);
-	if (row < y + h - 1)
-		draw_putf(row++, x + 2, iw, "cached when temperature <= %.2f",
-		    c->cfg.cache.max_temperature);
+	if (off == 0)
+		return 0;
+	attrset(color_attr(c, TC_MSG_ERROR));
+	draw_fill(y, 0, COLS);
+	draw_put(y, 1, COLS - 2, line);
+	attrset(color_attr(c, TC_NORMAL));
+	return 1;
 }
 
 static enum theme_color
@@ -658,10 +345,24 @@ event_color(enum event_kind k)
 	}
 }
 
+/* The events' instance column: in a fleet, or when some came from another process. */
+static int
+events_show_instance(struct console *c, size_t start, size_t end)
+{
+	const char *home = c->n_targets > 0 ? c->targets[0].frame.inst.id : "";
+
+	if (c->n_targets > 1)
+		return 1;
+	for (size_t i = start; i < end; i++)
+		if (c->events[i].instance[0] != '\0' && strcmp(c->events[i].instance, home) != 0)
+			return 1;
+	return 0;
+}
+
 static void
 draw_events(struct console *c, int y, int h)
 {
-	int rows = h - 2, iw = COLS - 4;
+	int rows = h - 2, iw = COLS - 4, fleet;
 	size_t end, start;
 	char title[64];
 
@@ -674,18 +375,36 @@ draw_events(struct console *c, int y, int h)
 		return;
 	end = c->n_events > (size_t)c->event_scroll ? c->n_events - (size_t)c->event_scroll : 0;
 	start = end > (size_t)rows ? end - (size_t)rows : 0;
+	fleet = events_show_instance(c, start, end);
 	for (size_t i = start; i < end; i++) {
-		const struct event *ev = &c->events[i];
-		time_t t = (time_t)(ev->time_ms / 1000);
+		const struct console_event *e = &c->events[i];
+		time_t t = (time_t)(e->ev.time_ms / 1000);
 		struct tm tm;
 		char ts[16];
+
 		localtime_r(&t, &tm);
 		strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-		attrset(color_attr(c, event_color(ev->kind)));
-		draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8s %-10s %s", ts,
-		    event_kind_name(ev->kind), ev->provider, ev->message);
+		attrset(color_attr(c, event_color(e->ev.kind)));
+		if (fleet)
+			draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8.8s %-8s %-10s %s", ts,
+			    e->instance, event_kind_name(e->ev.kind), e->ev.provider,
+			    e->ev.message);
+		else
+			draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8s %-10s %s", ts,
+			    event_kind_name(e->ev.kind), e->ev.provider, e->ev.message);
 	}
 	attrset(color_attr(c, TC_NORMAL));
+}
+
+/* Is this command usable here? (--readonly hides actions; attached hides prompts) */
+int
+cmd_available(struct console *c, const struct console_cmd *cmd)
+{
+	if (c->readonly && !(cmd->flags & CMD_READONLY_OK))
+		return 0;
+	if ((cmd->flags & CMD_EMBEDDED) && c->router == NULL)
+		return 0;
+	return 1;
 }
 
 /* The hint line: keys and names, straight from the command table. */
@@ -693,17 +412,19 @@ static void
 draw_hints(struct console *c, int y)
 {
 	static const char *const shown[] = {"help", "command", "failover", "enable", "disable",
-	    "reset", "weight", "raise", "lower", "prompt", "drill", "flush", "theme", "pause",
-	    "quit"};
+	    "reset", "probe", "weight", "raise", "lower", "prompt", "drill", "flush", "theme",
+	    "pause", "quit"};
 	int x = 0;
 	char kb[8];
 
 	attrset(color_attr(c, TC_HINT));
-	fill_line(y, 0, COLS);
+	draw_fill(y, 0, COLS);
 	for (size_t i = 0; i < nitems(shown); i++) {
 		const struct console_cmd *cmd = cmd_find(shown[i]);
 		const char *k = cmd_key_name(cmd->key, kb, sizeof kb);
 		int need = (int)strlen(k) + (int)strlen(cmd->name) + 3;
+		if (!cmd_available(c, cmd))
+			continue;
 		if (x + need > COLS)
 			break;
 		attrset(color_attr(c, TC_KEY));
@@ -719,7 +440,7 @@ static void
 draw_bottom(struct console *c, int y)
 {
 	attrset(color_attr(c, TC_NORMAL));
-	fill_line(y, 0, COLS);
+	draw_fill(y, 0, COLS);
 	if (c->mode == MODE_CMDLINE) {
 		attrset(color_attr(c, TC_CMDLINE));
 		draw_putf(y, 0, COLS, ":%s", c->cmdline);
@@ -748,11 +469,7 @@ cmd_usage(const struct console_cmd *cmd, char *out, size_t len)
 	snprintf(out, len, ":%s%s%s", cmd->name, cmd->args[0] ? " " : "", cmd->args);
 }
 
-/*
- * Word-wrap text into lines of at most width columns, drawing those that fall
- * inside the window; returns how many lines it took.
- */
-static int
+int
 draw_wrapped(int first_row, int top, int bottom, int x, int width, const char *text)
 {
 	const char *p = text;
@@ -774,24 +491,21 @@ draw_wrapped(int first_row, int top, int bottom, int x, int width, const char *t
 		while (*p == ' ')
 			p++;
 	}
-	return n;
+	return n > 0 ? n : 1;
 }
 
-/* The help overlay: every entry of the command table. */
+/* The help overlay: every usable entry of the command table, then the glossary. */
 static void
 draw_help(struct console *c)
 {
 	int w = COLS - 4 > 136 ? 136 : COLS - 4, h = LINES - 4, x = (COLS - w) / 2, y = 2;
-	int rows = h - 2, total = (int)console_ncmds + 6, line = 0, uw = 0, hx;
+	int rows = h - 2, line = 0, uw = 0, hx, total;
 	char k1[8], k2[8], keys[32], usage[64];
 	char *tail;
 
-	if (c->help_scroll > total - rows)
-		c->help_scroll = total - rows > 0 ? total - rows : 0;
 	attrset(color_attr(c, TC_NORMAL));
 	for (int r = y; r < y + h; r++)
-		fill_line(r, x, w);
-	draw_box(c, y, x, h, w, "Keys and commands (Up/Down scroll, any other key closes)");
+		draw_fill(r, x, w);
 	/* The usage column is as wide as the longest usage, so none is cut. */
 	for (size_t i = 0; i < console_ncmds; i++) {
 		cmd_usage(&console_cmds[i], usage, sizeof usage);
@@ -801,9 +515,12 @@ draw_help(struct console *c)
 	if (uw > w / 3)
 		uw = w / 3;
 	hx = x + 13 + uw + 2;
-	for (size_t i = 0; i < console_ncmds; i++, line++) {
+	for (size_t i = 0; i < console_ncmds; i++) {
 		const struct console_cmd *cmd = &console_cmds[i];
 		int row = y + 1 + line - c->help_scroll;
+		if (!cmd_available(c, cmd))
+			continue;
+		line++;
 		if (row <= y || row >= y + h - 1)
 			continue;
 		snprintf(keys, sizeof keys, "%s%s%s", cmd_key_name(cmd->key, k1, sizeof k1),
@@ -820,10 +537,23 @@ draw_help(struct console *c)
 	}
 	line++;
 	attrset(color_attr(c, TC_DIM));
-	tail = xasprintf("%s NAME defaults to the selected provider.%s", prompt_keys_help,
-	    c->readonly ? " Read-only: only commands marked safe run." : "");
-	draw_wrapped(y + 1 + line - c->help_scroll, y, y + h - 1, x + 2, w - 4, tail);
+	tail = xasprintf("%s NAME defaults to the selected provider%s.%s", prompt_keys_help,
+	    c->n_targets > 1 ? "; NAME@INSTANCE names one instance's, NAME alone every instance's"
+	                     : "",
+	    c->readonly ? " Read-only: the actions are hidden and refused." : "");
+	line += draw_wrapped(y + 1 + line - c->help_scroll, y, y + h - 1, x + 2, w - 4, tail);
 	free(tail);
+	line += draw_glossary(c, y + 1 + line - c->help_scroll, y, y + h - 1, x + 2, w - 4);
+	total = line + 1;
+	if (c->help_scroll > total - rows) {
+		c->help_scroll = total - rows > 0 ? total - rows : 0;
+		draw_help(c); /* again, clamped */
+		return;
+	}
+	draw_box(c, y, x, h, w,
+	    total > rows ? "Keys, commands and glossary (Up/Down PgUp/PgDn scroll, any other key "
+	                   "closes)"
+	                 : "Keys, commands and glossary (any key closes)");
 	attrset(color_attr(c, TC_NORMAL));
 }
 
@@ -843,11 +573,13 @@ draw_too_small(struct console *c)
 	draw_put(LINES / 2 + 1, 0, COLS, have);
 }
 
+/* Rows the panels under the table need at least. */
+#define LOWER_MIN 11
+
 void
 draw_screen(struct console *c)
 {
-	int n = c->have_snap ? (int)c->snap.n_providers : 0;
-	int ty = 1, th = n + 3, my, mh, eh, lw;
+	int ty, th, my, mh, eh, lw, bh, avail;
 
 	if (COLS < CONSOLE_MIN_W || LINES < CONSOLE_MIN_H) {
 		draw_too_small(c);
@@ -857,6 +589,13 @@ draw_screen(struct console *c)
 	erase();
 	curs_set(c->mode == MODE_CMDLINE || c->mode == MODE_PROMPT ? 1 : 0);
 	draw_header(c);
+	ty = 1 + draw_links(c, 1);
+	avail = LINES - 2 - ty;
+	th = (int)c->n_rows + 3;
+	if (th > avail - LOWER_MIN)
+		th = avail - LOWER_MIN;
+	if (th < 4)
+		th = 4;
 	draw_providers(c, ty, th);
 	my = ty + th;
 	eh = (LINES - 2 - my) * 35 / 100;
@@ -867,10 +606,10 @@ draw_screen(struct console *c)
 		prompt_draw(c, my, 0, LINES - 2 - my, COLS);
 	} else {
 		lw = COLS * 55 / 100;
+		bh = mh > 14 ? 8 : mh / 2 + 1;
 		draw_latency(c, my, 0, mh, lw);
-		draw_budget(c, my, lw, mh > 14 ? 8 : mh / 2 + 1, COLS - lw);
-		draw_cache(c, my + (mh > 14 ? 8 : mh / 2 + 1), lw, mh - (mh > 14 ? 8 : mh / 2 + 1),
-		    COLS - lw);
+		draw_budget(c, my, lw, bh, COLS - lw);
+		draw_cache(c, my + bh, lw, mh - bh, COLS - lw);
 		draw_events(c, my + mh, eh);
 	}
 	draw_hints(c, LINES - 2);

@@ -152,6 +152,7 @@ drill_poll(struct console *c)
 		return 0;
 	for (j = list; j != NULL; j = j->next) {
 		if (j->ok) {
+			console_drill_mark(c, j->url, j->name);
 			console_event(c, EV_OPERATOR, j->provider, "operator: drill %s on %s: %s",
 			    j->name, j->provider, j->what);
 			console_message(c, 0, "drill on %s: %s", j->provider, j->what);

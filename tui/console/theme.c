@@ -426,3 +426,36 @@ theme_downgrade(int32_t color, int depth)
 			best = i;
 	return best;
 }
+
+int
+theme_known(const char *name)
+{
+	char **names;
+	size_t n = theme_list(&names);
+	int found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		found |= strcmp(names[i], name) == 0;
+		free(names[i]);
+	}
+	free(names);
+	return found;
+}
+
+char *
+theme_names_joined(void)
+{
+	char **names;
+	size_t n = theme_list(&names);
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
+		free(names[i]);
+	}
+	free(names);
+	if (n == 0)
+		buf_printf(&b, "none in %s", theme_dir());
+	return buf_detach(&b);
+}

@@ -82,6 +82,10 @@ const char *theme_dir(void);
 char *theme_path(const char *name);
 /* Theme names found in theme_dir(), sorted; free each and the array. */
 size_t theme_list(char ***names);
+/* 1 if theme_dir() has a theme of that name. */
+int theme_known(const char *name);
+/* "default, light, ..." for messages; the caller frees. */
+char *theme_names_joined(void);
 
 /* A colour for a terminal of depth colours (8, 16, 256): a palette index or THEME_DEFAULT. */
 int theme_downgrade(int32_t color, int depth);
