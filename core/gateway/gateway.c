@@ -690,14 +690,14 @@ classify(struct gw_req *q, const char *url, const char *method)
 	}
 }
 
-/* The daemon a connection came in on. */
-static struct MHD_Daemon *
-conn_daemon(struct MHD_Connection *conn)
+/* Did the connection come in on the Unix socket? */
+static int
+conn_is_local(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-	return ci != NULL ? ci->daemon : NULL;
+	return ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_UNIX;
 }
 
 static enum MHD_Result
@@ -720,7 +720,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		classify(q, url, method);
 		strlcpy_(q->method, method, sizeof q->method);
 		q->path = xstrdup(url);
-		q->local = gw->local_daemon != NULL && conn_daemon(conn) == gw->local_daemon;
+		q->local = conn_is_local(conn);
 		atomic_fetch_add(&gw->refs, 1);
 		pthread_mutex_lock(&gw->mu);
 		q->admitted = !gw->draining;
@@ -1083,19 +1083,23 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 
 	gw = xcalloc(1, sizeof *gw);
 	gw_setup(gw, router, opts, tok, loopback);
+	gw->port = port;
+	snprintf(gw->url, sizeof gw->url,
+	    ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host, gw->port);
+	/* Everything the handlers read is set before the TCP daemon starts. */
+	if (opts->local_socket && gw_local_start(gw, cause) != 0) {
+		close(fd);
+		gw_unref(gw);
+		return NULL;
+	}
 	gw->daemon = gw_daemon_start(gw, fd, ss.ss_family == AF_INET6,
 	    opts->threads > 1 ? (unsigned int)opts->threads : 1);
 	if (gw->daemon == NULL) {
 		*cause = xasprintf("gateway: cannot serve on %s", where);
 		close(fd);
-		gw_unref(gw);
-		return NULL;
-	}
-	gw->port = port;
-	snprintf(gw->url, sizeof gw->url,
-	    ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host, gw->port);
-	if (opts->local_socket && gw_local_start(gw, cause) != 0) {
-		MHD_stop_daemon(gw->daemon);
+		if (gw->local_daemon != NULL)
+			MHD_stop_daemon(gw->local_daemon);
+		gw_local_stop(gw);
 		gw_unref(gw);
 		return NULL;
 	}
