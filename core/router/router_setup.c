@@ -11,6 +11,7 @@
 #include "pricing.h"
 #include "router_priv.h"
 #include "store.h"
+#include "waiter.h"
 #include "workq.h"
 
 uint64_t
@@ -197,10 +198,7 @@ router_free(struct router *r)
 }
 
 struct sync_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-	struct router_result *res;
+	struct waiter w;
 	router_delta_cb delta;
 	void *arg;
 };
@@ -217,34 +215,25 @@ sync_delta(void *arg, const char *text, size_t len)
 static void
 sync_done(void *arg, struct router_result *res)
 {
-	struct sync_wait *w = arg;
+	struct sync_wait *s = arg;
 
-	pthread_mutex_lock(&w->mu);
-	w->res = res;
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	waiter_done(&s->w, 0, res);
 }
 
 int
 router_generate(struct router *r, const struct llm_request *req, router_delta_cb delta, void *arg,
     struct router_result *out)
 {
-	struct sync_wait w;
+	struct sync_wait s;
+	struct router_result *res;
 
-	memset(&w, 0, sizeof w);
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	w.delta = delta;
-	w.arg = arg;
-	router_submit(r, req, sync_delta, sync_done, &w);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	pthread_mutex_destroy(&w.mu);
-	pthread_cond_destroy(&w.cv);
-	*out = *w.res;
-	free(w.res);
+	waiter_init(&s.w);
+	s.delta = delta;
+	s.arg = arg;
+	router_submit(r, req, sync_delta, sync_done, &s);
+	waiter_wait(&s.w);
+	res = s.w.ptr;
+	*out = *res;
+	free(res);
 	return out->cls == LLM_OK ? 0 : -1;
 }

@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "store_priv.h"
 #include "util.h"
+#include "waiter.h"
 #include "workq.h"
 
 /* One queued change: a lookup's bookkeeping or an answer to store. */
@@ -296,36 +297,15 @@ cache_put_async(struct store *s, const struct cache_conf *c, const char *key, co
 	workq_push_batch(store_writer(s), cache_commit_batch, j);
 }
 
-struct cache_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int finished, rc;
-};
-
-static void
-cache_wait_done(void *arg, int rc)
-{
-	struct cache_wait *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	w->finished = 1;
-	w->rc = rc;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
 int
 cache_put(struct store *s, const struct cache_conf *c, const char *key, const char *provider,
     const char *model, const struct llm_response *r)
 {
-	struct cache_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1};
+	struct waiter w;
 
-	cache_put_async(s, c, key, provider, model, r, cache_wait_done, &w);
-	pthread_mutex_lock(&w.mu);
-	while (!w.finished)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	return w.rc;
+	waiter_init(&w);
+	cache_put_async(s, c, key, provider, model, r, waiter_done_rc, &w);
+	return waiter_wait(&w);
 }
 
 int

@@ -10,6 +10,7 @@
 
 #include "store_priv.h"
 #include "util.h"
+#include "waiter.h"
 #include "workq.h"
 
 /* A row on its way to the writer. */
@@ -198,41 +199,15 @@ ledger_record_async(struct store *s, const struct ledger_row *row, int64_t reser
 	ledger_enqueue(s, row, reservation_id, done, arg, NULL);
 }
 
-struct ledger_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	int finished;
-	int rc;
-};
-
-static void
-ledger_wait_done(void *arg, int rc)
-{
-	struct ledger_wait *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	w->finished = 1;
-	w->rc = rc;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->mu);
-}
-
 int
 ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation_id, char **cause)
 {
-	struct ledger_wait w = {.finished = 0, .rc = -1};
+	struct waiter w;
 	char *err = NULL;
 
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cond, NULL);
-	ledger_enqueue(s, row, reservation_id, ledger_wait_done, &w, &err);
-	pthread_mutex_lock(&w.mu);
-	while (!w.finished)
-		pthread_cond_wait(&w.cond, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	pthread_mutex_destroy(&w.mu);
-	pthread_cond_destroy(&w.cond);
-	if (w.rc != 0) {
+	waiter_init(&w);
+	ledger_enqueue(s, row, reservation_id, waiter_done_rc, &w, &err);
+	if (waiter_wait(&w) != 0) {
 		if (cause != NULL)
 			*cause = err != NULL ? err : xstrdup("ledger: row not committed");
 		else

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "waiter.h"
 
 struct workq_job {
 	struct workq_job *next;
@@ -121,37 +122,20 @@ workq_push_batch(struct workq *q, void (*fn)(void **, size_t), void *arg)
 	workq_append(q, j);
 }
 
-struct workq_mark {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int reached;
-};
-
 static void
 workq_mark_reached(void *arg)
 {
-	struct workq_mark *m = arg;
-
-	pthread_mutex_lock(&m->mu);
-	m->reached = 1;
-	pthread_cond_signal(&m->cv);
-	pthread_mutex_unlock(&m->mu);
+	waiter_done(arg, 0, NULL);
 }
 
 void
 workq_drain(struct workq *q)
 {
-	struct workq_mark m = {.reached = 0};
+	struct waiter w;
 
-	pthread_mutex_init(&m.mu, NULL);
-	pthread_cond_init(&m.cv, NULL);
-	workq_push(q, workq_mark_reached, &m);
-	pthread_mutex_lock(&m.mu);
-	while (!m.reached)
-		pthread_cond_wait(&m.cv, &m.mu);
-	pthread_mutex_unlock(&m.mu);
-	pthread_mutex_destroy(&m.mu);
-	pthread_cond_destroy(&m.cv);
+	waiter_init(&w);
+	workq_push(q, workq_mark_reached, &w);
+	waiter_wait(&w);
 }
 
 void
