@@ -339,7 +339,7 @@ serve_drain(struct serve *s, int sig)
 static int
 serve_run(struct serve *s, struct config *cfg, const sigset_t *set)
 {
-	char *cause = NULL;
+	char *cause = NULL, *config_abs = NULL;
 	FILE *log = NULL;
 
 	if (s->access_log != NULL) {
@@ -364,12 +364,17 @@ serve_run(struct serve *s, struct config *cfg, const sigset_t *set)
 	s->go.store = s->st;
 	s->go.instance = s->instance;
 	s->go.version = LLMDECK_VERSION;
-	s->go.config_path = router_config(s->router)->path;
+	/* Absolute in the snapshot and the instance file: read from elsewhere. */
+	if (router_config(s->router)->path != NULL)
+		config_abs = realpath(router_config(s->router)->path, NULL);
+	s->go.config_path = config_abs != NULL ? config_abs : router_config(s->router)->path;
 	s->go.local_socket = !s->no_socket;
 	s->go.access_log = log;
 	s->go.reload = serve_reload;
 	s->go.reload_arg = s;
-	if ((s->gw = gateway_start(s->router, &s->go, &cause)) == NULL) {
+	s->gw = gateway_start(s->router, &s->go, &cause);
+	free(config_abs); /* the gateway keeps its own copy */
+	if (s->gw == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
 		serve_router_free(s->router);
