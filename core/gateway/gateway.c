@@ -316,13 +316,13 @@ auth_ok(struct gw_req *q)
 /* ---- the router's callbacks (engine thread) ---- */
 
 static void
-on_delta(void *arg, const char *text, size_t len)
+on_delta(void *arg, const struct llm_delta *d)
 {
 	struct gw_req *q = arg;
 
 	pthread_mutex_lock(&q->gw->mu);
 	if (!q->closed) {
-		gw_stream_delta(&q->st, &q->out, text, len);
+		gw_stream_typed(&q->st, &q->out, d);
 		gw_req_wake(q);
 	}
 	pthread_mutex_unlock(&q->gw->mu);
@@ -355,9 +355,7 @@ on_done(void *arg, struct router_result *res)
 	q->finished = 1;
 	if (q->stream && !q->closed) {
 		if (res->cls == LLM_OK) {
-			if (!q->st.opened && res->resp.content != NULL)
-				gw_stream_delta(&q->st, &q->out, res->resp.content,
-				    strlen(res->resp.content));
+			/* A whole answer no delta came for goes out as deltas here. */
 			gw_stream_close(&q->st, &q->out, res);
 			stream_trailer(&q->out, res);
 		} else if (q->st.opened) {
@@ -452,8 +450,8 @@ respond(struct gw_req *q)
 	if (res == NULL)
 		return MHD_NO;
 	if (res->cls != LLM_OK)
-		return reply_error(q, gw_error_status(res->cls), res->cls, res->err.message, NULL,
-		    res);
+		return reply_error(q, gw_error_status(res->cls), res->cls, res->err.message,
+		    res->err.param, res);
 	if (q->api == GW_OPENAI)
 		body = gw_openai_answer(res, q->id, q->ask.model, q->st.created);
 	else
@@ -502,6 +500,7 @@ serve_llm(struct gw_req *q)
 	q->st.api = q->api;
 	q->st.created = (int64_t)time(NULL);
 	q->st.include_usage = q->ask.include_usage;
+	q->st.input_estimate = q->ask.input_estimate;
 	q->st.model = q->ask.model;
 	pthread_mutex_lock(&gw->mu);
 	snprintf(q->id, sizeof q->id, "%s%llx%08llx", q->api == GW_OPENAI ? "chatcmpl-" : "msg_",
@@ -512,7 +511,7 @@ serve_llm(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 
-	rid = router_submit(q->gr->router, &req, q->stream ? on_delta : NULL, on_done, q);
+	rid = router_submit_typed(q->gr->router, &req, q->stream ? on_delta : NULL, on_done, q);
 	llm_request_free(&req);
 
 	pthread_mutex_lock(&gw->mu);

@@ -1,6 +1,6 @@
 /*
  * gateway_priv.h: shared between gateway.c (the server, a request's life),
- * gateway_wire.c (the client formats), gateway_metrics.c (/metrics),
+ * gateway_wire*.c (the client formats), gateway_metrics.c (/metrics),
  * gateway_admin.c (/admin/v1/) and gateway_local.c (the Unix socket and the
  * instance file).
  *
@@ -38,24 +38,42 @@ struct gw_bad {
 
 /* What a parsed request asked for besides the llm_request. */
 struct gw_ask {
-	char model[128];   /* as the client named it */
-	int include_usage; /* OpenAI stream_options.include_usage */
+	char model[128];        /* as the client named it */
+	int include_usage;      /* OpenAI stream_options.include_usage */
+	int64_t input_estimate; /* input tokens estimated from the request (pricing.h) */
 };
 
-/* Formatting state of one streamed answer. */
+/*
+ * Formatting state of one streamed answer. The provider's typed deltas
+ * (llm.h) come in order, each naming its response part; an Anthropic client
+ * gets one content block per part (opened at its first delta, closed when
+ * the next part begins or the stream ends), an OpenAI client a chunk per
+ * delta with tool calls as delta.tool_calls[index].
+ */
 struct gw_stream {
 	enum gw_api api;
 	const char *id; /* the request's (it outlives the stream) */
 	const char *model;
 	int64_t created;
 	int include_usage;
-	int opened; /* the opening chunk or events are out */
+	int64_t input_estimate; /* Anthropic message_start's input_tokens, until the real count */
+	int opened;             /* the opening chunk or events are out */
+	int delivered;          /* some delta went out */
+	/* Anthropic: the content block open now. */
+	int block_open;
+	int block;         /* its index (blocks are numbered from 0 as they open) */
+	size_t block_part; /* the response part it carries */
+	int block_kind;    /* enum llm_part_type of the part */
+	int n_blocks;
 };
 
 /* Parse a request body into req (initialised by the caller). 0, or -1 with bad. */
 int gw_parse_openai(const char *body, size_t len, struct llm_request *, struct gw_ask *,
     struct gw_bad *);
 int gw_parse_anthropic(const char *body, size_t len, struct llm_request *, struct gw_ask *,
+    struct gw_bad *);
+/* The body of POST /v1/messages/count_tokens: a Messages request without max_tokens. */
+int gw_parse_anthropic_count(const char *body, size_t len, struct llm_request *, struct gw_ask *,
     struct gw_bad *);
 /* Point req at a route or a model alias for the client's model name; -1 if unknown. */
 int
@@ -68,7 +86,11 @@ char *gw_anthropic_answer(const struct router_result *, const char *id, const ch
 
 /* Stream events appended to out. */
 void gw_stream_open(struct gw_stream *, struct buf *out);
+/* One typed delta (router_submit_typed's). */
+void gw_stream_typed(struct gw_stream *, struct buf *out, const struct llm_delta *);
+/* A text delta (part 0). */
 void gw_stream_delta(struct gw_stream *, struct buf *out, const char *text, size_t len);
+/* The end: a whole answer's deltas first if none went out, then the stop, usage and end. */
 void gw_stream_close(struct gw_stream *, struct buf *out, const struct router_result *);
 void gw_stream_error(struct gw_stream *, struct buf *out, int status, enum llm_errclass,
     const char *message);

@@ -1,18 +1,23 @@
 /*
- * gateway_wire.c: OpenAI Chat Completions and Anthropic Messages as clients
- * send them, translated to and from llm.h's one model: request parsing with
- * errors that name the field, whole answers, stream events and error bodies.
+ * gateway_wire.c: what the OpenAI Chat Completions and Anthropic Messages
+ * client formats share: the parsers' skeleton and value checks (see
+ * gateway_wire.h), model names, usage as each API counts it, the stream
+ * entry points and error bodies. Each format's own fields, answers and
+ * stream events are in gateway_wire_openai.c and gateway_wire_anthropic.c.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_priv.h"
+#include "gateway_wire.h"
+#include "pricing.h"
 
 /* The message echoes the client's bytes (a role, a part's type): kept to one line. */
-static int PRINTFLIKE(3, 4) bad_set(struct gw_bad *bad, const char *param, const char *fmt, ...)
+int
+gw_bad_set(struct gw_bad *bad, const char *param, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -21,7 +26,18 @@ static int PRINTFLIKE(3, 4) bad_set(struct gw_bad *bad, const char *param, const
 	vsnprintf(bad->message, sizeof bad->message, fmt, ap);
 	va_end(ap);
 	str_oneline(bad->message);
+	str_oneline(bad->param);
 	return -1;
+}
+
+void
+gw_path(char *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, GW_PATH, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -59,97 +75,114 @@ gw_json_escape(struct buf *out, const char *s, size_t len)
 	buf_append(out, s + start, len - start);
 }
 
-/* The text of a message's content: a string, or an array of {"type":"text","text":...}. */
-static int
-content_text(const cJSON *c, const char *path, struct buf *out, struct gw_bad *bad)
+char *
+gw_json_text(const cJSON *v)
 {
-	const cJSON *part;
-	int i = 0;
+	char *s = cJSON_PrintUnformatted(v), *copy;
 
-	buf_append(out, "", 0); /* a string even when the content is empty */
-	if (cJSON_IsString(c)) {
-		buf_puts(out, c->valuestring);
-		return 0;
-	}
-	if (!cJSON_IsArray(c))
-		return bad_set(bad, path, "%s: expected a string or an array of text parts", path);
-	if (cJSON_GetArraySize(c) == 0)
-		return bad_set(bad, path, "%s: an empty array (needs at least one part)", path);
-	cJSON_ArrayForEach(part, c)
+	if (s == NULL)
+		fatal("out of memory printing JSON");
+	copy = xstrdup(s);
+	cJSON_free(s);
+	return copy;
+}
+
+/* ---- value checks ---- */
+
+int
+gw_want_number(struct gw_parse *p, const cJSON *v, const char *path, double lo, double hi,
+    double *out)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return gw_bad_set(p->bad, path, "%s: expected a number", path);
+	if (v->valuedouble < lo || v->valuedouble > hi)
+		return gw_bad_set(p->bad, path, "%s: %g is out of range [%g, %g]", path,
+		    v->valuedouble, lo, hi);
+	*out = v->valuedouble;
+	return 0;
+}
+
+int
+gw_want_int(struct gw_parse *p, const cJSON *v, const char *path, double lo, double hi,
+    int64_t *out)
+{
+	double d;
+
+	if (gw_want_number(p, v, path, lo, hi, &d) != 0)
+		return -1;
+	if (d != floor(d))
+		return gw_bad_set(p->bad, path, "%s: expected an integer", path);
+	*out = (int64_t)d;
+	return 0;
+}
+
+int
+gw_want_bool(struct gw_parse *p, const cJSON *v, const char *path, int *out)
+{
+	if (!cJSON_IsBool(v))
+		return gw_bad_set(p->bad, path, "%s: expected true or false", path);
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+int
+gw_want_string(struct gw_parse *p, const cJSON *v, const char *path, const char **out)
+{
+	if (!cJSON_IsString(v))
+		return gw_bad_set(p->bad, path, "%s: expected a string", path);
+	*out = v->valuestring;
+	return 0;
+}
+
+int
+gw_want_object(struct gw_parse *p, const cJSON *v, const char *path)
+{
+	if (!cJSON_IsObject(v))
+		return gw_bad_set(p->bad, path, "%s: expected an object", path);
+	return 0;
+}
+
+int
+gw_known_keys(struct gw_parse *p, const cJSON *o, const char *path, const char *const *keys)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, o)
 	{
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+		const char *const *k;
 
-		if (!cJSON_IsObject(part) || !cJSON_IsString(type))
-			return bad_set(bad, path, "%s[%d]: expected an object with a \"type\"",
-			    path, i);
-		if (strcmp(type->valuestring, "text") != 0)
-			return bad_set(bad, path,
-			    "%s[%d].type: only \"text\" parts are supported, "
-			    "got \"%s\"",
-			    path, i, type->valuestring);
-		if (!cJSON_IsString(text))
-			return bad_set(bad, path, "%s[%d].text: expected a string", path, i);
-		buf_puts(out, text->valuestring);
-		i++;
+		for (k = keys; *k != NULL; k++)
+			if (e->string != NULL && strcmp(e->string, *k) == 0)
+				break;
+		if (*k == NULL)
+			return gw_bad_set(p->bad, path, "%s.%s: not supported by the gateway", path,
+			    e->string != NULL ? e->string : "");
 	}
 	return 0;
 }
 
-/* Optional number field in [lo, hi]; 1 if present, 0 if absent or null, -1 if wrong. */
-static int
-opt_number(const cJSON *o, const char *key, double lo, double hi, double *out, struct gw_bad *bad)
+int
+gw_type_of(struct gw_parse *p, const cJSON *o, const char *path, const char **type)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
 
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-		return bad_set(bad, key, "%s: expected a number", key);
-	if (v->valuedouble < lo || v->valuedouble > hi)
-		return bad_set(bad, key, "%s: %g is out of range [%g, %g]", key, v->valuedouble, lo,
-		    hi);
-	*out = v->valuedouble;
-	return 1;
+	if (!cJSON_IsObject(o))
+		return gw_bad_set(p->bad, path, "%s: expected an object", path);
+	if (!cJSON_IsString(t))
+		return gw_bad_set(p->bad, path, "%s.type: expected a string", path);
+	*type = t->valuestring;
+	return 0;
 }
 
-static int
-opt_int(const cJSON *o, const char *key, int lo, int hi, int *out, struct gw_bad *bad)
+/* ---- fields both formats spell alike ---- */
+
+int
+gw_parse_stops(struct gw_parse *p, const cJSON *v, const char *path, int one_ok)
 {
-	double d;
-	int rc = opt_number(o, key, lo, hi, &d, bad);
-
-	if (rc <= 0)
-		return rc;
-	if (d != floor(d))
-		return bad_set(bad, key, "%s: expected an integer", key);
-	*out = (int)d;
-	return 1;
-}
-
-static int
-opt_bool(const cJSON *o, const char *key, int *out, struct gw_bad *bad)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsBool(v))
-		return bad_set(bad, key, "%s: expected true or false", key);
-	*out = cJSON_IsTrue(v);
-	return 1;
-}
-
-/* stop / stop_sequences: a string (if one_ok) or an array of strings. */
-static int
-parse_stops(const cJSON *o, const char *key, int one_ok, struct llm_request *req,
-    struct gw_bad *bad)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key), *s;
+	struct llm_request *req = p->req;
+	const cJSON *s;
 	size_t n = 0;
 
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
 	if (one_ok && cJSON_IsString(v)) {
 		req->stop = xcalloc(1, sizeof *req->stop);
 		req->stop[0] = xstrdup(v->valuestring);
@@ -157,62 +190,23 @@ parse_stops(const cJSON *o, const char *key, int one_ok, struct llm_request *req
 		return 0;
 	}
 	if (!cJSON_IsArray(v))
-		return bad_set(bad, key,
+		return gw_bad_set(p->bad, path,
 		    one_ok ? "%s: expected a string or an array of strings"
 		           : "%s: expected an array of strings",
-		    key);
+		    path);
 	req->stop = xcalloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *req->stop);
 	cJSON_ArrayForEach(s, v)
 	{
 		if (!cJSON_IsString(s))
-			return bad_set(bad, key, "%s[%zu]: expected a string", key, n);
+			return gw_bad_set(p->bad, path, "%s[%zu]: expected a string", path, n);
 		req->stop[n++] = xstrdup(s->valuestring);
 		req->n_stop = n;
 	}
 	return 0;
 }
 
-static cJSON *
-parse_object(const char *body, size_t len, struct gw_bad *bad)
-{
-	cJSON *root;
-
-	if (len == 0) {
-		bad_set(bad, NULL, "the request body is empty: expected a JSON object");
-		return NULL;
-	}
-	root = cJSON_ParseWithLength(body, len);
-	if (root == NULL) {
-		const char *at = cJSON_GetErrorPtr();
-		long off = at != NULL && at >= body && at <= body + len ? (long)(at - body) : -1;
-		bad_set(bad, NULL, "the request body is not valid JSON (near byte %ld)", off);
-		return NULL;
-	}
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		bad_set(bad, NULL, "the request body must be a JSON object");
-		return NULL;
-	}
-	return root;
-}
-
-static int
-parse_model(const cJSON *root, struct gw_ask *ask, struct gw_bad *bad)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
-
-	if (m == NULL)
-		return bad_set(bad, "model", "model: required (a model alias or a route name)");
-	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
-		return bad_set(bad, "model", "model: expected a non-empty string");
-	if (strlen(m->valuestring) >= sizeof ask->model)
-		return bad_set(bad, "model", "model: too long");
-	snprintf(ask->model, sizeof ask->model, "%s", m->valuestring);
-	return 0;
-}
-
-static void
-system_append(struct llm_request *req, const char *text)
+void
+gw_system_append(struct llm_request *req, const char *text)
 {
 	char *s;
 
@@ -225,211 +219,141 @@ system_append(struct llm_request *req, const char *text)
 	req->system = s;
 }
 
-/* The request's non-empty "messages" array, or NULL with bad set. */
-static const cJSON *
-messages_array(const cJSON *root, struct gw_bad *bad)
+int
+gw_parse_temperature(struct gw_parse *p, const cJSON *v, double hi)
 {
-	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-
-	if (msgs == NULL) {
-		bad_set(bad, "messages", "messages: required (an array of messages)");
-		return NULL;
-	}
-	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
-		bad_set(bad, "messages", "messages: expected a non-empty array");
-		return NULL;
-	}
-	return msgs;
-}
-
-/* Message i must be an object with a string role: 0, or -1 with bad set. */
-static int
-message_check(const cJSON *m, const cJSON *role, int i, struct gw_bad *bad)
-{
-	if (!cJSON_IsObject(m)) {
-		bad_set(bad, "messages", "messages[%d]: expected an object", i);
+	if (gw_want_number(p, v, "temperature", 0, hi, &p->req->temperature) != 0)
 		return -1;
-	}
-	if (!cJSON_IsString(role)) {
-		bad_set(bad, "messages", "messages[%d].role: expected a string", i);
-		return -1;
-	}
+	p->req->has_temperature = 1;
 	return 0;
 }
 
 int
-gw_parse_openai(const char *body, size_t len, struct llm_request *req, struct gw_ask *ask,
-    struct gw_bad *bad)
+gw_parse_top_p(struct gw_parse *p, const cJSON *v)
+{
+	if (gw_want_number(p, v, "top_p", 0, 1, &p->req->top_p) != 0)
+		return -1;
+	p->req->has_top_p = 1;
+	return 0;
+}
+
+void
+gw_passthrough(struct gw_parse *p, const char *key, const cJSON *v)
+{
+	if (p->extra == NULL)
+		p->extra = cJSON_CreateObject();
+	cJSON_AddItemToObject(p->extra, key, cJSON_Duplicate(v, 1));
+}
+
+/* ---- the skeleton ---- */
+
+static cJSON *
+parse_object(const char *body, size_t len, struct gw_bad *bad)
 {
 	cJSON *root;
-	const cJSON *msgs, *m, *so;
-	struct buf text;
-	char path[64];
-	double d;
-	int i = 0, rc = -1, n;
 
-	memset(ask, 0, sizeof *ask);
-	if ((root = parse_object(body, len, bad)) == NULL)
-		return -1;
-	buf_init(&text);
-	if (parse_model(root, ask, bad) != 0)
-		goto out;
-	if ((msgs = messages_array(root, bad)) == NULL)
-		goto out;
-	cJSON_ArrayForEach(m, msgs)
-	{
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+	if (len == 0) {
+		gw_bad_set(bad, NULL, "the request body is empty: expected a JSON object");
+		return NULL;
+	}
+	root = cJSON_ParseWithLength(body, len);
+	if (root == NULL) {
+		const char *at = cJSON_GetErrorPtr();
+		long off = at != NULL && at >= body && at <= body + len ? (long)(at - body) : -1;
+		gw_bad_set(bad, NULL, "the request body is not valid JSON (near byte %ld)", off);
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		gw_bad_set(bad, NULL, "the request body must be a JSON object");
+		return NULL;
+	}
+	return root;
+}
 
-		if (message_check(m, role, i, bad) != 0)
-			goto out;
-		snprintf(path, sizeof path, "messages[%d].content", i);
-		buf_reset(&text);
-		if (content == NULL || cJSON_IsNull(content)) {
-			bad_set(bad, "messages", "%s: required (tool calls are not supported)",
-			    path);
-			goto out;
-		}
-		if (content_text(content, path, &text, bad) != 0)
-			goto out;
-		if (strcmp(role->valuestring, "system") == 0 ||
-		    strcmp(role->valuestring, "developer") == 0)
-			system_append(req, text.data);
-		else if (strcmp(role->valuestring, "user") == 0)
-			llm_request_add_message(req, LLM_ROLE_USER, text.data);
-		else if (strcmp(role->valuestring, "assistant") == 0)
-			llm_request_add_message(req, LLM_ROLE_ASSISTANT, text.data);
-		else {
-			bad_set(bad, "messages",
-			    "messages[%d].role: \"%s\" is not supported (system, "
-			    "developer, user or assistant)",
-			    i, role->valuestring);
-			goto out;
-		}
-		i++;
-	}
-	if (req->n_messages == 0) {
-		bad_set(bad, "messages", "messages: needs at least one user message");
-		goto out;
-	}
-	if ((n = opt_number(root, "temperature", 0, 2, &d, bad)) < 0)
-		goto out;
-	if (n > 0) {
-		req->temperature = d;
-		req->has_temperature = 1;
-	}
-	if ((n = opt_number(root, "top_p", 0, 1, &d, bad)) < 0)
-		goto out;
-	if (n > 0) {
-		req->top_p = d;
-		req->has_top_p = 1;
-	}
-	if (opt_int(root, "max_tokens", 1, 10000000, &req->max_tokens, bad) < 0 ||
-	    opt_int(root, "max_completion_tokens", 1, 10000000, &req->max_tokens, bad) < 0)
-		goto out;
-	if (opt_int(root, "n", 1, 1, &n, bad) < 0)
-		goto out;
-	if (parse_stops(root, "stop", 1, req, bad) != 0)
-		goto out;
-	if (opt_bool(root, "stream", &req->stream, bad) < 0)
-		goto out;
-	so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-	if (so != NULL && !cJSON_IsNull(so)) {
-		if (!cJSON_IsObject(so)) {
-			bad_set(bad, "stream_options", "stream_options: expected an object");
-			goto out;
-		}
-		if (opt_bool(so, "include_usage", &ask->include_usage, bad) < 0) {
-			snprintf(bad->param, sizeof bad->param, "stream_options.include_usage");
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	buf_free(&text);
-	cJSON_Delete(root);
-	return rc;
+static int
+parse_model(const cJSON *root, struct gw_ask *ask, struct gw_bad *bad)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
+
+	if (m == NULL)
+		return gw_bad_set(bad, "model", "model: required (a model alias or a route name)");
+	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
+		return gw_bad_set(bad, "model", "model: expected a non-empty string");
+	if (strlen(m->valuestring) >= sizeof ask->model)
+		return gw_bad_set(bad, "model", "model: too long");
+	snprintf(ask->model, sizeof ask->model, "%s", m->valuestring);
+	return 0;
+}
+
+/* A key given twice: JSON parsers disagree on which one wins, so neither does. */
+static int
+duplicate_key(const cJSON *root, const cJSON *e)
+{
+	for (const cJSON *o = root->child; o != NULL && o != e; o = o->next)
+		if (o->string != NULL && strcmp(o->string, e->string) == 0)
+			return 1;
+	return 0;
 }
 
 int
-gw_parse_anthropic(const char *body, size_t len, struct llm_request *req, struct gw_ask *ask,
-    struct gw_bad *bad)
+gw_parse_body(const char *body, size_t len, enum llm_api api, int count_tokens,
+    const struct gw_field *fields, size_t n, int (*finish)(struct gw_parse *),
+    struct llm_request *req, struct gw_ask *ask, struct gw_bad *bad)
 {
+	struct gw_parse p;
 	cJSON *root;
-	const cJSON *msgs, *m, *sys;
-	struct buf text;
-	char path[64];
-	double d;
-	int i = 0, rc = -1, n;
+	const cJSON *e;
+	int rc = -1;
 
 	memset(ask, 0, sizeof *ask);
+	memset(&p, 0, sizeof p);
 	if ((root = parse_object(body, len, bad)) == NULL)
 		return -1;
-	buf_init(&text);
+	p.req = req;
+	p.ask = ask;
+	p.bad = bad;
+	p.root = root;
+	p.api = api;
+	p.count_tokens = count_tokens;
 	if (parse_model(root, ask, bad) != 0)
 		goto out;
-	if (cJSON_GetObjectItemCaseSensitive(root, "max_tokens") == NULL) {
-		bad_set(bad, "max_tokens", "max_tokens: required (an integer >= 1)");
-		goto out;
-	}
-	if (opt_int(root, "max_tokens", 1, 10000000, &req->max_tokens, bad) < 0)
-		goto out;
-	sys = cJSON_GetObjectItemCaseSensitive(root, "system");
-	if (sys != NULL && !cJSON_IsNull(sys)) {
-		if (content_text(sys, "system", &text, bad) != 0)
-			goto out;
-		if (text.len > 0)
-			system_append(req, text.data);
-	}
-	if ((msgs = messages_array(root, bad)) == NULL)
-		goto out;
-	cJSON_ArrayForEach(m, msgs)
+	cJSON_ArrayForEach(e, root)
 	{
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		size_t i;
 
-		if (message_check(m, role, i, bad) != 0)
-			goto out;
-		snprintf(path, sizeof path, "messages[%d].content", i);
-		buf_reset(&text);
-		if (content == NULL) {
-			bad_set(bad, "messages", "%s: required", path);
+		if (e->string == NULL || strcmp(e->string, "model") == 0)
+			continue;
+		if (duplicate_key(root, e)) {
+			gw_bad_set(bad, e->string, "%s: given twice", e->string);
 			goto out;
 		}
-		if (content_text(content, path, &text, bad) != 0)
+		/* null is JSON's "not given" for every optional field. */
+		if (cJSON_IsNull(e))
+			continue;
+		for (i = 0; i < n; i++)
+			if (strcmp(fields[i].key, e->string) == 0)
+				break;
+		if (i == n)
+			gw_passthrough(&p, e->string, e);
+		else if (fields[i].parse(&p, e) != 0)
 			goto out;
-		if (strcmp(role->valuestring, "user") == 0)
-			llm_request_add_message(req, LLM_ROLE_USER, text.data);
-		else if (strcmp(role->valuestring, "assistant") == 0)
-			llm_request_add_message(req, LLM_ROLE_ASSISTANT, text.data);
-		else {
-			bad_set(bad, "messages",
-			    "messages[%d].role: \"%s\" is not supported (user or "
-			    "assistant; the system prompt is the top-level \"system\")",
-			    i, role->valuestring);
-			goto out;
-		}
-		i++;
 	}
-	if ((n = opt_number(root, "temperature", 0, 1, &d, bad)) < 0)
+	if (cJSON_GetObjectItemCaseSensitive(root, "messages") == NULL ||
+	    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "messages"))) {
+		gw_bad_set(bad, "messages", "messages: required (an array of messages)");
 		goto out;
-	if (n > 0) {
-		req->temperature = d;
-		req->has_temperature = 1;
 	}
-	if ((n = opt_number(root, "top_p", 0, 1, &d, bad)) < 0)
+	if (finish != NULL && finish(&p) != 0)
 		goto out;
-	if (n > 0) {
-		req->top_p = d;
-		req->has_top_p = 1;
+	if (p.extra != NULL) {
+		req->passthrough = gw_json_text(p.extra);
+		req->passthrough_api = api;
 	}
-	if (parse_stops(root, "stop_sequences", 0, req, bad) != 0)
-		goto out;
-	if (opt_bool(root, "stream", &req->stream, bad) < 0)
-		goto out;
+	ask->input_estimate = pricing_input_estimate(req);
 	rc = 0;
 out:
-	buf_free(&text);
+	cJSON_Delete(p.extra);
 	cJSON_Delete(root);
 	return rc;
 }
@@ -457,129 +381,52 @@ gw_resolve_model(const struct config *cfg, const char *name, struct llm_request 
 			req->model = xstrdup(cfg->models[i].alias);
 			return 0;
 		}
-	return bad_set(bad, "model",
+	return gw_bad_set(bad, "model",
 	    "model: \"%s\" is neither a model alias nor a route "
 	    "(GET /v1/models lists them)",
 	    name);
 }
 
-static const char *
-openai_finish(enum llm_stop s)
+/* ---- usage ---- */
+
+/* OpenAI: prompt_tokens counts every input token, cached ones included. */
+void
+gw_usage_openai(struct buf *out, const struct llm_usage *u)
 {
-	switch (s) {
-	case LLM_STOP_MAX_TOKENS: return "length";
-	case LLM_STOP_TOOL_USE: return "tool_calls";
-	case LLM_STOP_CONTENT_FILTER: return "content_filter";
-	default: return "stop";
-	}
+	buf_printf(out,
+	    "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":%lld,\"audio_tokens\":0},"
+	    "\"completion_tokens_details\":{\"reasoning_tokens\":%lld,\"audio_tokens\":0,"
+	    "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
+	    (long long)u->input_tokens, (long long)u->output_tokens,
+	    (long long)(u->input_tokens + u->output_tokens), (long long)u->cache_read_tokens,
+	    (long long)u->reasoning_tokens);
 }
 
-static const char *
-anthropic_stop(enum llm_stop s)
+/* Anthropic: input_tokens excludes the tokens read from and written to the cache. */
+void
+gw_usage_anthropic(struct buf *out, const struct llm_usage *u)
 {
-	switch (s) {
-	case LLM_STOP_MAX_TOKENS: return "max_tokens";
-	case LLM_STOP_STOP_SEQUENCE: return "stop_sequence";
-	case LLM_STOP_TOOL_USE: return "tool_use";
-	case LLM_STOP_CONTENT_FILTER: return "refusal";
-	default: return "end_turn";
-	}
+	int64_t in = u->input_tokens - u->cache_read_tokens - u->cache_write_tokens;
+	int64_t w1h = u->cache_write_1h_tokens;
+
+	if (in < 0)
+		in = 0;
+	if (w1h > u->cache_write_tokens)
+		w1h = u->cache_write_tokens;
+	buf_printf(out,
+	    "{\"input_tokens\":%lld,\"cache_creation_input_tokens\":%lld,"
+	    "\"cache_read_input_tokens\":%lld,\"cache_creation\":{\"ephemeral_5m_input_tokens\":"
+	    "%lld,\"ephemeral_1h_input_tokens\":%lld},\"output_tokens\":%lld",
+	    (long long)in, (long long)u->cache_write_tokens, (long long)u->cache_read_tokens,
+	    (long long)(u->cache_write_tokens - w1h), (long long)w1h, (long long)u->output_tokens);
+	if (u->reasoning_tokens > 0)
+		buf_printf(out, ",\"output_tokens_details\":{\"thinking_tokens\":%lld}",
+		    (long long)u->reasoning_tokens);
+	buf_puts(out, "}");
 }
 
-static const char *
-answer_model(const struct router_result *res, const char *model)
-{
-	return res->resp.model != NULL && res->resp.model[0] != '\0' ? res->resp.model : model;
-}
-
-static void
-openai_usage(cJSON *o, const struct llm_usage *u)
-{
-	cJSON *us = cJSON_AddObjectToObject(o, "usage");
-
-	cJSON_AddNumberToObject(us, "prompt_tokens", (double)u->input_tokens);
-	cJSON_AddNumberToObject(us, "completion_tokens", (double)u->output_tokens);
-	cJSON_AddNumberToObject(us, "total_tokens", (double)(u->input_tokens + u->output_tokens));
-	if (u->cache_read_tokens > 0) {
-		cJSON *d = cJSON_AddObjectToObject(us, "prompt_tokens_details");
-		cJSON_AddNumberToObject(d, "cached_tokens", (double)u->cache_read_tokens);
-	}
-}
-
-char *
-gw_openai_answer(const struct router_result *res, const char *id, const char *model,
-    int64_t created)
-{
-	cJSON *o = cJSON_CreateObject(), *choices, *c, *msg;
-	char *s;
-
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "object", "chat.completion");
-	cJSON_AddNumberToObject(o, "created", (double)created);
-	cJSON_AddStringToObject(o, "model", answer_model(res, model));
-	choices = cJSON_AddArrayToObject(o, "choices");
-	c = cJSON_CreateObject();
-	cJSON_AddNumberToObject(c, "index", 0);
-	msg = cJSON_AddObjectToObject(c, "message");
-	cJSON_AddStringToObject(msg, "role", "assistant");
-	cJSON_AddStringToObject(msg, "content", res->resp.content != NULL ? res->resp.content : "");
-	cJSON_AddNullToObject(msg, "refusal");
-	cJSON_AddNullToObject(c, "logprobs");
-	cJSON_AddStringToObject(c, "finish_reason", openai_finish(res->resp.stop));
-	cJSON_AddItemToArray(choices, c);
-	openai_usage(o, &res->resp.usage);
-	cJSON_AddNullToObject(o, "system_fingerprint");
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
-char *
-gw_anthropic_answer(const struct router_result *res, const char *id, const char *model)
-{
-	cJSON *o = cJSON_CreateObject(), *content, *t, *u;
-	char *s;
-
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "type", "message");
-	cJSON_AddStringToObject(o, "role", "assistant");
-	cJSON_AddStringToObject(o, "model", answer_model(res, model));
-	content = cJSON_AddArrayToObject(o, "content");
-	t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "type", "text");
-	cJSON_AddStringToObject(t, "text", res->resp.content != NULL ? res->resp.content : "");
-	cJSON_AddItemToArray(content, t);
-	cJSON_AddStringToObject(o, "stop_reason", anthropic_stop(res->resp.stop));
-	cJSON_AddNullToObject(o, "stop_sequence");
-	u = cJSON_AddObjectToObject(o, "usage");
-	cJSON_AddNumberToObject(u, "input_tokens", (double)res->resp.usage.input_tokens);
-	cJSON_AddNumberToObject(u, "output_tokens", (double)res->resp.usage.output_tokens);
-	cJSON_AddNumberToObject(u, "cache_read_input_tokens",
-	    (double)res->resp.usage.cache_read_tokens);
-	cJSON_AddNumberToObject(u, "cache_creation_input_tokens",
-	    (double)res->resp.usage.cache_write_tokens);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
-/* The start of an OpenAI chunk, up to and including "choices":[ . */
-static void
-openai_chunk_head(struct gw_stream *st, struct buf *out)
-{
-	buf_puts(out, "data: {\"id\":\"");
-	gw_json_escape(out, st->id, strlen(st->id));
-	buf_printf(out, "\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":\"",
-	    (long long)st->created);
-	gw_json_escape(out, st->model, strlen(st->model));
-	buf_puts(out, "\",\"system_fingerprint\":null,\"choices\":[");
-}
-
-static void
-openai_chunk_tail(struct gw_stream *st, struct buf *out)
-{
-	buf_puts(out, st->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n");
-}
+/* ---- streams ---- */
 
 void
 gw_stream_open(struct gw_stream *st, struct buf *out)
@@ -587,81 +434,64 @@ gw_stream_open(struct gw_stream *st, struct buf *out)
 	if (st->opened)
 		return;
 	st->opened = 1;
-	if (st->api == GW_OPENAI) {
-		openai_chunk_head(st, out);
-		buf_puts(out,
-		    "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
-		    "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}");
-		openai_chunk_tail(st, out);
-		return;
-	}
-	buf_puts(out,
-	    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-	    "{\"id\":\"");
-	gw_json_escape(out, st->id, strlen(st->id));
-	buf_puts(out, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"");
-	gw_json_escape(out, st->model, strlen(st->model));
-	buf_puts(out,
-	    "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
-	    "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n"
-	    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-	    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
-	    "event: ping\ndata: {\"type\":\"ping\"}\n\n");
+	if (st->api == GW_OPENAI)
+		gw_openai_stream_open(st, out);
+	else
+		gw_anthropic_stream_open(st, out);
+}
+
+void
+gw_stream_typed(struct gw_stream *st, struct buf *out, const struct llm_delta *d)
+{
+	gw_stream_open(st, out);
+	st->delivered = 1;
+	if (st->api == GW_OPENAI)
+		gw_openai_stream_typed(st, out, d);
+	else
+		gw_anthropic_stream_typed(st, out, d);
 }
 
 void
 gw_stream_delta(struct gw_stream *st, struct buf *out, const char *text, size_t len)
 {
-	gw_stream_open(st, out);
-	if (st->api == GW_OPENAI) {
-		openai_chunk_head(st, out);
-		buf_puts(out, "{\"index\":0,\"delta\":{\"content\":\"");
-		gw_json_escape(out, text, len);
-		buf_puts(out, "\"},\"logprobs\":null,\"finish_reason\":null}");
-		openai_chunk_tail(st, out);
-		return;
-	}
-	buf_puts(out,
-	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-	    "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"");
-	gw_json_escape(out, text, len);
-	buf_puts(out, "\"}}\n\n");
+	struct llm_delta d;
+
+	memset(&d, 0, sizeof d);
+	d.type = LLM_DELTA_TEXT;
+	d.text = text;
+	d.len = len;
+	gw_stream_typed(st, out, &d);
+}
+
+struct replay_to {
+	struct gw_stream *st;
+	struct buf *out;
+};
+
+static void
+replay_one(void *arg, const struct llm_delta *d)
+{
+	struct replay_to *t = arg;
+
+	gw_stream_typed(t->st, t->out, d);
 }
 
 void
 gw_stream_close(struct gw_stream *st, struct buf *out, const struct router_result *res)
 {
-	const struct llm_usage *u = &res->resp.usage;
+	struct replay_to t = {st, out};
 
 	gw_stream_open(st, out);
-	if (st->api == GW_OPENAI) {
-		openai_chunk_head(st, out);
-		buf_printf(out,
-		    "{\"index\":0,\"delta\":{},\"logprobs\":null,"
-		    "\"finish_reason\":\"%s\"}",
-		    openai_finish(res->resp.stop));
-		openai_chunk_tail(st, out);
-		if (st->include_usage) {
-			openai_chunk_head(st, out);
-			buf_printf(out,
-			    "],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":"
-			    "%lld,\"total_tokens\":%lld}}\n\n",
-			    (long long)u->input_tokens, (long long)u->output_tokens,
-			    (long long)(u->input_tokens + u->output_tokens));
-		}
-		buf_puts(out, "data: [DONE]\n\n");
-		return;
-	}
-	buf_printf(out,
-	    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
-	    "\"index\":0}\n\n"
-	    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-	    "\"%s\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":%lld,"
-	    "\"output_tokens\":%lld}}\n\n"
-	    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-	    anthropic_stop(res->resp.stop), (long long)u->input_tokens,
-	    (long long)u->output_tokens);
+	/* Nothing streamed (a cached answer the router did not replay): the whole answer now. */
+	if (!st->delivered)
+		llm_response_replay(&res->resp, replay_one, &t);
+	if (st->api == GW_OPENAI)
+		gw_openai_stream_close(st, out, res);
+	else
+		gw_anthropic_stream_close(st, out, res);
 }
+
+/* ---- errors ---- */
 
 int
 gw_error_status(enum llm_errclass cls)
@@ -741,12 +571,13 @@ gw_error_body(enum gw_api api, int status, enum llm_errclass cls, const char *me
 		else
 			cJSON_AddNullToObject(e, "code");
 	} else {
+		/* Anthropic's errors have no param: the message names the field. */
 		cJSON_AddStringToObject(o, "type", "error");
 		e = cJSON_AddObjectToObject(o, "error");
 		cJSON_AddStringToObject(e, "type", error_type(api, status, cls));
 		cJSON_AddStringToObject(e, "message", message);
 	}
-	s = cJSON_PrintUnformatted(o);
+	s = gw_json_text(o);
 	cJSON_Delete(o);
 	return s;
 }
