@@ -8,7 +8,9 @@
  * llm.h's responses and typed deltas, byte for byte, with usage as each API
  * counts it. Over loopback, an OpenAI client served by an Anthropic sim and an
  * Anthropic client by an OpenAI sim: forced, streamed and round-trip tool
- * calls, images, JSON output, failover between kinds keeping the tools.
+ * calls, images, JSON output, failover between kinds keeping the tools,
+ * embeddings, count_tokens (forwarded, and estimated), errors in each API's
+ * shape.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1211,6 +1214,194 @@ test_anthropic_usage_apart_from_cache(void **state)
 	buf_free(&sys);
 }
 
+static void
+test_embeddings(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	const cJSON *e;
+
+	start_two(f);
+	post(f, "/v1/embeddings",
+	    "{\"model\":\"to-oa\",\"input\":[\"one\",\"two\"],\"encoding_format\":\"float\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "object"), "list");
+	assert_int_equal(cJSON_GetArraySize(jget(r.json, "data")), 2);
+	assert_int_equal(jnum(r.json, "data.1.index"), 1);
+	e = jget(r.json, "data.0.embedding");
+	assert_true(cJSON_IsArray(e) && cJSON_GetArraySize(e) > 0);
+	assert_true(jnum(r.json, "usage.prompt_tokens") > 0);
+	assert_true(reply_has_header(&r, "x-llmdeck-provider: oa"));
+	assert_true(reply_has_header(&r, "x-llmdeck-cost-usd: "));
+	reply_free(&r);
+
+	/* base64: little-endian float32, as the openai client asks by default. */
+	post(f, "/v1/embeddings",
+	    "{\"model\":\"to-oa\",\"input\":\"one\",\"encoding_format\":\"base64\","
+	    "\"dimensions\":4}",
+	    &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(strlen(jstr(r.json, "data.0.embedding")), 24); /* 16 bytes */
+	reply_free(&r);
+
+	/* Anthropic has no embeddings API. */
+	post(f, "/v1/embeddings", "{\"model\":\"to-an\",\"input\":\"one\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "model");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "embeddings API"));
+	reply_free(&r);
+	post(f, "/v1/embeddings", "{\"model\":\"to-oa\",\"input\":[]}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "input");
+	reply_free(&r);
+	post(f, "/v1/embeddings", "{\"model\":\"to-oa\",\"input\":\"x\",\"shape\":1}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "shape");
+	reply_free(&r);
+}
+
+/* A stand-in for Anthropic's count_tokens: it records the body it was sent. */
+static struct buf counted;
+
+static enum MHD_Result
+count_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *data, size_t *size, void **con_cls)
+{
+	static const char answer[] = "{\"input_tokens\":4242}";
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+	int found = strcmp(url, "/v1/messages/count_tokens") == 0;
+
+	(void)cls;
+	(void)method;
+	(void)version;
+	if (*con_cls == NULL) {
+		*con_cls = &counted;
+		buf_reset(&counted);
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		buf_append(&counted, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	resp = MHD_create_response_from_buffer(found ? strlen(answer) : 2,
+	    (void *)(found ? answer : "{}"), MHD_RESPMEM_PERSISTENT);
+	rc = MHD_queue_response(conn, found ? 200 : 404, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static void
+test_count_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct MHD_Daemon *d;
+	struct provider_conf *p;
+	struct reply r;
+	const union MHD_DaemonInfo *info;
+	char url[64];
+	cJSON *sent;
+
+	/* A provider whose count_tokens answers; the sims have none. */
+	buf_init(&counted);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, count_handler, NULL,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+	assert_non_null(d);
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)info->port);
+	start_two(f);
+	post(f, "/v1/messages/count_tokens",
+	    "{\"model\":\"to-an\",\"system\":\"be brief\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hello there\"}]," AN_TOOLS "}",
+	    &r);
+	/* The Anthropic sim has no count_tokens (404): estimated, and labelled so. */
+	assert_int_equal(r.status, 200);
+	assert_true(jnum(r.json, "input_tokens") > 0);
+	assert_true(reply_has_header(&r, "x-llmdeck-estimate: true"));
+	reply_free(&r);
+	/* A model only OpenAI serves: estimated too. */
+	post(f, "/v1/messages/count_tokens",
+	    "{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+	assert_int_equal(r.status, 200);
+	assert_true(reply_has_header(&r, "x-llmdeck-estimate: true"));
+	reply_free(&r);
+	gateway_stop(f->gw);
+	f->gw = NULL;
+	router_free(f->r);
+	f->r = NULL;
+
+	/* Now the Anthropic provider is one that counts: forwarded, its number comes back. */
+	p = &f->kit.cfg.providers[0];
+	free(p->base_url);
+	p->base_url = xstrdup(url);
+	{
+		struct gateway_opts go;
+		struct router_opts ro;
+		char *cause = NULL;
+
+		memset(&ro, 0, sizeof ro);
+		ro.no_probes = 1;
+		f->r = router_new(&f->kit.cfg, &ro, &cause);
+		assert_non_null(f->r);
+		gateway_opts_init(&go);
+		go.listen = "127.0.0.1:0";
+		f->gw = gateway_start(f->r, &go, &cause);
+		assert_non_null(f->gw);
+		snprintf(f->base, sizeof f->base, "%s", gateway_url(f->gw));
+	}
+	post(f, "/v1/messages/count_tokens",
+	    "{\"model\":\"to-an\",\"system\":\"be brief\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hello there\"}]," AN_TOOLS "}",
+	    &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "{\"input_tokens\":4242}");
+	assert_false(reply_has_header(&r, "x-llmdeck-estimate"));
+	assert_true(reply_has_header(&r, "x-llmdeck-provider: an"));
+	reply_free(&r);
+	/* What count_tokens takes: no max_tokens, no stream. */
+	sent = cJSON_Parse(counted.data);
+	assert_non_null(sent);
+	assert_string_equal(jstr(sent, "model"), "test-model-id");
+	assert_string_equal(jstr(sent, "system"), "be brief");
+	assert_non_null(jget(sent, "tools.0.input_schema"));
+	assert_null(jget(sent, "max_tokens"));
+	assert_null(jget(sent, "stream"));
+	cJSON_Delete(sent);
+	MHD_stop_daemon(d);
+	buf_free(&counted);
+}
+
+/* Errors on /v1/messages paths are Anthropic's shape, 404s too. */
+static void
+test_anthropic_paths_answer_anthropic_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	start_two(f);
+	post(f, "/v1/messages/batches", "{}", &r);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(jstr(r.json, "type"), "error");
+	assert_string_equal(jstr(r.json, "error.type"), "not_found_error");
+	reply_free(&r);
+	post(f, "/v1/messages/count_tokens", "{\"model\":\"to-an\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.type"), "invalid_request_error");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "messages"));
+	reply_free(&r);
+	/* A capability refusal by every provider names the field, in the client's shape. */
+	post(f, "/v1/messages",
+	    "{\"model\":\"to-an\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"x\"}],\"temperature\":0.5,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":"
+	    "2000}}",
+	    &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "type"), "error");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "thinking"));
+	reply_free(&r);
+}
+
 int
 main(void)
 {
@@ -1237,6 +1428,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_failover_between_kinds_keeps_the_tools, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_anthropic_usage_apart_from_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_embeddings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_count_tokens, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_anthropic_paths_answer_anthropic_errors, setup,
+	        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

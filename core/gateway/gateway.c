@@ -82,7 +82,7 @@ const char *
 gw_endpoint_name(enum gw_endpoint ep)
 {
 	static const char *names[] = {"chat_completions", "messages", "models", "health", "ready",
-	    "metrics", "admin", "other"};
+	    "metrics", "admin", "embeddings", "count_tokens", "other"};
 
 	return (unsigned)ep < nitems(names) ? names[ep] : "other";
 }
@@ -156,6 +156,7 @@ gw_req_unref(struct gw_req *q)
 		router_result_free(q->res);
 		free(q->res);
 	}
+	gw_answer_free(q->ans);
 	gw_router_put(gw, q->gr);
 	buf_free(&q->body);
 	buf_free(&q->out);
@@ -433,14 +434,54 @@ reply_stream(struct gw_req *q)
 
 /* ---- answering ---- */
 
+/* An embeddings or count_tokens answer (gateway_embed.c), with its headers. */
+static enum MHD_Result
+reply_answer(struct gw_req *q, struct gw_answer *a)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char v[32];
+
+	resp = MHD_create_response_from_buffer(strlen(a->body), a->body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		return MHD_NO;
+	a->body = NULL; /* the response's now */
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	if (a->provider[0] != '\0')
+		MHD_add_response_header(resp, "x-llmdeck-provider", a->provider);
+	if (a->attempts[0] != '\0')
+		MHD_add_response_header(resp, "x-llmdeck-attempts", a->attempts);
+	if (a->cost[0] != '\0')
+		MHD_add_response_header(resp, "x-llmdeck-cost-usd", a->cost);
+	if (a->estimate)
+		MHD_add_response_header(resp, "x-llmdeck-estimate", "true");
+	if (a->retry_after_s >= 0) {
+		snprintf(v, sizeof v, "%ld", a->retry_after_s);
+		MHD_add_response_header(resp, "retry-after", v);
+	}
+	if (a->cls == LLM_ERR_BUDGET)
+		MHD_add_response_header(resp, "x-should-retry", "false");
+	q->phase = PH_SENT;
+	count_reply(q, a->status);
+	ret = MHD_queue_response(q->conn, (unsigned int)a->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* The router has something for this request: answer it. */
 static enum MHD_Result
 respond(struct gw_req *q)
 {
 	struct router_result *res;
+	struct gw_answer *ans;
 	char *body;
 	int opened;
 
+	pthread_mutex_lock(&q->gw->mu);
+	ans = q->finished ? q->ans : NULL;
+	pthread_mutex_unlock(&q->gw->mu);
+	if (ans != NULL)
+		return reply_answer(q, ans);
 	pthread_mutex_lock(&q->gw->mu);
 	res = q->finished ? q->res : NULL;
 	opened = q->st.opened;
@@ -525,6 +566,56 @@ serve_llm(struct gw_req *q)
 	return rc == 0 ? MHD_YES : MHD_NO;
 }
 
+/* gateway_embed.c's answer (any thread). */
+static void
+on_answer(void *arg, struct gw_answer *a)
+{
+	struct gw_req *q = arg;
+	struct gateway *gw = q->gw;
+
+	pthread_mutex_lock(&gw->mu);
+	gw->in_flight--;
+	q->ans = a;
+	q->finished = 1;
+	gw_req_wake(q);
+	pthread_mutex_unlock(&gw->mu);
+	gw_req_unref(q);
+}
+
+/* POST /v1/embeddings, POST /v1/messages/count_tokens: handed to gateway_embed.c. */
+static enum MHD_Result
+serve_answer(struct gw_req *q)
+{
+	struct gateway *gw = q->gw;
+	int rc;
+
+	if (!q->admitted) {
+		buf_free(&q->body);
+		return reply_error(q, 503, LLM_ERR_NO_PROVIDER,
+		    "the gateway is draining (shutting down): send the request to another instance",
+		    NULL, NULL);
+	}
+	q->gr = gw_router_get(gw);
+	pthread_mutex_lock(&gw->mu);
+	q->refs++;
+	gw->in_flight++;
+	q->phase = PH_WAIT;
+	pthread_mutex_unlock(&gw->mu);
+	if (q->ep == GW_EP_EMBEDDINGS)
+		gw_embeddings(q->gr->router, q->body.data, q->body.len, on_answer, q);
+	else
+		gw_count_tokens(q->gr->router, q->body.data, q->body.len, on_answer, q);
+	buf_free(&q->body);
+	pthread_mutex_lock(&gw->mu);
+	if (q->finished) {
+		pthread_mutex_unlock(&gw->mu);
+		return respond(q);
+	}
+	rc = gw_req_sleep(q);
+	pthread_mutex_unlock(&gw->mu);
+	return rc == 0 ? MHD_YES : MHD_NO;
+}
+
 static enum MHD_Result
 serve_models(struct gw_req *q)
 {
@@ -600,8 +691,9 @@ dispatch(struct gw_req *q)
 		return gw_admin(q);
 	if (q->ep == GW_EP_OTHER)
 		return reply_error(q, 404, LLM_OK,
-		    "no such endpoint (POST /v1/chat/completions, "
-		    "POST /v1/messages, GET /v1/models, /health, /ready, /metrics, /admin/v1/)",
+		    "no such endpoint (POST /v1/chat/completions, POST /v1/messages, POST "
+		    "/v1/messages/count_tokens, POST /v1/embeddings, GET /v1/models, /health, "
+		    "/ready, /metrics, /admin/v1/)",
 		    NULL, NULL);
 	if (q->bad_method)
 		return reply_error(q, 405, LLM_OK, "method not allowed on this endpoint", NULL,
@@ -626,6 +718,8 @@ dispatch(struct gw_req *q)
 		return reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
 	switch (q->ep) {
 	case GW_EP_MODELS: return serve_models(q);
+	case GW_EP_EMBEDDINGS:
+	case GW_EP_COUNT_TOKENS: return serve_answer(q);
 	case GW_EP_METRICS:
 		return reply(q, 200, "text/plain; version=0.0.4; charset=utf-8",
 		    gateway_metrics_text(q->gw), NULL, -1, 0);
@@ -670,6 +764,16 @@ classify(struct gw_req *q, const char *url, const char *method)
 		q->ep = GW_EP_MESSAGES;
 		q->api = GW_ANTHROPIC;
 		q->bad_method = !post;
+	} else if (strcmp(url, "/v1/messages/count_tokens") == 0) {
+		q->ep = GW_EP_COUNT_TOKENS;
+		q->api = GW_ANTHROPIC;
+		q->bad_method = !post;
+	} else if (strncmp(url, "/v1/messages/", 13) == 0) {
+		q->ep = GW_EP_OTHER; /* a 404 in Anthropic's shape */
+		q->api = GW_ANTHROPIC;
+	} else if (strcmp(url, "/v1/embeddings") == 0 || strcmp(url, "/embeddings") == 0) {
+		q->ep = GW_EP_EMBEDDINGS;
+		q->bad_method = !post;
 	} else if (strcmp(url, "/v1/models") == 0 || strcmp(url, "/models") == 0) {
 		q->ep = GW_EP_MODELS;
 		q->bad_method = !get;
@@ -687,6 +791,14 @@ classify(struct gw_req *q, const char *url, const char *method)
 	} else {
 		q->ep = GW_EP_OTHER;
 	}
+}
+
+/* An endpoint that sends requests to providers (a drain waits for it). */
+static int
+upstream_endpoint(enum gw_endpoint ep)
+{
+	return ep == GW_EP_CHAT || ep == GW_EP_MESSAGES || ep == GW_EP_EMBEDDINGS ||
+	    ep == GW_EP_COUNT_TOKENS;
 }
 
 /* Did the connection come in on the Unix socket? */
@@ -723,7 +835,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		atomic_fetch_add(&gw->refs, 1);
 		pthread_mutex_lock(&gw->mu);
 		q->admitted = !gw->draining;
-		if (q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES)
+		if (upstream_endpoint(q->ep))
 			gw->llm_live++;
 		q->next = gw->live;
 		if (gw->live != NULL)
@@ -866,7 +978,7 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if ((q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) && q->phase == PH_SENT)
 		hist_record(&gw->latency[q->api], clock_mono_us() - q->start_us);
-	if (q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) {
+	if (upstream_endpoint(q->ep)) {
 		gw->llm_live--;
 		pthread_cond_broadcast(&gw->idle);
 	}

@@ -1,6 +1,7 @@
 /*
  * gateway_priv.h: shared between gateway.c (the server, a request's life),
- * gateway_wire*.c (the client formats), gateway_metrics.c (/metrics),
+ * gateway_wire*.c (the client formats), gateway_embed.c (/v1/embeddings and
+ * /v1/messages/count_tokens), gateway_metrics.c (/metrics),
  * gateway_admin.c (/admin/v1/) and gateway_local.c (the Unix socket and the
  * instance file).
  *
@@ -95,6 +96,24 @@ void gw_stream_close(struct gw_stream *, struct buf *out, const struct router_re
 void gw_stream_error(struct gw_stream *, struct buf *out, int status, enum llm_errclass,
     const char *message);
 
+/* The answer of an endpoint that is not chat (gateway_embed.c). */
+struct gw_answer {
+	int status;
+	char *body;            /* JSON, in the endpoint's format (errors too) */
+	enum llm_errclass cls; /* LLM_OK unless an error */
+	long retry_after_s;    /* -1: none */
+	char provider[64];     /* who answered, "" if none */
+	char attempts[256];    /* x-llmdeck-attempts, "" if none */
+	char cost[32];         /* x-llmdeck-cost-usd, "" if none */
+	int estimate;          /* the gateway's own count: x-llmdeck-estimate: true */
+};
+/* Called exactly once per request, now or from another thread; the callee owns the answer. */
+typedef void (*gw_answer_cb)(void *arg, struct gw_answer *);
+void gw_answer_free(struct gw_answer *);
+/* POST /v1/embeddings and POST /v1/messages/count_tokens with their bodies. */
+void gw_embeddings(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
+void gw_count_tokens(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
+
 /* HTTP status, error type and body for an error (caller frees the body). */
 int gw_error_status(enum llm_errclass);
 char *
@@ -112,6 +131,8 @@ enum gw_endpoint {
 	GW_EP_READY,
 	GW_EP_METRICS,
 	GW_EP_ADMIN,
+	GW_EP_EMBEDDINGS,   /* POST /v1/embeddings (gateway_embed.c) */
+	GW_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens (gateway_embed.c) */
 	GW_EP_OTHER,
 	GW_EP__COUNT
 };
@@ -161,6 +182,7 @@ struct gw_req {
 	int closed;   /* MHD completed it */
 	int finished; /* the router's done arrived */
 	struct router_result *res;
+	struct gw_answer *ans; /* GW_EP_EMBEDDINGS, GW_EP_COUNT_TOKENS: the answer */
 	struct gw_stream st;
 	struct buf out; /* SSE bytes not yet read */
 	size_t out_off;
