@@ -188,8 +188,7 @@ test_share_and_errors_follow_the_window_not_the_totals(void **state)
 	testkit_control(&f->kit, 0, "{\"error_rate\":0}");
 
 	memset(&s, 0, sizeof s);
-	s.window_s = 60;
-	router_snapshot(f->r, &s);
+	router_snapshot_window(f->r, &s, 60);
 	a = provider_of(&s, "a");
 	assert_int_equal(s.window_s, 60);
 	assert_int_equal(a->window.requests, a->requests);
@@ -209,8 +208,7 @@ test_share_and_errors_follow_the_window_not_the_totals(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(ask(f, "b"), 0);
 	memset(&s, 0, sizeof s);
-	s.window_s = 60;
-	router_snapshot(f->r, &s);
+	router_snapshot_window(f->r, &s, 60);
 	a = provider_of(&s, "a");
 	b = provider_of(&s, "b");
 	assert_int_equal(a->window.requests, 0);
@@ -231,8 +229,7 @@ test_share_and_errors_follow_the_window_not_the_totals(void **state)
 
 	/* A 120 s window still holds a's minute, 61 s back. */
 	memset(&s, 0, sizeof s);
-	s.window_s = 120;
-	router_snapshot(f->r, &s);
+	router_snapshot_window(f->r, &s, 120);
 	a = provider_of(&s, "a");
 	assert_int_equal(a->window.requests, a->requests);
 	assert_int_equal(a->window.series_requests[119 - 61], a->requests);

@@ -395,8 +395,7 @@ admin_snapshot(struct gw_req *q)
 		    "window: expected whole seconds 1..%d", ROUTER_WINDOW_MAX);
 	gr = gw_router_get(gw);
 	memset(&s, 0, sizeof s);
-	s.window_s = (int)window;
-	router_snapshot(gr->router, &s);
+	router_snapshot_window(gr->router, &s, (int)window);
 	o = cJSON_CreateObject();
 	cJSON_AddItemToObject(o, "instance", instance_json(gw));
 	cJSON_AddNumberToObject(o, "time_ms", (double)s.time_ms);
@@ -615,9 +614,7 @@ admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *name)
 	struct router_snapshot s;
 	cJSON *o = NULL;
 
-	memset(&s, 0, sizeof s);
-	s.window_s = ROUTER_WINDOW_DEFAULT;
-	router_snapshot(gr->router, &s);
+	router_snapshot_window(gr->router, &s, ROUTER_WINDOW_DEFAULT);
 	for (size_t i = 0; i < s.n_providers; i++) {
 		if (strcmp(s.providers[i].name, name) == 0) {
 			o = cJSON_CreateObject();

@@ -195,8 +195,12 @@ struct router_snapshot {
 	struct histogram latency; /* end to end, answered requests */
 };
 
-/* A consistent copy; never holds a lock after it returns. */
+/* A consistent copy; never holds a lock after it returns. s is all output:
+ * its windowed numbers (struct window_stats) are empty. */
 void router_snapshot(struct router *, struct router_snapshot *);
+/* The same, with the windowed numbers over the last window_s seconds
+ * (1..ROUTER_WINDOW_MAX, clamped; 0: none). */
+void router_snapshot_window(struct router *, struct router_snapshot *, int window_s);
 void router_snapshot_free(struct router_snapshot *);
 
 struct event_ring *router_events(struct router *);

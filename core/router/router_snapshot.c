@@ -4,9 +4,9 @@
  * without holding it; the windowed numbers (window.h) of the providers and
  * the router; and the router's accessors.
  *
- * The caller asks for windowed numbers by setting s->window_s (1..
- * ROUTER_WINDOW_MAX seconds; more is clamped) before the call; 0 (or less)
- * leaves every struct window_stats empty.
+ * router_snapshot_window() asks for windowed numbers over window_s seconds
+ * (1..ROUTER_WINDOW_MAX; more is clamped); router_snapshot() and a window of
+ * 0 leave every struct window_stats empty.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +43,14 @@ snapshot_windows_locked(struct router *r, struct router_snapshot *s, uint64_t no
 void
 router_snapshot(struct router *r, struct router_snapshot *s)
 {
+	router_snapshot_window(r, s, 0);
+}
+
+void
+router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s)
+{
 	uint64_t now;
 	uint64_t total = 0;
-	int window_s = s->window_s;
 
 	memset(s, 0, sizeof *s);
 	s->window_s = window_s <= 0        ? 0

@@ -106,8 +106,7 @@ local_poll(struct source *src)
 	if (l->have_frame)
 		source_frame_free(f);
 	memset(f, 0, sizeof *f);
-	f->snap.window_s = SOURCE_WINDOW_S;
-	router_snapshot(l->router, &f->snap);
+	router_snapshot_window(l->router, &f->snap, SOURCE_WINDOW_S);
 	f->extra = xcalloc(f->snap.n_providers + 1, sizeof *f->extra);
 	for (size_t i = 0; i < f->snap.n_providers; i++) {
 		const struct provider_snapshot *p = &f->snap.providers[i];
