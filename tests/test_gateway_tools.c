@@ -1157,6 +1157,37 @@ test_json_output(void **state)
 	reply_free(&r);
 }
 
+/* Fields only the client's kind takes reach a provider of that kind; none: a 400 naming one. */
+static void
+test_passthrough_same_kind_only(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	start_two(f);
+	post(f, "/v1/chat/completions",
+	    "{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"logit_bias\":{\"42\":-100},\"presence_penalty\":0.5}",
+	    &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	post(f, "/v1/chat/completions",
+	    "{\"model\":\"to-an\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"logit_bias\":{\"42\":-100}}",
+	    &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "logit_bias");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "OpenAI-compatible"));
+	reply_free(&r);
+	post(f, "/v1/messages",
+	    "{\"model\":\"to-oa\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}],\"service_tier\":\"standard_only\"}",
+	    &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(jstr(r.json, "error.message"), "service_tier"));
+	reply_free(&r);
+}
+
 /* The primary (Anthropic) fails: the OpenAI fallback answers with the same tools. */
 static void
 test_failover_between_kinds_keeps_the_tools(void **state)
@@ -1425,6 +1456,7 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_images_both_ways, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_passthrough_same_kind_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failover_between_kinds_keeps_the_tools, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_anthropic_usage_apart_from_cache, setup, teardown),

@@ -719,17 +719,26 @@ gw_count_tokens(struct router *r, const char *body, size_t len, gw_answer_cb don
 	struct gw_ask ask;
 	struct gw_bad bad;
 	size_t n, known_n;
-	char *cause = NULL, *url;
+	char *cause = NULL, *url, *extra;
 	cJSON *root;
 
 	memset(&bad, 0, sizeof bad);
 	llm_request_init(&req);
-	if (gw_parse_anthropic_count(body, len, &req, &ask, &bad) != 0 ||
-	    gw_resolve_model(cfg, ask.model, &req, &bad) != 0) {
+	if (gw_parse_anthropic_count(body, len, &req, &ask, &bad) != 0) {
 		llm_request_free(&req);
 		done(arg, answer_error(GW_ANTHROPIC, 400, LLM_ERR_BAD_REQUEST, bad.message, NULL));
 		return;
 	}
+	/* Anthropic-only fields are for the provider that counts, or for nobody (an estimate). */
+	extra = req.passthrough;
+	req.passthrough = NULL;
+	if (gw_resolve_model(cfg, ask.model, &req, &bad) != 0) {
+		free(extra);
+		llm_request_free(&req);
+		done(arg, answer_error(GW_ANTHROPIC, 400, LLM_ERR_BAD_REQUEST, bad.message, NULL));
+		return;
+	}
+	req.passthrough = extra;
 	n = candidates(r, &req, is_anthropic, cand, nitems(cand), &known_n);
 	if (n == 0 ||
 	    adapter_anthropic.build_request(cand[0].conf, config_model(cfg, cand[0].alias),

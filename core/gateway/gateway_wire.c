@@ -358,33 +358,85 @@ out:
 	return rc;
 }
 
+/* Does the provider speak the client's API, so that its passthrough fields reach it? */
+static int
+takes_passthrough(const struct provider_conf *p, enum llm_api api)
+{
+	if (api == LLM_API_ANTHROPIC)
+		return p->kind == PROVIDER_ANTHROPIC;
+	/* Ollama's native /api/chat is not Chat Completions. */
+	return p->kind == PROVIDER_AZURE ||
+	    (p->kind == PROVIDER_OPENAI && p->flavor != FLAVOR_OLLAMA);
+}
+
+static int
+named(const struct route_conf *route, const char *provider)
+{
+	if (route->primary != NULL && strcmp(route->primary, provider) == 0)
+		return 1;
+	for (size_t k = 0; k < route->n_fallback; k++)
+		if (strcmp(route->fallback[k], provider) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Fields only a provider of the client's kind takes, on a model no such
+ * provider serves: refused here, naming the first, rather than sent nowhere.
+ * (Where both kinds serve it, each adapter's check decides.)
+ */
+static int
+passthrough_check(const struct config *cfg, const struct llm_request *req, struct gw_bad *bad)
+{
+	const struct route_conf *route = req->route != NULL ? config_route(cfg, req->route) : NULL;
+	cJSON *extra;
+	int any = 0;
+
+	if (req->passthrough == NULL)
+		return 0;
+	for (size_t i = 0; i < cfg->n_providers && !any; i++) {
+		const struct provider_conf *p = &cfg->providers[i];
+		int serves = route != NULL ? named(route, p->name) : req->model == NULL;
+
+		for (size_t j = 0; !serves && req->model != NULL && j < p->n_models; j++)
+			serves = strcmp(p->models[j], req->model) == 0;
+		any = serves && takes_passthrough(p, req->passthrough_api);
+	}
+	if (any)
+		return 0;
+	extra = cJSON_Parse(req->passthrough);
+	gw_bad_set(bad, extra != NULL && extra->child != NULL ? extra->child->string : "",
+	    "%s: only %s providers take it, and none serves %s",
+	    extra != NULL && extra->child != NULL ? extra->child->string : "a field",
+	    req->passthrough_api == LLM_API_ANTHROPIC ? "Anthropic" : "OpenAI-compatible",
+	    req->route != NULL ? req->route : req->model);
+	cJSON_Delete(extra);
+	return -1;
+}
+
 int
 gw_resolve_model(const struct config *cfg, const char *name, struct llm_request *req,
     struct gw_bad *bad)
 {
-	if (config_route(cfg, name) != NULL) {
+	if (config_route(cfg, name) != NULL)
 		req->route = xstrdup(name);
-		return 0;
-	}
-	if (config_model(cfg, name) != NULL) {
+	else if (config_model(cfg, name) != NULL)
 		req->model = xstrdup(name);
-		return 0;
-	}
-	for (size_t i = 0; i < cfg->n_providers; i++)
+	for (size_t i = 0; i < cfg->n_providers && req->route == NULL && req->model == NULL; i++)
 		for (size_t j = 0; j < cfg->providers[i].n_models; j++)
 			if (strcmp(cfg->providers[i].models[j], name) == 0) {
 				req->model = xstrdup(name);
-				return 0;
+				break;
 			}
-	for (size_t i = 0; i < cfg->n_models; i++)
-		if (cfg->models[i].id != NULL && strcmp(cfg->models[i].id, name) == 0) {
+	for (size_t i = 0; i < cfg->n_models && req->route == NULL && req->model == NULL; i++)
+		if (cfg->models[i].id != NULL && strcmp(cfg->models[i].id, name) == 0)
 			req->model = xstrdup(cfg->models[i].alias);
-			return 0;
-		}
-	return gw_bad_set(bad, "model",
-	    "model: \"%s\" is neither a model alias nor a route "
-	    "(GET /v1/models lists them)",
-	    name);
+	if (req->route == NULL && req->model == NULL)
+		return gw_bad_set(bad, "model",
+		    "model: \"%s\" is neither a model alias nor a route "
+		    "(GET /v1/models lists them)",
+		    name);
+	return passthrough_check(cfg, req, bad);
 }
 
 /* ---- usage ---- */

@@ -541,12 +541,11 @@ f_max_tokens(struct gw_parse *p, const cJSON *v)
 {
 	int64_t n;
 
-	if (p->count_tokens) {
-		gw_passthrough(p, "max_tokens", v);
-		return 0;
-	}
 	if (gw_want_int(p, v, "max_tokens", 1, 10000000, &n) != 0)
 		return -1;
+	/* count_tokens takes the same body and ignores it, as Anthropic's does. */
+	if (p->count_tokens)
+		return 0;
 	p->req->max_tokens = (int)n;
 	p->saw_max_tokens = 1;
 	return 0;
