@@ -14,6 +14,7 @@ static const struct subcommand {
     {"status", cli_status_main, "today's spend, budget, cache and events from the database"},
     {"serve", cli_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
     {"ls", cli_ls_main, "list the llmdeck instances running here (like tmux ls)"},
+    {"attach", console_attach_main, "the console on running instances (URL, socket, or all local)"},
 };
 
 /* llmdeck --help: the console's options (its own --help, so they are written

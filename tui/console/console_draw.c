@@ -313,14 +313,16 @@ draw_links(struct console *c, int y)
 			continue;
 		if (l->ever_up)
 			off += (size_t)snprintf(line + off, sizeof line - off,
-			    "%sconnection to %s (%s) lost: %s; retry in %lds; numbers %llds old",
-			    off ? " | " : "", tg->label, tg->src->name, l->why, retry,
-			    (long long)((clock_wall_ms() - l->last_ok_ms) / 1000));
+			    "%sconnection to %s lost (%s), retry in %lds, numbers %llds old: %s",
+			    off ? " | " : "", tg->label, tg->src->name, retry,
+			    (long long)((clock_wall_ms() - l->last_ok_ms) / 1000), l->why);
+		else if (strcmp(l->why, "connecting") == 0)
+			off += (size_t)snprintf(line + off, sizeof line - off, "%sconnecting to %s",
+			    off ? " | " : "", tg->src->name);
 		else
 			off += (size_t)snprintf(line + off, sizeof line - off,
-			    "%s%s %s: %s; retry in %lds", off ? " | " : "",
-			    strcmp(l->why, "connecting") == 0 ? "connecting to" : "cannot reach",
-			    tg->src->name, l->why, retry);
+			    "%scannot reach %s, retry in %lds: %s", off ? " | " : "", tg->src->name,
+			    retry, l->why);
 	}
 	if (off == 0)
 		return 0;

@@ -304,14 +304,12 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	draw_fmt_usd(s1, sizeof s1, b->burn_per_hour);
 	draw_fmt_usd(s3, sizeof s3, b->projected_usd);
 	if (row < y + h - 1) {
-		draw_putf(row, x + 2, iw, "burn %s/h  projected %s by day end", s1, s3);
-		if (b->projected_usd > b->daily_usd) {
+		int over = b->projected_usd > b->daily_usd;
+		if (over)
 			attrset(color_attr(c, TC_BUDGET_WARN));
-			draw_put(row, x + 2 + draw_text_width(s1) + draw_text_width(s3) + 32,
-			    iw - 40, "over!");
-			attrset(color_attr(c, TC_NORMAL));
-		}
-		row++;
+		draw_putf(row++, x + 2, iw, "burn %s/h %s day end %s%s", s1, c->utf8 ? "→" : "->",
+		    s3, over ? " OVER" : "");
+		attrset(color_attr(c, TC_NORMAL));
 	}
 	if (row < y + h - 1)
 		draw_putf(row++, x + 2, iw, "alert at %.0f%%%s  hard stop %s",

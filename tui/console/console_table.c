@@ -43,7 +43,7 @@ static const struct col {
 	int keep;  /* higher survives narrower terminals */
 	const char *help;
 } cols[COL__COUNT] = {
-    [COL_INST] = {"INSTANCE", 8, 6, 14, 10, "the attached process the row belongs to (fleet view)"},
+    [COL_INST] = {"INSTANCE", 8, 4, 14, 10, "the attached process the row belongs to (fleet view)"},
     [COL_NAME] = {"PROVIDER", 11, 9, 16, 10, "the provider's name; > marks the selected row"},
     [COL_MARK] = {"MRK", 3, 3, 0, 10,
         "markers: D drained, X disabled, M misconfigured, K no API key, * an operator "
@@ -56,9 +56,9 @@ static const struct col {
         "of all attempts sent in the window, the part sent here (- : no traffic at all)"},
     [COL_ERR] = {"ERR%", 5, 5, 0, 8,
         "failed attempts / attempts sent here, in the window (- : none sent)"},
-    [COL_P50] = {"P50", 6, 6, 0, 9, "median latency of the successful attempts in the window"},
-    [COL_P95] = {"P95", 6, 6, 0, 9, "95th percentile latency in the window"},
-    [COL_P99] = {"P99", 6, 6, 0, 9, "99th percentile latency in the window"},
+    [COL_P50] = {"P50", 5, 5, 0, 9, "median latency of the successful attempts in the window"},
+    [COL_P95] = {"P95", 5, 5, 0, 9, "95th percentile latency in the window"},
+    [COL_P99] = {"P99", 5, 5, 0, 9, "99th percentile latency in the window"},
     [COL_RL] = {"RATE", 5, 5, 0, 4, "use of the requests-per-minute limit now (- : no limit)"},
     [COL_REQS] = {"REQS", 7, 7, 0, 5, "attempts sent since the process started (total)"},
     [COL_COST] = {"COST", 8, 8, 0, 6, "spend on this provider since the process started"},
@@ -274,25 +274,40 @@ table_layout(struct table_ctx *tc)
 	int avail = COLS - 3, total = 0, longest = 0;
 	char state[96];
 
-	/* STATE as wide as its longest text ("no key: OPENAI_API_KEY") up to its max. */
+	/* STATE as wide as its longest text ("no key: OPENAI_API_KEY"), names and
+	 * instances as their longest, within their bounds. */
+	int name = 0, inst = 0;
 	for (size_t r = 0; r < tc->c->n_rows; r++) {
 		const struct console_target *t = &tc->c->targets[tc->c->rows[r].t];
+		const struct provider_snapshot *p = &t->frame.snap.providers[tc->c->rows[r].p];
 		int len;
-		provider_state(&t->frame.snap.providers[tc->c->rows[r].p],
-		    &t->frame.extra[tc->c->rows[r].p], !t->link.up, 0, state, sizeof state);
+		provider_state(p, &t->frame.extra[tc->c->rows[r].p], !t->link.up, 0, state,
+		    sizeof state);
 		len = draw_text_width(state);
 		longest = len > longest ? len : longest;
+		len = draw_text_width(p->name) + 1;
+		name = len > name ? len : name;
+		len = draw_text_width(t->label);
+		inst = len > inst ? len : inst;
 	}
 	for (int i = 0; i < COL__COUNT; i++) {
 		tc->shown[i] = i != COL_INST || tc->c->n_targets > 1;
 		tc->width[i] = cols[i].width;
 		if (i == COL_STATE && longest > tc->width[i])
 			tc->width[i] = longest < cols[i].max ? longest : cols[i].max;
+		if (i == COL_NAME && name > 0)
+			tc->width[i] = name < cols[i].min ? cols[i].min
+			    : name > cols[i].max          ? cols[i].max
+			                                  : name;
+		if (i == COL_INST && inst > 0)
+			tc->width[i] = inst < cols[i].min ? cols[i].min
+			    : inst > cols[i].max          ? cols[i].max
+			                                  : inst;
 		if (tc->shown[i])
 			total += tc->width[i] + 1;
 	}
 	/* The optional columns go first, then the kept ones squeeze, then they go too. */
-	static const int squeeze[] = {COL_STATE, COL_INST, COL_NAME};
+	static const int squeeze[] = {COL_STATE, COL_NAME, COL_INST};
 
 	for (int keep = 1; total > avail && keep < 7; keep++)
 		total -= table_drop(tc, keep, total, avail);
@@ -308,13 +323,16 @@ table_layout(struct table_ctx *tc)
 	for (int keep = 7; total > avail && keep <= 10; keep++)
 		total -= table_drop(tc, keep, total, avail);
 	{
-		static const int grow[] = {COL_STATE, COL_TRAFFIC, COL_NAME, COL_INST};
+		static const int grow[] = {COL_STATE, COL_TRAFFIC};
 		for (size_t g = 0; g < nitems(grow); g++) {
 			int i = grow[g], room = avail - total, max = cols[i].max;
-			if (!tc->shown[i] || room <= 0 || max <= tc->width[i])
-				continue;
 			if (i == COL_TRAFFIC && max > ROUTER_WINDOW_MAX)
 				max = ROUTER_WINDOW_MAX;
+			/* STATE no wider than its longest text: the rest is the sparkline's. */
+			if (i == COL_STATE && max > longest)
+				max = longest;
+			if (!tc->shown[i] || room <= 0 || max <= tc->width[i])
+				continue;
 			room = room < max - tc->width[i] ? room : max - tc->width[i];
 			tc->width[i] += room;
 			total += room;
@@ -448,7 +466,11 @@ draw_providers(struct console *c, int y, int h)
 				snprintf(cell, sizeof cell, "REQ/S %ds max %.1f", ws,
 				    (double)tc.spark_max / (per > 0 ? per : 1));
 			}
-			table_put(&tc, y + 1, &x, i, i == COL_TRAFFIC ? cell : cols[i].title);
+			table_put(&tc, y + 1, &x, i,
+			    i == COL_TRAFFIC ? cell
+			        : i == COL_INST && tc.width[i] < (int)strlen(cols[i].title)
+			        ? "INST"
+			        : cols[i].title);
 		}
 	c->table_y = y + 2;
 	for (size_t r = c->table_top; r < c->n_rows && (int)(r - c->table_top) < rows_h; r++) {

@@ -1,0 +1,422 @@
+/*
+ * test_console_attach.c: `llmdeck attach` on gateways that run as operators
+ * run them: `llmdeck serve` processes on one database, simulated providers
+ * in this process, traffic from a thread of ours, the console in tmux. It
+ * shows the gateway's providers and its live request rate, `:failover NAME`
+ * typed there reaches the gateway (read back with GET /admin/v1/snapshot),
+ * two gateways make a fleet view, the windowed numbers are the gateway's,
+ * and a gateway that dies is shown lost while the console keeps answering.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin_testutil.h"
+#include "sim.h"
+#include "testkit.h"
+#include "tmux_testutil.h"
+#include "util.h"
+
+static struct testkit kit; /* gpt (0, openai) and claude (1, anthropic) */
+static char dir[] = "/tmp/llmdeck-attach-XXXXXX";
+static char config_path[128], db_path[128], run_dir[128];
+
+struct serve {
+	pid_t pid;
+	char url[128];
+	char err[160];
+};
+
+/* Every gateway a test started, stopped by its teardown even when it failed. */
+static struct serve serves[4];
+static size_t n_serves;
+
+/* Traffic: a thread posting to the gateways in turn until told to stop. */
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	int stop;
+	char urls[2][160];
+	int n;
+} load = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *
+load_run(void *arg)
+{
+	struct buf body;
+	int i = 0, stop = 0;
+
+	(void)arg;
+	while (!stop) {
+		char url[160];
+
+		pthread_mutex_lock(&load.mu);
+		snprintf(url, sizeof url, "%s", load.urls[i++ % load.n]);
+		stop = load.stop;
+		pthread_mutex_unlock(&load.mu);
+		if (stop)
+			break;
+		testkit_post_json(url,
+		    "{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}"
+		    "]}",
+		    &body);
+		buf_free(&body);
+		sleep_ms(50);
+	}
+	return NULL;
+}
+
+static void
+load_start(const struct serve *a, const struct serve *b)
+{
+	load.stop = 0;
+	load.n = 0;
+	snprintf(load.urls[load.n++], sizeof load.urls[0], "%s/v1/chat/completions", a->url);
+	if (b != NULL)
+		snprintf(load.urls[load.n++], sizeof load.urls[0], "%s/v1/chat/completions",
+		    b->url);
+	assert_int_equal(pthread_create(&load.thread, NULL, load_run, NULL), 0);
+}
+
+static void
+load_stop(void)
+{
+	pthread_mutex_lock(&load.mu);
+	load.stop = 1;
+	pthread_mutex_unlock(&load.mu);
+	pthread_join(load.thread, NULL);
+	load.n = 0;
+}
+
+static int
+setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+	mkdir(run_dir, 0700);
+	setenv("XDG_RUNTIME_DIR", run_dir, 1);
+	setenv("ATTACH_GPT_KEY", "test-key-gpt", 1);
+	setenv("ATTACH_CLAUDE_KEY", "test-key-claude", 1);
+	unsetenv("LLMDECK_ADMIN_TOKEN");
+	unsetenv("LLMDECK_GATEWAY_TOKEN");
+	unsetenv("LLMDECK_CONFIG");
+	unsetenv("ANTHROPIC_API_KEY");
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("LLM_PRIMARY_PROVIDER");
+	unsetenv("LLM_FALLBACK_PROVIDER");
+	testkit_init(&kit);
+	testkit_add_provider(&kit, "gpt", SIM_OPENAI, 1, 1);
+	testkit_add_provider(&kit, "claude", SIM_ANTHROPIC, 1, 1);
+	snprintf(config_path, sizeof config_path, "%s/config.json", dir);
+	snprintf(db_path, sizeof db_path, "%s/shared.db", dir);
+	f = fopen(config_path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	    "{\"providers\":[\n"
+	    " {\"name\":\"gpt\",\"kind\":\"openai\",\"base_url\":\"%s\","
+	    "\"api_key_env\":\"ATTACH_GPT_KEY\",\"models\":[\"test-model\"],\"priority\":1,"
+	    "\"max_retries\":0,\"timeout_seconds\":20},\n"
+	    " {\"name\":\"claude\",\"kind\":\"anthropic\",\"base_url\":\"%s\","
+	    "\"api_key_env\":\"ATTACH_CLAUDE_KEY\",\"models\":[\"test-model\"],"
+	    "\"priority\":1,\"max_retries\":0,\"timeout_seconds\":20}],\n"
+	    " \"models\":{\"test-model\":{\"id\":\"test-model-id\",\"input_per_mtok\":1,"
+	    "\"output_per_mtok\":2}}}\n",
+	    sim_url(kit.sims[0]), sim_url(kit.sims[1]));
+	fclose(f);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	testkit_free(&kit);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+#define NEED_TMUX(t) \
+	do { \
+		if ((t) == NULL) \
+			testkit_missing("tmux"); \
+	} while (0)
+
+/* llmdeck serve --instance NAME on the shared database. */
+static struct serve *
+serve_start(const char *name)
+{
+	struct serve *s = &serves[n_serves++];
+	const char *args[] = {"llmdeck", "serve", "--listen", "127.0.0.1:0", "--config",
+	    config_path, "--db", db_path, "--instance", name, NULL};
+
+	snprintf(s->err, sizeof s->err, "%s/%s.err", dir, name);
+	s->pid = spawn_serve(args, s->err, s->url, sizeof s->url);
+	return s;
+}
+
+/* The overrides cleared (the next test starts from the config's), then SIGTERM. */
+static void
+serve_stop(struct serve *s)
+{
+	struct hreply r;
+	char url[256];
+
+	if (s->pid <= 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		snprintf(url, sizeof url, "%s/admin/v1/providers/%s/clear-overrides", s->url,
+		    i == 0 ? "gpt" : "claude");
+		hreq(&r, "POST", url, "", NULL);
+		hreply_free(&r);
+	}
+	kill(s->pid, SIGTERM);
+	wait_exit(s->pid, 15000);
+	s->pid = 0;
+}
+
+/* A gateway gone without a word (kill -9). */
+static void
+serve_kill(struct serve *s)
+{
+	kill(s->pid, SIGKILL);
+	wait_exit(s->pid, 5000);
+	s->pid = 0;
+}
+
+/* Per test: a tmux server of its own, the sims healthy, the overrides cleared. */
+static int
+test_setup(void **state)
+{
+	if (!tmux_have()) {
+		*state = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < kit.n; i++)
+		testkit_control(&kit, i, "{\"latency_ms\":20,\"error_rate\":0}");
+	*state = tmux_new("attach-tmux");
+	return 0;
+}
+
+static int
+test_teardown(void **state)
+{
+	if (load.n > 0 && !load.stop)
+		load_stop();
+	while (n_serves > 0)
+		serve_stop(&serves[--n_serves]);
+	tmux_free(*state);
+	return 0;
+}
+
+/* The console attached to targets (a string of arguments) at w x h. */
+static void
+attach(struct tmux *t, int w, int h, const char *targets)
+{
+	char *cmd = xasprintf("XDG_RUNTIME_DIR=%s LANG=C.UTF-8 %s attach %s; echo EXIT=$?; "
+	                      "sleep 120",
+	    run_dir, tmux_llmdeck(), targets);
+
+	tmux_start(t, w, h, cmd);
+	free(cmd);
+}
+
+/* gpt's operator state in s's snapshot, polled until it is want (bounded). */
+static int
+wait_admin(const struct serve *s, const char *provider, const char *want)
+{
+	uint64_t end = clock_mono_ms() + 5000;
+	char url[256], path[64], got[32] = "";
+
+	snprintf(url, sizeof url, "%s/admin/v1/snapshot", s->url);
+	while (clock_mono_ms() < end) {
+		struct hreply r;
+		cJSON *p;
+
+		hreq(&r, "GET", url, NULL, NULL);
+		cJSON_ArrayForEach(p, jget(r.json, "providers"))
+		{
+			if (strcmp(jstr(p, "name"), provider) == 0)
+				snprintf(got, sizeof got, "%s", jstr(p, "state.admin"));
+		}
+		hreply_free(&r);
+		if (strcmp(got, want) == 0)
+			return 1;
+		sleep_ms(100);
+	}
+	snprintf(path, sizeof path, "%s", provider);
+	print_error("%s on %s: admin state \"%s\", wanted \"%s\"\n", path, s->url, got, want);
+	return 0;
+}
+
+static void
+test_attach_shows_gateway_and_fails_over(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-a");
+	load_start(a, NULL);
+	attach(t, 80, 24, a->url);
+	assert_true(tmux_wait(t, "ATTACHED gw-a", 0));
+	assert_true(tmux_wait_regex(t, ">gpt +up"));
+	assert_true(tmux_wait_regex(t, " claude +up"));
+	/* A live request rate: the gateway's traffic, not the console's. */
+	assert_true(tmux_wait_regex(t, "req/s ([1-9]|0\\.[1-9])"));
+	assert_true(tmux_wait(t, "last 60s", 0));
+	/* :failover NAME asks, naming the instance, then reaches the gateway. */
+	tmux_keys(t, 1, ":failover gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "failover gpt on gw-a: drain a provider", 0));
+	tmux_keys(t, 0, "y");
+	assert_true(tmux_wait(t, "gpt drained", 0));
+	assert_true(wait_admin(a, "gpt", "drained"));
+	assert_true(tmux_wait_regex(t, ">gpt +D\\* +drained"));
+	/* The gateway's own event for it comes back to the log. */
+	assert_true(tmux_wait(t, "admin gw-a: drain gpt", 0));
+	tmux_keys(t, 1, ":enable gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(wait_admin(a, "gpt", "enabled"));
+	/* A refusal from the API is shown with its words. */
+	tmux_keys(t, 1, ":weight gpt 0.5");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "gpt: weight 0.5", 0));
+	assert_true(tmux_wait_regex(t, ">gpt .* 0\\.50\\*"));
+	/* Prompts need the router in the console itself. */
+	tmux_keys(t, 1, ":prompt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "prompt: needs the router inside the console", 0));
+	load_stop();
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
+/* The header's error rate is the gateway's failed requests over the window; a
+ * provider failing every attempt while failover saves the requests shows on its row. */
+static void
+test_attach_windowed_numbers(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-w");
+	testkit_control(&kit, 1, "{\"error_rate\":1,\"error_status\":500}");
+	load_start(a, NULL);
+	attach(t, 140, 45, a->url);
+	assert_true(tmux_wait(t, "ATTACHED gw-w", 0));
+	assert_true(tmux_wait_regex(t, " claude .* 100\\.0 "));
+	assert_true(tmux_wait_regex(t, "attempts failed [1-9][0-9]*\\.[0-9]%"));
+	assert_true(tmux_wait(t, "failed 0.0%", 0));
+	assert_true(tmux_wait_regex(t, ">gpt .* 0\\.0 "));
+	load_stop();
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
+/* Two gateways: one table with an INSTANCE column, an aggregated header; a lost
+ * one is shown and retried while the console goes on answering keys. */
+static void
+test_fleet_view(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a, *b;
+	char *targets;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-a");
+	b = serve_start("gw-b");
+	load_start(a, b);
+	targets = xasprintf("%s %s", a->url, b->url);
+	attach(t, 140, 45, targets);
+	free(targets);
+	assert_true(tmux_wait(t, "FLEET 2/2 up", 0));
+	assert_true(tmux_wait_regex(t, "INST(ANCE)? +PROVIDER"));
+	assert_true(tmux_wait_regex(t, "gw-a +>gpt"));
+	assert_true(tmux_wait_regex(t, "gw-b +claude"));
+	assert_true(tmux_wait_regex(t, "req/s ([1-9]|0\\.[1-9])"));
+	/* A name alone acts on every instance that has it. */
+	tmux_keys(t, 1, ":failover gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "failover gpt on gw-a, gw-b", 0));
+	tmux_keys(t, 0, "y");
+	assert_true(wait_admin(a, "gpt", "drained"));
+	assert_true(wait_admin(b, "gpt", "drained"));
+	/* NAME@INSTANCE names one. */
+	tmux_keys(t, 1, ":enable gpt@gw-b");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "gw-b: gpt enabled", 0));
+	assert_true(wait_admin(b, "gpt", "enabled"));
+	/* gw-b dies: lost, retried, and the console still answers. */
+	load_stop();
+	serve_kill(b);
+	assert_true(tmux_wait(t, "FLEET 1/2 up", 0));
+	assert_true(tmux_wait(t, "connection to gw-b", 0));
+	assert_true(tmux_wait_regex(t, "retry in [0-9]+s"));
+	assert_true(tmux_wait_regex(t, "gw-b +gpt .*stale"));
+	tmux_keys(t, 0, "?");
+	assert_true(tmux_wait(t, "Keys, commands", 0));
+	tmux_keys(t, 0, "Escape");
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
+/* No argument: every live local instance, through its Unix socket. */
+static void
+test_attach_finds_local_instances(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+
+	NEED_TMUX(t);
+	attach(t, 80, 24, "");
+	assert_true(tmux_wait(t, "no live local instance", 0));
+	assert_true(tmux_wait(t, "EXIT=1", 0));
+	tmux_cmd(t, "kill-server", NULL, NULL, NULL, NULL);
+	a = serve_start("gw-local");
+	attach(t, 80, 24, "");
+	assert_true(tmux_wait(t, "ATTACHED gw-local", 0));
+	assert_true(tmux_wait_regex(t, ">gpt +up"));
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_attach_shows_gateway_and_fails_over, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_windowed_numbers, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_fleet_view, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_finds_local_instances, test_setup,
+	        test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
