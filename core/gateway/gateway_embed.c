@@ -352,6 +352,13 @@ embed_http_done(void *arg, const struct http_result *res)
 
 	free(t);
 	llm_error_clear(&j->last);
+	if (res->err == HTTP_ERR_ABORTED) {
+		/* The engine is stopping (the router is being freed): no next provider. */
+		llm_error_set(&j->last, LLM_ERR_CANCELLED, 0, "%s: %s", c->conf->name, res->errmsg);
+		embed_note(j, c, llm_errclass_name(j->last.cls));
+		embed_finish(j, 0);
+		return;
+	}
 	if (res->err != HTTP_OK) {
 		llm_error_set(&j->last,
 		    res->err == HTTP_ERR_TIMEOUT ? LLM_ERR_TIMEOUT : LLM_ERR_CONNECT, 0, "%s: %s",
