@@ -4,9 +4,10 @@
  *
  * In process: each parser's reading of typed parts, tools, tool choice,
  * response format and the other fields into llm.h, what it passes through and
- * what it refuses (naming the field); the answers and streams it writes from
- * llm.h's responses and typed deltas, byte for byte, with usage as each API
- * counts it. Over loopback, an OpenAI client served by an Anthropic sim and an
+ * what it refuses (naming the field); a tool round trip from each client as
+ * the other kind's adapter puts it on the wire; the answers and streams it
+ * writes from llm.h's responses and typed deltas, byte for byte, with usage as
+ * each API counts it. Over loopback, an OpenAI client served by an Anthropic sim and an
  * Anthropic client by an OpenAI sim: forced, streamed and round-trip tool
  * calls, images, JSON output, failover between kinds keeping the tools,
  * embeddings, count_tokens (forwarded, and estimated), errors in each API's
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adapter.h"
 #include "config.h"
 #include "gateway.h"
 #include "gateway_priv.h"
@@ -385,6 +387,99 @@ test_anthropic_refusals_name_the_field(void **state)
 	    ","
 	    "\"tool_choice\":{\"type\":\"tool\"}}",
 	    "tool_choice", "name");
+}
+
+/* ---- in process: a client's request as the other kind's provider gets it ---- */
+
+/* clang-format off */
+static const char openai_round_trip[] =
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},"
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+    "\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":"
+    "\\\"Paris\\\"}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"18C\"},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"and this?\"},{\"type\":"
+    "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}],"
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":"
+    "{\"type\":\"object\"}}}],\"tool_choice\":\"required\",\"parallel_tool_calls\":false,"
+    "\"max_tokens\":100}";
+static const char openai_round_trip_to_anthropic[] =
+    "{\"model\":\"claude-x\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":"
+    "\"Weather?\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\","
+    "\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}]},{\"role\":\"user\",\"content\":"
+    "[{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":[{\"type\":\"text\","
+    "\"text\":\"18C\"}]},{\"type\":\"text\",\"text\":\"and this?\"},{\"source\":{\"type\":"
+    "\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"},\"type\":\"image\"}]}],"
+    "\"tools\":[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}],"
+    "\"tool_choice\":{\"type\":\"any\",\"disable_parallel_tool_use\":true}}";
+static const char anthropic_round_trip[] =
+    "{\"model\":\"m\",\"max_tokens\":100,\"system\":\"be brief\",\"messages\":[{\"role\":"
+    "\"user\",\"content\":\"Weather?\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+    "\"text\":\"Checking.\"},{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
+    "\"input\":{\"city\":\"Paris\"}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+    "\"tool_use_id\":\"toolu_1\",\"content\":\"18C\"},{\"type\":\"image\",\"source\":{\"type\":"
+    "\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}}]}],\"tools\":[{\"name\":"
+    "\"get_weather\",\"input_schema\":{\"type\":\"object\"}}],\"tool_choice\":{\"type\":\"tool\","
+    "\"name\":\"get_weather\",\"disable_parallel_tool_use\":true}}";
+static const char anthropic_round_trip_to_openai[] =
+    "{\"model\":\"gpt-x\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+    "{\"role\":\"user\",\"content\":\"Weather?\"},{\"role\":\"assistant\",\"content\":"
+    "\"Checking.\",\"tool_calls\":[{\"id\":\"toolu_1\",\"type\":\"function\",\"function\":"
+    "{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},{\"role\":"
+    "\"tool\",\"tool_call_id\":\"toolu_1\",\"content\":\"18C\"},{\"role\":\"user\",\"content\":"
+    "[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}],"
+    "\"max_completion_tokens\":100,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+    "\"get_weather\",\"parameters\":{\"type\":\"object\"}}}],\"tool_choice\":{\"type\":"
+    "\"function\",\"function\":{\"name\":\"get_weather\"}},\"parallel_tool_calls\":false,"
+    "\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+/* clang-format on */
+
+/* The body kind's adapter builds from what the gateway parsed of body. */
+static char *
+provider_body(enum gw_api api, const char *body, enum provider_kind kind, const char *model_id,
+    int stream)
+{
+	char name[] = "p", url[] = "http://127.0.0.1:9", key[] = "k", model[] = "m";
+	char *models[] = {model}, *cause = NULL, *out;
+	struct provider_conf conf;
+	struct adapter_http http;
+	struct llm_request req;
+	struct llm_error why;
+	struct gw_ask ask;
+
+	parse_ok(api, body, &req, &ask);
+	memset(&conf, 0, sizeof conf);
+	conf.name = name;
+	conf.kind = kind;
+	conf.base_url = url;
+	conf.api_key = key;
+	conf.models = models;
+	conf.n_models = 1;
+	conf.enabled = 1;
+	conf.tls_verify = 1;
+	if (adapter_for(kind)->check_request(&conf, NULL, model_id, &req, &why) != 0)
+		fail_msg("refused: %s: %s", why.param, why.message);
+	if (adapter_for(kind)->build_request(&conf, NULL, model_id, &req, stream, &http, &cause) !=
+	    0)
+		fail_msg("build: %s", cause);
+	out = xstrdup(http.body);
+	adapter_http_free(&http);
+	llm_request_free(&req);
+	return out;
+}
+
+/* A tool round trip with an image, from each client to the other kind, on the wire. */
+static void
+test_translation_to_the_provider_wire(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = provider_body(GW_OPENAI, openai_round_trip, PROVIDER_ANTHROPIC, "claude-x", 0);
+	assert_string_equal(s, openai_round_trip_to_anthropic);
+	free(s);
+	s = provider_body(GW_ANTHROPIC, anthropic_round_trip, PROVIDER_OPENAI, "gpt-x", 1);
+	assert_string_equal(s, anthropic_round_trip_to_openai);
+	free(s);
 }
 
 /* ---- in process: answers and streams, byte for byte ---- */
@@ -1442,6 +1537,7 @@ main(void)
 	    cmocka_unit_test(test_openai_refusals_name_the_field),
 	    cmocka_unit_test(test_anthropic_request_of_an_agent),
 	    cmocka_unit_test(test_anthropic_refusals_name_the_field),
+	    cmocka_unit_test(test_translation_to_the_provider_wire),
 	    cmocka_unit_test(test_openai_answer_bytes),
 	    cmocka_unit_test(test_anthropic_answer_bytes),
 	    cmocka_unit_test(test_openai_stream_bytes),
