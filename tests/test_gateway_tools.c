@@ -21,11 +21,13 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "adapter.h"
 #include "config.h"
@@ -33,6 +35,8 @@
 #include "gateway_priv.h"
 #include "router.h"
 #include "sim.h"
+#include "store.h"
+#include "store_testutil.h"
 #include "testkit.h"
 #include "util.h"
 
@@ -1386,6 +1390,75 @@ test_embeddings(void **state)
 	reply_free(&r);
 }
 
+/* With a store: an embeddings request is a ledger row with its cost; over the budget, a 429. */
+static void
+test_embeddings_ledgered_and_budgeted(void **state)
+{
+	struct fixture *f = *state;
+	char dir[] = "/tmp/llmdeck-gwtools-XXXXXX", *path, *cause = NULL, cost[64];
+	struct gateway_opts go;
+	struct router_opts ro;
+	struct store *st = NULL;
+	struct reply r;
+	const char *h;
+
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/store.db", dir);
+	assert_int_equal(store_open(&st, path, &cause), 0);
+	testkit_add_provider(&f->kit, "oa", SIM_OPENAI, 1, 1);
+	testkit_add_route(&f->kit, "to-oa", "oa", NULL);
+	memset(&ro, 0, sizeof ro);
+	ro.no_probes = 1;
+	ro.store = st;
+	gateway_opts_init(&go);
+	go.listen = "127.0.0.1:0";
+	for (int budgeted = 0; budgeted < 2; budgeted++) {
+		f->kit.cfg.budget.daily_usd = budgeted ? 0.000001 : 0;
+		f->kit.cfg.budget.hard_stop = 1;
+		f->r = router_new(&f->kit.cfg, &ro, &cause);
+		assert_non_null(f->r);
+		f->gw = gateway_start(f->r, &go, &cause);
+		assert_non_null(f->gw);
+		snprintf(f->base, sizeof f->base, "%s", gateway_url(f->gw));
+		post(f, "/v1/embeddings", "{\"model\":\"to-oa\",\"input\":[\"one\",\"two\"]}", &r);
+		if (!budgeted) {
+			assert_int_equal(r.status, 200);
+			h = strcasestr(r.headers.data, "x-llmdeck-cost-usd: ");
+			assert_non_null(h);
+			snprintf(cost, sizeof cost, "%.*s", (int)strcspn(h + 20, "\r\n"), h + 20);
+			/* The row is committed before the answer goes out. */
+			assert_int_equal(sttest_sql_int64(path,
+			                     "SELECT count(*) FROM ledger WHERE provider = 'oa' "
+			                     "AND "
+			                     "route = 'to-oa' AND model = 'test-model' AND outcome "
+			                     "= 'ok' "
+			                     "AND input_tokens > 0 AND output_tokens = 0"),
+			    1);
+			assert_true(sttest_sql_double(path, "SELECT cost_usd FROM ledger") > 0);
+			assert_true(fabs(sttest_sql_double(path, "SELECT cost_usd FROM ledger") -
+			                atof(cost)) < 1e-6);
+		} else {
+			assert_int_equal(r.status, 429);
+			assert_string_equal(jstr(r.json, "error.type"), "budget_exceeded");
+			assert_true(reply_has_header(&r, "x-should-retry: false"));
+			assert_int_equal(sttest_sql_int64(path, "SELECT count(*) FROM ledger"), 1);
+		}
+		reply_free(&r);
+		gateway_stop(f->gw);
+		f->gw = NULL;
+		router_free(f->r);
+		f->r = NULL;
+	}
+	store_close(st);
+	unlink(path);
+	free(path);
+	{
+		char *cmd = xasprintf("rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+}
+
 /* A stand-in for Anthropic's count_tokens: it records the body it was sent. */
 static struct buf counted;
 
@@ -1557,6 +1630,7 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_anthropic_usage_apart_from_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_embeddings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_embeddings_ledgered_and_budgeted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_count_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_anthropic_paths_answer_anthropic_errors, setup,
 	        teardown),

@@ -165,6 +165,7 @@ struct embed_job {
 	gw_answer_cb done;
 	void *arg;
 	char model[128]; /* as the client named it */
+	char route[64];  /* the route it named, or "" */
 	char *input;     /* JSON */
 	size_t n_inputs;
 	int64_t dimensions;
@@ -317,6 +318,7 @@ embed_finish(struct embed_job *j, int ok)
 		return;
 	}
 	memset(&row, 0, sizeof row);
+	strlcpy_(row.route, j->route, sizeof row.route);
 	strlcpy_(row.provider, j->winner->conf->name, sizeof row.provider);
 	strlcpy_(row.model, j->winner->alias, sizeof row.model);
 	row.input_tokens = u.input_tokens;
@@ -532,6 +534,8 @@ gw_embeddings(struct router *r, const char *body, size_t len, gw_answer_cb done,
 	strlcpy_(j->model, v->valuestring, sizeof j->model);
 	if (gw_resolve_model(cfg, j->model, &req, &bad) != 0)
 		goto refuse;
+	if (req.route != NULL)
+		strlcpy_(j->route, req.route, sizeof j->route);
 	v = cJSON_GetObjectItemCaseSensitive(root, "input");
 	if (v == NULL) {
 		gw_bad_set(&bad, "input", "input: required");
