@@ -302,6 +302,12 @@ test_attach_shows_gateway_and_fails_over(void **state)
 	tmux_keys(t, 0, "Enter");
 	assert_true(tmux_wait(t, "gpt: weight 0.5", 0));
 	assert_true(tmux_wait_regex(t, ">gpt .* 0\\.50\\*"));
+	/* The cache is the gateway's: flushing it asks, naming the instance. */
+	tmux_keys(t, 0, "F");
+	assert_true(tmux_wait(t, "flush on gw-a: flush the response cache? (y/n)", 0));
+	tmux_keys(t, 0, "y");
+	assert_true(tmux_wait(t, "cache flushed: ", 0));
+	assert_true(tmux_wait(t, "admin gw-a: cache flush", 0));
 	/* Prompts need the router in the console itself. */
 	tmux_keys(t, 1, ":prompt");
 	tmux_keys(t, 0, "Enter");

@@ -49,7 +49,9 @@ console_usage(FILE *f)
 	    "  --listen H:P    serve the OpenAI/Anthropic-compatible gateway on H:P from the\n"
 	    "                  console's router, so the console shows the applications' traffic\n"
 	    "  --commands      print the console's keys and commands and exit\n"
-	    "Inside, press ? for every key and command. Exit codes: 0 quit, 2 usage or\n"
+	    "Inside, press ? for every key, command, column and state. `llmdeck attach` is\n"
+	    "the same console on running processes (serve, or a console with --listen).\n"
+	    "Exit codes: 0 quit, 1 the database or the port could not be opened, 2 usage or\n"
 	    "config error.\n");
 }
 
@@ -1003,7 +1005,8 @@ console_check_theme(const char *name)
 {
 	char *list;
 
-	if (strchr(name, '/') != NULL || theme_known(name))
+	/* "default" is built in: it needs no file. */
+	if (strchr(name, '/') != NULL || strcmp(name, "default") == 0 || theme_known(name))
 		return 0;
 	list = theme_names_joined();
 	fprintf(stderr, "llmdeck: --theme: no theme \"%s\" (themes: %s; or give a file's path)\n",

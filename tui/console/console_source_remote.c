@@ -16,6 +16,7 @@
  */
 #include "console_source.h"
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,7 +228,6 @@ remote_action_text(const struct remote_req *q, const char *body, size_t len, cha
 {
 	const char *p = q->provider;
 
-	(void)body, (void)len;
 	switch (q->action) {
 	case SA_DRAIN:
 		snprintf(out, olen, "%s drained: new traffic goes to the next provider", p);
@@ -243,7 +243,17 @@ remote_action_text(const struct remote_req *q, const char *body, size_t len, cha
 		snprintf(out, olen, "%s: priority %d (lower is preferred)", p, (int)q->value);
 		break;
 	case SA_WEIGHT: snprintf(out, olen, "%s: weight %g", p, q->value); break;
-	case SA_FLUSH: snprintf(out, olen, "cache flushed"); break;
+	case SA_FLUSH: {
+		/* {"flushed":N} */
+		cJSON *root = cJSON_ParseWithLength(body, len);
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "flushed");
+		if (cJSON_IsNumber(n))
+			snprintf(out, olen, "cache flushed: %.0f entries removed", n->valuedouble);
+		else
+			snprintf(out, olen, "cache flushed");
+		cJSON_Delete(root);
+		break;
+	}
 	case SA__COUNT: out[0] = '\0'; break;
 	}
 }
