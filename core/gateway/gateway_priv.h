@@ -85,12 +85,9 @@ char *
 gw_openai_answer(const struct router_result *, const char *id, const char *model, int64_t created);
 char *gw_anthropic_answer(const struct router_result *, const char *id, const char *model);
 
-/* Stream events appended to out. */
-void gw_stream_open(struct gw_stream *, struct buf *out);
-/* One typed delta (router_submit_typed's). */
+/* Stream events appended to out (the first call opens the stream): one typed delta
+ * (router_submit_typed's). */
 void gw_stream_typed(struct gw_stream *, struct buf *out, const struct llm_delta *);
-/* A text delta (part 0). */
-void gw_stream_delta(struct gw_stream *, struct buf *out, const char *text, size_t len);
 /* The end: a whole answer's deltas first if none went out, then the stop, usage and end. */
 void gw_stream_close(struct gw_stream *, struct buf *out, const struct router_result *);
 void gw_stream_error(struct gw_stream *, struct buf *out, int status, enum llm_errclass,

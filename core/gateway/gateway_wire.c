@@ -480,8 +480,9 @@ gw_usage_anthropic(struct buf *out, const struct llm_usage *u)
 
 /* ---- streams ---- */
 
-void
-gw_stream_open(struct gw_stream *st, struct buf *out)
+/* The opening chunk or events, once. */
+static void
+stream_open(struct gw_stream *st, struct buf *out)
 {
 	if (st->opened)
 		return;
@@ -495,24 +496,12 @@ gw_stream_open(struct gw_stream *st, struct buf *out)
 void
 gw_stream_typed(struct gw_stream *st, struct buf *out, const struct llm_delta *d)
 {
-	gw_stream_open(st, out);
+	stream_open(st, out);
 	st->delivered = 1;
 	if (st->api == GW_OPENAI)
 		gw_openai_stream_typed(st, out, d);
 	else
 		gw_anthropic_stream_typed(st, out, d);
-}
-
-void
-gw_stream_delta(struct gw_stream *st, struct buf *out, const char *text, size_t len)
-{
-	struct llm_delta d;
-
-	memset(&d, 0, sizeof d);
-	d.type = LLM_DELTA_TEXT;
-	d.text = text;
-	d.len = len;
-	gw_stream_typed(st, out, &d);
 }
 
 struct replay_to {
@@ -533,7 +522,7 @@ gw_stream_close(struct gw_stream *st, struct buf *out, const struct router_resul
 {
 	struct replay_to t = {st, out};
 
-	gw_stream_open(st, out);
+	stream_open(st, out);
 	/* Nothing streamed (a cached answer the router did not replay): the whole answer now. */
 	if (!st->delivered)
 		llm_response_replay(&res->resp, replay_one, &t);
