@@ -94,6 +94,37 @@ test_skip_recorded(void **state)
 	llm_request_free(&req);
 }
 
+/* Fields an OpenAI client sent for its own API go only to an OpenAI-compatible
+ * provider: the Anthropic one is skipped, naming the field; with only
+ * Anthropic left, a bad request. */
+static void
+test_passthrough_only_to_its_own_kind(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+	struct llm_request req;
+
+	request(&req);
+	req.passthrough = xstrdup("{\"logit_bias\":{\"50256\":-100}}");
+	req.passthrough_api = LLM_API_OPENAI;
+	router_generate(f->r, &req, NULL, NULL, &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_string_equal(res.provider, "gpt");
+	assert_true(res.attempts[0].skipped);
+	assert_string_equal(res.attempts[0].provider, "claude");
+	assert_non_null(strstr(res.attempts[0].error, "logit_bias"));
+	router_result_free(&res);
+
+	assert_int_equal(router_set_admin(f->r, "gpt", ADMIN_DISABLED, NULL), 0);
+	free(req.provider);
+	req.provider = xstrdup("claude");
+	assert_int_equal(router_generate(f->r, &req, NULL, NULL, &res), -1);
+	assert_int_equal(res.cls, LLM_ERR_BAD_REQUEST);
+	assert_string_equal(res.err.param, "logit_bias");
+	router_result_free(&res);
+	llm_request_free(&req);
+}
+
 /* Nothing can honour it: a bad request naming the field, and nothing is sent. */
 static void
 test_none_capable(void **state)
@@ -218,6 +249,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_skip_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_none_capable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_passthrough_only_to_its_own_kind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_typed_deltas, setup, teardown),
 	};
 

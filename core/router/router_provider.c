@@ -5,6 +5,7 @@
  * (breaker, retry-after, health counters). Every function that reads or
  * changes a struct provider runs with r->mu held.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,47 @@ rreq_serves(const struct rreq *q, const struct provider *p)
 	return q->raw_model || provider_serves(p, q->req.model);
 }
 
+/* The API a provider's requests are built in, for same-kind passthrough. */
+static enum llm_api
+provider_api(const struct provider *p)
+{
+	switch (p->conf->kind) {
+	case PROVIDER_ANTHROPIC: return LLM_API_ANTHROPIC;
+	case PROVIDER_AZURE: return LLM_API_OPENAI;
+	case PROVIDER_OPENAI:
+		return p->conf->flavor == FLAVOR_OLLAMA ? LLM_API_NONE : LLM_API_OPENAI;
+	}
+	return LLM_API_NONE;
+}
+
+/*
+ * Fields a client sent for its own API pass through only to a provider that
+ * speaks it; any other would drop them silently, so it cannot take the
+ * request. 0, or -1 with why naming the first such field.
+ */
+static int
+passthrough_check(const struct rreq *q, const struct provider *p, struct llm_error *why)
+{
+	cJSON *extra, *first;
+
+	if (q->req.passthrough == NULL || provider_api(p) == q->req.passthrough_api)
+		return 0;
+	extra = cJSON_Parse(q->req.passthrough);
+	first = extra != NULL ? extra->child : NULL;
+	if (first == NULL || first->string == NULL) {
+		cJSON_Delete(extra);
+		return 0;
+	}
+	llm_error_clear(why);
+	llm_error_set(why, LLM_ERR_BAD_REQUEST, 400,
+	    "%s: only %s providers take this field, and %s is %s", first->string,
+	    q->req.passthrough_api == LLM_API_ANTHROPIC ? "Anthropic" : "OpenAI-compatible",
+	    p->conf->name, provider_kind_name(p->conf->kind));
+	snprintf(why->param, sizeof why->param, "%s", first->string);
+	cJSON_Delete(extra);
+	return -1;
+}
+
 void
 rreq_check_capabilities(struct rreq *q)
 {
@@ -129,9 +171,10 @@ rreq_check_capabilities(struct rreq *q)
 		struct llm_error why;
 
 		q->capable[i] = 1;
-		if (p->adapter->check_request == NULL ||
-		    p->adapter->check_request(p->conf, config_model(r->cfg, alias),
-		        model_id_for(r, alias), &q->req, &why) == 0)
+		if ((p->adapter->check_request == NULL ||
+		        p->adapter->check_request(p->conf, config_model(r->cfg, alias),
+		            model_id_for(r, alias), &q->req, &why) == 0) &&
+		    passthrough_check(q, p, &why) == 0)
 			continue;
 		if (q->refusals == NULL)
 			q->refusals = xcalloc(r->n_providers, sizeof *q->refusals);
