@@ -479,8 +479,17 @@ console_results(struct console *c)
 			error |= !res[i].ok;
 		}
 	}
-	if (off > 0)
+	if (off == 0)
+		return;
+	/* Outcomes of one action on several instances arrive apart: keep them together. */
+	if (clock_mono_ms() - c->results_ms < 2000 && c->message[0] != '\0' && !c->message_error &&
+	    !error && strlen(c->message) + off + 2 < sizeof c->message) {
+		char prev[sizeof c->message];
+		strlcpy_(prev, c->message, sizeof prev);
+		console_message(c, 0, "%s; %s", prev, line);
+	} else
 		console_message(c, error, "%s", line);
+	c->results_ms = clock_mono_ms();
 }
 
 void

@@ -182,6 +182,7 @@ struct console {
 	char message[512];
 	int message_error;
 	uint64_t message_ms;
+	uint64_t results_ms; /* when actions' outcomes last set the message */
 };
 
 /* console.c */
