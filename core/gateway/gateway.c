@@ -997,35 +997,14 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, 
     size_t hostlen, int *loopback, char **cause)
 {
 	struct addrinfo hints, *ai = NULL;
-	const char *colon, *port;
-	size_t n;
-	int rc;
-	char *end;
-	long p;
+	char port[8];
+	int rc, p;
 
-	if (listen[0] == '[') {
-		colon = strstr(listen, "]:");
-		if (colon == NULL)
-			goto bad;
-		n = (size_t)(colon - listen - 1);
-		port = colon + 2;
-		if (n == 0 || n >= hostlen)
-			goto bad;
-		memcpy(host, listen + 1, n);
-	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL || colon == listen)
-			goto bad;
-		n = (size_t)(colon - listen);
-		port = colon + 1;
-		if (n >= hostlen)
-			goto bad;
-		memcpy(host, listen, n);
+	if (hostport_parse(listen, host, hostlen, &p) != 0 || host[0] == '\0') {
+		*cause = xasprintf("gateway: listen address \"%s\": expected HOST:PORT", listen);
+		return -1;
 	}
-	host[n] = '\0';
-	p = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || p < 0 || p > 65535)
-		goto bad;
+	snprintf(port, sizeof port, "%d", p);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
@@ -1044,9 +1023,6 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, 
 	}
 	freeaddrinfo(ai);
 	return 0;
-bad:
-	*cause = xasprintf("gateway: listen address \"%s\": expected HOST:PORT", listen);
-	return -1;
 }
 
 struct MHD_Daemon *
