@@ -400,12 +400,12 @@ sync_note_local(struct router *r, const char *provider, const char *field, const
 	workq_push(r->wq, job_sync_note, n);
 }
 
-/* The poll is over for good; r->mu held. */
+/* The poll is over for good; r->mu held. r->sync_seen belongs to the worker
+ * (a queued job_sync_note may still read it): router_free frees it once the
+ * worker has stopped (sync_free). */
 static void
 sync_release_locked(struct router *r)
 {
-	free(r->sync_seen);
-	r->sync_seen = NULL;
 	r->sync_pending = 0;
 	if (--r->active == 0)
 		pthread_cond_broadcast(&r->idle);
@@ -475,4 +475,12 @@ sync_stop_locked(struct router *r)
 		r->sync_timer = 0;
 		sync_release_locked(r);
 	}
+}
+
+/* After the worker has stopped: what the poll kept. */
+void
+sync_free(struct router *r)
+{
+	free(r->sync_seen);
+	r->sync_seen = NULL;
 }

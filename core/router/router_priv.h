@@ -252,6 +252,7 @@ void override_apply(void *arg, const char *name, const char *field, const char *
  * without a store); router_free stops it, with r->mu held, and waits for it. */
 void sync_start(struct router *);
 void sync_stop_locked(struct router *);
+void sync_free(struct router *);
 
 /* router_snapshot.c: a finished request in the router's window (r->mu held). */
 void window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);

@@ -190,6 +190,7 @@ router_free(struct router *r)
 		http_engine_free(r->engine);
 	event_ring_set_sink(r->events, NULL, NULL);
 	workq_stop(r->wq, NULL); /* the events still queued are written first */
+	sync_free(r);
 	event_ring_free(r->events);
 	free(r->providers);
 	pthread_mutex_destroy(&r->mu);
