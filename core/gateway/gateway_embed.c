@@ -87,13 +87,14 @@ candidate_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static int
+/* The provider's own copy of alias (the config outlives the request), or NULL. */
+static const char *
 serves(const struct provider_conf *p, const char *alias)
 {
 	for (size_t j = 0; j < p->n_models; j++)
 		if (strcmp(p->models[j], alias) == 0)
-			return 1;
-	return 0;
+			return p->models[j];
+	return NULL;
 }
 
 /*
@@ -132,7 +133,7 @@ candidates(struct router *r, const struct llm_request *req,
 			alias = route->model != NULL ? route->model
 			                             : (p->n_models > 0 ? p->models[0] : NULL);
 		}
-		if (alias == NULL || !serves(p, alias) || !keep(p))
+		if (alias == NULL || (alias = serves(p, alias)) == NULL || !keep(p))
 			continue;
 		(*known)++;
 		for (size_t k = 0; k < s.n_providers; k++) {
