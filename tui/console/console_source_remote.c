@@ -360,9 +360,11 @@ remote_events(struct source *src, struct source_event *out, size_t max)
 
 	pthread_mutex_lock(&r->mu);
 	n = r->n_events < max ? r->n_events : max;
-	memcpy(out, r->events, n * sizeof *out);
-	memmove(r->events, r->events + n, (r->n_events - n) * sizeof *out);
-	r->n_events -= n;
+	if (n > 0) { /* r->events is NULL until the first event */
+		memcpy(out, r->events, n * sizeof *out);
+		memmove(r->events, r->events + n, (r->n_events - n) * sizeof *out);
+		r->n_events -= n;
+	}
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }
