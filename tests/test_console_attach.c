@@ -360,8 +360,9 @@ test_fleet_view(void **state)
 	free(targets);
 	assert_true(tmux_wait(t, "FLEET 2/2 up", 0));
 	assert_true(tmux_wait_regex(t, "INST(ANCE)? +PROVIDER"));
-	assert_true(tmux_wait_regex(t, "gw-a +>gpt"));
-	assert_true(tmux_wait_regex(t, "gw-b +claude"));
+	/* Both instances' rows (the cursor sits on whichever row came first). */
+	assert_true(tmux_wait_regex(t, "gw-a +>?gpt"));
+	assert_true(tmux_wait_regex(t, "gw-b +>?claude"));
 	assert_true(tmux_wait_regex(t, "req/s ([1-9]|0\\.[1-9])"));
 	/* A name alone acts on every instance that has it. */
 	tmux_keys(t, 1, ":failover gpt");
@@ -381,7 +382,7 @@ test_fleet_view(void **state)
 	assert_true(tmux_wait(t, "FLEET 1/2 up", 0));
 	assert_true(tmux_wait(t, "connection to gw-b", 0));
 	assert_true(tmux_wait_regex(t, "retry in [0-9]+s"));
-	assert_true(tmux_wait_regex(t, "gw-b +gpt .*stale"));
+	assert_true(tmux_wait_regex(t, "gw-b +>?gpt .*stale"));
 	tmux_keys(t, 0, "?");
 	assert_true(tmux_wait(t, "Keys, commands", 0));
 	tmux_keys(t, 0, "Escape");

@@ -2,9 +2,10 @@
  * cache_store.c: the response cache in the database. A lookup is a plain read
  * on the caller's connection (no write transaction, no wait behind the ledger's
  * commit); what it changes (the hit counters, the entry's LRU rank, an expired
- * entry's removal) and every store of an answer are queued to the store's
- * writer thread, which applies whatever piled up in one transaction (group
- * commit, like the ledger). cache_put waits for its own commit; cache_put_async
+ * entry's removal) is deferred into the writer's next transaction (usually the
+ * ledger batch its own request's row goes in: store_defer), and every store of
+ * an answer is queued to the writer, which applies whatever piled up in one
+ * transaction (group commit, like the ledger). cache_put waits for its own commit; cache_put_async
  * calls back once committed. Counters and stats first let the queue drain.
  */
 #include <pthread.h>
@@ -169,6 +170,19 @@ cache_commit_batch(void **jobs, size_t n)
 	}
 }
 
+/* A lookup's bookkeeping, deferred to the writer's next transaction. */
+static void
+cache_touch_apply(sqlite3 *db, void *arg)
+{
+	struct cache_job *j = arg;
+	int64_t hits = 0, misses = 0;
+
+	if (db != NULL && cache_apply(db, j, &hits, &misses) == 0)
+		store_exec_text(db, "UPDATE counters SET value = value + 1 WHERE name = ?",
+		    hits > 0 ? "cache_hits" : "cache_misses");
+	cache_job_free(j);
+}
+
 static void
 cache_touch(struct store *s, const char *key, int hit, int expired)
 {
@@ -180,7 +194,7 @@ cache_touch(struct store *s, const char *key, int hit, int expired)
 	j->hit = hit;
 	j->expired = expired;
 	llm_response_init(&j->resp);
-	workq_push_batch(store_writer(s), cache_commit_batch, j);
+	store_defer(s, cache_touch_apply, j);
 }
 
 static void

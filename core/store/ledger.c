@@ -149,6 +149,7 @@ ledger_commit_batch(void **jobs, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		ledger_insert_job(db, jobs[i], &bb);
+	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
 	if (budget_batch_apply(db, &bb) != 0 || store_exec(db, "COMMIT") != 0) {
 		err = store_error(s, db, "ledger: commit failed");
 		store_exec(db, "ROLLBACK");

@@ -60,6 +60,17 @@ struct store {
 	struct tz *zone; /* the budget's time zone, read once */
 	void *budget;    /* the budget's state for this handle (its lease), under umu */
 	void (*budget_release)(struct store *, void *);
+
+	/* Deferred writes (store_defer), under dmu. */
+	pthread_mutex_t dmu;
+	struct deferred *deferred, **deferred_tail;
+	int deferred_flush_queued;
+};
+
+struct deferred {
+	struct deferred *next;
+	void (*apply)(sqlite3 *, void *);
+	void *arg;
 };
 
 /*
@@ -576,6 +587,76 @@ store_writer(struct store *s)
 	return s->writer;
 }
 
+/* Take every deferred write queued so far. */
+static struct deferred *
+store_take_deferred(struct store *s, int flushing)
+{
+	struct deferred *d;
+
+	pthread_mutex_lock(&s->dmu);
+	d = s->deferred;
+	s->deferred = NULL;
+	s->deferred_tail = &s->deferred;
+	if (flushing)
+		s->deferred_flush_queued = 0;
+	pthread_mutex_unlock(&s->dmu);
+	return d;
+}
+
+static void
+store_run_deferred(sqlite3 *db, struct deferred *d)
+{
+	while (d != NULL) {
+		struct deferred *next = d->next;
+		d->apply(db, d->arg);
+		free(d);
+		d = next;
+	}
+}
+
+void
+store_apply_deferred(struct store *s, sqlite3 *wdb)
+{
+	store_run_deferred(wdb, store_take_deferred(s, 0));
+}
+
+/* Writer: the deferred writes no other transaction took, in one of their own. */
+static void
+store_flush_deferred(void *arg)
+{
+	struct store *s = arg;
+	struct deferred *d = store_take_deferred(s, 1);
+
+	if (d == NULL)
+		return;
+	if (store_begin_immediate(s->wdb) != 0) {
+		store_run_deferred(NULL, d); /* apply(NULL, arg) only frees */
+		return;
+	}
+	store_run_deferred(s->wdb, d);
+	if (store_exec(s->wdb, "COMMIT") != 0)
+		store_exec(s->wdb, "ROLLBACK");
+}
+
+void
+store_defer(struct store *s, void (*apply)(sqlite3 *, void *), void *arg)
+{
+	struct deferred *d = xmalloc(sizeof *d);
+	int queue;
+
+	d->apply = apply;
+	d->arg = arg;
+	d->next = NULL;
+	pthread_mutex_lock(&s->dmu);
+	*s->deferred_tail = d;
+	s->deferred_tail = &d->next;
+	queue = !s->deferred_flush_queued;
+	s->deferred_flush_queued = 1;
+	pthread_mutex_unlock(&s->dmu);
+	if (queue)
+		workq_push(s->writer, store_flush_deferred, s);
+}
+
 sqlite3 *
 store_writer_db(struct store *s)
 {
@@ -634,6 +715,8 @@ store_open(struct store **out, const char *path, char **cause)
 	s->path = p;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->umu, NULL);
+	pthread_mutex_init(&s->dmu, NULL);
+	s->deferred_tail = &s->deferred;
 	if (store_connect(p, 0, &s->db, cause) != 0 || store_migrate(p, s->db, cause) != 0 ||
 	    store_connect(p, 1, &s->wdb, cause) != 0) {
 		store_close(s);
@@ -661,6 +744,7 @@ store_close(struct store *s)
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->umu);
+	pthread_mutex_destroy(&s->dmu);
 	for (size_t i = 0; i < s->n_unpriced; i++)
 		free(s->unpriced[i]);
 	free(s->unpriced);

@@ -52,6 +52,16 @@ void store_write_rollback(struct store *, sqlite3 *);
  * batch job (ledger.c).
  */
 struct workq *store_writer(struct store *);
+/*
+ * Writes that may wait (the cache's hit counters and LRU ranks): apply(db, arg)
+ * runs on the writer inside whichever of its transactions comes first (a
+ * ledger batch calls store_apply_deferred before its COMMIT), else in one of
+ * their own, so a lookup never costs a transaction of its own. apply must
+ * free arg; db is NULL when the write cannot be made (free only).
+ */
+void store_defer(struct store *, void (*apply)(sqlite3 *, void *arg), void *arg);
+/* Writer thread, inside a transaction on wdb: apply every deferred write. */
+void store_apply_deferred(struct store *, sqlite3 *wdb);
 sqlite3 *store_writer_db(struct store *);
 
 /*
