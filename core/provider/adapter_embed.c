@@ -72,17 +72,24 @@ openai_check(const struct provider_conf *conf, const struct embed_request *req,
 	return 0;
 }
 
+/* An API that embeds text only and has no user field (Mistral, Ollama). */
+static int
+text_only_check(const char *who, const struct embed_request *req, struct llm_error *why)
+{
+	llm_error_clear(why);
+	if (req->user != NULL)
+		return adapter_refuse(why, "user", "%s's embeddings API takes no user", who);
+	if (embed_has_token_ids(req))
+		return adapter_refuse(why, "input", "%s embeds text, not token ids", who);
+	return 0;
+}
+
 static int
 mistral_check(const struct provider_conf *conf, const struct embed_request *req,
     struct llm_error *why)
 {
 	(void)conf;
-	llm_error_clear(why);
-	if (req->user != NULL)
-		return adapter_refuse(why, "user", "Mistral's embeddings API takes no user");
-	if (embed_has_token_ids(req))
-		return adapter_refuse(why, "input", "Mistral embeds text, not token ids");
-	return 0;
+	return text_only_check("Mistral", req, why);
 }
 
 static int
@@ -90,12 +97,7 @@ ollama_check(const struct provider_conf *conf, const struct embed_request *req,
     struct llm_error *why)
 {
 	(void)conf;
-	llm_error_clear(why);
-	if (req->user != NULL)
-		return adapter_refuse(why, "user", "Ollama's embeddings API takes no user");
-	if (embed_has_token_ids(req))
-		return adapter_refuse(why, "input", "Ollama embeds text, not token ids");
-	return 0;
+	return text_only_check("Ollama", req, why);
 }
 
 /* {model?, input, dimensions, user}: OpenAI's body (model NULL: Azure's deployment path). */

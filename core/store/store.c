@@ -776,24 +776,13 @@ store_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 	strlcpy_(dst, t != NULL ? t : "", len);
 }
 
-int
-store_events_last(struct store *s, struct store_event *out, int max)
+/* Step st (selecting id, time_ms, kind, provider, message, instance) into out;
+ * finalizes st and unlocks s. Returns how many, or -1. */
+static int
+store_read_events(struct store *s, sqlite3_stmt *st, struct store_event *out, int max)
 {
-	sqlite3_stmt *st;
-	sqlite3 *db;
 	int n = 0, rc;
 
-	if (max <= 0)
-		return 0;
-	db = store_lock(s);
-	if (sqlite3_prepare_v2(db,
-	        "SELECT id, time_ms, kind, provider, message, instance FROM "
-	        "(SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",
-	        -1, &st, NULL) != SQLITE_OK) {
-		store_unlock(s);
-		return -1;
-	}
-	sqlite3_bind_int(st, 1, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
 		struct store_event *e = &out[n++];
 
@@ -810,11 +799,30 @@ store_events_last(struct store *s, struct store_event *out, int max)
 }
 
 int
+store_events_last(struct store *s, struct store_event *out, int max)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	if (max <= 0)
+		return 0;
+	db = store_lock(s);
+	if (sqlite3_prepare_v2(db,
+	        "SELECT id, time_ms, kind, provider, message, instance FROM "
+	        "(SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, max);
+	return store_read_events(s, st, out, max);
+}
+
+int
 store_events_after(struct store *s, int64_t after_id, struct store_event *out, int max)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db;
-	int n = 0, rc;
 
 	if (max <= 0)
 		return 0;
@@ -828,19 +836,7 @@ store_events_after(struct store *s, int64_t after_id, struct store_event *out, i
 	}
 	sqlite3_bind_int64(st, 1, after_id);
 	sqlite3_bind_int(st, 2, max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
-		struct store_event *e = &out[n++];
-
-		e->id = sqlite3_column_int64(st, 0);
-		e->time_ms = sqlite3_column_int64(st, 1);
-		store_copy_text(e->kind, sizeof e->kind, st, 2);
-		store_copy_text(e->provider, sizeof e->provider, st, 3);
-		store_copy_text(e->message, sizeof e->message, st, 4);
-		store_copy_text(e->instance, sizeof e->instance, st, 5);
-	}
-	sqlite3_finalize(st);
-	store_unlock(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
+	return store_read_events(s, st, out, max);
 }
 
 int64_t
