@@ -229,6 +229,8 @@ const struct console_cmd *cmd_by_key(int key);
 void cmd_run_line(struct console *, const char *line, int confirmed);
 /* Complete the word under the end of line; returns 1 if it changed. */
 int cmd_complete(struct console *, char *line, size_t size);
+/* A key on the : line (history, completion, editing). */
+void cmdline_key(struct console *, int is_key, unsigned int ch);
 /* "f" or "Enter" or "Up": what the help shows for a key. */
 const char *cmd_key_name(int key, char *buf, size_t len);
 

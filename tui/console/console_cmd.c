@@ -7,9 +7,11 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "config_limits.h"
 #include "util.h"
@@ -685,4 +687,102 @@ cmd_complete(struct console *c, char *line, size_t size)
 		free(cand[i]);
 	free(cand);
 	return changed;
+}
+
+/* The : line. */
+
+/* A line typed on the command line, for Up/Down (no repeats in a row). */
+static void
+history_add(struct console *c, const char *line)
+{
+	if (line[0] == '\0' ||
+	    (c->n_history > 0 && strcmp(c->history[c->n_history - 1], line) == 0))
+		goto out;
+	if (c->n_history == CONSOLE_HISTORY) {
+		memmove(c->history, c->history + 1, sizeof c->history[0] * (CONSOLE_HISTORY - 1));
+		c->n_history--;
+	}
+	strlcpy_(c->history[c->n_history++], line, sizeof c->history[0]);
+out:
+	c->history_pos = c->n_history;
+}
+
+/* Up (dir -1) or Down (+1) through the history; the line being typed is kept. */
+static void
+history_move(struct console *c, int dir)
+{
+	if (dir < 0 && c->history_pos == 0)
+		return;
+	if (dir > 0 && c->history_pos >= c->n_history)
+		return;
+	if (c->history_pos == c->n_history)
+		strlcpy_(c->history_draft, c->cmdline, sizeof c->history_draft);
+	c->history_pos = dir < 0 ? c->history_pos - 1 : c->history_pos + 1;
+	strlcpy_(c->cmdline,
+	    c->history_pos == c->n_history ? c->history_draft : c->history[c->history_pos],
+	    sizeof c->cmdline);
+	c->cmdlen = strlen(c->cmdline);
+}
+
+/* A key while the : line is open: editing, Tab completion, Up/Down history, Enter. */
+void
+cmdline_key(struct console *c, int is_key, unsigned int ch)
+{
+	if (is_key && ch == KEY_BACKSPACE)
+		ch = 127, is_key = 0;
+	if (is_key) {
+		if (ch == KEY_ENTER)
+			ch = '\n', is_key = 0;
+		else if (ch == KEY_UP || ch == KEY_DOWN) {
+			history_move(c, ch == KEY_UP ? -1 : 1);
+			c->dirty = 1;
+			return;
+		} else
+			return;
+	}
+	switch (ch) {
+	case 27:
+		c->mode = MODE_DASHBOARD;
+		c->message[0] = '\0';
+		break;
+	case '\n':
+	case '\r':
+		c->mode = MODE_DASHBOARD;
+		c->cmdline[c->cmdlen] = '\0';
+		history_add(c, c->cmdline);
+		cmd_run_line(c, c->cmdline, 0);
+		break;
+	case '\t':
+		cmd_complete(c, c->cmdline, sizeof c->cmdline);
+		c->cmdlen = strlen(c->cmdline);
+		break;
+	case 127:
+	case 8:
+		/* Back over one UTF-8 character. */
+		while (c->cmdlen > 0 && ((unsigned char)c->cmdline[--c->cmdlen] & 0xc0) == 0x80)
+			;
+		c->cmdline[c->cmdlen] = '\0';
+		if (c->cmdlen == 0)
+			c->mode = MODE_DASHBOARD;
+		break;
+	case 21: /* ^U */
+		c->cmdlen = 0;
+		c->cmdline[0] = '\0';
+		break;
+	default:
+		if (ch >= 32) {
+			char mb[MB_LEN_MAX];
+			mbstate_t ps;
+			size_t n;
+			memset(&ps, 0, sizeof ps);
+			n = wcrtomb(mb, (wchar_t)ch, &ps);
+			if (n != (size_t)-1 && c->cmdlen + n < sizeof c->cmdline) {
+				memcpy(c->cmdline + c->cmdlen, mb, n);
+				c->cmdlen += n;
+				c->cmdline[c->cmdlen] = '\0';
+			}
+		}
+		break;
+	}
+	c->dirty = 1;
 }
