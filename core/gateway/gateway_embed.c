@@ -480,25 +480,157 @@ embed_inputs(const cJSON *in, size_t *n, struct gw_bad *bad)
 	return 0;
 }
 
-void
-gw_embeddings(struct router *r, const char *body, size_t len, gw_answer_cb done, void *arg)
+/* Every field of the body is one the endpoint knows. */
+static int
+embed_known_fields(const cJSON *root, struct gw_bad *bad)
 {
 	static const char *const known[] = {
 	    "model", "input", "encoding_format", "dimensions", "user", NULL};
-	const struct config *cfg = router_config(r);
-	struct store *st = router_store(r);
-	struct llm_request req;
-	struct embed_job *j;
-	struct gw_ask ask;
-	struct gw_bad bad;
-	struct gw_parse p;
-	cJSON *root;
 	const cJSON *v;
-	size_t known_n;
+
+	cJSON_ArrayForEach(v, root)
+	{
+		const char *const *k;
+
+		for (k = known; *k != NULL && strcmp(*k, v->string) != 0; k++)
+			;
+		if (*k == NULL)
+			return gw_bad_set(bad, v->string,
+			    "%s: not supported by the embeddings endpoint", v->string);
+	}
+	return 0;
+}
+
+/* The options: encoding_format, dimensions, user. */
+static int
+embed_options(struct embed_job *j, const cJSON *root, struct llm_request *req, struct gw_bad *bad)
+{
+	struct gw_ask ask;
+	struct gw_parse p;
+	const cJSON *v;
+
+	memset(&p, 0, sizeof p);
+	p.bad = bad;
+	p.ask = &ask;
+	p.req = req;
+	v = cJSON_GetObjectItemCaseSensitive(root, "encoding_format");
+	if (v != NULL && !cJSON_IsNull(v)) {
+		if (!cJSON_IsString(v) ||
+		    (strcmp(v->valuestring, "float") != 0 && strcmp(v->valuestring, "base64") != 0))
+			return gw_bad_set(bad, "encoding_format",
+			    "encoding_format: expected \"float\" or \"base64\"");
+		j->base64 = strcmp(v->valuestring, "base64") == 0;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "dimensions");
+	if (v != NULL && !cJSON_IsNull(v) &&
+	    gw_want_int(&p, v, "dimensions", 1, 65536, &j->dimensions) != 0)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "user");
+	if (v != NULL && !cJSON_IsNull(v)) {
+		if (!cJSON_IsString(v))
+			return gw_bad_set(bad, "user", "user: expected a string");
+		j->user = xstrdup(v->valuestring);
+	}
+	return 0;
+}
+
+/* The body into the job (model, route, input) and req (the resolved model). 0, or -1 with bad. */
+static int
+embed_parse(struct embed_job *j, const cJSON *root, const struct config *cfg,
+    struct llm_request *req, struct gw_bad *bad)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsObject(root))
+		return gw_bad_set(bad, NULL, "the request body must be a JSON object");
+	if (embed_known_fields(root, bad) != 0)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "model");
+	if (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
+	    strlen(v->valuestring) >= sizeof j->model)
+		return gw_bad_set(bad, "model", "model: required (a model alias or a route name)");
+	strlcpy_(j->model, v->valuestring, sizeof j->model);
+	if (gw_resolve_model(cfg, j->model, req, bad) != 0)
+		return -1;
+	if (req->route != NULL)
+		strlcpy_(j->route, req->route, sizeof j->route);
+	v = cJSON_GetObjectItemCaseSensitive(root, "input");
+	if (v == NULL)
+		return gw_bad_set(bad, "input", "input: required");
+	if (embed_inputs(v, &j->n_inputs, bad) != 0)
+		return -1;
+	j->input = gw_json_text(v);
+	return embed_options(j, root, req, bad);
+}
+
+/* The providers that can answer, in order; a provider that cannot take a field is
+ * left out, and if that leaves none the field is refused. 0, or -1 with bad. */
+static int
+embed_pick(struct embed_job *j, const struct llm_request *req, struct gw_bad *bad)
+{
+	struct embed_request er;
+	struct llm_error why;
+	size_t known_n, k = 0;
+
+	j->n_cand = candidates(j->r, req, has_embeddings, j->cand, nitems(j->cand), &known_n);
+	if (known_n == 0)
+		return gw_bad_set(bad, "model",
+		    "model: no provider serving \"%s\" has an embeddings API (OpenAI, Azure, "
+		    "Mistral, "
+		    "vLLM, llama.cpp and Ollama have)",
+		    j->model);
+	er = (struct embed_request){j->input, j->dimensions, j->user};
+	llm_error_clear(&why);
+	for (size_t i = 0; i < j->n_cand; i++)
+		if (adapter_embed_for(j->cand[i].conf)->check(j->cand[i].conf, &er, &why) == 0)
+			j->cand[k++] = j->cand[i];
+	if (k == 0 && j->n_cand > 0)
+		return gw_bad_set(bad, why.param, "no provider for %s can honour %s: %s", j->model,
+		    why.param[0] != '\0' ? why.param : "the request", why.message);
+	j->n_cand = k;
+	return 0;
+}
+
+/* Reserve the dearest candidate's cost against the daily budget: NULL, or the refusal. */
+static struct gw_answer *
+embed_reserve(struct embed_job *j, const struct config *cfg, struct store *st)
+{
+	struct gw_answer *a;
+	struct llm_usage u;
+	int unpriced = 0, rc;
+	double most = 0;
 	char *cause = NULL;
 
+	if (st == NULL || !(cfg->budget.daily_usd > 0))
+		return NULL;
+	memset(&u, 0, sizeof u);
+	u.input_tokens = (int64_t)(strlen(j->input) + 3) / 4 + 16;
+	for (size_t i = 0; i < j->n_cand; i++) {
+		double c = router_cost(cfg, j->cand[i].alias, &u, &unpriced);
+		if (c > most)
+			most = c;
+	}
+	rc = budget_reserve(st, &cfg->budget, most, &j->reservation, &cause);
+	if (rc == 0)
+		return NULL;
+	a = answer_error(GW_OPENAI, rc == 1 ? 429 : 500,
+	    rc == 1 ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL,
+	    cause != NULL ? cause : "budget check failed", NULL);
+	free(cause);
+	return a;
+}
+
+void
+gw_embeddings(struct router *r, const char *body, size_t len, gw_answer_cb done, void *arg)
+{
+	const struct config *cfg = router_config(r);
+	struct llm_request req;
+	struct embed_job *j;
+	struct gw_answer *a;
+	struct gw_bad bad;
+	cJSON *root;
+
 	memset(&bad, 0, sizeof bad);
-	memset(&p, 0, sizeof p);
 	llm_request_init(&req);
 	j = xcalloc(1, sizeof *j);
 	buf_init(&j->attempts);
@@ -506,130 +638,19 @@ gw_embeddings(struct router *r, const char *body, size_t len, gw_answer_cb done,
 	j->done = done;
 	j->arg = arg;
 	j->start_us = clock_mono_us();
-	p.bad = &bad;
-	p.ask = &ask;
-	p.req = &req;
 	root = cJSON_ParseWithLength(body, len);
-	if (!cJSON_IsObject(root)) {
-		gw_bad_set(&bad, NULL, "the request body must be a JSON object");
-		goto refuse;
-	}
-	cJSON_ArrayForEach(v, root)
-	{
-		const char *const *k;
-
-		for (k = known; *k != NULL && strcmp(*k, v->string) != 0; k++)
-			;
-		if (*k == NULL) {
-			gw_bad_set(&bad, v->string, "%s: not supported by the embeddings endpoint",
-			    v->string);
-			goto refuse;
-		}
-	}
-	v = cJSON_GetObjectItemCaseSensitive(root, "model");
-	if (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
-	    strlen(v->valuestring) >= sizeof j->model) {
-		gw_bad_set(&bad, "model", "model: required (a model alias or a route name)");
-		goto refuse;
-	}
-	strlcpy_(j->model, v->valuestring, sizeof j->model);
-	if (gw_resolve_model(cfg, j->model, &req, &bad) != 0)
-		goto refuse;
-	if (req.route != NULL)
-		strlcpy_(j->route, req.route, sizeof j->route);
-	v = cJSON_GetObjectItemCaseSensitive(root, "input");
-	if (v == NULL) {
-		gw_bad_set(&bad, "input", "input: required");
-		goto refuse;
-	}
-	if (embed_inputs(v, &j->n_inputs, &bad) != 0)
-		goto refuse;
-	j->input = gw_json_text(v);
-	v = cJSON_GetObjectItemCaseSensitive(root, "encoding_format");
-	if (v != NULL && !cJSON_IsNull(v)) {
-		if (!cJSON_IsString(v) ||
-		    (strcmp(v->valuestring, "float") != 0 &&
-		        strcmp(v->valuestring, "base64") != 0)) {
-			gw_bad_set(&bad, "encoding_format",
-			    "encoding_format: expected \"float\" or \"base64\"");
-			goto refuse;
-		}
-		j->base64 = strcmp(v->valuestring, "base64") == 0;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(root, "dimensions");
-	if (v != NULL && !cJSON_IsNull(v) &&
-	    gw_want_int(&p, v, "dimensions", 1, 65536, &j->dimensions) != 0)
-		goto refuse;
-	v = cJSON_GetObjectItemCaseSensitive(root, "user");
-	if (v != NULL && !cJSON_IsNull(v)) {
-		if (!cJSON_IsString(v)) {
-			gw_bad_set(&bad, "user", "user: expected a string");
-			goto refuse;
-		}
-		j->user = xstrdup(v->valuestring);
-	}
-	j->n_cand = candidates(r, &req, has_embeddings, j->cand, nitems(j->cand), &known_n);
-	if (known_n == 0) {
-		gw_bad_set(&bad, "model",
-		    "model: no provider serving \"%s\" has an embeddings API (OpenAI, Azure, "
-		    "Mistral, "
-		    "vLLM, llama.cpp and Ollama have)",
-		    j->model);
-		goto refuse;
-	}
-	/* A provider that cannot take a field is left out; none: the field is refused. */
-	{
-		struct embed_request er = {j->input, j->dimensions, j->user};
-		struct llm_error why;
-		size_t k = 0;
-
-		llm_error_clear(&why);
-		for (size_t i = 0; i < j->n_cand; i++)
-			if (adapter_embed_for(j->cand[i].conf)->check(j->cand[i].conf, &er, &why) ==
-			    0)
-				j->cand[k++] = j->cand[i];
-		if (k == 0 && j->n_cand > 0) {
-			gw_bad_set(&bad, why.param, "no provider for %s can honour %s: %s",
-			    j->model, why.param[0] != '\0' ? why.param : "the request",
-			    why.message);
-			goto refuse;
-		}
-		j->n_cand = k;
-	}
-	if (st != NULL && cfg->budget.daily_usd > 0) {
-		struct llm_usage u;
-		int unpriced = 0, rc;
-		double most = 0;
-
-		memset(&u, 0, sizeof u);
-		u.input_tokens = (int64_t)(strlen(j->input) + 3) / 4 + 16;
-		for (size_t i = 0; i < j->n_cand; i++) {
-			double c = router_cost(cfg, j->cand[i].alias, &u, &unpriced);
-			if (c > most)
-				most = c;
-		}
-		rc = budget_reserve(st, &cfg->budget, most, &j->reservation, &cause);
-		if (rc != 0) {
-			struct gw_answer *a = answer_error(GW_OPENAI, rc == 1 ? 429 : 500,
-			    rc == 1 ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL,
-			    cause != NULL ? cause : "budget check failed", NULL);
-			free(cause);
-			cJSON_Delete(root);
-			llm_request_free(&req);
-			embed_job_free(j);
-			done(arg, a);
-			return;
-		}
-	}
+	if (embed_parse(j, root, cfg, &req, &bad) != 0 || embed_pick(j, &req, &bad) != 0)
+		a = answer_error(GW_OPENAI, 400, LLM_ERR_BAD_REQUEST, bad.message, bad.param);
+	else
+		a = embed_reserve(j, cfg, router_store(r));
 	cJSON_Delete(root);
 	llm_request_free(&req);
+	if (a != NULL) {
+		embed_job_free(j);
+		done(arg, a);
+		return;
+	}
 	embed_next(j);
-	return;
-refuse:
-	cJSON_Delete(root);
-	llm_request_free(&req);
-	embed_job_free(j);
-	done(arg, answer_error(GW_OPENAI, 400, LLM_ERR_BAD_REQUEST, bad.message, bad.param));
 }
 
 /* ---- count_tokens ---- */

@@ -1,5 +1,7 @@
 /*
  * gateway_priv.h: shared between gateway.c (the server, a request's life),
+ * gateway_ops.c (/health, /ready, /v1/models, the access log, reloads,
+ * draining and shutdown),
  * gateway_wire*.c (the client formats), gateway_embed.c (/v1/embeddings and
  * /v1/messages/count_tokens), gateway_metrics.c (/metrics),
  * gateway_admin.c (/admin/v1/) and gateway_local.c (the Unix socket and the
@@ -13,6 +15,7 @@
 #ifndef LLMDECK_GATEWAY_PRIV_H
 #define LLMDECK_GATEWAY_PRIV_H
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -258,6 +261,17 @@ void gw_req_unref(struct gw_req *);
 int gw_token_equal(const char *want, const char *given);
 /* A libmicrohttpd daemon running the gateway's handler on a bound listening socket. */
 struct MHD_Daemon *gw_daemon_start(struct gateway *, int listen_fd, int ipv6, unsigned threads);
+/* Drop a reference to the gateway; the last one frees it. */
+void gw_unref(struct gateway *);
+/* Queue a JSON response (takes o). */
+enum MHD_Result gw_reply_json(struct gw_req *, int status, cJSON *o);
+
+/* gateway_ops.c: /health, /ready, GET /v1/models once the request is admitted; one
+ * access log line for a completed LLM request. */
+enum MHD_Result gw_serve_health(struct gw_req *);
+enum MHD_Result gw_serve_ready(struct gw_req *);
+enum MHD_Result gw_serve_models(struct gw_req *);
+void gw_access_log_line(struct gw_req *);
 
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);
