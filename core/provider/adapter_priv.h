@@ -1,5 +1,5 @@
 /*
- * adapter_priv.h: what the adapter implementations share (adapter.c holds it).
+ * adapter_priv.h: what the adapter implementations share (adapter.c and adapter_error.c hold it).
  * Not for use outside the adapters and their tests.
  */
 #ifndef LLMDECK_ADAPTER_PRIV_H

@@ -1012,41 +1012,12 @@ sim_tls_load(struct sim *s, char **cause)
 	return 0;
 }
 
-struct sim *
-sim_start(const struct sim_opts *opts, char **cause)
+/* A new simulator's state from opts: settings, random streams, cache, lock. */
+static struct sim *
+sim_alloc(const struct sim_opts *opts)
 {
 	struct sim *s;
-	struct sockaddr_in a4;
-	struct sockaddr_in6 a6;
-	struct sockaddr *sa;
-	unsigned int flags, limit;
-	const union MHD_DaemonInfo *info;
-	const char *host = opts->host[0] != '\0' ? opts->host : "127.0.0.1";
 	pthread_condattr_t ca;
-	struct MHD_OptionItem tls[3] = {
-	    {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
-	long fds;
-	int v6 = 0;
-
-	if (sim_opts_check(opts, cause) != 0)
-		return NULL;
-	memset(&a4, 0, sizeof a4);
-	memset(&a6, 0, sizeof a6);
-	if (strcmp(host, "localhost") == 0)
-		host = "127.0.0.1";
-	if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
-		a4.sin_family = AF_INET;
-		a4.sin_port = htons((uint16_t)opts->port);
-		sa = (struct sockaddr *)&a4;
-	} else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
-		a6.sin6_family = AF_INET6;
-		a6.sin6_port = htons((uint16_t)opts->port);
-		sa = (struct sockaddr *)&a6;
-		v6 = 1;
-	} else {
-		*cause = xasprintf("bad listen address \"%s\"", host);
-		return NULL;
-	}
 
 	s = xcalloc(1, sizeof *s);
 	s->opts = *opts;
@@ -1072,6 +1043,18 @@ sim_start(const struct sim_opts *opts, char **cause)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	return s;
+}
+
+/* The HTTP daemon on sa (TLS if s has a certificate): 0, or -1 and cause. */
+static int
+sim_daemon_start(struct sim *s, struct sockaddr *sa, int v6, const char *host, char **cause)
+{
+	const struct sim_opts *opts = &s->opts;
+	unsigned int flags, limit;
+	struct MHD_OptionItem tls[3] = {
+	    {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+	long fds;
 
 	fds = fd_limit(); /* the command raised it, if it wanted more */
 	limit = fds > 256 ? (unsigned)(fds - 64) : 200;
@@ -1085,7 +1068,7 @@ sim_start(const struct sim_opts *opts, char **cause)
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	if (sim_tls_load(s, cause) != 0)
-		goto fail;
+		return -1;
 	if (s->tls_cert != NULL) {
 		tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
 		tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
@@ -1099,8 +1082,45 @@ sim_start(const struct sim_opts *opts, char **cause)
 	if (s->daemon == NULL) {
 		*cause = xasprintf("%s: cannot listen on %s:%d: %s", s->opts.name, host, opts->port,
 		    errno != 0 ? strerror(errno) : "libmicrohttpd failed");
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+struct sim *
+sim_start(const struct sim_opts *opts, char **cause)
+{
+	struct sim *s;
+	struct sockaddr_in a4;
+	struct sockaddr_in6 a6;
+	struct sockaddr *sa;
+	const union MHD_DaemonInfo *info;
+	const char *host = opts->host[0] != '\0' ? opts->host : "127.0.0.1";
+	int v6 = 0;
+
+	if (sim_opts_check(opts, cause) != 0)
+		return NULL;
+	memset(&a4, 0, sizeof a4);
+	memset(&a6, 0, sizeof a6);
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons((uint16_t)opts->port);
+		sa = (struct sockaddr *)&a4;
+	} else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
+		a6.sin6_family = AF_INET6;
+		a6.sin6_port = htons((uint16_t)opts->port);
+		sa = (struct sockaddr *)&a6;
+		v6 = 1;
+	} else {
+		*cause = xasprintf("bad listen address \"%s\"", host);
+		return NULL;
+	}
+
+	s = sim_alloc(opts);
+	if (sim_daemon_start(s, sa, v6, host, cause) != 0)
+		goto fail;
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : opts->port;
 	if (v6)

@@ -311,10 +311,106 @@ anth_content(const struct gen *g)
 	return content;
 }
 
+/* A whole (not streamed) Messages answer. */
+static void
+anth_answer_whole(const struct sim_call *c, struct gen *g, const char *stop, struct sim_reply *r)
+{
+	cJSON *j;
+
+	sim_wire_content_type_json(c, r);
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "model", g->model);
+	cJSON_AddStringToObject(j, "id", g->id);
+	cJSON_AddStringToObject(j, "type", "message");
+	cJSON_AddStringToObject(j, "role", "assistant");
+	cJSON_AddItemToObject(j, "content", anth_content(g));
+	cJSON_AddStringToObject(j, "stop_reason", stop);
+	if (g->stopped != NULL && !g->cut)
+		cJSON_AddStringToObject(j, "stop_sequence", g->stopped);
+	else
+		cJSON_AddNullToObject(j, "stop_sequence");
+	cJSON_AddItemToObject(j, "usage", anth_usage(g, 1));
+	sim_wire_reply_json(r, 200, j);
+}
+
+/* The thinking block of a stream, at index: start, ping, deltas, signature, stop. */
+static void
+anth_stream_thinking(struct gen *g, int index, struct sim_reply *r)
+{
+	cJSON *j, *d;
+
+	sim_reply_chunk(r, 0,
+	    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+	    "\"index\":%d,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\","
+	    "\"signature\":\"\"}}\n\n",
+	    index);
+	sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+	anth_deltas(r, index, "thinking_delta", "thinking", g->thinking_text, 1);
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "type", "content_block_delta");
+	cJSON_AddNumberToObject(j, "index", index);
+	d = cJSON_AddObjectToObject(j, "delta");
+	cJSON_AddStringToObject(d, "type", "signature_delta");
+	cJSON_AddStringToObject(d, "signature", g->signature);
+	chunk_json(r, 0, "event: content_block_delta\ndata: ", j, "\n\n");
+	anth_block_stop(r, index);
+}
+
+/* Tool call i of a stream as the tool_use block at index. */
+static void
+anth_stream_tool_use(struct gen *g, size_t i, int index, struct sim_reply *r)
+{
+	cJSON *j, *cb;
+
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "type", "content_block_start");
+	cJSON_AddNumberToObject(j, "index", index);
+	cb = cJSON_AddObjectToObject(j, "content_block");
+	cJSON_AddStringToObject(cb, "type", "tool_use");
+	cJSON_AddStringToObject(cb, "id", g->calls[i].id);
+	cJSON_AddStringToObject(cb, "name", g->calls[i].name);
+	cJSON_AddObjectToObject(cb, "input");
+	chunk_json(r, 0, "event: content_block_start\ndata: ", j, "\n\n");
+	if (index == 0)
+		sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+	/* the API opens with an empty partial_json, then the arguments in pieces */
+	sim_reply_chunk(r, 0,
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+	    "\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}"
+	    "\n\n",
+	    index);
+	anth_deltas(r, index, "input_json_delta", "partial_json", g->calls[i].args, 0);
+	anth_block_stop(r, index);
+}
+
+/* A stream's end: message_delta with the stop reason and usage, then message_stop. */
+static void
+anth_stream_end(struct gen *g, const char *stop, struct sim_reply *r)
+{
+	cJSON *j, *d, *u;
+
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "type", "message_delta");
+	d = cJSON_AddObjectToObject(j, "delta");
+	cJSON_AddStringToObject(d, "stop_reason", stop);
+	if (g->stopped != NULL && !g->cut)
+		cJSON_AddStringToObject(d, "stop_sequence", g->stopped);
+	else
+		cJSON_AddNullToObject(d, "stop_sequence");
+	u = cJSON_AddObjectToObject(j, "usage");
+	cJSON_AddNumberToObject(u, "input_tokens", (double)g->in_tokens);
+	cJSON_AddNumberToObject(u, "cache_creation_input_tokens",
+	    (double)(g->cache_write + g->cache_write_1h));
+	cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)g->cache_read);
+	cJSON_AddNumberToObject(u, "output_tokens", (double)g->out_tokens);
+	chunk_json(r, 0, "event: message_delta\ndata: ", j, "\n\n");
+	sim_reply_chunk(r, 0, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+}
+
 static void
 anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 {
-	cJSON *j, *m, *d, *u, *cb;
+	cJSON *j, *m;
 	const char *stop = g->cut ? "max_tokens"
 	    : g->ncalls > 0       ? "tool_use"
 	    : g->stopped != NULL  ? "stop_sequence"
@@ -325,20 +421,7 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	r->status = 200;
 	sim_wire_common_headers(c, r);
 	if (!g->stream) {
-		sim_wire_content_type_json(c, r);
-		j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "model", g->model);
-		cJSON_AddStringToObject(j, "id", g->id);
-		cJSON_AddStringToObject(j, "type", "message");
-		cJSON_AddStringToObject(j, "role", "assistant");
-		cJSON_AddItemToObject(j, "content", anth_content(g));
-		cJSON_AddStringToObject(j, "stop_reason", stop);
-		if (g->stopped != NULL && !g->cut)
-			cJSON_AddStringToObject(j, "stop_sequence", g->stopped);
-		else
-			cJSON_AddNullToObject(j, "stop_sequence");
-		cJSON_AddItemToObject(j, "usage", anth_usage(g, 1));
-		sim_wire_reply_json(r, 200, j);
+		anth_answer_whole(c, g, stop, r);
 		return;
 	}
 	r->stream = 1;
@@ -356,23 +439,8 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	cJSON_AddNullToObject(m, "stop_sequence");
 	cJSON_AddItemToObject(m, "usage", anth_usage(g, 0));
 	chunk_json(r, 0, "event: message_start\ndata: ", j, "\n\n");
-	if (g->thinking) {
-		sim_reply_chunk(r, 0,
-		    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
-		    "\"index\":%d,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\","
-		    "\"signature\":\"\"}}\n\n",
-		    index);
-		sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
-		anth_deltas(r, index, "thinking_delta", "thinking", g->thinking_text, 1);
-		j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "type", "content_block_delta");
-		cJSON_AddNumberToObject(j, "index", index);
-		d = cJSON_AddObjectToObject(j, "delta");
-		cJSON_AddStringToObject(d, "type", "signature_delta");
-		cJSON_AddStringToObject(d, "signature", g->signature);
-		chunk_json(r, 0, "event: content_block_delta\ndata: ", j, "\n\n");
-		anth_block_stop(r, index++);
-	}
+	if (g->thinking)
+		anth_stream_thinking(g, index++, r);
 	if (g->ncalls == 0) {
 		sim_reply_chunk(r, 0,
 		    "event: content_block_start\ndata: {\"type\":\"content_block_start\","
@@ -383,43 +451,9 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		anth_deltas(r, index, "text_delta", "text", g->text, 1);
 		anth_block_stop(r, index++);
 	}
-	for (size_t i = 0; i < g->ncalls; i++, index++) {
-		j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "type", "content_block_start");
-		cJSON_AddNumberToObject(j, "index", index);
-		cb = cJSON_AddObjectToObject(j, "content_block");
-		cJSON_AddStringToObject(cb, "type", "tool_use");
-		cJSON_AddStringToObject(cb, "id", g->calls[i].id);
-		cJSON_AddStringToObject(cb, "name", g->calls[i].name);
-		cJSON_AddObjectToObject(cb, "input");
-		chunk_json(r, 0, "event: content_block_start\ndata: ", j, "\n\n");
-		if (index == 0)
-			sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
-		/* the API opens with an empty partial_json, then the arguments in pieces */
-		sim_reply_chunk(r, 0,
-		    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-		    "\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}"
-		    "\n\n",
-		    index);
-		anth_deltas(r, index, "input_json_delta", "partial_json", g->calls[i].args, 0);
-		anth_block_stop(r, index);
-	}
-	j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "type", "message_delta");
-	d = cJSON_AddObjectToObject(j, "delta");
-	cJSON_AddStringToObject(d, "stop_reason", stop);
-	if (g->stopped != NULL && !g->cut)
-		cJSON_AddStringToObject(d, "stop_sequence", g->stopped);
-	else
-		cJSON_AddNullToObject(d, "stop_sequence");
-	u = cJSON_AddObjectToObject(j, "usage");
-	cJSON_AddNumberToObject(u, "input_tokens", (double)g->in_tokens);
-	cJSON_AddNumberToObject(u, "cache_creation_input_tokens",
-	    (double)(g->cache_write + g->cache_write_1h));
-	cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)g->cache_read);
-	cJSON_AddNumberToObject(u, "output_tokens", (double)g->out_tokens);
-	chunk_json(r, 0, "event: message_delta\ndata: ", j, "\n\n");
-	sim_reply_chunk(r, 0, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+	for (size_t i = 0; i < g->ncalls; i++, index++)
+		anth_stream_tool_use(g, i, index, r);
+	anth_stream_end(g, stop, r);
 }
 
 /* ---- openai, azure, mistral, ollama's /v1 ---- */

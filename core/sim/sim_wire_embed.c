@@ -165,16 +165,78 @@ embed_refuse(const struct sim_call *c, const char *param, const char *msg, struc
 		sim_wire_error_reply(c, 400, "invalid_request_error", NULL, param, msg, r);
 }
 
+/* Ollama's native answer into j: /api/embed's embeddings, or the legacy
+ * /api/embeddings' one embedding. */
+static void
+embed_reply_native(const struct sim_call *c, const char *m, const cJSON **items, int n, int dims,
+    long tokens, cJSON *j)
+{
+	cJSON *data;
+	char *s;
+
+	cJSON_AddStringToObject(j, "model", m);
+	data = cJSON_CreateArray();
+	for (int i = 0; i < n; i++) {
+		s = cJSON_IsString(items[i]) ? NULL : cJSON_PrintUnformatted(items[i]);
+		cJSON_AddItemToArray(data,
+		    embed_item(m, s != NULL ? s : items[i]->valuestring,
+		        strlen(s != NULL ? s : items[i]->valuestring), dims, 0));
+		cJSON_free(s);
+	}
+	if (c->legacy_embed) {
+		cJSON_AddItemToObject(j, "embedding", cJSON_DetachItemFromArray(data, 0));
+		cJSON_DeleteItemFromObject(j, "model");
+		cJSON_Delete(data);
+	} else {
+		cJSON_AddItemToObject(j, "embeddings", data);
+		cJSON_AddNumberToObject(j, "total_duration", 14143917.0);
+		cJSON_AddNumberToObject(j, "load_duration", 1019500.0);
+		cJSON_AddNumberToObject(j, "prompt_eval_count", (double)tokens);
+	}
+}
+
+/* The OpenAI-shaped answer (OpenAI, Azure, Mistral) into j: a list of embeddings and usage. */
+static void
+embed_reply_list(const struct sim_call *c, const char *m, const cJSON **items, int n, int dims,
+    int b64, long tokens, cJSON *j)
+{
+	cJSON *data, *e, *u;
+	char id[64], *s;
+
+	if (c->protocol == SIM_MISTRAL) {
+		sim_wire_make_id(c, 3, "", SIM_WIRE_HEX, 32, id, sizeof id);
+		cJSON_AddStringToObject(j, "id", id);
+	}
+	cJSON_AddStringToObject(j, "object", "list");
+	data = cJSON_AddArrayToObject(j, "data");
+	for (int i = 0; i < n; i++) {
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "object", "embedding");
+		cJSON_AddNumberToObject(e, "index", i);
+		s = cJSON_IsString(items[i]) ? NULL : cJSON_PrintUnformatted(items[i]);
+		cJSON_AddItemToObject(e, "embedding",
+		    embed_item(m, s != NULL ? s : items[i]->valuestring,
+		        strlen(s != NULL ? s : items[i]->valuestring), dims, b64));
+		cJSON_free(s);
+		cJSON_AddItemToArray(data, e);
+	}
+	cJSON_AddStringToObject(j, "model", m);
+	u = cJSON_AddObjectToObject(j, "usage");
+	cJSON_AddNumberToObject(u, "prompt_tokens", (double)tokens);
+	cJSON_AddNumberToObject(u, "total_tokens", (double)tokens);
+	if (c->protocol == SIM_MISTRAL)
+		cJSON_AddNumberToObject(u, "completion_tokens", 0);
+}
+
 void
 sim_wire_embeddings(const struct sim_call *c, struct sim_reply *r)
 {
 	cJSON *root = cJSON_ParseWithLength(c->body != NULL ? c->body : "", c->body_len);
 	const cJSON *model, *input, *dimv, *fmt, **items = NULL;
 	const char *m;
-	cJSON *j, *data, *e, *u;
+	cJSON *j;
 	int native = c->ep == SIM_EP_OLLAMA_EMBED, n, dims, b64;
 	long tokens;
-	char id[64], *s;
 
 	if (sim_wire_check_embeddings(c, root, r) != 0)
 		goto out;
@@ -225,52 +287,10 @@ sim_wire_embeddings(const struct sim_call *c, struct sim_reply *r)
 	sim_wire_common_headers(c, r);
 	sim_wire_content_type_json(c, r);
 	j = cJSON_CreateObject();
-	if (native) {
-		cJSON_AddStringToObject(j, "model", m);
-		data = cJSON_CreateArray();
-		for (int i = 0; i < n; i++) {
-			s = cJSON_IsString(items[i]) ? NULL : cJSON_PrintUnformatted(items[i]);
-			cJSON_AddItemToArray(data,
-			    embed_item(m, s != NULL ? s : items[i]->valuestring,
-			        strlen(s != NULL ? s : items[i]->valuestring), dims, 0));
-			cJSON_free(s);
-		}
-		if (c->legacy_embed) {
-			cJSON_AddItemToObject(j, "embedding", cJSON_DetachItemFromArray(data, 0));
-			cJSON_DeleteItemFromObject(j, "model");
-			cJSON_Delete(data);
-		} else {
-			cJSON_AddItemToObject(j, "embeddings", data);
-			cJSON_AddNumberToObject(j, "total_duration", 14143917.0);
-			cJSON_AddNumberToObject(j, "load_duration", 1019500.0);
-			cJSON_AddNumberToObject(j, "prompt_eval_count", (double)tokens);
-		}
-		sim_wire_reply_json(r, 200, j);
-		goto out;
-	}
-	if (c->protocol == SIM_MISTRAL) {
-		sim_wire_make_id(c, 3, "", SIM_WIRE_HEX, 32, id, sizeof id);
-		cJSON_AddStringToObject(j, "id", id);
-	}
-	cJSON_AddStringToObject(j, "object", "list");
-	data = cJSON_AddArrayToObject(j, "data");
-	for (int i = 0; i < n; i++) {
-		e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "object", "embedding");
-		cJSON_AddNumberToObject(e, "index", i);
-		s = cJSON_IsString(items[i]) ? NULL : cJSON_PrintUnformatted(items[i]);
-		cJSON_AddItemToObject(e, "embedding",
-		    embed_item(m, s != NULL ? s : items[i]->valuestring,
-		        strlen(s != NULL ? s : items[i]->valuestring), dims, b64));
-		cJSON_free(s);
-		cJSON_AddItemToArray(data, e);
-	}
-	cJSON_AddStringToObject(j, "model", m);
-	u = cJSON_AddObjectToObject(j, "usage");
-	cJSON_AddNumberToObject(u, "prompt_tokens", (double)tokens);
-	cJSON_AddNumberToObject(u, "total_tokens", (double)tokens);
-	if (c->protocol == SIM_MISTRAL)
-		cJSON_AddNumberToObject(u, "completion_tokens", 0);
+	if (native)
+		embed_reply_native(c, m, items, n, dims, tokens, j);
+	else
+		embed_reply_list(c, m, items, n, dims, b64, tokens, j);
 	sim_wire_reply_json(r, 200, j);
 out:
 	free(items);
