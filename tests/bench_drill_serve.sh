@@ -24,21 +24,20 @@ wait_line() {
 	echo "bench_drill_serve: no \"$2\" in $1" >&2; cat "$1" >&2; exit 1
 }
 
+# Started here, not in $(...): a subshell would keep the pid from the cleanup.
 start_sim() { # name protocol [flags]
 	name=$1; proto=$2; shift 2
 	"$BIN" sim --protocol "$proto" --listen 127.0.0.1:0 --name "$name" "$@" \
 	    >"$dir/$name.out" 2>&1 & pids="$pids $!"
-	wait_line "$dir/$name.out" "listening on"
 }
 
-P=$(start_sim primary anthropic)
-F1=$(start_sim fb-openai openai)
-F2=$(start_sim fb-mistral mistral)
+start_sim primary anthropic; P=$(wait_line "$dir/primary.out" "listening on")
+start_sim fb-openai openai; F1=$(wait_line "$dir/fb-openai.out" "listening on")
+start_sim fb-mistral mistral; F2=$(wait_line "$dir/fb-mistral.out" "listening on")
 
-serve() { # config-file -> url
+serve() { # config-file; its URL: wait_line "$1.out" "listening on"
 	"$BIN" serve --db "$dir/$(basename "$1").db" --listen 127.0.0.1:0 --config "$1" \
 	    >"$1.out" 2>&1 & pids="$pids $!"
-	wait_line "$1.out" "listening on"
 }
 
 cat >"$dir/drill.json" <<JSON
@@ -52,7 +51,7 @@ cat >"$dir/drill.json" <<JSON
 JSON
 NO_KEY=sk-sim
 export NO_KEY
-GW=$(serve "$dir/drill.json")
+serve "$dir/drill.json"; GW=$(wait_line "$dir/drill.json.out" "listening on")
 
 export dir
 # xargs runs sh -c: give it the function through a file it sources.
@@ -104,7 +103,7 @@ echo " that ended without [DONE] or an error: a silent cut, must be 0)"
 
 # Hedging: a 3 s primary against a 20 ms fallback.
 sed 's/"cache":/"hedge":{"after_ms":300},"cache":/' "$dir/drill.json" >"$dir/hedge.json"
-GWH=$(serve "$dir/hedge.json")
+serve "$dir/hedge.json"; GWH=$(wait_line "$dir/hedge.json.out" "listening on")
 curl -s -o /dev/null -d '{"latency_ms":20}' "$F1/_sim/control"
 curl -s -o /dev/null -d '{"latency_ms":20}' "$F2/_sim/control"
 N=32
