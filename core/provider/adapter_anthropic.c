@@ -638,11 +638,7 @@ anthropic_parse_response(const char *body, size_t len, struct llm_response *out,
 
 fail:
 	cJSON_Delete(root);
-	for (size_t i = 0; i < out->n_parts; i++)
-		llm_part_free(&out->parts[i]);
-	free(out->parts);
-	out->parts = NULL;
-	out->n_parts = 0;
+	llm_response_drop_parts(out);
 	return -1;
 }
 

@@ -590,11 +590,7 @@ adapter_openai_parse(const char *body, size_t len, struct llm_response *out, str
 
 fail:
 	cJSON_Delete(root);
-	for (size_t i = 0; i < out->n_parts; i++)
-		llm_part_free(&out->parts[i]);
-	free(out->parts);
-	out->parts = NULL;
-	out->n_parts = 0;
+	llm_response_drop_parts(out);
 	return -1;
 }
 

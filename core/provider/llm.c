@@ -365,6 +365,14 @@ llm_response_free(struct llm_response *r)
 	memset(r, 0, sizeof *r);
 }
 
+void
+llm_response_drop_parts(struct llm_response *r)
+{
+	parts_free(r->parts, r->n_parts);
+	r->parts = NULL;
+	r->n_parts = 0;
+}
+
 struct llm_part *
 llm_response_add_part(struct llm_response *r, enum llm_part_type type)
 {

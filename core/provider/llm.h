@@ -243,6 +243,8 @@ struct llm_response {
 
 void llm_response_init(struct llm_response *);
 void llm_response_free(struct llm_response *);
+/* Free the parts a failed parse had added (the rest of the response stays). */
+void llm_response_drop_parts(struct llm_response *);
 /* Append a part; returns it, zeroed but for its type. */
 struct llm_part *llm_response_add_part(struct llm_response *, enum llm_part_type);
 /* Number of TOOL_CALL parts. */
