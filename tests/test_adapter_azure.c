@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "adapter.h"
+#include "adapter_embed.h"
 #include "adapter_testutil.h"
 
 static const struct adapter *A = &adapter_azure;
@@ -344,6 +345,40 @@ test_azure_entra_token(void **state)
 	llm_request_free(&r);
 }
 
+/* Embeddings follow the chat adapter's URL and auth rules: the deployment path or
+ * the v1 path (model in the body), api-key or the Entra ID bearer. */
+static void
+test_azure_embeddings_request(void **state)
+{
+	struct provider_conf c = adtest_conf(PROVIDER_AZURE, FLAVOR_OPENAI,
+	    "https://myres.openai.azure.com/openai", "k");
+	const struct adapter_embed *e = adapter_embed_for(&c);
+	struct embed_request req = {"\"hello\"", 0, NULL};
+	struct adapter_http h;
+	char *cause = NULL;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(e->build(&c, "emb-dep", &req, &h, &cause), 0);
+	assert_non_null(strstr(h.url,
+	    "https://myres.openai.azure.com/openai/deployments/emb-dep/"
+	    "embeddings?api-version="));
+	assert_string_equal(adtest_header(&h, "api-key"), "k");
+	assert_null(strstr(h.body, "\"model\""));
+	adapter_http_free(&h);
+
+	c.api_version = (char *)"v1";
+	c.entra_token_env = (char *)"LLMDECK_TEST_ENTRA_TOKEN";
+	setenv("LLMDECK_TEST_ENTRA_TOKEN", "eyJ0eXAi.emb", 1);
+	assert_int_equal(e->build(&c, "emb-dep", &req, &h, &cause), 0);
+	assert_string_equal(h.url, "https://myres.openai.azure.com/openai/v1/embeddings");
+	assert_string_equal(adtest_header(&h, "authorization"), "Bearer eyJ0eXAi.emb");
+	assert_null(adtest_header(&h, "api-key"));
+	assert_non_null(strstr(h.body, "\"model\":\"emb-dep\""));
+	adapter_http_free(&h);
+	unsetenv("LLMDECK_TEST_ENTRA_TOKEN");
+}
+
 /* Azure's API has no top_k, no metadata (GA 2024-10-21), takes the rest as OpenAI does. */
 static void
 test_azure_check(void **state)
@@ -379,6 +414,7 @@ main(void)
 	    cmocka_unit_test(test_azure_max_completion_tokens),
 	    cmocka_unit_test(test_azure_v1_path),
 	    cmocka_unit_test(test_azure_entra_token),
+	    cmocka_unit_test(test_azure_embeddings_request),
 	    cmocka_unit_test(test_azure_check),
 	};
 

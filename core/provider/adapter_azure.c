@@ -35,8 +35,8 @@ azure_ends_with(const char *s, size_t len, const char *suffix)
 }
 
 /* The v1 API: api_version "v1", or a base URL that already ends in /openai/v1. */
-static int
-azure_v1(const struct provider_conf *conf)
+int
+adapter_azure_v1(const struct provider_conf *conf)
 {
 	size_t len;
 
@@ -51,8 +51,8 @@ azure_v1(const struct provider_conf *conf)
 }
 
 /* The resource endpoint: the base URL without /openai (adapter_base_url took /v1 off). */
-static int
-azure_endpoint(const struct provider_conf *conf, char **base, char **cause)
+int
+adapter_azure_endpoint(const struct provider_conf *conf, char **base, char **cause)
 {
 	size_t len;
 
@@ -65,8 +65,8 @@ azure_endpoint(const struct provider_conf *conf, char **base, char **cause)
 }
 
 /* The Entra ID token now, or NULL (unset, empty, or holding what a header cannot). */
-static const char *
-azure_entra_token(const struct provider_conf *conf)
+const char *
+adapter_azure_token(const struct provider_conf *conf)
 {
 	const char *t = conf->entra_token_env != NULL ? getenv(conf->entra_token_env) : NULL;
 
@@ -78,13 +78,13 @@ azure_entra_token(const struct provider_conf *conf)
 	return t;
 }
 
-static void
-azure_auth(const struct provider_conf *conf, struct adapter_http *out)
+void
+adapter_azure_auth(const struct provider_conf *conf, struct adapter_http *out)
 {
 	const char *token;
 
 	if (conf->entra_token_env != NULL) {
-		if ((token = azure_entra_token(conf)) != NULL)
+		if ((token = adapter_azure_token(conf)) != NULL)
 			adapter_http_header(out, "Authorization: Bearer %s", token);
 	} else if (conf->api_key != NULL)
 		adapter_http_header(out, "api-key: %s", conf->api_key);
@@ -94,7 +94,7 @@ static int
 azure_check_request(const struct provider_conf *conf, const struct model_conf *m,
     const char *model_id, const struct llm_request *req, struct llm_error *why)
 {
-	if (conf->entra_token_env != NULL && azure_entra_token(conf) == NULL)
+	if (conf->entra_token_env != NULL && adapter_azure_token(conf) == NULL)
 		return adapter_refuse(why, "",
 		    "no Microsoft Entra ID token: the variable %s is unset, empty or not one line",
 		    conf->entra_token_env);
@@ -108,7 +108,7 @@ azure_build_request(const struct provider_conf *conf, const struct model_conf *m
 {
 	struct openai_body_opts o;
 	char *base, *dep, *ver;
-	int v1 = azure_v1(conf);
+	int v1 = adapter_azure_v1(conf);
 
 	(void)m;
 	adapter_http_init(out);
@@ -121,7 +121,7 @@ azure_build_request(const struct provider_conf *conf, const struct model_conf *m
 	o.model = v1 ? model_id : NULL;
 	o.max_completion_tokens = 1;
 	o.stream_options = 1;
-	if (azure_endpoint(conf, &base, cause) != 0)
+	if (adapter_azure_endpoint(conf, &base, cause) != 0)
 		return -1;
 	if (adapter_openai_body(req, stream, &o, out, "azure", cause) != 0) {
 		adapter_http_free(out);
@@ -139,7 +139,7 @@ azure_build_request(const struct provider_conf *conf, const struct model_conf *m
 		free(ver);
 		free(dep);
 	}
-	azure_auth(conf, out);
+	adapter_azure_auth(conf, out);
 	free(base);
 	return 0;
 }
@@ -184,17 +184,17 @@ azure_build_probe(const struct provider_conf *conf, struct adapter_http *out, ch
 	char *base, *ver;
 
 	adapter_http_init(out);
-	if (azure_endpoint(conf, &base, cause) != 0)
+	if (adapter_azure_endpoint(conf, &base, cause) != 0)
 		return -1;
 	out->method = xstrdup("GET");
-	if (azure_v1(conf))
+	if (adapter_azure_v1(conf))
 		out->url = xasprintf("%s/openai/v1/models", base);
 	else {
 		ver = azure_api_version(conf);
 		out->url = xasprintf("%s/openai/models?api-version=%s", base, ver);
 		free(ver);
 	}
-	azure_auth(conf, out);
+	adapter_azure_auth(conf, out);
 	free(base);
 	return 0;
 }

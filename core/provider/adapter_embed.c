@@ -15,11 +15,9 @@
  */
 #include "adapter_embed.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "adapter_priv.h"
 
@@ -164,50 +162,12 @@ mistral_build(const struct provider_conf *conf, const char *model_id,
 }
 
 static int
-ends_with(const char *s, size_t len, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
-}
-
-/* Azure's v1 API: api_version "v1", or a base URL ending in /openai/v1 (as adapter_azure.c). */
-static int
-azure_v1(const struct provider_conf *conf)
-{
-	size_t len;
-
-	if (conf->api_version != NULL && strcasecmp(conf->api_version, "v1") == 0)
-		return 1;
-	if (conf->base_url == NULL)
-		return 0;
-	len = strlen(conf->base_url);
-	while (len > 0 && conf->base_url[len - 1] == '/')
-		len--;
-	return ends_with(conf->base_url, len, "/openai/v1");
-}
-
-/* The Entra ID token now, or NULL (unset, empty, or not one header line). */
-static const char *
-azure_token(const struct provider_conf *conf)
-{
-	const char *t = conf->entra_token_env != NULL ? getenv(conf->entra_token_env) : NULL;
-
-	if (t == NULL || *t == '\0')
-		return NULL;
-	for (const char *p = t; *p != '\0'; p++)
-		if (iscntrl((unsigned char)*p))
-			return NULL;
-	return t;
-}
-
-static int
 azure_check(const struct provider_conf *conf, const struct embed_request *req,
     struct llm_error *why)
 {
 	(void)req;
 	llm_error_clear(why);
-	if (conf->entra_token_env != NULL && azure_token(conf) == NULL)
+	if (conf->entra_token_env != NULL && adapter_azure_token(conf) == NULL)
 		return adapter_refuse(why, "",
 		    "no Microsoft Entra ID token: the variable %s is unset, empty or not one line",
 		    conf->entra_token_env);
@@ -222,16 +182,12 @@ azure_build(const struct provider_conf *conf, const char *model_id, const struct
 	    ? conf->api_version
 	    : AZURE_EMBED_API_VERSION;
 	char *base, *dep, *v;
-	size_t len;
 	cJSON *root;
-	int v1 = azure_v1(conf);
+	int v1 = adapter_azure_v1(conf);
 
 	adapter_http_init(out);
-	if (adapter_base_url(conf, "azure embeddings", &base, cause) != 0)
+	if (adapter_azure_endpoint(conf, &base, cause) != 0)
 		return -1;
-	len = strlen(base);
-	if (ends_with(base, len, "/openai"))
-		base[len - 7] = '\0';
 	root = openai_body(v1 ? model_id : NULL, req);
 	out->method = xstrdup("POST");
 	if (v1)
@@ -244,11 +200,7 @@ azure_build(const struct provider_conf *conf, const char *model_id, const struct
 		free(dep);
 		free(v);
 	}
-	if (conf->entra_token_env != NULL) {
-		if (azure_token(conf) != NULL)
-			adapter_http_header(out, "Authorization: Bearer %s", azure_token(conf));
-	} else if (conf->api_key != NULL)
-		adapter_http_header(out, "api-key: %s", conf->api_key);
+	adapter_azure_auth(conf, out);
 	adapter_http_json(out, root, 0);
 	cJSON_Delete(root);
 	free(base);

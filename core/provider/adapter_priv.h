@@ -164,6 +164,16 @@ int adapter_stream_broken(struct adapter_stream *, const char *fmt, ...) PRINTFL
 /* An error object arrived in the stream: classify it by type/code; returns -1. */
 int adapter_stream_error_json(struct adapter_stream *, const cJSON *root);
 
+/* Azure's URL and auth rules, shared by its chat and embeddings adapters. */
+/* The v1 API: api_version "v1", or a base URL that already ends in /openai/v1. */
+int adapter_azure_v1(const struct provider_conf *);
+/* The resource endpoint: the base URL without /openai. 0, or -1 with *cause. */
+int adapter_azure_endpoint(const struct provider_conf *, char **base, char **cause);
+/* The Entra ID token now, or NULL (unset, empty, or not one header line). */
+const char *adapter_azure_token(const struct provider_conf *);
+/* The Entra ID bearer when configured, else the api-key header. */
+void adapter_azure_auth(const struct provider_conf *, struct adapter_http *);
+
 /* OpenAI's wire format, shared by the openai and azure adapters. */
 struct openai_body_opts {
 	const char *model;         /* NULL: no model field (azure) */
