@@ -43,7 +43,7 @@ adtest_read(const char *name, size_t *len)
 
 /* Text deltas onto r->text; every delta onto r->trace as one line:
  * "text P: ...", "thinking P: ...", "signature P: ...", "redacted P: ...",
- * "call P #I ID NAME", "args P #I: ..." (P the part, I the tool call index). */
+ * "reasoning P ID: ENCRYPTED", "call P #I ID NAME", "args P #I: ..." (P the part, I the tool call index). */
 static void
 adtest_delta(void *arg, const struct llm_delta *d)
 {
@@ -63,6 +63,10 @@ adtest_delta(void *arg, const struct llm_delta *d)
 		break;
 	case LLM_DELTA_REDACTED_THINKING:
 		buf_printf(&r->trace, "redacted %zu: %.*s\n", d->part, (int)d->len, d->text);
+		break;
+	case LLM_DELTA_REASONING_DONE:
+		buf_printf(&r->trace, "reasoning %zu %s: %.*s\n", d->part, d->id, (int)d->len,
+		    d->text);
 		break;
 	case LLM_DELTA_TOOL_CALL_START:
 		buf_printf(&r->trace, "call %zu #%d %s %s\n", d->part, d->index, d->id, d->name);

@@ -32,6 +32,27 @@ adapter_for_provider(const struct provider_conf *conf)
 	return adapter_for(conf->kind);
 }
 
+const struct adapter *
+adapter_for_request(const struct provider_conf *conf, const struct llm_request *req)
+{
+	(void)req; /* the Responses adapters come in with adapter_responses.c */
+	return adapter_for_provider(conf);
+}
+
+enum llm_api
+adapter_api(const struct provider_conf *conf, const struct llm_request *req)
+{
+	const struct adapter *ad = adapter_for_request(conf, req);
+
+	if (ad == &adapter_anthropic)
+		return LLM_API_ANTHROPIC;
+	if (ad == &adapter_openai || ad == &adapter_azure)
+		return LLM_API_OPENAI;
+	if (ad == &adapter_ollama)
+		return LLM_API_NONE;
+	return LLM_API_RESPONSES;
+}
+
 void
 adapter_http_init(struct adapter_http *h)
 {
@@ -283,6 +304,7 @@ adapter_check_part(const struct llm_part *p, enum llm_role role, size_t i, size_
 		break;
 	case LLM_PART_THINKING:
 	case LLM_PART_REDACTED_THINKING:
+	case LLM_PART_REASONING:
 		if (role != LLM_ROLE_ASSISTANT)
 			return adapter_refuse(why, path, "%s: thinking in a user message", path);
 		break;
@@ -490,7 +512,8 @@ adapter_part_field(struct llm_part *p, enum llm_delta_type type)
 	case LLM_DELTA_TEXT:
 	case LLM_DELTA_THINKING: return &p->text;
 	case LLM_DELTA_THINKING_SIGNATURE: return &p->signature;
-	case LLM_DELTA_REDACTED_THINKING: return &p->data;
+	case LLM_DELTA_REDACTED_THINKING:
+	case LLM_DELTA_REASONING_DONE: return &p->data;
 	case LLM_DELTA_TOOL_CALL_START:
 	case LLM_DELTA_TOOL_CALL_ARGS: return &p->arguments;
 	}

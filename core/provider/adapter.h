@@ -88,6 +88,16 @@ const struct adapter *adapter_for(enum provider_kind);
 /* The adapter a provider uses: its kind's, but Ollama's native API for the ollama flavor. */
 const struct adapter *adapter_for_provider(const struct provider_conf *);
 
+/*
+ * The adapter for one request on a provider: the provider's own, except that a
+ * request that came in through the Responses API (raw_body set) goes to an
+ * OpenAI or Azure provider through that provider's own Responses endpoint.
+ */
+const struct adapter *adapter_for_request(const struct provider_conf *, const struct llm_request *);
+/* The client API a provider's requests are built in for this request (same-kind
+ * passthrough goes only there): LLM_API_NONE for Ollama's native API. */
+enum llm_api adapter_api(const struct provider_conf *, const struct llm_request *);
+
 /* Shared by adapters: retry-after-ms / retry-after (seconds or HTTP date) and
  * x-should-retry into err. */
 void adapter_read_retry_headers(const struct http_headers *, struct llm_error *err);

@@ -28,7 +28,21 @@ static const char *const part_type_names[LLM_PART__COUNT] = {
     [LLM_PART_TOOL_RESULT] = "tool_result",
     [LLM_PART_THINKING] = "thinking",
     [LLM_PART_REDACTED_THINKING] = "redacted_thinking",
+    [LLM_PART_REASONING] = "reasoning",
 };
+
+const char *
+llm_api_name(enum llm_api api)
+{
+	static const char *const names[LLM_API__COUNT] = {
+	    [LLM_API_NONE] = "none",
+	    [LLM_API_OPENAI] = "openai",
+	    [LLM_API_ANTHROPIC] = "anthropic",
+	    [LLM_API_RESPONSES] = "responses",
+	};
+
+	return (unsigned)api < LLM_API__COUNT ? names[api] : "unknown";
+}
 
 const char *
 llm_part_type_name(enum llm_part_type t)
@@ -134,6 +148,7 @@ tool_free(struct llm_tool *t)
 	free(t->name);
 	free(t->description);
 	free(t->parameters);
+	free(t->extra);
 }
 
 void
@@ -159,6 +174,9 @@ llm_request_free(struct llm_request *r)
 	free(r->user);
 	free(r->metadata);
 	free(r->passthrough);
+	free(r->raw_body);
+	free(r->hosted_tools);
+	free(r->reasoning_summary);
 	free(r->quality);
 	free(r->complexity);
 	memset(r, 0, sizeof *r);
@@ -294,6 +312,7 @@ llm_request_copy(struct llm_request *dst, const struct llm_request *src)
 			dst->tools[i].name = dupnull(src->tools[i].name);
 			dst->tools[i].description = dupnull(src->tools[i].description);
 			dst->tools[i].parameters = dupnull(src->tools[i].parameters);
+			dst->tools[i].extra = dupnull(src->tools[i].extra);
 		}
 	}
 	dst->tool_choice_name = dupnull(src->tool_choice_name);
@@ -303,6 +322,9 @@ llm_request_copy(struct llm_request *dst, const struct llm_request *src)
 	dst->user = dupnull(src->user);
 	dst->metadata = dupnull(src->metadata);
 	dst->passthrough = dupnull(src->passthrough);
+	dst->raw_body = dupnull(src->raw_body);
+	dst->hosted_tools = dupnull(src->hosted_tools);
+	dst->reasoning_summary = dupnull(src->reasoning_summary);
 }
 
 static int
@@ -424,6 +446,16 @@ llm_response_replay(const struct llm_response *r, llm_delta_cb cb, void *arg)
 			break;
 		case LLM_PART_REDACTED_THINKING:
 			replay_one(cb, arg, LLM_DELTA_REDACTED_THINKING, i, 0, p->data);
+			break;
+		case LLM_PART_REASONING:
+			replay_one(cb, arg, LLM_DELTA_THINKING, i, 0, p->text);
+			memset(&d, 0, sizeof d);
+			d.type = LLM_DELTA_REASONING_DONE;
+			d.part = i;
+			d.id = p->id != NULL ? p->id : "";
+			d.text = p->data != NULL ? p->data : "";
+			d.len = strlen(d.text);
+			cb(arg, &d);
 			break;
 		case LLM_PART_TOOL_CALL:
 			memset(&d, 0, sizeof d);

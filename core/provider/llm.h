@@ -38,6 +38,11 @@ enum llm_part_type {
 	LLM_PART_TOOL_RESULT,       /* user: a tool's answer */
 	LLM_PART_THINKING,          /* assistant: reasoning text, with Anthropic's signature */
 	LLM_PART_REDACTED_THINKING, /* assistant: Anthropic's encrypted reasoning (data) */
+	/* assistant: an OpenAI Responses reasoning item: id (rs_...), its summary in
+	 * text (summary parts joined by a blank line), encrypted_content in data
+	 * (opaque: goes back to an OpenAI Responses provider as it came; every
+	 * other adapter leaves it out, as Chat Completions has no field for it). */
+	LLM_PART_REASONING,
 	LLM_PART__COUNT
 };
 const char *llm_part_type_name(enum llm_part_type);
@@ -94,6 +99,10 @@ struct llm_tool {
 	char *parameters;  /* JSON Schema of the arguments (an object) as text, or NULL: {} */
 	int strict;        /* OpenAI's function.strict: true (false is the default) */
 	enum llm_cache_mark cache;
+	/* Keys of the client's tool that the model does not carry (the AI SDK's
+	 * eager_input_streaming), as a JSON object, or NULL: merged into the tool
+	 * only by a provider of the request's passthrough_api, dropped by others. */
+	char *extra;
 };
 
 enum llm_tool_choice {
@@ -123,7 +132,10 @@ enum llm_api {
 	LLM_API_NONE,
 	LLM_API_OPENAI,    /* Chat Completions */
 	LLM_API_ANTHROPIC, /* Messages */
+	LLM_API_RESPONSES, /* OpenAI Responses (POST /v1/responses) */
+	LLM_API__COUNT
 };
+const char *llm_api_name(enum llm_api);
 
 /* A request as the caller asked for it. Strings are owned by the request. */
 struct llm_request {
@@ -162,9 +174,21 @@ struct llm_request {
 	 * (same-kind passthrough); fields the adapter wrote win. */
 	char *passthrough;
 	enum llm_api passthrough_api;
-	int stream;       /* deliver deltas as they arrive */
-	int no_cache;     /* skip the response cache for this request */
-	int timeout_ms;   /* overall deadline; 0: the provider's timeout_seconds */
+	/*
+	 * LLM_API_RESPONSES: the client's body as JSON (previous_response_id
+	 * already expanded into input), sent whole, with model and stream set, by
+	 * a provider that speaks the Responses API itself; the fields above are
+	 * its translation for every other provider. NULL otherwise.
+	 */
+	char *raw_body;
+	/* Responses built-in tools (web_search, file_search, code_interpreter,
+	 * computer_use...) as a JSON array: only a provider that speaks the
+	 * Responses API can run them; any other is skipped naming the tool. */
+	char *hosted_tools;
+	char *reasoning_summary; /* Responses reasoning.summary ("auto", "concise", "detailed") */
+	int stream;              /* deliver deltas as they arrive */
+	int no_cache;            /* skip the response cache for this request */
+	int timeout_ms;          /* overall deadline; 0: the provider's timeout_seconds */
 	char *quality;    /* "high" / "standard" / "low" or NULL (the cost optimizer's input) */
 	char *complexity; /* "complex" / "simple" or NULL */
 };
@@ -273,6 +297,9 @@ enum llm_delta_type {
 	LLM_DELTA_REDACTED_THINKING,  /* text, len: a redacted block's data, whole */
 	LLM_DELTA_TOOL_CALL_START,    /* index, id, name: a tool call begins */
 	LLM_DELTA_TOOL_CALL_ARGS,     /* index, text, len: a fragment of its arguments JSON */
+	/* id, text, len: a REASONING part's encrypted_content, whole, once the
+	 * item is done (its summary text came as LLM_DELTA_THINKING deltas). */
+	LLM_DELTA_REASONING_DONE,
 };
 
 struct llm_delta {

@@ -369,8 +369,9 @@ attempt_send(struct attempt *a, int others)
 	strlcpy_(a->alias, alias_for(q, p), sizeof a->alias);
 	a->start_us = clock_mono_us();
 	reserve_attempt(q, a);
-	if (p->adapter->build_request(p->conf, config_model(r->cfg, a->alias),
-	        model_id_for(r, a->alias), &q->req, q->req.stream, &a->ah, &cause) != 0) {
+	a->ad = adapter_for_request(p->conf, &q->req);
+	if (a->ad->build_request(p->conf, config_model(r->cfg, a->alias), model_id_for(r, a->alias),
+	        &q->req, q->req.stream, &a->ah, &cause) != 0) {
 		struct llm_error err;
 		double cost;
 		int unpriced;

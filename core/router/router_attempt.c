@@ -39,7 +39,7 @@ void
 attempt_free(struct attempt *a)
 {
 	if (a->stream != NULL)
-		a->q->r->providers[a->idx].adapter->stream_free(a->stream);
+		a->ad->stream_free(a->stream);
 	llm_response_free(&a->acc);
 	buf_free(&a->errbody);
 	adapter_http_free(&a->ah);
@@ -115,7 +115,7 @@ on_http_headers(void *arg, int status, const struct http_headers *h)
 	a->status = status;
 	a->last_byte_us = clock_mono_us();
 	if (a->q->req.stream && status >= 200 && status < 300) {
-		a->stream = a->q->r->providers[a->idx].adapter->stream_new();
+		a->stream = a->ad->stream_new();
 		a->serr = xmalloc(sizeof *a->serr);
 		llm_error_clear(a->serr);
 	}
@@ -125,7 +125,7 @@ int
 on_http_data(void *arg, const char *data, size_t len)
 {
 	struct attempt *a = arg;
-	const struct adapter *ad = a->q->r->providers[a->idx].adapter;
+	const struct adapter *ad = a->ad;
 
 	a->last_byte_us = clock_mono_us();
 	if (a->stream == NULL) {
@@ -146,7 +146,7 @@ void
 attempt_classify(struct attempt *a, const struct http_result *hr, struct llm_error *err)
 {
 	struct rreq *q = a->q;
-	const struct adapter *ad = q->r->providers[a->idx].adapter;
+	const struct adapter *ad = a->ad;
 
 	if (a->stream_failed) {
 		*err = *a->serr;

@@ -138,6 +138,7 @@ struct attempt {
 	int lost;      /* another attempt won: its abort is not an error */
 	double tpm_reserved;
 	int status;
+	const struct adapter *ad; /* adapter_for_request's for this provider */
 	struct adapter_stream *stream;
 	struct llm_response acc;
 	struct llm_error *serr; /* stream decoder error, with the stream only */

@@ -116,19 +116,6 @@ rreq_serves(const struct rreq *q, const struct provider *p)
 	return q->raw_model || provider_serves(p, q->req.model);
 }
 
-/* The API a provider's requests are built in, for same-kind passthrough. */
-static enum llm_api
-provider_api(const struct provider *p)
-{
-	switch (p->conf->kind) {
-	case PROVIDER_ANTHROPIC: return LLM_API_ANTHROPIC;
-	case PROVIDER_AZURE: return LLM_API_OPENAI;
-	case PROVIDER_OPENAI:
-		return p->conf->flavor == FLAVOR_OLLAMA ? LLM_API_NONE : LLM_API_OPENAI;
-	}
-	return LLM_API_NONE;
-}
-
 /*
  * Fields a client sent for its own API pass through only to a provider that
  * speaks it; any other would drop them silently, so it cannot take the
@@ -139,7 +126,7 @@ passthrough_check(const struct rreq *q, const struct provider *p, struct llm_err
 {
 	cJSON *extra, *first;
 
-	if (q->req.passthrough == NULL || provider_api(p) == q->req.passthrough_api)
+	if (q->req.passthrough == NULL || adapter_api(p->conf, &q->req) == q->req.passthrough_api)
 		return 0;
 	extra = cJSON_Parse(q->req.passthrough);
 	first = extra != NULL ? extra->child : NULL;
@@ -157,6 +144,36 @@ passthrough_check(const struct rreq *q, const struct provider *p, struct llm_err
 	return -1;
 }
 
+/*
+ * Responses built-in tools (web search, file search, code interpreter, computer
+ * use) run inside OpenAI: only a provider reached through its own Responses
+ * endpoint can take them. 0, or -1 with why naming the first one.
+ */
+static int
+hosted_tools_check(const struct rreq *q, const struct provider *p, struct llm_error *why)
+{
+	cJSON *tools, *first;
+	const char *type;
+
+	if (q->req.hosted_tools == NULL || adapter_api(p->conf, &q->req) == LLM_API_RESPONSES)
+		return 0;
+	tools = cJSON_Parse(q->req.hosted_tools);
+	first = cJSON_IsArray(tools) ? tools->child : NULL;
+	if (first == NULL) {
+		cJSON_Delete(tools);
+		return 0;
+	}
+	type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "type"));
+	llm_error_clear(why);
+	llm_error_set(why, LLM_ERR_BAD_REQUEST, 400,
+	    "tools: the built-in tool %s runs only on an OpenAI provider (Responses API), and %s "
+	    "is %s",
+	    type != NULL ? type : "(unnamed)", p->conf->name, provider_kind_name(p->conf->kind));
+	snprintf(why->param, sizeof why->param, "tools");
+	cJSON_Delete(tools);
+	return -1;
+}
+
 void
 rreq_check_capabilities(struct rreq *q)
 {
@@ -168,13 +185,14 @@ rreq_check_capabilities(struct rreq *q)
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
 		const char *alias = alias_for(q, p);
+		const struct adapter *ad = adapter_for_request(p->conf, &q->req);
 		struct llm_error why;
 
 		q->capable[i] = 1;
-		if ((p->adapter->check_request == NULL ||
-		        p->adapter->check_request(p->conf, config_model(r->cfg, alias),
+		if ((ad->check_request == NULL ||
+		        ad->check_request(p->conf, config_model(r->cfg, alias),
 		            model_id_for(r, alias), &q->req, &why) == 0) &&
-		    passthrough_check(q, p, &why) == 0)
+		    passthrough_check(q, p, &why) == 0 && hosted_tools_check(q, p, &why) == 0)
 			continue;
 		if (q->refusals == NULL)
 			q->refusals = xcalloc(r->n_providers, sizeof *q->refusals);
