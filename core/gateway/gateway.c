@@ -509,6 +509,32 @@ req_ready(const struct gw_req *q)
 	return q->finished || (q->stream && q->out.len > 0);
 }
 
+/* The fields the parser accepted but a translation would leave out, counted
+ * per label (llmdeck_dropped_fields_total); past GW_DROPPED_NAMES labels,
+ * as "other". */
+static void
+count_dropped(struct gateway *gw, const struct gw_ask *ask)
+{
+	pthread_mutex_lock(&gw->mu);
+	for (int i = 0; i < ask->n_dropped; i++) {
+		size_t k;
+
+		for (k = 0; k < gw->n_dropped; k++)
+			if (strcmp(gw->dropped[k].field, ask->dropped[i]) == 0)
+				break;
+		if (k == gw->n_dropped && k == GW_DROPPED_NAMES) {
+			k = GW_DROPPED_NAMES - 1; /* the last slot is "other" */
+		} else if (k == gw->n_dropped) {
+			strlcpy_(gw->dropped[k].field,
+			    k + 1 == GW_DROPPED_NAMES ? "other" : ask->dropped[i],
+			    GW_DROPPED_FIELD);
+			gw->n_dropped++;
+		}
+		gw->dropped[k].n++;
+	}
+	pthread_mutex_unlock(&gw->mu);
+}
+
 static enum MHD_Result
 serve_llm(struct gw_req *q)
 {
@@ -532,6 +558,8 @@ serve_llm(struct gw_req *q)
 		    NULL, NULL);
 	}
 	q->gr = gw_router_get(gw);
+	if (rc == 0 && q->ask.n_dropped > 0)
+		count_dropped(gw, &q->ask);
 	if (rc == 0)
 		rc = gw_resolve_model(router_config(q->gr->router), q->ask.model, &req, &bad);
 	buf_free(&q->body);

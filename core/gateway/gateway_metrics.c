@@ -194,6 +194,11 @@ struct gw_counts {
 	uint64_t stream_errors[2];
 	uint64_t in_flight, auth_failures;
 	struct histogram latency[2];
+	struct {
+		char field[GW_DROPPED_FIELD];
+		uint64_t n;
+	} dropped[GW_DROPPED_NAMES];
+	size_t n_dropped;
 };
 
 static void
@@ -225,6 +230,12 @@ gateway_series(struct buf *b, const struct gw_counts *g)
 	for (int a = 0; a < 2; a++)
 		buf_printf(b, "llmdeck_gateway_stream_errors_total{api=\"%s\"} %llu\n", apis[a],
 		    (unsigned long long)g->stream_errors[a]);
+	head(b, "llmdeck_dropped_fields_total", "counter",
+	    "Client fields accepted but left out when the request was translated to another "
+	    "provider's API, by field.");
+	for (size_t i = 0; i < g->n_dropped; i++)
+		buf_printf(b, "llmdeck_dropped_fields_total{field=\"%s\"} %llu\n",
+		    g->dropped[i].field, (unsigned long long)g->dropped[i].n);
 	head(b, "llmdeck_gateway_auth_failures_total", "counter",
 	    "Requests refused for a missing or wrong bearer token.");
 	buf_printf(b, "llmdeck_gateway_auth_failures_total %llu\n",
@@ -388,6 +399,8 @@ gateway_metrics_text(struct gateway *gw)
 	memcpy(g->latency, gw->latency, sizeof g->latency);
 	g->in_flight = gw->in_flight;
 	g->auth_failures = gw->auth_failures;
+	memcpy(g->dropped, gw->dropped, sizeof g->dropped);
+	g->n_dropped = gw->n_dropped;
 	pthread_mutex_unlock(&gw->mu);
 	memset(&s, 0, sizeof s);
 	router_snapshot(gr->router, &s);

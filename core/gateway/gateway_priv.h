@@ -40,12 +40,26 @@ struct gw_bad {
 	char param[128];
 };
 
+/* A field the client sent that a translation leaves out: its label is the
+ * field's shape, not its path ("tool_message.name", "tools[].eager_input_streaming"),
+ * so the metric's cardinality stays bounded. */
+#define GW_DROPPED_FIELD 48
+#define GW_DROPPED_PER_REQUEST 8
+#define GW_DROPPED_NAMES 64
+
 /* What a parsed request asked for besides the llm_request. */
 struct gw_ask {
 	char model[128];        /* as the client named it */
 	int include_usage;      /* OpenAI stream_options.include_usage */
 	int64_t input_estimate; /* input tokens estimated from the request (pricing.h) */
+	/* Fields accepted but carried only to a provider of the client's own API
+	 * (dropped when translating): llmdeck_dropped_fields_total and the
+	 * x-llmdeck-dropped header. The first GW_DROPPED_PER_REQUEST distinct ones. */
+	char dropped[GW_DROPPED_PER_REQUEST][GW_DROPPED_FIELD];
+	int n_dropped;
 };
+/* Note a dropped field's label (once per request). */
+void gw_ask_drop(struct gw_ask *, const char *label);
 
 /*
  * Formatting state of one streamed answer. The provider's typed deltas
@@ -225,6 +239,11 @@ struct gateway {
 	uint64_t stream_errors[2];          /* streams that ended with an error event */
 	uint64_t in_flight;                 /* inside the router */
 	uint64_t auth_failures;
+	struct {
+		char field[GW_DROPPED_FIELD];
+		uint64_t n;
+	} dropped[GW_DROPPED_NAMES]; /* llmdeck_dropped_fields_total; the rest count as "other" */
+	size_t n_dropped;
 	struct histogram latency[2]; /* [api]: request start to last byte, microseconds */
 
 	/* Set at start, then read only. */

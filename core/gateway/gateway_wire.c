@@ -41,6 +41,17 @@ gw_path(char *out, const char *fmt, ...)
 }
 
 void
+gw_ask_drop(struct gw_ask *ask, const char *label)
+{
+	for (int i = 0; i < ask->n_dropped; i++)
+		if (strcmp(ask->dropped[i], label) == 0)
+			return;
+	if (ask->n_dropped == GW_DROPPED_PER_REQUEST)
+		return;
+	strlcpy_(ask->dropped[ask->n_dropped++], label, GW_DROPPED_FIELD);
+}
+
+void
 gw_json_escape(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
