@@ -120,6 +120,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.breaker.probe_interval_ms, 10000);
 	assert_true(cfg.cache.enabled);
 	assert_int_equal(cfg.cache.ttl_seconds, 3600);
+	assert_int_equal(cfg.responses.ttl_seconds, 30 * 86400);
 	assert_true(cfg.cache.max_temperature == 0.3);
 	assert_int_equal(cfg.cache.max_entries, 10000);
 	assert_true(cfg.budget.daily_usd == 0.0);
@@ -469,6 +470,8 @@ static const struct {
         "providers[0].Weight: unknown key (did you mean \"weight\"?)"},
     {"{\"provders\":[]}", "provders: unknown key (did you mean \"providers\"?)"},
     {"{\"cache\":{\"ttl\":5}}", "cache.ttl: unknown key (did you mean \"ttl_seconds\"?)"},
+    {"{\"responses\":{\"ttl\":5}}", "responses.ttl: unknown key (did you mean \"ttl_seconds\"?)"},
+    {"{\"responses\":{\"ttl_seconds\":0}}", "responses.ttl_seconds: must be in 1..31622400, got 0"},
     {"{\"budget\":{\"zzzzzz\":1}}",
         "budget.zzzzzz: unknown key (expected one of: daily_usd, alert_threshold, hard_stop, "
         "timezone, pressure, downgrade, tiers)"},
@@ -679,7 +682,7 @@ test_file_io_errors(void **state)
 	assert_int_equal(config_load_string(&cfg, "{\"x\":1}", NULL, &cause), -1);
 	assert_string_equal(cause,
 	    "<string>: x: unknown key (expected one of: providers, "
-	    "models, routes, budget, cache, ledger, breaker, hedge)");
+	    "models, routes, budget, cache, ledger, responses, breaker, hedge)");
 	free(cause);
 	config_free(&cfg);
 }

@@ -125,6 +125,7 @@ test_migration_from_v1(void **state)
 	                     "ALTER TABLE cache DROP COLUMN cache_write_1h_tokens; "
 	                     "ALTER TABLE cache DROP COLUMN reasoning_tokens; "
 	                     "ALTER TABLE events DROP COLUMN instance; "
+	                     "DROP TABLE responses; "
 	                     "DROP TABLE budget_leases; "
 	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "
 	                     "usage_estimated; ALTER TABLE ledger DROP COLUMN response_id; "

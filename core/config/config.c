@@ -375,6 +375,7 @@ config_init(struct config *cfg)
 	cfg->cache.ttl_seconds = 3600;
 	cfg->cache.max_temperature = 0.3;
 	cfg->cache.max_entries = 10000;
+	cfg->responses.ttl_seconds = 30 * 86400;
 
 	cfg->breaker.failure_threshold = 5;
 	cfg->breaker.cooldown_ms = 30000;
@@ -441,6 +442,7 @@ config_copy(struct config *dst, const struct config *src)
 	dst->budget.tier_low = config_dupnull(src->budget.tier_low);
 	dst->cache = src->cache;
 	dst->ledger = src->ledger;
+	dst->responses = src->responses;
 	dst->breaker = src->breaker;
 	dst->hedge_after_ms = src->hedge_after_ms;
 }

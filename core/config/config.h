@@ -118,6 +118,11 @@ enum ledger_durability {
 	                           * a power loss may take the last commits */
 };
 
+/* Stored Responses API responses (store: true; responses.h). */
+struct responses_conf {
+	int ttl_seconds; /* "responses": {"ttl_seconds": N}; default 30 days */
+};
+
 struct ledger_conf {
 	enum ledger_durability durability; /* "ledger": {"durability": "full"|"normal"}; full */
 };
@@ -140,6 +145,7 @@ struct config {
 	struct budget_conf budget;
 	struct cache_conf cache;
 	struct ledger_conf ledger;
+	struct responses_conf responses;
 	struct breaker_conf breaker;
 #define CONFIG_MAX_HEDGE_MS 600000
 	int hedge_after_ms; /* "hedge": {"after_ms": N}: a second attempt after N ms of silence; 0 off */

@@ -856,6 +856,22 @@ parse_cache(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
+static const char *const responses_keys[] = {"ttl_seconds"};
+
+static int
+parse_responses(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	const cJSON *v;
+
+	if (check_keys(p, j, "responses", responses_keys, nitems(responses_keys)) != 0)
+		return -1;
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "ttl_seconds")) != NULL &&
+	    get_int(p, v, "responses.ttl_seconds", 1, 366 * 86400, &cfg->responses.ttl_seconds) !=
+	        0)
+		return -1;
+	return 0;
+}
+
 static const char *const ledger_keys[] = {"durability"};
 
 static int
@@ -924,7 +940,7 @@ parse_hedge(struct config_parse *p, struct config *cfg, const cJSON *j)
 }
 
 static const char *const top_keys[] = {
-    "providers", "models", "routes", "budget", "cache", "ledger", "breaker", "hedge"};
+    "providers", "models", "routes", "budget", "cache", "ledger", "responses", "breaker", "hedge"};
 
 /* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
 static void
@@ -989,6 +1005,9 @@ parse_document(struct config_parse *p, struct config *cfg, const char *json)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "ledger")) != NULL &&
 	    parse_ledger(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "responses")) != NULL &&
+	    parse_responses(p, cfg, v) != 0)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "breaker")) != NULL &&
 	    parse_breaker(p, cfg, v) != 0)

@@ -160,6 +160,14 @@ static const char *const migrations[] = {
     "ALTER TABLE cache ADD COLUMN parts TEXT;"
     "ALTER TABLE cache ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE cache ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;",
+    /* 6 -> 7: stored Responses API responses (responses.c), so previous_response_id works
+     * on every process on the database */
+    "CREATE TABLE responses ("
+    "  id TEXT PRIMARY KEY,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);"
+    "CREATE INDEX responses_expires ON responses(expires_ms);",
 };
 
 int
