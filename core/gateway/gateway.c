@@ -596,7 +596,7 @@ serve_llm(struct gw_req *q)
 	return rc == 0 ? MHD_YES : MHD_NO;
 }
 
-/* gateway_embed.c's answer (any thread). */
+/* gateway_embed.c's answer (at once, or on the router's engine thread). */
 static void
 on_answer(void *arg, struct gw_answer *a)
 {
@@ -612,11 +612,13 @@ on_answer(void *arg, struct gw_answer *a)
 	gw_req_unref(q);
 }
 
-/* POST /v1/embeddings, POST /v1/messages/count_tokens: handed to gateway_embed.c. */
+/* POST /v1/embeddings, POST /v1/messages/count_tokens: gateway_embed.c hands
+ * them to the router. */
 static enum MHD_Result
 serve_answer(struct gw_req *q)
 {
 	struct gateway *gw = q->gw;
+	uint64_t rid;
 	int rc;
 
 	if (!q->admitted) {
@@ -632,11 +634,12 @@ serve_answer(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 	if (q->ep == GW_EP_EMBEDDINGS)
-		gw_embeddings(q->gr->router, q->body.data, q->body.len, on_answer, q);
+		rid = gw_embeddings(q->gr->router, q->body.data, q->body.len, on_answer, q);
 	else
-		gw_count_tokens(q->gr->router, q->body.data, q->body.len, on_answer, q);
+		rid = gw_count_tokens(q->gr->router, q->body.data, q->body.len, on_answer, q);
 	buf_free(&q->body);
 	pthread_mutex_lock(&gw->mu);
+	q->rid = rid; /* a client that leaves cancels it, as for chat */
 	if (q->finished) {
 		pthread_mutex_unlock(&gw->mu);
 		return respond(q);
