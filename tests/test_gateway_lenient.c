@@ -5,7 +5,8 @@
  * LangChain's name on a tool message, the AI SDK's eager_input_streaming on
  * Anthropic tools (kept for an Anthropic provider, dropped and counted for an
  * OpenAI one; an OpenAI client's own tool keys likewise), Claude Code's system
- * message inside messages.
+ * message inside messages, GET /v1/models in each client's shape, unknown
+ * endpoints in the access log, and the x-llmdeck-dropped header.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,6 +287,27 @@ jstr(const cJSON *o, const char *path)
 	return cJSON_IsString(o) ? o->valuestring : NULL;
 }
 
+/* The response header's value ("" if absent), into out. */
+static const char *
+header(const struct reply *r, const char *name, char *out, size_t n)
+{
+	const char *at = r->headers.data;
+	size_t len = strlen(name);
+
+	out[0] = '\0';
+	while (at != NULL && *at != '\0') {
+		if (strncasecmp(at, name, len) == 0 && at[len] == ':') {
+			at += len + 1;
+			at += strspn(at, " ");
+			snprintf(out, n, "%.*s", (int)strcspn(at, "\r\n"), at);
+			break;
+		}
+		at = strchr(at, '\n');
+		at = at != NULL ? at + 1 : NULL;
+	}
+	return out;
+}
+
 /* The count of llmdeck_dropped_fields_total{field="label"} in /metrics (0 if absent). */
 static long
 dropped_count(struct fixture *f, const char *label)
@@ -375,6 +397,7 @@ test_tool_message_name(void **state)
 {
 	struct fixture *f = *state;
 	struct reply r;
+	char v[256];
 
 	post(f, "/v1/chat/completions",
 	    "{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather in "
@@ -385,6 +408,7 @@ test_tool_message_name(void **state)
 	    &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(jstr(r.json, "choices.0.message.content"));
+	assert_string_equal(header(&r, "x-llmdeck-dropped", v, sizeof v), "tool_message.name");
 	reply_free(&r);
 	assert_int_equal(dropped_count(f, "tool_message.name"), 1);
 	/* A name that is not a string is still a 400 naming it. */
@@ -412,12 +436,16 @@ test_eager_input_streaming(void **state)
 	struct fixture *f = *state;
 	struct reply r;
 	cJSON *got;
+	char v[256];
 
 	/* An Anthropic provider gets the key back in place. */
 	post(f, "/v1/messages", AN_EAGER_BODY("to-an"), &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body.data, "event: message_stop"));
 	assert_non_null(strstr(r.body.data, "\"tool_use\""));
+	header(&r, "x-llmdeck-dropped", v, sizeof v);
+	assert_non_null(strstr(v, "tools[].eager_input_streaming"));
+	assert_non_null(strstr(v, "content[].other")); /* providerOptions: not [a-z_] */
 	reply_free(&r);
 	got = recorder_last(f->an);
 	assert_true(cJSON_IsTrue(jget(got, "tools.0.eager_input_streaming")));
@@ -452,9 +480,12 @@ test_openai_tool_keys(void **state)
 	struct fixture *f = *state;
 	struct reply r;
 	cJSON *got;
+	char v[256];
 
 	post(f, "/v1/chat/completions", OA_EXTRA_BODY("to-oa"), &r);
 	assert_int_equal(r.status, 200);
+	header(&r, "x-llmdeck-dropped", v, sizeof v);
+	assert_string_equal(v, "tools[].cache_control,tools[].function.other");
 	reply_free(&r);
 	got = recorder_last(f->oa);
 	assert_string_equal(jstr(got, "tools.0.cache_control.type"), "ephemeral");
@@ -506,11 +537,12 @@ test_system_message_folds(void **state)
 	struct fixture *f = *state;
 	struct reply r;
 	cJSON *got;
-	char *sys;
+	char *sys, v[256];
 
 	/* "system" after "messages" in the body: the top-level prompt still leads. */
 	post(f, "/v1/messages", SYSTEM_BODY("to-an"), &r);
 	assert_int_equal(r.status, 200);
+	assert_string_equal(header(&r, "x-llmdeck-dropped", v, sizeof v), "");
 	reply_free(&r);
 	got = recorder_last(f->an);
 	sys = anthropic_system(got);
@@ -540,6 +572,96 @@ test_system_message_folds(void **state)
 	reply_free(&r);
 }
 
+/* Every model in an Anthropic page has its four fields; first and last are the ends. */
+static void
+assert_anthropic_models(const cJSON *o)
+{
+	const cJSON *data = jget(o, "data"), *m;
+	int n = cJSON_GetArraySize(data);
+
+	assert_true(n >= 3); /* test-model, to-an, to-oa */
+	assert_true(cJSON_IsFalse(jget(o, "has_more")));
+	assert_null(jget(o, "object"));
+	cJSON_ArrayForEach(m, data)
+	{
+		assert_string_equal(jstr(m, "type"), "model");
+		assert_non_null(jstr(m, "id"));
+		assert_non_null(jstr(m, "display_name"));
+		assert_non_null(jstr(m, "created_at"));
+		assert_null(jget(m, "object"));
+	}
+	assert_string_equal(jstr(o, "first_id"), jstr(cJSON_GetArrayItem(data, 0), "id"));
+	assert_string_equal(jstr(o, "last_id"), jstr(cJSON_GetArrayItem(data, n - 1), "id"));
+}
+
+static void
+test_models_in_the_callers_shape(void **state)
+{
+	static const char *const anthropic_sdk[] = {
+	    "anthropic-version: 2023-06-01", "x-api-key: k", NULL};
+	static const char *const key_only[] = {"x-api-key: k", NULL};
+	static const char *const openai_sdk[] = {"Authorization: Bearer k", NULL};
+	struct fixture *f = *state;
+	struct reply r;
+	const cJSON *m;
+
+	call(f, "GET", "/v1/models", NULL, &r, anthropic_sdk);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.json);
+	assert_anthropic_models(r.json);
+	reply_free(&r);
+	call(f, "GET", "/v1/models", NULL, &r, key_only);
+	assert_int_equal(r.status, 200);
+	assert_anthropic_models(r.json);
+	reply_free(&r);
+
+	call(f, "GET", "/v1/models", NULL, &r, openai_sdk);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "object"), "list");
+	assert_null(jget(r.json, "has_more"));
+	assert_true(cJSON_GetArraySize(jget(r.json, "data")) >= 3);
+	cJSON_ArrayForEach(m, jget(r.json, "data"))
+	{
+		assert_string_equal(jstr(m, "object"), "model");
+		assert_non_null(jstr(m, "id"));
+		assert_non_null(jstr(m, "owned_by"));
+		assert_true(cJSON_IsNumber(jget(m, "created")));
+		assert_null(jget(m, "type"));
+	}
+	reply_free(&r);
+}
+
+/* A path not served: a 404 naming what is, and a line in the access log. */
+static void
+test_unknown_endpoint_logged(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	char line[4096];
+	int found = 0;
+
+	post(f, "/v1/completions", "{\"model\":\"to-oa\",\"prompt\":\"x\"}", &r);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(jstr(r.json, "error.message"), "POST /v1/responses"));
+	assert_non_null(strstr(jstr(r.json, "error.message"), "/v1/responses/{id}/input_items"));
+	reply_free(&r);
+	fflush(f->log);
+	rewind(f->log);
+	while (fgets(line, sizeof line, f->log) != NULL) {
+		cJSON *o = cJSON_Parse(line);
+
+		if (o != NULL && jstr(o, "endpoint") != NULL &&
+		    strcmp(jstr(o, "endpoint"), "unknown") == 0) {
+			assert_string_equal(jstr(o, "path"), "/v1/completions");
+			assert_string_equal(jstr(o, "method"), "POST");
+			assert_int_equal((int)jget(o, "status")->valuedouble, 404);
+			found = 1;
+		}
+		cJSON_Delete(o);
+	}
+	assert_true(found);
+}
+
 int
 main(void)
 {
@@ -548,6 +670,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_eager_input_streaming, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_openai_tool_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_system_message_folds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_models_in_the_callers_shape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_endpoint_logged, setup, teardown),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
