@@ -243,6 +243,7 @@ reply(struct gw_req *q, int status, const char *ctype, char *body, const struct 
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
+	gw_add_dropped_header(resp, q);
 	if (res != NULL)
 		add_result_headers(resp, res);
 	if (retry_after_s >= 0) {
@@ -427,6 +428,7 @@ reply_stream(struct gw_req *q)
 	MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	MHD_add_response_header(resp, "x-llmdeck-model", q->ask.model);
+	gw_add_dropped_header(resp, q);
 	q->phase = PH_SENT;
 	count_reply(q, 200);
 	ret = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);
@@ -656,11 +658,7 @@ dispatch(struct gw_req *q)
 	if (q->ep == GW_EP_ADMIN)
 		return gw_admin(q);
 	if (q->ep == GW_EP_OTHER)
-		return reply_error(q, 404, LLM_OK,
-		    "no such endpoint (POST /v1/chat/completions, POST /v1/messages, POST "
-		    "/v1/messages/count_tokens, POST /v1/embeddings, GET /v1/models, /health, "
-		    "/ready, /metrics, /admin/v1/)",
-		    NULL, NULL);
+		return gw_serve_unknown(q);
 	if (q->bad_method)
 		return reply_error(q, 405, LLM_OK, "method not allowed on this endpoint", NULL,
 		    NULL);

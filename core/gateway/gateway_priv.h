@@ -293,6 +293,9 @@ enum MHD_Result gw_serve_health(struct gw_req *);
 enum MHD_Result gw_serve_ready(struct gw_req *);
 enum MHD_Result gw_serve_models(struct gw_req *);
 void gw_access_log_line(struct gw_req *);
+/* gateway_ops.c: a path not served (404 and a log line); x-llmdeck-dropped (ask.dropped). */
+enum MHD_Result gw_serve_unknown(struct gw_req *);
+void gw_add_dropped_header(struct MHD_Response *, const struct gw_req *);
 
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);

@@ -352,7 +352,7 @@ anthropic_content(const struct llm_message *m)
 static cJSON *
 anthropic_tools(const struct llm_request *req)
 {
-	cJSON *tools, *t, *schema;
+	cJSON *tools, *t, *schema, *extra;
 
 	if (req->n_tools == 0)
 		return NULL;
@@ -368,6 +368,10 @@ anthropic_tools(const struct llm_request *req)
 		}
 		cJSON_AddItemToObject(t, "input_schema", schema);
 		anthropic_cache_control(t, req->tools[i].cache);
+		/* The Anthropic client's own keys (eager_input_streaming...), under ours. */
+		extra = adapter_tool_extra(req, &req->tools[i], LLM_API_ANTHROPIC);
+		adapter_json_merge(t, extra);
+		cJSON_Delete(extra);
 		cJSON_AddItemToArray(tools, t);
 	}
 	return tools;
