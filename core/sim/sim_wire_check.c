@@ -173,7 +173,10 @@ check_images_in(const struct sim_call *c, const cJSON *content, const char *at, 
 			        deeper, r) != 0)
 				return -1;
 		} else if (c->protocol != SIM_ANTHROPIC &&
-		    strcmp(type->valuestring, "image_url") == 0) {
+		    (strcmp(type->valuestring, "image_url") == 0 ||
+		        (strcmp(type->valuestring, "input_image") == 0 &&
+		            cJSON_GetObjectItemCaseSensitive(part, "image_url") != NULL))) {
+			/* chat's image_url; the Responses API's input_image by URL, not file_id */
 			if (oai_image(c, part, here, r) != 0)
 				return -1;
 		}
@@ -543,6 +546,25 @@ oai_json_mode(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 	    "'messages' must contain the word 'json' in some form, to use 'response_format' of "
 	    "type 'json_object'.",
 	    r);
+}
+
+int
+sim_wire_check_responses_features(const struct sim_call *c, const cJSON *root, const cJSON *input,
+    struct sim_reply *r)
+{
+	const cJSON *it;
+	char at[64];
+	int i = 0;
+
+	if (oai_sampling(c, root, r) != 0)
+		return -1;
+	cJSON_ArrayForEach(it, (cJSON_IsArray(input) ? input : NULL))
+	{
+		snprintf(at, sizeof at, "input[%d]", i++);
+		if (check_images_in(c, cJSON_GetObjectItemCaseSensitive(it, "content"), at, r) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int

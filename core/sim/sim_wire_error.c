@@ -507,6 +507,8 @@ sim_wire_check_request(const struct sim_call *c, const cJSON *root, struct sim_r
 		bad_json(c, r);
 		return -1;
 	}
+	if (c->ep == SIM_EP_RESPONSES)
+		return sim_wire_check_responses(c, root, r);
 	if (c->protocol == SIM_MISTRAL &&
 	    mistral_extra_fields(c, root, mistral_known, nitems(mistral_known), r) != 0)
 		return -1;
@@ -547,8 +549,16 @@ sim_wire_check_embeddings(const struct sim_call *c, const cJSON *root, struct si
 }
 
 char *
-sim_wire_stream_error(const struct sim_call *c)
+sim_wire_stream_error(const struct sim_call *c, size_t seq)
 {
+	if (c->ep == SIM_EP_RESPONSES) /* the Responses API's error event has a number too */
+		return xasprintf("event: error\ndata: "
+		                 "{\"type\":\"error\",\"code\":\"server_error\","
+		                 "\"message\":\"The server had an error while processing your "
+		                 "request. Sorry about "
+		                 "that!\",\"param\":null,\"sequence_number\":%zu}"
+		                 "\n\n",
+		    seq);
 	switch (c->protocol) {
 	case SIM_ANTHROPIC:
 		return xstrdup("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
