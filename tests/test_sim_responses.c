@@ -4,7 +4,7 @@
  * string and item input, a function call and its output sent back, JSON schema
  * output, reasoning items (summary, encrypted_content round trip, forged ones
  * refused), max_output_tokens, the stream's numbered events, injected errors and
- * faults.
+ * faults; and the Anthropic sim's system messages and output_config.format.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -694,6 +694,60 @@ test_azure(void **state)
 	sim_stop(s);
 }
 
+static void
+test_anthropic_system_and_format(void **state)
+{
+	struct sim *s = simtest_start(SIM_ANTHROPIC, "sk-ant-test", NULL);
+	struct simtest_resp r;
+	cJSON *j, *v;
+	double without;
+
+	(void)state;
+	j = simtest_post(s, "/v1/messages", simtest_anth_hdrs,
+	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hello there\"}]}",
+	    200, &r);
+	without = simtest_jnum(j, "usage.input_tokens");
+	cJSON_Delete(j);
+	simtest_resp_free(&r);
+	/* Claude Code's system message at messages[1]: more system prompt, not the question */
+	j = simtest_post(s, "/v1/messages", simtest_anth_hdrs,
+	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"system\":\"Be brief.\","
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"},{\"role\":\"system\","
+	    "\"content\":[{\"type\":\"text\",\"text\":\"Answer in English, always and "
+	    "everywhere.\"}]}]}",
+	    200, &r);
+	assert_non_null(strstr(simtest_jstr(j, "content.0.text"), "You asked: Hello there."));
+	assert_true(simtest_jnum(j, "usage.input_tokens") > without + 8);
+	cJSON_Delete(j);
+	simtest_resp_free(&r);
+
+	/* structured outputs: a text block that is JSON matching the schema */
+	j = simtest_post(s, "/v1/messages", simtest_anth_hdrs,
+	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"A person\"}],\"output_config\":{\"format\":{\"type\":\"json_schema\","
+	    "\"schema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+	    "\"age\":{\"type\":\"integer\"}},\"required\":[\"name\",\"age\"],"
+	    "\"additionalProperties\":false}}}}",
+	    200, &r);
+	assert_string_equal(simtest_jstr(j, "content.0.type"), "text");
+	v = cJSON_Parse(simtest_jstr(j, "content.0.text"));
+	assert_non_null(v);
+	assert_true(cJSON_IsString(simtest_jpath(v, "name")));
+	assert_true(cJSON_IsNumber(simtest_jpath(v, "age")));
+	cJSON_Delete(v);
+	cJSON_Delete(j);
+	simtest_resp_free(&r);
+	j = simtest_post(s, "/v1/messages", simtest_anth_hdrs,
+	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"format\":{\"type\":\"json_schema\"}}}",
+	    400, &r);
+	assert_string_equal(simtest_jstr(j, "error.type"), "invalid_request_error");
+	cJSON_Delete(j);
+	simtest_resp_free(&r);
+	sim_stop(s);
+}
+
 int
 main(void)
 {
@@ -708,6 +762,7 @@ main(void)
 	    cmocka_unit_test(test_stream_reasoning_and_call),
 	    cmocka_unit_test(test_faults),
 	    cmocka_unit_test(test_azure),
+	    cmocka_unit_test(test_anthropic_system_and_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,8 @@
  * The model behind them (sim_gen.c) calls tools (forced by tool_choice, or
  * named in the last user message) with arguments built from their JSON Schema,
  * answers in text after a tool result, honours response_format (text.format in
- * the Responses API, whose reasoning items it issues and checks), stop
+ * the Responses API, whose reasoning items it issues and checks; Anthropic's
+ * output_config.format; Anthropic system messages among the messages), stop
  * sequences, images, Anthropic thinking and prompt caching, and reports
  * reasoning tokens for reasoning models; sim_wire_check.c refuses what each
  * API refuses, with its error body.

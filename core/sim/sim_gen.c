@@ -549,12 +549,12 @@ gen_decide_calls(const struct sim_call *c, struct gen *g)
 }
 
 /* response_format (OpenAI, Azure, Mistral), text.format (the Responses API),
- * or format (Ollama's /api/chat). */
+ * output_config.format (Anthropic) or format (Ollama's /api/chat). */
 static void
 gen_format(const struct sim_call *c, struct gen *g, const cJSON *root)
 {
 	const cJSON *f, *type, *js;
-	int flat = c->ep == SIM_EP_RESPONSES;
+	int flat = c->protocol == SIM_ANTHROPIC || c->ep == SIM_EP_RESPONSES;
 
 	if (c->ep == SIM_EP_OLLAMA_CHAT) {
 		f = cJSON_GetObjectItemCaseSensitive(root, "format");
@@ -564,7 +564,11 @@ gen_format(const struct sim_call *c, struct gen *g, const cJSON *root)
 			g->json_schema = f;
 		return;
 	}
-	if (c->ep == SIM_EP_RESPONSES)
+	if (c->protocol == SIM_ANTHROPIC)
+		f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root,
+		                                         "output_config"),
+		    "format");
+	else if (c->ep == SIM_EP_RESPONSES)
 		f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "text"),
 		    "format");
 	else

@@ -457,11 +457,12 @@ mistral_extra_fields(const struct sim_call *c, const cJSON *root, const char *co
 	return 0;
 }
 
-/* The messages array: present, not empty, and (anthropic) no "system" role in it. */
+/* The messages array: present and not empty. Anthropic takes a "system" message among them
+ * (Claude Code sends one); sim_gen.c reads it as more system prompt. */
 static int
 check_messages(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 {
-	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages"), *v;
+	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
 	int anth = c->protocol == SIM_ANTHROPIC;
 
 	if (!cJSON_IsArray(messages)) {
@@ -481,21 +482,6 @@ check_messages(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 			    "but got an empty array instead.",
 			    r);
 		return -1;
-	}
-	if (!anth)
-		return 0;
-	cJSON_ArrayForEach(v, messages)
-	{
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(v, "role");
-
-		if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
-			sim_wire_error_reply(c, 400, "invalid_request_error", NULL, NULL,
-			    "messages: Unexpected role \"system\". The Messages API accepts a "
-			    "top-level `system` parameter, not \"system\" as an input message "
-			    "role.",
-			    r);
-			return -1;
-		}
 	}
 	return 0;
 }
