@@ -878,6 +878,16 @@ echo_field(cJSON *o, const cJSON *root, const char *key, const char *def)
 		cJSON_AddItemToObject(o, key, cJSON_Parse(def));
 }
 
+/* A byte JSON allows nowhere unescaped but in white space (NUL included). */
+static int
+has_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 1;
+	return 0;
+}
+
 static int
 responses_finish(struct gw_parse *p)
 {
@@ -888,8 +898,11 @@ responses_finish(struct gw_parse *p)
 		return gw_bad_set(p->bad, "input",
 		    "input: no user or assistant item (needs at least one)");
 	req->passthrough_api = LLM_API_RESPONSES;
-	/* The body as received, unless bytes follow its JSON (then its JSON alone). */
-	req->raw_body = p->body_trailer ? gw_json_text(p->root) : xstrndup(p->body, p->body_len);
+	/* The body as received, unless it is not strictly JSON (bytes after the value,
+	 * control characters in strings: cJSON takes both): then its JSON as parsed. */
+	req->raw_body = p->body_trailer || has_control(p->body, p->body_len)
+	    ? gw_json_text(p->root)
+	    : xstrndup(p->body, p->body_len);
 	echo = cJSON_CreateObject();
 	echo_field(echo, p->root, "instructions", "null");
 	echo_field(echo, p->root, "max_output_tokens", "null");
