@@ -590,6 +590,29 @@ adapter_stream_tool_call(struct adapter_stream *s, int index, const char *id, co
 	return part;
 }
 
+void
+adapter_stream_reasoning_done(struct adapter_stream *s, size_t part, const char *id,
+    const char *data)
+{
+	struct llm_part *p;
+	struct llm_delta d;
+
+	adapter_stream_sync(s);
+	if (part >= s->acc->n_parts)
+		return;
+	p = &s->acc->parts[part];
+	adapter_set_string(&p->id, id);
+	free(p->data);
+	p->data = xstrdup(data != NULL ? data : "");
+	memset(&d, 0, sizeof d);
+	d.type = LLM_DELTA_REASONING_DONE;
+	d.part = part;
+	d.id = p->id != NULL ? p->id : "";
+	d.text = p->data;
+	d.len = strlen(p->data);
+	adapter_stream_emit(s, &d);
+}
+
 /* Append len bytes to *field whose length and room the decoder tracks. */
 static void
 adapter_grow(char **field, size_t *flen, size_t *fcap, const char *text, size_t len)
