@@ -35,7 +35,12 @@ adapter_for_provider(const struct provider_conf *conf)
 const struct adapter *
 adapter_for_request(const struct provider_conf *conf, const struct llm_request *req)
 {
-	(void)req; /* the Responses adapters come in with adapter_responses.c */
+	if (req != NULL && req->passthrough_api == LLM_API_RESPONSES && req->raw_body != NULL) {
+		if (conf->kind == PROVIDER_OPENAI && conf->flavor == FLAVOR_OPENAI)
+			return &adapter_openai_responses;
+		if (conf->kind == PROVIDER_AZURE)
+			return &adapter_azure_responses;
+	}
 	return adapter_for_provider(conf);
 }
 
@@ -48,9 +53,9 @@ adapter_api(const struct provider_conf *conf, const struct llm_request *req)
 		return LLM_API_ANTHROPIC;
 	if (ad == &adapter_openai || ad == &adapter_azure)
 		return LLM_API_OPENAI;
-	if (ad == &adapter_ollama)
-		return LLM_API_NONE;
-	return LLM_API_RESPONSES;
+	if (ad == &adapter_openai_responses || ad == &adapter_azure_responses)
+		return LLM_API_RESPONSES;
+	return LLM_API_NONE; /* Ollama's native API */
 }
 
 void
