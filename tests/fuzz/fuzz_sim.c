@@ -47,6 +47,8 @@ static const struct {
     {SIM_OLLAMA, SIM_EP_OLLAMA_TAGS, NULL},
     {SIM_OLLAMA, SIM_EP_MODELS, NULL},
     {SIM_OLLAMA, SIM_EP_OLLAMA_ROOT, NULL},
+    {SIM_OPENAI, SIM_EP_RESPONSES, NULL},
+    {SIM_AZURE, SIM_EP_RESPONSES, NULL},
     {SIM_OLLAMA, SIM_EP_NONE, NULL},
 };
 
@@ -63,6 +65,8 @@ adapter_of(const struct sim_call *c)
 {
 	if (c->ep == SIM_EP_OLLAMA_CHAT)
 		return NULL;
+	if (c->ep == SIM_EP_RESPONSES)
+		return c->protocol == SIM_AZURE ? &adapter_azure_responses : &adapter_openai_responses;
 	if (c->protocol == SIM_ANTHROPIC)
 		return &adapter_anthropic;
 	return c->protocol == SIM_AZURE ? &adapter_azure : &adapter_openai;
@@ -127,7 +131,7 @@ answer_mode(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r.body != NULL && strlen(r.body) == r.len);
 	fuzz_refused = r.status != 200;
 	a = adapter_of(&c);
-	if (a != NULL && (c.ep == SIM_EP_CHAT || c.ep == SIM_EP_MESSAGES)) {
+	if (a != NULL && (c.ep == SIM_EP_CHAT || c.ep == SIM_EP_MESSAGES || c.ep == SIM_EP_RESPONSES)) {
 		if (r.status == 200)
 			read_answer(a, &r);
 		else {
