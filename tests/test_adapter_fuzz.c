@@ -20,9 +20,8 @@
 
 #define ITERATIONS 3000
 
-static const struct adapter *const adapters[] = {
-    &adapter_anthropic, &adapter_openai, &adapter_azure, &adapter_ollama,
-    &adapter_openai_responses, &adapter_azure_responses};
+static const struct adapter *const adapters[] = {&adapter_anthropic, &adapter_openai,
+    &adapter_azure, &adapter_ollama, &adapter_openai_responses, &adapter_azure_responses};
 
 static const char *const recordings[] = {"anthropic_basic_stream.sse",
     "openai_recorded_stream_include_usage.sse", "anthropic_recorded_200.json",

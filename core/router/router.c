@@ -103,7 +103,7 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 	struct rreq *q = a->q;
 	struct router *r = q->r;
 	struct provider *p = &r->providers[a->idx];
-	uint64_t now = router_now(r);
+	uint64_t now = rt_now(r);
 	uint64_t lat = clock_mono_us() - a->start_us;
 	/* A timeout the deadline forced on it, a lost race or a caller that left is
 	 * not the provider's fault. */
@@ -117,9 +117,9 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 	*cost = 0;
 	*unpriced = 0;
 	if (used != NULL)
-		*cost = router_cost(r->cfg, a->alias, used, unpriced);
+		*cost = rt_cost(r->cfg, a->alias, used, unpriced);
 	pthread_mutex_lock(&r->mu);
-	provider_settle_locked(r, p, blame, err, lat, now);
+	rt_provider_settle_locked(r, p, blame, err, lat, now);
 	if (p->conf->rate_limit_tpm > 0) {
 		if (tokens < a->tpm_reserved)
 			bucket_refund(&p->tpm, a->tpm_reserved - tokens);
@@ -132,7 +132,7 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 		p->cost_usd += *cost;
 	}
 	pthread_mutex_unlock(&r->mu);
-	record_attempt(q, a, cls, cls == LLM_OK ? NULL : err->message, lat);
+	rt_record_attempt(q, a, cls, cls == LLM_OK ? NULL : err->message, lat);
 }
 
 /* The request's outcome is decided; the attempts still live are cancelled and
@@ -317,7 +317,7 @@ others_ready_locked(struct rreq *q, int idx, uint64_t now)
 
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
-		if ((int)i == idx || rreq_tried(q, (int)i) || !provider_capable(q, (int)i))
+		if ((int)i == idx || rreq_tried(q, (int)i) || !rt_provider_capable(q, (int)i))
 			continue;
 		if (q->req.provider != NULL)
 			continue;
@@ -327,10 +327,10 @@ others_ready_locked(struct rreq *q, int idx, uint64_t now)
 				on_route = strcmp(q->route->fallback[f], p->conf->name) == 0;
 			if (!on_route)
 				continue;
-		} else if (!q->raw_model && !provider_serves(p, q->req.model)) {
+		} else if (!q->raw_model && !rt_provider_serves(p, q->req.model)) {
 			continue;
 		}
-		if (provider_usable(p, estimate_tokens(q, p), now))
+		if (rt_provider_usable(p, rt_estimate_tokens(q, p), now))
 			return 1;
 	}
 	return 0;
@@ -379,13 +379,13 @@ attempt_send(struct attempt *a, int others)
 	char *cause = NULL;
 	int timeout_ms, connect_ms;
 
-	strlcpy_(a->alias, alias_for(q, p), sizeof a->alias);
+	strlcpy_(a->alias, rt_alias_for(q, p), sizeof a->alias);
 	a->start_us = clock_mono_us();
-	reserve_attempt(q, a);
+	rt_reserve_attempt(q, a);
 	a->ad = q->op != NULL ? p->adapter : adapter_for_request(p->conf, &q->req);
 	if ((q->op != NULL ? q->op->build(q, p, a->alias, &a->ah, &cause)
 	                   : a->ad->build_request(p->conf, config_model(r->cfg, a->alias),
-	                         model_id_for(r, a->alias), &q->req, q->req.stream, &a->ah,
+	                         rt_model_id_for(r, a->alias), &q->req, q->req.stream, &a->ah,
 	                         &cause)) != 0) {
 		struct llm_error err;
 		double cost;
@@ -398,7 +398,7 @@ attempt_send(struct attempt *a, int others)
 		q->last_err = err;
 		return -1;
 	}
-	attempt_limits(a, router_now(r), others, &timeout_ms, &connect_ms);
+	attempt_limits(a, rt_now(r), others, &timeout_ms, &connect_ms);
 	memset(&hr, 0, sizeof hr);
 	hr.method = a->ah.method;
 	hr.url = a->ah.url;
@@ -410,8 +410,8 @@ attempt_send(struct attempt *a, int others)
 	hr.connect_timeout_ms = connect_ms;
 	hr.ca_file = p->conf->ca_file;
 	hr.insecure = !p->conf->tls_verify;
-	hr.on_headers = on_http_headers;
-	hr.on_data = q->req.stream ? on_http_data : NULL;
+	hr.on_headers = rt_on_http_headers;
+	hr.on_data = q->req.stream ? rt_on_http_data : NULL;
 	hr.on_done = on_http_done;
 	hr.arg = a;
 	q->live[q->n_live++] = a;
@@ -435,7 +435,7 @@ attempt_start(struct rreq *q, int idx, int hedge)
 {
 	struct router *r = q->r;
 	struct attempt *a = xcalloc(1, sizeof *a);
-	uint64_t now = router_now(r);
+	uint64_t now = rt_now(r);
 	int taken, others;
 
 	a->q = q;
@@ -444,7 +444,7 @@ attempt_start(struct rreq *q, int idx, int hedge)
 	buf_init(&a->errbody);
 	llm_response_init(&a->acc);
 	pthread_mutex_lock(&r->mu);
-	taken = provider_take_locked(&r->providers[idx], a, now);
+	taken = rt_provider_take_locked(&r->providers[idx], a, now);
 	others = taken && others_ready_locked(q, idx, now);
 	pthread_mutex_unlock(&r->mu);
 	if (!taken) {
@@ -484,13 +484,13 @@ static void
 rreq_hedge(struct rreq *q, struct attempt *a)
 {
 	struct router *r = q->r;
-	uint64_t now = router_now(r);
+	uint64_t now = rt_now(r);
 	int idx;
 
 	a->hedge = 1; /* hedged once: not again */
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
-		idx = select_provider_locked(q, now);
+		idx = rt_select_provider_locked(q, now);
 		pthread_mutex_unlock(&r->mu);
 		if (idx < 0)
 			return;
@@ -573,7 +573,7 @@ rreq_mark_tried(struct rreq *q, int idx)
 }
 
 void
-on_retry_timer(void *arg)
+rt_on_retry_timer(void *arg)
 {
 	struct rreq *q = arg;
 	struct router *r = q->r;
@@ -622,7 +622,7 @@ static void
 rreq_next(struct rreq *q)
 {
 	struct router *r = q->r;
-	uint64_t now = router_now(r);
+	uint64_t now = rt_now(r);
 	int64_t left = (int64_t)q->deadline_ms - (int64_t)now;
 	const struct llm_error *e = &q->last_err;
 	struct provider *p;
@@ -675,7 +675,7 @@ rreq_next(struct rreq *q)
 	}
 	q->retries_here++;
 	pthread_mutex_lock(&r->mu);
-	q->timer_id = http_call_later(r->engine, delay, on_retry_timer, q);
+	q->timer_id = http_call_later(r->engine, delay, rt_on_retry_timer, q);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -684,7 +684,7 @@ static void
 rreq_failover(struct rreq *q)
 {
 	struct router *r = q->r;
-	int64_t left = (int64_t)q->deadline_ms - (int64_t)router_now(r);
+	int64_t left = (int64_t)q->deadline_ms - (int64_t)rt_now(r);
 	int idx;
 
 	if (left <= 0 && q->n_attempts > q->n_skipped) {
@@ -697,7 +697,7 @@ rreq_failover(struct rreq *q)
 	}
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
-		idx = select_provider_locked(q, router_now(r));
+		idx = rt_select_provider_locked(q, rt_now(r));
 		pthread_mutex_unlock(&r->mu);
 		if (idx < 0)
 			break;
@@ -729,7 +729,7 @@ rreq_failover(struct rreq *q)
 		return;
 	}
 	if (q->n_attempts == q->n_skipped) {
-		if (q->req.provider != NULL && provider_index(r, q->req.provider) < 0)
+		if (q->req.provider != NULL && rt_provider_index(r, q->req.provider) < 0)
 			llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0,
 			    "unknown provider \"%s\"", q->req.provider);
 		else
@@ -921,7 +921,7 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	pthread_mutex_lock(&r->mu);
 	r->requests++;
 	r->in_flight--;
-	window_record_request_locked(r, cls, lat);
+	rt_window_record_request_locked(r, cls, lat);
 	if (cls == LLM_OK) {
 		r->answered++;
 		if (res->cached)
@@ -969,7 +969,7 @@ op_upper_bound_usd(struct rreq *q)
 	for (size_t i = 0; i < r->n_providers; i++) {
 		if (!q->op->serves(r->providers[i].conf))
 			continue;
-		c = router_cost(r->cfg, alias_for(q, &r->providers[i]), &u, &unpriced);
+		c = rt_cost(r->cfg, rt_alias_for(q, &r->providers[i]), &u, &unpriced);
 		if (c > worst)
 			worst = c;
 	}
@@ -1024,7 +1024,7 @@ rreq_admit(struct rreq *q)
 					    "cost optimizer: %s -> %s (%s)", q->req.model, m, why);
 				free(q->req.model);
 				q->req.model = xstrdup(m);
-				q->raw_model = !alias_known(r, m);
+				q->raw_model = !rt_alias_known(r, m);
 			}
 		} else {
 			free(cause);
@@ -1136,7 +1136,7 @@ router_submit_with(struct router *r, const struct llm_request *req, router_delta
 
 	q->r = r;
 	llm_request_copy(&q->req, req);
-	if (op != NULL && (q->op = router_op_kind(op->op)) != NULL) {
+	if (op != NULL && (q->op = rt_op_kind(op->op)) != NULL) {
 		q->req.stream = 0;
 		q->embed.input = xstrdup(op->embed.input != NULL ? op->embed.input : "\"\"");
 		q->embed.dimensions = op->embed.dimensions;
@@ -1157,7 +1157,7 @@ router_submit_with(struct router *r, const struct llm_request *req, router_delta
 	if (q->route != NULL && q->route->hedge_after_ms != 0)
 		q->hedge_after_ms = q->route->hedge_after_ms > 0 ? q->route->hedge_after_ms : 0;
 	/* A model no provider lists is a raw model id: any provider may take it. */
-	q->raw_model = q->req.model != NULL && !alias_known(r, q->req.model);
+	q->raw_model = q->req.model != NULL && !rt_alias_known(r, q->req.model);
 	deadline = req->timeout_ms;
 	if (deadline <= 0) {
 		deadline = 0;
@@ -1167,7 +1167,7 @@ router_submit_with(struct router *r, const struct llm_request *req, router_delta
 		if (deadline <= 0)
 			deadline = 60000;
 	}
-	q->deadline_ms = router_now(r) + (uint64_t)deadline;
+	q->deadline_ms = rt_now(r) + (uint64_t)deadline;
 
 	/* On the live list from now: router_cancel() and router_free() find it there
 	 * (during admission they only mark it, under r->mu). */
@@ -1268,4 +1268,15 @@ router_cancel(struct router *r, uint64_t id)
 	r->active++;
 	pthread_mutex_unlock(&r->mu);
 	http_call_later(r->engine, 0, on_cancel, m);
+}
+
+void
+router_result_free(struct router_result *res)
+{
+	if (res == NULL)
+		return;
+	llm_response_free(&res->resp);
+	embed_response_free(&res->embed);
+	free(res->attempts);
+	memset(res, 0, sizeof *res);
 }

@@ -35,12 +35,12 @@ sync_note_local(struct router *, const char *provider, const char *field, const 
 
 /* Lock the router and find a provider by name; on failure unlock and fill cause. */
 struct provider *
-provider_lock(struct router *r, const char *name, char **cause)
+rt_provider_lock(struct router *r, const char *name, char **cause)
 {
 	int idx;
 
 	pthread_mutex_lock(&r->mu);
-	if ((idx = provider_index(r, name)) < 0) {
+	if ((idx = rt_provider_index(r, name)) < 0) {
 		pthread_mutex_unlock(&r->mu);
 		*cause = xasprintf("unknown provider \"%s\"", name);
 		return NULL;
@@ -49,10 +49,10 @@ provider_lock(struct router *r, const char *name, char **cause)
 }
 
 void
-override_apply(void *arg, const char *name, const char *field, const char *value)
+rt_override_apply(void *arg, const char *name, const char *field, const char *value)
 {
 	struct router *r = arg;
-	int idx = provider_index(r, name);
+	int idx = rt_provider_index(r, name);
 	struct provider *p;
 
 	if (idx < 0)
@@ -116,7 +116,7 @@ router_set_admin(struct router *r, const char *name, enum provider_admin a, char
 	struct provider *p;
 	enum provider_admin before;
 
-	if ((p = provider_lock(r, name, cause)) == NULL)
+	if ((p = rt_provider_lock(r, name, cause)) == NULL)
 		return -1;
 	before = p->admin;
 	p->admin = a;
@@ -148,7 +148,7 @@ router_set_priority(struct router *r, const char *name, int priority, char **cau
 		    LIMIT_PRIORITY_MAX);
 		return -1;
 	}
-	if ((p = provider_lock(r, name, cause)) == NULL)
+	if ((p = rt_provider_lock(r, name, cause)) == NULL)
 		return -1;
 	before = p->priority;
 	p->priority = priority;
@@ -171,7 +171,7 @@ router_set_weight(struct router *r, const char *name, double weight, char **caus
 		    LIMIT_WEIGHT_MAX);
 		return -1;
 	}
-	if ((p = provider_lock(r, name, cause)) == NULL)
+	if ((p = rt_provider_lock(r, name, cause)) == NULL)
 		return -1;
 	before = p->weight;
 	p->weight = weight;
@@ -189,7 +189,7 @@ router_reset_breaker(struct router *r, const char *name, char **cause)
 	struct provider *p;
 	enum breaker_state before;
 
-	if ((p = provider_lock(r, name, cause)) == NULL)
+	if ((p = rt_provider_lock(r, name, cause)) == NULL)
 		return -1;
 	before = p->breaker.state;
 	breaker_reset(&p->breaker);
@@ -293,7 +293,7 @@ sync_apply_locked(struct router *r, const char *seen, const char *now)
 			}
 			if ((tab = strchr(is, '\t')) != NULL)
 				*tab = '\0'; /* the value without its row id */
-			override_apply(r, p->conf->name, fields[f], is);
+			rt_override_apply(r, p->conf->name, fields[f], is);
 			if (strcmp(fields[f], "admin") == 0 && p->admin == ADMIN_ENABLED)
 				p->blocked_until_ms = 0;
 		}
@@ -402,7 +402,7 @@ sync_note_local(struct router *r, const char *provider, const char *field, const
 
 /* The poll is over for good; r->mu held. r->sync_seen belongs to the worker
  * (a queued job_sync_note may still read it): router_free frees it once the
- * worker has stopped (sync_free). */
+ * worker has stopped (rt_sync_free). */
 static void
 sync_release_locked(struct router *r)
 {
@@ -450,7 +450,7 @@ on_sync_timer(void *arg)
 }
 
 void
-sync_start(struct router *r)
+rt_sync_start(struct router *r)
 {
 	int64_t last;
 
@@ -469,7 +469,7 @@ sync_start(struct router *r)
 }
 
 void
-sync_stop_locked(struct router *r)
+rt_sync_stop_locked(struct router *r)
 {
 	if (r->sync_timer != 0 && http_cancel_timer(r->engine, r->sync_timer)) {
 		r->sync_timer = 0;
@@ -479,7 +479,7 @@ sync_stop_locked(struct router *r)
 
 /* After the worker has stopped: what the poll kept. */
 void
-sync_free(struct router *r)
+rt_sync_free(struct router *r)
 {
 	free(r->sync_seen);
 	r->sync_seen = NULL;

@@ -13,7 +13,7 @@
 
 /* Attempts are listed in the order they started (a hedge may end first). */
 void
-reserve_attempt(struct rreq *q, struct attempt *a)
+rt_reserve_attempt(struct rreq *q, struct attempt *a)
 {
 	q->attempts = xreallocarray(q->attempts, q->n_attempts + 1, sizeof *q->attempts);
 	a->slot = q->n_attempts++;
@@ -21,7 +21,7 @@ reserve_attempt(struct rreq *q, struct attempt *a)
 }
 
 void
-record_attempt(struct rreq *q, struct attempt *a, enum llm_errclass cls, const char *error,
+rt_record_attempt(struct rreq *q, struct attempt *a, enum llm_errclass cls, const char *error,
     uint64_t latency_us)
 {
 	struct router_attempt *ra = &q->attempts[a->slot];
@@ -79,7 +79,7 @@ rreq_abort_others(struct rreq *q, struct attempt *keep)
 }
 
 void
-on_stream_delta(void *arg, const struct llm_delta *d)
+rt_on_stream_delta(void *arg, const struct llm_delta *d)
 {
 	struct attempt *a = arg;
 	struct rreq *q = a->q;
@@ -108,7 +108,7 @@ on_stream_delta(void *arg, const struct llm_delta *d)
 }
 
 void
-on_http_headers(void *arg, int status, const struct http_headers *h)
+rt_on_http_headers(void *arg, int status, const struct http_headers *h)
 {
 	struct attempt *a = arg;
 
@@ -123,7 +123,7 @@ on_http_headers(void *arg, int status, const struct http_headers *h)
 }
 
 int
-on_http_data(void *arg, const char *data, size_t len)
+rt_on_http_data(void *arg, const char *data, size_t len)
 {
 	struct attempt *a = arg;
 	const struct adapter *ad = a->ad;
@@ -135,7 +135,7 @@ on_http_data(void *arg, const char *data, size_t len)
 		buf_append(&a->errbody, data, len);
 		return 0;
 	}
-	if (ad->stream_feed(a->stream, data, len, on_stream_delta, a, &a->acc, a->serr) < 0) {
+	if (ad->stream_feed(a->stream, data, len, rt_on_stream_delta, a, &a->acc, a->serr) < 0) {
 		a->stream_failed = 1;
 		return 1;
 	}

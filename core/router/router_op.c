@@ -1,6 +1,6 @@
 /*
  * router_op.c: the operations beside chat, one const table each
- * (router_priv.h's struct router_op_kind). Each reaches the provider's own
+ * (router_priv.h's struct rt_op_kind). Each reaches the provider's own
  * table for it (adapter_embed.h): which providers speak the operation, what
  * they refuse, the request on the wire and the answer. Everything else
  * (selection, breaker, rate limits, retries, failover, hedging, cancel,
@@ -29,8 +29,8 @@ static int
 embed_build(const struct rreq *q, const struct provider *p, const char *alias,
     struct adapter_http *out, char **cause)
 {
-	return adapter_embed_for(p->conf)->build(p->conf, model_id_for(q->r, alias), &q->embed, out,
-	    cause);
+	return adapter_embed_for(p->conf)->build(p->conf, rt_model_id_for(q->r, alias), &q->embed,
+	    out, cause);
 }
 
 static int
@@ -51,7 +51,7 @@ embed_input_estimate(const struct rreq *q)
 	return (int64_t)(strlen(q->embed.input) + 3) / 4 + 16 * (int64_t)q->n_inputs;
 }
 
-static const struct router_op_kind op_embeddings = {
+static const struct rt_op_kind op_embeddings = {
     .op = ROUTER_OP_EMBEDDINGS,
     .name = "embeddings",
     .unserved = "an embeddings API (OpenAI, Azure, Mistral, vLLM, llama.cpp and Ollama have)",
@@ -85,7 +85,7 @@ count_build(const struct rreq *q, const struct provider *p, const char *alias,
     struct adapter_http *out, char **cause)
 {
 	return adapter_count_for(p->conf)->build(p->conf, config_model(q->r->cfg, alias),
-	    model_id_for(q->r, alias), &q->req, out, cause);
+	    rt_model_id_for(q->r, alias), &q->req, out, cause);
 }
 
 static int
@@ -104,7 +104,7 @@ count_input_estimate(const struct rreq *q)
 	return 0;
 }
 
-static const struct router_op_kind op_count_tokens = {
+static const struct rt_op_kind op_count_tokens = {
     .op = ROUTER_OP_COUNT_TOKENS,
     .name = "count_tokens",
     .unserved = "a count_tokens API (Anthropic has)",
@@ -116,8 +116,8 @@ static const struct router_op_kind op_count_tokens = {
     .input_estimate = count_input_estimate,
 };
 
-const struct router_op_kind *
-router_op_kind(enum router_op op)
+const struct rt_op_kind *
+rt_op_kind(enum router_op op)
 {
 	switch (op) {
 	case ROUTER_OP_EMBEDDINGS: return &op_embeddings;

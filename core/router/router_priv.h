@@ -85,7 +85,7 @@ struct attempt;
  * The request's life is chat's; only what goes on the wire and what comes
  * back differ. Errors are classified by the provider's chat adapter.
  */
-struct router_op_kind {
+struct rt_op_kind {
 	enum router_op op;
 	const char *name;     /* "embeddings", "count_tokens": in messages */
 	const char *unserved; /* "no provider serving M has " this */
@@ -101,7 +101,7 @@ struct router_op_kind {
 	int64_t (*input_estimate)(const struct rreq *);
 };
 /* The table of op, NULL for chat (the adapter's own build and parse). */
-const struct router_op_kind *router_op_kind(enum router_op);
+const struct rt_op_kind *rt_op_kind(enum router_op);
 
 struct router {
 	pthread_mutex_t mu;
@@ -184,8 +184,8 @@ struct rreq {
 	struct rreq *next; /* on r->live */
 	struct rreq *prev;
 	struct llm_request req;
-	const struct router_op_kind *op; /* NULL: chat */
-	struct embed_request embed;      /* ROUTER_OP_EMBEDDINGS: owned copies */
+	const struct rt_op_kind *op; /* NULL: chat */
+	struct embed_request embed;  /* ROUTER_OP_EMBEDDINGS: owned copies */
 	size_t n_inputs;
 	struct embed_response embed_resp; /* the winner's op answer */
 	int64_t counted_tokens;
@@ -237,66 +237,67 @@ struct rreq {
 	struct llm_error last_err;
 };
 
-uint64_t router_now(struct router *);
+uint64_t rt_now(struct router *);
 /* Cost of usage on a model alias; sets *unpriced when the model has no price. */
-double router_cost(const struct config *, const char *model_alias, const struct llm_usage *,
-    int *unpriced);
+double
+rt_cost(const struct config *, const char *model_alias, const struct llm_usage *, int *unpriced);
 
 /* router_attempt.c: an attempt's transfer callbacks (engine thread). */
-void reserve_attempt(struct rreq *, struct attempt *);
-void record_attempt(struct rreq *, struct attempt *, enum llm_errclass, const char *error,
+void rt_reserve_attempt(struct rreq *, struct attempt *);
+void rt_record_attempt(struct rreq *, struct attempt *, enum llm_errclass, const char *error,
     uint64_t latency_us);
 void attempt_free(struct attempt *);
 void rreq_unlink_attempt(struct rreq *, struct attempt *);
 void rreq_abort_others(struct rreq *, struct attempt *keep);
-void on_stream_delta(void *arg, const struct llm_delta *);
-void on_http_headers(void *arg, int status, const struct http_headers *);
-int on_http_data(void *arg, const char *data, size_t len);
+void rt_on_stream_delta(void *arg, const struct llm_delta *);
+void rt_on_http_headers(void *arg, int status, const struct http_headers *);
+int rt_on_http_data(void *arg, const char *data, size_t len);
 void attempt_classify(struct attempt *, const struct http_result *, struct llm_error *);
 int attempt_usage(struct attempt *, struct llm_usage *);
 
 /* router.c: what the attempt callbacks and router_free need of the life cycle. */
 void attempt_watch(struct attempt *);
-void on_retry_timer(void *arg);
+void rt_on_retry_timer(void *arg);
 
 /* router_provider.c; "locked" functions want r->mu held. */
-int provider_index(struct router *, const char *name);
-int provider_serves(const struct provider *, const char *alias);
-int alias_known(struct router *, const char *alias);
-const char *alias_for(const struct rreq *, const struct provider *);
-const char *model_id_for(struct router *, const char *alias);
-int64_t request_max_output(const struct rreq *, const struct provider *);
-double estimate_tokens(const struct rreq *, const struct provider *);
-int provider_usable(struct provider *, double tokens, uint64_t now);
+int rt_provider_index(struct router *, const char *name);
+int rt_provider_serves(const struct provider *, const char *alias);
+int rt_alias_known(struct router *, const char *alias);
+const char *rt_alias_for(const struct rreq *, const struct provider *);
+const char *rt_model_id_for(struct router *, const char *alias);
+int64_t rt_request_max_output(const struct rreq *, const struct provider *);
+double rt_estimate_tokens(const struct rreq *, const struct provider *);
+int rt_provider_usable(struct provider *, double tokens, uint64_t now);
 int rreq_tried(const struct rreq *, int idx);
 /* Ask every provider whether it can honour q's request (engine thread, no lock). */
 void rreq_check_capabilities(struct rreq *);
-int provider_capable(const struct rreq *, int idx);
+int rt_provider_capable(const struct rreq *, int idx);
 /* An op request: does a provider it may go to speak the op at all? */
 int rreq_op_served(const struct rreq *);
 /* The request's input tokens before a provider counts them. */
 int64_t rreq_input_estimate(const struct rreq *);
 /* Nothing could honour the request: the 400 naming the field, in q->last_err; 1 if so. */
 int rreq_refused(struct rreq *);
-int select_provider_locked(struct rreq *, uint64_t now);
-int provider_take_locked(struct provider *, struct attempt *, uint64_t now);
-void provider_settle_locked(struct router *, struct provider *, enum llm_errclass,
+int rt_select_provider_locked(struct rreq *, uint64_t now);
+int rt_provider_take_locked(struct provider *, struct attempt *, uint64_t now);
+void rt_provider_settle_locked(struct router *, struct provider *, enum llm_errclass,
     const struct llm_error *, uint64_t latency_us, uint64_t now);
-void breaker_event(struct router *, struct provider *, enum breaker_state before, const char *why);
+void
+rt_breaker_event(struct router *, struct provider *, enum breaker_state before, const char *why);
 
 /* router_probe.c */
-void probe_schedule(struct router *);
+void rt_probe_schedule(struct router *);
 
 /* router_admin.c */
-struct provider *provider_lock(struct router *, const char *name, char **cause);
-void override_apply(void *arg, const char *name, const char *field, const char *value);
+struct provider *rt_provider_lock(struct router *, const char *name, char **cause);
+void rt_override_apply(void *arg, const char *name, const char *field, const char *value);
 /* Start polling the database for other processes' overrides and events (no-op
  * without a store); router_free stops it, with r->mu held, and waits for it. */
-void sync_start(struct router *);
-void sync_stop_locked(struct router *);
-void sync_free(struct router *);
+void rt_sync_start(struct router *);
+void rt_sync_stop_locked(struct router *);
+void rt_sync_free(struct router *);
 
 /* router_snapshot.c: a finished request in the router's window (r->mu held). */
-void window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);
+void rt_window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);
 
 #endif

@@ -28,16 +28,16 @@ probe_settle_locked(struct router *r, struct provider *p, int ok, uint64_t now)
 			breaker_on_success(&p->breaker, now);
 		else
 			breaker_recover(&p->breaker, now);
-		breaker_event(r, p, before, "health probe ok");
+		rt_breaker_event(r, p, before, "health probe ok");
 		return;
 	}
 	if (p->probe_is_trial) {
 		breaker_on_failure(&p->breaker, now);
-		breaker_event(r, p, before, "health probe failed");
+		rt_breaker_event(r, p, before, "health probe failed");
 	} else if (p->breaker.state == BREAKER_CLOSED) {
 		/* A failing probe on a closed breaker counts as a failure. */
 		breaker_on_failure(&p->breaker, now);
-		breaker_event(r, p, before, "health probes failing");
+		rt_breaker_event(r, p, before, "health probes failing");
 	}
 }
 
@@ -47,7 +47,7 @@ on_probe_done(void *arg, const struct http_result *hr)
 	struct probe *pr = arg;
 	struct router *r = pr->r;
 	struct provider *p = &r->providers[pr->idx];
-	uint64_t now = router_now(r);
+	uint64_t now = rt_now(r);
 	int ok = hr->err == HTTP_OK && hr->status >= 200 && hr->status < 300;
 	uint64_t lat = hr->elapsed_us;
 
@@ -90,7 +90,7 @@ probe_send_locked(struct router *r, int idx, char **cause)
 	struct provider *p = &r->providers[idx];
 	struct probe *pr;
 	struct http_request hr;
-	uint64_t now = router_now(r);
+	uint64_t now = rt_now(r);
 
 	if (p->probe_http != 0 || r->closing)
 		return 0;
@@ -130,7 +130,7 @@ router_probe(struct router *r, const char *name, char **cause)
 	struct provider *p;
 	int rc;
 
-	if ((p = provider_lock(r, name, cause)) == NULL)
+	if ((p = rt_provider_lock(r, name, cause)) == NULL)
 		return -1;
 	rc = probe_send_locked(r, (int)(p - r->providers), cause);
 	pthread_mutex_unlock(&r->mu);
@@ -157,11 +157,11 @@ on_probe_timer(void *arg)
 			free(cause);
 	}
 	pthread_mutex_unlock(&r->mu);
-	probe_schedule(r);
+	rt_probe_schedule(r);
 }
 
 void
-probe_schedule(struct router *r)
+rt_probe_schedule(struct router *r)
 {
 	pthread_mutex_lock(&r->mu);
 	if (!r->closing && !r->opts.no_probes && r->cfg->breaker.probe_interval_ms > 0)

@@ -14,7 +14,7 @@
 #include "router_priv.h"
 
 int
-provider_index(struct router *r, const char *name)
+rt_provider_index(struct router *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_providers; i++)
 		if (strcmp(r->providers[i].conf->name, name) == 0)
@@ -23,7 +23,7 @@ provider_index(struct router *r, const char *name)
 }
 
 int
-provider_serves(const struct provider *p, const char *alias)
+rt_provider_serves(const struct provider *p, const char *alias)
 {
 	if (alias == NULL)
 		return 1;
@@ -35,21 +35,21 @@ provider_serves(const struct provider *p, const char *alias)
 
 /* Does any provider list this alias? If none does, it is a raw model id. */
 int
-alias_known(struct router *r, const char *alias)
+rt_alias_known(struct router *r, const char *alias)
 {
 	for (size_t i = 0; i < r->n_providers; i++)
-		if (provider_serves(&r->providers[i], alias))
+		if (rt_provider_serves(&r->providers[i], alias))
 			return 1;
 	return 0;
 }
 
 /* The alias this request uses on provider p. */
 const char *
-alias_for(const struct rreq *q, const struct provider *p)
+rt_alias_for(const struct rreq *q, const struct provider *p)
 {
 	if (q->req.model != NULL)
 		return q->req.model;
-	if (q->route != NULL && q->route->model != NULL && provider_serves(p, q->route->model))
+	if (q->route != NULL && q->route->model != NULL && rt_provider_serves(p, q->route->model))
 		return q->route->model;
 	if (p->conf->n_models > 0)
 		return p->conf->models[0];
@@ -57,7 +57,7 @@ alias_for(const struct rreq *q, const struct provider *p)
 }
 
 const char *
-model_id_for(struct router *r, const char *alias)
+rt_model_id_for(struct router *r, const char *alias)
 {
 	const struct model_conf *m = config_model(r->cfg, alias);
 
@@ -70,9 +70,9 @@ model_id_for(struct router *r, const char *alias)
  * reservation must cover what the adapter may send).
  */
 int64_t
-request_max_output(const struct rreq *q, const struct provider *p)
+rt_request_max_output(const struct rreq *q, const struct provider *p)
 {
-	return pricing_max_output(config_model(q->r->cfg, alias_for(q, p)), &q->req);
+	return pricing_max_output(config_model(q->r->cfg, rt_alias_for(q, p)), &q->req);
 }
 
 int64_t
@@ -82,16 +82,16 @@ rreq_input_estimate(const struct rreq *q)
 }
 
 double
-estimate_tokens(const struct rreq *q, const struct provider *p)
+rt_estimate_tokens(const struct rreq *q, const struct provider *p)
 {
 	if (q->op != NULL)
 		return (double)rreq_input_estimate(q);
-	return (double)pricing_input_estimate(&q->req) + (double)request_max_output(q, p);
+	return (double)pricing_input_estimate(&q->req) + (double)rt_request_max_output(q, p);
 }
 
 /* Usable now for new traffic? */
 int
-provider_usable(struct provider *p, double tokens, uint64_t now)
+rt_provider_usable(struct provider *p, double tokens, uint64_t now)
 {
 	if (p->admin != ADMIN_ENABLED || p->weight <= 0)
 		return 0;
@@ -121,7 +121,7 @@ rreq_tried(const struct rreq *q, int idx)
 static int
 rreq_serves(const struct rreq *q, const struct provider *p)
 {
-	return q->raw_model || provider_serves(p, q->req.model);
+	return q->raw_model || rt_provider_serves(p, q->req.model);
 }
 
 /*
@@ -192,7 +192,7 @@ rreq_check_capabilities(struct rreq *q)
 	q->capable = xcalloc(r->n_providers, sizeof *q->capable);
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider *p = &r->providers[i];
-		const char *alias = alias_for(q, p);
+		const char *alias = rt_alias_for(q, p);
 		const struct adapter *ad = adapter_for_request(p->conf, &q->req);
 		struct llm_error why;
 
@@ -206,7 +206,7 @@ rreq_check_capabilities(struct rreq *q)
 				continue;
 		} else if ((ad->check_request == NULL ||
 		               ad->check_request(p->conf, config_model(r->cfg, alias),
-		                   model_id_for(r, alias), &q->req, &why) == 0) &&
+		                   rt_model_id_for(r, alias), &q->req, &why) == 0) &&
 		    passthrough_check(q, p, &why) == 0 && hosted_tools_check(q, p, &why) == 0)
 			continue;
 		if (q->refusals == NULL)
@@ -217,7 +217,7 @@ rreq_check_capabilities(struct rreq *q)
 }
 
 int
-provider_capable(const struct rreq *q, int idx)
+rt_provider_capable(const struct rreq *q, int idx)
 {
 	return q->capable == NULL || q->capable[idx] > 0;
 }
@@ -237,7 +237,7 @@ note_skip(struct rreq *q, int idx)
 	ra = &q->attempts[q->n_attempts++];
 	memset(ra, 0, sizeof *ra);
 	strlcpy_(ra->provider, q->r->providers[idx].conf->name, sizeof ra->provider);
-	strlcpy_(ra->model, alias_for(q, &q->r->providers[idx]), sizeof ra->model);
+	strlcpy_(ra->model, rt_alias_for(q, &q->r->providers[idx]), sizeof ra->model);
 	ra->cls = LLM_ERR_BAD_REQUEST;
 	ra->skipped = 1;
 	msg = xasprintf("skipped: cannot honour %s: %s",
@@ -251,7 +251,7 @@ note_skip(struct rreq *q, int idx)
 static int
 capable_noting(struct rreq *q, int idx)
 {
-	if (provider_capable(q, idx))
+	if (rt_provider_capable(q, idx))
 		return 1;
 	note_skip(q, idx);
 	return 0;
@@ -330,7 +330,7 @@ candidate(struct rreq *q, int idx, uint64_t now)
 	struct provider *p = &q->r->providers[idx];
 
 	return idx >= 0 && !rreq_tried(q, idx) && rreq_serves(q, p) && capable_noting(q, idx) &&
-	    provider_usable(p, estimate_tokens(q, p), now);
+	    rt_provider_usable(p, rt_estimate_tokens(q, p), now);
 }
 
 /* Provider idx, if q may go there now. */
@@ -342,7 +342,7 @@ usable_for(struct rreq *q, int idx, uint64_t now)
 	if (idx < 0 || rreq_tried(q, idx) || !capable_noting(q, idx))
 		return 0;
 	p = &q->r->providers[idx];
-	return provider_usable(p, estimate_tokens(q, p), now);
+	return rt_provider_usable(p, rt_estimate_tokens(q, p), now);
 }
 
 /*
@@ -354,22 +354,22 @@ usable_for(struct rreq *q, int idx, uint64_t now)
  * it now.
  */
 int
-select_provider_locked(struct rreq *q, uint64_t now)
+rt_select_provider_locked(struct rreq *q, uint64_t now)
 {
 	struct router *r = q->r;
 	int best = -1, prio = 0;
 	double total = 0, pick;
 
 	if (q->req.provider != NULL) {
-		int i = provider_index(r, q->req.provider);
+		int i = rt_provider_index(r, q->req.provider);
 		return usable_for(q, i, now) ? i : -1;
 	}
 	if (q->route != NULL) {
-		int i = provider_index(r, q->route->primary);
+		int i = rt_provider_index(r, q->route->primary);
 		if (usable_for(q, i, now))
 			return i;
 		for (size_t f = 0; f < q->route->n_fallback; f++) {
-			i = provider_index(r, q->route->fallback[f]);
+			i = rt_provider_index(r, q->route->fallback[f]);
 			if (usable_for(q, i, now))
 				return i;
 		}
@@ -407,7 +407,7 @@ select_provider_locked(struct rreq *q, uint64_t now)
  * request's token estimate. All or nothing. Returns 1 if taken.
  */
 int
-provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
+rt_provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
 {
 	if (p->admin != ADMIN_ENABLED || now < p->blocked_until_ms ||
 	    !breaker_acquire(&p->breaker, now))
@@ -418,7 +418,7 @@ provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
 	}
 	a->tpm_reserved = 0;
 	if (p->conf->rate_limit_tpm > 0) {
-		double want = estimate_tokens(a->q, p);
+		double want = rt_estimate_tokens(a->q, p);
 		if (!bucket_take(&p->tpm, want, now)) {
 			if (p->conf->rate_limit_rpm > 0)
 				bucket_refund(&p->rpm, 1);
@@ -433,7 +433,7 @@ provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
 }
 
 void
-breaker_event(struct router *r, struct provider *p, enum breaker_state before, const char *why)
+rt_breaker_event(struct router *r, struct provider *p, enum breaker_state before, const char *why)
 {
 	if (p->breaker.state == before)
 		return;
@@ -453,7 +453,7 @@ breaker_event(struct router *r, struct provider *p, enum breaker_state before, c
  * slot back and counts nothing against the provider.
  */
 void
-provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass cls,
+rt_provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass cls,
     const struct llm_error *err, uint64_t latency_us, uint64_t now)
 {
 	enum breaker_state before = p->breaker.state;
@@ -469,7 +469,7 @@ provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass c
 		if (p->n_recent < RECENT_N)
 			p->n_recent++;
 		breaker_on_success(&p->breaker, now);
-		breaker_event(r, p, before, "a request succeeded");
+		rt_breaker_event(r, p, before, "a request succeeded");
 		return;
 	}
 	if (cls == LLM_ERR_CANCELLED) {
@@ -495,11 +495,11 @@ provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass c
 		break;
 	case LLM_ERR_QUOTA:
 		breaker_trip(&p->breaker, now);
-		breaker_event(r, p, before, "insufficient quota");
+		rt_breaker_event(r, p, before, "insufficient quota");
 		break;
 	default:
 		breaker_on_failure(&p->breaker, now);
-		breaker_event(r, p, before, llm_errclass_name(cls));
+		rt_breaker_event(r, p, before, llm_errclass_name(cls));
 		break;
 	}
 	if (err != NULL && err->retry_after_ms > 0 && cls == LLM_ERR_RATE_LIMIT) {
@@ -507,4 +507,32 @@ provider_settle_locked(struct router *r, struct provider *p, enum llm_errclass c
 		if (until > p->blocked_until_ms)
 			p->blocked_until_ms = until;
 	}
+}
+
+/* The router's monotonic clock (a test's, when router_opts gives one). */
+uint64_t
+rt_now(struct router *r)
+{
+	if (r->opts.now_ms != NULL)
+		return r->opts.now_ms(r->opts.now_arg);
+	return clock_mono_ms();
+}
+
+/* What a usage costs on a model alias (pricing.h), *unpriced set if it has no price. */
+double
+rt_cost(const struct config *cfg, const char *alias, const struct llm_usage *u, int *unpriced)
+{
+	return pricing_cost(alias != NULL ? config_model(cfg, alias) : NULL, u, unpriced);
+}
+
+const char *
+provider_admin_name(enum provider_admin a)
+{
+	switch (a) {
+	case ADMIN_ENABLED: return "enabled";
+	case ADMIN_DISABLED: return "disabled";
+	case ADMIN_DRAINED: return "drained";
+	case ADMIN_MISCONFIGURED: return "misconfigured";
+	}
+	return "unknown";
 }

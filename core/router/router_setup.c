@@ -2,54 +2,17 @@
  * router_setup.c: a router's birth and death (router_new, router_free: the
  * engine, the worker, the probes, the overrides from the database), the
  * event log's sink to the database, router_generate() (the blocking wrapper
- * over router_submit) and small shared helpers.
+ * over router_submit). The floor above every other router file: nothing
+ * else calls into it but through router.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pricing.h"
 #include "router_priv.h"
 #include "store.h"
 #include "waiter.h"
 #include "workq.h"
-
-uint64_t
-router_now(struct router *r)
-{
-	if (r->opts.now_ms != NULL)
-		return r->opts.now_ms(r->opts.now_arg);
-	return clock_mono_ms();
-}
-
-const char *
-provider_admin_name(enum provider_admin a)
-{
-	switch (a) {
-	case ADMIN_ENABLED: return "enabled";
-	case ADMIN_DISABLED: return "disabled";
-	case ADMIN_DRAINED: return "drained";
-	case ADMIN_MISCONFIGURED: return "misconfigured";
-	}
-	return "unknown";
-}
-
-void
-router_result_free(struct router_result *res)
-{
-	if (res == NULL)
-		return;
-	llm_response_free(&res->resp);
-	embed_response_free(&res->embed);
-	free(res->attempts);
-	memset(res, 0, sizeof *res);
-}
-
-double
-router_cost(const struct config *cfg, const char *alias, const struct llm_usage *u, int *unpriced)
-{
-	return pricing_cost(alias != NULL ? config_model(cfg, alias) : NULL, u, unpriced);
-}
 
 struct event_job {
 	struct router *r;
@@ -104,7 +67,7 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 	rng_seed(&r->rng,
 	    r->opts.seed != 0 ? r->opts.seed : clock_mono_us() ^ (uint64_t)clock_wall_ms());
 	r->events = event_ring_new(1024);
-	now = router_now(r);
+	now = rt_now(r);
 	r->n_providers = cfg->n_providers;
 	r->providers = xcalloc(r->n_providers, sizeof *r->providers);
 	for (size_t i = 0; i < r->n_providers; i++) {
@@ -124,7 +87,7 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 	r->store = r->opts.store;
 	r->wq = workq_start("router-worker");
 	if (r->store != NULL) {
-		store_overrides(r->store, override_apply, r);
+		store_overrides(r->store, rt_override_apply, r);
 		event_ring_set_sink(r->events, event_sink, r);
 	}
 	if (r->opts.engine != NULL) {
@@ -133,8 +96,8 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 		r->engine = http_engine_new(NULL);
 		r->own_engine = 1;
 	}
-	probe_schedule(r);
-	sync_start(r);
+	rt_probe_schedule(r);
+	rt_sync_start(r);
 	return r;
 }
 
@@ -156,7 +119,7 @@ on_close_all(void *arg)
 				http_cancel(r->engine, q->live[i]->http_id);
 		if (q->timer_id != 0 && http_cancel_timer(r->engine, q->timer_id)) {
 			q->timer_id = 0;
-			http_call_later(r->engine, 0, on_retry_timer, q);
+			http_call_later(r->engine, 0, rt_on_retry_timer, q);
 		}
 	}
 	if (--r->active == 0)
@@ -174,7 +137,7 @@ router_free(struct router *r)
 	if (r->probe_timer != 0)
 		http_cancel_timer(r->engine, r->probe_timer);
 	r->probe_timer = 0;
-	sync_stop_locked(r);
+	rt_sync_stop_locked(r);
 	/* Requests belong to the engine thread: it cancels them (and counts as active
 	 * until it has, so the router outlives the call). */
 	if (r->active > 0) {
@@ -191,7 +154,7 @@ router_free(struct router *r)
 		http_engine_free(r->engine);
 	event_ring_set_sink(r->events, NULL, NULL);
 	workq_stop(r->wq, NULL); /* the events still queued are written first */
-	sync_free(r);
+	rt_sync_free(r);
 	event_ring_free(r->events);
 	free(r->providers);
 	pthread_mutex_destroy(&r->mu);

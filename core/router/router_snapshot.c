@@ -14,9 +14,9 @@
 #include "router_priv.h"
 
 void
-window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_t latency_us)
+rt_window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_t latency_us)
 {
-	window_record(&r->window, router_now(r), cls, latency_us);
+	window_record(&r->window, rt_now(r), cls, latency_us);
 }
 
 /* The windows of every provider and of the router, with r->mu held. */
@@ -74,7 +74,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 	s->providers = xcalloc(r->n_providers, sizeof *s->providers);
 	s->n_providers = r->n_providers;
 	pthread_mutex_lock(&r->mu);
-	now = router_now(r);
+	now = rt_now(r);
 	for (size_t i = 0; i < r->n_providers; i++)
 		total += r->providers[i].requests;
 	for (size_t i = 0; i < r->n_providers; i++) {
@@ -98,7 +98,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 		ps->priority_overridden = p->priority_overridden;
 		ps->weight_overridden = p->weight_overridden;
 		ps->admin_overridden = p->admin_overridden;
-		ps->usable = provider_usable(p, 0, now);
+		ps->usable = rt_provider_usable(p, 0, now);
 		ps->share = total > 0 ? (double)p->requests / (double)total : 0;
 		ps->rpm_usage = bucket_usage(&p->rpm, now);
 		ps->tpm_usage = bucket_usage(&p->tpm, now);

@@ -7,7 +7,7 @@
  * Plain data, zero-initialised (a zeroed window is empty), no allocation: it
  * lives inside struct provider and struct router and is guarded by r->mu like
  * the rest of them. Seconds come from the router's monotonic clock
- * (router_now), so tests drive it with their own.
+ * (rt_now), so tests drive it with their own.
  *
  * Recording is O(1). Reading sums the slots of the window; a slot only walks
  * the latency buckets it used, so a snapshot under r->mu stays short.
