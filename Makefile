@@ -6,6 +6,7 @@
 # make bench      benchmarks; they print numbers, nothing asserts on time
 # make run        the console on simulated providers (demo)
 # make screenshots  PNGs of the console into screenshots/
+# make check-layers  fails on an include a folder's README does not allow
 # make fuzz       libFuzzer harnesses (clang) into build-fuzz/, each run FUZZ_SECONDS (10)
 
 CC      ?= cc
@@ -16,7 +17,7 @@ WARN    := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-protot
 CFLAGS  ?= -O2 -g
 # One folder per subsystem (see each folder's README.md); headers are found by name.
 CORE_DIRS := util config provider router store gateway
-INCLUDES := $(CORE_DIRS:%=-Icore/%) -Icore/sim -Itui/cli -Itui/console
+INCLUDES := $(CORE_DIRS:%=-Icore/%) -Icore/sim -Itui -Itui/cli -Itui/console
 override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(shell pkg-config --cflags $(PKGS) ncursesw) $(INCLUDES)
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 TUILIBS := $(shell pkg-config --libs ncursesw)
@@ -95,6 +96,10 @@ C_FILES = $(sort $(wildcard core/*/*.[ch] tui/*.[ch] tui/*/*.[ch] tests/*.[ch]))
 format:
 	clang-format -i $(C_FILES)
 
+# Fails if a file includes a folder its README.md's "May call:" line does not list.
+check-layers:
+	tests/check-layers.sh
+
 # Fails if any file is not as clang-format would write it.
 format-check:
 	clang-format --dry-run -Werror $(C_FILES)
@@ -138,7 +143,7 @@ fuzz: fuzz-build
 clean:
 	rm -rf build build-asan build-tsan $(FUZZ_B)
 
-.PHONY: all test asan tsan bench run screenshots format format-check clean fuzz fuzz-build
+.PHONY: all test asan tsan bench run screenshots format format-check check-layers clean fuzz fuzz-build
 .SECONDARY:
 -include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d) \
     $(TEST_HELPER_OBJ:.o=.d)

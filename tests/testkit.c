@@ -15,7 +15,7 @@
 #include "util.h"
 
 /* What the library leaves to the commands (the file limit): the commands' own code. */
-#include "cli_common.c"
+#include "llmdeck.c"
 
 void
 testkit_missing(const char *what)
@@ -32,7 +32,7 @@ testkit_missing(const char *what)
 long
 testkit_raise_fd_limit(void)
 {
-	return cli_raise_fd_limit();
+	return llmdeck_raise_fd_limit();
 }
 
 void

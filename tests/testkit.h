@@ -45,7 +45,7 @@ uint64_t testkit_sim_requests(struct testkit *, size_t i);
 void testkit_missing(const char *what) __attribute__((noreturn));
 
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, as the commands do (the library
- * never does: this is tui/cli's cli_raise_fd_limit); the new soft limit or -1.
+ * never does: this is tui/llmdeck.c's llmdeck_raise_fd_limit); the new soft limit or -1.
  * testkit_init calls it. */
 long testkit_raise_fd_limit(void);
 

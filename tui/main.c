@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "llmdeck.h"
 
 static const struct subcommand {
 	const char *name;

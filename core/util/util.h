@@ -80,7 +80,7 @@ uint64_t rng_next(struct rng *);
 double rng_double(struct rng *);
 
 /* RLIMIT_NOFILE's soft limit, or -1. Raising it is the command's business, not the
- * library's (tui/cli's cli_raise_fd_limit, the tests' testkit_raise_fd_limit). */
+ * library's (tui/llmdeck.c's llmdeck_raise_fd_limit, the tests' testkit_raise_fd_limit). */
 long fd_limit(void);
 
 #endif

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "cli.h"
+#include "llmdeck.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -280,7 +280,7 @@ ask_open(struct ask *a, struct config *cfg, struct store **store)
 		cause = xasprintf("--route: no route \"%s\" in the config", a->req.route);
 	else if (a->req.provider != NULL && config_provider(cfg, a->req.provider) == NULL)
 		cause = xasprintf("--provider: no provider \"%s\" in the config", a->req.provider);
-	if (cause == NULL && cli_open_store(store, a->db_path, cfg, &cause) == 0)
+	if (cause == NULL && llmdeck_open_store(store, a->db_path, cfg, &cause) == 0)
 		a->ro.store = *store;
 	if (cause != NULL || (r = router_new(cfg, &a->ro, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck ask: %s\n", cause);

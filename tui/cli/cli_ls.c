@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "llmdeck.h"
 #include "gateway.h"
 #include "util.h"
 

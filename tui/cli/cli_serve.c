@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "llmdeck.h"
 #include "config.h"
 #include "events.h"
 #include "gateway.h"
@@ -408,7 +408,7 @@ cli_serve_main(int argc, char **argv)
 	if ((rc = serve_parse(&s, argc, argv)) != 0)
 		return rc < 0 ? 0 : rc;
 	/* Before any thread (the store's writer first): only sigtimedwait sees them. */
-	cli_serve_signals(&set);
+	llmdeck_serve_signals(&set);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((cfg = serve_config(&s, &cause)) == NULL) {
@@ -417,7 +417,7 @@ cli_serve_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!s.no_db) {
-		if (cli_open_store(&s.st, s.db, cfg, &cause) != 0) {
+		if (llmdeck_open_store(&s.st, s.db, cfg, &cause) != 0) {
 			fprintf(stderr, "llmdeck serve: %s\n", cause);
 			free(cause);
 			config_free(cfg);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "llmdeck.h"
 #include "sim.h"
 #include "util.h"
 
@@ -130,7 +130,8 @@ cli_sim_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	cli_serve_signals(&set); /* before sim_start sizes its connection limit on the fd limit */
+	llmdeck_serve_signals(
+	    &set); /* before sim_start sizes its connection limit on the fd limit */
 	sims = xcalloc(n, sizeof *sims);
 	for (started = 0; started < n; started++) {
 		sims[started] = sim_start(&v[started], &cause);

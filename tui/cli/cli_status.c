@@ -15,7 +15,7 @@
 #include "cache.h"
 #include "config.h"
 #include "ledger.h"
-#include "cli.h"
+#include "llmdeck.h"
 #include "store.h"
 #include "util.h"
 

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "llmdeck.h"
 #include "http.h"
 #include "store.h"
 #include "util.h"
@@ -954,7 +954,7 @@ console_open(struct console *c, const char *listen, char **dbpath)
 	/* The demo's database is demo.db beside the real one: demo spend never mixes in. */
 	if ((c->db_path == NULL && c->demo_on &&
 	        (c->db_path = *dbpath = store_state_path("demo.db", &cause)) == NULL) ||
-	    cli_open_store(&c->store, c->db_path, &c->cfg, &cause) != 0) {
+	    llmdeck_open_store(&c->store, c->db_path, &c->cfg, &cause) != 0) {
 		fprintf(stderr, "llmdeck: %s\n", cause);
 		c->store = NULL;
 		rc = EXIT_FAILED;
@@ -1086,7 +1086,7 @@ console_main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
 	if (c->demo_on || listen != NULL)
-		cli_raise_fd_limit(); /* the demo's simulated providers, the gateway's clients */
+		llmdeck_raise_fd_limit(); /* the demo's simulated providers, the gateway's clients */
 	if ((rc = console_open(c, listen, &dbpath)) != 0)
 		goto out;
 	if (wake_setup(c) != 0) {

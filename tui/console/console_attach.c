@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "llmdeck.h"
 #include "gateway.h"
 #include "util.h"
 

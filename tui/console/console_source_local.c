@@ -14,7 +14,7 @@
 
 #include "budget.h"
 #include "cache.h"
-#include "cli.h"
+#include "llmdeck.h"
 #include "config.h"
 #include "store.h"
 #include "util.h"

@@ -1,6 +1,10 @@
-/* cli.h: the subcommands of the llmdeck binary. Each returns the exit code. */
-#ifndef LLMDECK_CLI_H
-#define LLMDECK_CLI_H
+/*
+ * llmdeck.h: the llmdeck program: its version, exit codes and subcommands (each
+ * returns the exit code), and what the commands (tui/cli and the console in
+ * tui/console) share that the library must not do for them (llmdeck.c).
+ */
+#ifndef LLMDECK_PROGRAM_H
+#define LLMDECK_PROGRAM_H
 
 #include <signal.h>
 
@@ -22,17 +26,17 @@ int cli_ls_main(int argc, char **argv);
 
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, for commands that serve many
  * connections (serve, sim, the console's --listen and --demo); the new soft limit or -1. */
-long cli_raise_fd_limit(void);
+long llmdeck_raise_fd_limit(void);
 /* store_open, then the config's ledger durability ("ledger": {"durability"}).
  * 0, or -1 with *cause (nothing left open). */
 struct store;
 struct config;
-int cli_open_store(struct store **, const char *path, const struct config *, char **cause);
+int llmdeck_open_store(struct store **, const char *path, const struct config *, char **cause);
 /*
  * For a command that serves until SIGINT or SIGTERM: block both (call before any
  * thread starts, so only sigwait(set) sees them), ignore SIGPIPE, raise the file
  * limit.
  */
-void cli_serve_signals(sigset_t *set);
+void llmdeck_serve_signals(sigset_t *set);
 
 #endif

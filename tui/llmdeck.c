@@ -1,9 +1,9 @@
 /*
- * cli_common.c: what the commands (the subcommands and the console) share and
+ * llmdeck.c: what the commands (the subcommands and the console) share and
  * the library must not do for them: the process's signals and limits, and the
  * database opened as the config asks.
  */
-#include "cli.h"
+#include "llmdeck.h"
 
 #include "ledger.h"
 #include "store.h"
@@ -14,7 +14,7 @@
 
 /* A gateway or a simulated provider holds a descriptor per client: take all we may. */
 long
-cli_raise_fd_limit(void)
+llmdeck_raise_fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -29,18 +29,18 @@ cli_raise_fd_limit(void)
 }
 
 void
-cli_serve_signals(sigset_t *set)
+llmdeck_serve_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	cli_raise_fd_limit();
+	llmdeck_raise_fd_limit();
 }
 
 int
-cli_open_store(struct store **st, const char *path, const struct config *cfg, char **cause)
+llmdeck_open_store(struct store **st, const char *path, const struct config *cfg, char **cause)
 {
 	if (store_open(st, path, cause) != 0)
 		return -1;
