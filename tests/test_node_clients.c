@@ -4,7 +4,8 @@
  * directly (sim_clients.mjs) and against `llmdeck serve` in front of
  * `llmdeck sim` (gateway_clients.mjs); the agent frameworks (OpenAI Agents SDK,
  * Vercel AI SDK, LangChain) and the Responses API against `llmdeck serve` in
- * front of an OpenAI, Anthropic, Mistral and Ollama sim (agent_clients.mjs).
+ * front of an OpenAI, Anthropic, Mistral and Ollama sim (agent_clients.mjs);
+ * the Codex CLI and Claude Code if installed (cli_clients.mjs, else it skips).
  * Without Node or the npm packages: skipped (run-tests.sh says SKIP), and a
  * failure under CI=true; .ci/deps installs them (cd tests/node && npm ci).
  */
@@ -77,6 +78,14 @@ test_agent_frameworks_through_the_gateway(void **state)
 	node_run_script("agent_clients.mjs", 240);
 }
 
+/* The Codex CLI and Claude Code, when installed (not in package.json: large); else SKIP, exit 0. */
+static void
+test_coding_agent_clis_through_the_gateway(void **state)
+{
+	(void)state;
+	node_run_script("cli_clients.mjs", 300);
+}
+
 int
 main(void)
 {
@@ -84,6 +93,7 @@ main(void)
 	    cmocka_unit_test(test_official_sdks_accept_the_sims),
 	    cmocka_unit_test(test_official_sdks_through_the_gateway),
 	    cmocka_unit_test(test_agent_frameworks_through_the_gateway),
+	    cmocka_unit_test(test_coding_agent_clis_through_the_gateway),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
