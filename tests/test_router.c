@@ -870,6 +870,224 @@ test_many_concurrent_requests_with_a_half_failing_provider_lose_none(void **stat
 	assert_int_equal(c.ok, n);
 }
 
+/* ---- operations beside chat: embeddings through the same machinery ---- */
+
+struct op_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct router_result *res;
+};
+
+static void
+op_done(void *arg, struct router_result *res)
+{
+	struct op_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->res = res;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Submit an embeddings request for two inputs (not waiting); returns its id. */
+static uint64_t
+embed_submit(struct fixture *f, struct op_wait *w)
+{
+	struct router_op_request op;
+	struct llm_request req;
+	uint64_t id;
+
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->res = NULL;
+	llm_request_init(&req);
+	req.timeout_ms = 10000;
+	memset(&op, 0, sizeof op);
+	op.op = ROUTER_OP_EMBEDDINGS;
+	op.req = &req;
+	op.embed.input = "[\"one\",\"two\"]";
+	op.n_inputs = 2;
+	id = router_submit_op(f->r, &op, op_done, w);
+	llm_request_free(&req);
+	return id;
+}
+
+/* Its result (the caller frees it with router_result_free and free). */
+static struct router_result *
+embed_wait(struct op_wait *w)
+{
+	struct router_result *res;
+
+	pthread_mutex_lock(&w->mu);
+	while (w->res == NULL)
+		pthread_cond_wait(&w->cv, &w->mu);
+	res = w->res;
+	pthread_mutex_unlock(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	return res;
+}
+
+static struct router_result *
+embed(struct fixture *f)
+{
+	struct op_wait w;
+
+	embed_submit(f, &w);
+	return embed_wait(&w);
+}
+
+static void
+op_result_free(struct router_result *res)
+{
+	router_result_free(res);
+	free(res);
+}
+
+/* An answered embeddings request: vectors, usage, and the router's counts. */
+static void
+test_embeddings_are_counted_like_chat(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result *res;
+	struct router_snapshot s;
+	const struct provider_snapshot *p;
+
+	add_provider(f, "oa", SIM_OPENAI, 1, 1);
+	add_provider(f, "an", SIM_ANTHROPIC, 1, 1); /* no embeddings API: never tried */
+	start_router(f, 0);
+	res = embed(f);
+	assert_int_equal(res->cls, LLM_OK);
+	assert_int_equal(res->op, ROUTER_OP_EMBEDDINGS);
+	assert_string_equal(res->provider, "oa");
+	assert_int_equal(res->embed.n_vectors, 2);
+	assert_true(res->embed.vectors[1].n > 0);
+	assert_true(res->resp.usage.input_tokens > 0);
+	assert_int_equal(res->n_attempts, 1);
+	op_result_free(res);
+	router_snapshot(f->r, &s);
+	assert_int_equal(s.requests, 1);
+	assert_int_equal(s.answered, 1);
+	assert_int_equal(s.attempts, 1);
+	p = snap_provider(&s, "oa");
+	assert_int_equal(p->requests, 1);
+	assert_int_equal(p->successes, 1);
+	assert_true(p->input_tokens > 0);
+	assert_int_equal(snap_provider(&s, "an")->requests, 0);
+	router_snapshot_free(&s);
+	assert_int_equal(sim_requests(f, 1), 0);
+}
+
+/* Failing embeddings open the breaker; an open breaker sends them to the next provider. */
+static void
+test_embeddings_fail_over_from_an_open_breaker(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result *res;
+	struct router_snapshot s;
+
+	add_provider(f, "flaky", SIM_OPENAI, 1, 1)->max_retries = 0;
+	add_provider(f, "steady", SIM_OPENAI, 2, 1);
+	control(f, 0, "{\"error_rate\":1,\"error_status\":503}");
+	start_router(f, 1);
+	for (int i = 0; i < 3; i++) {
+		res = embed(f);
+		assert_int_equal(res->cls, LLM_OK);
+		assert_string_equal(res->provider, "steady");
+		assert_int_equal(res->n_attempts, 2);
+		assert_string_equal(res->attempts[0].provider, "flaky");
+		assert_int_equal(res->attempts[0].status, 503);
+		assert_int_equal(res->attempts[1].cls, LLM_OK);
+		op_result_free(res);
+	}
+	router_snapshot(f->r, &s);
+	assert_int_equal(snap_provider(&s, "flaky")->breaker, BREAKER_OPEN);
+	assert_int_equal(s.failovers, 3);
+	router_snapshot_free(&s);
+	/* Open: not even tried. */
+	res = embed(f);
+	assert_int_equal(res->cls, LLM_OK);
+	assert_int_equal(res->n_attempts, 1);
+	assert_string_equal(res->provider, "steady");
+	op_result_free(res);
+	assert_int_equal(sim_requests(f, 0), 3);
+}
+
+/* A 429 with retry-after: the provider is kept out until then, the request fails over. */
+static void
+test_embeddings_429_retry_after_fails_over(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result *res;
+	struct router_snapshot s;
+	struct event ev[64];
+	size_t n;
+	int seen = 0;
+
+	add_provider(f, "limited", SIM_OPENAI, 1, 1);
+	add_provider(f, "spare", SIM_OPENAI, 2, 1);
+	control(f, 0, "{\"error_rate\":1,\"error_status\":429,\"retry_after\":30}");
+	start_router(f, 1);
+	res = embed(f);
+	assert_int_equal(res->cls, LLM_OK);
+	assert_string_equal(res->provider, "spare");
+	assert_int_equal(res->n_attempts, 2);
+	assert_int_equal(res->attempts[0].cls, LLM_ERR_RATE_LIMIT);
+	assert_int_equal(res->attempts[0].status, 429);
+	op_result_free(res);
+	router_snapshot(f->r, &s);
+	assert_false(snap_provider(&s, "limited")->usable);
+	assert_int_equal(snap_provider(&s, "limited")->errors_by_class[LLM_ERR_RATE_LIMIT], 1);
+	router_snapshot_free(&s);
+	n = event_last(router_events(f->r), ev, nitems(ev));
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].kind == EV_FAILOVER &&
+		    strstr(ev[i].message, "limited -> spare") != NULL &&
+		    strstr(ev[i].message, "rate_limit") != NULL)
+			seen = 1;
+	assert_true(seen);
+	/* Still kept out: the next one goes straight to the spare. */
+	res = embed(f);
+	assert_string_equal(res->provider, "spare");
+	assert_int_equal(res->n_attempts, 1);
+	op_result_free(res);
+	assert_int_equal(sim_requests(f, 0), 1);
+}
+
+/* The caller left: the transfer is aborted at once, the request ends cancelled. */
+static void
+test_embeddings_cancel_aborts_the_transfer(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result *res;
+	struct router_snapshot s;
+	struct op_wait w;
+	uint64_t id, t0;
+
+	add_provider(f, "slow", SIM_OPENAI, 1, 1);
+	control(f, 0, "{\"fault\":\"hang\"}");
+	start_router(f, 0);
+	id = embed_submit(f, &w);
+	assert_true(id > 0);
+	while (sim_requests(f, 0) == 0) {
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	t0 = clock_mono_us();
+	router_cancel(f->r, id);
+	res = embed_wait(&w);
+	assert_true(clock_mono_us() - t0 < 2000000);
+	assert_int_equal(res->cls, LLM_ERR_CANCELLED);
+	assert_int_equal(res->n_attempts, 1);
+	assert_int_equal(res->attempts[0].cls, LLM_ERR_CANCELLED);
+	op_result_free(res);
+	router_snapshot(f->r, &s);
+	assert_int_equal(s.cancelled, 1);
+	assert_int_equal(s.in_flight, 0);
+	assert_int_equal(snap_provider(&s, "slow")->in_flight, 0);
+	router_snapshot_free(&s);
+}
+
 int
 main(void)
 {
@@ -907,6 +1125,10 @@ main(void)
 	    T(test_routes_use_primary_then_fallbacks),
 	    T(test_every_attempt_failing_reports_each),
 	    T(test_many_concurrent_requests_with_a_half_failing_provider_lose_none),
+	    T(test_embeddings_are_counted_like_chat),
+	    T(test_embeddings_fail_over_from_an_open_breaker),
+	    T(test_embeddings_429_retry_after_fails_over),
+	    T(test_embeddings_cancel_aborts_the_transfer),
 #undef T
 	};
 

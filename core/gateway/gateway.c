@@ -243,6 +243,7 @@ reply(struct gw_req *q, int status, const char *ctype, char *body, const struct 
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
+	gw_add_dropped_header(resp, q);
 	if (res != NULL)
 		add_result_headers(resp, res);
 	if (retry_after_s >= 0) {
@@ -427,6 +428,7 @@ reply_stream(struct gw_req *q)
 	MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	MHD_add_response_header(resp, "x-llmdeck-model", q->ask.model);
+	gw_add_dropped_header(resp, q);
 	q->phase = PH_SENT;
 	count_reply(q, 200);
 	ret = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);
@@ -596,7 +598,7 @@ serve_llm(struct gw_req *q)
 	return rc == 0 ? MHD_YES : MHD_NO;
 }
 
-/* gateway_embed.c's answer (any thread). */
+/* gateway_embed.c's answer (at once, or on the router's engine thread). */
 static void
 on_answer(void *arg, struct gw_answer *a)
 {
@@ -612,11 +614,13 @@ on_answer(void *arg, struct gw_answer *a)
 	gw_req_unref(q);
 }
 
-/* POST /v1/embeddings, POST /v1/messages/count_tokens: handed to gateway_embed.c. */
+/* POST /v1/embeddings, POST /v1/messages/count_tokens: gateway_embed.c hands
+ * them to the router. */
 static enum MHD_Result
 serve_answer(struct gw_req *q)
 {
 	struct gateway *gw = q->gw;
+	uint64_t rid;
 	int rc;
 
 	if (!q->admitted) {
@@ -632,11 +636,12 @@ serve_answer(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 	if (q->ep == GW_EP_EMBEDDINGS)
-		gw_embeddings(q->gr->router, q->body.data, q->body.len, on_answer, q);
+		rid = gw_embeddings(q->gr->router, q->body.data, q->body.len, on_answer, q);
 	else
-		gw_count_tokens(q->gr->router, q->body.data, q->body.len, on_answer, q);
+		rid = gw_count_tokens(q->gr->router, q->body.data, q->body.len, on_answer, q);
 	buf_free(&q->body);
 	pthread_mutex_lock(&gw->mu);
+	q->rid = rid; /* a client that leaves cancels it, as for chat */
 	if (q->finished) {
 		pthread_mutex_unlock(&gw->mu);
 		return respond(q);
@@ -653,11 +658,7 @@ dispatch(struct gw_req *q)
 	if (q->ep == GW_EP_ADMIN)
 		return gw_admin(q);
 	if (q->ep == GW_EP_OTHER)
-		return reply_error(q, 404, LLM_OK,
-		    "no such endpoint (POST /v1/chat/completions, POST /v1/messages, POST "
-		    "/v1/messages/count_tokens, POST /v1/embeddings, GET /v1/models, /health, "
-		    "/ready, /metrics, /admin/v1/)",
-		    NULL, NULL);
+		return gw_serve_unknown(q);
 	if (q->bad_method)
 		return reply_error(q, 405, LLM_OK, "method not allowed on this endpoint", NULL,
 		    NULL);

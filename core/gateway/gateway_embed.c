@@ -1,22 +1,21 @@
 /*
- * gateway_embed.c: the two endpoints that are not chat.
+ * gateway_embed.c: the two endpoints that are not chat, as wire formats over
+ * the router's operations (router_submit_op): the client's body into the
+ * operation's request, the router's result into the client's answer. The
+ * router picks, fails over, retries, limits, prices, ledgers and checks the
+ * budget as it does for chat.
  *
  * POST /v1/embeddings (OpenAI's shape): the model names an alias (or a
- * route); the providers whose models list it and whose kind has an
- * embeddings API (adapter_embed.h) are tried in the router's order (usable
- * ones by priority, then weight), failing over on what chat fails over on;
- * the usage is priced and ledgered, and the day's budget checked, as for
- * chat. Vectors come back as floats or, as the openai client asks by default,
- * base64 of little-endian float32.
+ * route); vectors come back as floats or, as the openai client asks by
+ * default, base64 of little-endian float32.
  *
- * POST /v1/messages/count_tokens (Anthropic's shape): forwarded to an
- * Anthropic provider serving the model; when none does, or it cannot answer
- * (a 404 or 5xx, no connection), the gateway's own estimate (pricing.h's),
- * labelled with the header x-llmdeck-estimate: true.
+ * POST /v1/messages/count_tokens (Anthropic's shape): counted by an Anthropic
+ * provider serving the model; when none does, or none can answer (a 404 or
+ * 5xx, no connection), the gateway's own estimate (pricing.h's), labelled
+ * with the header x-llmdeck-estimate: true.
  *
- * Both answer through a callback, exactly once: at once for a refusal, else
- * on the router's HTTP engine thread (or the ledger's writer, after the row
- * is committed).
+ * Both answer through a callback, exactly once: at once for a request the
+ * gateway refuses, else on the router's HTTP engine thread.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -24,15 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter_embed.h"
-#include "budget.h"
 #include "gateway_wire.h"
-#include "ledger.h"
-#include "pricing.h"
-#include "store.h"
 
 #define EMBED_INPUTS_MAX 2048
-#define EMBED_MAX_CANDIDATES 32
 
 void
 gw_answer_free(struct gw_answer *a)
@@ -66,122 +59,46 @@ answer_error(enum gw_api api, int status, enum llm_errclass cls, const char *mes
 	return a;
 }
 
-/* ---- candidates: the router's order ---- */
-
-struct candidate {
-	const struct provider_conf *conf;
-	const char *alias;
-	int priority;
-	double weight;
-};
-
-static int
-candidate_cmp(const void *a, const void *b)
+/* The router's x-llmdeck-* headers of a result: provider, attempts, cost. */
+static void
+answer_result_headers(struct gw_answer *a, const struct router_result *res)
 {
-	const struct candidate *x = a, *y = b;
-
-	if (x->priority != y->priority)
-		return x->priority < y->priority ? -1 : 1;
-	if (x->weight != y->weight)
-		return x->weight > y->weight ? -1 : 1;
-	return 0;
-}
-
-/* The provider's own copy of alias (the config outlives the request), or NULL. */
-static const char *
-serves(const struct provider_conf *p, const char *alias)
-{
-	for (size_t j = 0; j < p->n_models; j++)
-		if (strcmp(p->models[j], alias) == 0)
-			return p->models[j];
-	return NULL;
-}
-
-/*
- * The providers to try for req (a model alias or a route), usable now, in
- * the order the router would pick them; keep(conf) filters by kind. Returns
- * how many; *known says how many would have served it if usable.
- */
-static size_t
-candidates(struct router *r, const struct llm_request *req,
-    int (*keep)(const struct provider_conf *), struct candidate *out, size_t max, size_t *known)
-{
-	const struct config *cfg = router_config(r);
-	const struct route_conf *route = req->route != NULL ? config_route(cfg, req->route) : NULL;
-	struct router_snapshot s;
 	size_t n = 0;
+	int len;
 
-	*known = 0;
-	memset(&s, 0, sizeof s);
-	router_snapshot(r, &s);
-	for (size_t i = 0; i < cfg->n_providers && n < max; i++) {
-		const struct provider_conf *p = &cfg->providers[i];
-		const char *alias = req->model;
-		int rank = 0;
-
-		if (route != NULL) {
-			if (route->primary != NULL && strcmp(route->primary, p->name) == 0)
-				rank = 0;
-			else {
-				rank = -1;
-				for (size_t k = 0; k < route->n_fallback; k++)
-					if (strcmp(route->fallback[k], p->name) == 0)
-						rank = (int)k + 1;
-				if (rank < 0)
-					continue;
-			}
-			alias = route->model != NULL ? route->model
-			                             : (p->n_models > 0 ? p->models[0] : NULL);
-		}
-		if (alias == NULL || (alias = serves(p, alias)) == NULL || !keep(p))
-			continue;
-		(*known)++;
-		for (size_t k = 0; k < s.n_providers; k++) {
-			if (strcmp(s.providers[k].name, p->name) != 0 || !s.providers[k].usable)
-				continue;
-			out[n].conf = p;
-			out[n].alias = alias;
-			out[n].priority = route != NULL ? rank : s.providers[k].priority;
-			out[n].weight = s.providers[k].weight;
-			n++;
-		}
+	if (res->provider[0] != '\0')
+		strlcpy_(a->provider, res->provider, sizeof a->provider);
+	else if (res->n_attempts > 0)
+		strlcpy_(a->provider, res->attempts[res->n_attempts - 1].provider,
+		    sizeof a->provider);
+	len = snprintf(a->attempts, sizeof a->attempts, "%zu", res->n_attempts);
+	for (size_t i = 0; i < res->n_attempts && len > 0 && (size_t)len < sizeof a->attempts;
+	     i++) {
+		n = (size_t)len;
+		len += snprintf(a->attempts + n, sizeof a->attempts - n, "%s%s:%s",
+		    i == 0 ? " " : ",", res->attempts[i].provider,
+		    res->attempts[i].cls == LLM_OK ? "ok"
+		                                   : llm_errclass_name(res->attempts[i].cls));
 	}
-	router_snapshot_free(&s);
-	qsort(out, n, sizeof *out, candidate_cmp);
-	return n;
-}
-
-static const char *
-model_id_of(const struct config *cfg, const char *alias)
-{
-	const struct model_conf *m = config_model(cfg, alias);
-
-	return m != NULL && m->id != NULL ? m->id : alias;
+	if (res->cls == LLM_OK && res->op == ROUTER_OP_EMBEDDINGS) {
+		if (res->unpriced)
+			snprintf(a->cost, sizeof a->cost, "unpriced");
+		else
+			snprintf(a->cost, sizeof a->cost, "%.6f", res->cost_usd);
+	}
 }
 
 /* ---- embeddings ---- */
 
 struct embed_job {
-	struct router *r;
 	gw_answer_cb done;
 	void *arg;
 	char model[128]; /* as the client named it */
-	char route[64];  /* the route it named, or "" */
-	char *input;     /* JSON */
+	int base64;
+	char *input; /* JSON */
 	size_t n_inputs;
 	int64_t dimensions;
 	char *user;
-	int base64;
-	struct candidate cand[EMBED_MAX_CANDIDATES];
-	size_t n_cand, next;
-	struct llm_error last;
-	struct buf attempts;
-	int n_attempts;
-	uint64_t start_us;
-	int64_t reservation;
-	struct gw_answer *ans;
-	struct embed_response resp;
-	const struct candidate *winner;
 };
 
 static void
@@ -189,27 +106,7 @@ embed_job_free(struct embed_job *j)
 {
 	free(j->input);
 	free(j->user);
-	buf_free(&j->attempts);
-	embed_response_free(&j->resp);
 	free(j);
-}
-
-static void
-embed_deliver(struct embed_job *j)
-{
-	struct gw_answer *a = j->ans;
-
-	snprintf(a->attempts, sizeof a->attempts, "%d%s", j->n_attempts,
-	    j->attempts.data != NULL ? j->attempts.data : "");
-	j->done(j->arg, a);
-	embed_job_free(j);
-}
-
-static void
-embed_committed(void *arg, int rc)
-{
-	(void)rc;
-	embed_deliver(arg);
 }
 
 /* Base64 of the vector as little-endian float32 (what encoding_format "base64" means). */
@@ -248,14 +145,14 @@ vector_base64(struct buf *out, const struct embed_vector *v)
 }
 
 static char *
-embed_body(const struct embed_job *j)
+embed_body(const struct embed_job *j, const struct embed_response *resp)
 {
 	struct buf out;
 
 	buf_init(&out);
 	buf_puts(&out, "{\"object\":\"list\",\"data\":[");
-	for (size_t i = 0; i < j->resp.n_vectors; i++) {
-		const struct embed_vector *v = &j->resp.vectors[i];
+	for (size_t i = 0; i < resp->n_vectors; i++) {
+		const struct embed_vector *v = &resp->vectors[i];
 
 		buf_printf(&out,
 		    "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i > 0 ? "," : "",
@@ -276,164 +173,33 @@ embed_body(const struct embed_job *j)
 	buf_puts(&out, "],\"model\":\"");
 	gw_json_escape(&out, j->model, strlen(j->model));
 	buf_printf(&out, "\",\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld}}",
-	    (long long)j->resp.input_tokens, (long long)j->resp.input_tokens);
+	    (long long)resp->input_tokens, (long long)resp->input_tokens);
 	return buf_detach(&out);
 }
 
-/* The answer is in (or every candidate failed): price it, ledger it, deliver. */
+/* Engine thread: the router's result in the client's shape. */
 static void
-embed_finish(struct embed_job *j, int ok)
+embed_done(void *arg, struct router_result *res)
 {
-	const struct config *cfg = router_config(j->r);
-	struct store *st = router_store(j->r);
-	struct ledger_row row;
-	struct llm_usage u;
-	int unpriced = 0;
-	double cost = 0;
+	struct embed_job *j = arg;
+	struct gw_answer *a;
 
-	if (!ok) {
-		int status = gw_error_status(j->last.cls);
+	if (res->cls != LLM_OK) {
+		int status = gw_error_status(res->cls);
 
-		if (j->last.status == 400 || j->last.status == 422)
+		if (res->err.status == 400 || res->err.status == 422)
 			status = 400;
-		j->ans =
-		    answer_error(GW_OPENAI, status, j->last.cls, j->last.message, j->last.param);
-		if (st != NULL && j->reservation != 0)
-			budget_release(st, j->reservation);
-		embed_deliver(j);
-		return;
+		a = answer_error(GW_OPENAI, status, res->cls, res->err.message, res->err.param);
+	} else {
+		a = answer_new();
+		a->status = 200;
+		a->body = embed_body(j, &res->embed);
 	}
-	memset(&u, 0, sizeof u);
-	u.input_tokens = j->resp.input_tokens;
-	cost = router_cost(cfg, j->winner->alias, &u, &unpriced);
-	j->ans = answer_new();
-	j->ans->status = 200;
-	j->ans->body = embed_body(j);
-	strlcpy_(j->ans->provider, j->winner->conf->name, sizeof j->ans->provider);
-	if (unpriced)
-		snprintf(j->ans->cost, sizeof j->ans->cost, "unpriced");
-	else
-		snprintf(j->ans->cost, sizeof j->ans->cost, "%.6f", cost);
-	if (st == NULL) {
-		embed_deliver(j);
-		return;
-	}
-	memset(&row, 0, sizeof row);
-	strlcpy_(row.route, j->route, sizeof row.route);
-	strlcpy_(row.provider, j->winner->conf->name, sizeof row.provider);
-	strlcpy_(row.model, j->winner->alias, sizeof row.model);
-	row.input_tokens = u.input_tokens;
-	row.cost_usd = cost;
-	row.unpriced = unpriced;
-	row.latency_us = clock_mono_us() - j->start_us;
-	strlcpy_(row.outcome, "ok", sizeof row.outcome);
-	row.attempts = j->n_attempts;
-	ledger_record_async(st, &row, j->reservation, embed_committed, j);
-}
-
-static void embed_next(struct embed_job *j);
-
-static void
-embed_note(struct embed_job *j, const struct candidate *c, const char *how)
-{
-	buf_printf(&j->attempts, "%s%s:%s", j->n_attempts == 0 ? " " : ",", c->conf->name, how);
-	j->n_attempts++;
-}
-
-struct embed_try {
-	struct embed_job *j;
-	const struct candidate *c;
-};
-
-static void
-embed_http_done(void *arg, const struct http_result *res)
-{
-	struct embed_try *t = arg;
-	struct embed_job *j = t->j;
-	const struct candidate *c = t->c;
-	const struct adapter *ad = adapter_for_provider(c->conf);
-
-	free(t);
-	llm_error_clear(&j->last);
-	if (res->err == HTTP_ERR_ABORTED) {
-		/* The engine is stopping (the router is being freed): no next provider. */
-		llm_error_set(&j->last, LLM_ERR_CANCELLED, 0, "%s: %s", c->conf->name, res->errmsg);
-		embed_note(j, c, llm_errclass_name(j->last.cls));
-		embed_finish(j, 0);
-		return;
-	}
-	if (res->err != HTTP_OK) {
-		llm_error_set(&j->last,
-		    res->err == HTTP_ERR_TIMEOUT ? LLM_ERR_TIMEOUT : LLM_ERR_CONNECT, 0, "%s: %s",
-		    c->conf->name, res->errmsg);
-	} else if (res->status < 200 || res->status > 299) {
-		ad->classify_error(res->status, &res->headers, res->body, res->body_len, &j->last);
-		j->last.status = res->status;
-	} else if (adapter_embed_for(c->conf)->parse(res->body, res->body_len, j->n_inputs,
-	               &j->resp, &j->last) == 0) {
-		embed_note(j, c, "ok");
-		j->winner = c;
-		embed_finish(j, 1);
-		return;
-	}
-	embed_note(j, c, llm_errclass_name(j->last.cls));
-	/* The request itself is wrong: every provider would say so. */
-	if (j->last.cls == LLM_ERR_BAD_REQUEST) {
-		embed_finish(j, 0);
-		return;
-	}
-	embed_next(j);
-}
-
-static void
-embed_next(struct embed_job *j)
-{
-	while (j->next < j->n_cand) {
-		const struct candidate *c = &j->cand[j->next++];
-		const struct adapter_embed *ae = adapter_embed_for(c->conf);
-		struct embed_request er = {j->input, j->dimensions, j->user};
-		struct adapter_http http;
-		struct http_request hr;
-		struct embed_try *t;
-		char *cause = NULL;
-
-		if (ae->build(c->conf, model_id_of(router_config(j->r), c->alias), &er, &http,
-		        &cause) != 0) {
-			llm_error_set(&j->last, LLM_ERR_INTERNAL, 0, "%s", cause);
-			free(cause);
-			embed_note(j, c, "internal");
-			continue;
-		}
-		memset(&hr, 0, sizeof hr);
-		hr.method = http.method;
-		hr.url = http.url;
-		hr.headers = (const char *const *)http.headers;
-		hr.n_headers = http.n_headers;
-		hr.body = http.body;
-		hr.body_len = http.body_len;
-		hr.timeout_ms =
-		    (int)(c->conf->timeout_seconds > 0 ? c->conf->timeout_seconds * 1000 : 60000);
-		hr.ca_file = c->conf->ca_file;
-		hr.insecure = !c->conf->tls_verify;
-		hr.on_done = embed_http_done;
-		t = xmalloc(sizeof *t);
-		t->j = j;
-		t->c = c;
-		hr.arg = t;
-		http_submit(router_engine(j->r), &hr);
-		adapter_http_free(&http);
-		return;
-	}
-	if (j->n_attempts == 0)
-		llm_error_set(&j->last, LLM_ERR_NO_PROVIDER, 0,
-		    "no provider serving %s can take embeddings now", j->model);
-	embed_finish(j, 0);
-}
-
-static int
-has_embeddings(const struct provider_conf *p)
-{
-	return p->enabled && adapter_embed_for(p) != NULL;
+	answer_result_headers(a, res);
+	router_result_free(res);
+	free(res);
+	j->done(j->arg, a);
+	embed_job_free(j);
 }
 
 /* input: a non-empty string, or a non-empty array of them, of token ids, or of arrays of ids. */
@@ -552,8 +318,6 @@ embed_parse(struct embed_job *j, const cJSON *root, const struct config *cfg,
 	strlcpy_(j->model, v->valuestring, sizeof j->model);
 	if (gw_resolve_model(cfg, j->model, req, bad) != 0)
 		return -1;
-	if (req->route != NULL)
-		strlcpy_(j->route, req->route, sizeof j->route);
 	v = cJSON_GetObjectItemCaseSensitive(root, "input");
 	if (v == NULL)
 		return gw_bad_set(bad, "input", "input: required");
@@ -563,94 +327,41 @@ embed_parse(struct embed_job *j, const cJSON *root, const struct config *cfg,
 	return embed_options(j, root, req, bad);
 }
 
-/* The providers that can answer, in order; a provider that cannot take a field is
- * left out, and if that leaves none the field is refused. 0, or -1 with bad. */
-static int
-embed_pick(struct embed_job *j, const struct llm_request *req, struct gw_bad *bad)
-{
-	struct embed_request er;
-	struct llm_error why;
-	size_t known_n, k = 0;
-
-	j->n_cand = candidates(j->r, req, has_embeddings, j->cand, nitems(j->cand), &known_n);
-	if (known_n == 0)
-		return gw_bad_set(bad, "model",
-		    "model: no provider serving \"%s\" has an embeddings API (OpenAI, Azure, "
-		    "Mistral, "
-		    "vLLM, llama.cpp and Ollama have)",
-		    j->model);
-	er = (struct embed_request){j->input, j->dimensions, j->user};
-	llm_error_clear(&why);
-	for (size_t i = 0; i < j->n_cand; i++)
-		if (adapter_embed_for(j->cand[i].conf)->check(j->cand[i].conf, &er, &why) == 0)
-			j->cand[k++] = j->cand[i];
-	if (k == 0 && j->n_cand > 0)
-		return gw_bad_set(bad, why.param, "no provider for %s can honour %s: %s", j->model,
-		    why.param[0] != '\0' ? why.param : "the request", why.message);
-	j->n_cand = k;
-	return 0;
-}
-
-/* Reserve the dearest candidate's cost against the daily budget: NULL, or the refusal. */
-static struct gw_answer *
-embed_reserve(struct embed_job *j, const struct config *cfg, struct store *st)
-{
-	struct gw_answer *a;
-	struct llm_usage u;
-	int unpriced = 0, rc;
-	double most = 0;
-	char *cause = NULL;
-
-	if (st == NULL || !(cfg->budget.daily_usd > 0))
-		return NULL;
-	memset(&u, 0, sizeof u);
-	u.input_tokens = (int64_t)(strlen(j->input) + 3) / 4 + 16;
-	for (size_t i = 0; i < j->n_cand; i++) {
-		double c = router_cost(cfg, j->cand[i].alias, &u, &unpriced);
-		if (c > most)
-			most = c;
-	}
-	rc = budget_reserve(st, &cfg->budget, most, &j->reservation, &cause);
-	if (rc == 0)
-		return NULL;
-	a = answer_error(GW_OPENAI, rc == 1 ? 429 : 500,
-	    rc == 1 ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL,
-	    cause != NULL ? cause : "budget check failed", NULL);
-	free(cause);
-	return a;
-}
-
-void
+uint64_t
 gw_embeddings(struct router *r, const char *body, size_t len, gw_answer_cb done, void *arg)
 {
-	const struct config *cfg = router_config(r);
+	struct router_op_request op;
 	struct llm_request req;
 	struct embed_job *j;
-	struct gw_answer *a;
 	struct gw_bad bad;
 	cJSON *root;
+	uint64_t rid;
 
 	memset(&bad, 0, sizeof bad);
 	llm_request_init(&req);
 	j = xcalloc(1, sizeof *j);
-	buf_init(&j->attempts);
-	j->r = r;
 	j->done = done;
 	j->arg = arg;
-	j->start_us = clock_mono_us();
 	root = cJSON_ParseWithLength(body, len);
-	if (embed_parse(j, root, cfg, &req, &bad) != 0 || embed_pick(j, &req, &bad) != 0)
-		a = answer_error(GW_OPENAI, 400, LLM_ERR_BAD_REQUEST, bad.message, bad.param);
-	else
-		a = embed_reserve(j, cfg, router_store(r));
-	cJSON_Delete(root);
-	llm_request_free(&req);
-	if (a != NULL) {
+	if (embed_parse(j, root, router_config(r), &req, &bad) != 0) {
+		cJSON_Delete(root);
+		llm_request_free(&req);
 		embed_job_free(j);
-		done(arg, a);
-		return;
+		done(arg,
+		    answer_error(GW_OPENAI, 400, LLM_ERR_BAD_REQUEST, bad.message, bad.param));
+		return 0;
 	}
-	embed_next(j);
+	cJSON_Delete(root);
+	memset(&op, 0, sizeof op);
+	op.op = ROUTER_OP_EMBEDDINGS;
+	op.req = &req;
+	op.embed.input = j->input;
+	op.embed.dimensions = j->dimensions;
+	op.embed.user = j->user;
+	op.n_inputs = j->n_inputs;
+	rid = router_submit_op(r, &op, embed_done, j);
+	llm_request_free(&req);
+	return rid;
 }
 
 /* ---- count_tokens ---- */
@@ -659,7 +370,6 @@ struct count_job {
 	gw_answer_cb done;
 	void *arg;
 	int64_t estimate;
-	char provider[64];
 };
 
 static struct gw_answer *
@@ -673,143 +383,80 @@ count_estimate(int64_t n)
 	return a;
 }
 
+/* Did a provider itself refuse the request (400, 413, 422)? */
+static int
+count_refused(const struct router_result *res)
+{
+	if (res->cls != LLM_ERR_BAD_REQUEST)
+		return 0;
+	for (size_t i = 0; i < res->n_attempts; i++)
+		if (!res->attempts[i].skipped && res->attempts[i].cls == LLM_ERR_BAD_REQUEST)
+			return 1;
+	return 0;
+}
+
+/* Engine thread: the provider's count, its refusal, or else the estimate. */
 static void
-count_http_done(void *arg, const struct http_result *res)
+count_done(void *arg, struct router_result *res)
 {
 	struct count_job *j = arg;
-	struct gw_answer *a = NULL;
-	cJSON *root;
-	int64_t n;
+	struct gw_answer *a;
 
-	if (res->err == HTTP_OK && res->status >= 200 && res->status <= 299) {
-		root = cJSON_ParseWithLength(res->body, res->body_len);
-		n = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "input_tokens"))
-		    ? (int64_t)cJSON_GetObjectItemCaseSensitive(root, "input_tokens")->valuedouble
-		    : -1;
-		cJSON_Delete(root);
-		if (n >= 0) {
-			a = answer_new();
-			a->status = 200;
-			a->body = xasprintf("{\"input_tokens\":%lld}", (long long)n);
-			strlcpy_(a->provider, j->provider, sizeof a->provider);
-		}
-	} else if (res->err == HTTP_OK &&
-	    (res->status == 400 || res->status == 413 || res->status == 422)) {
+	if (res->cls == LLM_OK) {
+		a = answer_new();
+		a->status = 200;
+		a->body = xasprintf("{\"input_tokens\":%lld}", (long long)res->counted_tokens);
+		answer_result_headers(a, res);
+	} else if (count_refused(res)) {
 		/* The request is wrong: say so rather than estimate it. */
-		struct llm_error e;
-
-		llm_error_clear(&e);
-		adapter_anthropic.classify_error(res->status, &res->headers, res->body,
-		    res->body_len, &e);
-		a = answer_error(GW_ANTHROPIC, res->status == 413 ? 413 : 400, LLM_ERR_BAD_REQUEST,
-		    e.message, NULL);
-		strlcpy_(a->provider, j->provider, sizeof a->provider);
-	}
-	if (a == NULL)
+		a = answer_error(GW_ANTHROPIC, res->err.status == 413 ? 413 : 400,
+		    LLM_ERR_BAD_REQUEST, res->err.message, NULL);
+		answer_result_headers(a, res);
+	} else {
 		a = count_estimate(j->estimate);
+	}
+	router_result_free(res);
+	free(res);
 	j->done(j->arg, a);
 	free(j);
 }
 
-static int
-is_anthropic(const struct provider_conf *p)
-{
-	return p->enabled && p->kind == PROVIDER_ANTHROPIC;
-}
-
-/* What count_tokens takes of a Messages body (the API refuses the rest). */
-static void
-count_body_trim(cJSON *root, const struct llm_request *req)
-{
-	static const char *const keep[] = {"model", "messages", "system", "tools", "tool_choice",
-	    "thinking", "output_config", NULL};
-	cJSON *extra = req->passthrough != NULL ? cJSON_Parse(req->passthrough) : NULL;
-	cJSON *e = root->child, *next;
-
-	for (; e != NULL; e = next) {
-		const char *const *k;
-
-		next = e->next;
-		for (k = keep; *k != NULL; k++)
-			if (strcmp(*k, e->string) == 0)
-				break;
-		if (*k == NULL && cJSON_GetObjectItemCaseSensitive(extra, e->string) == NULL)
-			cJSON_DeleteItemFromObjectCaseSensitive(root, e->string);
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(root, "max_tokens");
-	cJSON_Delete(extra);
-}
-
-void
+uint64_t
 gw_count_tokens(struct router *r, const char *body, size_t len, gw_answer_cb done, void *arg)
 {
-	const struct config *cfg = router_config(r);
-	struct candidate cand[EMBED_MAX_CANDIDATES];
+	struct router_op_request op;
 	struct llm_request req;
-	struct adapter_http http;
-	struct http_request hr;
 	struct count_job *j;
 	struct gw_ask ask;
 	struct gw_bad bad;
-	size_t n, known_n;
-	char *cause = NULL, *url, *extra;
-	cJSON *root;
+	char *extra;
+	uint64_t rid;
 
 	memset(&bad, 0, sizeof bad);
 	llm_request_init(&req);
 	if (gw_parse_anthropic_count(body, len, &req, &ask, &bad) != 0) {
 		llm_request_free(&req);
 		done(arg, answer_error(GW_ANTHROPIC, 400, LLM_ERR_BAD_REQUEST, bad.message, NULL));
-		return;
+		return 0;
 	}
 	/* Anthropic-only fields are for the provider that counts, or for nobody (an estimate). */
 	extra = req.passthrough;
 	req.passthrough = NULL;
-	if (gw_resolve_model(cfg, ask.model, &req, &bad) != 0) {
+	if (gw_resolve_model(router_config(r), ask.model, &req, &bad) != 0) {
 		free(extra);
 		llm_request_free(&req);
 		done(arg, answer_error(GW_ANTHROPIC, 400, LLM_ERR_BAD_REQUEST, bad.message, NULL));
-		return;
+		return 0;
 	}
 	req.passthrough = extra;
-	n = candidates(r, &req, is_anthropic, cand, nitems(cand), &known_n);
-	if (n == 0 ||
-	    adapter_anthropic.build_request(cand[0].conf, config_model(cfg, cand[0].alias),
-	        model_id_of(cfg, cand[0].alias), &req, 0, &http, &cause) != 0) {
-		free(cause);
-		done(arg, count_estimate(ask.input_estimate));
-		llm_request_free(&req);
-		return;
-	}
-	root = cJSON_ParseWithLength(http.body, http.body_len);
-	if (root != NULL) {
-		count_body_trim(root, &req);
-		free(http.body);
-		http.body = gw_json_text(root);
-		http.body_len = strlen(http.body);
-		cJSON_Delete(root);
-	}
-	url = xasprintf("%s/count_tokens", http.url);
 	j = xcalloc(1, sizeof *j);
 	j->done = done;
 	j->arg = arg;
 	j->estimate = ask.input_estimate;
-	strlcpy_(j->provider, cand[0].conf->name, sizeof j->provider);
-	memset(&hr, 0, sizeof hr);
-	hr.method = "POST";
-	hr.url = url;
-	hr.headers = (const char *const *)http.headers;
-	hr.n_headers = http.n_headers;
-	hr.body = http.body;
-	hr.body_len = http.body_len;
-	hr.timeout_ms =
-	    (int)(cand[0].conf->timeout_seconds > 0 ? cand[0].conf->timeout_seconds * 1000 : 60000);
-	hr.ca_file = cand[0].conf->ca_file;
-	hr.insecure = !cand[0].conf->tls_verify;
-	hr.on_done = count_http_done;
-	hr.arg = j;
-	http_submit(router_engine(r), &hr);
-	free(url);
-	adapter_http_free(&http);
+	memset(&op, 0, sizeof op);
+	op.op = ROUTER_OP_COUNT_TOKENS;
+	op.req = &req;
+	rid = router_submit_op(r, &op, count_done, j);
 	llm_request_free(&req);
+	return rid;
 }

@@ -25,44 +25,119 @@ gw_serve_health(struct gw_req *q)
 	return gw_reply_json(q, 200, o);
 }
 
+/* Does GET /v1/models come from an Anthropic client? Its SDK always sends
+ * anthropic-version; x-api-key without Authorization is its key too (an
+ * OpenAI client sends only Authorization). */
+static int
+asks_anthropic(struct MHD_Connection *conn)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-version") != NULL ||
+	    (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key") != NULL &&
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") == NULL);
+}
+
+/* One model in the asking API's shape: Anthropic's ModelInfo or OpenAI's Model. */
+static void
+add_model(cJSON *data, int anthropic, const char *id, const char *owned_by)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (anthropic) {
+		cJSON_AddStringToObject(m, "type", "model");
+		cJSON_AddStringToObject(m, "id", id);
+		cJSON_AddStringToObject(m, "display_name", id);
+		cJSON_AddStringToObject(m, "created_at", "1970-01-01T00:00:00Z");
+	} else {
+		cJSON_AddStringToObject(m, "id", id);
+		cJSON_AddStringToObject(m, "object", "model");
+		cJSON_AddNumberToObject(m, "created", 0);
+		cJSON_AddStringToObject(m, "owned_by", owned_by);
+	}
+	cJSON_AddItemToArray(data, m);
+}
+
+/*
+ * The model aliases and routes, in the shape of the API that asks: Anthropic's
+ * page ({"data":[...],"has_more":false,"first_id","last_id"}, all on one page)
+ * or OpenAI's list ({"object":"list","data":[...]}).
+ */
 enum MHD_Result
 gw_serve_models(struct gw_req *q)
 {
 	struct gw_router *gr = gw_router_get(q->gw);
 	const struct config *cfg = router_config(gr->router);
-	cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data"), *m, *it;
-	int dup;
+	int anthropic = asks_anthropic(q->conn);
+	cJSON *o = cJSON_CreateObject(), *data, *it, *first, *last;
 
-	cJSON_AddStringToObject(o, "object", "list");
+	if (!anthropic)
+		cJSON_AddStringToObject(o, "object", "list");
+	data = cJSON_AddArrayToObject(o, "data");
 	for (size_t i = 0; i < cfg->n_providers; i++) {
 		for (size_t j = 0; j < cfg->providers[i].n_models; j++) {
 			const char *alias = cfg->providers[i].models[j];
-			dup = 0;
+			int dup = 0;
+
 			cJSON_ArrayForEach(it, data)
 			{
 				if (strcmp(cJSON_GetObjectItem(it, "id")->valuestring, alias) == 0)
 					dup = 1;
 			}
-			if (dup)
-				continue;
-			m = cJSON_CreateObject();
-			cJSON_AddStringToObject(m, "id", alias);
-			cJSON_AddStringToObject(m, "object", "model");
-			cJSON_AddNumberToObject(m, "created", 0);
-			cJSON_AddStringToObject(m, "owned_by", "llmdeck");
-			cJSON_AddItemToArray(data, m);
+			if (!dup)
+				add_model(data, anthropic, alias, "llmdeck");
 		}
 	}
-	for (size_t i = 0; i < cfg->n_routes; i++) {
-		m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "id", cfg->routes[i].name);
-		cJSON_AddStringToObject(m, "object", "model");
-		cJSON_AddNumberToObject(m, "created", 0);
-		cJSON_AddStringToObject(m, "owned_by", "llmdeck-route");
-		cJSON_AddItemToArray(data, m);
-	}
+	for (size_t i = 0; i < cfg->n_routes; i++)
+		add_model(data, anthropic, cfg->routes[i].name, "llmdeck-route");
 	gw_router_put(q->gw, gr);
+	if (anthropic) {
+		first = cJSON_GetArrayItem(data, 0);
+		last = cJSON_GetArrayItem(data, cJSON_GetArraySize(data) - 1);
+		cJSON_AddFalseToObject(o, "has_more");
+		if (first != NULL) {
+			cJSON_AddStringToObject(o, "first_id",
+			    cJSON_GetObjectItem(first, "id")->valuestring);
+			cJSON_AddStringToObject(o, "last_id",
+			    cJSON_GetObjectItem(last, "id")->valuestring);
+		} else {
+			cJSON_AddNullToObject(o, "first_id");
+			cJSON_AddNullToObject(o, "last_id");
+		}
+	}
 	return gw_reply_json(q, 200, o);
+}
+
+/* A path the gateway does not serve: a 404 in the client's format naming what
+ * it serves, and an access log line (endpoint "unknown"), so that a client
+ * calling what is not there shows in the log. */
+enum MHD_Result
+gw_serve_unknown(struct gw_req *q)
+{
+	enum MHD_Result ret;
+
+	ret = gw_reply(q, 404, "application/json",
+	    gw_error_body(q->api, 404, LLM_OK,
+	        "no such endpoint (POST /v1/chat/completions, POST /v1/messages, POST "
+	        "/v1/messages/count_tokens, POST /v1/responses, GET and DELETE "
+	        "/v1/responses/{id}, GET /v1/responses/{id}/input_items, POST /v1/embeddings, "
+	        "GET /v1/models, /health, /ready, /metrics, /admin/v1/)",
+	        NULL));
+	if (q->gw->access_log != NULL)
+		gw_access_log_line(q);
+	return ret;
+}
+
+void
+gw_add_dropped_header(struct MHD_Response *resp, const struct gw_req *q)
+{
+	struct buf b;
+
+	if (q->ask.n_dropped == 0)
+		return;
+	buf_init(&b);
+	for (int i = 0; i < q->ask.n_dropped; i++)
+		buf_printf(&b, "%s%s", i > 0 ? "," : "", q->ask.dropped[i]);
+	MHD_add_response_header(resp, "x-llmdeck-dropped", b.data);
+	buf_free(&b);
 }
 
 enum MHD_Result
@@ -118,7 +193,13 @@ gw_access_log_line(struct gw_req *q)
 	cJSON_AddStringToObject(o, "time", when);
 	cJSON_AddStringToObject(o, "instance", gw->instance);
 	cJSON_AddStringToObject(o, "id", q->id);
-	cJSON_AddStringToObject(o, "endpoint", gw_endpoint_name(q->ep));
+	/* "unknown": a path not served (the metrics count it under "other"). */
+	cJSON_AddStringToObject(o, "endpoint",
+	    q->ep == GW_EP_OTHER ? "unknown" : gw_endpoint_name(q->ep));
+	if (q->ep == GW_EP_OTHER) {
+		cJSON_AddStringToObject(o, "method", q->method);
+		cJSON_AddStringToObject(o, "path", q->path != NULL ? q->path : "");
+	}
 	cJSON_AddStringToObject(o, "model", q->ask.model);
 	cJSON_AddBoolToObject(o, "stream", q->stream);
 	cJSON_AddNumberToObject(o, "status", status);

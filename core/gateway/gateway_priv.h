@@ -124,9 +124,11 @@ struct gw_answer {
 /* Called exactly once per request, now or from another thread; the callee owns the answer. */
 typedef void (*gw_answer_cb)(void *arg, struct gw_answer *);
 void gw_answer_free(struct gw_answer *);
-/* POST /v1/embeddings and POST /v1/messages/count_tokens with their bodies. */
-void gw_embeddings(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
-void gw_count_tokens(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
+/* POST /v1/embeddings and POST /v1/messages/count_tokens with their bodies,
+ * through the router (router_submit_op). Returns the router's id for
+ * router_cancel, or 0 if answered at once (a refusal). */
+uint64_t gw_embeddings(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
+uint64_t gw_count_tokens(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
 
 /* HTTP status, error type and body for an error (caller frees the body). */
 int gw_error_status(enum llm_errclass);
@@ -291,6 +293,9 @@ enum MHD_Result gw_serve_health(struct gw_req *);
 enum MHD_Result gw_serve_ready(struct gw_req *);
 enum MHD_Result gw_serve_models(struct gw_req *);
 void gw_access_log_line(struct gw_req *);
+/* gateway_ops.c: a path not served (404 and a log line); x-llmdeck-dropped (ask.dropped). */
+enum MHD_Result gw_serve_unknown(struct gw_req *);
+void gw_add_dropped_header(struct MHD_Response *, const struct gw_req *);
 
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);

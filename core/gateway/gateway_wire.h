@@ -9,7 +9,10 @@
  * is kept for same-kind passthrough (llm_request.passthrough), so a provider
  * of the client's own kind gets it unchanged and the router refuses the
  * others (the adapter's check_request). A field the model carries in a form
- * llm.h cannot hold is a 400 naming it, never dropped.
+ * llm.h cannot hold is a 400 naming it, never silently dropped; the keys
+ * clients add inside a tool or a content part (gw_lenient_keys) and a tool
+ * message's name are taken and noted as dropped (gw_ask_drop), a tool's kept
+ * for a provider of the client's own API (llm_tool.extra).
  */
 #ifndef LLMDECK_GATEWAY_WIRE_H
 #define LLMDECK_GATEWAY_WIRE_H
@@ -70,6 +73,16 @@ int gw_want_string(struct gw_parse *, const cJSON *, const char *path, const cha
 int gw_want_object(struct gw_parse *, const cJSON *, const char *path);
 /* Every key of object o is one of keys (NULL-terminated): else -1 naming path.key. */
 int gw_known_keys(struct gw_parse *, const cJSON *o, const char *path, const char *const *keys);
+/*
+ * The keys of object o not among keys (NULL-terminated), which a client adds
+ * and a translation can leave out (the AI SDK's tools[].eager_input_streaming,
+ * a content part's extras): each noted as dropped under "LABEL.KEY" (KEY
+ * only when it is short and [a-z_], else "LABEL.other", so the metric stays
+ * bounded) and, if keep is not NULL, copied into *keep (created when needed).
+ * Defined in gateway_wire_openai.c.
+ */
+void gw_lenient_keys(struct gw_parse *, const cJSON *o, const char *const *keys, const char *label,
+    cJSON **keep);
 /* The object's "type" string, or -1 naming path.type. */
 int gw_type_of(struct gw_parse *, const cJSON *o, const char *path, const char **type);
 

@@ -52,8 +52,7 @@ text_block(struct gw_parse *p, const cJSON *b, const char *path, struct llm_part
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
 	const cJSON *cit = cJSON_GetObjectItemCaseSensitive(b, "citations");
 
-	if (gw_known_keys(p, b, path, keys) != 0)
-		return -1;
+	gw_lenient_keys(p, b, keys, "content[]", NULL);
 	if (!cJSON_IsString(text))
 		return gw_bad_set(p->bad, path, "%s.text: expected a string", path);
 	if (cit != NULL && !cJSON_IsNull(cit) &&
@@ -75,7 +74,8 @@ image_block(struct gw_parse *p, const cJSON *b, const char *path, struct llm_par
 	char at[GW_PATH];
 
 	gw_path(at, "%s.source", path);
-	if (gw_known_keys(p, b, path, keys) != 0 || gw_type_of(p, src, at, &type) != 0)
+	gw_lenient_keys(p, b, keys, "content[]", NULL);
+	if (gw_type_of(p, src, at, &type) != 0)
 		return -1;
 	into->type = LLM_PART_IMAGE;
 	if (strcmp(type, "base64") == 0) {
@@ -110,8 +110,7 @@ tool_use_block(struct gw_parse *p, const cJSON *b, const char *path, struct llm_
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
 	const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
 
-	if (gw_known_keys(p, b, path, keys) != 0)
-		return -1;
+	gw_lenient_keys(p, b, keys, "content[]", NULL);
 	if (!cJSON_IsString(id) || id->valuestring[0] == '\0')
 		return gw_bad_set(p->bad, path, "%s.id: expected a non-empty string", path);
 	if (!cJSON_IsString(name) || name->valuestring[0] == '\0')
@@ -139,8 +138,7 @@ tool_result_block(struct gw_parse *p, const cJSON *b, const char *path, struct l
 	char at[GW_PATH];
 	size_t n = 0;
 
-	if (gw_known_keys(p, b, path, keys) != 0)
-		return -1;
+	gw_lenient_keys(p, b, keys, "content[]", NULL);
 	if (!cJSON_IsString(id) || id->valuestring[0] == '\0')
 		return gw_bad_set(p->bad, path, "%s.tool_use_id: expected a non-empty string",
 		    path);
@@ -182,8 +180,7 @@ thinking_block(struct gw_parse *p, const cJSON *b, const char *path, struct llm_
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "thinking");
 	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(b, "signature");
 
-	if (gw_known_keys(p, b, path, keys) != 0)
-		return -1;
+	gw_lenient_keys(p, b, keys, "content[]", NULL);
 	if (!cJSON_IsString(text))
 		return gw_bad_set(p->bad, path, "%s.thinking: expected a string", path);
 	if (sig != NULL && !cJSON_IsNull(sig) && !cJSON_IsString(sig))
@@ -201,8 +198,7 @@ redacted_block(struct gw_parse *p, const cJSON *b, const char *path, struct llm_
 	static const char *const keys[] = {"type", "data", NULL};
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(b, "data");
 
-	if (gw_known_keys(p, b, path, keys) != 0)
-		return -1;
+	gw_lenient_keys(p, b, keys, "content[]", NULL);
 	if (!cJSON_IsString(data))
 		return gw_bad_set(p->bad, path, "%s.data: expected a string", path);
 	into->type = LLM_PART_REDACTED_THINKING;
@@ -243,6 +239,84 @@ block(struct gw_parse *p, const cJSON *b, const char *path, enum llm_role role, 
 	    nested ? "in a tool_result" : (assistant ? "from the assistant" : "from the user"));
 }
 
+/* A system prompt, a string or text blocks, into text (blocks a blank line apart). */
+static int
+system_text(struct gw_parse *p, const cJSON *v, const char *path, struct buf *text)
+{
+	const cJSON *b;
+	int i = 0, rc;
+
+	if (cJSON_IsString(v)) {
+		buf_puts(text, v->valuestring);
+		return 0;
+	}
+	if (!cJSON_IsArray(v))
+		return gw_bad_set(p->bad, path, "%s: expected a string or an array of text blocks",
+		    path);
+	if (cJSON_GetArraySize(v) == 0)
+		return gw_bad_set(p->bad, path, "%s: an empty array (needs at least one block)",
+		    path);
+	cJSON_ArrayForEach(b, v)
+	{
+		struct llm_part part;
+		const char *type;
+		char at[GW_PATH];
+
+		gw_path(at, "%s[%d]", path, i++);
+		memset(&part, 0, sizeof part);
+		rc = gw_type_of(p, b, at, &type);
+		if (rc == 0 && strcmp(type, "text") != 0)
+			rc = gw_bad_set(p->bad, at, "%s.type: only \"text\" blocks, got \"%s\"", at,
+			    type);
+		if (rc == 0)
+			rc = text_block(p, b, at, &part);
+		if (rc != 0) {
+			llm_part_free(&part);
+			return -1;
+		}
+		/* One system string: its breakpoint is the strongest any block asked for. */
+		if (part.cache > p->req->system_cache)
+			p->req->system_cache = part.cache;
+		if (text->len > 0)
+			buf_puts(text, "\n\n");
+		buf_puts(text, part.text);
+		llm_part_free(&part);
+	}
+	return 0;
+}
+
+/*
+ * A message of role "system" (Claude Code sends one at messages[1]; the
+ * Messages API itself takes only user and assistant): its text folds into
+ * the system prompt, after the top-level one. Not noted as dropped: every
+ * word reaches every provider, an Anthropic one included, which could not
+ * take it in place either; only its position among the turns is lost, and
+ * these are standing instructions, which read the same from the prompt.
+ */
+static int
+message_system(struct gw_parse *p, const cJSON *m, const char *path)
+{
+	static const char *const keys[] = {"role", "content", NULL};
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+	struct buf text;
+	char cpath[GW_PATH];
+
+	gw_path(cpath, "%s.content", path);
+	if (gw_known_keys(p, m, path, keys) != 0)
+		return -1;
+	if (content == NULL)
+		return gw_bad_set(p->bad, cpath, "%s: required", cpath);
+	buf_init(&text);
+	if (system_text(p, content, cpath, &text) != 0) {
+		buf_free(&text);
+		return -1;
+	}
+	if (text.len > 0)
+		gw_system_append(p->req, text.data);
+	buf_free(&text);
+	return 0;
+}
+
 static int
 f_messages(struct gw_parse *p, const cJSON *msgs)
 {
@@ -271,11 +345,14 @@ f_messages(struct gw_parse *p, const cJSON *msgs)
 			r = LLM_ROLE_USER;
 		else if (strcmp(role->valuestring, "assistant") == 0)
 			r = LLM_ROLE_ASSISTANT;
-		else
+		else if (strcmp(role->valuestring, "system") == 0) {
+			if (message_system(p, m, path) != 0)
+				return -1;
+			continue;
+		} else
 			return gw_bad_set(p->bad, "messages",
-			    "%s.role: \"%s\" is not supported (user or assistant; the system "
-			    "prompt is the top-level \"system\")",
-			    path, role->valuestring);
+			    "%s.role: \"%s\" is not supported (user, assistant, or system)", path,
+			    role->valuestring);
 		if (gw_known_keys(p, m, path, keys) != 0)
 			return -1;
 		if (content == NULL)
@@ -304,57 +381,34 @@ f_messages(struct gw_parse *p, const cJSON *msgs)
 				return -1;
 		}
 	}
+	if (p->req->n_messages == 0)
+		return gw_bad_set(p->bad, "messages",
+		    "messages: needs at least one user or assistant message");
 	return 0;
 }
 
+/*
+ * The top-level system. Before any system message folded in (messages may
+ * come first in the body): the top-level prompt leads.
+ */
 static int
 f_system(struct gw_parse *p, const cJSON *v)
 {
-	const cJSON *b;
 	struct buf text;
-	int i = 0, rc;
+	char *folded;
 
-	if (cJSON_IsString(v)) {
-		if (v->valuestring[0] != '\0')
-			gw_system_append(p->req, v->valuestring);
-		return 0;
-	}
-	if (!cJSON_IsArray(v))
-		return gw_bad_set(p->bad, "system",
-		    "system: expected a string or an array of text blocks");
-	if (cJSON_GetArraySize(v) == 0)
-		return gw_bad_set(p->bad, "system",
-		    "system: an empty array (needs at least one block)");
 	buf_init(&text);
-	cJSON_ArrayForEach(b, v)
-	{
-		struct llm_part part;
-		const char *type;
-		char at[GW_PATH];
-
-		gw_path(at, "system[%d]", i++);
-		memset(&part, 0, sizeof part);
-		rc = gw_type_of(p, b, at, &type);
-		if (rc == 0 && strcmp(type, "text") != 0)
-			rc = gw_bad_set(p->bad, at, "%s.type: only \"text\" blocks, got \"%s\"", at,
-			    type);
-		if (rc == 0)
-			rc = text_block(p, b, at, &part);
-		if (rc != 0) {
-			llm_part_free(&part);
-			buf_free(&text);
-			return -1;
-		}
-		/* One system string: its breakpoint is the strongest any block asked for. */
-		if (part.cache > p->req->system_cache)
-			p->req->system_cache = part.cache;
-		if (text.len > 0)
-			buf_puts(&text, "\n\n");
-		buf_puts(&text, part.text);
-		llm_part_free(&part);
+	if (system_text(p, v, "system", &text) != 0) {
+		buf_free(&text);
+		return -1;
 	}
+	folded = p->req->system;
+	p->req->system = NULL;
 	if (text.len > 0)
 		gw_system_append(p->req, text.data);
+	if (folded != NULL)
+		gw_system_append(p->req, folded);
+	free(folded);
 	buf_free(&text);
 	return 0;
 }
@@ -378,6 +432,7 @@ f_tools(struct gw_parse *p, const cJSON *tools)
 		const cJSON *strict = cJSON_GetObjectItemCaseSensitive(t, "strict");
 		struct llm_tool *tool;
 		char path[GW_PATH], *params;
+		cJSON *extra = NULL;
 
 		gw_path(path, "tools[%d]", i++);
 		if (gw_want_object(p, t, path) != 0)
@@ -388,8 +443,6 @@ f_tools(struct gw_parse *p, const cJSON *tools)
 			    "%s.type: Anthropic's server tools (%s) are not supported through the "
 			    "gateway; client tools only",
 			    path, cJSON_IsString(type) ? type->valuestring : "?");
-		if (gw_known_keys(p, t, path, keys) != 0)
-			return -1;
 		if (!cJSON_IsString(name) || name->valuestring[0] == '\0')
 			return gw_bad_set(p->bad, path, "%s.name: expected a non-empty string",
 			    path);
@@ -407,6 +460,15 @@ f_tools(struct gw_parse *p, const cJSON *tools)
 		tool->strict = cJSON_IsTrue(strict);
 		if (cache_mark(p, t, path, &tool->cache) != 0)
 			return -1;
+		/* Keys a client adds (the AI SDK's eager_input_streaming on every streamed
+		 * tool): an Anthropic provider gets them back, the others go without.
+		 * Never a refusal. */
+		gw_lenient_keys(p, t, keys, "tools[]", &extra);
+		if (extra != NULL) {
+			tool->extra = gw_json_text(extra);
+			p->req->passthrough_api = p->api;
+			cJSON_Delete(extra);
+		}
 	}
 	return 0;
 }

@@ -14,6 +14,50 @@
 
 #include "gateway_wire.h"
 
+/* ---- keys a client adds (both parsers) ---- */
+
+/* A key that can name a metric label: short, and lower case letters and '_' only. */
+static int
+label_key(const char *key, size_t room)
+{
+	size_t n = strspn(key, "abcdefghijklmnopqrstuvwxyz_");
+
+	return n > 0 && key[n] == '\0' && n < room;
+}
+
+void
+gw_lenient_keys(struct gw_parse *p, const cJSON *o, const char *const *keys, const char *label,
+    cJSON **keep)
+{
+	const cJSON *e;
+	char at[GW_DROPPED_FIELD];
+
+	cJSON_ArrayForEach(e, o)
+	{
+		const char *const *k;
+
+		/* null is "not given" */
+		if (e->string == NULL || cJSON_IsNull(e))
+			continue;
+		for (k = keys; *k != NULL; k++)
+			if (strcmp(e->string, *k) == 0)
+				break;
+		if (*k != NULL)
+			continue;
+		if (label_key(e->string, sizeof at - strlen(label) - 1))
+			snprintf(at, sizeof at, "%s.%s", label, e->string);
+		else
+			snprintf(at, sizeof at, "%s.other", label);
+		gw_ask_drop(p->ask, at);
+		if (keep == NULL)
+			continue;
+		if (*keep == NULL)
+			*keep = cJSON_CreateObject();
+		if (cJSON_GetObjectItemCaseSensitive(*keep, e->string) == NULL)
+			cJSON_AddItemToObject(*keep, e->string, cJSON_Duplicate(e, 1));
+	}
+}
+
 /* ---- content ---- */
 
 /* A content array's text parts (the only kind where allowed is "text"), or a string. */
@@ -36,6 +80,7 @@ text_parts(struct gw_parse *p, const cJSON *c, const char *path, struct buf *out
 		    path);
 	cJSON_ArrayForEach(part, c)
 	{
+		static const char *const keys[] = {"type", "text", NULL};
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 		const char *type;
 		char at[GW_PATH];
@@ -48,6 +93,7 @@ text_parts(struct gw_parse *p, const cJSON *c, const char *path, struct buf *out
 			    "%s.type: only \"text\" parts are allowed here, got \"%s\"", at, type);
 		if (!cJSON_IsString(text))
 			return gw_bad_set(p->bad, path, "%s.text: expected a string", at);
+		gw_lenient_keys(p, part, keys, "content[]", NULL);
 		buf_puts(out, text->valuestring);
 	}
 	return 0;
@@ -70,8 +116,9 @@ image_part(struct gw_parse *p, const cJSON *part, const char *at, struct llm_mes
 		img->url = xstrdup(iu->valuestring);
 		return 0;
 	}
-	if (gw_want_object(p, iu, path) != 0 || gw_known_keys(p, iu, path, keys) != 0)
+	if (gw_want_object(p, iu, path) != 0)
 		return -1;
+	gw_lenient_keys(p, iu, keys, "content[].image_url", NULL);
 	url = cJSON_GetObjectItemCaseSensitive(iu, "url");
 	detail = cJSON_GetObjectItemCaseSensitive(iu, "detail");
 	if (!cJSON_IsString(url) || url->valuestring[0] == '\0')
@@ -113,15 +160,15 @@ user_content(struct gw_parse *p, const cJSON *c, const char *path, struct llm_me
 		gw_path(at, "%s[%d]", path, i++);
 		if (gw_type_of(p, part, at, &type) != 0)
 			return -1;
+		/* A part's keys beyond these (cache_control...) no provider gets: noted, dropped. */
 		if (strcmp(type, "text") == 0) {
-			if (gw_known_keys(p, part, at, text_keys) != 0)
-				return -1;
+			gw_lenient_keys(p, part, text_keys, "content[]", NULL);
 			if (!cJSON_IsString(text))
 				return gw_bad_set(p->bad, at, "%s.text: expected a string", at);
 			llm_message_add_part(m, LLM_PART_TEXT)->text = xstrdup(text->valuestring);
 		} else if (strcmp(type, "image_url") == 0) {
-			if (gw_known_keys(p, part, at, image_keys) != 0 ||
-			    image_part(p, part, at, m) != 0)
+			gw_lenient_keys(p, part, image_keys, "content[]", NULL);
+			if (image_part(p, part, at, m) != 0)
 				return -1;
 		} else
 			return gw_bad_set(p->bad, at,
@@ -280,6 +327,8 @@ message_assistant(struct gw_parse *p, const cJSON *m, const char *path)
 			int i = 0;
 			cJSON_ArrayForEach(part, content)
 			{
+				static const char *const pkeys[] = {
+				    "type", "text", "refusal", NULL};
 				const char *type;
 				const cJSON *t;
 				char at[GW_PATH];
@@ -297,6 +346,7 @@ message_assistant(struct gw_parse *p, const cJSON *m, const char *path)
 					return gw_bad_set(p->bad, at,
 					    "%s: expected a text or refusal part", at);
 				}
+				gw_lenient_keys(p, part, pkeys, "content[]", NULL);
 				buf_puts(&text, t->valuestring);
 			}
 			if (i == 0) {
@@ -326,8 +376,9 @@ message_assistant(struct gw_parse *p, const cJSON *m, const char *path)
 static int
 message_tool(struct gw_parse *p, const cJSON *m, const char *path)
 {
-	static const char *const keys[] = {"role", "content", "tool_call_id", NULL};
+	static const char *const keys[] = {"role", "content", "tool_call_id", "name", NULL};
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
 	struct llm_part *tr;
 	struct buf text;
 	char cpath[GW_PATH];
@@ -336,6 +387,14 @@ message_tool(struct gw_parse *p, const cJSON *m, const char *path)
 		return -1;
 	if (!cJSON_IsString(id) || id->valuestring[0] == '\0')
 		return gw_bad_set(p->bad, path, "%s.tool_call_id: required (the call's id)", path);
+	/* The tool's name, as LangChain's ToolMessage always sends it: llm.h's tool
+	 * result has no room for it (the call's id names the call), so no provider
+	 * gets it. */
+	if (name != NULL && !cJSON_IsNull(name)) {
+		if (!cJSON_IsString(name))
+			return gw_bad_set(p->bad, path, "%s.name: expected a string", path);
+		gw_ask_drop(p->ask, "tool_message.name");
+	}
 	gw_path(cpath, "%s.content", path);
 	buf_init(&text);
 	if (text_parts(p, cJSON_GetObjectItemCaseSensitive(m, "content"), cpath, &text) != 0) {
@@ -418,6 +477,7 @@ f_tools(struct gw_parse *p, const cJSON *tools)
 		struct llm_tool *tool;
 		char path[GW_PATH], fpath[64];
 		char *params = NULL;
+		cJSON *extra = NULL, *fn_extra = NULL;
 		int strict = 0;
 
 		gw_path(path, "tools[%d]", i++);
@@ -428,8 +488,7 @@ f_tools(struct gw_parse *p, const cJSON *tools)
 			return gw_bad_set(p->bad, path,
 			    "%s.type: only \"function\" tools are supported, got \"%s\"", path,
 			    type);
-		if (gw_known_keys(p, t, path, keys) != 0 || gw_want_object(p, fn, fpath) != 0 ||
-		    gw_known_keys(p, fn, fpath, fkeys) != 0)
+		if (gw_want_object(p, fn, fpath) != 0)
 			return -1;
 		if (!cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(fn, "name")) ||
 		    v->valuestring[0] == '\0')
@@ -456,6 +515,21 @@ f_tools(struct gw_parse *p, const cJSON *tools)
 		tool = llm_request_add_tool(p->req, name, desc, params);
 		tool->strict = strict;
 		free(params);
+		/* Keys a client adds to a tool or its function: an OpenAI-compatible
+		 * provider gets them back in place ({"function": {...}} holds the
+		 * function's), the others go without. Never a refusal. */
+		gw_lenient_keys(p, t, keys, "tools[]", &extra);
+		gw_lenient_keys(p, fn, fkeys, "tools[].function", &fn_extra);
+		if (fn_extra != NULL) {
+			if (extra == NULL)
+				extra = cJSON_CreateObject();
+			cJSON_AddItemToObject(extra, "function", fn_extra);
+		}
+		if (extra != NULL) {
+			tool->extra = gw_json_text(extra);
+			p->req->passthrough_api = p->api;
+			cJSON_Delete(extra);
+		}
 	}
 	return 0;
 }

@@ -240,20 +240,38 @@ adapter_image_url(const struct llm_part *p)
 }
 
 void
+adapter_json_merge(cJSON *into, const cJSON *from)
+{
+	const cJSON *e;
+
+	if (!cJSON_IsObject(from))
+		return;
+	cJSON_ArrayForEach(e, from)
+	{
+		if (e->string == NULL || cJSON_GetObjectItemCaseSensitive(into, e->string) != NULL)
+			continue;
+		cJSON_AddItemToObject(into, e->string, cJSON_Duplicate(e, 1));
+	}
+}
+
+void
 adapter_json_passthrough(cJSON *root, const struct llm_request *req, enum llm_api api)
 {
-	cJSON *extra, *e;
+	cJSON *extra;
 
 	if (req->passthrough == NULL || req->passthrough_api != api ||
 	    (extra = adapter_json_object(req->passthrough)) == NULL)
 		return;
-	cJSON_ArrayForEach(e, extra)
-	{
-		if (e->string == NULL || cJSON_GetObjectItemCaseSensitive(root, e->string) != NULL)
-			continue;
-		cJSON_AddItemToObject(root, e->string, cJSON_Duplicate(e, 1));
-	}
+	adapter_json_merge(root, extra);
 	cJSON_Delete(extra);
+}
+
+cJSON *
+adapter_tool_extra(const struct llm_request *req, const struct llm_tool *tool, enum llm_api api)
+{
+	if (tool->extra == NULL || req->passthrough_api != api)
+		return NULL;
+	return adapter_json_object(tool->extra);
 }
 
 /* One part of message i (role), at j: the checks every kind makes. */

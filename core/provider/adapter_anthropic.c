@@ -6,6 +6,7 @@
  * not.
  */
 #include "adapter_priv.h"
+#include "adapter_embed.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -351,7 +352,7 @@ anthropic_content(const struct llm_message *m)
 static cJSON *
 anthropic_tools(const struct llm_request *req)
 {
-	cJSON *tools, *t, *schema;
+	cJSON *tools, *t, *schema, *extra;
 
 	if (req->n_tools == 0)
 		return NULL;
@@ -367,6 +368,10 @@ anthropic_tools(const struct llm_request *req)
 		}
 		cJSON_AddItemToObject(t, "input_schema", schema);
 		anthropic_cache_control(t, req->tools[i].cache);
+		/* The Anthropic client's own keys (eager_input_streaming...), under ours. */
+		extra = adapter_tool_extra(req, &req->tools[i], LLM_API_ANTHROPIC);
+		adapter_json_merge(t, extra);
+		cJSON_Delete(extra);
 		cJSON_AddItemToArray(tools, t);
 	}
 	return tools;
@@ -803,6 +808,67 @@ anthropic_build_probe(const struct provider_conf *conf, struct adapter_http *out
 	free(base);
 	return 0;
 }
+
+/*
+ * count_tokens (POST /v1/messages/count_tokens): the Messages request's body
+ * with only what the endpoint takes (the API refuses max_tokens, stream,
+ * sampling and metadata), plus the client's own Anthropic fields.
+ */
+static int
+anthropic_count_build(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, struct adapter_http *out, char **cause)
+{
+	static const char *const keep[] = {"model", "messages", "system", "tools", "tool_choice",
+	    "thinking", "output_config", NULL};
+	cJSON *root, *extra, *e, *next;
+	char *url;
+
+	if (anthropic_build_request(conf, m, model_id, req, 0, out, cause) != 0)
+		return -1;
+	root = cJSON_ParseWithLength(out->body, out->body_len);
+	extra = req->passthrough != NULL ? cJSON_Parse(req->passthrough) : NULL;
+	for (e = root != NULL ? root->child : NULL; e != NULL; e = next) {
+		const char *const *k;
+
+		next = e->next;
+		for (k = keep; *k != NULL && strcmp(*k, e->string) != 0; k++)
+			;
+		if (*k == NULL &&
+		    (strcmp(e->string, "max_tokens") == 0 ||
+		        cJSON_GetObjectItemCaseSensitive(extra, e->string) == NULL))
+			cJSON_DeleteItemFromObjectCaseSensitive(root, e->string);
+	}
+	cJSON_Delete(extra);
+	if (root != NULL) {
+		free(out->body);
+		if ((out->body = cJSON_PrintUnformatted(root)) == NULL)
+			fatal("out of memory printing a request body");
+		out->body_len = strlen(out->body);
+		cJSON_Delete(root);
+	}
+	url = xasprintf("%s/count_tokens", out->url);
+	free(out->url);
+	out->url = url;
+	return 0;
+}
+
+/* {"input_tokens": N} */
+static int
+anthropic_count_parse(const char *body, size_t len, int64_t *input_tokens, struct llm_error *err)
+{
+	cJSON *root = adapter_json_parse(body, len);
+
+	*input_tokens = adapter_json_int(root, "input_tokens", -1);
+	cJSON_Delete(root);
+	if (*input_tokens >= 0)
+		return 0;
+	llm_error_clear(err);
+	llm_error_set(err, LLM_ERR_MALFORMED, 0, "anthropic count_tokens answer: no input_tokens");
+	return -1;
+}
+
+const struct adapter_count adapter_count_anthropic = {
+    .name = "anthropic", .build = anthropic_count_build, .parse = anthropic_count_parse};
 
 const struct adapter adapter_anthropic = {
     .kind = "anthropic",

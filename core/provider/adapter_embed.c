@@ -356,3 +356,9 @@ adapter_embed_for(const struct provider_conf *conf)
 	}
 	return NULL;
 }
+
+const struct adapter_count *
+adapter_count_for(const struct provider_conf *conf)
+{
+	return conf->kind == PROVIDER_ANTHROPIC ? &adapter_count_anthropic : NULL;
+}

@@ -77,7 +77,7 @@ adapter_openai_check(const struct provider_conf *conf, const struct model_conf *
 static cJSON *
 openai_tools(const struct llm_request *req)
 {
-	cJSON *out, *item, *fn, *schema;
+	cJSON *out, *item, *fn, *schema, *extra;
 
 	if (req->n_tools == 0)
 		return NULL;
@@ -93,6 +93,12 @@ openai_tools(const struct llm_request *req)
 			cJSON_AddItemToObject(fn, "parameters", schema);
 		if (req->tools[i].strict)
 			cJSON_AddBoolToObject(fn, "strict", 1);
+		/* An OpenAI client's own keys, under ours: the tool's, and the
+		 * function's under "function". */
+		extra = adapter_tool_extra(req, &req->tools[i], LLM_API_OPENAI);
+		adapter_json_merge(item, extra);
+		adapter_json_merge(fn, cJSON_GetObjectItemCaseSensitive(extra, "function"));
+		cJSON_Delete(extra);
 		cJSON_AddItemToArray(out, item);
 	}
 	return out;

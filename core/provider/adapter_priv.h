@@ -50,6 +50,11 @@ char *adapter_image_url(const struct llm_part *);
 /* Same-kind passthrough: the keys of req->passthrough that root lacks, when the
  * request came in through api. */
 void adapter_json_passthrough(cJSON *root, const struct llm_request *, enum llm_api api);
+/* The keys of object from that into lacks, copied in (from may be NULL). */
+void adapter_json_merge(cJSON *into, const cJSON *from);
+/* A tool's extra keys (llm_tool.extra) when the request came in through api, else
+ * NULL: the caller merges them and frees them. */
+cJSON *adapter_tool_extra(const struct llm_request *, const struct llm_tool *, enum llm_api api);
 /* A JSON object text parsed; NULL if it is not one. */
 cJSON *adapter_json_object(const char *text);
 /* Tool call arguments as a JSON object ({} when empty); NULL if not an object. */

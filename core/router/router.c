@@ -20,6 +20,11 @@
  *   router_cancel()      the caller left: abort every transfer, ledger what
  *                        was used as "cancelled"
  *
+ * Operations other than chat (router_submit_op: embeddings, count_tokens) live
+ * the same life; their table (router_op.c) builds and parses their attempts
+ * instead of the chat adapter, and a provider that does not speak the
+ * operation is not a candidate.
+ *
  * Threads. router_submit() only copies the request and queues it: it never
  * blocks, so a gateway's polling thread may call it. Three threads then carry
  * a request:
@@ -103,6 +108,10 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 	/* A timeout the deadline forced on it, a lost race or a caller that left is
 	 * not the provider's fault. */
 	enum llm_errclass blame = cls == LLM_ERR_TIMEOUT && a->squeezed ? LLM_ERR_CANCELLED : cls;
+	/* A 404 to an operation beside chat: the provider lacks that endpoint, its
+	 * chat is no less healthy. */
+	if (q->op != NULL && cls == LLM_ERR_NOT_FOUND)
+		blame = LLM_ERR_CANCELLED;
 	double tokens = used != NULL ? (double)(used->input_tokens + used->output_tokens) : 0;
 
 	*cost = 0;
@@ -182,6 +191,10 @@ attempt_won(struct attempt *a, const struct llm_error *err)
 	llm_response_free(&q->acc);
 	q->acc = a->acc;
 	llm_response_init(&a->acc);
+	embed_response_free(&q->embed_resp);
+	q->embed_resp = a->embed;
+	memset(&a->embed, 0, sizeof a->embed);
+	q->counted_tokens = a->counted_tokens;
 	if (q->req.stream && !q->delivered && q->acc.content != NULL) {
 		/* A non-streamed answer to a streamed request: its deltas at once. */
 		q->delivered = 1;
@@ -369,9 +382,11 @@ attempt_send(struct attempt *a, int others)
 	strlcpy_(a->alias, alias_for(q, p), sizeof a->alias);
 	a->start_us = clock_mono_us();
 	reserve_attempt(q, a);
-	a->ad = adapter_for_request(p->conf, &q->req);
-	if (a->ad->build_request(p->conf, config_model(r->cfg, a->alias), model_id_for(r, a->alias),
-	        &q->req, q->req.stream, &a->ah, &cause) != 0) {
+	a->ad = q->op != NULL ? p->adapter : adapter_for_request(p->conf, &q->req);
+	if ((q->op != NULL ? q->op->build(q, p, a->alias, &a->ah, &cause)
+	                   : a->ad->build_request(p->conf, config_model(r->cfg, a->alias),
+	                         model_id_for(r, a->alias), &q->req, q->req.stream, &a->ah,
+	                         &cause)) != 0) {
 		struct llm_error err;
 		double cost;
 		int unpriced;
@@ -737,6 +752,9 @@ rreq_free(struct rreq *q)
 {
 	llm_response_free(&q->acc);
 	llm_request_free(&q->req);
+	free((char *)q->embed.input);
+	free((char *)q->embed.user);
+	embed_response_free(&q->embed_resp);
 	free(q->capable);
 	free(q->refusals);
 	free(q->attempts);
@@ -861,6 +879,7 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	uint64_t lat = clock_mono_us() - q->start_us;
 
 	res = q->res = xcalloc(1, sizeof *q->res);
+	res->op = q->op != NULL ? q->op->op : ROUTER_OP_CHAT;
 	res->cls = cls;
 	res->latency_us = lat;
 	res->attempts = q->attempts;
@@ -883,6 +902,9 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 		    q->cached ? q->cached_provider : r->providers[q->cur].conf->name,
 		    sizeof res->provider);
 		strlcpy_(res->model, q->alias, sizeof res->model);
+		res->embed = q->embed_resp;
+		memset(&q->embed_resp, 0, sizeof q->embed_resp);
+		res->counted_tokens = q->counted_tokens;
 		llm_error_clear(&res->err);
 	} else {
 		res->resp.usage = q->acc.usage;
@@ -920,7 +942,10 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	q->prev = q->next = NULL;
 	pthread_mutex_unlock(&r->mu);
 
-	if (r->store == NULL) {
+	/* An operation that spends nothing has no row; one refused at admission
+	 * neither (it reserved nothing). */
+	if (r->store == NULL ||
+	    (q->op != NULL && (!q->op->spends || cls == LLM_ERR_BUDGET) && q->reservation == 0)) {
 		rreq_deliver(q); /* already on the engine thread */
 		return;
 	}
@@ -928,6 +953,28 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 }
 
 /* Admission. */
+
+/* The most an operation's request can cost: its input, on the dearest alias
+ * it may use. */
+static double
+op_upper_bound_usd(struct rreq *q)
+{
+	struct router *r = q->r;
+	struct llm_usage u;
+	double worst = 0, c;
+	int unpriced;
+
+	memset(&u, 0, sizeof u);
+	u.input_tokens = rreq_input_estimate(q);
+	for (size_t i = 0; i < r->n_providers; i++) {
+		if (!q->op->serves(r->providers[i].conf))
+			continue;
+		c = router_cost(r->cfg, alias_for(q, &r->providers[i]), &u, &unpriced);
+		if (c > worst)
+			worst = c;
+	}
+	return worst;
+}
 
 /* The most this request can cost on any provider it may go to. */
 static double
@@ -963,9 +1010,9 @@ rreq_admit(struct rreq *q)
 	char why[256];
 	int rc;
 
-	if (r->store == NULL)
+	if (r->store == NULL || (q->op != NULL && !q->op->spends))
 		return 0;
-	if (bc->daily_usd > 0 &&
+	if (q->op == NULL && bc->daily_usd > 0 &&
 	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)) {
 		struct budget_status st;
 		if (budget_get_status(r->store, bc, &st, &cause) == 0) {
@@ -984,7 +1031,7 @@ rreq_admit(struct rreq *q)
 			cause = NULL;
 		}
 	}
-	q->cacheable = cache_eligible(&r->cfg->cache, &q->req);
+	q->cacheable = q->op == NULL && cache_eligible(&r->cfg->cache, &q->req);
 	if (q->cacheable) {
 		struct llm_response hit;
 		char provider[64] = "", model[128] = "";
@@ -1001,7 +1048,9 @@ rreq_admit(struct rreq *q)
 	}
 	if (bc->daily_usd > 0) {
 		/* A hedge may run a second attempt to the end: reserve for both. */
-		double most = upper_bound_usd(r, &q->req) * (q->hedge_after_ms > 0 ? 2 : 1);
+		double most =
+		    (q->op != NULL ? op_upper_bound_usd(q) : upper_bound_usd(r, &q->req)) *
+		    (q->hedge_after_ms > 0 ? 2 : 1);
 
 		rc = budget_reserve(r->store, bc, most, &q->reservation, &cause);
 		if (rc != 0) {
@@ -1061,13 +1110,25 @@ rreq_start(void *arg)
 		rreq_finish(q, LLM_ERR_BAD_REQUEST);
 		return;
 	}
+	if (q->op != NULL && !rreq_op_served(q)) {
+		llm_error_set(&q->last_err, LLM_ERR_BAD_REQUEST, 0,
+		    "model: no provider serving \"%s\" has %s",
+		    q->req.model != NULL          ? q->req.model
+		        : q->req.route != NULL    ? q->req.route
+		        : q->req.provider != NULL ? q->req.provider
+		                                  : "(any)",
+		    q->op->unserved);
+		strlcpy_(q->last_err.param, "model", sizeof q->last_err.param);
+		rreq_finish(q, LLM_ERR_BAD_REQUEST);
+		return;
+	}
 	rreq_check_capabilities(q);
 	rreq_next(q);
 }
 
 static uint64_t
 router_submit_with(struct router *r, const struct llm_request *req, router_delta_cb delta,
-    llm_delta_cb typed, router_done_cb done, void *arg)
+    llm_delta_cb typed, router_done_cb done, void *arg, const struct router_op_request *op)
 {
 	struct rreq *q = xcalloc(1, sizeof *q);
 	double deadline;
@@ -1075,6 +1136,13 @@ router_submit_with(struct router *r, const struct llm_request *req, router_delta
 
 	q->r = r;
 	llm_request_copy(&q->req, req);
+	if (op != NULL && (q->op = router_op_kind(op->op)) != NULL) {
+		q->req.stream = 0;
+		q->embed.input = xstrdup(op->embed.input != NULL ? op->embed.input : "\"\"");
+		q->embed.dimensions = op->embed.dimensions;
+		q->embed.user = op->embed.user != NULL ? xstrdup(op->embed.user) : NULL;
+		q->n_inputs = op->n_inputs;
+	}
 	q->delta = delta;
 	q->typed = typed;
 	q->done = done;
@@ -1124,14 +1192,21 @@ uint64_t
 router_submit(struct router *r, const struct llm_request *req, router_delta_cb delta,
     router_done_cb done, void *arg)
 {
-	return router_submit_with(r, req, delta, NULL, done, arg);
+	return router_submit_with(r, req, delta, NULL, done, arg, NULL);
 }
 
 uint64_t
 router_submit_typed(struct router *r, const struct llm_request *req, llm_delta_cb typed,
     router_done_cb done, void *arg)
 {
-	return router_submit_with(r, req, NULL, typed, done, arg);
+	return router_submit_with(r, req, NULL, typed, done, arg, NULL);
+}
+
+uint64_t
+router_submit_op(struct router *r, const struct router_op_request *op, router_done_cb done,
+    void *arg)
+{
+	return router_submit_with(r, op->req, NULL, NULL, done, arg, op);
 }
 
 struct cancel_msg {

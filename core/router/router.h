@@ -15,6 +15,11 @@
  * is a store), and must not block.
  * router_generate() is a blocking wrapper. Operator calls and snapshots are
  * safe from any thread. See router.c's head for the whole thread model.
+ *
+ * Besides chat, the router serves the other operations a provider may have
+ * (router_submit_op): embeddings and count_tokens go through the same
+ * selection, breaker, rate limits, retries, failover, hedging, cancel,
+ * events, metrics, ledger and budget, on the providers that speak them.
  */
 #ifndef LLMDECK_ROUTER_H
 #define LLMDECK_ROUTER_H
@@ -22,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adapter_embed.h"
 #include "breaker.h"
 #include "config.h"
 #include "events.h"
@@ -43,7 +49,16 @@ struct router_attempt {
 	uint64_t latency_us;
 };
 
+/* What a request asks of a provider. */
+enum router_op {
+	ROUTER_OP_CHAT,         /* router_submit: a chat turn */
+	ROUTER_OP_EMBEDDINGS,   /* vectors for inputs (adapter_embed_for) */
+	ROUTER_OP_COUNT_TOKENS, /* a Messages request's input tokens (adapter_count_for): no
+				 * spend, no ledger row, no budget */
+};
+
 struct router_result {
+	enum router_op op;
 	enum llm_errclass cls; /* LLM_OK: answered */
 	struct llm_error err;  /* the final error when not answered */
 	struct llm_response resp;
@@ -58,6 +73,9 @@ struct router_result {
 	uint64_t latency_us;   /* submit to done */
 	struct router_attempt *attempts;
 	size_t n_attempts;
+	struct embed_response embed; /* ROUTER_OP_EMBEDDINGS: a vector per input (tokens in
+				      * resp.usage) */
+	int64_t counted_tokens;      /* ROUTER_OP_COUNT_TOKENS: the provider's count */
 };
 void router_result_free(struct router_result *);
 
@@ -91,6 +109,20 @@ uint64_t router_submit(struct router *, const struct llm_request *, router_delta
  * with LLM_ERR_CANCELLED, and the ledger row says "cancelled" with the usage
  * so far. Safe from any thread; a finished or unknown id is ignored. */
 void router_cancel(struct router *, uint64_t id);
+/* An operation other than chat. req names the model (or route, or provider)
+ * and the deadline, and for count_tokens is the Messages request; embed and
+ * n_inputs are the embeddings' inputs. */
+struct router_op_request {
+	enum router_op op;
+	const struct llm_request *req;
+	struct embed_request embed;
+	size_t n_inputs;
+};
+/* Submit it (copied): never blocks, like router_submit; done is called exactly
+ * once on the engine thread, after the ledger row when it has one; the request
+ * may be cancelled with router_cancel. Returns its id. */
+uint64_t
+router_submit_op(struct router *, const struct router_op_request *, router_done_cb done, void *arg);
 /* The same with typed deltas (text, thinking, tool calls: llm.h) instead of text
  * ones, for callers that carry tool calls (the gateway). Same threads. */
 uint64_t router_submit_typed(struct router *, const struct llm_request *, llm_delta_cb deltas,
@@ -204,12 +236,7 @@ void router_snapshot_window(struct router *, struct router_snapshot *, int windo
 void router_snapshot_free(struct router_snapshot *);
 
 struct event_ring *router_events(struct router *);
-struct store *router_store(struct router *);
 const struct config *router_config(struct router *);
 struct http_engine *router_engine(struct router *);
-
-/* Cost of usage on a model alias; sets *unpriced when the model has no price. */
-double router_cost(const struct config *, const char *model_alias, const struct llm_usage *,
-    int *unpriced);
 
 #endif

@@ -41,6 +41,7 @@ attempt_free(struct attempt *a)
 	if (a->stream != NULL)
 		a->ad->stream_free(a->stream);
 	llm_response_free(&a->acc);
+	embed_response_free(&a->embed);
 	buf_free(&a->errbody);
 	adapter_http_free(&a->ah);
 	free(a->serr);
@@ -180,6 +181,8 @@ attempt_classify(struct attempt *a, const struct http_result *hr, struct llm_err
 					llm_error_set(err, LLM_ERR_STREAM, hr->status,
 					    "stream cut: %s", hr->errmsg);
 			}
+		} else if (q->op != NULL) {
+			q->op->parse(a, hr->body != NULL ? hr->body : "", hr->body_len, err);
 		} else {
 			ad->parse_response(hr->body, hr->body_len, &a->acc, err);
 		}
@@ -204,7 +207,7 @@ attempt_usage(struct attempt *a, struct llm_usage *u)
 	*u = a->acc.usage;
 	if (u->input_tokens > 0 || u->output_tokens > 0)
 		return 0;
-	u->input_tokens = pricing_input_estimate(&a->q->req);
+	u->input_tokens = rreq_input_estimate(a->q);
 	u->output_tokens = (int64_t)((a->delivered_bytes + 3) / 4);
 	return 1;
 }

@@ -7,6 +7,9 @@
  *   router_probe.c    active health probes
  *   router_admin.c    operator calls and their persisted overrides
  *   router_snapshot.c snapshots for the console, /metrics and the admin API
+ *   router_op.c       the operations beside chat: one table each (embeddings,
+ *                     count_tokens) that the attempt machinery calls instead
+ *                     of the chat adapter's build and parse
  *
  * Threads and locks (see router.c's head for the whole story):
  *   - r->mu guards every struct provider, the router's counters, r->live and
@@ -75,6 +78,30 @@ struct provider {
 };
 
 struct rreq;
+struct attempt;
+
+/*
+ * An operation other than chat (curl's Curl_handler: one table per protocol).
+ * The request's life is chat's; only what goes on the wire and what comes
+ * back differ. Errors are classified by the provider's chat adapter.
+ */
+struct router_op_kind {
+	enum router_op op;
+	const char *name;     /* "embeddings", "count_tokens": in messages */
+	const char *unserved; /* "no provider serving M has " this */
+	int spends;           /* priced, ledgered and held to the budget */
+	int (*serves)(const struct provider_conf *);
+	/* Can p take this request? 0, or -1 with why (param: the field). */
+	int (*check)(const struct rreq *, const struct provider *, struct llm_error *why);
+	int (*build)(const struct rreq *, const struct provider *, const char *alias,
+	    struct adapter_http *out, char **cause);
+	/* A 2xx body into a->acc (usage) and a's op result: 0, or -1 with err. */
+	int (*parse)(struct attempt *, const char *body, size_t len, struct llm_error *err);
+	/* Input tokens for rate limits and the budget, before the provider counts. */
+	int64_t (*input_estimate)(const struct rreq *);
+};
+/* The table of op, NULL for chat (the adapter's own build and parse). */
+const struct router_op_kind *router_op_kind(enum router_op);
 
 struct router {
 	pthread_mutex_t mu;
@@ -145,7 +172,9 @@ struct attempt {
 	int stream_failed;
 	struct buf errbody;
 	struct adapter_http ah;
-	size_t delivered_bytes; /* text handed to the caller from this attempt */
+	size_t delivered_bytes;      /* text handed to the caller from this attempt */
+	struct embed_response embed; /* the op's answer (router_op.c) */
+	int64_t counted_tokens;
 };
 
 /* A request. Engine thread from submit to finish (see above). */
@@ -155,6 +184,11 @@ struct rreq {
 	struct rreq *next; /* on r->live */
 	struct rreq *prev;
 	struct llm_request req;
+	const struct router_op_kind *op; /* NULL: chat */
+	struct embed_request embed;      /* ROUTER_OP_EMBEDDINGS: owned copies */
+	size_t n_inputs;
+	struct embed_response embed_resp; /* the winner's op answer */
+	int64_t counted_tokens;
 	router_delta_cb delta; /* text deltas, or NULL */
 	llm_delta_cb typed;    /* every typed delta, or NULL */
 	router_done_cb done;
@@ -204,6 +238,9 @@ struct rreq {
 };
 
 uint64_t router_now(struct router *);
+/* Cost of usage on a model alias; sets *unpriced when the model has no price. */
+double router_cost(const struct config *, const char *model_alias, const struct llm_usage *,
+    int *unpriced);
 
 /* router_attempt.c: an attempt's transfer callbacks (engine thread). */
 void reserve_attempt(struct rreq *, struct attempt *);
@@ -235,6 +272,10 @@ int rreq_tried(const struct rreq *, int idx);
 /* Ask every provider whether it can honour q's request (engine thread, no lock). */
 void rreq_check_capabilities(struct rreq *);
 int provider_capable(const struct rreq *, int idx);
+/* An op request: does a provider it may go to speak the op at all? */
+int rreq_op_served(const struct rreq *);
+/* The request's input tokens before a provider counts them. */
+int64_t rreq_input_estimate(const struct rreq *);
 /* Nothing could honour the request: the 400 naming the field, in q->last_err; 1 if so. */
 int rreq_refused(struct rreq *);
 int select_provider_locked(struct rreq *, uint64_t now);

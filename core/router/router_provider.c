@@ -75,9 +75,17 @@ request_max_output(const struct rreq *q, const struct provider *p)
 	return pricing_max_output(config_model(q->r->cfg, alias_for(q, p)), &q->req);
 }
 
+int64_t
+rreq_input_estimate(const struct rreq *q)
+{
+	return q->op != NULL ? q->op->input_estimate(q) : pricing_input_estimate(&q->req);
+}
+
 double
 estimate_tokens(const struct rreq *q, const struct provider *p)
 {
+	if (q->op != NULL)
+		return (double)rreq_input_estimate(q);
 	return (double)pricing_input_estimate(&q->req) + (double)request_max_output(q, p);
 }
 
@@ -189,9 +197,16 @@ rreq_check_capabilities(struct rreq *q)
 		struct llm_error why;
 
 		q->capable[i] = 1;
-		if ((ad->check_request == NULL ||
-		        ad->check_request(p->conf, config_model(r->cfg, alias),
-		            model_id_for(r, alias), &q->req, &why) == 0) &&
+		if (q->op != NULL && !q->op->serves(p->conf)) {
+			q->capable[i] = -3; /* not a candidate, and no skip to note */
+			continue;
+		}
+		if (q->op != NULL) {
+			if (q->op->check(q, p, &why) == 0)
+				continue;
+		} else if ((ad->check_request == NULL ||
+		               ad->check_request(p->conf, config_model(r->cfg, alias),
+		                   model_id_for(r, alias), &q->req, &why) == 0) &&
 		    passthrough_check(q, p, &why) == 0 && hosted_tools_check(q, p, &why) == 0)
 			continue;
 		if (q->refusals == NULL)
@@ -260,6 +275,18 @@ rreq_may_use(const struct rreq *q, int idx)
 		return 0;
 	}
 	return rreq_serves(q, p);
+}
+
+/* Does a provider q may go to speak its operation at all? */
+int
+rreq_op_served(const struct rreq *q)
+{
+	struct router *r = q->r;
+
+	for (size_t i = 0; i < r->n_providers; i++)
+		if (q->op->serves(r->providers[i].conf) && rreq_may_use(q, (int)i))
+			return 1;
+	return 0;
 }
 
 int

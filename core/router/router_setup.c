@@ -40,6 +40,7 @@ router_result_free(struct router_result *res)
 	if (res == NULL)
 		return;
 	llm_response_free(&res->resp);
+	embed_response_free(&res->embed);
 	free(res->attempts);
 	memset(res, 0, sizeof *res);
 }

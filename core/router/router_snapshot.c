@@ -145,12 +145,6 @@ router_config(struct router *r)
 	return r->cfg;
 }
 
-struct store *
-router_store(struct router *r)
-{
-	return r->store;
-}
-
 struct http_engine *
 router_engine(struct router *r)
 {
