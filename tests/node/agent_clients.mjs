@@ -36,6 +36,7 @@ const dir = mkdtempSync(join(tmpdir(), 'llmdeck-agents-'));
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const verbose = !!process.env.VERBOSE;
 const children = [];
+globalThis.AI_SDK_LOG_WARNINGS = false; // the AI SDK's notes on unknown model ids
 
 // Start a child and wait for the lines it prints that match re, n of them.
 function start(args, env, re, n) {
