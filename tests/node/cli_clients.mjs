@@ -168,6 +168,9 @@ try {
 	const home = join(dir, 'home'), work = join(dir, 'work');
 	mkdirSync(home);
 	mkdirSync(work);
+	// Codex runs commands in a login shell, which sets PATH afresh: put `sim` back on it.
+	for (const rc of ['.bash_profile', '.profile', '.bashrc'])
+		writeFileSync(join(home, rc), `export PATH='${bindir}':"$PATH"\n`);
 	const quiet = {
 		PATH: `${bindir}:${process.env.PATH}`, HOME: home, TERM: 'dumb', NO_COLOR: '1', LANG: 'C.UTF-8',
 		DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1', DISABLE_AUTOUPDATER: '1', DISABLE_BUG_COMMAND: '1',
@@ -195,15 +198,25 @@ try {
 			'stream_max_retries = 0',
 			'',
 		].join('\n'));
+	}
+	// Codex to the OpenAI-served model (passed through), then to an Anthropic-served one (translated):
+	// as installed (its tools include a "namespace" of sub-agent functions and the hosted web_search),
+	// then without those two.
+	const without = ['-c', 'web_search=disabled', '-c', 'features.multi_agent=false'];
+	for (const { model, sim, extra } of [{ model: 'gpt-5-mini', sim: 'openai', extra: [] },
+		{ model: 'claude-sonnet-4-5', sim: 'anthropic', extra: [] },
+		{ model: 'claude-sonnet-4-5', sim: 'anthropic', extra: without }]) {
+		if (!codexBin) break;
+		const codexHome = join(dir, 'codex');
 		const from = exchanges.length, before = ranBefore();
 		const prompt = process.env.CODEX_PROMPT ?? 'Use the shell tool: exec_command, shell_command or shell.';
 		const r = await runCli(codexBin, ['exec', '--skip-git-repo-check', '--dangerously-bypass-approvals-and-sandbox',
-			'-C', work, prompt], { ...quiet, CODEX_HOME: codexHome, LLMDECK_TOKEN: 'gw-token' }, work, 120);
+			'-m', model, '-C', work, ...extra, ...(process.env.CODEX_ARGS ? process.env.CODEX_ARGS.split(' ') : []), prompt], { ...quiet, CODEX_HOME: codexHome, LLMDECK_TOKEN: 'gw-token' }, work, 120);
 		const ran = ranBefore().slice(before.length);
 		const responses = exchanges.slice(from).filter((e) => e.path.startsWith('/v1/responses'));
 		const reason = r.code !== 0 ? `exit ${r.code}` : !ran ? 'the shell command did not run'
 			: responses.length < 2 ? 'no second request with the command output' : null;
-		report('codex exec: a shell command through a custom wire_api = "responses" provider (gpt-5-mini, openai sim)',
+		report(`codex exec${extra.length ? ` ${extra.join(' ')}` : ''}: a shell command through a custom wire_api = "responses" provider (${model}, ${sim} sim)`,
 			reason === null, reason, [`codex ${spawnSync(codexBin, ['--version'], { encoding: 'utf8' }).stdout.trim()}`,
 				`tools sent: ${toolNames(from).join(', ')}`, ...exchangeLines(from), `ran: ${oneLine(ran) || '(nothing)'}`,
 				`stdout: ${oneLine(r.out, 600)}`, `stderr: ${oneLine(r.err, 600)}`]);
