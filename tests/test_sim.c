@@ -17,166 +17,9 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "sim_testutil.h"
 #include "testkit.h"
 #include "util.h"
-
-struct resp {
-	CURLcode rc;
-	long status;
-	struct buf body;
-	struct buf hdrs;
-};
-
-static size_t
-collect(char *p, size_t size, size_t n, void *arg)
-{
-	buf_append(arg, p, size * n);
-	return size * n;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	buf_free(&r->body);
-	buf_free(&r->hdrs);
-}
-
-/* One blocking request; hdrs is NULL-terminated "Name: value" lines. */
-static void
-http(const char *method, const char *url, const char **hdrs, const char *body, long timeout_ms,
-    struct resp *r)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *sl = NULL;
-
-	memset(r, 0, sizeof *r);
-	buf_init(&r->body);
-	buf_init(&r->hdrs);
-	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i++)
-		sl = curl_slist_append(sl, hdrs[i]);
-	sl = curl_slist_append(sl, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->hdrs);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	r->rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(sl);
-}
-
-/* A response header's value (case-insensitive name) into out, or NULL. */
-static const char *
-header(struct resp *r, const char *name, char *out, size_t outsz)
-{
-	const char *p = r->hdrs.data;
-	size_t nl = strlen(name);
-
-	while (p != NULL && *p != '\0') {
-		const char *e = strstr(p, "\r\n");
-
-		if (e == NULL)
-			break;
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			const char *v = p + nl + 1;
-
-			while (*v == ' ')
-				v++;
-			snprintf(out, outsz, "%.*s", (int)(e - v), v);
-			return out;
-		}
-		p = e + 2;
-	}
-	return NULL;
-}
-
-static struct sim *
-start(enum sim_protocol p, const char *key, const char *extra_json)
-{
-	struct sim_opts o;
-	struct sim *s;
-	char *cause = NULL;
-
-	sim_opts_init(&o);
-	o.protocol = p;
-	o.seed = 42;
-	if (key != NULL)
-		strlcpy_(o.key, key, sizeof o.key);
-	s = sim_start(&o, &cause);
-	if (s == NULL)
-		fail_msg("sim_start: %s", cause);
-	assert_true(sim_port(s) > 0);
-	if (extra_json != NULL) {
-		if (sim_control(s, extra_json, &cause) != 0)
-			fail_msg("sim_control: %s", cause);
-	}
-	return s;
-}
-
-static char *
-url_of(struct sim *s, const char *path)
-{
-	return xasprintf("%s%s", sim_url(s), path);
-}
-
-static cJSON *
-parse(struct resp *r)
-{
-	cJSON *j = cJSON_Parse(r->body.data != NULL ? r->body.data : "");
-
-	if (j == NULL)
-		fail_msg("not JSON: %s", r->body.data);
-	return j;
-}
-
-/* The value at a dotted path ("content.0.text": numbers index arrays), or NULL. */
-static const cJSON *
-jpath(const cJSON *j, const char *path)
-{
-	char key[64];
-	const char *p = path, *dot;
-	const cJSON *v = j;
-
-	while (v != NULL && *p != '\0') {
-		dot = strchr(p, '.');
-		snprintf(key, sizeof key, "%.*s", (int)(dot ? dot - p : (long)strlen(p)), p);
-		if (cJSON_IsArray(v))
-			v = cJSON_GetArrayItem(v, atoi(key));
-		else
-			v = cJSON_GetObjectItemCaseSensitive(v, key);
-		p = dot ? dot + 1 : p + strlen(p);
-	}
-	return v;
-}
-
-static const char *
-jstr(const cJSON *j, const char *path)
-{
-	const cJSON *v = jpath(j, path);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double
-jnum(const cJSON *j, const char *path)
-{
-	const cJSON *v = jpath(j, path);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-static const char *ANTH_HDRS[] = {"x-api-key: sk-ant-test", "anthropic-version: 2023-06-01",
-    "content-type: application/json", NULL};
-static const char *OAI_HDRS[] = {
-    "Authorization: Bearer sk-test-1234", "content-type: application/json", NULL};
-static const char *AZ_HDRS[] = {"api-key: az-key", "content-type: application/json", NULL};
 
 static const char *ANTH_BODY =
     "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
@@ -188,59 +31,60 @@ static const char *OAI_BODY =
 static void
 test_anthropic_message(void **state)
 {
-	struct sim *s = start(SIM_ANTHROPIC, "sk-ant-test", NULL);
-	char *u = url_of(s, "/v1/messages"), h[256];
-	struct resp r;
+	struct sim *s = simtest_start(SIM_ANTHROPIC, "sk-ant-test", NULL);
+	char *u = simtest_url(s, "/v1/messages"), h[256];
+	struct simtest_resp r;
 	cJSON *j;
 	const char *text;
 
 	(void)state;
-	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &r);
+	simtest_http("POST", u, simtest_anth_hdrs, ANTH_BODY, 0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "content-type", h, sizeof h), "application/json");
-	assert_non_null(header(&r, "request-id", h, sizeof h));
+	assert_string_equal(simtest_header(&r, "content-type", h, sizeof h), "application/json");
+	assert_non_null(simtest_header(&r, "request-id", h, sizeof h));
 	assert_memory_equal(h, "req_", 4);
-	assert_non_null(header(&r, "anthropic-ratelimit-requests-limit", h, sizeof h));
-	assert_non_null(header(&r, "anthropic-ratelimit-tokens-reset", h, sizeof h));
-	j = parse(&r);
-	assert_memory_equal(jstr(j, "id"), "msg_", 4);
-	assert_string_equal(jstr(j, "type"), "message");
-	assert_string_equal(jstr(j, "role"), "assistant");
-	assert_string_equal(jstr(j, "model"), "claude-sonnet-4-5");
-	assert_string_equal(jstr(j, "content.0.type"), "text");
-	text = jstr(j, "content.0.text");
+	assert_non_null(simtest_header(&r, "anthropic-ratelimit-requests-limit", h, sizeof h));
+	assert_non_null(simtest_header(&r, "anthropic-ratelimit-tokens-reset", h, sizeof h));
+	j = simtest_parse(&r);
+	assert_memory_equal(simtest_jstr(j, "id"), "msg_", 4);
+	assert_string_equal(simtest_jstr(j, "type"), "message");
+	assert_string_equal(simtest_jstr(j, "role"), "assistant");
+	assert_string_equal(simtest_jstr(j, "model"), "claude-sonnet-4-5");
+	assert_string_equal(simtest_jstr(j, "content.0.type"), "text");
+	text = simtest_jstr(j, "content.0.text");
 	assert_non_null(strstr(text, "[anthropic-sim] You asked: Hello there."));
-	assert_string_equal(jstr(j, "stop_reason"), "end_turn");
+	assert_string_equal(simtest_jstr(j, "stop_reason"), "end_turn");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "stop_sequence")));
 	/* "Be brief." + "Hello there": 20 bytes, 5 tokens */
-	assert_int_equal((int)jnum(j, "usage.input_tokens"), 5);
-	assert_int_equal((int)jnum(j, "usage.output_tokens"), (int)((strlen(text) + 3) / 4));
+	assert_int_equal((int)simtest_jnum(j, "usage.input_tokens"), 5);
+	assert_int_equal((int)simtest_jnum(j, "usage.output_tokens"),
+	    (int)((strlen(text) + 3) / 4));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* max_tokens cuts with stop_reason max_tokens */
-	http("POST", u, ANTH_HDRS,
+	simtest_http("POST", u, simtest_anth_hdrs,
 	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Cut me\"}]}]}",
 	    0, &r);
 	assert_int_equal(r.status, 200);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "stop_reason"), "max_tokens");
-	assert_true(jnum(j, "usage.output_tokens") <= 5);
-	assert_true(strlen(jstr(j, "content.0.text")) <= 20);
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "stop_reason"), "max_tokens");
+	assert_true(simtest_jnum(j, "usage.output_tokens") <= 5);
+	assert_true(strlen(simtest_jstr(j, "content.0.text")) <= 20);
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* models */
 	free(u);
-	u = url_of(s, "/v1/models");
-	http("GET", u, ANTH_HDRS, NULL, 0, &r);
+	u = simtest_url(s, "/v1/models");
+	simtest_http("GET", u, simtest_anth_hdrs, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "data.0.type"), "model");
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "data.0.type"), "model");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -270,11 +114,11 @@ sse_events(const char *body, struct buf *text)
 		{
 			char *name = xstrndup(p + 7, (size_t)(e - p - 7));
 
-			assert_string_equal(jstr(j, "type"), name);
+			assert_string_equal(simtest_jstr(j, "type"), name);
 			free(name);
 		}
-		if (text != NULL && jstr(j, "delta.text") != NULL)
-			buf_puts(text, jstr(j, "delta.text"));
+		if (text != NULL && simtest_jstr(j, "delta.text") != NULL)
+			buf_puts(text, simtest_jstr(j, "delta.text"));
 		cJSON_Delete(j);
 		free(data);
 		p = de + 2;
@@ -285,9 +129,9 @@ sse_events(const char *body, struct buf *text)
 static void
 test_anthropic_stream(void **state)
 {
-	struct sim *s = start(SIM_ANTHROPIC, NULL, NULL);
-	char *u = url_of(s, "/v1/messages"), h[256], *names, *want;
-	struct resp r, plain;
+	struct sim *s = simtest_start(SIM_ANTHROPIC, NULL, NULL);
+	char *u = simtest_url(s, "/v1/messages"), h[256], *names, *want;
+	struct simtest_resp r, plain;
 	struct buf text;
 	cJSON *j;
 	const char *sbody =
@@ -296,11 +140,11 @@ test_anthropic_stream(void **state)
 	    "there\"}]}";
 
 	(void)state;
-	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &plain);
-	http("POST", u, ANTH_HDRS, sbody, 0, &r);
+	simtest_http("POST", u, simtest_anth_hdrs, ANTH_BODY, 0, &plain);
+	simtest_http("POST", u, simtest_anth_hdrs, sbody, 0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "content-type", h, sizeof h),
+	assert_string_equal(simtest_header(&r, "content-type", h, sizeof h),
 	    "text/event-stream; charset=utf-8");
 	buf_init(&text);
 	names = sse_events(r.body.data, &text);
@@ -310,8 +154,8 @@ test_anthropic_stream(void **state)
 	assert_non_null(want);
 	assert_string_equal(want + strlen("content_block_delta,"),
 	    "content_block_stop,message_delta,message_stop");
-	j = parse(&plain);
-	assert_string_equal(text.data, jstr(j, "content.0.text"));
+	j = simtest_parse(&plain);
+	assert_string_equal(text.data, simtest_jstr(j, "content.0.text"));
 	assert_non_null(strstr(r.body.data, "\"stop_reason\":\"end_turn\""));
 	assert_non_null(strstr(r.body.data, "event: ping\ndata: {\"type\": \"ping\"}\n\n"));
 	assert_memory_equal(r.body.data,
@@ -321,8 +165,8 @@ test_anthropic_stream(void **state)
 	cJSON_Delete(j);
 	free(names);
 	buf_free(&text);
-	resp_free(&r);
-	resp_free(&plain);
+	simtest_resp_free(&r);
+	simtest_resp_free(&plain);
 	free(u);
 	sim_stop(s);
 }
@@ -330,77 +174,79 @@ test_anthropic_stream(void **state)
 static void
 test_openai_chat(void **state)
 {
-	struct sim *s = start(SIM_OPENAI, "sk-test-1234", NULL);
-	char *u = url_of(s, "/v1/chat/completions"), h[256];
-	struct resp r;
+	struct sim *s = simtest_start(SIM_OPENAI, "sk-test-1234", NULL);
+	char *u = simtest_url(s, "/v1/chat/completions"), h[256];
+	struct simtest_resp r;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, OAI_HDRS, OAI_BODY, 0, &r);
+	simtest_http("POST", u, simtest_oai_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "content-type", h, sizeof h), "application/json");
-	assert_memory_equal(header(&r, "x-request-id", h, sizeof h), "req_", 4);
-	assert_non_null(header(&r, "x-ratelimit-limit-requests", h, sizeof h));
-	assert_non_null(header(&r, "x-ratelimit-remaining-tokens", h, sizeof h));
-	assert_non_null(header(&r, "x-ratelimit-reset-requests", h, sizeof h));
-	j = parse(&r);
-	assert_memory_equal(jstr(j, "id"), "chatcmpl-", 9);
-	assert_string_equal(jstr(j, "object"), "chat.completion");
-	assert_string_equal(jstr(j, "model"), "gpt-4o");
-	assert_string_equal(jstr(j, "choices.0.message.role"), "assistant");
-	assert_non_null(strstr(jstr(j, "choices.0.message.content"),
+	assert_string_equal(simtest_header(&r, "content-type", h, sizeof h), "application/json");
+	assert_memory_equal(simtest_header(&r, "x-request-id", h, sizeof h), "req_", 4);
+	assert_non_null(simtest_header(&r, "x-ratelimit-limit-requests", h, sizeof h));
+	assert_non_null(simtest_header(&r, "x-ratelimit-remaining-tokens", h, sizeof h));
+	assert_non_null(simtest_header(&r, "x-ratelimit-reset-requests", h, sizeof h));
+	j = simtest_parse(&r);
+	assert_memory_equal(simtest_jstr(j, "id"), "chatcmpl-", 9);
+	assert_string_equal(simtest_jstr(j, "object"), "chat.completion");
+	assert_string_equal(simtest_jstr(j, "model"), "gpt-4o");
+	assert_string_equal(simtest_jstr(j, "choices.0.message.role"), "assistant");
+	assert_non_null(strstr(simtest_jstr(j, "choices.0.message.content"),
 	    "[openai-sim] You asked: Hello there."));
-	assert_string_equal(jstr(j, "choices.0.finish_reason"), "stop");
-	assert_int_equal((int)jnum(j, "usage.prompt_tokens"), 5);
-	assert_int_equal((int)jnum(j, "usage.total_tokens"),
-	    (int)(jnum(j, "usage.prompt_tokens") + jnum(j, "usage.completion_tokens")));
+	assert_string_equal(simtest_jstr(j, "choices.0.finish_reason"), "stop");
+	assert_int_equal((int)simtest_jnum(j, "usage.prompt_tokens"), 5);
+	assert_int_equal((int)simtest_jnum(j, "usage.total_tokens"),
+	    (int)(simtest_jnum(j, "usage.prompt_tokens") +
+	        simtest_jnum(j, "usage.completion_tokens")));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* max_completion_tokens -> length */
-	http("POST", u, OAI_HDRS,
+	simtest_http("POST", u, simtest_oai_hdrs,
 	    "{\"model\":\"gpt-4o\",\"max_completion_tokens\":3,\"messages\":"
 	    "[{\"role\":\"user\",\"content\":\"x\"}]}",
 	    0, &r);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "choices.0.finish_reason"), "length");
-	assert_true(jnum(j, "usage.completion_tokens") <= 3);
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "choices.0.finish_reason"), "length");
+	assert_true(simtest_jnum(j, "usage.completion_tokens") <= 3);
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* no model in the request: the sim's */
-	http("POST", u, OAI_HDRS, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0, &r);
+	simtest_http("POST", u, simtest_oai_hdrs,
+	    "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0, &r);
 	assert_int_equal(r.status, 400);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* bad JSON */
-	http("POST", u, OAI_HDRS, "{not json", 0, &r);
+	simtest_http("POST", u, simtest_oai_hdrs, "{not json", 0, &r);
 	assert_int_equal(r.status, 400);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "error.type"), "invalid_request_error");
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "error.type"), "invalid_request_error");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 
 	/* models and vLLM-like health (no auth) */
-	u = url_of(s, "/v1/models");
-	http("GET", u, OAI_HDRS, NULL, 0, &r);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "object"), "list");
-	assert_string_equal(jstr(j, "data.0.object"), "model");
+	u = simtest_url(s, "/v1/models");
+	simtest_http("GET", u, simtest_oai_hdrs, NULL, 0, &r);
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "object"), "list");
+	assert_string_equal(simtest_jstr(j, "data.0.object"), "model");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
-	u = url_of(s, "/health");
-	http("GET", u, NULL, NULL, 0, &r);
+	u = simtest_url(s, "/health");
+	simtest_http("GET", u, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body.len, 0);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
-	u = url_of(s, "/v1/nope");
-	http("GET", u, OAI_HDRS, NULL, 0, &r);
+	u = simtest_url(s, "/v1/nope");
+	simtest_http("GET", u, simtest_oai_hdrs, NULL, 0, &r);
 	assert_int_equal(r.status, 404);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -437,50 +283,50 @@ free_strs(char **v, size_t n)
 static void
 test_openai_stream(void **state)
 {
-	struct sim *s = start(SIM_OPENAI, NULL, NULL);
-	char *u = url_of(s, "/v1/chat/completions"), h[256], **d;
-	struct resp r;
+	struct sim *s = simtest_start(SIM_OPENAI, NULL, NULL);
+	char *u = simtest_url(s, "/v1/chat/completions"), h[256], **d;
+	struct simtest_resp r;
 	size_t n;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, OAI_HDRS,
+	simtest_http("POST", u, simtest_oai_hdrs,
 	    "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":"
 	    "{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
-	assert_string_equal(header(&r, "content-type", h, sizeof h),
+	assert_string_equal(simtest_header(&r, "content-type", h, sizeof h),
 	    "text/event-stream; charset=utf-8");
 	assert_null(strstr(r.body.data, "event:"));
 	n = sse_data(r.body.data, &d);
 	assert_true(n > 5);
 	assert_string_equal(d[n - 1], "[DONE]");
 	j = cJSON_Parse(d[0]);
-	assert_string_equal(jstr(j, "object"), "chat.completion.chunk");
-	assert_string_equal(jstr(j, "choices.0.delta.role"), "assistant");
-	assert_string_equal(jstr(j, "choices.0.delta.content"), "");
+	assert_string_equal(simtest_jstr(j, "object"), "chat.completion.chunk");
+	assert_string_equal(simtest_jstr(j, "choices.0.delta.role"), "assistant");
+	assert_string_equal(simtest_jstr(j, "choices.0.delta.content"), "");
 	cJSON_Delete(j);
 	j = cJSON_Parse(d[1]);
-	assert_string_equal(jstr(j, "choices.0.delta.content"), "[openai-sim]");
+	assert_string_equal(simtest_jstr(j, "choices.0.delta.content"), "[openai-sim]");
 	cJSON_Delete(j);
 	j = cJSON_Parse(d[n - 3]);
-	assert_string_equal(jstr(j, "choices.0.finish_reason"), "stop");
+	assert_string_equal(simtest_jstr(j, "choices.0.finish_reason"), "stop");
 	cJSON_Delete(j);
 	j = cJSON_Parse(d[n - 2]);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "choices")), 0);
-	assert_true(jnum(j, "usage.total_tokens") > 0);
+	assert_true(simtest_jnum(j, "usage.total_tokens") > 0);
 	cJSON_Delete(j);
 	free_strs(d, n);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* without include_usage: no usage chunk */
-	http("POST", u, OAI_HDRS,
+	simtest_http("POST", u, simtest_oai_hdrs,
 	    "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
 	assert_null(strstr(r.body.data, "\"usage\""));
 	assert_non_null(strstr(r.body.data, "data: [DONE]\n\n"));
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -488,28 +334,29 @@ test_openai_stream(void **state)
 static void
 test_azure(void **state)
 {
-	struct sim *s = start(SIM_AZURE, "az-key", NULL);
-	char *u = url_of(s, "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21");
+	struct sim *s = simtest_start(SIM_AZURE, "az-key", NULL);
+	char *u =
+	    simtest_url(s, "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21");
 	char h[256], **d;
-	struct resp r;
+	struct simtest_resp r;
 	size_t n;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, AZ_HDRS, OAI_BODY, 0, &r);
+	simtest_http("POST", u, simtest_az_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(header(&r, "apim-request-id", h, sizeof h));
-	assert_non_null(header(&r, "x-ratelimit-remaining-requests", h, sizeof h));
-	j = parse(&r);
-	assert_string_equal(jstr(j, "model"), "my-gpt4o");
+	assert_non_null(simtest_header(&r, "apim-request-id", h, sizeof h));
+	assert_non_null(simtest_header(&r, "x-ratelimit-remaining-requests", h, sizeof h));
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "model"), "my-gpt4o");
 	assert_non_null(cJSON_GetObjectItem(j, "prompt_filter_results"));
 	assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"),
 	                                        0),
 	    "content_filter_results"));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", u, AZ_HDRS,
+	simtest_http("POST", u, simtest_az_hdrs,
 	    "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
 	    "\"Hi\"}]}",
 	    0, &r);
@@ -520,36 +367,36 @@ test_azure(void **state)
 	cJSON_Delete(j);
 	assert_string_equal(d[n - 1], "[DONE]");
 	free_strs(d, n);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	/* wrong key */
-	http("POST", u, (const char *[]){"api-key: nope", NULL}, OAI_BODY, 0, &r);
+	simtest_http("POST", u, (const char *[]){"api-key: nope", NULL}, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "error.code"), "401");
-	assert_memory_equal(jstr(j, "error.message"),
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "error.code"), "401");
+	assert_memory_equal(simtest_jstr(j, "error.message"),
 	    "Access denied due to invalid subscription "
 	    "key or wrong API endpoint.",
 	    68);
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 
 	/* no api-version */
-	u = url_of(s, "/openai/deployments/my-gpt4o/chat/completions");
-	http("POST", u, AZ_HDRS, OAI_BODY, 0, &r);
+	u = simtest_url(s, "/openai/deployments/my-gpt4o/chat/completions");
+	simtest_http("POST", u, simtest_az_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 404);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 
 	/* the v1 form takes the model from the body */
-	u = url_of(s, "/openai/v1/chat/completions");
-	http("POST", u, AZ_HDRS, OAI_BODY, 0, &r);
+	u = simtest_url(s, "/openai/v1/chat/completions");
+	simtest_http("POST", u, simtest_az_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 200);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "model"), "gpt-4o");
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "model"), "gpt-4o");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -557,71 +404,72 @@ test_azure(void **state)
 static void
 test_mistral(void **state)
 {
-	struct sim *s = start(SIM_MISTRAL, "mk", NULL);
-	char *u = url_of(s, "/v1/chat/completions"), **d;
+	struct sim *s = simtest_start(SIM_MISTRAL, "mk", NULL);
+	char *u = simtest_url(s, "/v1/chat/completions"), **d;
 	const char *hd[] = {"Authorization: Bearer mk", NULL};
-	struct resp r;
+	struct simtest_resp r;
 	size_t n;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, hd, OAI_BODY, 0, &r);
+	simtest_http("POST", u, hd, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 200);
-	j = parse(&r);
-	assert_int_equal(strlen(jstr(j, "id")), 32);
-	assert_string_equal(jstr(j, "object"), "chat.completion");
+	j = simtest_parse(&r);
+	assert_int_equal(strlen(simtest_jstr(j, "id")), 32);
+	assert_string_equal(simtest_jstr(j, "object"), "chat.completion");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(
 	    cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
 	        "message"),
 	    "tool_calls")));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", u, hd,
+	simtest_http("POST", u, hd,
 	    "{\"model\":\"mistral-small\",\"store\":true,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
 	assert_int_equal(r.status, 422);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "detail.0.type"), "extra_forbidden");
-	assert_string_equal(jstr(j, "detail.0.loc.0"), "body");
-	assert_string_equal(jstr(j, "detail.0.loc.1"), "store");
-	assert_string_equal(jstr(j, "detail.0.msg"), "Extra inputs are not permitted");
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "detail.0.type"), "extra_forbidden");
+	assert_string_equal(simtest_jstr(j, "detail.0.loc.0"), "body");
+	assert_string_equal(simtest_jstr(j, "detail.0.loc.1"), "store");
+	assert_string_equal(simtest_jstr(j, "detail.0.msg"), "Extra inputs are not permitted");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
 	                                                                    "detail"),
 	                                                 0),
 	    "input")));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", u, hd,
+	simtest_http("POST", u, hd,
 	    "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":"
 	    "true},\"messages\":[]}",
 	    0, &r);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(r.body.data, "\"stream_options\""));
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", u, hd,
+	simtest_http("POST", u, hd,
 	    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"Hi\"}]}",
 	    0, &r);
 	n = sse_data(r.body.data, &d);
 	assert_string_equal(d[n - 1], "[DONE]");
 	j = cJSON_Parse(d[n - 2]);
-	assert_string_equal(jstr(j, "choices.0.finish_reason"), "stop");
-	assert_true(jnum(j, "usage.total_tokens") > 0);
+	assert_string_equal(simtest_jstr(j, "choices.0.finish_reason"), "stop");
+	assert_true(simtest_jnum(j, "usage.total_tokens") > 0);
 	cJSON_Delete(j);
 	free_strs(d, n);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", u, (const char *[]){"Authorization: Bearer wrong", NULL}, OAI_BODY, 0, &r);
+	simtest_http("POST", u, (const char *[]){"Authorization: Bearer wrong", NULL}, OAI_BODY, 0,
+	    &r);
 	assert_int_equal(r.status, 401);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "message"), "Unauthorized");
-	assert_non_null(jstr(j, "request_id"));
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "message"), "Unauthorized");
+	assert_non_null(simtest_jstr(j, "request_id"));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -629,19 +477,20 @@ test_mistral(void **state)
 static void
 test_ollama(void **state)
 {
-	struct sim *s = start(SIM_OLLAMA, NULL, NULL);
-	char *u = url_of(s, "/api/chat"), h[256], *line, *save = NULL;
-	struct resp r;
+	struct sim *s = simtest_start(SIM_OLLAMA, NULL, NULL);
+	char *u = simtest_url(s, "/api/chat"), h[256], *line, *save = NULL;
+	struct simtest_resp r;
 	cJSON *j, *last = NULL;
 	int lines = 0;
 
 	(void)state;
-	http("POST", u, NULL,
+	simtest_http("POST", u, NULL,
 	    "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"Hi\"}]}",
 	    0, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "content-type", h, sizeof h), "application/x-ndjson");
+	assert_string_equal(simtest_header(&r, "content-type", h, sizeof h),
+	    "application/x-ndjson");
 	for (line = strtok_r(r.body.data, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		cJSON_Delete(last);
@@ -651,43 +500,43 @@ test_ollama(void **state)
 	}
 	assert_true(lines > 3);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(last, "done")));
-	assert_string_equal(jstr(last, "done_reason"), "stop");
-	assert_true(jnum(last, "eval_count") > 0);
-	assert_true(jnum(last, "prompt_eval_count") > 0);
+	assert_string_equal(simtest_jstr(last, "done_reason"), "stop");
+	assert_true(simtest_jnum(last, "eval_count") > 0);
+	assert_true(simtest_jnum(last, "prompt_eval_count") > 0);
 	cJSON_Delete(last);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", u, NULL,
+	simtest_http("POST", u, NULL,
 	    "{\"model\":\"llama3.2\",\"stream\":false,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
-	j = parse(&r);
+	j = simtest_parse(&r);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "done")));
-	assert_non_null(strstr(jstr(j, "message.content"), "You asked: Hi."));
+	assert_non_null(strstr(simtest_jstr(j, "message.content"), "You asked: Hi."));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 
-	u = url_of(s, "/api/version");
-	http("GET", u, NULL, NULL, 0, &r);
-	j = parse(&r);
-	assert_non_null(jstr(j, "version"));
+	u = simtest_url(s, "/api/version");
+	simtest_http("GET", u, NULL, NULL, 0, &r);
+	j = simtest_parse(&r);
+	assert_non_null(simtest_jstr(j, "version"));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
-	u = url_of(s, "/api/tags");
-	http("GET", u, NULL, NULL, 0, &r);
-	j = parse(&r);
-	assert_non_null(jstr(j, "models.0.name"));
+	u = simtest_url(s, "/api/tags");
+	simtest_http("GET", u, NULL, NULL, 0, &r);
+	j = simtest_parse(&r);
+	assert_non_null(simtest_jstr(j, "models.0.name"));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
-	u = url_of(s, "/v1/chat/completions");
-	http("POST", u, NULL, OAI_BODY, 0, &r);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "object"), "chat.completion");
+	u = simtest_url(s, "/v1/chat/completions");
+	simtest_http("POST", u, NULL, OAI_BODY, 0, &r);
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "object"), "chat.completion");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -697,53 +546,54 @@ test_auth_errors(void **state)
 {
 	struct sim *s;
 	char *u, h[64];
-	struct resp r;
+	struct simtest_resp r;
 	struct sim_stats st;
 	cJSON *j;
 
 	(void)state;
-	s = start(SIM_ANTHROPIC, "right", NULL);
-	u = url_of(s, "/v1/messages");
-	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &r);
+	s = simtest_start(SIM_ANTHROPIC, "right", NULL);
+	u = simtest_url(s, "/v1/messages");
+	simtest_http("POST", u, simtest_anth_hdrs, ANTH_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "type"), "error");
-	assert_string_equal(jstr(j, "error.type"), "authentication_error");
-	assert_string_equal(jstr(j, "error.message"), "invalid x-api-key");
-	assert_memory_equal(jstr(j, "request_id"), "req_", 4);
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "type"), "error");
+	assert_string_equal(simtest_jstr(j, "error.type"), "authentication_error");
+	assert_string_equal(simtest_jstr(j, "error.message"), "invalid x-api-key");
+	assert_memory_equal(simtest_jstr(j, "request_id"), "req_", 4);
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	sim_get_stats(s, &st);
 	assert_int_equal(st.auth_failures, 1);
 	/* newer SDKs send the key as a Bearer token */
-	http("POST", u, (const char *[]){"Authorization: Bearer right", NULL}, ANTH_BODY, 0, &r);
+	simtest_http("POST", u, (const char *[]){"Authorization: Bearer right", NULL}, ANTH_BODY, 0,
+	    &r);
 	assert_int_equal(r.status, 200);
-	resp_free(&r);
-	http("POST", u, NULL, ANTH_BODY, 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, NULL, ANTH_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
 	assert_non_null(strstr(r.body.data, "x-api-key header is required"));
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 
-	s = start(SIM_OPENAI, "right", NULL);
-	u = url_of(s, "/v1/chat/completions");
-	http("POST", u, (const char *[]){"Authorization: Bearer sk-test-xx1234", NULL}, OAI_BODY, 0,
-	    &r);
+	s = simtest_start(SIM_OPENAI, "right", NULL);
+	u = simtest_url(s, "/v1/chat/completions");
+	simtest_http("POST", u, (const char *[]){"Authorization: Bearer sk-test-xx1234", NULL},
+	    OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
-	j = parse(&r);
-	assert_memory_equal(jstr(j, "error.message"), "Incorrect API key provided: sk-t****1234.",
-	    41);
-	assert_string_equal(jstr(j, "error.type"), "invalid_request_error");
-	assert_string_equal(jstr(j, "error.code"), "invalid_api_key");
+	j = simtest_parse(&r);
+	assert_memory_equal(simtest_jstr(j, "error.message"),
+	    "Incorrect API key provided: sk-t****1234.", 41);
+	assert_string_equal(simtest_jstr(j, "error.type"), "invalid_request_error");
+	assert_string_equal(simtest_jstr(j, "error.code"), "invalid_api_key");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "param")));
 	cJSON_Delete(j);
-	resp_free(&r);
-	http("POST", u, NULL, OAI_BODY, 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, NULL, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 401);
 	assert_non_null(strstr(r.body.data, "You didn't provide an API key"));
-	assert_non_null(header(&r, "x-request-id", h, sizeof h));
-	resp_free(&r);
+	assert_non_null(simtest_header(&r, "x-request-id", h, sizeof h));
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -751,42 +601,42 @@ test_auth_errors(void **state)
 static void
 test_anthropic_validation(void **state)
 {
-	struct sim *s = start(SIM_ANTHROPIC, NULL, NULL);
-	char *u = url_of(s, "/v1/messages");
-	struct resp r;
+	struct sim *s = simtest_start(SIM_ANTHROPIC, NULL, NULL);
+	char *u = simtest_url(s, "/v1/messages");
+	struct simtest_resp r;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, ANTH_HDRS,
+	simtest_http("POST", u, simtest_anth_hdrs,
 	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
 	    "\"x\"}]}",
 	    0, &r);
 	assert_int_equal(r.status, 400);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "error.type"), "invalid_request_error");
-	assert_string_equal(jstr(j, "error.message"), "max_tokens: Field required");
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "error.type"), "invalid_request_error");
+	assert_string_equal(simtest_jstr(j, "error.message"), "max_tokens: Field required");
 	cJSON_Delete(j);
-	resp_free(&r);
-	http("POST", u, ANTH_HDRS, "{\"max_tokens\":5,\"messages\":[]}", 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_anth_hdrs, "{\"max_tokens\":5,\"messages\":[]}", 0, &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body.data, "model: Field required"));
-	resp_free(&r);
-	http("POST", u, ANTH_HDRS, "{\"model\":\"m\",\"max_tokens\":5}", 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_anth_hdrs, "{\"model\":\"m\",\"max_tokens\":5}", 0, &r);
 	assert_non_null(strstr(r.body.data, "messages: Field required"));
-	resp_free(&r);
-	http("POST", u, ANTH_HDRS, "nope", 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_anth_hdrs, "nope", 0, &r);
 	assert_int_equal(r.status, 400);
-	j = parse(&r);
-	assert_string_equal(jstr(j, "error.type"), "invalid_request_error");
+	j = simtest_parse(&r);
+	assert_string_equal(simtest_jstr(j, "error.type"), "invalid_request_error");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
 
 /* The injected error for status on protocol p: returns the parsed body. */
 static cJSON *
-inject(enum sim_protocol p, int status, const char *extra, struct resp *r)
+inject(enum sim_protocol p, int status, const char *extra, struct simtest_resp *r)
 {
 	char ctl[256];
 	struct sim *s;
@@ -795,12 +645,12 @@ inject(enum sim_protocol p, int status, const char *extra, struct resp *r)
 
 	snprintf(ctl, sizeof ctl, "{\"error_rate\":1,\"error_status\":%d%s%s}", status,
 	    extra ? "," : "", extra ? extra : "");
-	s = start(p, NULL, ctl);
-	u = url_of(s, p == SIM_ANTHROPIC ? "/v1/messages" : "/v1/chat/completions");
-	http("POST", u, p == SIM_ANTHROPIC ? ANTH_HDRS : OAI_HDRS,
+	s = simtest_start(p, NULL, ctl);
+	u = simtest_url(s, p == SIM_ANTHROPIC ? "/v1/messages" : "/v1/chat/completions");
+	simtest_http("POST", u, p == SIM_ANTHROPIC ? simtest_anth_hdrs : simtest_oai_hdrs,
 	    p == SIM_ANTHROPIC ? ANTH_BODY : OAI_BODY, 0, r);
 	assert_int_equal(r->status, status);
-	j = parse(r);
+	j = simtest_parse(r);
 	free(u);
 	sim_stop(s);
 	return j;
@@ -809,7 +659,7 @@ inject(enum sim_protocol p, int status, const char *extra, struct resp *r)
 static void
 test_error_statuses(void **state)
 {
-	struct resp r;
+	struct simtest_resp r;
 	char h[64];
 	cJSON *j;
 	static const struct {
@@ -821,74 +671,75 @@ test_error_statuses(void **state)
 	(void)state;
 	for (size_t i = 0; i < nitems(anth); i++) {
 		j = inject(SIM_ANTHROPIC, anth[i].status, "\"retry_after\":5", &r);
-		assert_string_equal(jstr(j, "type"), "error");
-		assert_string_equal(jstr(j, "error.type"), anth[i].type);
-		assert_non_null(header(&r, "request-id", h, sizeof h));
+		assert_string_equal(simtest_jstr(j, "type"), "error");
+		assert_string_equal(simtest_jstr(j, "error.type"), anth[i].type);
+		assert_non_null(simtest_header(&r, "request-id", h, sizeof h));
 		if (anth[i].status >= 429) {
-			assert_string_equal(header(&r, "retry-after", h, sizeof h), "5");
-			assert_string_equal(header(&r, "x-should-retry", h, sizeof h), "true");
+			assert_string_equal(simtest_header(&r, "retry-after", h, sizeof h), "5");
+			assert_string_equal(simtest_header(&r, "x-should-retry", h, sizeof h),
+			    "true");
 		} else
-			assert_null(header(&r, "retry-after", h, sizeof h));
+			assert_null(simtest_header(&r, "retry-after", h, sizeof h));
 		cJSON_Delete(j);
-		resp_free(&r);
+		simtest_resp_free(&r);
 	}
 	j = inject(SIM_ANTHROPIC, 529, NULL, &r);
-	assert_string_equal(jstr(j, "error.message"), "Overloaded");
-	assert_null(header(&r, "retry-after", h, sizeof h));
+	assert_string_equal(simtest_jstr(j, "error.message"), "Overloaded");
+	assert_null(simtest_header(&r, "retry-after", h, sizeof h));
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	j = inject(SIM_ANTHROPIC, 401, NULL, &r);
-	assert_string_equal(jstr(j, "error.type"), "authentication_error");
+	assert_string_equal(simtest_jstr(j, "error.type"), "authentication_error");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	j = inject(SIM_OPENAI, 429, "\"retry_after\":7", &r);
-	assert_string_equal(jstr(j, "error.code"), "rate_limit_exceeded");
-	assert_string_equal(header(&r, "retry-after", h, sizeof h), "7");
+	assert_string_equal(simtest_jstr(j, "error.code"), "rate_limit_exceeded");
+	assert_string_equal(simtest_header(&r, "retry-after", h, sizeof h), "7");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	j = inject(SIM_OPENAI, 429, "\"quota\":true", &r);
-	assert_string_equal(jstr(j, "error.type"), "insufficient_quota");
-	assert_string_equal(jstr(j, "error.code"), "insufficient_quota");
+	assert_string_equal(simtest_jstr(j, "error.type"), "insufficient_quota");
+	assert_string_equal(simtest_jstr(j, "error.code"), "insufficient_quota");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	j = inject(SIM_OPENAI, 500, NULL, &r);
-	assert_string_equal(jstr(j, "error.type"), "server_error");
+	assert_string_equal(simtest_jstr(j, "error.type"), "server_error");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	j = inject(SIM_OPENAI, 503, NULL, &r);
-	assert_string_equal(jstr(j, "error.type"), "server_error");
+	assert_string_equal(simtest_jstr(j, "error.type"), "server_error");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	j = inject(SIM_AZURE, 429, "\"retry_after\":3", &r);
-	assert_string_equal(jstr(j, "error.code"), "429");
-	assert_non_null(strstr(jstr(j, "error.message"), "Please retry after 3 seconds"));
-	assert_string_equal(header(&r, "retry-after", h, sizeof h), "3");
+	assert_string_equal(simtest_jstr(j, "error.code"), "429");
+	assert_non_null(strstr(simtest_jstr(j, "error.message"), "Please retry after 3 seconds"));
+	assert_string_equal(simtest_header(&r, "retry-after", h, sizeof h), "3");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	j = inject(SIM_MISTRAL, 429, NULL, &r);
-	assert_string_equal(jstr(j, "type"), "rate_limited");
-	assert_string_equal(jstr(j, "code"), "1300");
+	assert_string_equal(simtest_jstr(j, "type"), "rate_limited");
+	assert_string_equal(simtest_jstr(j, "code"), "1300");
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 }
 
 static void
 test_fault_hang_and_slow(void **state)
 {
-	struct sim *s = start(SIM_OPENAI, NULL, "{\"fault\":\"hang\"}");
-	char *u = url_of(s, "/v1/chat/completions");
-	struct resp r;
+	struct sim *s = simtest_start(SIM_OPENAI, NULL, "{\"fault\":\"hang\"}");
+	char *u = simtest_url(s, "/v1/chat/completions");
+	struct simtest_resp r;
 	struct sim_stats st;
 
 	(void)state;
-	http("POST", u, OAI_HDRS, OAI_BODY, 300, &r);
+	simtest_http("POST", u, simtest_oai_hdrs, OAI_BODY, 300, &r);
 	assert_int_equal(r.rc, CURLE_OPERATION_TIMEDOUT);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	assert_int_equal(sim_control(s, "{\"fault\":\"slow\"}", NULL), 0);
-	http("POST", u, OAI_HDRS, OAI_BODY, 300, &r);
+	simtest_http("POST", u, simtest_oai_hdrs, OAI_BODY, 300, &r);
 	assert_int_equal(r.rc, CURLE_OPERATION_TIMEDOUT);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	sim_get_stats(s, &st);
 	assert_int_equal(st.faults_injected, 2);
 	assert_int_equal(st.answered, 0);
@@ -899,39 +750,39 @@ test_fault_hang_and_slow(void **state)
 static void
 test_fault_drop_down(void **state)
 {
-	struct sim *s = start(SIM_ANTHROPIC, NULL, "{\"fault\":\"drop\"}");
-	char *u = url_of(s, "/v1/messages"), *cu = url_of(s, "/_sim/control");
-	struct resp r;
+	struct sim *s = simtest_start(SIM_ANTHROPIC, NULL, "{\"fault\":\"drop\"}");
+	char *u = simtest_url(s, "/v1/messages"), *cu = simtest_url(s, "/_sim/control");
+	struct simtest_resp r;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &r);
+	simtest_http("POST", u, simtest_anth_hdrs, ANTH_BODY, 0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 0);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
-	http("POST", cu, NULL, "{\"fault\":\"down\"}", 0, &r);
+	simtest_http("POST", cu, NULL, "{\"fault\":\"down\"}", 0, &r);
 	assert_int_equal(r.status, 200);
-	j = parse(&r);
+	j = simtest_parse(&r);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
-	assert_string_equal(jstr(j, "fault"), "down");
+	assert_string_equal(simtest_jstr(j, "fault"), "down");
 	cJSON_Delete(j);
-	resp_free(&r);
-	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_anth_hdrs, ANTH_BODY, 0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	/* control still answers while down */
-	http("GET", cu, NULL, NULL, 0, &r);
+	simtest_http("GET", cu, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body.data, "\"fault\":\"down\""));
-	resp_free(&r);
-	http("POST", cu, NULL, "{\"fault\":\"none\"}", 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", cu, NULL, "{\"fault\":\"none\"}", 0, &r);
 	assert_int_equal(r.status, 200);
-	resp_free(&r);
-	http("POST", u, ANTH_HDRS, ANTH_BODY, 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_anth_hdrs, ANTH_BODY, 0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	free(cu);
 	sim_stop(s);
@@ -940,32 +791,32 @@ test_fault_drop_down(void **state)
 static void
 test_fault_malformed_truncated(void **state)
 {
-	struct sim *s = start(SIM_OPENAI, NULL, "{\"fault\":\"malformed\"}");
-	char *u = url_of(s, "/v1/chat/completions");
-	struct resp r;
+	struct sim *s = simtest_start(SIM_OPENAI, NULL, "{\"fault\":\"malformed\"}");
+	char *u = simtest_url(s, "/v1/chat/completions");
+	struct simtest_resp r;
 	cJSON *j;
 
 	(void)state;
-	http("POST", u, OAI_HDRS, OAI_BODY, 0, &r);
+	simtest_http("POST", u, simtest_oai_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
 	j = cJSON_Parse(r.body.data);
 	assert_null(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 
 	assert_int_equal(sim_control(s, "{\"fault\":\"truncated\"}", NULL), 0);
-	http("POST", u, OAI_HDRS, OAI_BODY, 0, &r);
+	simtest_http("POST", u, simtest_oai_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.rc, CURLE_PARTIAL_FILE);
 	assert_true(r.body.len > 0);
 	assert_null(cJSON_Parse(r.body.data));
-	resp_free(&r);
-	http("POST", u, OAI_HDRS,
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_oai_hdrs,
 	    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
 	assert_null(strstr(r.body.data, "[DONE]"));
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -973,14 +824,14 @@ test_fault_malformed_truncated(void **state)
 static void
 test_fault_midstream(void **state)
 {
-	struct sim *s = start(SIM_ANTHROPIC, NULL, "{\"fault\":\"midstream\"}");
-	char *u = url_of(s, "/v1/messages"), *names, *err;
-	struct resp r;
+	struct sim *s = simtest_start(SIM_ANTHROPIC, NULL, "{\"fault\":\"midstream\"}");
+	char *u = simtest_url(s, "/v1/messages"), *names, *err;
+	struct simtest_resp r;
 	const char *sbody = "{\"model\":\"m\",\"max_tokens\":1024,\"stream\":true,\"messages\":"
 	                    "[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
 
 	(void)state;
-	http("POST", u, ANTH_HDRS, sbody, 0, &r);
+	simtest_http("POST", u, simtest_anth_hdrs, sbody, 0, &r);
 	assert_int_not_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
 	names = sse_events(r.body.data, NULL);
@@ -994,13 +845,13 @@ test_fault_midstream(void **state)
 	assert_null(strstr(names, "message_stop"));
 	assert_non_null(strstr(r.body.data, "\"overloaded_error\""));
 	free(names);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 
-	s = start(SIM_OPENAI, NULL, "{\"fault\":\"midstream\"}");
-	u = url_of(s, "/v1/chat/completions");
-	http("POST", u, OAI_HDRS,
+	s = simtest_start(SIM_OPENAI, NULL, "{\"fault\":\"midstream\"}");
+	u = simtest_url(s, "/v1/chat/completions");
+	simtest_http("POST", u, simtest_oai_hdrs,
 	    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"Hi\"}]}",
 	    0, &r);
@@ -1008,10 +859,10 @@ test_fault_midstream(void **state)
 	assert_non_null(strstr(r.body.data, "\"delta\":{\"content\""));
 	assert_non_null(strstr(r.body.data, "data: {\"error\":{"));
 	assert_null(strstr(r.body.data, "[DONE]"));
-	resp_free(&r);
-	http("POST", u, OAI_HDRS, OAI_BODY, 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", u, simtest_oai_hdrs, OAI_BODY, 0, &r);
 	assert_int_equal(r.rc, CURLE_PARTIAL_FILE);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -1019,44 +870,44 @@ test_fault_midstream(void **state)
 static void
 test_control(void **state)
 {
-	struct sim *s = start(SIM_OPENAI, NULL, NULL);
-	char *cu = url_of(s, "/_sim/control"), *su = url_of(s, "/_sim/stats"), *js;
-	struct resp r;
+	struct sim *s = simtest_start(SIM_OPENAI, NULL, NULL);
+	char *cu = simtest_url(s, "/_sim/control"), *su = simtest_url(s, "/_sim/stats"), *js;
+	struct simtest_resp r;
 	cJSON *j;
 	char *cause = NULL;
 
 	(void)state;
-	http("POST", cu, NULL,
+	simtest_http("POST", cu, NULL,
 	    "{\"latency_ms\":50,\"error_rate\":0.3,\"error_status\":529,"
 	    "\"retry_after\":5}",
 	    0, &r);
 	assert_int_equal(r.status, 200);
-	j = parse(&r);
+	j = simtest_parse(&r);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
-	assert_int_equal((int)jnum(j, "latency_ms"), 50);
-	assert_int_equal((int)jnum(j, "error_status"), 529);
-	assert_int_equal((int)jnum(j, "retry_after"), 5);
-	assert_true(jnum(j, "error_rate") > 0.29 && jnum(j, "error_rate") < 0.31);
+	assert_int_equal((int)simtest_jnum(j, "latency_ms"), 50);
+	assert_int_equal((int)simtest_jnum(j, "error_status"), 529);
+	assert_int_equal((int)simtest_jnum(j, "retry_after"), 5);
+	assert_true(simtest_jnum(j, "error_rate") > 0.29 && simtest_jnum(j, "error_rate") < 0.31);
 	cJSON_Delete(j);
-	resp_free(&r);
-	http("POST", cu, NULL, "{\"fault\":\"explode\"}", 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", cu, NULL, "{\"fault\":\"explode\"}", 0, &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body.data, "\"ok\":false"));
-	resp_free(&r);
-	http("POST", cu, NULL, "{\"nope\":1}", 0, &r);
+	simtest_resp_free(&r);
+	simtest_http("POST", cu, NULL, "{\"nope\":1}", 0, &r);
 	assert_int_equal(r.status, 400);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	assert_int_equal(sim_control(s, "{\"error_rate\":2}", &cause), -1);
 	assert_non_null(cause);
 	free(cause);
 	js = sim_settings_json(s);
 	assert_non_null(strstr(js, "\"latency_ms\":50"));
 	free(js);
-	http("GET", su, NULL, NULL, 0, &r);
-	j = parse(&r);
-	assert_int_equal((int)jnum(j, "requests"), 0);
+	simtest_http("GET", su, NULL, NULL, 0, &r);
+	j = simtest_parse(&r);
+	assert_int_equal((int)simtest_jnum(j, "requests"), 0);
 	cJSON_Delete(j);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(cu);
 	free(su);
 	sim_stop(s);
@@ -1066,7 +917,7 @@ test_control(void **state)
 static int
 run_seq(struct sim *s, int n, int *statuses)
 {
-	char *u = url_of(s, "/v1/chat/completions");
+	char *u = simtest_url(s, "/v1/chat/completions");
 	CURL *c = curl_easy_init();
 	struct buf b;
 	long st;
@@ -1075,7 +926,7 @@ run_seq(struct sim *s, int n, int *statuses)
 	buf_init(&b);
 	curl_easy_setopt(c, CURLOPT_URL, u);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, OAI_BODY);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, simtest_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
 	for (int i = 0; i < n; i++) {
@@ -1096,7 +947,8 @@ run_seq(struct sim *s, int n, int *statuses)
 static void
 test_error_rate_seeded(void **state)
 {
-	struct sim *s = start(SIM_OPENAI, NULL, "{\"error_rate\":0.3,\"error_status\":503}");
+	struct sim *s =
+	    simtest_start(SIM_OPENAI, NULL, "{\"error_rate\":0.3,\"error_status\":503}");
 	struct sim_stats st;
 	int a[100], b[100], errors;
 
@@ -1120,8 +972,8 @@ static void
 test_concurrent_slow(void **state)
 {
 	enum { N = 2000 };
-	struct sim *s = start(SIM_OPENAI, NULL, "{\"latency_ms\":500}");
-	char *u = url_of(s, "/v1/chat/completions");
+	struct sim *s = simtest_start(SIM_OPENAI, NULL, "{\"latency_ms\":500}");
+	char *u = simtest_url(s, "/v1/chat/completions");
 	CURLM *m = curl_multi_init();
 	CURL **h = xcalloc(N, sizeof *h);
 	struct buf *bodies = xcalloc(N, sizeof *bodies);
@@ -1137,7 +989,7 @@ test_concurrent_slow(void **state)
 		buf_init(&bodies[i]);
 		curl_easy_setopt(h[i], CURLOPT_URL, u);
 		curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, OAI_BODY);
-		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, simtest_collect);
 		curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &bodies[i]);
 		curl_easy_setopt(h[i], CURLOPT_TIMEOUT_MS, 50000L);
 		curl_easy_setopt(h[i], CURLOPT_CONNECTTIMEOUT_MS, 30000L);
@@ -1171,12 +1023,13 @@ test_concurrent_slow(void **state)
 static void
 test_token_pacing(void **state)
 {
-	struct sim *s = start(SIM_ANTHROPIC, NULL, "{\"token_delay_ms\":2,\"latency_ms\":5}");
-	char *u = url_of(s, "/v1/messages"), *names;
-	struct resp r;
+	struct sim *s =
+	    simtest_start(SIM_ANTHROPIC, NULL, "{\"token_delay_ms\":2,\"latency_ms\":5}");
+	char *u = simtest_url(s, "/v1/messages"), *names;
+	struct simtest_resp r;
 
 	(void)state;
-	http("POST", u, ANTH_HDRS,
+	simtest_http("POST", u, simtest_anth_hdrs,
 	    "{\"model\":\"m\",\"max_tokens\":1024,\"stream\":true,"
 	    "\"messages\":[{\"role\":\"user\",\"content\":\"Pace me\"}]}",
 	    0, &r);
@@ -1184,7 +1037,7 @@ test_token_pacing(void **state)
 	names = sse_events(r.body.data, NULL);
 	assert_non_null(strstr(names, "content_block_stop,message_delta,message_stop"));
 	free(names);
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	sim_stop(s);
 }
@@ -1266,7 +1119,7 @@ test_cli(void **state)
 	pid_t pid;
 	char line[256], url[200], *u;
 	FILE *f;
-	struct resp r;
+	struct simtest_resp r;
 
 	(void)state;
 	if (bin == NULL || access(bin, X_OK) != 0)
@@ -1286,10 +1139,10 @@ test_cli(void **state)
 	assert_non_null(fgets(line, sizeof line, f));
 	assert_int_equal(sscanf(line, "sim cli mistral listening on %199s", url), 1);
 	u = xasprintf("%s/v1/chat/completions", url);
-	http("POST", u, NULL, OAI_BODY, 0, &r);
+	simtest_http("POST", u, NULL, OAI_BODY, 0, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body.data, "[cli] You asked"));
-	resp_free(&r);
+	simtest_resp_free(&r);
 	free(u);
 	kill(pid, SIGTERM);
 	assert_int_equal(waitpid(pid, &status, 0), pid);

@@ -15,7 +15,6 @@
 #include "cache.h"
 #include "gateway.h"
 #include "gateway_priv.h"
-#include "http.h"
 
 static const double le_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
     0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
@@ -358,29 +357,26 @@ store_series(struct buf *b, struct gateway *gw, const struct config *cfg)
 
 /* The HTTP engine's connection reuse: connections and TLS handshakes per transfer. */
 static void
-upstream_series(struct buf *b, struct http_engine *e)
+upstream_series(struct buf *b, const struct router_snapshot *s)
 {
-	static const struct {
+	const struct {
 		const char *name, *help;
-		size_t off;
+		uint64_t v;
 	} rows[] = {
 	    {"llmdeck_upstream_transfers_total", "HTTP transfers to providers (attempts, probes).",
-	        offsetof(struct http_stats, transfers)},
+	        s->upstream_transfers},
 	    {"llmdeck_upstream_connections_total",
 	        "Connections opened to providers (reuse keeps this near the pool size).",
-	        offsetof(struct http_stats, connections)},
+	        s->upstream_connections},
 	    {"llmdeck_upstream_tls_handshakes_total", "TLS handshakes with providers.",
-	        offsetof(struct http_stats, tls_handshakes)},
+	        s->upstream_tls_handshakes},
 	    {"llmdeck_upstream_http2_transfers_total", "Transfers multiplexed over HTTP/2.",
-	        offsetof(struct http_stats, http2_transfers)},
+	        s->upstream_http2_transfers},
 	};
-	struct http_stats st;
 
-	http_get_stats(e, &st);
 	for (size_t i = 0; i < nitems(rows); i++) {
 		head(b, rows[i].name, "counter", rows[i].help);
-		buf_printf(b, "%s %llu\n", rows[i].name,
-		    (unsigned long long)*(const uint64_t *)((const char *)&st + rows[i].off));
+		buf_printf(b, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
 	}
 }
 
@@ -409,7 +405,7 @@ gateway_metrics_text(struct gateway *gw)
 	gateway_series(&b, g);
 	router_series(&b, &s);
 	provider_series(&b, &s);
-	upstream_series(&b, router_engine(gr->router));
+	upstream_series(&b, &s);
 	if (gw->store != NULL)
 		store_series(&b, gw, router_config(gr->router));
 	gw_router_put(gw, gr);

@@ -225,6 +225,10 @@ struct router_snapshot {
 	uint64_t in_flight;
 	double cost_usd;
 	struct histogram latency; /* end to end, answered requests */
+	/* The HTTP engine's connection reuse (its http_stats): transfers, connections
+	 * opened, TLS handshakes, transfers over HTTP/2. */
+	uint64_t upstream_transfers, upstream_connections, upstream_tls_handshakes,
+	    upstream_http2_transfers;
 };
 
 /* A consistent copy; never holds a lock after it returns. s is all output:

@@ -46,6 +46,19 @@ router_snapshot(struct router *r, struct router_snapshot *s)
 	router_snapshot_window(r, s, 0);
 }
 
+/* The engine's own counters (it has its own lock). */
+static void
+router_snapshot_upstream(struct router *r, struct router_snapshot *s)
+{
+	struct http_stats st;
+
+	http_get_stats(r->engine, &st);
+	s->upstream_transfers = st.transfers;
+	s->upstream_connections = st.connections;
+	s->upstream_tls_handshakes = st.tls_handshakes;
+	s->upstream_http2_transfers = st.http2_transfers;
+}
+
 void
 router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s)
 {
@@ -57,6 +70,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 	    : window_s > ROUTER_WINDOW_MAX ? ROUTER_WINDOW_MAX
 	                                   : window_s;
 	s->time_ms = clock_wall_ms();
+	router_snapshot_upstream(r, s);
 	s->providers = xcalloc(r->n_providers, sizeof *s->providers);
 	s->n_providers = r->n_providers;
 	pthread_mutex_lock(&r->mu);

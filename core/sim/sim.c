@@ -411,6 +411,8 @@ sim_route(enum sim_protocol p, const char *method, const char *url, char *dep, s
 	case SIM_MISTRAL:
 		if (post && strcmp(url, "/v1/chat/completions") == 0)
 			return SIM_EP_CHAT;
+		if (p == SIM_OPENAI && post && strcmp(url, "/v1/responses") == 0)
+			return SIM_EP_RESPONSES;
 		if (post && strcmp(url, "/v1/embeddings") == 0)
 			return SIM_EP_EMBEDDINGS;
 		if (get && strcmp(url, "/v1/models") == 0)
@@ -423,6 +425,10 @@ sim_route(enum sim_protocol p, const char *method, const char *url, char *dep, s
 		    (strcmp(url, "/openai/v1/chat/completions") == 0 ||
 		        strcmp(url, "/v1/chat/completions") == 0))
 			return SIM_EP_CHAT;
+		if (post &&
+		    (strcmp(url, "/openai/v1/responses") == 0 ||
+		        strcmp(url, "/openai/responses") == 0 || strcmp(url, "/v1/responses") == 0))
+			return SIM_EP_RESPONSES;
 		if (post &&
 		    (strcmp(url, "/openai/v1/embeddings") == 0 ||
 		        strcmp(url, "/v1/embeddings") == 0))
@@ -499,13 +505,14 @@ needs_auth(enum sim_protocol p, enum sim_endpoint ep)
 	if (p == SIM_OLLAMA)
 		return 0;
 	return ep == SIM_EP_MESSAGES || ep == SIM_EP_CHAT || ep == SIM_EP_MODELS ||
-	    ep == SIM_EP_EMBEDDINGS;
+	    ep == SIM_EP_EMBEDDINGS || ep == SIM_EP_RESPONSES;
 }
 
 static int
 is_generation(enum sim_endpoint ep)
 {
-	return ep == SIM_EP_MESSAGES || ep == SIM_EP_CHAT || ep == SIM_EP_OLLAMA_CHAT;
+	return ep == SIM_EP_MESSAGES || ep == SIM_EP_CHAT || ep == SIM_EP_OLLAMA_CHAT ||
+	    ep == SIM_EP_RESPONSES;
 }
 
 /* Would this body stream? Only to shape a malformed answer. */
@@ -538,7 +545,7 @@ stream_cut(struct sim_req *q, const struct sim_call *c, int err)
 		free(r->chunks[j].data);
 	r->nchunks = i;
 	if (err) {
-		e = sim_wire_stream_error(c);
+		e = sim_wire_stream_error(c, i);
 		sim_reply_chunk(r, 0, "%s", e);
 		free(e);
 	}
@@ -609,8 +616,8 @@ req_reply(struct sim_req *q, const struct sim_call *c, const struct sim_settings
 
 	if (c->ep == SIM_EP_NONE)
 		sim_wire_not_found(c, url, &q->reply);
-	else if ((c->ep == SIM_EP_CHAT || c->ep == SIM_EP_EMBEDDINGS) && c->protocol == SIM_AZURE &&
-	    c->deployment != NULL &&
+	else if (c->protocol == SIM_AZURE &&
+	    (c->deployment != NULL || strcmp(url, "/openai/responses") == 0) &&
 	    MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, "api-version") == NULL)
 		sim_wire_not_found(c, url, &q->reply);
 	else if (set->key[0] != '\0' && needs_auth(c->protocol, c->ep) &&

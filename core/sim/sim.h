@@ -10,12 +10,13 @@
  *
  * Endpoints:
  *   anthropic  POST /v1/messages, GET /v1/models                 (x-api-key)
- *   openai     POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,
- *              GET /health                                       (Bearer)
+ *   openai     POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings,
+ *              GET /v1/models, GET /health                       (Bearer)
  *   mistral    POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models (Bearer)
  *   azure      POST /openai/deployments/{dep}/chat/completions?api-version=V,
  *              POST /openai/deployments/{dep}/embeddings?api-version=V,
  *              POST /openai/v1/chat/completions, /openai/v1/embeddings,
+ *              POST /openai/v1/responses, /openai/responses?api-version=V,
  *              GET /openai/models                                (api-key)
  *   ollama     POST /v1/chat/completions, /v1/embeddings, /api/chat, /api/embed,
  *              /api/embeddings; GET /api/version, /api/tags, /v1/models, /
@@ -25,7 +26,9 @@
  *
  * The model behind them (sim_gen.c) calls tools (forced by tool_choice, or
  * named in the last user message) with arguments built from their JSON Schema,
- * answers in text after a tool result, honours response_format, stop
+ * answers in text after a tool result, honours response_format (text.format in
+ * the Responses API, whose reasoning items it issues and checks; Anthropic's
+ * output_config.format; Anthropic system messages among the messages), stop
  * sequences, images, Anthropic thinking and prompt caching, and reports
  * reasoning tokens for reasoning models; sim_wire_check.c refuses what each
  * API refuses, with its error body.

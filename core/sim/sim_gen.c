@@ -173,7 +173,9 @@ content_images(const cJSON *content, struct gen *g)
 		if (strcmp(type->valuestring, "image") == 0) {
 			src = cJSON_GetObjectItemCaseSensitive(part, "source");
 			data = cJSON_GetObjectItemCaseSensitive(src, "data");
-		} else if (strcmp(type->valuestring, "image_url") == 0) {
+		} else if (strcmp(type->valuestring, "image_url") == 0 ||
+		    strcmp(type->valuestring, "input_image") == 0) {
+			/* chat's {"url": ...} or the Responses API's string (or a file_id) */
 			url = cJSON_GetObjectItemCaseSensitive(part, "image_url");
 			if (cJSON_IsObject(url))
 				url = cJSON_GetObjectItemCaseSensitive(url, "url");
@@ -268,11 +270,13 @@ gen_tool_result(struct gen *g, const cJSON *m)
 	buf_free(&b);
 }
 
-/* Read tools (any protocol's shape) into the input and g->tools. */
+/* Read tools (any protocol's shape) into the input and g->tools. The Responses API's
+ * function tools are flat ({type, name, parameters}); its built-in tools (web_search...)
+ * count as input but are never called (resp set). */
 static void
-gen_tools(struct gen *g, const cJSON *tools, struct gen_input *in)
+gen_tools(struct gen *g, const cJSON *tools, struct gen_input *in, int resp)
 {
-	const cJSON *t, *f, *name, *schema;
+	const cJSON *t, *f, *name, *schema, *type;
 	char *s;
 
 	if (!cJSON_IsArray(tools) || cJSON_GetArraySize(tools) == 0)
@@ -286,14 +290,17 @@ gen_tools(struct gen *g, const cJSON *tools, struct gen_input *in)
 			schema = cJSON_GetObjectItemCaseSensitive(f, "parameters");
 		} else {
 			name = cJSON_GetObjectItemCaseSensitive(t, "name");
-			schema = cJSON_GetObjectItemCaseSensitive(t, "input_schema");
+			schema = cJSON_GetObjectItemCaseSensitive(t,
+			    resp ? "parameters" : "input_schema");
 		}
+		type = cJSON_GetObjectItemCaseSensitive(t, "type");
 		s = cJSON_PrintUnformatted(t);
 		if (s != NULL)
 			buf_puts(&in->all, s);
 		cJSON_free(s);
 		input_mark(in, t);
-		if (!cJSON_IsString(name))
+		if (!cJSON_IsString(name) ||
+		    (resp && !(cJSON_IsString(type) && strcmp(type->valuestring, "function") == 0)))
 			continue;
 		g->tools[g->ntools].name = name->valuestring;
 		g->tools[g->ntools].schema = cJSON_IsObject(schema) ? schema : NULL;
@@ -342,6 +349,71 @@ gen_messages(struct gen *g, const cJSON *messages, const cJSON *system, struct g
 	buf_free(&last);
 }
 
+/* An item's "type", "" if it has none. */
+static const char *
+item_type(const cJSON *it)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
+
+	return cJSON_IsString(t) ? t->valuestring : "";
+}
+
+/*
+ * The Responses API's instructions and input (a string, or items: messages, function
+ * calls, their outputs, reasoning) into the prompt, the input size and images, as
+ * gen_messages does for chat. After a function_call_output the model answers in text.
+ */
+static void
+gen_items(struct gen *g, const cJSON *input, const cJSON *instructions, struct gen_input *in)
+{
+	const cJSON *it, *role, *content, *last_it = NULL, *v;
+	const char *type;
+	struct buf last, out;
+
+	buf_init(&last);
+	if (cJSON_IsString(instructions))
+		content_text(instructions, &in->all, in);
+	if (cJSON_IsString(input)) {
+		buf_sep_puts(&in->all, input->valuestring);
+		buf_puts(&last, input->valuestring);
+	}
+	cJSON_ArrayForEach(it, (cJSON_IsArray(input) ? input : NULL))
+	{
+		type = item_type(it);
+		role = cJSON_GetObjectItemCaseSensitive(it, "role");
+		content = cJSON_GetObjectItemCaseSensitive(it, "content");
+		if (type[0] == '\0' || strcmp(type, "message") == 0) {
+			content_text(content, &in->all, in);
+			if (cJSON_IsArray(content))
+				content_images(content, g);
+			if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0) {
+				buf_reset(&last);
+				content_text(content, &last, NULL);
+			}
+		} else if (strcmp(type, "function_call") == 0) {
+			v = cJSON_GetObjectItemCaseSensitive(it, "arguments");
+			if (cJSON_IsString(v))
+				buf_sep_puts(&in->all, v->valuestring);
+		} else if (strcmp(type, "function_call_output") == 0)
+			content_text(cJSON_GetObjectItemCaseSensitive(it, "output"), &in->all, in);
+		else if (strcmp(type, "reasoning") == 0)
+			content_text(cJSON_GetObjectItemCaseSensitive(it, "summary"), &in->all, in);
+		last_it = it;
+	}
+	g->input_bytes = in->all.len;
+	copy_prompt(g->prompt, sizeof g->prompt, last.data != NULL ? last.data : "");
+	strlcpy_(g->last_user, last.data != NULL ? last.data : "", sizeof g->last_user);
+	if (last_it != NULL && strcmp(item_type(last_it), "function_call_output") == 0) {
+		buf_init(&out);
+		content_text(cJSON_GetObjectItemCaseSensitive(last_it, "output"), &out, NULL);
+		g->after_tool = 1;
+		copy_prompt(g->tool_result, sizeof g->tool_result,
+		    out.data != NULL ? out.data : "");
+		buf_free(&out);
+	}
+	buf_free(&last);
+}
+
 /* The number at key, or def; one beyond long's range (converting it is undefined) is clamped. */
 static long
 json_long(const cJSON *o, const char *key, long def)
@@ -357,7 +429,7 @@ json_long(const cJSON *o, const char *key, long def)
 	return (long)v->valuedouble;
 }
 
-/* tool_choice in OpenAI's, Mistral's or Anthropic's form. */
+/* tool_choice in OpenAI's (chat's or the Responses API's), Mistral's or Anthropic's form. */
 static void
 gen_choice(struct gen *g, const cJSON *root, int anth)
 {
@@ -395,6 +467,9 @@ gen_choice(struct gen *g, const cJSON *root, int anth)
 	}
 	name = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"),
 	    "name");
+	if (!cJSON_IsString(name) && cJSON_IsString(type) &&
+	    strcmp(type->valuestring, "function") == 0) /* Responses: {type, name} */
+		name = cJSON_GetObjectItemCaseSensitive(tc, "name");
 	if (cJSON_IsString(name)) {
 		g->choice = SIM_CHOICE_NAMED;
 		g->choice_name = name->valuestring;
@@ -473,13 +548,15 @@ gen_decide_calls(const struct sim_call *c, struct gen *g)
 		gen_call(c, g, &g->tools[0]);
 }
 
-/* response_format (OpenAI, Azure, Mistral) or format (Ollama's /api/chat). */
+/* response_format (OpenAI, Azure, Mistral), text.format (the Responses API),
+ * output_config.format (Anthropic) or format (Ollama's /api/chat). */
 static void
-gen_format(struct gen *g, const cJSON *root, int native)
+gen_format(const struct sim_call *c, struct gen *g, const cJSON *root)
 {
 	const cJSON *f, *type, *js;
+	int flat = c->protocol == SIM_ANTHROPIC || c->ep == SIM_EP_RESPONSES;
 
-	if (native) {
+	if (c->ep == SIM_EP_OLLAMA_CHAT) {
 		f = cJSON_GetObjectItemCaseSensitive(root, "format");
 		if (cJSON_IsString(f) && strcmp(f->valuestring, "json") == 0)
 			g->json_object = 1;
@@ -487,14 +564,23 @@ gen_format(struct gen *g, const cJSON *root, int native)
 			g->json_schema = f;
 		return;
 	}
-	f = cJSON_GetObjectItemCaseSensitive(root, "response_format");
+	if (c->protocol == SIM_ANTHROPIC)
+		f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root,
+		                                         "output_config"),
+		    "format");
+	else if (c->ep == SIM_EP_RESPONSES)
+		f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "text"),
+		    "format");
+	else
+		f = cJSON_GetObjectItemCaseSensitive(root, "response_format");
 	type = cJSON_GetObjectItemCaseSensitive(f, "type");
 	if (!cJSON_IsString(type))
 		return;
 	if (strcmp(type->valuestring, "json_object") == 0)
 		g->json_object = 1;
 	else if (strcmp(type->valuestring, "json_schema") == 0) {
-		js = cJSON_GetObjectItemCaseSensitive(f, "json_schema");
+		/* the schema is beside the type in the flat forms, under json_schema in chat's */
+		js = flat ? f : cJSON_GetObjectItemCaseSensitive(f, "json_schema");
 		js = cJSON_GetObjectItemCaseSensitive(js, "schema");
 		g->json_schema = cJSON_IsObject(js) ? js : NULL;
 		if (g->json_schema == NULL)
@@ -528,18 +614,20 @@ gen_stops(struct gen *g, const cJSON *root, int anth, int native)
 }
 
 /* Reasoning: Anthropic's thinking, Magistral's thinking chunks, other reasoning models'
- * hidden tokens by effort. */
+ * hidden tokens by effort (chat's reasoning_effort, the Responses API's reasoning.effort;
+ * there a reasoning object makes any model reason). */
 static void
-gen_reasoning(struct gen *g, const cJSON *root, int anth, int mistral)
+gen_reasoning(struct gen *g, const cJSON *root, int anth, int mistral, int resp)
 {
 	const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thinking"), *type, *eff;
+	const cJSON *ro = cJSON_GetObjectItemCaseSensitive(root, "reasoning");
 
 	if (anth) {
 		type = cJSON_GetObjectItemCaseSensitive(th, "type");
 		g->thinking = cJSON_IsString(type) && strcmp(type->valuestring, "enabled") == 0;
 		return;
 	}
-	if (!sim_model_reasons(g->model))
+	if (!sim_model_reasons(g->model) && !(resp && cJSON_IsObject(ro)))
 		return;
 	if (mistral) { /* Magistral shows its thinking as a content chunk */
 		g->thinking = 1;
@@ -547,7 +635,8 @@ gen_reasoning(struct gen *g, const cJSON *root, int anth, int mistral)
 	}
 	g->reasoning = 1;
 	g->reasoning_tokens = 64;
-	eff = cJSON_GetObjectItemCaseSensitive(root, "reasoning_effort");
+	eff = resp ? cJSON_GetObjectItemCaseSensitive(ro, "effort")
+	           : cJSON_GetObjectItemCaseSensitive(root, "reasoning_effort");
 	if (cJSON_IsString(eff)) {
 		if (strcmp(eff->valuestring, "none") == 0)
 			g->reasoning_tokens = 0;
@@ -750,6 +839,7 @@ sim_gen_read(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 {
 	const cJSON *root, *model, *v, *opts;
 	int native = c->ep == SIM_EP_OLLAMA_CHAT, anth = c->protocol == SIM_ANTHROPIC;
+	int resp = c->ep == SIM_EP_RESPONSES;
 	struct gen_input in;
 
 	memset(g, 0, sizeof *g);
@@ -772,6 +862,8 @@ sim_gen_read(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	opts = cJSON_GetObjectItemCaseSensitive(root, "options");
 	if (native)
 		g->max_tokens = json_long(opts, "num_predict", -1);
+	else if (resp)
+		g->max_tokens = json_long(root, "max_output_tokens", -1);
 	else {
 		g->max_tokens = json_long(root, "max_completion_tokens", -1);
 		if (g->max_tokens < 0)
@@ -779,13 +871,18 @@ sim_gen_read(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	}
 	memset(&in, 0, sizeof in);
 	buf_init(&in.all);
-	gen_tools(g, cJSON_GetObjectItemCaseSensitive(root, "tools"), &in);
-	gen_messages(g, cJSON_GetObjectItemCaseSensitive(root, "messages"),
-	    anth ? cJSON_GetObjectItemCaseSensitive(root, "system") : NULL, &in);
+	gen_tools(g, cJSON_GetObjectItemCaseSensitive(root, "tools"), &in, resp);
+	if (resp)
+		gen_items(g, cJSON_GetObjectItemCaseSensitive(root, "input"),
+		    cJSON_GetObjectItemCaseSensitive(root, "instructions"), &in);
+	else
+		gen_messages(g, cJSON_GetObjectItemCaseSensitive(root, "messages"),
+		    anth ? cJSON_GetObjectItemCaseSensitive(root, "system") : NULL, &in);
 	gen_choice(g, root, anth);
-	gen_format(g, root, native);
-	gen_stops(g, root, anth, native);
-	gen_reasoning(g, root, anth, c->protocol == SIM_MISTRAL);
+	gen_format(c, g, root);
+	if (!resp) /* the Responses API has no stop sequences */
+		gen_stops(g, root, anth, native);
+	gen_reasoning(g, root, anth, c->protocol == SIM_MISTRAL, resp);
 	gen_cache(c, g, &in);
 	buf_free(&in.all);
 	g->created = (int64_t)time(NULL);

@@ -74,9 +74,8 @@ sim_wire_reply_json(struct sim_reply *r, int status, cJSON *j)
 	cJSON_Delete(j);
 }
 
-/* j printed as one stream chunk between before and after; j is consumed. */
-static void
-chunk_json(struct sim_reply *r, int delta, const char *before, cJSON *j, const char *after)
+void
+sim_wire_chunk_json(struct sim_reply *r, int delta, const char *before, cJSON *j, const char *after)
 {
 	char *s = json_print(j);
 
@@ -130,15 +129,24 @@ rfc3339(int64_t t, char *out, size_t outsz)
 	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Split text into word tokens, each with its leading spaces: "Hello", " there". */
-static size_t
-next_token(const char *s, size_t at, size_t len)
+size_t
+sim_wire_next_token(const char *s, size_t at, size_t len)
 {
 	size_t e = at;
 
 	while (e < len && s[e] == ' ')
 		e++;
 	while (e < len && s[e] != ' ')
+		e++;
+	return e;
+}
+
+size_t
+sim_wire_next_piece(const char *s, size_t at, size_t len)
+{
+	size_t e = at + 12 < len ? at + 12 : len;
+
+	while (e < len && ((unsigned char)s[e] & 0xc0) == 0x80)
 		e++;
 	return e;
 }
@@ -253,12 +261,9 @@ anth_deltas(struct sim_reply *r, int index, const char *type, const char *field,
 
 	for (at = 0; at < len; at = e) {
 		if (words)
-			e = next_token(text, at, len);
-		else {
-			e = at + 12 < len ? at + 12 : len;
-			while (e < len && ((unsigned char)text[e] & 0xc0) == 0x80)
-				e++;
-		}
+			e = sim_wire_next_token(text, at, len);
+		else
+			e = sim_wire_next_piece(text, at, len);
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "type", "content_block_delta");
 		cJSON_AddNumberToObject(j, "index", index);
@@ -267,7 +272,7 @@ anth_deltas(struct sim_reply *r, int index, const char *type, const char *field,
 		s = xstrndup(text + at, e - at);
 		cJSON_AddStringToObject(d, field, s);
 		free(s);
-		chunk_json(r, 1, "event: content_block_delta\ndata: ", j, "\n\n");
+		sim_wire_chunk_json(r, 1, "event: content_block_delta\ndata: ", j, "\n\n");
 	}
 }
 
@@ -352,7 +357,7 @@ anth_stream_thinking(struct gen *g, int index, struct sim_reply *r)
 	d = cJSON_AddObjectToObject(j, "delta");
 	cJSON_AddStringToObject(d, "type", "signature_delta");
 	cJSON_AddStringToObject(d, "signature", g->signature);
-	chunk_json(r, 0, "event: content_block_delta\ndata: ", j, "\n\n");
+	sim_wire_chunk_json(r, 0, "event: content_block_delta\ndata: ", j, "\n\n");
 	anth_block_stop(r, index);
 }
 
@@ -370,7 +375,7 @@ anth_stream_tool_use(struct gen *g, size_t i, int index, struct sim_reply *r)
 	cJSON_AddStringToObject(cb, "id", g->calls[i].id);
 	cJSON_AddStringToObject(cb, "name", g->calls[i].name);
 	cJSON_AddObjectToObject(cb, "input");
-	chunk_json(r, 0, "event: content_block_start\ndata: ", j, "\n\n");
+	sim_wire_chunk_json(r, 0, "event: content_block_start\ndata: ", j, "\n\n");
 	if (index == 0)
 		sim_reply_chunk(r, 0, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
 	/* the API opens with an empty partial_json, then the arguments in pieces */
@@ -403,7 +408,7 @@ anth_stream_end(struct gen *g, const char *stop, struct sim_reply *r)
 	    (double)(g->cache_write + g->cache_write_1h));
 	cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)g->cache_read);
 	cJSON_AddNumberToObject(u, "output_tokens", (double)g->out_tokens);
-	chunk_json(r, 0, "event: message_delta\ndata: ", j, "\n\n");
+	sim_wire_chunk_json(r, 0, "event: message_delta\ndata: ", j, "\n\n");
 	sim_reply_chunk(r, 0, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 }
 
@@ -438,7 +443,7 @@ anth_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	cJSON_AddNullToObject(m, "stop_reason");
 	cJSON_AddNullToObject(m, "stop_sequence");
 	cJSON_AddItemToObject(m, "usage", anth_usage(g, 0));
-	chunk_json(r, 0, "event: message_start\ndata: ", j, "\n\n");
+	sim_wire_chunk_json(r, 0, "event: message_start\ndata: ", j, "\n\n");
 	if (g->thinking)
 		anth_stream_thinking(g, index++, r);
 	if (g->ncalls == 0) {
@@ -564,7 +569,7 @@ oai_chunk_calls(const struct sim_call *c, const struct gen *g, struct sim_reply 
 		    finish != NULL || role ? cJSON_CreateObject() : azure_filters(0));
 	if (with_usage)
 		cJSON_AddItemToObject(j, "usage", oai_usage(c, g));
-	chunk_json(r, delta, "data: ", j, "\n\n");
+	sim_wire_chunk_json(r, delta, "data: ", j, "\n\n");
 }
 
 /* One stream chunk: delta text (NULL for none), role, finish reason. */
@@ -615,7 +620,7 @@ mistral_thinking_chunk(const struct sim_call *c, const struct gen *g, struct sim
 	d = cJSON_AddObjectToObject(choice, "delta");
 	cJSON_AddItemToObject(d, "content", mistral_thinking_content(g, NULL));
 	cJSON_AddNullToObject(choice, "finish_reason");
-	chunk_json(r, 1, "data: ", j, "\n\n");
+	sim_wire_chunk_json(r, 1, "data: ", j, "\n\n");
 }
 
 /* A tool call as it appears in a message or a stream delta (arguments NULL: leave out). */
@@ -676,9 +681,7 @@ oai_stream_calls(const struct sim_call *c, const struct gen *g, struct sim_reply
 		oai_chunk_calls(c, g, r, 0, NULL, i == 0, NULL, 0, a);
 		len = strlen(g->calls[i].args);
 		for (at = 0; at < len; at = e) {
-			e = at + 12 < len ? at + 12 : len;
-			while (e < len && ((unsigned char)g->calls[i].args[e] & 0xc0) == 0x80)
-				e++;
+			e = sim_wire_next_piece(g->calls[i].args, at, len);
 			piece = xstrndup(g->calls[i].args + at, e - at);
 			a = cJSON_CreateArray();
 			cJSON_AddItemToArray(a, oai_call(c, &g->calls[i], (int)i, 0, piece));
@@ -754,14 +757,14 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		cJSON_AddStringToObject(j, "model", "");
 		cJSON_AddStringToObject(j, "object", "");
 		cJSON_AddItemToObject(j, "prompt_filter_results", azure_prompt_filter_results());
-		chunk_json(r, 0, "data: ", j, "\n\n");
+		sim_wire_chunk_json(r, 0, "data: ", j, "\n\n");
 	}
 	if (g->ncalls == 0 || c->protocol == SIM_MISTRAL || c->protocol == SIM_OLLAMA)
 		oai_chunk(c, g, r, 0, "", 1, NULL, 0);
 	if (g->thinking) /* Magistral: the thinking chunk first, then text */
 		mistral_thinking_chunk(c, g, r);
 	for (at = 0; at < len; at = e) {
-		e = next_token(g->text, at, len);
+		e = sim_wire_next_token(g->text, at, len);
 		s = xstrndup(g->text + at, e - at);
 		oai_chunk(c, g, r, 1, s, 0, NULL, 0);
 		free(s);
@@ -776,7 +779,7 @@ oai_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 		j = oai_head(c, g, "chat.completion.chunk");
 		cJSON_AddArrayToObject(j, "choices");
 		cJSON_AddItemToObject(j, "usage", oai_usage(c, g));
-		chunk_json(r, 0, "data: ", j, "\n\n");
+		sim_wire_chunk_json(r, 0, "data: ", j, "\n\n");
 	}
 	sim_reply_chunk(r, 0, "data: [DONE]\n\n");
 }
@@ -859,16 +862,16 @@ ollama_answer(const struct sim_call *c, struct gen *g, struct sim_reply *r)
 	r->stream = 1;
 	sim_reply_header(r, "content-type", "application/x-ndjson");
 	for (at = 0; at < len; at = e) {
-		e = next_token(g->text, at, len);
+		e = sim_wire_next_token(g->text, at, len);
 		tok = xstrndup(g->text + at, e - at);
 		j = ollama_obj(g, tok, 0, 0);
-		chunk_json(r, 1, "", j, "\n");
+		sim_wire_chunk_json(r, 1, "", j, "\n");
 		free(tok);
 	}
 	if (g->ncalls > 0)
-		chunk_json(r, 1, "", ollama_obj(g, "", 0, 1), "\n");
+		sim_wire_chunk_json(r, 1, "", ollama_obj(g, "", 0, 1), "\n");
 	j = ollama_obj(g, "", 1, 0);
-	chunk_json(r, 0, "", j, "\n");
+	sim_wire_chunk_json(r, 0, "", j, "\n");
 }
 
 /* ---- models, health ---- */
@@ -955,6 +958,7 @@ sim_wire_answer(const struct sim_call *c, struct sim_reply *r)
 	case SIM_EP_OLLAMA_CHAT: break;
 	case SIM_EP_EMBEDDINGS:
 	case SIM_EP_OLLAMA_EMBED: sim_wire_embeddings(c, r); return;
+	case SIM_EP_RESPONSES: sim_wire_responses(c, r); return;
 	case SIM_EP_NONE: sim_wire_not_found(c, "", r); return;
 	}
 	if (sim_gen_read(c, &g, r) != 0) {
@@ -984,7 +988,11 @@ sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 			return;
 		}
 		sim_reply_header(r, "content-type", "text/event-stream; charset=utf-8");
-		if (c->ep == SIM_EP_MESSAGES)
+		if (c->ep == SIM_EP_RESPONSES)
+			sim_reply_chunk(r, 0,
+			    "event: response.created\ndata: {\"type\":\"response.created\","
+			    "\"response\":{\"id\":\"resp_x\",\"output\":[\n\n");
+		else if (c->ep == SIM_EP_MESSAGES)
 			sim_reply_chunk(r, 0,
 			    "event: message_start\ndata: {\"type\":\"message_start"
 			    "\",\"message\":{\"id\":\"msg_01\",\"content\":[\n\n");
@@ -999,6 +1007,9 @@ sim_wire_malformed(const struct sim_call *c, int stream, struct sim_reply *r)
 	if (c->ep == SIM_EP_MESSAGES)
 		r->body = xstrdup("{\"model\":\"sim\",\"id\":\"msg_01\",\"type\":\"message\","
 		                  "\"content\":[{\"type\":\"text\",\"text\":\"Hel");
+	else if (c->ep == SIM_EP_RESPONSES)
+		r->body = xstrdup("{\"id\":\"resp_x\",\"object\":\"response\",\"output\":[{"
+		                  "\"type\":\"message\",\"content\":[{\"type\":\"output_te");
 	else if (c->ep == SIM_EP_OLLAMA_CHAT)
 		r->body = xstrdup("{\"model\":\"sim\",\"message\":{\"role\":\"assistant\",\"con");
 	else

@@ -23,6 +23,7 @@ enum sim_endpoint {
 	SIM_EP_OLLAMA_ROOT,    /* GET / */
 	SIM_EP_EMBEDDINGS,     /* POST /v1/embeddings, azure's forms */
 	SIM_EP_OLLAMA_EMBED,   /* POST /api/embed (and the older /api/embeddings) */
+	SIM_EP_RESPONSES,      /* POST /v1/responses (openai, azure's forms) */
 };
 
 struct sim_header {
@@ -79,12 +80,14 @@ void sim_wire_status_error(const struct sim_call *, int status, struct sim_reply
 void sim_wire_not_found(const struct sim_call *, const char *path, struct sim_reply *);
 /* The endpoint's normal answer: validation errors, success, or a stream. */
 void sim_wire_answer(const struct sim_call *, struct sim_reply *);
+/* The Responses API's answer (sim_wire_responses.c). */
+void sim_wire_responses(const struct sim_call *, struct sim_reply *);
 /* The embeddings endpoints' answer (sim_wire_embed.c). */
 void sim_wire_embeddings(const struct sim_call *, struct sim_reply *);
 /* A 200 whose body is broken JSON (a stream: one broken event). */
 void sim_wire_malformed(const struct sim_call *, int stream, struct sim_reply *);
-/* The provider's error event sent in the middle of a stream. */
-char *sim_wire_stream_error(const struct sim_call *);
+/* The provider's error event sent in the middle of a stream, as its event number seq. */
+char *sim_wire_stream_error(const struct sim_call *, size_t seq);
 
 /* ---- shared by sim_wire.c (answers) and sim_wire_error.c (refusals) ---- */
 
@@ -101,6 +104,13 @@ void sim_wire_make_id(const struct sim_call *, int salt, const char *prefix, con
 /* The provider's usual headers (request ids, rate limits) and the JSON content type. */
 void sim_wire_common_headers(const struct sim_call *, struct sim_reply *);
 void sim_wire_content_type_json(const struct sim_call *, struct sim_reply *);
+/* j printed as one stream chunk between before and after; j is consumed. */
+void sim_wire_chunk_json(struct sim_reply *, int delta, const char *before, struct cJSON *j,
+    const char *after);
+/* Where the stream delta from at ends: a word with its leading spaces ("Hello", " there"),
+ * or a piece of about 12 bytes of JSON (never inside a UTF-8 character). */
+size_t sim_wire_next_token(const char *s, size_t at, size_t len);
+size_t sim_wire_next_piece(const char *s, size_t at, size_t len);
 /* j printed as the reply body with this status; j is consumed. */
 void sim_wire_reply_json(struct sim_reply *, int status, struct cJSON *j);
 /* An error reply in the shape of the provider (and, for ollama, of the endpoint). */
@@ -117,5 +127,12 @@ int
 sim_wire_check_embeddings(const struct sim_call *, const struct cJSON *root, struct sim_reply *);
 /* Ollama's own API (/api/...), whose errors are {"error":"..."}, not its OpenAI-compatible /v1. */
 int sim_wire_ollama_native(const struct sim_call *);
+/* The Responses API's own checks (input items, known keys, text.format, reasoning items),
+ * after the JSON parsed as an object (sim_wire_responses.c). */
+int sim_wire_check_responses(const struct sim_call *, const struct cJSON *root, struct sim_reply *);
+/* The sampling and image checks shared with chat (sim_wire_check.c); input: the Responses
+ * API's input array. */
+int sim_wire_check_responses_features(const struct sim_call *, const struct cJSON *root,
+    const struct cJSON *input, struct sim_reply *);
 
 #endif

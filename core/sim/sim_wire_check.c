@@ -173,7 +173,10 @@ check_images_in(const struct sim_call *c, const cJSON *content, const char *at, 
 			        deeper, r) != 0)
 				return -1;
 		} else if (c->protocol != SIM_ANTHROPIC &&
-		    strcmp(type->valuestring, "image_url") == 0) {
+		    (strcmp(type->valuestring, "image_url") == 0 ||
+		        (strcmp(type->valuestring, "input_image") == 0 &&
+		            cJSON_GetObjectItemCaseSensitive(part, "image_url") != NULL))) {
+			/* chat's image_url; the Responses API's input_image by URL, not file_id */
 			if (oai_image(c, part, here, r) != 0)
 				return -1;
 		}
@@ -545,14 +548,54 @@ oai_json_mode(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 	    r);
 }
 
+/* Anthropic's structured outputs: output_config.format {"type":"json_schema","schema":{}}. */
+static int
+anth_output_format(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
+{
+	const cJSON *oc = cJSON_GetObjectItemCaseSensitive(root, "output_config");
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(oc, "format");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(f, "type");
+
+	if (f == NULL || cJSON_IsNull(f))
+		return 0;
+	if (!cJSON_IsString(type))
+		return anth_refuse(c, "output_config.format.type: Field required", r);
+	if (strcmp(type->valuestring, "json_schema") != 0)
+		return anth_refuse(c, "output_config.format.type: Input should be 'json_schema'",
+		    r);
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(f, "schema")))
+		return anth_refuse(c, "output_config.format.json_schema.schema: Field required", r);
+	return 0;
+}
+
+int
+sim_wire_check_responses_features(const struct sim_call *c, const cJSON *root, const cJSON *input,
+    struct sim_reply *r)
+{
+	const cJSON *it;
+	char at[64];
+	int i = 0;
+
+	if (oai_sampling(c, root, r) != 0)
+		return -1;
+	cJSON_ArrayForEach(it, (cJSON_IsArray(input) ? input : NULL))
+	{
+		snprintf(at, sizeof at, "input[%d]", i++);
+		if (check_images_in(c, cJSON_GetObjectItemCaseSensitive(it, "content"), at, r) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 sim_wire_check_features(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 {
 	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
 
 	if (c->protocol == SIM_ANTHROPIC)
-		return anth_sampling(c, root, r) != 0 || anth_tools(c, root, r) != 0 ||
-		        anth_tool_turns(c, messages, r) != 0 || check_images(c, messages, r) != 0
+		return anth_sampling(c, root, r) != 0 || anth_output_format(c, root, r) != 0 ||
+		        anth_tools(c, root, r) != 0 || anth_tool_turns(c, messages, r) != 0 ||
+		        check_images(c, messages, r) != 0
 		    ? -1
 		    : 0;
 	if (c->ep == SIM_EP_OLLAMA_CHAT)

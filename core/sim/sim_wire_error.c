@@ -457,11 +457,12 @@ mistral_extra_fields(const struct sim_call *c, const cJSON *root, const char *co
 	return 0;
 }
 
-/* The messages array: present, not empty, and (anthropic) no "system" role in it. */
+/* The messages array: present and not empty. Anthropic takes a "system" message among them
+ * (Claude Code sends one); sim_gen.c reads it as more system prompt. */
 static int
 check_messages(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 {
-	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages"), *v;
+	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
 	int anth = c->protocol == SIM_ANTHROPIC;
 
 	if (!cJSON_IsArray(messages)) {
@@ -482,21 +483,6 @@ check_messages(const struct sim_call *c, const cJSON *root, struct sim_reply *r)
 			    r);
 		return -1;
 	}
-	if (!anth)
-		return 0;
-	cJSON_ArrayForEach(v, messages)
-	{
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(v, "role");
-
-		if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
-			sim_wire_error_reply(c, 400, "invalid_request_error", NULL, NULL,
-			    "messages: Unexpected role \"system\". The Messages API accepts a "
-			    "top-level `system` parameter, not \"system\" as an input message "
-			    "role.",
-			    r);
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -507,6 +493,8 @@ sim_wire_check_request(const struct sim_call *c, const cJSON *root, struct sim_r
 		bad_json(c, r);
 		return -1;
 	}
+	if (c->ep == SIM_EP_RESPONSES)
+		return sim_wire_check_responses(c, root, r);
 	if (c->protocol == SIM_MISTRAL &&
 	    mistral_extra_fields(c, root, mistral_known, nitems(mistral_known), r) != 0)
 		return -1;
@@ -547,8 +535,16 @@ sim_wire_check_embeddings(const struct sim_call *c, const cJSON *root, struct si
 }
 
 char *
-sim_wire_stream_error(const struct sim_call *c)
+sim_wire_stream_error(const struct sim_call *c, size_t seq)
 {
+	if (c->ep == SIM_EP_RESPONSES) /* the Responses API's error event has a number too */
+		return xasprintf("event: error\ndata: "
+		                 "{\"type\":\"error\",\"code\":\"server_error\","
+		                 "\"message\":\"The server had an error while processing your "
+		                 "request. Sorry about "
+		                 "that!\",\"param\":null,\"sequence_number\":%zu}"
+		                 "\n\n",
+		    seq);
 	switch (c->protocol) {
 	case SIM_ANTHROPIC:
 		return xstrdup("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
