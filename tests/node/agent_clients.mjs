@@ -312,6 +312,17 @@ try {
 			assert.equal(r.finishReason, 'stop');
 		});
 
+		// The same with store: false, where the SDK sends reasoning back whole (encrypted_content)
+		// instead of item_reference ids of stored items.
+		await check('AI SDK openai', 'generateText tools, store: false', model, async () => {
+			const r = await generateText({
+				model: aiOpenAI(model), tools: { get_weather: aiWeather() }, stopWhen: stepCountIs(5),
+				prompt: 'Use get_weather for Paris.', maxRetries: 0, providerOptions: { openai: { store: false } },
+			});
+			assert.ok(r.steps.length >= 2, `${r.steps.length} steps`);
+			assert.match(r.text, /18C and sunny/, `text: ${r.text}`);
+		});
+
 		await check('AI SDK openai', 'streamText', model, async () => {
 			let err = null;
 			const r = streamText({ model: aiOpenAI(model), prompt: 'Stream please', maxRetries: 0, onError: ({ error }) => { err = error; } });
