@@ -222,6 +222,31 @@ try {
 			assert.match(back.output_text, /18C and sunny/, 'the tool output did not reach the model');
 		});
 
+		await check(C, 'streamed function call', model, async () => {
+			const s = await oai.responses.create({
+				model, input: 'Use get_weather: what is the weather in Paris?', tools: rTools, stream: true,
+			});
+			const types = [];
+			let args = '', doneArgs = null, item = null, final = null;
+			for await (const e of s) {
+				types.push(e.type);
+				if (e.type === 'response.function_call_arguments.delta') args += e.delta;
+				if (e.type === 'response.function_call_arguments.done') doneArgs = e.arguments;
+				if (e.type === 'response.output_item.done' && e.item.type === 'function_call') item = e.item;
+				if (e.type === 'response.completed') final = e.response;
+			}
+			assert.equal(types[0], 'response.created', `first event ${types[0]}`);
+			assert.equal(types.at(-1), 'response.completed', `last event ${types.at(-1)}`);
+			assert.ok(item, `no function_call output_item.done in ${[...new Set(types)].join(',')}`);
+			assert.equal(item.name, 'get_weather');
+			assert.ok(item.call_id, 'call_id');
+			assert.equal(typeof JSON.parse(item.arguments).city, 'string');
+			assert.equal(doneArgs, item.arguments, 'function_call_arguments.done');
+			assert.equal(args, item.arguments, 'the argument deltas do not make the arguments');
+			const call = final.output.find((i) => i.type === 'function_call');
+			assert.equal(call?.call_id, item.call_id, 'the completed response has the call');
+		});
+
 		await check(C, 'text.format json_schema', model, async () => {
 			const r = await oai.responses.create({
 				model, input: 'Three colours',
