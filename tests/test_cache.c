@@ -256,7 +256,7 @@ test_put_get_stats(void **state)
 	struct llm_response in, out;
 	struct cache_stats cs;
 	struct llm_request r;
-	char key[65], provider[64], model[128];
+	char key[65], provider[LIMIT_NAME_SIZE], model[LIMIT_ALIAS_SIZE];
 
 	request(&r);
 	key_of(&r, key);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "config_priv.h"
 #include "router.h"
 #include "sim.h"
 #include "testkit.h"
@@ -116,6 +117,36 @@ snap_provider(struct router_snapshot *s, const char *name)
 			return &s->providers[i];
 	fail_msg("no provider %s in the snapshot", name);
 	return NULL;
+}
+
+/* A name as long as the config allows is kept whole: answers, the snapshot and
+ * operator calls all know it by that name. */
+static void
+test_longest_provider_name(void **state)
+{
+	struct fixture *f = *state;
+	char name[LIMIT_NAME_LEN + 1], *cause = NULL;
+	struct router_snapshot s;
+	struct router_result res;
+
+	memset(name, 'p', LIMIT_NAME_LEN);
+	name[LIMIT_NAME_LEN] = '\0';
+	assert_true(config_is_plain_name(name));
+	add_provider(f, name, SIM_OPENAI, 1, 1.0);
+	start_router(f, 0);
+	ask(f, "hello", 0, &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_string_equal(res.provider, name);
+	assert_string_equal(res.attempts[0].provider, name);
+	router_result_free(&res);
+	router_snapshot(f->r, &s);
+	assert_string_equal(s.providers[0].name, name);
+	router_snapshot_free(&s);
+	if (router_set_admin(f->r, name, ADMIN_DRAINED, &cause) != 0)
+		fail_msg("drain by the longest name: %s", cause);
+	router_snapshot(f->r, &s);
+	assert_int_equal(s.providers[0].admin, ADMIN_DRAINED);
+	router_snapshot_free(&s);
 }
 
 static void
@@ -1093,6 +1124,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	    T(test_longest_provider_name),
 	    T(test_answers_from_a_healthy_provider),
 	    T(test_fails_over_from_500_and_lists_failed_attempts_first),
 	    T(test_400_returns_at_once_without_failover),

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config_limits.h"
+
 enum provider_kind {
 	PROVIDER_ANTHROPIC,
 	PROVIDER_OPENAI,

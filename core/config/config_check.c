@@ -203,7 +203,7 @@ config_is_plain_name(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len > 64)
+	if (len == 0 || len > LIMIT_NAME_LEN)
 		return 0;
 	for (; *s != '\0'; s++) {
 		if (!isalnum((unsigned char)*s) && strchr("._-", *s) == NULL)
@@ -218,7 +218,7 @@ config_is_alias(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len > 128)
+	if (len == 0 || len > LIMIT_ALIAS_LEN)
 		return 0;
 	for (; *s != '\0'; s++) {
 		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '"')

@@ -24,4 +24,13 @@
 #define LIMIT_MAX_OUTPUT_TOKENS 100000000
 #define LIMIT_NUM_CTX_MAX 100000000
 
+/* A provider or route name is 1 to LIMIT_NAME_LEN characters, a model alias 1 to
+ * LIMIT_ALIAS_LEN: the config's checks and every fixed array that holds one (sized
+ * LIMIT_NAME_SIZE / LIMIT_ALIAS_SIZE, the terminating NUL included) use these, so a
+ * name the config accepts is never cut short where it is kept. */
+#define LIMIT_NAME_LEN 64
+#define LIMIT_NAME_SIZE (LIMIT_NAME_LEN + 1)
+#define LIMIT_ALIAS_LEN 128
+#define LIMIT_ALIAS_SIZE (LIMIT_ALIAS_LEN + 1)
+
 #endif

@@ -83,8 +83,8 @@ gw_code_index(int status)
 const char *
 gw_endpoint_name(enum gw_endpoint ep)
 {
-	static const char *names[] = {"chat_completions", "messages", "models", "health", "ready",
-	    "metrics", "admin", "embeddings", "count_tokens", "other"};
+	static const char *names[] = {"chat_completions", "messages", "responses", "models",
+	    "health", "ready", "metrics", "admin", "embeddings", "count_tokens", "other"};
 
 	return (unsigned)ep < nitems(names) ? names[ep] : "other";
 }
@@ -159,6 +159,8 @@ gw_req_unref(struct gw_req *q)
 		free(q->res);
 	}
 	gw_answer_free(q->ans);
+	gw_ask_free(&q->ask);
+	gw_stream_free(&q->st);
 	gw_router_put(gw, q->gr);
 	buf_free(&q->body);
 	buf_free(&q->out);
@@ -497,10 +499,7 @@ respond(struct gw_req *q)
 	if (res->cls != LLM_OK)
 		return reply_error(q, gw_error_status(res->cls), res->cls, res->err.message,
 		    res->err.param, res);
-	if (q->api == GW_OPENAI)
-		body = gw_openai_answer(res, q->id, q->ask.model, q->st.created);
-	else
-		body = gw_anthropic_answer(res, q->id, q->ask.model);
+	body = gw_api_ops(q->api)->answer(res, &q->st);
 	return reply(q, 200, "application/json", body, res, -1, 0);
 }
 
@@ -548,10 +547,7 @@ serve_llm(struct gw_req *q)
 
 	memset(&bad, 0, sizeof bad);
 	llm_request_init(&req);
-	if (q->api == GW_OPENAI)
-		rc = gw_parse_openai(q->body.data, q->body.len, &req, &q->ask, &bad);
-	else
-		rc = gw_parse_anthropic(q->body.data, q->body.len, &req, &q->ask, &bad);
+	rc = gw_api_ops(q->api)->parse(q->body.data, q->body.len, &req, &q->ask, &bad);
 	if (!q->admitted) {
 		buf_free(&q->body);
 		llm_request_free(&req);
@@ -575,8 +571,9 @@ serve_llm(struct gw_req *q)
 	q->st.include_usage = q->ask.include_usage;
 	q->st.input_estimate = q->ask.input_estimate;
 	q->st.model = q->ask.model;
+	q->st.ask = &q->ask;
 	pthread_mutex_lock(&gw->mu);
-	snprintf(q->id, sizeof q->id, "%s%llx%08llx", q->api == GW_OPENAI ? "chatcmpl-" : "msg_",
+	snprintf(q->id, sizeof q->id, "%s%llx%08llx", gw_api_ops(q->api)->id_prefix,
 	    (unsigned long long)q->st.created, (unsigned long long)++gw->seq);
 	q->st.id = q->id;
 	q->refs++;
@@ -721,6 +718,10 @@ classify(struct gw_req *q, const char *url, const char *method)
 	if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0) {
 		q->ep = GW_EP_CHAT;
 		q->bad_method = !post;
+	} else if (strcmp(url, "/v1/responses") == 0 || strcmp(url, "/responses") == 0) {
+		q->ep = GW_EP_RESPONSES;
+		q->api = GW_RESPONSES;
+		q->bad_method = !post;
 	} else if (strcmp(url, "/v1/messages") == 0) {
 		q->ep = GW_EP_MESSAGES;
 		q->api = GW_ANTHROPIC;
@@ -758,8 +759,15 @@ classify(struct gw_req *q, const char *url, const char *method)
 static int
 upstream_endpoint(enum gw_endpoint ep)
 {
-	return ep == GW_EP_CHAT || ep == GW_EP_MESSAGES || ep == GW_EP_EMBEDDINGS ||
-	    ep == GW_EP_COUNT_TOKENS;
+	return ep == GW_EP_CHAT || ep == GW_EP_MESSAGES || ep == GW_EP_RESPONSES ||
+	    ep == GW_EP_EMBEDDINGS || ep == GW_EP_COUNT_TOKENS;
+}
+
+/* An endpoint the router answers (latency histogram, access log). */
+static int
+llm_endpoint(enum gw_endpoint ep)
+{
+	return ep == GW_EP_CHAT || ep == GW_EP_MESSAGES || ep == GW_EP_RESPONSES;
 }
 
 /* Did the connection come in on the Unix socket? */
@@ -880,7 +888,7 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (q->ev_next != NULL)
 			q->ev_next->ev_prev = q->ev_prev;
 	}
-	if ((q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES) && q->phase == PH_SENT)
+	if (llm_endpoint(q->ep) && q->phase == PH_SENT)
 		hist_record(&gw->latency[q->api], clock_mono_us() - q->start_us);
 	if (upstream_endpoint(q->ep)) {
 		gw->llm_live--;
@@ -890,7 +898,7 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* q->gr is referenced until q is freed: the router is still there. */
 	if (cancel != 0)
 		router_cancel(q->gr->router, cancel);
-	if (gw->access_log != NULL && (q->ep == GW_EP_CHAT || q->ep == GW_EP_MESSAGES))
+	if (gw->access_log != NULL && llm_endpoint(q->ep))
 		gw_access_log_line(q);
 	gw_req_unref(q);
 }
@@ -1022,7 +1030,7 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&gw->tick, &ca);
 	pthread_condattr_destroy(&ca);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < GW_API__COUNT; i++)
 		hist_init(&gw->latency[i]);
 	gw->cur = xcalloc(1, sizeof *gw->cur);
 	gw->cur->router = router;

@@ -307,13 +307,15 @@ gateway_json(struct gateway *gw)
 	uint64_t requests = 0, errors = 0, stream_errors;
 
 	pthread_mutex_lock(&gw->mu);
-	for (int ep = GW_EP_CHAT; ep <= GW_EP_MESSAGES; ep++)
+	for (int ep = GW_EP_CHAT; ep <= GW_EP_RESPONSES; ep++)
 		for (int c = 0; c < GW_CODES; c++) {
 			requests += gw->http[ep][c];
 			if (gw_codes[c] == 0 || gw_codes[c] >= 400)
 				errors += gw->http[ep][c];
 		}
-	stream_errors = gw->stream_errors[0] + gw->stream_errors[1];
+	stream_errors = 0;
+	for (int a = 0; a < GW_API__COUNT; a++)
+		stream_errors += gw->stream_errors[a];
 	cJSON_AddNumberToObject(o, "in_flight", (double)gw->in_flight);
 	pthread_mutex_unlock(&gw->mu);
 	cJSON_AddNumberToObject(o, "requests", (double)requests);

@@ -139,8 +139,6 @@ static const struct metric provider_metrics[] = {
         "Circuit breaker: 0 closed, 0.5 half-open, 1 open.", NUM_BREAKER, breaker),
 };
 
-static const char *const apis[] = {"openai", "anthropic"};
-
 /* The value at m->off in base, as m->num says, then a newline. */
 static void
 metric_value(struct buf *b, const struct metric *m, const void *base)
@@ -189,10 +187,10 @@ breaker_name(enum breaker_state s)
 /* The gateway's own counters, copied under its lock. */
 struct gw_counts {
 	uint64_t http[GW_EP__COUNT][GW_CODES];
-	uint64_t errors[2][LLM_ERR__COUNT];
-	uint64_t stream_errors[2];
+	uint64_t errors[GW_API__COUNT][LLM_ERR__COUNT];
+	uint64_t stream_errors[GW_API__COUNT];
 	uint64_t in_flight, auth_failures;
-	struct histogram latency[2];
+	struct histogram latency[GW_API__COUNT];
 	struct {
 		char field[GW_DROPPED_FIELD];
 		uint64_t n;
@@ -218,17 +216,18 @@ gateway_series(struct buf *b, const struct gw_counts *g)
 				    (unsigned long long)g->http[e][c]);
 	head(b, "llmdeck_gateway_errors_total", "counter",
 	    "Requests the router could not answer, by client API and error class.");
-	for (int a = 0; a < 2; a++)
+	for (int a = 0; a < GW_API__COUNT; a++)
 		for (int c = 1; c < LLM_ERR__COUNT; c++)
 			buf_printf(b,
-			    "llmdeck_gateway_errors_total{api=\"%s\",class=\"%s\"} %llu\n", apis[a],
+			    "llmdeck_gateway_errors_total{api=\"%s\",class=\"%s\"} %llu\n",
+			    gw_api_ops((enum gw_api)a)->name,
 			    llm_errclass_name((enum llm_errclass)c),
 			    (unsigned long long)g->errors[a][c]);
 	head(b, "llmdeck_gateway_stream_errors_total", "counter",
 	    "Streams that failed after their first token and ended with an error event.");
-	for (int a = 0; a < 2; a++)
-		buf_printf(b, "llmdeck_gateway_stream_errors_total{api=\"%s\"} %llu\n", apis[a],
-		    (unsigned long long)g->stream_errors[a]);
+	for (int a = 0; a < GW_API__COUNT; a++)
+		buf_printf(b, "llmdeck_gateway_stream_errors_total{api=\"%s\"} %llu\n",
+		    gw_api_ops((enum gw_api)a)->name, (unsigned long long)g->stream_errors[a]);
 	head(b, "llmdeck_dropped_fields_total", "counter",
 	    "Client fields accepted but left out when the request was translated to another "
 	    "provider's API, by field.");
@@ -244,9 +243,9 @@ gateway_series(struct buf *b, const struct gw_counts *g)
 	head(b, "llmdeck_gateway_request_duration_seconds", "histogram",
 	    "Model requests through the gateway, first byte in to last byte out.");
 	buf_init(&l);
-	for (int a = 0; a < 2; a++) {
+	for (int a = 0; a < GW_API__COUNT; a++) {
 		buf_reset(&l);
-		buf_printf(&l, "api=\"%s\",", apis[a]);
+		buf_printf(&l, "api=\"%s\",", gw_api_ops((enum gw_api)a)->name);
 		histogram_series(b, "llmdeck_gateway_request_duration_seconds", l.data,
 		    &g->latency[a]);
 	}

@@ -28,10 +28,12 @@
 #include "router.h"
 #include "util.h"
 
-/* The wire format a client speaks. */
+/* The wire format a client speaks (an entry of the client API table, gw_api_ops). */
 enum gw_api {
-	GW_OPENAI,
-	GW_ANTHROPIC,
+	GW_OPENAI,    /* Chat Completions */
+	GW_ANTHROPIC, /* Messages */
+	GW_RESPONSES, /* OpenAI Responses */
+	GW_API__COUNT
 };
 
 /* A client's parse error: the message names the field; param is the field's path. */
@@ -57,9 +59,19 @@ struct gw_ask {
 	 * x-llmdeck-dropped header. The first GW_DROPPED_PER_REQUEST distinct ones. */
 	char dropped[GW_DROPPED_PER_REQUEST][GW_DROPPED_FIELD];
 	int n_dropped;
+	/* Responses: previous_response_id as the client sent it, or NULL (the
+	 * gateway resolves it; the parser does not). */
+	char *previous_response_id;
+	/* Responses: the request fields a Response object echoes back
+	 * (instructions, tools, tool_choice, parallel_tool_calls, temperature,
+	 * top_p, text, reasoning, max_output_tokens, previous_response_id, store,
+	 * metadata, truncation, user), defaults filled in, as a JSON object; or NULL. */
+	char *echo;
 };
 /* Note a dropped field's label (once per request). */
 void gw_ask_drop(struct gw_ask *, const char *label);
+/* Free what a parse allocated in the ask (it stays usable, emptied of them). */
+void gw_ask_free(struct gw_ask *);
 
 /*
  * Formatting state of one streamed answer. The provider's typed deltas
@@ -72,6 +84,7 @@ struct gw_stream {
 	enum gw_api api;
 	const char *id; /* the request's (it outlives the stream) */
 	const char *model;
+	const struct gw_ask *ask; /* the request's, or NULL */
 	int64_t created;
 	int include_usage;
 	int64_t input_estimate; /* Anthropic message_start's input_tokens, until the real count */
@@ -83,7 +96,44 @@ struct gw_stream {
 	size_t block_part; /* the response part it carries */
 	int block_kind;    /* enum llm_part_type of the part */
 	int n_blocks;
+	/* Responses: the block is the output item open now (output_index block);
+	 * every event's sequence_number; the item's text, arguments or reasoning
+	 * so far, and its signature (Anthropic thinking) or encrypted_content. */
+	int64_t seq;
+	int summary_open; /* a reasoning item's summary part was added */
+	struct buf acc;
+	struct buf sig;
+	char *item_id; /* the provider's (a reasoning item's rs_...), or NULL */
+	char *call_id;
+	char *call_name;
 };
+/* Free the stream's formatting state. */
+void gw_stream_free(struct gw_stream *);
+
+/*
+ * The client API table: one entry per enum gw_api, with everything a request's
+ * life needs from its wire format (gateway.c and gateway_wire.c call through
+ * it, never on the API's name).
+ */
+struct gw_api_ops {
+	const char *name;      /* metrics label api="..." */
+	const char *id_prefix; /* of the answer's id: "chatcmpl-", "msg_", "resp_" */
+	/* A request body into req (initialised by the caller). 0, or -1 with bad. */
+	int (*parse)(const char *body, size_t len, struct llm_request *, struct gw_ask *,
+	    struct gw_bad *);
+	/* The whole answer (caller frees); st has the id, model, created and ask. */
+	char *(*answer)(const struct router_result *, const struct gw_stream *st);
+	/* The opening events, once; one typed delta; the end; an error after opening. */
+	void (*stream_open)(struct gw_stream *, struct buf *out);
+	void (*stream_typed)(struct gw_stream *, struct buf *out, const struct llm_delta *);
+	void (*stream_close)(struct gw_stream *, struct buf *out, const struct router_result *);
+	void (*stream_error)(struct gw_stream *, struct buf *out, int status, enum llm_errclass,
+	    const char *message);
+	/* An error's JSON body (caller frees); param may be NULL. */
+	char *(*error_body)(int status, enum llm_errclass, const char *message, const char *param);
+};
+/* The table's entry for api (an unknown api gets Chat Completions'). */
+const struct gw_api_ops *gw_api_ops(enum gw_api);
 
 /* Parse a request body into req (initialised by the caller). 0, or -1 with bad. */
 int gw_parse_openai(const char *body, size_t len, struct llm_request *, struct gw_ask *,
@@ -93,6 +143,11 @@ int gw_parse_anthropic(const char *body, size_t len, struct llm_request *, struc
 /* The body of POST /v1/messages/count_tokens: a Messages request without max_tokens. */
 int gw_parse_anthropic_count(const char *body, size_t len, struct llm_request *, struct gw_ask *,
     struct gw_bad *);
+/* POST /v1/responses (gateway_wire_responses.c): input items, instructions, function and
+ * built-in tools, text.format, reasoning; req->raw_body is the body, passthrough_api
+ * LLM_API_RESPONSES; previous_response_id and the echoed fields go to the ask. */
+int gw_parse_responses(const char *body, size_t len, struct llm_request *, struct gw_ask *,
+    struct gw_bad *);
 /* Point req at a route or a model alias for the client's model name; -1 if unknown. */
 int
 gw_resolve_model(const struct config *, const char *name, struct llm_request *, struct gw_bad *);
@@ -101,6 +156,8 @@ gw_resolve_model(const struct config *, const char *name, struct llm_request *, 
 char *
 gw_openai_answer(const struct router_result *, const char *id, const char *model, int64_t created);
 char *gw_anthropic_answer(const struct router_result *, const char *id, const char *model);
+/* The Response object (status completed or incomplete, output items in the parts' order). */
+char *gw_responses_answer(const struct router_result *, const struct gw_stream *);
 
 /* Stream events appended to out (the first call opens the stream): one typed delta
  * (router_submit_typed's). */
@@ -142,6 +199,7 @@ void gw_json_escape(struct buf *out, const char *s, size_t len);
 enum gw_endpoint {
 	GW_EP_CHAT,
 	GW_EP_MESSAGES,
+	GW_EP_RESPONSES, /* POST /v1/responses */
 	GW_EP_MODELS,
 	GW_EP_HEALTH,
 	GW_EP_READY,
@@ -237,16 +295,17 @@ struct gateway {
 	pthread_t ticker;          /* heartbeats for event streams */
 	int ticking;
 	uint64_t http[GW_EP__COUNT][GW_CODES];
-	uint64_t errors[2][LLM_ERR__COUNT]; /* [api][class] of failed router results */
-	uint64_t stream_errors[2];          /* streams that ended with an error event */
-	uint64_t in_flight;                 /* inside the router */
+	uint64_t errors[GW_API__COUNT][LLM_ERR__COUNT]; /* [api][class] of failed router results */
+	uint64_t stream_errors[GW_API__COUNT];          /* streams that ended with an error event */
+	uint64_t in_flight;                             /* inside the router */
 	uint64_t auth_failures;
 	struct {
 		char field[GW_DROPPED_FIELD];
 		uint64_t n;
 	} dropped[GW_DROPPED_NAMES]; /* llmdeck_dropped_fields_total; the rest count as "other" */
 	size_t n_dropped;
-	struct histogram latency[2]; /* [api]: request start to last byte, microseconds */
+	struct histogram
+	    latency[GW_API__COUNT]; /* [api]: request start to last byte, microseconds */
 
 	/* Set at start, then read only. */
 	char instance[64];

@@ -1,9 +1,11 @@
 /*
- * gateway_wire.c: what the OpenAI Chat Completions and Anthropic Messages
- * client formats share: the parsers' skeleton and value checks (see
- * gateway_wire.h), model names, usage as each API counts it, the stream
- * entry points and error bodies. Each format's own fields, answers and
- * stream events are in gateway_wire_openai.c and gateway_wire_anthropic.c.
+ * gateway_wire.c: what the client formats (OpenAI Chat Completions,
+ * Anthropic Messages, OpenAI Responses) share: the parsers' skeleton and
+ * value checks (see gateway_wire.h), model names, usage as each API counts
+ * it, the stream entry points, error bodies, and the client API table
+ * (gw_api_ops) that gateway.c calls through. Each format's own fields,
+ * answers and stream events are in gateway_wire_openai.c,
+ * gateway_wire_anthropic.c and gateway_wire_responses.c.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -49,6 +51,15 @@ gw_ask_drop(struct gw_ask *ask, const char *label)
 	if (ask->n_dropped == GW_DROPPED_PER_REQUEST)
 		return;
 	strlcpy_(ask->dropped[ask->n_dropped++], label, GW_DROPPED_FIELD);
+}
+
+void
+gw_ask_free(struct gw_ask *ask)
+{
+	free(ask->previous_response_id);
+	free(ask->echo);
+	ask->previous_response_id = NULL;
+	ask->echo = NULL;
 }
 
 void
@@ -259,15 +270,16 @@ gw_passthrough(struct gw_parse *p, const char *key, const cJSON *v)
 /* ---- the skeleton ---- */
 
 static cJSON *
-parse_object(const char *body, size_t len, struct gw_bad *bad)
+parse_object(const char *body, size_t len, struct gw_bad *bad, int *trailer)
 {
+	const char *end = NULL;
 	cJSON *root;
 
 	if (len == 0) {
 		gw_bad_set(bad, NULL, "the request body is empty: expected a JSON object");
 		return NULL;
 	}
-	root = cJSON_ParseWithLength(body, len);
+	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 	if (root == NULL) {
 		const char *at = cJSON_GetErrorPtr();
 		long off = at != NULL && at >= body && at <= body + len ? (long)(at - body) : -1;
@@ -279,6 +291,10 @@ parse_object(const char *body, size_t len, struct gw_bad *bad)
 		gw_bad_set(bad, NULL, "the request body must be a JSON object");
 		return NULL;
 	}
+	*trailer = 0;
+	for (; end != NULL && end < body + len && !*trailer; end++)
+		*trailer =
+		    *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r' && *end != '\0';
 	return root;
 }
 
@@ -308,25 +324,26 @@ duplicate_key(const cJSON *root, const cJSON *e)
 }
 
 int
-gw_parse_body(const char *body, size_t len, enum llm_api api, int count_tokens,
-    const struct gw_field *fields, size_t n, int (*finish)(struct gw_parse *),
-    struct llm_request *req, struct gw_ask *ask, struct gw_bad *bad)
+gw_parse_format(const struct gw_format *f, const char *body, size_t len, struct llm_request *req,
+    struct gw_ask *ask, struct gw_bad *bad)
 {
 	struct gw_parse p;
+	const cJSON *e, *need;
 	cJSON *root;
-	const cJSON *e;
 	int rc = -1;
 
 	memset(ask, 0, sizeof *ask);
 	memset(&p, 0, sizeof p);
-	if ((root = parse_object(body, len, bad)) == NULL)
+	if ((root = parse_object(body, len, bad, &p.body_trailer)) == NULL)
 		return -1;
 	p.req = req;
 	p.ask = ask;
 	p.bad = bad;
 	p.root = root;
-	p.api = api;
-	p.count_tokens = count_tokens;
+	p.api = f->api;
+	p.count_tokens = f->count_tokens;
+	p.body = body;
+	p.body_len = len;
 	if (parse_model(root, ask, bad) != 0)
 		goto out;
 	cJSON_ArrayForEach(e, root)
@@ -342,24 +359,29 @@ gw_parse_body(const char *body, size_t len, enum llm_api api, int count_tokens,
 		/* null is JSON's "not given" for every optional field. */
 		if (cJSON_IsNull(e))
 			continue;
-		for (i = 0; i < n; i++)
-			if (strcmp(fields[i].key, e->string) == 0)
+		for (i = 0; i < f->n_fields; i++)
+			if (strcmp(f->fields[i].key, e->string) == 0)
 				break;
-		if (i == n)
+		if (i < f->n_fields) {
+			if (f->fields[i].parse(&p, e) != 0)
+				goto out;
+		} else if (f->unknown != NULL) {
+			if (f->unknown(&p, e) != 0)
+				goto out;
+		} else {
 			gw_passthrough(&p, e->string, e);
-		else if (fields[i].parse(&p, e) != 0)
-			goto out;
+		}
 	}
-	if (cJSON_GetObjectItemCaseSensitive(root, "messages") == NULL ||
-	    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "messages"))) {
-		gw_bad_set(bad, "messages", "messages: required (an array of messages)");
+	need = cJSON_GetObjectItemCaseSensitive(root, f->required);
+	if (need == NULL || cJSON_IsNull(need)) {
+		gw_bad_set(bad, f->required, "%s: required (%s)", f->required, f->required_what);
 		goto out;
 	}
-	if (finish != NULL && finish(&p) != 0)
+	if (f->finish != NULL && f->finish(&p) != 0)
 		goto out;
 	if (p.extra != NULL) {
 		req->passthrough = gw_json_text(p.extra);
-		req->passthrough_api = api;
+		req->passthrough_api = f->api;
 	}
 	ask->input_estimate = pricing_input_estimate(req);
 	rc = 0;
@@ -367,6 +389,24 @@ out:
 	cJSON_Delete(p.extra);
 	cJSON_Delete(root);
 	return rc;
+}
+
+int
+gw_parse_body(const char *body, size_t len, enum llm_api api, int count_tokens,
+    const struct gw_field *fields, size_t n, int (*finish)(struct gw_parse *),
+    struct llm_request *req, struct gw_ask *ask, struct gw_bad *bad)
+{
+	const struct gw_format f = {
+	    .api = api,
+	    .count_tokens = count_tokens,
+	    .fields = fields,
+	    .n_fields = n,
+	    .required = "messages",
+	    .required_what = "an array of messages",
+	    .finish = finish,
+	};
+
+	return gw_parse_format(&f, body, len, req, ask, bad);
 }
 
 /* Does the provider speak the client's API, so that its passthrough fields reach it? */
@@ -498,10 +538,7 @@ stream_open(struct gw_stream *st, struct buf *out)
 	if (st->opened)
 		return;
 	st->opened = 1;
-	if (st->api == GW_OPENAI)
-		gw_openai_stream_open(st, out);
-	else
-		gw_anthropic_stream_open(st, out);
+	gw_api_ops(st->api)->stream_open(st, out);
 }
 
 void
@@ -509,10 +546,7 @@ gw_stream_typed(struct gw_stream *st, struct buf *out, const struct llm_delta *d
 {
 	stream_open(st, out);
 	st->delivered = 1;
-	if (st->api == GW_OPENAI)
-		gw_openai_stream_typed(st, out, d);
-	else
-		gw_anthropic_stream_typed(st, out, d);
+	gw_api_ops(st->api)->stream_typed(st, out, d);
 }
 
 struct replay_to {
@@ -537,10 +571,18 @@ gw_stream_close(struct gw_stream *st, struct buf *out, const struct router_resul
 	/* Nothing streamed (a cached answer the router did not replay): the whole answer now. */
 	if (!st->delivered)
 		llm_response_replay(&res->resp, replay_one, &t);
-	if (st->api == GW_OPENAI)
-		gw_openai_stream_close(st, out, res);
-	else
-		gw_anthropic_stream_close(st, out, res);
+	gw_api_ops(st->api)->stream_close(st, out, res);
+}
+
+void
+gw_stream_free(struct gw_stream *st)
+{
+	buf_free(&st->acc);
+	buf_free(&st->sig);
+	free(st->item_id);
+	free(st->call_id);
+	free(st->call_name);
+	st->item_id = st->call_id = st->call_name = NULL;
 }
 
 /* ---- errors ---- */
@@ -568,26 +610,32 @@ gw_error_status(enum llm_errclass cls)
 	}
 }
 
-/* OpenAI's error type, and Anthropic's, for a status and class. */
+/* OpenAI's error type for a status and class. */
 static const char *
-error_type(enum gw_api api, int status, enum llm_errclass cls)
+openai_error_type(int status, enum llm_errclass cls)
 {
 	if (cls == LLM_ERR_BUDGET)
 		return "budget_exceeded";
-	if (api == GW_OPENAI) {
-		switch (status) {
-		case 400:
-		case 404:
-		case 405:
-		case 413:
-		case 431: return "invalid_request_error";
-		case 401: return "authentication_error";
-		case 429: return "rate_limit_exceeded";
-		case 503: return cls == LLM_ERR_OVERLOADED ? "overloaded" : "service_unavailable";
-		case 504: return "timeout";
-		default: return "upstream_error";
-		}
+	switch (status) {
+	case 400:
+	case 404:
+	case 405:
+	case 413:
+	case 431: return "invalid_request_error";
+	case 401: return "authentication_error";
+	case 429: return "rate_limit_exceeded";
+	case 503: return cls == LLM_ERR_OVERLOADED ? "overloaded" : "service_unavailable";
+	case 504: return "timeout";
+	default: return "upstream_error";
 	}
+}
+
+/* Anthropic's. */
+static const char *
+anthropic_error_type(int status, enum llm_errclass cls)
+{
+	if (cls == LLM_ERR_BUDGET)
+		return "budget_exceeded";
 	switch (status) {
 	case 400:
 	case 405:
@@ -603,46 +651,138 @@ error_type(enum gw_api api, int status, enum llm_errclass cls)
 }
 
 char *
-gw_error_body(enum gw_api api, int status, enum llm_errclass cls, const char *message,
-    const char *param)
+gw_error_body_openai(int status, enum llm_errclass cls, const char *message, const char *param)
 {
 	cJSON *o = cJSON_CreateObject(), *e;
 	char *s;
 
-	if (api == GW_OPENAI) {
-		e = cJSON_AddObjectToObject(o, "error");
-		cJSON_AddStringToObject(e, "message", message);
-		cJSON_AddStringToObject(e, "type", error_type(api, status, cls));
-		if (param != NULL && param[0] != '\0')
-			cJSON_AddStringToObject(e, "param", param);
-		else
-			cJSON_AddNullToObject(e, "param");
-		if (cls != LLM_OK)
-			cJSON_AddStringToObject(e, "code",
-			    cls == LLM_ERR_BUDGET ? "budget_exceeded" : llm_errclass_name(cls));
-		else
-			cJSON_AddNullToObject(e, "code");
-	} else {
-		/* Anthropic's errors have no param: the message names the field. */
-		cJSON_AddStringToObject(o, "type", "error");
-		e = cJSON_AddObjectToObject(o, "error");
-		cJSON_AddStringToObject(e, "type", error_type(api, status, cls));
-		cJSON_AddStringToObject(e, "message", message);
-	}
+	e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddStringToObject(e, "type", openai_error_type(status, cls));
+	if (param != NULL && param[0] != '\0')
+		cJSON_AddStringToObject(e, "param", param);
+	else
+		cJSON_AddNullToObject(e, "param");
+	if (cls != LLM_OK)
+		cJSON_AddStringToObject(e, "code",
+		    cls == LLM_ERR_BUDGET ? "budget_exceeded" : llm_errclass_name(cls));
+	else
+		cJSON_AddNullToObject(e, "code");
 	s = gw_json_text(o);
 	cJSON_Delete(o);
 	return s;
+}
+
+/* Anthropic's errors have no param: the message names the field. */
+static char *
+anthropic_error_body(int status, enum llm_errclass cls, const char *message, const char *param)
+{
+	cJSON *o = cJSON_CreateObject(), *e;
+	char *s;
+
+	(void)param;
+	cJSON_AddStringToObject(o, "type", "error");
+	e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "type", anthropic_error_type(status, cls));
+	cJSON_AddStringToObject(e, "message", message);
+	s = gw_json_text(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+char *
+gw_error_body(enum gw_api api, int status, enum llm_errclass cls, const char *message,
+    const char *param)
+{
+	return gw_api_ops(api)->error_body(status, cls, message, param);
 }
 
 void
 gw_stream_error(struct gw_stream *st, struct buf *out, int status, enum llm_errclass cls,
     const char *message)
 {
-	char *body = gw_error_body(st->api, status, cls, message, NULL);
+	gw_api_ops(st->api)->stream_error(st, out, status, cls, message);
+}
 
-	if (st->api == GW_OPENAI)
-		buf_printf(out, "data: %s\n\n", body);
-	else
-		buf_printf(out, "event: error\ndata: %s\n\n", body);
+/* Chat Completions: the error object as a data line of its own. */
+static void
+openai_stream_error(struct gw_stream *st, struct buf *out, int status, enum llm_errclass cls,
+    const char *message)
+{
+	char *body = gw_error_body_openai(status, cls, message, NULL);
+
+	(void)st;
+	buf_printf(out, "data: %s\n\n", body);
 	free(body);
+}
+
+/* Messages: an error event. */
+static void
+anthropic_stream_error(struct gw_stream *st, struct buf *out, int status, enum llm_errclass cls,
+    const char *message)
+{
+	char *body = anthropic_error_body(status, cls, message, NULL);
+
+	(void)st;
+	buf_printf(out, "event: error\ndata: %s\n\n", body);
+	free(body);
+}
+
+/* ---- the client API table ---- */
+
+static char *
+openai_answer(const struct router_result *res, const struct gw_stream *st)
+{
+	return gw_openai_answer(res, st->id, st->model, st->created);
+}
+
+static char *
+anthropic_answer(const struct router_result *res, const struct gw_stream *st)
+{
+	return gw_anthropic_answer(res, st->id, st->model);
+}
+
+static const struct gw_api_ops api_table[GW_API__COUNT] = {
+    [GW_OPENAI] =
+        {
+            .name = "openai",
+            .id_prefix = "chatcmpl-",
+            .parse = gw_parse_openai,
+            .answer = openai_answer,
+            .stream_open = gw_openai_stream_open,
+            .stream_typed = gw_openai_stream_typed,
+            .stream_close = gw_openai_stream_close,
+            .stream_error = openai_stream_error,
+            .error_body = gw_error_body_openai,
+        },
+    [GW_ANTHROPIC] =
+        {
+            .name = "anthropic",
+            .id_prefix = "msg_",
+            .parse = gw_parse_anthropic,
+            .answer = anthropic_answer,
+            .stream_open = gw_anthropic_stream_open,
+            .stream_typed = gw_anthropic_stream_typed,
+            .stream_close = gw_anthropic_stream_close,
+            .stream_error = anthropic_stream_error,
+            .error_body = anthropic_error_body,
+        },
+    [GW_RESPONSES] =
+        {
+            .name = "responses",
+            .id_prefix = "resp_",
+            .parse = gw_parse_responses,
+            .answer = gw_responses_answer,
+            .stream_open = gw_responses_stream_open,
+            .stream_typed = gw_responses_stream_typed,
+            .stream_close = gw_responses_stream_close,
+            .stream_error = gw_responses_stream_error,
+            .error_body = gw_error_body_openai,
+        },
+};
+
+const struct gw_api_ops *
+gw_api_ops(enum gw_api api)
+{
+	return (unsigned)api < GW_API__COUNT ? &api_table[api] : &api_table[GW_OPENAI];
 }

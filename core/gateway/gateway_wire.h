@@ -1,12 +1,15 @@
 /*
- * gateway_wire.h: what the two client formats' files share (gateway_wire.c
- * holds it; gateway_wire_openai.c and gateway_wire_anthropic.c use it). Not
- * for use outside them.
+ * gateway_wire.h: what the client formats' files share (gateway_wire.c
+ * holds it; gateway_wire_openai.c, gateway_wire_anthropic.c and
+ * gateway_wire_responses.c use it). Not for use outside them.
  *
- * Both parsers are one skeleton (gw_parse_body): the body must be a JSON
- * object with a model; each top-level key is looked up in the format's field
- * table and parsed by its handler into the llm_request; a key no table knows
- * is kept for same-kind passthrough (llm_request.passthrough), so a provider
+ * Every parser is one skeleton (gw_parse_format; gw_parse_body for the
+ * formats whose requests have messages): the body must be a JSON object with
+ * a model; each top-level key is looked up in the format's field table and
+ * parsed by its handler into the llm_request; a key no table knows is the
+ * format's unknown handler's (Responses: noted as dropped, as raw_body
+ * carries it), or else kept for same-kind passthrough
+ * (llm_request.passthrough), so a provider
  * of the client's own kind gets it unchanged and the router refuses the
  * others (the adapter's check_request). A field the model carries in a form
  * llm.h cannot hold is a 400 naming it, never silently dropped; the keys
@@ -37,6 +40,9 @@ struct gw_parse {
 	int saw_max_tokens;            /* Anthropic: max_tokens was given */
 	int tool_results_in;           /* OpenAI: the last message holds tool results (role tool) */
 	enum llm_cache_mark top_cache; /* Anthropic's top-level cache_control */
+	const char *body;              /* the body as received */
+	size_t body_len;
+	int body_trailer; /* bytes other than white space follow the JSON value */
 };
 
 /* One top-level field a format knows: handler(p, value) is 0, or -1 with p->bad set. */
@@ -52,6 +58,24 @@ struct gw_field {
  */
 int gw_parse_body(const char *body, size_t len, enum llm_api, int count_tokens,
     const struct gw_field *fields, size_t n, int (*finish)(struct gw_parse *), struct llm_request *,
+    struct gw_ask *, struct gw_bad *);
+
+/*
+ * A format for the skeleton: its fields, the key every request must have
+ * (with what it is, for the error), what becomes of a key no field knows
+ * (NULL: kept for same-kind passthrough) and the finishing checks.
+ */
+struct gw_format {
+	enum llm_api api;
+	int count_tokens;
+	const struct gw_field *fields;
+	size_t n_fields;
+	const char *required;      /* "messages", "input" */
+	const char *required_what; /* "an array of messages" */
+	int (*unknown)(struct gw_parse *, const cJSON *);
+	int (*finish)(struct gw_parse *);
+};
+int gw_parse_format(const struct gw_format *, const char *body, size_t len, struct llm_request *,
     struct gw_ask *, struct gw_bad *);
 
 /* A field's path into out (GW_PATH bytes); a longer one is cut. */
@@ -100,12 +124,19 @@ int gw_parse_top_p(struct gw_parse *, const cJSON *);
 void gw_usage_openai(struct buf *out, const struct llm_usage *);
 void gw_usage_anthropic(struct buf *out, const struct llm_usage *);
 
-/* The OpenAI and Anthropic halves of gw_stream_*, gw_*_answer. */
+/* The OpenAI, Anthropic and Responses halves of gw_stream_*, gw_*_answer. */
 void gw_openai_stream_open(struct gw_stream *, struct buf *out);
 void gw_openai_stream_typed(struct gw_stream *, struct buf *out, const struct llm_delta *);
 void gw_openai_stream_close(struct gw_stream *, struct buf *out, const struct router_result *);
 void gw_anthropic_stream_open(struct gw_stream *, struct buf *out);
 void gw_anthropic_stream_typed(struct gw_stream *, struct buf *out, const struct llm_delta *);
 void gw_anthropic_stream_close(struct gw_stream *, struct buf *out, const struct router_result *);
+void gw_responses_stream_open(struct gw_stream *, struct buf *out);
+void gw_responses_stream_typed(struct gw_stream *, struct buf *out, const struct llm_delta *);
+void gw_responses_stream_close(struct gw_stream *, struct buf *out, const struct router_result *);
+void gw_responses_stream_error(struct gw_stream *, struct buf *out, int status, enum llm_errclass,
+    const char *message);
+/* An error body in OpenAI's shape (Chat Completions and Responses share it). */
+char *gw_error_body_openai(int status, enum llm_errclass, const char *message, const char *param);
 
 #endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config_limits.h"
+
 enum event_kind {
 	EV_INFO,
 	EV_FAILOVER,
@@ -31,7 +33,7 @@ struct event {
 	uint64_t seq;
 	int64_t time_ms; /* wall clock */
 	enum event_kind kind;
-	char provider[64]; /* may be empty */
+	char provider[LIMIT_NAME_SIZE]; /* may be empty */
 	char message[256];
 	char instance[64]; /* imported from another process: its instance id; "" for this one */
 };

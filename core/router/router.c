@@ -1034,7 +1034,7 @@ rreq_admit(struct rreq *q)
 	q->cacheable = q->op == NULL && cache_eligible(&r->cfg->cache, &q->req);
 	if (q->cacheable) {
 		struct llm_response hit;
-		char provider[64] = "", model[128] = "";
+		char provider[LIMIT_NAME_SIZE] = "", model[LIMIT_ALIAS_SIZE] = "";
 		cache_key(&q->req, q->req.model, q->cache_key);
 		llm_response_init(&hit);
 		if (cache_get(r->store, &r->cfg->cache, q->cache_key, &hit, provider, model) == 1) {

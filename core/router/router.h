@@ -38,8 +38,8 @@ struct router;
 struct http_engine;
 
 struct router_attempt {
-	char provider[64];
-	char model[128];
+	char provider[LIMIT_NAME_SIZE];
+	char model[LIMIT_ALIAS_SIZE];
 	int status;            /* HTTP status, 0 if none */
 	enum llm_errclass cls; /* LLM_OK for the successful one */
 	char error[512];       /* one line, empty when ok */
@@ -62,9 +62,9 @@ struct router_result {
 	enum llm_errclass cls; /* LLM_OK: answered */
 	struct llm_error err;  /* the final error when not answered */
 	struct llm_response resp;
-	char provider[64]; /* who answered */
-	char model[128];   /* alias used */
-	char route[64];
+	char provider[LIMIT_NAME_SIZE]; /* who answered */
+	char model[LIMIT_ALIAS_SIZE];   /* alias used */
+	char route[LIMIT_NAME_SIZE];
 	double cost_usd;
 	int unpriced; /* the model has no price: cost unknown, not zero */
 	int cached;
@@ -169,7 +169,7 @@ struct window_stats {
 };
 
 struct provider_snapshot {
-	char name[64];
+	char name[LIMIT_NAME_SIZE];
 	char kind[16];
 	char base_url[256];
 	enum provider_admin admin;

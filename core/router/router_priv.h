@@ -151,7 +151,7 @@ struct router {
 struct attempt {
 	struct rreq *q;
 	int idx; /* provider index */
-	char alias[128];
+	char alias[LIMIT_ALIAS_SIZE];
 	int hedge;         /* sent as a hedge of another attempt */
 	size_t slot;       /* its entry in q->attempts */
 	uint64_t http_id;  /* 0 once done */
@@ -217,11 +217,11 @@ struct rreq {
 	size_t n_tried;
 	int hedge_after_ms; /* 0: no hedging */
 
-	char alias[128];     /* the winner's alias */
-	int usage_estimated; /* a cancelled request's usage is an estimate */
-	int cur;             /* provider of the latest attempt, -1 none */
-	int retries_here;    /* retries spent on cur */
-	uint64_t timer_id;   /* retry backoff timer, under r->mu */
+	char alias[LIMIT_ALIAS_SIZE]; /* the winner's alias */
+	int usage_estimated;          /* a cancelled request's usage is an estimate */
+	int cur;                      /* provider of the latest attempt, -1 none */
+	int retries_here;             /* retries spent on cur */
+	uint64_t timer_id;            /* retry backoff timer, under r->mu */
 	struct attempt *live[MAX_LIVE_ATTEMPTS];
 	size_t n_live;
 	struct attempt *winner;    /* the attempt whose answer the caller gets */

@@ -43,7 +43,7 @@ void cache_key(const struct llm_request *, const char *model_alias, char out_hex
  * misses without counting.
  */
 int cache_get(struct store *, const struct cache_conf *, const char *key, struct llm_response *out,
-    char provider[64], char model[128]);
+    char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE]);
 
 /* Store (or replace) an answer; deletes expired entries and evicts the least
  * recently used beyond max_entries. 0, or -1. A disabled cache stores nothing. */

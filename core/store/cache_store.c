@@ -228,7 +228,7 @@ cache_read_row(sqlite3_stmt *st, struct llm_response *out, char *provider, char 
 
 int
 cache_get(struct store *s, const struct cache_conf *c, const char *key, struct llm_response *out,
-    char provider[64], char model[128])
+    char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE])
 {
 	int64_t now = store_now_ms(s);
 	sqlite3_stmt *st;

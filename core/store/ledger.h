@@ -21,12 +21,12 @@
 struct store;
 
 struct ledger_row {
-	int64_t time_ms; /* wall clock; <= 0: the store's clock now */
-	char route[64];  /* may be empty */
-	char provider[64];
-	char model[128];       /* alias */
-	int64_t input_tokens;  /* every input token, cache reads and writes included */
-	int64_t output_tokens; /* every output token, reasoning included */
+	int64_t time_ms;             /* wall clock; <= 0: the store's clock now */
+	char route[LIMIT_NAME_SIZE]; /* may be empty */
+	char provider[LIMIT_NAME_SIZE];
+	char model[LIMIT_ALIAS_SIZE]; /* alias */
+	int64_t input_tokens;         /* every input token, cache reads and writes included */
+	int64_t output_tokens;        /* every output token, reasoning included */
 	int64_t cache_read_tokens;
 	int64_t cache_write_tokens;    /* 5-minute and 1-hour ones */
 	int64_t cache_write_1h_tokens; /* of cache_write_tokens */
@@ -76,7 +76,7 @@ int ledger_synchronous(struct store *);
 
 /* Aggregates over [from_ms, to_ms), for the console and `llmdeck status`. */
 struct ledger_group {
-	char name[128]; /* provider name or model alias */
+	char name[LIMIT_ALIAS_SIZE]; /* provider name or model alias */
 	int64_t requests;
 	int64_t errors; /* outcome != "ok" */
 	int64_t cache_hits;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config_limits.h"
+
 struct store;
 
 /* The newest schema version this program knows. */
@@ -65,7 +67,7 @@ struct store_event {
 	int64_t id;
 	int64_t time_ms;
 	char kind[32];
-	char provider[64];
+	char provider[LIMIT_NAME_SIZE];
 	char message[256];
 	char instance[64]; /* the process that wrote it (store_set_instance), "" if unknown */
 };

@@ -47,8 +47,8 @@ void fuzz_chunks_take(struct fuzz_chunks *, const uint8_t **data, size_t *size);
 size_t fuzz_chunks_next(struct fuzz_chunks *, size_t left);
 
 /*
- * Both gateway harnesses (gateway_check.c): parse is gw_parse_openai or
- * gw_parse_anthropic, api the matching enum gw_api.
+ * The gateway harnesses (gateway_check.c): parse is gw_parse_openai,
+ * gw_parse_anthropic or gw_parse_responses, api the matching enum gw_api.
  */
 struct llm_request;
 struct gw_ask;

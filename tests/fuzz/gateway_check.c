@@ -1,5 +1,6 @@
 /*
- * gateway_check.c: the body of both gateway harnesses. A client's body goes
+ * gateway_check.c: the body of the gateway harnesses (Chat Completions, Messages,
+ * Responses). A client's body goes
  * through the gateway's parser; a refusal must name what was wrong in one
  * line and make a JSON error body that says it; a request taken must be whole
  * (a model, at least one message, every part with what its type needs, tool
@@ -68,6 +69,7 @@ check_part(const struct llm_part *p, int depth)
 			check_part(&p->parts[i], depth + 1);
 		break;
 	case LLM_PART_REDACTED_THINKING: FUZZ_CHECK(p->data != NULL); break;
+	case LLM_PART_REASONING: FUZZ_CHECK(p->text != NULL); break;
 	default: FUZZ_CHECK(!"a part of no known type");
 	}
 }
@@ -104,6 +106,21 @@ check_request(const struct llm_request *req, const struct gw_ask *ask, int api)
 		cJSON_Delete(j);
 		FUZZ_CHECK(req->passthrough_api ==
 		    (api == GW_OPENAI ? LLM_API_OPENAI : LLM_API_ANTHROPIC));
+	}
+	/* Responses: the body goes along whole, as JSON, and nothing field by field. */
+	if (api == GW_RESPONSES) {
+		FUZZ_CHECK(req->passthrough == NULL && req->passthrough_api == LLM_API_RESPONSES);
+		j = cJSON_Parse(req->raw_body);
+		FUZZ_CHECK(cJSON_IsObject(j));
+		cJSON_Delete(j);
+		j = cJSON_Parse(ask->echo);
+		FUZZ_CHECK(cJSON_IsObject(j));
+		cJSON_Delete(j);
+		if (req->hosted_tools != NULL) {
+			j = cJSON_Parse(req->hosted_tools);
+			FUZZ_CHECK(cJSON_IsArray(j) && cJSON_GetArraySize(j) > 0);
+			cJSON_Delete(j);
+		}
 	}
 	FUZZ_CHECK(!req->has_temperature || (req->temperature >= 0 && req->temperature <= 2));
 	FUZZ_CHECK(!req->has_top_p || (req->top_p >= 0 && req->top_p <= 1));
@@ -175,4 +192,5 @@ fuzz_gateway(fuzz_gw_parse parse, int api, const uint8_t *data, size_t size)
 		fuzz_refused = 0;
 	}
 	llm_request_free(&req);
+	gw_ask_free(&ask);
 }

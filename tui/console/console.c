@@ -388,7 +388,7 @@ static void
 console_rows(struct console *c)
 {
 	size_t n = 0, sel_t = (size_t)-1, k = 0;
-	char sel_name[64] = "";
+	char sel_name[LIMIT_NAME_SIZE] = "";
 
 	if (c->n_rows > 0 && c->selected < c->n_rows) {
 		const struct console_row *r = &c->rows[c->selected];

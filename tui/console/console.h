@@ -166,7 +166,7 @@ struct console {
 	/* Probes asked for, to report their result when it shows. */
 	struct {
 		size_t t;
-		char provider[64];
+		char provider[LIMIT_NAME_SIZE];
 		int64_t before_ms; /* last_probe_ms when asked */
 	} probes[CONSOLE_PROBES];
 	size_t n_probes;

@@ -35,7 +35,7 @@ const char *const drill_names[] = {"500", "429", "529", "slow", "hang", "down", 
 struct drill_job {
 	struct drill_job *next;
 	struct drill *d;
-	char provider[64];
+	char provider[LIMIT_NAME_SIZE];
 	char url[320];
 	const char *json;
 	const char *name;

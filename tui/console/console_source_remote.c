@@ -65,7 +65,7 @@ struct remote_req {
 	struct remote *r;
 	enum remote_kind kind;
 	enum source_action action;
-	char provider[64];
+	char provider[LIMIT_NAME_SIZE];
 	double value;
 };
 
