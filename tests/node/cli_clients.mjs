@@ -230,16 +230,19 @@ try {
 		ANTHROPIC_MODEL: 'claude-sonnet-4-5', ANTHROPIC_SMALL_FAST_MODEL: 'claude-haiku-4-5',
 		ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude-haiku-4-5', ANTHROPIC_DEFAULT_SONNET_MODEL: 'claude-sonnet-4-5',
 		ANTHROPIC_DEFAULT_OPUS_MODEL: 'claude-opus-4-5',
+		...(process.env.CLAUDE_ENV ? JSON.parse(process.env.CLAUDE_ENV) : {}),
 	};
-	for (const { label, extra, needBash } of [
-		{ label: 'default tools: a tool-using turn', extra: [], needBash: false },
-		{ label: '--tools Bash: a Bash command', extra: ['--tools', 'Bash'], needBash: true },
+	// And once to the OpenAI-served model: Claude Code in front of another provider.
+	for (const { label, extra, needBash, model, sim } of [
+		{ label: 'default tools: a tool-using turn', extra: [], needBash: false, model: 'claude-sonnet-4-5', sim: 'anthropic' },
+		{ label: '--tools Bash: a Bash command', extra: ['--tools', 'Bash'], needBash: true, model: 'claude-sonnet-4-5', sim: 'anthropic' },
+		{ label: '--tools Bash: a Bash command', extra: ['--tools', 'Bash'], needBash: true, model: 'gpt-5-mini', sim: 'openai' },
 	]) {
 		if (!claudeBin) break;
 		const from = exchanges.length, before = ranBefore();
 		const prompt = process.env.CLAUDE_PROMPT ?? 'Run Bash.';
-		const r = await runCli(claudeBin, ['-p', prompt, '--model', 'claude-sonnet-4-5', '--allowedTools', 'Bash',
-			'--output-format', 'json', '--max-turns', '4', ...extra], claudeEnv, work, 120);
+		const r = await runCli(claudeBin, ['-p', prompt, '--model', model, '--allowedTools', 'Bash',
+			'--output-format', 'json', '--max-turns', '4', ...extra], { ...claudeEnv, ANTHROPIC_MODEL: model }, work, 120);
 		const ran = ranBefore().slice(before.length);
 		let result = null;
 		try { result = JSON.parse(r.out); } catch { /* not JSON */ }
@@ -248,7 +251,7 @@ try {
 		const reason = r.code !== 0 ? `exit ${r.code}` : result?.is_error ? `result is_error: ${oneLine(result.result, 200)}`
 			: needBash && !ran ? 'the Bash command did not run'
 			: !toolResultsSent ? 'no tool results went back to the model' : null;
-		report(`claude -p, ${label} through ANTHROPIC_BASE_URL (claude-sonnet-4-5, anthropic sim)`,
+		report(`claude -p, ${label} through ANTHROPIC_BASE_URL (${model}, ${sim} sim)`,
 			reason === null, reason, [`claude ${spawnSync(claudeBin, ['--version'], { encoding: 'utf8', env: quiet }).stdout.trim()}`,
 				`args: -p '${prompt}' ${extra.join(' ')}`, `tools sent: ${toolNames(from).join(', ')}`, ...exchangeLines(from),
 				`ran: ${oneLine(ran) || '(nothing)'}`, `result: ${oneLine(result?.result ?? r.out, 400)}`, `stderr: ${oneLine(r.err, 400)}`]);
