@@ -35,7 +35,12 @@ adapter_for_provider(const struct provider_conf *conf)
 const struct adapter *
 adapter_for_request(const struct provider_conf *conf, const struct llm_request *req)
 {
-	(void)req; /* the Responses adapters come in with adapter_responses.c */
+	if (req != NULL && req->passthrough_api == LLM_API_RESPONSES && req->raw_body != NULL) {
+		if (conf->kind == PROVIDER_OPENAI && conf->flavor == FLAVOR_OPENAI)
+			return &adapter_openai_responses;
+		if (conf->kind == PROVIDER_AZURE)
+			return &adapter_azure_responses;
+	}
 	return adapter_for_provider(conf);
 }
 
@@ -48,9 +53,9 @@ adapter_api(const struct provider_conf *conf, const struct llm_request *req)
 		return LLM_API_ANTHROPIC;
 	if (ad == &adapter_openai || ad == &adapter_azure)
 		return LLM_API_OPENAI;
-	if (ad == &adapter_ollama)
-		return LLM_API_NONE;
-	return LLM_API_RESPONSES;
+	if (ad == &adapter_openai_responses || ad == &adapter_azure_responses)
+		return LLM_API_RESPONSES;
+	return LLM_API_NONE; /* Ollama's native API */
 }
 
 void
@@ -606,6 +611,29 @@ adapter_stream_tool_call(struct adapter_stream *s, int index, const char *id, co
 	d.name = p->name;
 	adapter_stream_emit(s, &d);
 	return part;
+}
+
+void
+adapter_stream_reasoning_done(struct adapter_stream *s, size_t part, const char *id,
+    const char *data)
+{
+	struct llm_part *p;
+	struct llm_delta d;
+
+	adapter_stream_sync(s);
+	if (part >= s->acc->n_parts)
+		return;
+	p = &s->acc->parts[part];
+	adapter_set_string(&p->id, id);
+	free(p->data);
+	p->data = xstrdup(data != NULL ? data : "");
+	memset(&d, 0, sizeof d);
+	d.type = LLM_DELTA_REASONING_DONE;
+	d.part = part;
+	d.id = p->id != NULL ? p->id : "";
+	d.text = p->data;
+	d.len = strlen(p->data);
+	adapter_stream_emit(s, &d);
 }
 
 /* Append len bytes to *field whose length and room the decoder tracks. */

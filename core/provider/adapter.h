@@ -82,6 +82,9 @@ extern const struct adapter adapter_anthropic;
 extern const struct adapter adapter_openai; /* flavors: openai, mistral, vllm, llamacpp, ollama */
 extern const struct adapter adapter_azure;
 extern const struct adapter adapter_ollama; /* the ollama flavor: native /api/chat */
+/* OpenAI's Responses API (POST /v1/responses), for a request that came in through it. */
+extern const struct adapter adapter_openai_responses;
+extern const struct adapter adapter_azure_responses;
 
 /* The adapter of a kind (the openai one speaks every flavor's /v1). */
 const struct adapter *adapter_for(enum provider_kind);

@@ -18,12 +18,12 @@
 
 #define AZURE_API_VERSION "2024-10-21"
 
-static char *
-azure_api_version(const struct provider_conf *conf)
+char *
+adapter_azure_api_version(const struct provider_conf *conf, const char *dflt)
 {
 	const char *v = conf->api_version;
 
-	return adapter_url_escape(v != NULL && *v != '\0' ? v : AZURE_API_VERSION);
+	return adapter_url_escape(v != NULL && *v != '\0' ? v : dflt);
 }
 
 static int
@@ -90,14 +90,22 @@ adapter_azure_auth(const struct provider_conf *conf, struct adapter_http *out)
 		adapter_http_header(out, "api-key: %s", conf->api_key);
 }
 
-static int
-azure_check_request(const struct provider_conf *conf, const struct model_conf *m,
-    const char *model_id, const struct llm_request *req, struct llm_error *why)
+int
+adapter_azure_check_auth(const struct provider_conf *conf, struct llm_error *why)
 {
 	if (conf->entra_token_env != NULL && adapter_azure_token(conf) == NULL)
 		return adapter_refuse(why, "",
 		    "no Microsoft Entra ID token: the variable %s is unset, empty or not one line",
 		    conf->entra_token_env);
+	return 0;
+}
+
+static int
+azure_check_request(const struct provider_conf *conf, const struct model_conf *m,
+    const char *model_id, const struct llm_request *req, struct llm_error *why)
+{
+	if (adapter_azure_check_auth(conf, why) != 0)
+		return -1;
 	return adapter_openai_check(conf, m, model_id, req, why);
 }
 
@@ -133,7 +141,7 @@ azure_build_request(const struct provider_conf *conf, const struct model_conf *m
 		out->url = xasprintf("%s/openai/v1/chat/completions", base);
 	else {
 		dep = adapter_url_escape(model_id);
-		ver = azure_api_version(conf);
+		ver = adapter_azure_api_version(conf, AZURE_API_VERSION);
 		out->url = xasprintf("%s/openai/deployments/%s/chat/completions?api-version=%s",
 		    base, dep, ver);
 		free(ver);
@@ -190,7 +198,7 @@ azure_build_probe(const struct provider_conf *conf, struct adapter_http *out, ch
 	if (adapter_azure_v1(conf))
 		out->url = xasprintf("%s/openai/v1/models", base);
 	else {
-		ver = azure_api_version(conf);
+		ver = adapter_azure_api_version(conf, AZURE_API_VERSION);
 		out->url = xasprintf("%s/openai/models?api-version=%s", base, ver);
 		free(ver);
 	}

@@ -130,6 +130,7 @@ struct adapter_stream {
 	size_t text_part;
 	size_t thinking_part;
 	int n_tool_calls;
+	int refused;     /* Responses: a refusal was streamed (stop: content filter) */
 	int ndjson;      /* lines of JSON (Ollama), not server-sent events */
 	struct buf line; /* NDJSON: the line so far */
 	/* Valid during one feed or finish call. */
@@ -149,6 +150,10 @@ size_t adapter_stream_open(struct adapter_stream *, enum llm_part_type);
  * its TOOL_CALL_START delta. Returns the part's index. */
 size_t
 adapter_stream_tool_call(struct adapter_stream *, int index, const char *id, const char *name);
+/* A REASONING part is done: its id and encrypted content (data, whole; NULL: "")
+ * set, and its REASONING_DONE delta. */
+void adapter_stream_reasoning_done(struct adapter_stream *, size_t part, const char *id,
+    const char *data);
 /* A delta onto part `part` (TEXT also onto acc->content) and to the callback:
  * TEXT and THINKING grow the part's text, TOOL_CALL_ARGS its arguments,
  * THINKING_SIGNATURE its signature, REDACTED_THINKING its data. */
@@ -178,6 +183,10 @@ int adapter_azure_endpoint(const struct provider_conf *, char **base, char **cau
 const char *adapter_azure_token(const struct provider_conf *);
 /* The Entra ID bearer when configured, else the api-key header. */
 void adapter_azure_auth(const struct provider_conf *, struct adapter_http *);
+/* The api-version query value (escaped, a new string): the conf's, else dflt. */
+char *adapter_azure_api_version(const struct provider_conf *, const char *dflt);
+/* An Entra ID provider whose token variable is unset or unusable: -1, why filled. */
+int adapter_azure_check_auth(const struct provider_conf *, struct llm_error *why);
 
 /* OpenAI's wire format, shared by the openai and azure adapters. */
 struct openai_body_opts {
