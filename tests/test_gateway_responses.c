@@ -963,6 +963,8 @@ setup(void **state)
 	f->kit.cfg.cache.enabled = 0;
 	testkit_add_provider(&f->kit, "an", SIM_ANTHROPIC, 1, 1)->max_retries = 0;
 	testkit_add_route(&f->kit, "to-an", "an", NULL);
+	testkit_add_provider(&f->kit, "oa", SIM_OPENAI, 1, 1)->max_retries = 0;
+	testkit_add_route(&f->kit, "to-oa", "oa", NULL);
 	memset(&ro, 0, sizeof ro);
 	ro.seed = 7;
 	ro.no_probes = 1;
@@ -1135,6 +1137,152 @@ test_loopback_refusals(void **state)
 	reply_free(&r);
 }
 
+/* An OpenAI provider gets the client's Responses request itself (its own
+ * /responses endpoint): reasoning items with their encrypted_content go back
+ * as they came (the sim refuses a forged one), and fields the gateway does not
+ * model reach it. */
+static void
+test_loopback_passthrough_openai(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	const cJSON *rs;
+	cJSON *next, *input, *it;
+	char *body;
+	uint64_t before = testkit_sim_requests(&f->kit, 1);
+
+	request(f, "POST", "/v1/responses",
+	    "{\"model\":\"to-oa\",\"input\":\"Think about it\",\"reasoning\":{\"effort\":\"low\","
+	    "\"summary\":\"auto\"},\"include\":[\"reasoning.encrypted_content\"],"
+	    "\"prompt_cache_key\":\"k1\",\"store\":false}",
+	    &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(testkit_sim_requests(&f->kit, 1), before + 1);
+	assert_non_null(strstr(r.headers.data, "x-llmdeck-provider: oa"));
+	rs = output_of(r.json, "reasoning");
+	assert_non_null(rs);
+	assert_non_null(jstr(rs, "encrypted_content"));
+	assert_non_null(output_of(r.json, "message"));
+	/* The next turn sends the output back, reasoning first, as the SDKs do. */
+	next = cJSON_CreateObject();
+	cJSON_AddStringToObject(next, "model", "to-oa");
+	cJSON_AddBoolToObject(next, "store", 0);
+	cJSON_AddItemToObject(next, "include", cJSON_Parse("[\"reasoning.encrypted_content\"]"));
+	input = cJSON_AddArrayToObject(next, "input");
+	cJSON_AddItemToArray(input,
+	    cJSON_Parse("{\"role\":\"user\",\"content\":\"Think about it\"}"));
+	cJSON_ArrayForEach(it, jget(r.json, "output"))
+	    cJSON_AddItemToArray(input, cJSON_Duplicate(it, 1));
+	cJSON_AddItemToArray(input, cJSON_Parse("{\"role\":\"user\",\"content\":\"And then?\"}"));
+	body = cJSON_PrintUnformatted(next);
+	reply_free(&r);
+	request(f, "POST", "/v1/responses", body, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	/* A forged encrypted_content is the provider's 400, passed on. */
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(input, 1), "encrypted_content",
+	    cJSON_CreateString("forged"));
+	cJSON_free(body);
+	body = cJSON_PrintUnformatted(next);
+	request(f, "POST", "/v1/responses", body, &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	cJSON_free(body);
+	cJSON_Delete(next);
+}
+
+/* store (the default) keeps the answer: previous_response_id continues it on
+ * any provider, and GET, input_items and DELETE serve it. */
+static void
+test_loopback_stored_responses(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	char id1[64], id2[64], *body, path[160];
+	const cJSON *data;
+
+	request(f, "POST", "/v1/responses", "{\"model\":\"to-an\",\"input\":\"First turn\"}", &r);
+	assert_int_equal(r.status, 200);
+	snprintf(id1, sizeof id1, "%s", jstr(r.json, "id"));
+	reply_free(&r);
+	/* The next turn on the other provider: it gets the whole conversation. */
+	body = xasprintf("{\"model\":\"to-oa\",\"input\":\"Second turn\",\"previous_response_id\":"
+	                 "\"%s\"}",
+	    id1);
+	request(f, "POST", "/v1/responses", body, &r);
+	free(body);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "previous_response_id"), id1);
+	snprintf(id2, sizeof id2, "%s", jstr(r.json, "id"));
+	reply_free(&r);
+	snprintf(path, sizeof path, "/v1/responses/%s/input_items?order=asc", id2);
+	request(f, "GET", path, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "object"), "list");
+	data = jget(r.json, "data");
+	assert_int_equal(cJSON_GetArraySize(data), 3);
+	assert_string_equal(jstr(data, "0.content"), "First turn");
+	assert_string_equal(jstr(data, "1.type"), "message");
+	assert_string_equal(jstr(data, "1.role"), "assistant");
+	assert_string_equal(jstr(data, "2.content"), "Second turn");
+	assert_false(cJSON_IsTrue(jget(r.json, "has_more")));
+	reply_free(&r);
+	snprintf(path, sizeof path, "/v1/responses/%s/input_items?limit=1", id2);
+	request(f, "GET", path, NULL, &r);
+	assert_int_equal(cJSON_GetArraySize(jget(r.json, "data")), 1);
+	assert_string_equal(jstr(r.json, "data.0.content"), "Second turn"); /* desc */
+	assert_true(cJSON_IsTrue(jget(r.json, "has_more")));
+	reply_free(&r);
+	/* GET gives the Response as the client got it. */
+	snprintf(path, sizeof path, "/v1/responses/%s", id1);
+	request(f, "GET", path, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "id"), id1);
+	assert_string_equal(jstr(r.json, "object"), "response");
+	assert_non_null(output_of(r.json, "message"));
+	reply_free(&r);
+	request(f, "DELETE", path, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(cJSON_IsTrue(jget(r.json, "deleted")));
+	reply_free(&r);
+	request(f, "GET", path, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(jstr(r.json, "error.message"), id1));
+	reply_free(&r);
+	body =
+	    xasprintf("{\"model\":\"to-an\",\"input\":\"x\",\"previous_response_id\":\"%s\"}", id1);
+	request(f, "POST", "/v1/responses", body, &r);
+	free(body);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "previous_response_id");
+	reply_free(&r);
+	/* store: false keeps nothing. */
+	request(f, "POST", "/v1/responses",
+	    "{\"model\":\"to-an\",\"input\":\"Forget me\",\"store\":false}", &r);
+	snprintf(path, sizeof path, "/v1/responses/%s", jstr(r.json, "id"));
+	reply_free(&r);
+	request(f, "GET", path, NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	/* A streamed answer is stored before its last event: asked for at once, it is there. */
+	request(f, "POST", "/v1/responses",
+	    "{\"model\":\"to-oa\",\"input\":\"Stream me\",\"stream\":true}", &r);
+	assert_int_equal(r.status, 200);
+	{
+		const char *p = strstr(r.body.data, "\"id\":\"resp_");
+		assert_non_null(p);
+		snprintf(path, sizeof path, "/v1/responses/%.*s", (int)strcspn(p + 6, "\""), p + 6);
+	}
+	reply_free(&r);
+	request(f, "GET", path, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(output_of(r.json, "message"));
+	reply_free(&r);
+	request(f, "GET", "/v1/responses/not%20an%20id", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+}
+
 int
 main(void)
 {
@@ -1153,6 +1301,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_loopback_tool_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_loopback_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_loopback_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loopback_passthrough_openai, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loopback_stored_responses, setup, teardown),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -44,6 +44,7 @@
 #include "events.h"
 #include "gateway.h"
 #include "gateway_priv.h"
+#include "responses.h"
 #include "store.h"
 
 /*
@@ -83,8 +84,8 @@ gw_code_index(int status)
 const char *
 gw_endpoint_name(enum gw_endpoint ep)
 {
-	static const char *names[] = {"chat_completions", "messages", "responses", "models",
-	    "health", "ready", "metrics", "admin", "embeddings", "count_tokens", "other"};
+	static const char *names[] = {"chat_completions", "messages", "responses", "response",
+	    "models", "health", "ready", "metrics", "admin", "embeddings", "count_tokens", "other"};
 
 	return (unsigned)ep < nitems(names) ? names[ep] : "other";
 }
@@ -109,6 +110,7 @@ gw_unref(struct gateway *gw)
 	free(gw->config_path);
 	free(gw->socket_path);
 	free(gw->info_path);
+	resp_store_free(gw->responses);
 	free(gw);
 }
 
@@ -161,6 +163,8 @@ gw_req_unref(struct gw_req *q)
 	gw_answer_free(q->ans);
 	gw_ask_free(&q->ask);
 	gw_stream_free(&q->st);
+	free(q->stored_body);
+	free(q->answer_json);
 	gw_router_put(gw, q->gr);
 	buf_free(&q->body);
 	buf_free(&q->out);
@@ -347,10 +351,10 @@ stream_trailer(struct buf *out, const struct router_result *res)
 	buf_printf(out, " cache=%s\n\n", res->cached ? "hit" : "miss");
 }
 
+/* The request is over: answer it (the whole answer, or the stream's end). */
 static void
-on_done(void *arg, struct router_result *res)
+finish(struct gw_req *q, struct router_result *res)
 {
-	struct gw_req *q = arg;
 	struct gateway *gw = q->gw;
 
 	pthread_mutex_lock(&gw->mu);
@@ -375,6 +379,43 @@ on_done(void *arg, struct router_result *res)
 	gw_req_wake(q);
 	pthread_mutex_unlock(&gw->mu);
 	gw_req_unref(q);
+}
+
+/* The stored response is committed (store writer's thread), or could not be. */
+static void
+on_stored(void *arg, int rc)
+{
+	struct gw_req *q = arg;
+
+	/* Not kept (the store failed): the answer still goes out; asking for it later
+	 * gets a 404, as for an expired one. */
+	(void)rc;
+	finish(q, q->pending);
+}
+
+/*
+ * The router is done (engine thread). An answer to keep (store: true) goes
+ * to the store first, and the client hears of it only once it is committed,
+ * so a previous_response_id sent the moment the answer arrives finds it.
+ */
+static void
+on_done(void *arg, struct router_result *res)
+{
+	struct gw_req *q = arg;
+	cJSON *body;
+	char *entry;
+
+	if (res->cls != LLM_OK || q->stored_body == NULL) {
+		finish(q, res);
+		return;
+	}
+	q->answer_json = gw_api_ops(q->api)->answer(res, &q->st);
+	body = cJSON_Parse(q->stored_body);
+	entry = gw_stored_entry(body, q->answer_json, q->id);
+	cJSON_Delete(body);
+	q->pending = res;
+	resp_store_put(q->gw->responses, q->id, entry, on_stored, q);
+	free(entry);
 }
 
 /* ---- streams ---- */
@@ -499,7 +540,12 @@ respond(struct gw_req *q)
 	if (res->cls != LLM_OK)
 		return reply_error(q, gw_error_status(res->cls), res->cls, res->err.message,
 		    res->err.param, res);
-	body = gw_api_ops(q->api)->answer(res, &q->st);
+	if (q->answer_json != NULL) {
+		body = q->answer_json; /* made for the store: the same bytes */
+		q->answer_json = NULL;
+	} else {
+		body = gw_api_ops(q->api)->answer(res, &q->st);
+	}
 	return reply(q, 200, "application/json", body, res, -1, 0);
 }
 
@@ -536,6 +582,44 @@ count_dropped(struct gateway *gw, const struct gw_ask *ask)
 	pthread_mutex_unlock(&gw->mu);
 }
 
+/*
+ * A request of an API whose answers are kept: previous_response_id expanded
+ * into the body (the parser then sees the whole conversation), and, unless it
+ * says "store": false, the body kept for the stored entry. A body that is not
+ * JSON is left for the parser to refuse. 0, or -1 / -2 with bad (400 / 503).
+ */
+static int
+stored_prepare(struct gw_req *q, struct gw_bad *bad)
+{
+	cJSON *body;
+	char *text;
+	int rc;
+
+	if (q->body.len == 0 || (body = cJSON_ParseWithLength(q->body.data, q->body.len)) == NULL)
+		return 0;
+	if (!cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		return 0;
+	}
+	if ((rc = gw_stored_expand(q->gw->responses, body, bad)) != 0) {
+		cJSON_Delete(body);
+		return rc;
+	}
+	if (cJSON_HasObjectItem(body, "previous_response_id") || gw_stored_wanted(body)) {
+		if ((text = cJSON_PrintUnformatted(body)) == NULL)
+			fatal("out of memory printing a request");
+		if (cJSON_HasObjectItem(body, "previous_response_id")) {
+			buf_reset(&q->body);
+			buf_puts(&q->body, text);
+		}
+		if (gw_stored_wanted(body))
+			q->stored_body = xstrdup(text);
+		cJSON_free(text);
+	}
+	cJSON_Delete(body);
+	return 0;
+}
+
 static enum MHD_Result
 serve_llm(struct gw_req *q)
 {
@@ -547,6 +631,12 @@ serve_llm(struct gw_req *q)
 
 	memset(&bad, 0, sizeof bad);
 	llm_request_init(&req);
+	if (gw_api_ops(q->api)->stored && (rc = stored_prepare(q, &bad)) != 0) {
+		buf_free(&q->body);
+		return reply_error(q, rc == -2 ? 503 : 400,
+		    rc == -2 ? LLM_ERR_INTERNAL : LLM_ERR_BAD_REQUEST, bad.message, bad.param,
+		    NULL);
+	}
 	rc = gw_api_ops(q->api)->parse(q->body.data, q->body.len, &req, &q->ask, &bad);
 	if (!q->admitted) {
 		buf_free(&q->body);
@@ -648,6 +738,36 @@ serve_answer(struct gw_req *q)
 	return rc == 0 ? MHD_YES : MHD_NO;
 }
 
+static const char *
+query_arg(void *arg, const char *key)
+{
+	return MHD_lookup_connection_value(arg, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* GET / DELETE /v1/responses/{id}[/input_items]: the stored responses. */
+static enum MHD_Result
+serve_stored(struct gw_req *q)
+{
+	const char *rest = q->path + (strncmp(q->path, "/v1/", 4) == 0 ? 14 : 11), *slash;
+	char id[RESP_STORE_ID_MAX], *body = NULL;
+	size_t n;
+	int status;
+
+	slash = strchr(rest, '/');
+	n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+	if (n >= sizeof id || (slash != NULL && strcmp(slash, "/input_items") != 0) ||
+	    (slash != NULL && strcmp(q->method, "DELETE") == 0))
+		return reply_error(q, 404, LLM_OK,
+		    "no such endpoint (GET /v1/responses/{id}, GET /v1/responses/{id}/input_items, "
+		    "DELETE /v1/responses/{id})",
+		    NULL, NULL);
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	status = gw_stored_serve(q->gw->responses, q->method, id,
+	    slash != NULL ? "input_items" : "", query_arg, q->conn, &body);
+	return reply(q, status, "application/json", body, NULL, -1, 0);
+}
+
 /* The body is complete: answer or hand to the router. */
 static enum MHD_Result
 dispatch(struct gw_req *q)
@@ -676,6 +796,7 @@ dispatch(struct gw_req *q)
 		return reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
 	switch (q->ep) {
 	case GW_EP_MODELS: return gw_serve_models(q);
+	case GW_EP_RESPONSE: return serve_stored(q);
 	case GW_EP_EMBEDDINGS:
 	case GW_EP_COUNT_TOKENS: return serve_answer(q);
 	case GW_EP_METRICS:
@@ -722,6 +843,11 @@ classify(struct gw_req *q, const char *url, const char *method)
 		q->ep = GW_EP_RESPONSES;
 		q->api = GW_RESPONSES;
 		q->bad_method = !post;
+	} else if (strncmp(url, "/v1/responses/", 14) == 0 ||
+	    strncmp(url, "/responses/", 11) == 0) {
+		q->ep = GW_EP_RESPONSE;
+		q->api = GW_RESPONSES;
+		q->bad_method = !get && strcmp(method, "DELETE") != 0;
 	} else if (strcmp(url, "/v1/messages") == 0) {
 		q->ep = GW_EP_MESSAGES;
 		q->api = GW_ANTHROPIC;
@@ -1013,6 +1139,7 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	const char *admin;
 
 	gw->store = opts->store;
+	gw->responses = resp_store_new(opts->store, router_config(router)->responses.ttl_seconds);
 	gw->max_body = opts->max_body > 0 ? opts->max_body : GATEWAY_DEFAULT_MAX_BODY;
 	/* A token set on loopback is enforced too: the operator asked for it. */
 	gw->token = tok != NULL ? xstrdup(tok) : NULL;

@@ -131,6 +131,9 @@ struct gw_api_ops {
 	    const char *message);
 	/* An error's JSON body (caller frees); param may be NULL. */
 	char *(*error_body)(int status, enum llm_errclass, const char *message, const char *param);
+	/* Answers are kept for previous_response_id and GET /v1/responses/{id}
+	 * unless the request says "store": false (gateway_stored.c). */
+	int stored;
 };
 /* The table's entry for api (an unknown api gets Chat Completions'). */
 const struct gw_api_ops *gw_api_ops(enum gw_api);
@@ -200,6 +203,7 @@ enum gw_endpoint {
 	GW_EP_CHAT,
 	GW_EP_MESSAGES,
 	GW_EP_RESPONSES, /* POST /v1/responses */
+	GW_EP_RESPONSE, /* GET, DELETE /v1/responses/{id}, GET .../input_items (gateway_stored.c) */
 	GW_EP_MODELS,
 	GW_EP_HEALTH,
 	GW_EP_READY,
@@ -242,6 +246,10 @@ struct gw_req {
 	int admitted; /* arrived before the gateway began to drain */
 	char method[8];
 	char *path; /* the URL's path (the admin API routes on it) */
+	/* A Responses request to keep once answered: its body, previous_response_id
+	 * expanded (gateway_stored.c), and the answer's JSON made for the store. */
+	char *stored_body;
+	char *answer_json;
 	struct buf body;
 	uint64_t start_us;
 	struct gw_ask ask;
@@ -256,7 +264,8 @@ struct gw_req {
 	int closed;   /* MHD completed it */
 	int finished; /* the router's done arrived */
 	struct router_result *res;
-	struct gw_answer *ans; /* GW_EP_EMBEDDINGS, GW_EP_COUNT_TOKENS: the answer */
+	struct router_result *pending; /* done, its answer being stored (gateway_stored.c) */
+	struct gw_answer *ans;         /* GW_EP_EMBEDDINGS, GW_EP_COUNT_TOKENS: the answer */
 	struct gw_stream st;
 	struct buf out; /* SSE bytes not yet read */
 	size_t out_off;
@@ -321,6 +330,7 @@ struct gateway {
 	struct MHD_Daemon *local_daemon; /* the Unix socket's, or NULL */
 	char *socket_path;               /* NULL: none */
 	char *info_path;                 /* the instance file next to it */
+	struct resp_store *responses;    /* stored Responses answers (responses.h) */
 	FILE *access_log;
 	pthread_mutex_t log_mu;
 };
@@ -355,6 +365,16 @@ void gw_access_log_line(struct gw_req *);
 /* gateway_ops.c: a path not served (404 and a log line); x-llmdeck-dropped (ask.dropped). */
 enum MHD_Result gw_serve_unknown(struct gw_req *);
 void gw_add_dropped_header(struct MHD_Response *, const struct gw_req *);
+
+/* gateway_stored.c: previous_response_id and the stored responses' endpoints. */
+struct resp_store;
+int gw_stored_id_ok(const char *id);
+int gw_stored_expand(struct resp_store *, cJSON *body, struct gw_bad *);
+int gw_stored_wanted(const cJSON *body);
+char *gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_id);
+typedef const char *(*gw_query_fn)(void *arg, const char *key);
+int gw_stored_serve(struct resp_store *, const char *method, const char *id, const char *what,
+    gw_query_fn query, void *qarg, char **body);
 
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);

@@ -778,6 +778,7 @@ static const struct gw_api_ops api_table[GW_API__COUNT] = {
             .stream_close = gw_responses_stream_close,
             .stream_error = gw_responses_stream_error,
             .error_body = gw_error_body_openai,
+            .stored = 1,
         },
 };
 
