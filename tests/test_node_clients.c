@@ -24,9 +24,17 @@
 
 /* The packages of tests/node/package.json the scripts import. */
 static const char *const node_packages[] = {
-    "openai", "@anthropic-ai/sdk", "@mistralai/mistralai", "ollama",
-    "@openai/agents", "ai", "@ai-sdk/openai", "@ai-sdk/anthropic",
-    "@langchain/openai", "@langchain/core", "zod",
+    "openai",
+    "@anthropic-ai/sdk",
+    "@mistralai/mistralai",
+    "ollama",
+    "@openai/agents",
+    "ai",
+    "@ai-sdk/openai",
+    "@ai-sdk/anthropic",
+    "@langchain/openai",
+    "@langchain/core",
+    "zod",
 };
 
 /* Runs one script under tests/node and asserts it exits 0; skips without Node. */

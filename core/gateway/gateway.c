@@ -414,6 +414,7 @@ on_done(void *arg, struct router_result *res)
 	entry = gw_stored_entry(body, q->answer_json, q->id);
 	cJSON_Delete(body);
 	q->pending = res;
+	gw_stored_put_items(q->gw->responses, q->answer_json);
 	resp_store_put(q->gw->responses, q->id, entry, on_stored, q);
 	free(entry);
 }
@@ -601,14 +602,14 @@ stored_prepare(struct gw_req *q, struct gw_bad *bad)
 		cJSON_Delete(body);
 		return 0;
 	}
-	if ((rc = gw_stored_expand(q->gw->responses, body, bad)) != 0) {
+	if ((rc = gw_stored_expand(q->gw->responses, body, bad)) < 0) {
 		cJSON_Delete(body);
 		return rc;
 	}
-	if (cJSON_HasObjectItem(body, "previous_response_id") || gw_stored_wanted(body)) {
+	if (rc == 1 || gw_stored_wanted(body)) {
 		if ((text = cJSON_PrintUnformatted(body)) == NULL)
 			fatal("out of memory printing a request");
-		if (cJSON_HasObjectItem(body, "previous_response_id")) {
+		if (rc == 1) {
 			buf_reset(&q->body);
 			buf_puts(&q->body, text);
 		}

@@ -371,6 +371,7 @@ struct resp_store;
 int gw_stored_id_ok(const char *id);
 int gw_stored_expand(struct resp_store *, cJSON *body, struct gw_bad *);
 int gw_stored_wanted(const cJSON *body);
+void gw_stored_put_items(struct resp_store *, const char *response_json);
 char *gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_id);
 typedef const char *(*gw_query_fn)(void *arg, const char *key);
 int gw_stored_serve(struct resp_store *, const char *method, const char *id, const char *what,

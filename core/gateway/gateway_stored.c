@@ -22,6 +22,8 @@
 #include "responses.h"
 #include "util.h"
 
+static char *stored_print(cJSON *);
+
 /* A string input is one user message item. */
 static cJSON *
 stored_input_items(const cJSON *input)
@@ -67,9 +69,85 @@ gw_stored_id_ok(const char *id)
 }
 
 /*
- * Expand body's previous_response_id in place: input becomes the stored
- * input items, the stored output items, then the request's own input; the
- * field stays (the answer echoes it). Returns 0 (nothing to do, or done), -1 with bad (400: not a
+ * Replace each {"type": "item_reference", "id": ID} of input by the stored
+ * item of that id (every output item of a stored answer is kept under its own
+ * id too: the AI SDK sends references, not items, when store is on). 1 if
+ * any was replaced, 0 if none, -1 / -2 as gw_stored_expand.
+ */
+static int
+stored_resolve_refs(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
+{
+	cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input"), *it, *stored, *item;
+	char msg[256], path[64];
+	int i = 0, n = 0, err;
+
+	if (!cJSON_IsArray(input))
+		return 0;
+	cJSON_ArrayForEach(it, input)
+	{
+		const char *type =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "type"));
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+		char *json;
+
+		i++;
+		if (type == NULL || strcmp(type, "item_reference") != 0)
+			continue;
+		snprintf(path, sizeof path, "input[%d].id", i - 1);
+		if (id == NULL || !gw_stored_id_ok(id)) {
+			snprintf(msg, sizeof msg, "%s: expected the id of a stored item", path);
+			stored_bad(bad, path, msg);
+			return -1;
+		}
+		err = 0;
+		json = rs != NULL ? resp_store_get(rs, id, &err) : NULL;
+		stored = json != NULL ? cJSON_Parse(json) : NULL;
+		free(json);
+		item = cJSON_DetachItemFromObjectCaseSensitive(stored, "item");
+		cJSON_Delete(stored);
+		if (item == NULL) {
+			snprintf(msg, sizeof msg,
+			    err ? "%s: the store of responses could not be read"
+			        : "%s: no stored item '%s' (its response was not stored, or "
+			          "expired)",
+			    path, id);
+			stored_bad(bad, path, msg);
+			return err ? -2 : -1;
+		}
+		cJSON_ReplaceItemViaPointer(input, it, item);
+		it = item;
+		n++;
+	}
+	return n > 0;
+}
+
+/* Each output item of an answer kept under its own id, for item_reference. */
+void
+gw_stored_put_items(struct resp_store *rs, const char *response_json)
+{
+	cJSON *resp = cJSON_Parse(response_json), *it, *entry;
+	char *s;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(resp, "output"))
+	{
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+
+		if (id == NULL || !gw_stored_id_ok(id))
+			continue;
+		entry = cJSON_CreateObject();
+		cJSON_AddItemToObject(entry, "item", cJSON_Duplicate(it, 1));
+		s = stored_print(entry);
+		resp_store_put(rs, id, s, NULL, NULL);
+		free(s);
+	}
+	cJSON_Delete(resp);
+}
+
+/*
+ * Expand body in place: item_reference items become the stored items, and
+ * previous_response_id puts the stored input items and the stored output
+ * items before the request's own input; the field stays (the answer echoes
+ * it). Returns 0 (nothing to do), 1 (body changed), -1 with bad (400: not a
  * string, unknown or expired id), -2 the store could not be read (bad says so).
  */
 int
@@ -78,10 +156,12 @@ gw_stored_expand(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 	const cJSON *prev = cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
 	cJSON *stored, *items, *resp, *out, *it;
 	char *json, msg[256];
-	int err = 0;
+	int err = 0, refs;
 
+	if ((refs = stored_resolve_refs(rs, body, bad)) < 0)
+		return refs;
 	if (prev == NULL || cJSON_IsNull(prev))
-		return 0;
+		return refs;
 	if (!cJSON_IsString(prev) || !gw_stored_id_ok(prev->valuestring)) {
 		stored_bad(bad, "previous_response_id",
 		    "previous_response_id: expected a response id");
@@ -117,7 +197,7 @@ gw_stored_expand(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 	cJSON_AddItemToObject(body, "input", items);
 	/* previous_response_id stays: the answer echoes it; a provider reached by
 	 * pass-through never sees it (the Responses adapter takes it out). */
-	return 0;
+	return 1;
 }
 
 /* Does the request want its response kept? OpenAI's default is yes. */

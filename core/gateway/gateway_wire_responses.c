@@ -1016,7 +1016,10 @@ item_json(const struct gw_stream *st, const struct llm_part *p, size_t i, const 
 			cJSON_AddItemToArray(a, s);
 		}
 		if (p->type == LLM_PART_REASONING) {
-			if (p->data != NULL)
+			/* Only when the provider gave one (include:
+			 * reasoning.encrypted_content): an empty one would be refused when
+			 * the client sends the item back. */
+			if (p->data != NULL && p->data[0] != '\0')
 				cJSON_AddStringToObject(o, "encrypted_content", p->data);
 		} else if (p->type == LLM_PART_REDACTED_THINKING ||
 		    (p->signature != NULL && p->signature[0] != '\0')) {
@@ -1295,6 +1298,8 @@ item_open(struct gw_stream *st, struct buf *out, const struct llm_delta *d, int 
 	if (kind == LLM_PART_TOOL_CALL) {
 		st->call_id = xstrdup(d->id != NULL ? d->id : "");
 		st->call_name = xstrdup(d->name != NULL ? d->name : "");
+	} else if (kind == LLM_PART_REASONING && d->id != NULL && *d->id != '\0') {
+		st->item_id = xstrdup(d->id); /* the provider's: added and done agree */
 	}
 	p = open_part(st);
 	it = item_json(st, &p, d->part, "in_progress");
@@ -1361,8 +1366,11 @@ gw_responses_stream_typed(struct gw_stream *st, struct buf *out, const struct ll
 		buf_puts(out, ",\"logprobs\":[]}\n\n");
 		break;
 	case LLM_DELTA_THINKING:
+		/* With an id, an OpenAI reasoning item's summary; else thinking text. */
 		if (!item_is(st, d, LLM_PART_THINKING))
-			item_open(st, out, d, LLM_PART_THINKING);
+			item_open(st, out, d,
+			    d->id != NULL && *d->id != '\0' ? LLM_PART_REASONING
+			                                    : LLM_PART_THINKING);
 		summary_part_added(st, out);
 		buf_append(&st->acc, d->text, d->len);
 		event(st, out, "response.reasoning_summary_text.delta");

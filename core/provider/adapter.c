@@ -693,6 +693,10 @@ adapter_stream_delta(struct adapter_stream *s, enum llm_delta_type type, size_t 
 	d.type = type;
 	d.part = part;
 	d.index = p->type == LLM_PART_TOOL_CALL ? p->index : 0;
+	/* A Responses reasoning item's summary names its item from the first delta,
+	 * so a client sees one id from the item's start to its end. */
+	if (p->type == LLM_PART_REASONING)
+		d.id = p->id;
 	d.text = text;
 	d.len = len;
 	adapter_stream_emit(s, &d);

@@ -448,7 +448,15 @@ llm_response_replay(const struct llm_response *r, llm_delta_cb cb, void *arg)
 			replay_one(cb, arg, LLM_DELTA_REDACTED_THINKING, i, 0, p->data);
 			break;
 		case LLM_PART_REASONING:
-			replay_one(cb, arg, LLM_DELTA_THINKING, i, 0, p->text);
+			if (p->text != NULL && *p->text != '\0') {
+				memset(&d, 0, sizeof d);
+				d.type = LLM_DELTA_THINKING;
+				d.part = i;
+				d.id = p->id;
+				d.text = p->text;
+				d.len = strlen(p->text);
+				cb(arg, &d);
+			}
 			memset(&d, 0, sizeof d);
 			d.type = LLM_DELTA_REASONING_DONE;
 			d.part = i;

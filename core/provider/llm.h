@@ -304,9 +304,10 @@ enum llm_delta_type {
 
 struct llm_delta {
 	enum llm_delta_type type;
-	size_t part;      /* index of the part in the response */
-	int index;        /* TOOL_CALL_*: the call's index among the response's tool calls */
-	const char *id;   /* TOOL_CALL_START */
+	size_t part; /* index of the part in the response */
+	int index;   /* TOOL_CALL_*: the call's index among the response's tool calls */
+	const char
+	    *id; /* TOOL_CALL_START, REASONING_DONE; THINKING on a REASONING part: its item id */
 	const char *name; /* TOOL_CALL_START */
 	const char *text; /* not NUL-terminated: len bytes */
 	size_t len;

@@ -84,7 +84,11 @@ rt_on_stream_delta(void *arg, const struct llm_delta *d)
 	struct attempt *a = arg;
 	struct rreq *q = a->q;
 
-	if ((d->len == 0 && d->type != LLM_DELTA_TOOL_CALL_START) || a->lost)
+	/* An empty delta says nothing, but for a call's start and a reasoning item's
+	 * end (which may carry no encrypted_content): they open and close items. */
+	if ((d->len == 0 && d->type != LLM_DELTA_TOOL_CALL_START &&
+	        d->type != LLM_DELTA_REASONING_DONE) ||
+	    a->lost)
 		return;
 	if (q->winner == NULL) {
 		/* The first token decides the race: the hedge (or the original) is cancelled. */

@@ -56,7 +56,8 @@ static void
 null_delta(void *arg, const struct llm_delta *d)
 {
 	(void)arg;
-	FUZZ_CHECK(d->len > 0 || d->type == LLM_DELTA_TOOL_CALL_START);
+	FUZZ_CHECK(d->len > 0 || d->type == LLM_DELTA_TOOL_CALL_START ||
+	    d->type == LLM_DELTA_REASONING_DONE);
 }
 
 /* The adapter that talks to protocol p (Ollama's own API has none). */
