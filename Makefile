@@ -17,7 +17,7 @@ WARN    := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-protot
 CFLAGS  ?= -O2 -g
 # One folder per subsystem (see each folder's README.md); headers are found by name.
 CORE_DIRS := util config provider router store gateway
-INCLUDES := $(CORE_DIRS:%=-Icore/%) -Icore/sim -Itui -Itui/cli -Itui/console
+INCLUDES := -Icore -Itui
 override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(shell pkg-config --cflags $(PKGS) ncursesw) $(INCLUDES)
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 TUILIBS := $(shell pkg-config --libs ncursesw)

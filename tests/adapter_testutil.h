@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "adapter.h"
-#include "util.h"
+#include "provider/adapter.h"
+#include "util/util.h"
 
 /* A recorded file from tests/data/recorded ($LLMDECK_TESTDATA overrides); NULL if absent. */
 char *adtest_read(const char *name, size_t *len);

@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "util/util.h"
 
 struct hreply {
 	long status; /* -1: no response */

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "drill.h"
-#include "util.h"
+#include "util/util.h"
 
 #define N_REQUESTS 320
 #define CONCURRENCY 16

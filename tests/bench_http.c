@@ -16,9 +16,9 @@
 
 #include <microhttpd.h>
 
-#include "http.h"
+#include "provider/http.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 #define TOTAL 20000
 #define WAIT_S 120

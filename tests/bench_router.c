@@ -18,15 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "histogram.h"
-#include "http.h"
-#include "router.h"
-#include "sim.h"
-#include "store.h"
+#include "config/config.h"
+#include "router/histogram.h"
+#include "provider/http.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "store/store.h"
 #include "testkit.h"
 #include "tlskit.h"
-#include "util.h"
+#include "util/util.h"
 
 static int n_seq = 5000;
 static int n_inflight = 10000;

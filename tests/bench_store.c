@@ -14,12 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "budget.h"
-#include "cache.h"
-#include "ledger.h"
-#include "store.h"
-#include "store_priv.h"
-#include "util.h"
+#include "store/budget.h"
+#include "store/cache.h"
+#include "store/ledger.h"
+#include "store/store.h"
+#include "store/store_priv.h"
+#include "util/util.h"
 
 static int
 cmp_u64(const void *a, const void *b)

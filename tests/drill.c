@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 const struct drill_phase drill_phases[] = {
     {"30% 500", "{\"error_rate\":0.3,\"error_status\":500}"},

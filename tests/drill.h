@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router.h"
+#include "router/router.h"
 #include "testkit.h"
 
 struct drill_phase {

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 #include "sim_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 size_t
 simtest_collect(char *p, size_t size, size_t n, void *arg)

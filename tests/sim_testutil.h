@@ -7,8 +7,8 @@
 
 #include <curl/curl.h>
 
-#include "sim.h"
-#include "util.h"
+#include "sim/sim.h"
+#include "util/util.h"
 
 struct cJSON;
 

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "store_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static int
 sttest_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)

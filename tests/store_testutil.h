@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* 2025-03-30 12:00:00 UTC: where a fixture's clock starts. */
 #define STTEST_NOON 1743336000000LL

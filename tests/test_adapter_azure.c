@@ -10,8 +10,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "adapter.h"
-#include "adapter_embed.h"
+#include "provider/adapter.h"
+#include "provider/adapter_embed.h"
 #include "adapter_testutil.h"
 
 static const struct adapter *A = &adapter_azure;

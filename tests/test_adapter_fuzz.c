@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
-#include "adapter_priv.h"
+#include "provider/adapter.h"
+#include "provider/adapter_priv.h"
 #include "adapter_testutil.h"
-#include "sse.h"
+#include "provider/sse.h"
 
 #define ITERATIONS 3000
 

@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "adapter_testutil.h"
 
 static const struct adapter *A = &adapter_ollama;

@@ -11,8 +11,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "adapter.h"
-#include "adapter_priv.h"
+#include "provider/adapter.h"
+#include "provider/adapter_priv.h"
 #include "adapter_testutil.h"
 
 static const struct adapter *A = &adapter_openai_responses;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router.h"
+#include "router/router.h"
 #include "testkit.h"
 
 struct fixture {

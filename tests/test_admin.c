@@ -27,14 +27,14 @@
 #include <unistd.h>
 
 #include "admin_testutil.h"
-#include "config.h"
-#include "events.h"
-#include "gateway.h"
-#include "router.h"
-#include "sim.h"
-#include "store.h"
+#include "config/config.h"
+#include "router/events.h"
+#include "gateway/gateway.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "store/store.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 struct fixture {
 	struct testkit kit;

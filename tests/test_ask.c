@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 static const char *llmdeck;
 static char dir[] = "/tmp/llmdeck-ask-XXXXXX";

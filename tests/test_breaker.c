@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "breaker.h"
+#include "router/breaker.h"
 
 /* Drive a fresh breaker (threshold 3, cooldown 1000, 1 trial) open at t. */
 static void

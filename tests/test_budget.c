@@ -19,12 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "budget.h"
-#include "ledger.h"
-#include "store.h"
-#include "store_priv.h"
+#include "store/budget.h"
+#include "store/ledger.h"
+#include "store/store.h"
+#include "store/store_priv.h"
 #include "store_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 /* 2025-03-30 12:00:00 UTC */
 #define NOON STTEST_NOON

@@ -19,14 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "budget.h"
-#include "config.h"
-#include "gateway.h"
-#include "router.h"
-#include "store.h"
+#include "store/budget.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "router/router.h"
+#include "store/store.h"
 #include "store_testutil.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 #define GATEWAYS 4
 #define CLIENTS_PER_GATEWAY 4

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
-#include "store.h"
+#include "store/cache.h"
+#include "store/store.h"
 #include "store_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static struct cache_conf
 conf(void)

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "config_limits.h"
-#include "util.h"
+#include "config/config.h"
+#include "config/config_limits.h"
+#include "util/util.h"
 
 /* Fake keys: every one contains SECRET, which must never show up in a message. */
 #define FAKE_ANTHROPIC "sk-ant-api03-SECRETSECRETSECRETSECRET-abcd"

@@ -23,7 +23,7 @@
 
 #include "testkit.h"
 #include "tmux_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 struct tm_fixture {
 	struct tmux *t;

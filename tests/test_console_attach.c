@@ -25,10 +25,10 @@
 #include <unistd.h>
 
 #include "admin_testutil.h"
-#include "sim.h"
+#include "sim/sim.h"
 #include "testkit.h"
 #include "tmux_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static struct testkit kit; /* gpt (0, openai) and claude (1, anthropic) */
 static char dir[] = "/tmp/llmdeck-attach-XXXXXX";

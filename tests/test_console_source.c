@@ -24,10 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "console_source_json.c"
-#include "console_source_remote.c"
-#include "http.h"
-#include "util.h"
+#include "console/console_source_json.c"
+#include "console/console_source_remote.c"
+#include "provider/http.h"
+#include "util/util.h"
 
 /* What `GET /admin/v1/snapshot?window=60` answered (trimmed to two providers). */
 static const char snapshot_json[] =

@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "drill.h"
-#include "router.h"
-#include "sim.h"
-#include "store.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "store/store.h"
 #include "store_testutil.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 struct fixture {
 	struct testkit kit;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
-#include "util.h"
+#include "router/events.h"
+#include "util/util.h"
 
 /* 1 if s is well-formed UTF-8 (structure only, enough for truncation). */
 static int

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "gateway_priv.h"
-#include "llm.h"
-#include "sim.h"
-#include "util.h"
+#include "config/config.h"
+#include "gateway/gateway_priv.h"
+#include "provider/llm.h"
+#include "sim/sim.h"
+#include "util/util.h"
 #include "../tui/console/theme.c"
 
 #define ROUNDS 2500

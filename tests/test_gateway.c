@@ -18,12 +18,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
-#include "gateway.h"
-#include "router.h"
-#include "sim.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "router/router.h"
+#include "sim/sim.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 struct fixture {
 	struct testkit kit;

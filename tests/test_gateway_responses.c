@@ -24,14 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
-#include "config.h"
-#include "gateway.h"
-#include "gateway_priv.h"
-#include "router.h"
-#include "sim.h"
+#include "provider/adapter.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
+#include "router/router.h"
+#include "sim/sim.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* ---- helpers ---- */
 

@@ -29,16 +29,16 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "adapter.h"
-#include "config.h"
-#include "gateway.h"
-#include "gateway_priv.h"
-#include "router.h"
-#include "sim.h"
-#include "store.h"
+#include "provider/adapter.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "store/store.h"
 #include "store_testutil.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* ---- in process: parsing ---- */
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "histogram.h"
-#include "util.h"
+#include "router/histogram.h"
+#include "util/util.h"
 
 #define HOUR_US (UINT64_C(3600) * 1000000)
 

@@ -22,9 +22,9 @@
 
 #include <microhttpd.h>
 
-#include "http.h"
+#include "provider/http.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 #define WAIT_MS 15000
 #define LARGE_LEN (3u * 1024 * 1024 + 17)

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "admin_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static char dir[] = "/tmp/llmdeck-install-XXXXXX";
 

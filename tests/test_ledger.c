@@ -18,12 +18,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "budget.h"
-#include "config.h"
-#include "ledger.h"
-#include "store.h"
+#include "store/budget.h"
+#include "config/config.h"
+#include "store/ledger.h"
+#include "store/store.h"
 #include "store_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static struct ledger_row
 row_make(const char *provider, const char *model, double cost)

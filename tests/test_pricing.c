@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm.h"
-#include "pricing.h"
+#include "provider/llm.h"
+#include "store/pricing.h"
 
 static struct model_conf
 model(double in, double out, double cached)

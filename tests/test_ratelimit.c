@@ -7,8 +7,8 @@
 
 #include <math.h>
 
-#include "ratelimit.h"
-#include "util.h"
+#include "router/ratelimit.h"
+#include "util/util.h"
 
 #define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
 

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "responses.h"
-#include "store.h"
+#include "store/responses.h"
+#include "store/store.h"
 #include "store_testutil.h"
-#include "util.h"
-#include "waiter.h"
+#include "util/util.h"
+#include "util/waiter.h"
 
 /* Put and wait for the commit; returns its rc. */
 static int

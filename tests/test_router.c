@@ -16,12 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "config_priv.h"
-#include "router.h"
-#include "sim.h"
+#include "config/config.h"
+#include "config/config_priv.h"
+#include "router/router.h"
+#include "sim/sim.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 struct fixture {
 	struct testkit kit;

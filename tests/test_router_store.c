@@ -14,14 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
-#include "config.h"
-#include "config_limits.h"
-#include "ledger.h"
-#include "router.h"
-#include "sim.h"
-#include "store.h"
-#include "util.h"
+#include "store/cache.h"
+#include "config/config.h"
+#include "config/config_limits.h"
+#include "store/ledger.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "store/store.h"
+#include "util/util.h"
 
 struct fixture {
 	char dir[64];

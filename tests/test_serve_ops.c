@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "admin_testutil.h"
-#include "sim.h"
+#include "sim/sim.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* The bound the issue sets on an override reaching every gateway. */
 #define PROPAGATION_MS 2000

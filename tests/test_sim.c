@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 #include "sim_testutil.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 static const char *ANTH_BODY =
     "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"

@@ -22,10 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 #include "sim_testutil.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* A 1x1 PNG and a 1x1 GIF. */
 #define PNG_B64 \

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "adapter_testutil.h"
-#include "sse.h"
-#include "util.h"
+#include "provider/sse.h"
+#include "util/util.h"
 
 struct events {
 	char *name[64];

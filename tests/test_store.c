@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "budget.h"
-#include "store.h"
+#include "store/budget.h"
+#include "store/store.h"
 #include "store_testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 /* The read-only test's directory is made writable again first, whatever the test left. */
 static int

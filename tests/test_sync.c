@@ -16,12 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "events.h"
-#include "router.h"
-#include "sim.h"
-#include "store.h"
+#include "router/events.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "store/store.h"
 #include "testkit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* The bound on every wait for the other router to catch up. */
 #define SYNC_WAIT_MS 2000

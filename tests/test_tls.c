@@ -16,12 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "http.h"
-#include "router.h"
-#include "sim.h"
+#include "config/config.h"
+#include "provider/http.h"
+#include "router/router.h"
+#include "sim/sim.h"
 #include "tlskit.h"
-#include "util.h"
+#include "util/util.h"
 
 struct fixture {
 	char dir[64];

@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "testkit.h"
-#include "tz.h"
-#include "util.h"
+#include "util/tz.h"
+#include "util/util.h"
 
 #define H 3600
 #define HMS (3600 * 1000LL)

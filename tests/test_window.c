@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router.h"
-#include "sim.h"
+#include "router/router.h"
+#include "sim/sim.h"
 #include "testkit.h"
-#include "util.h"
-#include "window.h"
+#include "util/util.h"
+#include "router/window.h"
 
 static void
 test_a_window_counts_only_its_seconds(void **state)

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "workq.h"
+#include "util/util.h"
+#include "util/workq.h"
 
 /* What the jobs saw, under mu. */
 struct log {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* What the library leaves to the commands (the file limit): the commands' own code. */
 #include "llmdeck.c"

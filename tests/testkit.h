@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "sim.h"
-#include "util.h"
+#include "config/config.h"
+#include "sim/sim.h"
+#include "util/util.h"
 
 #define TESTKIT_MAX_SIMS 8
 

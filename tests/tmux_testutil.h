@@ -7,7 +7,7 @@
 #ifndef LLMDECK_TMUX_TESTUTIL_H
 #define LLMDECK_TMUX_TESTUTIL_H
 
-#include "util.h"
+#include "util/util.h"
 
 /* The longest a screen is waited for. */
 #define TMUX_WAIT_MS 15000

@@ -5,8 +5,8 @@
  */
 #include "llmdeck.h"
 
-#include "ledger.h"
-#include "store.h"
+#include "store/ledger.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -4,14 +4,14 @@
  * the file is config_file.c, the environment config_env.c, the checks
  * config_check.c; all of them work on a copy and swap it in on success.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
-#include "util.h"
+#include "config/config_priv.h"
+#include "util/util.h"
 
 #define AZURE_API_VERSION "2024-10-21"
 

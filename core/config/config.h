@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config_limits.h"
+#include "config/config_limits.h"
 
 enum provider_kind {
 	PROVIDER_ANTHROPIC,

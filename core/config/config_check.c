@@ -3,7 +3,7 @@
  * names, things that look like credentials), near-miss suggestions for error
  * messages, and the cross-reference checks run once everything is loaded.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
-#include "util.h"
+#include "config/config_priv.h"
+#include "util/util.h"
 
 /* Optimal string alignment distance, case-insensitive: a transposition counts once. */
 static size_t

@@ -4,7 +4,7 @@
  * the seed's paradigm routes. Values that might be credentials are never
  * quoted in an error.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <limits.h>
 #include <math.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
-#include "util.h"
+#include "config/config_priv.h"
+#include "util/util.h"
 
 /* The seed's paradigm table. */
 static const struct {

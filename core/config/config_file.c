@@ -4,7 +4,7 @@
  * every error names the origin, the key path and the reason. Also the usual
  * load sequence (file, environment, checks) and where the file is found.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -18,9 +18,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config_limits.h"
-#include "config_priv.h"
-#include "util.h"
+#include "config/config_limits.h"
+#include "config/config_priv.h"
+#include "util/util.h"
 
 #define CONFIG_MAX_FILE (4 * 1024 * 1024)
 #define CONFIG_MAX_INT64 ((int64_t)1 << 53)

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "util.h"
+#include "config/config.h"
+#include "util/util.h"
 
 #define CONFIG_PATH_LEN 512
 #define CONFIG_MAX_SECONDS 86400.0

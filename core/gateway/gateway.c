@@ -41,11 +41,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "events.h"
-#include "gateway.h"
-#include "gateway_priv.h"
-#include "responses.h"
-#include "store.h"
+#include "router/events.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
+#include "store/responses.h"
+#include "store/store.h"
 
 /*
  * libmicrohttpd's per-connection memory: the request line and headers, a read

@@ -40,13 +40,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "budget.h"
-#include "cache.h"
-#include "config_limits.h"
-#include "events.h"
-#include "gateway.h"
-#include "gateway_priv.h"
-#include "store.h"
+#include "store/budget.h"
+#include "store/cache.h"
+#include "config/config_limits.h"
+#include "router/events.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
+#include "store/store.h"
 
 #define ADMIN_PREFIX "/admin/v1/"
 /* Events per GET /admin/v1/events, and per batch of a stream. */

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_wire.h"
+#include "gateway/gateway_wire.h"
 
 #define EMBED_INPUTS_MAX 2048
 

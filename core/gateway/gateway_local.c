@@ -28,9 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway.h"
-#include "gateway_priv.h"
-#include "store.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
+#include "store/store.h"
 
 char *
 gateway_runtime_dir(char **cause)

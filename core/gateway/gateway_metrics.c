@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "budget.h"
-#include "cache.h"
-#include "gateway.h"
-#include "gateway_priv.h"
+#include "store/budget.h"
+#include "store/cache.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
 
 static const double le_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
     0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "events.h"
-#include "gateway.h"
-#include "gateway_priv.h"
+#include "router/events.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_priv.h"
 
 enum MHD_Result
 gw_serve_health(struct gw_req *q)

@@ -22,11 +22,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "histogram.h"
-#include "llm.h"
-#include "router.h"
-#include "util.h"
+#include "config/config.h"
+#include "router/histogram.h"
+#include "provider/llm.h"
+#include "router/router.h"
+#include "util/util.h"
 
 /* The wire format a client speaks (an entry of the client API table, gw_api_ops). */
 enum gw_api {

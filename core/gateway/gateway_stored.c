@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_priv.h"
-#include "responses.h"
-#include "util.h"
+#include "gateway/gateway_priv.h"
+#include "store/responses.h"
+#include "util/util.h"
 
 static char *stored_print(cJSON *);
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_wire.h"
-#include "pricing.h"
+#include "gateway/gateway_wire.h"
+#include "store/pricing.h"
 
 /* The message echoes the client's bytes (a role, a part's type): kept to one line. */
 int

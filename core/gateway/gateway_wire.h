@@ -22,7 +22,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "gateway_priv.h"
+#include "gateway/gateway_priv.h"
 
 /* Room for a field's path in an error ("messages[3].content[1].source.media_type"). */
 #define GW_PATH 256

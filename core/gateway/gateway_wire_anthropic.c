@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_wire.h"
+#include "gateway/gateway_wire.h"
 
 /* ---- blocks ---- */
 

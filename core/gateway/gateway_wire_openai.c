@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_wire.h"
+#include "gateway/gateway_wire.h"
 
 /* ---- keys a client adds (both parsers) ---- */
 

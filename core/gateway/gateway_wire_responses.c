@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_wire.h"
+#include "gateway/gateway_wire.h"
 
 #define THINKING_PREFIX "llmdeck.v1."
 

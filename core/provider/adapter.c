@@ -3,7 +3,7 @@
  * helpers, JSON reading and the stream decoder frame (error classification and
  * retry headers are in adapter_error.c).
  */
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "http.h"
-#include "llm.h"
+#include "config/config.h"
+#include "provider/http.h"
+#include "provider/llm.h"
 
 /* A request ready for the HTTP engine. Everything owned. */
 struct adapter_http {

@@ -5,8 +5,8 @@
  * streamed (text_delta, input_json_delta, thinking_delta, signature_delta) and
  * not.
  */
-#include "adapter_priv.h"
-#include "adapter_embed.h"
+#include "provider/adapter_priv.h"
+#include "provider/adapter_embed.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * max_tokens (o-series deployments refuse it). Bodies, responses and streams
  * are OpenAI's.
  */
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -13,13 +13,13 @@
  * Ollama (docs/api.md): POST /api/embed {model, input, dimensions,
  * keep_alive, options.num_ctx} -> {embeddings: [[...]], prompt_eval_count}.
  */
-#include "adapter_embed.h"
+#include "provider/adapter_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #define AZURE_EMBED_API_VERSION "2024-10-21"
 

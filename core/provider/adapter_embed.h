@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 
 /* What a client asked to embed. */
 struct embed_request {

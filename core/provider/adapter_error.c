@@ -3,7 +3,7 @@
  * (retry-after, retry-after-ms, x-should-retry, HTTP dates), error bodies in
  * every provider's shape, and the class of a status, type, code or body.
  */
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #include <ctype.h>
 #include <errno.h>

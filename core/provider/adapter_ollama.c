@@ -7,7 +7,7 @@
  * "format". Streams are NDJSON, one object per line, the last with
  * "done": true and the token counts.
  */
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * results, response_format, reasoning: both ways, streamed and not. The body,
  * response and stream code here serves the azure adapter too.
  */
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #include <stdlib.h>
 #include <string.h>

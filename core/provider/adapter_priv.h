@@ -9,9 +9,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "adapter.h"
-#include "sse.h"
-#include "util.h"
+#include "provider/adapter.h"
+#include "provider/sse.h"
+#include "util/util.h"
 
 /* Request building. */
 void adapter_http_init(struct adapter_http *);

@@ -11,7 +11,7 @@
  * URLs and auth are the chat adapters' (adapter_base_url, adapter_azure_*);
  * errors and probes too.
  */
-#include "adapter_priv.h"
+#include "provider/adapter_priv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -23,8 +23,8 @@
 
 #include <curl/curl.h>
 
-#include "http.h"
-#include "util.h"
+#include "provider/http.h"
+#include "util/util.h"
 
 #define HTTP_DEFAULT_MAX_RESPONSE (16u * 1024 * 1024)
 #define HTTP_DEFAULT_CONNECT_MS 10000

@@ -1,5 +1,5 @@
 /* llm.c: the request/response model's constructors, copies, names and JSON form. */
-#include "llm.h"
+#include "provider/llm.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 static char *
 dupnull(const char *s)

@@ -1,10 +1,10 @@
 /* sse.c: an incremental server-sent events parser. */
-#include "sse.h"
+#include "provider/sse.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 struct sse_parser {
 	struct buf line;  /* the line being read, without its end */

@@ -7,7 +7,7 @@
  */
 #include <stdint.h>
 
-#include "breaker.h"
+#include "router/breaker.h"
 
 #define BREAKER_MAX_GROWTH 8
 

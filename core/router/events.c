@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
-#include "util.h"
+#include "router/events.h"
+#include "util/util.h"
 
 struct event_ring {
 	pthread_mutex_t lock;

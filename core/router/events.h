@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config_limits.h"
+#include "config/config_limits.h"
 
 enum event_kind {
 	EV_INFO,

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "histogram.h"
+#include "router/histogram.h"
 
 void
 hist_init(struct histogram *h)

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "ratelimit.h"
+#include "router/ratelimit.h"
 
 #define BUCKET_PERIOD_MS 60000.0
 /* Slack for floating-point error, so that waiting bucket_wait_ms() is enough. */

@@ -54,7 +54,7 @@
  * the time left while another provider could still take the request, else all
  * of it) and, for streams, silence between chunks (stream_idle_timeout_seconds).
  */
-#include "router.h"
+#include "router/router.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -63,13 +63,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "budget.h"
-#include "cache.h"
-#include "ledger.h"
-#include "pricing.h"
-#include "router_priv.h"
-#include "store.h"
-#include "workq.h"
+#include "store/budget.h"
+#include "store/cache.h"
+#include "store/ledger.h"
+#include "store/pricing.h"
+#include "router/router_priv.h"
+#include "store/store.h"
+#include "util/workq.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_STREAM_IDLE_MS 30000

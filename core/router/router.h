@@ -27,12 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter_embed.h"
-#include "breaker.h"
-#include "config.h"
-#include "events.h"
-#include "histogram.h"
-#include "llm.h"
+#include "provider/adapter_embed.h"
+#include "router/breaker.h"
+#include "config/config.h"
+#include "router/events.h"
+#include "router/histogram.h"
+#include "provider/llm.h"
 
 struct router;
 struct http_engine;

@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_limits.h"
-#include "router_priv.h"
-#include "store.h"
-#include "workq.h"
+#include "config/config_limits.h"
+#include "router/router_priv.h"
+#include "store/store.h"
+#include "util/workq.h"
 
 #define SYNC_INTERVAL_MS 250
 /* Events read from the database per query. */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pricing.h"
-#include "router_priv.h"
+#include "store/pricing.h"
+#include "router/router_priv.h"
 
 /* Attempts are listed in the order they started (a hedge may end first). */
 void

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router_priv.h"
+#include "router/router_priv.h"
 
 /* ---- embeddings ---- */
 

@@ -28,12 +28,12 @@
 
 #include <pthread.h>
 
-#include "adapter.h"
-#include "http.h"
-#include "ratelimit.h"
-#include "router.h"
-#include "util.h"
-#include "window.h"
+#include "provider/adapter.h"
+#include "provider/http.h"
+#include "router/ratelimit.h"
+#include "router/router.h"
+#include "util/util.h"
+#include "router/window.h"
 
 #define RECENT_N 64
 #define MAX_ATTEMPTS 32

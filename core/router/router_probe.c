@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router_priv.h"
+#include "router/router_priv.h"
 
 struct probe {
 	struct router *r;

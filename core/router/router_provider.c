@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pricing.h"
-#include "router_priv.h"
+#include "store/pricing.h"
+#include "router/router_priv.h"
 
 int
 rt_provider_index(struct router *r, const char *name)

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router_priv.h"
-#include "store.h"
-#include "waiter.h"
-#include "workq.h"
+#include "router/router_priv.h"
+#include "store/store.h"
+#include "util/waiter.h"
+#include "util/workq.h"
 
 struct event_job {
 	struct router *r;

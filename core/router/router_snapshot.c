@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router_priv.h"
+#include "router/router_priv.h"
 
 void
 rt_window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_t latency_us)

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "window.h"
+#include "router/window.h"
 
 /* Empty a slot and make it hold second sec. */
 static void

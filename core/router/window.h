@@ -17,9 +17,9 @@
 
 #include <stdint.h>
 
-#include "histogram.h"
-#include "llm.h"
-#include "router.h"
+#include "router/histogram.h"
+#include "provider/llm.h"
+#include "router/router.h"
 
 struct window_slot {
 	uint64_t sec; /* the second (router clock / 1000) this slot holds */

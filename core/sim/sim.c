@@ -2,7 +2,7 @@
  * sim.c: the simulated provider server: libmicrohttpd, a timer thread that
  * resumes suspended connections, fault and error injection, run-time control.
  */
-#include "sim.h"
+#include "sim/sim.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -17,9 +17,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "sim_gen.h"
-#include "sim_wire.h"
-#include "util.h"
+#include "sim/sim_gen.h"
+#include "sim/sim_wire.h"
+#include "util/util.h"
 
 #define SIM_BODY_MAX (8u * 1024 * 1024)
 #define SIM_NEVER UINT64_MAX

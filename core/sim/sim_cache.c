@@ -5,12 +5,12 @@
  * prefixes). A direct-mapped table: a collision forgets the older prefix, as a
  * real cache evicts; shared by a sim's threads under its own lock.
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "util/util.h"
 
 #define SIM_CACHE_SLOTS 16384
 

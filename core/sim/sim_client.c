@@ -4,13 +4,13 @@
  * `llmdeck sim` or another process's demo). A blocking libcurl call: run it
  * off any thread that must stay responsive.
  */
-#include "sim.h"
+#include "sim/sim.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "util/util.h"
 
 static size_t
 sim_client_discard(char *ptr, size_t size, size_t n, void *arg)

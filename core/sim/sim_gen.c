@@ -6,7 +6,7 @@
  * JSON Schemas, a JSON object, and the token counts a provider would report
  * (images, prompt-cache reads and writes, reasoning tokens, Ollama's num_ctx).
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim_wire.h"
+#include "sim/sim_wire.h"
 
 struct cJSON;
 

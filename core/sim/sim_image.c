@@ -5,7 +5,7 @@
  * a PNG or GIF header gives it: width x height / 750, Anthropic's rule; else
  * SIM_IMAGE_TOKENS).
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <string.h>
 

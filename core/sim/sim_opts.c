@@ -1,5 +1,5 @@
 /* sim_opts.c: the simulated providers' options from command-line flags and a JSON file. */
-#include "sim.h"
+#include "sim/sim.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* HOST:PORT or [V6]:PORT into opts. */
 static int

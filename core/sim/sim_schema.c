@@ -5,7 +5,7 @@
  * arrays built the same way). Deterministic; bounded in depth and size so that a
  * hostile schema cannot make it loop or grow without end.
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

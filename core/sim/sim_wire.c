@@ -1,6 +1,6 @@
 /* sim_wire.c: what the simulated providers say when they answer: bodies, headers, streams.
  * Refusals (errors of every kind) are sim_wire_error.c. */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim.h"
-#include "util.h"
+#include "sim/sim.h"
+#include "util/util.h"
 
 enum sim_endpoint {
 	SIM_EP_NONE,           /* 404 */

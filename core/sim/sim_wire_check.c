@@ -7,7 +7,7 @@
  * and json_object mode. Messages are the providers' own, from their error
  * bodies as clients report them.
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

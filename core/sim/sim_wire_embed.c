@@ -7,7 +7,7 @@
  * openai client asks for by default) is little-endian float32, and usage counts
  * the inputs' tokens.
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -4,7 +4,7 @@
  * 404s, the 4xx for a generation request they would reject, and the error event
  * in the middle of a stream.
  */
-#include "sim_wire.h"
+#include "sim/sim_wire.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

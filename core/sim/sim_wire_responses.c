@@ -11,7 +11,7 @@
  * (checked by a keyed hash of its id), or none. Built-in tools (web_search...)
  * are accepted, echoed and never called.
  */
-#include "sim_gen.h"
+#include "sim/sim_gen.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -48,7 +48,7 @@
  * BEGIN, and after COMMIT only if a row failed), so a reserver holding
  * lease->mu while it waits for the write lock never waits for the writer.
  */
-#include "budget.h"
+#include "store/budget.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,8 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store_priv.h"
-#include "util.h"
+#include "store/store_priv.h"
+#include "util/util.h"
 
 #define BUDGET_DEFAULT_THRESHOLD 0.8
 /* A lease is sized for this many seconds of the handle's recent spend ... */

@@ -1,14 +1,14 @@
 /* cache.c: the response cache's rules: which requests may be cached and their
  * canonical keys. Storage (lookups, writes, counters) is cache_store.c. */
-#include "cache.h"
+#include "store/cache.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_priv.h"
-#include "util.h"
+#include "store/store_priv.h"
+#include "util/util.h"
 
 int
 cache_eligible(const struct cache_conf *c, const struct llm_request *r)

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
-#include "store_priv.h"
-#include "util.h"
-#include "waiter.h"
-#include "workq.h"
+#include "store/cache.h"
+#include "store/store_priv.h"
+#include "util/util.h"
+#include "util/waiter.h"
+#include "util/workq.h"
 
 /* One queued change: a lookup's bookkeeping or an answer to store. */
 struct cache_job {

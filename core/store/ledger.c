@@ -2,16 +2,16 @@
  * ledger.c: the ledger rows: the group commit on the store's writer thread,
  * recording (asynchronous and blocking), aggregates.
  */
-#include "ledger.h"
+#include "store/ledger.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_priv.h"
-#include "util.h"
-#include "waiter.h"
-#include "workq.h"
+#include "store/store_priv.h"
+#include "util/util.h"
+#include "util/waiter.h"
+#include "util/workq.h"
 
 /* A row on its way to the writer. */
 struct ledger_job {

@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-#include "config.h"
-#include "llm.h"
+#include "config/config.h"
+#include "provider/llm.h"
 
 struct store;
 

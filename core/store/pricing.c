@@ -1,5 +1,5 @@
 /* pricing.c: cost from usage, and the upper bound reserved before dispatch. */
-#include "pricing.h"
+#include "store/pricing.h"
 
 #include <string.h>
 

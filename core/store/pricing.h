@@ -7,8 +7,8 @@
 #ifndef LLMDECK_PRICING_H
 #define LLMDECK_PRICING_H
 
-#include "config.h"
-#include "llm.h"
+#include "config/config.h"
+#include "provider/llm.h"
 
 /*
  * The cost in USD of usage on model. usage->input_tokens counts all input

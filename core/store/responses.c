@@ -5,16 +5,16 @@
  * RESP_STORE_MEMORY_MAX). Expired entries are never returned; the writer
  * deletes them as it stores new ones.
  */
-#include "responses.h"
+#include "store/responses.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_priv.h"
-#include "util.h"
-#include "workq.h"
+#include "store/store_priv.h"
+#include "util/util.h"
+#include "util/workq.h"
 
 /* In memory: under mu. */
 struct resp_mem {

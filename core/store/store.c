@@ -20,7 +20,7 @@
  * also survives a power loss, unless the config relaxes it to NORMAL
  * ("ledger.durability", ledger_set_durability).
  */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -33,10 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store_priv.h"
-#include "tz.h"
-#include "util.h"
-#include "workq.h"
+#include "store/store_priv.h"
+#include "util/tz.h"
+#include "util/util.h"
+#include "util/workq.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
 

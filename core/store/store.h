@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config_limits.h"
+#include "config/config_limits.h"
 
 struct store;
 

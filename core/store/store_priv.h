@@ -7,9 +7,9 @@
 
 #include <sqlite3.h>
 
-#include "budget.h"
-#include "ledger.h"
-#include "store.h"
+#include "store/budget.h"
+#include "store/ledger.h"
+#include "store/store.h"
 
 /* The caller-thread connection, locked; every store_lock needs its store_unlock. */
 sqlite3 *store_lock(struct store *);

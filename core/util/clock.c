@@ -1,7 +1,7 @@
 /* clock.c: monotonic and wall clocks (util.h); time zones are tz.c. */
 #include <time.h>
 
-#include "util.h"
+#include "util/util.h"
 
 uint64_t
 clock_mono_us(void)

@@ -1,5 +1,5 @@
 /* rng.c: a seeded xoshiro256** generator, splitmix64 to seed it (util.h). */
-#include "util.h"
+#include "util/util.h"
 
 static uint64_t
 splitmix64(uint64_t *x)

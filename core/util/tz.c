@@ -5,7 +5,7 @@
  * immutable: any thread may ask. The C library's way (set $TZ, then localtime
  * and mktime) changes process-wide state, which the library must never do.
  */
-#include "tz.h"
+#include "util/tz.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "util/util.h"
 
 #define TZ_MAX_FILE (256 * 1024)
 #define TZ_MAX_NAME 128

@@ -3,7 +3,7 @@
  * the file limit. Buffers are buf.c, clocks clock.c, the generator rng.c, time
  * zones tz.c, the work queue workq.c; util.h declares the first four.
  */
-#include "util.h"
+#include "util/util.h"
 
 #include <ctype.h>
 #include <errno.h>

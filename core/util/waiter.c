@@ -1,5 +1,5 @@
 /* waiter.c: a one-shot rendezvous (see waiter.h). */
-#include "waiter.h"
+#include "util/waiter.h"
 
 void
 waiter_init(struct waiter *w)

@@ -2,14 +2,14 @@
  * workq.c: one worker thread and a FIFO of jobs under one mutex; the worker
  * sleeps on a condition variable while the queue is empty. See workq.h.
  */
-#include "workq.h"
+#include "util/workq.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-#include "waiter.h"
+#include "util/util.h"
+#include "util/waiter.h"
 
 struct workq_job {
 	struct workq_job *next;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "fuzz.h"
-#include "util.h"
+#include "util/util.h"
 
 #define ORIGIN "fuzz.json"
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "fuzz.h"
-#include "http.h"
-#include "util.h"
+#include "provider/http.h"
+#include "util/util.h"
 
 static const struct adapter *const adapters[] = {
     &adapter_anthropic, &adapter_openai, &adapter_azure};

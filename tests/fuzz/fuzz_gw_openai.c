@@ -1,6 +1,6 @@
 /* fuzz_gw_openai.c: the gateway's OpenAI Chat Completions request parser (see gateway_check.c). */
 #include "fuzz.h"
-#include "gateway_priv.h"
+#include "gateway/gateway_priv.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,9 +7,9 @@
  */
 #include <string.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "fuzz.h"
-#include "util.h"
+#include "util/util.h"
 
 static const struct adapter *const adapters[] = {
     &adapter_anthropic, &adapter_openai, &adapter_azure};

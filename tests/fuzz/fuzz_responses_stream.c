@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "fuzz.h"
-#include "util.h"
+#include "util/util.h"
 
 struct outcome {
 	int feed_rc, finish_rc;

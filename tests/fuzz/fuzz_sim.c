@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "fuzz.h"
-#include "sim.h"
-#include "sim_wire.h"
-#include "util.h"
+#include "sim/sim.h"
+#include "sim/sim_wire.h"
+#include "util/util.h"
 
 /* What sim_route() in sim.c makes of the URLs each protocol serves. */
 static const struct {

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "sse.h"
-#include "util.h"
+#include "provider/sse.h"
+#include "util/util.h"
 
 struct events {
 	struct buf log; /* name, NUL, 8-byte length, data: per event */

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "fuzz.h"
-#include "util.h"
+#include "util/util.h"
 
 static const struct adapter *const adapters[] = {
     &adapter_anthropic, &adapter_openai, &adapter_azure};

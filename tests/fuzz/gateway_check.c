@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "provider/adapter.h"
 #include "fuzz.h"
-#include "gateway_priv.h"
+#include "gateway/gateway_priv.h"
 
 static const struct {
 	enum provider_kind kind;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "util.h"
+#include "util/util.h"
 
 static int
 ends_with(const char *s, const char *suffix)

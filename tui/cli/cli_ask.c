@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "llmdeck.h"
-#include "router.h"
-#include "store.h"
-#include "util.h"
+#include "router/router.h"
+#include "store/store.h"
+#include "util/util.h"
 
 static void
 ask_usage(FILE *f)

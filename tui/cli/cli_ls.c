@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "llmdeck.h"
-#include "gateway.h"
-#include "util.h"
+#include "gateway/gateway.h"
+#include "util/util.h"
 
 static void
 ls_usage(FILE *f)

@@ -30,13 +30,13 @@
 #include <time.h>
 
 #include "llmdeck.h"
-#include "config.h"
-#include "events.h"
-#include "gateway.h"
-#include "http.h"
-#include "router.h"
-#include "store.h"
-#include "util.h"
+#include "config/config.h"
+#include "router/events.h"
+#include "gateway/gateway.h"
+#include "provider/http.h"
+#include "router/router.h"
+#include "store/store.h"
+#include "util/util.h"
 
 #define SERVE_DRAIN_DEFAULT 30
 

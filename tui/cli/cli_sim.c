@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "llmdeck.h"
-#include "sim.h"
-#include "util.h"
+#include "sim/sim.h"
+#include "util/util.h"
 
 static void
 sim_usage(FILE *f)

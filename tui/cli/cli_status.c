@@ -11,13 +11,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "budget.h"
-#include "cache.h"
-#include "config.h"
-#include "ledger.h"
+#include "store/budget.h"
+#include "store/cache.h"
+#include "config/config.h"
+#include "store/ledger.h"
 #include "llmdeck.h"
-#include "store.h"
-#include "util.h"
+#include "store/store.h"
+#include "util/util.h"
 
 #define STATUS_EVENTS 20
 

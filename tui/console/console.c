@@ -6,8 +6,8 @@
  * attach` reaches) every refresh period, takes what they sent back whenever
  * it is woken, and redraws only when what is shown changed.
  */
-#include "console.h"
-#include "gateway.h"
+#include "console/console.h"
+#include "gateway/gateway.h"
 
 #include <curl/curl.h>
 #include <curses.h>
@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "llmdeck.h"
-#include "http.h"
-#include "store.h"
-#include "util.h"
+#include "provider/http.h"
+#include "store/store.h"
+#include "util/util.h"
 
 static void
 console_usage(FILE *f)

@@ -12,13 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "budget.h"
-#include "cache.h"
-#include "config.h"
-#include "events.h"
-#include "console_source.h"
-#include "router.h"
-#include "theme.h"
+#include "store/budget.h"
+#include "store/cache.h"
+#include "config/config.h"
+#include "router/events.h"
+#include "console/console_source.h"
+#include "router/router.h"
+#include "console/theme.h"
 
 struct store;
 struct gateway;

@@ -7,7 +7,7 @@
  * goes to the process through the API; a process that stops answering stays
  * on screen, marked, and is retried with backoff.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "llmdeck.h"
-#include "gateway.h"
-#include "util.h"
+#include "gateway/gateway.h"
+#include "util/util.h"
 
 static void
 attach_usage(FILE *f)

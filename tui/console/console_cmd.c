@@ -3,7 +3,7 @@
  * Tab completion, confirmations, --readonly refusals and the "?" help overlay
  * are all driven by console_cmds[]; help text lives only here.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curses.h>
 #include <errno.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "config_limits.h"
-#include "util.h"
+#include "config/config_limits.h"
+#include "util/util.h"
 
 #define MAX_ARGS 8
 

@@ -5,7 +5,7 @@
  * none (NO_COLOR, --no-color, a terminal without colours): then attributes
  * carry the meaning and a style that relied on its background is reversed.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curses.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * self-hosted Llama on Ollama) with their own latency spreads, a config built
  * for them in code, and a steady synthetic load from a thread of its own.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "sim.h"
-#include "util.h"
+#include "sim/sim.h"
+#include "util/util.h"
 
 #define DEMO_MAX_IN_FLIGHT 200
 

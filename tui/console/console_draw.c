@@ -6,7 +6,7 @@
  * command line, the help overlay built from the command table and the
  * glossary, and the line that says a link to an attached process is down.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curses.h>
 #include <stdarg.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <wchar.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* Display width of a UTF-8 string. */
 int

@@ -4,16 +4,16 @@
  * queue so a slow or dead sim never freezes the screen, and the outcome comes
  * back to the UI thread through a done list and the console's wake-up pipe.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
-#include "util.h"
-#include "workq.h"
+#include "sim/sim.h"
+#include "util/util.h"
+#include "util/workq.h"
 
 static const struct {
 	const char *name;

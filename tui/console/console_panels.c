@@ -4,7 +4,7 @@
  * marks, totals since start apart), its traffic and errors per second as
  * sparklines, its last health probe; and its process's budget and cache.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curses.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* The histogram's buckets folded onto ncol columns of a log scale from lo over span;
  * returns the largest column. */

@@ -4,7 +4,7 @@
  * router's delta and done callbacks run on the engine thread, append to a
  * buffer under a mutex and wake the UI thread through the console's pipe.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curses.h>
 #include <limits.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "util.h"
+#include "util/util.h"
 
 const char *const prompt_keys_help =
     "Prompt: Enter new line, Ctrl-D or Alt-Enter send, Ctrl-X cancel, "

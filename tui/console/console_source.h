@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "events.h"
-#include "router.h"
+#include "router/events.h"
+#include "router/router.h"
 
 struct http_engine;
 struct router;

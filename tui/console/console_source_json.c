@@ -6,14 +6,14 @@
  * body that is not a JSON object, or a snapshot without providers, is refused.
  * No I/O and no curses: tests/test_console_source.c runs it on recorded bodies.
  */
-#include "console_source.h"
+#include "console/console_source.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* The most providers a snapshot may list (more is refused as broken). */
 #define SOURCE_MAX_PROVIDERS 1024

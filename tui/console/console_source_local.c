@@ -5,19 +5,19 @@
  * operator calls and the cache flush, done at once, their outcome queued for
  * results like a remote source's. Everything runs on the UI thread.
  */
-#include "console_source.h"
+#include "console/console_source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "budget.h"
-#include "cache.h"
+#include "store/budget.h"
+#include "store/cache.h"
 #include "llmdeck.h"
-#include "config.h"
-#include "store.h"
-#include "util.h"
+#include "config/config.h"
+#include "store/store.h"
+#include "util/util.h"
 
 #define LOCAL_RESULTS 16
 #define LOCAL_STORE_MS 2000

@@ -14,7 +14,7 @@
  * Lock order: the source's mu is never held while calling into the engine
  * (http_submit takes the engine's lock, and on_done runs under neither).
  */
-#include "console_source.h"
+#include "console/console_source.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "util.h"
+#include "provider/http.h"
+#include "util/util.h"
 
 #define REMOTE_RESULTS 32
 #define REMOTE_EVENTS_MAX 1024

@@ -6,13 +6,13 @@
  * requests per second (errors in their colour) on terminals wide enough. The
  * columns' table holds their help too: the "?" glossary is drawn from it.
  */
-#include "console.h"
+#include "console/console.h"
 
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 enum col_id {
 	COL_INST,

@@ -1,5 +1,5 @@
 /* theme.c: theme files: parsing, lookup, and colour depth downgrade. */
-#include "theme.h"
+#include "console/theme.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "util/util.h"
 
 static const char *const color_names[TC__COUNT] = {
     [TC_NORMAL] = "normal",
