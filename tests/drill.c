@@ -50,11 +50,13 @@ struct drill_req {
 };
 
 static void
-on_delta(void *arg, const char *text, size_t len)
+on_delta(void *arg, const struct llm_delta *d)
 {
 	struct drill_req *q = arg;
 
-	buf_append(&q->text, text, len);
+	if (d->type != LLM_DELTA_TEXT)
+		return;
+	buf_append(&q->text, d->text, d->len);
 }
 
 static void

@@ -223,7 +223,7 @@ test_typed_deltas(void **state)
 	buf_puts(&t.text, "");
 	request(&req);
 	req.stream = 1;
-	router_submit_typed(f->r, &req, on_typed, on_done, &t);
+	router_submit(f->r, &req, on_typed, on_done, &t);
 	llm_request_free(&req);
 	pthread_mutex_lock(&t.mu);
 	while (t.res == NULL)

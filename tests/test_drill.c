@@ -223,12 +223,12 @@ struct waiter {
 };
 
 static void
-w_delta(void *arg, const char *text, size_t len)
+w_delta(void *arg, const struct llm_delta *d)
 {
 	struct waiter *w = arg;
 
-	(void)text;
-	(void)len;
+	if (d->type != LLM_DELTA_TEXT)
+		return;
 	pthread_mutex_lock(&w->mu);
 	if (w->deltas++ == 0 && w->cancel_id != 0)
 		router_cancel(w->r, w->cancel_id);

@@ -660,11 +660,13 @@ struct deltas {
 };
 
 static void
-collect(void *arg, const char *text, size_t len)
+collect(void *arg, const struct llm_delta *delta)
 {
 	struct deltas *d = arg;
 
-	buf_append(&d->text, text, len);
+	if (delta->type != LLM_DELTA_TEXT)
+		return;
+	buf_append(&d->text, delta->text, delta->len);
 	d->n++;
 }
 

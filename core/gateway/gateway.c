@@ -672,7 +672,7 @@ serve_llm(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 
-	rid = router_submit_typed(q->gr->router, &req, q->stream ? on_delta : NULL, on_done, q);
+	rid = router_submit(q->gr->router, &req, q->stream ? on_delta : NULL, on_done, q);
 	llm_request_free(&req);
 
 	pthread_mutex_lock(&gw->mu);

@@ -87,8 +87,6 @@ static int attempt_start(struct rreq *, int idx, int hedge);
 static void
 rreq_replay(struct rreq *q)
 {
-	if (q->delta != NULL && q->acc.content != NULL && *q->acc.content != '\0')
-		q->delta(q->arg, q->acc.content, strlen(q->acc.content));
 	if (q->typed != NULL)
 		llm_response_replay(&q->acc, q->typed, q->arg);
 }
@@ -1127,8 +1125,8 @@ rreq_start(void *arg)
 }
 
 static uint64_t
-router_submit_with(struct router *r, const struct llm_request *req, router_delta_cb delta,
-    llm_delta_cb typed, router_done_cb done, void *arg, const struct router_op_request *op)
+router_submit_with(struct router *r, const struct llm_request *req, llm_delta_cb typed,
+    router_done_cb done, void *arg, const struct router_op_request *op)
 {
 	struct rreq *q = xcalloc(1, sizeof *q);
 	double deadline;
@@ -1143,7 +1141,6 @@ router_submit_with(struct router *r, const struct llm_request *req, router_delta
 		q->embed.user = op->embed.user != NULL ? xstrdup(op->embed.user) : NULL;
 		q->n_inputs = op->n_inputs;
 	}
-	q->delta = delta;
 	q->typed = typed;
 	q->done = done;
 	q->arg = arg;
@@ -1189,24 +1186,17 @@ router_submit_with(struct router *r, const struct llm_request *req, router_delta
 }
 
 uint64_t
-router_submit(struct router *r, const struct llm_request *req, router_delta_cb delta,
+router_submit(struct router *r, const struct llm_request *req, llm_delta_cb deltas,
     router_done_cb done, void *arg)
 {
-	return router_submit_with(r, req, delta, NULL, done, arg, NULL);
-}
-
-uint64_t
-router_submit_typed(struct router *r, const struct llm_request *req, llm_delta_cb typed,
-    router_done_cb done, void *arg)
-{
-	return router_submit_with(r, req, NULL, typed, done, arg, NULL);
+	return router_submit_with(r, req, deltas, done, arg, NULL);
 }
 
 uint64_t
 router_submit_op(struct router *r, const struct router_op_request *op, router_done_cb done,
     void *arg)
 {
-	return router_submit_with(r, op->req, NULL, NULL, done, arg, op);
+	return router_submit_with(r, op->req, NULL, done, arg, op);
 }
 
 struct cancel_msg {

@@ -79,8 +79,6 @@ struct router_result {
 };
 void router_result_free(struct router_result *);
 
-/* Text deltas of a streamed request, in order (on the engine thread). */
-typedef void (*router_delta_cb)(void *arg, const char *text, size_t len);
 /* Exactly once per submitted request; the callee owns res (router_result_free). */
 typedef void (*router_done_cb)(void *arg, struct router_result *res);
 
@@ -101,9 +99,12 @@ struct router_opts {
 struct router *router_new(const struct config *, const struct router_opts *, char **cause);
 void router_free(struct router *);
 
-/* Submit a request (copied). done is always called exactly once. Returns the
- * request's id (> 0) for router_cancel(). */
-uint64_t router_submit(struct router *, const struct llm_request *, router_delta_cb delta,
+/* Submit a request (copied). deltas (NULL: none) gets a streamed request's typed
+ * deltas (text, thinking, tool calls: llm.h) on the engine thread; a whole
+ * answer to a streamed request (cached, or not streamed by the provider) comes
+ * as the deltas a stream of it would have given. done is always called exactly
+ * once. Returns the request's id (> 0) for router_cancel(). */
+uint64_t router_submit(struct router *, const struct llm_request *, llm_delta_cb deltas,
     router_done_cb done, void *arg);
 /* The caller is gone: abort the request's transfers at once; done still comes,
  * with LLM_ERR_CANCELLED, and the ledger row says "cancelled" with the usage
@@ -123,13 +124,10 @@ struct router_op_request {
  * may be cancelled with router_cancel. Returns its id. */
 uint64_t
 router_submit_op(struct router *, const struct router_op_request *, router_done_cb done, void *arg);
-/* The same with typed deltas (text, thinking, tool calls: llm.h) instead of text
- * ones, for callers that carry tool calls (the gateway). Same threads. */
-uint64_t router_submit_typed(struct router *, const struct llm_request *, llm_delta_cb deltas,
-    router_done_cb done, void *arg);
+
 /* Blocking wrapper over router_submit. Fills out (free with router_result_free).
  * Returns 0 if answered, -1 otherwise. */
-int router_generate(struct router *, const struct llm_request *, router_delta_cb delta, void *arg,
+int router_generate(struct router *, const struct llm_request *, llm_delta_cb deltas, void *arg,
     struct router_result *out);
 
 /* Operator states, on top of the breaker. */

@@ -105,8 +105,6 @@ rt_on_stream_delta(void *arg, const struct llm_delta *d)
 		return;
 	a->delivered_bytes += d->len;
 	q->delivered = 1;
-	if (q->delta != NULL && d->type == LLM_DELTA_TEXT)
-		q->delta(q->arg, d->text, d->len);
 	if (q->typed != NULL)
 		q->typed(q->arg, d);
 }

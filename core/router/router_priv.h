@@ -189,8 +189,7 @@ struct rreq {
 	size_t n_inputs;
 	struct embed_response embed_resp; /* the winner's op answer */
 	int64_t counted_tokens;
-	router_delta_cb delta; /* text deltas, or NULL */
-	llm_delta_cb typed;    /* every typed delta, or NULL */
+	llm_delta_cb typed; /* every typed delta, or NULL */
 	router_done_cb done;
 	void *arg;
 	struct router_result *res; /* made at finish: nothing to hold while waiting */

@@ -164,17 +164,17 @@ router_free(struct router *r)
 
 struct sync_wait {
 	struct waiter w;
-	router_delta_cb delta;
+	llm_delta_cb deltas;
 	void *arg;
 };
 
 static void
-sync_delta(void *arg, const char *text, size_t len)
+sync_delta(void *arg, const struct llm_delta *d)
 {
 	struct sync_wait *w = arg;
 
-	if (w->delta != NULL)
-		w->delta(w->arg, text, len);
+	if (w->deltas != NULL)
+		w->deltas(w->arg, d);
 }
 
 static void
@@ -186,16 +186,16 @@ sync_done(void *arg, struct router_result *res)
 }
 
 int
-router_generate(struct router *r, const struct llm_request *req, router_delta_cb delta, void *arg,
+router_generate(struct router *r, const struct llm_request *req, llm_delta_cb deltas, void *arg,
     struct router_result *out)
 {
 	struct sync_wait s;
 	struct router_result *res;
 
 	waiter_init(&s.w);
-	s.delta = delta;
+	s.deltas = deltas;
 	s.arg = arg;
-	router_submit(r, req, sync_delta, sync_done, &s);
+	router_submit(r, req, deltas != NULL ? sync_delta : NULL, sync_done, &s);
 	waiter_wait(&s.w);
 	res = s.w.ptr;
 	*out = *res;

@@ -47,10 +47,12 @@ read_stdin(void)
 }
 
 static void
-print_delta(void *arg, const char *text, size_t len)
+print_delta(void *arg, const struct llm_delta *d)
 {
 	(void)arg;
-	fwrite(text, 1, len, stdout);
+	if (d->type != LLM_DELTA_TEXT)
+		return;
+	fwrite(d->text, 1, d->len, stdout);
 	fflush(stdout);
 }
 

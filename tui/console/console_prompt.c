@@ -120,14 +120,16 @@ prompt_open(struct console *c)
 
 /* Engine thread: a piece of the answer. */
 static void
-prompt_delta(void *arg, const char *text, size_t len)
+prompt_delta(void *arg, const struct llm_delta *d)
 {
 	struct prompt_req *pr = arg;
 	struct prompt *p = pr->p;
 
+	if (d->type != LLM_DELTA_TEXT)
+		return;
 	pthread_mutex_lock(&p->mu);
 	if (pr->gen == p->gen) {
-		buf_append(&p->answer, text, len);
+		buf_append(&p->answer, d->text, d->len);
 		p->changed = 1;
 	}
 	pthread_mutex_unlock(&p->mu);
