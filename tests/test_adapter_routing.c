@@ -3,7 +3,7 @@
  * them, over loopback against simulated providers: a provider that cannot
  * honour a field of the request is skipped and the skip is in the result's
  * attempts; when none can, the request fails as a bad request naming the
- * field; typed deltas reach router_submit_typed's callback.
+ * field; typed deltas reach router_submit's callback.
  */
 #include <stdarg.h>
 #include <stddef.h>

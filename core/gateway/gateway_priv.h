@@ -163,7 +163,7 @@ char *gw_anthropic_answer(const struct router_result *, const char *id, const ch
 char *gw_responses_answer(const struct router_result *, const struct gw_stream *);
 
 /* Stream events appended to out (the first call opens the stream): one typed delta
- * (router_submit_typed's). */
+ * (router_submit's). */
 void gw_stream_typed(struct gw_stream *, struct buf *out, const struct llm_delta *);
 /* The end: a whole answer's deltas first if none went out, then the stop, usage and end. */
 void gw_stream_close(struct gw_stream *, struct buf *out, const struct router_result *);
