@@ -6,7 +6,7 @@
 # make bench      benchmarks; they print numbers, nothing asserts on time
 # make run        the console on simulated providers (demo)
 # make screenshots  PNGs of the console into screenshots/
-# make check-layers  fails on an include a folder's README does not allow
+# make check-layers  fails on an include a folder's README does not allow, or a file it does not name
 # make fuzz       libFuzzer harnesses (clang) into build-fuzz/, each run FUZZ_SECONDS (10)
 
 CC      ?= cc

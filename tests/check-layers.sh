@@ -5,6 +5,7 @@
 #   May call: `util`, `config`, `provider/llm.h`, `router`.
 # A folder token allows every header of that folder; folder/header.h just that one.
 # Includes may be written "router/router.h" or, resolved by file name, "router.h".
+# Every .c and .h must also be named in its folder's README.
 # Prints each call the README does not allow, as file:line, and exits 1 if any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,12 @@ for d in $dirs; do
 	fi
 	for f in "$d"/*.c "$d"/*.h; do
 		[ -e "$f" ] || continue
+		# Every file is named in its folder's README ("x.c", or "x.h/.c" for a pair).
+		b="$(basename "$f")"
+		if ! grep -qF -e "$b" -e "${b%.*}.h/.c" "$readme"; then
+			echo "$f: not named in $readme (say what it holds)"
+			bad=1
+		fi
 		while IFS=: read -r line inc; do
 			inc="${inc#*\"}"
 			inc="${inc%%\"*}"

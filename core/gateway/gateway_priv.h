@@ -341,6 +341,17 @@ struct gw_router *gw_router_get(struct gateway *);
 void gw_router_put(struct gateway *, struct gw_router *);
 /* Queue a whole response (takes body, malloc'd). */
 enum MHD_Result gw_reply(struct gw_req *, int status, const char *ctype, char *body);
+/* gateway_reply.c: a whole answer with its result's x-llmdeck-* headers (res may be
+ * NULL), retry-after (-1: none) and x-should-retry: false (no_retry); takes body. */
+enum MHD_Result gw_reply_result(struct gw_req *, int status, const char *ctype, char *body,
+    const struct router_result *res, long retry_after_s, int no_retry);
+/* An error in the client API's shape (res may be NULL). */
+enum MHD_Result gw_reply_error(struct gw_req *, int status, enum llm_errclass, const char *message,
+    const char *param, const struct router_result *res);
+/* The SSE response whose reader hands out q->out as the router appends to it. */
+enum MHD_Result gw_reply_stream(struct gw_req *);
+/* An embeddings or count_tokens answer, with its headers. */
+enum MHD_Result gw_reply_answer(struct gw_req *, struct gw_answer *);
 /* Suspend until woken (-1 if the gateway is stopping), and wake; gw->mu held. */
 int gw_req_sleep(struct gw_req *);
 void gw_req_wake(struct gw_req *);
