@@ -37,6 +37,7 @@
 #include "sim/sim.h"
 #include "store/store.h"
 #include "store_testutil.h"
+#include "admin_testutil.h"
 #include "testkit.h"
 #include "util/util.h"
 
@@ -872,37 +873,6 @@ post(struct fixture *f, const char *path, const char *body, struct reply *r)
 	curl_slist_free_all(h);
 	buf_append(&r->body, "", 0);
 	r->json = cJSON_Parse(r->body.data);
-}
-
-/* The value at a dotted path ("choices.0.message.tool_calls.0.id"), or NULL. */
-static const cJSON *
-jget(const cJSON *o, const char *path)
-{
-	char key[64];
-
-	while (o != NULL && *path != '\0') {
-		size_t n = strcspn(path, ".");
-
-		snprintf(key, sizeof key, "%.*s", (int)n, path);
-		o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key))
-		                                   : cJSON_GetObjectItemCaseSensitive(o, key);
-		path += n + (path[n] == '.');
-	}
-	return o;
-}
-
-static const char *
-jstr(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
-static double
-jnum(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsNumber(o) ? o->valuedouble : -1;
 }
 
 static int

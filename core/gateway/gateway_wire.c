@@ -259,6 +259,34 @@ gw_parse_top_p(struct gw_parse *p, const cJSON *v)
 	return 0;
 }
 
+int
+gw_parse_user(struct gw_parse *p, const cJSON *v)
+{
+	const char *s = NULL;
+
+	if (gw_want_string(p, v, "user", &s) != 0)
+		return -1;
+	p->req->user = xstrdup(s);
+	return 0;
+}
+
+int
+gw_parse_metadata(struct gw_parse *p, const cJSON *v)
+{
+	const cJSON *e;
+
+	if (gw_want_object(p, v, "metadata") != 0)
+		return -1;
+	cJSON_ArrayForEach(e, v)
+	{
+		if (!cJSON_IsString(e))
+			return gw_bad_set(p->bad, "metadata", "metadata.%s: expected a string",
+			    e->string != NULL ? e->string : "");
+	}
+	p->req->metadata = gw_json_text(v);
+	return 0;
+}
+
 void
 gw_passthrough(struct gw_parse *p, const char *key, const cJSON *v)
 {

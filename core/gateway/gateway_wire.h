@@ -119,6 +119,10 @@ void gw_system_append(struct llm_request *, const char *text);
 /* temperature in [0, hi], top_p in [0, 1]. */
 int gw_parse_temperature(struct gw_parse *, const cJSON *, double hi);
 int gw_parse_top_p(struct gw_parse *, const cJSON *);
+/* OpenAI's user (a string) and metadata (an object of strings), Chat Completions' and
+ * Responses' alike. */
+int gw_parse_user(struct gw_parse *, const cJSON *);
+int gw_parse_metadata(struct gw_parse *, const cJSON *);
 
 /* Usage as each API counts it (llm.h's input_tokens includes cached and written tokens). */
 void gw_usage_openai(struct buf *out, const struct llm_usage *);

@@ -784,34 +784,6 @@ f_top_p(struct gw_parse *p, const cJSON *v)
 }
 
 static int
-f_metadata(struct gw_parse *p, const cJSON *v)
-{
-	const cJSON *e;
-
-	if (gw_want_object(p, v, "metadata") != 0)
-		return -1;
-	cJSON_ArrayForEach(e, v)
-	{
-		if (!cJSON_IsString(e))
-			return gw_bad_set(p->bad, "metadata", "metadata.%s: expected a string",
-			    e->string != NULL ? e->string : "");
-	}
-	p->req->metadata = gw_json_text(v);
-	return 0;
-}
-
-static int
-f_user(struct gw_parse *p, const cJSON *v)
-{
-	const char *s;
-
-	if (gw_want_string(p, v, "user", &s) != 0)
-		return -1;
-	p->req->user = xstrdup(s);
-	return 0;
-}
-
-static int
 f_stream(struct gw_parse *p, const cJSON *v)
 {
 	return gw_want_bool(p, v, "stream", &p->req->stream);
@@ -848,8 +820,8 @@ static const struct gw_field responses_fields[] = {
     {"max_output_tokens", f_max_output_tokens},
     {"temperature", f_temperature},
     {"top_p", f_top_p},
-    {"metadata", f_metadata},
-    {"user", f_user},
+    {"metadata", gw_parse_metadata},
+    {"user", gw_parse_user},
     {"stream", f_stream},
     {"previous_response_id", f_previous_response_id},
     {"include", f_dropped},
