@@ -260,6 +260,21 @@ gw_parse_top_p(struct gw_parse *p, const cJSON *v)
 }
 
 int
+gw_parse_tool_choice_word(struct gw_parse *p, const char *word)
+{
+	if (strcmp(word, "none") == 0)
+		p->req->tool_choice = LLM_TOOL_CHOICE_NONE;
+	else if (strcmp(word, "auto") == 0)
+		p->req->tool_choice = LLM_TOOL_CHOICE_AUTO;
+	else if (strcmp(word, "required") == 0)
+		p->req->tool_choice = LLM_TOOL_CHOICE_ANY;
+	else
+		return gw_bad_set(p->bad, "tool_choice",
+		    "tool_choice: \"%s\" is not one of none, auto, required", word);
+	return 0;
+}
+
+int
 gw_parse_user(struct gw_parse *p, const cJSON *v)
 {
 	const char *s = NULL;

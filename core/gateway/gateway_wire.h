@@ -122,6 +122,8 @@ int gw_parse_top_p(struct gw_parse *, const cJSON *);
 /* OpenAI's user (a string) and metadata (an object of strings), Chat Completions' and
  * Responses' alike. */
 int gw_parse_user(struct gw_parse *, const cJSON *);
+/* OpenAI's tool_choice as a word: none, auto, required. */
+int gw_parse_tool_choice_word(struct gw_parse *, const char *word);
 int gw_parse_metadata(struct gw_parse *, const cJSON *);
 
 /* Usage as each API counts it (llm.h's input_tokens includes cached and written tokens). */

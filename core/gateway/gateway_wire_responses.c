@@ -629,19 +629,8 @@ f_tool_choice(struct gw_parse *p, const cJSON *v)
 	struct llm_request *req = p->req;
 	const char *type;
 
-	if (cJSON_IsString(v)) {
-		if (strcmp(v->valuestring, "none") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_NONE;
-		else if (strcmp(v->valuestring, "auto") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_AUTO;
-		else if (strcmp(v->valuestring, "required") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_ANY;
-		else
-			return gw_bad_set(p->bad, "tool_choice",
-			    "tool_choice: \"%s\" is not one of none, auto, required",
-			    v->valuestring);
-		return 0;
-	}
+	if (cJSON_IsString(v))
+		return gw_parse_tool_choice_word(p, v->valuestring);
 	if (gw_type_of(p, v, "tool_choice", &type) != 0)
 		return -1;
 	if (strcmp(type, "function") == 0) {
