@@ -1120,12 +1120,28 @@ test_loopback_stored_responses(void **state)
 {
 	struct fixture *f = *state;
 	struct hreply r;
-	char id1[64], id2[64], *body, path[160];
+	char id1[64], id2[64], item[96], *body, path[160];
 	const cJSON *data;
 
 	request(f, "POST", "/v1/responses", "{\"model\":\"to-an\",\"input\":\"First turn\"}", &r);
 	assert_int_equal(r.status, 200);
 	snprintf(id1, sizeof id1, "%s", jstr(r.json, "id"));
+	snprintf(item, sizeof item, "%s", jstr(r.json, "output.0.id"));
+	hreply_free(&r);
+	/* An item_reference to a stored output item is that item (the AI SDK's way). */
+	body = xasprintf("{\"model\":\"to-oa\",\"store\":false,\"input\":[{\"role\":\"user\","
+	                 "\"content\":\"First turn\"},{\"type\":\"item_reference\",\"id\":\"%s\"},"
+	                 "{\"role\":\"user\",\"content\":\"Again\"}]}",
+	    item);
+	request(f, "POST", "/v1/responses", body, &r);
+	free(body);
+	assert_int_equal(r.status, 200);
+	hreply_free(&r);
+	request(f, "POST", "/v1/responses",
+	    "{\"model\":\"to-an\",\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_nope\"}]}",
+	    &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "input[0].id");
 	hreply_free(&r);
 	/* The next turn on the other provider: it gets the whole conversation. */
 	body = xasprintf("{\"model\":\"to-oa\",\"input\":\"Second turn\",\"previous_response_id\":"
