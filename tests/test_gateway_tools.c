@@ -334,17 +334,32 @@ test_anthropic_request_of_an_agent(void **state)
 	assert_int_equal(req.passthrough_api, LLM_API_ANTHROPIC);
 	llm_request_free(&req);
 
-	/* Anthropic's own forms of known fields wait for an Anthropic provider, whole. */
+	/* Anthropic's own forms of known fields go whole to an Anthropic provider, and as a
+	 * reasoning effort to the others (Claude Code's defaults). */
 	parse_ok(GW_ANTHROPIC,
 	    "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
 	    ","
 	    "\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":\"low\"},"
 	    "\"tool_choice\":{\"type\":\"any\"},\"tools\":[{\"name\":\"f\",\"input_schema\":{}}]}",
 	    &req, &ask);
-	assert_string_equal(req.passthrough,
+	assert_null(req.passthrough);
+	assert_string_equal(req.passthrough_soft,
 	    "{\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":\"low\"}}");
+	assert_string_equal(req.reasoning_effort, "low");
 	assert_int_equal(req.thinking_budget, 0);
 	assert_int_equal(req.tool_choice, LLM_TOOL_CHOICE_ANY);
+	llm_request_free(&req);
+
+	/* A hint another API can do without goes soft: no refusal elsewhere. */
+	parse_ok(GW_ANTHROPIC,
+	    "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
+	    ","
+	    "\"context_management\":{\"edits\":[]},\"thinking\":{\"type\":\"adaptive\"}}",
+	    &req, &ask);
+	assert_null(req.passthrough);
+	assert_string_equal(req.passthrough_soft,
+	    "{\"context_management\":{\"edits\":[]},\"thinking\":{\"type\":\"adaptive\"}}");
+	assert_string_equal(req.reasoning_effort, "medium");
 	llm_request_free(&req);
 }
 

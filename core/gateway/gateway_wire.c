@@ -303,6 +303,14 @@ gw_parse_metadata(struct gw_parse *p, const cJSON *v)
 }
 
 void
+gw_passthrough_soft(struct gw_parse *p, const char *key, const cJSON *v)
+{
+	if (p->soft == NULL)
+		p->soft = cJSON_CreateObject();
+	cJSON_AddItemToObject(p->soft, key, cJSON_Duplicate(v, 1));
+}
+
+void
 gw_passthrough(struct gw_parse *p, const char *key, const cJSON *v)
 {
 	if (p->extra == NULL)
@@ -426,9 +434,14 @@ gw_parse_format(const struct gw_format *f, const char *body, size_t len, struct 
 		req->passthrough = gw_json_text(p.extra);
 		req->passthrough_api = f->api;
 	}
+	if (p.soft != NULL) {
+		req->passthrough_soft = gw_json_text(p.soft);
+		req->passthrough_api = f->api;
+	}
 	ask->input_estimate = pricing_input_estimate(req);
 	rc = 0;
 out:
+	cJSON_Delete(p.soft);
 	cJSON_Delete(p.extra);
 	cJSON_Delete(root);
 	return rc;
