@@ -1,8 +1,9 @@
 /*
  * test_router_latency.c: what the router learns of each provider's latency
  * (issue 19), against simulated providers over loopback: a hanging provider
- * abandoned at its learned timeout, a slower one not locked out, and "hedge":
- * "auto" after the provider's own p95. Timings
+ * abandoned at its learned timeout, a slower one not locked out, "hedge":
+ * "auto" after the provider's own p95, and "balance": "latency" moving
+ * traffic off a provider that slowed down and back when it recovers. Timings
  * are asserted only as the router recorded them (limits, lower bounds), never
  * as wall-clock speed: bench_drill prints those.
  */
@@ -32,6 +33,12 @@ static uint64_t
 fake_clock(void *arg)
 {
 	return __atomic_load_n(&((struct fixture *)arg)->fake_now, __ATOMIC_SEQ_CST);
+}
+
+static void
+advance(struct fixture *f, uint64_t ms)
+{
+	__atomic_add_fetch(&f->fake_now, ms, __ATOMIC_SEQ_CST);
 }
 
 static void
@@ -284,6 +291,103 @@ test_hedge_auto_waits_for_the_providers_p95(void **state)
 	router_result_free(&res);
 }
 
+/* Requests to "slowed" out of n, each a step of the test clock apart. */
+static int
+run_share(struct fixture *f, int n, uint64_t step_ms)
+{
+	struct router_result res;
+	int slowed = 0;
+
+	for (int i = 0; i < n; i++) {
+		ask(f, 0, &res);
+		assert_int_equal(res.cls, LLM_OK);
+		if (strcmp(res.provider, "slowed") == 0)
+			slowed++;
+		router_result_free(&res);
+		advance(f, step_ms);
+	}
+	return slowed;
+}
+
+/* "balance": "latency": two providers of equal priority and weight at 20 ms
+ * share evenly; one slowed to 200 ms gets under 20% of the next 10 s of
+ * requests, and about half again (30-70%) once it has recovered (its peak EWMA decays
+ * while it is idle, so it is tried again, and answers fast). */
+static void
+test_latency_balance_moves_off_a_slowed_provider_and_back(void **state)
+{
+	struct fixture *f = *state;
+	int before, during, after, settle;
+
+	testkit_add_provider(&f->kit, "steady", SIM_OPENAI, 1, 1);
+	testkit_add_provider(&f->kit, "slowed", SIM_OPENAI, 1, 1);
+	f->kit.cfg.balance = BALANCE_LATENCY;
+	testkit_control(&f->kit, 0, "{\"latency_ms\":20}");
+	testkit_control(&f->kit, 1, "{\"latency_ms\":20}");
+	start_router(f, 1);
+
+	before = run_share(f, 40, 100);
+	testkit_control(&f->kit, 1, "{\"latency_ms\":200}");
+	during = run_share(f, 100, 100); /* 10 s */
+	testkit_control(&f->kit, 1, "{\"latency_ms\":20}");
+	settle = run_share(f, 120, 250); /* 30 s */
+	after = run_share(f, 160, 250);  /* the next 40 s */
+	print_message("latency balance: slowed's share %d%% before, %d%% slowed (10 s), "
+	              "%d%% recovering (30 s), %d%% recovered (40 s)\n",
+	    before * 100 / 40, during, settle * 100 / 120, after * 100 / 160);
+	/* Peak EWMA believes a slow answer at once: on a busy machine a stray
+	 * slow one moves a few requests, so the even shares are given room. */
+	assert_in_range(before, 10, 30);
+	assert_true(during < 20);
+	assert_in_range(after, 48, 112);
+}
+
+/* "balance": "weighted" (the default) does not look at latency. */
+static void
+test_weighted_balance_ignores_latency(void **state)
+{
+	struct fixture *f = *state;
+	int slowed;
+
+	testkit_add_provider(&f->kit, "steady", SIM_OPENAI, 1, 1);
+	testkit_add_provider(&f->kit, "slowed", SIM_OPENAI, 1, 1);
+	testkit_control(&f->kit, 1, "{\"latency_ms\":60}");
+	start_router(f, 1);
+	slowed = run_share(f, 60, 100);
+	assert_in_range(slowed, 18, 42);
+}
+
+/* A route that balances by latency treats its primary and fallbacks as one
+ * pool (of the top priority); without "balance" it keeps its order. */
+static void
+test_route_balance_latency_pools_its_providers(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+	struct llm_request req;
+	int slowed = 0;
+
+	testkit_add_provider(&f->kit, "steady", SIM_OPENAI, 1, 1);
+	testkit_add_provider(&f->kit, "slowed", SIM_OPENAI, 1, 1);
+	testkit_add_route(&f->kit, "pool", "slowed", "steady");
+	f->kit.cfg.routes[0].balance = BALANCE_LATENCY;
+	testkit_control(&f->kit, 1, "{\"latency_ms\":150}");
+	start_router(f, 1);
+	for (int i = 0; i < 40; i++) {
+		llm_request_init(&req);
+		llm_request_add_message(&req, LLM_ROLE_USER, "hello");
+		req.route = xstrdup("pool");
+		req.max_tokens = 50;
+		router_generate(f->r, &req, NULL, NULL, &res);
+		llm_request_free(&req);
+		assert_int_equal(res.cls, LLM_OK);
+		slowed += strcmp(res.provider, "slowed") == 0;
+		router_result_free(&res);
+		advance(f, 100);
+	}
+	assert_true(slowed < 8);
+}
+
 int
 main(void)
 {
@@ -295,6 +399,11 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_slower_provider_is_not_locked_out, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_hedge_auto_waits_for_the_providers_p95, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_latency_balance_moves_off_a_slowed_provider_and_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_weighted_balance_ignores_latency, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_route_balance_latency_pools_its_providers, setup,
 	        teardown),
 	};
 

@@ -1186,6 +1186,7 @@ router_submit_with(struct router *r, const struct llm_request *req, llm_delta_cb
 	q->hedge_after_ms = r->cfg->hedge_after_ms;
 	if (q->route != NULL && q->route->hedge_after_ms != 0)
 		q->hedge_after_ms = q->route->hedge_after_ms != -1 ? q->route->hedge_after_ms : 0;
+	q->balance = q->route != NULL ? q->route->balance : r->cfg->balance;
 	/* A model no provider lists is a raw model id: any provider may take it. */
 	q->raw_model = q->req.model != NULL && !rt_alias_known(r, q->req.model);
 	deadline = req->timeout_ms;

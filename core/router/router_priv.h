@@ -222,7 +222,8 @@ struct rreq {
 	size_t n_skipped;           /* entries of attempts that are such skips */
 	int tried[MAX_ATTEMPTS];    /* provider indices already given up on */
 	size_t n_tried;
-	int hedge_after_ms; /* 0: no hedging; CONFIG_HEDGE_AUTO: each provider's p95 */
+	int hedge_after_ms;   /* 0: no hedging; CONFIG_HEDGE_AUTO: each provider's p95 */
+	enum balance balance; /* the route's, else the config's */
 
 	char alias[LIMIT_ALIAS_SIZE]; /* the winner's alias */
 	int usage_estimated;          /* a cancelled request's usage is an estimate */
