@@ -59,6 +59,31 @@ router_snapshot_upstream(struct router *r, struct router_snapshot *s)
 	s->upstream_http2_transfers = st.http2_transfers;
 }
 
+/* What p's latency teaches now (r->mu held): learned.h. */
+static void
+router_snapshot_learned(struct router *r, struct provider *p, struct provider_snapshot *ps,
+    uint64_t now)
+{
+	const struct learn_conf *c = &r->cfg->learn;
+	double own = p->conf->first_token_timeout_seconds * 1000.0;
+	uint64_t t;
+
+	/* The configured first_token_timeout_seconds is the ceiling (the automatic
+	 * one depends on each request's time left). */
+	t = learned_timeout_ms(&p->learned[0], c, now);
+	ps->learned_timeout_ms = own > 0 && (double)t > own ? (uint64_t)own : t;
+	t = learned_timeout_ms(&p->learned[1], c, now);
+	ps->learned_first_token_timeout_ms = own > 0 && (double)t > own ? (uint64_t)own : t;
+	ps->learned_hedge_ms = learned_hedge_ms(&p->learned[0], c, now);
+	ps->learned_first_token_hedge_ms = learned_hedge_ms(&p->learned[1], c, now);
+	ps->learned_samples = learned_quantiles(&p->learned[0], now, NULL, NULL);
+	ps->learned_first_token_samples = learned_quantiles(&p->learned[1], now, NULL, NULL);
+	/* The EWMA of the kind (whole answers, streams) last answered. */
+	ps->latency_ewma_ms =
+	    learned_ewma_us(&p->learned[p->learned[1].ewma_ms > p->learned[0].ewma_ms], now) /
+	    1000.0;
+}
+
 void
 router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s)
 {
@@ -122,6 +147,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 		ps->last_probe_ms = p->last_probe_ms;
 		ps->last_probe_ok = p->last_probe_ok;
 		ps->last_probe_latency_us = p->last_probe_latency_us;
+		router_snapshot_learned(r, p, ps, now);
 	}
 	s->requests = r->requests;
 	s->answered = r->answered;
