@@ -53,6 +53,8 @@ struct store {
 	int64_t (*wall_ms)(void *);
 	void *wall_arg;
 	char instance[64]; /* written into every event row: set before use, then read only */
+	void (*change_hook)(void *); /* store_set_change_hook, under umu */
+	void *change_arg;
 
 	/* Write transactions committed on db and on wdb (sqlite3_commit_hook): what a request costs. */
 	atomic_uint_least64_t commits_caller, commits_writer;
@@ -312,6 +314,24 @@ const char *
 store_path(const struct store *s)
 {
 	return s->path;
+}
+
+void
+store_set_change_hook(struct store *s, void (*hook)(void *), void *arg)
+{
+	pthread_mutex_lock(&s->umu);
+	s->change_hook = hook;
+	s->change_arg = arg;
+	pthread_mutex_unlock(&s->umu);
+}
+
+void
+store_changed(struct store *s)
+{
+	pthread_mutex_lock(&s->umu);
+	if (s->change_hook != NULL)
+		s->change_hook(s->change_arg);
+	pthread_mutex_unlock(&s->umu);
 }
 
 const char *

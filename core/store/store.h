@@ -101,6 +101,14 @@ const char *store_instance(const struct store *);
 int store_data_version(struct store *, int64_t *version);
 
 /*
+ * hook(arg) runs (on a thread of the store's) when another handle changed
+ * overrides or events and the backend can tell at once (PostgreSQL's NOTIFY);
+ * SQLite never calls it: poll store_data_version. It must not block nor call
+ * the store. NULL removes it; once this returns, the old hook is not running.
+ */
+void store_set_change_hook(struct store *, void (*hook)(void *), void *arg);
+
+/*
  * Operator overrides (priority, weight, admin state ... as text), keyed by
  * provider and field; they survive restarts. set replaces; clear with provider
  * NULL removes all. store_overrides calls cb for each, ordered by provider and

@@ -123,6 +123,8 @@ char *resp_sqlite_get(struct store *, const char *id, int64_t now_ms, int *err);
 int resp_sqlite_delete(struct store *, const char *id, int64_t now_ms);
 extern const struct store_backend store_pg_backend;
 
+/* The backend saw a change from elsewhere: the change hook runs. */
+void store_changed(struct store *);
 /* The handle's backend. */
 const struct store_backend *store_backend_of(struct store *);
 /* The backend's own state for this handle (store_pg.c's connections). */
