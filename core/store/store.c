@@ -52,8 +52,9 @@ struct store {
 
 	int64_t (*wall_ms)(void *);
 	void *wall_arg;
-	char instance[64]; /* written into every event row: set before use, then read only */
-	void (*change_hook)(void *); /* store_set_change_hook, under umu */
+	char instance[64];   /* written into every event row: set before use, then read only */
+	pthread_mutex_t hmu; /* the change hook's own: held while it runs */
+	void (*change_hook)(void *); /* store_set_change_hook, under hmu */
 	void *change_arg;
 
 	/* Write transactions committed on db and on wdb (sqlite3_commit_hook): what a request costs. */
@@ -319,19 +320,19 @@ store_path(const struct store *s)
 void
 store_set_change_hook(struct store *s, void (*hook)(void *), void *arg)
 {
-	pthread_mutex_lock(&s->umu);
+	pthread_mutex_lock(&s->hmu);
 	s->change_hook = hook;
 	s->change_arg = arg;
-	pthread_mutex_unlock(&s->umu);
+	pthread_mutex_unlock(&s->hmu);
 }
 
 void
 store_changed(struct store *s)
 {
-	pthread_mutex_lock(&s->umu);
+	pthread_mutex_lock(&s->hmu);
 	if (s->change_hook != NULL)
 		s->change_hook(s->change_arg);
-	pthread_mutex_unlock(&s->umu);
+	pthread_mutex_unlock(&s->hmu);
 }
 
 const char *
@@ -863,6 +864,7 @@ store_open(struct store **out, const char *path, char **cause)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->umu, NULL);
 	pthread_mutex_init(&s->dmu, NULL);
+	pthread_mutex_init(&s->hmu, NULL);
 	s->deferred_tail = &s->deferred;
 	if (s->be->open(s, path != NULL ? path : p, cause) != 0) {
 		store_close(s);
@@ -886,6 +888,7 @@ store_close(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->umu);
 	pthread_mutex_destroy(&s->dmu);
+	pthread_mutex_destroy(&s->hmu);
 	for (size_t i = 0; i < s->n_unpriced; i++)
 		free(s->unpriced[i]);
 	free(s->unpriced);

@@ -218,7 +218,9 @@ cli_status_main(int argc, char **argv)
 		goto out;
 	}
 	/* status reads: a --db that does not exist is a typo, not a new database */
-	if (db_path != NULL && stat(db_path, &sb) != 0) {
+	if (db_path == NULL)
+		db_path = cfg.store.url;
+	if (db_path != NULL && !store_is_url(db_path) && stat(db_path, &sb) != 0) {
 		fprintf(stderr, "llmdeck status: no database at %s\n", db_path);
 		goto out;
 	}
