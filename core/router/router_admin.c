@@ -460,7 +460,7 @@ void
 rt_sync_unhook(struct router *r)
 {
 	if (r->store != NULL)
-		store_set_change_hook(r->store, NULL, NULL);
+		store_set_change_hook(r->store, NULL, r);
 }
 
 /* Engine thread: SQLite is the worker's business. */

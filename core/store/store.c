@@ -321,8 +321,10 @@ void
 store_set_change_hook(struct store *s, void (*hook)(void *), void *arg)
 {
 	pthread_mutex_lock(&s->hmu);
-	s->change_hook = hook;
-	s->change_arg = arg;
+	if (hook != NULL || s->change_arg == arg) {
+		s->change_hook = hook;
+		s->change_arg = hook != NULL ? arg : NULL;
+	}
 	pthread_mutex_unlock(&s->hmu);
 }
 

@@ -104,7 +104,9 @@ int store_data_version(struct store *, int64_t *version);
  * hook(arg) runs (on a thread of the store's) when another handle changed
  * overrides or events and the backend can tell at once (PostgreSQL's NOTIFY);
  * SQLite never calls it: poll store_data_version. It must not block nor call
- * the store. NULL removes it; once this returns, the old hook is not running.
+ * the store. One hook per handle: the last set wins (a router swapped in by a
+ * reload takes it over). hook NULL removes arg's hook, if it is still the one
+ * set; once this returns, the old hook is not running.
  */
 void store_set_change_hook(struct store *, void (*hook)(void *), void *arg);
 
