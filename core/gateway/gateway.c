@@ -855,12 +855,14 @@ tcp_listen(const struct sockaddr_storage *ss, socklen_t sslen, const char *where
 	return fd;
 }
 
-/* Heartbeats for event streams, once a second, until the gateway stops. */
+/* Heartbeats for event streams, once a second, and the instance registry's, until the
+ * gateway stops. */
 static void *
 ticker_main(void *arg)
 {
 	struct gateway *gw = arg;
 	struct timespec ts;
+	uint64_t beat = clock_mono_ms();
 
 	pthread_mutex_lock(&gw->mu);
 	while (!gw->stopping) {
@@ -869,6 +871,12 @@ ticker_main(void *arg)
 		pthread_cond_timedwait(&gw->tick, &gw->mu, &ts);
 		if (!gw->stopping)
 			gw_admin_heartbeat(gw);
+		if (!gw->stopping && clock_mono_ms() - beat >= GW_REGISTRY_BEAT_MS) {
+			beat = clock_mono_ms();
+			pthread_mutex_unlock(&gw->mu); /* a round trip to the database */
+			gw_registry_beat(gw);
+			pthread_mutex_lock(&gw->mu);
+		}
 	}
 	pthread_mutex_unlock(&gw->mu);
 	return NULL;
@@ -973,6 +981,7 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		gw_unref(gw);
 		return NULL;
 	}
+	gw_registry_beat(gw);
 	if (pthread_create(&gw->ticker, NULL, ticker_main, gw) == 0)
 		gw->ticking = 1;
 	event_ring_set_watch(router_events(router), gw_admin_events_changed, gw);

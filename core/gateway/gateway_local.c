@@ -13,6 +13,12 @@
  * An instance is live while its process runs and its socket answers; the
  * files of one that died without cleaning up are removed by the next lister
  * (or by a new instance of the same id).
+ *
+ * With a store, the gateway also beats into its instance registry
+ * (store_instance_beat: id, host, pid, admin URL, version, state) every
+ * GW_REGISTRY_BEAT_MS, so `llmdeck ls --db` and `attach --db` find every
+ * instance on the database, on any host; a clean stop removes its row, a
+ * dead one's is gone after STORE_INSTANCE_GONE_MS.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -191,6 +197,35 @@ gw_local_start(struct gateway *gw, char **cause)
 		return -1;
 	}
 	return 0;
+}
+
+void
+gw_registry_beat(struct gateway *gw)
+{
+	struct store_instance i;
+	int draining;
+
+	if (gw->store == NULL)
+		return;
+	pthread_mutex_lock(&gw->mu);
+	draining = gw->draining;
+	pthread_mutex_unlock(&gw->mu);
+	memset(&i, 0, sizeof i);
+	strlcpy_(i.id, gw->instance, sizeof i.id);
+	strlcpy_(i.host, gw->host, sizeof i.host);
+	i.pid = (int64_t)getpid();
+	strlcpy_(i.admin_url, gw->url, sizeof i.admin_url);
+	strlcpy_(i.version, gw->version, sizeof i.version);
+	i.started_ms = gw->started_ms;
+	strlcpy_(i.state, draining ? "draining" : "ready", sizeof i.state);
+	store_instance_beat(gw->store, &i);
+}
+
+void
+gw_registry_remove(struct gateway *gw)
+{
+	if (gw->store != NULL)
+		store_instance_remove(gw->store, gw->instance);
 }
 
 void

@@ -314,6 +314,7 @@ gateway_close(struct gateway *gw)
 	pthread_mutex_unlock(&gw->mu);
 	if (gw->ticking)
 		pthread_join(gw->ticker, NULL);
+	gw_registry_remove(gw);
 	MHD_stop_daemon(gw->daemon);
 	if (gw->local_daemon != NULL)
 		MHD_stop_daemon(gw->local_daemon);

@@ -396,6 +396,11 @@ void gw_admin_heartbeat(struct gateway *);
 /* gateway_local.c: the Unix socket and the instance file beside it. */
 int gw_local_start(struct gateway *, char **cause);
 void gw_local_stop(struct gateway *);
+/* The store's instance registry: this gateway's row now (not under gw->mu), and
+ * removed at stop. */
+#define GW_REGISTRY_BEAT_MS 2000
+void gw_registry_beat(struct gateway *);
+void gw_registry_remove(struct gateway *);
 
 const char *gw_endpoint_name(enum gw_endpoint);
 int gw_code_index(int status);

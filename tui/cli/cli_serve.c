@@ -44,7 +44,7 @@ static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db]\n"
+	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F|URL | --no-db]\n"
 	    "                     [--instance NAME] [--no-socket] [--access-log FILE|-]\n"
 	    "                     [--drain-seconds N] [--threads N] [--max-body BYTES]\n"
 	    "                     [--token-env VAR] [--require-token]\n"
@@ -57,9 +57,11 @@ serve_usage(FILE *f)
 	    "  --listen HOST:PORT   default %s; a non-loopback address needs a\n"
 	    "                       token\n"
 	    "  --config F           config file (else $LLMDECK_CONFIG, the XDG file, the env)\n"
-	    "  --db F               the database: ledger, budget, cache, events, overrides,\n"
-	    "                       shared with every process using it (default\n"
-	    "                       $XDG_STATE_HOME/llmdeck/llmdeck.db)\n"
+	    "  --db F|URL           the database: ledger, budget, cache, events, overrides,\n"
+	    "                       shared with every process using it: a SQLite file, or\n"
+	    "                       a postgres:// URL for a fleet across hosts (password in\n"
+	    "                       PGPASSWORD or ~/.pgpass); default the config's\n"
+	    "                       store.url, else $XDG_STATE_HOME/llmdeck/llmdeck.db\n"
 	    "  --no-db              no database: no ledger, no budget, no cache (benchmarks)\n"
 	    "  --instance NAME      this process's name in events, `llmdeck ls` and the\n"
 	    "                       admin API (default HOST-PID)\n"
