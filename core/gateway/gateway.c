@@ -339,8 +339,12 @@ stored_prepare(struct gw_req *q, struct gw_bad *bad)
 	char *text;
 	int rc;
 
-	if (q->body.len == 0 || (body = cJSON_ParseWithLength(q->body.data, q->body.len)) == NULL)
+	/* A body the parser will refuse (bad UTF-8, \u0000) is not rewritten first. */
+	if (q->body.len == 0 || gw_body_check(q->body.data, q->body.len, bad) != 0 ||
+	    (body = cJSON_ParseWithLength(q->body.data, q->body.len)) == NULL) {
+		memset(bad, 0, sizeof *bad);
 		return 0;
+	}
 	if (!cJSON_IsObject(body)) {
 		cJSON_Delete(body);
 		return 0;

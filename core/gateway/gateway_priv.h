@@ -151,6 +151,13 @@ int gw_parse_anthropic_count(const char *body, size_t len, struct llm_request *,
  * LLM_API_RESPONSES; previous_response_id and the echoed fields go to the ask. */
 int gw_parse_responses(const char *body, size_t len, struct llm_request *, struct gw_ask *,
     struct gw_bad *);
+/*
+ * Before any parse: the body is valid UTF-8 and no string in it holds the
+ * escape \u0000 (cJSON would cut the string there). 0, or -1 with bad naming
+ * the byte or the field's path. The skeleton calls it; so does the gateway
+ * before it rewrites a body (previous_response_id).
+ */
+int gw_body_check(const char *body, size_t len, struct gw_bad *);
 /* Point req at a route or a model alias for the client's model name; -1 if unknown. */
 int
 gw_resolve_model(const struct config *, const char *name, struct llm_request *, struct gw_bad *);
