@@ -70,7 +70,8 @@ gateway_opts_init(struct gateway_opts *o)
 	o->admin_token_env = GATEWAY_ADMIN_TOKEN_ENV;
 }
 
-const int gw_codes[GW_CODES] = {200, 400, 401, 404, 405, 413, 429, 500, 502, 503, 504, 0};
+const int gw_codes[GW_CODES] = {
+    200, 400, 401, 403, 404, 405, 413, 415, 429, 431, 500, 502, 503, 504, 0};
 
 int
 gw_code_index(int status)
@@ -516,6 +517,38 @@ serve_stored(struct gw_req *q)
 	return gw_reply_result(q, status, "application/json", body, NULL, -1, 0);
 }
 
+int
+gw_json_content_type(const char *ctype)
+{
+	size_t n = strlen("application/json");
+
+	if (ctype == NULL)
+		return 0;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	if (strncasecmp(ctype, "application/json", n) != 0)
+		return 0;
+	ctype += n;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	return *ctype == '\0' || *ctype == ';';
+}
+
+/*
+ * A body for a JSON endpoint must say it is JSON. A browser sends text/plain,
+ * a form or multipart across sites without asking first (a "simple" request);
+ * application/json it must ask about (a preflight, which the gateway never
+ * grants), so no web page can post to it.
+ */
+int
+gw_body_not_json(struct gw_req *q)
+{
+	if (q->body.len == 0 && !q->too_large)
+		return 0;
+	return !gw_json_content_type(MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+	    "Content-Type"));
+}
+
 /* The body is complete: answer or hand to the router. */
 static enum MHD_Result
 dispatch(struct gw_req *q)
@@ -542,6 +575,11 @@ dispatch(struct gw_req *q)
 	}
 	if (q->too_large)
 		return gw_reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
+	if (q->ep != GW_EP_MODELS && q->ep != GW_EP_RESPONSE && q->ep != GW_EP_METRICS &&
+	    gw_body_not_json(q))
+		return gw_reply_error(q, 415, LLM_OK,
+		    "the request body must be JSON: send Content-Type: application/json", NULL,
+		    NULL);
 	switch (q->ep) {
 	case GW_EP_MODELS: return gw_serve_models(q);
 	case GW_EP_RESPONSE: return serve_stored(q);

@@ -43,9 +43,12 @@
  * constant time. /health and /ready need no token. Provider keys never appear
  * in answers, errors, headers or metrics.
  *
- * The admin API answers only the bearer token in LLMDECK_ADMIN_TOKEN (the
- * gateway's token does not open it) when that is set. Without it, it is open
- * on loopback and on the Unix socket, and refused over TCP anywhere else.
+ * The admin API: the Unix socket may do everything with no token; over TCP,
+ * the bearer token in LLMDECK_ADMIN_TOKEN (the gateway's token does not open
+ * it) when that is set. Without it, TCP on loopback is read-only and refuses
+ * a request with an Origin header or a non-loopback Host (a web page, DNS
+ * rebinding); TCP anywhere else is refused. Every JSON endpoint takes only
+ * application/json bodies (415), so no cross-site "simple" request works.
  *
  * With local_socket, the gateway also listens on a Unix socket,
  * $XDG_RUNTIME_DIR/llmdeck/INSTANCE.sock (else /tmp/llmdeck-UID/; the

@@ -221,7 +221,7 @@ enum gw_endpoint {
 	GW_EP_OTHER,
 	GW_EP__COUNT
 };
-#define GW_CODES 12 /* see gw_code_index() */
+#define GW_CODES 15 /* see gw_code_index() */
 
 enum gw_phase {
 	PH_READ, /* receiving the body */
@@ -365,6 +365,10 @@ void gw_req_wake(struct gw_req *);
 /* A reference for a response callback; the last unref frees the request. */
 void gw_req_ref(struct gw_req *);
 void gw_req_unref(struct gw_req *);
+/* Is the Content-Type header's value application/json (parameters allowed)? */
+int gw_json_content_type(const char *ctype);
+/* The request has a body that does not say it is JSON (a 415). */
+int gw_body_not_json(struct gw_req *);
 /* Does given match want? Constant time in want's length. */
 int gw_token_equal(const char *want, const char *given);
 /* A libmicrohttpd daemon running the gateway's handler on a bound listening socket. */
@@ -395,6 +399,9 @@ typedef const char *(*gw_query_fn)(void *arg, const char *key);
 int gw_stored_serve(struct resp_store *, const char *method, const char *id, const char *what,
     gw_query_fn query, void *qarg, char **body);
 
+/* gateway_admin.c: is the Host header's value a loopback name (localhost, 127.0.0.1,
+ * [::1], with or without a port)? */
+int gw_loopback_host(const char *host);
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);
 void gw_admin_events_changed(void *gw);

@@ -756,6 +756,7 @@ openai_error_type(int status, enum llm_errclass cls)
 	case 404:
 	case 405:
 	case 413:
+	case 415:
 	case 431: return "invalid_request_error";
 	case 401: return "authentication_error";
 	case 429: return "rate_limit_exceeded";
@@ -774,8 +775,10 @@ anthropic_error_type(int status, enum llm_errclass cls)
 	switch (status) {
 	case 400:
 	case 405:
+	case 415:
 	case 431: return "invalid_request_error";
 	case 401: return "authentication_error";
+	case 403: return "permission_error";
 	case 404: return "not_found_error";
 	case 413: return "request_too_large";
 	case 429: return "rate_limit_error";

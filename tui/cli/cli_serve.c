@@ -74,8 +74,9 @@ serve_usage(FILE *f)
 	    "  --require-token      refuse to start without the token even on loopback\n"
 	    "  --max-body BYTES     request body limit (default %d)\n"
 	    "  --threads N          HTTP polling threads (default 1)\n"
-	    "The admin API takes the bearer token in %s when that is set;\n"
-	    "without it, it answers on loopback and the Unix socket only.\n"
+	    "The admin API takes the bearer token in %s over TCP when that is set;\n"
+	    "without it, it is read-only on loopback (no web page: no Origin, a loopback\n"
+	    "Host). The Unix socket may do everything with no token.\n"
 	    "Exit codes: 0 stopped by a signal, 1 could not start, 2 usage or config error.\n",
 	    GATEWAY_DEFAULT_LISTEN, SERVE_DRAIN_DEFAULT, GATEWAY_DEFAULT_TOKEN_ENV,
 	    GATEWAY_DEFAULT_MAX_BODY, GATEWAY_ADMIN_TOKEN_ENV);
