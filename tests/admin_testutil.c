@@ -27,16 +27,17 @@ void
 hreq(struct hreply *r, const char *method, const char *url, const char *body, const char *auth)
 {
 	const char *headers[3] = {NULL, NULL, NULL};
-	char bearer[300];
+	char *bearer = NULL;
 	int n = 0;
 
 	if (body != NULL)
 		headers[n++] = "Content-Type: application/json";
 	if (auth != NULL) {
-		snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", auth);
+		bearer = xasprintf("Authorization: Bearer %s", auth);
 		headers[n++] = bearer;
 	}
 	hreq_headers(r, method, url, body, headers);
+	free(bearer);
 }
 
 void

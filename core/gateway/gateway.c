@@ -25,6 +25,7 @@
  * (gateway_local.c); /admin/v1/ goes to gateway_admin.c.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <unistd.h>
@@ -50,11 +51,13 @@
 /*
  * libmicrohttpd's per-connection memory: the request line and headers, a read
  * buffer for the body (which is copied out chunk by chunk, so any body up to
- * max_body fits) and the response's headers. It is most of the gateway's
- * memory per waiting client: 4 KiB instead of 8 KiB saves 40 MB at 10,000
- * in flight. SDKs send well under 1 KiB of headers.
+ * max_body fits) and the response's headers. SDKs send well under 1 KiB of
+ * headers, but a proxy's bearer token (a JWT, an OIDC token) can be 8 KiB:
+ * 16 KiB takes an 8 KiB token with 6 KiB of other headers. libmicrohttpd
+ * allocates it at accept; the pages only count once written (README
+ * "Benchmarks": resident memory per idle connection).
  */
-#define GW_CONN_MEMORY 4096
+#define GW_CONN_MEMORY 16384
 /* Room the response's headers need (x-llmdeck-attempts can list 16 attempts). */
 #define GW_RESPONSE_ROOM 1024
 /* What libmicrohttpd spends per request header besides the bytes (its list entry). */
@@ -727,7 +730,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		if (headers_too_large(conn, url, method))
 			return gw_reply_error(q, 431, LLM_OK,
 			    "request headers too large (the gateway "
-			    "takes about 3 KiB of headers)",
+			    "takes about 14 KiB of headers)",
 			    NULL, NULL);
 		/* A declared body over the limit is refused before it is sent. */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -849,10 +852,27 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, 
 	return 0;
 }
 
-struct MHD_Daemon *
-gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads)
+unsigned
+gateway_max_connections(unsigned long *fd_limit)
 {
-	unsigned int flags;
+	struct rlimit rl;
+	unsigned long n = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1UL << 24)
+		    ? (1UL << 24)
+		    : (unsigned long)rl.rlim_cur;
+	if (fd_limit != NULL)
+		*fd_limit = n;
+	if (n < GATEWAY_FD_RESERVE + GATEWAY_LOCAL_CONNECTIONS + 2 * 16)
+		return 16;
+	return (unsigned)((n - GATEWAY_FD_RESERVE - GATEWAY_LOCAL_CONNECTIONS) / 2);
+}
+
+struct MHD_Daemon *
+gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads, int local)
+{
+	unsigned int flags, limit, per_ip;
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
@@ -861,10 +881,14 @@ gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads)
 		flags |= MHD_USE_POLL;
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
+	/* The Unix socket's daemon has its own small limit and no per-address one
+	 * (every client is this user). */
+	limit = local ? GATEWAY_LOCAL_CONNECTIONS : gw->max_connections;
+	per_ip = local || gw->per_ip_limit < 0 ? 0 : (unsigned)gw->per_ip_limit;
 	return MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw, MHD_OPTION_LISTEN_SOCKET,
-	    listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)60000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
+	    listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+	    gw->idle_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
 	    gw_completed, gw, MHD_OPTION_END);
 }
@@ -927,6 +951,11 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	gw->store = opts->store;
 	gw->responses = resp_store_new(opts->store, router_config(router)->responses.ttl_seconds);
 	gw->max_body = opts->max_body > 0 ? opts->max_body : GATEWAY_DEFAULT_MAX_BODY;
+	gw->max_connections =
+	    opts->max_connections > 0 ? opts->max_connections : gateway_max_connections(NULL);
+	gw->per_ip_limit = opts->per_ip_limit != 0 ? opts->per_ip_limit : GATEWAY_DEFAULT_PER_IP;
+	gw->idle_seconds =
+	    opts->idle_seconds > 0 ? opts->idle_seconds : GATEWAY_DEFAULT_IDLE_SECONDS;
 	/* A token set on loopback is enforced too: the operator asked for it. */
 	gw->token = tok != NULL ? xstrdup(tok) : NULL;
 	strlcpy_(gw->admin_env,
@@ -1005,7 +1034,7 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		return NULL;
 	}
 	gw->daemon = gw_daemon_start(gw, fd, ss.ss_family == AF_INET6,
-	    opts->threads > 1 ? (unsigned int)opts->threads : 1);
+	    opts->threads > 1 ? (unsigned int)opts->threads : 1, 0);
 	if (gw->daemon == NULL) {
 		*cause = xasprintf("gateway: cannot serve on %s", where);
 		close(fd);

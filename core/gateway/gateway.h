@@ -77,6 +77,15 @@ struct gateway;
 #define GATEWAY_DEFAULT_TOKEN_ENV "LLMDECK_GATEWAY_TOKEN"
 #define GATEWAY_DEFAULT_MAX_BODY (1024 * 1024)
 #define GATEWAY_ADMIN_TOKEN_ENV "LLMDECK_ADMIN_TOKEN"
+/* Connections one client address may hold at once (0 in the options: this). */
+#define GATEWAY_DEFAULT_PER_IP 1024
+/* Seconds an idle connection (keep-alive, or a client that stopped sending) is kept. */
+#define GATEWAY_DEFAULT_IDLE_SECONDS 15
+/* Descriptors kept out of the connection limit: SQLite, the access log, the
+ * HTTP engine's epoll and pipes, threads' wake-ups, the config on reload. */
+#define GATEWAY_FD_RESERVE 256
+/* Connections the Unix socket's own daemon takes (it is apart from the TCP limit). */
+#define GATEWAY_LOCAL_CONNECTIONS 64
 
 struct gateway_opts {
 	const char *listen;    /* "HOST:PORT" (port 0: ephemeral); NULL: the default */
@@ -84,7 +93,13 @@ struct gateway_opts {
 	size_t max_body;       /* request body limit in bytes (413 above); 0: 1 MiB */
 	int require_token;     /* require the token on loopback too (tests) */
 	int threads;           /* libmicrohttpd polling threads; 0: 1 */
-	struct store *store;   /* optional: budget and cache figures in /metrics */
+	/* Hostile clients: connections at once on the TCP port (0: gateway_max_connections()),
+	 * per client address (0: GATEWAY_DEFAULT_PER_IP; -1: no limit), and how long an
+	 * idle one is kept (0: GATEWAY_DEFAULT_IDLE_SECONDS). */
+	unsigned max_connections;
+	int per_ip_limit;
+	unsigned idle_seconds;
+	struct store *store; /* optional: budget and cache figures in /metrics */
 
 	/* The admin API, the local socket, the access log. */
 	const char *instance;        /* instance id; NULL: gateway_default_instance() */
@@ -100,6 +115,16 @@ struct gateway_opts {
 };
 
 void gateway_opts_init(struct gateway_opts *);
+
+/*
+ * The most TCP connections the descriptor limit (RLIMIT_NOFILE, soft) allows:
+ * (limit - GATEWAY_FD_RESERVE - GATEWAY_LOCAL_CONNECTIONS) / 2, since a
+ * connection's request may hold an upstream transfer (a socket) of its own.
+ * At 20,000 descriptors: 9,840. Past it libmicrohttpd stops accepting (clients
+ * wait in the backlog) rather than run out of descriptors, so the Unix socket,
+ * SQLite and upstream transfers keep theirs. fd_limit, if not NULL, is set.
+ */
+unsigned gateway_max_connections(unsigned long *fd_limit);
 
 /*
  * Start serving the router (which must outlive the gateway). Returns NULL with

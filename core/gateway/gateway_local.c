@@ -177,7 +177,7 @@ gw_local_start(struct gateway *gw, char **cause)
 		gw->socket_path = NULL;
 		return -1;
 	}
-	gw->local_daemon = gw_daemon_start(gw, fd, 0, 1);
+	gw->local_daemon = gw_daemon_start(gw, fd, 0, 1, 1);
 	if (gw->local_daemon == NULL) {
 		*cause = xasprintf("gateway: cannot serve on %s", gw->socket_path);
 		close(fd);

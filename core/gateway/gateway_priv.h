@@ -294,6 +294,9 @@ struct gateway {
 	char url[128];
 	char *token; /* NULL: no auth */
 	size_t max_body;
+	unsigned max_connections; /* on the TCP port */
+	int per_ip_limit;         /* per client address; -1: none */
+	unsigned idle_seconds;
 	atomic_int refs; /* 1 + live requests */
 	uint64_t seq;    /* ids, under mu */
 
@@ -371,8 +374,10 @@ int gw_json_content_type(const char *ctype);
 int gw_body_not_json(struct gw_req *);
 /* Does given match want? Constant time in want's length. */
 int gw_token_equal(const char *want, const char *given);
-/* A libmicrohttpd daemon running the gateway's handler on a bound listening socket. */
-struct MHD_Daemon *gw_daemon_start(struct gateway *, int listen_fd, int ipv6, unsigned threads);
+/* A libmicrohttpd daemon running the gateway's handler on a bound listening socket:
+ * the TCP port's limits, or (local) the Unix socket's own. */
+struct MHD_Daemon *
+gw_daemon_start(struct gateway *, int listen_fd, int ipv6, unsigned threads, int local);
 /* Drop a reference to the gateway; the last one frees it. */
 void gw_unref(struct gateway *);
 /* Queue a JSON response (takes o). */

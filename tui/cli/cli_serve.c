@@ -48,6 +48,8 @@ serve_usage(FILE *f)
 	    "                     [--instance NAME] [--no-socket] [--access-log FILE|-]\n"
 	    "                     [--drain-seconds N] [--threads N] [--max-body BYTES]\n"
 	    "                     [--token-env VAR] [--require-token]\n"
+	    "                     [--max-connections N] [--max-connections-per-ip N]\n"
+	    "                     [--idle-timeout SECONDS]\n"
 	    "Serve the router over HTTP: POST /v1/chat/completions (OpenAI),\n"
 	    "POST /v1/messages (Anthropic), GET /v1/models, /health, /ready, /metrics and\n"
 	    "the admin API under /admin/v1/, on HOST:PORT and on a Unix socket. Prints\n"
@@ -74,12 +76,18 @@ serve_usage(FILE *f)
 	    "  --require-token      refuse to start without the token even on loopback\n"
 	    "  --max-body BYTES     request body limit (default %d)\n"
 	    "  --threads N          HTTP polling threads (default 1)\n"
+	    "  --max-connections N  TCP connections at once (default: what the descriptor\n"
+	    "                       limit allows, (RLIMIT_NOFILE - %d) / 2; more wait in\n"
+	    "                       the backlog)\n"
+	    "  --max-connections-per-ip N  per client address (default %d; 0: no limit)\n"
+	    "  --idle-timeout SECONDS  close a connection idle this long (default %d)\n"
 	    "The admin API takes the bearer token in %s over TCP when that is set;\n"
 	    "without it, it is read-only on loopback (no web page: no Origin, a loopback\n"
 	    "Host). The Unix socket may do everything with no token.\n"
 	    "Exit codes: 0 stopped by a signal, 1 could not start, 2 usage or config error.\n",
 	    GATEWAY_DEFAULT_LISTEN, SERVE_DRAIN_DEFAULT, GATEWAY_DEFAULT_TOKEN_ENV,
-	    GATEWAY_DEFAULT_MAX_BODY, GATEWAY_ADMIN_TOKEN_ENV);
+	    GATEWAY_DEFAULT_MAX_BODY, GATEWAY_FD_RESERVE + GATEWAY_LOCAL_CONNECTIONS,
+	    GATEWAY_DEFAULT_PER_IP, GATEWAY_DEFAULT_IDLE_SECONDS, GATEWAY_ADMIN_TOKEN_ENV);
 }
 
 struct serve {
@@ -158,6 +166,40 @@ serve_option(struct serve *s, int ch, const char *arg)
 		}
 		s->go.threads = (int)l;
 		return 0;
+	case 'C': {
+		unsigned long fds;
+		unsigned most = gateway_max_connections(&fds);
+
+		if (parse_long(arg, 1, (long)most, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --max-connections: expected 1..%u (the descriptor "
+			    "limit "
+			    "is %lu: raise it with ulimit -n for more), got \"%s\"\n",
+			    most, fds, arg);
+			return -1;
+		}
+		s->go.max_connections = (unsigned)l;
+		return 0;
+	}
+	case 'P':
+		if (parse_long(arg, 0, 1000000, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --max-connections-per-ip: expected 0 (no limit) to "
+			    "1000000, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		s->go.per_ip_limit = l == 0 ? -1 : (int)l;
+		return 0;
+	case 'I':
+		if (parse_long(arg, 1, 3600, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --idle-timeout: expected seconds 1..3600, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		s->go.idle_seconds = (unsigned)l;
+		return 0;
 	case 'h': return 1;
 	default: return -2;
 	}
@@ -180,6 +222,9 @@ serve_parse(struct serve *s, int argc, char **argv)
 	    {"no-socket", no_argument, NULL, 'S'},
 	    {"access-log", required_argument, NULL, 'a'},
 	    {"drain-seconds", required_argument, NULL, 'D'},
+	    {"max-connections", required_argument, NULL, 'C'},
+	    {"max-connections-per-ip", required_argument, NULL, 'P'},
+	    {"idle-timeout", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -188,7 +233,8 @@ serve_parse(struct serve *s, int argc, char **argv)
 	gateway_opts_init(&s->go);
 	s->drain_s = SERVE_DRAIN_DEFAULT;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:i:Sa:D:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:i:Sa:D:C:P:I:h", longopts, NULL)) !=
+	    -1) {
 		if ((rc = serve_option(s, ch, optarg)) == 0)
 			continue;
 		if (rc != -1)
