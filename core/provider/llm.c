@@ -672,4 +672,5 @@ llm_error_set(struct llm_error *e, enum llm_errclass cls, int status, const char
 	for (char *p = e->message; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	str_scrub_keys(e->message);
 }
