@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -656,6 +657,21 @@ llm_error_clear(struct llm_error *e)
 	memset(e, 0, sizeof *e);
 	e->retry_after_ms = -1;
 	e->should_retry = -1;
+}
+
+static atomic_uint_fast64_t invalid_utf8; /* answers repaired */
+
+void
+llm_note_invalid_utf8(size_t sequences)
+{
+	if (sequences > 0)
+		atomic_fetch_add(&invalid_utf8, 1);
+}
+
+uint64_t
+llm_invalid_utf8_total(void)
+{
+	return atomic_load(&invalid_utf8);
 }
 
 void
