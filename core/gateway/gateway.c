@@ -109,6 +109,9 @@ gw_unref(struct gateway *gw)
 	pthread_mutex_destroy(&gw->log_mu);
 	pthread_cond_destroy(&gw->idle);
 	pthread_cond_destroy(&gw->tick);
+	if (gw->log_owned && gw->access_log != NULL)
+		fclose(gw->access_log);
+	free(gw->log_path);
 	free(gw->token);
 	free(gw->admin_token);
 	free(gw->config_path);
@@ -935,6 +938,7 @@ ticker_main(void *arg)
 		pthread_cond_timedwait(&gw->tick, &gw->mu, &ts);
 		if (!gw->stopping)
 			gw_admin_heartbeat(gw);
+		gw_access_log_tick(gw); /* log_mu is a leaf */
 	}
 	pthread_mutex_unlock(&gw->mu);
 	return NULL;
@@ -988,6 +992,10 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	gw->config_path = opts->config_path != NULL ? xstrdup(opts->config_path) : NULL;
 	gw->started_ms = clock_wall_ms();
 	gw->access_log = opts->access_log;
+	gw->log_max =
+	    opts->access_log_max > 0 ? (off_t)opts->access_log_max : (off_t)GATEWAY_DEFAULT_LOG_MAX;
+	gw->log_refused_per_s = opts->refused_per_second > 0 ? opts->refused_per_second
+	                                                     : GATEWAY_DEFAULT_REFUSED_PER_SECOND;
 	gw->reload = opts->reload;
 	gw->reload_arg = opts->reload_arg;
 }
@@ -1025,6 +1033,12 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 	gw = xcalloc(1, sizeof *gw);
 	gw_setup(gw, router, opts, tok, loopback);
 	gw->port = port;
+	if (opts->access_log_path != NULL &&
+	    gw_access_log_open(gw, opts->access_log_path, cause) != 0) {
+		close(fd);
+		gw_unref(gw);
+		return NULL;
+	}
 	snprintf(gw->url, sizeof gw->url,
 	    ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host, gw->port);
 	/* Everything the handlers read is set before the TCP daemon starts. */

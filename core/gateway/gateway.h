@@ -77,6 +77,8 @@ struct gateway;
 #define GATEWAY_DEFAULT_TOKEN_ENV "LLMDECK_GATEWAY_TOKEN"
 #define GATEWAY_DEFAULT_MAX_BODY (1024 * 1024)
 #define GATEWAY_ADMIN_TOKEN_ENV "LLMDECK_ADMIN_TOKEN"
+#define GATEWAY_DEFAULT_LOG_MAX (100L * 1024 * 1024)
+#define GATEWAY_DEFAULT_REFUSED_PER_SECOND 10
 /* Connections one client address may hold at once (0 in the options: this). */
 #define GATEWAY_DEFAULT_PER_IP 1024
 /* Seconds an idle connection (keep-alive, or a client that stopped sending) is kept. */
@@ -107,7 +109,16 @@ struct gateway_opts {
 	const char *config_path;     /* shown by the snapshot; NULL: none */
 	const char *admin_token_env; /* NULL: GATEWAY_ADMIN_TOKEN_ENV */
 	int local_socket;            /* also serve on the Unix socket, write the instance file */
-	FILE *access_log;            /* a JSON line per LLM request, or NULL */
+	FILE *access_log; /* a JSON line per LLM request, or NULL (see access_log_path) */
+	/* The access log as a file the gateway opens (0600, appended) and rotates:
+	 * past access_log_max bytes (0: GATEWAY_DEFAULT_LOG_MAX) it becomes PATH.1 and
+	 * a new PATH starts; gateway_reopen_access_log reopens it (logrotate, SIGHUP).
+	 * Refused requests (4xx before auth or parse) are logged at most
+	 * refused_per_second a second (0: GATEWAY_DEFAULT_REFUSED_PER_SECOND); the rest
+	 * are counted in one summary line. */
+	const char *access_log_path;
+	size_t access_log_max;
+	unsigned refused_per_second;
 	/* POST /admin/v1/reload: 0, or -1 with *cause (one line); NULL: not offered.
 	 * Called on a libmicrohttpd thread. */
 	int (*reload)(void *arg, char **cause);
@@ -145,6 +156,10 @@ void gateway_stop(struct gateway *);
  * a reload retired can still be had from gateway_retired_router; then
  * gateway_stop frees it. */
 void gateway_close(struct gateway *);
+
+/* Reopen the access log file (after logrotate moved it; SIGHUP): 0, or -1 with
+ * *cause (the old file stays in use). Nothing to do without access_log_path. */
+int gateway_reopen_access_log(struct gateway *, char **cause);
 
 /* The /metrics text (caller frees): what GET /metrics answers. */
 char *gateway_metrics_text(struct gateway *);

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "router/histogram.h"
@@ -341,8 +342,19 @@ struct gateway {
 	char *socket_path;               /* NULL: none */
 	char *info_path;                 /* the instance file next to it */
 	struct resp_store *responses;    /* stored Responses answers (responses.h) */
+	/* The access log (under log_mu): the file; its path and size when the
+	 * gateway opened it (rotated to PATH.1 past log_max bytes, reopened on
+	 * gateway_reopen_access_log); refusals sampled per second. */
 	FILE *access_log;
 	pthread_mutex_t log_mu;
+	char *log_path; /* NULL: the caller's FILE (stdout), never rotated */
+	int log_owned;  /* the gateway opened it and closes it */
+	off_t log_size, log_max;
+	uint64_t log_rotations;
+	unsigned log_refused_per_s;
+	int64_t log_second;
+	unsigned log_refused_in_second;
+	uint64_t log_suppressed;
 };
 
 /* gateway.c, for the other files. */
@@ -389,6 +401,10 @@ enum MHD_Result gw_serve_health(struct gw_req *);
 enum MHD_Result gw_serve_ready(struct gw_req *);
 enum MHD_Result gw_serve_models(struct gw_req *);
 void gw_access_log_line(struct gw_req *);
+/* Open the access log at path (appended, 0600); -1 with *cause. */
+int gw_access_log_open(struct gateway *, const char *path, char **cause);
+/* Once a second (the ticker): the summary line of refusals left out. */
+void gw_access_log_tick(struct gateway *);
 /* gateway_ops.c: a path not served (404 and a log line); x-llmdeck-dropped (ask.dropped). */
 enum MHD_Result gw_serve_unknown(struct gw_req *);
 void gw_add_dropped_header(struct MHD_Response *, const struct gw_req *);
