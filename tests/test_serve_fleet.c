@@ -105,6 +105,9 @@ struct serve {
 	char err[160];
 };
 
+/* Over TCP an admin action needs the admin token (the gateway's access model). */
+#define FLEET_ADMIN_TOKEN "fleet-admin"
+
 static void
 serve_start(struct serve *s, const char *name)
 {
@@ -112,6 +115,7 @@ serve_start(struct serve *s, const char *name)
 	    config_path, "--db", db_url, "--instance", name, NULL};
 
 	snprintf(s->err, sizeof s->err, "%s/%s.err", dir, name);
+	setenv("LLMDECK_ADMIN_TOKEN", FLEET_ADMIN_TOKEN, 1);
 	s->pid = spawn_serve(args, s->err, s->url, sizeof s->url);
 }
 
@@ -121,7 +125,7 @@ post(struct hreply *r, const struct serve *s, const char *path)
 	char url[256];
 
 	snprintf(url, sizeof url, "%s%s", s->url, path);
-	hreq(r, "POST", url, NULL, NULL);
+	hreq(r, "POST", url, NULL, FLEET_ADMIN_TOKEN);
 }
 
 /* gpt's admin state in s's snapshot. */
@@ -134,7 +138,7 @@ gpt_is(const struct serve *s, const char *want)
 	int ok = 0;
 
 	snprintf(url, sizeof url, "%s/admin/v1/snapshot", s->url);
-	hreq(&r, "GET", url, NULL, NULL);
+	hreq(&r, "GET", url, NULL, FLEET_ADMIN_TOKEN);
 	assert_int_equal(r.status, 200);
 	cJSON_ArrayForEach(p, jget(r.json, "providers"))
 	{

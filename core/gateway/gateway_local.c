@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,16 +55,33 @@ gateway_runtime_dir(char **cause)
 		free(dir);
 		return NULL;
 	}
-	/* Like tmux: a directory someone else could enter or own is not ours to trust. */
-	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-	    (st.st_mode & 077) != 0) {
+	/*
+	 * Like tmux (its socket directory): a directory someone else owns or could
+	 * enter is not ours to trust: another local user could have made
+	 * /tmp/llmdeck-UID first to read the instance files or stand in for the
+	 * socket. Refused, naming the directory and the fix; never repaired.
+	 */
+	if (lstat(dir, &st) != 0) {
+		*cause = xasprintf("cannot use %s: %s", dir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("%s is not a directory (a symlink or a file): remove it, or set "
+		                   "XDG_RUNTIME_DIR to a private directory",
+		    dir);
+	} else if (st.st_uid != getuid()) {
 		*cause =
-		    xasprintf("%s is not a private directory of this user (mode 0700 expected)",
-		        dir);
-		free(dir);
-		return NULL;
+		    xasprintf("%s is owned by uid %ld, not this user (uid %ld): remove it (as "
+		              "its owner or root), or set XDG_RUNTIME_DIR to a private directory",
+		        dir, (long)st.st_uid, (long)getuid());
+	} else if ((st.st_mode & 077) != 0) {
+		*cause =
+		    xasprintf("%s has mode %04o, open to other users (0700 expected): chmod 700 "
+		              "%s, or set XDG_RUNTIME_DIR to a private directory",
+		        dir, (unsigned)(st.st_mode & 07777), dir);
+	} else {
+		return dir;
 	}
-	return dir;
+	free(dir);
+	return NULL;
 }
 
 /* Fill sun with path; -1 if it does not fit. */
@@ -100,8 +118,8 @@ write_info(struct gateway *gw, char **cause)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *text, *tmp;
-	FILE *f;
-	int rc = 0;
+	FILE *f = NULL;
+	int rc = 0, fd = -1;
 
 	cJSON_AddStringToObject(o, "instance", gw->instance);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
@@ -121,8 +139,13 @@ write_info(struct gateway *gw, char **cause)
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	tmp = xasprintf("%s.tmp", gw->info_path);
-	if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0 ||
-	    chmod(tmp, 0600) != 0 || rename(tmp, gw->info_path) != 0) {
+	unlink(tmp);
+	/* 0600 from the start: no moment when another user could read it. */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0 ||
+	    rename(tmp, gw->info_path) != 0) {
+		if (fd >= 0 && f == NULL)
+			close(fd);
 		*cause = xasprintf("gateway: cannot write %s: %s", gw->info_path, strerror(errno));
 		unlink(tmp);
 		rc = -1;
@@ -183,7 +206,7 @@ gw_local_start(struct gateway *gw, char **cause)
 		gw->socket_path = NULL;
 		return -1;
 	}
-	gw->local_daemon = gw_daemon_start(gw, fd, 0, 1);
+	gw->local_daemon = gw_daemon_start(gw, fd, 0, 1, 1);
 	if (gw->local_daemon == NULL) {
 		*cause = xasprintf("gateway: cannot serve on %s", gw->socket_path);
 		close(fd);
