@@ -34,9 +34,16 @@
  *     renews it while in use.
  *  5. At midnight spent(today) starts again from 0 while leases and
  *     reservations carry over: (I) only gets easier.
+ *  6. A charge is never given back. When its row's transaction does not
+ *     commit the row goes to the ledger's spool (ledger.c) and its cost stays
+ *     out of the lease in memory, counted as spooled: the lease's row keeps
+ *     amount_usd for it, so (I) still counts it, until the spool's replay
+ *     moves it from the row to spent in one transaction, as in 2.
  * What can still overrun: a request costing more than the upper bound it
  * reserved (the settle clamps its lease at 0 and spent takes the rest), a row
- * ledgered with no reservation, a request still in flight
+ * ledgered with no reservation, a spooled row whose process died before the
+ * replay (its lease frees, the row lands when the next process opens the
+ * spool) or whose reservation row outlived its TTL, a request still in flight
  * BUDGET_RESERVATION_TTL_MS after its lease expired, and a pid check fooled
  * by pid namespaces (budget_pid_alive).
  *
@@ -108,6 +115,7 @@ struct budget_lease {
 	size_t n_reserved;
 	double pending; /* under pmu: costs taken out of amount whose UPDATE has not committed */
 	int n_pending;  /* under pmu: batches of them */
+	double spooled; /* under pmu: costs taken out of amount whose rows are in the spool */
 	int64_t granted_ms, renew_ms;
 	double last_extra; /* what the last grant gave beyond reserved */
 	char day[16];      /* the day it was sized for, under the conf below */
@@ -626,7 +634,7 @@ budget_grant(struct store *s, struct budget_lease *l, const struct budget_conf *
 	budget_rate_update(l, now);
 	/* No batch is collected while we hold mu, none commits while we hold the write lock. */
 	pthread_mutex_lock(&l->pmu);
-	pending = l->pending;
+	pending = l->pending + l->spooled;
 	pthread_mutex_unlock(&l->pmu);
 	/*
 	 * What the row keeps: the requests in flight and the uncommitted charges
@@ -782,6 +790,16 @@ budget_batch_ready(struct store *s, struct budget_batch *b)
 }
 
 void
+budget_batch_replay(struct budget_batch *b)
+{
+	if (b->lease == NULL)
+		return;
+	pthread_mutex_lock(&b->lease->pmu);
+	b->replayed = b->lease->spooled;
+	pthread_mutex_unlock(&b->lease->pmu);
+}
+
+void
 budget_batch_fail(struct budget_batch *b, double charged)
 {
 	b->failed += charged;
@@ -790,7 +808,7 @@ budget_batch_fail(struct budget_batch *b, double charged)
 int
 budget_batch_apply(sqlite3 *db, struct budget_batch *b)
 {
-	double cost = b->charged - b->failed;
+	double cost = b->charged - b->failed + b->replayed;
 	sqlite3_stmt *st;
 	int rc, err = 0;
 
@@ -825,26 +843,28 @@ void
 budget_batch_end(struct budget_batch *b, int committed)
 {
 	struct budget_lease *l = b->lease;
-	int back = !committed || b->failed > 0 || b->alert;
+	/* The charges whose UPDATE did not commit: their rows are spooled (or lost). */
+	double spooled = committed ? b->failed : b->charged;
 
-	if (l == NULL || b->charged <= 0)
+	if (l == NULL || (b->charged <= 0 && b->replayed <= 0))
 		return;
 	/* The common case takes pmu only: a reserver may hold mu across a transaction. */
-	if (back)
+	if (committed && b->alert)
 		pthread_mutex_lock(&l->mu);
 	pthread_mutex_lock(&l->pmu);
-	l->pending = --l->n_pending > 0 ? l->pending - b->charged : 0;
+	if (b->charged > 0)
+		l->pending = --l->n_pending > 0 ? l->pending - b->charged : 0;
+	if (committed)
+		l->spooled -= b->replayed;
+	l->spooled += spooled;
+	if (l->spooled < 1e-12) /* sums of doubles drift: 0 once the spool is replayed */
+		l->spooled = 0;
 	pthread_mutex_unlock(&l->pmu);
-	if (!back)
+	if (!(committed && b->alert))
 		return;
-	/* What was not taken out of the row goes back into the lease. */
-	l->amount += committed ? b->failed : b->charged;
-	l->spent_hint -= committed ? b->failed : b->charged;
-	if (committed && b->alert) {
-		l->spent_hint = b->spent_read;
-		if (b->spent_read >= b->conf.alert_threshold * b->conf.daily_usd)
-			strlcpy_(l->alert_day, b->day, sizeof l->alert_day);
-	}
+	l->spent_hint = b->spent_read;
+	if (b->spent_read >= b->conf.alert_threshold * b->conf.daily_usd)
+		strlcpy_(l->alert_day, b->day, sizeof l->alert_day);
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -1,6 +1,17 @@
 /*
  * ledger.c: the ledger rows: the group commit on the store's writer thread,
- * recording (asynchronous and blocking), aggregates.
+ * recording (asynchronous and blocking), aggregates, and the spool's use.
+ *
+ * A batch whose transaction cannot commit (disk full, a lock held past the
+ * busy timeout, the database file gone) is appended to the spool and fsynced
+ * (spool.h); its rows' done callbacks then report success: each row is
+ * committed or spooled before its request is answered, and its charge stays
+ * out of the budget's lease either way (budget_batch_end). Only a row that
+ * can be neither (the spool full, or its write failed) reports failure, and
+ * the router withholds that answer. While rows are spooled the writer retries
+ * with backoff (store_retry_due): each batch, and each tick of the store's
+ * ticker, replays the whole spool inside its transaction, INSERT OR IGNORE on
+ * the rows' uids, and empties the spool once that commits: exactly once.
  */
 #include "store/ledger.h"
 
@@ -8,15 +19,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/spool.h"
 #include "store/store_priv.h"
 #include "util/util.h"
 #include "util/waiter.h"
 #include "util/workq.h"
 
+struct spool_max {
+	struct store *store;
+	int64_t rows;
+};
+
+static void
+ledger_spool_max_job(void *arg)
+{
+	struct spool_max *m = arg;
+
+	spool_set_max(store_spool(m->store), m->rows);
+	store_spool_changed(m->store);
+	free(m);
+}
+
 /* A row on its way to the writer. */
 struct ledger_job {
 	struct store *store;
 	struct ledger_row row;
+	char uid[40];
 	int64_t reservation_id;
 	double lease_charge; /* its cost taken out of the handle's budget lease */
 	void (*done)(void *, int);
@@ -36,19 +64,23 @@ ledger_row_usage(struct ledger_row *row, const struct llm_usage *u)
 	row->reasoning_tokens = u->reasoning_tokens;
 }
 
-/* Insert one row and settle its reservation, inside the writer's open transaction. */
+/*
+ * Insert one row and settle its reservation, inside the writer's open
+ * transaction. A row whose uid is already in the ledger (a spooled row
+ * replayed again) is left as it is.
+ */
 static int
-ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
+ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t reservation_id)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
-	        "INSERT INTO ledger(time_ms, route, provider, model, "
+	        "INSERT OR IGNORE INTO ledger(time_ms, route, provider, model, "
 	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
 	        "error_class, cache_hit, attempts, usage_estimated, response_id, "
-	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens) "
-	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, "
+	        "uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
@@ -70,10 +102,13 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	sqlite3_bind_int64(st, 17, r->cache_write_tokens);
 	sqlite3_bind_int64(st, 18, r->cache_write_1h_tokens);
 	sqlite3_bind_int64(st, 19, r->reasoning_tokens);
+	sqlite3_bind_text(st, 20, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
+	if (sqlite3_changes(db) == 0)
+		return 0; /* replayed already */
 	if (r->cost_usd != 0) {
 		if (sqlite3_prepare_v2(db,
 		        "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
@@ -101,7 +136,7 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 	struct store *s = j->store;
 
 	store_exec(db, "SAVEPOINT row");
-	j->rc = ledger_insert(db, &j->row, j->reservation_id);
+	j->rc = ledger_insert(db, &j->row, j->uid, j->reservation_id);
 	if (j->rc != 0) {
 		if (j->errp != NULL && *j->errp == NULL)
 			*j->errp = store_error(s, db, "ledger: cannot insert row");
@@ -119,46 +154,143 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 }
 
 /*
- * The writer's batch job: every row queued while the last batch committed, in
- * one transaction (group commit); each row in a savepoint so a bad row fails
- * alone; the lease reservations they settle move their costs from the lease to
- * spent in the same transaction. Then each row's done, in order.
+ * The writer's transaction: the spooled rows first (old, n_old: replayed, a
+ * row already in the ledger skipped), then the batch's rows, each in a
+ * savepoint so a bad row fails alone; the lease reservations they settle move
+ * their costs from the lease to spent in the same transaction. 0 committed,
+ * or -1 with *err (rolled back).
  */
-static void
-ledger_commit_batch(void **jobs, size_t n)
+static int
+ledger_transaction(struct store *s, void **jobs, size_t n, const struct spool_rec *old,
+    int64_t n_old, struct budget_batch *bb, char **err)
 {
-	struct store *s = ((struct ledger_job *)jobs[0])->store;
 	sqlite3 *db = store_writer_db(s);
-	struct budget_batch bb;
-	char *err = NULL;
 	size_t i;
 
+	if (store_writer_begin(s, err) != 0)
+		return -1;
+	for (int64_t k = 0; k < n_old; k++)
+		if (ledger_insert(db, &old[k].row, old[k].uid,
+		        store_ledger_uid_mine(s, old[k].uid) ? old[k].reservation_id : 0) != 0) {
+			*err = store_error(s, db, "cannot replay the spool");
+			goto fail;
+		}
+	for (i = 0; i < n; i++)
+		ledger_insert_job(db, jobs[i], bb);
+	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
+	if (budget_batch_apply(db, bb) != 0) {
+		*err = store_error(s, db, "cannot settle the budget");
+		goto fail;
+	}
+	if (store_writer_commit(s, err) != 0)
+		goto fail;
+	return 0;
+fail:
+	store_exec(db, "ROLLBACK");
+	return -1;
+}
+
+/*
+ * The rows the database did not take (all of them when the transaction did
+ * not commit) into the spool: rc 0 once they are fsynced there, -1 (and the
+ * message) if they cannot be.
+ */
+static void
+ledger_spool_jobs(struct store *s, void **jobs, size_t n, int committed, const char *why)
+{
+	struct spool *sp = store_spool(s);
+	struct spool_rec *recs = xcalloc(n != 0 ? n : 1, sizeof *recs);
+	char *cause = NULL;
+	size_t i;
+	int m = 0, took, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct ledger_job *j = jobs[i];
+
+		if (committed && j->rc == 0)
+			continue;
+		strlcpy_(recs[m].uid, j->uid, sizeof recs[m].uid);
+		recs[m].reservation_id = j->reservation_id;
+		recs[m].row = j->row;
+		m++;
+	}
+	if (m == 0) {
+		free(recs);
+		return;
+	}
+	took = spool_append(sp, recs, m, &cause);
+	free(recs);
+	store_spool_changed(s);
+	for (i = 0; i < n; i++) {
+		struct ledger_job *j = jobs[i];
+
+		if (committed && j->rc == 0)
+			continue;
+		j->rc = k++ < took ? 0 : -1;
+		if (j->rc != 0 && j->errp != NULL && *j->errp == NULL)
+			*j->errp =
+			    xasprintf("the ledger cannot be written: %s; %lld rows spooled at "
+			              "%s%s%s",
+			        why != NULL ? why : "row not committed", (long long)spool_rows(sp),
+			        spool_path(sp), took >= 0 ? " (the spool is full)" : ": ",
+			        took >= 0 ? "" : cause);
+	}
+	free(cause);
+}
+
+/*
+ * A batch (or, with n 0, the tick's retry): when a try is due, the spool's
+ * rows and the batch's in one transaction (group commit); what the database
+ * did not take goes to the spool. Then each row's done, in order.
+ */
+static void
+ledger_run(struct store *s, void **jobs, size_t n)
+{
+	struct spool_rec *old = NULL;
+	struct budget_batch bb;
+	char *err = NULL;
+	int64_t n_old = 0;
+	int tried = store_retry_due(s), committed = 0;
+	size_t i;
+
+	if (tried && store_writer_check(s, &err) != 0)
+		tried = 0;
+	if (tried && spool_rows(store_spool(s)) > 0 &&
+	    (n_old = spool_read(store_spool(s), &old, &err)) < 0)
+		tried = 0;
 	budget_batch_begin(s, &bb);
 	for (i = 0; i < n; i++) {
 		struct ledger_job *j = jobs[i];
 
+		j->rc = -1;
 		j->lease_charge = budget_batch_take(&bb, j->reservation_id, j->row.cost_usd);
 	}
+	if (tried && n_old > 0)
+		budget_batch_replay(&bb);
 	budget_batch_ready(s, &bb);
-	if (store_begin_immediate(db) != 0) {
-		err = store_error(s, db, "ledger: cannot begin transaction");
-		for (i = 0; i < n; i++)
-			((struct ledger_job *)jobs[i])->rc = -1;
-		budget_batch_end(&bb, 0);
-		goto report;
+	if (tried)
+		committed = ledger_transaction(s, jobs, n, old, n_old, &bb, &err) == 0;
+	budget_batch_end(&bb, committed);
+	free(old);
+	if (committed) {
+		char *cause = NULL;
+
+		if (n_old > 0 && spool_clear(store_spool(s), &cause) != 0) {
+			/* Replayed: a second replay is a no-op on the uids. */
+			store_set_failing(s, cause);
+			free(cause);
+		} else
+			store_set_failing(s, NULL);
+	} else if (err != NULL)
+		store_set_failing(s, err); /* a new failure, or a retry that failed */
+	else {
+		struct store_health h;
+
+		/* Not tried (backoff): the failure is the one known. */
+		store_health(s, &h);
+		err = xstrdup(h.reason[0] != '\0' ? h.reason : "the store is failing");
 	}
-	for (i = 0; i < n; i++)
-		ledger_insert_job(db, jobs[i], &bb);
-	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
-	if (budget_batch_apply(db, &bb) != 0 || store_exec(db, "COMMIT") != 0) {
-		err = store_error(s, db, "ledger: commit failed");
-		store_exec(db, "ROLLBACK");
-		for (i = 0; i < n; i++)
-			((struct ledger_job *)jobs[i])->rc = -1;
-		budget_batch_end(&bb, 0);
-	} else
-		budget_batch_end(&bb, 1);
-report:
+	ledger_spool_jobs(s, jobs, n, committed, err);
 	for (i = 0; i < n; i++) {
 		struct ledger_job *j = jobs[i];
 
@@ -169,6 +301,33 @@ report:
 		free(j);
 	}
 	free(err);
+}
+
+/* The writer's batch job: every row queued while the last batch committed. */
+static void
+ledger_commit_batch(void **jobs, size_t n)
+{
+	ledger_run(((struct ledger_job *)jobs[0])->store, jobs, n);
+}
+
+void
+ledger_tick(struct store *s)
+{
+	struct store_health h;
+
+	store_health(s, &h);
+	if ((h.failing || h.spooled_rows > 0) && store_retry_due(s))
+		ledger_run(s, NULL, 0);
+}
+
+void
+ledger_set_spool_max(struct store *s, int64_t rows)
+{
+	struct spool_max *m = xmalloc(sizeof *m);
+
+	m->store = s;
+	m->rows = rows;
+	workq_push(store_writer(s), ledger_spool_max_job, m);
 }
 
 static void
@@ -186,6 +345,7 @@ ledger_enqueue(struct store *s, const struct ledger_row *row, int64_t reservatio
 	j->row.error_class[sizeof j->row.error_class - 1] = '\0';
 	if (j->row.time_ms <= 0)
 		j->row.time_ms = store_now_ms(s);
+	store_ledger_uid(s, j->uid);
 	j->reservation_id = reservation_id;
 	j->done = done;
 	j->arg = arg;

@@ -79,7 +79,11 @@ store_budget_state(struct store *, void *(*create)(void), void (*release)(struct
  * without a lease reservation), then budget_batch_ready. In the transaction:
  * budget_batch_fail for a row whose insert was rolled back, then
  * budget_batch_apply after the rows (-1: the batch must not commit). After
- * COMMIT (committed 1) or ROLLBACK (0): budget_batch_end.
+ * COMMIT (committed 1) or ROLLBACK (0): budget_batch_end. No charge goes back
+ * into the lease: the rows that did not commit are spooled, and their charges
+ * wait, counted in the lease's row, for the spool's replay: a batch that
+ * replays the spool calls budget_batch_replay before budget_batch_ready, and
+ * its transaction takes them out of the row.
  */
 struct budget_lease;
 struct budget_batch {
@@ -87,6 +91,7 @@ struct budget_batch {
 	int64_t row;                /* the lease's row to charge, 0: none */
 	double charged;             /* costs taken out of the lease in memory */
 	double failed;              /* of those, the rows that failed */
+	double replayed;            /* spooled charges this batch's replay settles */
 	int alert;                  /* write the day's alert in the transaction */
 	struct budget_conf conf;    /* its daily_usd and alert_threshold */
 	char day[16];
@@ -96,9 +101,37 @@ struct budget_batch {
 void budget_batch_begin(struct store *, struct budget_batch *);
 double budget_batch_take(struct budget_batch *, int64_t reservation_id, double cost_usd);
 void budget_batch_ready(struct store *, struct budget_batch *);
+void budget_batch_replay(struct budget_batch *);
 void budget_batch_fail(struct budget_batch *, double charged);
 int budget_batch_apply(sqlite3 *, struct budget_batch *);
 void budget_batch_end(struct budget_batch *, int committed);
+
+/*
+ * The ledger's failure path (store.c), for the writer thread. store_writer_check:
+ * is the file at the path still the one open (reopened on it if it came back
+ * as a valid database)? 0, or -1 with *reason (caller frees).
+ * store_writer_begin: BEGIN IMMEDIATE on the writer's connection, waiting for
+ * a lock the normal busy timeout while healthy, briefly while failing.
+ * store_writer_commit: COMMIT (or the tests' injected failure); 0 or -1 with
+ * *reason. store_set_failing: the ledger's writes fail (reason) or work again
+ * (NULL); store_retry_due: whether a failing writer should try the database
+ * now (always when healthy). store_spool: the spool (writer only).
+ */
+struct spool;
+int store_writer_check(struct store *, char **reason);
+int store_writer_begin(struct store *, char **reason);
+int store_writer_commit(struct store *, char **reason);
+void store_set_failing(struct store *, const char *reason);
+int store_retry_due(struct store *);
+struct spool *store_spool(struct store *);
+/* The spool's row count and bound changed: mirror them into the health. */
+void store_spool_changed(struct store *);
+/* A new ledger row's uid, unique across handles and processes. */
+void store_ledger_uid(struct store *, char uid[40]);
+/* Was uid made by this handle (its reservation ids are ours)? */
+int store_ledger_uid_mine(struct store *, const char *uid);
+/* Writer, from the tick: replay the spool if a retry is due (ledger.c). */
+void ledger_tick(struct store *);
 
 /* Write transactions committed so far on the caller connection and on the writer's (benches). */
 void store_commits(struct store *, uint64_t *caller, uint64_t *writer);
