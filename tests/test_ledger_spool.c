@@ -2,8 +2,9 @@
  * test_ledger_spool.c: no answer without its charge. A ledger batch that
  * cannot commit (an injected write failure, a database locked past the busy
  * timeout, its file deleted) goes to the spool before its request is
- * answered, and is replayed exactly once when the store takes writes again;
- * a full spool refuses the rows it cannot take, with its reason.
+ * answered, is replayed exactly once when the store takes writes again, and
+ * the budget holds throughout; a full spool refuses paid requests (503), and
+ * /ready says how the store stands.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "router/router.h"
+#include "sim/sim.h"
+#include "sim_testutil.h"
 #include "store/ledger.h"
 #include "store/store.h"
 #include "store_testutil.h"
@@ -239,10 +246,299 @@ test_a_locked_database_takes_the_same_path(void **state)
 	assert_int_equal(sttest_sql_int64(t->path, "SELECT count(*) FROM ledger"), 1);
 }
 
+/* The router and the gateway on a store that fails. */
+struct fixture {
+	char dir[64], db[128];
+	struct config cfg;
+	struct sim *sim;
+	struct store *store;
+	struct router *r;
+	struct gateway *gw;
+};
+
+static int
+setup_router(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof *f);
+	struct provider_conf *p;
+	struct sim_opts so;
+	char *cause = NULL;
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/llmdeck-spool-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof f->db, "%s/test.db", f->dir);
+	sim_opts_init(&so);
+	snprintf(so.name, sizeof so.name, "sim");
+	so.protocol = SIM_ANTHROPIC;
+	if ((f->sim = sim_start(&so, &cause)) == NULL)
+		return -1;
+	config_init(&f->cfg);
+	f->cfg.providers = xcalloc(1, sizeof *f->cfg.providers);
+	f->cfg.n_providers = 1;
+	p = &f->cfg.providers[0];
+	p->name = xstrdup("anthropic");
+	p->kind = PROVIDER_ANTHROPIC;
+	p->base_url = xstrdup(sim_url(f->sim));
+	p->models = xcalloc(1, sizeof *p->models);
+	p->models[0] = xstrdup("claude-sonnet");
+	p->n_models = 1;
+	p->priority = 1;
+	p->weight = 1;
+	p->timeout_seconds = 10;
+	p->tls_verify = 1;
+	p->enabled = 1;
+	f->cfg.breaker.probe_interval_ms = 0;
+	f->cfg.budget.daily_usd = 0.05;
+	f->cfg.budget.hard_stop = 1;
+	if (store_open(&f->store, f->db, &cause) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static void
+start_router(struct fixture *f)
+{
+	struct router_opts ro;
+	char *cause = NULL;
+
+	memset(&ro, 0, sizeof ro);
+	ro.seed = 7;
+	ro.no_probes = 1;
+	ro.store = f->store;
+	if ((f->r = router_new(&f->cfg, &ro, &cause)) == NULL)
+		fail_msg("router_new: %s", cause);
+}
+
+static int
+teardown_router(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	if (f->gw != NULL)
+		gateway_stop(f->gw);
+	if (f->r != NULL)
+		router_free(f->r);
+	store_close(f->store);
+	sim_stop(f->sim);
+	config_free(&f->cfg);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+ask(struct fixture *f, struct router_result *res)
+{
+	struct llm_request req;
+
+	llm_request_init(&req);
+	llm_request_add_message(&req, LLM_ROLE_USER, "what does the ledger say?");
+	req.model = xstrdup("claude-sonnet");
+	req.max_tokens = 200;
+	router_generate(f->r, &req, NULL, NULL, res);
+	llm_request_free(&req);
+}
+
+static uint64_t
+sim_requests_count(struct sim *sim)
+{
+	struct sim_stats st;
+
+	sim_get_stats(sim, &st);
+	return st.requests;
+}
+
+static long long
+db_int(struct fixture *f, const char *sql)
+{
+	return sttest_sql_int64(f->db, sql);
+}
+
+/* A hard-stop budget of daily dollars, 400 requests while every commit fails, then the rest. */
+static void
+budget_holds(struct fixture *f, double daily)
+{
+	struct router_result res;
+	struct store_health h;
+	int answered = 0, refused = 0, other = 0;
+	double billed = 0, upper = 0;
+	long rows, bytes;
+
+	f->cfg.budget.daily_usd = daily;
+	start_router(f);
+	store_test_fail_writes(f->store, 1);
+	for (int i = 0; i < 400; i++) {
+		ask(f, &res);
+		if (res.cls == LLM_OK) {
+			answered++;
+			billed += res.cost_usd;
+		} else if (res.cls == LLM_ERR_BUDGET)
+			refused++;
+		else
+			other++;
+		router_result_free(&res);
+	}
+	/* The most one request could reserve: 200 output tokens at $15/M plus its input. */
+	upper = 200 * 15e-6 + 0.001;
+	rows = spool_lines(f->store, &bytes);
+	print_message("store failing: %d of 400 answered, %d refused by the budget, %d other; "
+	              "$%.4f billed of a $%.2f budget; %lld rows committed, %ld spooled (%ld "
+	              "bytes)\n",
+	    answered, refused, other, billed, daily, db_int(f, "SELECT count(*) FROM ledger"), rows,
+	    bytes);
+	assert_true(answered > 0);
+	assert_true(refused > 0);
+	assert_true(billed <= daily + upper);
+	/* Every answer has its row: committed (none can be) or spooled. */
+	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger"), 0);
+	assert_true(rows >= answered);
+	store_health(f->store, &h);
+	assert_int_equal(h.failing, 1);
+
+	store_test_fail_writes(f->store, 0);
+	assert_true(wait_health(f->store, 0, 10000) >= 0);
+	print_message("after the failure cleared: %lld rows committed ($%.4f), %ld spooled\n",
+	    db_int(f, "SELECT count(*) FROM ledger"),
+	    sttest_sql_double(f->db, "SELECT TOTAL(cost_usd) FROM ledger"),
+	    spool_lines(f->store, &bytes));
+	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger WHERE outcome = 'ok'"), answered);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger"), rows);
+	assert_true(sttest_sql_double(f->db, "SELECT TOTAL(cost_usd) FROM ledger") <=
+	    daily + upper);
+	assert_int_equal(spool_lines(f->store, &bytes), 0);
+	/*
+	 * While rows were spooled their reservations held their upper bounds (the
+	 * spooled rows settle them only on replay), so the failure ended below the
+	 * budget; now the rest of it is spent, and no more.
+	 */
+	answered = 0;
+	for (int i = 0; i < 400; i++) {
+		ask(f, &res);
+		answered += res.cls == LLM_OK;
+		router_result_free(&res);
+	}
+	print_message("after: %d more answered; $%.4f in the ledger of a $%.2f budget\n", answered,
+	    sttest_sql_double(f->db, "SELECT TOTAL(cost_usd) FROM ledger"), daily);
+	assert_true(answered < 400);
+	assert_true(sttest_sql_double(f->db, "SELECT TOTAL(cost_usd) FROM ledger") <=
+	    daily + upper);
+}
+
+/* $0.05: a reservation row per request (near the limit from the start). */
+static void
+test_the_budget_holds_while_the_ledger_cannot_commit(void **state)
+{
+	budget_holds(*state, 0.05);
+}
+
+/* $0.20: the requests reserve in memory, in the handle's lease, until near the limit. */
+static void
+test_the_lease_holds_while_the_ledger_cannot_commit(void **state)
+{
+	budget_holds(*state, 0.20);
+}
+
+static void
+test_the_gateway_refuses_when_the_spool_is_full(void **state)
+{
+	struct fixture *f = *state;
+	struct gateway_opts go;
+	struct simtest_resp resp;
+	struct router_result res;
+	struct router_snapshot snap;
+	char *cause = NULL, url[256];
+	const char *hdrs[] = {"Content-Type: application/json", NULL};
+	const char *body = "{\"model\":\"claude-sonnet\",\"max_tokens\":50,\"messages\":"
+	                   "[{\"role\":\"user\",\"content\":\"hi\"}]}";
+	cJSON *j;
+	long bytes;
+
+	f->cfg.budget.daily_usd = 0;
+	start_router(f);
+	gateway_opts_init(&go);
+	go.listen = "127.0.0.1:0";
+	go.store = f->store;
+	if ((f->gw = gateway_start(f->r, &go, &cause)) == NULL)
+		fail_msg("gateway_start: %s", cause);
+	snprintf(url, sizeof url, "%s/ready", gateway_url(f->gw));
+	simtest_http("GET", url, NULL, NULL, 0, &resp);
+	assert_int_equal(resp.status, 200);
+	simtest_resp_free(&resp);
+
+	ledger_set_spool_max(f->store, 2);
+	store_test_fail_writes(f->store, 1);
+	ask(f, &res); /* spooled, answered */
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	simtest_http("GET", url, NULL, NULL, 0, &resp);
+	assert_int_equal(resp.status, 503);
+	j = cJSON_Parse(resp.body.data);
+	assert_string_equal(simtest_jstr(j, "status"), "store_failing");
+	assert_string_equal(simtest_jstr(j, "store.status"), "failing");
+	assert_non_null(strstr(simtest_jstr(j, "store.reason"), "injected write failure"));
+	assert_int_equal((int)simtest_jnum(j, "store.spooled_rows"), 1);
+	cJSON_Delete(j);
+	simtest_resp_free(&resp);
+	router_snapshot(f->r, &snap);
+	assert_int_equal(snap.has_store, 1);
+	assert_int_equal(snap.store.failing, 1);
+	router_snapshot_free(&snap);
+
+	ask(f, &res); /* the second row fills the spool */
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	snprintf(url, sizeof url, "%s/v1/messages", gateway_url(f->gw));
+	simtest_http("POST", url, hdrs, body, 0, &resp);
+	print_message("spool full: POST /v1/messages %ld %s\n", resp.status, resp.body.data);
+	assert_int_equal(resp.status, 503);
+	assert_non_null(strstr(resp.body.data, "the ledger cannot be written"));
+	assert_non_null(strstr(resp.body.data, "2 rows spooled at"));
+	simtest_resp_free(&resp);
+	assert_int_equal(spool_lines(f->store, &bytes), 2);
+	assert_int_equal(sim_requests_count(f->sim), 2);
+
+	store_test_fail_writes(f->store, 0);
+	assert_true(wait_health(f->store, 0, 10000) >= 0);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger WHERE outcome = 'ok'"), 2);
+	snprintf(url, sizeof url, "%s/ready", gateway_url(f->gw));
+	simtest_http("GET", url, NULL, NULL, 0, &resp);
+	assert_int_equal(resp.status, 200);
+	simtest_resp_free(&resp);
+}
+
+static void
+test_the_spool_bound_is_configured(void **state)
+{
+	struct config cfg;
+	char *cause = NULL;
+
+	(void)state;
+	config_init(&cfg);
+	assert_int_equal(cfg.ledger.spool_max_rows, 0); /* the store's default: 10000 */
+	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"spool_max_rows\": 50}}",
+	                     "x.json", &cause),
+	    0);
+	assert_int_equal(cfg.ledger.spool_max_rows, 50);
+	config_free(&cfg);
+	config_init(&cfg);
+	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"spool_max_rows\": 0}}", "x.json",
+	                     &cause),
+	    -1);
+	assert_non_null(strstr(cause, "spool_max_rows"));
+	free(cause);
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_the_spool_bound_is_configured),
 	    cmocka_unit_test_setup_teardown(test_a_failed_commit_is_spooled_then_replayed_once,
 	        sttest_setup_store, sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_a_torn_last_record_is_dropped, sttest_setup_store,
@@ -253,6 +549,12 @@ main(void)
 	        sttest_setup_store, sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_a_locked_database_takes_the_same_path,
 	        sttest_setup_store, sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_the_budget_holds_while_the_ledger_cannot_commit,
+	        setup_router, teardown_router),
+	    cmocka_unit_test_setup_teardown(test_the_lease_holds_while_the_ledger_cannot_commit,
+	        setup_router, teardown_router),
+	    cmocka_unit_test_setup_teardown(test_the_gateway_refuses_when_the_spool_is_full,
+	        setup_router, teardown_router),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
