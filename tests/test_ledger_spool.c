@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,6 +217,75 @@ test_a_deleted_database_is_noticed_and_reopened(void **state)
 	assert_int_equal(sttest_sql_int64(t->path, "SELECT count(*) FROM ledger"), 1);
 	assert_int_equal(ledger_record(t->s, &r, 0, &cause), 0);
 	assert_int_equal(sttest_sql_int64(t->path, "SELECT count(*) FROM ledger"), 2);
+}
+
+/*
+ * A real full disk where the machine lets the test mount a small tmpfs
+ * (root), else skipped: the database and its spool on 2 MiB, filled up.
+ */
+static void
+test_a_full_disk_spools_and_recovers(void **state)
+{
+	char *dir = xasprintf("%s/small", (char *)*state), *path, *filler, *wal;
+	char *cmd, *cause = NULL, block[65536];
+	struct ledger_row r = row_make(0.01);
+	struct store_health h;
+	struct store *s;
+	struct stat st;
+	long bytes, spooled;
+	int fd, n = 0;
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	cmd = xasprintf("mount -t tmpfs -o size=2m tmpfs %s 2>/dev/null", dir);
+	if (getuid() != 0 || system(cmd) != 0) {
+		free(cmd);
+		free(dir);
+		skip();
+	}
+	free(cmd);
+	path = xasprintf("%s/l.db", dir);
+	filler = xasprintf("%s/filler", dir);
+	wal = xasprintf("%s-wal", path);
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	ledger_set_spool_max(s, 500); /* 500 rows' room set aside now */
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	/* Fill the disk. */
+	memset(block, 'x', sizeof block);
+	fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	for (int i = 0; i < 1024 && write(fd, block, 512) > 0; i++)
+		;
+	close(fd);
+	memset(r.response_id, 'r', sizeof r.response_id - 1);
+	for (int i = 0; i < 200; i++)
+		n += ledger_record(s, &r, 0, &cause) == 0;
+	store_health(s, &h);
+	spooled = spool_lines(s, &bytes);
+	print_message("full disk: %d of 200 rows recorded, %lld committed, %ld spooled (%ld "
+	              "bytes); %s\n",
+	    n, (long long)sttest_sql_int64(path, "SELECT count(*) FROM ledger"), spooled, bytes,
+	    h.reason);
+	assert_int_equal(n, 200);
+	assert_true(spooled > 0);
+	assert_int_equal(h.failing, 1);
+	assert_int_equal(sttest_sql_int64(path, "SELECT count(*) FROM ledger") + spooled, 201);
+	/* Space again: replayed, and the WAL checkpointed back down. */
+	unlink(filler);
+	assert_true(wait_health(s, 0, 15000) >= 0);
+	assert_int_equal(sttest_sql_int64(path, "SELECT count(*) FROM ledger"), 201);
+	for (int i = 0; i < 50 && stat(wal, &st) == 0 && st.st_size > 0; i++)
+		usleep(20000);
+	assert_true(stat(wal, &st) != 0 || st.st_size == 0);
+	store_close(s);
+	cmd = xasprintf("umount %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(wal);
+	free(filler);
+	free(path);
+	free(dir);
 }
 
 static void
@@ -547,6 +617,8 @@ main(void)
 	        sttest_setup_store, sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_a_deleted_database_is_noticed_and_reopened,
 	        sttest_setup_store, sttest_teardown_store),
+	    cmocka_unit_test_setup_teardown(test_a_full_disk_spools_and_recovers, sttest_setup_dir,
+	        sttest_teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_a_locked_database_takes_the_same_path,
 	        sttest_setup_store, sttest_teardown_store),
 	    cmocka_unit_test_setup_teardown(test_the_budget_holds_while_the_ledger_cannot_commit,
