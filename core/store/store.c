@@ -670,10 +670,14 @@ store_flush_deferred(void *arg)
 {
 	struct store *s = arg;
 	struct deferred *d = store_take_deferred(s, 1);
+	char *reason = NULL;
 
 	if (d == NULL)
 		return;
-	if (store_begin_immediate(s->wdb) != 0) {
+	/* While the ledger cannot commit, the cache's bookkeeping is dropped: it must not
+	 * hold the writer (and the answers waiting for their rows) on a lock. */
+	if (s->health.failing || store_writer_begin(s, &reason) != 0) {
+		free(reason);
 		store_run_deferred(NULL, d); /* apply(NULL, arg) only frees */
 		return;
 	}
