@@ -193,6 +193,7 @@ test_migration_from_v1(void **state)
 	store_close(s);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+	                     "DROP INDEX ledger_uid; ALTER TABLE ledger DROP COLUMN uid; "
 	                     "ALTER TABLE ledger DROP COLUMN cache_read_tokens; "
 	                     "ALTER TABLE ledger DROP COLUMN cache_write_tokens; "
 	                     "ALTER TABLE ledger DROP COLUMN cache_write_1h_tokens; "
