@@ -850,7 +850,12 @@ rt_store_watch(struct router *r, struct store_health *h)
 	if (seen == h->changes ||
 	    !atomic_compare_exchange_strong(&r->store_changes_seen, &seen, h->changes))
 		return h->spool_full;
-	if (h->spool_full)
+	if (h->spool_full && h->spool_path[0] == '\0') /* a backend without a spool */
+		event_add(r->events, EV_ERROR, NULL,
+		    "store: the ledger cannot be written and has no spool: paid requests are "
+		    "refused; %s",
+		    h->reason);
+	else if (h->spool_full)
 		event_add(r->events, EV_ERROR, NULL,
 		    "store: the ledger's spool is full (%lld rows at %s): paid requests are "
 		    "refused; %s",
@@ -870,10 +875,14 @@ rt_store_watch(struct router *r, struct store_health *h)
 static void
 rreq_ledger_error(struct llm_error *e, const struct store_health *h)
 {
-	llm_error_set(e, LLM_ERR_NO_PROVIDER, 0,
-	    "the ledger cannot be written: %s; %lld rows spooled at %s",
-	    h->reason[0] != '\0' ? h->reason : "its spool is full", (long long)h->spooled_rows,
-	    h->spool_path);
+	if (h->spool_path[0] == '\0') /* a backend without a spool */
+		llm_error_set(e, LLM_ERR_NO_PROVIDER, 0, "the ledger cannot be written: %s",
+		    h->reason[0] != '\0' ? h->reason : "its store is failing");
+	else
+		llm_error_set(e, LLM_ERR_NO_PROVIDER, 0,
+		    "the ledger cannot be written: %s; %lld rows spooled at %s",
+		    h->reason[0] != '\0' ? h->reason : "its spool is full",
+		    (long long)h->spooled_rows, h->spool_path);
 }
 
 /*
