@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/budget.h"
+#include "store/ledger.h"
 #include "store/store.h"
 #include "store_testutil.h"
 #include "util/util.h"
@@ -178,6 +179,51 @@ test_newer_schema_refused(void **state)
 	free(path);
 }
 
+/* A version-8 database (main's instance registry, no ledger uid) gains the uid (9) and
+ * keeps its instances and rows. */
+static void
+test_migration_from_v8(void **state)
+{
+	char *path = xasprintf("%s/v8.db", (char *)*state);
+	struct store_instance in = {0}, *v = NULL;
+	struct ledger_row r = {0};
+	struct store *s;
+	char *cause = NULL;
+	sqlite3 *db;
+
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	strlcpy_(in.id, "a-1", sizeof in.id);
+	strlcpy_(in.host, "h", sizeof in.host);
+	strlcpy_(in.state, "serving", sizeof in.state);
+	in.seen_ms = store_now_ms(s);
+	assert_int_equal(store_instance_beat(s, &in), 0);
+	store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "DROP INDEX ledger_uid; ALTER TABLE ledger DROP COLUMN uid; "
+	                     "PRAGMA user_version=8; "
+	                     "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
+	                     "(strftime('%s','now') * 1000, 'p', 'm', 1.25)",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(STORE_SCHEMA_VERSION, 9);
+	assert_int_equal(store_instances(s, &v), 1);
+	free(v);
+	r.cost_usd = 0.5;
+	strlcpy_(r.provider, "p", sizeof r.provider);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	store_close(s);
+	assert_int_equal(sttest_sql_int64(path, "SELECT COUNT(*) FROM ledger WHERE uid IS NULL"),
+	    1);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE uid IS NOT NULL"),
+	    1);
+	free(path);
+}
+
 static void
 test_migration_from_v1(void **state)
 {
@@ -193,6 +239,7 @@ test_migration_from_v1(void **state)
 	store_close(s);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+	                     "DROP INDEX ledger_uid; ALTER TABLE ledger DROP COLUMN uid; "
 	                     "ALTER TABLE ledger DROP COLUMN cache_read_tokens; "
 	                     "ALTER TABLE ledger DROP COLUMN cache_write_tokens; "
 	                     "ALTER TABLE ledger DROP COLUMN cache_write_1h_tokens; "
@@ -418,6 +465,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, sttest_setup_dir,
 	        teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_migration_from_v1, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_migration_from_v8, sttest_setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_corrupt_file_refused, sttest_setup_dir,
 	        teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_readonly_dir_refused, sttest_setup_dir,

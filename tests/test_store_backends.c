@@ -419,6 +419,64 @@ test_instances_expire(void **state)
 	store_close(a);
 }
 
+/*
+ * The ledger's commits fail (the tests' injected failure: a full disk, a
+ * server gone): SQLite spools the row and replays it once writes work again;
+ * PostgreSQL, with no spool, fails the row and reports the ledger full while
+ * it fails. Either way the store recovers on its own (the writer's tick) and
+ * no row counts twice, not even after a reopen.
+ */
+static void
+test_ledger_write_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = fx_open(f, "a-1");
+	double want = f->postgres ? 1.25 : 1.75;
+	struct store_health h;
+	char *cause = NULL;
+	struct ledger_row r;
+	int rc;
+
+	r = row_of("anthropic", 0.25, STTEST_NOON);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	store_test_fail_writes(s, 1);
+	r = row_of("anthropic", 0.5, STTEST_NOON + 1);
+	rc = ledger_record(s, &r, 0, &cause);
+	store_health(s, &h);
+	assert_true(h.failing);
+	if (f->postgres) {
+		assert_int_equal(rc, -1);
+		assert_non_null(strstr(cause, "the ledger cannot be written"));
+		free(cause);
+		cause = NULL;
+		assert_true(h.spool_full);
+		assert_int_equal(h.spooled_rows, 0);
+	} else {
+		assert_int_equal(rc, 0);
+		assert_false(h.spool_full);
+		assert_int_equal(h.spooled_rows, 1);
+	}
+	store_test_fail_writes(s, 0);
+	for (int i = 0; i < 400; i++) {
+		store_health(s, &h);
+		if (!h.failing && h.spooled_rows == 0)
+			break;
+		usleep(25000);
+	}
+	assert_false(h.failing);
+	assert_false(h.spool_full);
+	assert_int_equal(h.spooled_rows, 0);
+	r = row_of("anthropic", 1, STTEST_NOON + 2);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	assert_true(ledger_spent(s, STTEST_NOON, STTEST_NOON + 10) == want);
+	store_close(s);
+	s = fx_open(f, "a-1");
+	r = row_of("anthropic", 0, STTEST_NOON + 3);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	assert_true(ledger_spent(s, STTEST_NOON, STTEST_NOON + 10) == want);
+	store_close(s);
+}
+
 static int
 group_teardown(void **state)
 {
@@ -437,6 +495,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    BOTH(test_ledger_rows),
+	    BOTH(test_ledger_write_failure),
 	    BOTH(test_budget_two_instances),
 	    BOTH(test_events),
 	    BOTH(test_overrides_reach_other),

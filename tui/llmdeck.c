@@ -52,5 +52,6 @@ llmdeck_open_store(struct store **st, const char *path, const struct config *cfg
 		*st = NULL;
 		return -1;
 	}
+	ledger_set_spool_max(*st, cfg->ledger.spool_max_rows);
 	return 0;
 }

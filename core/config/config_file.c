@@ -945,7 +945,7 @@ parse_store(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const ledger_keys[] = {"durability"};
+static const char *const ledger_keys[] = {"durability", "spool_max_rows"};
 
 static int
 parse_ledger(struct config_parse *p, struct config *cfg, const cJSON *j)
@@ -955,6 +955,14 @@ parse_ledger(struct config_parse *p, struct config *cfg, const cJSON *j)
 
 	if (check_keys(p, j, "ledger", ledger_keys, nitems(ledger_keys)) != 0)
 		return -1;
+	path_key(sub, sizeof sub, "ledger", "spool_max_rows");
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "spool_max_rows")) != NULL) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
+		    v->valuedouble != (double)(int64_t)v->valuedouble)
+			return config_parse_error(p, sub,
+			    "expected a whole number from 1 to 1000000000");
+		cfg->ledger.spool_max_rows = (int64_t)v->valuedouble;
+	}
 	path_key(sub, sizeof sub, "ledger", "durability");
 	if ((v = cJSON_GetObjectItemCaseSensitive(j, "durability")) == NULL)
 		return 0;

@@ -287,23 +287,39 @@ gw_serve_ready(struct gw_req *q)
 	struct router_snapshot s;
 	struct gw_router *gr = gw_router_get(q->gw);
 	cJSON *o = cJSON_CreateObject();
-	int usable = 0, draining;
+	int usable = 0, draining, store_ok;
 
 	memset(&s, 0, sizeof s);
 	router_snapshot(gr->router, &s);
 	gw_router_put(q->gw, gr);
 	for (size_t i = 0; i < s.n_providers; i++)
 		usable += s.providers[i].usable != 0;
-	router_snapshot_free(&s);
+	/* A ledger that cannot be written: rows are spooled (or refused when it is full). */
+	store_ok = !s.has_store || (!s.store.failing && !s.store.spool_full);
 	pthread_mutex_lock(&q->gw->mu);
 	draining = q->gw->draining;
 	pthread_mutex_unlock(&q->gw->mu);
 	cJSON_AddStringToObject(o, "status",
 	    draining         ? "draining"
+	        : !store_ok  ? "store_failing"
 	        : usable > 0 ? "ready"
 	                     : "unavailable");
 	cJSON_AddNumberToObject(o, "usable_providers", usable);
-	return gw_reply_json(q, usable > 0 && !draining ? 200 : 503, o);
+	if (s.has_store) {
+		cJSON *st = cJSON_AddObjectToObject(o, "store");
+
+		cJSON_AddStringToObject(st, "status",
+		    s.store.spool_full    ? "spool_full"
+		        : s.store.failing ? "failing"
+		                          : "ok");
+		if (s.store.reason[0] != '\0')
+			cJSON_AddStringToObject(st, "reason", s.store.reason);
+		cJSON_AddNumberToObject(st, "spooled_rows", (double)s.store.spooled_rows);
+		cJSON_AddNumberToObject(st, "spool_max_rows", (double)s.store.spool_max_rows);
+		cJSON_AddStringToObject(st, "spool", s.store.spool_path);
+	}
+	router_snapshot_free(&s);
+	return gw_reply_json(q, usable > 0 && !draining && store_ok ? 200 : 503, o);
 }
 
 /* One JSON line per LLM request: who answered and what it cost, never the

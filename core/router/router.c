@@ -58,6 +58,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -836,16 +837,75 @@ rreq_cache_put(struct rreq *q)
 	    &q->res->resp, rreq_cached_done, q);
 }
 
-/* Writer thread: the ledger rows are committed (or failed); now the caller may have it. */
+int
+rt_store_watch(struct router *r, struct store_health *h)
+{
+	uint64_t seen;
+
+	memset(h, 0, sizeof *h);
+	if (r->store == NULL)
+		return 0;
+	store_health(r->store, h);
+	seen = atomic_load(&r->store_changes_seen);
+	if (seen == h->changes ||
+	    !atomic_compare_exchange_strong(&r->store_changes_seen, &seen, h->changes))
+		return h->spool_full;
+	if (h->spool_full && h->spool_path[0] == '\0') /* a backend without a spool */
+		event_add(r->events, EV_ERROR, NULL,
+		    "store: the ledger cannot be written and has no spool: paid requests are "
+		    "refused; %s",
+		    h->reason);
+	else if (h->spool_full)
+		event_add(r->events, EV_ERROR, NULL,
+		    "store: the ledger's spool is full (%lld rows at %s): paid requests are "
+		    "refused; %s",
+		    (long long)h->spooled_rows, h->spool_path, h->reason);
+	else if (h->failing)
+		event_add(r->events, EV_ERROR, NULL,
+		    "store: the ledger cannot be written, rows go to its spool %s: %s",
+		    h->spool_path, h->reason);
+	else
+		event_add(r->events, EV_INFO, NULL,
+		    "store: the ledger is written again (%lld rows left in the spool)",
+		    (long long)h->spooled_rows);
+	return h->spool_full;
+}
+
+/* The error for a request the ledger cannot account for. */
+static void
+rreq_ledger_error(struct llm_error *e, const struct store_health *h)
+{
+	if (h->spool_path[0] == '\0') /* a backend without a spool */
+		llm_error_set(e, LLM_ERR_NO_PROVIDER, 0, "the ledger cannot be written: %s",
+		    h->reason[0] != '\0' ? h->reason : "its store is failing");
+	else
+		llm_error_set(e, LLM_ERR_NO_PROVIDER, 0,
+		    "the ledger cannot be written: %s; %lld rows spooled at %s",
+		    h->reason[0] != '\0' ? h->reason : "its spool is full",
+		    (long long)h->spooled_rows, h->spool_path);
+}
+
+/*
+ * Writer thread: the ledger rows are committed or spooled (rc 0), or neither:
+ * then the answer is withheld (no answer without its charge on record); now
+ * the caller may have it.
+ */
 static void
 rreq_ledger_done(void *arg, int rc)
 {
 	struct rreq *q = arg;
 	struct router *r = q->r;
+	struct store_health h;
 
-	if (rc != 0)
-		event_add(r->events, EV_ERROR, q->res->provider,
-		    "ledger: a row could not be committed; spend may be under-counted");
+	rt_store_watch(r, &h);
+	if (rc != 0 && q->res->cls == LLM_OK) {
+		rreq_ledger_error(&q->res->err, &h);
+		q->res->cls = LLM_ERR_NO_PROVIDER;
+		pthread_mutex_lock(&r->mu);
+		r->answered--;
+		r->failed++;
+		pthread_mutex_unlock(&r->mu);
+	}
 	if (q->res->cls == LLM_OK && q->cacheable && !q->res->cached)
 		rreq_cache_put(q);
 	else
@@ -1043,6 +1103,15 @@ rreq_admit(struct rreq *q)
 
 	if (r->store == NULL || (q->op != NULL && !q->op->spends))
 		return 0;
+	{
+		struct store_health h;
+
+		/* The spool is full: an answer now would go unaccounted. */
+		if (rt_store_watch(r, &h)) {
+			rreq_ledger_error(&q->last_err, &h);
+			return 1;
+		}
+	}
 	if (q->op == NULL && bc->daily_usd > 0 &&
 	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)) {
 		struct budget_status st;

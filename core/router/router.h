@@ -33,6 +33,7 @@
 #include "router/events.h"
 #include "router/histogram.h"
 #include "provider/llm.h"
+#include "store/store.h"
 
 struct router;
 struct http_engine;
@@ -237,6 +238,10 @@ struct router_snapshot {
 	 * opened, TLS handshakes, transfers over HTTP/2. */
 	uint64_t upstream_transfers, upstream_connections, upstream_tls_handshakes,
 	    upstream_http2_transfers;
+	/* The ledger's store (store_health): has_store 0 without one. store.failing:
+	 * rows go to the spool; store.spool_full: paid requests are refused. */
+	int has_store;
+	struct store_health store;
 };
 
 /* A consistent copy; never holds a lock after it returns. s is all output:

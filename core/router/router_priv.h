@@ -119,6 +119,8 @@ struct router {
 	struct event_ring *events;
 	struct rng rng;
 	struct store *store;
+	/* The store_health changes already said as events (rt_store_watch). */
+	_Atomic uint64_t store_changes_seen;
 
 	struct workq *wq; /* "router-worker": admission, cache writes, events, delivery */
 
@@ -309,6 +311,13 @@ void rt_sync_unhook(struct router *);
 void rt_sync_free(struct router *);
 
 /* router_snapshot.c: a finished request in the router's window (r->mu held). */
+/*
+ * Any thread, r->mu not held: the store's health into h (zeroed without a
+ * store), and an event the first time a change of it is seen. Returns 1 when
+ * the ledger refuses paid requests (its spool is full).
+ */
+struct store_health;
+int rt_store_watch(struct router *, struct store_health *h);
 void rt_window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);
 
 #endif

@@ -96,6 +96,8 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 	                                   : window_s;
 	s->time_ms = clock_wall_ms();
 	router_snapshot_upstream(r, s);
+	s->has_store = r->store != NULL;
+	rt_store_watch(r, &s->store);
 	s->providers = xcalloc(r->n_providers, sizeof *s->providers);
 	s->n_providers = r->n_providers;
 	pthread_mutex_lock(&r->mu);

@@ -34,9 +34,18 @@
  *     renews it while in use.
  *  5. At midnight spent(today) starts again from 0 while leases and
  *     reservations carry over: (I) only gets easier.
+ *  6. A charge is never given back. When its row's transaction does not
+ *     commit the row goes to the ledger's spool (ledger.c) and its cost stays
+ *     out of the lease in memory, counted as spooled: the lease's row keeps
+ *     amount_usd for it, so (I) still counts it, until the spool's replay
+ *     moves it from the row to spent in one transaction, as in 2. A backend
+ *     without a spool (PostgreSQL, for now) fails the row instead, its answer
+ *     is withheld, and its charge goes back into the lease.
  * What can still overrun: a request costing more than the upper bound it
  * reserved (the settle clamps its lease at 0 and spent takes the rest), a row
- * ledgered with no reservation, a request still in flight
+ * ledgered with no reservation, a spooled row whose process died before the
+ * replay (its lease frees, the row lands when the next process opens the
+ * spool) or whose reservation row outlived its TTL, a request still in flight
  * BUDGET_RESERVATION_TTL_MS after its lease expired, and a pid check fooled
  * by pid namespaces (budget_pid_alive).
  *
@@ -108,6 +117,7 @@ struct budget_lease {
 	size_t n_reserved;
 	double pending; /* under pmu: costs taken out of amount whose UPDATE has not committed */
 	int n_pending;  /* under pmu: batches of them */
+	double spooled; /* under pmu: costs taken out of amount whose rows are in the spool */
 	int64_t granted_ms, renew_ms;
 	double last_extra; /* what the last grant gave beyond reserved */
 	char day[16];      /* the day it was sized for, under the conf below */
@@ -626,7 +636,7 @@ budget_grant_decide(struct budget_grant *g)
 	budget_rate_update(l, g->now);
 	/* No batch is collected while we hold mu, none commits while we hold the write lock. */
 	pthread_mutex_lock(&l->pmu);
-	x->pending = l->pending;
+	x->pending = l->pending + l->spooled;
 	pthread_mutex_unlock(&l->pmu);
 	/*
 	 * What the row keeps: the requests in flight and the uncommitted charges
@@ -841,6 +851,16 @@ budget_batch_ready(struct store *s, struct budget_batch *b)
 }
 
 void
+budget_batch_replay(struct budget_batch *b)
+{
+	if (b->lease == NULL)
+		return;
+	pthread_mutex_lock(&b->lease->pmu);
+	b->replayed = b->lease->spooled;
+	pthread_mutex_unlock(&b->lease->pmu);
+}
+
+void
 budget_batch_fail(struct budget_batch *b, double charged)
 {
 	b->failed += charged;
@@ -849,7 +869,7 @@ budget_batch_fail(struct budget_batch *b, double charged)
 int
 budget_batch_apply(sqlite3 *db, struct budget_batch *b)
 {
-	double cost = b->charged - b->failed;
+	double cost = b->charged - b->failed + b->replayed;
 	sqlite3_stmt *st;
 	int rc, err = 0;
 
@@ -881,24 +901,35 @@ budget_batch_apply(sqlite3 *db, struct budget_batch *b)
 }
 
 void
-budget_batch_end(struct budget_batch *b, int committed)
+budget_batch_end(struct budget_batch *b, int committed, int spooled)
 {
 	struct budget_lease *l = b->lease;
-	int back = !committed || b->failed > 0 || b->alert;
+	/* The charges whose UPDATE did not commit: their rows are spooled (or lost). */
+	double unsettled = committed ? b->failed : b->charged;
+	/* Without a spool those rows failed: their charges go back into the lease. */
+	int back = !spooled && unsettled > 0, locked = (committed && b->alert) || back;
 
-	if (l == NULL || b->charged <= 0)
+	if (l == NULL || (b->charged <= 0 && b->replayed <= 0))
 		return;
 	/* The common case takes pmu only: a reserver may hold mu across a transaction. */
-	if (back)
+	if (locked)
 		pthread_mutex_lock(&l->mu);
 	pthread_mutex_lock(&l->pmu);
-	l->pending = --l->n_pending > 0 ? l->pending - b->charged : 0;
+	if (b->charged > 0)
+		l->pending = --l->n_pending > 0 ? l->pending - b->charged : 0;
+	if (committed)
+		l->spooled -= b->replayed;
+	if (spooled)
+		l->spooled += unsettled;
+	if (l->spooled < 1e-12) /* sums of doubles drift: 0 once the spool is replayed */
+		l->spooled = 0;
 	pthread_mutex_unlock(&l->pmu);
-	if (!back)
+	if (!locked)
 		return;
-	/* What was not taken out of the row goes back into the lease. */
-	l->amount += committed ? b->failed : b->charged;
-	l->spent_hint -= committed ? b->failed : b->charged;
+	if (back) {
+		l->amount += unsettled;
+		l->spent_hint -= unsettled;
+	}
 	if (committed && b->alert) {
 		l->spent_hint = b->spent_read;
 		if (b->spent_read >= b->conf.alert_threshold * b->conf.daily_usd)

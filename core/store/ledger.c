@@ -1,6 +1,21 @@
 /*
  * ledger.c: the ledger rows: the group commit on the store's writer thread,
- * recording (asynchronous and blocking), aggregates.
+ * recording (asynchronous and blocking), aggregates, and the spool's use.
+ *
+ * A batch whose transaction cannot commit (disk full, a lock held past the
+ * busy timeout, the database file gone, the server unreachable) is appended
+ * to the spool and fsynced (spool.h); its rows' done callbacks then report
+ * success: each row is committed or spooled before its request is answered,
+ * and its charge stays out of the budget's lease either way
+ * (budget_batch_end). Only a row that can be neither (the spool full, or its
+ * write failed) reports failure, and the router withholds that answer. While
+ * rows are spooled the writer retries with backoff (store_retry_due): each
+ * batch, and each tick of the store's ticker, hands the whole spool to the
+ * backend's ledger_commit ahead of the batch's rows, in its transaction (each
+ * backend skips a uid already in the ledger), and empties the spool once that
+ * commits: exactly once. This sits above the backend table; a handle without
+ * a spool (PostgreSQL: no file next to the database) fails the rows instead,
+ * and their charges go back into the lease.
  */
 #include "store/ledger.h"
 
@@ -8,10 +23,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/spool.h"
 #include "store/store_priv.h"
 #include "util/util.h"
 #include "util/waiter.h"
 #include "util/workq.h"
+
+struct spool_max {
+	struct store *store;
+	int64_t rows;
+};
+
+static void
+ledger_spool_max_job(void *arg)
+{
+	struct spool_max *m = arg;
+
+	if (store_spool(m->store) != NULL)
+		spool_set_max(store_spool(m->store), m->rows);
+	store_spool_changed(m->store);
+	free(m);
+}
 
 void
 ledger_row_usage(struct ledger_row *row, const struct llm_usage *u)
@@ -24,19 +56,23 @@ ledger_row_usage(struct ledger_row *row, const struct llm_usage *u)
 	row->reasoning_tokens = u->reasoning_tokens;
 }
 
-/* Insert one row and settle its reservation, inside the writer's open transaction. */
+/*
+ * Insert one row and settle its reservation, inside the writer's open
+ * transaction. A row whose uid is already in the ledger (a spooled row
+ * replayed again) is left as it is.
+ */
 static int
-ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
+ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t reservation_id)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
-	        "INSERT INTO ledger(time_ms, route, provider, model, "
+	        "INSERT OR IGNORE INTO ledger(time_ms, route, provider, model, "
 	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
 	        "error_class, cache_hit, attempts, usage_estimated, response_id, "
-	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens) "
-	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, "
+	        "uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
@@ -58,10 +94,13 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, int64_t reservation_id)
 	sqlite3_bind_int64(st, 17, r->cache_write_tokens);
 	sqlite3_bind_int64(st, 18, r->cache_write_1h_tokens);
 	sqlite3_bind_int64(st, 19, r->reasoning_tokens);
+	sqlite3_bind_text(st, 20, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
+	if (sqlite3_changes(db) == 0)
+		return 0; /* replayed already */
 	if (r->cost_usd != 0) {
 		if (sqlite3_prepare_v2(db,
 		        "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
@@ -89,13 +128,13 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 	struct store *s = j->store;
 
 	store_exec(db, "SAVEPOINT row");
-	j->rc = ledger_insert(db, &j->row, j->reservation_id);
+	j->rc = ledger_insert(db, &j->row, j->uid, j->reservation_id);
 	if (j->rc != 0) {
 		if (j->errp != NULL && *j->errp == NULL)
 			*j->errp = store_error(s, db, "ledger: cannot insert row");
 		store_exec(db, "ROLLBACK TO row");
 		budget_batch_fail(bb, j->lease_charge);
-	} else if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
+	} else if (!j->replay && j->row.unpriced && store_first_unpriced(s, j->row.model)) {
 		char *msg = xasprintf("model %s has no price: its requests are recorded "
 		                      "as unpriced, not free",
 		    j->row.model);
@@ -107,10 +146,14 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 }
 
 /*
- * SQLite's side of the batch: one transaction (group commit); each row in a
- * savepoint so a bad row fails alone; the lease reservations they settle move
- * their costs from the lease to spent in the same transaction (budget_batch_apply).
- * On failure every row's rc is -1 and *err says why.
+ * SQLite's side of the batch: one transaction (group commit), begun and
+ * committed through the writer's failure path (store_sqlite_writer_begin:
+ * a short busy timeout while failing; the tests' injected failure); each row
+ * in a savepoint so a bad row fails alone, but a replayed row that fails fails
+ * the batch (the spool is emptied only once all of it is in); the lease
+ * reservations they settle move their costs from the lease to spent in the
+ * same transaction (budget_batch_apply). On failure every row's rc is -1 and
+ * *err says why.
  */
 void
 ledger_sqlite_commit(struct store *s, struct ledger_job **jobs, size_t n, struct budget_batch *bb,
@@ -119,46 +162,182 @@ ledger_sqlite_commit(struct store *s, struct ledger_job **jobs, size_t n, struct
 	sqlite3 *db = store_writer_db(s);
 	size_t i;
 
-	if (store_begin_immediate(db) != 0) {
-		*err = store_error(s, db, "ledger: cannot begin transaction");
-		for (i = 0; i < n; i++)
-			jobs[i]->rc = -1;
-		return;
-	}
-	for (i = 0; i < n; i++)
+	if (store_sqlite_writer_begin(s, err) != 0)
+		goto failed;
+	for (i = 0; i < n; i++) {
 		ledger_insert_job(db, jobs[i], bb);
-	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
-	if (budget_batch_apply(db, bb) != 0 || store_exec(db, "COMMIT") != 0) {
-		*err = store_error(s, db, "ledger: commit failed");
-		store_exec(db, "ROLLBACK");
-		for (i = 0; i < n; i++)
-			jobs[i]->rc = -1;
+		if (jobs[i]->replay && jobs[i]->rc != 0) {
+			*err = store_error(s, db, "cannot replay the spool");
+			goto fail;
+		}
 	}
+	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
+	if (budget_batch_apply(db, bb) != 0) {
+		*err = store_error(s, db, "cannot settle the budget");
+		goto fail;
+	}
+	if (store_sqlite_writer_commit(s, err) != 0)
+		goto fail;
+	return;
+fail:
+	store_exec(db, "ROLLBACK");
+failed:
+	for (i = 0; i < n; i++)
+		jobs[i]->rc = -1;
 }
 
 /*
- * The writer's batch job: every row queued while the last batch committed, in
- * one transaction of the backend's (group commit); the lease reservations they
- * settle move their costs from the lease to spent in the same transaction. Then
- * each row's done, in order.
+ * The backend's transaction: the spooled rows first (old, n_old: replayed as
+ * jobs of their own, a uid already in the ledger skipped, the reservation
+ * settled only when this handle made it), then the batch's. 0 committed, or
+ * -1 with *err (rolled back).
+ */
+static int
+ledger_transaction(struct store *s, void **jobs, size_t n, const struct spool_rec *old,
+    int64_t n_old, struct budget_batch *bb, char **err)
+{
+	struct ledger_job **all = xcalloc((size_t)n_old + n + 1, sizeof *all);
+	size_t i, total = (size_t)n_old + n;
+	int rc;
+
+	for (int64_t k = 0; k < n_old; k++) {
+		struct ledger_job *r = xcalloc(1, sizeof *r);
+
+		r->store = s;
+		r->row = old[k].row;
+		strlcpy_(r->uid, old[k].uid, sizeof r->uid);
+		r->reservation_id =
+		    store_ledger_uid_mine(s, old[k].uid) ? old[k].reservation_id : 0;
+		r->replay = 1;
+		r->rc = -1;
+		all[k] = r;
+	}
+	for (i = 0; i < n; i++)
+		all[(size_t)n_old + i] = jobs[i];
+	store_backend_of(s)->ledger_commit(s, all, total, bb, err);
+	/* Each backend fails the whole transaction when a replayed row fails. */
+	rc = *err == NULL ? 0 : -1;
+	for (int64_t k = 0; k < n_old; k++)
+		free(all[k]);
+	free(all);
+	return rc;
+}
+
+/*
+ * The rows the database did not take (all of them when the transaction did
+ * not commit) into the spool: rc 0 once they are fsynced there, -1 (and the
+ * message) if they cannot be, or if the handle has no spool.
  */
 static void
-ledger_commit_batch(void **jobs, size_t n)
+ledger_spool_jobs(struct store *s, void **jobs, size_t n, int committed, const char *why)
 {
-	struct store *s = ((struct ledger_job *)jobs[0])->store;
+	struct spool *sp = store_spool(s);
+	struct spool_rec *recs;
+	char *cause = NULL;
+	size_t i;
+	int m = 0, took, k = 0;
+
+	if (sp == NULL) {
+		for (i = 0; i < n; i++) {
+			struct ledger_job *j = jobs[i];
+
+			if (!(committed && j->rc == 0) && j->errp != NULL && *j->errp == NULL)
+				*j->errp = xasprintf("the ledger cannot be written: %s",
+				    why != NULL ? why : "row not committed");
+		}
+		return;
+	}
+	recs = xcalloc(n != 0 ? n : 1, sizeof *recs);
+	for (i = 0; i < n; i++) {
+		struct ledger_job *j = jobs[i];
+
+		if (committed && j->rc == 0)
+			continue;
+		strlcpy_(recs[m].uid, j->uid, sizeof recs[m].uid);
+		recs[m].reservation_id = j->reservation_id;
+		recs[m].row = j->row;
+		m++;
+	}
+	if (m == 0) {
+		free(recs);
+		return;
+	}
+	took = spool_append(sp, recs, m, &cause);
+	free(recs);
+	store_spool_changed(s);
+	for (i = 0; i < n; i++) {
+		struct ledger_job *j = jobs[i];
+
+		if (committed && j->rc == 0)
+			continue;
+		j->rc = k++ < took ? 0 : -1;
+		if (j->rc != 0 && j->errp != NULL && *j->errp == NULL)
+			*j->errp =
+			    xasprintf("the ledger cannot be written: %s; %lld rows spooled at "
+			              "%s%s%s",
+			        why != NULL ? why : "row not committed", (long long)spool_rows(sp),
+			        spool_path(sp), took >= 0 ? " (the spool is full)" : ": ",
+			        took >= 0 ? "" : cause);
+	}
+	free(cause);
+}
+
+/*
+ * A batch (or, with n 0, the tick's retry): when a try is due, the spool's
+ * rows and the batch's in one transaction of the backend's (group commit);
+ * what the database did not take goes to the spool. Then each row's done, in
+ * order.
+ */
+static void
+ledger_run(struct store *s, void **jobs, size_t n)
+{
+	struct spool *sp = store_spool(s);
+	struct spool_rec *old = NULL;
 	struct budget_batch bb;
 	char *err = NULL;
+	int64_t n_old = 0;
+	int tried = store_retry_due(s), committed = 0;
 	size_t i;
 
+	if (tried && store_writer_check(s, &err) != 0)
+		tried = 0;
+	if (tried && sp != NULL && spool_rows(sp) > 0 && (n_old = spool_read(sp, &old, &err)) < 0)
+		tried = 0;
+	if (n_old < 0)
+		n_old = 0;
 	budget_batch_begin(s, &bb);
 	for (i = 0; i < n; i++) {
 		struct ledger_job *j = jobs[i];
 
+		j->rc = -1;
 		j->lease_charge = budget_batch_take(&bb, j->reservation_id, j->row.cost_usd);
 	}
+	if (tried && n_old > 0)
+		budget_batch_replay(&bb);
 	budget_batch_ready(s, &bb);
-	store_backend_of(s)->ledger_commit(s, (struct ledger_job **)jobs, n, &bb, &err);
-	budget_batch_end(&bb, err == NULL);
+	if (tried)
+		committed = ledger_transaction(s, jobs, n, old, n_old, &bb, &err) == 0;
+	budget_batch_end(&bb, committed, sp != NULL);
+	free(old);
+	if (committed) {
+		char *cause = NULL;
+
+		if (n_old > 0 && spool_clear(sp, &cause) != 0) {
+			/* Replayed: a second replay is a no-op on the uids. */
+			store_set_failing(s, cause);
+			free(cause);
+		} else
+			store_set_failing(s, NULL);
+	} else if (err != NULL)
+		store_set_failing(s, err); /* a new failure, or a retry that failed */
+	else {
+		struct store_health h;
+
+		/* Not tried (backoff): the failure is the one known. */
+		store_health(s, &h);
+		err = xstrdup(h.reason[0] != '\0' ? h.reason : "the store is failing");
+	}
+	ledger_spool_jobs(s, jobs, n, committed, err);
 	for (i = 0; i < n; i++) {
 		struct ledger_job *j = jobs[i];
 
@@ -169,6 +348,33 @@ ledger_commit_batch(void **jobs, size_t n)
 		free(j);
 	}
 	free(err);
+}
+
+/* The writer's batch job: every row queued while the last batch committed. */
+static void
+ledger_commit_batch(void **jobs, size_t n)
+{
+	ledger_run(((struct ledger_job *)jobs[0])->store, jobs, n);
+}
+
+void
+ledger_tick(struct store *s)
+{
+	struct store_health h;
+
+	store_health(s, &h);
+	if ((h.failing || h.spooled_rows > 0) && store_retry_due(s))
+		ledger_run(s, NULL, 0);
+}
+
+void
+ledger_set_spool_max(struct store *s, int64_t rows)
+{
+	struct spool_max *m = xmalloc(sizeof *m);
+
+	m->store = s;
+	m->rows = rows;
+	workq_push(store_writer(s), ledger_spool_max_job, m);
 }
 
 static void
@@ -186,6 +392,7 @@ ledger_enqueue(struct store *s, const struct ledger_row *row, int64_t reservatio
 	j->row.error_class[sizeof j->row.error_class - 1] = '\0';
 	if (j->row.time_ms <= 0)
 		j->row.time_ms = store_now_ms(s);
+	store_ledger_uid(s, j->uid);
 	j->reservation_id = reservation_id;
 	j->done = done;
 	j->arg = arg;

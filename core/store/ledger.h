@@ -9,6 +9,14 @@
  * request. The writer connection runs synchronous=FULL by default: a
  * committed row survives a process crash (kill -9) and also a power loss.
  * ledger_set_durability (config "ledger.durability") may relax it to NORMAL.
+ *
+ * A batch that cannot commit (disk full, the database locked past the busy
+ * timeout, its file deleted or replaced) is appended to the spool, PATH-spool
+ * next to the database, and fsynced; its rows count as recorded (done rc 0)
+ * and their charges stay charged. The writer retries with backoff and replays
+ * the spool exactly once (rows are keyed by a uid) when the database takes
+ * writes again; store_health says how it stands. Only a row the spool cannot
+ * take either (full: ledger_set_spool_max) reports failure.
  */
 #ifndef LLMDECK_LEDGER_H
 #define LLMDECK_LEDGER_H
@@ -70,6 +78,8 @@ int ledger_record(struct store *, const struct ledger_row *, int64_t reservation
  * ledger_record_async done callback). 0, or -1 with *cause set.
  */
 int ledger_set_durability(struct store *, enum ledger_durability, char **cause);
+/* The spool's bound in rows ("ledger": {"spool_max_rows": N}); <= 0: 10000. */
+void ledger_set_spool_max(struct store *, int64_t rows);
 /* The writer connection's PRAGMA synchronous as SQLite reads it back: 2 FULL, 1 NORMAL; -1
  * on error. Not from the writer thread. */
 int ledger_synchronous(struct store *);

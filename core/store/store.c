@@ -19,6 +19,14 @@
  * paid once per batch, and bench_store measured it cheap enough, so spend
  * also survives a power loss, unless the config relaxes it to NORMAL
  * ("ledger.durability", ledger_set_durability).
+ *
+ * The ledger's failure path: a ticker thread queues a tick on the writer every
+ * STORE_TICK_MS (the backend's writer_check, the spool's retries with backoff,
+ * the backend's idle upkeep); the health it keeps (store_health) is the
+ * same for both backends. SQLite's writer_check compares the path's inode
+ * with the open file's and reopens a database put back; its upkeep
+ * checkpoints the WAL. The spool (PATH-spool) is opened for a backend that
+ * keeps one beside its file (spool_beside).
  */
 #include "store/store.h"
 
@@ -34,12 +42,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/spool.h"
 #include "store/store_priv.h"
 #include "util/tz.h"
 #include "util/util.h"
 #include "util/workq.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* While the ledger's writes fail, the writer waits this long for a lock, then spools. */
+#define STORE_FAILING_BUSY_MS 100
+/* The writer's tick: the file check, the spool's retries, idle checkpoints. */
+#define STORE_TICK_MS 500
+/* Retries of a failing store back off from the first to the last. */
+#define STORE_RETRY_FIRST_MS 250
+#define STORE_RETRY_MAX_MS 8000
+/* Processes sharing a database have a spool each: PATH-spool, PATH-spool.1 ... */
+#define STORE_SPOOLS 64
+/* A WAL past this is checkpointed (TRUNCATE) once the writer is idle. */
+#define STORE_WAL_TRUNCATE_BYTES (4 << 20)
 
 struct store {
 	char *path; /* or the URL, without a password */
@@ -66,6 +86,27 @@ struct store {
 	struct tz *zone; /* the budget's time zone, read once */
 	void *budget;    /* the budget's state for this handle (its lease), under umu */
 	void (*budget_release)(struct store *, void *);
+
+	/*
+	 * The ledger's health (store_health), under health_mu; failing and spool are the
+	 * writer's, mirrored here. dev and ino: the database file the connections
+	 * have open, compared with the path's before each batch and on each tick.
+	 */
+	pthread_mutex_t health_mu;
+	struct store_health health;
+	struct spool *spool;
+	dev_t dev;
+	ino_t ino;
+	int64_t retry_at_ms;    /* writer: monotonic ms of the next attempt while failing */
+	int64_t backoff_ms;     /* writer */
+	int64_t batch_ms;       /* writer: monotonic ms of the last ledger batch */
+	atomic_int fail_writes; /* tests: the writer's commits fail */
+	atomic_int busy_ms;     /* the writer's busy timeout while healthy */
+	char uid_prefix[20];    /* this handle's ledger row uids: prefix-seq */
+	atomic_uint_least64_t uid_seq;
+	pthread_t ticker;
+	int ticker_started, ticker_stop, tick_queued; /* under health_mu */
+	pthread_cond_t tick_cond;
 
 	/* Deferred writes (store_defer), under dmu. */
 	pthread_mutex_t dmu;
@@ -185,6 +226,9 @@ static const char *const migrations[] = {
     "  started_ms INTEGER NOT NULL,"
     "  state TEXT NOT NULL,"
     "  seen_ms INTEGER NOT NULL);",
+    /* 8 -> 9: a ledger row's uid, so a row replayed from the spool twice is one row */
+    "ALTER TABLE ledger ADD COLUMN uid TEXT;"
+    "CREATE UNIQUE INDEX ledger_uid ON ledger(uid);",
 };
 
 int
@@ -701,10 +745,14 @@ store_flush_deferred(void *arg)
 {
 	struct store *s = arg;
 	struct deferred *d = store_take_deferred(s, 1);
+	char *reason = NULL;
 
 	if (d == NULL)
 		return;
-	if (store_begin_immediate(s->wdb) != 0) {
+	/* While the ledger cannot commit, the cache's bookkeeping is dropped: it must not
+	 * hold the writer (and the answers waiting for their rows) on a lock. */
+	if (s->health.failing || store_sqlite_writer_begin(s, &reason) != 0) {
+		free(reason);
 		store_run_deferred(NULL, d); /* apply(NULL, arg) only frees */
 		return;
 	}
@@ -768,6 +816,35 @@ store_commits(struct store *s, uint64_t *caller, uint64_t *writer)
 	*writer = atomic_load_explicit(&s->commits_writer, memory_order_relaxed);
 }
 
+/* A connection's hooks: its commit counter, llmdeck_instance(), a WAL kept in bounds. */
+static void
+store_setup(struct store *s, sqlite3 *db, int writer)
+{
+	sqlite3_commit_hook(db, store_count_commit,
+	    writer ? &s->commits_writer : &s->commits_caller);
+	sqlite3_create_function(db, "llmdeck_instance", 0, SQLITE_UTF8, s, store_sql_instance, NULL,
+	    NULL);
+	/* SQLite's default, said out loud: a commit past 1000 pages of WAL checkpoints. */
+	store_exec(db, "PRAGMA wal_autocheckpoint=1000");
+	/* A WAL reset by a checkpoint is cut back to this, not left at its peak. */
+	store_exec(db, "PRAGMA journal_size_limit=4194304");
+}
+
+/* The database file the connections have open: the path's device and inode now. */
+static int
+store_file_id(struct store *s, char **cause)
+{
+	struct stat st;
+
+	if (stat(s->path, &st) != 0) {
+		*cause = xasprintf("store: database %s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	return 0;
+}
+
 /*
  * A new database file is made 0600 before SQLite opens it: SQLite creates the
  * -wal and -shm files with the database's mode, so the ledger, the cache's
@@ -804,11 +881,10 @@ sqlite_open(struct store *s, const char *where, char **cause)
 	    store_migrate(s->path, s->db, cause) != 0 ||
 	    store_connect(s->path, 1, &s->wdb, cause) != 0)
 		return -1;
-	sqlite3_commit_hook(s->db, store_count_commit, &s->commits_caller);
-	sqlite3_commit_hook(s->wdb, store_count_commit, &s->commits_writer);
-	for (int i = 0; i < 2; i++)
-		sqlite3_create_function(i == 0 ? s->db : s->wdb, "llmdeck_instance", 0, SQLITE_UTF8,
-		    s, store_sql_instance, NULL, NULL);
+	if (store_file_id(s, cause) != 0)
+		return -1;
+	store_setup(s, s->db, 0);
+	store_setup(s, s->wdb, 1);
 	return 0;
 }
 
@@ -843,6 +919,377 @@ store_url_redact(const char *url)
 	return xasprintf("%.*s%s", (int)(colon - url), url, at);
 }
 
+static void
+store_uid_prefix(struct store *s)
+{
+	struct rng rng;
+
+	rng_seed(&rng,
+	    clock_mono_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s ^
+	        (uint64_t)clock_wall_ms());
+	snprintf(s->uid_prefix, sizeof s->uid_prefix, "%016llx",
+	    (unsigned long long)rng_next(&rng));
+}
+
+void
+store_ledger_uid(struct store *s, char uid[40])
+{
+	unsigned long long seq =
+	    (unsigned long long)atomic_fetch_add_explicit(&s->uid_seq, 1, memory_order_relaxed);
+
+	snprintf(uid, 40, "%s-%llu", s->uid_prefix, seq + 1);
+}
+
+int
+store_ledger_uid_mine(struct store *s, const char *uid)
+{
+	size_t n = strlen(s->uid_prefix);
+
+	return strncmp(uid, s->uid_prefix, n) == 0 && uid[n] == '-';
+}
+
+void
+store_health(struct store *s, struct store_health *h)
+{
+	pthread_mutex_lock(&s->health_mu);
+	*h = s->health;
+	pthread_mutex_unlock(&s->health_mu);
+}
+
+void
+store_test_fail_writes(struct store *s, int on)
+{
+	atomic_store(&s->fail_writes, on);
+}
+
+void
+store_test_busy_timeout(struct store *s, int ms)
+{
+	atomic_store(&s->busy_ms, ms);
+}
+
+struct spool *
+store_spool(struct store *s)
+{
+	return s->spool;
+}
+
+void
+store_spool_changed(struct store *s)
+{
+	int64_t rows = s->spool != NULL ? spool_rows(s->spool) : 0;
+	int64_t max = s->spool != NULL ? spool_max(s->spool) : 0;
+	/* Without a spool, a failing ledger takes no row: full while it fails. */
+	int full = s->spool != NULL ? rows >= max : s->health.failing;
+
+	pthread_mutex_lock(&s->health_mu);
+	s->health.spooled_rows = rows;
+	s->health.spool_max_rows = max;
+	if (full != s->health.spool_full) {
+		s->health.spool_full = full;
+		s->health.changes++;
+	}
+	pthread_mutex_unlock(&s->health_mu);
+}
+
+/* Writer: a checkpoint that waits for no one (readers in the way: the next one). */
+static void
+store_checkpoint(struct store *s, int truncate)
+{
+	sqlite3_busy_timeout(s->wdb, 0);
+	sqlite3_wal_checkpoint_v2(s->wdb, NULL,
+	    truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	sqlite3_busy_timeout(s->wdb, atomic_load(&s->busy_ms));
+}
+
+void
+store_set_failing(struct store *s, const char *reason)
+{
+	int failing = reason != NULL, was = s->health.failing;
+
+	if (!failing)
+		s->backoff_ms = s->retry_at_ms = 0;
+	else {
+		s->backoff_ms = s->backoff_ms == 0           ? STORE_RETRY_FIRST_MS
+		    : s->backoff_ms * 2 > STORE_RETRY_MAX_MS ? STORE_RETRY_MAX_MS
+		                                             : s->backoff_ms * 2;
+		s->retry_at_ms = (int64_t)clock_mono_ms() + s->backoff_ms;
+	}
+	pthread_mutex_lock(&s->health_mu);
+	if (was != failing)
+		s->health.changes++;
+	s->health.failing = failing;
+	strlcpy_(s->health.reason, failing ? reason : "", sizeof s->health.reason);
+	pthread_mutex_unlock(&s->health_mu);
+	store_spool_changed(s);
+	/* Back from a failure: whatever the WAL grew to goes back into the file. */
+	if (was && !failing && s->be->writer_upkeep != NULL)
+		s->be->writer_upkeep(s, 1);
+}
+
+int
+store_retry_due(struct store *s)
+{
+	return !s->health.failing || (int64_t)clock_mono_ms() >= s->retry_at_ms;
+}
+
+int
+store_sqlite_writer_begin(struct store *s, char **reason)
+{
+	int tries = s->health.failing ? 1 : 3, rc = SQLITE_BUSY;
+
+	s->batch_ms = (int64_t)clock_mono_ms();
+	sqlite3_busy_timeout(s->wdb,
+	    s->health.failing ? STORE_FAILING_BUSY_MS : atomic_load(&s->busy_ms));
+	while (tries-- > 0 &&
+	    (rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL)) == SQLITE_BUSY)
+		;
+	sqlite3_busy_timeout(s->wdb, atomic_load(&s->busy_ms));
+	if (rc == SQLITE_OK)
+		return 0;
+	*reason = store_error(s, s->wdb, "cannot begin a transaction");
+	return -1;
+}
+
+int
+store_writes_fail_injected(struct store *s)
+{
+	return atomic_load(&s->fail_writes);
+}
+
+int
+store_sqlite_writer_commit(struct store *s, char **reason)
+{
+	if (store_writes_fail_injected(s)) {
+		*reason = xasprintf("cannot commit: %s: injected write failure", s->path);
+		return -1;
+	}
+	if (store_exec(s->wdb, "COMMIT") != 0) {
+		*reason = store_error(s, s->wdb, "cannot commit");
+		return -1;
+	}
+	return 0;
+}
+
+/* Old connections to a file no longer at the path: closing them must not delete the WAL
+ * file at the path (it may be the new database's). */
+static void
+store_close_stale(sqlite3 *db)
+{
+	int one = 1;
+
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	sqlite3_close(db);
+}
+
+/* Writer: connect to the database now at the path, and use it from here on. */
+static int
+store_reopen(struct store *s, char **reason)
+{
+	sqlite3 *db = NULL, *wdb = NULL, *old;
+	char *cause = NULL;
+	int full = 2;
+	sqlite3_stmt *st;
+
+	if (store_connect(s->path, 0, &db, &cause) != 0 ||
+	    store_migrate(s->path, db, &cause) != 0 ||
+	    store_connect(s->path, 1, &wdb, &cause) != 0) {
+		sqlite3_close(db);
+		*reason = cause;
+		return -1;
+	}
+	/* The durability the old writer ran (ledger_set_durability). */
+	if (sqlite3_prepare_v2(s->wdb, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			full = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (full < 2)
+		store_exec(wdb, "PRAGMA synchronous=NORMAL");
+	store_setup(s, db, 0);
+	store_setup(s, wdb, 1);
+	pthread_mutex_lock(&s->mu);
+	old = s->db;
+	s->db = db;
+	pthread_mutex_unlock(&s->mu);
+	store_close_stale(old);
+	store_close_stale(s->wdb);
+	s->wdb = wdb;
+	if (store_file_id(s, reason) != 0)
+		return -1;
+	return 0;
+}
+
+/* SQLite's writer_check: the file at the path is still the one open, or is reopened. */
+static int
+sqlite_writer_check(struct store *s, char **reason)
+{
+	struct stat st;
+
+	if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		return 0;
+	if (stat(s->path, &st) != 0) {
+		*reason = xasprintf("database %s is gone (%s): rows go to the spool until it is "
+		                    "back",
+		    s->path, strerror(errno));
+		return -1;
+	}
+	if (store_reopen(s, reason) != 0)
+		return -1;
+	return 0;
+}
+
+int
+store_writer_check(struct store *s, char **reason)
+{
+	return s->be->writer_check != NULL ? s->be->writer_check(s, reason) : 0;
+}
+
+/* SQLite's writer_upkeep: after a failure, or idle with a WAL grown past its bound, a
+ * TRUNCATE checkpoint. */
+static void
+sqlite_writer_upkeep(struct store *s, int recovered)
+{
+	char *wal;
+	struct stat st;
+
+	if (recovered) {
+		store_checkpoint(s, 1);
+		return;
+	}
+	if ((int64_t)clock_mono_ms() - s->batch_ms < STORE_TICK_MS)
+		return;
+	wal = xasprintf("%s-wal", s->path);
+	if (stat(wal, &st) == 0 && st.st_size > STORE_WAL_TRUNCATE_BYTES)
+		store_checkpoint(s, 1);
+	free(wal);
+}
+
+/* Writer: the backend's check, the spool's retries, the backend's upkeep when idle. */
+static void
+store_tick(void *arg)
+{
+	struct store *s = arg;
+	char *reason = NULL;
+
+	pthread_mutex_lock(&s->health_mu);
+	s->tick_queued = 0;
+	pthread_mutex_unlock(&s->health_mu);
+	if (store_writer_check(s, &reason) != 0) {
+		if (!s->health.failing || strcmp(s->health.reason, reason) != 0)
+			store_set_failing(s, reason);
+		free(reason);
+		return;
+	}
+	ledger_tick(s);
+	if (!s->health.failing && s->be->writer_upkeep != NULL)
+		s->be->writer_upkeep(s, 0);
+}
+
+static void *
+store_ticker(void *arg)
+{
+	struct store *s = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&s->health_mu);
+	while (!s->ticker_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)STORE_TICK_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->tick_cond, &s->health_mu, &ts);
+		if (s->ticker_stop || s->tick_queued)
+			continue;
+		s->tick_queued = 1;
+		pthread_mutex_unlock(&s->health_mu);
+		workq_push(s->writer, store_tick, s);
+		pthread_mutex_lock(&s->health_mu);
+	}
+	pthread_mutex_unlock(&s->health_mu);
+	return NULL;
+}
+
+static void
+store_ticker_start(struct store *s)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->tick_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&s->ticker, NULL, store_ticker, s) != 0)
+		fatal("store: cannot start the writer's ticker thread");
+	s->ticker_started = 1;
+}
+
+static void
+store_ticker_stop(struct store *s)
+{
+	if (!s->ticker_started)
+		return;
+	pthread_mutex_lock(&s->health_mu);
+	s->ticker_stop = 1;
+	pthread_cond_signal(&s->tick_cond);
+	pthread_mutex_unlock(&s->health_mu);
+	pthread_join(s->ticker, NULL);
+	pthread_cond_destroy(&s->tick_cond);
+	s->ticker_started = 0;
+}
+
+/*
+ * The spool: PATH-spool, or PATH-spool.N when other processes on the database
+ * hold those. The rows of any spool no process holds (its process died) are
+ * replayed before this one admits anything, and an emptied one is removed.
+ */
+static int
+store_spools_open(struct store *s, char **cause)
+{
+	struct spool *own = NULL, *sp;
+	int busy;
+
+	for (int i = 0; i < STORE_SPOOLS; i++) {
+		char *name =
+		    i == 0 ? xasprintf("%s-spool", s->path) : xasprintf("%s-spool.%d", s->path, i);
+
+		if (own != NULL && access(name, F_OK) != 0) {
+			free(name);
+			continue;
+		}
+		sp = spool_open(name, 0, &busy, cause);
+		free(name);
+		if (sp == NULL && busy)
+			continue;
+		if (sp == NULL) {
+			spool_close(own);
+			return -1;
+		}
+		if (own == NULL) {
+			own = sp;
+			continue;
+		}
+		/* Another process's, left behind: replay it now. */
+		s->spool = sp;
+		store_spool_changed(s);
+		ledger_tick(s);
+		if (spool_rows(sp) == 0)
+			unlink(spool_path(sp));
+		spool_close(sp);
+	}
+	if (own == NULL) {
+		*cause = xasprintf("store: database %s: every one of its %d spools is in use",
+		    s->path, STORE_SPOOLS);
+		return -1;
+	}
+	s->spool = own;
+	strlcpy_(s->health.spool_path, spool_path(own), sizeof s->health.spool_path);
+	store_spool_changed(s);
+	if (spool_rows(own) > 0)
+		ledger_tick(s);
+	return 0;
+}
+
 int
 store_open(struct store **out, const char *path, char **cause)
 {
@@ -867,12 +1314,17 @@ store_open(struct store **out, const char *path, char **cause)
 	pthread_mutex_init(&s->umu, NULL);
 	pthread_mutex_init(&s->dmu, NULL);
 	pthread_mutex_init(&s->hmu, NULL);
+	pthread_mutex_init(&s->health_mu, NULL);
 	s->deferred_tail = &s->deferred;
-	if (s->be->open(s, path != NULL ? path : p, cause) != 0) {
+	atomic_init(&s->busy_ms, STORE_BUSY_TIMEOUT_MS);
+	store_uid_prefix(s);
+	if (s->be->open(s, path != NULL ? path : p, cause) != 0 ||
+	    (s->be->spool_beside && store_spools_open(s, cause) != 0)) {
 		store_close(s);
 		return -1;
 	}
 	s->writer = workq_start("store-writer");
+	store_ticker_start(s);
 	*out = s;
 	return 0;
 }
@@ -882,6 +1334,7 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_ticker_stop(s);
 	if (s->writer != NULL)
 		workq_stop(s->writer, NULL); /* every queued ledger row is committed first */
 	if (s->budget != NULL)
@@ -891,6 +1344,8 @@ store_close(struct store *s)
 	pthread_mutex_destroy(&s->umu);
 	pthread_mutex_destroy(&s->dmu);
 	pthread_mutex_destroy(&s->hmu);
+	pthread_mutex_destroy(&s->health_mu);
+	spool_close(s->spool);
 	for (size_t i = 0; i < s->n_unpriced; i++)
 		free(s->unpriced[i]);
 	free(s->unpriced);
@@ -1338,4 +1793,7 @@ const struct store_backend store_sqlite_backend = {
     .instance_beat = sqlite_instance_beat,
     .instance_remove = sqlite_instance_remove,
     .instances = sqlite_instances,
+    .writer_check = sqlite_writer_check,
+    .writer_upkeep = sqlite_writer_upkeep,
+    .spool_beside = 1,
 };

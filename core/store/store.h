@@ -30,7 +30,7 @@
 struct store;
 
 /* The newest schema version this program knows. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 /* Spend is also kept per 15 minutes (every real timezone's day starts on one). */
 #define STORE_BUCKET_MS 900000
 
@@ -51,6 +51,35 @@ char *store_state_path(const char *file, char **cause);
 void store_close(struct store *);
 /* The database file's path. */
 const char *store_path(const struct store *);
+
+/*
+ * The ledger's health. While its rows cannot be committed (disk full, the
+ * database locked past the busy timeout or unreachable, its file deleted or
+ * replaced under the process) they go to the spool, a file next to the
+ * database (PATH-spool; ledger.h), and failing is 1 with the reason; the
+ * writer retries with backoff and replays the spool once the database takes
+ * writes again. spool_full: the spool holds spool_max_rows rows, and paid
+ * requests are refused. changes counts the changes of failing and
+ * spool_full, so a watcher says each once. No SQLite call: cheap, any thread.
+ */
+struct store_health {
+	int failing;
+	int spool_full;
+	int64_t spooled_rows;
+	int64_t spool_max_rows;
+	uint64_t changes;
+	char reason[256];
+	char spool_path[512];
+};
+void store_health(struct store *, struct store_health *);
+
+/*
+ * Tests: fail (1) or stop failing (0) every commit of the ledger's writer, as a
+ * full disk would ("injected write failure").
+ */
+void store_test_fail_writes(struct store *, int on);
+/* Tests: the writer's busy timeout while healthy (default 10 s). */
+void store_test_busy_timeout(struct store *, int ms);
 
 /*
  * Tests: replace the wall clock (milliseconds since the epoch) used for

@@ -24,6 +24,12 @@
  * The schema is versioned in llmdeck_schema and upgraded by an ordered list
  * of migrations under an advisory lock, so instances starting together
  * migrate once; a newer schema is refused.
+ *
+ * Ledger rows carry ledger.c's uid under a unique index, and a batch inserts
+ * ON CONFLICT (uid) DO NOTHING, its spend counted from the rows it inserted,
+ * so a replayed row lands once. There is no spool here (no file next to the
+ * database): a batch that cannot commit fails, and the writer's tick retries
+ * with an empty batch until one commits.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -156,6 +162,10 @@ static const char *const pg_migrations[] = {
     "  started_ms BIGINT NOT NULL,"
     "  state TEXT NOT NULL,"
     "  seen_ms BIGINT NOT NULL);",
+    /* 1 -> 2: a ledger row's uid, so a row replayed from the spool twice is one row
+     * (ledger.c; rows from before it keep NULL, which never conflicts) */
+    "ALTER TABLE ledger ADD COLUMN uid TEXT;"
+    "CREATE UNIQUE INDEX ledger_uid ON ledger(uid);",
 };
 
 /* Text parameters for PQexecParams, built up and freed together. */
@@ -658,28 +668,31 @@ pg_changed(struct store *s, int64_t *version)
 
 /* The ledger */
 
-#define PG_LEDGER_COLS 20
+#define PG_LEDGER_COLS 21
 
-/* The batch's rows in one multi-row INSERT; their spend per 15-minute bucket in one upsert. */
+/*
+ * The batch's rows in one multi-row INSERT, a uid already in the ledger (a
+ * spooled row replayed again) skipped; the spend of the rows it inserted, per
+ * 15-minute bucket, upserted by the same statement.
+ */
 static int
 pg_ledger_insert(struct store *s, PGconn *c, struct ledger_job **jobs, size_t n)
 {
 	struct buf sql;
 	struct pgargs a = {0};
-	int rc, k = 0, nb = 0;
-	int64_t *bucket = xcalloc(n, sizeof *bucket);
-	double *cost = xcalloc(n, sizeof *cost);
+	int rc, k = 0;
 
+	if (n == 0)
+		return 0;
 	buf_init(&sql);
 	buf_printf(&sql,
-	    "INSERT INTO ledger(time_ms, route, provider, model, input_tokens, "
+	    "WITH ins AS (INSERT INTO ledger(time_ms, route, provider, model, input_tokens, "
 	    "output_tokens, cost_usd, unpriced, latency_us, outcome, error_class, "
 	    "cache_hit, attempts, usage_estimated, response_id, cache_read_tokens, "
-	    "cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, instance) "
+	    "cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, instance, uid) "
 	    "VALUES ");
 	for (size_t i = 0; i < n; i++) {
 		const struct ledger_row *r = &jobs[i]->row;
-		int b;
 
 		buf_printf(&sql, "%s(", i > 0 ? ", " : "");
 		for (int col = 0; col < PG_LEDGER_COLS; col++)
@@ -705,34 +718,21 @@ pg_ledger_insert(struct store *s, PGconn *c, struct ledger_job **jobs, size_t n)
 		pa_i64(&a, r->cache_write_1h_tokens);
 		pa_i64(&a, r->reasoning_tokens);
 		pa_str(&a, store_instance(s));
-		if (r->cost_usd == 0)
-			continue;
-		for (b = 0; b < nb && bucket[b] != r->time_ms / STORE_BUCKET_MS; b++)
-			;
-		if (b == nb)
-			bucket[nb++] = r->time_ms / STORE_BUCKET_MS;
-		cost[b] += r->cost_usd;
+		if (jobs[i]->uid[0] != '\0')
+			pa_str(&a, jobs[i]->uid);
+		else
+			pa_null(&a);
 	}
+	buf_printf(&sql,
+	    " ON CONFLICT (uid) DO NOTHING RETURNING time_ms, cost_usd) "
+	    "INSERT INTO spend_buckets(bucket, cost_usd) "
+	    "SELECT time_ms / %d, SUM(cost_usd) FROM ins WHERE cost_usd <> 0 GROUP BY 1 "
+	    "ON CONFLICT (bucket) DO UPDATE SET cost_usd = "
+	    "spend_buckets.cost_usd + excluded.cost_usd",
+	    STORE_BUCKET_MS);
 	rc = pg_exec(c, sql.data, &a);
 	pa_free(&a);
 	buf_free(&sql);
-	if (rc == 0 && nb > 0) {
-		buf_init(&sql);
-		buf_printf(&sql, "INSERT INTO spend_buckets(bucket, cost_usd) VALUES ");
-		for (int b = 0; b < nb; b++) {
-			buf_printf(&sql, "%s($%d, $%d)", b > 0 ? ", " : "", 2 * b + 1, 2 * b + 2);
-			pa_i64(&a, bucket[b]);
-			pa_dbl(&a, cost[b]);
-		}
-		buf_printf(&sql,
-		    " ON CONFLICT (bucket) DO UPDATE SET cost_usd = "
-		    "spend_buckets.cost_usd + excluded.cost_usd");
-		rc = pg_exec(c, sql.data, &a);
-		pa_free(&a);
-		buf_free(&sql);
-	}
-	free(bucket);
-	free(cost);
 	return rc;
 }
 
@@ -765,7 +765,7 @@ pg_ledger_commit(struct store *s, struct ledger_job **jobs, size_t n, struct bud
 	PGconn *c = pg_ready(pg_of(s)->wconn);
 	struct pgargs rows = {0};
 	struct buf ids;
-	double cost = bb->charged - bb->failed;
+	double cost = bb->charged - bb->failed + bb->replayed;
 	int budget = bb->alert || (cost > 0 && bb->row != 0), rc = 0;
 	size_t i;
 
@@ -808,7 +808,7 @@ pg_ledger_commit(struct store *s, struct ledger_job **jobs, size_t n, struct bud
 	for (i = 0; i < n && rc == 0; i++) {
 		struct ledger_job *j = jobs[i];
 
-		if (j->row.unpriced && store_first_unpriced(s, j->row.model)) {
+		if (!j->replay && j->row.unpriced && store_first_unpriced(s, j->row.model)) {
 			char *msg = xasprintf("model %s has no price: its requests are recorded "
 			                      "as unpriced, not free",
 			    j->row.model);
@@ -816,6 +816,14 @@ pg_ledger_commit(struct store *s, struct ledger_job **jobs, size_t n, struct bud
 			rc = pg_event_insert(s, c, j->row.time_ms, "pricing", j->row.provider, msg);
 			free(msg);
 		}
+	}
+	if (rc == 0 && store_writes_fail_injected(s)) {
+		buf_free(&ids);
+		*err = xasprintf("cannot commit: %s: injected write failure", store_where(s));
+		pg_rollback(c);
+		for (i = 0; i < n; i++)
+			jobs[i]->rc = -1;
+		return;
 	}
 	if (rc == 0)
 		rc = pg_exec(c, "COMMIT", NULL);

@@ -52,7 +52,10 @@ struct store_backend {
 
 	/* The ledger (ledger.h). commit runs on the writer thread between
 	 * budget_batch_ready and budget_batch_end: every job's row in one transaction,
-	 * each job's rc set, the batch's lease charges applied; *err on failure. */
+	 * each job's rc set, the batch's lease charges applied; *err on failure. A
+	 * job's uid already in the ledger is skipped (a spooled row replayed again),
+	 * and a replay job that fails fails the whole transaction. n may be 0 (the
+	 * tick's retry while failing: a probe). */
 	void (*ledger_commit)(struct store *, struct ledger_job **, size_t n, struct budget_batch *,
 	    char **err);
 	int (*ledger_groups)(struct store *, int64_t from_ms, int64_t to_ms, int by_model,
@@ -95,6 +98,18 @@ struct store_backend {
 	int (*instance_beat)(struct store *, const struct store_instance *);
 	int (*instance_remove)(struct store *, const char *id);
 	int (*instances)(struct store *, struct store_instance **out);
+
+	/* The ledger's failure path (ledger.c's spool), on the writer thread; NULL
+	 * where the backend has nothing to do. writer_check, before each batch and on
+	 * each tick: is the database still the one open (SQLite: the path's inode; a
+	 * database put back there is reopened)? 0, or -1 with *reason. writer_upkeep:
+	 * recovered 1 right after writes work again, 0 on an idle tick (SQLite:
+	 * checkpoint the WAL back to nothing). */
+	int (*writer_check)(struct store *, char **reason);
+	void (*writer_upkeep)(struct store *, int recovered);
+	/* A spool file next to the database (PATH-spool): a backend without one fails
+	 * the rows it cannot commit, and paid requests are refused while it fails. */
+	int spool_beside;
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -137,11 +152,13 @@ const char *store_where(const struct store *);
 struct ledger_job {
 	struct store *store;
 	struct ledger_row row;
+	char uid[40]; /* unique across handles: a replayed row is inserted once */
 	int64_t reservation_id;
 	double lease_charge; /* its cost taken out of the handle's budget lease */
 	void (*done)(void *, int);
 	void *arg;
 	char **errp; /* may be NULL: receives the failure message before done runs */
+	int replay;  /* a row from the spool (no done): its failure fails the batch */
 	int rc;
 };
 
@@ -237,7 +254,11 @@ store_budget_state(struct store *, void *(*create)(void), void (*release)(struct
  * without a lease reservation), then budget_batch_ready. In the transaction:
  * budget_batch_fail for a row whose insert was rolled back, then
  * budget_batch_apply after the rows (-1: the batch must not commit). After
- * COMMIT (committed 1) or ROLLBACK (0): budget_batch_end.
+ * COMMIT (committed 1) or ROLLBACK (0): budget_batch_end. No charge goes back
+ * into the lease: the rows that did not commit are spooled, and their charges
+ * wait, counted in the lease's row, for the spool's replay: a batch that
+ * replays the spool calls budget_batch_replay before budget_batch_ready, and
+ * its transaction takes them out of the row.
  */
 struct budget_lease;
 struct budget_batch {
@@ -245,6 +266,7 @@ struct budget_batch {
 	int64_t row;                /* the lease's row to charge, 0: none */
 	double charged;             /* costs taken out of the lease in memory */
 	double failed;              /* of those, the rows that failed */
+	double replayed;            /* spooled charges this batch's replay settles */
 	int alert;                  /* write the day's alert in the transaction */
 	struct budget_conf conf;    /* its daily_usd and alert_threshold */
 	char day[16];
@@ -254,9 +276,41 @@ struct budget_batch {
 void budget_batch_begin(struct store *, struct budget_batch *);
 double budget_batch_take(struct budget_batch *, int64_t reservation_id, double cost_usd);
 void budget_batch_ready(struct store *, struct budget_batch *);
+void budget_batch_replay(struct budget_batch *);
 void budget_batch_fail(struct budget_batch *, double charged);
 int budget_batch_apply(sqlite3 *, struct budget_batch *);
-void budget_batch_end(struct budget_batch *, int committed);
+/* spooled: the handle has a spool, so the charges of rows that did not commit
+ * stay charged (counted as spooled); 0: they go back into the lease. */
+void budget_batch_end(struct budget_batch *, int committed, int spooled);
+
+/*
+ * The ledger's failure path (store.c), for the writer thread. store_writer_check:
+ * the backend's writer_check (0 when it has none). store_sqlite_writer_begin
+ * (SQLite's): BEGIN IMMEDIATE on the writer's connection, waiting for a lock
+ * the normal busy timeout while healthy, briefly while failing.
+ * store_sqlite_writer_commit: COMMIT (or the tests' injected failure); 0 or -1
+ * with *reason. store_writes_fail_injected: the tests' injected failure is on
+ * (another backend's commit honours it too). store_set_failing: the ledger's
+ * writes fail (reason) or work again (NULL); store_retry_due: whether a
+ * failing writer should try the database now (always when healthy).
+ * store_spool: the spool (writer only; NULL for a backend without one).
+ */
+struct spool;
+int store_writer_check(struct store *, char **reason);
+int store_sqlite_writer_begin(struct store *, char **reason);
+int store_sqlite_writer_commit(struct store *, char **reason);
+int store_writes_fail_injected(struct store *);
+void store_set_failing(struct store *, const char *reason);
+int store_retry_due(struct store *);
+struct spool *store_spool(struct store *);
+/* The spool's row count and bound changed: mirror them into the health. */
+void store_spool_changed(struct store *);
+/* A new ledger row's uid, unique across handles and processes. */
+void store_ledger_uid(struct store *, char uid[40]);
+/* Was uid made by this handle (its reservation ids are ours)? */
+int store_ledger_uid_mine(struct store *, const char *uid);
+/* Writer, from the tick: replay the spool if a retry is due (ledger.c). */
+void ledger_tick(struct store *);
 
 /* Write transactions committed so far on the caller connection and on the writer's (benches). */
 void store_commits(struct store *, uint64_t *caller, uint64_t *writer);
