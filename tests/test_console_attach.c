@@ -212,7 +212,7 @@ test_setup(void **state)
 		return 0;
 	}
 	for (size_t i = 0; i < kit.n; i++)
-		testkit_control(&kit, i, "{\"latency_ms\":20,\"error_rate\":0}");
+		testkit_control(&kit, i, "{\"latency_ms\":20,\"error_rate\":0,\"fault\":\"none\"}");
 	*state = tmux_new("attach-tmux");
 	return 0;
 }
@@ -391,6 +391,33 @@ test_fleet_view(void **state)
 	serve_stop(a);
 }
 
+/* A provider that hangs looks healthy by its finished attempts: the screen shows its slow
+ * attempts in flight and the request p99 clients wait, within 5 s. */
+static void
+test_attach_hang_shows_what_clients_wait(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+	uint64_t t0;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-h");
+	load_start(a, NULL);
+	attach(t, 160, 48, a->url);
+	assert_true(tmux_wait(t, "ATTACHED gw-h", 0));
+	assert_true(tmux_wait_regex(t, "answered 100\\.0%  p50 [0-9]+ms p99 [0-9]+ms"));
+	testkit_control(&kit, 1, "{\"fault\":\"hang\"}");
+	t0 = clock_mono_ms();
+	assert_true(tmux_wait_regex(t, " claude +slow [1-9]"));
+	assert_true(tmux_wait_regex(t, "p99 [0-9.]+s "));
+	assert_true(clock_mono_ms() - t0 < 5000 + 2000 /* the load may wait for gpt first */);
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	/* The hung request ends with its gateway. */
+	serve_kill(a);
+	load_stop();
+}
+
 /* No argument: every live local instance, through its Unix socket. */
 static void
 test_attach_finds_local_instances(void **state)
@@ -422,6 +449,8 @@ main(void)
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_view, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_finds_local_instances, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_hang_shows_what_clients_wait, test_setup,
 	        test_teardown),
 	};
 

@@ -194,6 +194,10 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON_AddBoolToObject(x, "admin", p->admin_overridden);
 	cJSON_AddBoolToObject(o, "usable", p->usable);
 	cJSON_AddNumberToObject(o, "in_flight", (double)p->in_flight);
+	/* Attempts out longer than this provider's usual p99 (slow_after_ms): a hang. */
+	cJSON_AddNumberToObject(o, "in_flight_slow", (double)p->in_flight_slow);
+	cJSON_AddNumberToObject(o, "in_flight_oldest_ms", ms(p->in_flight_oldest_us));
+	cJSON_AddNumberToObject(o, "slow_after_ms", ms(p->slow_after_us));
 	x = cJSON_AddObjectToObject(o, "rate_limit");
 	cJSON_AddNumberToObject(x, "rpm", p->rate_limit_rpm);
 	cJSON_AddNumberToObject(x, "rpm_use", p->rpm_usage);
@@ -243,6 +247,7 @@ requests_json(const struct router_snapshot *s)
 	cJSON_AddNumberToObject(o, "attempts", (double)s->attempts);
 	cJSON_AddNumberToObject(o, "attempts_failed", (double)s->attempts_failed);
 	cJSON_AddNumberToObject(o, "in_flight", (double)s->in_flight);
+	cJSON_AddNumberToObject(o, "in_flight_oldest_ms", ms(s->in_flight_oldest_us));
 	cJSON_AddNumberToObject(o, "cache_hits", (double)s->cache_hits);
 	w = cJSON_AddObjectToObject(o, "window");
 	cJSON_AddNumberToObject(w, "requests", (double)s->window.requests);
@@ -250,6 +255,9 @@ requests_json(const struct router_snapshot *s)
 	cJSON_AddNumberToObject(w, "attempts_failed", (double)s->window_attempts_failed);
 	cJSON_AddNumberToObject(w, "cancelled", (double)s->window_cancelled);
 	add_quantiles(w, s->window.p50_us, s->window.p95_us, s->window.p99_us);
+	/* What clients wait: the answered requests and those still waiting, by age. */
+	cJSON_AddNumberToObject(w, "open_p50_ms", ms(s->open_p50_us));
+	cJSON_AddNumberToObject(w, "open_p99_ms", ms(s->open_p99_us));
 	x = cJSON_AddObjectToObject(w, "series");
 	cJSON_AddItemToObject(x, "requests", series_json(s->window.series_requests, s->window_s));
 	cJSON_AddItemToObject(x, "errors", series_json(s->window.series_errors, s->window_s));
@@ -273,6 +281,7 @@ budget_json(struct gateway *gw, const struct config *cfg)
 	cJSON_AddNumberToObject(o, "reserved_usd", bs.reserved_usd + bs.lease_in_flight_usd);
 	cJSON_AddNumberToObject(o, "leased_usd", bs.leased_usd);
 	cJSON_AddNumberToObject(o, "rate_usd_per_hour", bs.burn_60m_per_hour);
+	cJSON_AddNumberToObject(o, "rate_5m_usd_per_hour", bs.burn_5m_per_hour);
 	cJSON_AddNumberToObject(o, "projected_usd", bs.projected_usd);
 	cJSON_AddNumberToObject(o, "alert_threshold", bs.alert_threshold);
 	cJSON_AddBoolToObject(o, "hard_stop", cfg->budget.hard_stop);

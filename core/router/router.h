@@ -200,7 +200,18 @@ struct provider_snapshot {
 	int64_t last_probe_ms;      /* wall time of the last probe, 0 if none */
 	int last_probe_ok;
 	uint64_t last_probe_latency_us;
+	/* Attempts whose transfer is out: the oldest one's age, and how many are older than
+	 * this provider's usual p99 (slow_after_us: of its successful attempts, at least
+	 * ROUTER_SLOW_MIN_MS; ROUTER_SLOW_NONE_MS with none yet). A hang shows here first. */
+	uint64_t in_flight_oldest_us;
+	uint32_t in_flight_slow;
+	uint64_t slow_after_us;
 };
+
+/* In-flight attempts older than their provider's p99 are slow; the floor, and the
+ * threshold when a provider has no successful attempt yet. */
+#define ROUTER_SLOW_MIN_MS 250
+#define ROUTER_SLOW_NONE_MS 10000
 
 struct router_snapshot {
 	int64_t time_ms;
@@ -219,6 +230,10 @@ struct router_snapshot {
 	struct window_stats window; /* requests (not attempts): finished, failed, latency */
 	uint64_t window_attempts_failed;
 	uint64_t window_cancelled;
+	/* What clients wait: answered requests of the window (retries, failovers and
+	 * queueing included) and the requests still waiting, by their age now. */
+	uint64_t open_p50_us, open_p99_us;
+	uint64_t in_flight_oldest_us; /* the oldest request still waiting */
 	uint64_t cache_hits;
 	uint64_t in_flight;
 	double cost_usd;

@@ -136,7 +136,8 @@ struct router {
 	double cost_usd;
 	struct histogram latency;
 	uint64_t total_attempts;
-	struct window window; /* the last ROUTER_WINDOW_MAX seconds of finished requests */
+	struct window window;   /* the last ROUTER_WINDOW_MAX seconds of finished requests */
+	struct attempt *flying; /* attempts whose transfer is out (router_snapshot.c), under mu */
 
 	/* Sharing the database with other processes (router_admin.c): a poll of
 	 * PRAGMA data_version on the worker, driven by an engine timer. */
@@ -152,10 +153,11 @@ struct attempt {
 	struct rreq *q;
 	int idx; /* provider index */
 	char alias[LIMIT_ALIAS_SIZE];
-	int hedge;         /* sent as a hedge of another attempt */
-	size_t slot;       /* its entry in q->attempts */
-	uint64_t http_id;  /* 0 once done */
-	uint64_t watch_id; /* watchdog timer, 0 if none */
+	int hedge;                           /* sent as a hedge of another attempt */
+	size_t slot;                         /* its entry in q->attempts */
+	uint64_t http_id;                    /* 0 once done */
+	struct attempt *fly_next, *fly_prev; /* on r->flying while http_id != 0, under r->mu */
+	uint64_t watch_id;                   /* watchdog timer, 0 if none */
 	uint64_t start_us;
 	uint64_t give_up_us; /* no answer (or first token) by then: abandon */
 	uint64_t last_byte_us;
@@ -298,5 +300,8 @@ void rt_sync_free(struct router *);
 
 /* router_snapshot.c: a finished request in the router's window (r->mu held). */
 void rt_window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);
+/* An attempt's transfer went out / came back (r->mu held): the snapshot's in-flight ages. */
+void rt_flying_add_locked(struct router *, struct attempt *);
+void rt_flying_remove_locked(struct router *, struct attempt *);
 
 #endif

@@ -304,19 +304,11 @@ console_signature(struct console *c)
 	return h;
 }
 
-/* Requests finished per second over the 10 whole seconds before the current one. */
+/* Requests finished per second over the window, the one `failed` is over too. */
 static double
 series_rate(const struct router_snapshot *s)
 {
-	int n = s->window_s, from, k;
-	uint64_t sum = 0;
-
-	if (n < 2)
-		return 0;
-	from = n - 11 < 0 ? 0 : n - 11;
-	for (k = from; k < n - 1; k++)
-		sum += s->window.series_requests[k];
-	return (double)sum / (double)(n - 1 - from);
+	return s->window_s > 0 ? (double)s->window.requests / (double)s->window_s : 0;
 }
 
 /* The header's figures over every target with a picture (a lost one's are stale:
@@ -361,6 +353,11 @@ console_totals(struct console *c)
 		T->req_per_s += series_rate(s);
 		T->win_requests += s->window.requests;
 		T->win_failed += s->window.errors;
+		T->win_cancelled += s->window_cancelled;
+		if (s->open_p50_us > T->open_p50_us)
+			T->open_p50_us = s->open_p50_us;
+		if (s->open_p99_us > T->open_p99_us)
+			T->open_p99_us = s->open_p99_us;
 		for (size_t i = 0; i < s->n_providers; i++) {
 			T->win_attempts += s->providers[i].window.requests;
 			T->win_attempts_failed += s->providers[i].window.errors;

@@ -92,7 +92,7 @@ struct console_event {
 
 /* The header's numbers over every target with a picture. */
 struct console_totals {
-	double req_per_s;      /* requests finished per second, last 10 s */
+	double req_per_s;      /* requests finished per second over the window */
 	uint64_t win_requests; /* requests finished in the window */
 	uint64_t win_failed;   /* of them, failed */
 	uint64_t win_attempts; /* attempts sent in the window */
@@ -101,6 +101,9 @@ struct console_totals {
 	double hit_cacheable; /* of cacheable requests; < 0 unknown */
 	double spend;         /* today */
 	uint64_t in_flight;
+	uint64_t win_cancelled; /* callers that left, in the window: neither answered nor failed */
+	uint64_t open_p50_us;   /* request latency incl. the waiting (the worst target's) */
+	uint64_t open_p99_us;
 	size_t n_up; /* targets whose link is up */
 	int window_s;
 };

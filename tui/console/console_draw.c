@@ -189,26 +189,22 @@ header_width(const struct hitem *v, size_t n)
 	return w;
 }
 
-/* Until it fits: the least important first take their brief form, then go. */
+/* Until it fits: the least important item first takes its brief form, then goes, before
+ * the next one is touched (a clock goes before a figure is cut). */
 static void
 header_fit(struct hitem *v, size_t n, int avail)
 {
 	while (header_width(v, n) > avail) {
 		int best = -1;
 		for (size_t i = 0; i < n; i++)
-			if (v[i].shown && !v[i].use_brief && v[i].brief[0] != '\0' &&
-			    (best < 0 || v[i].prio < v[best].prio))
-				best = (int)i;
-		if (best >= 0) {
-			v[best].use_brief = 1;
-			continue;
-		}
-		for (size_t i = 0; i < n; i++)
 			if (v[i].shown && v[i].prio < 100 && (best < 0 || v[i].prio < v[best].prio))
 				best = (int)i;
 		if (best < 0)
 			return;
-		v[best].shown = 0;
+		if (!v[best].use_brief && v[best].brief[0] != '\0')
+			v[best].use_brief = 1;
+		else
+			v[best].shown = 0;
 	}
 }
 
@@ -236,7 +232,7 @@ static void
 draw_header(struct console *c)
 {
 	const struct console_totals *T = &c->totals;
-	struct hitem v[16];
+	struct hitem v[20];
 	size_t n = 0;
 	char clock[16], spend[32], b[48];
 	time_t t = time(NULL);
@@ -252,17 +248,36 @@ draw_header(struct console *c)
 	    c->paused ? "PAUSED" : "live", c->readonly ? " read-only" : "");
 	hitem_add(v, &n, 30, -1, NULL, "%s", clock);
 	hitem_add(v, &n, 95, -1, NULL, "req/s %.1f", T->req_per_s);
+	/* What clients got over the window: answered of every request but the cancelled
+	 * (refusals and 503s count as not answered), and what they waited. */
+	if (T->win_requests > T->win_cancelled) {
+		uint64_t all = T->win_requests - T->win_cancelled;
+		double ok = 100.0 * (double)(all - (T->win_failed < all ? T->win_failed : all)) /
+		    (double)all;
+		snprintf(b, sizeof b, "ok %.1f%%", ok);
+		hitem_add(v, &n, 97, ok < 99.0 ? TC_MSG_ERROR : -1, b, "answered %.1f%%", ok);
+	} else
+		hitem_add(v, &n, 97, -1, "ok -", "answered -");
+	{
+		char p50[16], p99[16];
+		draw_fmt_us(p50, sizeof p50, T->open_p50_us);
+		draw_fmt_us(p99, sizeof p99, T->open_p99_us);
+		snprintf(b, sizeof b, "p99 %s", p99);
+		hitem_add(v, &n, 96, T->open_p99_us >= 1000000 ? TC_MSG_ERROR : -1, b,
+		    "p50 %s p99 %s", p50, p99);
+	}
 	if (T->win_requests > 0) {
 		snprintf(b, sizeof b, "fail %.1f%%",
 		    100.0 * (double)T->win_failed / (double)T->win_requests);
-		hitem_add(v, &n, 95, T->win_failed > 0 ? TC_MSG_ERROR : -1, b, "failed %.1f%%",
+		hitem_add(v, &n, 45, T->win_failed > 0 ? TC_MSG_ERROR : -1, b, "failed %.1f%%",
 		    100.0 * (double)T->win_failed / (double)T->win_requests);
 	} else
-		hitem_add(v, &n, 95, -1, "fail -", "failed -");
+		hitem_add(v, &n, 45, -1, "fail -", "failed -");
 	if (T->win_attempts > 0) {
 		double pct = 100.0 * (double)T->win_attempts_failed / (double)T->win_attempts;
 		snprintf(b, sizeof b, "att %.1f%%", pct);
-		hitem_add(v, &n, 50, -1, b, "attempts failed %.1f%%", pct);
+		hitem_add(v, &n, 90, T->win_attempts_failed > 0 ? TC_EVENT_WARN : -1, b,
+		    "attempts failed %.1f%%", pct);
 	}
 	if (T->hit_all >= 0) {
 		snprintf(b, sizeof b, "hit %.0f%%", T->hit_all * 100);
@@ -276,6 +291,8 @@ draw_header(struct console *c)
 	hitem_add(v, &n, 40, -1, spend, "spend today %s", spend);
 	snprintf(b, sizeof b, "fly %llu", (unsigned long long)T->in_flight);
 	hitem_add(v, &n, 20, -1, b, "in flight %llu", (unsigned long long)T->in_flight);
+	if (T->window_s > 0)
+		hitem_add(v, &n, 35, TC_DIM, NULL, "(%ds)", T->window_s);
 	header_fit(v, n, COLS - 1);
 
 	attrset(color_attr(c, TC_HEADER));

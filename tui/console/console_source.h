@@ -64,8 +64,9 @@ struct source_budget {
 	double spent_usd;
 	double alert_threshold; /* fraction */
 	int alert_crossed;
-	int hard_stop; /* 1, 0, or -1 unknown */
-	double burn_per_hour;
+	int hard_stop;           /* 1, 0, or -1 unknown */
+	double burn_per_hour;    /* spend over the last 60 minutes, per hour */
+	double burn_5m_per_hour; /* over the last 5 minutes, per hour; < 0 unknown */
 	double projected_usd;
 	int under_pressure;
 	double pressure;     /* fraction left below which downgrades start; < 0 unknown */

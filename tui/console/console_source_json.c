@@ -195,6 +195,9 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 	p->admin_overridden = jbool(over, "admin");
 	p->usable = jbool(o, "usable");
 	p->in_flight = jcount(o, "in_flight");
+	p->in_flight_slow = (uint32_t)jcount(o, "in_flight_slow");
+	p->in_flight_oldest_us = jms_us(o, "in_flight_oldest_ms");
+	p->slow_after_us = jms_us(o, "slow_after_ms");
 	p->rate_limit_rpm = (int)jnum(rl, "rpm", 0);
 	p->rate_limit_tpm = (int)jnum(rl, "tpm", 0);
 	p->rpm_usage = jnum(rl, "rpm_use", 0);
@@ -248,8 +251,14 @@ parse_requests(const cJSON *o, struct router_snapshot *s)
 	s->attempts = jcount(o, "attempts");
 	s->attempts_failed = jcount(o, "attempts_failed");
 	s->in_flight = jcount(o, "in_flight");
+	s->in_flight_oldest_us = jms_us(o, "in_flight_oldest_ms");
 	s->cache_hits = jcount(o, "cache_hits");
 	n = parse_window(w, &s->window);
+	/* An older gateway has no open quantiles: the answered ones are the best there is. */
+	s->open_p50_us =
+	    jget(w, "open_p50_ms") != NULL ? jms_us(w, "open_p50_ms") : s->window.p50_us;
+	s->open_p99_us =
+	    jget(w, "open_p99_ms") != NULL ? jms_us(w, "open_p99_ms") : s->window.p99_us;
 	/* No window_seconds: the series says how long the window is. */
 	if (s->window_s == 0)
 		s->window_s = n;
@@ -297,6 +306,7 @@ parse_budget(const cJSON *o, struct source_budget *b)
 	if ((v = jget(o, "hard_stop")) != NULL)
 		b->hard_stop = cJSON_IsTrue(v);
 	b->burn_per_hour = jnum(o, "rate_usd_per_hour", jnum(o, "burn_60m_per_hour", 0));
+	b->burn_5m_per_hour = jnum(o, "rate_5m_usd_per_hour", -1);
 	b->projected_usd = jnum(o, "projected_usd", 0);
 	b->under_pressure = jbool(o, "under_pressure");
 	b->pressure = jnum(o, "pressure", -1);

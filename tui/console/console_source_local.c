@@ -72,6 +72,7 @@ local_store_figures(struct local *l, const struct router_snapshot *s)
 		b->alert_crossed = bs.alert_crossed;
 		b->hard_stop = bc->hard_stop;
 		b->burn_per_hour = bs.burn_60m_per_hour;
+		b->burn_5m_per_hour = bs.burn_5m_per_hour;
 		b->projected_usd = bs.projected_usd;
 		b->under_pressure = bs.under_pressure;
 		b->pressure = bc->pressure;

@@ -75,6 +75,9 @@ static const struct {
 } states[] = {
     {"up", "closed breaker: takes traffic"},
     {"up (N fails)", "closed, but the last N attempts failed; N in a row opens it"},
+    {"slow N (Ms)",
+        "N attempts in flight longer than its usual p99 (at least 250 ms), the "
+        "oldest M s: a hang shows here before any attempt fails"},
     {"rate-limited", "at its requests- or tokens-per-minute limit: skipped until it refills"},
     {"backoff Ns", "a retry-after from the provider: skipped for N s"},
     {"OPEN Ns", "breaker open after repeated failures: no traffic; a probe in N s"},
@@ -91,7 +94,14 @@ static const struct {
 	const char *word;
 	const char *help;
 } header_words[] = {
-    {"req/s", "requests finished per second over the last 10 s"},
+    {"req/s", "requests finished per second over the window (60 s, shown as (60s))"},
+    {"answered",
+        "what clients got: answered / requests finished (refusals and 503s count as "
+        "not answered; callers that left are left out), in the window"},
+    {"p50 p99",
+        "request latency as clients wait it, in the window: queueing, retries and "
+        "failovers included, and requests still waiting counted at their age now; "
+        "the worst instance's in a fleet"},
     {"failed", "requests that failed (every provider tried) / requests finished, in the window"},
     {"att", "failed attempts / attempts, in the window: retries and failovers hide these"},
     {"hit", "cache hits / all requests; (N% cacheable): of requests the cache may answer"},
@@ -134,6 +144,13 @@ provider_state(const struct provider_snapshot *p, const struct source_provider_e
 	if (p->cooldown_left_ms > 0) {
 		snprintf(out, len, "backoff %llus",
 		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000);
+		return TC_PROVIDER_HALF_OPEN;
+	}
+	if (p->in_flight_slow > 0) {
+		snprintf(out, len, "slow %u (%.0fs)", p->in_flight_slow,
+		    (double)p->in_flight_oldest_us / 1e6);
+		if (narrow)
+			snprintf(out, len, "slow %u", p->in_flight_slow);
 		return TC_PROVIDER_HALF_OPEN;
 	}
 	if (p->consecutive_failures > 0) {
