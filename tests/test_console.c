@@ -183,9 +183,11 @@ test_failover_then_prompt_elsewhere(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
+	/* anthropic alone serves claude-sonnet: its name is typed, not a y. */
 	tmux_keys(f->t, 0, "f");
-	assert_true(tmux_wait(f->t, "(y/n)", 0));
-	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "Type anthropic and Enter", 0));
+	tmux_keys(f->t, 1, "anthropic");
+	tmux_keys(f->t, 0, "Enter");
 	assert_true(tmux_wait(f->t, "anthropic drained", 0));
 	assert_true(tmux_wait(f->t, "operator: failover: anthropic drained", 0));
 	tmux_keys(f->t, 0, "p");
@@ -211,14 +213,18 @@ test_enable_disable(void **state)
 	start(f, "", 1);
 	tmux_keys(f->t, 0, "j");
 	assert_true(tmux_wait(f->t, ">openai", 0));
+	/* openai alone serves gpt-4o-mini: disabling it wants its name. */
 	tmux_keys(f->t, 0, "d");
-	assert_true(tmux_wait(f->t, "(y/n)", 0));
-	tmux_keys(f->t, 0, "n");
+	assert_true(tmux_wait(f->t, "leaves no usable provider for gpt-4o-mini", 0));
+	tmux_keys(f->t, 0, "Escape");
 	assert_true(tmux_wait(f->t, "cancelled", 0));
 	tmux_keys(f->t, 0, "d");
-	assert_true(tmux_wait(f->t, "(y/n)", 0));
-	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "Type openai and Enter", 0));
+	tmux_keys(f->t, 1, "openai");
+	tmux_keys(f->t, 0, "Enter");
 	assert_true(tmux_wait(f->t, "openai disabled", 0));
+	assert_true(tmux_wait(f->t, "no usable provider for model gpt-4o-mini: openai disabled",
+	    0));
 	assert_true(tmux_wait(f->t, "operator: openai enabled -> disabled", 0));
 	tmux_keys(f->t, 1, ":enable openai");
 	tmux_keys(f->t, 0, "Enter");
@@ -456,9 +462,13 @@ test_markers_and_confirmations_name_the_target(void **state)
 	NEED_TMUX(f);
 	start(f, "", 1);
 	tmux_keys(f->t, 0, "f");
-	assert_true(tmux_wait(f->t, "failover anthropic: drain a provider", 0));
-	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t,
+	    "failover anthropic leaves no usable provider for claude-sonnet; claude-haiku", 0));
+	tmux_keys(f->t, 1, "anthropic");
+	tmux_keys(f->t, 0, "Enter");
 	assert_true(tmux_wait_regex(f->t, ">anthropic +D\\* +drained"));
+	assert_true(tmux_wait(f->t, "no usable provider for model claude-sonnet: anthropic drained",
+	    0));
 	tmux_keys(f->t, 0, "U");
 	assert_true(tmux_wait(f->t, "clear-overrides anthropic: drop", 0));
 	tmux_keys(f->t, 0, "y");

@@ -418,6 +418,56 @@ test_attach_hang_shows_what_clients_wait(void **state)
 	load_stop();
 }
 
+/* Draining the last usable provider of a model wants its name typed and says requests
+ * will fail; then a banner says the model has none and why; u takes each step back. */
+static void
+test_attach_last_provider_banner_and_undo(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-o");
+	attach(t, 80, 24, a->url);
+	assert_true(tmux_wait(t, "ATTACHED gw-o", 0));
+	assert_true(tmux_wait_regex(t, " claude +up"));
+	tmux_keys(t, 1, ":disable claude");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "(y/n)", 0));
+	tmux_keys(t, 0, "y");
+	assert_true(wait_admin(a, "claude", "disabled"));
+	/* gpt is the last one: a y does not do. */
+	tmux_keys(t, 1, ":failover gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "leaves no usable provider for test-model", 0));
+	assert_true(tmux_wait(t, "will FAIL (503)", 0));
+	tmux_keys(t, 0, "y");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "cancelled: failover gpt", 0));
+	assert_true(wait_admin(a, "gpt", "enabled"));
+	tmux_keys(t, 1, ":failover gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "Type gpt and Enter", 0));
+	tmux_keys(t, 1, "gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(wait_admin(a, "gpt", "drained"));
+	assert_true(tmux_wait(t,
+	    "no usable provider for model test-model: gpt drained, claude "
+	    "disabled",
+	    0));
+	/* u: gpt back as it was, then claude; the log says so. */
+	tmux_keys(t, 0, "u");
+	assert_true(wait_admin(a, "gpt", "enabled"));
+	assert_true(tmux_wait(t, "no usable provider", 1));
+	assert_true(tmux_wait(t, "undo drain gpt: back to enabled", 0));
+	tmux_keys(t, 0, "u");
+	assert_true(wait_admin(a, "claude", "enabled"));
+	assert_true(tmux_wait(t, "undo disable claude: back to enabled", 0));
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
 /* No argument: every live local instance, through its Unix socket. */
 static void
 test_attach_finds_local_instances(void **state)
@@ -451,6 +501,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_attach_finds_local_instances, test_setup,
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_hang_shows_what_clients_wait, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_last_provider_banner_and_undo, test_setup,
 	        test_teardown),
 	};
 

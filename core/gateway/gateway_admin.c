@@ -172,10 +172,14 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON *o = cJSON_CreateObject(), *x;
 	const struct window_stats *w = &p->window;
 	const char *no_key = key_missing(cfg, p->name);
+	const struct provider_conf *pc = config_provider(cfg, p->name);
 
 	cJSON_AddStringToObject(o, "name", p->name);
 	cJSON_AddStringToObject(o, "kind", p->kind);
 	cJSON_AddStringToObject(o, "base_url", p->base_url);
+	x = cJSON_AddArrayToObject(o, "models");
+	for (size_t i = 0; pc != NULL && i < pc->n_models; i++)
+		cJSON_AddItemToArray(x, cJSON_CreateString(pc->models[i]));
 	/* Its key variable is unset: the console says "no key: VAR" from the start. */
 	if (no_key != NULL)
 		cJSON_AddStringToObject(o, "no_key", no_key);

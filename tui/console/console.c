@@ -637,6 +637,40 @@ dashboard_key(struct console *c, int is_key, wint_t ch)
 	cmd_run_line(c, cmd->name, 0);
 }
 
+/* A confirmation that wants the provider's name typed: Enter checks it, Esc cancels. */
+static void
+confirm_name_key(struct console *c, int is_key, wint_t ch)
+{
+	size_t n = strlen(c->confirm_typed);
+
+	if ((!is_key && (ch == '\r' || ch == '\n')) || (is_key && ch == KEY_ENTER)) {
+		c->mode = MODE_DASHBOARD;
+		if (strcmp(c->confirm_typed, c->confirm_name) == 0) {
+			c->confirm_name[0] = '\0';
+			cmd_run_line(c, c->confirm_line, 1);
+		} else {
+			console_message(c, 0, "cancelled: %s (typed \"%s\", not \"%s\")",
+			    c->confirm_line, c->confirm_typed, c->confirm_name);
+			c->confirm_name[0] = '\0';
+		}
+		return;
+	}
+	if (!is_key && ch == 27) {
+		c->mode = MODE_DASHBOARD;
+		c->confirm_name[0] = '\0';
+		console_message(c, 0, "cancelled: %s", c->confirm_line);
+		return;
+	}
+	if ((is_key && ch == KEY_BACKSPACE) || (!is_key && (ch == 127 || ch == 8))) {
+		if (n > 0)
+			c->confirm_typed[n - 1] = '\0';
+	} else if (!is_key && ch >= 32 && ch < 127 && n + 1 < sizeof c->confirm_typed) {
+		c->confirm_typed[n] = (char)ch;
+		c->confirm_typed[n + 1] = '\0';
+	}
+	console_message(c, 1, "%s%s", c->confirm_what, c->confirm_typed);
+}
+
 static void
 console_key(struct console *c, int is_key, wint_t ch)
 {
@@ -662,6 +696,10 @@ console_key(struct console *c, int is_key, wint_t ch)
 		break;
 	case MODE_CMDLINE: cmdline_key(c, is_key, ch); break;
 	case MODE_CONFIRM:
+		if (c->confirm_name[0] != '\0') {
+			confirm_name_key(c, is_key, ch);
+			break;
+		}
 		c->mode = MODE_DASHBOARD;
 		if (!is_key && (ch == 'y' || ch == 'Y'))
 			cmd_run_line(c, c->confirm_line, 1);

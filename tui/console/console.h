@@ -68,6 +68,17 @@ enum console_mode {
 #define CONSOLE_HISTORY 32
 #define CONSOLE_DRILLS 32
 #define CONSOLE_PROBES 16
+#define CONSOLE_UNDO 32
+
+/* An override this console made, with what it replaced (console_outage.c). */
+struct console_undo {
+	unsigned batch; /* entries of one action share it */
+	char arg[192];  /* "NAME" or "NAME@INSTANCE" */
+	enum source_action action;
+	enum provider_admin admin; /* before */
+	int priority;
+	double weight;
+};
 
 /* One routing process on screen: the embedded router, or an attached one. */
 struct console_target {
@@ -182,6 +193,12 @@ struct console {
 	size_t history_pos; /* == n_history: the line being typed */
 	char history_draft[512];
 	char confirm_line[512]; /* the command waiting for y/n */
+	char confirm_name[128]; /* not "": the name to type to confirm (it strands a model) */
+	char confirm_typed[128];
+	char confirm_what[512]; /* the question, before what was typed */
+	struct console_undo undo[CONSOLE_UNDO];
+	size_t n_undo;
+	unsigned undo_batch;
 	char message[512];
 	int message_error;
 	uint64_t message_ms;
@@ -268,6 +285,17 @@ int draw_glossary(struct console *, int row, int top, int bottom, int x, int w);
 void draw_latency(struct console *, int y, int x, int h, int w);
 void draw_budget(struct console *, int y, int x, int h, int w);
 void draw_cache(struct console *, int y, int x, int h, int w);
+
+/* console_outage.c */
+/* Would taking the provider arg names out of traffic leave a model with no usable
+ * provider? The models it strands ("M", ...) in models; returns how many. */
+int outage_if_removed(struct console *, const char *arg, char *models, size_t len);
+/* The no-usable-provider banners from row y, at most max; returns the lines drawn. */
+int draw_outages(struct console *, int y, int max);
+/* Remember what an action on arg is about to replace, for undo_last. */
+void undo_remember(struct console *, const char *arg, enum source_action);
+/* Put back what this console's last override replaced (an operator event says so). */
+int undo_last(struct console *, char **cause);
 
 /* console_color.c */
 void color_setup(struct console *);

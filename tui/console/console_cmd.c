@@ -104,6 +104,7 @@ console_act(struct console *c, const char *arg, enum source_action a, double val
 		*cause = xasprintf("%s: no provider \"%s\"", source_action_name(a), arg);
 		return -1;
 	}
+	undo_remember(c, arg, a);
 	for (size_t i = 0; i < n; i++) {
 		struct console_target *t = &c->targets[ts[i]];
 		const struct provider_snapshot *p = console_target_provider(c, ts[i], name);
@@ -321,6 +322,13 @@ exec_log(struct console *c, int argc, char **argv, char **cause)
 }
 
 static int
+exec_undo(struct console *c, int argc, char **argv, char **cause)
+{
+	(void)argc, (void)argv;
+	return undo_last(c, cause);
+}
+
+static int
 exec_quit(struct console *c, int argc, char **argv, char **cause)
 {
 	(void)argc, (void)argv, (void)cause;
@@ -380,6 +388,9 @@ const struct console_cmd console_cmds[] = {
     {"clear-overrides", "unset", 'U', 0, "[NAME|all]",
         "drop a provider's saved overrides: back to the config's values",
         CMD_DESTRUCTIVE | CMD_CONFIRM | PROV | CMD_ALL_OK, 0, exec_clear},
+    {"undo", NULL, 'u', 0, "",
+        "take back this console's last override (state, priority or weight), as it was before", 0,
+        0, exec_undo},
     {"flush", NULL, 'F', 0, "", "flush the response cache", CMD_DESTRUCTIVE | CMD_CONFIRM, 0,
         exec_flush},
     {"drill", NULL, 'D', 0, "NAME FAULT",
@@ -497,6 +508,25 @@ confirm_ask(struct console *c, const struct console_cmd *cmd, int argc, char **a
 	if ((cmd->flags & CMD_PROVIDER) && argc >= 2 && strcmp(argv[1], "all") == 0)
 		snprintf(where + strlen(where), sizeof where - strlen(where), "%s",
 		    " (every provider)");
+	c->confirm_name[0] = c->confirm_typed[0] = '\0';
+	if ((strcmp(cmd->name, "failover") == 0 || strcmp(cmd->name, "disable") == 0) &&
+	    argc >= 2) {
+		char models[256], name[128];
+		size_t ts[1];
+		if (outage_if_removed(c, argv[1], models, sizeof models) > 0 &&
+		    console_resolve(c, argv[1], ts, 1, name, sizeof name) > 0) {
+			/* The last usable provider of a model: a y is too easy. */
+			strlcpy_(c->confirm_name, name, sizeof c->confirm_name);
+			char *q = xasprintf("%s%s leaves no usable provider for %s: every "
+			                    "request for it will FAIL (503). Type %s and Enter to "
+			                    "confirm, Esc cancels: ",
+			    c->confirm_line, where, models, name);
+			strlcpy_(c->confirm_what, q, sizeof c->confirm_what);
+			free(q);
+			console_message(c, 1, "%s", c->confirm_what);
+			return;
+		}
+	}
 	console_message(c, 0, "%s%s: %s? (y/n)", c->confirm_line, where, cmd->help);
 }
 

@@ -471,6 +471,15 @@ draw_bottom(struct console *c, int y)
 		move(y, 1 + draw_text_width(c->cmdline));
 		return;
 	}
+	if (c->mode == MODE_CONFIRM && draw_text_width(c->message) > COLS) {
+		/* A long question takes the hint line too: none of it is cut. */
+		attrset(color_attr(c, TC_MSG_ERROR));
+		draw_fill(y - 1, 0, COLS);
+		draw_fill(y, 0, COLS);
+		draw_wrapped(y - 1, y - 2, y + 1, 0, COLS, c->message);
+		attrset(color_attr(c, TC_NORMAL));
+		return;
+	}
 	if (c->message[0] != '\0') {
 		attrset(color_attr(c,
 		    c->mode == MODE_CONFIRM ? TC_CMDLINE
@@ -609,6 +618,7 @@ draw_screen(struct console *c)
 	curs_set(c->mode == MODE_CMDLINE || c->mode == MODE_PROMPT ? 1 : 0);
 	draw_header(c);
 	ty = 1 + draw_links(c, 1);
+	ty += draw_outages(c, ty, 2);
 	avail = LINES - 2 - ty;
 	th = (int)c->n_rows + 3;
 	if (th > avail - LOWER_MIN)

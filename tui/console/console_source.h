@@ -75,7 +75,8 @@ struct source_budget {
 
 /* Per provider, what struct provider_snapshot does not carry. */
 struct source_provider_extra {
-	char no_key[64]; /* the API key's variable when it is unset, else "" */
+	char no_key[64];  /* the API key's variable when it is unset, else "" */
+	char models[256]; /* the model aliases it serves, space-separated ("" unknown) */
 	/* Totals since start (provider_snapshot.window has the windowed ones). */
 	uint64_t p50_us, p95_us, p99_us;
 };

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,16 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 		p->last_probe_latency_us = jms_us(probe, "latency_ms");
 	}
 	jstr(o, "no_key", x->no_key, sizeof x->no_key);
+	{
+		const cJSON *m;
+		size_t off = 0;
+		cJSON_ArrayForEach(m, jget(o, "models"))
+		{
+			if (cJSON_IsString(m) && off < sizeof x->models)
+				off += (size_t)snprintf(x->models + off, sizeof x->models - off,
+				    "%s%s", off ? " " : "", m->valuestring);
+		}
+	}
 }
 
 static void

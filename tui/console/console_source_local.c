@@ -113,8 +113,14 @@ local_poll(struct source *src)
 		const struct provider_snapshot *p = &f->snap.providers[i];
 		const struct provider_conf *pc = config_provider(l->cfg, p->name);
 
-		if (pc != NULL)
+		if (pc != NULL) {
+			size_t off = 0;
 			local_no_key(pc, f->extra[i].no_key, sizeof f->extra[i].no_key);
+			for (size_t m = 0; m < pc->n_models && off < sizeof f->extra[i].models; m++)
+				off += (size_t)snprintf(f->extra[i].models + off,
+				    sizeof f->extra[i].models - off, "%s%s", m ? " " : "",
+				    pc->models[m]);
+		}
 		f->extra[i].p50_us = hist_quantile(&p->latency, 0.5);
 		f->extra[i].p95_us = hist_quantile(&p->latency, 0.95);
 		f->extra[i].p99_us = hist_quantile(&p->latency, 0.99);
