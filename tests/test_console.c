@@ -103,6 +103,9 @@ test_dashboard(void **state)
 	for (size_t i = 0; i < 5; i++)
 		assert_true(tmux_wait(f->t, names[i], 0));
 	assert_true(tmux_wait(f->t, "Budget today", 0));
+	/* Burn over 5 and 60 minutes, each labelled, and which one the day's end uses. */
+	assert_true(tmux_wait_regex(f->t, "burn 5m \\$[0-9.]+/h  60m \\$[0-9.]+/h"));
+	assert_true(tmux_wait_regex(f->t, "day end \\$[0-9.]+ at (5m|60m) rate"));
 	assert_true(tmux_wait(f->t, "Cache", 0));
 	assert_true(tmux_wait(f->t, "Events", 0));
 	assert_true(tmux_wait(f->t, "Latency: anthropic", 0));

@@ -301,15 +301,29 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	draw_putf(row++, x + 2, iw, "spent %s of %s (%.1f%%)", s1, s2, frac * 100);
 	if (row < y + h - 1 && iw > 6)
 		budget_bar(c, b, frac, tc, row++, x + 2, iw - 2);
-	draw_fmt_usd(s1, sizeof s1, b->burn_per_hour);
-	draw_fmt_usd(s3, sizeof s3, b->projected_usd);
-	if (row < y + h - 1) {
-		int over = b->projected_usd > b->daily_usd;
-		if (over)
-			attrset(color_attr(c, TC_BUDGET_WARN));
-		draw_putf(row++, x + 2, iw, "burn %s/h %s day end %s%s", s1, c->utf8 ? "→" : "->",
-		    s3, over ? " OVER" : "");
-		attrset(color_attr(c, TC_NORMAL));
+	{
+		/* Burn over 5 and 60 minutes, each labelled; the day's end projected from the
+		 * faster while it is higher (the gateway projects from the 60-minute one). */
+		double b5 = b->burn_5m_per_hour, b60 = b->burn_per_hour, proj = b->projected_usd;
+		int fast = b5 > b60 && b60 > 0;
+
+		if (fast)
+			proj = b->spent_usd + (b->projected_usd - b->spent_usd) * b5 / b60;
+		draw_fmt_usd(s3, sizeof s3, proj);
+		draw_fmt_usd(s1, sizeof s1, b60);
+		if (row < y + h - 1 && b5 >= 0) {
+			draw_fmt_usd(s2, sizeof s2, b5);
+			draw_putf(row++, x + 2, iw, "burn 5m %s/h  60m %s/h", s2, s1);
+		} else if (row < y + h - 1)
+			draw_putf(row++, x + 2, iw, "burn 60m %s/h", s1);
+		if (row < y + h - 1) {
+			int over = proj > b->daily_usd;
+			if (over)
+				attrset(color_attr(c, TC_BUDGET_WARN));
+			draw_putf(row++, x + 2, iw, "day end %s at %s rate%s", s3,
+			    fast ? "5m" : "60m", over ? " OVER" : "");
+			attrset(color_attr(c, TC_NORMAL));
+		}
 	}
 	if (row < y + h - 1)
 		draw_putf(row++, x + 2, iw, "alert at %.0f%%%s  hard stop %s",

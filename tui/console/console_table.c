@@ -106,6 +106,10 @@ static const struct {
     {"att", "failed attempts / attempts, in the window: retries and failovers hide these"},
     {"hit", "cache hits / all requests; (N% cacheable): of requests the cache may answer"},
     {"spend", "today's spend from the ledger (per database)"},
+    {"burn 5m / 60m", "budget panel: spend over the last 5 and the last 60 minutes, per hour"},
+    {"day end",
+        "budget panel: spent + burn x hours left today, at the 5m rate while it is "
+        "higher than the 60m one (else the 60m), as labelled"},
     {"fly", "requests in flight now"},
 };
 
