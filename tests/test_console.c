@@ -500,6 +500,49 @@ test_probe_result_shows(void **state)
 	assert_true(tmux_wait_regex(f->t, "probe: ok in [0-9]+ ms, [0-9]+s ago"));
 }
 
+/* Probe results in a row fold into one line; the filter keeps one kind (or text); the
+ * full-screen view shows the log with its filter. */
+static void
+test_events_fold_and_filter(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "", 1);
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "anthropic: probe ok in ", 0));
+	tmux_keys(f->t, 0, "j");
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "openai: probe ok in ", 0));
+	tmux_keys(f->t, 0, "j");
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "azure: probe ok in ", 0));
+	assert_true(tmux_wait_regex(f->t, "probes ok x3 \\(last: azure ok in [0-9]+ ms\\)"));
+	/* An operator's action, then only those. */
+	tmux_keys(f->t, 1, ":weight mistral 2");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait_regex(f->t, ">operator +mistral"));
+	tmux_keys(f->t, 0, "/");
+	tmux_keys(f->t, 1, "operator");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "Events [kind operator]", 0));
+	assert_true(tmux_wait(f->t, "probes ok x3", 1));
+	assert_true(tmux_wait_regex(f->t, ">operator +mistral"));
+	/* By text. */
+	tmux_keys(f->t, 1, ":filter azure");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "Events [text azure]", 0));
+	assert_true(tmux_wait(f->t, "probes ok x3", 0));
+	tmux_keys(f->t, 1, ":filter off");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "event filter off", 0));
+	/* The whole log, full screen. */
+	tmux_keys(f->t, 0, "E");
+	assert_true(tmux_wait_regex(f->t, "Events [0-9]+-[0-9]+ of [0-9]+ \\(Up/Down"));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Latency:", 0));
+}
+
 /* The header's error rate is failed requests; failed attempts are apart. A provider
  * that fails every attempt, with failover on, fails no request. */
 static void
@@ -668,6 +711,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_no_color_turns_themes_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_database_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provider_without_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_fold_and_filter, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

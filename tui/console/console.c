@@ -108,6 +108,9 @@ console_event_insert(struct console *c, const struct event *ev, const char *inst
 		    strcmp(e->ev.message, ev->message) == 0)
 			return;
 	}
+	if ((c->n_events == 0 || ev->time_ms >= c->events[c->n_events - 1].ev.time_ms) &&
+	    event_fold(c, ev, instance))
+		return;
 	if (c->n_events == CONSOLE_EVENTS) {
 		if (ev->time_ms < c->events[0].ev.time_ms)
 			return;
@@ -119,6 +122,7 @@ console_event_insert(struct console *c, const struct event *ev, const char *inst
 		at--;
 	memmove(c->events + at + 1, c->events + at, sizeof c->events[0] * (c->n_events - at));
 	c->events[at].ev = *ev;
+	c->events[at].fold = 0;
 	strlcpy_(c->events[at].instance, instance, sizeof c->events[at].instance);
 	c->n_events++;
 	c->dirty = 1;
@@ -695,6 +699,21 @@ console_key(struct console *c, int is_key, wint_t ch)
 		c->dirty = 1;
 		break;
 	case MODE_CMDLINE: cmdline_key(c, is_key, ch); break;
+	case MODE_EVENTS:
+		if (is_key && (ch == KEY_UP || ch == KEY_PPAGE))
+			c->event_view_scroll += ch == KEY_PPAGE ? LINES - 5 : 1;
+		else if (is_key && (ch == KEY_DOWN || ch == KEY_NPAGE))
+			c->event_view_scroll -= ch == KEY_NPAGE ? LINES - 5 : 1;
+		else if (!is_key && (ch == 'k' || ch == 'j'))
+			c->event_view_scroll += ch == 'k' ? 1 : -1;
+		else if (!is_key && ch == '/')
+			dashboard_key(c, is_key, ch);
+		else
+			c->mode = MODE_DASHBOARD;
+		if (c->event_view_scroll < 0)
+			c->event_view_scroll = 0;
+		c->dirty = 1;
+		break;
 	case MODE_CONFIRM:
 		if (c->confirm_name[0] != '\0') {
 			confirm_name_key(c, is_key, ch);

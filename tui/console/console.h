@@ -60,9 +60,10 @@ enum console_mode {
 	MODE_CMDLINE,
 	MODE_CONFIRM,
 	MODE_PROMPT,
+	MODE_EVENTS, /* the full-screen event log */
 };
 
-#define CONSOLE_EVENTS 256
+#define CONSOLE_EVENTS 1024
 #define CONSOLE_MIN_W 80
 #define CONSOLE_MIN_H 24
 #define CONSOLE_HISTORY 32
@@ -99,6 +100,7 @@ struct console_row {
 struct console_event {
 	struct event ev;
 	char instance[64];
+	unsigned fold; /* > 1: this many probe results folded into the line */
 };
 
 /* The header's numbers over every target with a picture. */
@@ -165,10 +167,13 @@ struct console {
 	uint64_t signature; /* of what was last drawn */
 	struct console_event events[CONSOLE_EVENTS];
 	size_t n_events;
-	int event_scroll; /* lines up from the newest */
-	size_t selected;  /* a row */
-	int table_y;      /* screen row of the first provider row shown, for clicks */
-	size_t table_top; /* the first row shown when they do not all fit */
+	int event_scroll;      /* lines up from the newest */
+	int event_view_scroll; /* the full-screen log's, lines up from the newest */
+	char event_class[16];  /* the log's filter by class ("probe" ...), "" none */
+	char event_text[64];   /* and by text, "" none */
+	size_t selected;       /* a row */
+	int table_y;           /* screen row of the first provider row shown, for clicks */
+	size_t table_top;      /* the first row shown when they do not all fit */
 	int help_scroll;
 
 	/* Drills this console started that are still on, by upstream URL. */
@@ -285,6 +290,20 @@ int draw_glossary(struct console *, int row, int top, int bottom, int x, int w);
 void draw_latency(struct console *, int y, int x, int h, int w);
 void draw_budget(struct console *, int y, int x, int h, int w);
 void draw_cache(struct console *, int y, int x, int h, int w);
+
+/* console_events.c */
+/* The classes the filter knows, NULL-terminated. */
+extern const char *const event_classes[];
+const char *event_class(const struct console_event *);
+/* Fold a probe result into the last line if it repeats it; 1 if folded. */
+int event_fold(struct console *, const struct event *, const char *instance);
+int event_shown(struct console *, const struct console_event *);
+/* Indices of the events the filter lets through (out: n_events of room). */
+size_t event_indices(struct console *, size_t *out);
+void event_filter_words(struct console *, char *out, size_t len);
+void
+draw_event_line(struct console *, int y, int x, int w, const struct console_event *, int fleet);
+void draw_event_view(struct console *);
 
 /* console_outage.c */
 /* Would taking the provider arg names out of traffic leave a model with no usable

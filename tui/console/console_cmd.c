@@ -321,6 +321,45 @@ exec_log(struct console *c, int argc, char **argv, char **cause)
 	return 0;
 }
 
+/* :filter TEXT, :filter KIND (operator, breaker, ...), :filter off. */
+static int
+exec_filter(struct console *c, int argc, char **argv, char **cause)
+{
+	char f[128];
+
+	(void)cause;
+	c->event_scroll = c->event_view_scroll = 0;
+	if (argc < 2 || strcmp(argv[1], "off") == 0) {
+		c->event_class[0] = c->event_text[0] = '\0';
+		console_message(c, 0, "event filter off");
+		return 0;
+	}
+	for (size_t i = 0; event_classes[i] != NULL; i++)
+		if (argc == 2 && strcmp(argv[1], event_classes[i]) == 0) {
+			strlcpy_(c->event_class, argv[1], sizeof c->event_class);
+			console_message(c, 0, "events: only %s (:filter off shows all)", argv[1]);
+			return 0;
+		}
+	c->event_text[0] = c->event_class[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		size_t n = strlen(c->event_text);
+		snprintf(c->event_text + n, sizeof c->event_text - n, "%s%s", i > 1 ? " " : "",
+		    argv[i]);
+	}
+	event_filter_words(c, f, sizeof f);
+	console_message(c, 0, "events: %s (:filter off shows all)", f);
+	return 0;
+}
+
+static int
+exec_events(struct console *c, int argc, char **argv, char **cause)
+{
+	(void)argc, (void)argv, (void)cause;
+	c->mode = MODE_EVENTS;
+	c->event_view_scroll = 0;
+	return 0;
+}
+
 static int
 exec_undo(struct console *c, int argc, char **argv, char **cause)
 {
@@ -403,6 +442,12 @@ const struct console_cmd console_cmds[] = {
     {"theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0, exec_theme},
     {"pause", NULL, ' ', 0, "", "pause or resume the display", RO, 0, exec_pause},
     {"refresh", NULL, 0, 0, "MS", "set the refresh period (100..10000 ms)", RO, 1, exec_refresh},
+    {"filter", NULL, '/', 0, "[TEXT|KIND|off]",
+        "filter the event log: by text, or by kind (operator breaker failover drill probe "
+        "budget); off shows all",
+        RO | CMD_ASK_ARGS, 0, exec_filter},
+    {"events", NULL, 'E', 0, "", "the event log full screen, with the history that does not fit",
+        RO, 0, exec_events},
     {"log-up", NULL, KEY_PPAGE, '[', "", "scroll the event log back", RO, 0, exec_log},
     {"log-down", NULL, KEY_NPAGE, ']', "", "scroll the event log forward", RO, 0, exec_log},
     {"quit", "q", 'q', 0, "", "leave the console", RO | CMD_CONFIRM_SERVING, 0, exec_quit},
@@ -649,7 +694,14 @@ complete_candidates(struct console *c, const char *first, int n, char ***out)
 		}
 	} else if (cmd != NULL && strcmp(cmd->name, "theme") == 0 && n == 1)
 		nv = theme_list(&v);
-	else if (cmd != NULL && strcmp(cmd->name, "drill") == 0 && n == 2) {
+	else if (cmd != NULL && strcmp(cmd->name, "filter") == 0 && n == 1) {
+		for (size_t i = 0; event_classes[i] != NULL; i++) {
+			v = xreallocarray(v, nv + 1, sizeof *v);
+			v[nv++] = xstrdup(event_classes[i]);
+		}
+		v = xreallocarray(v, nv + 1, sizeof *v);
+		v[nv++] = xstrdup("off");
+	} else if (cmd != NULL && strcmp(cmd->name, "drill") == 0 && n == 2) {
 		for (size_t i = 0; drill_names[i] != NULL; i++) {
 			v = xreallocarray(v, nv + 1, sizeof *v);
 			v[nv++] = xstrdup(drill_names[i]);

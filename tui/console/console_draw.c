@@ -350,20 +350,6 @@ draw_links(struct console *c, int y)
 	return 1;
 }
 
-static enum theme_color
-event_color(enum event_kind k)
-{
-	switch (k) {
-	case EV_OPERATOR: return TC_EVENT_OPERATOR;
-	case EV_FAILOVER:
-	case EV_BREAKER:
-	case EV_BUDGET:
-	case EV_PROVIDER: return TC_EVENT_WARN;
-	case EV_ERROR: return TC_EVENT_ERROR;
-	default: return TC_EVENT_INFO;
-	}
-}
-
 /* The events' instance column: in a fleet, or when some came from another process. */
 static int
 events_show_instance(struct console *c, size_t start, size_t end)
@@ -383,35 +369,29 @@ draw_events(struct console *c, int y, int h)
 {
 	int rows = h - 2, iw = COLS - 4, fleet;
 	size_t end, start;
-	char title[64];
+	char title[192];
 
-	if (c->event_scroll > 0)
-		snprintf(title, sizeof title, "Events (%d back; ] forward)", c->event_scroll);
-	else
-		snprintf(title, sizeof title, "Events");
+	size_t *idx = xcalloc(c->n_events + 1, sizeof *idx), n = event_indices(c, idx);
+	char f[128];
+
+	event_filter_words(c, f, sizeof f);
+	if (c->event_scroll > (int)n)
+		c->event_scroll = n > 0 ? (int)n - 1 : 0;
+	snprintf(title, sizeof title, "Events%s%s%s%s (E all%s)", f[0] ? " [" : "", f,
+	    f[0] ? "]" : "", c->event_scroll > 0 ? ", back" : "", f[0] ? ", / off" : ", / filter");
 	draw_box(c, y, 0, h, COLS, title);
-	if (rows <= 0)
+	if (rows <= 0) {
+		free(idx);
 		return;
-	end = c->n_events > (size_t)c->event_scroll ? c->n_events - (size_t)c->event_scroll : 0;
-	start = end > (size_t)rows ? end - (size_t)rows : 0;
-	fleet = events_show_instance(c, start, end);
-	for (size_t i = start; i < end; i++) {
-		const struct console_event *e = &c->events[i];
-		time_t t = (time_t)(e->ev.time_ms / 1000);
-		struct tm tm;
-		char ts[16];
-
-		localtime_r(&t, &tm);
-		strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-		attrset(color_attr(c, event_color(e->ev.kind)));
-		if (fleet)
-			draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8.8s %-8s %-10s %s", ts,
-			    e->instance, event_kind_name(e->ev.kind), e->ev.provider,
-			    e->ev.message);
-		else
-			draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8s %-10s %s", ts,
-			    event_kind_name(e->ev.kind), e->ev.provider, e->ev.message);
 	}
+	end = n > (size_t)c->event_scroll ? n - (size_t)c->event_scroll : 0;
+	start = end > (size_t)rows ? end - (size_t)rows : 0;
+	fleet = c->n_targets > 1;
+	for (size_t i = start; i < end && !fleet; i++)
+		fleet = events_show_instance(c, idx[i], idx[i] + 1);
+	for (size_t i = start; i < end; i++)
+		draw_event_line(c, y + 1 + (int)(i - start), 2, iw, &c->events[idx[i]], fleet);
+	free(idx);
 	attrset(color_attr(c, TC_NORMAL));
 }
 
@@ -644,6 +624,8 @@ draw_screen(struct console *c)
 	draw_hints(c, LINES - 2);
 	if (c->mode == MODE_HELP)
 		draw_help(c);
+	if (c->mode == MODE_EVENTS)
+		draw_event_view(c);
 	draw_bottom(c, LINES - 1);
 	if (c->mode == MODE_PROMPT && c->message[0] == '\0')
 		prompt_draw(c, -1, 0, 0, 0); /* puts the cursor back in the editor */
