@@ -266,6 +266,28 @@ test_tiny_terminal(void **state)
 	assert_true(tmux_wait(f->t, "terminal too small", 1));
 }
 
+/* At 80x24 nothing the README promises is cut: the footer has every key, help wraps,
+ * the latency line keeps its labels. */
+static void
+test_80x24_whole_lines(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start_env(f, "", "--demo", 80, 24, 1);
+	assert_true(tmux_wait(f->t, "? help  keys: : f e d r P w + - u p D F / E t Space q quit",
+	    0));
+	assert_true(tmux_wait_regex(f->t, "p50[ /].* ok [0-9.kM]+ err [0-9.kM]+ "));
+	assert_true(tmux_wait_regex(f->t, "answered [0-9.]+%  p50 [^ ]+ p99 "));
+	tmux_keys(f->t, 0, "?");
+	assert_true(tmux_wait(f->t, "Keys and glossary (Up/Down PgUp/PgDn, other keys close)", 0));
+	assert_true(tmux_wait(f->t, "show every key and command, and", 0));
+	assert_true(tmux_wait_regex(f->t, "what each column and state means +│"));
+	assert_true(tmux_wait(f->t, "(this screen)", 0));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Keys and glossary", 1));
+}
+
 static void
 test_quit_restores_terminal(void **state)
 {
@@ -691,6 +713,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flush_empties_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tiny_terminal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_80x24_whole_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quit_restores_terminal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_theme_names_line, setup, teardown),

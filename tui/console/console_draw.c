@@ -406,22 +406,33 @@ cmd_available(struct console *c, const struct console_cmd *cmd)
 	return 1;
 }
 
-/* The hint line: keys and names, straight from the command table. */
+/* The hint line: keys and names, straight from the command table. When the names do not
+ * all fit, help keeps its name and the rest show their keys alone (? names them): every
+ * key stays on the line. */
 static void
 draw_hints(struct console *c, int y)
 {
 	static const char *const shown[] = {"help", "command", "failover", "enable", "disable",
-	    "reset", "probe", "weight", "raise", "lower", "prompt", "drill", "flush", "theme",
-	    "pause", "quit"};
-	int x = 0;
+	    "reset", "probe", "weight", "raise", "lower", "undo", "prompt", "drill", "flush",
+	    "filter", "events", "theme", "pause", "quit"};
+	int x = 0, full = 0, keys_only;
 	char kb[8];
 
+	for (size_t i = 0; i < nitems(shown); i++) {
+		const struct console_cmd *cmd = cmd_find(shown[i]);
+		if (cmd_available(c, cmd))
+			full += (int)strlen(cmd_key_name(cmd->key, kb, sizeof kb)) +
+			    (int)strlen(cmd->name) + 3;
+	}
+	keys_only = full > COLS;
 	attrset(color_attr(c, TC_HINT));
 	draw_fill(y, 0, COLS);
 	for (size_t i = 0; i < nitems(shown); i++) {
 		const struct console_cmd *cmd = cmd_find(shown[i]);
 		const char *k = cmd_key_name(cmd->key, kb, sizeof kb);
-		int need = (int)strlen(k) + (int)strlen(cmd->name) + 3;
+		int named =
+		    !keys_only || strcmp(cmd->name, "help") == 0 || strcmp(cmd->name, "quit") == 0;
+		int need = (int)strlen(k) + (named ? (int)strlen(cmd->name) + 3 : 1);
 		if (!cmd_available(c, cmd))
 			continue;
 		if (x + need > COLS)
@@ -429,8 +440,13 @@ draw_hints(struct console *c, int y)
 		attrset(color_attr(c, TC_KEY));
 		draw_putf(y, x, COLS - x, "%s", k);
 		attrset(color_attr(c, TC_HINT));
-		draw_putf(y, x + (int)strlen(k), COLS - x, " %s ", cmd->name);
+		if (named)
+			draw_putf(y, x + (int)strlen(k), COLS - x, " %s ", cmd->name);
 		x += need;
+		if (keys_only && strcmp(cmd->name, "help") == 0 && x + 6 < COLS) {
+			draw_putf(y, x, COLS - x, "keys:");
+			x += 6;
+		}
 	}
 	attrset(color_attr(c, TC_NORMAL));
 }
@@ -525,23 +541,30 @@ draw_help(struct console *c)
 	hx = x + 13 + uw + 2;
 	for (size_t i = 0; i < console_ncmds; i++) {
 		const struct console_cmd *cmd = &console_cmds[i];
-		int row = y + 1 + line - c->help_scroll;
+		int row = y + 1 + line - c->help_scroll, ulen;
+		char *text;
 		if (!cmd_available(c, cmd))
-			continue;
-		line++;
-		if (row <= y || row >= y + h - 1)
 			continue;
 		snprintf(keys, sizeof keys, "%s%s%s", cmd_key_name(cmd->key, k1, sizeof k1),
 		    cmd->key2 != 0 ? " " : "", cmd_key_name(cmd->key2, k2, sizeof k2));
 		cmd_usage(cmd, usage, sizeof usage);
-		attrset(color_attr(c, TC_KEY));
-		draw_putf(row, x + 2, 10, "%-10s", keys);
-		attrset(color_attr(c, TC_CMDLINE));
-		draw_putf(row, x + 13, uw, "%s", usage);
+		ulen = (int)strlen(usage);
+		if (row > y && row < y + h - 1) {
+			attrset(color_attr(c, TC_KEY));
+			draw_putf(row, x + 2, 10, "%-10s", keys);
+			attrset(color_attr(c, TC_CMDLINE));
+			draw_putf(row, x + 13, w - 15, "%s", usage);
+		}
+		/* A usage wider than its column puts the help on the lines under it. */
+		if (ulen > uw)
+			line++;
 		attrset(color_attr(c, TC_NORMAL));
-		draw_putf(row, hx, x + w - 2 - hx, "%s%s%s%s%s", cmd->help,
-		    cmd->alias != NULL ? " (alias :" : "", cmd->alias != NULL ? cmd->alias : "",
-		    cmd->alias != NULL ? ")" : "", (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
+		text = xasprintf("%s%s%s%s%s", cmd->help, cmd->alias != NULL ? " (alias :" : "",
+		    cmd->alias != NULL ? cmd->alias : "", cmd->alias != NULL ? ")" : "",
+		    (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
+		line += draw_wrapped(y + 1 + line - c->help_scroll, y, y + h - 1, hx,
+		    x + w - 2 - hx, text);
+		free(text);
 	}
 	line++;
 	attrset(color_attr(c, TC_DIM));
@@ -558,10 +581,12 @@ draw_help(struct console *c)
 		draw_help(c); /* again, clamped */
 		return;
 	}
+	/* The title says how to leave; a narrow box gets the short one, never a cut one. */
 	draw_box(c, y, x, h, w,
-	    total > rows ? "Keys, commands and glossary (Up/Down PgUp/PgDn scroll, any other key "
-	                   "closes)"
-	                 : "Keys, commands and glossary (any key closes)");
+	    total <= rows ? "Keys, commands and glossary (any key closes)"
+	        : w >= 90 ? "Keys, commands and glossary (Up/Down PgUp/PgDn scroll, any other key "
+	                    "closes)"
+	                  : "Keys and glossary (Up/Down PgUp/PgDn, other keys close)");
 	attrset(color_attr(c, TC_NORMAL));
 }
 

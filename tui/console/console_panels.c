@@ -14,6 +14,20 @@
 
 #include "util/util.h"
 
+/* A count in at most 4 characters: 999, 1.2k, 12k, 1.2M. */
+static void
+fmt_count(char *out, size_t len, unsigned long long n)
+{
+	if (n < 1000)
+		snprintf(out, len, "%llu", n);
+	else if (n < 10000)
+		snprintf(out, len, "%.1fk", (double)n / 1e3);
+	else if (n < 1000000)
+		snprintf(out, len, "%lluk", n / 1000);
+	else
+		snprintf(out, len, "%.1fM", (double)n / 1e6);
+}
+
 /* The histogram's buckets folded onto ncol columns of a log scale from lo over span;
  * returns the largest column. */
 static uint64_t
@@ -79,10 +93,31 @@ latency_quantiles(struct console *c, const struct provider_snapshot *p, int y, i
 	draw_fmt_us(a, sizeof a, qv[0]);
 	draw_fmt_us(b, sizeof b, qv[1]);
 	draw_fmt_us(d, sizeof d, qv[2]);
-	draw_putf(vy, lx, iw, "%s p50 %s  p95 %s  p99 %s  ok %llu err %llu  (last %ds)",
-	    c->utf8 ? "▲" : "^", a, b, d,
-	    (unsigned long long)(p->window.requests - p->window.errors),
-	    (unsigned long long)p->window.errors, SOURCE_WINDOW_S);
+	{
+		/* Narrow: spaces and words that say nothing go first, then the counts shorten;
+		 * no label is cut. */
+		unsigned long long okn = p->window.requests - p->window.errors,
+		                   errn = p->window.errors;
+		char ok[16], er[16], line[160];
+		const char *m = c->utf8 ? "▲" : "^";
+
+		snprintf(line, sizeof line,
+		    "%s p50 %s  p95 %s  p99 %s  ok %llu err %llu  (last %ds)", m, a, b, d, okn,
+		    errn, SOURCE_WINDOW_S);
+		if (draw_text_width(line) > iw)
+			snprintf(line, sizeof line, "%s p50 %s p95 %s p99 %s ok %llu err %llu", m,
+			    a, b, d, okn, errn);
+		if (draw_text_width(line) > iw) {
+			fmt_count(ok, sizeof ok, okn);
+			fmt_count(er, sizeof er, errn);
+			snprintf(line, sizeof line, "p50 %s p95 %s p99 %s ok %s err %s", a, b, d,
+			    ok, er);
+		}
+		if (draw_text_width(line) > iw)
+			snprintf(line, sizeof line, "p50/95/99 %s/%s/%s ok %s err %s", a, b, d, ok,
+			    er);
+		draw_put(vy, lx, iw, line);
+	}
 }
 
 /* Totals since the process started, apart from the window's. */
