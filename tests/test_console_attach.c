@@ -468,6 +468,48 @@ test_attach_last_provider_banner_and_undo(void **state)
 	serve_stop(a);
 }
 
+/* A wrong token is not a network outage: said once, not retried until :token changes it;
+ * a socket that is not there is named. */
+static void
+test_attach_wrong_token_and_missing_socket(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+	char *cmd;
+
+	NEED_TMUX(t);
+	setenv("LLMDECK_ADMIN_TOKEN", "right-token", 1);
+	a = serve_start("gw-t");
+	unsetenv("LLMDECK_ADMIN_TOKEN");
+	cmd = xasprintf("XDG_RUNTIME_DIR=%s LANG=C.UTF-8 LLMDECK_ADMIN_TOKEN=wrong %s attach %s; "
+	                "echo EXIT=$?; sleep 120",
+	    run_dir, tmux_llmdeck(), a->url);
+	tmux_start(t, 80, 24, cmd);
+	free(cmd);
+	assert_true(tmux_wait(t, "401: admin token rejected; not retrying until it", 0));
+	assert_true(tmux_wait(t, "retry in", 1));
+	tmux_keys(t, 1, ":token right-token");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "ATTACHED gw-t", 0));
+	assert_true(tmux_wait_regex(t, ">gpt +up"));
+	/* Up does not bring the token back. */
+	tmux_keys(t, 1, ":");
+	tmux_keys(t, 0, "Up");
+	assert_true(tmux_wait(t, "right-token", 1));
+	tmux_keys(t, 0, "Escape");
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	tmux_cmd(t, "kill-server", NULL, NULL, NULL, NULL);
+	cmd = xasprintf("%s/nosuch.sock", dir);
+	attach(t, 80, 24, cmd);
+	free(cmd);
+	assert_true(tmux_wait(t, "nosuch.sock: No such file or directory", 0));
+	assert_true(tmux_wait(t, "localhost port 80", 1));
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_kill(a);
+}
+
 /* No argument: every live local instance, through its Unix socket. */
 static void
 test_attach_finds_local_instances(void **state)
@@ -503,6 +545,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_attach_hang_shows_what_clients_wait, test_setup,
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_last_provider_banner_and_undo, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_wrong_token_and_missing_socket, test_setup,
 	        test_teardown),
 	};
 

@@ -360,6 +360,27 @@ exec_events(struct console *c, int argc, char **argv, char **cause)
 	return 0;
 }
 
+/* :token T: a new admin token for every attached instance (none: unset it). */
+static int
+exec_token(struct console *c, int argc, char **argv, char **cause)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_targets; i++)
+		if (c->targets[i].src->ops->set_token != NULL) {
+			c->targets[i].src->ops->set_token(c->targets[i].src,
+			    argc >= 2 ? argv[1] : NULL);
+			n++;
+		}
+	if (n == 0) {
+		*cause = xstrdup("token: only an attached console sends one");
+		return -1;
+	}
+	console_message(c, 0, "admin token %s for %zu instance%s; trying now",
+	    argc >= 2 ? "set" : "unset", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 exec_undo(struct console *c, int argc, char **argv, char **cause)
 {
@@ -437,6 +458,9 @@ const struct console_cmd console_cmds[] = {
         1, exec_drill},
     {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)",
         CMD_EMBEDDED, 0, exec_prompt},
+    {"token", NULL, 0, 0, "[TOKEN]",
+        "the admin token sent to attached instances (after a 401); none: send none", RO, 0,
+        exec_token},
     {"instances", NULL, 0, 0, "", "list the attached instances and their links", RO, 0,
         exec_instances},
     {"theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0, exec_theme},
@@ -777,7 +801,8 @@ cmd_complete(struct console *c, char *line, size_t size)
 static void
 history_add(struct console *c, const char *line)
 {
-	if (line[0] == '\0' ||
+	/* A token is a secret: it is not kept for Up to show. */
+	if (line[0] == '\0' || strncmp(line, "token ", 6) == 0 ||
 	    (c->n_history > 0 && strcmp(c->history[c->n_history - 1], line) == 0))
 		goto out;
 	if (c->n_history == CONSOLE_HISTORY) {

@@ -328,7 +328,14 @@ draw_links(struct console *c, int y)
 
 		if (l->up)
 			continue;
-		if (l->ever_up)
+		if (l->stopped && strcmp(tg->label, tg->src->name) != 0 &&
+		    strstr(tg->src->name, tg->label) == NULL)
+			off += (size_t)snprintf(line + off, sizeof line - off, "%s%s (%s): %s",
+			    off ? " | " : "", tg->label, tg->src->name, l->why);
+		else if (l->stopped)
+			off += (size_t)snprintf(line + off, sizeof line - off, "%s%s: %s",
+			    off ? " | " : "", tg->src->name, l->why);
+		else if (l->ever_up)
 			off += (size_t)snprintf(line + off, sizeof line - off,
 			    "%sconnection to %s lost (%s), retry in %lds, numbers %llds old: %s",
 			    off ? " | " : "", tg->label, tg->src->name, retry,
@@ -343,11 +350,18 @@ draw_links(struct console *c, int y)
 	}
 	if (off == 0)
 		return 0;
-	attrset(color_attr(c, TC_MSG_ERROR));
-	draw_fill(y, 0, COLS);
-	draw_put(y, 1, COLS - 2, line);
-	attrset(color_attr(c, TC_NORMAL));
-	return 1;
+	/* Wrapped, up to three lines: why a link is down is never cut. */
+	{
+		int n = draw_wrapped(y, -1, -1, 1, COLS - 2, line);
+		if (n > 3)
+			n = 3;
+		attrset(color_attr(c, TC_MSG_ERROR));
+		for (int i = 0; i < n; i++)
+			draw_fill(y + i, 0, COLS);
+		draw_wrapped(y, y - 1, y + n, 1, COLS - 2, line);
+		attrset(color_attr(c, TC_NORMAL));
+		return n;
+	}
 }
 
 /* The events' instance column: in a fleet, or when some came from another process. */

@@ -129,6 +129,7 @@ struct source_link {
 	char why[256];      /* when down: the last error */
 	uint64_t retry_ms;  /* when down: the next try, monotonic */
 	int64_t last_ok_ms; /* wall clock of the last good snapshot, 0 if none */
+	int stopped;        /* not retrying until something changes (a rejected token) */
 };
 
 struct source;
@@ -150,6 +151,8 @@ struct source_ops {
 	size_t (*results)(struct source *, struct source_result *out, size_t max);
 	void (*link)(struct source *, struct source_link *out);
 	void (*free)(struct source *);
+	/* A new bearer token (NULL: none), tried at once; NULL op: the source has none. */
+	void (*set_token)(struct source *, const char *token);
 };
 
 struct source {
