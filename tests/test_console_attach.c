@@ -364,6 +364,18 @@ test_fleet_view(void **state)
 	assert_true(tmux_wait_regex(t, "gw-a +>?gpt"));
 	assert_true(tmux_wait_regex(t, "gw-b +>?claude"));
 	assert_true(tmux_wait_regex(t, "req/s ([1-9]|0\\.[1-9])"));
+	/* Each instance's own client figures, and the instances view. */
+	assert_true(tmux_wait_regex(t, "gw-a [0-9.]+% p99 [^ ]+ \\| gw-b [0-9.]+% p99 "));
+	tmux_keys(t, 1, ":instances");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "Instances (any key closes)", 0));
+	assert_true(tmux_wait_regex(t, "gw-a +up"));
+	assert_true(tmux_wait_regex(t,
+	    "pid [0-9]+  host [^ ]+  version [^ ]+  up [0-9]+m[0-9]+s  "
+	    "config [0-9a-f]{16}  admin http://127"));
+	assert_true(tmux_wait(t, "DRIFT", 1));
+	tmux_keys(t, 0, "Escape");
+	assert_true(tmux_wait(t, "Instances (any key closes)", 1));
 	/* A name alone acts on every instance that has it. */
 	tmux_keys(t, 1, ":failover gpt");
 	tmux_keys(t, 0, "Enter");
@@ -411,6 +423,13 @@ test_attach_hang_shows_what_clients_wait(void **state)
 	assert_true(tmux_wait_regex(t, " claude +slow [1-9]"));
 	assert_true(tmux_wait_regex(t, "p99 [0-9.]+s "));
 	assert_true(clock_mono_ms() - t0 < 5000 + 2000 /* the load may wait for gpt first */);
+	/* SIGTERM: the gateway drains (its hung request holds it open) and says so. */
+	kill(a->pid, SIGTERM);
+	assert_true(tmux_wait(t, "DRAINING gw-h", 0));
+	tmux_keys(t, 1, ":instances");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait_regex(t, "gw-h +draining"));
+	tmux_keys(t, 0, "Escape");
 	tmux_keys(t, 1, "q");
 	assert_true(tmux_wait(t, "EXIT=0", 0));
 	/* The hung request ends with its gateway. */

@@ -346,6 +346,42 @@ add_string_or_null(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
+static uint64_t
+fnv_str(uint64_t h, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
+}
+
+/* A hash of the routing config this process runs (providers, their models, priorities,
+ * weights, timeouts and limits, routes, budget, cache): two instances that differ have
+ * drifted (a SIGHUP on one after an edit). Not of the file: of what was loaded. */
+static void
+config_hash_hex(const struct config *cfg, char out[17])
+{
+	uint64_t h = 14695981039346656037ULL;
+	char num[64];
+
+	for (size_t i = 0; i < cfg->n_providers; i++) {
+		const struct provider_conf *p = &cfg->providers[i];
+		h = fnv_str(h, p->name);
+		h = fnv_str(h, p->base_url);
+		for (size_t m = 0; m < p->n_models; m++)
+			h = fnv_str(h, p->models[m]);
+		snprintf(num, sizeof num, "%d %d %g %g %d %d %d %d", (int)p->kind, p->priority,
+		    p->weight, p->timeout_seconds, p->max_retries, p->rate_limit_rpm,
+		    p->rate_limit_tpm, p->enabled);
+		h = fnv_str(h, num);
+	}
+	for (size_t i = 0; i < cfg->n_routes; i++)
+		h = fnv_str(h, cfg->routes[i].name);
+	snprintf(num, sizeof num, "%g %d %d %d", cfg->budget.daily_usd, cfg->budget.hard_stop,
+	    cfg->cache.enabled, cfg->hedge_after_ms);
+	h = fnv_str(h, num);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 static cJSON *
 instance_json(struct gateway *gw)
 {
@@ -413,6 +449,11 @@ admin_snapshot(struct gw_req *q)
 	router_snapshot_window(gr->router, &s, (int)window);
 	o = cJSON_CreateObject();
 	cJSON_AddItemToObject(o, "instance", instance_json(gw));
+	{
+		char hash[17];
+		config_hash_hex(router_config(gr->router), hash);
+		cJSON_AddStringToObject(cJSON_GetObjectItem(o, "instance"), "config_hash", hash);
+	}
 	cJSON_AddNumberToObject(o, "time_ms", (double)s.time_ms);
 	cJSON_AddNumberToObject(o, "window_seconds", s.window_s);
 	ps = cJSON_AddArrayToObject(o, "providers");

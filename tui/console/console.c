@@ -699,6 +699,10 @@ console_key(struct console *c, int is_key, wint_t ch)
 		c->dirty = 1;
 		break;
 	case MODE_CMDLINE: cmdline_key(c, is_key, ch); break;
+	case MODE_INSTANCES:
+		c->mode = MODE_DASHBOARD;
+		c->dirty = 1;
+		break;
 	case MODE_EVENTS:
 		if (is_key && (ch == KEY_UP || ch == KEY_PPAGE))
 			c->event_view_scroll += ch == KEY_PPAGE ? LINES - 5 : 1;

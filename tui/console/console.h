@@ -60,7 +60,8 @@ enum console_mode {
 	MODE_CMDLINE,
 	MODE_CONFIRM,
 	MODE_PROMPT,
-	MODE_EVENTS, /* the full-screen event log */
+	MODE_EVENTS,    /* the full-screen event log */
+	MODE_INSTANCES, /* the instances, one block each */
 };
 
 #define CONSOLE_EVENTS 1024
@@ -304,6 +305,15 @@ void event_filter_words(struct console *, char *out, size_t len);
 void
 draw_event_line(struct console *, int y, int x, int w, const struct console_event *, int fleet);
 void draw_event_view(struct console *);
+
+/* console_instances.c */
+/* An instance's state in a word: up, draining, LOST, 401. */
+const char *instance_state(struct console *, size_t t);
+/* Does target t run another config than most of the fleet? */
+int instance_drifted(struct console *, size_t t);
+void draw_instances(struct console *);
+/* In a fleet, each instance's answered and p99 on one line at y; 1 if drawn. */
+int draw_fleet_line(struct console *, int y);
 
 /* console_outage.c */
 /* Would taking the provider arg names out of traffic leave a model with no usable

@@ -399,17 +399,8 @@ exec_quit(struct console *c, int argc, char **argv, char **cause)
 static int
 exec_instances(struct console *c, int argc, char **argv, char **cause)
 {
-	size_t off = 0;
-	char line[512];
-
 	(void)argc, (void)argv, (void)cause;
-	line[0] = '\0';
-	for (size_t i = 0; i < c->n_targets && off < sizeof line; i++) {
-		const struct console_target *t = &c->targets[i];
-		off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %s (%s)",
-		    i ? "; " : "", t->label, t->src->name, t->link.up ? "up" : "LOST");
-	}
-	console_message(c, 0, "%s", line);
+	c->mode = MODE_INSTANCES;
 	return 0;
 }
 
@@ -461,8 +452,10 @@ const struct console_cmd console_cmds[] = {
     {"token", NULL, 0, 0, "[TOKEN]",
         "the admin token sent to attached instances (after a 401); none: send none", RO, 0,
         exec_token},
-    {"instances", NULL, 0, 0, "", "list the attached instances and their links", RO, 0,
-        exec_instances},
+    {"instances", NULL, 0, 0, "",
+        "the instances: state (draining too), pid, host, version, uptime, config (drift marked), "
+        "admin address, and what their clients get",
+        RO, 0, exec_instances},
     {"theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0, exec_theme},
     {"pause", NULL, ' ', 0, "", "pause or resume the display", RO, 0, exec_pause},
     {"refresh", NULL, 0, 0, "MS", "set the refresh period (100..10000 ms)", RO, 1, exec_refresh},

@@ -216,9 +216,20 @@ header_badge(struct console *c, struct hitem *v, size_t *n)
 
 	for (size_t t = 0; t < c->n_targets; t++)
 		up += c->targets[t].link.up;
+	size_t draining = 0;
+
+	for (size_t t = 0; t < c->n_targets; t++)
+		draining += c->targets[t].link.up && c->targets[t].have_frame &&
+		    c->targets[t].frame.inst.draining;
 	if (c->attached && c->n_targets == 1)
-		hitem_add(v, n, 100, up ? TC_DEMO : TC_MSG_ERROR, NULL, "%s %s",
-		    up ? "ATTACHED" : "LOST", c->targets[0].label);
+		hitem_add(v, n, 100, up && !draining ? TC_DEMO : TC_MSG_ERROR, NULL, "%s %s",
+		    !up            ? "LOST"
+		        : draining ? "DRAINING"
+		                   : "ATTACHED",
+		    c->targets[0].label);
+	else if (c->attached && draining > 0)
+		hitem_add(v, n, 100, TC_MSG_ERROR, NULL, "FLEET %zu/%zu up, %zu draining", up,
+		    c->n_targets, draining);
 	else if (c->attached)
 		hitem_add(v, n, 100, up == c->n_targets ? TC_DEMO : TC_MSG_ERROR, NULL,
 		    "FLEET %zu/%zu up", up, c->n_targets);
@@ -636,7 +647,8 @@ draw_screen(struct console *c)
 	erase();
 	curs_set(c->mode == MODE_CMDLINE || c->mode == MODE_PROMPT ? 1 : 0);
 	draw_header(c);
-	ty = 1 + draw_links(c, 1);
+	ty = 1 + draw_fleet_line(c, 1);
+	ty += draw_links(c, ty);
 	ty += draw_outages(c, ty, 2);
 	avail = LINES - 2 - ty;
 	th = (int)c->n_rows + 3;
@@ -665,6 +677,8 @@ draw_screen(struct console *c)
 		draw_help(c);
 	if (c->mode == MODE_EVENTS)
 		draw_event_view(c);
+	if (c->mode == MODE_INSTANCES)
+		draw_instances(c);
 	draw_bottom(c, LINES - 1);
 	if (c->mode == MODE_PROMPT && c->message[0] == '\0')
 		prompt_draw(c, -1, 0, 0, 0); /* puts the cursor back in the editor */

@@ -40,7 +40,9 @@ struct source_instance {
 	int64_t started_ms; /* wall clock, 0 if unknown */
 	char config[256];
 	char database[256];
-	char listen[128]; /* "http://127.0.0.1:8088", "" when it does not serve */
+	char listen[128];     /* "http://127.0.0.1:8088", "" when it does not serve */
+	char socket[256];     /* its admin Unix socket, or "" */
+	char config_hash[20]; /* of the routing config it runs ("" unknown): drift shows */
 	int draining;
 };
 

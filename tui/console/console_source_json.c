@@ -243,6 +243,8 @@ parse_instance(const cJSON *o, struct source_instance *in)
 	jstr(o, "config", in->config, sizeof in->config);
 	jstr(o, "database", in->database, sizeof in->database);
 	jstr(o, "listen", in->listen, sizeof in->listen);
+	jstr(o, "socket", in->socket, sizeof in->socket);
+	jstr(o, "config_hash", in->config_hash, sizeof in->config_hash);
 	in->draining = jbool(o, "draining");
 }
 
