@@ -106,6 +106,15 @@ static const struct {
     {"att", "failed attempts / attempts, in the window: retries and failovers hide these"},
     {"hit", "cache hits / all requests; (N% cacheable): of requests the cache may answer"},
     {"spend", "today's spend from the ledger (per database)"},
+    {"DRAINING",
+        "the attached process got SIGTERM: it refuses new requests and finishes the "
+        "ones in flight"},
+    {"fleet line",
+        "in a fleet, under the header: each instance's answered and p99; DRIFT: it "
+        "runs another config than the others (:instances has the hashes)"},
+    {"red banner",
+        "no usable provider for model M: every request for M fails (503) until one "
+        "is back; it says why each is out (drained, disabled, breaker open, limits)"},
     {"burn 5m / 60m", "budget panel: spend over the last 5 and the last 60 minutes, per hour"},
     {"day end",
         "budget panel: spent + burn x hours left today, at the 5m rate while it is "
