@@ -33,6 +33,7 @@ hreq(struct hreply *r, const char *method, const char *url, const char *body, co
 	memset(r, 0, sizeof *r);
 	r->status = -1;
 	buf_init(&r->body);
+	buf_init(&r->headers);
 	if (strncmp(url, "unix:", 5) == 0) {
 		const char *colon = strchr(url + 5, ':');
 
@@ -46,6 +47,8 @@ hreq(struct hreply *r, const char *method, const char *url, const char *body, co
 	curl_easy_setopt(c, CURLOPT_URL, full);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	h = curl_slist_append(h, "Expect:");
@@ -69,13 +72,16 @@ hreq(struct hreply *r, const char *method, const char *url, const char *body, co
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
-	r->json = cJSON_Parse(r->body.data != NULL ? r->body.data : "");
+	buf_append(&r->body, "", 0);
+	buf_append(&r->headers, "", 0);
+	r->json = cJSON_Parse(r->body.data);
 }
 
 void
 hreply_free(struct hreply *r)
 {
 	buf_free(&r->body);
+	buf_free(&r->headers);
 	cJSON_Delete(r->json);
 	memset(r, 0, sizeof *r);
 }

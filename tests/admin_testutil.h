@@ -16,7 +16,8 @@
 struct hreply {
 	long status; /* -1: no response */
 	struct buf body;
-	cJSON *json; /* NULL if the body is not JSON */
+	struct buf headers; /* the response's header lines, as received */
+	cJSON *json;        /* NULL if the body is not JSON */
 };
 
 /*

@@ -3,7 +3,12 @@
  * primary: N requests at concurrency 16 (half streamed) with a 10 s deadline,
  * the client-visible failures, p50/p99, and how long the primary's breaker
  * took to open after the fault and to close after the fault was cleared
- * (probes every 2 s). Prints numbers; asserts nothing.
+ * (probes every 2 s), and the requests answered after an attempt timed out
+ * (a hang's fallback: how many, median and slowest, the limit the abandoned
+ * attempt had). "bench_drill N static" runs with learned timeouts off
+ * (today's rule before issue 19: half the time left); "bench_drill N MODE
+ * PHASE" runs that phase alone, after a healthy run. Prints numbers; asserts
+ * nothing.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -58,8 +63,11 @@ main(int argc, char **argv)
 	struct router *r;
 	char *cause = NULL;
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : N_REQUESTS;
+	int learn = !(argc > 2 && strcmp(argv[2], "static") == 0);
+	const char *only = argc > 3 ? argv[3] : NULL;
 
 	drill_kit(&kit, 10);
+	kit.cfg.learn.enabled = learn;
 	kit.cfg.breaker.failure_threshold = 5;
 	kit.cfg.breaker.cooldown_ms = 30000;
 	kit.cfg.breaker.probe_interval_ms = 2000;
@@ -70,11 +78,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("failover drill: %u requests per phase, c=%d, half streamed, 10 s deadline, "
-	       "breaker 5 failures / 30 s, probes every 2 s\n",
-	    n, CONCURRENCY);
-	printf("%-16s %5s %6s %6s %7s %6s %9s %9s %9s %10s %10s\n", "fault on primary", "reqs",
-	    "failed", "broken", "silent", "prim%", "p50 ms", "p99 ms", "max ms", "open ms",
-	    "closed ms");
+	       "breaker 5 failures / 30 s, probes every 2 s, timeouts %s\n",
+	    n, CONCURRENCY, learn ? "learned" : "static (half the time left)");
+	printf("%-16s %5s %6s %6s %7s %6s %9s %9s %9s %10s %10s %5s %9s %9s %8s\n",
+	    "fault on primary", "reqs", "failed", "broken", "silent", "prim%", "p50 ms", "p99 ms",
+	    "max ms", "open ms", "closed ms", "t/o", "fb50 ms", "fbmax ms", "limit ms");
+	if (only != NULL) {
+		/* One phase: the primary's latency is learned from a healthy run first,
+		 * as the earlier phases would have taught it. */
+		struct drill_stats st;
+		drill_run(r, n, CONCURRENCY, &st);
+	}
 	for (size_t i = 0; i < drill_n_phases; i++) {
 		struct drill_stats st;
 		struct watch w;
@@ -82,6 +96,8 @@ main(int argc, char **argv)
 		uint64_t t1, closed_us = 0;
 		struct timespec ts = {0, 10 * 1000 * 1000};
 
+		if (only != NULL && strcmp(drill_phases[i].name, only) != 0)
+			continue;
 		memset(&w, 0, sizeof w);
 		w.r = r;
 		w.t0_us = clock_mono_us();
@@ -105,11 +121,17 @@ main(int argc, char **argv)
 		else
 			printf("%10s ", "-");
 		if (!w.open_us)
-			printf("%10s\n", "-");
+			printf("%10s ", "-");
 		else if (closed_us)
-			printf("%10.0f\n", closed_us / 1e3);
+			printf("%10.0f ", closed_us / 1e3);
 		else
-			printf("%10s\n", ">60000");
+			printf("%10s ", ">60000");
+		if (st.after_timeout > 0)
+			printf("%5u %9.1f %9.1f %8llu\n", st.after_timeout,
+			    st.after_timeout_p50_us / 1e3, st.after_timeout_max_us / 1e3,
+			    (unsigned long long)st.timeout_limit_ms);
+		else
+			printf("%5s %9s %9s %8s\n", "0", "-", "-", "-");
 		if (st.first_failure[0] != '\0')
 			printf("    first failure: %s\n", st.first_failure);
 		fflush(stdout);

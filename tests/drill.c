@@ -41,6 +41,8 @@ struct drill {
 	struct drill_stats *st;
 	uint64_t *lat;
 	size_t n_lat;
+	uint64_t *fb_lat; /* answered after a timed-out attempt */
+	size_t n_fb;
 };
 
 struct drill_req {
@@ -76,9 +78,19 @@ on_done(void *arg, struct router_result *res)
 	const char *c = res->resp.content;
 	int whole = res->cls == LLM_OK && c != NULL && c[0] != '\0' && c[strlen(c) - 1] == '.';
 
+	int timed_out = 0;
+
 	pthread_mutex_lock(&d->mu);
 	st->attempts += (unsigned)res->n_attempts;
 	d->lat[d->n_lat++] = res->latency_us;
+	for (size_t i = 0; i < res->n_attempts; i++)
+		if (res->attempts[i].cls == LLM_ERR_TIMEOUT) {
+			timed_out = 1;
+			if (res->attempts[i].limit_ms > st->timeout_limit_ms)
+				st->timeout_limit_ms = res->attempts[i].limit_ms;
+		}
+	if (timed_out && res->cls == LLM_OK)
+		d->fb_lat[d->n_fb++] = res->latency_us;
 	if (q->stream) {
 		st->streams++;
 		if (res->cls == LLM_OK && whole && q->text.len > 0 && strcmp(q->text.data, c) == 0)
@@ -126,6 +138,7 @@ drill_run(struct router *r, unsigned n, unsigned concurrency, struct drill_stats
 	pthread_cond_init(&d.cv, NULL);
 	d.st = st;
 	d.lat = xcalloc(n + 1, sizeof *d.lat);
+	d.fb_lat = xcalloc(n + 1, sizeof *d.fb_lat);
 	for (unsigned i = 0; i < n; i++) {
 		struct drill_req *q = xcalloc(1, sizeof *q);
 		struct llm_request req;
@@ -161,7 +174,14 @@ drill_run(struct router *r, unsigned n, unsigned concurrency, struct drill_stats
 		st->p99_us = d.lat[(d.n_lat * 99 + 99) / 100 - 1];
 		st->max_us = d.lat[d.n_lat - 1];
 	}
+	qsort(d.fb_lat, d.n_fb, sizeof *d.fb_lat, cmp_u64);
+	st->after_timeout = (unsigned)d.n_fb;
+	if (d.n_fb > 0) {
+		st->after_timeout_p50_us = d.fb_lat[(d.n_fb - 1) / 2];
+		st->after_timeout_max_us = d.fb_lat[d.n_fb - 1];
+	}
 	free(d.lat);
+	free(d.fb_lat);
 	pthread_mutex_destroy(&d.mu);
 	pthread_cond_destroy(&d.cv);
 }

@@ -34,6 +34,11 @@ struct drill_stats {
 	unsigned by_primary; /* answered by the primary */
 	char first_failure[640];
 	uint64_t p50_us, p99_us, max_us;
+	/* Requests answered after an attempt that timed out (a hang's fallback):
+	 * how many, their median and slowest, and the longest limit a timed-out
+	 * attempt was given (learned or not). */
+	unsigned after_timeout;
+	uint64_t after_timeout_p50_us, after_timeout_max_us, timeout_limit_ms;
 };
 
 /* The three providers: "primary" (anthropic sim), "fb-openai", "fb-mistral". */

@@ -182,7 +182,10 @@ static const char *const provider_keys[] = {"name", "kind", "base_url", "no_key"
     "totals.requests", "totals.successes", "totals.errors", "totals.input_tokens",
     "totals.output_tokens", "totals.cost_usd", "totals.p50_ms", "totals.p95_ms", "totals.p99_ms",
     "window.requests", "window.errors", "window.share", "window.p50_ms", "window.p95_ms",
-    "window.p99_ms", "window.buckets", "window.series.requests", "window.series.errors", "probe"};
+    "window.p99_ms", "window.buckets", "window.series.requests", "window.series.errors",
+    "learned.timeout_ms", "learned.first_token_timeout_ms", "learned.hedge_ms",
+    "learned.first_token_hedge_ms", "learned.samples", "learned.first_token_samples",
+    "learned.ewma_ms", "probe"};
 
 static void
 test_snapshot_has_the_whole_contract(void **state)
@@ -255,6 +258,10 @@ test_snapshot_has_the_whole_contract(void **state)
 	        jnum(p, "window.series.requests.29"),
 	    1);
 	assert_true(cJSON_IsNull(jget(p, "probe")));
+	/* One answer: too few to learn a timeout from (0: the configured rule). */
+	assert_int_equal(jnum(p, "learned.samples") + jnum(p, "learned.first_token_samples"), 1);
+	assert_int_equal(jnum(p, "learned.timeout_ms"), 0);
+	assert_true(jnum(p, "learned.ewma_ms") > 0);
 	hreply_free(&r);
 
 	/* The default window, and bad ones. */

@@ -118,6 +118,13 @@ test_defaults(void **state)
 	assert_int_equal(cfg.breaker.cooldown_ms, 30000);
 	assert_int_equal(cfg.breaker.half_open_max, 1);
 	assert_int_equal(cfg.breaker.probe_interval_ms, 10000);
+	assert_int_equal(cfg.hedge_after_ms, 0);
+	assert_int_equal(cfg.balance, BALANCE_WEIGHTED);
+	assert_true(cfg.learn.enabled);
+	assert_true(cfg.learn.multiple == 3);
+	assert_int_equal(cfg.learn.floor_ms, 1000);
+	assert_int_equal(cfg.learn.min_samples, 20);
+	assert_int_equal(cfg.learn.hedge_min_ms, 50);
 	assert_true(cfg.cache.enabled);
 	assert_int_equal(cfg.cache.ttl_seconds, 3600);
 	assert_int_equal(cfg.responses.ttl_seconds, 30 * 86400);
@@ -424,6 +431,54 @@ test_priority_and_weight_limits(void **state)
 	config_free(&cfg);
 }
 
+/* "hedge": "auto", "balance" and "learned_timeouts", globally and per route. */
+static void
+test_hedge_balance_and_learned_timeouts(void **state)
+{
+	struct config cfg;
+	char *cause = NULL;
+
+	(void)state;
+	config_init(&cfg);
+	assert_int_equal(config_load_string(&cfg,
+	                     "{\"providers\":[" P0 "}],\"hedge\":\"auto\",\"balance\":\"latency\","
+	                     "\"learned_timeouts\":{\"enabled\":false,\"multiple\":4.5,"
+	                     "\"floor_seconds\":0.25,\"min_samples\":10},"
+	                     "\"routes\":{\"A\":{\"primary\":\"anthropic\",\"hedge_after_ms\":"
+	                     "\"auto\","
+	                     "\"balance\":\"latency\"},\"B\":{\"primary\":\"anthropic\","
+	                     "\"hedge_after_ms\":0,\"balance\":\"weighted\"},"
+	                     "\"C\":{\"primary\":\"anthropic\",\"hedge_after_ms\":250}}}",
+	                     "a.json", &cause),
+	    0);
+	assert_int_equal(cfg.hedge_after_ms, CONFIG_HEDGE_AUTO);
+	assert_int_equal(cfg.balance, BALANCE_LATENCY);
+	assert_false(cfg.learn.enabled);
+	assert_true(cfg.learn.multiple == 4.5);
+	assert_int_equal(cfg.learn.floor_ms, 250);
+	assert_int_equal(cfg.learn.min_samples, 10);
+	assert_int_equal(config_route(&cfg, "A")->hedge_after_ms, CONFIG_HEDGE_AUTO);
+	assert_int_equal(config_route(&cfg, "A")->balance, BALANCE_LATENCY);
+	assert_int_equal(config_route(&cfg, "B")->hedge_after_ms, -1);
+	assert_int_equal(config_route(&cfg, "B")->balance, BALANCE_WEIGHTED);
+	assert_int_equal(config_route(&cfg, "C")->hedge_after_ms, 250);
+	assert_int_equal(config_route(&cfg, "C")->balance, BALANCE_DEFAULT);
+	/* The object form, and a copy keeps it all. */
+	assert_int_equal(config_load_string(&cfg,
+	                     "{\"hedge\":{\"after_ms\":\"auto\",\"auto_min_ms\":80},"
+	                     "\"balance\":\"weighted\"}",
+	                     "b.json", &cause),
+	    0);
+	assert_int_equal(cfg.hedge_after_ms, CONFIG_HEDGE_AUTO);
+	assert_int_equal(cfg.learn.hedge_min_ms, 80);
+	assert_int_equal(cfg.balance, BALANCE_WEIGHTED);
+	assert_int_equal(config_load_string(&cfg, "{\"hedge\":{\"after_ms\":0}}", "c.json", &cause),
+	    0);
+	assert_int_equal(cfg.hedge_after_ms, 0);
+	assert_int_equal(cfg.learn.min_samples, 10);
+	config_free(&cfg);
+}
+
 static void
 test_failed_load_keeps_config(void **state)
 {
@@ -481,6 +536,21 @@ static const struct {
         "routes.LSR.fallbak: unknown key (did you mean \"fallback\"?)"},
     {"{\"breaker\":{\"cooldown_ms\":5}}",
         "breaker.cooldown_ms: unknown key (did you mean \"cooldown_seconds\"?)"},
+    {"{\"hedge\":\"fast\"}", "hedge: expected a number of milliseconds or \"auto\", got \"fast\""},
+    {"{\"hedge\":{\"after_ms\":\"p95\"}}",
+        "hedge.after_ms: expected a number of milliseconds or \"auto\", got \"p95\""},
+    {"{\"hedge\":{\"auto_min_ms\":0}}", "hedge.auto_min_ms: must be in 1..600000, got 0"},
+    {"{\"routes\":{\"R\":{\"primary\":\"a\",\"hedge_after_ms\":\"p95\"}}}",
+        "routes.R.hedge_after_ms: expected a number of milliseconds or \"auto\", got \"p95\""},
+    {"{\"balance\":\"fastest\"}", "balance: expected \"weighted\" or \"latency\""},
+    {"{\"routes\":{\"R\":{\"primary\":\"a\",\"balance\":1}}}",
+        "routes.R.balance: expected \"weighted\" or \"latency\""},
+    {"{\"learned_timeouts\":{\"multiple\":0.5}}",
+        "learned_timeouts.multiple: must be in [1, 100], got 0.5"},
+    {"{\"learned_timeouts\":{\"min_samples\":1000}}",
+        "learned_timeouts.min_samples: must be in 1..256, got 1000"},
+    {"{\"learned_timeouts\":{\"multiplier\":3}}",
+        "learned_timeouts.multiplier: unknown key (did you mean \"multiple\"?)"},
     {"{\"breaker\":{\"threshold\":5}}",
         "breaker.threshold: unknown key (expected one of: failure_threshold, "
         "cooldown_seconds, half_open_max, probe_interval_seconds)"},
@@ -682,7 +752,8 @@ test_file_io_errors(void **state)
 	assert_int_equal(config_load_string(&cfg, "{\"x\":1}", NULL, &cause), -1);
 	assert_string_equal(cause,
 	    "<string>: x: unknown key (expected one of: providers, "
-	    "models, routes, budget, cache, ledger, responses, breaker, hedge)");
+	    "models, routes, budget, cache, ledger, responses, breaker, hedge, balance, "
+	    "learned_timeouts)");
 	free(cause);
 	config_free(&cfg);
 }
@@ -1242,6 +1313,7 @@ main(void)
 	    cmocka_unit_test(test_full_file),
 	    cmocka_unit_test(test_priority_and_weight_limits),
 	    cmocka_unit_test(test_provider_and_model_extras),
+	    cmocka_unit_test(test_hedge_balance_and_learned_timeouts),
 	    cmocka_unit_test(test_failed_load_keeps_config),
 	    cmocka_unit_test(test_file_errors),
 	    cmocka_unit_test(test_file_io_errors),

@@ -27,6 +27,7 @@
 #include "gateway/gateway.h"
 #include "router/router.h"
 #include "sim/sim.h"
+#include "admin_testutil.h"
 #include "testkit.h"
 #include "util/util.h"
 
@@ -261,30 +262,6 @@ static void
 post(struct fixture *f, const char *path, const char *body, struct reply *r)
 {
 	call(f, "POST", path, body, r, NULL);
-}
-
-/* The value at a dotted path ("tools.0.function.name"), or NULL. */
-static const cJSON *
-jget(const cJSON *o, const char *path)
-{
-	char key[64];
-
-	while (o != NULL && *path != '\0') {
-		size_t n = strcspn(path, ".");
-
-		snprintf(key, sizeof key, "%.*s", (int)n, path);
-		o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key))
-		                                   : cJSON_GetObjectItemCaseSensitive(o, key);
-		path += n + (path[n] == '.');
-	}
-	return o;
-}
-
-static const char *
-jstr(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsString(o) ? o->valuestring : NULL;
 }
 
 /* The response header's value ("" if absent), into out. */

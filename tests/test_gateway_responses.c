@@ -30,41 +30,11 @@
 #include "gateway/gateway_priv.h"
 #include "router/router.h"
 #include "sim/sim.h"
+#include "admin_testutil.h"
 #include "testkit.h"
 #include "util/util.h"
 
 /* ---- helpers ---- */
-
-/* The value at a dotted path ("output.0.content.0.text"), or NULL. */
-static const cJSON *
-jget(const cJSON *o, const char *path)
-{
-	char key[64];
-
-	while (o != NULL && *path != '\0') {
-		size_t n = strcspn(path, ".");
-
-		snprintf(key, sizeof key, "%.*s", (int)n, path);
-		o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key))
-		                                   : cJSON_GetObjectItemCaseSensitive(o, key);
-		path += n + (path[n] == '.');
-	}
-	return o;
-}
-
-static const char *
-jstr(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
-static double
-jnum(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsNumber(o) ? o->valuedouble : -1;
-}
 
 static void
 parse_ok(const char *body, struct llm_request *req, struct gw_ask *ask)
@@ -890,64 +860,16 @@ struct fixture {
 	char base[128];
 };
 
-struct reply {
-	long status;
-	struct buf body;
-	struct buf headers;
-	cJSON *json;
-};
-
-static size_t
-on_write(char *p, size_t size, size_t n, void *arg)
-{
-	buf_append(arg, p, size * n);
-	return size * n;
-}
-
+/* method path [body] on the fixture's gateway (a JSON body). */
 static void
-reply_free(struct reply *r)
+request(struct fixture *f, const char *method, const char *path, const char *body, struct hreply *r)
 {
-	buf_free(&r->body);
-	buf_free(&r->headers);
-	cJSON_Delete(r->json);
-}
-
-static void
-request(struct fixture *f, const char *method, const char *path, const char *body, struct reply *r)
-{
-	struct curl_slist *h = NULL;
 	char url[256];
-	CURL *c = curl_easy_init();
-	CURLcode rc;
 
-	memset(r, 0, sizeof *r);
-	buf_init(&r->body);
-	buf_init(&r->headers);
 	snprintf(url, sizeof url, "%s%s", f->base, path);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
-	buf_append(&r->body, "", 0);
-	buf_append(&r->headers, "", 0);
-	r->json = cJSON_Parse(r->body.data);
+	hreq(r, method, url, body, NULL);
+	if (r->status < 0)
+		fail_msg("%s %s: no response", method, path);
 }
 
 static int
@@ -1018,7 +940,7 @@ static void
 test_loopback_text(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	struct hreply r;
 	const cJSON *msg;
 
 	request(f, "POST", "/v1/responses",
@@ -1039,19 +961,19 @@ test_loopback_text(void **state)
 	assert_true(jnum(r.json, "usage.input_tokens") > 0);
 	assert_true(jnum(r.json, "usage.output_tokens") > 0);
 	assert_non_null(strstr(r.headers.data, "x-llmdeck-provider: an"));
-	reply_free(&r);
+	hreply_free(&r);
 
 	/* /responses too */
 	request(f, "POST", "/responses", "{\"model\":\"to-an\",\"input\":\"Hello\"}", &r);
 	assert_int_equal(r.status, 200);
-	reply_free(&r);
+	hreply_free(&r);
 }
 
 static void
 test_loopback_tool_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	struct hreply r;
 	const cJSON *call;
 	char *body, *item;
 
@@ -1076,21 +998,21 @@ test_loopback_tool_round_trip(void **state)
 	                 "\"%s\",\"output\":\"18C and sunny\"}]," TOOLS "}",
 	    item, jstr(call, "call_id"));
 	free(item);
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "POST", "/v1/responses", body, &r);
 	free(body);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.json, "status"), "completed");
 	assert_non_null(output_of(r.json, "message"));
 	assert_null(output_of(r.json, "function_call"));
-	reply_free(&r);
+	hreply_free(&r);
 }
 
 static void
 test_loopback_stream(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	struct hreply r;
 	struct buf names;
 	cJSON *ev[1024];
 	size_t n;
@@ -1109,14 +1031,14 @@ test_loopback_stream(void **state)
 	assert_string_equal(jstr(ev[n - 1], "response.id"), jstr(ev[0], "response.id"));
 	assert_true(jnum(ev[n - 1], "response.usage.output_tokens") > 0);
 	free_events(ev, n, &names);
-	reply_free(&r);
+	hreply_free(&r);
 }
 
 static void
 test_loopback_refusals(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	struct hreply r;
 
 	request(f, "POST", "/v1/responses",
 	    "{\"model\":\"to-an\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
@@ -1126,15 +1048,15 @@ test_loopback_refusals(void **state)
 	assert_string_equal(jstr(r.json, "error.type"), "invalid_request_error");
 	assert_string_equal(jstr(r.json, "error.param"), "input[0].content[0]");
 	assert_non_null(strstr(jstr(r.json, "error.message"), "input_file"));
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "GET", "/v1/responses", NULL, &r);
 	assert_int_equal(r.status, 405);
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "GET", "/metrics", NULL, &r);
 	assert_non_null(strstr(r.body.data, "endpoint=\"responses\",code=\"400\""));
 	assert_non_null(strstr(r.body.data,
 	    "llmdeck_gateway_stream_errors_total{api=\"responses\"}"));
-	reply_free(&r);
+	hreply_free(&r);
 }
 
 /* An OpenAI provider gets the client's Responses request itself (its own
@@ -1145,7 +1067,7 @@ static void
 test_loopback_passthrough_openai(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	struct hreply r;
 	const cJSON *rs;
 	cJSON *next, *input, *it;
 	char *body;
@@ -1175,10 +1097,10 @@ test_loopback_passthrough_openai(void **state)
 	    cJSON_AddItemToArray(input, cJSON_Duplicate(it, 1));
 	cJSON_AddItemToArray(input, cJSON_Parse("{\"role\":\"user\",\"content\":\"And then?\"}"));
 	body = cJSON_PrintUnformatted(next);
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "POST", "/v1/responses", body, &r);
 	assert_int_equal(r.status, 200);
-	reply_free(&r);
+	hreply_free(&r);
 	/* A forged encrypted_content is the provider's 400, passed on. */
 	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(input, 1), "encrypted_content",
 	    cJSON_CreateString("forged"));
@@ -1186,7 +1108,7 @@ test_loopback_passthrough_openai(void **state)
 	body = cJSON_PrintUnformatted(next);
 	request(f, "POST", "/v1/responses", body, &r);
 	assert_int_equal(r.status, 400);
-	reply_free(&r);
+	hreply_free(&r);
 	cJSON_free(body);
 	cJSON_Delete(next);
 }
@@ -1197,14 +1119,30 @@ static void
 test_loopback_stored_responses(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
-	char id1[64], id2[64], *body, path[160];
+	struct hreply r;
+	char id1[64], id2[64], item[96], *body, path[160];
 	const cJSON *data;
 
 	request(f, "POST", "/v1/responses", "{\"model\":\"to-an\",\"input\":\"First turn\"}", &r);
 	assert_int_equal(r.status, 200);
 	snprintf(id1, sizeof id1, "%s", jstr(r.json, "id"));
-	reply_free(&r);
+	snprintf(item, sizeof item, "%s", jstr(r.json, "output.0.id"));
+	hreply_free(&r);
+	/* An item_reference to a stored output item is that item (the AI SDK's way). */
+	body = xasprintf("{\"model\":\"to-oa\",\"store\":false,\"input\":[{\"role\":\"user\","
+	                 "\"content\":\"First turn\"},{\"type\":\"item_reference\",\"id\":\"%s\"},"
+	                 "{\"role\":\"user\",\"content\":\"Again\"}]}",
+	    item);
+	request(f, "POST", "/v1/responses", body, &r);
+	free(body);
+	assert_int_equal(r.status, 200);
+	hreply_free(&r);
+	request(f, "POST", "/v1/responses",
+	    "{\"model\":\"to-an\",\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_nope\"}]}",
+	    &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "input[0].id");
+	hreply_free(&r);
 	/* The next turn on the other provider: it gets the whole conversation. */
 	body = xasprintf("{\"model\":\"to-oa\",\"input\":\"Second turn\",\"previous_response_id\":"
 	                 "\"%s\"}",
@@ -1214,7 +1152,7 @@ test_loopback_stored_responses(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.json, "previous_response_id"), id1);
 	snprintf(id2, sizeof id2, "%s", jstr(r.json, "id"));
-	reply_free(&r);
+	hreply_free(&r);
 	snprintf(path, sizeof path, "/v1/responses/%s/input_items?order=asc", id2);
 	request(f, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 200);
@@ -1226,13 +1164,13 @@ test_loopback_stored_responses(void **state)
 	assert_string_equal(jstr(data, "1.role"), "assistant");
 	assert_string_equal(jstr(data, "2.content"), "Second turn");
 	assert_false(cJSON_IsTrue(jget(r.json, "has_more")));
-	reply_free(&r);
+	hreply_free(&r);
 	snprintf(path, sizeof path, "/v1/responses/%s/input_items?limit=1", id2);
 	request(f, "GET", path, NULL, &r);
 	assert_int_equal(cJSON_GetArraySize(jget(r.json, "data")), 1);
 	assert_string_equal(jstr(r.json, "data.0.content"), "Second turn"); /* desc */
 	assert_true(cJSON_IsTrue(jget(r.json, "has_more")));
-	reply_free(&r);
+	hreply_free(&r);
 	/* GET gives the Response as the client got it. */
 	snprintf(path, sizeof path, "/v1/responses/%s", id1);
 	request(f, "GET", path, NULL, &r);
@@ -1240,30 +1178,30 @@ test_loopback_stored_responses(void **state)
 	assert_string_equal(jstr(r.json, "id"), id1);
 	assert_string_equal(jstr(r.json, "object"), "response");
 	assert_non_null(output_of(r.json, "message"));
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "DELETE", path, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_true(cJSON_IsTrue(jget(r.json, "deleted")));
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	assert_non_null(strstr(jstr(r.json, "error.message"), id1));
-	reply_free(&r);
+	hreply_free(&r);
 	body =
 	    xasprintf("{\"model\":\"to-an\",\"input\":\"x\",\"previous_response_id\":\"%s\"}", id1);
 	request(f, "POST", "/v1/responses", body, &r);
 	free(body);
 	assert_int_equal(r.status, 400);
 	assert_string_equal(jstr(r.json, "error.param"), "previous_response_id");
-	reply_free(&r);
+	hreply_free(&r);
 	/* store: false keeps nothing. */
 	request(f, "POST", "/v1/responses",
 	    "{\"model\":\"to-an\",\"input\":\"Forget me\",\"store\":false}", &r);
 	snprintf(path, sizeof path, "/v1/responses/%s", jstr(r.json, "id"));
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
-	reply_free(&r);
+	hreply_free(&r);
 	/* A streamed answer is stored before its last event: asked for at once, it is there. */
 	request(f, "POST", "/v1/responses",
 	    "{\"model\":\"to-oa\",\"input\":\"Stream me\",\"stream\":true}", &r);
@@ -1273,14 +1211,14 @@ test_loopback_stored_responses(void **state)
 		assert_non_null(p);
 		snprintf(path, sizeof path, "/v1/responses/%.*s", (int)strcspn(p + 6, "\""), p + 6);
 	}
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(output_of(r.json, "message"));
-	reply_free(&r);
+	hreply_free(&r);
 	request(f, "GET", "/v1/responses/not%20an%20id", NULL, &r);
 	assert_int_equal(r.status, 404);
-	reply_free(&r);
+	hreply_free(&r);
 }
 
 int

@@ -37,6 +37,7 @@
 #include "sim/sim.h"
 #include "store/store.h"
 #include "store_testutil.h"
+#include "admin_testutil.h"
 #include "testkit.h"
 #include "util/util.h"
 
@@ -333,17 +334,32 @@ test_anthropic_request_of_an_agent(void **state)
 	assert_int_equal(req.passthrough_api, LLM_API_ANTHROPIC);
 	llm_request_free(&req);
 
-	/* Anthropic's own forms of known fields wait for an Anthropic provider, whole. */
+	/* Anthropic's own forms of known fields go whole to an Anthropic provider, and as a
+	 * reasoning effort to the others (Claude Code's defaults). */
 	parse_ok(GW_ANTHROPIC,
 	    "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
 	    ","
 	    "\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":\"low\"},"
 	    "\"tool_choice\":{\"type\":\"any\"},\"tools\":[{\"name\":\"f\",\"input_schema\":{}}]}",
 	    &req, &ask);
-	assert_string_equal(req.passthrough,
+	assert_null(req.passthrough);
+	assert_string_equal(req.passthrough_soft,
 	    "{\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":\"low\"}}");
+	assert_string_equal(req.reasoning_effort, "low");
 	assert_int_equal(req.thinking_budget, 0);
 	assert_int_equal(req.tool_choice, LLM_TOOL_CHOICE_ANY);
+	llm_request_free(&req);
+
+	/* A hint another API can do without goes soft: no refusal elsewhere. */
+	parse_ok(GW_ANTHROPIC,
+	    "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
+	    ","
+	    "\"context_management\":{\"edits\":[]},\"thinking\":{\"type\":\"adaptive\"}}",
+	    &req, &ask);
+	assert_null(req.passthrough);
+	assert_string_equal(req.passthrough_soft,
+	    "{\"context_management\":{\"edits\":[]},\"thinking\":{\"type\":\"adaptive\"}}");
+	assert_string_equal(req.reasoning_effort, "medium");
 	llm_request_free(&req);
 }
 
@@ -872,37 +888,6 @@ post(struct fixture *f, const char *path, const char *body, struct reply *r)
 	curl_slist_free_all(h);
 	buf_append(&r->body, "", 0);
 	r->json = cJSON_Parse(r->body.data);
-}
-
-/* The value at a dotted path ("choices.0.message.tool_calls.0.id"), or NULL. */
-static const cJSON *
-jget(const cJSON *o, const char *path)
-{
-	char key[64];
-
-	while (o != NULL && *path != '\0') {
-		size_t n = strcspn(path, ".");
-
-		snprintf(key, sizeof key, "%.*s", (int)n, path);
-		o = key[0] >= '0' && key[0] <= '9' ? cJSON_GetArrayItem(o, atoi(key))
-		                                   : cJSON_GetObjectItemCaseSensitive(o, key);
-		path += n + (path[n] == '.');
-	}
-	return o;
-}
-
-static const char *
-jstr(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
-static double
-jnum(const cJSON *o, const char *path)
-{
-	o = jget(o, path);
-	return cJSON_IsNumber(o) ? o->valuedouble : -1;
 }
 
 static int

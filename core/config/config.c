@@ -223,6 +223,7 @@ route_copy(struct route_conf *dst, const struct route_conf *src)
 	dst->n_fallback = src->n_fallback;
 	dst->model = config_dupnull(src->model);
 	dst->hedge_after_ms = src->hedge_after_ms;
+	dst->balance = src->balance;
 }
 
 void
@@ -381,6 +382,13 @@ config_init(struct config *cfg)
 	cfg->breaker.cooldown_ms = 30000;
 	cfg->breaker.half_open_max = 1;
 	cfg->breaker.probe_interval_ms = 10000;
+
+	cfg->balance = BALANCE_WEIGHTED;
+	cfg->learn.enabled = 1;
+	cfg->learn.multiple = 3;
+	cfg->learn.floor_ms = 1000;
+	cfg->learn.min_samples = 20;
+	cfg->learn.hedge_min_ms = 50;
 }
 
 void
@@ -445,6 +453,8 @@ config_copy(struct config *dst, const struct config *src)
 	dst->responses = src->responses;
 	dst->breaker = src->breaker;
 	dst->hedge_after_ms = src->hedge_after_ms;
+	dst->balance = src->balance;
+	dst->learn = src->learn;
 }
 void
 config_mask_key(const char *key, char *out, size_t outlen)

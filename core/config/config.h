@@ -77,13 +77,42 @@ struct model_conf {
 	char *source;              /* where the price came from */
 };
 
+/* How the providers of the top usable priority share requests ("balance"). */
+enum balance {
+	BALANCE_DEFAULT,  /* globally: weighted; on a route: its order */
+	BALANCE_WEIGHTED, /* weighted random */
+	BALANCE_LATENCY,  /* two picked by weight, the one with the lower peak-EWMA latency
+			   * times (in flight + 1) taken */
+};
+
+/* hedge_after_ms: hedge after the provider's own p95 (learned), not a fixed time. */
+#define CONFIG_HEDGE_AUTO (-2)
+/* The samples a provider's learned latency keeps (the router's ring). */
+#define LEARN_MAX_SAMPLES 256
+
+/*
+ * "learned_timeouts": each provider's first-token (streams) or whole-answer
+ * timeout is multiple x its p99 over the last minute, at least floor_ms, at
+ * most the configured first_token_timeout_seconds (or the automatic one), once
+ * it has min_samples answers in that minute.
+ */
+struct learn_conf {
+	int enabled;      /* default 1 */
+	double multiple;  /* default 3 */
+	int floor_ms;     /* default 1000 */
+	int min_samples;  /* default 20; at most LEARN_MAX_SAMPLES */
+	int hedge_min_ms; /* "hedge": "auto" never hedges sooner; default 50 */
+};
+
 struct route_conf {
 	char *name;      /* "LSR" */
 	char *primary;   /* provider name */
 	char **fallback; /* provider names in order */
 	size_t n_fallback;
-	char *model;        /* alias to use on this route, or NULL */
-	int hedge_after_ms; /* 0: the config's hedge.after_ms; -1: no hedging */
+	char *model;          /* alias to use on this route, or NULL */
+	int hedge_after_ms;   /* 0: the config's hedge.after_ms; -1: no hedging;
+			     * CONFIG_HEDGE_AUTO: after the provider's own p95 */
+	enum balance balance; /* BALANCE_DEFAULT: primary, then fallbacks in order */
 };
 
 struct downgrade_step {
@@ -150,7 +179,10 @@ struct config {
 	struct responses_conf responses;
 	struct breaker_conf breaker;
 #define CONFIG_MAX_HEDGE_MS 600000
-	int hedge_after_ms; /* "hedge": {"after_ms": N}: a second attempt after N ms of silence; 0 off */
+	int hedge_after_ms; /* "hedge": {"after_ms": N}: a second attempt after N ms of silence; 0 off;
+			     * CONFIG_HEDGE_AUTO ("hedge": "auto"): after the provider's p95 */
+	enum balance balance; /* "balance": "weighted" (default) or "latency" */
+	struct learn_conf learn;
 };
 
 /* Defaults only: no providers, the default pricing table, default budget/cache/breaker. */

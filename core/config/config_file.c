@@ -695,7 +695,40 @@ fail:
 	return -1;
 }
 
-static const char *const route_keys[] = {"primary", "fallback", "model", "hedge_after_ms"};
+static const char *const route_keys[] = {
+    "primary", "fallback", "model", "hedge_after_ms", "balance"};
+
+/* A hedge delay: N ms (0: off, as *off) or "auto" (the provider's own p95). */
+static int
+get_hedge_ms(struct config_parse *p, const cJSON *v, const char *path, int off, int *out)
+{
+	if (cJSON_IsString(v)) {
+		if (strcmp(v->valuestring, "auto") != 0)
+			return config_parse_error(p, path,
+			    "expected a number of milliseconds or \"auto\", got \"%s\"",
+			    v->valuestring);
+		*out = CONFIG_HEDGE_AUTO;
+		return 0;
+	}
+	if (get_int(p, v, path, 0, CONFIG_MAX_HEDGE_MS, out) != 0)
+		return -1;
+	if (*out == 0)
+		*out = off;
+	return 0;
+}
+
+/* "balance": "weighted" or "latency". */
+static int
+get_balance(struct config_parse *p, const cJSON *v, const char *path, enum balance *out)
+{
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "weighted") == 0)
+		*out = BALANCE_WEIGHTED;
+	else if (cJSON_IsString(v) && strcmp(v->valuestring, "latency") == 0)
+		*out = BALANCE_LATENCY;
+	else
+		return config_parse_error(p, path, "expected \"weighted\" or \"latency\"");
+	return 0;
+}
 
 static int
 parse_routes(struct config_parse *p, struct config *cfg, const cJSON *j)
@@ -727,12 +760,11 @@ parse_routes(struct config_parse *p, struct config *cfg, const cJSON *j)
 		if ((v = FIELD("model")) != NULL && get_nonempty(p, v, sub, &r.model) != 0)
 			goto fail;
 		/* 0 turns hedging off on this route; absent: the top-level "hedge". */
-		if ((v = FIELD("hedge_after_ms")) != NULL) {
-			if (get_int(p, v, sub, 0, CONFIG_MAX_HEDGE_MS, &r.hedge_after_ms) != 0)
-				goto fail;
-			if (r.hedge_after_ms == 0)
-				r.hedge_after_ms = -1;
-		}
+		if ((v = FIELD("hedge_after_ms")) != NULL &&
+		    get_hedge_ms(p, v, sub, -1, &r.hedge_after_ms) != 0)
+			goto fail;
+		if ((v = FIELD("balance")) != NULL && get_balance(p, v, sub, &r.balance) != 0)
+			goto fail;
 #undef FIELD
 		config_route_set(cfg, &r);
 	}
@@ -923,24 +955,60 @@ parse_breaker(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
-static const char *const hedge_keys[] = {"after_ms"};
+static const char *const hedge_keys[] = {"after_ms", "auto_min_ms"};
 
-/* "hedge": {"after_ms": N}: a second attempt when the first is silent for N ms. */
+/* "hedge": {"after_ms": N | "auto", "auto_min_ms": M}, or "hedge": "auto": a
+ * second attempt when the first is silent for N ms, or for its provider's own
+ * p95 (never sooner than M ms). */
 static int
 parse_hedge(struct config_parse *p, struct config *cfg, const cJSON *j)
 {
 	const cJSON *v;
 
+	if (cJSON_IsString(j))
+		return get_hedge_ms(p, j, "hedge", 0, &cfg->hedge_after_ms);
 	if (check_keys(p, j, "hedge", hedge_keys, nitems(hedge_keys)) != 0)
 		return -1;
 	if ((v = cJSON_GetObjectItemCaseSensitive(j, "after_ms")) != NULL &&
-	    get_int(p, v, "hedge.after_ms", 0, CONFIG_MAX_HEDGE_MS, &cfg->hedge_after_ms) != 0)
+	    get_hedge_ms(p, v, "hedge.after_ms", 0, &cfg->hedge_after_ms) != 0)
+		return -1;
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "auto_min_ms")) != NULL &&
+	    get_int(p, v, "hedge.auto_min_ms", 1, CONFIG_MAX_HEDGE_MS, &cfg->learn.hedge_min_ms) !=
+	        0)
 		return -1;
 	return 0;
 }
 
-static const char *const top_keys[] = {
-    "providers", "models", "routes", "budget", "cache", "ledger", "responses", "breaker", "hedge"};
+static const char *const learn_keys[] = {"enabled", "multiple", "floor_seconds", "min_samples"};
+
+/* "learned_timeouts": {"enabled", "multiple", "floor_seconds", "min_samples"} (struct learn_conf). */
+static int
+parse_learned_timeouts(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	struct learn_conf *l = &cfg->learn;
+	char sub[CONFIG_PATH_LEN];
+	const cJSON *v;
+
+	if (check_keys(p, j, "learned_timeouts", learn_keys, nitems(learn_keys)) != 0)
+		return -1;
+#define FIELD(k) \
+	(path_key(sub, sizeof sub, "learned_timeouts", k), cJSON_GetObjectItemCaseSensitive(j, k))
+	if ((v = FIELD("enabled")) != NULL && get_bool(p, v, sub, &l->enabled) != 0)
+		return -1;
+	if ((v = FIELD("multiple")) != NULL &&
+	    get_number(p, v, sub, 1, 0, 100, 0, &l->multiple) != 0)
+		return -1;
+	if ((v = FIELD("floor_seconds")) != NULL && get_seconds_ms(p, v, sub, 0, &l->floor_ms) != 0)
+		return -1;
+	if ((v = FIELD("min_samples")) != NULL &&
+	    get_int(p, v, sub, 1, LEARN_MAX_SAMPLES, &l->min_samples) != 0)
+		return -1;
+#undef FIELD
+	return 0;
+}
+
+static const char *const top_keys[] = {"providers", "models", "routes", "budget", "cache", "ledger",
+    "responses", "breaker", "hedge", "balance", "learned_timeouts"};
 
 /* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
 static void
@@ -1014,6 +1082,12 @@ parse_document(struct config_parse *p, struct config *cfg, const char *json)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "hedge")) != NULL &&
 	    parse_hedge(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "balance")) != NULL &&
+	    get_balance(p, v, "balance", &cfg->balance) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "learned_timeouts")) != NULL &&
+	    parse_learned_timeouts(p, cfg, v) != 0)
 		goto out;
 	rc = 0;
 out:

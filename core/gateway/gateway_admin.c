@@ -225,6 +225,16 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	x = cJSON_AddObjectToObject(x, "series");
 	cJSON_AddItemToObject(x, "requests", series_json(w->series_requests, window_s));
 	cJSON_AddItemToObject(x, "errors", series_json(w->series_errors, window_s));
+	/* What its latency teaches the router (router.h): 0 ms is "not learned yet". */
+	x = cJSON_AddObjectToObject(o, "learned");
+	cJSON_AddNumberToObject(x, "timeout_ms", (double)p->learned_timeout_ms);
+	cJSON_AddNumberToObject(x, "first_token_timeout_ms",
+	    (double)p->learned_first_token_timeout_ms);
+	cJSON_AddNumberToObject(x, "hedge_ms", (double)p->learned_hedge_ms);
+	cJSON_AddNumberToObject(x, "first_token_hedge_ms", (double)p->learned_first_token_hedge_ms);
+	cJSON_AddNumberToObject(x, "samples", p->learned_samples);
+	cJSON_AddNumberToObject(x, "first_token_samples", p->learned_first_token_samples);
+	cJSON_AddNumberToObject(x, "ewma_ms", p->latency_ewma_ms);
 	if (p->last_probe_ms > 0) {
 		x = cJSON_AddObjectToObject(o, "probe");
 		cJSON_AddNumberToObject(x, "time_ms", (double)p->last_probe_ms);

@@ -259,6 +259,57 @@ gw_parse_top_p(struct gw_parse *p, const cJSON *v)
 	return 0;
 }
 
+int
+gw_parse_tool_choice_word(struct gw_parse *p, const char *word)
+{
+	if (strcmp(word, "none") == 0)
+		p->req->tool_choice = LLM_TOOL_CHOICE_NONE;
+	else if (strcmp(word, "auto") == 0)
+		p->req->tool_choice = LLM_TOOL_CHOICE_AUTO;
+	else if (strcmp(word, "required") == 0)
+		p->req->tool_choice = LLM_TOOL_CHOICE_ANY;
+	else
+		return gw_bad_set(p->bad, "tool_choice",
+		    "tool_choice: \"%s\" is not one of none, auto, required", word);
+	return 0;
+}
+
+int
+gw_parse_user(struct gw_parse *p, const cJSON *v)
+{
+	const char *s = NULL;
+
+	if (gw_want_string(p, v, "user", &s) != 0)
+		return -1;
+	p->req->user = xstrdup(s);
+	return 0;
+}
+
+int
+gw_parse_metadata(struct gw_parse *p, const cJSON *v)
+{
+	const cJSON *e;
+
+	if (gw_want_object(p, v, "metadata") != 0)
+		return -1;
+	cJSON_ArrayForEach(e, v)
+	{
+		if (!cJSON_IsString(e))
+			return gw_bad_set(p->bad, "metadata", "metadata.%s: expected a string",
+			    e->string != NULL ? e->string : "");
+	}
+	p->req->metadata = gw_json_text(v);
+	return 0;
+}
+
+void
+gw_passthrough_soft(struct gw_parse *p, const char *key, const cJSON *v)
+{
+	if (p->soft == NULL)
+		p->soft = cJSON_CreateObject();
+	cJSON_AddItemToObject(p->soft, key, cJSON_Duplicate(v, 1));
+}
+
 void
 gw_passthrough(struct gw_parse *p, const char *key, const cJSON *v)
 {
@@ -383,9 +434,14 @@ gw_parse_format(const struct gw_format *f, const char *body, size_t len, struct 
 		req->passthrough = gw_json_text(p.extra);
 		req->passthrough_api = f->api;
 	}
+	if (p.soft != NULL) {
+		req->passthrough_soft = gw_json_text(p.soft);
+		req->passthrough_api = f->api;
+	}
 	ask->input_estimate = pricing_input_estimate(req);
 	rc = 0;
 out:
+	cJSON_Delete(p.soft);
 	cJSON_Delete(p.extra);
 	cJSON_Delete(root);
 	return rc;

@@ -34,6 +34,7 @@ struct gw_parse {
 	struct gw_bad *bad;
 	const cJSON *root;
 	cJSON *extra;                  /* passthrough fields, or NULL */
+	cJSON *soft;                   /* soft passthrough fields (llm.h), or NULL */
 	enum llm_api api;              /* the client's API */
 	int count_tokens;              /* a count_tokens body (no max_tokens, no stream) */
 	int max_completion;            /* OpenAI: max_completion_tokens was given (it wins) */
@@ -83,6 +84,9 @@ void gw_path(char *out, const char *fmt, ...) PRINTFLIKE(2, 3);
 
 /* Keep v under key for a same-kind provider. */
 void gw_passthrough(struct gw_parse *, const char *key, const cJSON *v);
+/* A field carried as it came to a provider of the client's API, and translated
+ * for the others (req->passthrough_soft). */
+void gw_passthrough_soft(struct gw_parse *, const char *key, const cJSON *v);
 
 /* Fill bad (param: a field path) and return -1. The message is kept to one line. */
 int gw_bad_set(struct gw_bad *, const char *param, const char *fmt, ...) PRINTFLIKE(3, 4);
@@ -119,6 +123,12 @@ void gw_system_append(struct llm_request *, const char *text);
 /* temperature in [0, hi], top_p in [0, 1]. */
 int gw_parse_temperature(struct gw_parse *, const cJSON *, double hi);
 int gw_parse_top_p(struct gw_parse *, const cJSON *);
+/* OpenAI's user (a string) and metadata (an object of strings), Chat Completions' and
+ * Responses' alike. */
+int gw_parse_user(struct gw_parse *, const cJSON *);
+/* OpenAI's tool_choice as a word: none, auto, required. */
+int gw_parse_tool_choice_word(struct gw_parse *, const char *word);
+int gw_parse_metadata(struct gw_parse *, const cJSON *);
 
 /* Usage as each API counts it (llm.h's input_tokens includes cached and written tokens). */
 void gw_usage_openai(struct buf *out, const struct llm_usage *);

@@ -510,7 +510,12 @@ f_tool_choice(struct gw_parse *p, const cJSON *v)
 	return 0;
 }
 
-/* thinking {"type":"enabled","budget_tokens":N} and "disabled"; other forms pass through. */
+/*
+ * thinking {"type":"enabled","budget_tokens":N} and "disabled"; "adaptive"
+ * (Claude Code's default) goes as it came to an Anthropic provider and as a
+ * reasoning effort (output_config.effort's, else medium) to the others; other
+ * forms pass through to Anthropic only.
+ */
 static int
 f_thinking(struct gw_parse *p, const cJSON *v)
 {
@@ -522,8 +527,15 @@ f_thinking(struct gw_parse *p, const cJSON *v)
 		return -1;
 	if (strcmp(type, "disabled") == 0 && cJSON_GetArraySize(v) == 1)
 		return 0;
+	if (strcmp(type, "adaptive") == 0) {
+		gw_passthrough_soft(p, "thinking", v);
+		gw_ask_drop(p->ask, "thinking.adaptive");
+		if (p->req->reasoning_effort == NULL)
+			p->req->reasoning_effort = xstrdup("medium");
+		return 0;
+	}
 	if (strcmp(type, "enabled") != 0 || gw_known_keys(p, v, "thinking", keys) != 0) {
-		/* adaptive, display...: Anthropic's own, for an Anthropic provider. */
+		/* display...: Anthropic's own, for an Anthropic provider. */
 		gw_passthrough(p, "thinking", v);
 		return 0;
 	}
@@ -534,21 +546,42 @@ f_thinking(struct gw_parse *p, const cJSON *v)
 	return 0;
 }
 
-/* output_config {"format":{"type":"json_schema","schema":{...}}}; effort passes through whole. */
+/*
+ * output_config {"format": {"type": "json_schema", "schema": {...}}, "effort":
+ * "low"|"medium"|"high"|"max"}: the format as response_format, the effort as
+ * reasoning_effort for other providers (max as high) while an Anthropic
+ * provider gets the object as it came; any other key passes through whole.
+ */
 static int
 f_output_config(struct gw_parse *p, const cJSON *v)
 {
 	static const char *const fkeys[] = {"type", "schema", NULL};
+	static const char *const efforts[] = {"low", "medium", "high", "max"};
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(v, "format"), *schema;
+	const cJSON *effort = cJSON_GetObjectItemCaseSensitive(v, "effort");
 	const char *type;
+	size_t i;
 
 	if (gw_want_object(p, v, "output_config") != 0)
 		return -1;
-	if (cJSON_GetArraySize(v) != 1 || fmt == NULL) {
+	if (cJSON_GetArraySize(v) != (fmt != NULL) + (effort != NULL) ||
+	    (fmt == NULL && effort == NULL)) {
 		gw_passthrough(p, "output_config", v);
 		return 0;
 	}
-	if (cJSON_IsNull(fmt))
+	if (effort != NULL) {
+		for (i = 0; i < nitems(efforts); i++)
+			if (cJSON_IsString(effort) && strcmp(effort->valuestring, efforts[i]) == 0)
+				break;
+		if (i == nitems(efforts))
+			return gw_bad_set(p->bad, "output_config.effort",
+			    "output_config.effort: expected low, medium, high or max");
+		free(p->req->reasoning_effort);
+		p->req->reasoning_effort = xstrdup(i == 3 ? "high" : efforts[i]);
+		gw_passthrough_soft(p, "output_config", v);
+		gw_ask_drop(p->ask, "output_config.effort");
+	}
+	if (fmt == NULL || cJSON_IsNull(fmt))
 		return 0;
 	if (gw_type_of(p, fmt, "output_config.format", &type) != 0 ||
 	    gw_known_keys(p, fmt, "output_config.format", fkeys) != 0)
@@ -564,6 +597,22 @@ f_output_config(struct gw_parse *p, const cJSON *v)
 	p->req->response_format.name = xstrdup("output");
 	p->req->response_format.schema = gw_json_text(schema);
 	p->req->response_format.strict = 1;
+	return 0;
+}
+
+/*
+ * Hints an answer from another API can do without (Claude Code sends
+ * context_management on every request): as they came to an Anthropic
+ * provider, left out (and counted) for the others.
+ */
+static int
+f_soft_hint(struct gw_parse *p, const cJSON *v)
+{
+	char label[GW_DROPPED_FIELD];
+
+	gw_passthrough_soft(p, v->string, v);
+	snprintf(label, sizeof label, "messages.%s", v->string);
+	gw_ask_drop(p->ask, label);
 	return 0;
 }
 
@@ -677,6 +726,7 @@ static const struct gw_field anthropic_fields[] = {
     {"tool_choice", f_tool_choice},
     {"thinking", f_thinking},
     {"output_config", f_output_config},
+    {"context_management", f_soft_hint},
     {"metadata", f_metadata},
     {"cache_control", f_cache_control},
 };

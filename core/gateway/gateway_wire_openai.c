@@ -542,19 +542,8 @@ f_tool_choice(struct gw_parse *p, const cJSON *v)
 	const cJSON *fn, *name;
 	const char *type;
 
-	if (cJSON_IsString(v)) {
-		if (strcmp(v->valuestring, "none") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_NONE;
-		else if (strcmp(v->valuestring, "auto") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_AUTO;
-		else if (strcmp(v->valuestring, "required") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_ANY;
-		else
-			return gw_bad_set(p->bad, "tool_choice",
-			    "tool_choice: \"%s\" is not one of none, auto, required",
-			    v->valuestring);
-		return 0;
-	}
+	if (cJSON_IsString(v))
+		return gw_parse_tool_choice_word(p, v->valuestring);
 	if (gw_type_of(p, v, "tool_choice", &type) != 0)
 		return -1;
 	if (strcmp(type, "function") != 0)
@@ -739,34 +728,6 @@ f_reasoning_effort(struct gw_parse *p, const cJSON *v)
 	return 0;
 }
 
-static int
-f_user(struct gw_parse *p, const cJSON *v)
-{
-	const char *s;
-
-	if (gw_want_string(p, v, "user", &s) != 0)
-		return -1;
-	p->req->user = xstrdup(s);
-	return 0;
-}
-
-static int
-f_metadata(struct gw_parse *p, const cJSON *v)
-{
-	const cJSON *e;
-
-	if (gw_want_object(p, v, "metadata") != 0)
-		return -1;
-	cJSON_ArrayForEach(e, v)
-	{
-		if (!cJSON_IsString(e))
-			return gw_bad_set(p->bad, "metadata", "metadata.%s: expected a string",
-			    e->string != NULL ? e->string : "");
-	}
-	p->req->metadata = gw_json_text(v);
-	return 0;
-}
-
 /* Fields whose value asks for nothing when it is the default: taken, else passed through. */
 static int
 f_default_or_passthrough(struct gw_parse *p, const cJSON *v)
@@ -810,8 +771,8 @@ static const struct gw_field openai_fields[] = {
     {"response_format", f_response_format},
     {"seed", f_seed},
     {"reasoning_effort", f_reasoning_effort},
-    {"user", f_user},
-    {"metadata", f_metadata},
+    {"user", gw_parse_user},
+    {"metadata", gw_parse_metadata},
     {"frequency_penalty", f_default_or_passthrough},
     {"presence_penalty", f_default_or_passthrough},
     {"store", f_default_or_passthrough},

@@ -629,19 +629,8 @@ f_tool_choice(struct gw_parse *p, const cJSON *v)
 	struct llm_request *req = p->req;
 	const char *type;
 
-	if (cJSON_IsString(v)) {
-		if (strcmp(v->valuestring, "none") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_NONE;
-		else if (strcmp(v->valuestring, "auto") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_AUTO;
-		else if (strcmp(v->valuestring, "required") == 0)
-			req->tool_choice = LLM_TOOL_CHOICE_ANY;
-		else
-			return gw_bad_set(p->bad, "tool_choice",
-			    "tool_choice: \"%s\" is not one of none, auto, required",
-			    v->valuestring);
-		return 0;
-	}
+	if (cJSON_IsString(v))
+		return gw_parse_tool_choice_word(p, v->valuestring);
 	if (gw_type_of(p, v, "tool_choice", &type) != 0)
 		return -1;
 	if (strcmp(type, "function") == 0) {
@@ -784,34 +773,6 @@ f_top_p(struct gw_parse *p, const cJSON *v)
 }
 
 static int
-f_metadata(struct gw_parse *p, const cJSON *v)
-{
-	const cJSON *e;
-
-	if (gw_want_object(p, v, "metadata") != 0)
-		return -1;
-	cJSON_ArrayForEach(e, v)
-	{
-		if (!cJSON_IsString(e))
-			return gw_bad_set(p->bad, "metadata", "metadata.%s: expected a string",
-			    e->string != NULL ? e->string : "");
-	}
-	p->req->metadata = gw_json_text(v);
-	return 0;
-}
-
-static int
-f_user(struct gw_parse *p, const cJSON *v)
-{
-	const char *s;
-
-	if (gw_want_string(p, v, "user", &s) != 0)
-		return -1;
-	p->req->user = xstrdup(s);
-	return 0;
-}
-
-static int
 f_stream(struct gw_parse *p, const cJSON *v)
 {
 	return gw_want_bool(p, v, "stream", &p->req->stream);
@@ -848,8 +809,8 @@ static const struct gw_field responses_fields[] = {
     {"max_output_tokens", f_max_output_tokens},
     {"temperature", f_temperature},
     {"top_p", f_top_p},
-    {"metadata", f_metadata},
-    {"user", f_user},
+    {"metadata", gw_parse_metadata},
+    {"user", gw_parse_user},
     {"stream", f_stream},
     {"previous_response_id", f_previous_response_id},
     {"include", f_dropped},

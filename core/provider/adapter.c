@@ -262,10 +262,24 @@ adapter_json_merge(cJSON *into, const cJSON *from)
 void
 adapter_json_passthrough(cJSON *root, const struct llm_request *req, enum llm_api api)
 {
+	const cJSON *e;
 	cJSON *extra;
 
-	if (req->passthrough == NULL || req->passthrough_api != api ||
-	    (extra = adapter_json_object(req->passthrough)) == NULL)
+	if (req->passthrough_api != api)
+		return;
+	/* The client's own form of what the adapter translated: it wins. */
+	if (req->passthrough_soft != NULL &&
+	    (extra = adapter_json_object(req->passthrough_soft)) != NULL) {
+		cJSON_ArrayForEach(e, extra)
+		{
+			if (e->string == NULL)
+				continue;
+			cJSON_DeleteItemFromObjectCaseSensitive(root, e->string);
+			cJSON_AddItemToObject(root, e->string, cJSON_Duplicate(e, 1));
+		}
+		cJSON_Delete(extra);
+	}
+	if (req->passthrough == NULL || (extra = adapter_json_object(req->passthrough)) == NULL)
 		return;
 	adapter_json_merge(root, extra);
 	cJSON_Delete(extra);

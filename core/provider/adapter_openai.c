@@ -9,6 +9,7 @@
  */
 #include "provider/adapter_priv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,25 +361,32 @@ static const struct adapter_stop_word openai_stops[] = {
     {"error", LLM_STOP_OTHER},
 };
 
-/* prompt_tokens counts cached ones (cached_tokens) in; completion_tokens counts
- * reasoning ones (reasoning_tokens) in. */
-static void
-openai_usage(const cJSON *usage, struct llm_usage *u)
+/*
+ * OpenAI's usage, in Chat Completions' words (in "prompt_tokens", out
+ * "completion_tokens") or the Responses API's ("input_tokens", "output_tokens"),
+ * each with its "_details": the input count includes cached tokens
+ * (cached_tokens), the output count reasoning tokens (reasoning_tokens).
+ */
+void
+adapter_openai_usage(const cJSON *usage, const char *in, const char *out, struct llm_usage *u)
 {
 	const cJSON *details;
+	char key[64];
 
 	if (!cJSON_IsObject(usage))
 		return;
-	u->input_tokens = adapter_json_tokens(usage, "prompt_tokens", u->input_tokens);
-	u->output_tokens = adapter_json_tokens(usage, "completion_tokens", u->output_tokens);
-	details = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+	u->input_tokens = adapter_json_tokens(usage, in, u->input_tokens);
+	u->output_tokens = adapter_json_tokens(usage, out, u->output_tokens);
+	snprintf(key, sizeof key, "%s_details", in);
+	details = cJSON_GetObjectItemCaseSensitive(usage, key);
 	if (cJSON_IsObject(details) &&
 	    cJSON_GetObjectItemCaseSensitive(details, "cached_tokens") != NULL) {
 		u->has_cache_detail = 1;
 		u->cache_read_tokens =
 		    adapter_json_tokens(details, "cached_tokens", u->cache_read_tokens);
 	}
-	details = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
+	snprintf(key, sizeof key, "%s_details", out);
+	details = cJSON_GetObjectItemCaseSensitive(usage, key);
 	if (cJSON_IsObject(details))
 		u->reasoning_tokens =
 		    adapter_json_tokens(details, "reasoning_tokens", u->reasoning_tokens);
@@ -590,7 +598,8 @@ adapter_openai_parse(const char *body, size_t len, struct llm_response *out, str
 	adapter_set_string(&out->model, adapter_json_string(root, "model"));
 	out->stop = LLM_STOP_NONE;
 	openai_finish(choice, out);
-	openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &out->usage);
+	adapter_openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "prompt_tokens",
+	    "completion_tokens", &out->usage);
 	cJSON_Delete(root);
 	return 0;
 
@@ -724,7 +733,8 @@ openai_event(struct adapter_stream *s, const char *event, const char *data, size
 		}
 	}
 	if (r == 0)
-		openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
+		adapter_openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"),
+		    "prompt_tokens", "completion_tokens", &acc->usage);
 	cJSON_Delete(root);
 	return r;
 }

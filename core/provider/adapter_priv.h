@@ -204,4 +204,9 @@ struct adapter_stream *adapter_openai_stream_new(void);
 int adapter_openai_check(const struct provider_conf *, const struct model_conf *,
     const char *model_id, const struct llm_request *, struct llm_error *why);
 
+/* OpenAI's usage object (adapter_openai.c): in and out name its two counts
+ * ("prompt_tokens"/"completion_tokens", or the Responses API's
+ * "input_tokens"/"output_tokens"); their _details give cached and reasoning tokens. */
+void adapter_openai_usage(const cJSON *usage, const char *in, const char *out, struct llm_usage *);
+
 #endif

@@ -517,29 +517,6 @@ responses_stop(const cJSON *resp, int has_calls, int refused, struct llm_respons
 		    out);
 }
 
-/* input_tokens counts cached ones in, output_tokens reasoning ones. */
-static void
-responses_usage(const cJSON *usage, struct llm_usage *u)
-{
-	const cJSON *details;
-
-	if (!cJSON_IsObject(usage))
-		return;
-	u->input_tokens = adapter_json_tokens(usage, "input_tokens", u->input_tokens);
-	u->output_tokens = adapter_json_tokens(usage, "output_tokens", u->output_tokens);
-	details = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens_details");
-	if (cJSON_IsObject(details) &&
-	    cJSON_GetObjectItemCaseSensitive(details, "cached_tokens") != NULL) {
-		u->has_cache_detail = 1;
-		u->cache_read_tokens =
-		    adapter_json_tokens(details, "cached_tokens", u->cache_read_tokens);
-	}
-	details = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details");
-	if (cJSON_IsObject(details))
-		u->reasoning_tokens =
-		    adapter_json_tokens(details, "reasoning_tokens", u->reasoning_tokens);
-}
-
 /* A function call's arguments as text: OpenAI sends a string; an object is printed. */
 static char *
 responses_arguments(const cJSON *item)
@@ -713,7 +690,8 @@ responses_parse(const char *body, size_t len, struct llm_response *out, struct l
 	adapter_set_string(&out->model, adapter_json_string(root, "model"));
 	out->stop = LLM_STOP_NONE;
 	responses_stop(root, n_calls > 0, refused, out);
-	responses_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &out->usage);
+	adapter_openai_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "input_tokens",
+	    "output_tokens", &out->usage);
 	cJSON_Delete(root);
 	return 0;
 
@@ -889,7 +867,8 @@ responses_end(struct adapter_stream *s, const cJSON *root)
 		return adapter_stream_broken(s, "the final event has no response object");
 	responses_first(&s->acc->id, adapter_json_string(resp, "id"));
 	responses_first(&s->acc->model, adapter_json_string(resp, "model"));
-	responses_usage(cJSON_GetObjectItemCaseSensitive(resp, "usage"), &s->acc->usage);
+	adapter_openai_usage(cJSON_GetObjectItemCaseSensitive(resp, "usage"), "input_tokens",
+	    "output_tokens", &s->acc->usage);
 	responses_stop(resp, s->n_tool_calls > 0, s->refused, s->acc);
 	s->state = 1;
 	return 1;

@@ -174,6 +174,7 @@ llm_request_free(struct llm_request *r)
 	free(r->user);
 	free(r->metadata);
 	free(r->passthrough);
+	free(r->passthrough_soft);
 	free(r->raw_body);
 	free(r->hosted_tools);
 	free(r->reasoning_summary);
@@ -322,6 +323,7 @@ llm_request_copy(struct llm_request *dst, const struct llm_request *src)
 	dst->user = dupnull(src->user);
 	dst->metadata = dupnull(src->metadata);
 	dst->passthrough = dupnull(src->passthrough);
+	dst->passthrough_soft = dupnull(src->passthrough_soft);
 	dst->raw_body = dupnull(src->raw_body);
 	dst->hosted_tools = dupnull(src->hosted_tools);
 	dst->reasoning_summary = dupnull(src->reasoning_summary);

@@ -174,6 +174,11 @@ struct llm_request {
 	 * (same-kind passthrough); fields the adapter wrote win. */
 	char *passthrough;
 	enum llm_api passthrough_api;
+	/* Fields of the client's own API that the model carries only in part (Claude
+	 * Code's thinking {"type": "adaptive"}, translated as reasoning_effort), as a
+	 * JSON object: set as they came by a provider of passthrough_api (over what
+	 * the adapter wrote), left out by any other, which the translation serves. */
+	char *passthrough_soft;
 	/*
 	 * LLM_API_RESPONSES: the client's body as JSON (previous_response_id
 	 * already expanded into input), sent whole, with model and stream set, by

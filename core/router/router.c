@@ -118,6 +118,16 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 		*cost = rt_cost(r->cfg, a->alias, used, unpriced);
 	pthread_mutex_lock(&r->mu);
 	rt_provider_settle_locked(r, p, blame, err, lat, now);
+	if (q->op == NULL && cls == LLM_OK) {
+		learned_record(&p->learned[q->req.stream ? 1 : 0], now,
+		    q->req.stream && a->first_us > 0 ? a->first_us : lat);
+	} else if (q->op == NULL && cls == LLM_ERR_TIMEOUT && !a->answered && !a->squeezed) {
+		/* Abandoned without an answer: it took at least its limit. Counted at
+		 * the limit, a provider grown slower raises its own p99 and, through
+		 * it, the next limit, up to the configured one: never locked out. */
+		learned_record(&p->learned[q->req.stream ? 1 : 0], now,
+		    a->give_up_us - a->start_us);
+	}
 	if (p->conf->rate_limit_tpm > 0) {
 		if (tokens < a->tpm_reserved)
 			bucket_refund(&p->tpm, a->tpm_reserved - tokens);
@@ -350,6 +360,10 @@ attempt_limits(struct attempt *a, uint64_t now_ms, int others, int *timeout_ms, 
 		left = 1;
 	if (own <= 0)
 		own = others ? (double)left / 2 : (double)left;
+	/* What the provider's own latency teaches, under the configured ceiling. */
+	a->limit_learned = a->learned_ms > 0 && (double)a->learned_ms < own;
+	if (a->limit_learned)
+		own = (double)a->learned_ms;
 	limit = own < (double)left ? own : (double)left;
 	if (limit < 1)
 		limit = 1;
@@ -425,6 +439,22 @@ attempt_send(struct attempt *a, int others)
 	return 0;
 }
 
+/* The provider's learned timeout and hedge delay for attempt a (r->mu held). */
+static void
+attempt_learned_locked(struct attempt *a, uint64_t now)
+{
+	struct rreq *q = a->q;
+	struct router *r = q->r;
+	struct learned *l = &r->providers[a->idx].learned[q->req.stream ? 1 : 0];
+
+	if (q->op == NULL)
+		a->learned_ms = learned_timeout_ms(l, &r->cfg->learn, now);
+	if (q->hedge_after_ms > 0)
+		a->hedge_ms = (uint64_t)q->hedge_after_ms;
+	else if (q->hedge_after_ms == CONFIG_HEDGE_AUTO && q->op == NULL)
+		a->hedge_ms = learned_hedge_ms(l, &r->cfg->learn, now);
+}
+
 /*
  * Take provider idx for q and send. Returns 0 if sent, 1 if the provider
  * could not take it (breaker, limit, retry-after, operator), -1 if the request
@@ -446,6 +476,8 @@ attempt_start(struct rreq *q, int idx, int hedge)
 	pthread_mutex_lock(&r->mu);
 	taken = rt_provider_take_locked(&r->providers[idx], a, now);
 	others = taken && others_ready_locked(q, idx, now);
+	if (taken)
+		attempt_learned_locked(a, now);
 	pthread_mutex_unlock(&r->mu);
 	if (!taken) {
 		attempt_free(a);
@@ -475,8 +507,8 @@ hedge_due(const struct attempt *a)
 {
 	const struct rreq *q = a->q;
 
-	return q->hedge_after_ms > 0 && !a->hedge && !a->answered && a->status == 0 &&
-	    q->n_live == 1 && !q->delivered && !q->cancel && !q->finishing;
+	return a->hedge_ms > 0 && !a->hedge && !a->answered && a->status == 0 && q->n_live == 1 &&
+	    !q->delivered && !q->cancel && !q->finishing;
 }
 
 /* Send a hedge for a, on the next provider that can take the request now. */
@@ -501,8 +533,9 @@ rreq_hedge(struct rreq *q, struct attempt *a)
 			r->hedges++;
 			pthread_mutex_unlock(&r->mu);
 			event_add(r->events, EV_FAILOVER, r->providers[idx].conf->name,
-			    "hedge: %s silent for %d ms, also asking %s",
-			    r->providers[a->idx].conf->name, q->hedge_after_ms,
+			    "hedge: %s silent for %llu ms%s, also asking %s",
+			    r->providers[a->idx].conf->name, (unsigned long long)a->hedge_ms,
+			    q->hedge_after_ms == CONFIG_HEDGE_AUTO ? " (its p95)" : "",
 			    r->providers[idx].conf->name);
 			return;
 		case 1:
@@ -530,7 +563,7 @@ on_watch(void *arg)
 	} else if (a->answered && a->q->req.stream && now >= a->last_byte_us + stream_idle_us(a)) {
 		a->abandoned = 1;
 	} else {
-		if (hedge_due(a) && now >= a->start_us + (uint64_t)a->q->hedge_after_ms * 1000)
+		if (hedge_due(a) && now >= a->start_us + a->hedge_ms * 1000)
 			rreq_hedge(a->q, a);
 		attempt_watch(a);
 		return;
@@ -555,7 +588,7 @@ attempt_watch(struct attempt *a)
 	else
 		return;
 	if (hedge_due(a)) {
-		uint64_t h = a->start_us + (uint64_t)a->q->hedge_after_ms * 1000;
+		uint64_t h = a->start_us + a->hedge_ms * 1000;
 		if (h < at)
 			at = h;
 	}
@@ -1050,7 +1083,7 @@ rreq_admit(struct rreq *q)
 		/* A hedge may run a second attempt to the end: reserve for both. */
 		double most =
 		    (q->op != NULL ? op_upper_bound_usd(q) : upper_bound_usd(r, &q->req)) *
-		    (q->hedge_after_ms > 0 ? 2 : 1);
+		    (q->hedge_after_ms != 0 ? 2 : 1);
 
 		rc = budget_reserve(r->store, bc, most, &q->reservation, &cause);
 		if (rc != 0) {
@@ -1154,7 +1187,8 @@ router_submit_with(struct router *r, const struct llm_request *req, llm_delta_cb
 		q->route = config_route(r->cfg, req->route);
 	q->hedge_after_ms = r->cfg->hedge_after_ms;
 	if (q->route != NULL && q->route->hedge_after_ms != 0)
-		q->hedge_after_ms = q->route->hedge_after_ms > 0 ? q->route->hedge_after_ms : 0;
+		q->hedge_after_ms = q->route->hedge_after_ms != -1 ? q->route->hedge_after_ms : 0;
+	q->balance = q->route != NULL ? q->route->balance : r->cfg->balance;
 	/* A model no provider lists is a raw model id: any provider may take it. */
 	q->raw_model = q->req.model != NULL && !rt_alias_known(r, q->req.model);
 	deadline = req->timeout_ms;

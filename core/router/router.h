@@ -47,6 +47,8 @@ struct router_attempt {
 	int skipped;           /* not sent: the provider cannot honour a field of the request
 				* (error says which and why, cls is LLM_ERR_BAD_REQUEST) */
 	uint64_t latency_us;
+	uint64_t limit_ms; /* the time it had to answer (a stream: to its first token) */
+	int limit_learned; /* that time was learned from the provider's latency */
 };
 
 /* What a request asks of a provider. */
@@ -200,9 +202,18 @@ struct provider_snapshot {
 	int64_t last_probe_ms;      /* wall time of the last probe, 0 if none */
 	int last_probe_ok;
 	uint64_t last_probe_latency_us;
+	/* What its latency over the last minute teaches (learned.h), for whole
+	 * answers and for streams' first tokens: the timeout in force (0: too few
+	 * samples, the configured rule), the "auto" hedge delay (0: none yet), the
+	 * samples, and the peak EWMA latency balancing weighs. */
+	uint64_t learned_timeout_ms, learned_first_token_timeout_ms;
+	uint64_t learned_hedge_ms, learned_first_token_hedge_ms;
+	uint32_t learned_samples, learned_first_token_samples;
+	double latency_ewma_ms;
 	/* Attempts whose transfer is out: the oldest one's age, and how many are older than
 	 * this provider's usual p99 (slow_after_us: of its successful attempts, at least
-	 * ROUTER_SLOW_MIN_MS; ROUTER_SLOW_NONE_MS with none yet). A hang shows here first. */
+	 * ROUTER_SLOW_MIN_MS; with none yet, the router's answered requests' p99, or
+	 * ROUTER_SLOW_NONE_MS). A hang shows here first. */
 	uint64_t in_flight_oldest_us;
 	uint32_t in_flight_slow;
 	uint64_t slow_after_us;

@@ -33,6 +33,8 @@ rt_record_attempt(struct rreq *q, struct attempt *a, enum llm_errclass cls, cons
 	ra->hedge = a->hedge;
 	strlcpy_(ra->error, error != NULL ? error : "", sizeof ra->error);
 	ra->latency_us = latency_us;
+	ra->limit_ms = (a->give_up_us - a->start_us) / 1000;
+	ra->limit_learned = a->limit_learned;
 }
 
 void
@@ -94,6 +96,7 @@ rt_on_stream_delta(void *arg, const struct llm_delta *d)
 		/* The first token decides the race: the hedge (or the original) is cancelled. */
 		q->winner = a;
 		a->answered = 1;
+		a->first_us = clock_mono_us() - a->start_us;
 		if (q->n_live > 1)
 			rreq_abort_others(q, a);
 		/* From now on the watchdog minds the silence between chunks. */

@@ -34,6 +34,7 @@
 #include "router/router.h"
 #include "util/util.h"
 #include "router/window.h"
+#include "router/learned.h"
 
 #define RECENT_N 64
 #define MAX_ATTEMPTS 32
@@ -75,6 +76,9 @@ struct provider {
 	uint64_t probe_started_us;
 
 	struct window window; /* the last ROUTER_WINDOW_MAX seconds of its attempts */
+	/* Chat attempts' time to answer: [0] whole answers, [1] streams' first tokens
+	 * (learned.h): the learned timeout, the "auto" hedge, latency balancing. */
+	struct learned learned[2];
 };
 
 struct rreq;
@@ -160,6 +164,10 @@ struct attempt {
 	uint64_t watch_id;                   /* watchdog timer, 0 if none */
 	uint64_t start_us;
 	uint64_t give_up_us; /* no answer (or first token) by then: abandon */
+	uint64_t learned_ms; /* the provider's learned timeout when it started, 0 none */
+	int limit_learned;   /* give_up_us came from learned_ms */
+	uint64_t hedge_ms;   /* hedge after this long without an answer; 0 never */
+	uint64_t first_us;   /* a stream's first token after this long, 0 not yet */
 	uint64_t last_byte_us;
 	int answered;  /* a whole answer, or for a stream the first token, arrived */
 	int abandoned; /* the watchdog gave up on it: its abort is a timeout */
@@ -216,7 +224,8 @@ struct rreq {
 	size_t n_skipped;           /* entries of attempts that are such skips */
 	int tried[MAX_ATTEMPTS];    /* provider indices already given up on */
 	size_t n_tried;
-	int hedge_after_ms; /* 0: no hedging */
+	int hedge_after_ms;   /* 0: no hedging; CONFIG_HEDGE_AUTO: each provider's p95 */
+	enum balance balance; /* the route's, else the config's */
 
 	char alias[LIMIT_ALIAS_SIZE]; /* the winner's alias */
 	int usage_estimated;          /* a cancelled request's usage is an estimate */

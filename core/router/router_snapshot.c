@@ -48,15 +48,18 @@ static void
 snapshot_in_flight_locked(struct router *r, struct router_snapshot *s, struct histogram *waiting)
 {
 	uint64_t now_us = clock_mono_us();
+	/* A provider with no answer yet is held to the router's answered requests. */
+	uint64_t all99 =
+	    r->latency.total > 0 ? hist_quantile(&r->latency, 0.99) : ROUTER_SLOW_NONE_MS * 1000ULL;
 
 	for (size_t i = 0; i < r->n_providers; i++) {
 		struct provider_snapshot *ps = &s->providers[i];
-		uint64_t p99 = hist_quantile(&r->providers[i].latency, 0.99);
+		uint64_t p99 = r->providers[i].latency.total > 0
+		    ? hist_quantile(&r->providers[i].latency, 0.99)
+		    : all99;
 
-		ps->slow_after_us = r->providers[i].latency.total == 0
-		    ? ROUTER_SLOW_NONE_MS * 1000ULL
-		    : p99 < ROUTER_SLOW_MIN_MS * 1000ULL ? ROUTER_SLOW_MIN_MS * 1000ULL
-		                                         : p99;
+		ps->slow_after_us =
+		    p99 < ROUTER_SLOW_MIN_MS * 1000ULL ? ROUTER_SLOW_MIN_MS * 1000ULL : p99;
 	}
 	for (struct attempt *a = r->flying; a != NULL; a = a->fly_next) {
 		struct provider_snapshot *ps;
@@ -119,6 +122,31 @@ router_snapshot_upstream(struct router *r, struct router_snapshot *s)
 	s->upstream_connections = st.connections;
 	s->upstream_tls_handshakes = st.tls_handshakes;
 	s->upstream_http2_transfers = st.http2_transfers;
+}
+
+/* What p's latency teaches now (r->mu held): learned.h. */
+static void
+router_snapshot_learned(struct router *r, struct provider *p, struct provider_snapshot *ps,
+    uint64_t now)
+{
+	const struct learn_conf *c = &r->cfg->learn;
+	double own = p->conf->first_token_timeout_seconds * 1000.0;
+	uint64_t t;
+
+	/* The configured first_token_timeout_seconds is the ceiling (the automatic
+	 * one depends on each request's time left). */
+	t = learned_timeout_ms(&p->learned[0], c, now);
+	ps->learned_timeout_ms = own > 0 && (double)t > own ? (uint64_t)own : t;
+	t = learned_timeout_ms(&p->learned[1], c, now);
+	ps->learned_first_token_timeout_ms = own > 0 && (double)t > own ? (uint64_t)own : t;
+	ps->learned_hedge_ms = learned_hedge_ms(&p->learned[0], c, now);
+	ps->learned_first_token_hedge_ms = learned_hedge_ms(&p->learned[1], c, now);
+	ps->learned_samples = learned_quantiles(&p->learned[0], now, NULL, NULL);
+	ps->learned_first_token_samples = learned_quantiles(&p->learned[1], now, NULL, NULL);
+	/* The EWMA of the kind (whole answers, streams) last answered. */
+	ps->latency_ewma_ms =
+	    learned_ewma_us(&p->learned[p->learned[1].ewma_ms > p->learned[0].ewma_ms], now) /
+	    1000.0;
 }
 
 void
@@ -184,6 +212,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 		ps->last_probe_ms = p->last_probe_ms;
 		ps->last_probe_ok = p->last_probe_ok;
 		ps->last_probe_latency_us = p->last_probe_latency_us;
+		router_snapshot_learned(r, p, ps, now);
 	}
 	s->requests = r->requests;
 	s->answered = r->answered;
