@@ -563,6 +563,10 @@ test_events_fold_and_filter(void **state)
 	assert_true(tmux_wait_regex(f->t, "Events [0-9]+-[0-9]+ of [0-9]+ \\(Up/Down"));
 	tmux_keys(f->t, 0, "Escape");
 	assert_true(tmux_wait(f->t, "Latency:", 0));
+	/* u takes the weight back to what it was, and says so. */
+	tmux_keys(f->t, 0, "u");
+	assert_true(tmux_wait(f->t, "undo weight mistral: back to weight", 0));
+	assert_true(tmux_wait_regex(f->t, " mistral +\\* +up +1 +1\\.00\\*"));
 }
 
 /* The header's error rate is failed requests; failed attempts are apart. A provider

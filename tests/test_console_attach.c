@@ -6,6 +6,10 @@
  * typed there reaches the gateway (read back with GET /admin/v1/snapshot),
  * two gateways make a fleet view, the windowed numbers are the gateway's,
  * and a gateway that dies is shown lost while the console keeps answering.
+ * What clients get: a hang shows as slow attempts and a request p99 over 1 s, a
+ * SIGTERMed gateway as draining, a SIGHUP with another config as drift; the
+ * last usable provider wants its name typed, then a banner, and u undoes; a
+ * wrong token is said once and not retried; a missing socket is named.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,11 +105,31 @@ load_stop(void)
 	load.n = 0;
 }
 
-static int
-setup(void **state)
+/* The gateways' config; gpt_priority differs to make one drift after a SIGHUP. */
+static void
+config_write(int gpt_priority)
 {
 	FILE *f;
 
+	f = fopen(config_path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	    "{\"providers\":[\n"
+	    " {\"name\":\"gpt\",\"kind\":\"openai\",\"base_url\":\"%s\","
+	    "\"api_key_env\":\"ATTACH_GPT_KEY\",\"models\":[\"test-model\"],\"priority\":%d,"
+	    "\"max_retries\":0,\"timeout_seconds\":20},\n"
+	    " {\"name\":\"claude\",\"kind\":\"anthropic\",\"base_url\":\"%s\","
+	    "\"api_key_env\":\"ATTACH_CLAUDE_KEY\",\"models\":[\"test-model\"],"
+	    "\"priority\":1,\"max_retries\":0,\"timeout_seconds\":20}],\n"
+	    " \"models\":{\"test-model\":{\"id\":\"test-model-id\",\"input_per_mtok\":1,"
+	    "\"output_per_mtok\":2}}}\n",
+	    sim_url(kit.sims[0]), gpt_priority, sim_url(kit.sims[1]));
+	fclose(f);
+}
+
+static int
+setup(void **state)
+{
 	(void)state;
 	if (mkdtemp(dir) == NULL)
 		return -1;
@@ -126,20 +150,7 @@ setup(void **state)
 	testkit_add_provider(&kit, "claude", SIM_ANTHROPIC, 1, 1);
 	snprintf(config_path, sizeof config_path, "%s/config.json", dir);
 	snprintf(db_path, sizeof db_path, "%s/shared.db", dir);
-	f = fopen(config_path, "w");
-	assert_non_null(f);
-	fprintf(f,
-	    "{\"providers\":[\n"
-	    " {\"name\":\"gpt\",\"kind\":\"openai\",\"base_url\":\"%s\","
-	    "\"api_key_env\":\"ATTACH_GPT_KEY\",\"models\":[\"test-model\"],\"priority\":1,"
-	    "\"max_retries\":0,\"timeout_seconds\":20},\n"
-	    " {\"name\":\"claude\",\"kind\":\"anthropic\",\"base_url\":\"%s\","
-	    "\"api_key_env\":\"ATTACH_CLAUDE_KEY\",\"models\":[\"test-model\"],"
-	    "\"priority\":1,\"max_retries\":0,\"timeout_seconds\":20}],\n"
-	    " \"models\":{\"test-model\":{\"id\":\"test-model-id\",\"input_per_mtok\":1,"
-	    "\"output_per_mtok\":2}}}\n",
-	    sim_url(kit.sims[0]), sim_url(kit.sims[1]));
-	fclose(f);
+	config_write(1);
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -376,6 +387,13 @@ test_fleet_view(void **state)
 	assert_true(tmux_wait(t, "DRIFT", 1));
 	tmux_keys(t, 0, "Escape");
 	assert_true(tmux_wait(t, "Instances (any key closes)", 1));
+	/* gw-a reloads an edited config, gw-b does not: drift shows, and goes when they agree. */
+	config_write(2);
+	kill(a->pid, SIGHUP);
+	assert_true(tmux_wait(t, "DRIFT", 0));
+	config_write(1);
+	kill(a->pid, SIGHUP);
+	assert_true(tmux_wait(t, "DRIFT", 1));
 	/* A name alone acts on every instance that has it. */
 	tmux_keys(t, 1, ":failover gpt");
 	tmux_keys(t, 0, "Enter");
