@@ -444,6 +444,18 @@ test_attach_hang_shows_what_clients_wait(void **state)
 	/* SIGTERM: the gateway drains (its hung request holds it open) and says so. */
 	kill(a->pid, SIGTERM);
 	assert_true(tmux_wait(t, "DRAINING gw-h", 0));
+	/* Its refusals are what clients get: they count as not answered. */
+	for (int i = 0; i < 3; i++) {
+		struct buf body;
+		char *url = xasprintf("%s/v1/chat/completions", a->url);
+		testkit_post_json(url,
+		    "{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\",\"content\":"
+		    "\"hi\"}]}",
+		    &body);
+		buf_free(&body);
+		free(url);
+	}
+	assert_true(tmux_wait_regex(t, "answered [0-9]{1,2}\\.[0-9]%"));
 	tmux_keys(t, 1, ":instances");
 	tmux_keys(t, 0, "Enter");
 	assert_true(tmux_wait_regex(t, "gw-h +draining"));
@@ -505,10 +517,9 @@ test_attach_last_provider_banner_and_undo(void **state)
 	serve_stop(a);
 }
 
-/* A wrong token is not a network outage: said once, not retried until :token changes it;
- * a socket that is not there is named. */
+/* A wrong token is not a network outage: said once, not retried until :token changes it. */
 static void
-test_attach_wrong_token_and_missing_socket(void **state)
+test_attach_wrong_token(void **state)
 {
 	struct tmux *t = *state;
 	struct serve *a;
@@ -536,15 +547,24 @@ test_attach_wrong_token_and_missing_socket(void **state)
 	tmux_keys(t, 0, "Escape");
 	tmux_keys(t, 1, "q");
 	assert_true(tmux_wait(t, "EXIT=0", 0));
-	tmux_cmd(t, "kill-server", NULL, NULL, NULL, NULL);
-	cmd = xasprintf("%s/nosuch.sock", dir);
-	attach(t, 80, 24, cmd);
-	free(cmd);
+	serve_kill(a);
+}
+
+/* A socket that is not there is named, not "localhost port 80". */
+static void
+test_attach_missing_socket(void **state)
+{
+	struct tmux *t = *state;
+	char *path;
+
+	NEED_TMUX(t);
+	path = xasprintf("%s/nosuch.sock", dir);
+	attach(t, 80, 24, path);
+	free(path);
 	assert_true(tmux_wait(t, "nosuch.sock: No such file or directory", 0));
 	assert_true(tmux_wait(t, "localhost port 80", 1));
 	tmux_keys(t, 1, "q");
 	assert_true(tmux_wait(t, "EXIT=0", 0));
-	serve_kill(a);
 }
 
 /* No argument: every live local instance, through its Unix socket. */
@@ -583,8 +603,8 @@ main(void)
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_last_provider_banner_and_undo, test_setup,
 	        test_teardown),
-	    cmocka_unit_test_setup_teardown(test_attach_wrong_token_and_missing_socket, test_setup,
-	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_wrong_token, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_missing_socket, test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -262,6 +262,10 @@ void router_snapshot(struct router *, struct router_snapshot *);
  * (1..ROUTER_WINDOW_MAX, clamped; 0: none). */
 void router_snapshot_window(struct router *, struct router_snapshot *, int window_s);
 void router_snapshot_free(struct router_snapshot *);
+/* A request refused before it reached the router (a draining gateway's 503): counted
+ * as a failed request in the window, so what clients get includes it; not in the
+ * totals, which are the router's own. */
+void router_count_refused(struct router *, enum llm_errclass);
 
 struct event_ring *router_events(struct router *);
 const struct config *router_config(struct router *);

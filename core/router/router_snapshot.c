@@ -20,6 +20,14 @@ rt_window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_
 }
 
 void
+router_count_refused(struct router *r, enum llm_errclass cls)
+{
+	pthread_mutex_lock(&r->mu);
+	rt_window_record_request_locked(r, cls == LLM_OK ? LLM_ERR_NO_PROVIDER : cls, 0);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
 rt_flying_add_locked(struct router *r, struct attempt *a)
 {
 	a->fly_prev = NULL;
