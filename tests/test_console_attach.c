@@ -567,6 +567,92 @@ test_attach_missing_socket(void **state)
 	assert_true(tmux_wait(t, "EXIT=0", 0));
 }
 
+/* gpt's numbers in s's snapshot: the drill's fault ("" none) and its attempts so far. */
+static void
+gpt_drill(const struct serve *s, char *fault, size_t len, double *attempts)
+{
+	struct hreply r;
+	char url[256];
+	cJSON *p;
+
+	snprintf(url, sizeof url, "%s/admin/v1/snapshot", s->url);
+	hreq(&r, "GET", url, NULL, NULL);
+	fault[0] = '\0';
+	*attempts = 0;
+	cJSON_ArrayForEach(p, jget(r.json, "providers"))
+	{
+		if (strcmp(jstr(p, "name"), "gpt") != 0)
+			continue;
+		const char *f = jstr(p, "drill.fault");
+		snprintf(fault, len, "%s", f != NULL ? f : "");
+		*attempts = jnum(p, "totals.requests");
+	}
+	hreply_free(&r);
+}
+
+/* A drill started from one console runs inside both gateways (gpt's server sees none of
+ * it), shows with ! and its time left on a second console, saves every request by
+ * failover, ends by itself, and is in the events. */
+static void
+test_attach_drill_in_gateway(void **state)
+{
+	struct tmux *t = *state, *t2;
+	struct serve *a, *b;
+	struct sim_stats st0, st1;
+	char *targets, fault[16];
+	double g0 = 0, g1 = 0;
+	uint64_t end;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-d");
+	b = serve_start("gw-e");
+	load_start(a, b);
+	targets = xasprintf("%s %s", a->url, b->url);
+	attach(t, 160, 48, targets);
+	t2 = tmux_new("attach-tmux2");
+	attach(t2, 80, 24, targets);
+	free(targets);
+	assert_true(tmux_wait(t, "FLEET 2/2 up", 0));
+	assert_true(tmux_wait(t2, "FLEET 2/2 up", 0));
+	tmux_keys(t, 1, ":drill gpt 500 1 6");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "drill gpt 500 1 6 on gw-d, gw-e", 0));
+	tmux_keys(t, 0, "y");
+	end = clock_mono_ms() + 3000;
+	do {
+		gpt_drill(b, fault, sizeof fault, &g0);
+	} while (strcmp(fault, "500") != 0 && clock_mono_ms() < end);
+	assert_string_equal(fault, "500");
+	gpt_drill(a, fault, sizeof fault, &g0);
+	assert_string_equal(fault, "500");
+	/* Inside the gateway: gpt's own server sees none of the drilled attempts. */
+	sim_get_stats(kit.sims[0], &st0);
+	end = clock_mono_ms() + 5000;
+	do {
+		sleep_ms(200);
+		gpt_drill(a, fault, sizeof fault, &g1);
+	} while (g1 < g0 + 2 && clock_mono_ms() < end);
+	sim_get_stats(kit.sims[0], &st1);
+	assert_true(g1 >= g0 + 2);
+	assert_true(st1.requests - st0.requests < (uint64_t)(g1 - g0));
+	/* Both consoles show it with its time left; clients got answers (failover). */
+	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[* ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait_regex(t2, "gpt +[DX ]?[* ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait(t, "answered 100.0%", 0));
+	assert_true(tmux_wait(t, "drill 500 on gpt: 100% of attempts for 6 s by admin gw-d", 0));
+	/* It ends by itself, and says so. */
+	assert_true(tmux_wait(t, "drill 500", 1));
+	assert_true(tmux_wait(t, "drill on gpt ended (its time was up)", 0));
+	gpt_drill(a, fault, sizeof fault, &g1);
+	assert_string_equal(fault, "");
+	tmux_free(t2);
+	load_stop();
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(b);
+	serve_stop(a);
+}
+
 /* No argument: every live local instance, through its Unix socket. */
 static void
 test_attach_finds_local_instances(void **state)
@@ -605,6 +691,8 @@ main(void)
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_wrong_token, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_missing_socket, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_drill_in_gateway, test_setup,
+	        test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,7 @@
  *   GET   /admin/v1/events/stream[?after=ID]     the same, live (text/event-stream)
  *   POST  /admin/v1/providers/NAME/ACTION        drain enable disable reset probe
  *                                                clear-overrides
+ *   POST  /admin/v1/providers/NAME/drill         {"fault": F, "rate": R, "duration_s": N}
  *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
  *   POST  /admin/v1/cache/flush
  *   POST  /admin/v1/reload
@@ -235,6 +236,14 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON_AddNumberToObject(x, "samples", p->learned_samples);
 	cJSON_AddNumberToObject(x, "first_token_samples", p->learned_first_token_samples);
 	cJSON_AddNumberToObject(x, "ewma_ms", p->latency_ewma_ms);
+	if (p->drill[0] != '\0') {
+		x = cJSON_AddObjectToObject(o, "drill");
+		cJSON_AddStringToObject(x, "fault", p->drill);
+		cJSON_AddNumberToObject(x, "rate", p->drill_rate);
+		cJSON_AddNumberToObject(x, "left_ms", (double)p->drill_left_ms);
+	} else {
+		cJSON_AddNullToObject(o, "drill");
+	}
 	if (p->last_probe_ms > 0) {
 		x = cJSON_AddObjectToObject(o, "probe");
 		cJSON_AddNumberToObject(x, "time_ms", (double)p->last_probe_ms);
@@ -722,6 +731,47 @@ provider_act(struct router *r, const char *name, const char *action, char **caus
 	return router_clear_overrides(r, name, cause);
 }
 
+/* POST /admin/v1/providers/NAME/drill {"fault", "rate" (default 1), "duration_s"}: faults
+ * made inside this process's router (router_drill), for real providers too. */
+static enum MHD_Result
+admin_provider_drill(struct gw_req *q, const char *name)
+{
+	cJSON *o = cJSON_ParseWithLength(q->body.data != NULL ? q->body.data : "", q->body.len);
+	const cJSON *f = cJSON_GetObjectItem(o, "fault"), *r = cJSON_GetObjectItem(o, "rate");
+	const cJSON *d = cJSON_GetObjectItem(o, "duration_s");
+	struct gw_router *gr;
+	char *cause = NULL, who[96], fault[16];
+	int rc;
+
+	if (!cJSON_IsObject(o) || !cJSON_IsString(f) || (r != NULL && !cJSON_IsNumber(r)) ||
+	    (d != NULL && !cJSON_IsNumber(d)) ||
+	    (d == NULL && strcmp(f->valuestring, "none") != 0)) {
+		cJSON_Delete(o);
+		return admin_error(q, 400, "invalid_request_error",
+		    "the body must be {\"fault\": F, \"rate\": R, \"duration_s\": N} (fault 500 "
+		    "429 503 529 hang none; rate 0..1, default 1; duration_s required, at most %d)",
+		    ROUTER_DRILL_MAX_S);
+	}
+	snprintf(fault, sizeof fault, "%s", f->valuestring);
+	gr = gw_router_get(q->gw);
+	if (!provider_known(gr->router, name)) {
+		gw_router_put(q->gw, gr);
+		cJSON_Delete(o);
+		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
+	}
+	snprintf(who, sizeof who, "admin %s", q->gw->instance);
+	rc = router_drill(gr->router, name, fault, r != NULL ? r->valuedouble : 1,
+	    d != NULL ? (int)d->valuedouble : 0, who, &cause);
+	cJSON_Delete(o);
+	if (rc != 0) {
+		enum MHD_Result ret = admin_error(q, 400, "invalid_request_error", "%s", cause);
+		free(cause);
+		gw_router_put(q->gw, gr);
+		return ret;
+	}
+	return admin_provider_reply(q, gr, name);
+}
+
 /* POST /admin/v1/providers/NAME/ACTION */
 static enum MHD_Result
 admin_provider_action(struct gw_req *q, const char *name, const char *action)
@@ -732,6 +782,8 @@ admin_provider_action(struct gw_req *q, const char *name, const char *action)
 	char *cause = NULL;
 	size_t i;
 
+	if (strcmp(action, "drill") == 0)
+		return admin_provider_drill(q, name);
 	for (i = 0; i < nitems(actions); i++)
 		if (strcmp(action, actions[i]) == 0)
 			break;

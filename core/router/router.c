@@ -430,7 +430,7 @@ attempt_send(struct attempt *a, int others)
 	q->live[q->n_live++] = a;
 	pthread_mutex_lock(&r->mu);
 	r->total_attempts++;
-	a->http_id = http_submit(r->engine, &hr);
+	a->http_id = rt_drill_submit_locked(r, a, &hr); /* http_submit, unless drilled */
 	rt_flying_add_locked(r, a);
 	pthread_mutex_unlock(&r->mu);
 	/* The engine has its own copy; a large prompt is not held twice while waiting. */

@@ -151,6 +151,13 @@ int router_reset_breaker(struct router *, const char *provider, char **cause);
 int router_clear_overrides(struct router *, const char *provider, char **cause);
 /* Run an active health probe now. */
 int router_probe(struct router *, const char *provider, char **cause);
+/* A fault drill (router_drill.c): for duration_s seconds (1..ROUTER_DRILL_MAX_S) a share
+ * rate (0..1] of the provider's attempts fail inside the router without reaching it:
+ * fault "500", "429", "503", "529" (that status) or "hang" (no answer until the
+ * attempt's limit); "none" stops it. who (or NULL) is named in the event. */
+#define ROUTER_DRILL_MAX_S 3600
+int router_drill(struct router *, const char *provider, const char *fault, double rate,
+    int duration_s, const char *who, char **cause);
 
 /* Seconds of history the windowed numbers cover (the admin API's window_seconds). */
 #define ROUTER_WINDOW_DEFAULT 60
@@ -217,6 +224,10 @@ struct provider_snapshot {
 	uint64_t in_flight_oldest_us;
 	uint32_t in_flight_slow;
 	uint64_t slow_after_us;
+	/* A drill on it (router_drill): the fault ("" none), the share of attempts, time left. */
+	char drill[16];
+	double drill_rate;
+	uint64_t drill_left_ms;
 };
 
 /* In-flight attempts older than their provider's p99 are slow; the floor, and the

@@ -140,8 +140,9 @@ struct router {
 	double cost_usd;
 	struct histogram latency;
 	uint64_t total_attempts;
-	struct window window;   /* the last ROUTER_WINDOW_MAX seconds of finished requests */
-	struct attempt *flying; /* attempts whose transfer is out (router_snapshot.c), under mu */
+	struct window window;    /* the last ROUTER_WINDOW_MAX seconds of finished requests */
+	struct attempt *flying;  /* attempts whose transfer is out (router_snapshot.c), under mu */
+	struct rt_drill *drills; /* per provider (router_drill.c), under mu; NULL: none yet */
 
 	/* Sharing the database with other processes (router_admin.c): a poll of
 	 * PRAGMA data_version on the worker, driven by an engine timer. */
@@ -312,5 +313,10 @@ void rt_window_record_request_locked(struct router *, enum llm_errclass, uint64_
 /* An attempt's transfer went out / came back (r->mu held): the snapshot's in-flight ages. */
 void rt_flying_add_locked(struct router *, struct attempt *);
 void rt_flying_remove_locked(struct router *, struct attempt *);
+
+/* router_drill.c (r->mu held): send hr, or if a drill picks this attempt make up its end
+ * (on the engine thread, through hr's on_done) and return a made-up transfer id. */
+uint64_t rt_drill_submit_locked(struct router *, struct attempt *, const struct http_request *);
+void rt_drill_snapshot_locked(struct router *, struct router_snapshot *, uint64_t now);
 
 #endif

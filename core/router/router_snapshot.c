@@ -234,6 +234,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 	s->in_flight = r->in_flight;
 	s->cost_usd = r->cost_usd;
 	s->latency = r->latency;
+	rt_drill_snapshot_locked(r, s, now);
 	if (s->window_s > 0) {
 		struct histogram open;
 

@@ -29,14 +29,15 @@ struct prompt;
 struct console;
 
 /* Command flags. */
-#define CMD_DESTRUCTIVE 0x01     /* changes where traffic goes or drops data */
-#define CMD_CONFIRM 0x02         /* ask y/n first */
-#define CMD_READONLY_OK 0x04     /* allowed under --readonly */
-#define CMD_PROVIDER 0x08        /* first argument: a provider, default the selected one */
-#define CMD_ASK_ARGS 0x10        /* its key opens the command line to type the arguments */
-#define CMD_CONFIRM_SERVING 0x20 /* ask y/n first when the console serves (--listen) */
-#define CMD_EMBEDDED 0x40        /* needs the router in this process (not when attached) */
-#define CMD_ALL_OK 0x80          /* its provider may be "all" */
+#define CMD_DESTRUCTIVE 0x01       /* changes where traffic goes or drops data */
+#define CMD_CONFIRM 0x02           /* ask y/n first */
+#define CMD_READONLY_OK 0x04       /* allowed under --readonly */
+#define CMD_PROVIDER 0x08          /* first argument: a provider, default the selected one */
+#define CMD_ASK_ARGS 0x10          /* its key opens the command line to type the arguments */
+#define CMD_CONFIRM_SERVING 0x20   /* ask y/n first when the console serves (--listen) */
+#define CMD_EMBEDDED 0x40          /* needs the router in this process (not when attached) */
+#define CMD_ALL_OK 0x80            /* its provider may be "all" */
+#define CMD_CONFIRM_ATTACHED 0x100 /* ask y/n first when attached (it acts on production) */
 
 struct console_cmd {
 	const char *name;

@@ -210,6 +210,45 @@ exec_flush(struct console *c, int argc, char **argv, char **cause)
 	return console_act(c, NULL, SA_FLUSH, 0, 0, cause);
 }
 
+/* Attached: the drill runs inside each gateway's router (POST .../drill), for real
+ * providers too: NAME FAULT [RATE] [SECONDS] (RATE default 1, SECONDS default 60). */
+static int
+exec_drill_gateway(struct console *c, int argc, char **argv, char **cause)
+{
+	size_t ts[64], n, sent = 0;
+	char name[128], *why = NULL;
+	double rate = 1;
+	long secs = 60;
+
+	if (argc >= 4 && parse_double(argv[3], 0.01, 1, &rate) != 0) {
+		*cause =
+		    xasprintf("drill: RATE is a share of attempts 0.01..1, got \"%s\"", argv[3]);
+		return -1;
+	}
+	if (argc >= 5 && parse_long(argv[4], 1, 3600, &secs) != 0) {
+		*cause = xasprintf("drill: SECONDS is 1..3600, got \"%s\"", argv[4]);
+		return -1;
+	}
+	if ((n = console_resolve(c, argv[1], ts, nitems(ts), name, sizeof name)) == 0) {
+		*cause = xasprintf("drill: no provider \"%s\"", argv[1]);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct source *src = c->targets[ts[i]].src;
+		if (src->ops->drill == NULL ||
+		    src->ops->drill(src, name, argv[2], rate, (int)secs, &why) != 0) {
+			free(*cause);
+			*cause =
+			    why != NULL ? why : xasprintf("drill: not offered by %s", src->name);
+			why = NULL;
+			continue;
+		}
+		sent++;
+	}
+	console_collect(c);
+	return sent > 0 ? 0 : -1;
+}
+
 static int
 exec_drill(struct console *c, int argc, char **argv, char **cause)
 {
@@ -217,7 +256,8 @@ exec_drill(struct console *c, int argc, char **argv, char **cause)
 	char name[128];
 	const struct provider_snapshot *p;
 
-	(void)argc;
+	if (c->router == NULL)
+		return exec_drill_gateway(c, argc, argv, cause);
 	if (console_resolve(c, argv[1], ts, 1, name, sizeof name) == 0 ||
 	    (p = console_target_provider(c, ts[0], name)) == NULL) {
 		*cause = xasprintf("drill: no provider \"%s\"", argv[1]);
@@ -444,9 +484,11 @@ const struct console_cmd console_cmds[] = {
         0, exec_undo},
     {"flush", NULL, 'F', 0, "", "flush the response cache", CMD_DESTRUCTIVE | CMD_CONFIRM, 0,
         exec_flush},
-    {"drill", NULL, 'D', 0, "NAME FAULT",
-        "fault drill on a simulated provider: 500 429 529 slow hang down none", PROV | CMD_ASK_ARGS,
-        1, exec_drill},
+    {"drill", NULL, 'D', 0, "NAME FAULT [RATE] [SECONDS]",
+        "fault drill: embedded, on a simulated provider (500 429 529 slow hang down none); "
+        "attached, inside the gateway for any provider (500 429 503 529 hang none; RATE 0..1, "
+        "default 1; SECONDS default 60)",
+        PROV | CMD_ASK_ARGS | CMD_CONFIRM_ATTACHED, 1, exec_drill},
     {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)",
         CMD_EMBEDDED, 0, exec_prompt},
     {"token", NULL, 0, 0, "[TOKEN]",
@@ -658,7 +700,8 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 	}
 	if (!confirmed &&
 	    ((cmd->flags & CMD_CONFIRM) ||
-	        ((cmd->flags & CMD_CONFIRM_SERVING) && c->serving[0] != '\0'))) {
+	        ((cmd->flags & CMD_CONFIRM_SERVING) && c->serving[0] != '\0') ||
+	        ((cmd->flags & CMD_CONFIRM_ATTACHED) && c->attached))) {
 		confirm_ask(c, cmd, argc, argv);
 		goto out;
 	}

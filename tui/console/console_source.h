@@ -111,6 +111,7 @@ enum source_action {
 	SA_PRIORITY,
 	SA_WEIGHT,
 	SA_FLUSH,
+	SA_DRILL, /* through the drill op */
 	SA__COUNT
 };
 /* "drain", "enable" ...: the admin API's word for it. */
@@ -155,6 +156,11 @@ struct source_ops {
 	void (*free)(struct source *);
 	/* A new bearer token (NULL: none), tried at once; NULL op: the source has none. */
 	void (*set_token)(struct source *, const char *token);
+	/* A fault drill in the process's router (POST .../drill): rate of the provider's
+	 * attempts fail as fault for duration_s; "none" stops. Like act: 0 under way (the
+	 * result comes through results), -1 refused with *cause. NULL op: not offered. */
+	int (*drill)(struct source *, const char *provider, const char *fault, double rate,
+	    int duration_s, char **cause);
 };
 
 struct source {

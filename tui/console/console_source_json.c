@@ -199,6 +199,11 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 	p->in_flight_slow = (uint32_t)jcount(o, "in_flight_slow");
 	p->in_flight_oldest_us = jms_us(o, "in_flight_oldest_ms");
 	p->slow_after_us = jms_us(o, "slow_after_ms");
+	if (cJSON_IsObject(jget(o, "drill"))) {
+		jstr(jget(o, "drill"), "fault", p->drill, sizeof p->drill);
+		p->drill_rate = jnum(jget(o, "drill"), "rate", 0);
+		p->drill_left_ms = jcount(jget(o, "drill"), "left_ms");
+	}
 	p->rate_limit_rpm = (int)jnum(rl, "rpm", 0);
 	p->rate_limit_tpm = (int)jnum(rl, "tpm", 0);
 	p->rpm_usage = jnum(rl, "rpm_use", 0);
@@ -462,6 +467,7 @@ source_action_name(enum source_action a)
 	    [SA_PRIORITY] = "priority",
 	    [SA_WEIGHT] = "weight",
 	    [SA_FLUSH] = "flush",
+	    [SA_DRILL] = "drill",
 	};
 
 	return (unsigned)a < SA__COUNT ? names[a] : "?";

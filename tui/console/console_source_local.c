@@ -245,6 +245,7 @@ local_call(struct local *l, enum source_action a, const char *p, double value, c
 		l->next_store_ms = 0;
 		snprintf(what, len, "cache flushed: %d entries removed", n);
 		return 0;
+	case SA_DRILL:
 	case SA__COUNT: break;
 	}
 	*cause = xasprintf("unknown action");

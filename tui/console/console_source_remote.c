@@ -70,6 +70,8 @@ struct remote_req {
 	enum source_action action;
 	char provider[LIMIT_NAME_SIZE];
 	double value;
+	char fault[16]; /* SA_DRILL */
+	int duration_s;
 };
 
 static void
@@ -84,6 +86,7 @@ remote_headers(struct remote *r, const char *hdrs[3], size_t *n, int json_body)
 }
 
 static void remote_done(void *arg, const struct http_result *res);
+static void path_escape(const char *s, char *out, size_t len);
 
 /* Queue a transfer (never with mu held). */
 static void
@@ -264,6 +267,14 @@ remote_action_text(const struct remote_req *q, const char *body, size_t len, cha
 		snprintf(out, olen, "%s: priority %d (lower is preferred)", p, (int)q->value);
 		break;
 	case SA_WEIGHT: snprintf(out, olen, "%s: weight %g", p, q->value); break;
+	case SA_DRILL:
+		if (strcmp(q->fault, "none") == 0)
+			snprintf(out, olen, "%s: drill stopped", p);
+		else
+			snprintf(out, olen,
+			    "%s: drill %s on %.0f%% of attempts for %d s (in the gateway)", p,
+			    q->fault, q->value * 100, q->duration_s);
+		break;
 	case SA_FLUSH: {
 		/* {"flushed":N} */
 		cJSON *root = cJSON_ParseWithLength(body, len);
@@ -321,6 +332,30 @@ remote_done(void *arg, const struct http_result *res)
 	free(q);
 	if (r->wake != NULL)
 		r->wake(r->wake_arg);
+}
+
+/* POST /admin/v1/providers/NAME/drill. */
+static int
+remote_drill(struct source *src, const char *provider, const char *fault, double rate,
+    int duration_s, char **cause)
+{
+	struct remote *r = (struct remote *)src;
+	struct remote_req *q;
+	char path[320], esc[200], body[160];
+
+	(void)cause;
+	q = remote_req_new(r, RK_ACTION);
+	q->action = SA_DRILL;
+	q->value = rate;
+	q->duration_s = duration_s;
+	strlcpy_(q->fault, fault, sizeof q->fault);
+	strlcpy_(q->provider, provider, sizeof q->provider);
+	path_escape(q->provider, esc, sizeof esc);
+	snprintf(path, sizeof path, "/admin/v1/providers/%s/drill", esc);
+	snprintf(body, sizeof body, "{\"fault\":\"%s\",\"rate\":%.6g,\"duration_s\":%d}", q->fault,
+	    rate, duration_s);
+	remote_submit(r, q, "POST", path, body, REMOTE_ACTION_TIMEOUT_MS);
+	return 0;
 }
 
 /* A new token: the next poll tries it at once. */
@@ -534,6 +569,7 @@ static const struct source_ops remote_ops = {
     .link = remote_link,
     .free = remote_free,
     .set_token = remote_set_token,
+    .drill = remote_drill,
 };
 
 struct source *

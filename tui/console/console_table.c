@@ -47,7 +47,8 @@ static const struct col {
     [COL_NAME] = {"PROVIDER", 11, 9, 16, 10, "the provider's name; > marks the selected row"},
     [COL_MARK] = {"MRK", 3, 3, 0, 10,
         "markers: D drained, X disabled, M misconfigured, K no API key, * an operator "
-        "override (state, priority or weight), ! a fault drill this console started"},
+        "override (state, priority or weight), ! a fault drill (this console's on a sim, or one in "
+        "the attached gateway)"},
     [COL_STATE] = {"STATE", 13, 9, 30, 9, "operator state, else the circuit breaker (see States)"},
     [COL_PRIO] = {"PRIO", 4, 4, 0, 8,
         "priority: the lowest number among usable providers takes the traffic; * overridden"},
@@ -75,6 +76,9 @@ static const struct {
 } states[] = {
     {"up", "closed breaker: takes traffic"},
     {"up (N fails)", "closed, but the last N attempts failed; N in a row opens it"},
+    {"drill F Ns",
+        "a drill in the attached gateway: fault F on a share of its attempts, N s "
+        "left (marked ! too); every console attached sees it"},
     {"slow N (Ms)",
         "N attempts in flight longer than its usual p99 (at least 250 ms), the "
         "oldest M s: a hang shows here before any attempt fails"},
@@ -159,6 +163,12 @@ provider_state(const struct provider_snapshot *p, const struct source_provider_e
 		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000);
 		return TC_PROVIDER_HALF_OPEN;
 	}
+	if (p->drill[0] != '\0') {
+		/* A drill in the gateway: its fault and the time it has left. */
+		snprintf(out, len, narrow ? "drill %s %llus" : "drill %s %llus (%.0f%%)", p->drill,
+		    (unsigned long long)(p->drill_left_ms + 999) / 1000, p->drill_rate * 100);
+		return TC_PROVIDER_HALF_OPEN;
+	}
 	if (p->in_flight_slow > 0) {
 		snprintf(out, len, "slow %u (%.0fs)", p->in_flight_slow,
 		    (double)p->in_flight_oldest_us / 1e6);
@@ -186,7 +196,7 @@ provider_marks(struct console *c, const struct provider_snapshot *p,
 	    : x != NULL && x->no_key[0] != '\0' ? 'K'
 	                                        : ' ';
 	out[1] = p->priority_overridden || p->weight_overridden || p->admin_overridden ? '*' : ' ';
-	out[2] = console_drill_on(c, p) != NULL ? '!' : ' ';
+	out[2] = console_drill_on(c, p) != NULL || p->drill[0] != '\0' ? '!' : ' ';
 	out[3] = '\0';
 }
 
