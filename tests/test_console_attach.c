@@ -645,6 +645,25 @@ test_attach_drill_in_gateway(void **state)
 	assert_true(tmux_wait(t, "drill on gpt ended (its time was up)", 0));
 	gpt_drill(a, fault, sizeof fault, &g1);
 	assert_string_equal(fault, "");
+	/* The API: a hang on one gateway; a fault it cannot make is refused, naming those it can. */
+	{
+		struct hreply r;
+		char url[256];
+
+		snprintf(url, sizeof url, "%s/admin/v1/providers/gpt/drill", a->url);
+		hreq(&r, "POST", url, "{\"fault\":\"slow\",\"duration_s\":3}", NULL);
+		assert_int_equal(r.status, 400);
+		assert_non_null(strstr(r.body.data, "500, 429, 503, 529, hang, none"));
+		hreply_free(&r);
+		hreq(&r, "POST", url, "{\"fault\":\"hang\",\"rate\":1,\"duration_s\":4}", NULL);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(jstr(r.json, "provider.drill.fault"), "hang");
+		hreply_free(&r);
+	}
+	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[* ]?! +drill hang [0-9]s"));
+	assert_true(tmux_wait_regex(t, "gw-e +>?gpt +[DX ]?[* ]? +(up|OPEN|half)"));
+	assert_true(tmux_wait(t, "drill hang on gpt: 100% of attempts for 4 s by admin gw-d", 0));
+	assert_true(tmux_wait(t, "drill hang", 1));
 	tmux_free(t2);
 	load_stop();
 	tmux_keys(t, 1, "q");

@@ -31,11 +31,19 @@ struct rt_drill {
 
 /* A drilled attempt's made-up end, waiting on an engine timer. */
 struct drill_fire {
+	struct router *r;
+	struct attempt *a; /* alive until on_done is called */
 	void (*on_done)(void *, const struct http_result *);
 	void *arg;
 	int status; /* 0: hang (a timeout) */
 	char fault[16];
+	uint64_t deadline_us; /* a hang's: the attempt's own limit */
 };
+
+/* A hang looks every so often whether the router gave up on the attempt (its watchdog,
+ * a hedge that won, a caller that left): it then ends as a real transfer would when
+ * cancelled, at once, not at its limit. */
+#define DRILL_HANG_TICK_MS 100
 
 static const char *const drill_faults[] = {"500", "429", "503", "529", "hang", "none", NULL};
 
@@ -146,6 +154,7 @@ static void
 drill_fire(void *arg)
 {
 	struct drill_fire *f = arg;
+	struct attempt *a = f->a;
 	struct http_result res;
 	char body[160];
 
@@ -159,6 +168,12 @@ drill_fire(void *arg)
 		res.status = f->status;
 		res.body = body;
 		res.body_len = strlen(body);
+	} else if (a->lost || a->abandoned || a->q->cancel) {
+		res.err = HTTP_ERR_ABORTED;
+		snprintf(res.errmsg, sizeof res.errmsg, "drill: %s, given up on", f->fault);
+	} else if (clock_mono_us() < f->deadline_us) {
+		http_call_later(f->r->engine, DRILL_HANG_TICK_MS, drill_fire, f);
+		return;
 	} else {
 		res.err = HTTP_ERR_TIMEOUT;
 		snprintf(res.errmsg, sizeof res.errmsg, "drill: %s injected by the gateway",
@@ -183,16 +198,16 @@ rt_drill_submit_locked(struct router *r, struct attempt *a, const struct http_re
 	if (fault == NULL || rng_double(&r->rng) >= r->drills[a->idx].rate)
 		return http_submit(r->engine, hr);
 	f = xcalloc(1, sizeof *f);
+	f->r = r;
+	f->a = a;
 	f->on_done = hr->on_done;
 	f->arg = hr->arg;
 	strlcpy_(f->fault, fault, sizeof f->fault);
 	f->status = strcmp(fault, "hang") == 0 ? 0 : atoi(fault);
 	/* A hang ends as the attempt's own limit says: its timeout, or sooner its watchdog's
-	 * give-up time. */
+	 * give-up time (which then finds it abandoned). */
 	wait_ms = (uint64_t)(hr->timeout_ms > 0 ? hr->timeout_ms : 60000);
-	if (f->status == 0 && a->give_up_us > a->start_us &&
-	    (a->give_up_us - a->start_us) / 1000 < wait_ms)
-		wait_ms = (a->give_up_us - a->start_us) / 1000;
-	http_call_later(r->engine, f->status != 0 ? 1 : wait_ms, drill_fire, f);
+	f->deadline_us = a->start_us + wait_ms * 1000;
+	http_call_later(r->engine, f->status != 0 ? 1 : DRILL_HANG_TICK_MS, drill_fire, f);
 	return DRILL_FAKE_ID + ++fake;
 }
