@@ -26,8 +26,26 @@ on_body(char *p, size_t sz, size_t n, void *arg)
 void
 hreq(struct hreply *r, const char *method, const char *url, const char *body, const char *auth)
 {
+	const char *headers[3] = {NULL, NULL, NULL};
+	char *bearer = NULL;
+	int n = 0;
+
+	if (body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	if (auth != NULL) {
+		bearer = xasprintf("Authorization: Bearer %s", auth);
+		headers[n++] = bearer;
+	}
+	hreq_headers(r, method, url, body, headers);
+	free(bearer);
+}
+
+void
+hreq_headers(struct hreply *r, const char *method, const char *url, const char *body,
+    const char *const headers[])
+{
 	struct curl_slist *h = NULL;
-	char sock[256], full[512], bearer[300];
+	char sock[256], full[512];
 	CURL *c = curl_easy_init();
 
 	memset(r, 0, sizeof *r);
@@ -51,13 +69,10 @@ hreq(struct hreply *r, const char *method, const char *url, const char *body, co
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* curl's own Content-Type for a body (a form) goes unless one is given. */
 	h = curl_slist_append(h, "Expect:");
-	if (body != NULL)
-		h = curl_slist_append(h, "Content-Type: application/json");
-	if (auth != NULL) {
-		snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", auth);
-		h = curl_slist_append(h, bearer);
-	}
+	for (; headers != NULL && *headers != NULL; headers++)
+		h = curl_slist_append(h, *headers);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

@@ -25,6 +25,10 @@ struct hreply {
  * sent over the Unix socket). auth: a bearer token or NULL. 20 s at most.
  */
 void hreq(struct hreply *, const char *method, const char *url, const char *body, const char *auth);
+/* The same with the request's header lines as given (NULL-terminated; "Name:" removes
+ * one curl would add): no Content-Type or Authorization unless listed. */
+void hreq_headers(struct hreply *, const char *method, const char *url, const char *body,
+    const char *const headers[]);
 void hreply_free(struct hreply *);
 
 /* The item at "a.b.0.c" (array indices as numbers), or NULL. */

@@ -6,7 +6,9 @@
  * per request and with the handle's lease, and the SQLite write transactions
  * it took per 1,000 requests; cache_get hit latency. Prints
  * numbers; asserts nothing about time. The database lives in $TMPDIR (or /tmp):
- * on tmpfs fsync is free, so say where it ran.
+ * on tmpfs fsync is free, so say where it ran. Then the ledger and budget
+ * figures again on PostgreSQL, on a throwaway cluster of its own
+ * (pg_testutil.h: a Unix socket, fsync off), when PostgreSQL is installed.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include "store/cache.h"
 #include "store/ledger.h"
 #include "store/store.h"
+#include "pg_testutil.h"
 #include "store/store_priv.h"
 #include "util/util.h"
 
@@ -154,6 +157,33 @@ bench_budget(const char *path, const struct budget_conf *bc, int threads, size_t
 	free(w);
 }
 
+/* The ledger's and the budget's figures on PostgreSQL (same requests, same threads). */
+static void
+bench_postgres(const struct budget_conf *bc)
+{
+	struct pgtest *pg;
+	struct store *s;
+	char *why = NULL, *url, *cause = NULL;
+
+	if ((pg = pgtest_start(&why)) == NULL) {
+		printf("postgres: skipped (%s)\n", why);
+		free(why);
+		return;
+	}
+	if ((url = pgtest_new_db(pg)) == NULL || store_open(&s, url, &cause) != 0)
+		fatal("bench: postgres: %s", cause != NULL ? cause : "no database");
+	printf("database postgres (a throwaway cluster on a Unix socket, fsync off)\n");
+	bench_ledger(s, 1, 2000);
+	bench_ledger(s, 64, 200);
+	store_close(s);
+	for (int leases = 0; leases <= 1; leases++) {
+		bench_budget(url, bc, 1, 2000, leases);
+		bench_budget(url, bc, 16, 250, leases);
+	}
+	free(url);
+	pgtest_stop(pg);
+}
+
 int
 main(void)
 {
@@ -250,5 +280,6 @@ main(void)
 	rmdir(dir);
 	free(path);
 	free(dir);
+	bench_postgres(&bc);
 	return 0;
 }

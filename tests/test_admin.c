@@ -142,7 +142,9 @@ admin(struct fixture *f, struct hreply *r, const char *method, const char *path,
 {
 	char url[512];
 
-	snprintf(url, sizeof url, "%s%s", f->base, path);
+	/* Over TCP without the admin token the API is read-only: actions go to the
+	 * Unix socket (test_cross_site.c has the refusals). */
+	snprintf(url, sizeof url, "%s%s", strcmp(method, "GET") == 0 ? f->base : f->socket, path);
 	hreq(r, method, url, body, NULL);
 }
 
@@ -485,10 +487,10 @@ test_the_admin_token_is_required_when_set_and_the_gateway_token_does_not_open_it
 	hreq(&r, "GET", url, NULL, "admin-s3cret");
 	assert_int_equal(r.status, 200);
 	hreply_free(&r);
-	/* On the socket too. */
+	/* The socket (0600 in a 0700 directory) needs none. */
 	snprintf(url, sizeof url, "%s/admin/v1/snapshot", f->socket);
 	hreq(&r, "GET", url, NULL, NULL);
-	assert_int_equal(r.status, 401);
+	assert_int_equal(r.status, 200);
 	hreply_free(&r);
 	hreq(&r, "GET", url, NULL, "admin-s3cret");
 	assert_int_equal(r.status, 200);

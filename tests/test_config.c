@@ -707,6 +707,14 @@ static const struct {
         "line 1, column 33: JSON syntax error"},
     {"   \n  ", "empty file (expected a JSON object)"},
     {"{\"cache\":{\"ttl_seconds\":1},\"cache\":{}}", "cache: duplicate key"},
+    /* the store: a PostgreSQL URL, never with its password (PGPASSWORD, ~/.pgpass) */
+    {"{\"store\":{\"url\":\"postgres://llm:hunter2@db.internal/llmdeck\"}}",
+        "store.url: a password in the config file; put it in PGPASSWORD or ~/.pgpass"},
+    {"{\"store\":{\"url\":\"postgresql:///llmdeck?host=/run&password=x\"}}",
+        "store.url: a password in the config file; put it in PGPASSWORD or ~/.pgpass"},
+    {"{\"store\":{\"url\":\"/var/lib/llmdeck.db\"}}",
+        "store.url: expected a postgres:// or postgresql:// URL"},
+    {"{\"store\":{\"uri\":\"postgres://db/x\"}}", "store.uri: unknown key (did you mean \"url\"?)"},
 };
 
 static void
@@ -753,7 +761,7 @@ test_file_io_errors(void **state)
 	assert_string_equal(cause,
 	    "<string>: x: unknown key (expected one of: providers, "
 	    "models, routes, budget, cache, ledger, responses, breaker, hedge, balance, "
-	    "learned_timeouts)");
+	    "learned_timeouts, store)");
 	free(cause);
 	config_free(&cfg);
 }

@@ -34,6 +34,9 @@
 #include "tmux_testutil.h"
 #include "util/util.h"
 
+/* The admin token the gateways and the console share. */
+#define ATTACH_ADMIN_TOKEN "attach-admin-token"
+
 static struct testkit kit; /* gpt (0, openai) and claude (1, anthropic) */
 static char dir[] = "/tmp/llmdeck-attach-XXXXXX";
 static char config_path[128], db_path[128], run_dir[128];
@@ -138,7 +141,9 @@ setup(void **state)
 	setenv("XDG_RUNTIME_DIR", run_dir, 1);
 	setenv("ATTACH_GPT_KEY", "test-key-gpt", 1);
 	setenv("ATTACH_CLAUDE_KEY", "test-key-claude", 1);
-	unsetenv("LLMDECK_ADMIN_TOKEN");
+	/* Actions over TCP need the admin token (without it the API is read-only):
+	 * the gateways and the console take it from the environment. */
+	setenv("LLMDECK_ADMIN_TOKEN", ATTACH_ADMIN_TOKEN, 1);
 	unsetenv("LLMDECK_GATEWAY_TOKEN");
 	unsetenv("LLMDECK_CONFIG");
 	unsetenv("ANTHROPIC_API_KEY");
@@ -197,7 +202,7 @@ serve_stop(struct serve *s)
 	for (int i = 0; i < 2; i++) {
 		snprintf(url, sizeof url, "%s/admin/v1/providers/%s/clear-overrides", s->url,
 		    i == 0 ? "gpt" : "claude");
-		hreq(&r, "POST", url, "", NULL);
+		hreq(&r, "POST", url, "", ATTACH_ADMIN_TOKEN);
 		hreply_free(&r);
 	}
 	kill(s->pid, SIGTERM);
@@ -263,7 +268,7 @@ wait_admin(const struct serve *s, const char *provider, const char *want)
 		struct hreply r;
 		cJSON *p;
 
-		hreq(&r, "GET", url, NULL, NULL);
+		hreq(&r, "GET", url, NULL, ATTACH_ADMIN_TOKEN);
 		cJSON_ArrayForEach(p, jget(r.json, "providers"))
 		{
 			if (strcmp(jstr(p, "name"), provider) == 0)

@@ -709,8 +709,8 @@ test_body_limit(void **state)
 }
 
 /*
- * The connection's memory is small (4 KiB): an SDK's headers plus a long
- * token still pass with a body just under the 1 MiB limit, and headers too
+ * The connection's memory is 16 KiB: an SDK's headers plus an 8 KiB token
+ * still pass with a body just under the 1 MiB limit, and headers too
  * large for it get a 431: the gateway's, in the API's format, while an answer
  * still fits beside them; libmicrohttpd's beyond.
  */
@@ -728,12 +728,12 @@ test_header_limits(void **state)
 	    NULL, NULL};
 	struct reply r;
 	char h[256], *pad, *big, *body;
-	size_t n = 1000;
+	size_t n = 8192;
 
 	start_two(f);
-	pad = xmalloc(3001);
-	memset(pad, 't', 3000);
-	pad[3000] = '\0';
+	pad = xmalloc(20001);
+	memset(pad, 't', 20000);
+	pad[20000] = '\0';
 	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
 	body = xasprintf("{\"model\":\"to-oa\",\"messages\":[{\"role\":\"user\","
 	                 "\"content\":\"%*s\"}]}",
@@ -745,8 +745,8 @@ test_header_limits(void **state)
 	reply_free(&r);
 	free(big);
 
-	/* 2 KB of headers: a 431 from the gateway, in OpenAI's and Anthropic's format. */
-	n = 2000;
+	/* 14 KB of headers: a 431 from the gateway, in OpenAI's and Anthropic's format. */
+	n = 14200;
 	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
 	http(f, "POST", "/v1/chat/completions", "{}", &r, sdk);
 	assert_int_equal(r.status, 431);
@@ -760,8 +760,8 @@ test_header_limits(void **state)
 	reply_free(&r);
 	free(big);
 
-	/* 3 KB: libmicrohttpd's own 431, still an answer. */
-	n = 3000;
+	/* 20 KB: libmicrohttpd's own 431, still an answer. */
+	n = 20000;
 	sdk[nitems(sdk) - 2] = big = xasprintf("x-forwarded-token: %.*s", (int)n, pad);
 	http(f, "POST", "/v1/chat/completions", "{}", &r, sdk);
 	assert_int_equal(r.status, 431);

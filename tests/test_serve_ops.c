@@ -31,6 +31,8 @@
 
 /* The bound the issue sets on an override reaching every gateway. */
 #define PROPAGATION_MS 2000
+/* The admin token every serve here takes from the environment. */
+#define SERVE_ADMIN_TOKEN "serve-ops-admin"
 
 static struct testkit kit; /* gpt (0, openai) and claude (1, anthropic) */
 static char dir[] = "/tmp/llmdeck-serveops-XXXXXX";
@@ -75,7 +77,8 @@ setup(void **state)
 	setenv("XDG_RUNTIME_DIR", run, 1);
 	setenv("SERVEOPS_GPT_KEY", "test-key-gpt", 1);
 	setenv("SERVEOPS_CLAUDE_KEY", "test-key-claude", 1);
-	unsetenv("LLMDECK_ADMIN_TOKEN");
+	/* Admin actions over TCP need the token (without it the API is read-only). */
+	setenv("LLMDECK_ADMIN_TOKEN", SERVE_ADMIN_TOKEN, 1);
 	unsetenv("LLMDECK_GATEWAY_TOKEN");
 	unsetenv("LLMDECK_CONFIG");
 	unsetenv("ANTHROPIC_API_KEY");
@@ -149,7 +152,7 @@ get(struct hreply *r, const struct serve *s, const char *path)
 	char url[256];
 
 	snprintf(url, sizeof url, "%s%s", s->url, path);
-	hreq(r, "GET", url, NULL, NULL);
+	hreq(r, "GET", url, NULL, strncmp(path, "/admin/", 7) == 0 ? SERVE_ADMIN_TOKEN : NULL);
 }
 
 static void
@@ -158,7 +161,7 @@ post(struct hreply *r, const struct serve *s, const char *path)
 	char url[256];
 
 	snprintf(url, sizeof url, "%s%s", s->url, path);
-	hreq(r, "POST", url, NULL, NULL);
+	hreq(r, "POST", url, NULL, SERVE_ADMIN_TOKEN);
 }
 
 /* The provider's object in s's snapshot, detached (caller deletes). */

@@ -78,6 +78,82 @@ test_reopen_keeps_data(void **state)
 	free(path);
 }
 
+/* The database, its WAL and its SHM are the owner's alone, whatever the umask. */
+static void
+test_files_private(void **state)
+{
+	char *path = xasprintf("%s/private.db", (char *)*state);
+	const char *suffix[] = {"", "-wal", "-shm"};
+	struct store *s;
+	char *cause = NULL;
+	mode_t old = umask(022);
+
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	umask(old);
+	assert_int_equal(store_event_add(s, 1000, "operator", NULL, "x"), 0);
+	for (size_t i = 0; i < 3; i++) {
+		char *f = xasprintf("%s%s", path, suffix[i]);
+		struct stat st;
+
+		assert_int_equal(stat(f, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		free(f);
+	}
+	store_close(s);
+	free(path);
+}
+
+static int64_t
+fixed_clock(void *arg)
+{
+	return *(int64_t *)arg;
+}
+
+/* Instances beat, are listed live first, and are gone after 10 s unseen. */
+static void
+test_instances(void **state)
+{
+	char *path = xasprintf("%s/inst.db", (char *)*state);
+	struct store_instance a = {.id = "web1-1",
+	    .host = "web1",
+	    .pid = 1,
+	    .admin_url = "http://127.0.0.1:1/",
+	    .version = "1",
+	    .config_hash = "h",
+	    .started_ms = 5,
+	    .state = "ready"};
+	struct store_instance b = a, *v;
+	int64_t now = STTEST_NOON;
+	struct store *s;
+	char *cause = NULL;
+
+	strlcpy_(b.id, "web2-2", sizeof b.id);
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	store_set_clock(s, fixed_clock, &now);
+	assert_int_equal(store_instance_beat(s, &b), 0);
+	now += 6000;
+	assert_int_equal(store_instance_beat(s, &a), 0);
+	assert_int_equal(store_instances(s, &v), 2);
+	assert_string_equal(v[0].id, "web1-1");
+	assert_string_equal(v[0].admin_url, "http://127.0.0.1:1/");
+	assert_int_equal(v[0].seen_ms, now);
+	assert_false(v[0].gone);
+	assert_false(v[1].gone);
+	free(v);
+	now += 5000; /* web2 unseen for 11 s */
+	assert_int_equal(store_instances(s, &v), 2);
+	assert_string_equal(v[0].id, "web1-1");
+	assert_false(v[0].gone);
+	assert_string_equal(v[1].id, "web2-2");
+	assert_true(v[1].gone);
+	free(v);
+	assert_int_equal(store_instance_remove(s, "web2-2"), 0);
+	assert_int_equal(store_instances(s, &v), 1);
+	free(v);
+	store_close(s);
+	free(path);
+}
+
 static void
 test_newer_schema_refused(void **state)
 {
@@ -125,7 +201,7 @@ test_migration_from_v1(void **state)
 	                     "ALTER TABLE cache DROP COLUMN cache_write_1h_tokens; "
 	                     "ALTER TABLE cache DROP COLUMN reasoning_tokens; "
 	                     "ALTER TABLE events DROP COLUMN instance; "
-	                     "DROP TABLE responses; "
+	                     "DROP TABLE responses; DROP TABLE instances; "
 	                     "DROP TABLE budget_leases; "
 	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "
 	                     "usage_estimated; ALTER TABLE ledger DROP COLUMN response_id; "
@@ -337,6 +413,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_open_default_path, sttest_setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_private, sttest_setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_instances, sttest_setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, sttest_setup_dir,
 	        teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_migration_from_v1, sttest_setup_dir, teardown_dir),

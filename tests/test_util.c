@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/utf8.h"
 #include "util/util.h"
 
 static void
@@ -97,6 +98,60 @@ test_buf(void **state)
 	buf_free(&b);
 }
 
+/* Strict UTF-8: the bad offset, and the repair's U+FFFD per maximal subpart. */
+static void
+test_utf8(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		int valid;
+		size_t bad;
+		const char *repaired;
+		size_t replaced;
+	} cases[] = {
+	    {"", 0, 1, 0, "", 0}, {"plain ascii", 11, 1, 0, "plain ascii", 0},
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, 1, 0,
+	        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0},
+	    {"a\xff"
+	     "b",
+	        3, 0, 1,
+	        "a\xef\xbf\xbd"
+	        "b",
+	        1},
+	    {"\xc0\xaf", 2, 0, 0, "\xef\xbf\xbd\xef\xbf\xbd", 2},                 /* overlong '/' */
+	    {"\xed\xa0\x80", 3, 0, 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* surrogate */
+	    {"\xf4\x90\x80\x80", 4, 0, 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+	        4},                                     /* > U+10FFFF */
+	    {"x\xe2\x82", 3, 0, 1, "x\xef\xbf\xbd", 1}, /* cut short: one */
+	    {"\xe2\x82"
+	     "A",
+	        3, 0, 0,
+	        "\xef\xbf\xbd"
+	        "A",
+	        1},
+	    {"a\0b", 3, 1, 0, "a\0b", 0}, /* NUL is valid UTF-8 */
+	};
+	size_t bad, outlen, replaced;
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		print_message("case %zu\n", i);
+		bad = 99;
+		assert_int_equal(utf8_valid(cases[i].in, cases[i].len, &bad), cases[i].valid);
+		if (!cases[i].valid)
+			assert_int_equal(bad, cases[i].bad);
+		out = utf8_repair(cases[i].in, cases[i].len, &outlen, &replaced);
+		assert_int_equal(outlen,
+		    strlen(cases[i].repaired) + (i == nitems(cases) - 1 ? 2 : 0));
+		assert_memory_equal(out, cases[i].repaired, outlen);
+		assert_int_equal(replaced, cases[i].replaced);
+		assert_true(utf8_valid(out, outlen, NULL));
+		free(out);
+	}
+}
+
 int
 main(void)
 {
@@ -104,6 +159,7 @@ main(void)
 	    cmocka_unit_test(test_hostport),
 	    cmocka_unit_test(test_parse_numbers),
 	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,9 @@ llmdeck_serve_signals(sigset_t *set)
 int
 llmdeck_open_store(struct store **st, const char *path, const struct config *cfg, char **cause)
 {
+	/* --db wins; else the config's "store": {"url"}; else the SQLite default. */
+	if (path == NULL && cfg != NULL)
+		path = cfg->store.url;
 	if (store_open(st, path, cause) != 0)
 		return -1;
 	if (ledger_set_durability(*st, cfg->ledger.durability, cause) != 0) {

@@ -406,6 +406,7 @@ config_free(struct config *cfg)
 	free(cfg->routes);
 	config_ladder_free(&cfg->budget);
 	free(cfg->budget.timezone);
+	free(cfg->store.url);
 	free(cfg->budget.tier_high_complex);
 	free(cfg->budget.tier_high);
 	free(cfg->budget.tier_standard);
@@ -450,6 +451,7 @@ config_copy(struct config *dst, const struct config *src)
 	dst->budget.tier_low = config_dupnull(src->budget.tier_low);
 	dst->cache = src->cache;
 	dst->ledger = src->ledger;
+	dst->store.url = config_dupnull(src->store.url);
 	dst->responses = src->responses;
 	dst->breaker = src->breaker;
 	dst->hedge_after_ms = src->hedge_after_ms;

@@ -154,6 +154,12 @@ struct responses_conf {
 	int ttl_seconds; /* "responses": {"ttl_seconds": N}; default 30 days */
 };
 
+struct store_conf {
+	/* "store": {"url": "postgres://..."}: the database when no --db is given (NULL: the
+	 * SQLite default). Never with a password: PGPASSWORD or ~/.pgpass hold it. */
+	char *url;
+};
+
 struct ledger_conf {
 	enum ledger_durability durability; /* "ledger": {"durability": "full"|"normal"}; full */
 };
@@ -177,6 +183,7 @@ struct config {
 	struct cache_conf cache;
 	struct ledger_conf ledger;
 	struct responses_conf responses;
+	struct store_conf store;
 	struct breaker_conf breaker;
 #define CONFIG_MAX_HEDGE_MS 600000
 	int hedge_after_ms; /* "hedge": {"after_ms": N}: a second attempt after N ms of silence; 0 off;

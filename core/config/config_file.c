@@ -904,6 +904,47 @@ parse_responses(struct config_parse *p, struct config *cfg, const cJSON *j)
 	return 0;
 }
 
+static const char *const store_keys[] = {"url"};
+
+/* user:password@ in a URL's authority, or a password= parameter. */
+static int
+url_has_password(const char *url)
+{
+	const char *a = strstr(url, "://"), *at, *colon, *slash;
+
+	if (strstr(url, "password=") != NULL)
+		return 1;
+	if (a == NULL)
+		return 0;
+	a += 3;
+	at = strchr(a, '@');
+	colon = strchr(a, ':');
+	slash = strchr(a, '/');
+	return at != NULL && colon != NULL && colon < at && (slash == NULL || at < slash);
+}
+
+static int
+parse_store(struct config_parse *p, struct config *cfg, const cJSON *j)
+{
+	const cJSON *v;
+
+	if (check_keys(p, j, "store", store_keys, nitems(store_keys)) != 0)
+		return -1;
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "url")) == NULL)
+		return 0;
+	if (!cJSON_IsString(v) ||
+	    (strncmp(v->valuestring, "postgres://", 11) != 0 &&
+	        strncmp(v->valuestring, "postgresql://", 13) != 0))
+		return config_parse_error(p, "store.url",
+		    "expected a postgres:// or postgresql:// URL");
+	if (url_has_password(v->valuestring))
+		return config_parse_error(p, "store.url",
+		    "a password in the config file; put it in PGPASSWORD or ~/.pgpass");
+	free(cfg->store.url);
+	cfg->store.url = xstrdup(v->valuestring);
+	return 0;
+}
+
 static const char *const ledger_keys[] = {"durability"};
 
 static int
@@ -1008,7 +1049,7 @@ parse_learned_timeouts(struct config_parse *p, struct config *cfg, const cJSON *
 }
 
 static const char *const top_keys[] = {"providers", "models", "routes", "budget", "cache", "ledger",
-    "responses", "breaker", "hedge", "balance", "learned_timeouts"};
+    "responses", "breaker", "hedge", "balance", "learned_timeouts", "store"};
 
 /* Line and column (1-based, in characters) of a byte offset, for syntax errors. */
 static void
@@ -1076,6 +1117,9 @@ parse_document(struct config_parse *p, struct config *cfg, const char *json)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "responses")) != NULL &&
 	    parse_responses(p, cfg, v) != 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "store")) != NULL &&
+	    parse_store(p, cfg, v) != 0)
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "breaker")) != NULL &&
 	    parse_breaker(p, cfg, v) != 0)

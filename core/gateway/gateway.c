@@ -25,6 +25,7 @@
  * (gateway_local.c); /admin/v1/ goes to gateway_admin.c.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <unistd.h>
@@ -50,11 +51,13 @@
 /*
  * libmicrohttpd's per-connection memory: the request line and headers, a read
  * buffer for the body (which is copied out chunk by chunk, so any body up to
- * max_body fits) and the response's headers. It is most of the gateway's
- * memory per waiting client: 4 KiB instead of 8 KiB saves 40 MB at 10,000
- * in flight. SDKs send well under 1 KiB of headers.
+ * max_body fits) and the response's headers. SDKs send well under 1 KiB of
+ * headers, but a proxy's bearer token (a JWT, an OIDC token) can be 8 KiB:
+ * 16 KiB takes an 8 KiB token with 6 KiB of other headers. libmicrohttpd
+ * allocates it at accept; the pages only count once written (README
+ * "Benchmarks": resident memory per idle connection).
  */
-#define GW_CONN_MEMORY 4096
+#define GW_CONN_MEMORY 16384
 /* Room the response's headers need (x-llmdeck-attempts can list 16 attempts). */
 #define GW_RESPONSE_ROOM 1024
 /* What libmicrohttpd spends per request header besides the bytes (its list entry). */
@@ -70,7 +73,8 @@ gateway_opts_init(struct gateway_opts *o)
 	o->admin_token_env = GATEWAY_ADMIN_TOKEN_ENV;
 }
 
-const int gw_codes[GW_CODES] = {200, 400, 401, 404, 405, 413, 429, 500, 502, 503, 504, 0};
+const int gw_codes[GW_CODES] = {
+    200, 400, 401, 403, 404, 405, 413, 415, 429, 431, 500, 502, 503, 504, 0};
 
 int
 gw_code_index(int status)
@@ -105,6 +109,9 @@ gw_unref(struct gateway *gw)
 	pthread_mutex_destroy(&gw->log_mu);
 	pthread_cond_destroy(&gw->idle);
 	pthread_cond_destroy(&gw->tick);
+	if (gw->log_owned && gw->access_log != NULL)
+		fclose(gw->access_log);
+	free(gw->log_path);
 	free(gw->token);
 	free(gw->admin_token);
 	free(gw->config_path);
@@ -339,8 +346,12 @@ stored_prepare(struct gw_req *q, struct gw_bad *bad)
 	char *text;
 	int rc;
 
-	if (q->body.len == 0 || (body = cJSON_ParseWithLength(q->body.data, q->body.len)) == NULL)
+	/* A body the parser will refuse (bad UTF-8, \u0000) is not rewritten first. */
+	if (q->body.len == 0 || gw_body_check(q->body.data, q->body.len, bad) != 0 ||
+	    (body = cJSON_ParseWithLength(q->body.data, q->body.len)) == NULL) {
+		memset(bad, 0, sizeof *bad);
 		return 0;
+	}
 	if (!cJSON_IsObject(body)) {
 		cJSON_Delete(body);
 		return 0;
@@ -524,6 +535,38 @@ serve_stored(struct gw_req *q)
 	return gw_reply_result(q, status, "application/json", body, NULL, -1, 0);
 }
 
+int
+gw_json_content_type(const char *ctype)
+{
+	size_t n = strlen("application/json");
+
+	if (ctype == NULL)
+		return 0;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	if (strncasecmp(ctype, "application/json", n) != 0)
+		return 0;
+	ctype += n;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	return *ctype == '\0' || *ctype == ';';
+}
+
+/*
+ * A body for a JSON endpoint must say it is JSON. A browser sends text/plain,
+ * a form or multipart across sites without asking first (a "simple" request);
+ * application/json it must ask about (a preflight, which the gateway never
+ * grants), so no web page can post to it.
+ */
+int
+gw_body_not_json(struct gw_req *q)
+{
+	if (q->body.len == 0 && !q->too_large)
+		return 0;
+	return !gw_json_content_type(MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+	    "Content-Type"));
+}
+
 /* The body is complete: answer or hand to the router. */
 static enum MHD_Result
 dispatch(struct gw_req *q)
@@ -550,6 +593,11 @@ dispatch(struct gw_req *q)
 	}
 	if (q->too_large)
 		return gw_reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
+	if (q->ep != GW_EP_MODELS && q->ep != GW_EP_RESPONSE && q->ep != GW_EP_METRICS &&
+	    gw_body_not_json(q))
+		return gw_reply_error(q, 415, LLM_OK,
+		    "the request body must be JSON: send Content-Type: application/json", NULL,
+		    NULL);
 	switch (q->ep) {
 	case GW_EP_MODELS: return gw_serve_models(q);
 	case GW_EP_RESPONSE: return serve_stored(q);
@@ -697,7 +745,7 @@ gw_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		if (headers_too_large(conn, url, method))
 			return gw_reply_error(q, 431, LLM_OK,
 			    "request headers too large (the gateway "
-			    "takes about 3 KiB of headers)",
+			    "takes about 14 KiB of headers)",
 			    NULL, NULL);
 		/* A declared body over the limit is refused before it is sent. */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -819,10 +867,27 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, 
 	return 0;
 }
 
-struct MHD_Daemon *
-gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads)
+unsigned
+gateway_max_connections(unsigned long *fd_limit)
 {
-	unsigned int flags;
+	struct rlimit rl;
+	unsigned long n = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1UL << 24)
+		    ? (1UL << 24)
+		    : (unsigned long)rl.rlim_cur;
+	if (fd_limit != NULL)
+		*fd_limit = n;
+	if (n < GATEWAY_FD_RESERVE + GATEWAY_LOCAL_CONNECTIONS + 2 * 16)
+		return 16;
+	return (unsigned)((n - GATEWAY_FD_RESERVE - GATEWAY_LOCAL_CONNECTIONS) / 2);
+}
+
+struct MHD_Daemon *
+gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads, int local)
+{
+	unsigned int flags, limit, per_ip;
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
@@ -831,10 +896,14 @@ gw_daemon_start(struct gateway *gw, int listen_fd, int ipv6, unsigned threads)
 		flags |= MHD_USE_POLL;
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
+	/* The Unix socket's daemon has its own small limit and no per-address one
+	 * (every client is this user). */
+	limit = local ? GATEWAY_LOCAL_CONNECTIONS : gw->max_connections;
+	per_ip = local || gw->per_ip_limit < 0 ? 0 : (unsigned)gw->per_ip_limit;
 	return MHD_start_daemon(flags, 0, NULL, NULL, gw_handler, gw, MHD_OPTION_LISTEN_SOCKET,
-	    listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)60000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
+	    listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+	    gw->idle_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_NOTIFY_COMPLETED,
 	    gw_completed, gw, MHD_OPTION_END);
 }
@@ -867,12 +936,14 @@ tcp_listen(const struct sockaddr_storage *ss, socklen_t sslen, const char *where
 	return fd;
 }
 
-/* Heartbeats for event streams, once a second, until the gateway stops. */
+/* Heartbeats for event streams, once a second, and the instance registry's, until the
+ * gateway stops. */
 static void *
 ticker_main(void *arg)
 {
 	struct gateway *gw = arg;
 	struct timespec ts;
+	uint64_t beat = clock_mono_ms();
 
 	pthread_mutex_lock(&gw->mu);
 	while (!gw->stopping) {
@@ -881,6 +952,13 @@ ticker_main(void *arg)
 		pthread_cond_timedwait(&gw->tick, &gw->mu, &ts);
 		if (!gw->stopping)
 			gw_admin_heartbeat(gw);
+		gw_access_log_tick(gw); /* log_mu is a leaf */
+		if (!gw->stopping && clock_mono_ms() - beat >= GW_REGISTRY_BEAT_MS) {
+			beat = clock_mono_ms();
+			pthread_mutex_unlock(&gw->mu); /* a round trip to the database */
+			gw_registry_beat(gw);
+			pthread_mutex_lock(&gw->mu);
+		}
 	}
 	pthread_mutex_unlock(&gw->mu);
 	return NULL;
@@ -897,6 +975,11 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	gw->store = opts->store;
 	gw->responses = resp_store_new(opts->store, router_config(router)->responses.ttl_seconds);
 	gw->max_body = opts->max_body > 0 ? opts->max_body : GATEWAY_DEFAULT_MAX_BODY;
+	gw->max_connections =
+	    opts->max_connections > 0 ? opts->max_connections : gateway_max_connections(NULL);
+	gw->per_ip_limit = opts->per_ip_limit != 0 ? opts->per_ip_limit : GATEWAY_DEFAULT_PER_IP;
+	gw->idle_seconds =
+	    opts->idle_seconds > 0 ? opts->idle_seconds : GATEWAY_DEFAULT_IDLE_SECONDS;
 	/* A token set on loopback is enforced too: the operator asked for it. */
 	gw->token = tok != NULL ? xstrdup(tok) : NULL;
 	strlcpy_(gw->admin_env,
@@ -929,6 +1012,10 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	gw->config_path = opts->config_path != NULL ? xstrdup(opts->config_path) : NULL;
 	gw->started_ms = clock_wall_ms();
 	gw->access_log = opts->access_log;
+	gw->log_max =
+	    opts->access_log_max > 0 ? (off_t)opts->access_log_max : (off_t)GATEWAY_DEFAULT_LOG_MAX;
+	gw->log_refused_per_s = opts->refused_per_second > 0 ? opts->refused_per_second
+	                                                     : GATEWAY_DEFAULT_REFUSED_PER_SECOND;
 	gw->reload = opts->reload;
 	gw->reload_arg = opts->reload_arg;
 }
@@ -966,6 +1053,12 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 	gw = xcalloc(1, sizeof *gw);
 	gw_setup(gw, router, opts, tok, loopback);
 	gw->port = port;
+	if (opts->access_log_path != NULL &&
+	    gw_access_log_open(gw, opts->access_log_path, cause) != 0) {
+		close(fd);
+		gw_unref(gw);
+		return NULL;
+	}
 	snprintf(gw->url, sizeof gw->url,
 	    ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host, gw->port);
 	/* Everything the handlers read is set before the TCP daemon starts. */
@@ -975,7 +1068,7 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		return NULL;
 	}
 	gw->daemon = gw_daemon_start(gw, fd, ss.ss_family == AF_INET6,
-	    opts->threads > 1 ? (unsigned int)opts->threads : 1);
+	    opts->threads > 1 ? (unsigned int)opts->threads : 1, 0);
 	if (gw->daemon == NULL) {
 		*cause = xasprintf("gateway: cannot serve on %s", where);
 		close(fd);
@@ -985,6 +1078,7 @@ gateway_start(struct router *router, const struct gateway_opts *opts, char **cau
 		gw_unref(gw);
 		return NULL;
 	}
+	gw_registry_beat(gw);
 	if (pthread_create(&gw->ticker, NULL, ticker_main, gw) == 0)
 		gw->ticking = 1;
 	event_ring_set_watch(router_events(router), gw_admin_events_changed, gw);

@@ -43,9 +43,12 @@
  * constant time. /health and /ready need no token. Provider keys never appear
  * in answers, errors, headers or metrics.
  *
- * The admin API answers only the bearer token in LLMDECK_ADMIN_TOKEN (the
- * gateway's token does not open it) when that is set. Without it, it is open
- * on loopback and on the Unix socket, and refused over TCP anywhere else.
+ * The admin API: the Unix socket may do everything with no token; over TCP,
+ * the bearer token in LLMDECK_ADMIN_TOKEN (the gateway's token does not open
+ * it) when that is set. Without it, TCP on loopback is read-only and refuses
+ * a request with an Origin header or a non-loopback Host (a web page, DNS
+ * rebinding); TCP anywhere else is refused. Every JSON endpoint takes only
+ * application/json bodies (415), so no cross-site "simple" request works.
  *
  * With local_socket, the gateway also listens on a Unix socket,
  * $XDG_RUNTIME_DIR/llmdeck/INSTANCE.sock (else /tmp/llmdeck-UID/; the
@@ -74,6 +77,17 @@ struct gateway;
 #define GATEWAY_DEFAULT_TOKEN_ENV "LLMDECK_GATEWAY_TOKEN"
 #define GATEWAY_DEFAULT_MAX_BODY (1024 * 1024)
 #define GATEWAY_ADMIN_TOKEN_ENV "LLMDECK_ADMIN_TOKEN"
+#define GATEWAY_DEFAULT_LOG_MAX (100L * 1024 * 1024)
+#define GATEWAY_DEFAULT_REFUSED_PER_SECOND 10
+/* Connections one client address may hold at once (0 in the options: this). */
+#define GATEWAY_DEFAULT_PER_IP 1024
+/* Seconds an idle connection (keep-alive, or a client that stopped sending) is kept. */
+#define GATEWAY_DEFAULT_IDLE_SECONDS 15
+/* Descriptors kept out of the connection limit: SQLite, the access log, the
+ * HTTP engine's epoll and pipes, threads' wake-ups, the config on reload. */
+#define GATEWAY_FD_RESERVE 256
+/* Connections the Unix socket's own daemon takes (it is apart from the TCP limit). */
+#define GATEWAY_LOCAL_CONNECTIONS 64
 
 struct gateway_opts {
 	const char *listen;    /* "HOST:PORT" (port 0: ephemeral); NULL: the default */
@@ -81,7 +95,13 @@ struct gateway_opts {
 	size_t max_body;       /* request body limit in bytes (413 above); 0: 1 MiB */
 	int require_token;     /* require the token on loopback too (tests) */
 	int threads;           /* libmicrohttpd polling threads; 0: 1 */
-	struct store *store;   /* optional: budget and cache figures in /metrics */
+	/* Hostile clients: connections at once on the TCP port (0: gateway_max_connections()),
+	 * per client address (0: GATEWAY_DEFAULT_PER_IP; -1: no limit), and how long an
+	 * idle one is kept (0: GATEWAY_DEFAULT_IDLE_SECONDS). */
+	unsigned max_connections;
+	int per_ip_limit;
+	unsigned idle_seconds;
+	struct store *store; /* optional: budget and cache figures in /metrics */
 
 	/* The admin API, the local socket, the access log. */
 	const char *instance;        /* instance id; NULL: gateway_default_instance() */
@@ -89,7 +109,16 @@ struct gateway_opts {
 	const char *config_path;     /* shown by the snapshot; NULL: none */
 	const char *admin_token_env; /* NULL: GATEWAY_ADMIN_TOKEN_ENV */
 	int local_socket;            /* also serve on the Unix socket, write the instance file */
-	FILE *access_log;            /* a JSON line per LLM request, or NULL */
+	FILE *access_log; /* a JSON line per LLM request, or NULL (see access_log_path) */
+	/* The access log as a file the gateway opens (0600, appended) and rotates:
+	 * past access_log_max bytes (0: GATEWAY_DEFAULT_LOG_MAX) it becomes PATH.1 and
+	 * a new PATH starts; gateway_reopen_access_log reopens it (logrotate, SIGHUP).
+	 * Refused requests (4xx before auth or parse) are logged at most
+	 * refused_per_second a second (0: GATEWAY_DEFAULT_REFUSED_PER_SECOND); the rest
+	 * are counted in one summary line. */
+	const char *access_log_path;
+	size_t access_log_max;
+	unsigned refused_per_second;
 	/* POST /admin/v1/reload: 0, or -1 with *cause (one line); NULL: not offered.
 	 * Called on a libmicrohttpd thread. */
 	int (*reload)(void *arg, char **cause);
@@ -97,6 +126,16 @@ struct gateway_opts {
 };
 
 void gateway_opts_init(struct gateway_opts *);
+
+/*
+ * The most TCP connections the descriptor limit (RLIMIT_NOFILE, soft) allows:
+ * (limit - GATEWAY_FD_RESERVE - GATEWAY_LOCAL_CONNECTIONS) / 2, since a
+ * connection's request may hold an upstream transfer (a socket) of its own.
+ * At 20,000 descriptors: 9,840. Past it libmicrohttpd stops accepting (clients
+ * wait in the backlog) rather than run out of descriptors, so the Unix socket,
+ * SQLite and upstream transfers keep theirs. fd_limit, if not NULL, is set.
+ */
+unsigned gateway_max_connections(unsigned long *fd_limit);
 
 /*
  * Start serving the router (which must outlive the gateway). Returns NULL with
@@ -117,6 +156,10 @@ void gateway_stop(struct gateway *);
  * a reload retired can still be had from gateway_retired_router; then
  * gateway_stop frees it. */
 void gateway_close(struct gateway *);
+
+/* Reopen the access log file (after logrotate moved it; SIGHUP): 0, or -1 with
+ * *cause (the old file stays in use). Nothing to do without access_log_path. */
+int gateway_reopen_access_log(struct gateway *, char **cause);
 
 /* The /metrics text (caller frees): what GET /metrics answers. */
 char *gateway_metrics_text(struct gateway *);

@@ -16,12 +16,13 @@
  *   POST  /admin/v1/reload
  *
  * Errors are {"error":{"type","message"}} with type invalid_request_error,
- * not_found or unauthorized. Every action is an event: "admin INSTANCE: ...".
+ * not_found, unauthorized or forbidden. Every action is an event: "admin INSTANCE: ...".
  *
- * Auth: with LLMDECK_ADMIN_TOKEN set, "Authorization: Bearer T" (compared in
- * constant time) on every endpoint and connection; without it the API is open
- * on loopback and on the Unix socket (0600 in a 0700 directory) and refused
- * over TCP elsewhere.
+ * Auth (admin_refused): the Unix socket (0600 in a 0700 directory) may do
+ * everything; over TCP, with LLMDECK_ADMIN_TOKEN set, "Authorization: Bearer
+ * T" (compared in constant time) may; without it the API is read-only on
+ * loopback, for clients that are no web page (no Origin header, a loopback
+ * Host), and refused over TCP elsewhere. A body must be application/json.
  *
  * The event stream is a callback response like an LLM stream: its reader
  * copies what the ring has after the client's last id into the request's
@@ -83,13 +84,52 @@ admin_json(struct gw_req *q, int status, cJSON *o)
 	return gw_reply(q, status, "application/json", body);
 }
 
-/* 0 if the client may use the admin API, else -1 with why. */
+int
+gw_loopback_host(const char *host)
+{
+	static const char *names[] = {"localhost", "127.0.0.1", "[::1]"};
+	size_t n, d;
+
+	if (host == NULL)
+		return 0;
+	for (size_t i = 0; i < nitems(names); i++) {
+		n = strlen(names[i]);
+		if (strncasecmp(host, names[i], n) != 0)
+			continue;
+		if (host[n] == '\0')
+			return 1;
+		d = strspn(host + n + 1, "0123456789");
+		if (host[n] == ':' && d >= 1 && d <= 5 && host[n + 1 + d] == '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/* A method that changes something. */
+static int
+admin_mutating(const char *method)
+{
+	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/*
+ * Who may do what (README "Who can do what, from where"):
+ *   the Unix socket (0600 in a 0700 directory): everything, no token;
+ *   with LLMDECK_ADMIN_TOKEN set: its bearer token, from anywhere, everything;
+ *   TCP on loopback without it: read only (GET), and only from a client that
+ *     is no browser page: a request with an Origin header, or whose Host is not
+ *     a loopback name (DNS rebinding), is refused;
+ *   TCP elsewhere without it: nothing.
+ * 0 if the client may, else the status (401, 403) with why.
+ */
 static int
 admin_refused(struct gw_req *q, char *why, size_t len)
 {
 	struct gateway *gw = q->gw;
 	const char *h;
 
+	if (q->local)
+		return 0;
 	if (gw->admin_token != NULL) {
 		h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
 		if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
@@ -99,14 +139,36 @@ admin_refused(struct gw_req *q, char *why, size_t len)
 		    "missing or wrong admin token (Authorization: Bearer T, T from the server's "
 		    "%s)",
 		    gw->admin_env);
-		return -1;
+		return 401;
 	}
-	if (!q->local && !gw->admin_tcp) {
+	if (!gw->admin_tcp) {
 		snprintf(why, len,
 		    "the admin API is off on a non-loopback address until the server sets %s "
 		    "(the Unix socket answers)",
 		    gw->admin_env);
-		return -1;
+		return 401;
+	}
+	if (MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Origin") != NULL) {
+		snprintf(why, len,
+		    "a request with an Origin header (a web page) may not use the admin API "
+		    "without the admin token (%s)",
+		    gw->admin_env);
+		return 403;
+	}
+	h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Host");
+	if (!gw_loopback_host(h)) {
+		snprintf(why, len,
+		    "Host \"%.64s\" is not a loopback name (localhost, 127.0.0.1, [::1]): the "
+		    "admin API without a token answers only those",
+		    h != NULL ? h : "");
+		return 403;
+	}
+	if (admin_mutating(q->method)) {
+		snprintf(why, len,
+		    "the admin API is read-only over TCP without the admin token: set %s on the "
+		    "server and send Authorization: Bearer T, or use the Unix socket",
+		    gw->admin_env);
+		return 403;
 	}
 	return 0;
 }
@@ -975,17 +1037,22 @@ gw_admin(struct gw_req *q)
 {
 	const char *rest = q->path + strlen(ADMIN_PREFIX);
 	char why[256];
+	int status;
 	int get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0,
 	    patch = strcmp(q->method, "PATCH") == 0;
 
-	if (admin_refused(q, why, sizeof why) != 0) {
+	if ((status = admin_refused(q, why, sizeof why)) != 0) {
 		pthread_mutex_lock(&q->gw->mu);
 		q->gw->auth_failures++;
 		pthread_mutex_unlock(&q->gw->mu);
-		return admin_error(q, 401, "unauthorized", "%s", why);
+		return admin_error(q, status, status == 401 ? "unauthorized" : "forbidden", "%s",
+		    why);
 	}
 	if (q->too_large)
 		return admin_error(q, 413, "invalid_request_error", "request body too large");
+	if (gw_body_not_json(q))
+		return admin_error(q, 415, "invalid_request_error",
+		    "the request body must be JSON: send Content-Type: application/json");
 	if (strncmp(rest, "providers/", 10) == 0)
 		return admin_providers(q, rest + 10, post, patch);
 	if (strcmp(rest, "snapshot") == 0 || strcmp(rest, "events") == 0 ||

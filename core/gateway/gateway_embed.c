@@ -342,8 +342,9 @@ gw_embeddings(struct router *r, const char *body, size_t len, gw_answer_cb done,
 	j = xcalloc(1, sizeof *j);
 	j->done = done;
 	j->arg = arg;
-	root = cJSON_ParseWithLength(body, len);
-	if (embed_parse(j, root, router_config(r), &req, &bad) != 0) {
+	/* The same checks as the chat APIs' skeleton: UTF-8, no \u0000 in a string. */
+	root = gw_body_check(body, len, &bad) == 0 ? cJSON_ParseWithLength(body, len) : NULL;
+	if (bad.message[0] != '\0' || embed_parse(j, root, router_config(r), &req, &bad) != 0) {
 		cJSON_Delete(root);
 		llm_request_free(&req);
 		embed_job_free(j);

@@ -13,6 +13,12 @@
  * An instance is live while its process runs and its socket answers; the
  * files of one that died without cleaning up are removed by the next lister
  * (or by a new instance of the same id).
+ *
+ * With a store, the gateway also beats into its instance registry
+ * (store_instance_beat: id, host, pid, admin URL, version, state) every
+ * GW_REGISTRY_BEAT_MS, so `llmdeck ls --db` and `attach --db` find every
+ * instance on the database, on any host; a clean stop removes its row, a
+ * dead one's is gone after STORE_INSTANCE_GONE_MS.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,6 +28,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,16 +55,33 @@ gateway_runtime_dir(char **cause)
 		free(dir);
 		return NULL;
 	}
-	/* Like tmux: a directory someone else could enter or own is not ours to trust. */
-	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-	    (st.st_mode & 077) != 0) {
+	/*
+	 * Like tmux (its socket directory): a directory someone else owns or could
+	 * enter is not ours to trust: another local user could have made
+	 * /tmp/llmdeck-UID first to read the instance files or stand in for the
+	 * socket. Refused, naming the directory and the fix; never repaired.
+	 */
+	if (lstat(dir, &st) != 0) {
+		*cause = xasprintf("cannot use %s: %s", dir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("%s is not a directory (a symlink or a file): remove it, or set "
+		                   "XDG_RUNTIME_DIR to a private directory",
+		    dir);
+	} else if (st.st_uid != getuid()) {
 		*cause =
-		    xasprintf("%s is not a private directory of this user (mode 0700 expected)",
-		        dir);
-		free(dir);
-		return NULL;
+		    xasprintf("%s is owned by uid %ld, not this user (uid %ld): remove it (as "
+		              "its owner or root), or set XDG_RUNTIME_DIR to a private directory",
+		        dir, (long)st.st_uid, (long)getuid());
+	} else if ((st.st_mode & 077) != 0) {
+		*cause =
+		    xasprintf("%s has mode %04o, open to other users (0700 expected): chmod 700 "
+		              "%s, or set XDG_RUNTIME_DIR to a private directory",
+		        dir, (unsigned)(st.st_mode & 07777), dir);
+	} else {
+		return dir;
 	}
-	return dir;
+	free(dir);
+	return NULL;
 }
 
 /* Fill sun with path; -1 if it does not fit. */
@@ -94,8 +118,8 @@ write_info(struct gateway *gw, char **cause)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *text, *tmp;
-	FILE *f;
-	int rc = 0;
+	FILE *f = NULL;
+	int rc = 0, fd = -1;
 
 	cJSON_AddStringToObject(o, "instance", gw->instance);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
@@ -115,8 +139,13 @@ write_info(struct gateway *gw, char **cause)
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	tmp = xasprintf("%s.tmp", gw->info_path);
-	if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0 ||
-	    chmod(tmp, 0600) != 0 || rename(tmp, gw->info_path) != 0) {
+	unlink(tmp);
+	/* 0600 from the start: no moment when another user could read it. */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0 ||
+	    rename(tmp, gw->info_path) != 0) {
+		if (fd >= 0 && f == NULL)
+			close(fd);
 		*cause = xasprintf("gateway: cannot write %s: %s", gw->info_path, strerror(errno));
 		unlink(tmp);
 		rc = -1;
@@ -177,7 +206,7 @@ gw_local_start(struct gateway *gw, char **cause)
 		gw->socket_path = NULL;
 		return -1;
 	}
-	gw->local_daemon = gw_daemon_start(gw, fd, 0, 1);
+	gw->local_daemon = gw_daemon_start(gw, fd, 0, 1, 1);
 	if (gw->local_daemon == NULL) {
 		*cause = xasprintf("gateway: cannot serve on %s", gw->socket_path);
 		close(fd);
@@ -191,6 +220,35 @@ gw_local_start(struct gateway *gw, char **cause)
 		return -1;
 	}
 	return 0;
+}
+
+void
+gw_registry_beat(struct gateway *gw)
+{
+	struct store_instance i;
+	int draining;
+
+	if (gw->store == NULL)
+		return;
+	pthread_mutex_lock(&gw->mu);
+	draining = gw->draining;
+	pthread_mutex_unlock(&gw->mu);
+	memset(&i, 0, sizeof i);
+	strlcpy_(i.id, gw->instance, sizeof i.id);
+	strlcpy_(i.host, gw->host, sizeof i.host);
+	i.pid = (int64_t)getpid();
+	strlcpy_(i.admin_url, gw->url, sizeof i.admin_url);
+	strlcpy_(i.version, gw->version, sizeof i.version);
+	i.started_ms = gw->started_ms;
+	strlcpy_(i.state, draining ? "draining" : "ready", sizeof i.state);
+	store_instance_beat(gw->store, &i);
+}
+
+void
+gw_registry_remove(struct gateway *gw)
+{
+	if (gw->store != NULL)
+		store_instance_remove(gw->store, gw->instance);
 }
 
 void

@@ -234,6 +234,11 @@ gateway_series(struct buf *b, const struct gw_counts *g)
 	for (size_t i = 0; i < g->n_dropped; i++)
 		buf_printf(b, "llmdeck_dropped_fields_total{field=\"%s\"} %llu\n",
 		    g->dropped[i].field, (unsigned long long)g->dropped[i].n);
+	head(b, "llmdeck_upstream_invalid_utf8_total", "counter",
+	    "Provider answers and stream events that held invalid UTF-8, repaired to U+FFFD "
+	    "before any client saw them.");
+	buf_printf(b, "llmdeck_upstream_invalid_utf8_total %llu\n",
+	    (unsigned long long)llm_invalid_utf8_total());
 	head(b, "llmdeck_gateway_auth_failures_total", "counter",
 	    "Requests refused for a missing or wrong bearer token.");
 	buf_printf(b, "llmdeck_gateway_auth_failures_total %llu\n",

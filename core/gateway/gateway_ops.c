@@ -4,17 +4,158 @@
  * (/health, /ready, GET /v1/models), the access log, a reload's router swap and
  * the retired routers' hand-back, draining (SIGTERM) and shutdown.
  */
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "router/events.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_priv.h"
+
+/* ---- the access log: size cap and rotation, reopen, sampled refusals ---- */
+
+/* The file at its path, appended to (0600); NULL with errno. */
+static FILE *
+log_open(const char *path, off_t *size)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return NULL;
+	if ((f = fdopen(fd, "a")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	*size = fstat(fd, &st) == 0 ? st.st_size : 0;
+	return f;
+}
+
+/* PATH -> PATH.1 (the previous .1 goes), and a new PATH. With log_mu held. */
+static void
+log_rotate(struct gateway *gw)
+{
+	char *old = xasprintf("%s.1", gw->log_path);
+	FILE *f;
+	off_t size = 0;
+
+	fflush(gw->access_log);
+	if (rename(gw->log_path, old) == 0 && (f = log_open(gw->log_path, &size)) != NULL) {
+		fclose(gw->access_log);
+		gw->access_log = f;
+		gw->log_size = size;
+		gw->log_rotations++;
+	}
+	free(old);
+}
+
+/* One line out (with log_mu held): first the summary of refusals left out, if a
+ * second has passed; rotated first if the file would pass its cap. */
+static void
+log_write(struct gateway *gw, const char *line)
+{
+	size_t len = strlen(line) + 1;
+
+	if (gw->log_path != NULL && gw->log_max > 0 && gw->log_size > 0 &&
+	    gw->log_size + (off_t)len > gw->log_max)
+		log_rotate(gw);
+	if (fprintf(gw->access_log, "%s\n", line) > 0)
+		gw->log_size += (off_t)len;
+	fflush(gw->access_log);
+}
+
+/* The summary line of the refusals not logged, once their second is over. */
+static void
+log_flush_suppressed(struct gateway *gw, int64_t now_s)
+{
+	char line[256], when[32];
+	struct tm tm;
+	time_t t = (time_t)now_s;
+
+	if (gw->log_suppressed == 0)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(line, sizeof line,
+	    "{\"time\":\"%s\",\"instance\":\"%s\",\"refused_not_logged\":%llu,"
+	    "\"limit_per_second\":%u}",
+	    when, gw->instance, (unsigned long long)gw->log_suppressed, gw->log_refused_per_s);
+	gw->log_suppressed = 0;
+	log_write(gw, line);
+}
+
+/* May this refused request have its line? With log_mu held. */
+static int
+log_sample(struct gateway *gw)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (now != gw->log_second) {
+		log_flush_suppressed(gw, now);
+		gw->log_second = now;
+		gw->log_refused_in_second = 0;
+	}
+	return gw->log_refused_in_second++ < gw->log_refused_per_s;
+}
+
+int
+gw_access_log_open(struct gateway *gw, const char *path, char **cause)
+{
+	gw->log_path = xstrdup(path);
+	if ((gw->access_log = log_open(path, &gw->log_size)) == NULL) {
+		*cause = xasprintf("gateway: access log %s: %s", path, strerror(errno));
+		return -1;
+	}
+	gw->log_owned = 1;
+	return 0;
+}
+
+void
+gw_access_log_tick(struct gateway *gw)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	pthread_mutex_lock(&gw->log_mu);
+	if (gw->access_log != NULL && now != gw->log_second) {
+		log_flush_suppressed(gw, now);
+		gw->log_second = now;
+		gw->log_refused_in_second = 0;
+	}
+	pthread_mutex_unlock(&gw->log_mu);
+}
+
+int
+gateway_reopen_access_log(struct gateway *gw, char **cause)
+{
+	FILE *f;
+	off_t size = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&gw->log_mu);
+	if (gw->log_path != NULL) {
+		if ((f = log_open(gw->log_path, &size)) == NULL) {
+			*cause = xasprintf("access log %s: %s (still writing to the old file)",
+			    gw->log_path, strerror(errno));
+			rc = -1;
+		} else {
+			fclose(gw->access_log);
+			gw->access_log = f;
+			gw->log_size = size;
+		}
+	}
+	pthread_mutex_unlock(&gw->log_mu);
+	return rc;
+}
 
 enum MHD_Result
 gw_serve_health(struct gw_req *q)
@@ -222,8 +363,11 @@ gw_access_log_line(struct gw_req *q)
 	line = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	pthread_mutex_lock(&gw->log_mu);
-	fprintf(gw->access_log, "%s\n", line);
-	fflush(gw->access_log);
+	/* Refused before auth or parse (4xx, nothing routed): sampled, the rest counted. */
+	if (res == NULL && rid == 0 && status >= 400 && status < 500 && !log_sample(gw))
+		gw->log_suppressed++;
+	else
+		log_write(gw, line);
 	pthread_mutex_unlock(&gw->log_mu);
 	free(line);
 }
@@ -314,6 +458,7 @@ gateway_close(struct gateway *gw)
 	pthread_mutex_unlock(&gw->mu);
 	if (gw->ticking)
 		pthread_join(gw->ticker, NULL);
+	gw_registry_remove(gw);
 	MHD_stop_daemon(gw->daemon);
 	if (gw->local_daemon != NULL)
 		MHD_stop_daemon(gw->local_daemon);

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "router/histogram.h"
@@ -151,6 +152,13 @@ int gw_parse_anthropic_count(const char *body, size_t len, struct llm_request *,
  * LLM_API_RESPONSES; previous_response_id and the echoed fields go to the ask. */
 int gw_parse_responses(const char *body, size_t len, struct llm_request *, struct gw_ask *,
     struct gw_bad *);
+/*
+ * Before any parse: the body is valid UTF-8 and no string in it holds the
+ * escape \u0000 (cJSON would cut the string there). 0, or -1 with bad naming
+ * the byte or the field's path. The skeleton calls it; so does the gateway
+ * before it rewrites a body (previous_response_id).
+ */
+int gw_body_check(const char *body, size_t len, struct gw_bad *);
 /* Point req at a route or a model alias for the client's model name; -1 if unknown. */
 int
 gw_resolve_model(const struct config *, const char *name, struct llm_request *, struct gw_bad *);
@@ -214,7 +222,7 @@ enum gw_endpoint {
 	GW_EP_OTHER,
 	GW_EP__COUNT
 };
-#define GW_CODES 12 /* see gw_code_index() */
+#define GW_CODES 15 /* see gw_code_index() */
 
 enum gw_phase {
 	PH_READ, /* receiving the body */
@@ -287,6 +295,9 @@ struct gateway {
 	char url[128];
 	char *token; /* NULL: no auth */
 	size_t max_body;
+	unsigned max_connections; /* on the TCP port */
+	int per_ip_limit;         /* per client address; -1: none */
+	unsigned idle_seconds;
 	atomic_int refs; /* 1 + live requests */
 	uint64_t seq;    /* ids, under mu */
 
@@ -331,8 +342,19 @@ struct gateway {
 	char *socket_path;               /* NULL: none */
 	char *info_path;                 /* the instance file next to it */
 	struct resp_store *responses;    /* stored Responses answers (responses.h) */
+	/* The access log (under log_mu): the file; its path and size when the
+	 * gateway opened it (rotated to PATH.1 past log_max bytes, reopened on
+	 * gateway_reopen_access_log); refusals sampled per second. */
 	FILE *access_log;
 	pthread_mutex_t log_mu;
+	char *log_path; /* NULL: the caller's FILE (stdout), never rotated */
+	int log_owned;  /* the gateway opened it and closes it */
+	off_t log_size, log_max;
+	uint64_t log_rotations;
+	unsigned log_refused_per_s;
+	int64_t log_second;
+	unsigned log_refused_in_second;
+	uint64_t log_suppressed;
 };
 
 /* gateway.c, for the other files. */
@@ -358,10 +380,16 @@ void gw_req_wake(struct gw_req *);
 /* A reference for a response callback; the last unref frees the request. */
 void gw_req_ref(struct gw_req *);
 void gw_req_unref(struct gw_req *);
+/* Is the Content-Type header's value application/json (parameters allowed)? */
+int gw_json_content_type(const char *ctype);
+/* The request has a body that does not say it is JSON (a 415). */
+int gw_body_not_json(struct gw_req *);
 /* Does given match want? Constant time in want's length. */
 int gw_token_equal(const char *want, const char *given);
-/* A libmicrohttpd daemon running the gateway's handler on a bound listening socket. */
-struct MHD_Daemon *gw_daemon_start(struct gateway *, int listen_fd, int ipv6, unsigned threads);
+/* A libmicrohttpd daemon running the gateway's handler on a bound listening socket:
+ * the TCP port's limits, or (local) the Unix socket's own. */
+struct MHD_Daemon *
+gw_daemon_start(struct gateway *, int listen_fd, int ipv6, unsigned threads, int local);
 /* Drop a reference to the gateway; the last one frees it. */
 void gw_unref(struct gateway *);
 /* Queue a JSON response (takes o). */
@@ -373,6 +401,10 @@ enum MHD_Result gw_serve_health(struct gw_req *);
 enum MHD_Result gw_serve_ready(struct gw_req *);
 enum MHD_Result gw_serve_models(struct gw_req *);
 void gw_access_log_line(struct gw_req *);
+/* Open the access log at path (appended, 0600); -1 with *cause. */
+int gw_access_log_open(struct gateway *, const char *path, char **cause);
+/* Once a second (the ticker): the summary line of refusals left out. */
+void gw_access_log_tick(struct gateway *);
 /* gateway_ops.c: a path not served (404 and a log line); x-llmdeck-dropped (ask.dropped). */
 enum MHD_Result gw_serve_unknown(struct gw_req *);
 void gw_add_dropped_header(struct MHD_Response *, const struct gw_req *);
@@ -388,6 +420,9 @@ typedef const char *(*gw_query_fn)(void *arg, const char *key);
 int gw_stored_serve(struct resp_store *, const char *method, const char *id, const char *what,
     gw_query_fn query, void *qarg, char **body);
 
+/* gateway_admin.c: is the Host header's value a loopback name (localhost, 127.0.0.1,
+ * [::1], with or without a port)? */
+int gw_loopback_host(const char *host);
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);
 void gw_admin_events_changed(void *gw);
@@ -396,6 +431,11 @@ void gw_admin_heartbeat(struct gateway *);
 /* gateway_local.c: the Unix socket and the instance file beside it. */
 int gw_local_start(struct gateway *, char **cause);
 void gw_local_stop(struct gateway *);
+/* The store's instance registry: this gateway's row now (not under gw->mu), and
+ * removed at stop. */
+#define GW_REGISTRY_BEAT_MS 2000
+void gw_registry_beat(struct gateway *);
+void gw_registry_remove(struct gateway *);
 
 const char *gw_endpoint_name(enum gw_endpoint);
 int gw_code_index(int status);

@@ -9,12 +9,14 @@
  */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway/gateway_wire.h"
+#include "util/utf8.h"
 #include "store/pricing.h"
 
 /* The message echoes the client's bytes (a role, a part's type): kept to one line. */
@@ -320,8 +322,135 @@ gw_passthrough(struct gw_parse *p, const char *key, const cJSON *v)
 
 /* ---- the skeleton ---- */
 
+/* One level of a JSON value being walked: an object (its current key) or an array. */
+struct nul_frame {
+	int array;
+	size_t index;
+	const char *key; /* in the body, escaped as sent; NULL before the first */
+	size_t key_len;
+};
+#define NUL_DEPTH 32
+
+/* The path of the frames (keys and indices), into path. */
+static void
+nul_path(const struct nul_frame *f, int depth, char *path, size_t len)
+{
+	size_t at = 0;
+	int n;
+
+	path[0] = '\0';
+	for (int i = 0; i < depth && i < NUL_DEPTH && at < len; i++) {
+		if (f[i].array)
+			n = snprintf(path + at, len - at, "[%zu]", f[i].index);
+		else if (f[i].key != NULL)
+			n = snprintf(path + at, len - at, "%s%.*s", at > 0 ? "." : "",
+			    (int)f[i].key_len, f[i].key);
+		else
+			n = 0;
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
+/*
+ * Walk the JSON text's strings keeping their path: stop at the first string
+ * holding the escape \u0000 (at == SIZE_MAX) or the one the byte at falls in.
+ */
+static int
+json_walk(const char *s, size_t len, size_t at, char *path, size_t pathlen)
+{
+	struct nul_frame f[NUL_DEPTH];
+	int depth = 0, expect_key = 0, nul;
+	size_t i = 0, start;
+
+	while (i < len) {
+		switch (s[i]) {
+		case '{':
+		case '[':
+			if (depth < NUL_DEPTH) {
+				memset(&f[depth], 0, sizeof f[depth]);
+				f[depth].array = s[i] == '[';
+			}
+			depth++;
+			expect_key = s[i] == '{';
+			i++;
+			break;
+		case '}':
+		case ']':
+			if (depth > 0)
+				depth--;
+			expect_key = 0;
+			i++;
+			break;
+		case ',':
+			if (depth > 0 && depth <= NUL_DEPTH && f[depth - 1].array)
+				f[depth - 1].index++;
+			expect_key = depth > 0 && depth <= NUL_DEPTH && !f[depth - 1].array;
+			i++;
+			break;
+		case ':':
+			expect_key = 0;
+			i++;
+			break;
+		case '"':
+			start = ++i;
+			nul = 0;
+			while (i < len && s[i] != '"') {
+				if (s[i] == '\\' && i + 1 < len) {
+					if (s[i + 1] == 'u' && i + 5 < len &&
+					    memcmp(s + i + 2, "0000", 4) == 0)
+						nul = 1;
+					i += 2;
+				} else {
+					i++;
+				}
+			}
+			if (expect_key && depth > 0 && depth <= NUL_DEPTH) {
+				f[depth - 1].key = s + start;
+				f[depth - 1].key_len = i - start;
+			}
+			if (at == SIZE_MAX ? nul : start <= at && at <= i) {
+				nul_path(f, depth, path, pathlen);
+				return 1;
+			}
+			i++;
+			break;
+		default: i++; break;
+		}
+	}
+	return 0;
+}
+
+int
+gw_json_nul_path(const char *s, size_t len, char *path, size_t pathlen)
+{
+	return json_walk(s, len, SIZE_MAX, path, pathlen);
+}
+
+int
+gw_body_check(const char *body, size_t len, struct gw_bad *bad)
+{
+	char path[GW_PATH];
+	size_t at;
+
+	path[0] = '\0';
+	if (!utf8_valid(body, len, &at)) {
+		if (json_walk(body, len, at, path, sizeof path) && path[0] != '\0')
+			return gw_bad_set(bad, path, "%s: not valid UTF-8 (byte %zu of the body)",
+			    path, at);
+		return gw_bad_set(bad, NULL, "the request body is not valid UTF-8 (byte %zu)", at);
+	}
+	/* cJSON would cut the string there: its bytes would not be the client's. */
+	if (gw_json_nul_path(body, len, path, sizeof path))
+		return gw_bad_set(bad, path,
+		    "%s: a string holds \\u0000 (NUL), which the gateway does not carry",
+		    path[0] != '\0' ? path : "the body");
+	return 0;
+}
+
 static cJSON *
-parse_object(const char *body, size_t len, struct gw_bad *bad, int *trailer)
+parse_object(const char *body, size_t len, struct gw_bad *bad)
 {
 	const char *end = NULL;
 	cJSON *root;
@@ -330,6 +459,8 @@ parse_object(const char *body, size_t len, struct gw_bad *bad, int *trailer)
 		gw_bad_set(bad, NULL, "the request body is empty: expected a JSON object");
 		return NULL;
 	}
+	if (gw_body_check(body, len, bad) != 0)
+		return NULL;
 	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 	if (root == NULL) {
 		const char *at = cJSON_GetErrorPtr();
@@ -342,10 +473,14 @@ parse_object(const char *body, size_t len, struct gw_bad *bad, int *trailer)
 		gw_bad_set(bad, NULL, "the request body must be a JSON object");
 		return NULL;
 	}
-	*trailer = 0;
-	for (; end != NULL && end < body + len && !*trailer; end++)
-		*trailer =
-		    *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r' && *end != '\0';
+	for (; end != NULL && end < body + len; end++)
+		if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+			cJSON_Delete(root);
+			gw_bad_set(bad, NULL,
+			    "the request body has bytes after its JSON object (byte %ld)",
+			    (long)(end - body));
+			return NULL;
+		}
 	return root;
 }
 
@@ -385,7 +520,7 @@ gw_parse_format(const struct gw_format *f, const char *body, size_t len, struct 
 
 	memset(ask, 0, sizeof *ask);
 	memset(&p, 0, sizeof p);
-	if ((root = parse_object(body, len, bad, &p.body_trailer)) == NULL)
+	if ((root = parse_object(body, len, bad)) == NULL)
 		return -1;
 	p.req = req;
 	p.ask = ask;
@@ -677,6 +812,7 @@ openai_error_type(int status, enum llm_errclass cls)
 	case 404:
 	case 405:
 	case 413:
+	case 415:
 	case 431: return "invalid_request_error";
 	case 401: return "authentication_error";
 	case 429: return "rate_limit_exceeded";
@@ -695,8 +831,10 @@ anthropic_error_type(int status, enum llm_errclass cls)
 	switch (status) {
 	case 400:
 	case 405:
+	case 415:
 	case 431: return "invalid_request_error";
 	case 401: return "authentication_error";
+	case 403: return "permission_error";
 	case 404: return "not_found_error";
 	case 413: return "request_too_large";
 	case 429: return "rate_limit_error";

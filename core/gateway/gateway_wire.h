@@ -43,7 +43,6 @@ struct gw_parse {
 	enum llm_cache_mark top_cache; /* Anthropic's top-level cache_control */
 	const char *body;              /* the body as received */
 	size_t body_len;
-	int body_trailer; /* bytes other than white space follow the JSON value */
 };
 
 /* One top-level field a format knows: handler(p, value) is 0, or -1 with p->bad set. */
@@ -76,6 +75,9 @@ struct gw_format {
 	int (*unknown)(struct gw_parse *, const cJSON *);
 	int (*finish)(struct gw_parse *);
 };
+/* Does a string (a key or a value) of the JSON text hold \u0000? 1 with its
+ * path ("messages[0].content") in path, else 0. Any bytes are safe to give. */
+int gw_json_nul_path(const char *s, size_t len, char *path, size_t pathlen);
 int gw_parse_format(const struct gw_format *, const char *body, size_t len, struct llm_request *,
     struct gw_ask *, struct gw_bad *);
 

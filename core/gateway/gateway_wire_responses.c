@@ -859,11 +859,10 @@ responses_finish(struct gw_parse *p)
 		return gw_bad_set(p->bad, "input",
 		    "input: no user or assistant item (needs at least one)");
 	req->passthrough_api = LLM_API_RESPONSES;
-	/* The body as received, unless it is not strictly JSON (bytes after the value,
-	 * control characters in strings: cJSON takes both): then its JSON as parsed. */
-	req->raw_body = p->body_trailer || has_control(p->body, p->body_len)
-	    ? gw_json_text(p->root)
-	    : xstrndup(p->body, p->body_len);
+	/* The body as received, unless it is not strictly JSON (control characters
+	 * in strings: cJSON takes them): then its JSON as parsed. */
+	req->raw_body = has_control(p->body, p->body_len) ? gw_json_text(p->root)
+	                                                  : xstrndup(p->body, p->body_len);
 	echo = cJSON_CreateObject();
 	echo_field(echo, p->root, "instructions", "null");
 	echo_field(echo, p->root, "max_output_tokens", "null");

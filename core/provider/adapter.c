@@ -4,6 +4,7 @@
  * retry headers are in adapter_error.c).
  */
 #include "provider/adapter_priv.h"
+#include "util/utf8.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -422,18 +423,30 @@ adapter_url_escape(const char *s)
 	return buf_detach(&b);
 }
 
-/* cJSON wants a terminated string; network bodies are not. */
+/*
+ * cJSON wants a terminated string; network bodies are not. Every provider
+ * answer, whole or an event of a stream, is parsed here, so this is where
+ * invalid UTF-8 from a provider is repaired (each bad sequence becomes
+ * U+FFFD) and counted (llmdeck_upstream_invalid_utf8_total): a client never
+ * gets bytes that are not UTF-8.
+ */
 cJSON *
 adapter_json_parse(const char *body, size_t len)
 {
+	size_t replaced = 0;
 	char *copy;
 	cJSON *root;
 
 	if (body == NULL)
 		return NULL;
-	copy = xmalloc(len + 1);
-	memcpy(copy, body, len);
-	copy[len] = '\0';
+	if (utf8_valid(body, len, NULL)) {
+		copy = xmalloc(len + 1);
+		memcpy(copy, body, len);
+		copy[len] = '\0';
+	} else {
+		copy = utf8_repair(body, len, &len, &replaced);
+		llm_note_invalid_utf8(replaced);
+	}
 	root = cJSON_ParseWithLength(copy, len);
 	free(copy);
 	return root;

@@ -180,6 +180,8 @@ adapter_error_message(struct llm_error *err, const char *msg)
 	while (n > 0 && isspace((unsigned char)err->message[n - 1]))
 		n--;
 	err->message[n] = '\0';
+	/* A provider's text may quote the key it was sent (masked or not): never relayed. */
+	str_scrub_keys(err->message);
 }
 
 /* err->type from a string or integer JSON value; returns 1 if set. */

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,6 +661,21 @@ llm_error_clear(struct llm_error *e)
 	e->should_retry = -1;
 }
 
+static atomic_uint_fast64_t invalid_utf8; /* answers repaired */
+
+void
+llm_note_invalid_utf8(size_t sequences)
+{
+	if (sequences > 0)
+		atomic_fetch_add(&invalid_utf8, 1);
+}
+
+uint64_t
+llm_invalid_utf8_total(void)
+{
+	return atomic_load(&invalid_utf8);
+}
+
 void
 llm_error_set(struct llm_error *e, enum llm_errclass cls, int status, const char *fmt, ...)
 {
@@ -674,4 +690,5 @@ llm_error_set(struct llm_error *e, enum llm_errclass cls, int status, const char
 	for (char *p = e->message; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	str_scrub_keys(e->message);
 }

@@ -364,4 +364,10 @@ void llm_error_set(struct llm_error *, enum llm_errclass, int status, const char
 /* Default retryability for a class (before x-should-retry). */
 int llm_errclass_retryable(enum llm_errclass);
 
+/* A provider's answer held invalid UTF-8 (sequences: how many were replaced
+ * by U+FFFD; adapter_json_parse repairs it); the count of such answers since
+ * start, for llmdeck_upstream_invalid_utf8_total. */
+void llm_note_invalid_utf8(size_t sequences);
+uint64_t llm_invalid_utf8_total(void);
+
 #endif

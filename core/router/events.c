@@ -131,6 +131,7 @@ event_add(struct event_ring *r, enum event_kind kind, const char *provider, cons
 		ev.message[0] = '\0';
 	else if ((size_t)n >= sizeof ev.message)
 		event_trim_utf8(ev.message);
+	str_scrub_keys(ev.message); /* an upstream error quoted in an event */
 
 	pthread_mutex_lock(&r->lock);
 	ev.time_ms = clock_wall_ms();

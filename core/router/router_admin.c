@@ -14,7 +14,10 @@
  * old "enabled" row sits in the table. The poll is an engine timer that
  * queues a job on the worker: SQLite never runs on the engine thread, nor
  * with r->mu held; the timer or job out counts as active, so router_free
- * waits for it (or cancels the timer).
+ * waits for it (or cancels the timer). A store that can tell at once
+ * (PostgreSQL's NOTIFY: store_set_change_hook) brings the next poll forward
+ * to now, so a drain typed on one instance reaches the others in
+ * milliseconds, not a poll interval.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -433,8 +436,31 @@ job_sync(void *arg)
 	if (r->closing)
 		sync_release_locked(r);
 	else
-		r->sync_timer = http_call_later(r->engine, SYNC_INTERVAL_MS, on_sync_timer, r);
+		r->sync_timer = http_call_later(r->engine, r->sync_kick ? 0 : SYNC_INTERVAL_MS,
+		    on_sync_timer, r);
+	r->sync_kick = 0;
 	pthread_mutex_unlock(&r->mu);
+}
+
+/* The store's change hook (a thread of the store's): poll now, not at the next tick. */
+static void
+on_store_change(void *arg)
+{
+	struct router *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	if (!r->closing && r->sync_timer != 0 && http_cancel_timer(r->engine, r->sync_timer))
+		r->sync_timer = http_call_later(r->engine, 0, on_sync_timer, r);
+	else
+		r->sync_kick = 1; /* a poll is under way: the next one follows at once */
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+rt_sync_unhook(struct router *r)
+{
+	if (r->store != NULL)
+		store_set_change_hook(r->store, NULL, r);
 }
 
 /* Engine thread: SQLite is the worker's business. */
@@ -466,6 +492,7 @@ rt_sync_start(struct router *r)
 	r->active++;
 	r->sync_timer = http_call_later(r->engine, SYNC_INTERVAL_MS, on_sync_timer, r);
 	pthread_mutex_unlock(&r->mu);
+	store_set_change_hook(r->store, on_store_change, r);
 }
 
 void

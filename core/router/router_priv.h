@@ -148,6 +148,7 @@ struct router {
 	 * PRAGMA data_version on the worker, driven by an engine timer. */
 	uint64_t sync_timer;   /* the next poll's timer, 0 if none */
 	int sync_pending;      /* a timer or a poll job is out: router_free waits for it */
+	int sync_kick;         /* the store said something changed during a poll: poll again now */
 	int64_t sync_version;  /* the data_version last seen (worker) */
 	int64_t sync_event_id; /* the last event row looked at (worker) */
 	char *sync_seen;       /* the override rows last read (worker) */
@@ -306,6 +307,8 @@ void rt_override_apply(void *arg, const char *name, const char *field, const cha
  * without a store); router_free stops it, with r->mu held, and waits for it. */
 void rt_sync_start(struct router *);
 void rt_sync_stop_locked(struct router *);
+/* Before router_free takes r->mu: the store's change hook off (it takes r->mu). */
+void rt_sync_unhook(struct router *);
 void rt_sync_free(struct router *);
 
 /* router_snapshot.c: a finished request in the router's window (r->mu held). */

@@ -132,6 +132,7 @@ router_free(struct router *r)
 {
 	if (r == NULL)
 		return;
+	rt_sync_unhook(r);
 	pthread_mutex_lock(&r->mu);
 	r->closing = 1;
 	if (r->probe_timer != 0)

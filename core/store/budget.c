@@ -148,16 +148,21 @@ budget_lease_release(struct store *s, void *arg)
 {
 	struct budget_lease *l = arg;
 
-	if (l->row != 0) {
-		sqlite3 *db = store_lock(s);
-
-		store_exec_int64(db, "DELETE FROM budget_leases WHERE id = ?", l->row);
-		store_unlock(s);
-	}
+	if (l->row != 0)
+		store_backend_of(s)->budget_lease_return(s, l->row);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->pmu);
 	free(l->slots);
 	free(l);
+}
+
+void
+budget_sqlite_lease_return(struct store *s, int64_t row)
+{
+	sqlite3 *db = store_lock(s);
+
+	store_exec_int64(db, "DELETE FROM budget_leases WHERE id = ?", row);
+	store_unlock(s);
 }
 
 static struct budget_lease *
@@ -515,18 +520,17 @@ budget_lease_size(const struct budget_lease *l, const struct budget_conf *c, dou
 
 /* This handle's lease row at amount (0: deleted); *row: its id afterwards. 0 or -1. */
 static int
-budget_lease_write(sqlite3 *db, struct budget_lease *l, int found, double amount, int64_t now,
-    int64_t *row)
+budget_lease_write(sqlite3 *db, int64_t mine, const char *owner, int found, double amount,
+    int64_t now, int64_t *row)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	*row = found ? l->row : 0;
+	*row = found ? mine : 0;
 	if (amount <= 0) {
 		*row = 0;
-		return found
-		    ? store_exec_int64(db, "DELETE FROM budget_leases WHERE id = ?", l->row)
-		    : 0;
+		return found ? store_exec_int64(db, "DELETE FROM budget_leases WHERE id = ?", mine)
+		             : 0;
 	}
 	if (sqlite3_prepare_v2(db,
 	        found ? "UPDATE budget_leases SET amount_usd = ?1, granted_ms = ?2, expires_ms = "
@@ -539,9 +543,9 @@ budget_lease_write(sqlite3 *db, struct budget_lease *l, int found, double amount
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, now + BUDGET_LEASE_TTL_MS);
 	if (found)
-		sqlite3_bind_int64(st, 4, l->row);
+		sqlite3_bind_int64(st, 4, mine);
 	else {
-		sqlite3_bind_text(st, 4, l->instance, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, (int64_t)getpid());
 	}
 	rc = sqlite3_step(st);
@@ -599,34 +603,30 @@ budget_lease_granted(struct budget_lease *l, const struct budget_conf *c, int64_
 		strlcpy_(l->alert_day, day, sizeof l->alert_day);
 }
 
-/*
- * The slow path, under l->mu, in one write transaction: clean, read the terms
- * of (I), write the alert, size this handle's lease (returning what it no
- * longer needs), then reserve upper in it, or near the limit in a reservation
- * row. 0 reserved, 1 refused, -1 error.
- */
-static int
-budget_grant(struct store *s, struct budget_lease *l, const struct budget_conf *c, double upper,
-    int64_t now, const int64_t day_bounds[2], const char *day, int64_t *id, char **cause)
-{
-	double spent, rows, others, mine, pending, base, extra, total;
-	int err = 0, refused = 0;
-	int64_t row;
-	sqlite3 *db;
+/* What budget_grant_decide worked out, for budget_grant after the commit. */
+struct budget_grant_ctx {
+	struct budget_lease *l;
+	double pending, base, extra;
+	int refused;
+};
 
-	if ((db = store_write_begin(s, "budget: cannot reserve", cause)) == NULL)
-		return -1;
-	if (budget_clean(db, now) != 0)
-		goto fail;
-	spent = budget_spent_between(db, day_bounds[0], day_bounds[1], &err);
-	rows = budget_reserved(db, now, &err);
-	others = budget_leased(db, now, l->row, &mine, &err);
-	if (err || budget_alert(db, c, day, spent, now) != 0)
-		goto fail;
-	budget_rate_update(l, now);
+/*
+ * Inside the backend's grant transaction, under l->mu, with the terms of (I)
+ * read: size this handle's lease (returning what it no longer needs), and near
+ * the limit reserve upper in a row of its own, or refuse.
+ */
+static void
+budget_grant_decide(struct budget_grant *g)
+{
+	struct budget_grant_ctx *x = g->arg;
+	struct budget_lease *l = x->l;
+	const struct budget_conf *c = g->conf;
+	double free_usd = c->daily_usd - g->spent - g->rows - g->others, total;
+
+	budget_rate_update(l, g->now);
 	/* No batch is collected while we hold mu, none commits while we hold the write lock. */
 	pthread_mutex_lock(&l->pmu);
-	pending = l->pending;
+	x->pending = l->pending;
 	pthread_mutex_unlock(&l->pmu);
 	/*
 	 * What the row keeps: the requests in flight and the uncommitted charges
@@ -634,46 +634,99 @@ budget_grant(struct store *s, struct budget_lease *l, const struct budget_conf *
 	 * holds: a row only grows by what (I) allows. A lost row (mine < 0) is
 	 * re-made for its requests in flight if (I) allows.
 	 */
-	base = l->reserved + pending;
-	if (mine >= 0 && mine < base)
-		base = mine;
-	else if (mine < 0 && base > c->daily_usd - spent - rows - others)
-		base = c->daily_usd - spent - rows - others > 0
-		    ? c->daily_usd - spent - rows - others
-		    : 0;
-	extra = budget_lease_size(l, c, upper, c->daily_usd - spent - rows - others - base, now);
-	if (budget_lease_write(db, l, mine >= 0, base + extra, now, &row) != 0)
-		goto fail;
-	if (extra == 0) {
-		total = spent + rows + others + base;
-		if (c->hard_stop && (total + upper > c->daily_usd || total >= c->daily_usd))
-			refused = 1;
-		else if ((*id = budget_reservation_insert(db, upper, now)) == 0)
-			goto fail;
+	x->base = l->reserved + x->pending;
+	if (g->mine >= 0 && g->mine < x->base)
+		x->base = g->mine;
+	else if (g->mine < 0 && x->base > free_usd)
+		x->base = free_usd > 0 ? free_usd : 0;
+	x->extra = budget_lease_size(l, c, g->upper, free_usd - x->base, g->now);
+	g->amount = x->base + x->extra;
+	g->reserve = 0;
+	if (x->extra == 0) {
+		total = g->spent + g->rows + g->others + x->base;
+		if (c->hard_stop && (total + g->upper > c->daily_usd || total >= c->daily_usd))
+			x->refused = 1;
+		else
+			g->reserve = 1;
 	}
-	if (store_write_commit(s, db, "budget: cannot reserve", cause) != 0) {
-		*id = 0;
+}
+
+/*
+ * SQLite's grant: one write transaction (BEGIN IMMEDIATE: SQLite's write lock
+ * serialises it with every writer in every process): clean, read the terms of
+ * (I), write the alert, decide, write the lease row and the reservation row.
+ */
+int
+budget_sqlite_grant(struct store *s, struct budget_grant *g, char **cause)
+{
+	int err = 0;
+	sqlite3 *db;
+
+	if ((db = store_write_begin(s, "budget: cannot reserve", cause)) == NULL)
 		return -1;
-	}
-	budget_lease_granted(l, c, row, base + extra - pending, extra, spent, now, day);
-	if (extra > 0)
+	if (budget_clean(db, g->now) != 0)
+		goto fail;
+	g->spent = budget_spent_between(db, g->day_start, g->day_end, &err);
+	g->rows = budget_reserved(db, g->now, &err);
+	g->others = budget_leased(db, g->now, g->row, &g->mine, &err);
+	if (err || budget_alert(db, g->conf, g->day, g->spent, g->now) != 0)
+		goto fail;
+	g->decide(g);
+	if (budget_lease_write(db, g->row, g->owner, g->mine >= 0, g->amount, g->now,
+	        &g->new_row) != 0)
+		goto fail;
+	if (g->reserve &&
+	    (g->reservation_id = budget_reservation_insert(db, g->upper, g->now)) == 0)
+		goto fail;
+	return store_write_commit(s, db, "budget: cannot reserve", cause);
+fail:
+	*cause = store_error(s, db, "budget: cannot reserve");
+	store_write_rollback(s, db);
+	return -1;
+}
+
+/*
+ * The slow path, under l->mu, in one transaction of the backend's: clean, read
+ * the terms of (I), write the alert, size this handle's lease (returning what
+ * it no longer needs), then reserve upper in it, or near the limit in a
+ * reservation row. 0 reserved, 1 refused, -1 error.
+ */
+static int
+budget_grant(struct store *s, struct budget_lease *l, const struct budget_conf *c, double upper,
+    int64_t now, const int64_t day_bounds[2], const char *day, int64_t *id, char **cause)
+{
+	struct budget_grant_ctx x = {.l = l};
+	struct budget_grant g = {.conf = c,
+	    .upper = upper,
+	    .now = now,
+	    .day_start = day_bounds[0],
+	    .day_end = day_bounds[1],
+	    .day = day,
+	    .row = l->row,
+	    .owner = l->instance,
+	    .decide = budget_grant_decide,
+	    .arg = &x};
+
+	*id = 0;
+	if (store_backend_of(s)->budget_grant(s, &g, cause) != 0)
+		return -1;
+	budget_lease_granted(l, c, g.new_row, x.base + x.extra - x.pending, x.extra, g.spent, now,
+	    day);
+	if (x.extra > 0)
 		*id = budget_slot_take(l, upper);
-	if (!refused)
+	else if (!x.refused)
+		*id = g.reservation_id;
+	if (!x.refused)
 		return 0;
-	if (others + base > 0)
+	if (g.others + x.base > 0)
 		*cause = xasprintf("daily budget $%.2f: spent $%.4f, reserved $%.4f, leased "
 		                   "$%.4f, this request needs up to $%.4f",
-		    c->daily_usd, spent, rows, others + base, upper);
+		    c->daily_usd, g.spent, g.rows, g.others + x.base, upper);
 	else
 		*cause = xasprintf("daily budget $%.2f: spent $%.4f, reserved $%.4f, this "
 		                   "request needs up to $%.4f",
-		    c->daily_usd, spent, rows, upper);
+		    c->daily_usd, g.spent, g.rows, upper);
 	return 1;
-fail:
-	*cause = store_error(s, db, "budget: cannot reserve");
-	*id = 0;
-	store_write_rollback(s, db);
-	return -1;
 }
 
 int
@@ -707,7 +760,6 @@ void
 budget_release(struct store *s, int64_t reservation_id)
 {
 	struct budget_lease *l;
-	sqlite3 *db;
 	double upper;
 
 	if (reservation_id == 0)
@@ -720,7 +772,14 @@ budget_release(struct store *s, int64_t reservation_id)
 		pthread_mutex_unlock(&l->mu);
 		return;
 	}
-	db = store_lock(s);
+	store_backend_of(s)->budget_unreserve(s, reservation_id);
+}
+
+void
+budget_sqlite_unreserve(struct store *s, int64_t reservation_id)
+{
+	sqlite3 *db = store_lock(s);
+
 	store_exec_int64(db, "DELETE FROM reservations WHERE id = ?", reservation_id);
 	store_unlock(s);
 }
@@ -848,21 +907,14 @@ budget_batch_end(struct budget_batch *b, int committed)
 	pthread_mutex_unlock(&l->mu);
 }
 
+/* SQLite's read of today's figures: one read transaction, then the alert if due. */
 int
-budget_get_status(struct store *s, const struct budget_conf *c, struct budget_status *bs,
-    char **cause)
+budget_sqlite_read(struct store *s, const struct budget_conf *c, int64_t now, int64_t start,
+    int64_t end, struct budget_status *bs, char **cause)
 {
-	int64_t now, start, end;
-	struct budget_lease *l;
 	sqlite3 *db;
 	int err = 0, need_alert = 0;
 
-	memset(bs, 0, sizeof *bs);
-	now = store_now_ms(s);
-	if (budget_today(s, c, now, &start, &end, bs->day, cause) != 0)
-		return -1;
-	bs->budget_usd = c->daily_usd > 0 ? c->daily_usd : 0;
-	bs->alert_threshold = budget_threshold(c);
 	db = store_lock(s);
 	/* One read transaction: spent, reserved and leased come from the same snapshot. */
 	if (store_exec(db, "BEGIN") != 0) {
@@ -884,17 +936,35 @@ budget_get_status(struct store *s, const struct budget_conf *c, struct budget_st
 		return -1;
 	}
 	store_unlock(s);
-	if ((l = store_budget_state(s, NULL, NULL)) != NULL) {
-		pthread_mutex_lock(&l->mu);
-		bs->lease_in_flight_usd = l->reserved;
-		pthread_mutex_unlock(&l->mu);
-	}
 	/* The alert is once a day by its primary key, so another writer in between is harmless. */
 	if (need_alert && (db = store_write_begin(s, NULL, NULL)) != NULL) {
 		if (budget_alert(db, c, bs->day, bs->spent_usd, now) == 0)
 			store_write_commit(s, db, NULL, NULL);
 		else
 			store_write_rollback(s, db);
+	}
+	return 0;
+}
+
+int
+budget_get_status(struct store *s, const struct budget_conf *c, struct budget_status *bs,
+    char **cause)
+{
+	int64_t now, start, end;
+	struct budget_lease *l;
+
+	memset(bs, 0, sizeof *bs);
+	now = store_now_ms(s);
+	if (budget_today(s, c, now, &start, &end, bs->day, cause) != 0)
+		return -1;
+	bs->budget_usd = c->daily_usd > 0 ? c->daily_usd : 0;
+	bs->alert_threshold = budget_threshold(c);
+	if (store_backend_of(s)->budget_read(s, c, now, start, end, bs, cause) != 0)
+		return -1;
+	if ((l = store_budget_state(s, NULL, NULL)) != NULL) {
+		pthread_mutex_lock(&l->mu);
+		bs->lease_in_flight_usd = l->reserved;
+		pthread_mutex_unlock(&l->mu);
 	}
 	bs->alert_crossed =
 	    bs->budget_usd > 0 && bs->spent_usd >= bs->alert_threshold * bs->budget_usd;

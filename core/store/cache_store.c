@@ -230,14 +230,21 @@ int
 cache_get(struct store *s, const struct cache_conf *c, const char *key, struct llm_response *out,
     char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE])
 {
+	llm_response_init(out);
+	if (c == NULL || !c->enabled)
+		return 0;
+	return store_backend_of(s)->cache_get(s, c, key, out, provider, model);
+}
+
+int
+cache_sqlite_get(struct store *s, const struct cache_conf *c, const char *key,
+    struct llm_response *out, char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE])
+{
 	int64_t now = store_now_ms(s);
 	sqlite3_stmt *st;
 	sqlite3 *db;
 	int rc, hit = 0, expired = 0;
 
-	llm_response_init(out);
-	if (c == NULL || !c->enabled)
-		return 0;
 	db = store_lock(s);
 	if (sqlite3_prepare_v2(db,
 	        "SELECT provider, model, created_ms, resp_id, resp_model, "
@@ -298,13 +305,21 @@ void
 cache_put_async(struct store *s, const struct cache_conf *c, const char *key, const char *provider,
     const char *model, const struct llm_response *r, void (*done)(void *, int), void *arg)
 {
-	struct cache_job *j;
-
 	if (c == NULL || !c->enabled) {
 		if (done != NULL)
 			done(arg, 0);
 		return;
 	}
+	store_backend_of(s)->cache_put_async(s, c, key, provider, model, r, done, arg);
+}
+
+void
+cache_sqlite_put_async(struct store *s, const struct cache_conf *c, const char *key,
+    const char *provider, const char *model, const struct llm_response *r,
+    void (*done)(void *, int), void *arg)
+{
+	struct cache_job *j;
+
 	j = cache_put_job(s, c, key, provider, model, r);
 	j->done = done;
 	j->arg = arg;
@@ -325,6 +340,19 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 int
 cache_flush(struct store *s)
 {
+	return store_backend_of(s)->cache_flush(s);
+}
+
+int
+cache_get_stats(struct store *s, struct cache_stats *cs)
+{
+	memset(cs, 0, sizeof *cs);
+	return store_backend_of(s)->cache_stats(s, cs);
+}
+
+int
+cache_sqlite_flush(struct store *s)
+{
 	sqlite3 *db;
 	int n = -1;
 
@@ -337,13 +365,12 @@ cache_flush(struct store *s)
 }
 
 int
-cache_get_stats(struct store *s, struct cache_stats *cs)
+cache_sqlite_stats(struct store *s, struct cache_stats *cs)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db;
 	int rc = -1;
 
-	memset(cs, 0, sizeof *cs);
 	workq_drain(store_writer(s)); /* counters include every lookup made so far */
 	db = store_lock(s);
 	if (sqlite3_prepare_v2(db,

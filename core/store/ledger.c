@@ -13,18 +13,6 @@
 #include "util/waiter.h"
 #include "util/workq.h"
 
-/* A row on its way to the writer. */
-struct ledger_job {
-	struct store *store;
-	struct ledger_row row;
-	int64_t reservation_id;
-	double lease_charge; /* its cost taken out of the handle's budget lease */
-	void (*done)(void *, int);
-	void *arg;
-	char **errp; /* may be NULL: receives the failure message before done runs */
-	int rc;
-};
-
 void
 ledger_row_usage(struct ledger_row *row, const struct llm_usage *u)
 {
@@ -119,16 +107,45 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 }
 
 /*
+ * SQLite's side of the batch: one transaction (group commit); each row in a
+ * savepoint so a bad row fails alone; the lease reservations they settle move
+ * their costs from the lease to spent in the same transaction (budget_batch_apply).
+ * On failure every row's rc is -1 and *err says why.
+ */
+void
+ledger_sqlite_commit(struct store *s, struct ledger_job **jobs, size_t n, struct budget_batch *bb,
+    char **err)
+{
+	sqlite3 *db = store_writer_db(s);
+	size_t i;
+
+	if (store_begin_immediate(db) != 0) {
+		*err = store_error(s, db, "ledger: cannot begin transaction");
+		for (i = 0; i < n; i++)
+			jobs[i]->rc = -1;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		ledger_insert_job(db, jobs[i], bb);
+	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
+	if (budget_batch_apply(db, bb) != 0 || store_exec(db, "COMMIT") != 0) {
+		*err = store_error(s, db, "ledger: commit failed");
+		store_exec(db, "ROLLBACK");
+		for (i = 0; i < n; i++)
+			jobs[i]->rc = -1;
+	}
+}
+
+/*
  * The writer's batch job: every row queued while the last batch committed, in
- * one transaction (group commit); each row in a savepoint so a bad row fails
- * alone; the lease reservations they settle move their costs from the lease to
- * spent in the same transaction. Then each row's done, in order.
+ * one transaction of the backend's (group commit); the lease reservations they
+ * settle move their costs from the lease to spent in the same transaction. Then
+ * each row's done, in order.
  */
 static void
 ledger_commit_batch(void **jobs, size_t n)
 {
 	struct store *s = ((struct ledger_job *)jobs[0])->store;
-	sqlite3 *db = store_writer_db(s);
 	struct budget_batch bb;
 	char *err = NULL;
 	size_t i;
@@ -140,25 +157,8 @@ ledger_commit_batch(void **jobs, size_t n)
 		j->lease_charge = budget_batch_take(&bb, j->reservation_id, j->row.cost_usd);
 	}
 	budget_batch_ready(s, &bb);
-	if (store_begin_immediate(db) != 0) {
-		err = store_error(s, db, "ledger: cannot begin transaction");
-		for (i = 0; i < n; i++)
-			((struct ledger_job *)jobs[i])->rc = -1;
-		budget_batch_end(&bb, 0);
-		goto report;
-	}
-	for (i = 0; i < n; i++)
-		ledger_insert_job(db, jobs[i], &bb);
-	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */
-	if (budget_batch_apply(db, &bb) != 0 || store_exec(db, "COMMIT") != 0) {
-		err = store_error(s, db, "ledger: commit failed");
-		store_exec(db, "ROLLBACK");
-		for (i = 0; i < n; i++)
-			((struct ledger_job *)jobs[i])->rc = -1;
-		budget_batch_end(&bb, 0);
-	} else
-		budget_batch_end(&bb, 1);
-report:
+	store_backend_of(s)->ledger_commit(s, (struct ledger_job **)jobs, n, &bb, &err);
+	budget_batch_end(&bb, err == NULL);
 	for (i = 0; i < n; i++) {
 		struct ledger_job *j = jobs[i];
 
@@ -219,12 +219,13 @@ ledger_record(struct store *s, const struct ledger_row *row, int64_t reservation
 	return 0;
 }
 
-/* A PRAGMA on the writer's connection, run on the writer thread between batches. */
+/* The writer's durability, set or read on the writer thread between batches. */
 struct ledger_pragma {
 	struct store *store;
-	const char *sql;
+	int set; /* 1: make it d; 0: read it into value */
+	enum ledger_durability d;
 	int rc;    /* 0, or -1 */
-	int value; /* the first column of its row, if any */
+	int value; /* read: 2 FULL, 1 NORMAL */
 	char *err;
 };
 
@@ -232,29 +233,41 @@ static void
 ledger_pragma_job(void *arg)
 {
 	struct ledger_pragma *p = arg;
-	sqlite3 *db = store_writer_db(p->store);
+
+	p->rc = store_backend_of(p->store)->ledger_durability(p->store, p->set, p->d, &p->value,
+	    &p->err);
+}
+
+int
+ledger_sqlite_durability(struct store *s, int set, enum ledger_durability d, int *value,
+    char **cause)
+{
+	sqlite3 *db = store_writer_db(s);
+	const char *sql = !set              ? "PRAGMA synchronous"
+	    : d == LEDGER_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL"
+	                                    : "PRAGMA synchronous=FULL";
 	sqlite3_stmt *st;
 	int rc;
 
-	p->rc = -1;
-	if (sqlite3_prepare_v2(db, p->sql, -1, &st, NULL) != SQLITE_OK) {
-		p->err = store_error(p->store, db, "ledger: cannot set durability");
-		return;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		*cause = store_error(s, db, "ledger: cannot set durability");
+		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		p->value = sqlite3_column_int(st, 0);
+		*value = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		p->err = store_error(p->store, db, "ledger: cannot set durability");
-	else
-		p->rc = 0;
+	if (rc != SQLITE_DONE) {
+		*cause = store_error(s, db, "ledger: cannot set durability");
+		return -1;
+	}
+	return 0;
 }
 
-/* Run sql on the writer's connection and wait for it: the jobs queued before it run first. */
+/* Run it on the writer and wait for it: the jobs queued before it run first. */
 static int
-ledger_pragma(struct store *s, const char *sql, int *value, char **cause)
+ledger_pragma(struct store *s, int set, enum ledger_durability d, int *value, char **cause)
 {
-	struct ledger_pragma p = {.store = s, .sql = sql, .rc = -1, .value = -1, .err = NULL};
+	struct ledger_pragma p = {.store = s, .set = set, .d = d, .rc = -1, .value = -1};
 
 	workq_push(store_writer(s), ledger_pragma_job, &p);
 	workq_drain(store_writer(s));
@@ -270,9 +283,7 @@ ledger_pragma(struct store *s, const char *sql, int *value, char **cause)
 int
 ledger_set_durability(struct store *s, enum ledger_durability d, char **cause)
 {
-	return ledger_pragma(s,
-	    d == LEDGER_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
-	    NULL, cause);
+	return ledger_pragma(s, 1, d, NULL, cause);
 }
 
 int
@@ -280,11 +291,25 @@ ledger_synchronous(struct store *s)
 {
 	int v = -1;
 
-	return ledger_pragma(s, "PRAGMA synchronous", &v, NULL) == 0 ? v : -1;
+	return ledger_pragma(s, 0, LEDGER_DURABILITY_FULL, &v, NULL) == 0 ? v : -1;
 }
 
 int
 ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
+    struct ledger_group **out, char **cause)
+{
+	*out = NULL;
+	return store_backend_of(s)->ledger_groups(s, from_ms, to_ms, by_model, out, cause);
+}
+
+double
+ledger_spent(struct store *s, int64_t from_ms, int64_t to_ms)
+{
+	return store_backend_of(s)->ledger_spent(s, from_ms, to_ms);
+}
+
+int
+ledger_sqlite_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
     struct ledger_group **out, char **cause)
 {
 	sqlite3_stmt *st;
@@ -337,7 +362,7 @@ ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
 }
 
 double
-ledger_spent(struct store *s, int64_t from_ms, int64_t to_ms)
+ledger_sqlite_spent(struct store *s, int64_t from_ms, int64_t to_ms)
 {
 	sqlite3 *db = store_lock(s);
 	double v = -1;

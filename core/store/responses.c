@@ -134,7 +134,7 @@ resp_job_free(struct resp_job *j)
 	free(j);
 }
 
-/* The writer's batch: every queued put in one transaction, then the expired rows go. */
+/* SQLite's: every queued put in one transaction on the writer, then the expired rows go. */
 static void
 resp_commit_batch(void **jobs, size_t n)
 {
@@ -182,7 +182,6 @@ resp_store_put(struct resp_store *rs, const char *id, const char *json,
     void (*done)(void *arg, int rc), void *arg)
 {
 	int64_t now = resp_now_ms(rs), expires = now + (int64_t)rs->ttl_seconds * 1000;
-	struct resp_job *j;
 
 	if (rs->store == NULL) {
 		resp_mem_put(rs, id, json, expires);
@@ -190,25 +189,30 @@ resp_store_put(struct resp_store *rs, const char *id, const char *json,
 			done(arg, 0);
 		return;
 	}
-	j = xcalloc(1, sizeof *j);
-	j->store = rs->store;
+	store_backend_of(rs->store)->resp_put(rs->store, id, json, now, expires, done, arg);
+}
+
+void
+resp_sqlite_put(struct store *s, const char *id, const char *json, int64_t now, int64_t expires,
+    void (*done)(void *, int), void *arg)
+{
+	struct resp_job *j = xcalloc(1, sizeof *j);
+
+	j->store = s;
 	j->id = xstrdup(id);
 	j->json = xstrdup(json);
 	j->now_ms = now;
 	j->expires_ms = expires;
 	j->done = done;
 	j->arg = arg;
-	workq_push_batch(store_writer(rs->store), resp_commit_batch, j);
+	workq_push_batch(store_writer(s), resp_commit_batch, j);
 }
 
 char *
 resp_store_get(struct resp_store *rs, const char *id, int *err)
 {
 	int64_t now = resp_now_ms(rs);
-	sqlite3_stmt *st;
-	sqlite3 *db;
 	char *out = NULL;
-	int rc;
 
 	if (err != NULL)
 		*err = 0;
@@ -223,10 +227,21 @@ resp_store_get(struct resp_store *rs, const char *id, int *err)
 		pthread_mutex_unlock(&rs->mu);
 		return out;
 	}
-	db = store_lock(rs->store);
+	return store_backend_of(rs->store)->resp_get(rs->store, id, now, err);
+}
+
+char *
+resp_sqlite_get(struct store *s, const char *id, int64_t now, int *err)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	char *out = NULL;
+	int rc;
+
+	db = store_lock(s);
 	if (sqlite3_prepare_v2(db, "SELECT body FROM responses WHERE id = ? AND expires_ms > ?", -1,
 	        &st, NULL) != SQLITE_OK) {
-		store_unlock(rs->store);
+		store_unlock(s);
 		if (err != NULL)
 			*err = 1;
 		return NULL;
@@ -239,7 +254,7 @@ resp_store_get(struct resp_store *rs, const char *id, int *err)
 	else if (rc != SQLITE_DONE && err != NULL)
 		*err = 1;
 	sqlite3_finalize(st);
-	store_unlock(rs->store);
+	store_unlock(s);
 	return out;
 }
 
@@ -247,9 +262,7 @@ int
 resp_store_delete(struct resp_store *rs, const char *id)
 {
 	struct resp_mem *m;
-	sqlite3_stmt *st;
-	sqlite3 *db;
-	int n = -1;
+	int n;
 
 	if (rs->store == NULL) {
 		pthread_mutex_lock(&rs->mu);
@@ -261,19 +274,29 @@ resp_store_delete(struct resp_store *rs, const char *id)
 		return n;
 	}
 	workq_drain(store_writer(rs->store)); /* a put still queued is deleted too */
-	if ((db = store_write_begin(rs->store, "delete a stored response", NULL)) == NULL)
+	return store_backend_of(rs->store)->resp_delete(rs->store, id, store_now_ms(rs->store));
+}
+
+int
+resp_sqlite_delete(struct store *s, const char *id, int64_t now)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int n = -1;
+
+	if ((db = store_write_begin(s, "delete a stored response", NULL)) == NULL)
 		return -1;
 	if (sqlite3_prepare_v2(db, "DELETE FROM responses WHERE id = ? AND expires_ms > ?", -1, &st,
 	        NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, store_now_ms(rs->store));
+		sqlite3_bind_int64(st, 2, now);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			n = sqlite3_changes(db) > 0;
 		sqlite3_finalize(st);
 	}
 	if (n < 0) {
-		store_write_rollback(rs->store, db);
+		store_write_rollback(s, db);
 		return -1;
 	}
-	return store_write_commit(rs->store, db, "delete a stored response", NULL) == 0 ? n : -1;
+	return store_write_commit(s, db, "delete a stored response", NULL) == 0 ? n : -1;
 }

@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,15 +42,20 @@
 #define STORE_BUSY_TIMEOUT_MS 10000
 
 struct store {
-	char *path;
-	sqlite3 *db;  /* callers' connection, under mu */
-	sqlite3 *wdb; /* the writer thread's connection: only its jobs use it */
+	char *path; /* or the URL, without a password */
+	const struct store_backend *be;
+	void *be_data; /* the backend's own (store_pg.c) */
+	sqlite3 *db;   /* callers' connection, under mu */
+	sqlite3 *wdb;  /* the writer thread's connection: only its jobs use it */
 	pthread_mutex_t mu;
 	struct workq *writer;
 
 	int64_t (*wall_ms)(void *);
 	void *wall_arg;
-	char instance[64]; /* written into every event row: set before use, then read only */
+	char instance[64];   /* written into every event row: set before use, then read only */
+	pthread_mutex_t hmu; /* the change hook's own: held while it runs */
+	void (*change_hook)(void *); /* store_set_change_hook, under hmu */
+	void *change_arg;
 
 	/* Write transactions committed on db and on wdb (sqlite3_commit_hook): what a request costs. */
 	atomic_uint_least64_t commits_caller, commits_writer;
@@ -168,6 +174,17 @@ static const char *const migrations[] = {
     "  expires_ms INTEGER NOT NULL,"
     "  body TEXT NOT NULL);"
     "CREATE INDEX responses_expires ON responses(expires_ms);",
+    /* 7 -> 8: the instance registry (`llmdeck ls --db`, `attach --db`) */
+    "CREATE TABLE instances ("
+    "  id TEXT PRIMARY KEY,"
+    "  host TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  admin_url TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  config_hash TEXT NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  seen_ms INTEGER NOT NULL);",
 };
 
 int
@@ -298,6 +315,56 @@ const char *
 store_path(const struct store *s)
 {
 	return s->path;
+}
+
+void
+store_set_change_hook(struct store *s, void (*hook)(void *), void *arg)
+{
+	pthread_mutex_lock(&s->hmu);
+	if (hook != NULL || s->change_arg == arg) {
+		s->change_hook = hook;
+		s->change_arg = hook != NULL ? arg : NULL;
+	}
+	pthread_mutex_unlock(&s->hmu);
+}
+
+void
+store_changed(struct store *s)
+{
+	pthread_mutex_lock(&s->hmu);
+	if (s->change_hook != NULL)
+		s->change_hook(s->change_arg);
+	pthread_mutex_unlock(&s->hmu);
+}
+
+const char *
+store_where(const struct store *s)
+{
+	return s->path;
+}
+
+const char *
+store_backend_name(const struct store *s)
+{
+	return s->be->name;
+}
+
+const struct store_backend *
+store_backend_of(struct store *s)
+{
+	return s->be;
+}
+
+void *
+store_backend_data(struct store *s)
+{
+	return s->be_data;
+}
+
+void
+store_set_backend_data(struct store *s, void *data)
+{
+	s->be_data = data;
 }
 
 void
@@ -701,6 +768,81 @@ store_commits(struct store *s, uint64_t *caller, uint64_t *writer)
 	*writer = atomic_load_explicit(&s->commits_writer, memory_order_relaxed);
 }
 
+/*
+ * A new database file is made 0600 before SQLite opens it: SQLite creates the
+ * -wal and -shm files with the database's mode, so the ledger, the cache's
+ * answers and the stored responses are the owner's alone.
+ */
+static int
+store_create_private(const char *path, char **cause)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		*cause = xasprintf("store: cannot create database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0600) != 0) { /* whatever the umask said */
+		*cause = xasprintf("store: cannot chmod database %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The SQLite backend's open: the file checked, two connections, the schema migrated. */
+static int
+sqlite_open(struct store *s, const char *where, char **cause)
+{
+	(void)where;
+	if (store_check_access(s->path, cause) != 0 || store_create_private(s->path, cause) != 0)
+		return -1;
+	if (store_connect(s->path, 0, &s->db, cause) != 0 ||
+	    store_migrate(s->path, s->db, cause) != 0 ||
+	    store_connect(s->path, 1, &s->wdb, cause) != 0)
+		return -1;
+	sqlite3_commit_hook(s->db, store_count_commit, &s->commits_caller);
+	sqlite3_commit_hook(s->wdb, store_count_commit, &s->commits_writer);
+	for (int i = 0; i < 2; i++)
+		sqlite3_create_function(i == 0 ? s->db : s->wdb, "llmdeck_instance", 0, SQLITE_UTF8,
+		    s, store_sql_instance, NULL, NULL);
+	return 0;
+}
+
+static void
+sqlite_close(struct store *s)
+{
+	sqlite3_close(s->wdb);
+	sqlite3_close(s->db);
+	s->wdb = s->db = NULL;
+}
+
+int
+store_is_url(const char *where)
+{
+	return where != NULL &&
+	    (strncmp(where, "postgres://", 11) == 0 || strncmp(where, "postgresql://", 13) == 0);
+}
+
+/* The URL as messages may show it: a password (user:secret@) cut out. */
+static char *
+store_url_redact(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon;
+
+	if (scheme == NULL)
+		return xstrdup(url);
+	scheme += 3;
+	at = strchr(scheme, '@');
+	colon = strchr(scheme, ':');
+	if (at == NULL || colon == NULL || colon > at || strchr(scheme, '/') < at)
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(colon - url), url, at);
+}
+
 int
 store_open(struct store **out, const char *path, char **cause)
 {
@@ -712,29 +854,24 @@ store_open(struct store **out, const char *path, char **cause)
 		*cause = xasprintf("store: empty database path");
 		return -1;
 	}
-	p = path != NULL ? xstrdup(path) : store_default_path(cause);
+	if (store_is_url(path))
+		p = store_url_redact(path);
+	else
+		p = path != NULL ? xstrdup(path) : store_default_path(cause);
 	if (p == NULL)
 		return -1;
-	if (store_check_access(p, cause) != 0) {
-		free(p);
-		return -1;
-	}
 	s = xcalloc(1, sizeof *s);
 	s->path = p;
+	s->be = store_is_url(path) ? &store_pg_backend : &store_sqlite_backend;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->umu, NULL);
 	pthread_mutex_init(&s->dmu, NULL);
+	pthread_mutex_init(&s->hmu, NULL);
 	s->deferred_tail = &s->deferred;
-	if (store_connect(p, 0, &s->db, cause) != 0 || store_migrate(p, s->db, cause) != 0 ||
-	    store_connect(p, 1, &s->wdb, cause) != 0) {
+	if (s->be->open(s, path != NULL ? path : p, cause) != 0) {
 		store_close(s);
 		return -1;
 	}
-	sqlite3_commit_hook(s->db, store_count_commit, &s->commits_caller);
-	sqlite3_commit_hook(s->wdb, store_count_commit, &s->commits_writer);
-	for (int i = 0; i < 2; i++)
-		sqlite3_create_function(i == 0 ? s->db : s->wdb, "llmdeck_instance", 0, SQLITE_UTF8,
-		    s, store_sql_instance, NULL, NULL);
 	s->writer = workq_start("store-writer");
 	*out = s;
 	return 0;
@@ -745,14 +882,15 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	workq_stop(s->writer, NULL); /* every queued ledger row is committed first */
+	if (s->writer != NULL)
+		workq_stop(s->writer, NULL); /* every queued ledger row is committed first */
 	if (s->budget != NULL)
 		s->budget_release(s, s->budget); /* returns the lease: needs the connections */
-	sqlite3_close(s->wdb);
-	sqlite3_close(s->db);
+	s->be->close(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->umu);
 	pthread_mutex_destroy(&s->dmu);
+	pthread_mutex_destroy(&s->hmu);
 	for (size_t i = 0; i < s->n_unpriced; i++)
 		free(s->unpriced[i]);
 	free(s->unpriced);
@@ -765,11 +903,18 @@ int
 store_event_add(struct store *s, int64_t time_ms, const char *kind, const char *provider,
     const char *message)
 {
+	if (time_ms <= 0)
+		time_ms = store_now_ms(s);
+	return s->be->event_add(s, time_ms, kind, provider, message);
+}
+
+static int
+sqlite_event_add(struct store *s, int64_t time_ms, const char *kind, const char *provider,
+    const char *message)
+{
 	sqlite3 *db;
 	int rc;
 
-	if (time_ms <= 0)
-		time_ms = store_now_ms(s);
 	db = store_lock(s);
 	rc = store_event_insert(db, time_ms, kind, provider, message);
 	store_unlock(s);
@@ -809,11 +954,27 @@ store_read_events(struct store *s, sqlite3_stmt *st, struct store_event *out, in
 int
 store_events_last(struct store *s, struct store_event *out, int max)
 {
+	return max <= 0 ? 0 : s->be->events_read(s, -1, out, max);
+}
+
+int
+store_events_after(struct store *s, int64_t after_id, struct store_event *out, int max)
+{
+	return max <= 0 ? 0 : s->be->events_read(s, after_id < 0 ? 0 : after_id, out, max);
+}
+
+int64_t
+store_events_last_id(struct store *s)
+{
+	return s->be->events_last_id(s);
+}
+
+static int
+sqlite_events_last(struct store *s, struct store_event *out, int max)
+{
 	sqlite3_stmt *st;
 	sqlite3 *db;
 
-	if (max <= 0)
-		return 0;
 	db = store_lock(s);
 	if (sqlite3_prepare_v2(db,
 	        "SELECT id, time_ms, kind, provider, message, instance FROM "
@@ -826,14 +987,14 @@ store_events_last(struct store *s, struct store_event *out, int max)
 	return store_read_events(s, st, out, max);
 }
 
-int
-store_events_after(struct store *s, int64_t after_id, struct store_event *out, int max)
+static int
+sqlite_events_read(struct store *s, int64_t after_id, struct store_event *out, int max)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db;
 
-	if (max <= 0)
-		return 0;
+	if (after_id < 0)
+		return sqlite_events_last(s, out, max);
 	db = store_lock(s);
 	if (sqlite3_prepare_v2(db,
 	        "SELECT id, time_ms, kind, provider, message, instance FROM events "
@@ -847,8 +1008,8 @@ store_events_after(struct store *s, int64_t after_id, struct store_event *out, i
 	return store_read_events(s, st, out, max);
 }
 
-int64_t
-store_events_last_id(struct store *s)
+static int64_t
+sqlite_events_last_id(struct store *s)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
@@ -867,6 +1028,12 @@ store_events_last_id(struct store *s)
 int
 store_data_version(struct store *s, int64_t *version)
 {
+	return s->be->changed(s, version);
+}
+
+static int
+sqlite_data_version(struct store *s, int64_t *version)
+{
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	int rc = -1;
@@ -884,6 +1051,12 @@ store_data_version(struct store *s, int64_t *version)
 
 int
 store_override_rows(struct store *s, struct buf *out)
+{
+	return s->be->override_rows(s, out);
+}
+
+static int
+sqlite_override_rows(struct store *s, struct buf *out)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
@@ -926,6 +1099,18 @@ store_instance(const struct store *s)
 int
 store_override_set(struct store *s, const char *provider, const char *field, const char *value)
 {
+	return s->be->override_set(s, provider, field, value);
+}
+
+int
+store_override_clear(struct store *s, const char *provider)
+{
+	return s->be->override_clear(s, provider);
+}
+
+static int
+sqlite_override_set(struct store *s, const char *provider, const char *field, const char *value)
+{
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	int rc;
@@ -946,8 +1131,8 @@ store_override_set(struct store *s, const char *provider, const char *field, con
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_override_clear(struct store *s, const char *provider)
+static int
+sqlite_override_clear(struct store *s, const char *provider)
 {
 	sqlite3 *db = store_lock(s);
 	int rc;
@@ -960,42 +1145,33 @@ store_override_clear(struct store *s, const char *provider)
 	return rc;
 }
 
+/* From the rows (provider\tfield\tvalue\tid\n), so no backend needs its own. */
 int
 store_overrides(struct store *s, void (*cb)(void *, const char *, const char *, const char *),
     void *arg)
 {
-	sqlite3_stmt *st;
-	sqlite3 *db = store_lock(s);
-	char **rows = NULL;
-	size_t n = 0;
-	int rc;
+	struct buf b;
+	char *line, *next;
 
-	if (sqlite3_prepare_v2(db,
-	        "SELECT provider, field, value FROM overrides "
-	        "ORDER BY provider, field",
-	        -1, &st, NULL) != SQLITE_OK) {
-		store_unlock(s);
+	buf_init(&b);
+	if (store_override_rows(s, &b) != 0) {
+		buf_free(&b);
 		return -1;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rows = xreallocarray(rows, n + 3, sizeof *rows);
-		for (int c = 0; c < 3; c++) {
-			const char *t = (const char *)sqlite3_column_text(st, c);
+	for (line = b.len > 0 ? b.data : NULL; line != NULL && *line != '\0'; line = next) {
+		char *f[4] = {line, NULL, NULL, NULL};
 
-			rows[n++] = xstrdup(t != NULL ? t : "");
-		}
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		for (int k = 1; k < 4 && f[k - 1] != NULL; k++)
+			if ((f[k] = strchr(f[k - 1], '\t')) != NULL)
+				*f[k]++ = '\0';
+		if (f[2] != NULL)
+			cb(arg, f[0], f[1], f[2]);
 	}
-	sqlite3_finalize(st);
-	store_unlock(s);
-	for (size_t i = 0; i < n; i += 3) {
-		if (rc == SQLITE_DONE)
-			cb(arg, rows[i], rows[i + 1], rows[i + 2]);
-		free(rows[i]);
-		free(rows[i + 1]);
-		free(rows[i + 2]);
-	}
-	free(rows);
-	return rc == SQLITE_DONE ? 0 : -1;
+	buf_free(&b);
+	return 0;
 }
 
 int
@@ -1030,3 +1206,136 @@ store_today(struct store *s, const char *tz, int64_t now_ms, int64_t *start_ms, 
 	pthread_mutex_unlock(&s->umu);
 	return 0;
 }
+
+int
+store_instance_beat(struct store *s, const struct store_instance *i)
+{
+	return s->be->instance_beat(s, i);
+}
+
+int
+store_instance_remove(struct store *s, const char *id)
+{
+	return s->be->instance_remove(s, id);
+}
+
+int
+store_instances(struct store *s, struct store_instance **out)
+{
+	*out = NULL;
+	return s->be->instances(s, out);
+}
+
+static int
+sqlite_instance_beat(struct store *s, const struct store_instance *i)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+	        "INSERT OR REPLACE INTO instances(id, host, pid, admin_url, version, config_hash, "
+	        "started_ms, state, seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, i->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, i->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, i->pid);
+	sqlite3_bind_text(st, 4, i->admin_url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, i->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, i->config_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, i->started_ms);
+	sqlite3_bind_text(st, 8, i->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, store_now_ms(s));
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_instance_remove(struct store *s, const char *id)
+{
+	sqlite3 *db = store_lock(s);
+	int rc = store_exec_text(db, "DELETE FROM instances WHERE id = ?", id);
+
+	store_unlock(s);
+	return rc;
+}
+
+static int
+sqlite_instances(struct store *s, struct store_instance **out)
+{
+	int64_t now = store_now_ms(s);
+	struct store_instance *v = NULL;
+	sqlite3_stmt *st;
+	sqlite3 *db = store_lock(s);
+	int n = 0, rc;
+
+	if (sqlite3_prepare_v2(db,
+	        "SELECT id, host, pid, admin_url, version, config_hash, started_ms, state, seen_ms "
+	        "FROM instances ORDER BY seen_ms <= ?, id",
+	        -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now - STORE_INSTANCE_GONE_MS);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_instance *i;
+
+		v = xreallocarray(v, (size_t)n + 1, sizeof *v);
+		i = &v[n++];
+		memset(i, 0, sizeof *i);
+		store_copy_text(i->id, sizeof i->id, st, 0);
+		store_copy_text(i->host, sizeof i->host, st, 1);
+		i->pid = sqlite3_column_int64(st, 2);
+		store_copy_text(i->admin_url, sizeof i->admin_url, st, 3);
+		store_copy_text(i->version, sizeof i->version, st, 4);
+		store_copy_text(i->config_hash, sizeof i->config_hash, st, 5);
+		i->started_ms = sqlite3_column_int64(st, 6);
+		store_copy_text(i->state, sizeof i->state, st, 7);
+		i->seen_ms = sqlite3_column_int64(st, 8);
+		i->gone = now - i->seen_ms > STORE_INSTANCE_GONE_MS;
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	return n;
+}
+
+const struct store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .event_add = sqlite_event_add,
+    .events_read = sqlite_events_read,
+    .events_last_id = sqlite_events_last_id,
+    .override_set = sqlite_override_set,
+    .override_clear = sqlite_override_clear,
+    .override_rows = sqlite_override_rows,
+    .changed = sqlite_data_version,
+    .ledger_commit = ledger_sqlite_commit,
+    .ledger_groups = ledger_sqlite_groups,
+    .ledger_spent = ledger_sqlite_spent,
+    .ledger_durability = ledger_sqlite_durability,
+    .budget_grant = budget_sqlite_grant,
+    .budget_unreserve = budget_sqlite_unreserve,
+    .budget_lease_return = budget_sqlite_lease_return,
+    .budget_read = budget_sqlite_read,
+    .cache_get = cache_sqlite_get,
+    .cache_put_async = cache_sqlite_put_async,
+    .cache_flush = cache_sqlite_flush,
+    .cache_stats = cache_sqlite_stats,
+    .resp_put = resp_sqlite_put,
+    .resp_get = resp_sqlite_get,
+    .resp_delete = resp_sqlite_delete,
+    .instance_beat = sqlite_instance_beat,
+    .instance_remove = sqlite_instance_remove,
+    .instances = sqlite_instances,
+};

@@ -1,7 +1,12 @@
 /*
- * store.h: llmdeck's one SQLite database: the ledger (a row per request), the
- * budget's leases and reservations, the response cache, the event log and the operator
- * overrides.
+ * store.h: llmdeck's one database: the ledger (a row per request), the
+ * budget's leases and reservations, the response cache, the event log, the operator
+ * overrides, stored Responses answers and the instance registry.
+ *
+ * Two backends behind one interface (store_priv.h's struct store_backend):
+ * SQLite, the embedded default, for a path; PostgreSQL (store_pg.c) for a
+ * postgres:// URL, shared by a fleet across hosts. What follows about files
+ * and PRAGMAs is SQLite's.
  *
  * The file is in WAL mode with a busy timeout, so several llmdeck processes
  * (a console, a gateway, `ask` runs) can share it. The schema is versioned
@@ -25,12 +30,13 @@
 struct store;
 
 /* The newest schema version this program knows. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 /* Spend is also kept per 15 minutes (every real timezone's day starts on one). */
 #define STORE_BUCKET_MS 900000
 
 /*
- * Open (creating if needed) the database at path, or with path NULL at
+ * Open (creating if needed) the database at path (or PostgreSQL at a
+ * postgres:// URL: its password from PGPASSWORD or ~/.pgpass), or with path NULL at
  * $XDG_STATE_HOME/llmdeck/llmdeck.db (~/.local/state/... if unset); missing
  * directories are created with mode 0700. Starts the ledger writer thread.
  * Returns 0, or -1 with *cause set (caller frees).
@@ -95,6 +101,16 @@ const char *store_instance(const struct store *);
 int store_data_version(struct store *, int64_t *version);
 
 /*
+ * hook(arg) runs (on a thread of the store's) when another handle changed
+ * overrides or events and the backend can tell at once (PostgreSQL's NOTIFY);
+ * SQLite never calls it: poll store_data_version. It must not block nor call
+ * the store. One hook per handle: the last set wins (a router swapped in by a
+ * reload takes it over). hook NULL removes arg's hook, if it is still the one
+ * set; once this returns, the old hook is not running.
+ */
+void store_set_change_hook(struct store *, void (*hook)(void *), void *arg);
+
+/*
  * Operator overrides (priority, weight, admin state ... as text), keyed by
  * provider and field; they survive restarts. set replaces; clear with provider
  * NULL removes all. store_overrides calls cb for each, ordered by provider and
@@ -111,6 +127,37 @@ int store_overrides(struct store *,
  */
 struct buf;
 int store_override_rows(struct store *, struct buf *out);
+
+/*
+ * The instance registry: each gateway on the database says who and where it
+ * is (store_instance_beat, every few seconds); `llmdeck ls --db` and `attach
+ * --db` read it. An instance not seen for STORE_INSTANCE_GONE_MS is gone.
+ */
+#define STORE_INSTANCE_GONE_MS 10000
+struct store_instance {
+	char id[64]; /* the admin API's instance id, "web1-4242" */
+	char host[64];
+	int64_t pid;
+	char admin_url[256]; /* where `attach` reaches it */
+	char version[32];
+	char config_hash[72];
+	int64_t started_ms;
+	char state[16];  /* "starting", "ready", "draining" ... */
+	int64_t seen_ms; /* its last heartbeat (the store's clock; ignored by beat) */
+	int gone;        /* not seen for STORE_INSTANCE_GONE_MS (read only) */
+};
+/* Insert or refresh i, seen now. 0 or -1. */
+int store_instance_beat(struct store *, const struct store_instance *i);
+/* Remove an instance (a clean shutdown). 0 or -1. */
+int store_instance_remove(struct store *, const char *id);
+/* Every instance, the live first, then by id: the count with *out set (caller
+ * frees), or -1. */
+int store_instances(struct store *, struct store_instance **out);
+
+/* 1 when where is a PostgreSQL URL (postgres:// or postgresql://), not a path. */
+int store_is_url(const char *where);
+/* "sqlite" or "postgres". */
+const char *store_backend_name(const struct store *);
 
 /*
  * The day (in timezone tz: NULL or "UTC", a fixed offset "+02:00" / "-0530",

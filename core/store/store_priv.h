@@ -8,8 +8,166 @@
 #include <sqlite3.h>
 
 #include "store/budget.h"
+#include "store/cache.h"
 #include "store/ledger.h"
 #include "store/store.h"
+
+struct buf;
+struct budget_batch;
+struct budget_grant;
+struct ledger_job;
+
+/*
+ * A backend: the store's operations, each backend with its own schema,
+ * migrations and queries (curl's lib/vtls/ shape). store_open picks one from
+ * its argument: SQLite for a path, PostgreSQL for a postgres:// or
+ * postgresql:// URL. What is shared above the table (the writer thread and its
+ * group commit, the budget's leases in memory, the clock, the instance id)
+ * lives in store.c, ledger.c and budget.c; the backend runs the transactions.
+ * The public calls in store.h, ledger.h, budget.h, cache.h and responses.h
+ * dispatch here.
+ */
+struct store_backend {
+	const char *name;
+	/* Connect, create or migrate the schema; where is the path or the URL. 0, or -1
+	 * with *cause. close runs after the writer has stopped and the lease is returned. */
+	int (*open)(struct store *, const char *where, char **cause);
+	void (*close)(struct store *);
+
+	/* The event log (store.h). events_read: the last max with after_id < 0, else those
+	 * after it. */
+	int (*event_add)(struct store *, int64_t time_ms, const char *kind, const char *provider,
+	    const char *message);
+	int (*events_read)(struct store *, int64_t after_id, struct store_event *, int max);
+	int64_t (*events_last_id)(struct store *);
+
+	/* Operator overrides (store.h); changed: a number that moves when another handle
+	 * (or this one's writer) committed something (SQLite's data_version, a counter of
+	 * PostgreSQL's notifications). */
+	int (*override_set)(struct store *, const char *provider, const char *field,
+	    const char *value);
+	int (*override_clear)(struct store *, const char *provider);
+	int (*override_rows)(struct store *, struct buf *out);
+	int (*changed)(struct store *, int64_t *version);
+
+	/* The ledger (ledger.h). commit runs on the writer thread between
+	 * budget_batch_ready and budget_batch_end: every job's row in one transaction,
+	 * each job's rc set, the batch's lease charges applied; *err on failure. */
+	void (*ledger_commit)(struct store *, struct ledger_job **, size_t n, struct budget_batch *,
+	    char **err);
+	int (*ledger_groups)(struct store *, int64_t from_ms, int64_t to_ms, int by_model,
+	    struct ledger_group **out, char **cause);
+	double (*ledger_spent)(struct store *, int64_t from_ms, int64_t to_ms);
+	/* set 1: make d the writer's durability; set 0: read it into *value (2 full, 1
+	 * normal). Called on the writer thread. 0 or -1. */
+	int (*ledger_durability)(struct store *, int set, enum ledger_durability d, int *value,
+	    char **cause);
+
+	/* The budget (budget.h, budget.c's discipline): one transaction serialised with
+	 * every other grant and ledger commit on the database, in which the backend reads
+	 * the terms of (I), writes the day's alert, calls g->decide and writes what it
+	 * decided. 0, or -1 with *cause. */
+	int (*budget_grant)(struct store *, struct budget_grant *, char **cause);
+	void (*budget_unreserve)(struct store *, int64_t reservation_id);
+	void (*budget_lease_return)(struct store *, int64_t row);
+	/* Today's figures in one snapshot into bs (day already set), writing the alert if
+	 * spend crossed the threshold. 0, or -1 with *cause. */
+	int (*budget_read)(struct store *, const struct budget_conf *, int64_t now,
+	    int64_t day_start, int64_t day_end, struct budget_status *bs, char **cause);
+
+	/* The response cache (cache.h), the conf already checked enabled. */
+	int (*cache_get)(struct store *, const struct cache_conf *, const char *key,
+	    struct llm_response *out, char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE]);
+	void (*cache_put_async)(struct store *, const struct cache_conf *, const char *key,
+	    const char *provider, const char *model, const struct llm_response *,
+	    void (*done)(void *, int), void *arg);
+	int (*cache_flush)(struct store *);
+	int (*cache_stats)(struct store *, struct cache_stats *);
+
+	/* Stored Responses answers (responses.h): put from the writer queue, done after
+	 * the commit; get *err 1 when unreadable; delete 1, 0 or -1. */
+	void (*resp_put)(struct store *, const char *id, const char *json, int64_t now_ms,
+	    int64_t expires_ms, void (*done)(void *, int), void *arg);
+	char *(*resp_get)(struct store *, const char *id, int64_t now_ms, int *err);
+	int (*resp_delete)(struct store *, const char *id, int64_t now_ms);
+
+	/* The instance registry (store.h). */
+	int (*instance_beat)(struct store *, const struct store_instance *);
+	int (*instance_remove)(struct store *, const char *id);
+	int (*instances)(struct store *, struct store_instance **out);
+};
+
+extern const struct store_backend store_sqlite_backend;
+/* SQLite's operations that live with their module (ledger.c, budget.c, cache_store.c,
+ * responses.c), for the table in store.c. */
+void ledger_sqlite_commit(struct store *, struct ledger_job **, size_t, struct budget_batch *,
+    char **err);
+int ledger_sqlite_groups(struct store *, int64_t, int64_t, int, struct ledger_group **, char **);
+double ledger_sqlite_spent(struct store *, int64_t, int64_t);
+int ledger_sqlite_durability(struct store *, int, enum ledger_durability, int *, char **);
+int budget_sqlite_grant(struct store *, struct budget_grant *, char **cause);
+void budget_sqlite_unreserve(struct store *, int64_t reservation_id);
+void budget_sqlite_lease_return(struct store *, int64_t row);
+int budget_sqlite_read(struct store *, const struct budget_conf *, int64_t now, int64_t day_start,
+    int64_t day_end, struct budget_status *, char **cause);
+int cache_sqlite_get(struct store *, const struct cache_conf *, const char *key,
+    struct llm_response *, char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE]);
+void cache_sqlite_put_async(struct store *, const struct cache_conf *, const char *key,
+    const char *provider, const char *model, const struct llm_response *, void (*done)(void *, int),
+    void *arg);
+int cache_sqlite_flush(struct store *);
+int cache_sqlite_stats(struct store *, struct cache_stats *);
+void resp_sqlite_put(struct store *, const char *id, const char *json, int64_t now_ms,
+    int64_t expires_ms, void (*done)(void *, int), void *arg);
+char *resp_sqlite_get(struct store *, const char *id, int64_t now_ms, int *err);
+int resp_sqlite_delete(struct store *, const char *id, int64_t now_ms);
+extern const struct store_backend store_pg_backend;
+
+/* The backend saw a change from elsewhere: the change hook runs. */
+void store_changed(struct store *);
+/* The handle's backend. */
+const struct store_backend *store_backend_of(struct store *);
+/* The backend's own state for this handle (store_pg.c's connections). */
+void *store_backend_data(struct store *);
+void store_set_backend_data(struct store *, void *);
+/* The path or URL the handle was opened on, for messages (never a password). */
+const char *store_where(const struct store *);
+
+/* A row on its way to the writer (ledger.c). */
+struct ledger_job {
+	struct store *store;
+	struct ledger_row row;
+	int64_t reservation_id;
+	double lease_charge; /* its cost taken out of the handle's budget lease */
+	void (*done)(void *, int);
+	void *arg;
+	char **errp; /* may be NULL: receives the failure message before done runs */
+	int rc;
+};
+
+/*
+ * A grant (budget.c's slow path), run by the backend in one transaction
+ * serialised with every other grant and ledger commit on the database.
+ */
+struct budget_grant {
+	const struct budget_conf *conf;
+	double upper;                    /* the request's upper bound */
+	int64_t now, day_start, day_end; /* today's bounds */
+	const char *day;
+	int64_t row;       /* this handle's lease row, 0: none */
+	const char *owner; /* the lease's owner (its instance column) */
+	/* Read by the backend in the transaction: the terms of (I). mine: this
+	 * handle's row's amount, -1 if it has none (or it is gone). */
+	double spent, rows, others, mine;
+	/* Called by the backend after the reads: sets amount (the lease row's new
+	 * amount; <= 0 deletes it) and reserve (1: insert a reservation row of upper). */
+	void (*decide)(struct budget_grant *);
+	void *arg;
+	double amount;
+	int reserve;
+	/* Written by the backend: the lease's row afterwards (0: none), the reservation's. */
+	int64_t new_row, reservation_id;
+};
 
 /* The caller-thread connection, locked; every store_lock needs its store_unlock. */
 sqlite3 *store_lock(struct store *);

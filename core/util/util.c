@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 void
@@ -179,6 +180,71 @@ str_oneline(char *s)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	return s;
+}
+
+/* A character of a key or token (a masked one's '*' included). */
+static int
+key_char(unsigned char c)
+{
+	return isalnum(c) || c == '_' || c == '-' || c == '*';
+}
+
+/* The length of the key at p ('.' inside it, not at its end). */
+static size_t
+key_len(const char *p)
+{
+	size_t n = 0;
+
+	while (key_char((unsigned char)p[n]) || (p[n] == '.' && key_char((unsigned char)p[n + 1])))
+		n++;
+	return n;
+}
+
+size_t
+str_scrub_keys(char *s)
+{
+	char *r = s, *w = s;
+	unsigned char prev = 0;
+	size_t count = 0, n, skip, m;
+	const char *repl;
+
+	while (s != NULL && *r != '\0') {
+		repl = NULL;
+		skip = 0;
+		if (!key_char(prev)) {
+			if ((strncmp(r, "sk-", 3) == 0 || strncmp(r, "sk_", 3) == 0) &&
+			    (n = key_len(r + 3)) >= 3) {
+				repl = "sk-***";
+				skip = 3 + n;
+			} else if (strncasecmp(r, "Bearer ", 7) == 0 &&
+			    (n = strcspn(r + 7, " \t\"',;")) >= 3) {
+				repl = "Bearer ***";
+				skip = 7 + n;
+			} else if (strncmp(r, "AIza", 4) == 0 && (n = key_len(r + 4)) >= 10) {
+				repl = "AIza***";
+				skip = 4 + n;
+			} else if ((n = key_len(r)) > 3 && memmem(r, n, "***", 3) != NULL) {
+				repl =
+				    "***"; /* a key masked by its provider: sk-o****5678, AKIA****WXYZ */
+				skip = n;
+			}
+		}
+		if (repl == NULL) {
+			prev = (unsigned char)*r;
+			*w++ = *r++;
+			continue;
+		}
+		/* Never longer than what it replaces, so in place is safe. */
+		m = strlen(repl);
+		memcpy(w, repl, m);
+		w += m;
+		prev = (unsigned char)r[skip - 1];
+		r += skip;
+		count++;
+	}
+	if (s != NULL)
+		*w = '\0';
+	return count;
 }
 
 long

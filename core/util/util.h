@@ -47,6 +47,14 @@ int hostport_parse(const char *s, char *host, size_t hostlen, int *port);
  */
 char *read_file(const char *path, size_t max, size_t *len, char **cause);
 
+/*
+ * Remove what looks like a key from a message, in place: "sk-..." and "sk_..."
+ * (sk-***), "Bearer T" (Bearer ***), Google's "AIza..." (AIza***), and any word
+ * a provider masked ("sk-o****5678", "AKIA****WXYZ": ***). Upstream error texts
+ * pass here before a client or an event sees them. Returns how many.
+ */
+size_t str_scrub_keys(char *s);
+
 /* Make a message one printable line: control bytes become spaces. Returns s. */
 char *str_oneline(char *s);
 

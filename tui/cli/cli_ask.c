@@ -19,7 +19,7 @@ static void
 ask_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck ask [--config F] [--db F] [--route R] [--provider P] [--model M]\n"
+	    "usage: llmdeck ask [--config F] [--db F|URL] [--route R] [--provider P] [--model M]\n"
 	    "                   [--temperature T] [--max-tokens N] [--system S] [--timeout SEC]\n"
 	    "                   [--quality high|standard|low] [--complexity complex|simple]\n"
 	    "                   [--stream] [--json] [--no-cache] [--seed N] PROMPT|-\n"
@@ -27,7 +27,8 @@ ask_usage(FILE *f)
 	    "  --stream   print the answer as it arrives\n"
 	    "  --json     print one JSON object: content, provider, model, latency_ms,\n"
 	    "             input_tokens, output_tokens, cost_usd, cached, attempts\n"
-	    "  --db F     the database (ledger, budget, cache); default\n"
+	    "  --db F|URL the database (ledger, budget, cache): a SQLite file, or a\n"
+	    "             postgres:// URL; default the config's store.url, else\n"
 	    "             $XDG_STATE_HOME/llmdeck/llmdeck.db\n"
 	    "Exit codes: 0 answered, 1 every attempt failed, 2 usage or config error,\n"
 	    "3 refused by the budget.\n");

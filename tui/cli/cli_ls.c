@@ -2,7 +2,9 @@
  * cli_ls.c: `llmdeck ls`, like `tmux ls`: the llmdeck processes running for
  * this user on this host (`serve`, a console with --listen), found by their
  * instance files in the runtime directory; those whose process is gone are
- * cleaned up on the way. Exit codes: 0 some listed, 1 none running, 2 usage.
+ * cleaned up on the way. With --db, the fleet on a database instead, on every
+ * host: its instance registry (store_instances), each with its admin URL.
+ * Exit codes: 0 some listed, 1 none running, 2 usage.
  */
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -13,18 +15,23 @@
 
 #include "llmdeck.h"
 #include "gateway/gateway.h"
+#include "store/store.h"
 #include "util/util.h"
 
 static void
 ls_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck ls [--json]\n"
+	    "usage: llmdeck ls [--db F|URL] [--json]\n"
 	    "List the llmdeck instances running here (llmdeck serve, a console with\n"
 	    "--listen): name, pid, HTTP address, Unix socket, uptime. The files of dead\n"
 	    "ones are removed. The admin API answers on each socket (llmdeck attach).\n"
+	    "  --db F|URL  the fleet on this database instead (a postgres:// URL: every\n"
+	    "              host): its instance registry, with each admin URL; an\n"
+	    "              instance not seen for 10 s is listed as gone\n"
 	    "  --json   one JSON array: instance, pid, host, listen, socket, version,\n"
-	    "           started_ms\n"
+	    "           started_ms (with --db: instance, host, pid, admin_url, version,\n"
+	    "           state, started_ms, seen_ms, gone)\n"
 	    "Exit codes: 0 some listed, 1 none running, 2 usage error.\n");
 }
 
@@ -72,10 +79,69 @@ ls_json(const struct gateway_instance *in, size_t n)
 	cJSON_Delete(a);
 }
 
+/* `ls --db`: the registry's instances, the live ones first. */
+static int
+ls_db(const char *db, int json)
+{
+	struct store_instance *v;
+	struct store *s;
+	char *cause = NULL, up[32];
+	int n, live = 0;
+
+	if (store_open(&s, db, &cause) != 0) {
+		fprintf(stderr, "llmdeck ls: %s\n", cause);
+		free(cause);
+		return EXIT_FAILED;
+	}
+	n = store_instances(s, &v);
+	store_close(s);
+	if (n < 0) {
+		fprintf(stderr, "llmdeck ls: cannot read the instance registry of %s\n", db);
+		return EXIT_FAILED;
+	}
+	if (json) {
+		cJSON *a = cJSON_CreateArray();
+		char *text;
+
+		for (int i = 0; i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "instance", v[i].id);
+			cJSON_AddStringToObject(o, "host", v[i].host);
+			cJSON_AddNumberToObject(o, "pid", (double)v[i].pid);
+			cJSON_AddStringToObject(o, "admin_url", v[i].admin_url);
+			cJSON_AddStringToObject(o, "version", v[i].version);
+			cJSON_AddStringToObject(o, "state", v[i].gone ? "gone" : v[i].state);
+			cJSON_AddNumberToObject(o, "started_ms", (double)v[i].started_ms);
+			cJSON_AddNumberToObject(o, "seen_ms", (double)v[i].seen_ms);
+			cJSON_AddBoolToObject(o, "gone", v[i].gone);
+			cJSON_AddItemToArray(a, o);
+		}
+		text = cJSON_Print(a);
+		printf("%s\n", text);
+		free(text);
+		cJSON_Delete(a);
+	}
+	for (int i = 0; i < n; i++) {
+		live += !v[i].gone;
+		if (json)
+			continue;
+		uptime(up, sizeof up, v[i].started_ms);
+		printf("%s: %s, pid %lld, %s, %s, up %s, seen %llds ago\n", v[i].id, v[i].host,
+		    (long long)v[i].pid, v[i].admin_url, v[i].gone ? "gone" : v[i].state, up,
+		    (long long)((clock_wall_ms() - v[i].seen_ms) / 1000));
+	}
+	if (live == 0 && !json)
+		fprintf(stderr, "llmdeck ls: no instance live on %s\n", db);
+	free(v);
+	return live > 0 ? 0 : EXIT_FAILED;
+}
+
 int
 cli_ls_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+	    {"db", required_argument, NULL, 'd'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -83,11 +149,13 @@ cli_ls_main(int argc, char **argv)
 	struct gateway_instance *in;
 	size_t n;
 	char *cause = NULL, up[32], when[32];
+	const char *db = NULL;
 	int ch, json = 0;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': ls_usage(stdout); return 0;
 		default: ls_usage(stderr); return EXIT_USAGE;
@@ -98,6 +166,8 @@ cli_ls_main(int argc, char **argv)
 		ls_usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (db != NULL)
+		return ls_db(db, json);
 	if (gateway_instances(&in, &n, &cause) != 0) {
 		fprintf(stderr, "llmdeck ls: %s\n", cause);
 		free(cause);

@@ -2,7 +2,8 @@
  * cli_serve.c: `llmdeck serve`, the router as an HTTP gateway, headless, run
  * the way a service is:
  *
- *   SIGHUP           reload the config: the new file is loaded and validated
+ *   SIGHUP           reopen the access log (after logrotate moved it), and
+ *                    reload the config: the new file is loaded and validated
  *                    and a new router built on it; only then does the gateway
  *                    send new requests to it, while the old router finishes its
  *                    own and is freed once nothing uses it. A bad file changes
@@ -44,10 +45,12 @@ static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F | --no-db]\n"
+	    "usage: llmdeck serve [--listen HOST:PORT] [--config F] [--db F|URL | --no-db]\n"
 	    "                     [--instance NAME] [--no-socket] [--access-log FILE|-]\n"
 	    "                     [--drain-seconds N] [--threads N] [--max-body BYTES]\n"
 	    "                     [--token-env VAR] [--require-token]\n"
+	    "                     [--max-connections N] [--max-connections-per-ip N]\n"
+	    "                     [--idle-timeout SECONDS] [--access-log-max-mb N]\n"
 	    "Serve the router over HTTP: POST /v1/chat/completions (OpenAI),\n"
 	    "POST /v1/messages (Anthropic), GET /v1/models, /health, /ready, /metrics and\n"
 	    "the admin API under /admin/v1/, on HOST:PORT and on a Unix socket. Prints\n"
@@ -57,16 +60,22 @@ serve_usage(FILE *f)
 	    "  --listen HOST:PORT   default %s; a non-loopback address needs a\n"
 	    "                       token\n"
 	    "  --config F           config file (else $LLMDECK_CONFIG, the XDG file, the env)\n"
-	    "  --db F               the database: ledger, budget, cache, events, overrides,\n"
-	    "                       shared with every process using it (default\n"
-	    "                       $XDG_STATE_HOME/llmdeck/llmdeck.db)\n"
+	    "  --db F|URL           the database: ledger, budget, cache, events, overrides,\n"
+	    "                       shared with every process using it: a SQLite file, or\n"
+	    "                       a postgres:// URL for a fleet across hosts (password in\n"
+	    "                       PGPASSWORD or ~/.pgpass); default the config's\n"
+	    "                       store.url, else $XDG_STATE_HOME/llmdeck/llmdeck.db\n"
 	    "  --no-db              no database: no ledger, no budget, no cache (benchmarks)\n"
 	    "  --instance NAME      this process's name in events, `llmdeck ls` and the\n"
 	    "                       admin API (default HOST-PID)\n"
 	    "  --no-socket          no Unix socket ($XDG_RUNTIME_DIR/llmdeck/NAME.sock)\n"
 	    "  --access-log FILE|-  one JSON line per LLM request (time, instance, id,\n"
 	    "                       model, provider, status, attempts, latency, tokens,\n"
-	    "                       cost), appended\n"
+	    "                       cost), appended (0600); past --access-log-max-mb it\n"
+	    "                       becomes FILE.1 and a new FILE starts; SIGHUP reopens\n"
+	    "                       it; refused requests (4xx before auth or parse) at\n"
+	    "                       most %d a second, the rest counted in one line\n"
+	    "  --access-log-max-mb N  rotate the access log past N MiB (default %ld)\n"
 	    "  --drain-seconds N    on SIGTERM, how long to wait for requests in flight\n"
 	    "                       (default %d)\n"
 	    "  --token-env VAR      variable holding the bearer token (default\n"
@@ -74,11 +83,19 @@ serve_usage(FILE *f)
 	    "  --require-token      refuse to start without the token even on loopback\n"
 	    "  --max-body BYTES     request body limit (default %d)\n"
 	    "  --threads N          HTTP polling threads (default 1)\n"
-	    "The admin API takes the bearer token in %s when that is set;\n"
-	    "without it, it answers on loopback and the Unix socket only.\n"
+	    "  --max-connections N  TCP connections at once (default: what the descriptor\n"
+	    "                       limit allows, (RLIMIT_NOFILE - %d) / 2; more wait in\n"
+	    "                       the backlog)\n"
+	    "  --max-connections-per-ip N  per client address (default %d; 0: no limit)\n"
+	    "  --idle-timeout SECONDS  close a connection idle this long (default %d)\n"
+	    "The admin API takes the bearer token in %s over TCP when that is set;\n"
+	    "without it, it is read-only on loopback (no web page: no Origin, a loopback\n"
+	    "Host). The Unix socket may do everything with no token.\n"
 	    "Exit codes: 0 stopped by a signal, 1 could not start, 2 usage or config error.\n",
-	    GATEWAY_DEFAULT_LISTEN, SERVE_DRAIN_DEFAULT, GATEWAY_DEFAULT_TOKEN_ENV,
-	    GATEWAY_DEFAULT_MAX_BODY, GATEWAY_ADMIN_TOKEN_ENV);
+	    GATEWAY_DEFAULT_LISTEN, GATEWAY_DEFAULT_REFUSED_PER_SECOND,
+	    GATEWAY_DEFAULT_LOG_MAX / (1024 * 1024), SERVE_DRAIN_DEFAULT, GATEWAY_DEFAULT_TOKEN_ENV,
+	    GATEWAY_DEFAULT_MAX_BODY, GATEWAY_FD_RESERVE + GATEWAY_LOCAL_CONNECTIONS,
+	    GATEWAY_DEFAULT_PER_IP, GATEWAY_DEFAULT_IDLE_SECONDS, GATEWAY_ADMIN_TOKEN_ENV);
 }
 
 struct serve {
@@ -157,6 +174,50 @@ serve_option(struct serve *s, int ch, const char *arg)
 		}
 		s->go.threads = (int)l;
 		return 0;
+	case 'C': {
+		unsigned long fds;
+		unsigned most = gateway_max_connections(&fds);
+
+		if (parse_long(arg, 1, (long)most, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --max-connections: expected 1..%u (the descriptor "
+			    "limit "
+			    "is %lu: raise it with ulimit -n for more), got \"%s\"\n",
+			    most, fds, arg);
+			return -1;
+		}
+		s->go.max_connections = (unsigned)l;
+		return 0;
+	}
+	case 'P':
+		if (parse_long(arg, 0, 1000000, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --max-connections-per-ip: expected 0 (no limit) to "
+			    "1000000, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		s->go.per_ip_limit = l == 0 ? -1 : (int)l;
+		return 0;
+	case 'I':
+		if (parse_long(arg, 1, 3600, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --idle-timeout: expected seconds 1..3600, got \"%s\"\n",
+			    arg);
+			return -1;
+		}
+		s->go.idle_seconds = (unsigned)l;
+		return 0;
+	case 'L':
+		if (parse_long(arg, 1, 1L << 20, &l) != 0) {
+			fprintf(stderr,
+			    "llmdeck serve: --access-log-max-mb: expected MiB 1..1048576, got "
+			    "\"%s\"\n",
+			    arg);
+			return -1;
+		}
+		s->go.access_log_max = (size_t)l * 1024 * 1024;
+		return 0;
 	case 'h': return 1;
 	default: return -2;
 	}
@@ -179,6 +240,10 @@ serve_parse(struct serve *s, int argc, char **argv)
 	    {"no-socket", no_argument, NULL, 'S'},
 	    {"access-log", required_argument, NULL, 'a'},
 	    {"drain-seconds", required_argument, NULL, 'D'},
+	    {"max-connections", required_argument, NULL, 'C'},
+	    {"max-connections-per-ip", required_argument, NULL, 'P'},
+	    {"idle-timeout", required_argument, NULL, 'I'},
+	    {"access-log-max-mb", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -187,7 +252,8 @@ serve_parse(struct serve *s, int argc, char **argv)
 	gateway_opts_init(&s->go);
 	s->drain_s = SERVE_DRAIN_DEFAULT;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:i:Sa:D:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:c:d:Ne:rm:t:i:Sa:D:C:P:I:L:h", longopts, NULL)) !=
+	    -1) {
 		if ((rc = serve_option(s, ch, optarg)) == 0)
 			continue;
 		if (rc != -1)
@@ -307,6 +373,12 @@ serve_loop(struct serve *s, const sigset_t *set)
 			if (serve_reload(s, &cause) != 0)
 				free(cause);
 			cause = NULL;
+			/* After logrotate moved it: a new file at the same path. */
+			if (gateway_reopen_access_log(s->gw, &cause) != 0) {
+				fprintf(stderr, "llmdeck serve: %s\n", cause);
+				free(cause);
+			}
+			cause = NULL;
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			return sig;
 		}
@@ -342,23 +414,16 @@ serve_run(struct serve *s, struct config *cfg, const sigset_t *set)
 	char *cause = NULL, *config_abs = NULL;
 	FILE *log = NULL;
 
-	if (s->access_log != NULL) {
-		log = strcmp(s->access_log, "-") == 0 ? stdout : fopen(s->access_log, "a");
-		if (log == NULL) {
-			fprintf(stderr, "llmdeck serve: --access-log %s: %s\n", s->access_log,
-			    strerror(errno));
-			config_free(cfg);
-			free(cfg);
-			return EXIT_FAILED;
-		}
-	}
+	/* A file is the gateway's to open, rotate and reopen; "-" is stdout. */
+	if (s->access_log != NULL && strcmp(s->access_log, "-") == 0)
+		log = stdout;
+	else if (s->access_log != NULL)
+		s->go.access_log_path = s->access_log;
 	s->engine = http_engine_new(NULL);
 	if ((s->router = serve_router(s, cfg, &cause)) == NULL) {
 		fprintf(stderr, "llmdeck serve: %s\n", cause);
 		free(cause);
 		http_engine_free(s->engine);
-		if (log != NULL && log != stdout)
-			fclose(log);
 		return EXIT_USAGE;
 	}
 	s->go.store = s->st;
@@ -379,8 +444,6 @@ serve_run(struct serve *s, struct config *cfg, const sigset_t *set)
 		free(cause);
 		serve_router_free(s->router);
 		http_engine_free(s->engine);
-		if (log != NULL && log != stdout)
-			fclose(log);
 		return EXIT_FAILED;
 	}
 	printf("llmdeck gateway listening on %s\n", gateway_url(s->gw));
@@ -390,8 +453,6 @@ serve_run(struct serve *s, struct config *cfg, const sigset_t *set)
 	fflush(stdout);
 	serve_drain(s, serve_loop(s, set));
 	http_engine_free(s->engine);
-	if (log != NULL && log != stdout)
-		fclose(log);
 	return 0;
 }
 

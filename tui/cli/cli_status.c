@@ -1,5 +1,5 @@
 /*
- * cli_status.c: `llmdeck status [--config F] [--db F] [--json]`: today's spend
+ * cli_status.c: `llmdeck status [--config F] [--db F|URL] [--json]`: today's spend
  * and budget, per-provider and per-model requests, errors and cost, the cache
  * and the last events, read from the database (several processes may share it).
  */
@@ -37,10 +37,11 @@ static void
 status_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck status [--config FILE] [--db FILE] [--json]\n"
+	    "usage: llmdeck status [--config FILE] [--db FILE|URL] [--json]\n"
 	    "Today's spend and budget, requests, errors and cost per provider and model,\n"
 	    "the response cache and the last %d events, from the database\n"
-	    "(--db, else $XDG_STATE_HOME/llmdeck/llmdeck.db).\n"
+	    "(--db: a file or a postgres:// URL, else the config's store.url, else\n"
+	    "$XDG_STATE_HOME/llmdeck/llmdeck.db).\n"
 	    "Exit codes: 0 ok, 2 usage, config or database error.\n",
 	    STATUS_EVENTS);
 }
@@ -218,7 +219,9 @@ cli_status_main(int argc, char **argv)
 		goto out;
 	}
 	/* status reads: a --db that does not exist is a typo, not a new database */
-	if (db_path != NULL && stat(db_path, &sb) != 0) {
+	if (db_path == NULL)
+		db_path = cfg.store.url;
+	if (db_path != NULL && !store_is_url(db_path) && stat(db_path, &sb) != 0) {
 		fprintf(stderr, "llmdeck status: no database at %s\n", db_path);
 		goto out;
 	}

@@ -33,12 +33,13 @@ static void
 console_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmdeck [--config F] [--db F] [--demo] [--demo-rate N] [--theme NAME]\n"
+	    "usage: llmdeck [--config F] [--db F|URL] [--demo] [--demo-rate N] [--theme NAME]\n"
 	    "               [--no-color] [--readonly] [--listen HOST:PORT]\n"
 	    "The operations console on the configured providers.\n"
 	    "  --config F      the config file (else $LLMDECK_CONFIG, the XDG path, the\n"
 	    "                  environment's keys)\n"
-	    "  --db F          the database (default $XDG_STATE_HOME/llmdeck/llmdeck.db;\n"
+	    "  --db F|URL      the database, a file or a postgres:// URL (default the\n"
+	    "                  config's store.url, else $XDG_STATE_HOME/llmdeck/llmdeck.db;\n"
 	    "                  demo.db beside it with --demo)\n"
 	    "  --demo          five simulated providers in-process and a steady load\n"
 	    "  --demo-rate N   demo requests per second (default 5)\n"
