@@ -533,7 +533,7 @@ test_attach_wrong_token(void **state)
 	NEED_TMUX(t);
 	setenv("LLMDECK_ADMIN_TOKEN", "right-token", 1);
 	a = serve_start("gw-t");
-	unsetenv("LLMDECK_ADMIN_TOKEN");
+	setenv("LLMDECK_ADMIN_TOKEN", ATTACH_ADMIN_TOKEN, 1);
 	cmd = xasprintf("XDG_RUNTIME_DIR=%s LANG=C.UTF-8 LLMDECK_ADMIN_TOKEN=wrong %s attach %s; "
 	                "echo EXIT=$?; sleep 120",
 	    run_dir, tmux_llmdeck(), a->url);
@@ -581,7 +581,7 @@ gpt_drill(const struct serve *s, char *fault, size_t len, double *attempts)
 	cJSON *p;
 
 	snprintf(url, sizeof url, "%s/admin/v1/snapshot", s->url);
-	hreq(&r, "GET", url, NULL, NULL);
+	hreq(&r, "GET", url, NULL, ATTACH_ADMIN_TOKEN);
 	fault[0] = '\0';
 	*attempts = 0;
 	cJSON_ArrayForEach(p, jget(r.json, "providers"))
@@ -656,11 +656,12 @@ test_attach_drill_in_gateway(void **state)
 		char url[256];
 
 		snprintf(url, sizeof url, "%s/admin/v1/providers/gpt/drill", a->url);
-		hreq(&r, "POST", url, "{\"fault\":\"slow\",\"duration_s\":3}", NULL);
+		hreq(&r, "POST", url, "{\"fault\":\"slow\",\"duration_s\":3}", ATTACH_ADMIN_TOKEN);
 		assert_int_equal(r.status, 400);
 		assert_non_null(strstr(r.body.data, "500, 429, 503, 529, hang, none"));
 		hreply_free(&r);
-		hreq(&r, "POST", url, "{\"fault\":\"hang\",\"rate\":1,\"duration_s\":4}", NULL);
+		hreq(&r, "POST", url, "{\"fault\":\"hang\",\"rate\":1,\"duration_s\":4}",
+		    ATTACH_ADMIN_TOKEN);
 		assert_int_equal(r.status, 200);
 		assert_string_equal(jstr(r.json, "provider.drill.fault"), "hang");
 		hreply_free(&r);
