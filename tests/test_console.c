@@ -103,6 +103,9 @@ test_dashboard(void **state)
 	for (size_t i = 0; i < 5; i++)
 		assert_true(tmux_wait(f->t, names[i], 0));
 	assert_true(tmux_wait(f->t, "Budget today", 0));
+	/* Burn over 5 and 60 minutes, each labelled, and which one the day's end uses. */
+	assert_true(tmux_wait_regex(f->t, "burn 5m \\$[0-9.]+/h  60m \\$[0-9.]+/h"));
+	assert_true(tmux_wait_regex(f->t, "day end \\$[0-9.]+ at (5m|60m) rate"));
 	assert_true(tmux_wait(f->t, "Cache", 0));
 	assert_true(tmux_wait(f->t, "Events", 0));
 	assert_true(tmux_wait(f->t, "Latency: anthropic", 0));
@@ -183,9 +186,11 @@ test_failover_then_prompt_elsewhere(void **state)
 
 	NEED_TMUX(f);
 	start(f, "", 1);
+	/* anthropic alone serves claude-sonnet: its name is typed, not a y. */
 	tmux_keys(f->t, 0, "f");
-	assert_true(tmux_wait(f->t, "(y/n)", 0));
-	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "Type anthropic and Enter", 0));
+	tmux_keys(f->t, 1, "anthropic");
+	tmux_keys(f->t, 0, "Enter");
 	assert_true(tmux_wait(f->t, "anthropic drained", 0));
 	assert_true(tmux_wait(f->t, "operator: failover: anthropic drained", 0));
 	tmux_keys(f->t, 0, "p");
@@ -211,14 +216,18 @@ test_enable_disable(void **state)
 	start(f, "", 1);
 	tmux_keys(f->t, 0, "j");
 	assert_true(tmux_wait(f->t, ">openai", 0));
+	/* openai alone serves gpt-4o-mini: disabling it wants its name. */
 	tmux_keys(f->t, 0, "d");
-	assert_true(tmux_wait(f->t, "(y/n)", 0));
-	tmux_keys(f->t, 0, "n");
+	assert_true(tmux_wait(f->t, "leaves no usable provider for gpt-4o-mini", 0));
+	tmux_keys(f->t, 0, "Escape");
 	assert_true(tmux_wait(f->t, "cancelled", 0));
 	tmux_keys(f->t, 0, "d");
-	assert_true(tmux_wait(f->t, "(y/n)", 0));
-	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t, "Type openai and Enter", 0));
+	tmux_keys(f->t, 1, "openai");
+	tmux_keys(f->t, 0, "Enter");
 	assert_true(tmux_wait(f->t, "openai disabled", 0));
+	assert_true(tmux_wait(f->t, "no usable provider for model gpt-4o-mini: openai disabled",
+	    0));
 	assert_true(tmux_wait(f->t, "operator: openai enabled -> disabled", 0));
 	tmux_keys(f->t, 1, ":enable openai");
 	tmux_keys(f->t, 0, "Enter");
@@ -255,6 +264,28 @@ test_tiny_terminal(void **state)
 	tmux_cmd(f->t, "resize-window", "-t", "t", "-y", "45");
 	assert_true(tmux_wait(f->t, "Providers", 0));
 	assert_true(tmux_wait(f->t, "terminal too small", 1));
+}
+
+/* At 80x24 nothing the README promises is cut: the footer has every key, help wraps,
+ * the latency line keeps its labels. */
+static void
+test_80x24_whole_lines(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start_env(f, "", "--demo", 80, 24, 1);
+	assert_true(tmux_wait(f->t, "? help  keys: : f e d r P w + - u p D F / E t Space q quit",
+	    0));
+	assert_true(tmux_wait_regex(f->t, "p50[ /].* ok [0-9.kM]+ err [0-9.kM]+ "));
+	assert_true(tmux_wait_regex(f->t, "answered [0-9.]+%  p50 [^ ]+ p99 "));
+	tmux_keys(f->t, 0, "?");
+	assert_true(tmux_wait(f->t, "Keys and glossary (Up/Down PgUp/PgDn, other keys close)", 0));
+	assert_true(tmux_wait(f->t, "show every key and command, and", 0));
+	assert_true(tmux_wait_regex(f->t, "what each column and state means +│"));
+	assert_true(tmux_wait(f->t, "(this screen)", 0));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Keys and glossary", 1));
 }
 
 static void
@@ -456,9 +487,13 @@ test_markers_and_confirmations_name_the_target(void **state)
 	NEED_TMUX(f);
 	start(f, "", 1);
 	tmux_keys(f->t, 0, "f");
-	assert_true(tmux_wait(f->t, "failover anthropic: drain a provider", 0));
-	tmux_keys(f->t, 0, "y");
+	assert_true(tmux_wait(f->t,
+	    "failover anthropic leaves no usable provider for claude-sonnet; claude-haiku", 0));
+	tmux_keys(f->t, 1, "anthropic");
+	tmux_keys(f->t, 0, "Enter");
 	assert_true(tmux_wait_regex(f->t, ">anthropic +D\\* +drained"));
+	assert_true(tmux_wait(f->t, "no usable provider for model claude-sonnet: anthropic drained",
+	    0));
 	tmux_keys(f->t, 0, "U");
 	assert_true(tmux_wait(f->t, "clear-overrides anthropic: drop", 0));
 	tmux_keys(f->t, 0, "y");
@@ -485,6 +520,53 @@ test_probe_result_shows(void **state)
 	assert_true(tmux_wait(f->t, "anthropic: health probe sent", 0));
 	assert_true(tmux_wait(f->t, "anthropic: probe ok in ", 0));
 	assert_true(tmux_wait_regex(f->t, "probe: ok in [0-9]+ ms, [0-9]+s ago"));
+}
+
+/* Probe results in a row fold into one line; the filter keeps one kind (or text); the
+ * full-screen view shows the log with its filter. */
+static void
+test_events_fold_and_filter(void **state)
+{
+	struct tm_fixture *f = *state;
+
+	NEED_TMUX(f);
+	start(f, "", 1);
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "anthropic: probe ok in ", 0));
+	tmux_keys(f->t, 0, "j");
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "openai: probe ok in ", 0));
+	tmux_keys(f->t, 0, "j");
+	tmux_keys(f->t, 0, "P");
+	assert_true(tmux_wait(f->t, "azure: probe ok in ", 0));
+	assert_true(tmux_wait_regex(f->t, "probes ok x3 \\(last: azure ok in [0-9]+ ms\\)"));
+	/* An operator's action, then only those. */
+	tmux_keys(f->t, 1, ":weight mistral 2");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait_regex(f->t, ">operator +mistral"));
+	tmux_keys(f->t, 0, "/");
+	tmux_keys(f->t, 1, "operator");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "Events [kind operator]", 0));
+	assert_true(tmux_wait(f->t, "probes ok x3", 1));
+	assert_true(tmux_wait_regex(f->t, ">operator +mistral"));
+	/* By text. */
+	tmux_keys(f->t, 1, ":filter azure");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "Events [text azure]", 0));
+	assert_true(tmux_wait(f->t, "probes ok x3", 0));
+	tmux_keys(f->t, 1, ":filter off");
+	tmux_keys(f->t, 0, "Enter");
+	assert_true(tmux_wait(f->t, "event filter off", 0));
+	/* The whole log, full screen. */
+	tmux_keys(f->t, 0, "E");
+	assert_true(tmux_wait_regex(f->t, "Events [0-9]+-[0-9]+ of [0-9]+ \\(Up/Down"));
+	tmux_keys(f->t, 0, "Escape");
+	assert_true(tmux_wait(f->t, "Latency:", 0));
+	/* u takes the weight back to what it was, and says so. */
+	tmux_keys(f->t, 0, "u");
+	assert_true(tmux_wait(f->t, "undo weight mistral: back to weight", 0));
+	assert_true(tmux_wait_regex(f->t, " mistral +\\* +up +1 +1\\.00\\*"));
 }
 
 /* The header's error rate is failed requests; failed attempts are apart. A provider
@@ -635,6 +717,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flush_empties_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tiny_terminal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_80x24_whole_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quit_restores_terminal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_theme_names_line, setup, teardown),
@@ -655,6 +738,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_no_color_turns_themes_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_database_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provider_without_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_fold_and_filter, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

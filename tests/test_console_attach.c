@@ -6,6 +6,10 @@
  * typed there reaches the gateway (read back with GET /admin/v1/snapshot),
  * two gateways make a fleet view, the windowed numbers are the gateway's,
  * and a gateway that dies is shown lost while the console keeps answering.
+ * What clients get: a hang shows as slow attempts and a request p99 over 1 s, a
+ * SIGTERMed gateway as draining, a SIGHUP with another config as drift; the
+ * last usable provider wants its name typed, then a banner, and u undoes; a
+ * wrong token is said once and not retried; a missing socket is named.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,11 +108,31 @@ load_stop(void)
 	load.n = 0;
 }
 
-static int
-setup(void **state)
+/* The gateways' config; gpt_priority differs to make one drift after a SIGHUP. */
+static void
+config_write(int gpt_priority)
 {
 	FILE *f;
 
+	f = fopen(config_path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	    "{\"providers\":[\n"
+	    " {\"name\":\"gpt\",\"kind\":\"openai\",\"base_url\":\"%s\","
+	    "\"api_key_env\":\"ATTACH_GPT_KEY\",\"models\":[\"test-model\"],\"priority\":%d,"
+	    "\"max_retries\":0,\"timeout_seconds\":20},\n"
+	    " {\"name\":\"claude\",\"kind\":\"anthropic\",\"base_url\":\"%s\","
+	    "\"api_key_env\":\"ATTACH_CLAUDE_KEY\",\"models\":[\"test-model\"],"
+	    "\"priority\":1,\"max_retries\":0,\"timeout_seconds\":20}],\n"
+	    " \"models\":{\"test-model\":{\"id\":\"test-model-id\",\"input_per_mtok\":1,"
+	    "\"output_per_mtok\":2}}}\n",
+	    sim_url(kit.sims[0]), gpt_priority, sim_url(kit.sims[1]));
+	fclose(f);
+}
+
+static int
+setup(void **state)
+{
 	(void)state;
 	if (mkdtemp(dir) == NULL)
 		return -1;
@@ -131,20 +155,7 @@ setup(void **state)
 	testkit_add_provider(&kit, "claude", SIM_ANTHROPIC, 1, 1);
 	snprintf(config_path, sizeof config_path, "%s/config.json", dir);
 	snprintf(db_path, sizeof db_path, "%s/shared.db", dir);
-	f = fopen(config_path, "w");
-	assert_non_null(f);
-	fprintf(f,
-	    "{\"providers\":[\n"
-	    " {\"name\":\"gpt\",\"kind\":\"openai\",\"base_url\":\"%s\","
-	    "\"api_key_env\":\"ATTACH_GPT_KEY\",\"models\":[\"test-model\"],\"priority\":1,"
-	    "\"max_retries\":0,\"timeout_seconds\":20},\n"
-	    " {\"name\":\"claude\",\"kind\":\"anthropic\",\"base_url\":\"%s\","
-	    "\"api_key_env\":\"ATTACH_CLAUDE_KEY\",\"models\":[\"test-model\"],"
-	    "\"priority\":1,\"max_retries\":0,\"timeout_seconds\":20}],\n"
-	    " \"models\":{\"test-model\":{\"id\":\"test-model-id\",\"input_per_mtok\":1,"
-	    "\"output_per_mtok\":2}}}\n",
-	    sim_url(kit.sims[0]), sim_url(kit.sims[1]));
-	fclose(f);
+	config_write(1);
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -217,7 +228,7 @@ test_setup(void **state)
 		return 0;
 	}
 	for (size_t i = 0; i < kit.n; i++)
-		testkit_control(&kit, i, "{\"latency_ms\":20,\"error_rate\":0}");
+		testkit_control(&kit, i, "{\"latency_ms\":20,\"error_rate\":0,\"fault\":\"none\"}");
 	*state = tmux_new("attach-tmux");
 	return 0;
 }
@@ -369,6 +380,25 @@ test_fleet_view(void **state)
 	assert_true(tmux_wait_regex(t, "gw-a +>?gpt"));
 	assert_true(tmux_wait_regex(t, "gw-b +>?claude"));
 	assert_true(tmux_wait_regex(t, "req/s ([1-9]|0\\.[1-9])"));
+	/* Each instance's own client figures, and the instances view. */
+	assert_true(tmux_wait_regex(t, "gw-a [0-9.]+% p99 [^ ]+ \\| gw-b [0-9.]+% p99 "));
+	tmux_keys(t, 1, ":instances");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "Instances (any key closes)", 0));
+	assert_true(tmux_wait_regex(t, "gw-a +up"));
+	assert_true(tmux_wait_regex(t,
+	    "pid [0-9]+  host [^ ]+  version [^ ]+  up [0-9]+m[0-9]+s  "
+	    "config [0-9a-f]{16}  admin http://127"));
+	assert_true(tmux_wait(t, "DRIFT", 1));
+	tmux_keys(t, 0, "Escape");
+	assert_true(tmux_wait(t, "Instances (any key closes)", 1));
+	/* gw-a reloads an edited config, gw-b does not: drift shows, and goes when they agree. */
+	config_write(2);
+	kill(a->pid, SIGHUP);
+	assert_true(tmux_wait(t, "DRIFT", 0));
+	config_write(1);
+	kill(a->pid, SIGHUP);
+	assert_true(tmux_wait(t, "DRIFT", 1));
 	/* A name alone acts on every instance that has it. */
 	tmux_keys(t, 1, ":failover gpt");
 	tmux_keys(t, 0, "Enter");
@@ -393,6 +423,258 @@ test_fleet_view(void **state)
 	tmux_keys(t, 0, "Escape");
 	tmux_keys(t, 1, "q");
 	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
+/* A provider that hangs looks healthy by its finished attempts: the screen shows its slow
+ * attempts in flight and the request p99 clients wait, within 5 s. */
+static void
+test_attach_hang_shows_what_clients_wait(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+	uint64_t t0;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-h");
+	load_start(a, NULL);
+	attach(t, 160, 48, a->url);
+	assert_true(tmux_wait(t, "ATTACHED gw-h", 0));
+	assert_true(tmux_wait_regex(t, "answered 100\\.0%  p50 [0-9]+ms p99 [0-9]+ms"));
+	testkit_control(&kit, 1, "{\"fault\":\"hang\"}");
+	t0 = clock_mono_ms();
+	assert_true(tmux_wait_regex(t, " claude +slow [1-9]"));
+	assert_true(tmux_wait_regex(t, "p99 [0-9.]+s "));
+	assert_true(clock_mono_ms() - t0 < 5000 + 2000 /* the load may wait for gpt first */);
+	/* SIGTERM: the gateway drains (its hung request holds it open) and says so. */
+	kill(a->pid, SIGTERM);
+	assert_true(tmux_wait(t, "DRAINING gw-h", 0));
+	/* Its refusals are what clients get: they count as not answered. */
+	for (int i = 0; i < 3; i++) {
+		struct buf body;
+		char *url = xasprintf("%s/v1/chat/completions", a->url);
+		testkit_post_json(url,
+		    "{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\",\"content\":"
+		    "\"hi\"}]}",
+		    &body);
+		buf_free(&body);
+		free(url);
+	}
+	assert_true(tmux_wait_regex(t, "answered [0-9]{1,2}\\.[0-9]%"));
+	tmux_keys(t, 1, ":instances");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait_regex(t, "gw-h +draining"));
+	tmux_keys(t, 0, "Escape");
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	/* The hung request ends with its gateway. */
+	serve_kill(a);
+	load_stop();
+}
+
+/* Draining the last usable provider of a model wants its name typed and says requests
+ * will fail; then a banner says the model has none and why; u takes each step back. */
+static void
+test_attach_last_provider_banner_and_undo(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-o");
+	attach(t, 80, 24, a->url);
+	assert_true(tmux_wait(t, "ATTACHED gw-o", 0));
+	assert_true(tmux_wait_regex(t, " claude +up"));
+	tmux_keys(t, 1, ":disable claude");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "(y/n)", 0));
+	tmux_keys(t, 0, "y");
+	assert_true(wait_admin(a, "claude", "disabled"));
+	/* gpt is the last one: a y does not do. */
+	tmux_keys(t, 1, ":failover gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "leaves no usable provider for test-model", 0));
+	assert_true(tmux_wait(t, "will FAIL (503)", 0));
+	tmux_keys(t, 0, "y");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "cancelled: failover gpt", 0));
+	assert_true(wait_admin(a, "gpt", "enabled"));
+	tmux_keys(t, 1, ":failover gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "Type gpt and Enter", 0));
+	tmux_keys(t, 1, "gpt");
+	tmux_keys(t, 0, "Enter");
+	assert_true(wait_admin(a, "gpt", "drained"));
+	assert_true(tmux_wait(t,
+	    "no usable provider for model test-model: gpt drained, claude "
+	    "disabled",
+	    0));
+	/* u: gpt back as it was, then claude; the log says so. */
+	tmux_keys(t, 0, "u");
+	assert_true(wait_admin(a, "gpt", "enabled"));
+	assert_true(tmux_wait(t, "no usable provider", 1));
+	assert_true(tmux_wait(t, "undo drain gpt: back to enabled", 0));
+	tmux_keys(t, 0, "u");
+	assert_true(wait_admin(a, "claude", "enabled"));
+	assert_true(tmux_wait(t, "undo disable claude: back to enabled", 0));
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(a);
+}
+
+/* A wrong token is not a network outage: said once, not retried until :token changes it. */
+static void
+test_attach_wrong_token(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a;
+	char *cmd;
+
+	NEED_TMUX(t);
+	setenv("LLMDECK_ADMIN_TOKEN", "right-token", 1);
+	a = serve_start("gw-t");
+	setenv("LLMDECK_ADMIN_TOKEN", ATTACH_ADMIN_TOKEN, 1);
+	cmd = xasprintf("XDG_RUNTIME_DIR=%s LANG=C.UTF-8 LLMDECK_ADMIN_TOKEN=wrong %s attach %s; "
+	                "echo EXIT=$?; sleep 120",
+	    run_dir, tmux_llmdeck(), a->url);
+	tmux_start(t, 80, 24, cmd);
+	free(cmd);
+	assert_true(tmux_wait(t, "401: admin token rejected; not retrying until it", 0));
+	assert_true(tmux_wait(t, "retry in", 1));
+	tmux_keys(t, 1, ":token right-token");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "ATTACHED gw-t", 0));
+	assert_true(tmux_wait_regex(t, ">gpt +up"));
+	/* Up does not bring the token back. */
+	tmux_keys(t, 1, ":");
+	tmux_keys(t, 0, "Up");
+	assert_true(tmux_wait(t, "right-token", 1));
+	tmux_keys(t, 0, "Escape");
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_kill(a);
+}
+
+/* A socket that is not there is named, not "localhost port 80". */
+static void
+test_attach_missing_socket(void **state)
+{
+	struct tmux *t = *state;
+	char *path;
+
+	NEED_TMUX(t);
+	path = xasprintf("%s/nosuch.sock", dir);
+	attach(t, 80, 24, path);
+	free(path);
+	assert_true(tmux_wait(t, "nosuch.sock: No such file or directory", 0));
+	assert_true(tmux_wait(t, "localhost port 80", 1));
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+}
+
+/* gpt's numbers in s's snapshot: the drill's fault ("" none) and its attempts so far. */
+static void
+gpt_drill(const struct serve *s, char *fault, size_t len, double *attempts)
+{
+	struct hreply r;
+	char url[256];
+	cJSON *p;
+
+	snprintf(url, sizeof url, "%s/admin/v1/snapshot", s->url);
+	hreq(&r, "GET", url, NULL, ATTACH_ADMIN_TOKEN);
+	fault[0] = '\0';
+	*attempts = 0;
+	cJSON_ArrayForEach(p, jget(r.json, "providers"))
+	{
+		if (strcmp(jstr(p, "name"), "gpt") != 0)
+			continue;
+		const char *f = jstr(p, "drill.fault");
+		snprintf(fault, len, "%s", f != NULL ? f : "");
+		*attempts = jnum(p, "totals.requests");
+	}
+	hreply_free(&r);
+}
+
+/* A drill started from one console runs inside both gateways (gpt's server sees none of
+ * it), shows with ! and its time left on a second console, saves every request by
+ * failover, ends by itself, and is in the events. */
+static void
+test_attach_drill_in_gateway(void **state)
+{
+	struct tmux *t = *state, *t2;
+	struct serve *a, *b;
+	struct sim_stats st0, st1;
+	char *targets, fault[16];
+	double g0 = 0, g1 = 0;
+	uint64_t end;
+
+	NEED_TMUX(t);
+	a = serve_start("gw-d");
+	b = serve_start("gw-e");
+	load_start(a, b);
+	targets = xasprintf("%s %s", a->url, b->url);
+	attach(t, 160, 48, targets);
+	t2 = tmux_new("attach-tmux2");
+	attach(t2, 80, 24, targets);
+	free(targets);
+	assert_true(tmux_wait(t, "FLEET 2/2 up", 0));
+	assert_true(tmux_wait(t2, "FLEET 2/2 up", 0));
+	tmux_keys(t, 1, ":drill gpt 500 1 6");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "drill gpt 500 1 6 on gw-d, gw-e", 0));
+	tmux_keys(t, 0, "y");
+	end = clock_mono_ms() + 3000;
+	do {
+		gpt_drill(b, fault, sizeof fault, &g0);
+	} while (strcmp(fault, "500") != 0 && clock_mono_ms() < end);
+	assert_string_equal(fault, "500");
+	gpt_drill(a, fault, sizeof fault, &g0);
+	assert_string_equal(fault, "500");
+	/* Inside the gateway: gpt's own server sees none of the drilled attempts. */
+	sim_get_stats(kit.sims[0], &st0);
+	end = clock_mono_ms() + 5000;
+	do {
+		sleep_ms(200);
+		gpt_drill(a, fault, sizeof fault, &g1);
+	} while (g1 < g0 + 2 && clock_mono_ms() < end);
+	sim_get_stats(kit.sims[0], &st1);
+	assert_true(g1 >= g0 + 2);
+	assert_true(st1.requests - st0.requests < (uint64_t)(g1 - g0));
+	/* Both consoles show it with its time left; clients got answers (failover). */
+	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[* ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait_regex(t2, "gpt +[DX ]?[* ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait(t, "answered 100.0%", 0));
+	assert_true(tmux_wait(t, "drill 500 on gpt: 100% of attempts for 6 s by admin gw-d", 0));
+	/* It ends by itself, and says so. */
+	assert_true(tmux_wait(t, "drill 500", 1));
+	assert_true(tmux_wait(t, "drill on gpt ended (its time was up)", 0));
+	gpt_drill(a, fault, sizeof fault, &g1);
+	assert_string_equal(fault, "");
+	/* The API: a hang on one gateway; a fault it cannot make is refused, naming those it can. */
+	{
+		struct hreply r;
+		char url[256];
+
+		snprintf(url, sizeof url, "%s/admin/v1/providers/gpt/drill", a->url);
+		hreq(&r, "POST", url, "{\"fault\":\"slow\",\"duration_s\":3}", ATTACH_ADMIN_TOKEN);
+		assert_int_equal(r.status, 400);
+		assert_non_null(strstr(r.body.data, "500, 429, 503, 529, hang, none"));
+		hreply_free(&r);
+		hreq(&r, "POST", url, "{\"fault\":\"hang\",\"rate\":1,\"duration_s\":4}",
+		    ATTACH_ADMIN_TOKEN);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(jstr(r.json, "provider.drill.fault"), "hang");
+		hreply_free(&r);
+	}
+	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[* ]?! +drill hang [0-9]s"));
+	assert_true(tmux_wait_regex(t, "gw-e +>?gpt +[DX ]?[* ]? +(up|OPEN|half)"));
+	assert_true(tmux_wait(t, "drill hang on gpt: 100% of attempts for 4 s by admin gw-d", 0));
+	assert_true(tmux_wait(t, "drill hang", 1));
+	tmux_free(t2);
+	load_stop();
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_stop(b);
 	serve_stop(a);
 }
 
@@ -427,6 +709,14 @@ main(void)
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_view, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_finds_local_instances, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_hang_shows_what_clients_wait, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_last_provider_banner_and_undo, test_setup,
+	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_wrong_token, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_missing_socket, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_drill_in_gateway, test_setup,
 	        test_teardown),
 	};
 

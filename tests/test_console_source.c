@@ -57,7 +57,8 @@ static const char snapshot_json[] =
     "\"attempts_failed\":4,\"cancelled\":0,\"p50_ms\":500,\"p95_ms\":900,\"p99_ms\":1100,"
     "\"series\":{\"requests\":[5,5,5,5,5],\"errors\":[0,1,0,1,0]}}},"
     "\"budget\":{\"daily_usd\":20,\"spent_usd\":17,\"reserved_usd\":0,\"leased_usd\":0,"
-    "\"rate_usd_per_hour\":2.5,\"projected_usd\":30,\"alert_threshold\":0.8,"
+    "\"rate_usd_per_hour\":2.5,\"rate_5m_usd_per_hour\":30,\"projected_usd\":30,\"alert_"
+    "threshold\":0.8,"
     "\"hard_stop\":true},"
     "\"cache\":{\"enabled\":true,\"entries\":12,\"hits\":40,\"misses\":60,"
     "\"hit_rate_all\":0.1,\"hit_rate_cacheable\":0.4},"
@@ -124,6 +125,7 @@ test_parse_snapshot(void **state)
 	assert_true(f.budget.present);
 	assert_true(f.budget.daily_usd == 20 && f.budget.spent_usd == 17);
 	assert_true(f.budget.burn_per_hour == 2.5);
+	assert_true(f.budget.burn_5m_per_hour == 30);
 	assert_int_equal(f.budget.hard_stop, 1);
 	assert_true(f.budget.alert_crossed); /* 17 of 20 is past 80% */
 	assert_true(f.cache.present && f.cache.enabled);

@@ -375,6 +375,16 @@ stored_prepare(struct gw_req *q, struct gw_bad *bad)
 	return 0;
 }
 
+/* A request refused while draining counts in the router's window: clients got a 503. */
+static void
+count_refused(struct gateway *gw)
+{
+	struct gw_router *gr = gw_router_get(gw);
+
+	router_count_refused(gr->router, LLM_ERR_NO_PROVIDER);
+	gw_router_put(gw, gr);
+}
+
 static enum MHD_Result
 serve_llm(struct gw_req *q)
 {
@@ -396,6 +406,7 @@ serve_llm(struct gw_req *q)
 	if (!q->admitted) {
 		buf_free(&q->body);
 		llm_request_free(&req);
+		count_refused(gw);
 		return gw_reply_error(q, 503, LLM_ERR_NO_PROVIDER,
 		    "the gateway is draining (shutting down): send the request to another instance",
 		    NULL, NULL);
@@ -467,6 +478,7 @@ serve_answer(struct gw_req *q)
 
 	if (!q->admitted) {
 		buf_free(&q->body);
+		count_refused(gw);
 		return gw_reply_error(q, 503, LLM_ERR_NO_PROVIDER,
 		    "the gateway is draining (shutting down): send the request to another instance",
 		    NULL, NULL);

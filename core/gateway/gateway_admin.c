@@ -10,6 +10,7 @@
  *   GET   /admin/v1/events/stream[?after=ID]     the same, live (text/event-stream)
  *   POST  /admin/v1/providers/NAME/ACTION        drain enable disable reset probe
  *                                                clear-overrides
+ *   POST  /admin/v1/providers/NAME/drill         {"fault": F, "rate": R, "duration_s": N}
  *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
  *   POST  /admin/v1/cache/flush
  *   POST  /admin/v1/reload
@@ -234,10 +235,14 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON *o = cJSON_CreateObject(), *x;
 	const struct window_stats *w = &p->window;
 	const char *no_key = key_missing(cfg, p->name);
+	const struct provider_conf *pc = config_provider(cfg, p->name);
 
 	cJSON_AddStringToObject(o, "name", p->name);
 	cJSON_AddStringToObject(o, "kind", p->kind);
 	cJSON_AddStringToObject(o, "base_url", p->base_url);
+	x = cJSON_AddArrayToObject(o, "models");
+	for (size_t i = 0; pc != NULL && i < pc->n_models; i++)
+		cJSON_AddItemToArray(x, cJSON_CreateString(pc->models[i]));
 	/* Its key variable is unset: the console says "no key: VAR" from the start. */
 	if (no_key != NULL)
 		cJSON_AddStringToObject(o, "no_key", no_key);
@@ -256,6 +261,10 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON_AddBoolToObject(x, "admin", p->admin_overridden);
 	cJSON_AddBoolToObject(o, "usable", p->usable);
 	cJSON_AddNumberToObject(o, "in_flight", (double)p->in_flight);
+	/* Attempts out longer than this provider's usual p99 (slow_after_ms): a hang. */
+	cJSON_AddNumberToObject(o, "in_flight_slow", (double)p->in_flight_slow);
+	cJSON_AddNumberToObject(o, "in_flight_oldest_ms", ms(p->in_flight_oldest_us));
+	cJSON_AddNumberToObject(o, "slow_after_ms", ms(p->slow_after_us));
 	x = cJSON_AddObjectToObject(o, "rate_limit");
 	cJSON_AddNumberToObject(x, "rpm", p->rate_limit_rpm);
 	cJSON_AddNumberToObject(x, "rpm_use", p->rpm_usage);
@@ -289,6 +298,14 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON_AddNumberToObject(x, "samples", p->learned_samples);
 	cJSON_AddNumberToObject(x, "first_token_samples", p->learned_first_token_samples);
 	cJSON_AddNumberToObject(x, "ewma_ms", p->latency_ewma_ms);
+	if (p->drill[0] != '\0') {
+		x = cJSON_AddObjectToObject(o, "drill");
+		cJSON_AddStringToObject(x, "fault", p->drill);
+		cJSON_AddNumberToObject(x, "rate", p->drill_rate);
+		cJSON_AddNumberToObject(x, "left_ms", (double)p->drill_left_ms);
+	} else {
+		cJSON_AddNullToObject(o, "drill");
+	}
 	if (p->last_probe_ms > 0) {
 		x = cJSON_AddObjectToObject(o, "probe");
 		cJSON_AddNumberToObject(x, "time_ms", (double)p->last_probe_ms);
@@ -315,6 +332,7 @@ requests_json(const struct router_snapshot *s)
 	cJSON_AddNumberToObject(o, "attempts", (double)s->attempts);
 	cJSON_AddNumberToObject(o, "attempts_failed", (double)s->attempts_failed);
 	cJSON_AddNumberToObject(o, "in_flight", (double)s->in_flight);
+	cJSON_AddNumberToObject(o, "in_flight_oldest_ms", ms(s->in_flight_oldest_us));
 	cJSON_AddNumberToObject(o, "cache_hits", (double)s->cache_hits);
 	w = cJSON_AddObjectToObject(o, "window");
 	cJSON_AddNumberToObject(w, "requests", (double)s->window.requests);
@@ -322,6 +340,9 @@ requests_json(const struct router_snapshot *s)
 	cJSON_AddNumberToObject(w, "attempts_failed", (double)s->window_attempts_failed);
 	cJSON_AddNumberToObject(w, "cancelled", (double)s->window_cancelled);
 	add_quantiles(w, s->window.p50_us, s->window.p95_us, s->window.p99_us);
+	/* What clients wait: the answered requests and those still waiting, by age. */
+	cJSON_AddNumberToObject(w, "open_p50_ms", ms(s->open_p50_us));
+	cJSON_AddNumberToObject(w, "open_p99_ms", ms(s->open_p99_us));
 	x = cJSON_AddObjectToObject(w, "series");
 	cJSON_AddItemToObject(x, "requests", series_json(s->window.series_requests, s->window_s));
 	cJSON_AddItemToObject(x, "errors", series_json(s->window.series_errors, s->window_s));
@@ -345,6 +366,7 @@ budget_json(struct gateway *gw, const struct config *cfg)
 	cJSON_AddNumberToObject(o, "reserved_usd", bs.reserved_usd + bs.lease_in_flight_usd);
 	cJSON_AddNumberToObject(o, "leased_usd", bs.leased_usd);
 	cJSON_AddNumberToObject(o, "rate_usd_per_hour", bs.burn_60m_per_hour);
+	cJSON_AddNumberToObject(o, "rate_5m_usd_per_hour", bs.burn_5m_per_hour);
 	cJSON_AddNumberToObject(o, "projected_usd", bs.projected_usd);
 	cJSON_AddNumberToObject(o, "alert_threshold", bs.alert_threshold);
 	cJSON_AddBoolToObject(o, "hard_stop", cfg->budget.hard_stop);
@@ -403,6 +425,42 @@ add_string_or_null(cJSON *o, const char *key, const char *v)
 		cJSON_AddStringToObject(o, key, v);
 	else
 		cJSON_AddNullToObject(o, key);
+}
+
+static uint64_t
+fnv_str(uint64_t h, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
+}
+
+/* A hash of the routing config this process runs (providers, their models, priorities,
+ * weights, timeouts and limits, routes, budget, cache): two instances that differ have
+ * drifted (a SIGHUP on one after an edit). Not of the file: of what was loaded. */
+static void
+config_hash_hex(const struct config *cfg, char out[17])
+{
+	uint64_t h = 14695981039346656037ULL;
+	char num[64];
+
+	for (size_t i = 0; i < cfg->n_providers; i++) {
+		const struct provider_conf *p = &cfg->providers[i];
+		h = fnv_str(h, p->name);
+		h = fnv_str(h, p->base_url);
+		for (size_t m = 0; m < p->n_models; m++)
+			h = fnv_str(h, p->models[m]);
+		snprintf(num, sizeof num, "%d %d %g %g %d %d %d %d", (int)p->kind, p->priority,
+		    p->weight, p->timeout_seconds, p->max_retries, p->rate_limit_rpm,
+		    p->rate_limit_tpm, p->enabled);
+		h = fnv_str(h, num);
+	}
+	for (size_t i = 0; i < cfg->n_routes; i++)
+		h = fnv_str(h, cfg->routes[i].name);
+	snprintf(num, sizeof num, "%g %d %d %d", cfg->budget.daily_usd, cfg->budget.hard_stop,
+	    cfg->cache.enabled, cfg->hedge_after_ms);
+	h = fnv_str(h, num);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
 static cJSON *
@@ -472,6 +530,11 @@ admin_snapshot(struct gw_req *q)
 	router_snapshot_window(gr->router, &s, (int)window);
 	o = cJSON_CreateObject();
 	cJSON_AddItemToObject(o, "instance", instance_json(gw));
+	{
+		char hash[17];
+		config_hash_hex(router_config(gr->router), hash);
+		cJSON_AddStringToObject(cJSON_GetObjectItem(o, "instance"), "config_hash", hash);
+	}
 	cJSON_AddNumberToObject(o, "time_ms", (double)s.time_ms);
 	cJSON_AddNumberToObject(o, "window_seconds", s.window_s);
 	ps = cJSON_AddArrayToObject(o, "providers");
@@ -730,6 +793,47 @@ provider_act(struct router *r, const char *name, const char *action, char **caus
 	return router_clear_overrides(r, name, cause);
 }
 
+/* POST /admin/v1/providers/NAME/drill {"fault", "rate" (default 1), "duration_s"}: faults
+ * made inside this process's router (router_drill), for real providers too. */
+static enum MHD_Result
+admin_provider_drill(struct gw_req *q, const char *name)
+{
+	cJSON *o = cJSON_ParseWithLength(q->body.data != NULL ? q->body.data : "", q->body.len);
+	const cJSON *f = cJSON_GetObjectItem(o, "fault"), *r = cJSON_GetObjectItem(o, "rate");
+	const cJSON *d = cJSON_GetObjectItem(o, "duration_s");
+	struct gw_router *gr;
+	char *cause = NULL, who[96], fault[16];
+	int rc;
+
+	if (!cJSON_IsObject(o) || !cJSON_IsString(f) || (r != NULL && !cJSON_IsNumber(r)) ||
+	    (d != NULL && !cJSON_IsNumber(d)) ||
+	    (d == NULL && strcmp(f->valuestring, "none") != 0)) {
+		cJSON_Delete(o);
+		return admin_error(q, 400, "invalid_request_error",
+		    "the body must be {\"fault\": F, \"rate\": R, \"duration_s\": N} (fault 500 "
+		    "429 503 529 hang none; rate 0..1, default 1; duration_s required, at most %d)",
+		    ROUTER_DRILL_MAX_S);
+	}
+	snprintf(fault, sizeof fault, "%s", f->valuestring);
+	gr = gw_router_get(q->gw);
+	if (!provider_known(gr->router, name)) {
+		gw_router_put(q->gw, gr);
+		cJSON_Delete(o);
+		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
+	}
+	snprintf(who, sizeof who, "admin %s", q->gw->instance);
+	rc = router_drill(gr->router, name, fault, r != NULL ? r->valuedouble : 1,
+	    d != NULL ? (int)d->valuedouble : 0, who, &cause);
+	cJSON_Delete(o);
+	if (rc != 0) {
+		enum MHD_Result ret = admin_error(q, 400, "invalid_request_error", "%s", cause);
+		free(cause);
+		gw_router_put(q->gw, gr);
+		return ret;
+	}
+	return admin_provider_reply(q, gr, name);
+}
+
 /* POST /admin/v1/providers/NAME/ACTION */
 static enum MHD_Result
 admin_provider_action(struct gw_req *q, const char *name, const char *action)
@@ -740,6 +844,8 @@ admin_provider_action(struct gw_req *q, const char *name, const char *action)
 	char *cause = NULL;
 	size_t i;
 
+	if (strcmp(action, "drill") == 0)
+		return admin_provider_drill(q, name);
 	for (i = 0; i < nitems(actions); i++)
 		if (strcmp(action, actions[i]) == 0)
 			break;

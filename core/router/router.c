@@ -277,6 +277,7 @@ on_http_done(void *arg, const struct http_result *hr)
 
 	pthread_mutex_lock(&r->mu);
 	a->http_id = 0;
+	rt_flying_remove_locked(r, a);
 	pthread_mutex_unlock(&r->mu);
 	if (a->watch_id != 0)
 		http_cancel_timer(r->engine, a->watch_id);
@@ -430,7 +431,8 @@ attempt_send(struct attempt *a, int others)
 	q->live[q->n_live++] = a;
 	pthread_mutex_lock(&r->mu);
 	r->total_attempts++;
-	a->http_id = http_submit(r->engine, &hr);
+	a->http_id = rt_drill_submit_locked(r, a, &hr); /* http_submit, unless drilled */
+	rt_flying_add_locked(r, a);
 	pthread_mutex_unlock(&r->mu);
 	/* The engine has its own copy; a large prompt is not held twice while waiting. */
 	adapter_http_free(&a->ah);

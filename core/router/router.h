@@ -152,6 +152,13 @@ int router_reset_breaker(struct router *, const char *provider, char **cause);
 int router_clear_overrides(struct router *, const char *provider, char **cause);
 /* Run an active health probe now. */
 int router_probe(struct router *, const char *provider, char **cause);
+/* A fault drill (router_drill.c): for duration_s seconds (1..ROUTER_DRILL_MAX_S) a share
+ * rate (0..1] of the provider's attempts fail inside the router without reaching it:
+ * fault "500", "429", "503", "529" (that status) or "hang" (no answer until the
+ * attempt's limit); "none" stops it. who (or NULL) is named in the event. */
+#define ROUTER_DRILL_MAX_S 3600
+int router_drill(struct router *, const char *provider, const char *fault, double rate,
+    int duration_s, const char *who, char **cause);
 
 /* Seconds of history the windowed numbers cover (the admin API's window_seconds). */
 #define ROUTER_WINDOW_DEFAULT 60
@@ -211,7 +218,23 @@ struct provider_snapshot {
 	uint64_t learned_hedge_ms, learned_first_token_hedge_ms;
 	uint32_t learned_samples, learned_first_token_samples;
 	double latency_ewma_ms;
+	/* Attempts whose transfer is out: the oldest one's age, and how many are older than
+	 * this provider's usual p99 (slow_after_us: of its successful attempts, at least
+	 * ROUTER_SLOW_MIN_MS; with none yet, the router's answered requests' p99, or
+	 * ROUTER_SLOW_NONE_MS). A hang shows here first. */
+	uint64_t in_flight_oldest_us;
+	uint32_t in_flight_slow;
+	uint64_t slow_after_us;
+	/* A drill on it (router_drill): the fault ("" none), the share of attempts, time left. */
+	char drill[16];
+	double drill_rate;
+	uint64_t drill_left_ms;
 };
+
+/* In-flight attempts older than their provider's p99 are slow; the floor, and the
+ * threshold when a provider has no successful attempt yet. */
+#define ROUTER_SLOW_MIN_MS 250
+#define ROUTER_SLOW_NONE_MS 10000
 
 struct router_snapshot {
 	int64_t time_ms;
@@ -230,6 +253,10 @@ struct router_snapshot {
 	struct window_stats window; /* requests (not attempts): finished, failed, latency */
 	uint64_t window_attempts_failed;
 	uint64_t window_cancelled;
+	/* What clients wait: answered requests of the window (retries, failovers and
+	 * queueing included) and the requests still waiting, by their age now. */
+	uint64_t open_p50_us, open_p99_us;
+	uint64_t in_flight_oldest_us; /* the oldest request still waiting */
 	uint64_t cache_hits;
 	uint64_t in_flight;
 	double cost_usd;
@@ -251,6 +278,10 @@ void router_snapshot(struct router *, struct router_snapshot *);
  * (1..ROUTER_WINDOW_MAX, clamped; 0: none). */
 void router_snapshot_window(struct router *, struct router_snapshot *, int window_s);
 void router_snapshot_free(struct router_snapshot *);
+/* A request refused before it reached the router (a draining gateway's 503): counted
+ * as a failed request in the window, so what clients get includes it; not in the
+ * totals, which are the router's own. */
+void router_count_refused(struct router *, enum llm_errclass);
 
 struct event_ring *router_events(struct router *);
 const struct config *router_config(struct router *);

@@ -142,7 +142,9 @@ struct router {
 	double cost_usd;
 	struct histogram latency;
 	uint64_t total_attempts;
-	struct window window; /* the last ROUTER_WINDOW_MAX seconds of finished requests */
+	struct window window;    /* the last ROUTER_WINDOW_MAX seconds of finished requests */
+	struct attempt *flying;  /* attempts whose transfer is out (router_snapshot.c), under mu */
+	struct rt_drill *drills; /* per provider (router_drill.c), under mu; NULL: none yet */
 
 	/* Sharing the database with other processes (router_admin.c): a poll of
 	 * PRAGMA data_version on the worker, driven by an engine timer. */
@@ -159,10 +161,11 @@ struct attempt {
 	struct rreq *q;
 	int idx; /* provider index */
 	char alias[LIMIT_ALIAS_SIZE];
-	int hedge;         /* sent as a hedge of another attempt */
-	size_t slot;       /* its entry in q->attempts */
-	uint64_t http_id;  /* 0 once done */
-	uint64_t watch_id; /* watchdog timer, 0 if none */
+	int hedge;                           /* sent as a hedge of another attempt */
+	size_t slot;                         /* its entry in q->attempts */
+	uint64_t http_id;                    /* 0 once done */
+	struct attempt *fly_next, *fly_prev; /* on r->flying while http_id != 0, under r->mu */
+	uint64_t watch_id;                   /* watchdog timer, 0 if none */
 	uint64_t start_us;
 	uint64_t give_up_us; /* no answer (or first token) by then: abandon */
 	uint64_t learned_ms; /* the provider's learned timeout when it started, 0 none */
@@ -319,5 +322,13 @@ void rt_sync_free(struct router *);
 struct store_health;
 int rt_store_watch(struct router *, struct store_health *h);
 void rt_window_record_request_locked(struct router *, enum llm_errclass, uint64_t latency_us);
+/* An attempt's transfer went out / came back (r->mu held): the snapshot's in-flight ages. */
+void rt_flying_add_locked(struct router *, struct attempt *);
+void rt_flying_remove_locked(struct router *, struct attempt *);
+
+/* router_drill.c (r->mu held): send hr, or if a drill picks this attempt make up its end
+ * (on the engine thread, through hr's on_done) and return a made-up transfer id. */
+uint64_t rt_drill_submit_locked(struct router *, struct attempt *, const struct http_request *);
+void rt_drill_snapshot_locked(struct router *, struct router_snapshot *, uint64_t now);
 
 #endif

@@ -158,6 +158,7 @@ router_free(struct router *r)
 	rt_sync_free(r);
 	event_ring_free(r->events);
 	free(r->providers);
+	free(r->drills);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->idle);
 	free(r);

@@ -19,6 +19,79 @@ rt_window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_
 	window_record(&r->window, rt_now(r), cls, latency_us);
 }
 
+void
+router_count_refused(struct router *r, enum llm_errclass cls)
+{
+	pthread_mutex_lock(&r->mu);
+	rt_window_record_request_locked(r, cls == LLM_OK ? LLM_ERR_NO_PROVIDER : cls, 0);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+rt_flying_add_locked(struct router *r, struct attempt *a)
+{
+	a->fly_prev = NULL;
+	a->fly_next = r->flying;
+	if (r->flying != NULL)
+		r->flying->fly_prev = a;
+	r->flying = a;
+}
+
+void
+rt_flying_remove_locked(struct router *r, struct attempt *a)
+{
+	if (a->fly_prev == NULL && r->flying != a)
+		return; /* not on the list */
+	if (a->fly_prev != NULL)
+		a->fly_prev->fly_next = a->fly_next;
+	else
+		r->flying = a->fly_next;
+	if (a->fly_next != NULL)
+		a->fly_next->fly_prev = a->fly_prev;
+	a->fly_prev = a->fly_next = NULL;
+}
+
+/* Ages of the attempts in flight per provider, and of the requests waiting (r->mu held). */
+static void
+snapshot_in_flight_locked(struct router *r, struct router_snapshot *s, struct histogram *waiting)
+{
+	uint64_t now_us = clock_mono_us();
+	/* A provider with no answer yet is held to the router's answered requests. */
+	uint64_t all99 =
+	    r->latency.total > 0 ? hist_quantile(&r->latency, 0.99) : ROUTER_SLOW_NONE_MS * 1000ULL;
+
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider_snapshot *ps = &s->providers[i];
+		uint64_t p99 = r->providers[i].latency.total > 0
+		    ? hist_quantile(&r->providers[i].latency, 0.99)
+		    : all99;
+
+		ps->slow_after_us =
+		    p99 < ROUTER_SLOW_MIN_MS * 1000ULL ? ROUTER_SLOW_MIN_MS * 1000ULL : p99;
+	}
+	for (struct attempt *a = r->flying; a != NULL; a = a->fly_next) {
+		struct provider_snapshot *ps;
+		uint64_t age;
+
+		if (a->idx < 0 || (size_t)a->idx >= r->n_providers)
+			continue;
+		ps = &s->providers[a->idx];
+		age = now_us > a->start_us ? now_us - a->start_us : 0;
+		if (age > ps->in_flight_oldest_us)
+			ps->in_flight_oldest_us = age;
+		if (age > ps->slow_after_us)
+			ps->in_flight_slow++;
+	}
+	for (struct rreq *q = r->live; q != NULL; q = q->next) {
+		uint64_t age = now_us > q->start_us ? now_us - q->start_us : 0;
+
+		if (age > s->in_flight_oldest_us)
+			s->in_flight_oldest_us = age;
+		if (waiting != NULL)
+			hist_record(waiting, age > 0 ? age : 1);
+	}
+}
+
 /* The windows of every provider and of the router, with r->mu held. */
 static void
 snapshot_windows_locked(struct router *r, struct router_snapshot *s, uint64_t now)
@@ -163,8 +236,18 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 	s->in_flight = r->in_flight;
 	s->cost_usd = r->cost_usd;
 	s->latency = r->latency;
-	if (s->window_s > 0)
+	rt_drill_snapshot_locked(r, s, now);
+	if (s->window_s > 0) {
+		struct histogram open;
+
 		snapshot_windows_locked(r, s, now);
+		open = s->window.latency;
+		snapshot_in_flight_locked(r, s, &open);
+		s->open_p50_us = hist_quantile(&open, 0.50);
+		s->open_p99_us = hist_quantile(&open, 0.99);
+	} else {
+		snapshot_in_flight_locked(r, s, NULL);
+	}
 	pthread_mutex_unlock(&r->mu);
 }
 

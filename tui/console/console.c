@@ -109,6 +109,9 @@ console_event_insert(struct console *c, const struct event *ev, const char *inst
 		    strcmp(e->ev.message, ev->message) == 0)
 			return;
 	}
+	if ((c->n_events == 0 || ev->time_ms >= c->events[c->n_events - 1].ev.time_ms) &&
+	    event_fold(c, ev, instance))
+		return;
 	if (c->n_events == CONSOLE_EVENTS) {
 		if (ev->time_ms < c->events[0].ev.time_ms)
 			return;
@@ -120,6 +123,7 @@ console_event_insert(struct console *c, const struct event *ev, const char *inst
 		at--;
 	memmove(c->events + at + 1, c->events + at, sizeof c->events[0] * (c->n_events - at));
 	c->events[at].ev = *ev;
+	c->events[at].fold = 0;
 	strlcpy_(c->events[at].instance, instance, sizeof c->events[at].instance);
 	c->n_events++;
 	c->dirty = 1;
@@ -305,19 +309,11 @@ console_signature(struct console *c)
 	return h;
 }
 
-/* Requests finished per second over the 10 whole seconds before the current one. */
+/* Requests finished per second over the window, the one `failed` is over too. */
 static double
 series_rate(const struct router_snapshot *s)
 {
-	int n = s->window_s, from, k;
-	uint64_t sum = 0;
-
-	if (n < 2)
-		return 0;
-	from = n - 11 < 0 ? 0 : n - 11;
-	for (k = from; k < n - 1; k++)
-		sum += s->window.series_requests[k];
-	return (double)sum / (double)(n - 1 - from);
+	return s->window_s > 0 ? (double)s->window.requests / (double)s->window_s : 0;
 }
 
 /* The header's figures over every target with a picture (a lost one's are stale:
@@ -362,6 +358,11 @@ console_totals(struct console *c)
 		T->req_per_s += series_rate(s);
 		T->win_requests += s->window.requests;
 		T->win_failed += s->window.errors;
+		T->win_cancelled += s->window_cancelled;
+		if (s->open_p50_us > T->open_p50_us)
+			T->open_p50_us = s->open_p50_us;
+		if (s->open_p99_us > T->open_p99_us)
+			T->open_p99_us = s->open_p99_us;
 		for (size_t i = 0; i < s->n_providers; i++) {
 			T->win_attempts += s->providers[i].window.requests;
 			T->win_attempts_failed += s->providers[i].window.errors;
@@ -641,6 +642,40 @@ dashboard_key(struct console *c, int is_key, wint_t ch)
 	cmd_run_line(c, cmd->name, 0);
 }
 
+/* A confirmation that wants the provider's name typed: Enter checks it, Esc cancels. */
+static void
+confirm_name_key(struct console *c, int is_key, wint_t ch)
+{
+	size_t n = strlen(c->confirm_typed);
+
+	if ((!is_key && (ch == '\r' || ch == '\n')) || (is_key && ch == KEY_ENTER)) {
+		c->mode = MODE_DASHBOARD;
+		if (strcmp(c->confirm_typed, c->confirm_name) == 0) {
+			c->confirm_name[0] = '\0';
+			cmd_run_line(c, c->confirm_line, 1);
+		} else {
+			console_message(c, 0, "cancelled: %s (typed \"%s\", not \"%s\")",
+			    c->confirm_line, c->confirm_typed, c->confirm_name);
+			c->confirm_name[0] = '\0';
+		}
+		return;
+	}
+	if (!is_key && ch == 27) {
+		c->mode = MODE_DASHBOARD;
+		c->confirm_name[0] = '\0';
+		console_message(c, 0, "cancelled: %s", c->confirm_line);
+		return;
+	}
+	if ((is_key && ch == KEY_BACKSPACE) || (!is_key && (ch == 127 || ch == 8))) {
+		if (n > 0)
+			c->confirm_typed[n - 1] = '\0';
+	} else if (!is_key && ch >= 32 && ch < 127 && n + 1 < sizeof c->confirm_typed) {
+		c->confirm_typed[n] = (char)ch;
+		c->confirm_typed[n + 1] = '\0';
+	}
+	console_message(c, 1, "%s%s", c->confirm_what, c->confirm_typed);
+}
+
 static void
 console_key(struct console *c, int is_key, wint_t ch)
 {
@@ -665,7 +700,30 @@ console_key(struct console *c, int is_key, wint_t ch)
 		c->dirty = 1;
 		break;
 	case MODE_CMDLINE: cmdline_key(c, is_key, ch); break;
+	case MODE_INSTANCES:
+		c->mode = MODE_DASHBOARD;
+		c->dirty = 1;
+		break;
+	case MODE_EVENTS:
+		if (is_key && (ch == KEY_UP || ch == KEY_PPAGE))
+			c->event_view_scroll += ch == KEY_PPAGE ? LINES - 5 : 1;
+		else if (is_key && (ch == KEY_DOWN || ch == KEY_NPAGE))
+			c->event_view_scroll -= ch == KEY_NPAGE ? LINES - 5 : 1;
+		else if (!is_key && (ch == 'k' || ch == 'j'))
+			c->event_view_scroll += ch == 'k' ? 1 : -1;
+		else if (!is_key && ch == '/')
+			dashboard_key(c, is_key, ch);
+		else
+			c->mode = MODE_DASHBOARD;
+		if (c->event_view_scroll < 0)
+			c->event_view_scroll = 0;
+		c->dirty = 1;
+		break;
 	case MODE_CONFIRM:
+		if (c->confirm_name[0] != '\0') {
+			confirm_name_key(c, is_key, ch);
+			break;
+		}
 		c->mode = MODE_DASHBOARD;
 		if (!is_key && (ch == 'y' || ch == 'Y'))
 			cmd_run_line(c, c->confirm_line, 1);

@@ -29,14 +29,15 @@ struct prompt;
 struct console;
 
 /* Command flags. */
-#define CMD_DESTRUCTIVE 0x01     /* changes where traffic goes or drops data */
-#define CMD_CONFIRM 0x02         /* ask y/n first */
-#define CMD_READONLY_OK 0x04     /* allowed under --readonly */
-#define CMD_PROVIDER 0x08        /* first argument: a provider, default the selected one */
-#define CMD_ASK_ARGS 0x10        /* its key opens the command line to type the arguments */
-#define CMD_CONFIRM_SERVING 0x20 /* ask y/n first when the console serves (--listen) */
-#define CMD_EMBEDDED 0x40        /* needs the router in this process (not when attached) */
-#define CMD_ALL_OK 0x80          /* its provider may be "all" */
+#define CMD_DESTRUCTIVE 0x01       /* changes where traffic goes or drops data */
+#define CMD_CONFIRM 0x02           /* ask y/n first */
+#define CMD_READONLY_OK 0x04       /* allowed under --readonly */
+#define CMD_PROVIDER 0x08          /* first argument: a provider, default the selected one */
+#define CMD_ASK_ARGS 0x10          /* its key opens the command line to type the arguments */
+#define CMD_CONFIRM_SERVING 0x20   /* ask y/n first when the console serves (--listen) */
+#define CMD_EMBEDDED 0x40          /* needs the router in this process (not when attached) */
+#define CMD_ALL_OK 0x80            /* its provider may be "all" */
+#define CMD_CONFIRM_ATTACHED 0x100 /* ask y/n first when attached (it acts on production) */
 
 struct console_cmd {
 	const char *name;
@@ -60,14 +61,27 @@ enum console_mode {
 	MODE_CMDLINE,
 	MODE_CONFIRM,
 	MODE_PROMPT,
+	MODE_EVENTS,    /* the full-screen event log */
+	MODE_INSTANCES, /* the instances, one block each */
 };
 
-#define CONSOLE_EVENTS 256
+#define CONSOLE_EVENTS 1024
 #define CONSOLE_MIN_W 80
 #define CONSOLE_MIN_H 24
 #define CONSOLE_HISTORY 32
 #define CONSOLE_DRILLS 32
 #define CONSOLE_PROBES 16
+#define CONSOLE_UNDO 32
+
+/* An override this console made, with what it replaced (console_outage.c). */
+struct console_undo {
+	unsigned batch; /* entries of one action share it */
+	char arg[192];  /* "NAME" or "NAME@INSTANCE" */
+	enum source_action action;
+	enum provider_admin admin; /* before */
+	int priority;
+	double weight;
+};
 
 /* One routing process on screen: the embedded router, or an attached one. */
 struct console_target {
@@ -88,11 +102,12 @@ struct console_row {
 struct console_event {
 	struct event ev;
 	char instance[64];
+	unsigned fold; /* > 1: this many probe results folded into the line */
 };
 
 /* The header's numbers over every target with a picture. */
 struct console_totals {
-	double req_per_s;      /* requests finished per second, last 10 s */
+	double req_per_s;      /* requests finished per second over the window */
 	uint64_t win_requests; /* requests finished in the window */
 	uint64_t win_failed;   /* of them, failed */
 	uint64_t win_attempts; /* attempts sent in the window */
@@ -101,6 +116,9 @@ struct console_totals {
 	double hit_cacheable; /* of cacheable requests; < 0 unknown */
 	double spend;         /* today */
 	uint64_t in_flight;
+	uint64_t win_cancelled; /* callers that left, in the window: neither answered nor failed */
+	uint64_t open_p50_us;   /* request latency incl. the waiting (the worst target's) */
+	uint64_t open_p99_us;
 	size_t n_up; /* targets whose link is up */
 	int window_s;
 };
@@ -151,10 +169,13 @@ struct console {
 	uint64_t signature; /* of what was last drawn */
 	struct console_event events[CONSOLE_EVENTS];
 	size_t n_events;
-	int event_scroll; /* lines up from the newest */
-	size_t selected;  /* a row */
-	int table_y;      /* screen row of the first provider row shown, for clicks */
-	size_t table_top; /* the first row shown when they do not all fit */
+	int event_scroll;      /* lines up from the newest */
+	int event_view_scroll; /* the full-screen log's, lines up from the newest */
+	char event_class[16];  /* the log's filter by class ("probe" ...), "" none */
+	char event_text[64];   /* and by text, "" none */
+	size_t selected;       /* a row */
+	int table_y;           /* screen row of the first provider row shown, for clicks */
+	size_t table_top;      /* the first row shown when they do not all fit */
 	int help_scroll;
 
 	/* Drills this console started that are still on, by upstream URL. */
@@ -179,6 +200,12 @@ struct console {
 	size_t history_pos; /* == n_history: the line being typed */
 	char history_draft[512];
 	char confirm_line[512]; /* the command waiting for y/n */
+	char confirm_name[128]; /* not "": the name to type to confirm (it strands a model) */
+	char confirm_typed[128];
+	char confirm_what[512]; /* the question, before what was typed */
+	struct console_undo undo[CONSOLE_UNDO];
+	size_t n_undo;
+	unsigned undo_batch;
 	char message[512];
 	int message_error;
 	uint64_t message_ms;
@@ -265,6 +292,40 @@ int draw_glossary(struct console *, int row, int top, int bottom, int x, int w);
 void draw_latency(struct console *, int y, int x, int h, int w);
 void draw_budget(struct console *, int y, int x, int h, int w);
 void draw_cache(struct console *, int y, int x, int h, int w);
+
+/* console_events.c */
+/* The classes the filter knows, NULL-terminated. */
+extern const char *const event_classes[];
+const char *event_class(const struct console_event *);
+/* Fold a probe result into the last line if it repeats it; 1 if folded. */
+int event_fold(struct console *, const struct event *, const char *instance);
+int event_shown(struct console *, const struct console_event *);
+/* Indices of the events the filter lets through (out: n_events of room). */
+size_t event_indices(struct console *, size_t *out);
+void event_filter_words(struct console *, char *out, size_t len);
+void
+draw_event_line(struct console *, int y, int x, int w, const struct console_event *, int fleet);
+void draw_event_view(struct console *);
+
+/* console_instances.c */
+/* An instance's state in a word: up, draining, LOST, 401. */
+const char *instance_state(struct console *, size_t t);
+/* Does target t run another config than most of the fleet? */
+int instance_drifted(struct console *, size_t t);
+void draw_instances(struct console *);
+/* In a fleet, each instance's answered and p99 on one line at y; 1 if drawn. */
+int draw_fleet_line(struct console *, int y);
+
+/* console_outage.c */
+/* Would taking the provider arg names out of traffic leave a model with no usable
+ * provider? The models it strands ("M", ...) in models; returns how many. */
+int outage_if_removed(struct console *, const char *arg, char *models, size_t len);
+/* The no-usable-provider banners from row y, at most max; returns the lines drawn. */
+int draw_outages(struct console *, int y, int max);
+/* Remember what an action on arg is about to replace, for undo_last. */
+void undo_remember(struct console *, const char *arg, enum source_action);
+/* Put back what this console's last override replaced (an operator event says so). */
+int undo_last(struct console *, char **cause);
 
 /* console_color.c */
 void color_setup(struct console *);

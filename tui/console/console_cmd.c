@@ -104,6 +104,7 @@ console_act(struct console *c, const char *arg, enum source_action a, double val
 		*cause = xasprintf("%s: no provider \"%s\"", source_action_name(a), arg);
 		return -1;
 	}
+	undo_remember(c, arg, a);
 	for (size_t i = 0; i < n; i++) {
 		struct console_target *t = &c->targets[ts[i]];
 		const struct provider_snapshot *p = console_target_provider(c, ts[i], name);
@@ -209,6 +210,45 @@ exec_flush(struct console *c, int argc, char **argv, char **cause)
 	return console_act(c, NULL, SA_FLUSH, 0, 0, cause);
 }
 
+/* Attached: the drill runs inside each gateway's router (POST .../drill), for real
+ * providers too: NAME FAULT [RATE] [SECONDS] (RATE default 1, SECONDS default 60). */
+static int
+exec_drill_gateway(struct console *c, int argc, char **argv, char **cause)
+{
+	size_t ts[64], n, sent = 0;
+	char name[128], *why = NULL;
+	double rate = 1;
+	long secs = 60;
+
+	if (argc >= 4 && parse_double(argv[3], 0.01, 1, &rate) != 0) {
+		*cause =
+		    xasprintf("drill: RATE is a share of attempts 0.01..1, got \"%s\"", argv[3]);
+		return -1;
+	}
+	if (argc >= 5 && parse_long(argv[4], 1, 3600, &secs) != 0) {
+		*cause = xasprintf("drill: SECONDS is 1..3600, got \"%s\"", argv[4]);
+		return -1;
+	}
+	if ((n = console_resolve(c, argv[1], ts, nitems(ts), name, sizeof name)) == 0) {
+		*cause = xasprintf("drill: no provider \"%s\"", argv[1]);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct source *src = c->targets[ts[i]].src;
+		if (src->ops->drill == NULL ||
+		    src->ops->drill(src, name, argv[2], rate, (int)secs, &why) != 0) {
+			free(*cause);
+			*cause =
+			    why != NULL ? why : xasprintf("drill: not offered by %s", src->name);
+			why = NULL;
+			continue;
+		}
+		sent++;
+	}
+	console_collect(c);
+	return sent > 0 ? 0 : -1;
+}
+
 static int
 exec_drill(struct console *c, int argc, char **argv, char **cause)
 {
@@ -216,7 +256,8 @@ exec_drill(struct console *c, int argc, char **argv, char **cause)
 	char name[128];
 	const struct provider_snapshot *p;
 
-	(void)argc;
+	if (c->router == NULL)
+		return exec_drill_gateway(c, argc, argv, cause);
 	if (console_resolve(c, argv[1], ts, 1, name, sizeof name) == 0 ||
 	    (p = console_target_provider(c, ts[0], name)) == NULL) {
 		*cause = xasprintf("drill: no provider \"%s\"", argv[1]);
@@ -320,6 +361,73 @@ exec_log(struct console *c, int argc, char **argv, char **cause)
 	return 0;
 }
 
+/* :filter TEXT, :filter KIND (operator, breaker, ...), :filter off. */
+static int
+exec_filter(struct console *c, int argc, char **argv, char **cause)
+{
+	char f[128];
+
+	(void)cause;
+	c->event_scroll = c->event_view_scroll = 0;
+	if (argc < 2 || strcmp(argv[1], "off") == 0) {
+		c->event_class[0] = c->event_text[0] = '\0';
+		console_message(c, 0, "event filter off");
+		return 0;
+	}
+	for (size_t i = 0; event_classes[i] != NULL; i++)
+		if (argc == 2 && strcmp(argv[1], event_classes[i]) == 0) {
+			strlcpy_(c->event_class, argv[1], sizeof c->event_class);
+			console_message(c, 0, "events: only %s (:filter off shows all)", argv[1]);
+			return 0;
+		}
+	c->event_text[0] = c->event_class[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		size_t n = strlen(c->event_text);
+		snprintf(c->event_text + n, sizeof c->event_text - n, "%s%s", i > 1 ? " " : "",
+		    argv[i]);
+	}
+	event_filter_words(c, f, sizeof f);
+	console_message(c, 0, "events: %s (:filter off shows all)", f);
+	return 0;
+}
+
+static int
+exec_events(struct console *c, int argc, char **argv, char **cause)
+{
+	(void)argc, (void)argv, (void)cause;
+	c->mode = MODE_EVENTS;
+	c->event_view_scroll = 0;
+	return 0;
+}
+
+/* :token T: a new admin token for every attached instance (none: unset it). */
+static int
+exec_token(struct console *c, int argc, char **argv, char **cause)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_targets; i++)
+		if (c->targets[i].src->ops->set_token != NULL) {
+			c->targets[i].src->ops->set_token(c->targets[i].src,
+			    argc >= 2 ? argv[1] : NULL);
+			n++;
+		}
+	if (n == 0) {
+		*cause = xstrdup("token: only an attached console sends one");
+		return -1;
+	}
+	console_message(c, 0, "admin token %s for %zu instance%s; trying now",
+	    argc >= 2 ? "set" : "unset", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+exec_undo(struct console *c, int argc, char **argv, char **cause)
+{
+	(void)argc, (void)argv;
+	return undo_last(c, cause);
+}
+
 static int
 exec_quit(struct console *c, int argc, char **argv, char **cause)
 {
@@ -331,17 +439,8 @@ exec_quit(struct console *c, int argc, char **argv, char **cause)
 static int
 exec_instances(struct console *c, int argc, char **argv, char **cause)
 {
-	size_t off = 0;
-	char line[512];
-
 	(void)argc, (void)argv, (void)cause;
-	line[0] = '\0';
-	for (size_t i = 0; i < c->n_targets && off < sizeof line; i++) {
-		const struct console_target *t = &c->targets[i];
-		off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %s (%s)",
-		    i ? "; " : "", t->label, t->src->name, t->link.up ? "up" : "LOST");
-	}
-	console_message(c, 0, "%s", line);
+	c->mode = MODE_INSTANCES;
 	return 0;
 }
 
@@ -380,18 +479,34 @@ const struct console_cmd console_cmds[] = {
     {"clear-overrides", "unset", 'U', 0, "[NAME|all]",
         "drop a provider's saved overrides: back to the config's values",
         CMD_DESTRUCTIVE | CMD_CONFIRM | PROV | CMD_ALL_OK, 0, exec_clear},
+    {"undo", NULL, 'u', 0, "",
+        "take back this console's last override (state, priority or weight), as it was before", 0,
+        0, exec_undo},
     {"flush", NULL, 'F', 0, "", "flush the response cache", CMD_DESTRUCTIVE | CMD_CONFIRM, 0,
         exec_flush},
-    {"drill", NULL, 'D', 0, "NAME FAULT",
-        "fault drill on a simulated provider: 500 429 529 slow hang down none", PROV | CMD_ASK_ARGS,
-        1, exec_drill},
+    {"drill", NULL, 'D', 0, "NAME FAULT [RATE] [SECONDS]",
+        "fault drill: embedded, on a simulated provider (500 429 529 slow hang down none); "
+        "attached, inside the gateway for any provider (500 429 503 529 hang none; RATE 0..1, "
+        "default 1; SECONDS default 60)",
+        PROV | CMD_ASK_ARGS | CMD_CONFIRM_ATTACHED, 1, exec_drill},
     {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)",
         CMD_EMBEDDED, 0, exec_prompt},
-    {"instances", NULL, 0, 0, "", "list the attached instances and their links", RO, 0,
-        exec_instances},
+    {"token", NULL, 0, 0, "[TOKEN]",
+        "the admin token sent to attached instances (after a 401); none: send none", RO, 0,
+        exec_token},
+    {"instances", NULL, 0, 0, "",
+        "the instances: state (draining too), pid, host, version, uptime, config (drift marked), "
+        "admin address, and what their clients get",
+        RO, 0, exec_instances},
     {"theme", NULL, 't', 0, "[NAME]", "switch the theme; no name: the next one", RO, 0, exec_theme},
     {"pause", NULL, ' ', 0, "", "pause or resume the display", RO, 0, exec_pause},
     {"refresh", NULL, 0, 0, "MS", "set the refresh period (100..10000 ms)", RO, 1, exec_refresh},
+    {"filter", NULL, '/', 0, "[TEXT|KIND|off]",
+        "filter the event log: by text, or by kind (operator breaker failover drill probe "
+        "budget); off shows all",
+        RO | CMD_ASK_ARGS, 0, exec_filter},
+    {"events", NULL, 'E', 0, "", "the event log full screen, with the history that does not fit",
+        RO, 0, exec_events},
     {"log-up", NULL, KEY_PPAGE, '[', "", "scroll the event log back", RO, 0, exec_log},
     {"log-down", NULL, KEY_NPAGE, ']', "", "scroll the event log forward", RO, 0, exec_log},
     {"quit", "q", 'q', 0, "", "leave the console", RO | CMD_CONFIRM_SERVING, 0, exec_quit},
@@ -497,6 +612,25 @@ confirm_ask(struct console *c, const struct console_cmd *cmd, int argc, char **a
 	if ((cmd->flags & CMD_PROVIDER) && argc >= 2 && strcmp(argv[1], "all") == 0)
 		snprintf(where + strlen(where), sizeof where - strlen(where), "%s",
 		    " (every provider)");
+	c->confirm_name[0] = c->confirm_typed[0] = '\0';
+	if ((strcmp(cmd->name, "failover") == 0 || strcmp(cmd->name, "disable") == 0) &&
+	    argc >= 2) {
+		char models[256], name[128];
+		size_t ts[1];
+		if (outage_if_removed(c, argv[1], models, sizeof models) > 0 &&
+		    console_resolve(c, argv[1], ts, 1, name, sizeof name) > 0) {
+			/* The last usable provider of a model: a y is too easy. */
+			strlcpy_(c->confirm_name, name, sizeof c->confirm_name);
+			char *q = xasprintf("%s%s leaves no usable provider for %s: every "
+			                    "request for it will FAIL (503). Type %s and Enter to "
+			                    "confirm, Esc cancels: ",
+			    c->confirm_line, where, models, name);
+			strlcpy_(c->confirm_what, q, sizeof c->confirm_what);
+			free(q);
+			console_message(c, 1, "%s", c->confirm_what);
+			return;
+		}
+	}
 	console_message(c, 0, "%s%s: %s? (y/n)", c->confirm_line, where, cmd->help);
 }
 
@@ -566,7 +700,8 @@ cmd_run_line(struct console *c, const char *line, int confirmed)
 	}
 	if (!confirmed &&
 	    ((cmd->flags & CMD_CONFIRM) ||
-	        ((cmd->flags & CMD_CONFIRM_SERVING) && c->serving[0] != '\0'))) {
+	        ((cmd->flags & CMD_CONFIRM_SERVING) && c->serving[0] != '\0') ||
+	        ((cmd->flags & CMD_CONFIRM_ATTACHED) && c->attached))) {
 		confirm_ask(c, cmd, argc, argv);
 		goto out;
 	}
@@ -619,7 +754,14 @@ complete_candidates(struct console *c, const char *first, int n, char ***out)
 		}
 	} else if (cmd != NULL && strcmp(cmd->name, "theme") == 0 && n == 1)
 		nv = theme_list(&v);
-	else if (cmd != NULL && strcmp(cmd->name, "drill") == 0 && n == 2) {
+	else if (cmd != NULL && strcmp(cmd->name, "filter") == 0 && n == 1) {
+		for (size_t i = 0; event_classes[i] != NULL; i++) {
+			v = xreallocarray(v, nv + 1, sizeof *v);
+			v[nv++] = xstrdup(event_classes[i]);
+		}
+		v = xreallocarray(v, nv + 1, sizeof *v);
+		v[nv++] = xstrdup("off");
+	} else if (cmd != NULL && strcmp(cmd->name, "drill") == 0 && n == 2) {
 		for (size_t i = 0; drill_names[i] != NULL; i++) {
 			v = xreallocarray(v, nv + 1, sizeof *v);
 			v[nv++] = xstrdup(drill_names[i]);
@@ -695,7 +837,8 @@ cmd_complete(struct console *c, char *line, size_t size)
 static void
 history_add(struct console *c, const char *line)
 {
-	if (line[0] == '\0' ||
+	/* A token is a secret: it is not kept for Up to show. */
+	if (line[0] == '\0' || strncmp(line, "token ", 6) == 0 ||
 	    (c->n_history > 0 && strcmp(c->history[c->n_history - 1], line) == 0))
 		goto out;
 	if (c->n_history == CONSOLE_HISTORY) {

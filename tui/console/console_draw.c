@@ -189,26 +189,22 @@ header_width(const struct hitem *v, size_t n)
 	return w;
 }
 
-/* Until it fits: the least important first take their brief form, then go. */
+/* Until it fits: the least important item first takes its brief form, then goes, before
+ * the next one is touched (a clock goes before a figure is cut). */
 static void
 header_fit(struct hitem *v, size_t n, int avail)
 {
 	while (header_width(v, n) > avail) {
 		int best = -1;
 		for (size_t i = 0; i < n; i++)
-			if (v[i].shown && !v[i].use_brief && v[i].brief[0] != '\0' &&
-			    (best < 0 || v[i].prio < v[best].prio))
-				best = (int)i;
-		if (best >= 0) {
-			v[best].use_brief = 1;
-			continue;
-		}
-		for (size_t i = 0; i < n; i++)
 			if (v[i].shown && v[i].prio < 100 && (best < 0 || v[i].prio < v[best].prio))
 				best = (int)i;
 		if (best < 0)
 			return;
-		v[best].shown = 0;
+		if (!v[best].use_brief && v[best].brief[0] != '\0')
+			v[best].use_brief = 1;
+		else
+			v[best].shown = 0;
 	}
 }
 
@@ -220,9 +216,20 @@ header_badge(struct console *c, struct hitem *v, size_t *n)
 
 	for (size_t t = 0; t < c->n_targets; t++)
 		up += c->targets[t].link.up;
+	size_t draining = 0;
+
+	for (size_t t = 0; t < c->n_targets; t++)
+		draining += c->targets[t].link.up && c->targets[t].have_frame &&
+		    c->targets[t].frame.inst.draining;
 	if (c->attached && c->n_targets == 1)
-		hitem_add(v, n, 100, up ? TC_DEMO : TC_MSG_ERROR, NULL, "%s %s",
-		    up ? "ATTACHED" : "LOST", c->targets[0].label);
+		hitem_add(v, n, 100, up && !draining ? TC_DEMO : TC_MSG_ERROR, NULL, "%s %s",
+		    !up            ? "LOST"
+		        : draining ? "DRAINING"
+		                   : "ATTACHED",
+		    c->targets[0].label);
+	else if (c->attached && draining > 0)
+		hitem_add(v, n, 100, TC_MSG_ERROR, NULL, "FLEET %zu/%zu up, %zu draining", up,
+		    c->n_targets, draining);
 	else if (c->attached)
 		hitem_add(v, n, 100, up == c->n_targets ? TC_DEMO : TC_MSG_ERROR, NULL,
 		    "FLEET %zu/%zu up", up, c->n_targets);
@@ -236,7 +243,7 @@ static void
 draw_header(struct console *c)
 {
 	const struct console_totals *T = &c->totals;
-	struct hitem v[16];
+	struct hitem v[20];
 	size_t n = 0;
 	char clock[16], spend[32], b[48];
 	time_t t = time(NULL);
@@ -252,17 +259,36 @@ draw_header(struct console *c)
 	    c->paused ? "PAUSED" : "live", c->readonly ? " read-only" : "");
 	hitem_add(v, &n, 30, -1, NULL, "%s", clock);
 	hitem_add(v, &n, 95, -1, NULL, "req/s %.1f", T->req_per_s);
+	/* What clients got over the window: answered of every request but the cancelled
+	 * (refusals and 503s count as not answered), and what they waited. */
+	if (T->win_requests > T->win_cancelled) {
+		uint64_t all = T->win_requests - T->win_cancelled;
+		double ok = 100.0 * (double)(all - (T->win_failed < all ? T->win_failed : all)) /
+		    (double)all;
+		snprintf(b, sizeof b, "ok %.1f%%", ok);
+		hitem_add(v, &n, 97, ok < 99.0 ? TC_MSG_ERROR : -1, b, "answered %.1f%%", ok);
+	} else
+		hitem_add(v, &n, 97, -1, "ok -", "answered -");
+	{
+		char p50[16], p99[16];
+		draw_fmt_us(p50, sizeof p50, T->open_p50_us);
+		draw_fmt_us(p99, sizeof p99, T->open_p99_us);
+		snprintf(b, sizeof b, "p99 %s", p99);
+		hitem_add(v, &n, 96, T->open_p99_us >= 1000000 ? TC_MSG_ERROR : -1, b,
+		    "p50 %s p99 %s", p50, p99);
+	}
 	if (T->win_requests > 0) {
 		snprintf(b, sizeof b, "fail %.1f%%",
 		    100.0 * (double)T->win_failed / (double)T->win_requests);
-		hitem_add(v, &n, 95, T->win_failed > 0 ? TC_MSG_ERROR : -1, b, "failed %.1f%%",
+		hitem_add(v, &n, 45, T->win_failed > 0 ? TC_MSG_ERROR : -1, b, "failed %.1f%%",
 		    100.0 * (double)T->win_failed / (double)T->win_requests);
 	} else
-		hitem_add(v, &n, 95, -1, "fail -", "failed -");
+		hitem_add(v, &n, 45, -1, "fail -", "failed -");
 	if (T->win_attempts > 0) {
 		double pct = 100.0 * (double)T->win_attempts_failed / (double)T->win_attempts;
 		snprintf(b, sizeof b, "att %.1f%%", pct);
-		hitem_add(v, &n, 50, -1, b, "attempts failed %.1f%%", pct);
+		hitem_add(v, &n, 90, T->win_attempts_failed > 0 ? TC_EVENT_WARN : -1, b,
+		    "attempts failed %.1f%%", pct);
 	}
 	if (T->hit_all >= 0) {
 		snprintf(b, sizeof b, "hit %.0f%%", T->hit_all * 100);
@@ -276,6 +302,8 @@ draw_header(struct console *c)
 	hitem_add(v, &n, 40, -1, spend, "spend today %s", spend);
 	snprintf(b, sizeof b, "fly %llu", (unsigned long long)T->in_flight);
 	hitem_add(v, &n, 20, -1, b, "in flight %llu", (unsigned long long)T->in_flight);
+	if (T->window_s > 0)
+		hitem_add(v, &n, 35, TC_DIM, NULL, "(%ds)", T->window_s);
 	header_fit(v, n, COLS - 1);
 
 	attrset(color_attr(c, TC_HEADER));
@@ -311,7 +339,14 @@ draw_links(struct console *c, int y)
 
 		if (l->up)
 			continue;
-		if (l->ever_up)
+		if (l->stopped && strcmp(tg->label, tg->src->name) != 0 &&
+		    strstr(tg->src->name, tg->label) == NULL)
+			off += (size_t)snprintf(line + off, sizeof line - off, "%s%s (%s): %s",
+			    off ? " | " : "", tg->label, tg->src->name, l->why);
+		else if (l->stopped)
+			off += (size_t)snprintf(line + off, sizeof line - off, "%s%s: %s",
+			    off ? " | " : "", tg->src->name, l->why);
+		else if (l->ever_up)
 			off += (size_t)snprintf(line + off, sizeof line - off,
 			    "%sconnection to %s lost (%s), retry in %lds, numbers %llds old: %s",
 			    off ? " | " : "", tg->label, tg->src->name, retry,
@@ -326,24 +361,17 @@ draw_links(struct console *c, int y)
 	}
 	if (off == 0)
 		return 0;
-	attrset(color_attr(c, TC_MSG_ERROR));
-	draw_fill(y, 0, COLS);
-	draw_put(y, 1, COLS - 2, line);
-	attrset(color_attr(c, TC_NORMAL));
-	return 1;
-}
-
-static enum theme_color
-event_color(enum event_kind k)
-{
-	switch (k) {
-	case EV_OPERATOR: return TC_EVENT_OPERATOR;
-	case EV_FAILOVER:
-	case EV_BREAKER:
-	case EV_BUDGET:
-	case EV_PROVIDER: return TC_EVENT_WARN;
-	case EV_ERROR: return TC_EVENT_ERROR;
-	default: return TC_EVENT_INFO;
+	/* Wrapped, up to three lines: why a link is down is never cut. */
+	{
+		int n = draw_wrapped(y, -1, -1, 1, COLS - 2, line);
+		if (n > 3)
+			n = 3;
+		attrset(color_attr(c, TC_MSG_ERROR));
+		for (int i = 0; i < n; i++)
+			draw_fill(y + i, 0, COLS);
+		draw_wrapped(y, y - 1, y + n, 1, COLS - 2, line);
+		attrset(color_attr(c, TC_NORMAL));
+		return n;
 	}
 }
 
@@ -366,35 +394,29 @@ draw_events(struct console *c, int y, int h)
 {
 	int rows = h - 2, iw = COLS - 4, fleet;
 	size_t end, start;
-	char title[64];
+	char title[192];
 
-	if (c->event_scroll > 0)
-		snprintf(title, sizeof title, "Events (%d back; ] forward)", c->event_scroll);
-	else
-		snprintf(title, sizeof title, "Events");
+	size_t *idx = xcalloc(c->n_events + 1, sizeof *idx), n = event_indices(c, idx);
+	char f[128];
+
+	event_filter_words(c, f, sizeof f);
+	if (c->event_scroll > (int)n)
+		c->event_scroll = n > 0 ? (int)n - 1 : 0;
+	snprintf(title, sizeof title, "Events%s%s%s%s (E all%s)", f[0] ? " [" : "", f,
+	    f[0] ? "]" : "", c->event_scroll > 0 ? ", back" : "", f[0] ? ", / off" : ", / filter");
 	draw_box(c, y, 0, h, COLS, title);
-	if (rows <= 0)
+	if (rows <= 0) {
+		free(idx);
 		return;
-	end = c->n_events > (size_t)c->event_scroll ? c->n_events - (size_t)c->event_scroll : 0;
-	start = end > (size_t)rows ? end - (size_t)rows : 0;
-	fleet = events_show_instance(c, start, end);
-	for (size_t i = start; i < end; i++) {
-		const struct console_event *e = &c->events[i];
-		time_t t = (time_t)(e->ev.time_ms / 1000);
-		struct tm tm;
-		char ts[16];
-
-		localtime_r(&t, &tm);
-		strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-		attrset(color_attr(c, event_color(e->ev.kind)));
-		if (fleet)
-			draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8.8s %-8s %-10s %s", ts,
-			    e->instance, event_kind_name(e->ev.kind), e->ev.provider,
-			    e->ev.message);
-		else
-			draw_putf(y + 1 + (int)(i - start), 2, iw, "%s %-8s %-10s %s", ts,
-			    event_kind_name(e->ev.kind), e->ev.provider, e->ev.message);
 	}
+	end = n > (size_t)c->event_scroll ? n - (size_t)c->event_scroll : 0;
+	start = end > (size_t)rows ? end - (size_t)rows : 0;
+	fleet = c->n_targets > 1;
+	for (size_t i = start; i < end && !fleet; i++)
+		fleet = events_show_instance(c, idx[i], idx[i] + 1);
+	for (size_t i = start; i < end; i++)
+		draw_event_line(c, y + 1 + (int)(i - start), 2, iw, &c->events[idx[i]], fleet);
+	free(idx);
 	attrset(color_attr(c, TC_NORMAL));
 }
 
@@ -409,22 +431,33 @@ cmd_available(struct console *c, const struct console_cmd *cmd)
 	return 1;
 }
 
-/* The hint line: keys and names, straight from the command table. */
+/* The hint line: keys and names, straight from the command table. When the names do not
+ * all fit, help keeps its name and the rest show their keys alone (? names them): every
+ * key stays on the line. */
 static void
 draw_hints(struct console *c, int y)
 {
 	static const char *const shown[] = {"help", "command", "failover", "enable", "disable",
-	    "reset", "probe", "weight", "raise", "lower", "prompt", "drill", "flush", "theme",
-	    "pause", "quit"};
-	int x = 0;
+	    "reset", "probe", "weight", "raise", "lower", "undo", "prompt", "drill", "flush",
+	    "filter", "events", "theme", "pause", "quit"};
+	int x = 0, full = 0, keys_only;
 	char kb[8];
 
+	for (size_t i = 0; i < nitems(shown); i++) {
+		const struct console_cmd *cmd = cmd_find(shown[i]);
+		if (cmd_available(c, cmd))
+			full += (int)strlen(cmd_key_name(cmd->key, kb, sizeof kb)) +
+			    (int)strlen(cmd->name) + 3;
+	}
+	keys_only = full > COLS;
 	attrset(color_attr(c, TC_HINT));
 	draw_fill(y, 0, COLS);
 	for (size_t i = 0; i < nitems(shown); i++) {
 		const struct console_cmd *cmd = cmd_find(shown[i]);
 		const char *k = cmd_key_name(cmd->key, kb, sizeof kb);
-		int need = (int)strlen(k) + (int)strlen(cmd->name) + 3;
+		int named =
+		    !keys_only || strcmp(cmd->name, "help") == 0 || strcmp(cmd->name, "quit") == 0;
+		int need = (int)strlen(k) + (named ? (int)strlen(cmd->name) + 3 : 1);
 		if (!cmd_available(c, cmd))
 			continue;
 		if (x + need > COLS)
@@ -432,8 +465,13 @@ draw_hints(struct console *c, int y)
 		attrset(color_attr(c, TC_KEY));
 		draw_putf(y, x, COLS - x, "%s", k);
 		attrset(color_attr(c, TC_HINT));
-		draw_putf(y, x + (int)strlen(k), COLS - x, " %s ", cmd->name);
+		if (named)
+			draw_putf(y, x + (int)strlen(k), COLS - x, " %s ", cmd->name);
 		x += need;
+		if (keys_only && strcmp(cmd->name, "help") == 0 && x + 6 < COLS) {
+			draw_putf(y, x, COLS - x, "keys:");
+			x += 6;
+		}
 	}
 	attrset(color_attr(c, TC_NORMAL));
 }
@@ -452,6 +490,15 @@ draw_bottom(struct console *c, int y)
 		}
 		attrset(color_attr(c, TC_NORMAL));
 		move(y, 1 + draw_text_width(c->cmdline));
+		return;
+	}
+	if (c->mode == MODE_CONFIRM && draw_text_width(c->message) > COLS) {
+		/* A long question takes the hint line too: none of it is cut. */
+		attrset(color_attr(c, TC_MSG_ERROR));
+		draw_fill(y - 1, 0, COLS);
+		draw_fill(y, 0, COLS);
+		draw_wrapped(y - 1, y - 2, y + 1, 0, COLS, c->message);
+		attrset(color_attr(c, TC_NORMAL));
 		return;
 	}
 	if (c->message[0] != '\0') {
@@ -519,23 +566,30 @@ draw_help(struct console *c)
 	hx = x + 13 + uw + 2;
 	for (size_t i = 0; i < console_ncmds; i++) {
 		const struct console_cmd *cmd = &console_cmds[i];
-		int row = y + 1 + line - c->help_scroll;
+		int row = y + 1 + line - c->help_scroll, ulen;
+		char *text;
 		if (!cmd_available(c, cmd))
-			continue;
-		line++;
-		if (row <= y || row >= y + h - 1)
 			continue;
 		snprintf(keys, sizeof keys, "%s%s%s", cmd_key_name(cmd->key, k1, sizeof k1),
 		    cmd->key2 != 0 ? " " : "", cmd_key_name(cmd->key2, k2, sizeof k2));
 		cmd_usage(cmd, usage, sizeof usage);
-		attrset(color_attr(c, TC_KEY));
-		draw_putf(row, x + 2, 10, "%-10s", keys);
-		attrset(color_attr(c, TC_CMDLINE));
-		draw_putf(row, x + 13, uw, "%s", usage);
+		ulen = (int)strlen(usage);
+		if (row > y && row < y + h - 1) {
+			attrset(color_attr(c, TC_KEY));
+			draw_putf(row, x + 2, 10, "%-10s", keys);
+			attrset(color_attr(c, TC_CMDLINE));
+			draw_putf(row, x + 13, w - 15, "%s", usage);
+		}
+		/* A usage wider than its column puts the help on the lines under it. */
+		if (ulen > uw)
+			line++;
 		attrset(color_attr(c, TC_NORMAL));
-		draw_putf(row, hx, x + w - 2 - hx, "%s%s%s%s%s", cmd->help,
-		    cmd->alias != NULL ? " (alias :" : "", cmd->alias != NULL ? cmd->alias : "",
-		    cmd->alias != NULL ? ")" : "", (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
+		text = xasprintf("%s%s%s%s%s", cmd->help, cmd->alias != NULL ? " (alias :" : "",
+		    cmd->alias != NULL ? cmd->alias : "", cmd->alias != NULL ? ")" : "",
+		    (cmd->flags & CMD_CONFIRM) ? " [confirms]" : "");
+		line += draw_wrapped(y + 1 + line - c->help_scroll, y, y + h - 1, hx,
+		    x + w - 2 - hx, text);
+		free(text);
 	}
 	line++;
 	attrset(color_attr(c, TC_DIM));
@@ -552,10 +606,12 @@ draw_help(struct console *c)
 		draw_help(c); /* again, clamped */
 		return;
 	}
+	/* The title says how to leave; a narrow box gets the short one, never a cut one. */
 	draw_box(c, y, x, h, w,
-	    total > rows ? "Keys, commands and glossary (Up/Down PgUp/PgDn scroll, any other key "
-	                   "closes)"
-	                 : "Keys, commands and glossary (any key closes)");
+	    total <= rows ? "Keys, commands and glossary (any key closes)"
+	        : w >= 90 ? "Keys, commands and glossary (Up/Down PgUp/PgDn scroll, any other key "
+	                    "closes)"
+	                  : "Keys and glossary (Up/Down PgUp/PgDn, other keys close)");
 	attrset(color_attr(c, TC_NORMAL));
 }
 
@@ -591,7 +647,9 @@ draw_screen(struct console *c)
 	erase();
 	curs_set(c->mode == MODE_CMDLINE || c->mode == MODE_PROMPT ? 1 : 0);
 	draw_header(c);
-	ty = 1 + draw_links(c, 1);
+	ty = 1 + draw_fleet_line(c, 1);
+	ty += draw_links(c, ty);
+	ty += draw_outages(c, ty, 2);
 	avail = LINES - 2 - ty;
 	th = (int)c->n_rows + 3;
 	if (th > avail - LOWER_MIN)
@@ -617,6 +675,10 @@ draw_screen(struct console *c)
 	draw_hints(c, LINES - 2);
 	if (c->mode == MODE_HELP)
 		draw_help(c);
+	if (c->mode == MODE_EVENTS)
+		draw_event_view(c);
+	if (c->mode == MODE_INSTANCES)
+		draw_instances(c);
 	draw_bottom(c, LINES - 1);
 	if (c->mode == MODE_PROMPT && c->message[0] == '\0')
 		prompt_draw(c, -1, 0, 0, 0); /* puts the cursor back in the editor */

@@ -14,6 +14,20 @@
 
 #include "util/util.h"
 
+/* A count in at most 4 characters: 999, 1.2k, 12k, 1.2M. */
+static void
+fmt_count(char *out, size_t len, unsigned long long n)
+{
+	if (n < 1000)
+		snprintf(out, len, "%llu", n);
+	else if (n < 10000)
+		snprintf(out, len, "%.1fk", (double)n / 1e3);
+	else if (n < 1000000)
+		snprintf(out, len, "%lluk", n / 1000);
+	else
+		snprintf(out, len, "%.1fM", (double)n / 1e6);
+}
+
 /* The histogram's buckets folded onto ncol columns of a log scale from lo over span;
  * returns the largest column. */
 static uint64_t
@@ -79,10 +93,31 @@ latency_quantiles(struct console *c, const struct provider_snapshot *p, int y, i
 	draw_fmt_us(a, sizeof a, qv[0]);
 	draw_fmt_us(b, sizeof b, qv[1]);
 	draw_fmt_us(d, sizeof d, qv[2]);
-	draw_putf(vy, lx, iw, "%s p50 %s  p95 %s  p99 %s  ok %llu err %llu  (last %ds)",
-	    c->utf8 ? "▲" : "^", a, b, d,
-	    (unsigned long long)(p->window.requests - p->window.errors),
-	    (unsigned long long)p->window.errors, SOURCE_WINDOW_S);
+	{
+		/* Narrow: spaces and words that say nothing go first, then the counts shorten;
+		 * no label is cut. */
+		unsigned long long okn = p->window.requests - p->window.errors,
+		                   errn = p->window.errors;
+		char ok[16], er[16], line[160];
+		const char *m = c->utf8 ? "▲" : "^";
+
+		snprintf(line, sizeof line,
+		    "%s p50 %s  p95 %s  p99 %s  ok %llu err %llu  (last %ds)", m, a, b, d, okn,
+		    errn, SOURCE_WINDOW_S);
+		if (draw_text_width(line) > iw)
+			snprintf(line, sizeof line, "%s p50 %s p95 %s p99 %s ok %llu err %llu", m,
+			    a, b, d, okn, errn);
+		if (draw_text_width(line) > iw) {
+			fmt_count(ok, sizeof ok, okn);
+			fmt_count(er, sizeof er, errn);
+			snprintf(line, sizeof line, "p50 %s p95 %s p99 %s ok %s err %s", a, b, d,
+			    ok, er);
+		}
+		if (draw_text_width(line) > iw)
+			snprintf(line, sizeof line, "p50/95/99 %s/%s/%s ok %s err %s", a, b, d, ok,
+			    er);
+		draw_put(vy, lx, iw, line);
+	}
 }
 
 /* Totals since the process started, apart from the window's. */
@@ -301,15 +336,29 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	draw_putf(row++, x + 2, iw, "spent %s of %s (%.1f%%)", s1, s2, frac * 100);
 	if (row < y + h - 1 && iw > 6)
 		budget_bar(c, b, frac, tc, row++, x + 2, iw - 2);
-	draw_fmt_usd(s1, sizeof s1, b->burn_per_hour);
-	draw_fmt_usd(s3, sizeof s3, b->projected_usd);
-	if (row < y + h - 1) {
-		int over = b->projected_usd > b->daily_usd;
-		if (over)
-			attrset(color_attr(c, TC_BUDGET_WARN));
-		draw_putf(row++, x + 2, iw, "burn %s/h %s day end %s%s", s1, c->utf8 ? "→" : "->",
-		    s3, over ? " OVER" : "");
-		attrset(color_attr(c, TC_NORMAL));
+	{
+		/* Burn over 5 and 60 minutes, each labelled; the day's end projected from the
+		 * faster while it is higher (the gateway projects from the 60-minute one). */
+		double b5 = b->burn_5m_per_hour, b60 = b->burn_per_hour, proj = b->projected_usd;
+		int fast = b5 > b60 && b60 > 0;
+
+		if (fast)
+			proj = b->spent_usd + (b->projected_usd - b->spent_usd) * b5 / b60;
+		draw_fmt_usd(s3, sizeof s3, proj);
+		draw_fmt_usd(s1, sizeof s1, b60);
+		if (row < y + h - 1 && b5 >= 0) {
+			draw_fmt_usd(s2, sizeof s2, b5);
+			draw_putf(row++, x + 2, iw, "burn 5m %s/h  60m %s/h", s2, s1);
+		} else if (row < y + h - 1)
+			draw_putf(row++, x + 2, iw, "burn 60m %s/h", s1);
+		if (row < y + h - 1) {
+			int over = proj > b->daily_usd;
+			if (over)
+				attrset(color_attr(c, TC_BUDGET_WARN));
+			draw_putf(row++, x + 2, iw, "day end %s at %s rate%s", s3,
+			    fast ? "5m" : "60m", over ? " OVER" : "");
+			attrset(color_attr(c, TC_NORMAL));
+		}
 	}
 	if (row < y + h - 1)
 		draw_putf(row++, x + 2, iw, "alert at %.0f%%%s  hard stop %s",

@@ -40,7 +40,9 @@ struct source_instance {
 	int64_t started_ms; /* wall clock, 0 if unknown */
 	char config[256];
 	char database[256];
-	char listen[128]; /* "http://127.0.0.1:8088", "" when it does not serve */
+	char listen[128];     /* "http://127.0.0.1:8088", "" when it does not serve */
+	char socket[256];     /* its admin Unix socket, or "" */
+	char config_hash[20]; /* of the routing config it runs ("" unknown): drift shows */
 	int draining;
 };
 
@@ -64,8 +66,9 @@ struct source_budget {
 	double spent_usd;
 	double alert_threshold; /* fraction */
 	int alert_crossed;
-	int hard_stop; /* 1, 0, or -1 unknown */
-	double burn_per_hour;
+	int hard_stop;           /* 1, 0, or -1 unknown */
+	double burn_per_hour;    /* spend over the last 60 minutes, per hour */
+	double burn_5m_per_hour; /* over the last 5 minutes, per hour; < 0 unknown */
 	double projected_usd;
 	int under_pressure;
 	double pressure;     /* fraction left below which downgrades start; < 0 unknown */
@@ -74,7 +77,8 @@ struct source_budget {
 
 /* Per provider, what struct provider_snapshot does not carry. */
 struct source_provider_extra {
-	char no_key[64]; /* the API key's variable when it is unset, else "" */
+	char no_key[64];  /* the API key's variable when it is unset, else "" */
+	char models[256]; /* the model aliases it serves, space-separated ("" unknown) */
 	/* Totals since start (provider_snapshot.window has the windowed ones). */
 	uint64_t p50_us, p95_us, p99_us;
 };
@@ -107,6 +111,7 @@ enum source_action {
 	SA_PRIORITY,
 	SA_WEIGHT,
 	SA_FLUSH,
+	SA_DRILL, /* through the drill op */
 	SA__COUNT
 };
 /* "drain", "enable" ...: the admin API's word for it. */
@@ -127,6 +132,7 @@ struct source_link {
 	char why[256];      /* when down: the last error */
 	uint64_t retry_ms;  /* when down: the next try, monotonic */
 	int64_t last_ok_ms; /* wall clock of the last good snapshot, 0 if none */
+	int stopped;        /* not retrying until something changes (a rejected token) */
 };
 
 struct source;
@@ -148,6 +154,13 @@ struct source_ops {
 	size_t (*results)(struct source *, struct source_result *out, size_t max);
 	void (*link)(struct source *, struct source_link *out);
 	void (*free)(struct source *);
+	/* A new bearer token (NULL: none), tried at once; NULL op: the source has none. */
+	void (*set_token)(struct source *, const char *token);
+	/* A fault drill in the process's router (POST .../drill): rate of the provider's
+	 * attempts fail as fault for duration_s; "none" stops. Like act: 0 under way (the
+	 * result comes through results), -1 refused with *cause. NULL op: not offered. */
+	int (*drill)(struct source *, const char *provider, const char *fault, double rate,
+	    int duration_s, char **cause);
 };
 
 struct source {

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,14 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 	p->admin_overridden = jbool(over, "admin");
 	p->usable = jbool(o, "usable");
 	p->in_flight = jcount(o, "in_flight");
+	p->in_flight_slow = (uint32_t)jcount(o, "in_flight_slow");
+	p->in_flight_oldest_us = jms_us(o, "in_flight_oldest_ms");
+	p->slow_after_us = jms_us(o, "slow_after_ms");
+	if (cJSON_IsObject(jget(o, "drill"))) {
+		jstr(jget(o, "drill"), "fault", p->drill, sizeof p->drill);
+		p->drill_rate = jnum(jget(o, "drill"), "rate", 0);
+		p->drill_left_ms = jcount(jget(o, "drill"), "left_ms");
+	}
 	p->rate_limit_rpm = (int)jnum(rl, "rpm", 0);
 	p->rate_limit_tpm = (int)jnum(rl, "tpm", 0);
 	p->rpm_usage = jnum(rl, "rpm_use", 0);
@@ -216,6 +225,16 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 		p->last_probe_latency_us = jms_us(probe, "latency_ms");
 	}
 	jstr(o, "no_key", x->no_key, sizeof x->no_key);
+	{
+		const cJSON *m;
+		size_t off = 0;
+		cJSON_ArrayForEach(m, jget(o, "models"))
+		{
+			if (cJSON_IsString(m) && off < sizeof x->models)
+				off += (size_t)snprintf(x->models + off, sizeof x->models - off,
+				    "%s%s", off ? " " : "", m->valuestring);
+		}
+	}
 }
 
 static void
@@ -229,6 +248,8 @@ parse_instance(const cJSON *o, struct source_instance *in)
 	jstr(o, "config", in->config, sizeof in->config);
 	jstr(o, "database", in->database, sizeof in->database);
 	jstr(o, "listen", in->listen, sizeof in->listen);
+	jstr(o, "socket", in->socket, sizeof in->socket);
+	jstr(o, "config_hash", in->config_hash, sizeof in->config_hash);
 	in->draining = jbool(o, "draining");
 }
 
@@ -248,8 +269,14 @@ parse_requests(const cJSON *o, struct router_snapshot *s)
 	s->attempts = jcount(o, "attempts");
 	s->attempts_failed = jcount(o, "attempts_failed");
 	s->in_flight = jcount(o, "in_flight");
+	s->in_flight_oldest_us = jms_us(o, "in_flight_oldest_ms");
 	s->cache_hits = jcount(o, "cache_hits");
 	n = parse_window(w, &s->window);
+	/* An older gateway has no open quantiles: the answered ones are the best there is. */
+	s->open_p50_us =
+	    jget(w, "open_p50_ms") != NULL ? jms_us(w, "open_p50_ms") : s->window.p50_us;
+	s->open_p99_us =
+	    jget(w, "open_p99_ms") != NULL ? jms_us(w, "open_p99_ms") : s->window.p99_us;
 	/* No window_seconds: the series says how long the window is. */
 	if (s->window_s == 0)
 		s->window_s = n;
@@ -297,6 +324,7 @@ parse_budget(const cJSON *o, struct source_budget *b)
 	if ((v = jget(o, "hard_stop")) != NULL)
 		b->hard_stop = cJSON_IsTrue(v);
 	b->burn_per_hour = jnum(o, "rate_usd_per_hour", jnum(o, "burn_60m_per_hour", 0));
+	b->burn_5m_per_hour = jnum(o, "rate_5m_usd_per_hour", -1);
 	b->projected_usd = jnum(o, "projected_usd", 0);
 	b->under_pressure = jbool(o, "under_pressure");
 	b->pressure = jnum(o, "pressure", -1);
@@ -439,6 +467,7 @@ source_action_name(enum source_action a)
 	    [SA_PRIORITY] = "priority",
 	    [SA_WEIGHT] = "weight",
 	    [SA_FLUSH] = "flush",
+	    [SA_DRILL] = "drill",
 	};
 
 	return (unsigned)a < SA__COUNT ? names[a] : "?";

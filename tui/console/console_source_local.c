@@ -72,6 +72,7 @@ local_store_figures(struct local *l, const struct router_snapshot *s)
 		b->alert_crossed = bs.alert_crossed;
 		b->hard_stop = bc->hard_stop;
 		b->burn_per_hour = bs.burn_60m_per_hour;
+		b->burn_5m_per_hour = bs.burn_5m_per_hour;
 		b->projected_usd = bs.projected_usd;
 		b->under_pressure = bs.under_pressure;
 		b->pressure = bc->pressure;
@@ -112,8 +113,14 @@ local_poll(struct source *src)
 		const struct provider_snapshot *p = &f->snap.providers[i];
 		const struct provider_conf *pc = config_provider(l->cfg, p->name);
 
-		if (pc != NULL)
+		if (pc != NULL) {
+			size_t off = 0;
 			local_no_key(pc, f->extra[i].no_key, sizeof f->extra[i].no_key);
+			for (size_t m = 0; m < pc->n_models && off < sizeof f->extra[i].models; m++)
+				off += (size_t)snprintf(f->extra[i].models + off,
+				    sizeof f->extra[i].models - off, "%s%s", m ? " " : "",
+				    pc->models[m]);
+		}
 		f->extra[i].p50_us = hist_quantile(&p->latency, 0.5);
 		f->extra[i].p95_us = hist_quantile(&p->latency, 0.95);
 		f->extra[i].p99_us = hist_quantile(&p->latency, 0.99);
@@ -238,6 +245,7 @@ local_call(struct local *l, enum source_action a, const char *p, double value, c
 		l->next_store_ms = 0;
 		snprintf(what, len, "cache flushed: %d entries removed", n);
 		return 0;
+	case SA_DRILL:
 	case SA__COUNT: break;
 	}
 	*cause = xasprintf("unknown action");

@@ -16,7 +16,10 @@
  */
 #include "console/console_source.h"
 
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,8 @@ struct remote_req {
 	enum source_action action;
 	char provider[LIMIT_NAME_SIZE];
 	double value;
+	char fault[16]; /* SA_DRILL */
+	int duration_s;
 };
 
 static void
@@ -81,6 +86,7 @@ remote_headers(struct remote *r, const char *hdrs[3], size_t *n, int json_body)
 }
 
 static void remote_done(void *arg, const struct http_result *res);
+static void path_escape(const char *s, char *out, size_t len);
 
 /* Queue a transfer (never with mu held). */
 static void
@@ -118,20 +124,35 @@ remote_req_new(struct remote *r, enum remote_kind kind)
 	return q;
 }
 
-/* A failure in one line: curl's words, or the status and the body's message. */
+/* A failure in one line: curl's words (a socket's failure names the socket, not the
+ * "localhost port 80" curl would say), or the status and the body's message. */
 static void
-remote_why(const struct http_result *res, char *out, size_t len)
+remote_why(struct remote *r, const struct http_result *res, char *out, size_t len)
 {
 	char *msg;
 
+	if (res->err != HTTP_OK && r->unix_path[0] != '\0') {
+		struct stat st;
+		const char *what = res->err == HTTP_ERR_TIMEOUT ? "timed out"
+		    : stat(r->unix_path, &st) != 0              ? strerror(errno)
+		    : !S_ISSOCK(st.st_mode)                     ? "not a socket"
+		    : res->err == HTTP_ERR_CONNECT              ? "connection refused (no process "
+		                                                  "listening?)"
+		                                                : http_err_name(res->err);
+		snprintf(out, len, "socket %.160s: %s", r->unix_path, what);
+		return;
+	}
 	if (res->err != HTTP_OK) {
 		snprintf(out, len, "%s",
 		    res->errmsg[0] != '\0' ? res->errmsg : http_err_name(res->err));
 		return;
 	}
 	msg = source_parse_error(res->body, res->body_len);
-	if (res->status == 401 && msg == NULL)
-		snprintf(out, len, "401 unauthorized (set LLMDECK_ADMIN_TOKEN)");
+	if (res->status == 401)
+		snprintf(out, len,
+		    "401: admin token rejected%s; not retrying until it changes "
+		    "(:token TOKEN)",
+		    r->auth[0] == '\0' ? " (none sent: LLMDECK_ADMIN_TOKEN is unset)" : "");
 	else if (res->status == 404 && msg == NULL)
 		snprintf(out, len, "404: no admin API there (an older llmdeck, or not llmdeck)");
 	else
@@ -154,7 +175,7 @@ remote_snapshot_done(struct remote *r, const struct http_result *res)
 			snprintf(why, sizeof why, "bad snapshot: %s", cause);
 		free(cause);
 	} else
-		remote_why(res, why, sizeof why);
+		remote_why(r, res, why, sizeof why);
 	pthread_mutex_lock(&r->mu);
 	r->snap_busy = 0;
 	if (ok) {
@@ -167,6 +188,7 @@ remote_snapshot_done(struct remote *r, const struct http_result *res)
 			strlcpy_(r->names[r->n_names++], f.snap.providers[i].name,
 			    sizeof r->names[0]);
 		r->link.up = r->link.ever_up = 1;
+		r->link.stopped = 0;
 		r->link.why[0] = '\0';
 		r->link.last_ok_ms = clock_wall_ms();
 		r->fails = 0;
@@ -181,6 +203,8 @@ remote_snapshot_done(struct remote *r, const struct http_result *res)
 		r->link.up = 0;
 		strlcpy_(r->link.why, why, sizeof r->link.why);
 		r->link.retry_ms = clock_mono_ms() + backoff;
+		/* A rejected token is not an outage: asking again with it is pointless. */
+		r->link.stopped = res->err == HTTP_OK && res->status == 401;
 	}
 	pthread_mutex_unlock(&r->mu);
 }
@@ -243,6 +267,14 @@ remote_action_text(const struct remote_req *q, const char *body, size_t len, cha
 		snprintf(out, olen, "%s: priority %d (lower is preferred)", p, (int)q->value);
 		break;
 	case SA_WEIGHT: snprintf(out, olen, "%s: weight %g", p, q->value); break;
+	case SA_DRILL:
+		if (strcmp(q->fault, "none") == 0)
+			snprintf(out, olen, "%s: drill stopped", p);
+		else
+			snprintf(out, olen,
+			    "%s: drill %s on %.0f%% of attempts for %d s (in the gateway)", p,
+			    q->fault, q->value * 100, q->duration_s);
+		break;
 	case SA_FLUSH: {
 		/* {"flushed":N} */
 		cJSON *root = cJSON_ParseWithLength(body, len);
@@ -271,7 +303,7 @@ remote_action_done(struct remote *r, struct remote_req *q, const struct http_res
 		out.ok = 1;
 		remote_action_text(q, res->body, res->body_len, out.text, sizeof out.text);
 	} else {
-		remote_why(res, why, sizeof why);
+		remote_why(r, res, why, sizeof why);
 		snprintf(out.text, sizeof out.text, "%s%s%s failed: %s",
 		    source_action_name(q->action), q->provider[0] != '\0' ? " " : "", q->provider,
 		    why);
@@ -302,6 +334,47 @@ remote_done(void *arg, const struct http_result *res)
 		r->wake(r->wake_arg);
 }
 
+/* POST /admin/v1/providers/NAME/drill. */
+static int
+remote_drill(struct source *src, const char *provider, const char *fault, double rate,
+    int duration_s, char **cause)
+{
+	struct remote *r = (struct remote *)src;
+	struct remote_req *q;
+	char path[320], esc[200], body[160];
+
+	(void)cause;
+	q = remote_req_new(r, RK_ACTION);
+	q->action = SA_DRILL;
+	q->value = rate;
+	q->duration_s = duration_s;
+	strlcpy_(q->fault, fault, sizeof q->fault);
+	strlcpy_(q->provider, provider, sizeof q->provider);
+	path_escape(q->provider, esc, sizeof esc);
+	snprintf(path, sizeof path, "/admin/v1/providers/%s/drill", esc);
+	snprintf(body, sizeof body, "{\"fault\":\"%s\",\"rate\":%.6g,\"duration_s\":%d}", q->fault,
+	    rate, duration_s);
+	remote_submit(r, q, "POST", path, body, REMOTE_ACTION_TIMEOUT_MS);
+	return 0;
+}
+
+/* A new token: the next poll tries it at once. */
+static void
+remote_set_token(struct source *src, const char *token)
+{
+	struct remote *r = (struct remote *)src;
+
+	pthread_mutex_lock(&r->mu);
+	if (token != NULL && *token != '\0')
+		snprintf(r->auth, sizeof r->auth, "Authorization: Bearer %s", token);
+	else
+		r->auth[0] = '\0';
+	r->link.stopped = 0;
+	r->link.retry_ms = 0;
+	r->fails = 0;
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void
 remote_poll(struct source *src)
 {
@@ -311,7 +384,8 @@ remote_poll(struct source *src)
 	uint64_t after;
 
 	pthread_mutex_lock(&r->mu);
-	if (!r->snap_busy && (r->link.up || clock_mono_ms() >= r->link.retry_ms)) {
+	if (!r->snap_busy && !r->link.stopped &&
+	    (r->link.up || clock_mono_ms() >= r->link.retry_ms)) {
 		r->snap_busy = 1;
 		snap = 1;
 	}
@@ -494,6 +568,8 @@ static const struct source_ops remote_ops = {
     .results = remote_results,
     .link = remote_link,
     .free = remote_free,
+    .set_token = remote_set_token,
+    .drill = remote_drill,
 };
 
 struct source *

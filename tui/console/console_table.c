@@ -47,7 +47,8 @@ static const struct col {
     [COL_NAME] = {"PROVIDER", 11, 9, 16, 10, "the provider's name; > marks the selected row"},
     [COL_MARK] = {"MRK", 3, 3, 0, 10,
         "markers: D drained, X disabled, M misconfigured, K no API key, * an operator "
-        "override (state, priority or weight), ! a fault drill this console started"},
+        "override (state, priority or weight), ! a fault drill (this console's on a sim, or one in "
+        "the attached gateway)"},
     [COL_STATE] = {"STATE", 13, 9, 30, 9, "operator state, else the circuit breaker (see States)"},
     [COL_PRIO] = {"PRIO", 4, 4, 0, 8,
         "priority: the lowest number among usable providers takes the traffic; * overridden"},
@@ -75,6 +76,12 @@ static const struct {
 } states[] = {
     {"up", "closed breaker: takes traffic"},
     {"up (N fails)", "closed, but the last N attempts failed; N in a row opens it"},
+    {"drill F Ns",
+        "a drill in the attached gateway: fault F on a share of its attempts, N s "
+        "left (marked ! too); every console attached sees it"},
+    {"slow N (Ms)",
+        "N attempts in flight longer than its usual p99 (at least 250 ms), the "
+        "oldest M s: a hang shows here before any attempt fails"},
     {"rate-limited", "at its requests- or tokens-per-minute limit: skipped until it refills"},
     {"backoff Ns", "a retry-after from the provider: skipped for N s"},
     {"OPEN Ns", "breaker open after repeated failures: no traffic; a probe in N s"},
@@ -91,11 +98,31 @@ static const struct {
 	const char *word;
 	const char *help;
 } header_words[] = {
-    {"req/s", "requests finished per second over the last 10 s"},
+    {"req/s", "requests finished per second over the window (60 s, shown as (60s))"},
+    {"answered",
+        "what clients got: answered / requests finished (refusals and 503s count as "
+        "not answered; callers that left are left out), in the window"},
+    {"p50 p99",
+        "request latency as clients wait it, in the window: queueing, retries and "
+        "failovers included, and requests still waiting counted at their age now; "
+        "the worst instance's in a fleet"},
     {"failed", "requests that failed (every provider tried) / requests finished, in the window"},
     {"att", "failed attempts / attempts, in the window: retries and failovers hide these"},
     {"hit", "cache hits / all requests; (N% cacheable): of requests the cache may answer"},
     {"spend", "today's spend from the ledger (per database)"},
+    {"DRAINING",
+        "the attached process got SIGTERM: it refuses new requests and finishes the "
+        "ones in flight"},
+    {"fleet line",
+        "in a fleet, under the header: each instance's answered and p99; DRIFT: it "
+        "runs another config than the others (:instances has the hashes)"},
+    {"red banner",
+        "no usable provider for model M: every request for M fails (503) until one "
+        "is back; it says why each is out (drained, disabled, breaker open, limits)"},
+    {"burn 5m / 60m", "budget panel: spend over the last 5 and the last 60 minutes, per hour"},
+    {"day end",
+        "budget panel: spent + burn x hours left today, at the 5m rate while it is "
+        "higher than the 60m one (else the 60m), as labelled"},
     {"fly", "requests in flight now"},
 };
 
@@ -136,6 +163,19 @@ provider_state(const struct provider_snapshot *p, const struct source_provider_e
 		    (unsigned long long)(p->cooldown_left_ms + 999) / 1000);
 		return TC_PROVIDER_HALF_OPEN;
 	}
+	if (p->drill[0] != '\0') {
+		/* A drill in the gateway: its fault and the time it has left. */
+		snprintf(out, len, narrow ? "drill %s %llus" : "drill %s %llus (%.0f%%)", p->drill,
+		    (unsigned long long)(p->drill_left_ms + 999) / 1000, p->drill_rate * 100);
+		return TC_PROVIDER_HALF_OPEN;
+	}
+	if (p->in_flight_slow > 0) {
+		snprintf(out, len, "slow %u (%.0fs)", p->in_flight_slow,
+		    (double)p->in_flight_oldest_us / 1e6);
+		if (narrow)
+			snprintf(out, len, "slow %u", p->in_flight_slow);
+		return TC_PROVIDER_HALF_OPEN;
+	}
 	if (p->consecutive_failures > 0) {
 		snprintf(out, len, narrow ? "up %d fails" : "up (%d fails)",
 		    p->consecutive_failures);
@@ -156,7 +196,7 @@ provider_marks(struct console *c, const struct provider_snapshot *p,
 	    : x != NULL && x->no_key[0] != '\0' ? 'K'
 	                                        : ' ';
 	out[1] = p->priority_overridden || p->weight_overridden || p->admin_overridden ? '*' : ' ';
-	out[2] = console_drill_on(c, p) != NULL ? '!' : ' ';
+	out[2] = console_drill_on(c, p) != NULL || p->drill[0] != '\0' ? '!' : ' ';
 	out[3] = '\0';
 }
 
