@@ -4,6 +4,7 @@
 # make asan       the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 # make tsan       the same tests under ThreadSanitizer
 # make bench      benchmarks; they print numbers, nothing asserts on time
+# make bench-fleet  three serve on a throwaway PostgreSQL under 64 clients (~2 min; not in bench)
 # make run        the console on simulated providers (demo)
 # make screenshots  PNGs of the console into screenshots/
 # make check-layers  fails on an include a folder's README does not allow, or a file it does not name
@@ -28,7 +29,7 @@ CORE_SRC := $(sort $(foreach d,$(CORE_DIRS),$(wildcard core/$(d)/*.c)))
 SIM_SRC  := $(sort $(wildcard core/sim/*.c))
 TUI_SRC  := $(sort $(wildcard tui/*.c tui/*/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-BENCH_SRC:= $(sort $(wildcard tests/bench_*.c))
+BENCH_SRC:= $(filter-out tests/bench_fleet.c,$(sort $(wildcard tests/bench_*.c)))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
 TUI_OBJ  := $(TUI_SRC:%.c=$(B)/%.o)
@@ -84,6 +85,10 @@ tsan:
 
 bench: all $(BENCHES)
 	@LLMDECK=$(abspath $(B)/llmdeck) tests/run-bench.sh $(BENCHES)
+
+# The fleet on PostgreSQL (issue 17): a throwaway cluster, a sim, three serve, 64 clients.
+bench-fleet: all $(B)/tests/bench_fleet
+	@LLMDECK=$(abspath $(B)/llmdeck) tests/run-bench.sh $(B)/tests/bench_fleet
 
 run: all
 	$(B)/llmdeck --demo
@@ -143,9 +148,9 @@ fuzz: fuzz-build
 clean:
 	rm -rf build build-asan build-tsan $(FUZZ_B)
 
-.PHONY: all test asan tsan bench run screenshots format format-check check-layers clean fuzz fuzz-build
+.PHONY: all test asan tsan bench bench-fleet run screenshots format format-check check-layers clean fuzz fuzz-build
 .SECONDARY:
--include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d) \
+-include $(CORE_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d) $(B)/tests/bench_fleet.d \
     $(TEST_HELPER_OBJ:.o=.d)
 -include $(FUZZ_SRC:%.c=$(B)/%.d) $(FUZZ_HELPERS:%.c=$(B)/%.d) $(B)/tests/fuzz/replay.d
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -162,6 +162,24 @@ pgtest_stop(struct pgtest *t)
 	free(t);
 }
 
+long
+pgtest_restart(struct pgtest *t)
+{
+	uint64_t t0 = clock_mono_ms();
+	char *cmd;
+	int rc;
+
+	if (t == NULL || t->runas == NULL)
+		return -1;
+	/* The options it was started with are kept in postmaster.opts. */
+	cmd = xasprintf("%s%s/pg_ctl -D %s/data -l %s/data/server.log -m fast -w -t 30 restart "
+	                ">/dev/null 2>&1",
+	    t->runas, t->bindir, t->dir, t->dir);
+	rc = pgtest_sh(cmd);
+	free(cmd);
+	return rc == 0 ? (long)(clock_mono_ms() - t0) : -1;
+}
+
 char *
 pgtest_new_db(struct pgtest *t)
 {

@@ -20,6 +20,9 @@ struct pgtest;
 struct pgtest *pgtest_start(char **why);
 /* Stop the server (immediate) and remove its directory. NULL is a no-op. */
 void pgtest_stop(struct pgtest *);
+/* pg_ctl restart -m fast: every connection is dropped, the server is back when
+ * it returns. The milliseconds it took, or -1 if it failed. */
+long pgtest_restart(struct pgtest *);
 /* A fresh, empty database in the cluster: its postgresql:// URL (caller frees), or
  * NULL. */
 char *pgtest_new_db(struct pgtest *);
