@@ -2,7 +2,8 @@
  * test_cache_redis.c: the response cache in Redis (cache.url), against a
  * redis-server each test starts on a Unix socket in its own directory: two
  * store handles on different databases share it, entries are
- * llm_cache:<the canonical key> with Redis's TTL, flush and the figures work.
+ * llm_cache:<the canonical key> with Redis's TTL, flush and the figures work,
+ * and Redis going away is a miss and one event, never a failed request.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,9 @@
 
 #include "config/config.h"
 #include "provider/llm.h"
+#include "router/events.h"
+#include "router/router.h"
+#include "sim/sim.h"
 #include "store/cache.h"
 #include "store/store.h"
 #include "testkit.h"
@@ -33,6 +37,10 @@ struct fixture {
 	pid_t redis;
 	struct cache_conf conf;
 	struct store *a, *b;
+	/* the router tests */
+	struct config cfg;
+	struct sim *sim;
+	struct router *r;
 };
 
 static void
@@ -166,6 +174,12 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[128];
 
+	if (f->r != NULL)
+		router_free(f->r);
+	if (f->sim != NULL) {
+		sim_stop(f->sim);
+		config_free(&f->cfg);
+	}
 	store_close(f->a);
 	store_close(f->b);
 	redis_stop(f, SIGTERM);
@@ -288,6 +302,150 @@ test_flush_and_the_figures_work_on_redis(void **state)
 	llm_response_free(&put);
 }
 
+/* A router on one simulated Anthropic provider with the cache in Redis; store may be NULL. */
+static void
+router_start(struct fixture *f, struct store *store)
+{
+	struct router_opts ro;
+	struct sim_opts so;
+	struct provider_conf *p;
+	char *cause = NULL;
+
+	sim_opts_init(&so);
+	snprintf(so.name, sizeof so.name, "sim");
+	so.protocol = SIM_ANTHROPIC;
+	if ((f->sim = sim_start(&so, &cause)) == NULL)
+		fail_msg("sim_start: %s", cause);
+	config_init(&f->cfg);
+	f->cfg.providers = xcalloc(1, sizeof *f->cfg.providers);
+	f->cfg.n_providers = 1;
+	p = &f->cfg.providers[0];
+	p->name = xstrdup("anthropic");
+	p->kind = PROVIDER_ANTHROPIC;
+	p->base_url = xstrdup(sim_url(f->sim));
+	p->models = xcalloc(1, sizeof *p->models);
+	p->models[0] = xstrdup("claude-sonnet");
+	p->n_models = 1;
+	p->priority = 1;
+	p->weight = 1;
+	p->timeout_seconds = 10;
+	p->tls_verify = 1;
+	p->enabled = 1;
+	f->cfg.breaker.probe_interval_ms = 0;
+	f->cfg.cache.url[0] = '\0';
+	strlcpy_(f->cfg.cache.url, f->conf.url, sizeof f->cfg.cache.url);
+	memset(&ro, 0, sizeof ro);
+	ro.seed = 7;
+	ro.no_probes = 1;
+	ro.store = store;
+	if ((f->r = router_new(&f->cfg, &ro, &cause)) == NULL)
+		fail_msg("router_new: %s", cause);
+}
+
+static void
+ask(struct fixture *f, const char *prompt, struct router_result *res)
+{
+	struct llm_request req;
+
+	llm_request_init(&req);
+	llm_request_add_message(&req, LLM_ROLE_USER, prompt);
+	req.temperature = 0;
+	req.has_temperature = 1;
+	req.max_tokens = 100;
+	router_generate(f->r, &req, NULL, NULL, res);
+	llm_request_free(&req);
+}
+
+/* Events whose message has needle. */
+static int
+events_with(struct fixture *f, const char *needle)
+{
+	struct event ev[256];
+	size_t n = event_last(router_events(f->r), ev, 256);
+	int k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].kind == EV_CACHE && strstr(ev[i].message, needle) != NULL)
+			k++;
+	return k;
+}
+
+/* Ask until the answer comes from the cache (Redis back, its backoff over): 5 s at most. */
+static void
+ask_until_cached(struct fixture *f, const char *prompt)
+{
+	struct router_result res;
+
+	for (int i = 0; i < 100; i++) {
+		ask(f, prompt, &res);
+		assert_int_equal(res.cls, LLM_OK);
+		if (res.cached) {
+			router_result_free(&res);
+			return;
+		}
+		router_result_free(&res);
+		sleep_ms(50);
+	}
+	fail_msg("no cache hit within 5 s");
+}
+
+static void
+test_redis_down_is_a_miss_and_one_event_never_a_failed_request(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+
+	router_start(f, f->a);
+	ask(f, "What is 2+2?", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_false(res.cached);
+	router_result_free(&res);
+	ask(f, "What is 2+2?", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_true(res.cached);
+	router_result_free(&res);
+
+	redis_stop(f, SIGKILL);
+	for (int i = 0; i < 5; i++) {
+		ask(f, "What is 2+2?", &res);
+		assert_int_equal(res.cls, LLM_OK); /* answered by the provider */
+		assert_false(res.cached);
+		assert_true(res.resp.content[0] != '\0');
+		router_result_free(&res);
+	}
+	assert_int_equal(events_with(f, "unreachable"), 1); /* once, not per request */
+	assert_int_equal(events_with(f, "answers again"), 0);
+
+	redis_start(f); /* empty: no persistence */
+	ask_until_cached(f, "What is 2+2?");
+	assert_int_equal(events_with(f, "answers again"), 1);
+	assert_int_equal(events_with(f, "unreachable"), 1);
+}
+
+static void
+test_a_router_with_no_store_uses_redis(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+	struct cache_stats cs;
+
+	router_start(f, NULL); /* serve --no-db */
+	ask(f, "no database", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_false(res.cached);
+	router_result_free(&res);
+	ask(f, "no database", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	assert_true(res.cached);
+	router_result_free(&res);
+	/* An instance with a store sees the same entry and figures. */
+	cache_set_url(f->b, f->conf.url);
+	assert_int_equal(cache_get_stats(f->b, &cs), 0);
+	assert_int_equal(cs.entries, 1);
+	assert_int_equal(cs.hits, 1);
+	assert_int_equal(cs.misses, 1);
+}
+
 int
 main(void)
 {
@@ -295,6 +453,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_two_handles_share_entries_under_the_canonical_key_with_a_ttl, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flush_and_the_figures_work_on_redis, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_redis_down_is_a_miss_and_one_event_never_a_failed_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_router_with_no_store_uses_redis, setup,
 	        teardown),
 	};
 
