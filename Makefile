@@ -12,7 +12,7 @@
 
 CC      ?= cc
 MAKEFLAGS += -j2
-PKGS    := libcurl libcjson sqlite3 libcrypto libmicrohttpd libpq
+PKGS    := libcurl libcjson sqlite3 libcrypto libmicrohttpd libpq hiredis
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wshadow -Wundef -Wwrite-strings
 CFLAGS  ?= -O2 -g

@@ -715,6 +715,14 @@ static const struct {
     {"{\"store\":{\"url\":\"/var/lib/llmdeck.db\"}}",
         "store.url: expected a postgres:// or postgresql:// URL"},
     {"{\"store\":{\"uri\":\"postgres://db/x\"}}", "store.uri: unknown key (did you mean \"url\"?)"},
+    /* the cache in Redis: never with userinfo (LLMDECK_REDIS_PASSWORD holds a password) */
+    {"{\"cache\":{\"url\":\"redis://:hunter2@cache.internal:6379/0\"}}",
+        "cache.url: a user or password in the config file; put the password in "
+        "LLMDECK_REDIS_PASSWORD"},
+    {"{\"cache\":{\"url\":\"postgres://db/x\"}}",
+        "cache.url: expected a redis://HOST:PORT/DB or unix:///PATH URL"},
+    {"{\"cache\":{\"url\":6379}}",
+        "cache.url: expected a redis://HOST:PORT/DB or unix:///PATH URL"},
 };
 
 static void
@@ -750,9 +758,12 @@ test_file_io_errors(void **state)
 	free(path);
 
 	/* A BOM is not an error. */
-	write_file(cfgpath, "\xef\xbb\xbf{\"cache\":{\"ttl_seconds\":7}}");
+	write_file(cfgpath,
+	    "\xef\xbb\xbf{\"cache\":{\"ttl_seconds\":7,"
+	    "\"url\":\"redis://cache.internal:6380/2\"}}");
 	assert_int_equal(config_load_file(&cfg, cfgpath, &cause), 0);
 	assert_int_equal(cfg.cache.ttl_seconds, 7);
+	assert_string_equal(cfg.cache.url, "redis://cache.internal:6380/2");
 	config_free(&cfg);
 
 	/* load_string names its origin. */

@@ -5,6 +5,7 @@
  */
 #include "llmdeck.h"
 
+#include "store/cache.h"
 #include "store/ledger.h"
 #include "store/store.h"
 
@@ -53,5 +54,7 @@ llmdeck_open_store(struct store **st, const char *path, const struct config *cfg
 		return -1;
 	}
 	ledger_set_spool_max(*st, cfg->ledger.spool_max_rows);
+	/* cache.url: flush and stats (console, status) see the Redis cache. */
+	cache_set_url(*st, cfg->cache.url);
 	return 0;
 }

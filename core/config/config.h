@@ -140,6 +140,11 @@ struct cache_conf {
 	int ttl_seconds;        /* default 3600 */
 	double max_temperature; /* default 0.3 */
 	int64_t max_entries;    /* default 10000 */
+	/* "url": "redis://HOST[:PORT][/DB]" or "unix:///PATH[?db=N]": the cache in Redis, shared by
+	 * every instance whatever its store ("": in the store). Never with userinfo: a password
+	 * comes from LLMDECK_REDIS_PASSWORD. */
+#define CONFIG_CACHE_URL_SIZE 512
+	char url[CONFIG_CACHE_URL_SIZE];
 };
 
 /* How the ledger's commits reach the disk (README: "Spend, budget and cache"). */

@@ -861,7 +861,21 @@ parse_budget(struct config_parse *p, struct config *cfg, const cJSON *j)
 }
 
 static const char *const cache_keys[] = {
-    "enabled", "ttl_seconds", "max_temperature", "max_entries"};
+    "enabled", "ttl_seconds", "max_temperature", "max_entries", "url"};
+
+/* A cache URL's authority has userinfo (user@, user:password@). */
+static int
+url_has_userinfo(const char *url)
+{
+	const char *a = strstr(url, "://"), *at, *slash;
+
+	if (a == NULL)
+		return 0;
+	a += 3;
+	at = strchr(a, '@');
+	slash = strchr(a, '/');
+	return at != NULL && (slash == NULL || at < slash);
+}
 
 static int
 parse_cache(struct config_parse *p, struct config *cfg, const cJSON *j)
@@ -884,6 +898,19 @@ parse_cache(struct config_parse *p, struct config *cfg, const cJSON *j)
 	if ((v = FIELD("max_entries")) != NULL &&
 	    get_int64(p, v, sub, 1, CONFIG_MAX_INT64, &c->max_entries) != 0)
 		return -1;
+	if ((v = FIELD("url")) != NULL) {
+		if (!cJSON_IsString(v) ||
+		    (strncmp(v->valuestring, "redis://", 8) != 0 &&
+		        strncmp(v->valuestring, "unix://", 7) != 0) ||
+		    strlen(v->valuestring) >= sizeof c->url)
+			return config_parse_error(p, sub,
+			    "expected a redis://HOST:PORT/DB or unix:///PATH URL");
+		if (url_has_userinfo(v->valuestring))
+			return config_parse_error(p, sub,
+			    "a user or password in the config file; put the password in "
+			    "LLMDECK_REDIS_PASSWORD");
+		strlcpy_(c->url, v->valuestring, sizeof c->url);
+	}
 #undef FIELD
 	return 0;
 }

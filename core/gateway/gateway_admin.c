@@ -966,13 +966,23 @@ admin_cache_flush(struct gw_req *q)
 	cJSON *o;
 	int n;
 
-	if (q->gw->store == NULL)
-		return admin_error(q, 400, "invalid_request_error",
-		    "this instance has no database, so no cache to flush");
-	if ((n = cache_flush(q->gw->store)) < 0)
-		return admin_error(q, 400, "invalid_request_error",
-		    "the cache could not be flushed (database error)");
 	gr = gw_router_get(q->gw);
+	/* No database: the cache may still be in Redis (cache.url). */
+	if (q->gw->store == NULL) {
+		const char *url = router_config(gr->router)->cache.url;
+
+		if (url[0] == '\0') {
+			gw_router_put(q->gw, gr);
+			return admin_error(q, 400, "invalid_request_error",
+			    "this instance has no database, so no cache to flush");
+		}
+		cache_set_url(NULL, url);
+	}
+	if ((n = cache_flush(q->gw->store)) < 0) {
+		gw_router_put(q->gw, gr);
+		return admin_error(q, 400, "invalid_request_error",
+		    "the cache could not be flushed (database or Redis error)");
+	}
 	event_add(router_events(gr->router), EV_OPERATOR, NULL,
 	    "admin %s: cache flush (%d entries)", q->gw->instance, n);
 	gw_router_put(q->gw, gr);

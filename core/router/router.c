@@ -811,6 +811,29 @@ rreq_deliver(struct rreq *q)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* One event per change of the cache's state (its Redis unreachable, reachable again). */
+static void
+rt_cache_watch(struct router *r)
+{
+	char reason[512];
+	unsigned changes, seen;
+	int down;
+
+	if (r->cfg->cache.url[0] == '\0')
+		return;
+	down = cache_health(r->store, &r->cfg->cache, &changes, reason, sizeof reason);
+	seen = atomic_load(&r->cache_changes_seen);
+	if (seen == changes ||
+	    !atomic_compare_exchange_strong(&r->cache_changes_seen, &seen, changes))
+		return;
+	if (down)
+		event_add(r->events, EV_CACHE, NULL, "cache: %s; lookups miss until it answers",
+		    reason);
+	else
+		event_add(r->events, EV_CACHE, NULL, "cache: Redis at %s answers again",
+		    r->cfg->cache.url);
+}
+
 /* Engine thread: answer the caller. */
 static void
 job_deliver(void *arg)
@@ -818,18 +841,21 @@ job_deliver(void *arg)
 	rreq_deliver(arg);
 }
 
-/* Writer thread: the answer is in the cache (or not); the worker answers. */
+/* Writer thread (the worker with no store): the answer is in the cache (or not); the
+ * engine answers. */
 static void
 rreq_cached_done(void *arg, int rc)
 {
 	struct rreq *q = arg;
 
 	(void)rc; /* a cache that could not store is a miss next time, not an error */
+	rt_cache_watch(q->r);
 	http_call_later(q->r->engine, 0, job_deliver, q);
 }
 
 /* Writer thread: the ledger row is committed; store a fresh answer in the cache
- * (same thread, next group commit), then deliver. */
+ * (same thread, next group commit; in Redis a SETEX here), then deliver. With no
+ * store (the cache in Redis), the worker's. */
 static void
 rreq_cache_put(struct rreq *q)
 {
@@ -837,6 +863,13 @@ rreq_cache_put(struct rreq *q)
 
 	cache_put_async(r->store, &r->cfg->cache, q->cache_key, q->res->provider, q->res->model,
 	    &q->res->resp, rreq_cached_done, q);
+}
+
+/* Worker, no store: store a fresh answer in the cache's Redis, then deliver. */
+static void
+job_cache_put(void *arg)
+{
+	rreq_cache_put(arg);
 }
 
 int
@@ -1035,6 +1068,11 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	q->prev = q->next = NULL;
 	pthread_mutex_unlock(&r->mu);
 
+	/* No store, the cache in Redis: a fresh answer goes there from the worker. */
+	if (r->store == NULL && q->res->cls == LLM_OK && q->cacheable && !q->res->cached) {
+		workq_push(r->wq, job_cache_put, q);
+		return;
+	}
 	/* An operation that spends nothing has no row; one refused at admission
 	 * neither (it reserved nothing). */
 	if (r->store == NULL ||
@@ -1088,6 +1126,32 @@ upper_bound_usd(struct router *r, const struct llm_request *req)
 	return worst;
 }
 
+/* Worker: a cacheable request's lookup; 1 on a hit (q holds the answer). */
+static int
+rreq_cache_lookup(struct rreq *q)
+{
+	struct router *r = q->r;
+	struct llm_response hit;
+	char provider[LIMIT_NAME_SIZE] = "", model[LIMIT_ALIAS_SIZE] = "";
+	int rc;
+
+	q->cacheable = q->op == NULL && cache_eligible(&r->cfg->cache, &q->req);
+	if (!q->cacheable)
+		return 0;
+	cache_key(&q->req, q->req.model, q->cache_key);
+	llm_response_init(&hit);
+	rc = cache_get(r->store, &r->cfg->cache, q->cache_key, &hit, provider, model);
+	rt_cache_watch(r);
+	if (rc != 1)
+		return 0;
+	q->acc = hit;
+	q->cached = 1;
+	q->cost_usd = 0;
+	q->cached_provider = xstrdup(provider);
+	strlcpy_(q->alias, model, sizeof q->alias);
+	return 1;
+}
+
 /*
  * Before dispatch, on the caller's thread (SQLite work stays off the engine
  * thread): the cost optimizer's model choice, the cache, the budget
@@ -1103,7 +1167,10 @@ rreq_admit(struct rreq *q)
 	char why[256];
 	int rc;
 
-	if (r->store == NULL || (q->op != NULL && !q->op->spends))
+	/* No store: only the cache, when it is in Redis (cache.url). */
+	if (r->store == NULL)
+		return r->cfg->cache.url[0] != '\0' && rreq_cache_lookup(q);
+	if (q->op != NULL && !q->op->spends)
 		return 0;
 	{
 		struct store_health h;
@@ -1133,21 +1200,8 @@ rreq_admit(struct rreq *q)
 			cause = NULL;
 		}
 	}
-	q->cacheable = q->op == NULL && cache_eligible(&r->cfg->cache, &q->req);
-	if (q->cacheable) {
-		struct llm_response hit;
-		char provider[LIMIT_NAME_SIZE] = "", model[LIMIT_ALIAS_SIZE] = "";
-		cache_key(&q->req, q->req.model, q->cache_key);
-		llm_response_init(&hit);
-		if (cache_get(r->store, &r->cfg->cache, q->cache_key, &hit, provider, model) == 1) {
-			q->acc = hit;
-			q->cached = 1;
-			q->cost_usd = 0;
-			q->cached_provider = xstrdup(provider);
-			strlcpy_(q->alias, model, sizeof q->alias);
-			return 1;
-		}
-	}
+	if (rreq_cache_lookup(q))
+		return 1;
 	if (bc->daily_usd > 0) {
 		/* A hedge may run a second attempt to the end: reserve for both. */
 		double most =
@@ -1282,8 +1336,8 @@ router_submit_with(struct router *r, const struct llm_request *req, llm_delta_cb
 		r->live->prev = q;
 	r->live = q;
 	pthread_mutex_unlock(&r->mu);
-	/* Admission can touch SQLite: the worker's job. */
-	if (r->store == NULL)
+	/* Admission can touch SQLite (or the cache's Redis): the worker's job. */
+	if (r->store == NULL && r->cfg->cache.url[0] == '\0')
 		http_call_later(r->engine, 0, rreq_start, q);
 	else
 		workq_push(r->wq, job_admit, q);

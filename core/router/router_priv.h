@@ -121,6 +121,7 @@ struct router {
 	struct store *store;
 	/* The store_health changes already said as events (rt_store_watch). */
 	_Atomic uint64_t store_changes_seen;
+	_Atomic unsigned cache_changes_seen; /* cache_health's changes, for one event each */
 
 	struct workq *wq; /* "router-worker": admission, cache writes, events, delivery */
 

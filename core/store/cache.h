@@ -7,6 +7,13 @@
  * provider's default (1.0). Entries expire after ttl_seconds; beyond
  * max_entries the least recently used are evicted. Hit and miss counters live
  * in the database, so `llmdeck status` sees every process's. Thread-safe.
+ *
+ * With cache.url set (a redis:// or unix:// URL) the same calls use Redis
+ * instead (cache_redis.c): SETEX llm_cache:<key> with ttl_seconds, Redis's own
+ * eviction (max_entries does not apply), the counters llm_cache:hits and
+ * llm_cache:misses shared by every instance on it. The store may then be NULL
+ * (a router with no database). Redis unreachable is a miss (and a put that
+ * fails), never an error; cache_health says so.
  */
 #ifndef LLMDECK_CACHE_H
 #define LLMDECK_CACHE_H
@@ -55,6 +62,16 @@ int cache_put(struct store *, const struct cache_conf *, const char *key, const 
 void
 cache_put_async(struct store *, const struct cache_conf *, const char *key, const char *provider,
     const char *model, const struct llm_response *, void (*done)(void *, int), void *arg);
+
+/* Bind s's cache (NULL s: this process's, for a router with no store) to Redis at url
+ * (cache.url), so that cache_flush and cache_get_stats go there before any lookup has;
+ * NULL or "": nothing to do. Connects on first use, not here. */
+void cache_set_url(struct store *, const char *url);
+
+/* 1 when the cache's Redis is unreachable (reason says why), else 0; *changes moves on each
+ * change of that state (0 and no Redis: 0). For one event per change. */
+int cache_health(struct store *, const struct cache_conf *, unsigned *changes, char *reason,
+    size_t len);
 
 /* Remove every entry (counters are kept); returns how many, or -1. */
 int cache_flush(struct store *);

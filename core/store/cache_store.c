@@ -233,6 +233,10 @@ cache_get(struct store *s, const struct cache_conf *c, const char *key, struct l
 	llm_response_init(out);
 	if (c == NULL || !c->enabled)
 		return 0;
+	if (c->url[0] != '\0')
+		return cache_redis_get(cache_redis_of(s, c->url), c, key, out, provider, model);
+	if (s == NULL)
+		return 0;
 	return store_backend_of(s)->cache_get(s, c, key, out, provider, model);
 }
 
@@ -310,6 +314,16 @@ cache_put_async(struct store *s, const struct cache_conf *c, const char *key, co
 			done(arg, 0);
 		return;
 	}
+	if (c->url[0] != '\0' || s == NULL) {
+		/* Redis: the SETEX on this thread, bounded by its timeout. */
+		int rc = c->url[0] != '\0'
+		    ? cache_redis_put(cache_redis_of(s, c->url), c, key, provider, model, r)
+		    : -1;
+
+		if (done != NULL)
+			done(arg, rc);
+		return;
+	}
 	store_backend_of(s)->cache_put_async(s, c, key, provider, model, r, done, arg);
 }
 
@@ -337,17 +351,45 @@ cache_put(struct store *s, const struct cache_conf *c, const char *key, const ch
 	return waiter_wait(&w);
 }
 
+void
+cache_set_url(struct store *s, const char *url)
+{
+	(void)cache_redis_of(s, url);
+}
+
+int
+cache_health(struct store *s, const struct cache_conf *c, unsigned *changes, char *reason,
+    size_t len)
+{
+	struct cache_redis *cr = cache_redis_of(s, c != NULL ? c->url : NULL);
+
+	*changes = 0;
+	if (reason != NULL && len > 0)
+		reason[0] = '\0';
+	return cr != NULL ? cache_redis_health(cr, changes, reason, len) : 0;
+}
+
+/* Flush and stats: Redis once the handle's cache is bound to it (cache_set_url, or a
+ * lookup with cache.url), else the store's backend. */
 int
 cache_flush(struct store *s)
 {
-	return store_backend_of(s)->cache_flush(s);
+	struct cache_redis *cr = cache_redis_of(s, NULL);
+
+	if (cr != NULL)
+		return cache_redis_flush(cr);
+	return s != NULL ? store_backend_of(s)->cache_flush(s) : 0;
 }
 
 int
 cache_get_stats(struct store *s, struct cache_stats *cs)
 {
+	struct cache_redis *cr = cache_redis_of(s, NULL);
+
 	memset(cs, 0, sizeof *cs);
-	return store_backend_of(s)->cache_stats(s, cs);
+	if (cr != NULL)
+		return cache_redis_stats(cr, cs);
+	return s != NULL ? store_backend_of(s)->cache_stats(s, cs) : 0;
 }
 
 int

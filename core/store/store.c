@@ -64,9 +64,10 @@
 struct store {
 	char *path; /* or the URL, without a password */
 	const struct store_backend *be;
-	void *be_data; /* the backend's own (store_pg.c) */
-	sqlite3 *db;   /* callers' connection, under mu */
-	sqlite3 *wdb;  /* the writer thread's connection: only its jobs use it */
+	void *be_data;    /* the backend's own (store_pg.c) */
+	void *cache_data; /* the cache in Redis (cache_redis.c), when cache.url names one */
+	sqlite3 *db;      /* callers' connection, under mu */
+	sqlite3 *wdb;     /* the writer thread's connection: only its jobs use it */
 	pthread_mutex_t mu;
 	struct workq *writer;
 
@@ -397,6 +398,12 @@ const struct store_backend *
 store_backend_of(struct store *s)
 {
 	return s->be;
+}
+
+void **
+store_cache_data(struct store *s)
+{
+	return &s->cache_data;
 }
 
 void *
@@ -1340,6 +1347,7 @@ store_close(struct store *s)
 	if (s->budget != NULL)
 		s->budget_release(s, s->budget); /* returns the lease: needs the connections */
 	s->be->close(s);
+	cache_redis_free(s->cache_data);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->umu);
 	pthread_mutex_destroy(&s->dmu);

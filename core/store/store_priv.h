@@ -145,6 +145,24 @@ const struct store_backend *store_backend_of(struct store *);
 /* The backend's own state for this handle (store_pg.c's connections). */
 void *store_backend_data(struct store *);
 void store_set_backend_data(struct store *, void *);
+/* The handle's slot for the cache's Redis state (cache_redis.c; freed by store_close). */
+void **store_cache_data(struct store *);
+
+/* The cache in Redis (cache_redis.c), chosen by cache.url: the same operations as the
+ * backend table's, on state owned by the store handle (NULL: this process's, for a
+ * router with no store). cache_redis_of: s's state for url, made on first use; NULL
+ * when url is empty and s has none. */
+struct cache_redis;
+struct cache_redis *cache_redis_of(struct store *, const char *url);
+void cache_redis_free(void *);
+int cache_redis_get(struct cache_redis *, const struct cache_conf *, const char *key,
+    struct llm_response *, char provider[LIMIT_NAME_SIZE], char model[LIMIT_ALIAS_SIZE]);
+int cache_redis_put(struct cache_redis *, const struct cache_conf *, const char *key,
+    const char *provider, const char *model, const struct llm_response *);
+int cache_redis_flush(struct cache_redis *);
+int cache_redis_stats(struct cache_redis *, struct cache_stats *);
+int cache_redis_health(struct cache_redis *, unsigned *changes, char *reason, size_t len);
+
 /* The path or URL the handle was opened on, for messages (never a password). */
 const char *store_where(const struct store *);
 
