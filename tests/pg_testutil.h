@@ -20,6 +20,10 @@ struct pgtest;
 struct pgtest *pgtest_start(char **why);
 /* Stop the server (immediate) and remove its directory. NULL is a no-op. */
 void pgtest_stop(struct pgtest *);
+/* Stop the server (fast: connections are cut) keeping its data, and start it
+ * again on the same socket: a server lost for a while. 0 or -1. */
+int pgtest_pause(struct pgtest *);
+int pgtest_resume(struct pgtest *);
 /* A fresh, empty database in the cluster: its postgresql:// URL (caller frees), or
  * NULL. */
 char *pgtest_new_db(struct pgtest *);

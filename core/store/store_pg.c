@@ -27,9 +27,11 @@
  *
  * Ledger rows carry ledger.c's uid under a unique index, and a batch inserts
  * ON CONFLICT (uid) DO NOTHING, its spend counted from the rows it inserted,
- * so a replayed row lands once. There is no spool here (no file next to the
- * database): a batch that cannot commit fails, and the writer's tick retries
- * with an empty batch until one commits.
+ * so a replayed row lands once. A batch that cannot commit (the server gone)
+ * goes to the spool under the state directory (spool_local: spool-HASH of the
+ * URL), answers keep flowing on the budget lease held in memory (never beyond
+ * it: a grant needs the server), and the writer's tick retries with backoff,
+ * reconnecting, until the spool's replay commits.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1589,4 +1591,5 @@ const struct store_backend store_pg_backend = {
     .instance_beat = pg_instance_beat,
     .instance_remove = pg_instance_remove,
     .instances = pg_instances,
+    .spool_local = 1,
 };

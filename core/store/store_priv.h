@@ -107,9 +107,13 @@ struct store_backend {
 	 * checkpoint the WAL back to nothing). */
 	int (*writer_check)(struct store *, char **reason);
 	void (*writer_upkeep)(struct store *, int recovered);
-	/* A spool file next to the database (PATH-spool): a backend without one fails
-	 * the rows it cannot commit, and paid requests are refused while it fails. */
+	/* Where the ledger's spool lives: spool_beside, a file next to the database
+	 * (PATH-spool); spool_local, a file under the state directory named by a hash
+	 * of the URL (store_state_path's spool-HASH: a server has no file beside it).
+	 * A backend with neither fails the rows it cannot commit, and paid requests are
+	 * refused while it fails. */
 	int spool_beside;
+	int spool_local;
 };
 
 extern const struct store_backend store_sqlite_backend;
