@@ -471,6 +471,62 @@ test_ledger_write_failure(void **state)
 	store_close(s);
 }
 
+static void
+count_done(void *arg, int rc)
+{
+	if (rc == 0)
+		atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+/*
+ * ledger_prune: the rows before a past day go, in batches of
+ * LEDGER_PRUNE_BATCH (more rows than one batch here), with their spend
+ * buckets; yesterday's and today's rows and today's spend stay.
+ */
+static void
+test_ledger_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = fx_open(f, "a-1"), *b;
+	struct budget_conf bc = {.daily_usd = 100, .alert_threshold = 0.8, .hard_stop = 1};
+	struct budget_status before, after;
+	int64_t day = 86400000, deleted = -1, t0;
+	const int old = LEDGER_PRUNE_BATCH + 1500;
+	_Atomic int done = 0;
+	char *cause = NULL;
+
+	for (int i = 0; i < old; i++) {
+		struct ledger_row r = row_of("anthropic", 0.001, STTEST_NOON - 3 * day + i);
+
+		ledger_record_async(s, &r, 0, count_done, &done);
+	}
+	for (int i = 0; i < 3; i++) {
+		struct ledger_row r = row_of("anthropic", 0.25, STTEST_NOON - day + i);
+
+		assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+		r = row_of("anthropic", 0.5, STTEST_NOON + i);
+		assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	}
+	assert_int_equal(atomic_load(&done), old);
+	assert_int_equal(budget_get_status(s, &bc, &before, &cause), 0);
+	assert_true(before.spent_usd > 1.5 - 1e-9 && before.spent_usd < 1.5 + 1e-9);
+	/* another handle writes while the prune runs: it waits a batch at most */
+	b = fx_open(f, "b-2");
+	t0 = (int64_t)clock_mono_ms();
+	assert_int_equal(ledger_prune(s, STTEST_NOON - day - 12 * 3600000LL, &deleted, &cause), 0);
+	print_message("%s: pruned %lld rows in %lld ms\n", f->postgres ? "postgres" : "sqlite",
+	    (long long)deleted, (long long)((int64_t)clock_mono_ms() - t0));
+	assert_int_equal(deleted, old);
+	assert_true(ledger_spent(b, STTEST_NOON - 4 * day, STTEST_NOON - 2 * day) == 0);
+	assert_true(ledger_spent(b, STTEST_NOON - 2 * day, STTEST_NOON - day / 2) == 0.75);
+	assert_int_equal(budget_get_status(b, &bc, &after, &cause), 0);
+	assert_true(after.spent_usd == before.spent_usd);
+	assert_int_equal(ledger_prune(b, STTEST_NOON - day - 12 * 3600000LL, &deleted, &cause), 0);
+	assert_int_equal(deleted, 0);
+	store_close(b);
+	store_close(s);
+}
+
 /* Rows in the ledger today, every provider. */
 static int64_t
 fx_rows(struct store *s)
@@ -587,6 +643,7 @@ main(void)
 	    BOTH(test_cache),
 	    BOTH(test_responses_shared),
 	    BOTH(test_instances_expire),
+	    BOTH(test_ledger_prune),
 	    cmocka_unit_test_setup_teardown(test_pg_server_lost_for_a_while, setup_pg, teardown),
 	};
 

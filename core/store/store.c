@@ -229,6 +229,13 @@ static const char *const migrations[] = {
     /* 8 -> 9: a ledger row's uid, so a row replayed from the spool twice is one row */
     "ALTER TABLE ledger ADD COLUMN uid TEXT;"
     "CREATE UNIQUE INDEX ledger_uid ON ledger(uid);",
+    /* 9 -> 10: the fleet's per-minute rate limit allowances (limits.c) */
+    "CREATE TABLE rate_windows ("
+    "  provider TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  minute INTEGER NOT NULL,"
+    "  used REAL NOT NULL,"
+    "  PRIMARY KEY (provider, kind, minute));",
 };
 
 int
@@ -1821,6 +1828,8 @@ const struct store_backend store_sqlite_backend = {
     .resp_put = resp_sqlite_put,
     .resp_get = resp_sqlite_get,
     .resp_delete = resp_sqlite_delete,
+    .rate_take = limits_sqlite_take,
+    .ledger_prune = ledger_sqlite_prune,
     .instance_beat = sqlite_instance_beat,
     .instance_remove = sqlite_instance_remove,
     .instances = sqlite_instances,
