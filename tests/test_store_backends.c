@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pg_testutil.h"
@@ -527,6 +528,56 @@ test_ledger_prune(void **state)
 	store_close(s);
 }
 
+/* `llmdeck ledger prune` on the fixture's database: its exit code, its first line in out. */
+static int
+fx_prune_cli(struct fixture *f, const char *day, char *out, size_t len)
+{
+	const char *bin = getenv("LLMDECK") != NULL ? getenv("LLMDECK") : "build/llmdeck";
+	char *cmd = xasprintf("%s ledger prune --before %s --db '%s' 2>&1", bin, day, f->where);
+	FILE *p = popen(cmd, "r");
+	int rc;
+
+	free(cmd);
+	assert_non_null(p);
+	out[0] = '\0';
+	if (fgets(out, (int)len, p) == NULL)
+		out[0] = '\0';
+	rc = pclose(p);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* The command: a past day prunes and says how many rows went; today or later is refused. */
+static void
+test_ledger_prune_command(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = fx_open(f, "a-1");
+	char out[512], day[16];
+	int64_t start, end;
+	struct ledger_row r;
+	char *cause = NULL;
+
+	store_set_clock(s, NULL, NULL); /* the command runs on the real clock */
+	r = row_of("anthropic", 0.25, 1700000000000LL);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	r = row_of("anthropic", 0.25, store_now_ms(s));
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	assert_int_equal(store_day_bounds("UTC", store_now_ms(s), &start, &end, day), 0);
+	assert_int_equal(fx_prune_cli(f, day, out, sizeof out), 2);
+	assert_non_null(strstr(out, "is not before today"));
+	assert_int_equal(fx_prune_cli(f, "2099-01-01", out, sizeof out), 2);
+	assert_int_equal(fx_prune_cli(f, "2024-02-30", out, sizeof out), 2);
+	assert_int_equal(store_day_bounds("UTC", start - 1, &start, &end, day), 0); /* yesterday */
+	assert_int_equal(fx_prune_cli(f, day, out, sizeof out), 0);
+	print_message("%s: llmdeck ledger prune --before %s: %s",
+	    f->postgres ? "postgres" : "sqlite", day, out);
+	assert_non_null(strstr(out, "1 ledger rows before"));
+	assert_int_equal(fx_prune_cli(f, day, out, sizeof out), 0);
+	assert_non_null(strstr(out, "0 ledger rows before"));
+	assert_true(ledger_spent(s, 0, INT64_MAX) == 0.25);
+	store_close(s);
+}
+
 /* Rows in the ledger today, every provider. */
 static int64_t
 fx_rows(struct store *s)
@@ -644,6 +695,7 @@ main(void)
 	    BOTH(test_responses_shared),
 	    BOTH(test_instances_expire),
 	    BOTH(test_ledger_prune),
+	    BOTH(test_ledger_prune_command),
 	    cmocka_unit_test_setup_teardown(test_pg_server_lost_for_a_while, setup_pg, teardown),
 	};
 
