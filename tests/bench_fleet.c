@@ -51,11 +51,12 @@
 /* The bound on an override reaching every instance. */
 #define DRAIN_GOAL_MS 250
 /*
- * How many times the limit the fleet admits: RPM/TPM limits are per instance
- * until they are held fleet-wide (then 1). The budget is priced from it so
- * that it runs out about halfway through each run.
+ * How many times the limit the fleet admits: 1, now that RPM/TPM limits are
+ * held fleet-wide (store/limits.c); it was SERVES while each instance had its
+ * own. The budget is priced from it so that it runs out about halfway through
+ * each run.
  */
-#define LIMIT_COPIES SERVES
+#define LIMIT_COPIES 1
 #define WATCHDOG_SECONDS 600
 
 enum outcome { O_OK, O_BUDGET, O_RATE429, O_NOPROV, O_STORE503, O_HTTP_OTHER, O_CONN, O_N };

@@ -126,20 +126,38 @@ pgtest_start(char **why)
 		return NULL;
 	}
 	free(cmd);
-	/* -w: pg_ctl polls until the server accepts connections, at most -t seconds. */
-	cmd = xasprintf("%s%s/pg_ctl -D %s/data -l %s/data/server.log -w -t 30 -o \"-k %s -c "
-	                "listen_addresses='' -c fsync=off -c max_connections=64\" start "
-	                ">/dev/null 2>&1",
-	    t->runas, t->bindir, t->dir, t->dir, t->dir);
-	if (pgtest_sh(cmd) != 0) {
+	if (pgtest_resume(t) != 0) {
 		*why =
 		    xasprintf("PostgreSQL: pg_ctl start failed (see %s/data/server.log)", t->dir);
-		free(cmd);
 		pgtest_stop(t);
 		return NULL;
 	}
-	free(cmd);
 	return t;
+}
+
+int
+pgtest_resume(struct pgtest *t)
+{
+	/* -w: pg_ctl polls until the server accepts connections, at most -t seconds. */
+	char *cmd = xasprintf("%s%s/pg_ctl -D %s/data -l %s/data/server.log -w -t 30 -o \"-k %s -c "
+	                      "listen_addresses='' -c fsync=off -c max_connections=64\" start "
+	                      ">/dev/null 2>&1",
+	    t->runas, t->bindir, t->dir, t->dir, t->dir);
+	int rc = pgtest_sh(cmd);
+
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+pgtest_pause(struct pgtest *t)
+{
+	char *cmd = xasprintf("%s%s/pg_ctl -D %s/data -m fast -w stop >/dev/null 2>&1", t->runas,
+	    t->bindir, t->dir);
+	int rc = pgtest_sh(cmd);
+
+	free(cmd);
+	return rc == 0 ? 0 : -1;
 }
 
 void

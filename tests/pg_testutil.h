@@ -23,6 +23,10 @@ void pgtest_stop(struct pgtest *);
 /* pg_ctl restart -m fast: every connection is dropped, the server is back when
  * it returns. The milliseconds it took, or -1 if it failed. */
 long pgtest_restart(struct pgtest *);
+/* Stop the server (fast: connections are cut) keeping its data, and start it
+ * again on the same socket: a server lost for a while. 0 or -1. */
+int pgtest_pause(struct pgtest *);
+int pgtest_resume(struct pgtest *);
 /* A fresh, empty database in the cluster: its postgresql:// URL (caller frees), or
  * NULL. */
 char *pgtest_new_db(struct pgtest *);

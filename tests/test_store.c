@@ -180,7 +180,7 @@ test_newer_schema_refused(void **state)
 }
 
 /* A version-8 database (main's instance registry, no ledger uid) gains the uid (9) and
- * keeps its instances and rows. */
+ * the fleet's rate limit allowances (10), and keeps its instances and rows. */
 static void
 test_migration_from_v8(void **state)
 {
@@ -201,7 +201,7 @@ test_migration_from_v8(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 	                     "DROP INDEX ledger_uid; ALTER TABLE ledger DROP COLUMN uid; "
-	                     "PRAGMA user_version=8; "
+	                     "DROP TABLE rate_windows; PRAGMA user_version=8; "
 	                     "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
 	                     "(strftime('%s','now') * 1000, 'p', 'm', 1.25)",
 	                     NULL, NULL, NULL),
@@ -209,7 +209,7 @@ test_migration_from_v8(void **state)
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 9);
+	assert_int_equal(STORE_SCHEMA_VERSION, 10);
 	assert_int_equal(store_instances(s, &v), 1);
 	free(v);
 	r.cost_usd = 0.5;
@@ -249,7 +249,7 @@ test_migration_from_v1(void **state)
 	                     "ALTER TABLE cache DROP COLUMN reasoning_tokens; "
 	                     "ALTER TABLE events DROP COLUMN instance; "
 	                     "DROP TABLE responses; DROP TABLE instances; "
-	                     "DROP TABLE budget_leases; "
+	                     "DROP TABLE budget_leases; DROP TABLE rate_windows; "
 	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "
 	                     "usage_estimated; ALTER TABLE ledger DROP COLUMN response_id; "
 	                     "PRAGMA user_version=1; "

@@ -23,6 +23,7 @@ int console_attach_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
 int cli_ls_main(int argc, char **argv);
+int cli_ledger_main(int argc, char **argv);
 
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, for commands that serve many
  * connections (serve, sim, the console's --listen and --demo); the new soft limit or -1. */

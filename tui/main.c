@@ -13,6 +13,7 @@ static const struct subcommand {
     {"sim", cli_sim_main, "run simulated provider servers"},
     {"status", cli_status_main, "today's spend, budget, cache and events from the database"},
     {"serve", cli_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
+    {"ledger", cli_ledger_main, "the ledger's upkeep: prune --before DATE deletes old rows"},
     {"ls", cli_ls_main, "list the llmdeck instances running here (like tmux ls)"},
     {"attach", console_attach_main, "the console on running instances (URL, socket, or all local)"},
 };

@@ -148,3 +148,98 @@ bucket_wait_ms(struct token_bucket *tb, double n, uint64_t now_ms)
 		return UINT64_MAX;
 	return (uint64_t)ms;
 }
+
+void
+rate_lease_init(struct rate_lease *l)
+{
+	l->minute = l->next_minute = -1;
+	l->held = l->next_held = 0;
+	l->slice = 0;
+}
+
+void
+rate_lease_roll(struct rate_lease *l, int64_t now_ms)
+{
+	int64_t m = now_ms / 60000;
+
+	if (l->minute == m)
+		return;
+	if (l->next_minute == m) {
+		l->held = l->next_held;
+	} else
+		l->held = 0;
+	l->minute = m;
+	l->next_minute = -1;
+	l->next_held = 0;
+}
+
+int
+rate_lease_take(struct rate_lease *l, double n, int64_t now_ms, int take)
+{
+	rate_lease_roll(l, now_ms);
+	if (n <= 0)
+		return 1;
+	if (l->held + bucket_slack(n) < n)
+		return 0;
+	if (take)
+		l->held -= n;
+	return 1;
+}
+
+void
+rate_lease_refund(struct rate_lease *l, double n, int64_t now_ms)
+{
+	if (n > 0 && l->minute == now_ms / 60000)
+		l->held += n;
+}
+
+void
+rate_lease_charge(struct rate_lease *l, double n, int64_t now_ms)
+{
+	rate_lease_roll(l, now_ms);
+	if (n > 0)
+		l->held -= n;
+}
+
+double
+rate_lease_want(struct rate_lease *l, int64_t now_ms, int64_t ahead_ms, int *ahead, int64_t *minute)
+{
+	rate_lease_roll(l, now_ms);
+	*ahead = 0;
+	*minute = l->minute;
+	if (l->slice <= 0)
+		return 0;
+	if (l->held < l->slice / 2)
+		return l->slice - l->held;
+	if (now_ms % 60000 >= 60000 - ahead_ms && l->next_held < l->slice / 2) {
+		*ahead = 1;
+		*minute = l->minute + 1;
+		return l->slice - (l->next_minute == *minute ? l->next_held : 0);
+	}
+	return 0;
+}
+
+void
+rate_lease_add(struct rate_lease *l, int64_t minute, double granted)
+{
+	if (minute == l->minute)
+		l->held += granted;
+	else if (minute > l->minute) {
+		if (l->next_minute != minute)
+			l->next_held = 0;
+		l->next_minute = minute;
+		l->next_held += granted;
+	}
+}
+
+double
+rate_lease_usage(struct rate_lease *l, int64_t now_ms)
+{
+	double u;
+
+	rate_lease_roll(l, now_ms);
+	if (l->slice <= 0)
+		return 0;
+	u = 1 - l->held / l->slice;
+	return u < 0 ? 0 : u > 1 ? 1 : u;
+}

@@ -129,7 +129,14 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 		learned_record(&p->learned[q->req.stream ? 1 : 0], now,
 		    a->give_up_us - a->start_us);
 	}
-	if (p->conf->rate_limit_tpm > 0) {
+	if (p->conf->rate_limit_tpm > 0 && p->fleet != NULL) {
+		int64_t wall = store_now_ms(p->fleet);
+
+		if (tokens < a->tpm_reserved)
+			rate_lease_refund(&p->tpm_lease, a->tpm_reserved - tokens, wall);
+		else
+			rate_lease_charge(&p->tpm_lease, tokens - a->tpm_reserved, wall);
+	} else if (p->conf->rate_limit_tpm > 0) {
 		if (tokens < a->tpm_reserved)
 			bucket_refund(&p->tpm, a->tpm_reserved - tokens);
 		else

@@ -427,6 +427,8 @@ job_sync(void *arg)
 	pthread_mutex_lock(&r->mu);
 	closing = r->closing;
 	pthread_mutex_unlock(&r->mu);
+	if (!closing)
+		rt_limits_refill(r);
 	if (!closing && store_data_version(r->store, &version) == 0 && version != r->sync_version) {
 		r->sync_version = version;
 		sync_overrides(r);
@@ -487,6 +489,7 @@ rt_sync_start(struct router *r)
 	last = store_events_last_id(r->store);
 	r->sync_event_id = last > 0 ? last : 0;
 	r->sync_seen = sync_read_rows(r);
+	rt_limits_refill(r); /* the first leases, before any traffic */
 	pthread_mutex_lock(&r->mu);
 	r->sync_pending = 1;
 	r->active++;

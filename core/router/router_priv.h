@@ -53,6 +53,12 @@ struct provider {
 	struct breaker breaker;
 	struct token_bucket rpm;
 	struct token_bucket tpm;
+	/* With a store the limits are the fleet's (store/limits.h): fleet is the
+	 * store, and the leases of its per-minute allowances replace the buckets;
+	 * NULL (--no-db): the local buckets. */
+	struct store *fleet;
+	struct rate_lease rpm_lease;
+	struct rate_lease tpm_lease;
 	uint64_t blocked_until_ms; /* retry-after told us to stay away until then */
 
 	uint64_t requests;
@@ -119,6 +125,9 @@ struct router {
 	struct event_ring *events;
 	struct rng rng;
 	struct store *store;
+	/* The fleet's limits (rt_limits_refill, worker): live instances, when last counted. */
+	int limits_live;
+	int64_t limits_counted_ms;
 	/* The store_health changes already said as events (rt_store_watch). */
 	_Atomic uint64_t store_changes_seen;
 	_Atomic unsigned cache_changes_seen; /* cache_health's changes, for one event each */
@@ -283,6 +292,11 @@ const char *rt_model_id_for(struct router *, const char *alias);
 int64_t rt_request_max_output(const struct rreq *, const struct provider *);
 double rt_estimate_tokens(const struct rreq *, const struct provider *);
 int rt_provider_usable(struct provider *, double tokens, uint64_t now);
+/* Worker (and setup, before traffic): top up each provider's leases of the fleet's
+ * per-minute allowances (router_provider.c); a no-op without a store. */
+void rt_limits_refill(struct router *);
+/* After the worker has stopped: what the leases hold of this minute goes back. */
+void rt_limits_return(struct router *);
 int rreq_tried(const struct rreq *, int idx);
 /* Ask every provider whether it can honour q's request (engine thread, no lock). */
 void rreq_check_capabilities(struct rreq *);

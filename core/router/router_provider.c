@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/limits.h"
 #include "store/pricing.h"
+#include "store/store.h"
 #include "router/router_priv.h"
 
 int
@@ -99,11 +101,113 @@ rt_provider_usable(struct provider *p, double tokens, uint64_t now)
 		return 0;
 	if (!breaker_would_allow(&p->breaker, now))
 		return 0;
+	if (p->fleet != NULL) {
+		int64_t wall = store_now_ms(p->fleet);
+
+		if (p->conf->rate_limit_rpm > 0 && !rate_lease_take(&p->rpm_lease, 1, wall, 0))
+			return 0;
+		if (p->conf->rate_limit_tpm > 0 && !rate_lease_take(&p->tpm_lease, tokens, wall, 0))
+			return 0;
+		return 1;
+	}
 	if (p->conf->rate_limit_rpm > 0 && !bucket_peek(&p->rpm, 1, now))
 		return 0;
 	if (p->conf->rate_limit_tpm > 0 && !bucket_peek(&p->tpm, tokens, now))
 		return 0;
 	return 1;
+}
+
+/* A refill sees how close to a minute's end the next one's lease is taken. */
+#define LIMITS_AHEAD_MS 1500
+/* The live instances are counted again after this. */
+#define LIMITS_COUNT_MS 5000
+
+/* One lease topped up: what it wants, asked of the store outside r->mu. */
+static void
+limits_refill_one(struct router *r, struct provider *p, struct rate_lease *l, const char *kind,
+    double limit, int live, int64_t now)
+{
+	double want, granted = 0;
+	int64_t minute;
+	int ahead;
+	char *cause = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	if (live > 0)
+		l->slice = limits_slice(limit, live);
+	want = rate_lease_want(l, now, LIMITS_AHEAD_MS, &ahead, &minute);
+	pthread_mutex_unlock(&r->mu);
+	if (want <= 0)
+		return;
+	if (limits_take(r->store, p->conf->name, kind, minute, limit, want, &granted, &cause) !=
+	    0) {
+		free(cause); /* unreachable: the lease drains, and the provider waits */
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	rate_lease_add(l, minute, granted);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+rt_limits_refill(struct router *r)
+{
+	int64_t now;
+	int live = 0;
+
+	if (r->store == NULL)
+		return;
+	now = store_now_ms(r->store);
+	if (r->limits_counted_ms == 0 || now - r->limits_counted_ms >= LIMITS_COUNT_MS ||
+	    now < r->limits_counted_ms) {
+		int any = 0;
+
+		for (size_t i = 0; i < r->n_providers; i++)
+			any |= r->providers[i].conf->rate_limit_rpm > 0 ||
+			    r->providers[i].conf->rate_limit_tpm > 0;
+		if (!any)
+			return;
+		live = r->limits_live = limits_live_instances(r->store);
+		r->limits_counted_ms = now;
+	}
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+
+		if (p->conf->rate_limit_rpm > 0)
+			limits_refill_one(r, p, &p->rpm_lease, "rpm", p->conf->rate_limit_rpm, live,
+			    now);
+		if (p->conf->rate_limit_tpm > 0)
+			limits_refill_one(r, p, &p->tpm_lease, "tpm", p->conf->rate_limit_tpm, live,
+			    now);
+	}
+}
+
+void
+rt_limits_return(struct router *r)
+{
+	int64_t now;
+
+	if (r->store == NULL)
+		return;
+	now = store_now_ms(r->store);
+	for (size_t i = 0; i < r->n_providers; i++) {
+		struct provider *p = &r->providers[i];
+		struct rate_lease *ls[2] = {&p->rpm_lease, &p->tpm_lease};
+		const char *kinds[2] = {"rpm", "tpm"};
+		double limits[2] = {p->conf->rate_limit_rpm, p->conf->rate_limit_tpm};
+
+		for (int k = 0; k < 2; k++) {
+			double g;
+			char *cause = NULL;
+
+			rate_lease_roll(ls[k], now);
+			if (limits[k] > 0 && ls[k]->held >= 1 &&
+			    limits_take(r->store, p->conf->name, kinds[k], ls[k]->minute, limits[k],
+			        -ls[k]->held, &g, &cause) != 0)
+				free(cause);
+			ls[k]->held = 0;
+		}
+	}
 }
 
 int
@@ -472,6 +576,24 @@ rt_provider_take_locked(struct provider *p, struct attempt *a, uint64_t now)
 	if (p->admin != ADMIN_ENABLED || now < p->blocked_until_ms ||
 	    !breaker_acquire(&p->breaker, now))
 		return 0;
+	if (p->fleet != NULL) {
+		int64_t wall = store_now_ms(p->fleet);
+		double want = p->conf->rate_limit_tpm > 0 ? rt_estimate_tokens(a->q, p) : 0;
+
+		if ((p->conf->rate_limit_rpm > 0 && !rate_lease_take(&p->rpm_lease, 1, wall, 0)) ||
+		    (want > 0 && !rate_lease_take(&p->tpm_lease, want, wall, 0))) {
+			breaker_release(&p->breaker);
+			return 0;
+		}
+		if (p->conf->rate_limit_rpm > 0)
+			rate_lease_take(&p->rpm_lease, 1, wall, 1);
+		if (want > 0)
+			rate_lease_take(&p->tpm_lease, want, wall, 1);
+		a->tpm_reserved = want;
+		p->requests++;
+		p->in_flight++;
+		return 1;
+	}
 	if (p->conf->rate_limit_rpm > 0 && !bucket_take(&p->rpm, 1, now)) {
 		breaker_release(&p->breaker);
 		return 0;

@@ -81,6 +81,9 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 		    cfg->breaker.half_open_max);
 		bucket_init(&p->rpm, p->conf->rate_limit_rpm, now);
 		bucket_init(&p->tpm, p->conf->rate_limit_tpm, now);
+		p->fleet = r->opts.store;
+		rate_lease_init(&p->rpm_lease);
+		rate_lease_init(&p->tpm_lease);
 		hist_init(&p->latency);
 	}
 	hist_init(&r->latency);
@@ -155,6 +158,7 @@ router_free(struct router *r)
 		http_engine_free(r->engine);
 	event_ring_set_sink(r->events, NULL, NULL);
 	workq_stop(r->wq, NULL); /* the events still queued are written first */
+	rt_limits_return(r);
 	rt_sync_free(r);
 	event_ring_free(r->events);
 	free(r->providers);

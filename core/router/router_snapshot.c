@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "router/router_priv.h"
+#include "store/store.h"
 
 void
 rt_window_record_request_locked(struct router *r, enum llm_errclass cls, uint64_t latency_us)
@@ -202,6 +203,10 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 		ps->share = total > 0 ? (double)p->requests / (double)total : 0;
 		ps->rpm_usage = bucket_usage(&p->rpm, now);
 		ps->tpm_usage = bucket_usage(&p->tpm, now);
+		if (p->fleet != NULL) { /* the lease's part used of what one refill tops up to */
+			ps->rpm_usage = rate_lease_usage(&p->rpm_lease, store_now_ms(p->fleet));
+			ps->tpm_usage = rate_lease_usage(&p->tpm_lease, store_now_ms(p->fleet));
+		}
 		ps->rate_limit_rpm = p->conf->rate_limit_rpm;
 		ps->rate_limit_tpm = p->conf->rate_limit_tpm;
 		ps->requests = p->requests;

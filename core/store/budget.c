@@ -39,8 +39,9 @@
  *     out of the lease in memory, counted as spooled: the lease's row keeps
  *     amount_usd for it, so (I) still counts it, until the spool's replay
  *     moves it from the row to spent in one transaction, as in 2. A backend
- *     without a spool (PostgreSQL, for now) fails the row instead, its answer
- *     is withheld, and its charge goes back into the lease.
+ *     without a spool fails the row instead, its answer is withheld, and its
+ *     charge goes back into the lease (both backends have one: PostgreSQL's
+ *     is under the state directory).
  * What can still overrun: a request costing more than the upper bound it
  * reserved (the settle clamps its lease at 0 and spent takes the rest), a row
  * ledgered with no reservation, a spooled row whose process died before the

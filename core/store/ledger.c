@@ -509,6 +509,56 @@ ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
 	return store_backend_of(s)->ledger_groups(s, from_ms, to_ms, by_model, out, cause);
 }
 
+int
+ledger_prune(struct store *s, int64_t before_ms, int64_t *deleted, char **cause)
+{
+	return store_backend_of(s)->ledger_prune(s, before_ms, LEDGER_PRUNE_BATCH, deleted, cause);
+}
+
+/* SQLite's: each batch under BEGIN IMMEDIATE of its own, the lock let go between. */
+int
+ledger_sqlite_prune(struct store *s, int64_t before_ms, int batch, int64_t *deleted, char **cause)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n;
+
+	*deleted = 0;
+	do {
+		if ((db = store_write_begin(s, "ledger prune", cause)) == NULL)
+			return -1;
+		if (sqlite3_prepare_v2(db,
+		        "DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE time_ms < ? "
+		        "LIMIT ?)",
+		        -1, &st, NULL) != SQLITE_OK) {
+			*cause = store_error(s, db, "ledger prune");
+			store_write_rollback(s, db);
+			return -1;
+		}
+		sqlite3_bind_int64(st, 1, before_ms);
+		sqlite3_bind_int(st, 2, batch);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlite3_finalize(st);
+			*cause = store_error(s, db, "ledger prune");
+			store_write_rollback(s, db);
+			return -1;
+		}
+		sqlite3_finalize(st);
+		n = sqlite3_changes(db);
+		if (n < batch &&
+		    store_exec_int64(db, "DELETE FROM spend_buckets WHERE bucket < ?",
+		        before_ms / 900000) != 0) {
+			*cause = store_error(s, db, "ledger prune");
+			store_write_rollback(s, db);
+			return -1;
+		}
+		if (store_write_commit(s, db, "ledger prune", cause) != 0)
+			return -1;
+		*deleted += n;
+	} while (n >= batch);
+	return 0;
+}
+
 double
 ledger_spent(struct store *s, int64_t from_ms, int64_t to_ms)
 {

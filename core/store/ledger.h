@@ -103,4 +103,15 @@ int ledger_groups(struct store *, int64_t from_ms, int64_t to_ms, int by_model,
 /* Sum of cost_usd over [from_ms, to_ms); -1 on error. */
 double ledger_spent(struct store *, int64_t from_ms, int64_t to_ms);
 
+/*
+ * Delete the ledger's rows older than before_ms (`llmdeck ledger prune`), with
+ * the 15-minute spend buckets wholly before it, LEDGER_PRUNE_BATCH rows per
+ * transaction so writers never wait for more than one batch. before_ms must be
+ * the start of a day before today (the budget's window is today: its spend is
+ * never touched); the caller checks. *deleted: the rows that went. 0, or -1
+ * with *cause (the batches before the failure stay deleted).
+ */
+#define LEDGER_PRUNE_BATCH 10000
+int ledger_prune(struct store *, int64_t before_ms, int64_t *deleted, char **cause);
+
 #endif

@@ -230,6 +230,13 @@ static const char *const migrations[] = {
     /* 8 -> 9: a ledger row's uid, so a row replayed from the spool twice is one row */
     "ALTER TABLE ledger ADD COLUMN uid TEXT;"
     "CREATE UNIQUE INDEX ledger_uid ON ledger(uid);",
+    /* 9 -> 10: the fleet's per-minute rate limit allowances (limits.c) */
+    "CREATE TABLE rate_windows ("
+    "  provider TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  minute INTEGER NOT NULL,"
+    "  used REAL NOT NULL,"
+    "  PRIMARY KEY (provider, kind, minute));",
 };
 
 int
@@ -1245,20 +1252,49 @@ store_ticker_stop(struct store *s)
 	s->ticker_started = 0;
 }
 
+/* FNV-1a of the redacted URL: a PostgreSQL database's spool name on this host. */
+static uint64_t
+store_where_hash(const char *where)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)where; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The spool's base name: PATH-spool beside the file, or the state directory's
+ * spool-HASH for a server's database; NULL with *cause. */
+static char *
+store_spool_base(struct store *s, char **cause)
+{
+	char name[40];
+
+	if (s->be->spool_beside)
+		return xasprintf("%s-spool", s->path);
+	snprintf(name, sizeof name, "spool-%016llx", (unsigned long long)store_where_hash(s->path));
+	return store_state_path(name, cause);
+}
+
 /*
- * The spool: PATH-spool, or PATH-spool.N when other processes on the database
- * hold those. The rows of any spool no process holds (its process died) are
- * replayed before this one admits anything, and an emptied one is removed.
+ * The spool: BASE, or BASE.N when other processes on the database hold those
+ * (BASE is PATH-spool, or spool-HASH under the state directory). The rows of
+ * any spool no process holds (its process died) are replayed before this one
+ * admits anything, and an emptied one is removed.
  */
 static int
 store_spools_open(struct store *s, char **cause)
 {
 	struct spool *own = NULL, *sp;
+	char *base = store_spool_base(s, cause);
 	int busy;
 
+	if (base == NULL)
+		return -1;
 	for (int i = 0; i < STORE_SPOOLS; i++) {
-		char *name =
-		    i == 0 ? xasprintf("%s-spool", s->path) : xasprintf("%s-spool.%d", s->path, i);
+		char *name = i == 0 ? xstrdup(base) : xasprintf("%s.%d", base, i);
 
 		if (own != NULL && access(name, F_OK) != 0) {
 			free(name);
@@ -1270,6 +1306,7 @@ store_spools_open(struct store *s, char **cause)
 			continue;
 		if (sp == NULL) {
 			spool_close(own);
+			free(base);
 			return -1;
 		}
 		if (own == NULL) {
@@ -1284,6 +1321,7 @@ store_spools_open(struct store *s, char **cause)
 			unlink(spool_path(sp));
 		spool_close(sp);
 	}
+	free(base);
 	if (own == NULL) {
 		*cause = xasprintf("store: database %s: every one of its %d spools is in use",
 		    s->path, STORE_SPOOLS);
@@ -1326,7 +1364,7 @@ store_open(struct store **out, const char *path, char **cause)
 	atomic_init(&s->busy_ms, STORE_BUSY_TIMEOUT_MS);
 	store_uid_prefix(s);
 	if (s->be->open(s, path != NULL ? path : p, cause) != 0 ||
-	    (s->be->spool_beside && store_spools_open(s, cause) != 0)) {
+	    ((s->be->spool_beside || s->be->spool_local) && store_spools_open(s, cause) != 0)) {
 		store_close(s);
 		return -1;
 	}
@@ -1798,6 +1836,8 @@ const struct store_backend store_sqlite_backend = {
     .resp_put = resp_sqlite_put,
     .resp_get = resp_sqlite_get,
     .resp_delete = resp_sqlite_delete,
+    .rate_take = limits_sqlite_take,
+    .ledger_prune = ledger_sqlite_prune,
     .instance_beat = sqlite_instance_beat,
     .instance_remove = sqlite_instance_remove,
     .instances = sqlite_instances,

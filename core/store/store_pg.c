@@ -27,9 +27,11 @@
  *
  * Ledger rows carry ledger.c's uid under a unique index, and a batch inserts
  * ON CONFLICT (uid) DO NOTHING, its spend counted from the rows it inserted,
- * so a replayed row lands once. There is no spool here (no file next to the
- * database): a batch that cannot commit fails, and the writer's tick retries
- * with an empty batch until one commits.
+ * so a replayed row lands once. A batch that cannot commit (the server gone)
+ * goes to the spool under the state directory (spool_local: spool-HASH of the
+ * URL), answers keep flowing on the budget lease held in memory (never beyond
+ * it: a grant needs the server), and the writer's tick retries with backoff,
+ * reconnecting, until the spool's replay commits.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -166,6 +168,13 @@ static const char *const pg_migrations[] = {
      * (ledger.c; rows from before it keep NULL, which never conflicts) */
     "ALTER TABLE ledger ADD COLUMN uid TEXT;"
     "CREATE UNIQUE INDEX ledger_uid ON ledger(uid);",
+    /* 2 -> 3: the fleet's per-minute rate limit allowances (limits.c) */
+    "CREATE TABLE rate_windows ("
+    "  provider TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  minute BIGINT NOT NULL,"
+    "  used DOUBLE PRECISION NOT NULL,"
+    "  PRIMARY KEY (provider, kind, minute));",
 };
 
 /* Text parameters for PQexecParams, built up and freed together. */
@@ -1123,6 +1132,99 @@ pg_budget_delete(struct store *s, const char *sql, int64_t id)
 	pa_free(&a);
 }
 
+/* A take of the fleet's minute (limits.h): the row locked, its share granted. */
+static int
+pg_rate_take(struct store *s, const char *provider, const char *kind, int64_t minute, double limit,
+    double want, double *granted, char **cause)
+{
+	struct pgargs a = {0};
+	PGconn *c = pg_lock(s);
+	PGresult *r;
+	double used, g;
+
+	pa_str(&a, provider);
+	pa_str(&a, kind);
+	pa_i64(&a, minute);
+	if (pg_exec(c, "BEGIN", NULL) != 0 ||
+	    pg_exec(c,
+	        "INSERT INTO rate_windows(provider, kind, minute, used) VALUES ($1, $2, $3, 0) "
+	        "ON CONFLICT DO NOTHING",
+	        &a) != 0 ||
+	    (r = pg_query(c,
+	         "SELECT used FROM rate_windows WHERE provider = $1 AND kind = $2 AND minute = $3 "
+	         "FOR UPDATE",
+	         &a)) == NULL)
+		goto fail;
+	used = PQntuples(r) == 1 ? pg_dbl(r, 0, 0) : 0;
+	PQclear(r);
+	g = limits_grant(used, limit, want);
+	pa_dbl(&a, used + g);
+	if (pg_exec(c,
+	        "UPDATE rate_windows SET used = $4 WHERE provider = $1 AND kind = $2 AND minute = "
+	        "$3",
+	        &a) != 0)
+		goto fail;
+	pa_free(&a);
+	pa_i64(&a, minute - 2);
+	if (pg_exec(c, "DELETE FROM rate_windows WHERE minute < $1", &a) != 0 ||
+	    pg_exec(c, "COMMIT", NULL) != 0)
+		goto fail;
+	pa_free(&a);
+	pg_unlock(s);
+	*granted = g > 0 ? g : 0;
+	return 0;
+fail:
+	pa_free(&a);
+	if (cause != NULL)
+		*cause = pg_error(s, c, "rate limit lease");
+	pg_rollback(c);
+	pg_unlock(s);
+	return -1;
+}
+
+/* The ledger's old rows in batches of their own transactions (autocommit each). */
+static int
+pg_ledger_prune(struct store *s, int64_t before_ms, int batch, int64_t *deleted, char **cause)
+{
+	struct pgargs a = {0};
+	PGconn *c;
+	PGresult *r;
+	int64_t n;
+
+	*deleted = 0;
+	pa_i64(&a, before_ms);
+	pa_i64(&a, batch);
+	do {
+		c = pg_lock(s);
+		r = pg_query(c,
+		    "DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE time_ms < $1 "
+		    "LIMIT $2)",
+		    &a);
+		if (r == NULL) {
+			*cause = pg_error(s, c, "ledger prune");
+			pg_unlock(s);
+			pa_free(&a);
+			return -1;
+		}
+		n = pg_changes(r);
+		PQclear(r);
+		pg_unlock(s);
+		*deleted += n;
+	} while (n >= batch);
+	pa_free(&a);
+	pa_i64(&a, before_ms / 900000);
+	c = pg_lock(s);
+	if (pg_exec(c, "DELETE FROM spend_buckets WHERE bucket < $1", &a) != 0) {
+		*cause = pg_error(s, c, "ledger prune");
+		pg_unlock(s);
+		pa_free(&a);
+		return -1;
+	}
+	pg_unlock(s);
+	pa_free(&a);
+	return 0;
+}
+
 static void
 pg_budget_unreserve(struct store *s, int64_t reservation_id)
 {
@@ -1586,7 +1688,10 @@ const struct store_backend store_pg_backend = {
     .resp_put = pg_resp_put,
     .resp_get = pg_resp_get,
     .resp_delete = pg_resp_delete,
+    .rate_take = pg_rate_take,
+    .ledger_prune = pg_ledger_prune,
     .instance_beat = pg_instance_beat,
     .instance_remove = pg_instance_remove,
     .instances = pg_instances,
+    .spool_local = 1,
 };

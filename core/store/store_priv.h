@@ -94,6 +94,19 @@ struct store_backend {
 	char *(*resp_get)(struct store *, const char *id, int64_t now_ms, int *err);
 	int (*resp_delete)(struct store *, const char *id, int64_t now_ms);
 
+	/* The fleet's rate limits (limits.h): in one transaction serialised with every
+	 * other take of the row, read what minute has used of provider's kind, add
+	 * limits_grant's share of want, delete minutes long gone. 0, or -1 with *cause. */
+	int (*rate_take)(struct store *, const char *provider, const char *kind, int64_t minute,
+	    double limit, double want, double *granted, char **cause);
+
+	/* Delete the ledger's rows with time_ms < before_ms (and spend buckets wholly
+	 * before it), at most batch rows per transaction so writers wait for one batch
+	 * at most; *deleted counts them. 0, or -1 with *cause (what went before stays
+	 * deleted). */
+	int (*ledger_prune)(struct store *, int64_t before_ms, int batch, int64_t *deleted,
+	    char **cause);
+
 	/* The instance registry (store.h). */
 	int (*instance_beat)(struct store *, const struct store_instance *);
 	int (*instance_remove)(struct store *, const char *id);
@@ -107,9 +120,13 @@ struct store_backend {
 	 * checkpoint the WAL back to nothing). */
 	int (*writer_check)(struct store *, char **reason);
 	void (*writer_upkeep)(struct store *, int recovered);
-	/* A spool file next to the database (PATH-spool): a backend without one fails
-	 * the rows it cannot commit, and paid requests are refused while it fails. */
+	/* Where the ledger's spool lives: spool_beside, a file next to the database
+	 * (PATH-spool); spool_local, a file under the state directory named by a hash
+	 * of the URL (store_state_path's spool-HASH: a server has no file beside it).
+	 * A backend with neither fails the rows it cannot commit, and paid requests are
+	 * refused while it fails. */
 	int spool_beside;
+	int spool_local;
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -136,6 +153,13 @@ void resp_sqlite_put(struct store *, const char *id, const char *json, int64_t n
     int64_t expires_ms, void (*done)(void *, int), void *arg);
 char *resp_sqlite_get(struct store *, const char *id, int64_t now_ms, int *err);
 int resp_sqlite_delete(struct store *, const char *id, int64_t now_ms);
+int limits_sqlite_take(struct store *, const char *provider, const char *kind, int64_t minute,
+    double limit, double want, double *granted, char **cause);
+int
+ledger_sqlite_prune(struct store *, int64_t before_ms, int batch, int64_t *deleted, char **cause);
+/* What a take of want gets from a minute that has used of limit (limits.c): want
+ * cut to what is left, or (want < 0, a give-back) never more than was used. */
+double limits_grant(double used, double limit, double want);
 extern const struct store_backend store_pg_backend;
 
 /* The backend saw a change from elsewhere: the change hook runs. */
