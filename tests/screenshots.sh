@@ -185,7 +185,10 @@ wait_for "p95 "
 sleep 12
 T send-keys -t shots -l ':drill anthropic 500'
 T send-keys -t shots Enter
-wait_for "drill on anthropic"
+# A drill inside the gateways asks first (it reaches production).
+wait_for "(y/n)"
+T send-keys -t shots y
+wait_for "drill 500 on anthropic"
 wait_for "OPEN "
 sleep 3
 shot fleet-drill
@@ -194,4 +197,6 @@ sleep 2
 shot fleet-80x24
 T send-keys -t shots -l ':drill anthropic none'
 T send-keys -t shots Enter
+sleep 1
+T send-keys -t shots y
 T send-keys -t shots q
