@@ -33,7 +33,8 @@
 static const char snapshot_json[] =
     "{\"instance\":{\"id\":\"gw-a\",\"pid\":4242,\"host\":\"box\",\"version\":\"0.1.0\","
     "\"started_ms\":1700000000000,\"config\":\"/etc/llmdeck.json\",\"database\":\"/var/db\","
-    "\"listen\":\"http://127.0.0.1:8088\",\"draining\":false},"
+    "\"listen\":\"http://127.0.0.1:8088\",\"draining\":false,"
+    "\"store\":{\"status\":\"failing\",\"reason\":\"disk full\",\"spooled_rows\":3}},"
     "\"time_ms\":1700000060000,\"window_seconds\":5,"
     "\"providers\":[{\"name\":\"openai\",\"kind\":\"openai\",\"base_url\":\"http://x\","
     "\"state\":{\"breaker\":\"open\",\"admin\":\"drained\"},\"cooldown_ms\":12000,"
@@ -78,6 +79,8 @@ test_parse_snapshot(void **state)
 	assert_int_equal(f.inst.pid, 4242);
 	assert_string_equal(f.inst.listen, "http://127.0.0.1:8088");
 	assert_string_equal(f.inst.database, "/var/db");
+	assert_string_equal(f.inst.store_status, "failing");
+	assert_string_equal(f.inst.store_reason, "disk full");
 	assert_int_equal(f.snap.window_s, 5);
 	assert_int_equal(f.snap.n_providers, 2);
 

@@ -558,6 +558,16 @@ test_the_gateway_refuses_when_the_spool_is_full(void **state)
 	assert_int_equal(snap.has_store, 1);
 	assert_int_equal(snap.store.failing, 1);
 	router_snapshot_free(&snap);
+	/* The admin snapshot says so too: what an attached console shows. */
+	snprintf(url, sizeof url, "%s/admin/v1/snapshot", gateway_url(f->gw));
+	simtest_http("GET", url, NULL, NULL, 0, &resp);
+	assert_int_equal(resp.status, 200);
+	j = cJSON_Parse(resp.body.data);
+	assert_string_equal(simtest_jstr(j, "instance.store.status"), "failing");
+	assert_non_null(strstr(simtest_jstr(j, "instance.store.reason"), "injected write failure"));
+	cJSON_Delete(j);
+	simtest_resp_free(&resp);
+	snprintf(url, sizeof url, "%s/ready", gateway_url(f->gw));
 
 	ask(f, &res); /* the second row fills the spool */
 	assert_int_equal(res.cls, LLM_OK);

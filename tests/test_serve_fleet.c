@@ -186,9 +186,12 @@ run_ls_db(char *names, size_t len)
 	a = cJSON_Parse(out);
 	cJSON_ArrayForEach(it, a)
 	{
-		if (!cJSON_IsTrue(jget(it, "gone")))
+		if (!cJSON_IsTrue(jget(it, "gone"))) {
+			/* Both run one config: the same 16-hex-digit hash. */
+			assert_int_equal(strlen(jstr(it, "config_hash")), 16);
 			snprintf(names + strlen(names), len - strlen(names), "%s%s=%s",
 			    names[0] ? "," : "", jstr(it, "instance"), jstr(it, "admin_url"));
+		}
 	}
 	cJSON_Delete(a);
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

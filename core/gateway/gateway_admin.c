@@ -438,8 +438,8 @@ fnv_str(uint64_t h, const char *s)
 /* A hash of the routing config this process runs (providers, their models, priorities,
  * weights, timeouts and limits, routes, budget, cache): two instances that differ have
  * drifted (a SIGHUP on one after an edit). Not of the file: of what was loaded. */
-static void
-config_hash_hex(const struct config *cfg, char out[17])
+void
+gw_config_hash(const struct config *cfg, char out[17])
 {
 	uint64_t h = 14695981039346656037ULL;
 	char num[64];
@@ -482,6 +482,18 @@ instance_json(struct gateway *gw)
 	cJSON_AddStringToObject(o, "listen", gw->url);
 	add_string_or_null(o, "socket", gw->socket_path);
 	cJSON_AddBoolToObject(o, "draining", draining);
+	if (gw->store != NULL) {
+		struct store_health h;
+		cJSON *st = cJSON_AddObjectToObject(o, "store");
+
+		store_health(gw->store, &h);
+		cJSON_AddStringToObject(st, "status",
+		    h.spool_full    ? "spool_full"
+		        : h.failing ? "failing"
+		                    : "ok");
+		cJSON_AddStringToObject(st, "reason", h.reason);
+		cJSON_AddNumberToObject(st, "spooled_rows", (double)h.spooled_rows);
+	}
 	return o;
 }
 
@@ -532,7 +544,7 @@ admin_snapshot(struct gw_req *q)
 	cJSON_AddItemToObject(o, "instance", instance_json(gw));
 	{
 		char hash[17];
-		config_hash_hex(router_config(gr->router), hash);
+		gw_config_hash(router_config(gr->router), hash);
 		cJSON_AddStringToObject(cJSON_GetObjectItem(o, "instance"), "config_hash", hash);
 	}
 	cJSON_AddNumberToObject(o, "time_ms", (double)s.time_ms);

@@ -241,6 +241,14 @@ gw_registry_beat(struct gateway *gw)
 	strlcpy_(i.version, gw->version, sizeof i.version);
 	i.started_ms = gw->started_ms;
 	strlcpy_(i.state, draining ? "draining" : "ready", sizeof i.state);
+	{
+		struct gw_router *gr = gw_router_get(gw); /* a reload may swap it meanwhile */
+		char hash[17];
+
+		gw_config_hash(router_config(gr->router), hash);
+		gw_router_put(gw, gr);
+		strlcpy_(i.config_hash, hash, sizeof i.config_hash);
+	}
 	store_instance_beat(gw->store, &i);
 }
 

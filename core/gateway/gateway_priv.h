@@ -423,6 +423,10 @@ int gw_stored_serve(struct resp_store *, const char *method, const char *id, con
 /* gateway_admin.c: is the Host header's value a loopback name (localhost, 127.0.0.1,
  * [::1], with or without a port)? */
 int gw_loopback_host(const char *host);
+/* gateway_admin.c: a hash of the routing config loaded (drift between instances shows
+ * as different hashes: the admin snapshot and the instance registry carry it). */
+void gw_config_hash(const struct config *, char out[17]);
+
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);
 void gw_admin_events_changed(void *gw);

@@ -31,7 +31,7 @@ ls_usage(FILE *f)
 	    "              instance not seen for 10 s is listed as gone\n"
 	    "  --json   one JSON array: instance, pid, host, listen, socket, version,\n"
 	    "           started_ms (with --db: instance, host, pid, admin_url, version,\n"
-	    "           state, started_ms, seen_ms, gone)\n"
+	    "           config_hash, state, started_ms, seen_ms, gone)\n"
 	    "Exit codes: 0 some listed, 1 none running, 2 usage error.\n");
 }
 
@@ -111,6 +111,7 @@ ls_db(const char *db, int json)
 			cJSON_AddNumberToObject(o, "pid", (double)v[i].pid);
 			cJSON_AddStringToObject(o, "admin_url", v[i].admin_url);
 			cJSON_AddStringToObject(o, "version", v[i].version);
+			cJSON_AddStringToObject(o, "config_hash", v[i].config_hash);
 			cJSON_AddStringToObject(o, "state", v[i].gone ? "gone" : v[i].state);
 			cJSON_AddNumberToObject(o, "started_ms", (double)v[i].started_ms);
 			cJSON_AddNumberToObject(o, "seen_ms", (double)v[i].seen_ms);
@@ -127,8 +128,9 @@ ls_db(const char *db, int json)
 		if (json)
 			continue;
 		uptime(up, sizeof up, v[i].started_ms);
-		printf("%s: %s, pid %lld, %s, %s, up %s, seen %llds ago\n", v[i].id, v[i].host,
-		    (long long)v[i].pid, v[i].admin_url, v[i].gone ? "gone" : v[i].state, up,
+		printf("%s: %s, pid %lld, %s, %s, up %s, config %s, seen %llds ago\n", v[i].id,
+		    v[i].host, (long long)v[i].pid, v[i].admin_url, v[i].gone ? "gone" : v[i].state,
+		    up, v[i].config_hash[0] != '\0' ? v[i].config_hash : "?",
 		    (long long)((clock_wall_ms() - v[i].seen_ms) / 1000));
 	}
 	if (live == 0 && !json)

@@ -235,6 +235,19 @@ header_badge(struct console *c, struct hitem *v, size_t *n)
 		    "FLEET %zu/%zu up", up, c->n_targets);
 	else if (c->demo_on)
 		hitem_add(v, n, 100, TC_DEMO, NULL, "DEMO");
+	/* A store that cannot take the ledger's rows: the answers are spooled, or refused. */
+	for (size_t t = 0; t < c->n_targets; t++) {
+		const struct source_instance *in = &c->targets[t].frame.inst;
+
+		if (!c->targets[t].have_frame || in->store_status[0] == '\0' ||
+		    strcmp(in->store_status, "ok") == 0)
+			continue;
+		hitem_add(v, n, 100, TC_MSG_ERROR, NULL, "STORE %s%s%s: %s",
+		    strcmp(in->store_status, "spool_full") == 0 ? "SPOOL FULL" : "FAILING",
+		    c->n_targets > 1 ? " " : "", c->n_targets > 1 ? c->targets[t].label : "",
+		    in->store_reason);
+		break;
+	}
 	if (c->serving[0] != '\0')
 		hitem_add(v, n, 100, TC_DEMO, NULL, "serving on %s", c->serving);
 }

@@ -44,6 +44,10 @@ struct source_instance {
 	char socket[256];     /* its admin Unix socket, or "" */
 	char config_hash[20]; /* of the routing config it runs ("" unknown): drift shows */
 	int draining;
+	/* Its ledger's store: "" (none, or not reported), "ok", "failing" (rows go to
+	 * the spool), "spool_full" (paid requests refused); the reason when not ok. */
+	char store_status[16];
+	char store_reason[160];
 };
 
 /* The response cache, as the process reports it. */

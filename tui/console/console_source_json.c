@@ -251,6 +251,8 @@ parse_instance(const cJSON *o, struct source_instance *in)
 	jstr(o, "socket", in->socket, sizeof in->socket);
 	jstr(o, "config_hash", in->config_hash, sizeof in->config_hash);
 	in->draining = jbool(o, "draining");
+	jstr(jget(o, "store"), "status", in->store_status, sizeof in->store_status);
+	jstr(jget(o, "store"), "reason", in->store_reason, sizeof in->store_reason);
 }
 
 static void

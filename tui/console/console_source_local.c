@@ -134,8 +134,18 @@ local_poll(struct source *src)
 	strlcpy_(f->inst.version, LLMDECK_VERSION, sizeof f->inst.version);
 	if (l->cfg->path != NULL)
 		strlcpy_(f->inst.config, l->cfg->path, sizeof f->inst.config);
-	if (l->store != NULL)
+	if (l->store != NULL) {
+		struct store_health h;
+
 		strlcpy_(f->inst.database, store_path(l->store), sizeof f->inst.database);
+		store_health(l->store, &h);
+		strlcpy_(f->inst.store_status,
+		    h.spool_full    ? "spool_full"
+		        : h.failing ? "failing"
+		                    : "ok",
+		    sizeof f->inst.store_status);
+		strlcpy_(f->inst.store_reason, h.reason, sizeof f->inst.store_reason);
+	}
 	strlcpy_(f->inst.listen, l->listen, sizeof f->inst.listen);
 	local_store_figures(l, &f->snap);
 	f->budget = l->budget;
