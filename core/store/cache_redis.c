@@ -154,12 +154,15 @@ cache_redis_free(void *p)
 	free(cr);
 }
 
-/* Under mu: unreachable, because of what; one change of state, however many calls. */
+/* Under mu: unreachable, because of what (why may be the connection's own errstr:
+ * it is copied before the connection goes); one change of state, however many calls. */
 static void
 cr_down_locked(struct cache_redis *cr, const char *why)
 {
 	uint64_t now = clock_mono_ms();
+	char reason[sizeof cr->reason];
 
+	snprintf(reason, sizeof reason, "%s", why != NULL && why[0] ? why : "no answer");
 	if (cr->c != NULL)
 		redisFree(cr->c);
 	cr->c = NULL;
@@ -167,7 +170,7 @@ cr_down_locked(struct cache_redis *cr, const char *why)
 	if (cr->backoff_ms > CR_BACKOFF_MAX_MS)
 		cr->backoff_ms = CR_BACKOFF_MAX_MS;
 	cr->retry_at = now + (uint64_t)cr->backoff_ms;
-	snprintf(cr->reason, sizeof cr->reason, "%s", why != NULL && why[0] ? why : "no answer");
+	memcpy(cr->reason, reason, sizeof cr->reason);
 	if (!cr->down) {
 		cr->down = 1;
 		atomic_fetch_add(&cr->changes, 1);
