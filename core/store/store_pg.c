@@ -607,48 +607,47 @@ pg_events_last_id(struct store *s)
 
 /* Overrides */
 
+/* An override's write on the callers' connection, and, once done, the NOTIFY that
+ * wakes every instance's poll. 0 or -1. */
+static int
+pg_override_write(struct store *s, const char *sql, struct pgargs *a)
+{
+	PGconn *c = pg_lock(s);
+	int rc = pg_exec(c, sql, a);
+
+	if (rc == 0)
+		pg_notify(c);
+	pg_unlock(s);
+	pa_free(a);
+	return rc;
+}
+
 static int
 pg_override_set(struct store *s, const char *provider, const char *field, const char *value)
 {
 	struct pgargs a = {0};
-	PGconn *c;
-	int rc;
 
 	pa_str(&a, provider);
 	pa_str(&a, field);
 	pa_str(&a, value);
-	c = pg_lock(s);
-	rc = pg_exec(c,
+	return pg_override_write(s,
 	    "INSERT INTO overrides(provider, field, value) VALUES ($1, $2, $3) "
 	    "ON CONFLICT (provider, field) DO UPDATE SET value = excluded.value, "
 	    "change = nextval('overrides_change')",
 	    &a);
-	if (rc == 0)
-		pg_notify(c);
-	pg_unlock(s);
-	pa_free(&a);
-	return rc;
 }
 
 static int
 pg_override_clear(struct store *s, const char *provider)
 {
 	struct pgargs a = {0};
-	PGconn *c;
-	int rc;
 
 	if (provider != NULL)
 		pa_str(&a, provider);
-	c = pg_lock(s);
-	rc = pg_exec(c,
+	return pg_override_write(s,
 	    provider != NULL ? "DELETE FROM overrides WHERE provider = $1"
 	                     : "DELETE FROM overrides",
 	    &a);
-	if (rc == 0)
-		pg_notify(c);
-	pg_unlock(s);
-	pa_free(&a);
-	return rc;
 }
 
 static int
