@@ -29,12 +29,6 @@ struct fixture {
 	uint64_t fake_now; /* test clock, ms */
 };
 
-static uint64_t
-fake_clock(void *arg)
-{
-	return ((struct fixture *)arg)->fake_now;
-}
-
 static struct provider_conf *
 add_provider(struct fixture *f, const char *name, enum sim_protocol proto, int priority,
     double weight)
@@ -57,22 +51,7 @@ sim_requests(struct fixture *f, size_t i)
 static void
 start_router(struct fixture *f, int fake_clock_on)
 {
-	struct router_opts ro;
-	char *cause = NULL;
-
-	memset(&ro, 0, sizeof ro);
-	ro.seed = 1234;
-	ro.no_probes = 1;
-	ro.backoff_base_ms = 1;
-	ro.backoff_max_ms = 4000;
-	if (fake_clock_on) {
-		f->fake_now = 1000000;
-		ro.now_ms = fake_clock;
-		ro.now_arg = f;
-	}
-	f->r = router_new(&f->kit.cfg, &ro, &cause);
-	if (f->r == NULL)
-		fail_msg("router_new: %s", cause);
+	f->r = testkit_router(&f->kit, fake_clock_on ? &f->fake_now : NULL);
 }
 
 static int

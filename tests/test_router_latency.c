@@ -29,12 +29,6 @@ struct fixture {
 	uint64_t fake_now; /* test clock, ms */
 };
 
-static uint64_t
-fake_clock(void *arg)
-{
-	return __atomic_load_n(&((struct fixture *)arg)->fake_now, __ATOMIC_SEQ_CST);
-}
-
 static void
 advance(struct fixture *f, uint64_t ms)
 {
@@ -44,22 +38,7 @@ advance(struct fixture *f, uint64_t ms)
 static void
 start_router(struct fixture *f, int fake_clock_on)
 {
-	struct router_opts ro;
-	char *cause = NULL;
-
-	memset(&ro, 0, sizeof ro);
-	ro.seed = 1234;
-	ro.no_probes = 1;
-	ro.backoff_base_ms = 1;
-	ro.backoff_max_ms = 4000;
-	if (fake_clock_on) {
-		f->fake_now = 1000000;
-		ro.now_ms = fake_clock;
-		ro.now_arg = f;
-	}
-	f->r = router_new(&f->kit.cfg, &ro, &cause);
-	if (f->r == NULL)
-		fail_msg("router_new: %s", cause);
+	f->r = testkit_router(&f->kit, fake_clock_on ? &f->fake_now : NULL);
 }
 
 static int

@@ -35,6 +35,34 @@ testkit_raise_fd_limit(void)
 	return llmdeck_raise_fd_limit();
 }
 
+static uint64_t
+testkit_clock(void *arg)
+{
+	return __atomic_load_n((uint64_t *)arg, __ATOMIC_SEQ_CST);
+}
+
+struct router *
+testkit_router(struct testkit *k, uint64_t *clock)
+{
+	struct router_opts ro;
+	struct router *r;
+	char *cause = NULL;
+
+	memset(&ro, 0, sizeof ro);
+	ro.seed = 1234;
+	ro.no_probes = 1;
+	ro.backoff_base_ms = 1;
+	ro.backoff_max_ms = 4000;
+	if (clock != NULL) {
+		__atomic_store_n(clock, 1000000, __ATOMIC_SEQ_CST);
+		ro.now_ms = testkit_clock;
+		ro.now_arg = clock;
+	}
+	if ((r = router_new(&k->cfg, &ro, &cause)) == NULL)
+		fail_msg("router_new: %s", cause);
+	return r;
+}
+
 void
 testkit_init(struct testkit *k)
 {

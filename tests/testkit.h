@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "router/router.h"
 #include "sim/sim.h"
 #include "util/util.h"
 
@@ -33,6 +34,14 @@ void
 testkit_add_route(struct testkit *, const char *name, const char *primary, const char *fallback);
 /* sim_control on sim i; aborts the test binary if the sim refuses. */
 void testkit_control(struct testkit *, size_t i, const char *json);
+/*
+ * A router on the kit's config as the router tests run it: seed 1234, no
+ * probes, backoff from 1 ms to 4 s. With clock not NULL, the router's clock is
+ * *clock (milliseconds, read atomically), set to 1,000,000 here. Fails the
+ * test if the router cannot start.
+ */
+struct router *testkit_router(struct testkit *, uint64_t *clock);
+
 /* Provider requests sim i has received. */
 uint64_t testkit_sim_requests(struct testkit *, size_t i);
 
