@@ -48,6 +48,14 @@ struct ledger_row {
 	int cache_hit;
 	int attempts;
 	char response_id[128]; /* the provider's id for the answer, may be empty */
+	/* Attribution (keys.h): the client key's id and its team ("" when none), and
+	 * whether an operator sent it as a test (`:prompt`), kept out of client figures. */
+	char key_id[24];
+	char team[LIMIT_NAME_SIZE];
+	int operator_test;
+	/* The key's and the team's budget reservations (budget_scope_reserve; 0: none),
+	 * settled in the row's own transaction. */
+	int64_t scope_res[2];
 };
 
 /* A request's usage into the row's token columns. */
@@ -95,8 +103,10 @@ struct ledger_group {
 	double cost_usd;
 	int unpriced; /* some rows were unpriced */
 };
-/* by_model 0: group by provider, 1: by model. Sets *out (caller frees) and
- * returns the count, or -1 with *cause set. */
+/* What ledger_groups groups by (LEDGER_BY_KEY: the key's id, "" for rows without one). */
+enum ledger_by { LEDGER_BY_PROVIDER, LEDGER_BY_MODEL, LEDGER_BY_KEY, LEDGER_BY_TEAM };
+/* by_model: an enum ledger_by (0 provider, 1 model as before). Sets *out (caller frees)
+ * and returns the count, or -1 with *cause set. */
 int ledger_groups(struct store *, int64_t from_ms, int64_t to_ms, int by_model,
     struct ledger_group **out, char **cause);
 
