@@ -181,6 +181,8 @@ llm_request_free(struct llm_request *r)
 	free(r->reasoning_summary);
 	free(r->quality);
 	free(r->complexity);
+	free(r->key_id);
+	free(r->team);
 	memset(r, 0, sizeof *r);
 }
 
@@ -290,6 +292,9 @@ llm_request_copy(struct llm_request *dst, const struct llm_request *src)
 	dst->system = dupnull(src->system);
 	dst->quality = dupnull(src->quality);
 	dst->complexity = dupnull(src->complexity);
+	dst->key_id = dupnull(src->key_id);
+	dst->team = dupnull(src->team);
+	dst->operator_test = src->operator_test;
 	dst->messages = NULL;
 	if (src->n_messages > 0) {
 		dst->messages = xcalloc(src->n_messages, sizeof *dst->messages);

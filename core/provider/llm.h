@@ -196,6 +196,11 @@ struct llm_request {
 	int timeout_ms;          /* overall deadline; 0: the provider's timeout_seconds */
 	char *quality;    /* "high" / "standard" / "low" or NULL (the cost optimizer's input) */
 	char *complexity; /* "complex" / "simple" or NULL */
+	/* Who sent it (store/keys.h): the client key's id and its team, or NULL; an
+	 * operator's test prompt is ledgered as such and kept out of client figures. */
+	char *key_id;
+	char *team;
+	int operator_test;
 };
 
 /*

@@ -59,9 +59,9 @@ struct store_key {
 	char team[LIMIT_NAME_SIZE]; /* "": none */
 	char prefix[KEY_PREFIX_SIZE];
 	int64_t created_ms;
-	int64_t expires_ms; /* 0: never */
-	int64_t revoked_ms; /* 0: live */
-	int64_t rotated_ms; /* the last rotation, 0: never */
+	int64_t expires_ms;     /* 0: never */
+	int64_t revoked_ms;     /* 0: live */
+	int64_t rotated_ms;     /* the last rotation, 0: never */
 	int64_t grace_until_ms; /* the secret before the last rotation works until then */
 	int64_t last_used_ms;   /* as of the last keyring flush; 0: never */
 	struct spend_limits lim;
@@ -92,8 +92,8 @@ int keys_find(struct store *, const char *which, struct store_key *out, char **c
 int keys_revoke(struct store *, const char *which, char **cause);
 /* A new secret for the key; the current one keeps working for grace_ms (0: none, at once
  * revoked). 0 with secret and out set, 1 none, -1 with *cause. */
-int keys_rotate(struct store *, const char *which, int64_t grace_ms,
-    char secret[KEY_SECRET_SIZE], struct store_key *out, char **cause);
+int keys_rotate(struct store *, const char *which, int64_t grace_ms, char secret[KEY_SECRET_SIZE],
+    struct store_key *out, char **cause);
 /* Replace a key's limits, team or expiry (the fields of in other than id, name, secret).
  * 0, 1 none, -1 with *cause. */
 int keys_update(struct store *, const char *which, const struct store_key *in, char **cause);
