@@ -877,15 +877,14 @@ budget_batch_apply(sqlite3 *db, struct budget_batch *b)
 	if (b->lease == NULL)
 		return 0;
 	if (cost > 0 && b->row != 0) {
-		if (sqlite3_prepare_v2(db,
-		        "UPDATE budget_leases SET amount_usd = MAX(amount_usd - ?, 0) "
-		        "WHERE id = ?",
-		        -1, &st, NULL) != SQLITE_OK)
+		st = store_stmt(db,
+		    "UPDATE budget_leases SET amount_usd = MAX(amount_usd - ?, 0) WHERE id = ?");
+		if (st == NULL)
 			return -1;
 		sqlite3_bind_double(st, 1, cost);
 		sqlite3_bind_int64(st, 2, b->row);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		store_stmt_done(st);
 		if (rc != SQLITE_DONE)
 			return -1;
 	}

@@ -64,16 +64,15 @@ ledger_row_usage(struct ledger_row *row, const struct llm_usage *u)
 static int
 ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t reservation_id)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = store_stmt(db,
+	    "INSERT OR IGNORE INTO ledger(time_ms, route, provider, model, "
+	    "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
+	    "error_class, cache_hit, attempts, usage_estimated, response_id, "
+	    "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, "
+	    "uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
-	        "INSERT OR IGNORE INTO ledger(time_ms, route, provider, model, "
-	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
-	        "error_class, cache_hit, attempts, usage_estimated, response_id, "
-	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, "
-	        "uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
 	sqlite3_bind_text(st, 2, r->route, -1, SQLITE_STATIC);
@@ -96,22 +95,22 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t 
 	sqlite3_bind_int64(st, 19, r->reasoning_tokens);
 	sqlite3_bind_text(st, 20, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	if (sqlite3_changes(db) == 0)
 		return 0; /* replayed already */
 	if (r->cost_usd != 0) {
-		if (sqlite3_prepare_v2(db,
-		        "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
-		        "(?, ?) ON CONFLICT(bucket) DO UPDATE SET cost_usd = cost_usd + "
-		        "excluded.cost_usd",
-		        -1, &st, NULL) != SQLITE_OK)
+		st = store_stmt(db,
+		    "INSERT INTO spend_buckets(bucket, cost_usd) VALUES "
+		    "(?, ?) ON CONFLICT(bucket) DO UPDATE SET cost_usd = cost_usd + "
+		    "excluded.cost_usd");
+		if (st == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, r->time_ms / STORE_BUCKET_MS);
 		sqlite3_bind_double(st, 2, r->cost_usd);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		store_stmt_done(st);
 		if (rc != SQLITE_DONE)
 			return -1;
 	}
@@ -127,12 +126,12 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 {
 	struct store *s = j->store;
 
-	store_exec(db, "SAVEPOINT row");
+	store_stmt_exec(db, "SAVEPOINT row");
 	j->rc = ledger_insert(db, &j->row, j->uid, j->reservation_id);
 	if (j->rc != 0) {
 		if (j->errp != NULL && *j->errp == NULL)
 			*j->errp = store_error(s, db, "ledger: cannot insert row");
-		store_exec(db, "ROLLBACK TO row");
+		store_stmt_exec(db, "ROLLBACK TO row");
 		budget_batch_fail(bb, j->lease_charge);
 	} else if (!j->replay && j->row.unpriced && store_first_unpriced(s, j->row.model)) {
 		char *msg = xasprintf("model %s has no price: its requests are recorded "
@@ -142,7 +141,7 @@ ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
 		store_event_insert(db, j->row.time_ms, "pricing", j->row.provider, msg);
 		free(msg);
 	}
-	store_exec(db, "RELEASE row");
+	store_stmt_exec(db, "RELEASE row");
 }
 
 /*

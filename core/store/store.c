@@ -251,16 +251,16 @@ store_step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
-	sqlite3_finalize(st);
+	store_stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
 store_exec_int64(sqlite3 *db, const char *sql, int64_t v)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = store_stmt(db, sql);
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, v);
 	return store_step_done(st);
@@ -269,9 +269,9 @@ store_exec_int64(sqlite3 *db, const char *sql, int64_t v)
 int
 store_exec_text(sqlite3 *db, const char *sql, const char *t)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = store_stmt(db, sql);
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
 	return store_step_done(st);
@@ -280,10 +280,10 @@ store_exec_text(sqlite3 *db, const char *sql, const char *t)
 int
 store_select_double(sqlite3 *db, const char *sql, int64_t a, int64_t b, double *out)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = store_stmt(db, sql);
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, a);
 	sqlite3_bind_int64(st, 2, b);
@@ -291,7 +291,7 @@ store_select_double(sqlite3 *db, const char *sql, int64_t a, int64_t b, double *
 		*out = sqlite3_column_double(st, 0);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	store_stmt_done(st);
 	return rc;
 }
 
@@ -564,7 +564,7 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		*cause = store_open_error(path, db, rc);
-		sqlite3_close(db);
+		store_db_close(db);
 		return -1;
 	}
 	sqlite3_extended_result_codes(db, 1);
@@ -581,7 +581,7 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 				                   "mode (journal_mode is %s)",
 				    path, mode ? mode : "?");
 				sqlite3_finalize(st);
-				sqlite3_close(db);
+				store_db_close(db);
 				return -1;
 			}
 			rc = SQLITE_OK;
@@ -590,13 +590,13 @@ store_connect(const char *path, int synchronous_full, sqlite3 **out, char **caus
 	}
 	if (rc != SQLITE_OK) {
 		*cause = store_open_error(path, db, rc);
-		sqlite3_close(db);
+		store_db_close(db);
 		return -1;
 	}
 	if (store_exec(db,
 	        synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") != 0) {
 		*cause = store_open_error(path, db, sqlite3_errcode(db));
-		sqlite3_close(db);
+		store_db_close(db);
 		return -1;
 	}
 	*out = db;
@@ -905,8 +905,8 @@ sqlite_open(struct store *s, const char *where, char **cause)
 static void
 sqlite_close(struct store *s)
 {
-	sqlite3_close(s->wdb);
-	sqlite3_close(s->db);
+	store_db_close(s->wdb);
+	store_db_close(s->db);
 	s->wdb = s->db = NULL;
 }
 
@@ -1047,6 +1047,20 @@ store_retry_due(struct store *s)
 	return !s->health.failing || (int64_t)clock_mono_ms() >= s->retry_at_ms;
 }
 
+/* BEGIN IMMEDIATE on a kept statement: SQLite's result code. */
+static int
+store_stmt_begin(sqlite3 *db)
+{
+	sqlite3_stmt *st = store_stmt(db, "BEGIN IMMEDIATE");
+	int rc;
+
+	if (st == NULL)
+		return sqlite3_errcode(db);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int
 store_sqlite_writer_begin(struct store *s, char **reason)
 {
@@ -1055,8 +1069,7 @@ store_sqlite_writer_begin(struct store *s, char **reason)
 	s->batch_ms = (int64_t)clock_mono_ms();
 	sqlite3_busy_timeout(s->wdb,
 	    s->health.failing ? STORE_FAILING_BUSY_MS : atomic_load(&s->busy_ms));
-	while (tries-- > 0 &&
-	    (rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL)) == SQLITE_BUSY)
+	while (tries-- > 0 && (rc = store_stmt_begin(s->wdb)) == SQLITE_BUSY)
 		;
 	sqlite3_busy_timeout(s->wdb, atomic_load(&s->busy_ms));
 	if (rc == SQLITE_OK)
@@ -1078,7 +1091,7 @@ store_sqlite_writer_commit(struct store *s, char **reason)
 		*reason = xasprintf("cannot commit: %s: injected write failure", s->path);
 		return -1;
 	}
-	if (store_exec(s->wdb, "COMMIT") != 0) {
+	if (store_stmt_exec(s->wdb, "COMMIT") != 0) {
 		*reason = store_error(s, s->wdb, "cannot commit");
 		return -1;
 	}
@@ -1093,7 +1106,7 @@ store_close_stale(sqlite3 *db)
 	int one = 1;
 
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-	sqlite3_close(db);
+	store_db_close(db);
 }
 
 /* Writer: connect to the database now at the path, and use it from here on. */
@@ -1108,7 +1121,7 @@ store_reopen(struct store *s, char **reason)
 	if (store_connect(s->path, 0, &db, &cause) != 0 ||
 	    store_migrate(s->path, db, &cause) != 0 ||
 	    store_connect(s->path, 1, &wdb, &cause) != 0) {
-		sqlite3_close(db);
+		store_db_close(db);
 		*reason = cause;
 		return -1;
 	}

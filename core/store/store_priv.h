@@ -237,6 +237,18 @@ char *store_error(struct store *, sqlite3 *, const char *what);
 
 /* Run one statement with no results; 0 or -1. */
 int store_exec(sqlite3 *, const char *sql);
+/*
+ * Statements prepared once per connection and kept (store_stmt.c): store_stmt
+ * gives sql's statement on db ready to bind (NULL on error), under the
+ * connection's own thread discipline; store_stmt_done resets it for the next
+ * use (instead of sqlite3_finalize: a statement not kept is finalized).
+ * store_stmt_exec runs one statement with no parameters. store_db_close
+ * finalizes a connection's kept statements and closes it (every close).
+ */
+sqlite3_stmt *store_stmt(sqlite3 *, const char *sql);
+void store_stmt_done(sqlite3_stmt *);
+int store_stmt_exec(sqlite3 *, const char *sql);
+int store_db_close(sqlite3 *);
 /* The same for a statement whose one parameter is the integer v, or the text t. */
 int store_exec_int64(sqlite3 *, const char *sql, int64_t v);
 int store_exec_text(sqlite3 *, const char *sql, const char *t);
