@@ -14,7 +14,13 @@ DUR=${BENCH_SECONDS:-5}
 SLOW_N=${BENCH_SLOW_N:-10000}
 dir=$(mktemp -d /tmp/llmdeck-bench-gw.XXXXXX)
 pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
+PGSTOP=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "$PGSTOP" ] && $PGSTOP >/dev/null 2>&1
+	rm -rf "$dir"
+}
 trap cleanup EXIT INT TERM
 [ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 
@@ -62,6 +68,32 @@ GWD=$(wait_line "$dir/gwd.out" "listening on")
 BENCH_SIM_KEY=sk-bench "$BIN" serve --db "$dir/default2.db" --listen 127.0.0.1:0 --threads 2 \
     --config "$dir/default.json" >"$dir/gwd2.out" 2>&1 & pids="$pids $!"
 GWD2=$(wait_line "$dir/gwd2.out" "listening on")
+
+# The default on a PostgreSQL store: a throwaway cluster (Debian's postgresql; skipped
+# with a note if absent), owned by an unprivileged user when run as root.
+GWP=""
+pgbin=${LLMDECK_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+if [ -x "$pgbin/initdb" ]; then
+	mkdir -p "$dir/pg"
+	runas=""
+	if [ "$(id -u)" = 0 ]; then
+		u=postgres; id $u >/dev/null 2>&1 || u=nobody
+		chown "$u" "$dir/pg"; chmod 755 "$dir"; runas="runuser -u $u --"
+	fi
+	if $runas "$pgbin/initdb" -D "$dir/pg/data" -U llmdeck -A trust -E UTF8 --no-sync \
+	    >"$dir/pg.log" 2>&1 &&
+	    $runas "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 30 \
+	    -o "-k $dir/pg -c listen_addresses='' -c max_connections=64" start >>"$dir/pg.log" 2>&1; then
+		PGSTOP="$runas $pgbin/pg_ctl -D $dir/pg/data -m immediate -w stop"
+		BENCH_SIM_KEY=sk-bench "$BIN" serve --db "postgresql:///postgres?host=$dir/pg&user=llmdeck" \
+		    --listen 127.0.0.1:0 --config "$dir/default.json" >"$dir/gwp.out" 2>&1 & pids="$pids $!"
+		GWP=$(wait_line "$dir/gwp.out" "listening on")
+	else
+		echo "note: PostgreSQL would not start (see $dir/pg.log): its row is skipped"
+	fi
+else
+	echo "note: PostgreSQL not installed (apt-get install postgresql): its row is skipped"
+fi
 
 # nginx as a bare reverse proxy to the same sim, keepalive upstream.
 NGX=""
@@ -163,20 +195,23 @@ for c in 1 16 256; do
 	l=$(run "$GWL" "$dir/direct.lua" $c); row $c "serve ledger" $l
 	f=$(run "$GWD" "$dir/direct.lua" $c); row $c "serve default" $f
 	f2=$(run "$GWD2" "$dir/direct.lua" $c); row $c "default 2 thr" $f2
+	pg=""
+	if [ -n "$GWP" ]; then pg=$(run "$GWP" "$dir/direct.lua" $c); row $c "default on pg" $pg; fi
 	h=$(run "$GWD" "$dir/cached.lua" $c); row $c "cache hit" $h
 	p=""
 	if [ -n "$PK" ]; then p=$(run "$PK" "$dir/portkey.lua" $c); row $c portkey $p; fi
-	echo "$c|$d|$n|$g|$f|$f2|$p" >>"$dir/all"
+	echo "$c|$d|$n|$g|$f|$f2|$p|$pg" >>"$dir/all"
 done
 echo "ratios (req/s), and the latency llmdeck adds over the sim (p50):"
 awk -F'|' '
 function rps(x,  a) { split(x, a, " "); return a[3] + 0 }
 function p50(x,  a) { split(x, a, " "); return a[1] + 0 }
 {
-	c = $1; d = $2; n = $3; g = $4; f = $5; f2 = $6; p = $7;
+	c = $1; d = $2; n = $3; g = $4; f = $5; f2 = $6; p = $7; pg = $8;
 	printf "conc %-4s added p50: --no-db %+.0f us, default %+.0f us", c, p50(g) - p50(d), p50(f) - p50(d);
 	if (rps(n) > 0) printf "; llmdeck/nginx: --no-db %.2f, default %.2f, default 2 threads %.2f", rps(g) / rps(n), rps(f) / rps(n), rps(f2) / rps(n);
 	if (rps(p) > 0) printf "; llmdeck/portkey: --no-db %.1fx, default %.1fx", rps(g) / rps(p), rps(f) / rps(p);
+	if (rps(pg) > 0 && rps(f) > 0) printf "; default pg/sqlite %.2f", rps(pg) / rps(f);
 	printf "\n" }' "$dir/all"
 }
 
