@@ -324,10 +324,11 @@ test_attach_shows_gateway_and_fails_over(void **state)
 	tmux_keys(t, 0, "y");
 	assert_true(tmux_wait(t, "cache flushed: ", 0));
 	assert_true(tmux_wait(t, "admin gw-a: cache flush", 0));
-	/* Prompts need the router in the console itself. */
-	tmux_keys(t, 1, ":prompt");
+	/* A test prompt goes through the gateway (test_console_requests.c has more). */
+	tmux_keys(t, 1, ":prompt --provider claude hi");
 	tmux_keys(t, 0, "Enter");
-	assert_true(tmux_wait(t, "prompt: needs the router inside the console", 0));
+	assert_true(tmux_wait(t, "answered by claude (test-model)", 0));
+	tmux_keys(t, 0, "Escape");
 	load_stop();
 	tmux_keys(t, 1, "q");
 	assert_true(tmux_wait(t, "EXIT=0", 0));

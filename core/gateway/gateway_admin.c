@@ -14,6 +14,8 @@
  *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
  *   POST  /admin/v1/cache/flush
  *   POST  /admin/v1/reload
+ *   GET   /admin/v1/requests[?limit=N], /admin/v1/requests/ID, POST /admin/v1/prompt
+ *                                                (gateway_requests.c)
  *
  * Errors are {"error":{"type","message"}} with type invalid_request_error,
  * not_found, unauthorized or forbidden. Every action is an event: "admin INSTANCE: ...".
@@ -1092,8 +1094,29 @@ gw_admin(struct gw_req *q)
 			    q->method, q->path);
 		return rest[0] == 'c' ? admin_cache_flush(q) : admin_reload(q);
 	}
+	if (strcmp(rest, "requests") == 0 || strncmp(rest, "requests/", 9) == 0 ||
+	    strcmp(rest, "prompt") == 0)
+		return gw_admin_requests(q, rest);
 	return admin_error(q, 404, "not_found",
 	    "no such admin endpoint: %s (snapshot, events, events/stream, providers/NAME[/ACTION], "
-	    "cache/flush, reload)",
+	    "cache/flush, reload, requests[/ID], prompt)",
 	    q->path);
+}
+
+enum MHD_Result
+gw_admin_error(struct gw_req *q, int status, const char *type, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return admin_error(q, status, type, "%s", msg);
+}
+
+enum MHD_Result
+gw_admin_json(struct gw_req *q, int status, cJSON *o)
+{
+	return admin_json(q, status, o);
 }

@@ -429,6 +429,12 @@ void gw_config_hash(const struct config *, char out[17]);
 
 /* gateway_admin.c: /admin/v1/ once the body is in; the ring's watcher; the heartbeat. */
 enum MHD_Result gw_admin(struct gw_req *);
+/* An admin API error {"error":{"type","message"}}, and a JSON answer (takes o). */
+enum MHD_Result gw_admin_error(struct gw_req *, int status, const char *type, const char *fmt, ...)
+    PRINTFLIKE(4, 5);
+enum MHD_Result gw_admin_json(struct gw_req *, int status, cJSON *o);
+/* gateway_requests.c: requests, requests/ID and prompt (rest: the path after /admin/v1/). */
+enum MHD_Result gw_admin_requests(struct gw_req *, const char *rest);
 void gw_admin_events_changed(void *gw);
 void gw_admin_heartbeat(struct gateway *);
 

@@ -149,6 +149,7 @@ attempt_settle(struct attempt *a, enum llm_errclass cls, const struct llm_error 
 	}
 	pthread_mutex_unlock(&r->mu);
 	rt_record_attempt(q, a, cls, cls == LLM_OK ? NULL : err->message, lat);
+	rt_reqview_attempt_ended(q, a, cls, cls == LLM_OK ? NULL : err->message, lat, *cost);
 }
 
 /* The request's outcome is decided; the attempts still live are cancelled and
@@ -438,6 +439,7 @@ attempt_send(struct attempt *a, int others)
 	q->live[q->n_live++] = a;
 	pthread_mutex_lock(&r->mu);
 	r->total_attempts++;
+	rt_reqview_attempt_locked(q, a);
 	a->http_id = rt_drill_submit_locked(r, a, &hr); /* http_submit, unless drilled */
 	rt_flying_add_locked(r, a);
 	pthread_mutex_unlock(&r->mu);
@@ -799,6 +801,7 @@ rreq_free(struct rreq *q)
 	free(q->capable);
 	free(q->refusals);
 	free(q->attempts);
+	free(q->view.ended);
 	free(q->losers);
 	free(q->cached_provider);
 	free(q);
@@ -996,6 +999,7 @@ rreq_ledger(struct rreq *q)
 		strlcpy_(row.response_id, res->resp.id, sizeof row.response_id);
 	row.cache_hit = res->cached;
 	row.attempts = (int)(res->n_attempts - q->n_skipped);
+	row.operator_test = q->req.operator_test;
 	/* Lost hedges first, in the same group commit; the answer waits for the last. */
 	for (size_t i = 0; i < q->n_losers; i++)
 		ledger_record_async(q->r->store, &q->losers[i], 0, NULL, NULL);
@@ -1054,7 +1058,10 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	pthread_mutex_lock(&r->mu);
 	r->requests++;
 	r->in_flight--;
-	rt_window_record_request_locked(r, cls, lat);
+	/* An operator's test prompt is not what clients get. */
+	if (!q->req.operator_test)
+		rt_window_record_request_locked(r, cls, lat);
+	rt_reqview_finish_locked(q, res);
 	if (cls == LLM_OK) {
 		r->answered++;
 		if (res->cached)
@@ -1342,6 +1349,7 @@ router_submit_with(struct router *r, const struct llm_request *req, llm_delta_cb
 	if (r->live != NULL)
 		r->live->prev = q;
 	r->live = q;
+	rt_reqview_submit_locked(q);
 	pthread_mutex_unlock(&r->mu);
 	/* Admission can touch SQLite (or the cache's Redis): the worker's job. */
 	if (r->store == NULL && r->cfg->cache.url[0] == '\0')

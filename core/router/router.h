@@ -287,4 +287,71 @@ struct event_ring *router_events(struct router *);
 const struct config *router_config(struct router *);
 struct http_engine *router_engine(struct router *);
 
+/*
+ * The live request view (router_requests.c), like top: the requests in flight,
+ * oldest first, and a ring of the last ROUTER_REQUESTS_RECENT finished ones with
+ * their attempts. Copied under the router's lock, bounded; any thread.
+ */
+#define ROUTER_REQUESTS_RECENT 256
+#define ROUTER_REQUEST_ATTEMPTS 16 /* attempts kept per request (the first ones) */
+
+struct router_request_info {
+	uint64_t id;
+	char key_id[24];                /* the client key's id, "" unknown */
+	char team[LIMIT_NAME_SIZE];     /* its team, "" none */
+	char model[LIMIT_ALIAS_SIZE];   /* the current attempt's alias, else as asked */
+	char route[LIMIT_NAME_SIZE];    /* "" none */
+	char provider[LIMIT_NAME_SIZE]; /* in flight: the current attempt's; done: who
+					 * answered, else the last tried ("" none) */
+	int attempts;                   /* attempts started so far (hedges included) */
+	int hedging;                    /* in flight: two attempts race */
+	int stream;
+	int operator_test;   /* an operator's test prompt (kept out of client figures) */
+	uint64_t elapsed_us; /* in flight: since submit; done: its latency */
+	uint64_t deltas;     /* stream deltas handed to the caller so far */
+	/* Finished ones only. */
+	int done;
+	enum llm_errclass cls;
+	int status; /* the last attempt's HTTP status, 0 none */
+	double cost_usd;
+	int unpriced;
+	int cached;
+	int64_t finished_ms; /* wall clock */
+	char error[160];     /* one line, "" when answered */
+};
+
+/* One attempt of a request: ended, or still in flight (latency: its age). */
+struct router_request_attempt {
+	char provider[LIMIT_NAME_SIZE];
+	char model[LIMIT_ALIAS_SIZE];
+	int in_flight;
+	int hedge;
+	int status; /* HTTP status, 0 if none */
+	enum llm_errclass cls;
+	char error[256];
+	uint64_t latency_us;
+	double cost_usd;
+};
+
+struct router_requests {
+	struct router_request_info *in_flight; /* oldest first */
+	size_t n_in_flight;
+	size_t total_in_flight; /* how many there are (n_in_flight is up to the limit) */
+	struct router_request_info *recent; /* newest first */
+	size_t n_recent;
+};
+/* Up to limit in-flight and limit recent requests (0: the defaults, 50 each). */
+void router_requests(struct router *, size_t limit, struct router_requests *out);
+void router_requests_free(struct router_requests *);
+
+struct router_request_detail {
+	struct router_request_info info;
+	struct router_request_attempt *attempts;
+	size_t n_attempts;
+};
+/* Request id, in flight or among the recent ones: 0, or -1 (not known, or gone
+ * from the ring). */
+int router_request_detail(struct router *, uint64_t id, struct router_request_detail *out);
+void router_request_detail_free(struct router_request_detail *);
+
 #endif

@@ -108,6 +108,7 @@ rt_on_stream_delta(void *arg, const struct llm_delta *d)
 		return;
 	a->delivered_bytes += d->len;
 	q->delivered = 1;
+	atomic_fetch_add_explicit(&q->view.deltas, 1, memory_order_relaxed);
 	if (q->typed != NULL)
 		q->typed(q->arg, d);
 }

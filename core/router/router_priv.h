@@ -10,6 +10,8 @@
  *   router_op.c       the operations beside chat: one table each (embeddings,
  *                     count_tokens) that the attempt machinery calls instead
  *                     of the chat adapter's build and parse
+ *   router_requests.c the live request view: each request's picture for
+ *                     other threads, and the ring of recent finished ones
  *
  * Threads and locks (see router.c's head for the whole story):
  *   - r->mu guards every struct provider, the router's counters, r->live and
@@ -27,6 +29,7 @@
 #define LLMDECK_ROUTER_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "provider/adapter.h"
 #include "provider/http.h"
@@ -155,6 +158,7 @@ struct router {
 	struct window window;    /* the last ROUTER_WINDOW_MAX seconds of finished requests */
 	struct attempt *flying;  /* attempts whose transfer is out (router_snapshot.c), under mu */
 	struct rt_drill *drills; /* per provider (router_drill.c), under mu; NULL: none yet */
+	struct rt_reqring *finished; /* the last finished requests (router_requests.c), under mu */
 
 	/* Sharing the database with other processes (router_admin.c): a poll of
 	 * PRAGMA data_version on the worker, driven by an engine timer. */
@@ -199,6 +203,22 @@ struct attempt {
 	size_t delivered_bytes;      /* text handed to the caller from this attempt */
 	struct embed_response embed; /* the op's answer (router_op.c) */
 	int64_t counted_tokens;
+	int viewed; /* counted as flying in q->view (router_requests.c), under r->mu */
+};
+
+/*
+ * A request as other threads see it (router_requests.c): under r->mu, except
+ * deltas (atomic: counted on the engine thread per delta, without the lock).
+ */
+struct rt_reqview {
+	char model[LIMIT_ALIAS_SIZE];         /* as asked, then the current attempt's alias */
+	int provider;                         /* the current attempt's provider index, -1 none */
+	int attempts;                         /* started */
+	int flying;                           /* attempts out now */
+	struct router_request_attempt *ended; /* the first ROUTER_REQUEST_ATTEMPTS that ended */
+	size_t n_ended;
+	int finished; /* in the ring now: nothing more is recorded */
+	_Atomic uint64_t deltas;
 };
 
 /* A request. Engine thread from submit to finish (see above). */
@@ -259,6 +279,7 @@ struct rreq {
 	enum llm_errclass outcome;
 	struct llm_response acc; /* the winner's answer, or a cached one */
 	struct llm_error last_err;
+	struct rt_reqview view; /* under r->mu (router_requests.c) */
 };
 
 uint64_t rt_now(struct router *);
@@ -345,5 +366,15 @@ void rt_flying_remove_locked(struct router *, struct attempt *);
  * (on the engine thread, through hr's on_done) and return a made-up transfer id. */
 uint64_t rt_drill_submit_locked(struct router *, struct attempt *, const struct http_request *);
 void rt_drill_snapshot_locked(struct router *, struct router_snapshot *, uint64_t now);
+
+/* router_requests.c: the live request view's hooks. "locked": r->mu held. */
+void rt_reqview_submit_locked(struct rreq *);
+void rt_reqview_attempt_locked(struct rreq *, struct attempt *);
+/* An attempt ended (r->mu not held): its line in the request's detail. */
+void rt_reqview_attempt_ended(struct rreq *, struct attempt *, enum llm_errclass, const char *error,
+    uint64_t latency_us, double cost_usd);
+/* The request finished with res: into the ring of recent ones, its view freed. */
+void rt_reqview_finish_locked(struct rreq *, const struct router_result *);
+void rt_requests_free(struct router *);
 
 #endif

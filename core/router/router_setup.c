@@ -163,6 +163,7 @@ router_free(struct router *r)
 	event_ring_free(r->events);
 	free(r->providers);
 	free(r->drills);
+	rt_requests_free(r);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->idle);
 	free(r);

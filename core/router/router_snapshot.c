@@ -86,6 +86,9 @@ snapshot_in_flight_locked(struct router *r, struct router_snapshot *s, struct hi
 	for (struct rreq *q = r->live; q != NULL; q = q->next) {
 		uint64_t age = now_us > q->start_us ? now_us - q->start_us : 0;
 
+		if (q->req.operator_test)
+			continue; /* not what clients get */
+
 		if (age > s->in_flight_oldest_us)
 			s->in_flight_oldest_us = age;
 		if (waiting != NULL)

@@ -63,6 +63,7 @@ enum console_mode {
 	MODE_PROMPT,
 	MODE_EVENTS,    /* the full-screen event log */
 	MODE_INSTANCES, /* the instances, one block each */
+	MODE_REQUESTS,  /* the live request view, or an attached test prompt's answer */
 };
 
 #define CONSOLE_EVENTS 1024
@@ -142,6 +143,7 @@ struct console {
 	struct demo *demo;
 	struct drill *drill;
 	struct prompt *prompt;
+	struct reqview *reqview;    /* console_requests.c, made on first use */
 	char serving[128];          /* "HOST:PORT" the gateway serves on, or "" */
 	struct http_engine *engine; /* the remote sources' transfers (attached) */
 	int wake[2];                /* workers write a byte to wake[1] */
@@ -341,6 +343,17 @@ void prompt_key(struct console *, int is_key, unsigned int ch);
 int prompt_poll(struct console *);
 void prompt_draw(struct console *, int y, int x, int h, int w);
 extern const char *const prompt_keys_help;
+
+/* console_requests.c: the live request view; a test prompt through an attached
+ * gateway (:prompt [--provider NAME] TEXT on the selected instance). */
+struct reqview;
+void reqview_open(struct console *);
+void reqview_free(struct reqview *);
+void reqview_key(struct console *, int is_key, unsigned int ch);
+/* Fetch while the view is open, take what came; 1 if something changed. */
+int reqview_poll(struct console *);
+void draw_requests(struct console *);
+int reqview_prompt(struct console *, int argc, char **argv, char **cause);
 
 /* console_demo.c */
 /* Start the simulated providers and fill cfg; -1 with *cause. */

@@ -16,7 +16,7 @@
 #include "config/config_limits.h"
 #include "util/util.h"
 
-#define MAX_ARGS 8
+#define MAX_ARGS 64 /* :prompt TEXT takes a word each */
 
 /* The selected row's provider as an argument: "NAME", or "NAME@INSTANCE" in a fleet. */
 static void
@@ -272,8 +272,27 @@ exec_drill(struct console *c, int argc, char **argv, char **cause)
 static int
 exec_prompt(struct console *c, int argc, char **argv, char **cause)
 {
+	if (c->router != NULL) {
+		prompt_open(c);
+		return 0;
+	}
+	/* Attached: through the selected instance's admin API (console_requests.c). */
+	if (argc < 2) {
+		snprintf(c->cmdline, sizeof c->cmdline, "prompt ");
+		c->cmdlen = strlen(c->cmdline);
+		c->history_pos = c->n_history;
+		c->mode = MODE_CMDLINE;
+		c->dirty = 1;
+		return 0;
+	}
+	return reqview_prompt(c, argc, argv, cause);
+}
+
+static int
+exec_requests(struct console *c, int argc, char **argv, char **cause)
+{
 	(void)argc, (void)argv, (void)cause;
-	prompt_open(c);
+	reqview_open(c);
 	return 0;
 }
 
@@ -489,8 +508,15 @@ const struct console_cmd console_cmds[] = {
         "attached, inside the gateway for any provider (500 429 503 529 hang none; RATE 0..1, "
         "default 1; SECONDS default 60)",
         PROV | CMD_ASK_ARGS | CMD_CONFIRM_ATTACHED, 1, exec_drill},
-    {"prompt", NULL, 'p', 0, "", "send a test prompt (route, provider, model, temperature)",
-        CMD_EMBEDDED, 0, exec_prompt},
+    {"prompt", NULL, 'p', 0, "[--provider NAME] [TEXT]",
+        "send a test prompt: embedded, a panel (route, provider, model, temperature); attached, "
+        "TEXT through the selected instance (kept out of client figures), answer with who "
+        "answered, attempts, latency, cost, cache",
+        0, 0, exec_prompt},
+    {"requests", NULL, 'R', 0, "",
+        "the live request view: requests in flight (oldest first) and recent ones; Enter shows "
+        "one's attempts, timings, errors and cost",
+        RO, 0, exec_requests},
     {"token", NULL, 0, 0, "[TOKEN]",
         "the admin token sent to attached instances (after a 401); none: send none", RO, 0,
         exec_token},

@@ -141,6 +141,15 @@ struct source_link {
 
 struct source;
 
+/* A raw admin API call's callbacks (engine thread): data (NULL: the body is whole in
+ * done) gets the body as it comes; done once, always: status -1 with why when no answer
+ * came, else the status, the body (if data did not take it) and why for a non-2xx. */
+struct source_call {
+	void (*data)(void *arg, const char *bytes, size_t len);
+	void (*done)(void *arg, long status, const char *body, size_t len, const char *why);
+	void *arg;
+};
+
 struct source_ops {
 	const char *kind; /* "local", "remote" */
 	/* Ask for fresh data (a remote one sends its requests if none is out). */
@@ -165,6 +174,11 @@ struct source_ops {
 	 * result comes through results), -1 refused with *cause. NULL op: not offered. */
 	int (*drill)(struct source *, const char *provider, const char *fault, double rate,
 	    int duration_s, char **cause);
+	/* A request to the process's admin API (path "/admin/v1/..."; body JSON or NULL),
+	 * answered through cb (console_requests.c: the request view, test prompts). NULL
+	 * op: a local source, whose router the console calls itself. */
+	void (*call)(struct source *, const char *method, const char *path, const char *body,
+	    int timeout_ms, const struct source_call *cb);
 };
 
 struct source {

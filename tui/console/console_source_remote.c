@@ -61,7 +61,7 @@ struct remote {
 	int fails;
 };
 
-enum remote_kind { RK_SNAPSHOT, RK_EVENTS, RK_ACTION };
+enum remote_kind { RK_SNAPSHOT, RK_EVENTS, RK_ACTION, RK_CALL };
 
 /* One transfer's context. */
 struct remote_req {
@@ -72,6 +72,7 @@ struct remote_req {
 	double value;
 	char fault[16]; /* SA_DRILL */
 	int duration_s;
+	struct source_call call; /* RK_CALL */
 };
 
 static void
@@ -328,10 +329,58 @@ remote_done(void *arg, const struct http_result *res)
 	case RK_SNAPSHOT: remote_snapshot_done(r, res); break;
 	case RK_EVENTS: remote_events_done(r, res); break;
 	case RK_ACTION: remote_action_done(r, q, res); break;
+	case RK_CALL: {
+		char why[256] = "";
+
+		if (res->err != HTTP_OK || res->status < 200 || res->status >= 300)
+			remote_why(r, res, why, sizeof why);
+		q->call.done(q->call.arg, res->err == HTTP_OK ? res->status : -1, res->body,
+		    res->body_len, why);
+		break;
+	}
 	}
 	free(q);
 	if (r->wake != NULL)
 		r->wake(r->wake_arg);
+}
+
+static int
+remote_call_data(void *arg, const char *data, size_t len)
+{
+	struct remote_req *q = arg;
+
+	q->call.data(q->call.arg, data, len);
+	return 0;
+}
+
+/* A raw admin API call (the request view, test prompts). */
+static void
+remote_call(struct source *src, const char *method, const char *path, const char *body,
+    int timeout_ms, const struct source_call *cb)
+{
+	struct remote *r = (struct remote *)src;
+	struct remote_req *q = remote_req_new(r, RK_CALL);
+	struct http_request req;
+	const char *hdrs[3];
+	char *url = xasprintf("%s%s", r->base_url, path);
+
+	q->call = *cb;
+	memset(&req, 0, sizeof req);
+	remote_headers(r, hdrs, &req.n_headers, body != NULL);
+	req.method = method;
+	req.url = url;
+	req.headers = hdrs;
+	req.body = body;
+	req.body_len = body != NULL ? strlen(body) : 0;
+	req.timeout_ms = timeout_ms;
+	req.connect_timeout_ms = REMOTE_CONNECT_TIMEOUT_MS;
+	req.max_response = 64 << 20;
+	req.unix_socket = r->unix_path[0] != '\0' ? r->unix_path : NULL;
+	req.on_data = cb->data != NULL ? remote_call_data : NULL;
+	req.on_done = remote_done;
+	req.arg = q;
+	http_submit(r->engine, &req);
+	free(url);
 }
 
 /* POST /admin/v1/providers/NAME/drill. */
@@ -570,6 +619,7 @@ static const struct source_ops remote_ops = {
     .free = remote_free,
     .set_token = remote_set_token,
     .drill = remote_drill,
+    .call = remote_call,
 };
 
 struct source *
