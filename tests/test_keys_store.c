@@ -432,6 +432,58 @@ test_scope_budget(void **state)
 	store_close(s);
 }
 
+/* A row spooled while the database fails keeps its scope reservation; the replay settles it. */
+static void
+test_spool_settles_scopes(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = fx_open(f, "i-a");
+	struct spend_limits lim;
+	struct store_health h;
+	struct scope_spend sp;
+	struct ledger_row r;
+	int64_t ids[LEDGER_SCOPES] = {0}, id;
+	char *cause = NULL;
+
+	memset(&lim, 0, sizeof lim);
+	lim.day_usd = 1.0;
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.6, &ids[1],
+	                     &cause),
+	    0);
+	store_test_fail_writes(s, 1);
+	r = row_for("", "ml", 0.25, ids);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	store_health(s, &h);
+	assert_int_equal(h.spooled_rows, 1);
+	/* spooled: the reservation still holds its 0.6 */
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.5, &id,
+	                     &cause),
+	    1);
+	free(cause);
+	cause = NULL;
+	store_test_fail_writes(s, 0);
+	for (int i = 0; i < 400; i++) {
+		store_health(s, &h);
+		if (!h.failing && h.spooled_rows == 0)
+			break;
+		usleep(25000);
+	}
+	assert_int_equal(h.spooled_rows, 0);
+	/* replayed: 0.25 spent, nothing reserved */
+	assert_int_equal(keys_scope_spend(s, "team:ml", "UTC", &sp, &cause), 0);
+	assert_true(sp.day_usd > 0.2499 && sp.day_usd < 0.2501);
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.76, &id,
+	                     &cause),
+	    1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.75, &id,
+	                     &cause),
+	    0);
+	budget_scope_release(s, id);
+	store_close(s);
+}
+
 /* ledger_groups by key and by team: totals equal the ledger's. */
 static void
 test_groups_by_key_team(void **state)
@@ -599,6 +651,7 @@ main(void)
 	    BOTH(test_revoke_rotate_expire),
 	    BOTH(test_revocation_reaches_other),
 	    BOTH(test_scope_budget),
+	    BOTH(test_spool_settles_scopes),
 	    BOTH(test_groups_by_key_team),
 	    BOTH(test_race_budgets),
 	};
