@@ -528,8 +528,10 @@ static const struct {
     {"{\"responses\":{\"ttl\":5}}", "responses.ttl: unknown key (did you mean \"ttl_seconds\"?)"},
     {"{\"responses\":{\"ttl_seconds\":0}}", "responses.ttl_seconds: must be in 1..31622400, got 0"},
     {"{\"budget\":{\"zzzzzz\":1}}",
-        "budget.zzzzzz: unknown key (expected one of: daily_usd, alert_threshold, hard_stop, "
+        "budget.zzzzzz: unknown key (expected one of: daily_usd, monthly_usd, alert_threshold, "
+        "hard_stop, "
         "timezone, pressure, downgrade, tiers)"},
+    {"{\"budget\":{\"monthly_usd\":-1}}", "budget.monthly_usd: must be >= 0, got -1"},
     {"{\"models\":{\"gpt-4o\":{\"input_per_mtk\":1}}}",
         "models.gpt-4o.input_per_mtk: unknown key (did you mean \"input_per_mtok\"?)"},
     {"{\"routes\":{\"LSR\":{\"primary\":\"a\",\"fallbak\":[]}}}",

@@ -121,7 +121,8 @@ struct downgrade_step {
 };
 
 struct budget_conf {
-	double daily_usd;       /* 0: no budget */
+	double daily_usd;   /* 0: no budget */
+	double monthly_usd; /* a calendar month in timezone (keys.h's scope "global"); 0: none */
 	double alert_threshold; /* fraction, default 0.8 */
 	int hard_stop;          /* default 1 */
 	char *timezone;         /* default "UTC" */

@@ -790,8 +790,8 @@ check_timezone(struct config_parse *p, const char *path, const char *tz)
 	return 0;
 }
 
-static const char *const budget_keys[] = {
-    "daily_usd", "alert_threshold", "hard_stop", "timezone", "pressure", "downgrade", "tiers"};
+static const char *const budget_keys[] = {"daily_usd", "monthly_usd", "alert_threshold",
+    "hard_stop", "timezone", "pressure", "downgrade", "tiers"};
 const char *const config_tier_keys[CONFIG_N_TIERS] = {"high_complex", "high", "standard", "low"};
 
 /* A file's "downgrade" replaces the default ladder: it is the only way to drop a step. */
@@ -807,6 +807,9 @@ parse_budget(struct config_parse *p, struct config *cfg, const cJSON *j)
 #define FIELD(o, k) (path_key(sub, sizeof sub, "budget", k), cJSON_GetObjectItemCaseSensitive(o, k))
 	if ((v = FIELD(j, "daily_usd")) != NULL &&
 	    get_number(p, v, sub, 0.0, 0, INFINITY, 0, &b->daily_usd) != 0)
+		return -1;
+	if ((v = FIELD(j, "monthly_usd")) != NULL &&
+	    get_number(p, v, sub, 0.0, 0, INFINITY, 0, &b->monthly_usd) != 0)
 		return -1;
 	if ((v = FIELD(j, "alert_threshold")) != NULL &&
 	    get_number(p, v, sub, 0.0, 1, 1.0, 0, &b->alert_threshold) != 0)

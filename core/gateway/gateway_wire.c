@@ -783,6 +783,7 @@ gw_error_status(enum llm_errclass cls)
 {
 	switch (cls) {
 	case LLM_ERR_BAD_REQUEST: return 400;
+	case LLM_ERR_FORBIDDEN: return 403;
 	case LLM_ERR_RATE_LIMIT: return 429;
 	case LLM_ERR_BUDGET: return 429;
 	case LLM_ERR_OVERLOADED: return 503;

@@ -634,6 +634,7 @@ static const char *const errclass_names[LLM_ERR__COUNT] = {
     [LLM_ERR_BUDGET] = "budget",
     [LLM_ERR_CANCELLED] = "cancelled",
     [LLM_ERR_INTERNAL] = "internal",
+    [LLM_ERR_FORBIDDEN] = "forbidden",
 };
 
 const char *

@@ -348,6 +348,7 @@ enum llm_errclass {
 	LLM_ERR_BUDGET,      /* refused by the budget */
 	LLM_ERR_CANCELLED,
 	LLM_ERR_INTERNAL,
+	LLM_ERR_FORBIDDEN, /* the client's key or team may not use this (a model outside its list) */
 	LLM_ERR__COUNT
 };
 const char *llm_errclass_name(enum llm_errclass);

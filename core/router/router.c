@@ -963,6 +963,7 @@ outcome_name(enum llm_errclass cls)
 	switch (cls) {
 	case LLM_OK: return "ok";
 	case LLM_ERR_BUDGET: return "refused";
+	case LLM_ERR_FORBIDDEN: return "refused";
 	case LLM_ERR_CANCELLED: return "cancelled";
 	default: return "error";
 	}
@@ -992,17 +993,29 @@ rreq_ledger(struct rreq *q)
 	row.cost_usd = res->cost_usd - res->hedge_cost_usd;
 	row.unpriced = res->unpriced;
 	row.latency_us = res->latency_us;
-	strlcpy_(row.outcome, outcome_name(res->cls), sizeof row.outcome);
+	strlcpy_(row.outcome, q->refused_at_admission ? "refused" : outcome_name(res->cls),
+	    sizeof row.outcome);
 	if (res->cls != LLM_OK)
 		strlcpy_(row.error_class, llm_errclass_name(res->cls), sizeof row.error_class);
 	if (res->resp.id != NULL)
 		strlcpy_(row.response_id, res->resp.id, sizeof row.response_id);
 	row.cache_hit = res->cached;
 	row.attempts = (int)(res->n_attempts - q->n_skipped);
+	/* Who sent it (keys.h); the row settles the scoped reservations. */
+	if (q->req.key_id != NULL)
+		strlcpy_(row.key_id, q->req.key_id, sizeof row.key_id);
+	if (q->req.team != NULL)
+		strlcpy_(row.team, q->req.team, sizeof row.team);
 	row.operator_test = q->req.operator_test;
+	memcpy(row.scope_res, q->scope_res, sizeof row.scope_res);
+	memset(q->scope_res, 0, sizeof q->scope_res);
 	/* Lost hedges first, in the same group commit; the answer waits for the last. */
-	for (size_t i = 0; i < q->n_losers; i++)
+	for (size_t i = 0; i < q->n_losers; i++) {
+		strlcpy_(q->losers[i].key_id, row.key_id, sizeof q->losers[i].key_id);
+		strlcpy_(q->losers[i].team, row.team, sizeof q->losers[i].team);
+		q->losers[i].operator_test = row.operator_test;
 		ledger_record_async(q->r->store, &q->losers[i], 0, NULL, NULL);
+	}
 	/* q belongs to the writer thread from here: do not touch it after this call. */
 	q->reservation = 0;
 	ledger_record_async(q->r->store, &row, reservation, rreq_ledger_done, q);
@@ -1091,7 +1104,8 @@ rreq_finish(struct rreq *q, enum llm_errclass cls)
 	 * neither (it reserved nothing). */
 	if (r->store == NULL ||
 	    (q->op != NULL && (!q->op->spends || cls == LLM_ERR_BUDGET) && q->reservation == 0)) {
-		rreq_deliver(q); /* already on the engine thread */
+		rt_keys_release(q); /* no row settles them */
+		rreq_deliver(q);    /* already on the engine thread */
 		return;
 	}
 	rreq_ledger(q);
@@ -1195,6 +1209,9 @@ rreq_admit(struct rreq *q)
 			return 1;
 		}
 	}
+	/* A client key: still valid, its model allowed, within its and its team's rates. */
+	if (rt_keys_check(q))
+		return 1;
 	if (q->op == NULL && bc->daily_usd > 0 &&
 	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)) {
 		struct budget_status st;
@@ -1216,19 +1233,24 @@ rreq_admit(struct rreq *q)
 	}
 	if (rreq_cache_lookup(q))
 		return 1;
-	if (bc->daily_usd > 0) {
+	if (bc->daily_usd > 0 || bc->monthly_usd > 0 ||
+	    (q->req.key_id != NULL && q->req.key_id[0])) {
 		/* A hedge may run a second attempt to the end: reserve for both. */
 		double most =
 		    (q->op != NULL ? op_upper_bound_usd(q) : upper_bound_usd(r, &q->req)) *
 		    (q->hedge_after_ms != 0 ? 2 : 1);
 
-		rc = budget_reserve(r->store, bc, most, &q->reservation, &cause);
+		rc = bc->daily_usd > 0 ? budget_reserve(r->store, bc, most, &q->reservation, &cause)
+		                       : 0;
 		if (rc != 0) {
 			llm_error_set(&q->last_err, rc == 1 ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL, 0,
 			    "%s", cause != NULL ? cause : "budget check failed");
 			free(cause);
 			return 1;
 		}
+		/* The key's, its team's and the global month's budgets (router_keys.c). */
+		if (rt_keys_reserve(q, most))
+			return 1;
 	}
 	return 0;
 }

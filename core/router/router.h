@@ -101,6 +101,10 @@ struct router_opts {
 
 struct router *router_new(const struct config *, const struct router_opts *, char **cause);
 void router_free(struct router *);
+/* The router's keyring (store/keys.h: the gateway authenticates requests with it), refreshed
+ * by the router's worker every KEYRING_REFRESH_MS; NULL without a store. */
+struct keyring;
+struct keyring *router_keyring(struct router *);
 
 /* Submit a request (copied). deltas (NULL: none) gets a streamed request's typed
  * deltas (text, thinking, tool calls: llm.h) on the engine thread; a whole

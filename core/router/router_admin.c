@@ -427,8 +427,10 @@ job_sync(void *arg)
 	pthread_mutex_lock(&r->mu);
 	closing = r->closing;
 	pthread_mutex_unlock(&r->mu);
-	if (!closing)
+	if (!closing) {
 		rt_limits_refill(r);
+		rt_keys_tick(r);
+	}
 	if (!closing && store_data_version(r->store, &version) == 0 && version != r->sync_version) {
 		r->sync_version = version;
 		sync_overrides(r);

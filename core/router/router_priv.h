@@ -34,6 +34,7 @@
 #include "provider/adapter.h"
 #include "provider/http.h"
 #include "router/ratelimit.h"
+#include "store/ledger.h"
 #include "router/router.h"
 #include "util/util.h"
 #include "router/window.h"
@@ -131,6 +132,14 @@ struct router {
 	/* The fleet's limits (rt_limits_refill, worker): live instances, when last counted. */
 	int limits_live;
 	int64_t limits_counted_ms;
+	/* Client keys (router_keys.c): the keyring (thread-safe itself; made with the
+	 * router when it has a store, refreshed by the worker's tick, freed by
+	 * router_free), and the per-key and per-team RPM/TPM leases, the worker's alone. */
+	struct keyring *keyring;
+	struct key_rate *key_rates;
+	size_t n_key_rates;
+	int key_rate_live; /* live instances, counted at most every 5 s (worker) */
+	int64_t key_rate_counted;
 	/* The store_health changes already said as events (rt_store_watch). */
 	_Atomic uint64_t store_changes_seen;
 	_Atomic unsigned cache_changes_seen; /* cache_health's changes, for one event each */
@@ -245,6 +254,10 @@ struct rreq {
 	char *cached_provider; /* who answered a cached request originally */
 
 	int64_t reservation; /* budget reservation, 0 if none */
+	/* The key's, team's and global month's reservations (router_keys.c), settled by the
+	 * row; refused_at_admission: the key's checks refused it (outcome "refused"). */
+	int64_t scope_res[LEDGER_SCOPES];
+	int refused_at_admission;
 	int cacheable;
 	char cache_key[65];
 	uint64_t start_us;
@@ -316,6 +329,18 @@ int rt_provider_usable(struct provider *, double tokens, uint64_t now);
 /* Worker (and setup, before traffic): top up each provider's leases of the fleet's
  * per-minute allowances (router_provider.c); a no-op without a store. */
 void rt_limits_refill(struct router *);
+/* Client keys (router_keys.c). Worker: rt_keys_check before the cache (the key still
+ * valid, its model allowed, its and its team's RPM/TPM), rt_keys_reserve after it (the
+ * key's, team's and global month's budgets for upper); 0 to go on, 1 refused (q's
+ * error set). rt_keys_tick: the keyring's refresh and its last uses. rt_keys_release:
+ * a request that ends with no row drops its scope reservations. rt_keys_new /
+ * rt_keys_free: with the router (free after the worker has stopped). */
+int rt_keys_check(struct rreq *);
+int rt_keys_reserve(struct rreq *, double upper_usd);
+void rt_keys_tick(struct router *);
+void rt_keys_release(struct rreq *);
+void rt_keys_new(struct router *);
+void rt_keys_free(struct router *);
 /* After the worker has stopped: what the leases hold of this minute goes back. */
 void rt_limits_return(struct router *);
 int rreq_tried(const struct rreq *, int idx);

@@ -99,6 +99,7 @@ router_new(const struct config *cfg, const struct router_opts *opts, char **caus
 		r->engine = http_engine_new(NULL);
 		r->own_engine = 1;
 	}
+	rt_keys_new(r);
 	rt_probe_schedule(r);
 	rt_sync_start(r);
 	return r;
@@ -159,6 +160,7 @@ router_free(struct router *r)
 	event_ring_set_sink(r->events, NULL, NULL);
 	workq_stop(r->wq, NULL); /* the events still queued are written first */
 	rt_limits_return(r);
+	rt_keys_free(r);
 	rt_sync_free(r);
 	event_ring_free(r->events);
 	free(r->providers);
