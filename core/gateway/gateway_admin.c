@@ -13,6 +13,9 @@
  *   POST  /admin/v1/providers/NAME/drill         {"fault": F, "rate": R, "duration_s": N}
  *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
  *   POST  /admin/v1/cache/flush
+ *   GET, POST /admin/v1/keys, GET PATCH POST /admin/v1/keys/ID, POST .../revoke,
+ *         .../rotate; GET /admin/v1/teams, GET PUT DELETE /admin/v1/teams/NAME
+ *                                                (gateway_keys.c)
  *   POST  /admin/v1/reload
  *
  * Errors are {"error":{"type","message"}} with type invalid_request_error,
@@ -73,6 +76,12 @@ static enum MHD_Result PRINTFLIKE(4, 5)
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return gw_reply(q, status, "application/json", body);
+}
+
+enum MHD_Result
+gw_admin_reply_error(struct gw_req *q, int status, const char *type, const char *message)
+{
+	return admin_error(q, status, type, "%s", message);
 }
 
 static enum MHD_Result
@@ -1077,6 +1086,9 @@ gw_admin(struct gw_req *q)
 		    "the request body must be JSON: send Content-Type: application/json");
 	if (strncmp(rest, "providers/", 10) == 0)
 		return admin_providers(q, rest + 10, post, patch);
+	if (strcmp(rest, "keys") == 0 || strncmp(rest, "keys/", 5) == 0 ||
+	    strcmp(rest, "teams") == 0 || strncmp(rest, "teams/", 6) == 0)
+		return gw_admin_keys(q, rest);
 	if (strcmp(rest, "snapshot") == 0 || strcmp(rest, "events") == 0 ||
 	    strcmp(rest, "events/stream") == 0) {
 		if (!get)
@@ -1094,6 +1106,6 @@ gw_admin(struct gw_req *q)
 	}
 	return admin_error(q, 404, "not_found",
 	    "no such admin endpoint: %s (snapshot, events, events/stream, providers/NAME[/ACTION], "
-	    "cache/flush, reload)",
+	    "cache/flush, reload, keys[/ID[/ACTION]], teams[/NAME])",
 	    q->path);
 }
