@@ -201,7 +201,12 @@ test_migration_from_v8(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 	                     "DROP INDEX ledger_uid; ALTER TABLE ledger DROP COLUMN uid; "
-	                     "DROP TABLE rate_windows; PRAGMA user_version=8; "
+	                     "DROP TABLE rate_windows; DROP TABLE teams; DROP TABLE keys; "
+	                     "DROP TABLE keys_meta; DROP TABLE scope_spend; "
+	                     "DROP TABLE scope_reservations; DROP INDEX ledger_key_time; "
+	                     "DROP INDEX ledger_team_time; ALTER TABLE ledger DROP COLUMN key_id; "
+	                     "ALTER TABLE ledger DROP COLUMN team; "
+	                     "ALTER TABLE ledger DROP COLUMN operator_test; PRAGMA user_version=8; "
 	                     "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
 	                     "(strftime('%s','now') * 1000, 'p', 'm', 1.25)",
 	                     NULL, NULL, NULL),
@@ -209,7 +214,7 @@ test_migration_from_v8(void **state)
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 10);
+	assert_int_equal(STORE_SCHEMA_VERSION, 11);
 	assert_int_equal(store_instances(s, &v), 1);
 	free(v);
 	r.cost_usd = 0.5;
@@ -250,6 +255,12 @@ test_migration_from_v1(void **state)
 	                     "ALTER TABLE events DROP COLUMN instance; "
 	                     "DROP TABLE responses; DROP TABLE instances; "
 	                     "DROP TABLE budget_leases; DROP TABLE rate_windows; "
+	                     "DROP TABLE teams; DROP TABLE keys; DROP TABLE keys_meta; "
+	                     "DROP TABLE scope_spend; DROP TABLE scope_reservations; "
+	                     "DROP INDEX ledger_key_time; DROP INDEX ledger_team_time; "
+	                     "ALTER TABLE ledger DROP COLUMN key_id; "
+	                     "ALTER TABLE ledger DROP COLUMN team; "
+	                     "ALTER TABLE ledger DROP COLUMN operator_test; "
 	                     "DROP TABLE spend_buckets; ALTER TABLE ledger DROP COLUMN "
 	                     "usage_estimated; ALTER TABLE ledger DROP COLUMN response_id; "
 	                     "PRAGMA user_version=1; "

@@ -134,6 +134,20 @@ int budget_scope_reserve(struct store *, const char *scope, const char *label,
     const struct spend_limits *lim, const char *tz, double upper_usd, int64_t *reservation_id,
     char **cause);
 void budget_scope_release(struct store *, int64_t reservation_id);
+/*
+ * Several scopes at once, all or none, in one transaction (the router's key, team and
+ * global month): ids[i] set for each scope whose lim has a budget (0 for the others).
+ * Returns as budget_scope_reserve (1: the first scope refused named in *cause, no id set).
+ * A scope "global" is the global budget: its spend is every ledger row's.
+ */
+#define BUDGET_SCOPES_MAX 4
+struct budget_scope {
+	const char *scope; /* "key:ID", "team:NAME", "global" */
+	const char *label; /* "key ci-bot", "team ml", "the global" */
+	const struct spend_limits *lim;
+};
+int budget_scopes_reserve(struct store *, int n, const struct budget_scope *, const char *tz,
+    double upper_usd, int64_t *ids, char **cause);
 
 /*
  * A process's view of the keys for authenticating requests: the keys and
@@ -151,7 +165,7 @@ int keyring_refresh(struct keyring *, int force);
 
 enum key_verdict {
 	KEY_OK,      /* a live key: out filled */
-	KEY_OPEN,    /* no key exists on the database: requests need none */
+	KEY_OPEN,    /* no key was ever made on the database: requests need none */
 	KEY_MISSING, /* keys exist and the request sent none */
 	KEY_UNKNOWN, /* no key has this secret (or a rotated-out one past its grace) */
 	KEY_REVOKED,
@@ -173,7 +187,9 @@ enum key_verdict keyring_check(struct keyring *, const char *secret, size_t len,
     struct key_auth *out);
 /* The limits of key id as last read (router enforcement): 0 found, -1 not (revoked since). */
 int keyring_limits(struct keyring *, const char *key_id, struct key_auth *out);
-/* 1 when at least one key exists (the gateway then requires one). */
+/* 1 when at least one key exists, revoked and expired ones included (the gateway then
+ * requires one; revoking the last key never opens it again). Also 1 before the keyring
+ * could first read the store (fail closed). */
 int keyring_active(struct keyring *);
 
 /* 1 when alias is allowed by models (a comma-separated allow-list, "" allowing all). */

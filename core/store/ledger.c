@@ -20,6 +20,7 @@
 #include "store/ledger.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +73,8 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t 
 	        "input_tokens, output_tokens, cost_usd, unpriced, latency_us, outcome, "
 	        "error_class, cache_hit, attempts, usage_estimated, response_id, "
 	        "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, "
-	        "uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "uid, key_id, team, operator_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->time_ms);
@@ -95,6 +97,9 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t 
 	sqlite3_bind_int64(st, 18, r->cache_write_1h_tokens);
 	sqlite3_bind_int64(st, 19, r->reasoning_tokens);
 	sqlite3_bind_text(st, 20, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, r->key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 22, r->team, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 23, r->operator_test != 0);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -115,6 +120,9 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t 
 		if (rc != SQLITE_DONE)
 			return -1;
 	}
+	/* The key's and team's spend, and their reservations (keys.c), in the same transaction. */
+	if (scope_sqlite_settle(db, r, 1) != 0)
+		return -1;
 	/* A reservation row goes as the cost lands; a lease reservation is the batch's (budget.c). */
 	if (reservation_id <= 0)
 		return 0;
@@ -208,6 +216,9 @@ ledger_transaction(struct store *s, void **jobs, size_t n, const struct spool_re
 		strlcpy_(r->uid, old[k].uid, sizeof r->uid);
 		r->reservation_id =
 		    store_ledger_uid_mine(s, old[k].uid) ? old[k].reservation_id : 0;
+		/* Another handle's scope reservations are its own (ids of its database). */
+		if (!store_ledger_uid_mine(s, old[k].uid))
+			memset(r->row.scope_res, 0, sizeof r->row.scope_res);
 		r->replay = 1;
 		r->rc = -1;
 		all[k] = r;
@@ -546,8 +557,10 @@ ledger_sqlite_prune(struct store *s, int64_t before_ms, int batch, int64_t *dele
 		sqlite3_finalize(st);
 		n = sqlite3_changes(db);
 		if (n < batch &&
-		    store_exec_int64(db, "DELETE FROM spend_buckets WHERE bucket < ?",
-		        before_ms / 900000) != 0) {
+		    (store_exec_int64(db, "DELETE FROM spend_buckets WHERE bucket < ?",
+		         before_ms / 900000) != 0 ||
+		        store_exec_int64(db, "DELETE FROM scope_spend WHERE bucket < ?",
+		            before_ms / 900000) != 0)) {
 			*cause = store_error(s, db, "ledger prune");
 			store_write_rollback(s, db);
 			return -1;
@@ -565,6 +578,17 @@ ledger_spent(struct store *s, int64_t from_ms, int64_t to_ms)
 	return store_backend_of(s)->ledger_spent(s, from_ms, to_ms);
 }
 
+const char *
+ledger_by_column(int by)
+{
+	switch (by) {
+	case LEDGER_BY_MODEL: return "model";
+	case LEDGER_BY_KEY: return "key_id";
+	case LEDGER_BY_TEAM: return "team";
+	default: return "provider";
+	}
+}
+
 int
 ledger_sqlite_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
     struct ledger_group **out, char **cause)
@@ -573,14 +597,14 @@ ledger_sqlite_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_mod
 	sqlite3 *db;
 	struct ledger_group *g = NULL;
 	int n = 0, rc;
-	const char *sql = by_model
-	    ? "SELECT model, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
-	      "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
-	      "WHERE time_ms >= ? AND time_ms < ? GROUP BY model ORDER BY model"
-	    : "SELECT provider, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
-	      "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
-	      "WHERE time_ms >= ? AND time_ms < ? GROUP BY provider ORDER BY provider";
+	const char *col = ledger_by_column(by_model);
+	char sql[400];
 
+	snprintf(sql, sizeof sql,
+	    "SELECT %s, COUNT(*), SUM(outcome != 'ok'), SUM(cache_hit), SUM(input_tokens), "
+	    "SUM(output_tokens), TOTAL(cost_usd), MAX(unpriced) FROM ledger "
+	    "WHERE time_ms >= ? AND time_ms < ? GROUP BY %s ORDER BY %s",
+	    col, col, col);
 	*out = NULL;
 	db = store_lock(s);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {

@@ -28,6 +28,9 @@
 
 struct store;
 
+/* The scoped reservations a row may settle: its key's, its team's, the global month's. */
+#define LEDGER_SCOPES 3
+
 struct ledger_row {
 	int64_t time_ms;             /* wall clock; <= 0: the store's clock now */
 	char route[LIMIT_NAME_SIZE]; /* may be empty */
@@ -53,9 +56,9 @@ struct ledger_row {
 	char key_id[24];
 	char team[LIMIT_NAME_SIZE];
 	int operator_test;
-	/* The key's and the team's budget reservations (budget_scope_reserve; 0: none),
-	 * settled in the row's own transaction. */
-	int64_t scope_res[2];
+	/* The key's, the team's and the global month's budget reservations
+	 * (budget_scope_reserve; 0: none), settled in the row's own transaction. */
+	int64_t scope_res[LEDGER_SCOPES];
 };
 
 /* A request's usage into the row's token columns. */

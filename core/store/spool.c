@@ -9,6 +9,9 @@
  *   reasoning_tokens usage_estimated cost_usd unpriced latency_us outcome
  *   error_class cache_hit attempts response_id checksum
  *
+ * or, since client keys (keys.h), L2 with key_id team operator_test and the
+ * three scope reservations after response_id (L1 lines are still read).
+ *
  * checksum is the FNV-1a (32 bits, 8 hex digits) of the line before its last
  * tab. A line without its newline is a torn append (a crash or power loss
  * during the write, before the fsync that would have let its request be
@@ -30,6 +33,7 @@
 #include "util/util.h"
 
 #define SPOOL_FIELDS 23
+#define SPOOL_FIELDS_L2 29
 
 struct spool {
 	char *path;
@@ -78,7 +82,7 @@ spool_format(struct buf *b, const struct spool_rec *r)
 	const struct ledger_row *w = &r->row;
 	size_t start = b->len;
 
-	buf_puts(b, "L1");
+	buf_puts(b, "L2");
 	spool_put_text(b, r->uid);
 	spool_put_int(b, r->reservation_id);
 	spool_put_int(b, w->time_ms);
@@ -100,6 +104,11 @@ spool_format(struct buf *b, const struct spool_rec *r)
 	spool_put_int(b, w->cache_hit);
 	spool_put_int(b, w->attempts);
 	spool_put_text(b, w->response_id);
+	spool_put_text(b, w->key_id);
+	spool_put_text(b, w->team);
+	spool_put_int(b, w->operator_test);
+	for (int k = 0; k < LEDGER_SCOPES; k++)
+		spool_put_int(b, w->scope_res[k]);
 	buf_printf(b, "\t%08x\n", spool_fnv(b->data + start, b->len - start));
 }
 
@@ -127,28 +136,29 @@ spool_get_text(char *dst, size_t len, const char *f)
 static int
 spool_parse(const char *line, size_t n, struct spool_rec *r)
 {
-	const char *f[SPOOL_FIELDS + 1];
+	const char *f[SPOOL_FIELDS_L2 + 1];
 	const char *last;
 	char *copy, *p;
-	int nf = 0, rc = -1;
+	int nf = 0, rc = -1, want;
 	unsigned long sum;
 
 	last = memrchr(line, '\t', n);
-	if (last == NULL || n < 3 || memcmp(line, "L1\t", 3) != 0)
+	if (last == NULL || n < 3 || (memcmp(line, "L1\t", 3) != 0 && memcmp(line, "L2\t", 3) != 0))
 		return -1;
+	want = line[1] == '2' ? SPOOL_FIELDS_L2 : SPOOL_FIELDS;
 	sum = strtoul(last + 1, NULL, 16);
 	if (spool_fnv(line, (size_t)(last - line)) != (uint32_t)sum)
 		return -1;
 	copy = xmalloc(n + 1);
 	memcpy(copy, line, n);
 	copy[n] = '\0';
-	for (p = copy; nf <= SPOOL_FIELDS && p != NULL; nf++) {
+	for (p = copy; nf <= want && p != NULL; nf++) {
 		f[nf] = p;
 		p = strchr(p, '\t');
 		if (p != NULL)
 			p++;
 	}
-	if (nf != SPOOL_FIELDS)
+	if (nf != want)
 		goto out;
 	memset(r, 0, sizeof *r);
 	spool_get_text(r->uid, sizeof r->uid, f[1]);
@@ -172,6 +182,13 @@ spool_parse(const char *line, size_t n, struct spool_rec *r)
 	r->row.cache_hit = (int)strtol(f[19], NULL, 10);
 	r->row.attempts = (int)strtol(f[20], NULL, 10);
 	spool_get_text(r->row.response_id, sizeof r->row.response_id, f[21]);
+	if (want == SPOOL_FIELDS_L2) {
+		spool_get_text(r->row.key_id, sizeof r->row.key_id, f[22]);
+		spool_get_text(r->row.team, sizeof r->row.team, f[23]);
+		r->row.operator_test = (int)strtol(f[24], NULL, 10);
+		for (int k = 0; k < LEDGER_SCOPES; k++)
+			r->row.scope_res[k] = strtoll(f[25 + k], NULL, 10);
+	}
 	rc = r->uid[0] != '\0' ? 0 : -1;
 out:
 	free(copy);

@@ -237,6 +237,52 @@ static const char *const migrations[] = {
     "  minute INTEGER NOT NULL,"
     "  used REAL NOT NULL,"
     "  PRIMARY KEY (provider, kind, minute));",
+    /* 10 -> 11: client keys and teams (keys.c): their limits, a version moved by every
+     * change, the ledger's attribution, spend per scope and 15 minutes, scope reservations */
+    "CREATE TABLE teams ("
+    "  name TEXT PRIMARY KEY,"
+    "  created_ms INTEGER NOT NULL,"
+    "  day_usd REAL NOT NULL DEFAULT 0, month_usd REAL NOT NULL DEFAULT 0,"
+    "  rpm INTEGER NOT NULL DEFAULT 0, tpm INTEGER NOT NULL DEFAULT 0,"
+    "  models TEXT NOT NULL DEFAULT '', alert_threshold REAL NOT NULL DEFAULT 0);"
+    "CREATE TABLE keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  team TEXT NOT NULL DEFAULT '',"
+    "  prefix TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  old_hash TEXT NOT NULL DEFAULT '',"
+    "  grace_until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    "  rotated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    "  day_usd REAL NOT NULL DEFAULT 0, month_usd REAL NOT NULL DEFAULT 0,"
+    "  rpm INTEGER NOT NULL DEFAULT 0, tpm INTEGER NOT NULL DEFAULT 0,"
+    "  models TEXT NOT NULL DEFAULT '', alert_threshold REAL NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX keys_live_name ON keys(name) WHERE revoked_ms = 0;"
+    "CREATE TABLE keys_meta (version INTEGER NOT NULL);"
+    "INSERT INTO keys_meta VALUES (0);"
+    "ALTER TABLE ledger ADD COLUMN key_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE ledger ADD COLUMN team TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE ledger ADD COLUMN operator_test INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX ledger_key_time ON ledger(key_id, time_ms);"
+    "CREATE INDEX ledger_team_time ON ledger(team, time_ms);"
+    "CREATE TABLE scope_spend ("
+    "  scope TEXT NOT NULL,"
+    "  bucket INTEGER NOT NULL,"
+    "  cost_usd REAL NOT NULL DEFAULT 0,"
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  refused INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (scope, bucket));"
+    "CREATE TABLE scope_reservations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  scope TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  amount_usd REAL NOT NULL);"
+    "CREATE INDEX scope_reservations_scope ON scope_reservations(scope);",
 };
 
 int
@@ -1841,6 +1887,14 @@ const struct store_backend store_sqlite_backend = {
     .instance_beat = sqlite_instance_beat,
     .instance_remove = sqlite_instance_remove,
     .instances = sqlite_instances,
+    .keys_rows = keys_sqlite_rows,
+    .key_write = keys_sqlite_write,
+    .team_write = teams_sqlite_write,
+    .keys_version = keys_sqlite_version,
+    .keys_touch = keys_sqlite_touch,
+    .scope_reserve = scope_sqlite_reserve,
+    .scope_unreserve = scope_sqlite_unreserve,
+    .scope_spend = scope_sqlite_spend,
     .writer_check = sqlite_writer_check,
     .writer_upkeep = sqlite_writer_upkeep,
     .spool_beside = 1,

@@ -30,7 +30,7 @@
 struct store;
 
 /* The newest schema version this program knows. */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 /* Spend is also kept per 15 minutes (every real timezone's day starts on one). */
 #define STORE_BUCKET_MS 900000
 

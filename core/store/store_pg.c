@@ -175,6 +175,57 @@ static const char *const pg_migrations[] = {
     "  minute BIGINT NOT NULL,"
     "  used DOUBLE PRECISION NOT NULL,"
     "  PRIMARY KEY (provider, kind, minute));",
+    /* 3 -> 4: client keys and teams (keys.c): their limits, a version moved by every
+     * change, the ledger's attribution, spend per scope and 15 minutes, scope reservations */
+    "CREATE TABLE teams ("
+    "  name TEXT PRIMARY KEY,"
+    "  created_ms BIGINT NOT NULL,"
+    "  day_usd DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    "  month_usd DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    "  rpm INTEGER NOT NULL DEFAULT 0, tpm INTEGER NOT NULL DEFAULT 0,"
+    "  models TEXT NOT NULL DEFAULT '',"
+    "  alert_threshold DOUBLE PRECISION NOT NULL DEFAULT 0);"
+    "CREATE TABLE keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  team TEXT NOT NULL DEFAULT '',"
+    "  prefix TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  old_hash TEXT NOT NULL DEFAULT '',"
+    "  grace_until_ms BIGINT NOT NULL DEFAULT 0,"
+    "  created_ms BIGINT NOT NULL,"
+    "  expires_ms BIGINT NOT NULL DEFAULT 0,"
+    "  revoked_ms BIGINT NOT NULL DEFAULT 0,"
+    "  rotated_ms BIGINT NOT NULL DEFAULT 0,"
+    "  last_used_ms BIGINT NOT NULL DEFAULT 0,"
+    "  day_usd DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    "  month_usd DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    "  rpm INTEGER NOT NULL DEFAULT 0, tpm INTEGER NOT NULL DEFAULT 0,"
+    "  models TEXT NOT NULL DEFAULT '',"
+    "  alert_threshold DOUBLE PRECISION NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX keys_live_name ON keys(name) WHERE revoked_ms = 0;"
+    "CREATE TABLE keys_meta (version BIGINT NOT NULL);"
+    "INSERT INTO keys_meta VALUES (0);"
+    "ALTER TABLE ledger ADD COLUMN key_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE ledger ADD COLUMN team TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE ledger ADD COLUMN operator_test SMALLINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX ledger_key_time ON ledger(key_id, time_ms);"
+    "CREATE INDEX ledger_team_time ON ledger(team, time_ms);"
+    "CREATE TABLE scope_spend ("
+    "  scope TEXT NOT NULL,"
+    "  bucket BIGINT NOT NULL,"
+    "  cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    "  requests BIGINT NOT NULL DEFAULT 0,"
+    "  refused BIGINT NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (scope, bucket));"
+    "CREATE TABLE scope_reservations ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  scope TEXT NOT NULL,"
+    "  instance TEXT NOT NULL DEFAULT '',"
+    "  pid BIGINT NOT NULL,"
+    "  time_ms BIGINT NOT NULL,"
+    "  amount_usd DOUBLE PRECISION NOT NULL);"
+    "CREATE INDEX scope_reservations_scope ON scope_reservations(scope);",
 };
 
 /* Text parameters for PQexecParams, built up and freed together. */
@@ -676,7 +727,7 @@ pg_changed(struct store *s, int64_t *version)
 
 /* The ledger */
 
-#define PG_LEDGER_COLS 21
+#define PG_LEDGER_COLS 24
 
 /*
  * The batch's rows in one multi-row INSERT, a uid already in the ledger (a
@@ -697,8 +748,8 @@ pg_ledger_insert(struct store *s, PGconn *c, struct ledger_job **jobs, size_t n)
 	    "WITH ins AS (INSERT INTO ledger(time_ms, route, provider, model, input_tokens, "
 	    "output_tokens, cost_usd, unpriced, latency_us, outcome, error_class, "
 	    "cache_hit, attempts, usage_estimated, response_id, cache_read_tokens, "
-	    "cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, instance, uid) "
-	    "VALUES ");
+	    "cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, instance, uid, key_id, "
+	    "team, operator_test) VALUES ");
 	for (size_t i = 0; i < n; i++) {
 		const struct ledger_row *r = &jobs[i]->row;
 
@@ -730,14 +781,30 @@ pg_ledger_insert(struct store *s, PGconn *c, struct ledger_job **jobs, size_t n)
 			pa_str(&a, jobs[i]->uid);
 		else
 			pa_null(&a);
+		pa_str(&a, r->key_id);
+		pa_str(&a, r->team);
+		pa_i64(&a, r->operator_test != 0);
 	}
+	/* The rows inserted (not a uid already there) add to the global and the scopes'
+	 * buckets (keys.c's scope_spend). */
 	buf_printf(&sql,
-	    " ON CONFLICT (uid) DO NOTHING RETURNING time_ms, cost_usd) "
-	    "INSERT INTO spend_buckets(bucket, cost_usd) "
+	    " ON CONFLICT (uid) DO NOTHING RETURNING time_ms, cost_usd, key_id, team, outcome), "
+	    "sb AS (INSERT INTO spend_buckets(bucket, cost_usd) "
 	    "SELECT time_ms / %d, SUM(cost_usd) FROM ins WHERE cost_usd <> 0 GROUP BY 1 "
 	    "ON CONFLICT (bucket) DO UPDATE SET cost_usd = "
-	    "spend_buckets.cost_usd + excluded.cost_usd",
-	    STORE_BUCKET_MS);
+	    "spend_buckets.cost_usd + excluded.cost_usd) "
+	    "INSERT INTO scope_spend(scope, bucket, cost_usd, requests, refused) "
+	    "SELECT scope, bucket, SUM(cost_usd), COUNT(*), SUM(refused) FROM ("
+	    "SELECT 'key:' || key_id AS scope, time_ms / %d AS bucket, cost_usd, "
+	    "CASE WHEN outcome = 'refused' THEN 1 ELSE 0 END AS refused FROM ins WHERE key_id <> "
+	    "'' "
+	    "UNION ALL SELECT 'team:' || team, time_ms / %d, cost_usd, "
+	    "CASE WHEN outcome = 'refused' THEN 1 ELSE 0 END FROM ins WHERE team <> '') x "
+	    "GROUP BY scope, bucket ON CONFLICT (scope, bucket) DO UPDATE SET "
+	    "cost_usd = scope_spend.cost_usd + excluded.cost_usd, "
+	    "requests = scope_spend.requests + excluded.requests, "
+	    "refused = scope_spend.refused + excluded.refused",
+	    STORE_BUCKET_MS, STORE_BUCKET_MS, STORE_BUCKET_MS);
 	rc = pg_exec(c, sql.data, &a);
 	pa_free(&a);
 	buf_free(&sql);
@@ -772,20 +839,33 @@ pg_ledger_commit(struct store *s, struct ledger_job **jobs, size_t n, struct bud
 {
 	PGconn *c = pg_ready(pg_of(s)->wconn);
 	struct pgargs rows = {0};
-	struct buf ids;
+	struct buf ids, sids;
 	double cost = bb->charged - bb->failed + bb->replayed;
 	int budget = bb->alert || (cost > 0 && bb->row != 0), rc = 0;
 	size_t i;
 
 	buf_init(&ids);
+	buf_init(&sids);
 	buf_printf(&ids, "{");
-	for (i = 0; i < n; i++)
+	buf_printf(&sids, "{");
+	for (i = 0; i < n; i++) {
 		if (jobs[i]->reservation_id > 0) {
 			buf_printf(&ids, "%s%" PRId64, ids.len > 1 ? "," : "",
 			    jobs[i]->reservation_id);
 			budget = 1;
 		}
+		for (int k = 0; k < LEDGER_SCOPES; k++)
+			if (jobs[i]->row.scope_res[k] > 0) {
+				buf_printf(&sids, "%s%" PRId64, sids.len > 1 ? "," : "",
+				    jobs[i]->row.scope_res[k]);
+				budget = 1;
+			}
+		/* A scope's spend grows: a reservation reading it must see all of it or none. */
+		if (jobs[i]->row.key_id[0] != '\0' || jobs[i]->row.team[0] != '\0')
+			budget = 1;
+	}
 	buf_printf(&ids, "}");
+	buf_printf(&sids, "}");
 	if (pg_exec(c, "BEGIN", NULL) != 0 || (budget && pg_lock_budget(c) != 0) ||
 	    pg_ledger_insert(s, c, jobs, n) != 0)
 		rc = -1;
@@ -794,6 +874,13 @@ pg_ledger_commit(struct store *s, struct ledger_job **jobs, size_t n, struct bud
 		rc = pg_exec(c, "DELETE FROM reservations WHERE id = ANY($1::bigint[])", &rows);
 		pa_free(&rows);
 	}
+	if (rc == 0 && sids.len > 2) {
+		pa_str(&rows, sids.data);
+		rc = pg_exec(c, "DELETE FROM scope_reservations WHERE id = ANY($1::bigint[])",
+		    &rows);
+		pa_free(&rows);
+	}
+	buf_free(&sids);
 	if (rc == 0 && cost > 0 && bb->row != 0) {
 		pa_dbl(&rows, cost);
 		pa_i64(&rows, bb->row);
@@ -856,16 +943,15 @@ pg_ledger_groups(struct store *s, int64_t from_ms, int64_t to_ms, int by_model,
 	PGresult *r;
 	PGconn *c;
 	int n;
-	const char *sql = by_model
-	    ? "SELECT model, COUNT(*), SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), "
-	      "SUM(cache_hit), SUM(input_tokens), SUM(output_tokens), COALESCE(SUM(cost_usd), 0), "
-	      "MAX(unpriced) FROM ledger WHERE time_ms >= $1 AND time_ms < $2 GROUP BY model "
-	      "ORDER BY model"
-	    : "SELECT provider, COUNT(*), SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), "
-	      "SUM(cache_hit), SUM(input_tokens), SUM(output_tokens), COALESCE(SUM(cost_usd), 0), "
-	      "MAX(unpriced) FROM ledger WHERE time_ms >= $1 AND time_ms < $2 GROUP BY provider "
-	      "ORDER BY provider";
+	const char *col = ledger_by_column(by_model);
+	char sql[400];
 
+	snprintf(sql, sizeof sql,
+	    "SELECT %s, COUNT(*), SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), "
+	    "SUM(cache_hit), SUM(input_tokens), SUM(output_tokens), COALESCE(SUM(cost_usd), 0), "
+	    "MAX(unpriced) FROM ledger WHERE time_ms >= $1 AND time_ms < $2 GROUP BY %s "
+	    "ORDER BY %s",
+	    col, col, col);
 	pa_i64(&a, from_ms);
 	pa_i64(&a, to_ms);
 	c = pg_lock(s);
@@ -1213,7 +1299,8 @@ pg_ledger_prune(struct store *s, int64_t before_ms, int batch, int64_t *deleted,
 	pa_free(&a);
 	pa_i64(&a, before_ms / 900000);
 	c = pg_lock(s);
-	if (pg_exec(c, "DELETE FROM spend_buckets WHERE bucket < $1", &a) != 0) {
+	if (pg_exec(c, "DELETE FROM spend_buckets WHERE bucket < $1", &a) != 0 ||
+	    pg_exec(c, "DELETE FROM scope_spend WHERE bucket < $1", &a) != 0) {
 		*cause = pg_error(s, c, "ledger prune");
 		pg_unlock(s);
 		pa_free(&a);
@@ -1661,6 +1748,460 @@ pg_instances(struct store *s, struct store_instance **out)
 	return n;
 }
 
+/* Keys and teams (keys.c's operations on PostgreSQL). */
+
+#define PG_LIM_COLS "day_usd, month_usd, rpm, tpm, models, alert_threshold"
+
+static void
+pg_lim(PGresult *r, int row, int col, struct spend_limits *l)
+{
+	l->day_usd = pg_dbl(r, row, col);
+	l->month_usd = pg_dbl(r, row, col + 1);
+	l->rpm = (int)pg_i64(r, row, col + 2);
+	l->tpm = (int)pg_i64(r, row, col + 3);
+	pg_text(l->models, sizeof l->models, r, row, col + 4);
+	l->alert_threshold = pg_dbl(r, row, col + 5);
+}
+
+static void
+pa_lim(struct pgargs *a, const struct spend_limits *l)
+{
+	pa_dbl(a, l->day_usd);
+	pa_dbl(a, l->month_usd);
+	pa_i64(a, l->rpm);
+	pa_i64(a, l->tpm);
+	pa_str(a, l->models);
+	pa_dbl(a, l->alert_threshold);
+}
+
+static int
+pg_keys_rows(struct store *s, struct key_row **keys, int *n_keys, struct store_team **teams,
+    int *n_teams, int64_t *version, char **cause)
+{
+	PGconn *c = pg_lock(s);
+	PGresult *rv = NULL, *rk = NULL, *rt = NULL;
+	int n, nt;
+
+	*keys = NULL;
+	*teams = NULL;
+	*n_keys = *n_teams = 0;
+	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL) != 0 ||
+	    (rv = pg_query(c, "SELECT version FROM keys_meta", NULL)) == NULL ||
+	    (rk = pg_query(c,
+	         "SELECT id, name, team, prefix, hash, old_hash, grace_until_ms, created_ms, "
+	         "expires_ms, revoked_ms, rotated_ms, last_used_ms, " PG_LIM_COLS
+	         " FROM keys ORDER BY name, revoked_ms, id",
+	         NULL)) == NULL ||
+	    (rt = pg_query(c, "SELECT name, created_ms, " PG_LIM_COLS " FROM teams ORDER BY name",
+	         NULL)) == NULL ||
+	    pg_exec(c, "COMMIT", NULL) != 0) {
+		*cause = pg_error(s, c, "keys: cannot read");
+		pg_rollback(c);
+		pg_unlock(s);
+		PQclear(rv);
+		PQclear(rk);
+		PQclear(rt);
+		return -1;
+	}
+	pg_unlock(s);
+	*version = PQntuples(rv) > 0 ? pg_i64(rv, 0, 0) : 0;
+	n = PQntuples(rk);
+	if (n > 0)
+		*keys = xcalloc((size_t)n, sizeof **keys);
+	for (int i = 0; i < n; i++) {
+		struct key_row *k = &(*keys)[i];
+
+		pg_text(k->k.id, sizeof k->k.id, rk, i, 0);
+		pg_text(k->k.name, sizeof k->k.name, rk, i, 1);
+		pg_text(k->k.team, sizeof k->k.team, rk, i, 2);
+		pg_text(k->k.prefix, sizeof k->k.prefix, rk, i, 3);
+		pg_text(k->hash, sizeof k->hash, rk, i, 4);
+		pg_text(k->old_hash, sizeof k->old_hash, rk, i, 5);
+		k->k.grace_until_ms = pg_i64(rk, i, 6);
+		k->k.created_ms = pg_i64(rk, i, 7);
+		k->k.expires_ms = pg_i64(rk, i, 8);
+		k->k.revoked_ms = pg_i64(rk, i, 9);
+		k->k.rotated_ms = pg_i64(rk, i, 10);
+		k->k.last_used_ms = pg_i64(rk, i, 11);
+		pg_lim(rk, i, 12, &k->k.lim);
+	}
+	nt = PQntuples(rt);
+	if (nt > 0)
+		*teams = xcalloc((size_t)nt, sizeof **teams);
+	for (int i = 0; i < nt; i++) {
+		pg_text((*teams)[i].name, sizeof(*teams)[i].name, rt, i, 0);
+		(*teams)[i].created_ms = pg_i64(rt, i, 1);
+		pg_lim(rt, i, 2, &(*teams)[i].lim);
+	}
+	*n_keys = n;
+	*n_teams = nt;
+	PQclear(rv);
+	PQclear(rk);
+	PQclear(rt);
+	return 0;
+}
+
+/* 1 when the last statement on c failed on a unique index (SQLSTATE 23505). */
+static int
+pg_unique_violation(PGresult *r)
+{
+	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return st != NULL && strcmp(st, "23505") == 0;
+}
+
+static int
+pg_key_write(struct store *s, const struct key_row *r, int insert, char **cause)
+{
+	struct pgargs a = {0};
+	PGconn *c = pg_lock(s);
+	PGresult *res;
+	ExecStatusType st;
+	int64_t changed;
+
+	if (pg_exec(c, "BEGIN", NULL) != 0)
+		goto fail;
+	if (r->k.team[0] != '\0') {
+		pa_str(&a, r->k.team);
+		pa_i64(&a, r->k.created_ms);
+		if (pg_exec(c,
+		        "INSERT INTO teams(name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO "
+		        "NOTHING",
+		        &a) != 0)
+			goto fail;
+		pa_free(&a);
+	}
+	pa_str(&a, r->k.name);
+	pa_str(&a, r->k.team);
+	pa_str(&a, r->k.prefix);
+	pa_str(&a, r->hash);
+	pa_str(&a, r->old_hash);
+	pa_i64(&a, r->k.grace_until_ms);
+	pa_i64(&a, r->k.created_ms);
+	pa_i64(&a, r->k.expires_ms);
+	pa_i64(&a, r->k.revoked_ms);
+	pa_i64(&a, r->k.rotated_ms);
+	pa_i64(&a, r->k.last_used_ms);
+	pa_lim(&a, &r->k.lim);
+	pa_str(&a, r->k.id);
+	res = PQexecParams(c,
+	    insert ? "INSERT INTO keys(name, team, prefix, hash, old_hash, grace_until_ms, "
+	             "created_ms, expires_ms, revoked_ms, rotated_ms, last_used_ms, " PG_LIM_COLS
+	             ", id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+	             "$15, $16, $17, $18)"
+	           : "UPDATE keys SET name = $1, team = $2, prefix = $3, hash = $4, old_hash = $5, "
+	             "grace_until_ms = $6, created_ms = $7, expires_ms = $8, revoked_ms = $9, "
+	             "rotated_ms = $10, last_used_ms = GREATEST(last_used_ms, $11), day_usd = $12, "
+	             "month_usd = $13, rpm = $14, tpm = $15, models = $16, alert_threshold = $17 "
+	             "WHERE id = $18",
+	    a.n, NULL, (const char *const *)a.v, NULL, NULL, 0);
+	pa_free(&a);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK) {
+		int unique = pg_unique_violation(res);
+
+		PQclear(res);
+		if (unique) {
+			pg_rollback(c);
+			pg_unlock(s);
+			return 1;
+		}
+		goto fail;
+	}
+	changed = pg_changes(res);
+	PQclear(res);
+	if (changed == 0) {
+		pg_rollback(c);
+		pg_unlock(s);
+		return 1;
+	}
+	if (pg_exec(c, "UPDATE keys_meta SET version = version + 1", NULL) != 0 ||
+	    pg_exec(c, "COMMIT", NULL) != 0)
+		goto fail;
+	pg_unlock(s);
+	return 0;
+fail:
+	pa_free(&a);
+	*cause = pg_error(s, c, "keys: cannot write");
+	pg_rollback(c);
+	pg_unlock(s);
+	return -1;
+}
+
+static int
+pg_team_write(struct store *s, const struct store_team *t, int del, char **cause)
+{
+	struct pgargs a = {0};
+	PGconn *c = pg_lock(s);
+	PGresult *r;
+	int64_t n;
+
+	if (pg_exec(c, "BEGIN", NULL) != 0)
+		goto fail;
+	pa_str(&a, t->name);
+	if (del) {
+		if ((r = pg_query(c, "SELECT COUNT(*) FROM keys WHERE team = $1 AND revoked_ms = 0",
+		         &a)) == NULL)
+			goto fail;
+		n = pg_i64(r, 0, 0);
+		PQclear(r);
+		if (n > 0) {
+			pa_free(&a);
+			pg_rollback(c);
+			pg_unlock(s);
+			return 2;
+		}
+		if ((r = pg_query(c, "DELETE FROM teams WHERE name = $1", &a)) == NULL)
+			goto fail;
+		n = pg_changes(r);
+		PQclear(r);
+		if (n == 0) {
+			pa_free(&a);
+			pg_rollback(c);
+			pg_unlock(s);
+			return 1;
+		}
+	} else {
+		pa_i64(&a, t->created_ms);
+		pa_lim(&a, &t->lim);
+		if (pg_exec(c,
+		        "INSERT INTO teams(name, created_ms, " PG_LIM_COLS
+		        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO UPDATE "
+		        "SET "
+		        "day_usd = excluded.day_usd, month_usd = excluded.month_usd, rpm = "
+		        "excluded.rpm, tpm = excluded.tpm, models = excluded.models, "
+		        "alert_threshold = excluded.alert_threshold",
+		        &a) != 0)
+			goto fail;
+	}
+	pa_free(&a);
+	if (pg_exec(c, "UPDATE keys_meta SET version = version + 1", NULL) != 0 ||
+	    pg_exec(c, "COMMIT", NULL) != 0)
+		goto fail;
+	pg_unlock(s);
+	return 0;
+fail:
+	pa_free(&a);
+	*cause = pg_error(s, c, "teams: cannot write");
+	pg_rollback(c);
+	pg_unlock(s);
+	return -1;
+}
+
+static int
+pg_keys_version(struct store *s, int64_t *version)
+{
+	PGresult *r = pg_query(pg_lock(s), "SELECT version FROM keys_meta", NULL);
+	int rc = -1;
+
+	pg_unlock(s);
+	if (r != NULL && PQntuples(r) == 1) {
+		*version = pg_i64(r, 0, 0);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_keys_touch(struct store *s, const struct key_touch *t, int n)
+{
+	struct pgargs a = {0};
+	struct buf ids, ms;
+	int rc;
+
+	buf_init(&ids);
+	buf_init(&ms);
+	buf_puts(&ids, "{");
+	buf_puts(&ms, "{");
+	for (int i = 0; i < n; i++) {
+		buf_printf(&ids, "%s\"%s\"", i > 0 ? "," : "", t[i].id);
+		buf_printf(&ms, "%s%" PRId64, i > 0 ? "," : "", t[i].last_used_ms);
+	}
+	buf_puts(&ids, "}");
+	buf_puts(&ms, "}");
+	pa_str(&a, ids.data);
+	pa_str(&a, ms.data);
+	rc = pg_exec(pg_lock(s),
+	    "UPDATE keys SET last_used_ms = GREATEST(keys.last_used_ms, u.ms) FROM "
+	    "unnest($1::text[], $2::bigint[]) AS u(id, ms) WHERE keys.id = u.id",
+	    &a);
+	pg_unlock(s);
+	pa_free(&a);
+	buf_free(&ids);
+	buf_free(&ms);
+	return rc;
+}
+
+/* One scope's spend in [from, to) (keys.c's scope_sqlite_spent on PostgreSQL). */
+static double
+pg_scope_spent(PGconn *c, const char *scope, int64_t from, int64_t to, int *err)
+{
+	struct pgargs a = {0};
+	PGresult *r;
+	double v = 0;
+	int aligned = from >= 0 && from % STORE_BUCKET_MS == 0 && to % STORE_BUCKET_MS == 0;
+	const char *sql;
+
+	pa_i64(&a, aligned ? from / STORE_BUCKET_MS : from);
+	pa_i64(&a, aligned ? to / STORE_BUCKET_MS : to);
+	if (strcmp(scope, "global") == 0) {
+		pa_free(&a);
+		return pg_spent_between(c, from, to, err);
+	}
+	if (aligned) {
+		pa_str(&a, scope);
+		sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM scope_spend WHERE scope = $3 AND "
+		      "bucket >= $1 AND bucket < $2";
+	} else if (strncmp(scope, "key:", 4) == 0) {
+		pa_str(&a, scope + 4);
+		sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM ledger WHERE time_ms >= $1 AND "
+		      "time_ms < $2 AND key_id = $3";
+	} else {
+		pa_str(&a, strncmp(scope, "team:", 5) == 0 ? scope + 5 : scope);
+		sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM ledger WHERE time_ms >= $1 AND "
+		      "time_ms < $2 AND team = $3";
+	}
+	r = pg_query(c, sql, &a);
+	pa_free(&a);
+	if (r == NULL || PQntuples(r) != 1)
+		*err = 1;
+	else
+		v = pg_dbl(r, 0, 0);
+	PQclear(r);
+	return v;
+}
+
+static int
+pg_scope_reserve(struct store *s, struct scope_grant *g, int n, char **cause)
+{
+	struct pgargs a = {0};
+	PGconn *c = pg_lock(s);
+	PGresult *r;
+	int err = 0, refused = 0;
+
+	if (pg_exec(c, "BEGIN", NULL) != 0 || pg_lock_budget(c) != 0)
+		goto fail;
+	pa_i64(&a, g[0].now - BUDGET_RESERVATION_TTL_MS);
+	if (pg_exec(c, "DELETE FROM scope_reservations WHERE time_ms < $1", &a) != 0)
+		goto fail;
+	pa_free(&a);
+	for (int i = 0; i < n; i++) {
+		struct scope_grant *x = &g[i];
+
+		/* Under the lock, READ COMMITTED: each read sees every commit before it. */
+		x->spent_day = x->day_usd > 0
+		    ? pg_scope_spent(c, x->scope, x->day_start, x->day_end, &err)
+		    : 0;
+		x->spent_month = x->month_usd > 0
+		    ? pg_scope_spent(c, x->scope, x->month_start, x->month_end, &err)
+		    : 0;
+		pa_str(&a, x->scope);
+		pa_i64(&a, x->now - BUDGET_RESERVATION_TTL_MS);
+		r = pg_query(c,
+		    "SELECT COALESCE(SUM(amount_usd), 0) FROM scope_reservations WHERE scope = $1 "
+		    "AND time_ms >= $2",
+		    &a);
+		pa_free(&a);
+		if (r == NULL || PQntuples(r) != 1 || err) {
+			PQclear(r);
+			goto fail;
+		}
+		x->reserved = pg_dbl(r, 0, 0);
+		PQclear(r);
+		scope_grant_decide(x);
+		refused |= x->refused;
+	}
+	if (!refused)
+		for (int i = 0; i < n; i++) {
+			pa_str(&a, g[i].scope);
+			pa_str(&a, store_instance(s));
+			pa_i64(&a, (int64_t)getpid());
+			pa_i64(&a, g[i].now);
+			pa_dbl(&a, g[i].upper);
+			r = pg_query(c,
+			    "INSERT INTO scope_reservations(scope, instance, pid, time_ms, "
+			    "amount_usd) "
+			    "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+			    &a);
+			pa_free(&a);
+			if (r == NULL)
+				goto fail;
+			g[i].reservation_id = pg_i64(r, 0, 0);
+			PQclear(r);
+		}
+	if (pg_exec(c, "COMMIT", NULL) != 0)
+		goto fail;
+	pg_unlock(s);
+	return 0;
+fail:
+	pa_free(&a);
+	*cause = pg_error(s, c, "budget: cannot reserve");
+	pg_rollback(c);
+	pg_unlock(s);
+	for (int i = 0; i < n; i++)
+		g[i].reservation_id = 0;
+	return -1;
+}
+
+static void
+pg_scope_unreserve(struct store *s, int64_t reservation_id)
+{
+	pg_budget_delete(s, "DELETE FROM scope_reservations WHERE id = $1", reservation_id);
+}
+
+static int
+pg_scope_spend(struct store *s, const char *scope, const int64_t b[4], int64_t now,
+    struct scope_spend *out, char **cause)
+{
+	struct pgargs a = {0};
+	PGconn *c = pg_lock(s);
+	PGresult *r = NULL;
+	int err = 0;
+	const char *col = strncmp(scope, "key:", 4) == 0 ? "key_id" : "team";
+	const char *value = strncmp(scope, "key:", 4) == 0 ? scope + 4
+	    : strncmp(scope, "team:", 5) == 0              ? scope + 5
+	                                                   : NULL;
+	char sql[500];
+
+	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL) != 0)
+		goto fail;
+	out->day_usd = pg_scope_spent(c, scope, b[0], b[1], &err);
+	out->month_usd = pg_scope_spent(c, scope, b[2], b[3], &err);
+	if (err)
+		goto fail;
+	snprintf(sql, sizeof sql,
+	    "SELECT COALESCE(SUM(CASE WHEN time_ms >= $4 THEN cost_usd ELSE 0 END), 0), "
+	    "COALESCE(SUM(CASE WHEN time_ms >= $5 THEN cost_usd ELSE 0 END), 0), "
+	    "COUNT(CASE WHEN time_ms >= $1 THEN 1 END), "
+	    "COUNT(CASE WHEN time_ms >= $1 AND outcome = 'refused' THEN 1 END) "
+	    "FROM ledger WHERE time_ms >= LEAST($1, $5) AND time_ms < $2 AND %s",
+	    value != NULL ? (strcmp(col, "key_id") == 0 ? "key_id = $3" : "team = $3") : "$3 = $3");
+	pa_i64(&a, b[0]);
+	pa_i64(&a, now + 1 > b[1] ? now + 1 : b[1]);
+	pa_str(&a, value != NULL ? value : "");
+	pa_i64(&a, now - 5 * 60000);
+	pa_i64(&a, now - 60 * 60000);
+	r = pg_query(c, sql, &a);
+	pa_free(&a);
+	if (r == NULL || PQntuples(r) != 1)
+		goto fail;
+	out->burn_5m_per_hour = pg_dbl(r, 0, 0) * 12;
+	out->burn_60m_per_hour = pg_dbl(r, 0, 1);
+	out->requests_day = pg_i64(r, 0, 2);
+	out->refused_day = pg_i64(r, 0, 3);
+	PQclear(r);
+	pg_exec(c, "COMMIT", NULL);
+	pg_unlock(s);
+	return 0;
+fail:
+	PQclear(r);
+	*cause = pg_error(s, c, "keys: cannot read spend");
+	pg_rollback(c);
+	pg_unlock(s);
+	return -1;
+}
+
 const struct store_backend store_pg_backend = {
     .name = "postgres",
     .open = pg_open,
@@ -1692,5 +2233,13 @@ const struct store_backend store_pg_backend = {
     .instance_beat = pg_instance_beat,
     .instance_remove = pg_instance_remove,
     .instances = pg_instances,
+    .keys_rows = pg_keys_rows,
+    .key_write = pg_key_write,
+    .team_write = pg_team_write,
+    .keys_version = pg_keys_version,
+    .keys_touch = pg_keys_touch,
+    .scope_reserve = pg_scope_reserve,
+    .scope_unreserve = pg_scope_unreserve,
+    .scope_spend = pg_scope_spend,
     .spool_local = 1,
 };

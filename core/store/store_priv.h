@@ -9,6 +9,7 @@
 
 #include "store/budget.h"
 #include "store/cache.h"
+#include "store/keys.h"
 #include "store/ledger.h"
 #include "store/store.h"
 
@@ -16,6 +17,52 @@ struct buf;
 struct budget_batch;
 struct budget_grant;
 struct ledger_job;
+
+/* A key's row as stored (keys.c): the key and its secrets' SHA-256 (hex). */
+#define KEY_HASH_SIZE 65
+struct key_row {
+	struct store_key k;
+	char hash[KEY_HASH_SIZE];
+	char old_hash[KEY_HASH_SIZE]; /* "": none (or its grace is over) */
+};
+struct key_touch {
+	char id[KEY_ID_SIZE];
+	int64_t last_used_ms;
+};
+/*
+ * One scope's terms for scope_reserve (keys.c): scope is "key:ID", "team:NAME" or
+ * "global" (the global budget's monthly window: spent from spend_buckets). The
+ * windows' bounds: [day_start, day_end), [month_start, month_end).
+ */
+struct scope_grant {
+	const char *scope;
+	double day_usd, month_usd; /* 0: no budget of that window */
+	double upper;
+	int64_t now, day_start, day_end, month_start, month_end;
+	/* Read by the backend in the transaction. */
+	double spent_day, spent_month, reserved;
+	/* Written: refused (1 the day's budget, 2 the month's), the row's id. */
+	int refused;
+	int64_t reservation_id;
+};
+/* The ledger's column for an enum ledger_by (ledger.c). */
+const char *ledger_by_column(int by);
+/* The decision on g's terms as read (both backends): sets g->refused. */
+void scope_grant_decide(struct scope_grant *);
+/* SQLite's halves (keys.c) for the table in store.c. */
+int keys_sqlite_rows(struct store *, struct key_row **, int *, struct store_team **, int *,
+    int64_t *, char **);
+int keys_sqlite_write(struct store *, const struct key_row *, int, char **);
+int teams_sqlite_write(struct store *, const struct store_team *, int, char **);
+int keys_sqlite_version(struct store *, int64_t *);
+int keys_sqlite_touch(struct store *, const struct key_touch *, int);
+int scope_sqlite_reserve(struct store *, struct scope_grant *, int, char **);
+void scope_sqlite_unreserve(struct store *, int64_t);
+int scope_sqlite_spend(struct store *, const char *, const int64_t[4], int64_t,
+    struct scope_spend *, char **);
+/* Add a committed row's cost to its key's and team's spend buckets and settle its scope
+ * reservations, inside the writer's transaction on db (ledger.c). 0 or -1. */
+int scope_sqlite_settle(sqlite3 *db, const struct ledger_row *, int settle_reservations);
 
 /*
  * A backend: the store's operations, each backend with its own schema,
@@ -106,6 +153,31 @@ struct store_backend {
 	 * deleted). */
 	int (*ledger_prune)(struct store *, int64_t before_ms, int batch, int64_t *deleted,
 	    char **cause);
+
+	/* Keys and teams (keys.c; keys.h). keys_rows: every key with its hashes, every
+	 * team and keys_version, in one snapshot (*keys and *teams: caller frees), 0 or -1
+	 * with *cause. key_write: insert (insert 1) or replace by id a key row, its team
+	 * created with no limits if missing, keys_version moved, in one transaction; 0, 1
+	 * (insert: a live key has that name; replace: no such id) or -1 with *cause.
+	 * team_write: replace (del 0) or delete (del 1) a team, keys_version moved; 0, 1
+	 * (delete: none), 2 (delete: a live key is in it) or -1 with *cause. keys_touch:
+	 * each key's last use, one transaction, keys_version left alone. */
+	int (*keys_rows)(struct store *, struct key_row **keys, int *n_keys,
+	    struct store_team **teams, int *n_teams, int64_t *version, char **cause);
+	int (*key_write)(struct store *, const struct key_row *, int insert, char **cause);
+	int (*team_write)(struct store *, const struct store_team *, int del, char **cause);
+	int (*keys_version)(struct store *, int64_t *version);
+	int (*keys_touch)(struct store *, const struct key_touch *, int n);
+	/* Scoped budgets (keys.c, budget.c's discipline): in one transaction serialised
+	 * with every grant and ledger commit on the database, for each of the n scopes
+	 * clean its stale reservations, read its terms, decide, and insert a reservation
+	 * row for each only when all fit (all or none). 0 (each g->refused says; every
+	 * reservation_id set when none refused), or -1 with *cause. scope_unreserve:
+	 * delete a reservation row. scope_spend: a scope's figures (keys.h). */
+	int (*scope_reserve)(struct store *, struct scope_grant *, int n, char **cause);
+	void (*scope_unreserve)(struct store *, int64_t reservation_id);
+	int (*scope_spend)(struct store *, const char *scope, const int64_t bounds[4], int64_t now,
+	    struct scope_spend *, char **cause);
 
 	/* The instance registry (store.h). */
 	int (*instance_beat)(struct store *, const struct store_instance *);
