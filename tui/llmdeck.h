@@ -7,6 +7,7 @@
 #define LLMDECK_PROGRAM_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #define LLMDECK_VERSION "0.1.0"
 
@@ -24,6 +25,12 @@ int cli_status_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
 int cli_ls_main(int argc, char **argv);
 int cli_ledger_main(int argc, char **argv);
+int cli_keys_main(int argc, char **argv);
+int cli_teams_main(int argc, char **argv);
+int cli_report_main(int argc, char **argv);
+/* The first millisecond of day ("YYYY-MM-DD") in tz and the first of the next (cli_report.c):
+ * 0, or -1 if it is no day. */
+int llmdeck_day_bounds(const char *tz, const char *day, int64_t *start, int64_t *end);
 
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, for commands that serve many
  * connections (serve, sim, the console's --listen and --demo); the new soft limit or -1. */

@@ -14,6 +14,9 @@ static const struct subcommand {
     {"status", cli_status_main, "today's spend, budget, cache and events from the database"},
     {"serve", cli_serve_main, "the router as an OpenAI-compatible HTTP gateway"},
     {"ledger", cli_ledger_main, "the ledger's upkeep: prune --before DATE deletes old rows"},
+    {"keys", cli_keys_main, "client keys: create, ls, show, revoke, rotate, update"},
+    {"teams", cli_teams_main, "teams' budgets and limits: set, ls, show, rm"},
+    {"report", cli_report_main, "spend by key, team, model or provider over days"},
     {"ls", cli_ls_main, "list the llmdeck instances running here (like tmux ls)"},
     {"attach", console_attach_main, "the console on running instances (URL, socket, or all local)"},
 };

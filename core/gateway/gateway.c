@@ -118,6 +118,7 @@ gw_unref(struct gateway *gw)
 	free(gw->socket_path);
 	free(gw->info_path);
 	resp_store_free(gw->responses);
+	gw_keys_free(gw);
 	free(gw);
 }
 
@@ -152,22 +153,6 @@ gw_token_equal(const char *want, const char *given)
 	for (size_t i = 0; i < n; i++)
 		diff |= (unsigned char)(want[i] ^ (i < m ? given[i] : 0));
 	return diff == 0;
-}
-
-/* Constant-time check of the client's bearer token or x-api-key. */
-static int
-auth_ok(struct gw_req *q)
-{
-	const char *tok = q->gw->token, *h, *given = NULL;
-
-	if (tok == NULL)
-		return 1;
-	h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
-	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0)
-		given = h + 7;
-	else
-		given = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "x-api-key");
-	return given != NULL && gw_token_equal(tok, given);
 }
 
 /* ---- the router's callbacks (engine thread) ---- */
@@ -217,7 +202,7 @@ finish(struct gw_req *q, struct router_result *res)
 			stream_trailer(&q->out, res);
 		} else if (q->st.opened) {
 			/* After the first token: an error event, never a clean end. */
-			gw_stream_error(&q->st, &q->out, gw_error_status(res->cls), res->cls,
+			gw_stream_error(&q->st, &q->out, gw_result_status(res), res->cls,
 			    res->err.message);
 			gw->stream_errors[q->api]++;
 		}
@@ -289,7 +274,7 @@ respond(struct gw_req *q)
 	if (res == NULL)
 		return MHD_NO;
 	if (res->cls != LLM_OK)
-		return gw_reply_error(q, gw_error_status(res->cls), res->cls, res->err.message,
+		return gw_reply_error(q, gw_result_status(res), res->cls, res->err.message,
 		    res->err.param, res);
 	if (q->answer_json != NULL) {
 		body = q->answer_json; /* made for the store: the same bytes */
@@ -414,6 +399,8 @@ serve_llm(struct gw_req *q)
 	q->gr = gw_router_get(gw);
 	if (rc == 0 && q->ask.n_dropped > 0)
 		count_dropped(gw, &q->ask);
+	if (rc == 0)
+		rc = gw_keys_request(q, &req, &bad);
 	if (rc == 0)
 		rc = gw_resolve_model(router_config(q->gr->router), q->ask.model, &req, &bad);
 	buf_free(&q->body);
@@ -571,6 +558,8 @@ gw_body_not_json(struct gw_req *q)
 static enum MHD_Result
 dispatch(struct gw_req *q)
 {
+	enum MHD_Result ret;
+
 	if (q->ep == GW_EP_ADMIN)
 		return gw_admin(q);
 	if (q->ep == GW_EP_OTHER)
@@ -582,15 +571,8 @@ dispatch(struct gw_req *q)
 		return gw_serve_health(q);
 	if (q->ep == GW_EP_READY)
 		return gw_serve_ready(q);
-	if (!auth_ok(q)) {
-		pthread_mutex_lock(&q->gw->mu);
-		q->gw->auth_failures++;
-		pthread_mutex_unlock(&q->gw->mu);
-		return gw_reply_error(q, 401, LLM_OK,
-		    "missing or wrong bearer token (Authorization: "
-		    "Bearer T or x-api-key: T)",
-		    NULL, NULL);
-	}
+	if (!gw_keys_admit(q, &ret))
+		return ret;
 	if (q->too_large)
 		return gw_reply_error(q, 413, LLM_OK, "request body too large", NULL, NULL);
 	if (q->ep != GW_EP_MODELS && q->ep != GW_EP_RESPONSE && q->ep != GW_EP_METRICS &&
@@ -830,6 +812,8 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		router_cancel(q->gr->router, cancel);
 	if (gw->access_log != NULL && llm_endpoint(q->ep))
 		gw_access_log_line(q);
+	if (llm_endpoint(q->ep))
+		gw_keys_count(q);
 	gw_req_unref(q);
 }
 
@@ -989,6 +973,7 @@ gw_setup(struct gateway *gw, struct router *router, const struct gateway_opts *o
 	gw->admin_token = admin != NULL && *admin != '\0' ? xstrdup(admin) : NULL;
 	gw->admin_tcp = loopback || gw->admin_token != NULL;
 	atomic_init(&gw->refs, 1);
+	gw_keys_setup(gw);
 	pthread_mutex_init(&gw->mu, NULL);
 	pthread_mutex_init(&gw->log_mu, NULL);
 	pthread_cond_init(&gw->idle, NULL);

@@ -40,7 +40,10 @@
  * Auth: listening on a non-loopback address requires a bearer token from the
  * environment variable named by token_env; without one gateway_start refuses.
  * Clients send "Authorization: Bearer T" or "x-api-key: T"; it is compared in
- * constant time. /health and /ready need no token. Provider keys never appear
+ * constant time. /health and /ready need no token. Once a client key exists
+ * on the database (store/keys.h; gateway_keys.c), every API request needs a
+ * live key instead (401 naming missing, unknown, revoked or expired) and the
+ * shared token opens /metrics only. Provider keys never appear
  * in answers, errors, headers or metrics.
  *
  * The admin API: the Unix socket may do everything with no token; over TCP,
@@ -160,6 +163,18 @@ void gateway_close(struct gateway *);
 /* Reopen the access log file (after logrotate moved it; SIGHUP): 0, or -1 with
  * *cause (the old file stays in use). Nothing to do without access_log_path. */
 int gateway_reopen_access_log(struct gateway *, char **cause);
+
+/* Client keys and teams as the admin API shows them (gateway_keys.c): limits, state
+ * (live, revoked, expired at now_ms), spend today and this month in tz, never a secret
+ * or a hash; `llmdeck keys ls --json` prints the same. The caller deletes the object. */
+struct cJSON;
+struct store_key;
+struct store_team;
+struct cJSON *
+gateway_key_json(struct store *, const struct store_key *, const char *tz, int64_t now_ms);
+struct cJSON *gateway_team_json(struct store *, const struct store_team *, const char *tz);
+/* A key's or team's name: 1 to 64 of A-Z a-z 0-9 . _ - (1), else 0. */
+int gateway_key_name_ok(const char *);
 
 /* The /metrics text (caller frees): what GET /metrics answers. */
 char *gateway_metrics_text(struct gateway *);

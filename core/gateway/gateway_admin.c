@@ -13,6 +13,9 @@
  *   POST  /admin/v1/providers/NAME/drill         {"fault": F, "rate": R, "duration_s": N}
  *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
  *   POST  /admin/v1/cache/flush
+ *   GET, POST /admin/v1/keys, GET PATCH POST /admin/v1/keys/ID, POST .../revoke,
+ *         .../rotate; GET /admin/v1/teams, GET PUT DELETE /admin/v1/teams/NAME
+ *                                                (gateway_keys.c)
  *   POST  /admin/v1/reload
  *   GET   /admin/v1/requests[?limit=N], /admin/v1/requests/ID, POST /admin/v1/prompt
  *                                                (gateway_requests.c)
@@ -1079,6 +1082,9 @@ gw_admin(struct gw_req *q)
 		    "the request body must be JSON: send Content-Type: application/json");
 	if (strncmp(rest, "providers/", 10) == 0)
 		return admin_providers(q, rest + 10, post, patch);
+	if (strcmp(rest, "keys") == 0 || strncmp(rest, "keys/", 5) == 0 ||
+	    strcmp(rest, "teams") == 0 || strncmp(rest, "teams/", 6) == 0)
+		return gw_admin_keys(q, rest);
 	if (strcmp(rest, "snapshot") == 0 || strcmp(rest, "events") == 0 ||
 	    strcmp(rest, "events/stream") == 0) {
 		if (!get)
@@ -1099,7 +1105,7 @@ gw_admin(struct gw_req *q)
 		return gw_admin_requests(q, rest);
 	return admin_error(q, 404, "not_found",
 	    "no such admin endpoint: %s (snapshot, events, events/stream, providers/NAME[/ACTION], "
-	    "cache/flush, reload, requests[/ID], prompt)",
+	    "cache/flush, reload, requests[/ID], prompt, keys[/ID[/ACTION]], teams[/NAME])",
 	    q->path);
 }
 

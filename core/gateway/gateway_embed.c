@@ -185,7 +185,7 @@ embed_done(void *arg, struct router_result *res)
 	struct gw_answer *a;
 
 	if (res->cls != LLM_OK) {
-		int status = gw_error_status(res->cls);
+		int status = gw_result_status(res);
 
 		if (res->err.status == 400 || res->err.status == 422)
 			status = 400;

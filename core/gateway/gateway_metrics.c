@@ -407,6 +407,7 @@ gateway_metrics_text(struct gateway *gw)
 
 	buf_init(&b);
 	gateway_series(&b, g);
+	gw_keys_metrics(gw, &b);
 	router_series(&b, &s);
 	provider_series(&b, &s);
 	upstream_series(&b, &s);

@@ -27,6 +27,7 @@
 #include "router/histogram.h"
 #include "provider/llm.h"
 #include "router/router.h"
+#include "store/keys.h"
 #include "util/util.h"
 
 /* The wire format a client speaks (an entry of the client API table, gw_api_ops). */
@@ -200,6 +201,9 @@ uint64_t gw_count_tokens(struct router *, const char *body, size_t len, gw_answe
 
 /* HTTP status, error type and body for an error (caller frees the body). */
 int gw_error_status(enum llm_errclass);
+/* A finished request's status: gw_error_status of its class, but 401 for the client's own
+ * key refused by the router at admission (revoked between the gateway's check and it). */
+int gw_result_status(const struct router_result *);
 char *
 gw_error_body(enum gw_api, int status, enum llm_errclass, const char *message, const char *param);
 
@@ -252,6 +256,10 @@ struct gw_req {
 	int too_large;
 	int local;    /* came in on the Unix socket */
 	int admitted; /* arrived before the gateway began to drain */
+	/* The client key it presented (gateway_keys.c), "" when none. */
+	char key_id[KEY_ID_SIZE];
+	char key_name[LIMIT_NAME_SIZE];
+	char team[LIMIT_NAME_SIZE];
 	char method[8];
 	char *path; /* the URL's path (the admin API routes on it) */
 	/* A Responses request to keep once answered: its body, previous_response_id
@@ -319,6 +327,7 @@ struct gateway {
 	uint64_t stream_errors[GW_API__COUNT];          /* streams that ended with an error event */
 	uint64_t in_flight;                             /* inside the router */
 	uint64_t auth_failures;
+	struct gw_teams *teams; /* per-team counters (gateway_keys.c; its own lock) */
 	struct {
 		char field[GW_DROPPED_FIELD];
 		uint64_t n;
@@ -437,6 +446,30 @@ enum MHD_Result gw_admin_json(struct gw_req *, int status, cJSON *o);
 enum MHD_Result gw_admin_requests(struct gw_req *, const char *rest);
 void gw_admin_events_changed(void *gw);
 void gw_admin_heartbeat(struct gateway *);
+
+/* gateway_keys.c: client keys (store/keys.h). gw_keys_admit: may the request in (every
+ * endpoint but /health, /ready and the admin API)? 1, with q->key_id, key_name and team
+ * set for a key; 0 with *ret the 401 queued in the API's shape. */
+int gw_keys_admit(struct gw_req *, enum MHD_Result *ret);
+/* The key's id and team, and the quality and complexity the client stated
+ * (x-llmdeck-quality, x-llmdeck-complexity, or metadata's llmdeck_quality,
+ * llmdeck_complexity), into req. 0, or -1 with bad (a 400 naming the header). */
+int gw_keys_request(struct gw_req *, struct llm_request *, struct gw_bad *);
+/* The secret a client sent: "Authorization: Bearer S" (the scheme in any case), else
+ * "x-api-key: S", blanks around it trimmed. 1 with *secret (pointing into the header)
+ * and *len (0: sent empty), 0 when neither header says one. */
+int gw_key_presented(const char *authorization, const char *x_api_key, const char **secret,
+    size_t *len);
+/* Is value one that header ("...quality" or "...complexity") allows? 0 yes, -1 no. */
+int gw_hint_check(const char *header, const char *value);
+/* Per-team counters: made and freed with the gateway, counted when a request completes,
+ * written into /metrics. */
+void gw_keys_setup(struct gateway *);
+void gw_keys_free(struct gateway *);
+void gw_keys_count(struct gw_req *);
+void gw_keys_metrics(struct gateway *, struct buf *);
+/* /admin/v1/keys[/ID[/revoke|/rotate]] and /admin/v1/teams[/NAME], access checked. */
+enum MHD_Result gw_admin_keys(struct gw_req *, const char *rest);
 
 /* gateway_local.c: the Unix socket and the instance file beside it. */
 int gw_local_start(struct gateway *, char **cause);

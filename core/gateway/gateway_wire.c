@@ -802,6 +802,16 @@ gw_error_status(enum llm_errclass cls)
 	}
 }
 
+int
+gw_result_status(const struct router_result *res)
+{
+	/* Refused at admission for the client's own key (revoked since the gateway checked
+	 * it): no attempt went out, so it is not a provider's 401. */
+	if (res->cls == LLM_ERR_AUTH && res->n_attempts == 0 && res->err.status == 401)
+		return 401;
+	return gw_error_status(res->cls);
+}
+
 /* OpenAI's error type for a status and class. */
 static const char *
 openai_error_type(int status, enum llm_errclass cls)

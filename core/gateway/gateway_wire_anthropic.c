@@ -619,11 +619,17 @@ f_soft_hint(struct gw_parse *p, const cJSON *v)
 static int
 f_metadata(struct gw_parse *p, const cJSON *v)
 {
-	static const char *const keys[] = {"user_id", NULL};
-	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(v, "user_id");
+	static const char *const keys[] = {
+	    "user_id", "llmdeck_quality", "llmdeck_complexity", NULL};
+	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(v, "user_id"), *h;
 
 	if (gw_want_object(p, v, "metadata") != 0 || gw_known_keys(p, v, "metadata", keys) != 0)
 		return -1;
+	/* The seed's hints (gateway_keys.c checks their values). */
+	if (cJSON_IsString(h = cJSON_GetObjectItemCaseSensitive(v, "llmdeck_quality")))
+		p->req->quality = xstrdup(h->valuestring);
+	if (cJSON_IsString(h = cJSON_GetObjectItemCaseSensitive(v, "llmdeck_complexity")))
+		p->req->complexity = xstrdup(h->valuestring);
 	if (uid == NULL || cJSON_IsNull(uid))
 		return 0;
 	if (!cJSON_IsString(uid))

@@ -1431,10 +1431,11 @@ scope_sqlite_settle(sqlite3 *db, const struct ledger_row *r, int settle_reservat
 		if (v[0] == '\0')
 			continue;
 		snprintf(scope, sizeof scope, "%s%s", k == 0 ? "key:" : "team:", v);
-		st = store_stmt(db, "INSERT INTO scope_spend(scope, bucket, cost_usd, requests, refused) "
-		                    "VALUES (?, ?, ?, 1, ?) ON CONFLICT(scope, bucket) DO UPDATE SET "
-		                    "cost_usd = cost_usd + excluded.cost_usd, requests = requests + 1, "
-		                    "refused = refused + excluded.refused");
+		st = store_stmt(db,
+		    "INSERT INTO scope_spend(scope, bucket, cost_usd, requests, refused) "
+		    "VALUES (?, ?, ?, 1, ?) ON CONFLICT(scope, bucket) DO UPDATE SET "
+		    "cost_usd = cost_usd + excluded.cost_usd, requests = requests + 1, "
+		    "refused = refused + excluded.refused");
 		if (st == NULL)
 			return -1;
 		sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);

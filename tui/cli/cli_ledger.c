@@ -24,29 +24,6 @@ ledger_usage(FILE *f)
 	    LEDGER_PRUNE_BATCH);
 }
 
-/* The first millisecond of day ("YYYY-MM-DD") in tz: 0, or -1 if it is no day. */
-static int
-ledger_day_start(const char *tz, const char *day, int64_t *start)
-{
-	struct tm tm;
-	int y, m, d, n = 0;
-	int64_t end;
-	char name[16];
-
-	if (sscanf(day, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || day[n] != '\0' ||
-	    strlen(day) != 10)
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = 12;
-	if (store_day_bounds(tz, (int64_t)timegm(&tm) * 1000, start, &end, name) != 0 ||
-	    strcmp(name, day) != 0) /* 2025-02-30 would be March */
-		return -1;
-	return 0;
-}
-
 static int
 ledger_prune_main(int argc, char **argv)
 {
@@ -61,7 +38,7 @@ ledger_prune_main(int argc, char **argv)
 	struct config cfg;
 	struct store *s = NULL;
 	char *cause = NULL, today[16];
-	int64_t start, today_start, today_end, deleted = 0;
+	int64_t start, start_end, today_start, today_end, deleted = 0;
 	int ch, rc = EXIT_USAGE;
 
 	optind = 1;
@@ -84,7 +61,7 @@ ledger_prune_main(int argc, char **argv)
 		goto out;
 	}
 	tz = cfg.budget.timezone != NULL ? cfg.budget.timezone : "UTC";
-	if (ledger_day_start(tz, before, &start) != 0) {
+	if (llmdeck_day_bounds(tz, before, &start, &start_end) != 0) {
 		fprintf(stderr, "llmdeck ledger prune: --before %s is not a day (YYYY-MM-DD)\n",
 		    before);
 		goto out;
