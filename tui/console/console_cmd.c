@@ -618,12 +618,7 @@ confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg,
 			    c->targets[ts[i]].label);
 		return;
 	}
-	off = (size_t)snprintf(out, len, " on every instance on the database (");
-	for (size_t i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(out + off, len - off, "%s%s", i ? ", " : "",
-		    c->targets[ts[i]].label);
-	if (off < len)
-		snprintf(out + off, len - off, ")");
+	snprintf(out, len, " on every instance on the database");
 }
 
 /* Ask y/n for a command; the question names what it acts on. */

@@ -247,10 +247,27 @@ remote_events_done(struct remote *r, const struct http_result *res)
 }
 
 /* What an accepted action did, from the provider state the API answers. */
+static void remote_action_words(const struct remote_req *, const char *p, const char *body,
+    size_t len, char *out, size_t olen);
+
 static void
 remote_action_text(const struct remote_req *q, const char *body, size_t len, char *out, size_t olen)
 {
-	const char *p = q->provider;
+	char p[sizeof q->provider];
+	const char *at = strchr(q->provider, '@');
+
+	/* NAME@INSTANCE: the name, and the scope said at the end. */
+	snprintf(p, sizeof p, "%.*s",
+	    at != NULL ? (int)(at - q->provider) : (int)strlen(q->provider), q->provider);
+	remote_action_words(q, p, body, len, out, olen);
+	if (at != NULL && strlen(out) + strlen(at) + 10 < olen)
+		snprintf(out + strlen(out), olen - strlen(out), " (%s only)", at + 1);
+}
+
+static void
+remote_action_words(const struct remote_req *q, const char *p, const char *body, size_t len,
+    char *out, size_t olen)
+{
 
 	switch (q->action) {
 	case SA_DRAIN:
