@@ -4,7 +4,7 @@
  * database so that they survive a restart. Each call writes an event.
  *
  * Processes sharing the database share their overrides and events: every
- * SYNC_INTERVAL_MS the router's worker asks SQLite whether anything was
+ * SYNC_INTERVAL_MS the router's sync thread asks SQLite whether anything was
  * committed since it last looked (PRAGMA data_version, one cheap read); if
  * so it reads the override table and applies what changed since its last
  * read (a row that appeared or changed sets the field, a row that went away
@@ -12,12 +12,19 @@
  * wrote into the ring, tagged with their instance. Only changes are applied,
  * so a provider this router found misconfigured stays out even though an
  * old "enabled" row sits in the table. The poll is an engine timer that
- * queues a job on the worker: SQLite never runs on the engine thread, nor
- * with r->mu held; the timer or job out counts as active, so router_free
+ * queues a job on the sync thread (r->sync_wq, its own, so a drain never
+ * waits behind the admissions queued on the worker under load): SQLite never
+ * runs on the engine thread, nor with r->mu held; the timer or job out counts as active, so router_free
  * waits for it (or cancels the timer). A store that can tell at once
  * (PostgreSQL's NOTIFY: store_set_change_hook) brings the next poll forward
  * to now, so a drain typed on one instance reaches the others in
  * milliseconds, not a poll interval.
+ *
+ * Scope: a row is fleet-wide (instance "") or for one instance (stored with its
+ * id; rows name it "NAME@INSTANCE"); an instance applies its own rows and the
+ * fleet-wide ones, its own winning field by field. A target "NAME@INSTANCE" in
+ * the calls below stores such a row (and changes this router only if it is that
+ * instance). Drills are rows too (field "drill", router_drill.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -371,7 +378,7 @@ router_clear_overrides(struct router *r, const char *target, char **cause)
 	}
 	/* What is left (the fleet-wide rows under a cleared instance's own) applies again. */
 	if (r->store != NULL)
-		workq_push(r->wq, job_sync_reread, r);
+		workq_push(r->sync_wq, job_sync_reread, r);
 	event_add(r->events, EV_OPERATOR, target != NULL ? name : NULL,
 	    "operator: overrides of %s reset to the config%s",
 	    target != NULL ? name : "every provider", scope_words(r, inst, words, sizeof words));
@@ -470,7 +477,7 @@ sync_apply_locked(struct router *r, const char *seen, const char *now)
 	}
 }
 
-/* Worker: the override rows, and what changed in them since the last read. */
+/* Sync thread: the override rows, and what changed in them since the last read. */
 static void
 sync_overrides(struct router *r)
 {
@@ -485,7 +492,7 @@ sync_overrides(struct router *r)
 	r->sync_seen = rows;
 }
 
-/* Worker: after a clear, every row read and applied afresh (as at setup), so the
+/* Sync thread: after a clear, every row read and applied afresh (as at setup), so the
  * fleet-wide rows under a cleared instance's own rule again. */
 static void
 job_sync_reread(void *arg)
@@ -503,7 +510,7 @@ job_sync_reread(void *arg)
 	sync_overrides(r);
 }
 
-/* Worker: other instances' events since the last one looked at, into the ring. */
+/* Sync thread: other instances' events since the last one looked at, into the ring. */
 static void
 sync_import_events(struct router *r)
 {
@@ -533,7 +540,7 @@ struct sync_note {
 	char *provider, *field, *value;
 };
 
-/* Worker: the rows last seen, as they are after this router's own write. A row
+/* Sync thread: the rows last seen, as they are after this router's own write. A row
  * it set is noted with row id "?", so the next read (which has the real id)
  * applies it once more, which changes nothing. */
 static void
@@ -585,12 +592,12 @@ sync_note_local(struct router *r, const char *provider, const char *field, const
 	n->provider = provider != NULL ? xstrdup(provider) : NULL;
 	n->field = field != NULL ? xstrdup(field) : NULL;
 	n->value = value != NULL ? xstrdup(value) : NULL;
-	workq_push(r->wq, job_sync_note, n);
+	workq_push(r->sync_wq, job_sync_note, n);
 }
 
-/* The poll is over for good; r->mu held. r->sync_seen belongs to the worker
+/* The poll is over for good; r->mu held. r->sync_seen belongs to the sync thread
  * (a queued job_sync_note may still read it): router_free frees it once the
- * worker has stopped (rt_sync_free). */
+ * sync thread has stopped (rt_sync_free). */
 static void
 sync_release_locked(struct router *r)
 {
@@ -601,7 +608,7 @@ sync_release_locked(struct router *r)
 
 static void on_sync_timer(void *arg);
 
-/* Worker: one poll, then the next one's timer. */
+/* Sync thread: one poll, then the next one's timer. */
 static void
 job_sync(void *arg)
 {
@@ -612,13 +619,14 @@ job_sync(void *arg)
 	pthread_mutex_lock(&r->mu);
 	closing = r->closing;
 	pthread_mutex_unlock(&r->mu);
-	if (!closing)
-		rt_limits_refill(r);
+	/* Overrides first: a drain is what an operator waits for. */
 	if (!closing && store_data_version(r->store, &version) == 0 && version != r->sync_version) {
 		r->sync_version = version;
 		sync_overrides(r);
 		sync_import_events(r);
 	}
+	if (!closing)
+		rt_limits_refill(r);
 	pthread_mutex_lock(&r->mu);
 	if (r->closing)
 		sync_release_locked(r);
@@ -650,7 +658,7 @@ rt_sync_unhook(struct router *r)
 		store_set_change_hook(r->store, NULL, r);
 }
 
-/* Engine thread: SQLite is the worker's business. */
+/* Engine thread: SQLite is the sync thread's business. */
 static void
 on_sync_timer(void *arg)
 {
@@ -659,7 +667,7 @@ on_sync_timer(void *arg)
 	pthread_mutex_lock(&r->mu);
 	r->sync_timer = 0;
 	pthread_mutex_unlock(&r->mu);
-	workq_push(r->wq, job_sync, r);
+	workq_push(r->sync_wq, job_sync, r);
 }
 
 void
@@ -669,6 +677,7 @@ rt_sync_start(struct router *r)
 
 	if (r->store == NULL)
 		return;
+	r->sync_wq = workq_start("router-sync");
 	if (store_data_version(r->store, &r->sync_version) != 0)
 		r->sync_version = -1;
 	last = store_events_last_id(r->store);
@@ -692,10 +701,14 @@ rt_sync_stop_locked(struct router *r)
 	}
 }
 
-/* After the worker has stopped: what the poll kept. */
+/* Once the poll is over for good: its thread (the notes still queued run first), and
+ * what the poll kept. */
 void
 rt_sync_free(struct router *r)
 {
+	if (r->sync_wq != NULL)
+		workq_stop(r->sync_wq, NULL);
+	r->sync_wq = NULL;
 	free(r->sync_seen);
 	r->sync_seen = NULL;
 }

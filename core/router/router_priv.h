@@ -137,6 +137,10 @@ struct router {
 	_Atomic unsigned cache_changes_seen; /* cache_health's changes, for one event each */
 
 	struct workq *wq; /* "router-worker": admission, cache writes, events, delivery */
+	/* The database sync's own thread (router_admin.c: the override poll, its notes, the
+	 * fleet's limit leases), so an override never waits behind the admissions queued on
+	 * wq under load; NULL without a store. */
+	struct workq *sync_wq;
 
 	int closing;
 	size_t active;     /* live requests and probes */

@@ -583,7 +583,7 @@ provider_names(struct console *c, char *out, size_t len)
 
 /* Where an action lands, for its confirmation: "" with one embedded router, else
  * " on INSTANCE only" for NAME@INSTANCE (stored for that instance alone), or
- * " on every instance on the database (INSTANCE, INSTANCE)": an override is stored
+ * " on every instance" (every one on the database): an override is stored
  * in the database every instance on it shares. */
 static void
 confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg, char *out,
@@ -618,7 +618,7 @@ confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg,
 			    c->targets[ts[i]].label);
 		return;
 	}
-	snprintf(out, len, " on every instance on the database");
+	snprintf(out, len, " on every instance");
 }
 
 /* Ask y/n for a command; the question names what it acts on. */
