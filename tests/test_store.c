@@ -179,8 +179,9 @@ test_newer_schema_refused(void **state)
 	free(path);
 }
 
-/* A version-8 database (main's instance registry, no ledger uid) gains the uid (9) and
- * the fleet's rate limit allowances (10), and keeps its instances and rows. */
+/* A version-8 database (main's instance registry, no ledger uid) gains the uid (9),
+ * the fleet's rate limit allowances (10) and instance-scoped overrides (11), and keeps
+ * its instances, overrides and rows. */
 static void
 test_migration_from_v8(void **state)
 {
@@ -206,7 +207,11 @@ test_migration_from_v8(void **state)
 	                     "DROP TABLE scope_reservations; DROP INDEX ledger_key_time; "
 	                     "DROP INDEX ledger_team_time; ALTER TABLE ledger DROP COLUMN key_id; "
 	                     "ALTER TABLE ledger DROP COLUMN team; "
-	                     "ALTER TABLE ledger DROP COLUMN operator_test; PRAGMA user_version=8; "
+	                     "ALTER TABLE ledger DROP COLUMN operator_test; DROP TABLE overrides; "
+	                     "CREATE TABLE overrides (provider TEXT NOT NULL, field TEXT NOT "
+	                     "NULL, value TEXT NOT NULL, PRIMARY KEY (provider, field)); "
+	                     "INSERT INTO overrides VALUES ('p', 'admin', 'drained'); "
+	                     "PRAGMA user_version=8; "
 	                     "INSERT INTO ledger(time_ms, provider, model, cost_usd) VALUES "
 	                     "(strftime('%s','now') * 1000, 'p', 'm', 1.25)",
 	                     NULL, NULL, NULL),
@@ -214,7 +219,12 @@ test_migration_from_v8(void **state)
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &cause), 0);
 	assert_int_equal(sttest_sql_int64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 11);
+	assert_int_equal(STORE_SCHEMA_VERSION, 12);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM overrides WHERE provider = 'p' AND instance = "
+	                     "'' "
+	                     "AND value = 'drained'"),
+	    1);
 	assert_int_equal(store_instances(s, &v), 1);
 	free(v);
 	r.cost_usd = 0.5;
@@ -399,6 +409,17 @@ test_overrides(void **state)
 	assert_int_equal(store_overrides(s, ov_cb, &o), 0);
 	assert_string_equal(o.text,
 	    "anthropic.admin=drained;anthropic.priority=4;openai.weight=2;");
+	/* One instance's own rows come after the fleet-wide ones, named NAME@INSTANCE;
+	 * clearing one scope leaves the others. */
+	assert_int_equal(store_override_set_for(s, "openai", "gw1", "weight", "5"), 0);
+	assert_int_equal(store_override_set_for(s, "openai", "gw2", "admin", "disabled"), 0);
+	o.text[0] = '\0';
+	assert_int_equal(store_overrides(s, ov_cb, &o), 0);
+	assert_string_equal(o.text,
+	    "anthropic.admin=drained;anthropic.priority=4;openai.weight=2;"
+	    "openai@gw1.weight=5;openai@gw2.admin=disabled;");
+	assert_int_equal(store_override_clear_for(s, "openai", "gw1"), 0);
+	assert_int_equal(store_override_clear_for(s, NULL, "gw2"), 0);
 	assert_int_equal(store_override_clear(s, "anthropic"), 0);
 	o.text[0] = '\0';
 	assert_int_equal(store_overrides(s, ov_cb, &o), 0);

@@ -303,6 +303,20 @@ test_overrides_reach_other(void **state)
 	assert_int_equal(store_override_rows(b, &rows), 0);
 	assert_non_null(strstr(rows.data, "anthropic\tadmin\tdrain\t"));
 	buf_free(&rows);
+	/* An override for one instance: its own row, named NAME@INSTANCE, beside the
+	 * fleet-wide one; a clear of that scope leaves the fleet-wide row. */
+	assert_int_equal(store_override_set_for(a, "anthropic", "b-2", "admin", "disabled"), 0);
+	buf_init(&rows);
+	assert_int_equal(store_override_rows(b, &rows), 0);
+	assert_non_null(strstr(rows.data, "anthropic\tadmin\tdrain\t"));
+	assert_non_null(strstr(rows.data, "anthropic@b-2\tadmin\tdisabled\t"));
+	buf_free(&rows);
+	assert_int_equal(store_override_clear_for(a, "anthropic", "b-2"), 0);
+	buf_init(&rows);
+	assert_int_equal(store_override_rows(b, &rows), 0);
+	assert_non_null(strstr(rows.data, "anthropic\tadmin\tdrain\t"));
+	assert_null(strstr(rows.data, "anthropic@"));
+	buf_free(&rows);
 	assert_int_equal(store_override_clear(a, NULL), 0);
 	buf_init(&rows);
 	assert_int_equal(store_override_rows(b, &rows), 0);

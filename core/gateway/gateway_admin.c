@@ -10,7 +10,10 @@
  *   GET   /admin/v1/events/stream[?after=ID]     the same, live (text/event-stream)
  *   POST  /admin/v1/providers/NAME/ACTION        drain enable disable reset probe
  *                                                clear-overrides
- *   POST  /admin/v1/providers/NAME/drill         {"fault": F, "rate": R, "duration_s": N}
+ *   POST  /admin/v1/providers/NAME/drill         {"fault": F, "rate": R, "duration_s": N,
+ *                                                "delay_ms": D}
+ *   (NAME@INSTANCE, or ?instance=ID, on a provider's path: that instance only;
+ *   else every instance on the database)
  *   PATCH /admin/v1/providers/NAME               {"priority": N, "weight": W}
  *   POST  /admin/v1/cache/flush
  *   GET, POST /admin/v1/keys, GET PATCH POST /admin/v1/keys/ID, POST .../revoke,
@@ -264,6 +267,12 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 	cJSON_AddBoolToObject(x, "priority", p->priority_overridden);
 	cJSON_AddBoolToObject(x, "weight", p->weight_overridden);
 	cJSON_AddBoolToObject(x, "admin", p->admin_overridden);
+	/* Of those, set for this instance only (NAME@INSTANCE), not fleet-wide. */
+	x = cJSON_AddObjectToObject(o, "instance_scoped");
+	cJSON_AddBoolToObject(x, "priority", p->priority_scoped);
+	cJSON_AddBoolToObject(x, "weight", p->weight_scoped);
+	cJSON_AddBoolToObject(x, "admin", p->admin_scoped);
+	cJSON_AddBoolToObject(x, "drill", p->drill[0] != '\0' && p->drill_scoped);
 	cJSON_AddBoolToObject(o, "usable", p->usable);
 	cJSON_AddNumberToObject(o, "in_flight", (double)p->in_flight);
 	/* Attempts out longer than this provider's usual p99 (slow_after_ms): a hang. */
@@ -308,6 +317,10 @@ provider_json(const struct provider_snapshot *p, int window_s, const struct conf
 		cJSON_AddStringToObject(x, "fault", p->drill);
 		cJSON_AddNumberToObject(x, "rate", p->drill_rate);
 		cJSON_AddNumberToObject(x, "left_ms", (double)p->drill_left_ms);
+		if (p->drill_delay_ms > 0)
+			cJSON_AddNumberToObject(x, "delay_ms", p->drill_delay_ms);
+		cJSON_AddStringToObject(x, "by", p->drill_by);
+		cJSON_AddStringToObject(x, "scope", p->drill_scoped ? "instance" : "fleet");
 	} else {
 		cJSON_AddNullToObject(o, "drill");
 	}
@@ -761,12 +774,18 @@ gw_admin_heartbeat(struct gateway *gw)
 
 /* ---- actions ---- */
 
-/* The provider's state now, as in the snapshot: {"provider": {...}}. */
+/* The provider's state now, as in the snapshot: {"provider": {...}, "scope": S}, S
+ * "fleet" or the one instance the call was for (target NAME@INSTANCE). */
 static enum MHD_Result
-admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *name)
+admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *target)
 {
 	struct router_snapshot s;
 	cJSON *o = NULL;
+	char name[128];
+	const char *at = strchr(target, '@');
+
+	snprintf(name, sizeof name, "%.*s", at != NULL ? (int)(at - target) : (int)strlen(target),
+	    target);
 
 	router_snapshot_window(gr->router, &s, ROUTER_WINDOW_DEFAULT);
 	for (size_t i = 0; i < s.n_providers; i++) {
@@ -774,6 +793,7 @@ admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *name)
 			o = cJSON_CreateObject();
 			cJSON_AddItemToObject(o, "provider",
 			    provider_json(&s.providers[i], s.window_s, router_config(gr->router)));
+			cJSON_AddStringToObject(o, "scope", at != NULL ? at + 1 : "fleet");
 		}
 	}
 	gw_router_put(q->gw, gr);
@@ -783,13 +803,17 @@ admin_provider_reply(struct gw_req *q, struct gw_router *gr, const char *name)
 	return admin_json(q, 200, o);
 }
 
+/* A target's provider: "NAME" or "NAME@INSTANCE". */
 static int
-provider_known(struct router *r, const char *name)
+provider_known(struct router *r, const char *target)
 {
 	const struct config *cfg = router_config(r);
+	const char *at = strchr(target, '@');
+	size_t n = at != NULL ? (size_t)(at - target) : strlen(target);
 
 	for (size_t i = 0; i < cfg->n_providers; i++)
-		if (strcmp(cfg->providers[i].name, name) == 0)
+		if (strlen(cfg->providers[i].name) == n &&
+		    strncmp(cfg->providers[i].name, target, n) == 0)
 			return 1;
 	return 0;
 }
@@ -810,37 +834,53 @@ provider_act(struct router *r, const char *name, const char *action, char **caus
 	return router_clear_overrides(r, name, cause);
 }
 
-/* POST /admin/v1/providers/NAME/drill {"fault", "rate" (default 1), "duration_s"}: faults
- * made inside this process's router (router_drill), for real providers too. */
+/* POST /admin/v1/providers/NAME/drill {"fault", "rate" (default 1), "duration_s",
+ * "delay_ms" (slow's, default ROUTER_DRILL_SLOW_MS), "instance" (or NAME@INSTANCE)}:
+ * faults made inside the routers (router_drill), for real providers too, stored so that
+ * every instance on the database (or the one named) runs them. */
 static enum MHD_Result
 admin_provider_drill(struct gw_req *q, const char *name)
 {
 	cJSON *o = cJSON_ParseWithLength(q->body.data != NULL ? q->body.data : "", q->body.len);
 	const cJSON *f = cJSON_GetObjectItem(o, "fault"), *r = cJSON_GetObjectItem(o, "rate");
 	const cJSON *d = cJSON_GetObjectItem(o, "duration_s");
+	const cJSON *dl = cJSON_GetObjectItem(o, "delay_ms");
+	const cJSON *in = cJSON_GetObjectItem(o, "instance");
 	struct gw_router *gr;
-	char *cause = NULL, who[96], fault[16];
+	struct router_drill_opts opts;
+	char *cause = NULL, who[96], fault[16], target[200];
 	int rc;
 
 	if (!cJSON_IsObject(o) || !cJSON_IsString(f) || (r != NULL && !cJSON_IsNumber(r)) ||
-	    (d != NULL && !cJSON_IsNumber(d)) ||
+	    (d != NULL && !cJSON_IsNumber(d)) || (dl != NULL && !cJSON_IsNumber(dl)) ||
+	    (in != NULL && !cJSON_IsString(in)) ||
 	    (d == NULL && strcmp(f->valuestring, "none") != 0)) {
 		cJSON_Delete(o);
 		return admin_error(q, 400, "invalid_request_error",
 		    "the body must be {\"fault\": F, \"rate\": R, \"duration_s\": N} (fault 500 "
-		    "429 503 529 hang none; rate 0..1, default 1; duration_s required, at most %d)",
+		    "429 503 529 hang slow drop malformed none; rate 0..1, default 1; duration_s "
+		    "required, at most %d; optional delay_ms for slow, instance for one instance)",
 		    ROUTER_DRILL_MAX_S);
 	}
 	snprintf(fault, sizeof fault, "%s", f->valuestring);
+	if (in != NULL && in->valuestring[0] != '\0' && strchr(name, '@') == NULL)
+		snprintf(target, sizeof target, "%s@%.63s", name, in->valuestring);
+	else
+		snprintf(target, sizeof target, "%s", name);
 	gr = gw_router_get(q->gw);
-	if (!provider_known(gr->router, name)) {
+	if (!provider_known(gr->router, target)) {
 		gw_router_put(q->gw, gr);
 		cJSON_Delete(o);
 		return admin_error(q, 404, "not_found", "unknown provider \"%s\"", name);
 	}
 	snprintf(who, sizeof who, "admin %s", q->gw->instance);
-	rc = router_drill(gr->router, name, fault, r != NULL ? r->valuedouble : 1,
-	    d != NULL ? (int)d->valuedouble : 0, who, &cause);
+	memset(&opts, 0, sizeof opts);
+	opts.fault = fault;
+	opts.rate = r != NULL ? r->valuedouble : 1;
+	opts.duration_s = d != NULL ? (int)d->valuedouble : 0;
+	opts.delay_ms = dl != NULL ? (int)dl->valuedouble : 0;
+	opts.who = who;
+	rc = router_drill(gr->router, target, &opts, &cause);
 	cJSON_Delete(o);
 	if (rc != 0) {
 		enum MHD_Result ret = admin_error(q, 400, "invalid_request_error", "%s", cause);
@@ -848,7 +888,7 @@ admin_provider_drill(struct gw_req *q, const char *name)
 		gw_router_put(q->gw, gr);
 		return ret;
 	}
-	return admin_provider_reply(q, gr, name);
+	return admin_provider_reply(q, gr, target);
 }
 
 /* POST /admin/v1/providers/NAME/ACTION */
@@ -1046,6 +1086,17 @@ admin_providers(struct gw_req *q, const char *rest, int post, int patch)
 		return admin_error(q, 404, "not_found", "no provider named in the path");
 	memcpy(name, rest, n);
 	name[n] = '\0';
+	/* ?instance=ID: the call is for that instance only, as NAME@ID. */
+	const char *inst = MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, "instance");
+	if (inst != NULL && inst[0] != '\0' && strchr(name, '@') == NULL) {
+		if (strlen(inst) >= 64 || strpbrk(inst, "@/ \t") != NULL)
+			return admin_error(q, 400, "invalid_request_error",
+			    "instance: expected an instance id (no @, / or spaces, under 64 "
+			    "bytes)");
+		if (n + 1 + strlen(inst) >= sizeof name)
+			return admin_error(q, 400, "invalid_request_error", "instance: too long");
+		snprintf(name + n, sizeof name - n, "@%s", inst);
+	}
 	if (slash == NULL) {
 		if (!patch)
 			return admin_error(q, 405, "invalid_request_error",

@@ -146,23 +146,44 @@ enum provider_admin {
 };
 const char *provider_admin_name(enum provider_admin);
 
-/* Operator calls: 0 ok, -1 unknown provider or bad value (cause filled). Each writes an event. */
+/*
+ * Operator calls: 0 ok, -1 unknown provider or bad value (cause filled). Each writes an
+ * event. With a store, set and clear are stored and apply on every instance on the
+ * database; provider "NAME@INSTANCE" is an override for that instance only (stored with
+ * its id: another instance applies it, this one does not unless it is that one), which
+ * wins over a fleet-wide one of the same field there.
+ */
 int router_set_admin(struct router *, const char *provider, enum provider_admin, char **cause);
 int router_set_priority(struct router *, const char *provider, int priority, char **cause);
 int router_set_weight(struct router *, const char *provider, double weight, char **cause);
 int router_reset_breaker(struct router *, const char *provider, char **cause);
-/* Drop the operator's overrides of a provider (NULL: all) and go back to the
- * config's priority, weight and state. */
+/* Drop the operator's overrides (and drills) of a provider (NULL: all; "NAME@INSTANCE":
+ * that instance's own only) and go back to the config's priority, weight and state. */
 int router_clear_overrides(struct router *, const char *provider, char **cause);
 /* Run an active health probe now. */
 int router_probe(struct router *, const char *provider, char **cause);
-/* A fault drill (router_drill.c): for duration_s seconds (1..ROUTER_DRILL_MAX_S) a share
- * rate (0..1] of the provider's attempts fail inside the router without reaching it:
- * fault "500", "429", "503", "529" (that status) or "hang" (no answer until the
- * attempt's limit); "none" stops it. who (or NULL) is named in the event. */
+/*
+ * A fault drill (router_drill.c): for duration_s seconds (1..ROUTER_DRILL_MAX_S) a share
+ * rate (0..1] of the provider's attempts fail inside the router: fault "500", "429",
+ * "503", "529" (that status, the provider never asked), "hang" (no answer until the
+ * attempt's limit), "malformed" (an unparseable answer), "slow" (sent delay_ms late:
+ * its first token or answer that late; 0: ROUTER_DRILL_SLOW_MS) or "drop" (the
+ * connection broken after the stream's first token, or before a whole answer); "none"
+ * stops it. who (or NULL) is named in the event. provider may be "NAME@INSTANCE":
+ * that instance only. With a store the drill is stored, and every instance on the
+ * database (or the one named) runs it and ends it by itself.
+ */
 #define ROUTER_DRILL_MAX_S 3600
-int router_drill(struct router *, const char *provider, const char *fault, double rate,
-    int duration_s, const char *who, char **cause);
+#define ROUTER_DRILL_SLOW_MS 2000
+struct router_drill_opts {
+	const char *fault;
+	double rate;
+	int duration_s;
+	int delay_ms;
+	const char *who;
+};
+int
+router_drill(struct router *, const char *provider, const struct router_drill_opts *, char **cause);
 
 /* Seconds of history the windowed numbers cover (the admin API's window_seconds). */
 #define ROUTER_WINDOW_DEFAULT 60
@@ -193,6 +214,8 @@ struct provider_snapshot {
 	int priority_overridden; /* set by an operator, persisted */
 	int weight_overridden;
 	int admin_overridden;
+	/* Of those, set by a row for this instance only (NAME@INSTANCE), not fleet-wide. */
+	int priority_scoped, weight_scoped, admin_scoped;
 	int usable;       /* would be selected from now */
 	double share;     /* fraction of all requests sent here (0..1) */
 	double rpm_usage; /* 0..1 of the rate limit */
@@ -229,10 +252,14 @@ struct provider_snapshot {
 	uint64_t in_flight_oldest_us;
 	uint32_t in_flight_slow;
 	uint64_t slow_after_us;
-	/* A drill on it (router_drill): the fault ("" none), the share of attempts, time left. */
+	/* A drill on it (router_drill): the fault ("" none), the share of attempts, time left,
+	 * slow's delay, who started it, and whether it is for this instance only. */
 	char drill[16];
 	double drill_rate;
 	uint64_t drill_left_ms;
+	int drill_delay_ms;
+	char drill_by[64];
+	int drill_scoped;
 };
 
 /* In-flight attempts older than their provider's p99 are slow; the floor, and the

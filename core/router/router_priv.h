@@ -54,6 +54,10 @@ struct provider {
 	int priority_overridden;
 	int weight_overridden;
 	int admin_overridden;
+	/* Of those, set by a row for this instance only (NAME@INSTANCE, router_admin.c). */
+	int priority_scoped;
+	int weight_scoped;
+	int admin_scoped;
 	struct breaker breaker;
 	struct token_bucket rpm;
 	struct token_bucket tpm;
@@ -145,6 +149,10 @@ struct router {
 	_Atomic unsigned cache_changes_seen; /* cache_health's changes, for one event each */
 
 	struct workq *wq; /* "router-worker": admission, cache writes, events, delivery */
+	/* The database sync's own thread (router_admin.c: the override poll, its notes, the
+	 * fleet's limit leases), so an override never waits behind the admissions queued on
+	 * wq under load; NULL without a store. */
+	struct workq *sync_wq;
 
 	int closing;
 	size_t active;     /* live requests and probes */
@@ -391,6 +399,14 @@ void rt_flying_remove_locked(struct router *, struct attempt *);
  * (on the engine thread, through hr's on_done) and return a made-up transfer id. */
 uint64_t rt_drill_submit_locked(struct router *, struct attempt *, const struct http_request *);
 void rt_drill_snapshot_locked(struct router *, struct router_snapshot *, uint64_t now);
+/* router_drill.c (r->mu held): provider idx's drill as its stored row's value says
+ * ("FAULT RATE START_MS END_MS DELAY_MS WHO"; stopped or over: none), scoped if the
+ * row is for this instance only; and whether its drill now is such a one. */
+void rt_drill_apply_locked(struct router *, int idx, const char *value, int scoped);
+int rt_drill_scoped_locked(struct router *, int idx);
+/* router_admin.c: store target's ("NAME" or "NAME@INSTANCE") override of field, and
+ * note it as this router's own write. 0, or -1 (an error event said so). */
+int rt_override_store(struct router *, const char *target, const char *field, const char *value);
 
 /* router_requests.c: the live request view's hooks. "locked": r->mu held. */
 void rt_reqview_submit_locked(struct rreq *);

@@ -159,9 +159,9 @@ router_free(struct router *r)
 		http_engine_free(r->engine);
 	event_ring_set_sink(r->events, NULL, NULL);
 	workq_stop(r->wq, NULL); /* the events still queued are written first */
+	rt_sync_free(r);         /* the sync thread refreshes the keyring: stopped first */
 	rt_limits_return(r);
 	rt_keys_free(r);
-	rt_sync_free(r);
 	event_ring_free(r->events);
 	free(r->providers);
 	free(r->drills);

@@ -202,6 +202,9 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 		ps->priority_overridden = p->priority_overridden;
 		ps->weight_overridden = p->weight_overridden;
 		ps->admin_overridden = p->admin_overridden;
+		ps->priority_scoped = p->priority_scoped;
+		ps->weight_scoped = p->weight_scoped;
+		ps->admin_scoped = p->admin_scoped;
 		ps->usable = rt_provider_usable(p, 0, now);
 		ps->share = total > 0 ? (double)p->requests / (double)total : 0;
 		ps->rpm_usage = bucket_usage(&p->rpm, now);

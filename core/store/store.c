@@ -283,6 +283,17 @@ static const char *const migrations[] = {
     "  time_ms INTEGER NOT NULL,"
     "  amount_usd REAL NOT NULL);"
     "CREATE INDEX scope_reservations_scope ON scope_reservations(scope);",
+    /* 11 -> 12: an override (or drill) is fleet-wide (instance '') or for one instance (router_admin.c) */
+    "CREATE TABLE overrides_scoped ("
+    "  provider TEXT NOT NULL,"
+    "  instance TEXT NOT NULL DEFAULT '',"
+    "  field TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (provider, instance, field));"
+    "INSERT INTO overrides_scoped(provider, field, value) "
+    "  SELECT provider, field, value FROM overrides;"
+    "DROP TABLE overrides;"
+    "ALTER TABLE overrides_scoped RENAME TO overrides;",
 };
 
 int
@@ -1623,21 +1634,22 @@ sqlite_override_rows(struct store *s, struct buf *out)
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
-	        "SELECT provider, field, value, rowid FROM overrides ORDER BY provider, field", -1,
-	        &st, NULL) != SQLITE_OK) {
+	        "SELECT provider, instance, field, value, rowid FROM overrides "
+	        "ORDER BY provider, instance, field",
+	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
 		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *c[3];
+		const char *c[4];
 
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			c[i] = (const char *)sqlite3_column_text(st, i);
 			if (c[i] == NULL)
 				c[i] = "";
 		}
-		buf_printf(out, "%s\t%s\t%s\t%lld\n", c[0], c[1], c[2],
-		    (long long)sqlite3_column_int64(st, 3));
+		buf_printf(out, "%s%s%s\t%s\t%s\t%lld\n", c[0], *c[1] != '\0' ? "@" : "", c[1],
+		    c[2], c[3], (long long)sqlite3_column_int64(st, 4));
 	}
 	sqlite3_finalize(st);
 	store_unlock(s);
@@ -1659,50 +1671,76 @@ store_instance(const struct store *s)
 int
 store_override_set(struct store *s, const char *provider, const char *field, const char *value)
 {
-	return s->be->override_set(s, provider, field, value);
+	return s->be->override_set(s, provider, "", field, value);
+}
+
+int
+store_override_set_for(struct store *s, const char *provider, const char *instance,
+    const char *field, const char *value)
+{
+	return s->be->override_set(s, provider, instance != NULL ? instance : "", field, value);
 }
 
 int
 store_override_clear(struct store *s, const char *provider)
 {
-	return s->be->override_clear(s, provider);
+	return s->be->override_clear(s, provider, NULL);
+}
+
+int
+store_override_clear_for(struct store *s, const char *provider, const char *instance)
+{
+	return s->be->override_clear(s, provider, instance);
 }
 
 static int
-sqlite_override_set(struct store *s, const char *provider, const char *field, const char *value)
+sqlite_override_set(struct store *s, const char *provider, const char *instance, const char *field,
+    const char *value)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
-	        "INSERT OR REPLACE INTO overrides(provider, field, value) "
-	        "VALUES (?, ?, ?)",
+	        "INSERT OR REPLACE INTO overrides(provider, instance, field, value) "
+	        "VALUES (?, ?, ?, ?)",
 	        -1, &st, NULL) != SQLITE_OK) {
 		store_unlock(s);
 		return -1;
 	}
 	sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, instance, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, field, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, value, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	store_unlock(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* provider NULL: every provider; instance NULL: every scope. */
 static int
-sqlite_override_clear(struct store *s, const char *provider)
+sqlite_override_clear(struct store *s, const char *provider, const char *instance)
 {
+	sqlite3_stmt *st;
 	sqlite3 *db = store_lock(s);
 	int rc;
 
+	if (sqlite3_prepare_v2(db,
+	        "DELETE FROM overrides WHERE (?1 IS NULL OR provider = ?1) "
+	        "AND (?2 IS NULL OR instance = ?2)",
+	        -1, &st, NULL) != SQLITE_OK) {
+		store_unlock(s);
+		return -1;
+	}
 	if (provider != NULL)
-		rc = store_exec_text(db, "DELETE FROM overrides WHERE provider = ?", provider);
-	else
-		rc = store_exec(db, "DELETE FROM overrides");
+		sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+	if (instance != NULL)
+		sqlite3_bind_text(st, 2, instance, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
 	store_unlock(s);
-	return rc;
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* From the rows (provider\tfield\tvalue\tid\n), so no backend needs its own. */

@@ -30,7 +30,7 @@
 struct store;
 
 /* The newest schema version this program knows. */
-#define STORE_SCHEMA_VERSION 11
+#define STORE_SCHEMA_VERSION 12
 /* Spend is also kept per 15 minutes (every real timezone's day starts on one). */
 #define STORE_BUCKET_MS 900000
 
@@ -147,6 +147,16 @@ void store_set_change_hook(struct store *, void (*hook)(void *), void *arg);
  */
 int store_override_set(struct store *, const char *provider, const char *field, const char *value);
 int store_override_clear(struct store *, const char *provider);
+/*
+ * The same with a scope: instance "" (or NULL) is fleet-wide, every instance
+ * on the database; an instance id is that instance only (`NAME@INSTANCE`).
+ * store_override_clear is clear_for(provider, NULL): every scope; clear_for's
+ * provider NULL is every provider. Rows and store_overrides name a scoped
+ * row's provider "PROVIDER@INSTANCE" (after its fleet-wide rows).
+ */
+int store_override_set_for(struct store *, const char *provider, const char *instance,
+    const char *field, const char *value);
+int store_override_clear_for(struct store *, const char *provider, const char *instance);
 int store_overrides(struct store *,
     void (*cb)(void *, const char *provider, const char *field, const char *value), void *arg);
 /*

@@ -226,6 +226,10 @@ static const char *const pg_migrations[] = {
     "  time_ms BIGINT NOT NULL,"
     "  amount_usd DOUBLE PRECISION NOT NULL);"
     "CREATE INDEX scope_reservations_scope ON scope_reservations(scope);",
+    /* 4 -> 5: an override (or drill) is fleet-wide (instance '') or for one instance */
+    "ALTER TABLE overrides ADD COLUMN instance TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE overrides DROP CONSTRAINT overrides_pkey;"
+    "ALTER TABLE overrides ADD PRIMARY KEY (provider, instance, field);",
 };
 
 /* Text parameters for PQexecParams, built up and freed together. */
@@ -674,30 +678,39 @@ pg_override_write(struct store *s, const char *sql, struct pgargs *a)
 }
 
 static int
-pg_override_set(struct store *s, const char *provider, const char *field, const char *value)
+pg_override_set(struct store *s, const char *provider, const char *instance, const char *field,
+    const char *value)
 {
 	struct pgargs a = {0};
 
 	pa_str(&a, provider);
+	pa_str(&a, instance);
 	pa_str(&a, field);
 	pa_str(&a, value);
 	return pg_override_write(s,
-	    "INSERT INTO overrides(provider, field, value) VALUES ($1, $2, $3) "
-	    "ON CONFLICT (provider, field) DO UPDATE SET value = excluded.value, "
+	    "INSERT INTO overrides(provider, instance, field, value) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT (provider, instance, field) DO UPDATE SET value = excluded.value, "
 	    "change = nextval('overrides_change')",
 	    &a);
 }
 
+/* provider NULL: every provider; instance NULL: every scope. */
 static int
-pg_override_clear(struct store *s, const char *provider)
+pg_override_clear(struct store *s, const char *provider, const char *instance)
 {
 	struct pgargs a = {0};
 
 	if (provider != NULL)
 		pa_str(&a, provider);
+	else
+		pa_null(&a);
+	if (instance != NULL)
+		pa_str(&a, instance);
+	else
+		pa_null(&a);
 	return pg_override_write(s,
-	    provider != NULL ? "DELETE FROM overrides WHERE provider = $1"
-	                     : "DELETE FROM overrides",
+	    "DELETE FROM overrides WHERE ($1::text IS NULL OR provider = $1) "
+	    "AND ($2::text IS NULL OR instance = $2)",
 	    &a);
 }
 
@@ -706,14 +719,20 @@ pg_override_rows(struct store *s, struct buf *out)
 {
 	PGconn *c = pg_lock(s);
 	PGresult *r = pg_query(c,
-	    "SELECT provider, field, value, change FROM overrides ORDER BY provider, field", NULL);
+	    "SELECT provider, instance, field, value, change FROM overrides "
+	    "ORDER BY provider, instance, field",
+	    NULL);
 
 	pg_unlock(s);
 	if (r == NULL)
 		return -1;
-	for (int i = 0; i < PQntuples(r); i++)
-		buf_printf(out, "%s\t%s\t%s\t%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-		    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *inst = PQgetvalue(r, i, 1);
+
+		buf_printf(out, "%s%s%s\t%s\t%s\t%s\n", PQgetvalue(r, i, 0),
+		    *inst != '\0' ? "@" : "", inst, PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		    PQgetvalue(r, i, 4));
+	}
 	PQclear(r);
 	return 0;
 }

@@ -90,10 +90,13 @@ struct store_backend {
 
 	/* Operator overrides (store.h); changed: a number that moves when another handle
 	 * (or this one's writer) committed something (SQLite's data_version, a counter of
-	 * PostgreSQL's notifications). */
-	int (*override_set)(struct store *, const char *provider, const char *field,
-	    const char *value);
-	int (*override_clear)(struct store *, const char *provider);
+	 * PostgreSQL's notifications);
+	 * instance: "" fleet-wide, else the one instance the row is for; clear's NULL
+	 * provider or instance: every one. Rows name a scoped row's provider
+	 * "PROVIDER@INSTANCE". */
+	int (*override_set)(struct store *, const char *provider, const char *instance,
+	    const char *field, const char *value);
+	int (*override_clear)(struct store *, const char *provider, const char *instance);
 	int (*override_rows)(struct store *, struct buf *out);
 	int (*changed)(struct store *, int64_t *version);
 

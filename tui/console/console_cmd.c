@@ -116,7 +116,13 @@ console_act(struct console *c, const char *arg, enum source_action a, double val
 			    : prio > LIMIT_PRIORITY_MAX ? LIMIT_PRIORITY_MAX
 			                                : (double)prio;
 		}
-		if (t->src->ops->act(t->src, a, name, v, &why) != 0) {
+		/* NAME@INSTANCE: stored for that instance only, as the gateway's NAME@ID. */
+		char target[200];
+		if (strchr(arg != NULL ? arg : "", '@') != NULL && a != SA_RESET && a != SA_PROBE)
+			snprintf(target, sizeof target, "%s@%s", name, t->label);
+		else
+			snprintf(target, sizeof target, "%s", name);
+		if (t->src->ops->act(t->src, a, target, v, &why) != 0) {
 			free(*cause);
 			*cause =
 			    c->n_targets > 1 ? xasprintf("%s: %s", t->label, why) : xstrdup(why);
@@ -235,8 +241,13 @@ exec_drill_gateway(struct console *c, int argc, char **argv, char **cause)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct source *src = c->targets[ts[i]].src;
+		char target[200];
+		if (strchr(argv[1], '@') != NULL)
+			snprintf(target, sizeof target, "%s@%s", name, c->targets[ts[i]].label);
+		else
+			snprintf(target, sizeof target, "%s", name);
 		if (src->ops->drill == NULL ||
-		    src->ops->drill(src, name, argv[2], rate, (int)secs, &why) != 0) {
+		    src->ops->drill(src, target, argv[2], rate, (int)secs, &why) != 0) {
 			free(*cause);
 			*cause =
 			    why != NULL ? why : xasprintf("drill: not offered by %s", src->name);
@@ -505,8 +516,9 @@ const struct console_cmd console_cmds[] = {
         exec_flush},
     {"drill", NULL, 'D', 0, "NAME FAULT [RATE] [SECONDS]",
         "fault drill: embedded, on a simulated provider (500 429 529 slow hang down none); "
-        "attached, inside the gateway for any provider (500 429 503 529 hang none; RATE 0..1, "
-        "default 1; SECONDS default 60)",
+        "attached, inside the gateways for any provider (500 429 503 529 hang slow drop malformed "
+        "none; RATE 0..1, default 1; SECONDS default 60), on every instance on the database, or "
+        "NAME@INSTANCE on that one only",
         PROV | CMD_ASK_ARGS | CMD_CONFIRM_ATTACHED, 1, exec_drill},
     {"prompt", NULL, 'p', 0, "[--provider NAME] [TEXT]",
         "send a test prompt: embedded, a panel (route, provider, model, temperature); attached, "
@@ -596,7 +608,9 @@ provider_names(struct console *c, char *out, size_t len)
 }
 
 /* Where an action lands, for its confirmation: "" with one embedded router, else
- * " on INSTANCE, INSTANCE". */
+ * " on INSTANCE only" for NAME@INSTANCE (stored for that instance alone), or
+ * " on every instance" (every one on the database): an override is stored
+ * in the database every instance on it shares. */
 static void
 confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg, char *out,
     size_t len)
@@ -612,10 +626,25 @@ confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg,
 	else
 		for (size_t i = 0; i < n; i++)
 			ts[i] = i;
-	off = (size_t)snprintf(out, len, " on");
-	for (size_t i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(out + off, len - off, "%s %s", i ? "," : "",
-		    c->targets[ts[i]].label);
+	if (arg != NULL && strchr(arg, '@') != NULL && (cmd->flags & CMD_PROVIDER) &&
+	    strcmp(cmd->name, "probe") != 0 && strcmp(cmd->name, "reset") != 0) {
+		off = (size_t)snprintf(out, len, " on");
+		for (size_t i = 0; i < n && off < len; i++)
+			off += (size_t)snprintf(out + off, len - off, "%s %s", i ? "," : "",
+			    c->targets[ts[i]].label);
+		if (off < len)
+			snprintf(out + off, len - off, " only");
+		return;
+	}
+	if (!(cmd->flags & CMD_PROVIDER) || strcmp(cmd->name, "probe") == 0 ||
+	    strcmp(cmd->name, "reset") == 0) {
+		off = (size_t)snprintf(out, len, " on");
+		for (size_t i = 0; i < n && off < len; i++)
+			off += (size_t)snprintf(out + off, len - off, "%s %s", i ? "," : "",
+			    c->targets[ts[i]].label);
+		return;
+	}
+	snprintf(out, len, " on every instance");
 }
 
 /* Ask y/n for a command; the question names what it acts on. */

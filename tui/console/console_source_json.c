@@ -194,6 +194,9 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 	p->priority_overridden = jbool(over, "priority");
 	p->weight_overridden = jbool(over, "weight");
 	p->admin_overridden = jbool(over, "admin");
+	p->priority_scoped = jbool(jget(o, "instance_scoped"), "priority");
+	p->weight_scoped = jbool(jget(o, "instance_scoped"), "weight");
+	p->admin_scoped = jbool(jget(o, "instance_scoped"), "admin");
 	p->usable = jbool(o, "usable");
 	p->in_flight = jcount(o, "in_flight");
 	p->in_flight_slow = (uint32_t)jcount(o, "in_flight_slow");
@@ -203,6 +206,8 @@ parse_provider(const cJSON *o, struct provider_snapshot *p, struct source_provid
 		jstr(jget(o, "drill"), "fault", p->drill, sizeof p->drill);
 		p->drill_rate = jnum(jget(o, "drill"), "rate", 0);
 		p->drill_left_ms = jcount(jget(o, "drill"), "left_ms");
+		jstr(jget(o, "drill"), "by", p->drill_by, sizeof p->drill_by);
+		p->drill_scoped = jbool(jget(o, "instance_scoped"), "drill");
 	}
 	p->rate_limit_rpm = (int)jnum(rl, "rpm", 0);
 	p->rate_limit_tpm = (int)jnum(rl, "tpm", 0);

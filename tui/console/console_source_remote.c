@@ -248,10 +248,27 @@ remote_events_done(struct remote *r, const struct http_result *res)
 }
 
 /* What an accepted action did, from the provider state the API answers. */
+static void remote_action_words(const struct remote_req *, const char *p, const char *body,
+    size_t len, char *out, size_t olen);
+
 static void
 remote_action_text(const struct remote_req *q, const char *body, size_t len, char *out, size_t olen)
 {
-	const char *p = q->provider;
+	char p[sizeof q->provider];
+	const char *at = strchr(q->provider, '@');
+
+	/* NAME@INSTANCE: the name, and the scope said at the end. */
+	snprintf(p, sizeof p, "%.*s",
+	    at != NULL ? (int)(at - q->provider) : (int)strlen(q->provider), q->provider);
+	remote_action_words(q, p, body, len, out, olen);
+	if (at != NULL && strlen(out) + strlen(at) + 10 < olen)
+		snprintf(out + strlen(out), olen - strlen(out), " (%s only)", at + 1);
+}
+
+static void
+remote_action_words(const struct remote_req *q, const char *p, const char *body, size_t len,
+    char *out, size_t olen)
+{
 
 	switch (q->action) {
 	case SA_DRAIN:
@@ -383,6 +400,8 @@ remote_call(struct source *src, const char *method, const char *path, const char
 	free(url);
 }
 
+static void remote_provider_path(const char *target, const char *tail, char *out, size_t len);
+
 /* POST /admin/v1/providers/NAME/drill. */
 static int
 remote_drill(struct source *src, const char *provider, const char *fault, double rate,
@@ -390,7 +409,7 @@ remote_drill(struct source *src, const char *provider, const char *fault, double
 {
 	struct remote *r = (struct remote *)src;
 	struct remote_req *q;
-	char path[320], esc[200], body[160];
+	char path[320], body[160];
 
 	(void)cause;
 	q = remote_req_new(r, RK_ACTION);
@@ -399,8 +418,7 @@ remote_drill(struct source *src, const char *provider, const char *fault, double
 	q->duration_s = duration_s;
 	strlcpy_(q->fault, fault, sizeof q->fault);
 	strlcpy_(q->provider, provider, sizeof q->provider);
-	path_escape(q->provider, esc, sizeof esc);
-	snprintf(path, sizeof path, "/admin/v1/providers/%s/drill", esc);
+	remote_provider_path(q->provider, "/drill", path, sizeof path);
 	snprintf(body, sizeof body, "{\"fault\":\"%s\",\"rate\":%.6g,\"duration_s\":%d}", q->fault,
 	    rate, duration_s);
 	remote_submit(r, q, "POST", path, body, REMOTE_ACTION_TIMEOUT_MS);
@@ -513,23 +531,41 @@ path_escape(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
+/* /admin/v1/providers/NAME<tail>, and for "NAME@INSTANCE" ?instance=INSTANCE: an
+ * override for that instance only. */
+static void
+remote_provider_path(const char *target, const char *tail, char *out, size_t len)
+{
+	char name[200], esc[140], iesc[100];
+	const char *at = strchr(target, '@');
+
+	snprintf(name, sizeof name, "%.*s", at != NULL ? (int)(at - target) : (int)strlen(target),
+	    target);
+	path_escape(name, esc, sizeof esc);
+	if (at == NULL) {
+		snprintf(out, len, "/admin/v1/providers/%.139s%.40s", esc, tail);
+		return;
+	}
+	path_escape(at + 1, iesc, sizeof iesc);
+	snprintf(out, len, "/admin/v1/providers/%.139s%.40s?instance=%.99s", esc, tail, iesc);
+}
+
 static void
 remote_act_one(struct remote *r, enum source_action a, const char *provider, double value)
 {
 	struct remote_req *q = remote_req_new(r, RK_ACTION);
-	char path[320], esc[200], body[96];
+	char path[320], body[96];
 
 	q->action = a;
 	q->value = value;
 	strlcpy_(q->provider, provider != NULL ? provider : "", sizeof q->provider);
-	path_escape(q->provider, esc, sizeof esc);
 	switch (a) {
 	case SA_FLUSH:
 		remote_submit(r, q, "POST", "/admin/v1/cache/flush", "", REMOTE_ACTION_TIMEOUT_MS);
 		return;
 	case SA_PRIORITY:
 	case SA_WEIGHT:
-		snprintf(path, sizeof path, "/admin/v1/providers/%s", esc);
+		remote_provider_path(q->provider, "", path, sizeof path);
 		if (a == SA_PRIORITY)
 			snprintf(body, sizeof body, "{\"priority\":%d}", (int)value);
 		else
@@ -537,8 +573,8 @@ remote_act_one(struct remote *r, enum source_action a, const char *provider, dou
 		remote_submit(r, q, "PATCH", path, body, REMOTE_ACTION_TIMEOUT_MS);
 		return;
 	default:
-		snprintf(path, sizeof path, "/admin/v1/providers/%s/%s", esc,
-		    source_action_name(a));
+		snprintf(body, sizeof body, "/%s", source_action_name(a));
+		remote_provider_path(q->provider, body, path, sizeof path);
 		remote_submit(r, q, "POST", path, "", REMOTE_ACTION_TIMEOUT_MS);
 		return;
 	}

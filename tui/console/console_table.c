@@ -47,7 +47,8 @@ static const struct col {
     [COL_NAME] = {"PROVIDER", 11, 9, 16, 10, "the provider's name; > marks the selected row"},
     [COL_MARK] = {"MRK", 3, 3, 0, 10,
         "markers: D drained, X disabled, M misconfigured, K no API key, * an operator "
-        "override (state, priority or weight), ! a fault drill (this console's on a sim, or one in "
+        "override (state, priority or weight) on every instance on the database, @ one for this "
+        "instance only (NAME@INSTANCE), ! a fault drill (this console's on a sim, or one in "
         "the attached gateway)"},
     [COL_STATE] = {"STATE", 13, 9, 30, 9, "operator state, else the circuit breaker (see States)"},
     [COL_PRIO] = {"PRIO", 4, 4, 0, 8,
@@ -195,7 +196,12 @@ provider_marks(struct console *c, const struct provider_snapshot *p,
 	    : p->admin == ADMIN_MISCONFIGURED   ? 'M'
 	    : x != NULL && x->no_key[0] != '\0' ? 'K'
 	                                        : ' ';
-	out[1] = p->priority_overridden || p->weight_overridden || p->admin_overridden ? '*' : ' ';
+	/* @: an override (or drill) for this instance only, not fleet-wide. */
+	out[1] = p->priority_scoped || p->weight_scoped || p->admin_scoped ||
+	        (p->drill[0] != '\0' && p->drill_scoped)
+	    ? '@'
+	    : p->priority_overridden || p->weight_overridden || p->admin_overridden ? '*'
+	                                                                            : ' ';
 	out[2] = console_drill_on(c, p) != NULL || p->drill[0] != '\0' ? '!' : ' ';
 	out[3] = '\0';
 }
