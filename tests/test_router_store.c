@@ -226,6 +226,53 @@ test_a_deterministic_request_is_served_from_the_cache(void **state)
 	stop(f);
 }
 
+/* Admitted without the worker when nothing needs the database: the budget's
+ * reservation from the lease in memory; a cacheable request still goes through
+ * the worker (its lookup reads the store); every answer keeps its row and the
+ * budget its discipline. */
+static uint64_t
+admitted_fast(struct fixture *f)
+{
+	struct router_snapshot sn;
+	uint64_t v;
+
+	router_snapshot(f->r, &sn);
+	v = sn.admitted_fast;
+	router_snapshot_free(&sn);
+	return v;
+}
+
+static void
+test_admission_skips_the_worker_when_the_lease_covers_it(void **state)
+{
+	struct fixture *f = *state;
+	struct router_result res;
+	uint64_t fast;
+
+	f->cfg.budget.daily_usd = 10;
+	start(f);
+	for (int i = 0; i < 20; i++) {
+		ask(f, "a question", -1, NULL, &res);
+		assert_int_equal(res.cls, LLM_OK);
+		router_result_free(&res);
+	}
+	/* The first took a lease through the worker; the lease covers the rest. */
+	fast = admitted_fast(f);
+	assert_true(fast >= 10);
+	assert_true(fast < 20);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM ledger WHERE outcome = 'ok'"), 20);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM reservations"), 0);
+	/* Cacheable: the worker looks it up, twice (a miss, then a hit). */
+	for (int i = 0; i < 2; i++) {
+		ask(f, "a deterministic question", 0, NULL, &res);
+		assert_int_equal(res.cls, LLM_OK);
+		assert_int_equal(res.cached, i);
+		router_result_free(&res);
+	}
+	assert_int_equal(admitted_fast(f), fast);
+	stop(f);
+}
+
 static void
 test_the_budget_refuses_what_it_cannot_afford(void **state)
 {
@@ -386,6 +433,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	    T(test_every_answer_has_its_ledger_row_before_the_caller_sees_it),
 	    T(test_a_deterministic_request_is_served_from_the_cache),
+	    T(test_admission_skips_the_worker_when_the_lease_covers_it),
 	    T(test_the_budget_refuses_what_it_cannot_afford),
 	    T(test_spend_settles_to_the_real_cost),
 	    T(test_cost_optimizer_downgrades_under_pressure),

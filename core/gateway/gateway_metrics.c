@@ -111,6 +111,10 @@ static const struct metric router_metrics[] = {
         failed),
     ROUTER("llmdeck_failovers_total", "counter", "Failovers from one provider to another.", NUM_U64,
         failovers),
+    ROUTER("llmdeck_admitted_fast_total", "counter",
+        "Requests admitted without waiting on the store (no key, not cacheable, budget from "
+        "the lease in memory).",
+        NUM_U64, admitted_fast),
     ROUTER("llmdeck_cache_hits_total", "counter", "Answers served from the response cache.",
         NUM_U64, cache_hits),
     ROUTER("llmdeck_in_flight", "gauge", "Router requests in flight.", NUM_U64, in_flight),

@@ -29,7 +29,10 @@
  * blocks, so a gateway's polling thread may call it. Three threads then carry
  * a request:
  *   router-worker  admission (cost optimizer, cache lookup, budget) and event
- *                  persistence: everything that may wait on SQLite
+ *                  persistence: everything that may wait on SQLite. A request
+ *                  whose admission needs no database (rreq_admit_fast: no key,
+ *                  not cacheable, its budget reservation from the lease in
+ *                  memory) is admitted on the caller's thread and skips it.
  *   http engine    every attempt, timer, watchdog and callback, and the
  *                  delivery of every result: delta and done callbacks (and the
  *                  end of router_generate) always run here, store or not
@@ -1255,6 +1258,41 @@ rreq_admit(struct rreq *q)
 	return 0;
 }
 
+/*
+ * Admission on the caller's thread when it needs no database, so the request
+ * goes straight to the engine thread (one hand-off fewer, issue 19): no client
+ * key (its checks are the worker's), not cacheable (a lookup reads the store),
+ * no cost optimizer nor monthly budget (they read it too), the store not
+ * failing, and the daily budget's reservation taken from this handle's lease
+ * in memory (budget_try_reserve). 1 admitted, 0 the worker must admit it
+ * (nothing was taken).
+ */
+static int
+rreq_admit_fast(struct rreq *q)
+{
+	struct router *r = q->r;
+	const struct budget_conf *bc = &r->cfg->budget;
+	struct store_health h;
+	double most;
+
+	if (q->req.key_id != NULL && q->req.key_id[0] != '\0')
+		return 0;
+	if (q->op != NULL)
+		return !q->op->spends && !rt_store_watch(r, &h);
+	if (r->cfg->cache.url[0] != '\0' || cache_eligible(&r->cfg->cache, &q->req))
+		return 0;
+	if (bc->monthly_usd > 0 ||
+	    (bc->daily_usd > 0 &&
+	        (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)))
+		return 0;
+	if (rt_store_watch(r, &h))
+		return 0; /* the worker refuses it, naming the store */
+	if (bc->daily_usd <= 0)
+		return 1;
+	most = upper_bound_usd(r, &q->req) * (q->hedge_after_ms != 0 ? 2 : 1);
+	return budget_try_reserve(r->store, bc, most, &q->reservation) == 0;
+}
+
 /* Engine thread: the request is the engine's now; a cancel that came during
  * admission takes effect here. */
 static void
@@ -1373,10 +1411,14 @@ router_submit_with(struct router *r, const struct llm_request *req, llm_delta_cb
 	r->live = q;
 	rt_reqview_submit_locked(q);
 	pthread_mutex_unlock(&r->mu);
-	/* Admission can touch SQLite (or the cache's Redis): the worker's job. */
-	if (r->store == NULL && r->cfg->cache.url[0] == '\0')
+	/* Admission can touch SQLite (or the cache's Redis): the worker's job, unless it
+	 * needs neither. */
+	if ((r->store == NULL && r->cfg->cache.url[0] == '\0') ||
+	    (r->store != NULL && rreq_admit_fast(q))) {
+		if (r->store != NULL)
+			atomic_fetch_add(&r->admitted_fast, 1);
 		http_call_later(r->engine, 0, rreq_start, q);
-	else
+	} else
 		workq_push(r->wq, job_admit, q);
 	return id;
 }

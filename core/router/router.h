@@ -276,9 +276,10 @@ struct router_snapshot {
 	uint64_t failed;
 	uint64_t cancelled; /* callers that left */
 	uint64_t failovers;
-	uint64_t hedges;     /* hedge attempts sent */
-	uint64_t hedges_won; /* answers that came from the hedge */
-	uint64_t attempts;   /* attempts sent */
+	uint64_t hedges;        /* hedge attempts sent */
+	uint64_t hedges_won;    /* answers that came from the hedge */
+	uint64_t admitted_fast; /* requests admitted without the worker (no database needed) */
+	uint64_t attempts;      /* attempts sent */
 	uint64_t attempts_failed;
 	int window_s;               /* the window below covers this many seconds */
 	struct window_stats window; /* requests (not attempts): finished, failed, latency */

@@ -167,6 +167,7 @@ struct router {
 	uint64_t failovers;
 	uint64_t hedges;
 	uint64_t hedges_won;
+	_Atomic uint64_t admitted_fast; /* admitted on the caller's thread (rreq_admit_fast) */
 	uint64_t cache_hits;
 	uint64_t in_flight;
 	double cost_usd;

@@ -242,6 +242,7 @@ router_snapshot_window(struct router *r, struct router_snapshot *s, int window_s
 	s->failovers = r->failovers;
 	s->hedges = r->hedges;
 	s->hedges_won = r->hedges_won;
+	s->admitted_fast = atomic_load(&r->admitted_fast);
 	s->attempts = r->total_attempts;
 	s->cache_hits = r->cache_hits;
 	s->in_flight = r->in_flight;

@@ -767,6 +767,33 @@ budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
 	return rc;
 }
 
+int
+budget_try_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
+    int64_t *reservation_id)
+{
+	int64_t now, start, end;
+	struct budget_lease *l;
+	char day[16];
+	int rc = 2;
+
+	*reservation_id = 0;
+	if (c == NULL || c->daily_usd <= 0)
+		return 0;
+	if (!(upper_usd >= 0)) /* NaN too */
+		upper_usd = 0;
+	now = store_now_ms(s);
+	if (store_today(s, c->timezone, now, &start, &end, day) != 0)
+		return 2;
+	l = budget_lease_of(s);
+	/* A reserver holding mu may be in a grant's transaction: do not wait for it. */
+	if (pthread_mutex_trylock(&l->mu) != 0)
+		return 2;
+	if (budget_lease_take(l, c, upper_usd, day, now, reservation_id))
+		rc = 0;
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
 void
 budget_release(struct store *s, int64_t reservation_id)
 {

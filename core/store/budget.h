@@ -69,6 +69,15 @@ struct budget_status {
  */
 int budget_reserve(struct store *, const struct budget_conf *, double upper_usd,
     int64_t *reservation_id, char **cause);
+/*
+ * budget_reserve without waiting: 0 reserved from this handle's lease in
+ * memory (*reservation_id set; 0 with no budget), 2 when only budget_reserve
+ * can tell (no lease, or it needs a grant or a renewal, or another thread is
+ * taking one: nothing is taken). Never touches the database nor waits on a
+ * lock held across one, so an event loop may call it.
+ */
+int budget_try_reserve(struct store *, const struct budget_conf *, double upper_usd,
+    int64_t *reservation_id);
 /* Drop a reservation whose request ended without a ledger row. 0 is a no-op. */
 void budget_release(struct store *, int64_t reservation_id);
 
