@@ -449,6 +449,11 @@ test_durability(void **state)
 	char *cause = NULL;
 
 	config_init(&cfg);
+	/* The config's default: no fsync per commit (what llmdeck_open_store applies). */
+	assert_int_equal(cfg.ledger.durability, LEDGER_DURABILITY_NORMAL);
+	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"durability\": \"full\"}}",
+	                     "<string>", &cause),
+	    0);
 	assert_int_equal(cfg.ledger.durability, LEDGER_DURABILITY_FULL);
 	assert_int_equal(config_load_string(&cfg, "{\"ledger\": {\"durability\": \"normal\"}}",
 	                     "<string>", &cause),
@@ -469,7 +474,7 @@ test_durability(void **state)
 	assert_int_equal(cfg.ledger.durability, LEDGER_DURABILITY_NORMAL); /* unchanged */
 
 	assert_int_equal(store_open(&s, path, &cause), 0);
-	assert_int_equal(ledger_synchronous(s), 2); /* FULL by default */
+	assert_int_equal(ledger_synchronous(s), 2); /* a bare store handle: FULL */
 	assert_int_equal(ledger_set_durability(s, cfg.ledger.durability, &cause), 0);
 	assert_int_equal(ledger_synchronous(s), 1); /* NORMAL */
 	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);

@@ -377,6 +377,9 @@ config_init(struct config *cfg)
 	cfg->cache.max_temperature = 0.3;
 	cfg->cache.max_entries = 10000;
 	cfg->responses.ttl_seconds = 30 * 86400;
+	/* An answer still waits for its row's commit; the commit waits for no fsync (a crash of
+	 * llmdeck loses nothing; README "Spend, budget and cache" says what a power loss can). */
+	cfg->ledger.durability = LEDGER_DURABILITY_NORMAL;
 
 	cfg->breaker.failure_threshold = 5;
 	cfg->breaker.cooldown_ms = 30000;

@@ -167,7 +167,7 @@ struct store_conf {
 };
 
 struct ledger_conf {
-	enum ledger_durability durability; /* "ledger": {"durability": "full"|"normal"}; full */
+	enum ledger_durability durability; /* "ledger": {"durability": "full"|"normal"}; normal */
 	int64_t
 	    spool_max_rows; /* "ledger": {"spool_max_rows": N}: rows the spool takes; 0: 10000 */
 };
