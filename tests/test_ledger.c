@@ -322,13 +322,13 @@ kill_writer(void *arg)
 }
 
 static void
-kill_child_main(const char *path, int fd, long base)
+kill_child_main(const char *path, int fd, long base, enum ledger_durability d)
 {
 	static struct kill_child k;
 	pthread_t th[8];
 	char *cause = NULL;
 
-	if (store_open(&k.s, path, &cause) != 0)
+	if (store_open(&k.s, path, &cause) != 0 || ledger_set_durability(k.s, d, &cause) != 0)
 		_exit(2);
 	k.fd = fd;
 	k.base = base;
@@ -359,7 +359,9 @@ test_kill9_loses_nothing(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			close(p[0]);
-			kill_child_main(path, p[1], (long)(round + 1) * 100000000L);
+			/* Both durabilities: neither loses a told row to a crash of the process. */
+			kill_child_main(path, p[1], (long)(round + 1) * 100000000L,
+			    round % 2 ? LEDGER_DURABILITY_NORMAL : LEDGER_DURABILITY_FULL);
 		}
 		close(p[1]);
 		for (;;) {
