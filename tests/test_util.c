@@ -95,6 +95,23 @@ test_buf(void **state)
 	assert_string_equal(s, "abcde");
 	assert_int_equal(b.len, 0);
 	free(s);
+	/* A result longer than the room there is is formatted again into a grown buffer;
+	 * one that exactly fills it, or stops a byte short, is whole too. */
+	for (size_t n = 0; n < 300; n++) {
+		char *big = xcalloc(n + 1, 1);
+
+		memset(big, 'x', n);
+		buf_reset(&b);
+		buf_puts(&b, "ab");
+		buf_printf(&b, "<%s>%d", big, 7);
+		assert_int_equal(b.len, n + 5);
+		assert_int_equal(b.data[0], 'a');
+		assert_int_equal(b.data[2], '<');
+		assert_int_equal(b.data[n + 3], '>');
+		assert_int_equal(b.data[n + 4], '7');
+		assert_int_equal(b.data[b.len], '\0');
+		free(big);
+	}
 	buf_free(&b);
 }
 
