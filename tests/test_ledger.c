@@ -489,6 +489,69 @@ test_durability(void **state)
 	free(path);
 }
 
+static sem_t batch_sem;
+
+static void
+batch_row_done(void *arg, int rc)
+{
+	*(int *)arg = rc;
+	sem_post(&batch_sem);
+}
+
+/*
+ * A row that fails (a trigger here; a constraint in real life) fails alone: the
+ * rows batched with it are committed (the batch goes in without savepoints, and
+ * again row by row in savepoints when one fails), and it goes to the spool.
+ */
+static void
+test_a_bad_row_fails_alone(void **state)
+{
+	char *path = xasprintf("%s/b.db", (char *)*state);
+	struct ledger_row good = row_make("anthropic", "claude-sonnet", 0.001);
+	struct ledger_row bad = row_make("bad", "claude-sonnet", 0.001);
+	struct store_health h;
+	struct store *s;
+	char *cause = NULL;
+	int rc[3] = {-2, -2, -2};
+	sqlite3 *db;
+
+	assert_int_equal(store_open(&s, path, &cause), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "CREATE TRIGGER no_bad BEFORE INSERT ON ledger WHEN NEW.provider = "
+	                     "'bad' BEGIN SELECT RAISE(ABORT, 'bad row'); END; BEGIN IMMEDIATE",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	/* The writer waits for the lock with the first row; the other two queue behind it and
+	 * go in one batch once the lock is released. */
+	sem_init(&batch_sem, 0, 0);
+	ledger_record_async(s, &good, 0, batch_row_done, &rc[0]);
+	ledger_record_async(s, &bad, 0, batch_row_done, &rc[1]);
+	good.latency_us = 5678;
+	ledger_record_async(s, &good, 0, batch_row_done, &rc[2]);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sem_wait(&batch_sem), 0);
+	assert_int_equal(rc[0], 0);
+	assert_int_equal(rc[1], 0); /* spooled */
+	assert_int_equal(rc[2], 0);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE provider = "
+	                     "'anthropic' AND latency_us IN (1234, 5678)"),
+	    2);
+	assert_int_equal(sttest_sql_int64(path,
+	                     "SELECT COUNT(*) FROM ledger WHERE provider = 'bad'"),
+	    0);
+	store_health(s, &h);
+	assert_int_equal(h.spooled_rows, 1);
+	/* Without the trigger the spool's replay lands it. */
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER no_bad", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	store_close(s);
+	sem_destroy(&batch_sem);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -504,6 +567,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_unpriced_event_once, sttest_setup_dir,
 	        sttest_teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_durability, sttest_setup_dir, sttest_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_a_bad_row_fails_alone, sttest_setup_dir,
+	        sttest_teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, sttest_setup_dir,
 	        sttest_teardown_dir),
 	};

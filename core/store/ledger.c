@@ -128,39 +128,53 @@ ledger_insert(sqlite3 *db, const struct ledger_row *r, const char *uid, int64_t 
 	return store_exec_int64(db, "DELETE FROM reservations WHERE id = ?", reservation_id);
 }
 
-/* The row's insert, and the once-per-model "pricing" event of an unpriced one. */
-static void
-ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb)
+/*
+ * The row's insert, and the once-per-model "pricing" event of an unpriced one.
+ * savepoint 0: no savepoint, and a failure returns -1 at once (the caller
+ * redoes the batch with savepoints); 1: the row in a savepoint, so it fails
+ * alone (rc -1, the batch goes on).
+ */
+static int
+ledger_insert_job(sqlite3 *db, struct ledger_job *j, struct budget_batch *bb, int savepoint)
 {
 	struct store *s = j->store;
 
-	store_stmt_exec(db, "SAVEPOINT row");
+	if (savepoint)
+		store_stmt_exec(db, "SAVEPOINT row");
 	j->rc = ledger_insert(db, &j->row, j->uid, j->reservation_id);
 	if (j->rc != 0) {
+		if (!savepoint)
+			return -1;
 		if (j->errp != NULL && *j->errp == NULL)
 			*j->errp = store_error(s, db, "ledger: cannot insert row");
 		store_stmt_exec(db, "ROLLBACK TO row");
 		budget_batch_fail(bb, j->lease_charge);
-	} else if (!j->replay && j->row.unpriced && store_first_unpriced(s, j->row.model)) {
+	} else if (!j->replay && j->row.unpriced &&
+	    (j->unpriced_event || store_first_unpriced(s, j->row.model))) {
 		char *msg = xasprintf("model %s has no price: its requests are recorded "
 		                      "as unpriced, not free",
 		    j->row.model);
 
+		j->unpriced_event = 1; /* a redo of the batch writes it again */
 		store_event_insert(db, j->row.time_ms, "pricing", j->row.provider, msg);
 		free(msg);
 	}
-	store_stmt_exec(db, "RELEASE row");
+	if (savepoint)
+		store_stmt_exec(db, "RELEASE row");
+	return 0;
 }
 
 /*
  * SQLite's side of the batch: one transaction (group commit), begun and
  * committed through the writer's failure path (store_sqlite_writer_begin:
- * a short busy timeout while failing; the tests' injected failure); each row
- * in a savepoint so a bad row fails alone, but a replayed row that fails fails
- * the batch (the spool is emptied only once all of it is in); the lease
- * reservations they settle move their costs from the lease to spent in the
- * same transaction (budget_batch_apply). On failure every row's rc is -1 and
- * *err says why.
+ * a short busy timeout while failing; the tests' injected failure). The rows
+ * go in without savepoints (a savepoint and its release cost more than the
+ * row's insert); if one fails, the transaction is rolled back and the batch
+ * done again with each row in a savepoint, so a bad row fails alone; but a
+ * replayed row that fails fails the batch (the spool is emptied only once all
+ * of it is in). The lease reservations they settle move their costs from the
+ * lease to spent in the same transaction (budget_batch_apply). On failure
+ * every row's rc is -1 and *err says why.
  */
 void
 ledger_sqlite_commit(struct store *s, struct ledger_job **jobs, size_t n, struct budget_batch *bb,
@@ -171,11 +185,19 @@ ledger_sqlite_commit(struct store *s, struct ledger_job **jobs, size_t n, struct
 
 	if (store_sqlite_writer_begin(s, err) != 0)
 		goto failed;
-	for (i = 0; i < n; i++) {
-		ledger_insert_job(db, jobs[i], bb);
-		if (jobs[i]->replay && jobs[i]->rc != 0) {
-			*err = store_error(s, db, "cannot replay the spool");
-			goto fail;
+	for (i = 0; i < n; i++)
+		if (ledger_insert_job(db, jobs[i], bb, 0) != 0)
+			break;
+	if (i < n) {
+		store_stmt_exec(db, "ROLLBACK");
+		if (store_sqlite_writer_begin(s, err) != 0)
+			goto failed;
+		for (i = 0; i < n; i++) {
+			ledger_insert_job(db, jobs[i], bb, 1);
+			if (jobs[i]->replay && jobs[i]->rc != 0) {
+				*err = store_error(s, db, "cannot replay the spool");
+				goto fail;
+			}
 		}
 	}
 	store_apply_deferred(s, db); /* the cache's bookkeeping rides along */

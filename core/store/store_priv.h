@@ -277,6 +277,7 @@ struct ledger_job {
 	char **errp; /* may be NULL: receives the failure message before done runs */
 	int replay;  /* a row from the spool (no done): its failure fails the batch */
 	int rc;
+	int unpriced_event; /* it carries the once-per-model "pricing" event (SQLite's commit) */
 };
 
 /*
