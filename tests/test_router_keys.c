@@ -373,6 +373,55 @@ test_revoked_since(void **state)
 	    1);
 }
 
+static uint64_t
+admitted_fast(struct fixture *f)
+{
+	struct router_snapshot sn;
+	uint64_t v;
+
+	router_snapshot(f->r, &sn);
+	v = sn.admitted_fast;
+	router_snapshot_free(&sn);
+	return v;
+}
+
+/* A key with no rate or budget of its own or its team's is admitted without the worker,
+ * attributed all the same; one with an RPM, or asking for a model outside its list, still
+ * goes through the worker (which counts or refuses it). */
+static void
+test_a_free_key_skips_the_worker(void **state)
+{
+	struct fixture *f = *state;
+	struct spend_limits lim;
+	struct store_key free_key, rated;
+	struct router_result res;
+	uint64_t fast;
+
+	start(f);
+	make_key(f, "free", "ml", NULL, NULL, &free_key);
+	memset(&lim, 0, sizeof lim);
+	lim.rpm = 100;
+	make_key(f, "rated", "", &lim, NULL, &rated);
+	ask(f, free_key.id, "claude-haiku", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	fast = admitted_fast(f);
+	assert_int_equal(fast, 1);
+	ask(f, rated.id, "claude-haiku", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	assert_int_equal(admitted_fast(f), fast);
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND team = 'ml' "
+	                     "AND outcome = 'ok'",
+	                     free_key.id),
+	    1);
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND outcome = 'ok'",
+	                     rated.id),
+	    1);
+}
+
 /* The global budget's monthly window refuses a request with no key too. */
 static void
 test_global_month(void **state)
@@ -399,6 +448,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_key_rpm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoked_since, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_global_month, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_free_key_skips_the_worker, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,7 +30,8 @@
  * a request:
  *   router-worker  admission (cost optimizer, cache lookup, budget) and event
  *                  persistence: everything that may wait on SQLite. A request
- *                  whose admission needs no database (rreq_admit_fast: no key,
+ *                  whose admission needs no database (rreq_admit_fast: no key or
+ *                  one with no rate nor budget,
  *                  not cacheable, its budget reservation from the lease in
  *                  memory) is admitted on the caller's thread and skips it.
  *   http engine    every attempt, timer, watchdog and callback, and the
@@ -1261,7 +1262,8 @@ rreq_admit(struct rreq *q)
 /*
  * Admission on the caller's thread when it needs no database, so the request
  * goes straight to the engine thread (one hand-off fewer, issue 19): no client
- * key (its checks are the worker's), not cacheable (a lookup reads the store),
+ * key, or one with no rate or budget of its own or its team's (rt_keys_fast:
+ * those are the worker's), not cacheable (a lookup reads the store),
  * no cost optimizer nor monthly budget (they read it too), the store not
  * failing, and the daily budget's reservation taken from this handle's lease
  * in memory (budget_try_reserve). 1 admitted, 0 the worker must admit it
@@ -1275,7 +1277,7 @@ rreq_admit_fast(struct rreq *q)
 	struct store_health h;
 	double most;
 
-	if (q->req.key_id != NULL && q->req.key_id[0] != '\0')
+	if (q->req.key_id != NULL && q->req.key_id[0] != '\0' && !rt_keys_fast(q))
 		return 0;
 	if (q->op != NULL)
 		return !q->op->spends && !rt_store_watch(r, &h);

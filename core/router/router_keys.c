@@ -188,6 +188,32 @@ rt_keys_check(struct rreq *q)
 	return 0;
 }
 
+/* Nothing of the lim's needs the worker: no rate to count, no budget to reserve. */
+static int
+keys_lim_free(const struct spend_limits *lim)
+{
+	return lim->rpm <= 0 && lim->tpm <= 0 && lim->day_usd <= 0 && lim->month_usd <= 0;
+}
+
+int
+rt_keys_fast(struct rreq *q)
+{
+	struct router *r = q->r;
+	const char *model = q->req.model != NULL ? q->req.model : "";
+	struct key_auth a;
+
+	if (r->keyring == NULL || keyring_limits(r->keyring, q->req.key_id, &a) != 0)
+		return 0;
+	if (!keys_lim_free(&a.key_lim) || !spend_limits_allow_model(&a.key_lim, model))
+		return 0;
+	if (a.team[0] != '\0' &&
+	    (!keys_lim_free(&a.team_lim) || !spend_limits_allow_model(&a.team_lim, model)))
+		return 0;
+	free(q->req.team);
+	q->req.team = a.team[0] != '\0' ? xstrdup(a.team) : NULL;
+	return 1;
+}
+
 int
 rt_keys_reserve(struct rreq *q, double upper_usd)
 {

@@ -345,6 +345,10 @@ void rt_limits_refill(struct router *);
  * a request that ends with no row drops its scope reservations. rt_keys_new /
  * rt_keys_free: with the router (free after the worker has stopped). */
 int rt_keys_check(struct rreq *);
+/* Any thread: 1 when the request's key asks nothing of the worker (still valid, its model
+ * allowed, no RPM/TPM and no budget on it or its team), its team set from the key; 0 when
+ * rt_keys_check and rt_keys_reserve must run (they refuse or admit it). */
+int rt_keys_fast(struct rreq *);
 int rt_keys_reserve(struct rreq *, double upper_usd);
 void rt_keys_tick(struct router *);
 void rt_keys_release(struct rreq *);
