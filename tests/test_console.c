@@ -126,7 +126,8 @@ test_help_lists_every_command(void **state)
 	buf_init(&out);
 	assert_int_equal(tmux_run(argv, &out), 0);
 	buf_puts(&out, "");
-	start(f, "", 1);
+	/* Tall enough for every command at once (the glossary follows them). */
+	start_env(f, "", "--demo", 140, 60, 1);
 	tmux_keys(f->t, 0, "?");
 	assert_true(tmux_wait(f->t, "Keys, commands", 0));
 	for (line = strtok_r(out.data, "\n", &save); line != NULL;

@@ -484,6 +484,81 @@ test_spool_settles_scopes(void **state)
 	store_close(s);
 }
 
+/* The "budget" events whose message holds text. */
+static int
+budget_events(struct store *s, const char *text)
+{
+	struct store_event ev[64];
+	int n = store_events_last(s, ev, 64), found = 0;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++)
+		found += strcmp(ev[i].kind, "budget") == 0 && strstr(ev[i].message, text) != NULL;
+	return found;
+}
+
+/* A team's alert threshold: once its spend today crosses threshold * day budget, the
+ * next reservation writes one "budget" event naming it, once a day on the database;
+ * a team under its threshold, or without one, gets none. */
+static void
+test_team_alert_once_a_day(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = fx_open(f, "i-a"), *other = fx_open(f, "i-b");
+	struct spend_limits lim, quiet;
+	struct ledger_row r;
+	int64_t id;
+	char *cause = NULL;
+
+	memset(&lim, 0, sizeof lim);
+	lim.day_usd = 1.0;
+	lim.alert_threshold = 0.5;
+	quiet = lim;
+	quiet.alert_threshold = 0;
+	r = row_for("", "ml", 0.4, NULL);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	r = row_for("", "ops", 0.9, NULL);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	/* Under the threshold: nothing. */
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.05, &id,
+	                     &cause),
+	    0);
+	budget_scope_release(s, id);
+	assert_int_equal(budget_events(s, "team ml"), 0);
+	/* No threshold: nothing, however much was spent. */
+	assert_int_equal(budget_scope_reserve(s, "team:ops", "team ops", &quiet, "UTC", 0.05, &id,
+	                     &cause),
+	    0);
+	budget_scope_release(s, id);
+	assert_int_equal(budget_events(s, "team ops"), 0);
+	/* Crossed (0.6 of 1.0 at 50%): one event naming the team, its spend and threshold. */
+	r = row_for("", "ml", 0.2, NULL);
+	assert_int_equal(ledger_record(s, &r, 0, &cause), 0);
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.05, &id,
+	                     &cause),
+	    0);
+	budget_scope_release(s, id);
+	assert_int_equal(budget_events(s,
+	                     "team ml's daily budget alert: spent $0.6000 of $1.00 "
+	                     "(60%, threshold 50%)"),
+	    1);
+	/* Once a day, on every process on the database; a refusal does not repeat it. */
+	assert_int_equal(budget_scope_reserve(other, "team:ml", "team ml", &lim, "UTC", 0.05, &id,
+	                     &cause),
+	    0);
+	budget_scope_release(other, id);
+	assert_int_equal(budget_scope_reserve(s, "team:ml", "team ml", &lim, "UTC", 0.9, &id,
+	                     &cause),
+	    1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(budget_events(s, "team ml"), 1);
+	/* The global budget's own alert is a separate one (its key is the day alone). */
+	assert_int_equal(budget_events(s, "daily budget alert"), 1);
+	store_close(other);
+	store_close(s);
+}
+
 /* ledger_groups by key and by team: totals equal the ledger's. */
 static void
 test_groups_by_key_team(void **state)
@@ -652,6 +727,7 @@ main(void)
 	    BOTH(test_revocation_reaches_other),
 	    BOTH(test_scope_budget),
 	    BOTH(test_spool_settles_scopes),
+	    BOTH(test_team_alert_once_a_day),
 	    BOTH(test_groups_by_key_team),
 	    BOTH(test_race_budgets),
 	};

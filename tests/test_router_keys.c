@@ -302,6 +302,44 @@ test_key_and_team_budgets(void **state)
 	    1);
 }
 
+/* A team without a threshold of its own alerts at the global one (0.8 by default):
+ * once its spend today reaches 80% of its day budget, the next request's reservation
+ * writes one "budget" event naming the team. */
+static void
+test_team_alert_at_global_threshold(void **state)
+{
+	struct fixture *f = *state;
+	struct spend_limits lim, tl;
+	struct store_key k1, k2;
+	struct router_result res;
+	double spent;
+
+	memset(&lim, 0, sizeof lim);
+	memset(&tl, 0, sizeof tl);
+	start(f);
+	tl.day_usd = 10;
+	make_key(f, "a1", "ops", &lim, &tl, &k1);
+	ask(f, k1.id, "claude-haiku", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE message LIKE 'team ops''s daily%'"),
+	    0);
+	spent = ledger_spent(f->store, 0, INT64_MAX);
+	assert_true(spent > 0);
+	/* Now 1/1.1 = 91% of the team's day: over 80%. */
+	tl.day_usd = spent * 1.1;
+	make_key(f, "a2", "ops", &lim, &tl, &k2);
+	ask(f, k2.id, "claude-haiku", &res);
+	router_result_free(&res);
+	ask(f, k1.id, "claude-haiku", &res);
+	router_result_free(&res);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE kind = 'budget' AND message LIKE "
+	                     "'team ops''s daily budget alert: %threshold 80%'"),
+	    1);
+}
+
 /* The key's RPM: the third request in a minute is a 429 naming the key, with retry-after. */
 static void
 test_key_rpm(void **state)
@@ -446,6 +484,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_and_team_budgets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_rpm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_team_alert_at_global_threshold, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoked_since, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_global_month, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_free_key_skips_the_worker, setup, teardown),

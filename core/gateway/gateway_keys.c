@@ -697,10 +697,13 @@ kstore_error(struct kctx *c, int status, char *cause)
 	return r;
 }
 
-/* An operator event naming the key by its name and prefix, never its secret. */
+/* An operator event naming the key by its name and prefix, never its secret; and this
+ * process's keyring reread at once (the others within KEYRING_REFRESH_MS): a key revoked
+ * here is refused here from the answer on. */
 static void
 kevent(struct kctx *c, const char *name, const char *prefix, const char *what)
 {
+	keyring_refresh(router_keyring(c->gr->router), 0);
 	event_add(router_events(c->gr->router), EV_OPERATOR, NULL, "admin %s: key %s (%s) %s",
 	    c->q->gw->instance, name, prefix, what);
 }

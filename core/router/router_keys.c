@@ -236,6 +236,10 @@ rt_keys_reserve(struct rreq *q, double upper_usd)
 		snprintf(klabel, sizeof klabel, "key %s", a.name);
 		sc[n++] = (struct budget_scope){kscope, klabel, &a.key_lim};
 		if (a.team[0] != '\0') {
+			/* A team's alert: its own threshold, else the global one. */
+			if (a.team_lim.alert_threshold <= 0)
+				a.team_lim.alert_threshold =
+				    bc->alert_threshold > 0 ? bc->alert_threshold : 0.8;
 			snprintf(tscope, sizeof tscope, "team:%s", a.team);
 			snprintf(tlabel, sizeof tlabel, "team %s", a.team);
 			sc[n] = (struct budget_scope){tscope, tlabel, &a.team_lim};

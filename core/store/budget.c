@@ -422,18 +422,25 @@ budget_threshold(const struct budget_conf *c)
 static int
 budget_alert(sqlite3 *db, const struct budget_conf *c, const char *day, double spent, int64_t now)
 {
+	return budget_alert_once(db, day, day, NULL, c->daily_usd, budget_threshold(c), spent, now);
+}
+
+int
+budget_alert_once(sqlite3 *db, const char *key, const char *day, const char *who, double daily_usd,
+    double threshold, double spent, int64_t now)
+{
 	sqlite3_stmt *st;
 	char *msg;
 	int rc;
 
-	if (c->daily_usd <= 0 || spent < budget_threshold(c) * c->daily_usd)
+	if (daily_usd <= 0 || threshold <= 0 || spent < threshold * daily_usd)
 		return 0;
 	if (sqlite3_prepare_v2(db,
 	        "INSERT OR IGNORE INTO budget_alerts(day, time_ms) "
 	        "VALUES (?, ?)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -441,9 +448,10 @@ budget_alert(sqlite3 *db, const struct budget_conf *c, const char *day, double s
 		return -1;
 	if (sqlite3_changes(db) == 0)
 		return 0;
-	msg = xasprintf("daily budget alert: spent $%.4f of $%.2f (%.0f%%, threshold %.0f%%) "
+	msg = xasprintf("%s%sdaily budget alert: spent $%.4f of $%.2f (%.0f%%, threshold %.0f%%) "
 	                "on %s",
-	    spent, c->daily_usd, 100 * spent / c->daily_usd, 100 * budget_threshold(c), day);
+	    who != NULL ? who : "", who != NULL ? "'s " : "", spent, daily_usd,
+	    100 * spent / daily_usd, 100 * threshold, day);
 	rc = store_event_insert(db, now, "budget", NULL, msg);
 	free(msg);
 	return rc;

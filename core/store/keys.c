@@ -519,7 +519,7 @@ budget_scopes_reserve(struct store *s, int n, const struct budget_scope *sc, con
     double upper_usd, int64_t *ids, char **cause)
 {
 	struct scope_grant g[BUDGET_SCOPES_MAX];
-	int64_t now, bounds[4];
+	int64_t now, bounds[4], a, b;
 	int m = 0, idx[BUDGET_SCOPES_MAX];
 
 	for (int i = 0; i < n; i++)
@@ -535,6 +535,13 @@ budget_scopes_reserve(struct store *s, int n, const struct budget_scope *sc, con
 		if (m == 0 && keys_windows(s, tz, now, bounds, cause) != 0)
 			return -1;
 		memset(&g[m], 0, sizeof g[m]);
+		if (m == 0)
+			store_today(s, tz, now, &a, &b, g[0].day);
+		else
+			memcpy(g[m].day, g[0].day, sizeof g[m].day);
+		g[m].alert_threshold = sc[i].lim->alert_threshold;
+		g[m].label = sc[i].label != NULL ? sc[i].label : sc[i].scope;
+		snprintf(g[m].alert_key, sizeof g[m].alert_key, "%s %s", g[m].day, sc[i].scope);
 		g[m].scope = sc[i].scope;
 		g[m].day_usd = sc[i].lim->day_usd;
 		g[m].month_usd = sc[i].lim->month_usd;
@@ -1311,6 +1318,11 @@ scope_sqlite_reserve(struct store *s, struct scope_grant *g, int n, char **cause
 			goto fail;
 		scope_grant_decide(x);
 		refused |= x->refused;
+		/* The scope's once-a-day alert, as the global budget's (budget.c). */
+		if (x->day_usd > 0 && x->alert_threshold > 0 &&
+		    budget_alert_once(db, x->alert_key, x->day, x->label, x->day_usd,
+		        x->alert_threshold, x->spent_day, x->now) != 0)
+			goto fail;
 	}
 	sqlite3_finalize(st);
 	st = NULL;

@@ -830,6 +830,8 @@ pg_ledger_insert(struct store *s, PGconn *c, struct ledger_job **jobs, size_t n)
 	return rc;
 }
 
+static int pg_budget_alert_once(struct store *, PGconn *, const char *key, const char *day,
+    const char *who, double daily_usd, double threshold, double spent, int64_t now);
 static int pg_budget_alert(struct store *, PGconn *, const struct budget_conf *, const char *day,
     double spent, int64_t now);
 static double pg_spent_between(PGconn *, int64_t from, int64_t to, int *err);
@@ -1090,14 +1092,23 @@ static int
 pg_budget_alert(struct store *s, PGconn *c, const struct budget_conf *conf, const char *day,
     double spent, int64_t now)
 {
+	return pg_budget_alert_once(s, c, day, day, NULL, conf->daily_usd, pg_threshold(conf),
+	    spent, now);
+}
+
+/* The same for any budget: key in budget_alerts, the event naming who (NULL: the global). */
+static int
+pg_budget_alert_once(struct store *s, PGconn *c, const char *key, const char *day, const char *who,
+    double daily_usd, double threshold, double spent, int64_t now)
+{
 	struct pgargs a = {0};
 	PGresult *r;
 	char *msg;
 	int rc;
 
-	if (conf->daily_usd <= 0 || spent < pg_threshold(conf) * conf->daily_usd)
+	if (daily_usd <= 0 || threshold <= 0 || spent < threshold * daily_usd)
 		return 0;
-	pa_str(&a, day);
+	pa_str(&a, key);
 	pa_i64(&a, now);
 	r = pg_query(c,
 	    "INSERT INTO budget_alerts(day, time_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING", &a);
@@ -1108,9 +1119,10 @@ pg_budget_alert(struct store *s, PGconn *c, const struct budget_conf *conf, cons
 	PQclear(r);
 	if (rc == 0)
 		return 0;
-	msg = xasprintf("daily budget alert: spent $%.4f of $%.2f (%.0f%%, threshold %.0f%%) "
+	msg = xasprintf("%s%sdaily budget alert: spent $%.4f of $%.2f (%.0f%%, threshold %.0f%%) "
 	                "on %s",
-	    spent, conf->daily_usd, 100 * spent / conf->daily_usd, 100 * pg_threshold(conf), day);
+	    who != NULL ? who : "", who != NULL ? "'s " : "", spent, daily_usd,
+	    100 * spent / daily_usd, 100 * threshold, day);
 	rc = pg_event_insert(s, c, now, "budget", NULL, msg);
 	free(msg);
 	return rc;
@@ -2130,6 +2142,11 @@ pg_scope_reserve(struct store *s, struct scope_grant *g, int n, char **cause)
 		PQclear(r);
 		scope_grant_decide(x);
 		refused |= x->refused;
+		/* The scope's once-a-day alert, as the global budget's. */
+		if (x->day_usd > 0 && x->alert_threshold > 0 &&
+		    pg_budget_alert_once(s, c, x->alert_key, x->day, x->label, x->day_usd,
+		        x->alert_threshold, x->spent_day, x->now) != 0)
+			goto fail;
 	}
 	if (!refused)
 		for (int i = 0; i < n; i++) {

@@ -37,6 +37,12 @@ struct key_touch {
 struct scope_grant {
 	const char *scope;
 	double day_usd, month_usd; /* 0: no budget of that window */
+	/* The day's alert: written once a day when spent_day >= alert_threshold * day_usd
+	 * (0: none), under budget_alerts' key alert_key ("DAY SCOPE"), naming label. */
+	double alert_threshold;
+	const char *label;
+	char day[16];
+	char alert_key[LIMIT_NAME_SIZE + 48];
 	double upper;
 	int64_t now, day_start, day_end, month_start, month_end;
 	/* Read by the backend in the transaction. */
@@ -47,6 +53,11 @@ struct scope_grant {
 };
 /* The ledger's column for an enum ledger_by (ledger.c). */
 const char *ledger_by_column(int by);
+/* SQLite's once-a-day budget alert (budget.c), in the caller's write transaction: an
+ * INSERT OR IGNORE of key into budget_alerts, and when it was new a "budget" event
+ * ("WHO's daily budget alert: spent ... on DAY"; who NULL: the global budget's). 0 or -1. */
+int budget_alert_once(sqlite3 *, const char *key, const char *day, const char *who,
+    double daily_usd, double threshold, double spent, int64_t now);
 /* The decision on g's terms as read (both backends): sets g->refused. */
 void scope_grant_decide(struct scope_grant *);
 /* SQLite's halves (keys.c) for the table in store.c. */

@@ -731,6 +731,7 @@ console_key(struct console *c, int is_key, wint_t ch)
 			console_message(c, 0, "cancelled: %s", c->confirm_line);
 		break;
 	case MODE_REQUESTS: reqview_key(c, is_key, ch); break;
+	case MODE_KEYS: keyview_key(c, is_key, ch); break;
 	case MODE_PROMPT:
 		if (!is_key && ch == 27) {
 			wint_t next;
@@ -842,6 +843,8 @@ console_loop(struct console *c)
 			c->dirty = 1;
 		if (reqview_poll(c))
 			c->dirty = 1;
+		if (keyview_poll(c))
+			c->dirty = 1;
 		if (c->message[0] != '\0' && !c->message_error && c->mode != MODE_CONFIRM &&
 		    clock_mono_ms() - c->message_ms > 8000) {
 			c->message[0] = '\0';
@@ -909,6 +912,7 @@ console_free(struct console *c)
 	if (c->prompt != NULL)
 		prompt_free(c->prompt);
 	reqview_free(c->reqview); /* after the engine: no call can come back */
+	keyview_free(c->keyview); /* and before the store: its reader stops */
 	if (c->drill != NULL)
 		drill_stop(c->drill);
 	if (c->demo != NULL)

@@ -64,6 +64,7 @@ enum console_mode {
 	MODE_EVENTS,    /* the full-screen event log */
 	MODE_INSTANCES, /* the instances, one block each */
 	MODE_REQUESTS,  /* the live request view, or an attached test prompt's answer */
+	MODE_KEYS,      /* teams and keys: spend, burn, share, 429s, budget left */
 };
 
 #define CONSOLE_EVENTS 1024
@@ -144,6 +145,7 @@ struct console {
 	struct drill *drill;
 	struct prompt *prompt;
 	struct reqview *reqview;    /* console_requests.c, made on first use */
+	struct keyview *keyview;    /* console_keys.c, made on first use */
 	char serving[128];          /* "HOST:PORT" the gateway serves on, or "" */
 	struct http_engine *engine; /* the remote sources' transfers (attached) */
 	int wake[2];                /* workers write a byte to wake[1] */
@@ -354,6 +356,16 @@ void reqview_key(struct console *, int is_key, unsigned int ch);
 int reqview_poll(struct console *);
 void draw_requests(struct console *);
 int reqview_prompt(struct console *, int argc, char **argv, char **cause);
+
+/* console_keys.c: teams and keys (K or :keys), sorted by a column s cycles. */
+struct keyview;
+void keyview_open(struct console *);
+/* Stops its reader thread: before the store is closed, after the engine is freed. */
+void keyview_free(struct keyview *);
+void keyview_key(struct console *, int is_key, unsigned int ch);
+/* Fetch while the view is open (every 2 s), take what came; 1 if something changed. */
+int keyview_poll(struct console *);
+void draw_keys(struct console *);
 
 /* console_demo.c */
 /* Start the simulated providers and fill cfg; -1 with *cause. */

@@ -300,6 +300,14 @@ exec_prompt(struct console *c, int argc, char **argv, char **cause)
 }
 
 static int
+exec_keys(struct console *c, int argc, char **argv, char **cause)
+{
+	(void)argc, (void)argv, (void)cause;
+	keyview_open(c);
+	return 0;
+}
+
+static int
 exec_requests(struct console *c, int argc, char **argv, char **cause)
 {
 	(void)argc, (void)argv, (void)cause;
@@ -529,6 +537,9 @@ const struct console_cmd console_cmds[] = {
         "the live request view: requests in flight (oldest first) and recent ones; Enter shows "
         "one's attempts, timings, errors and cost",
         RO, 0, exec_requests},
+    {"keys", NULL, 'K', 0, "",
+        "teams and keys: spend today, burn, share, 429s, budget left, state; s sorts", RO, 0,
+        exec_keys},
     {"token", NULL, 0, 0, "[TOKEN]",
         "the admin token sent to attached instances (after a 401); none: send none", RO, 0,
         exec_token},

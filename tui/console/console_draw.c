@@ -694,6 +694,8 @@ draw_screen(struct console *c)
 		draw_instances(c);
 	if (c->mode == MODE_REQUESTS)
 		draw_requests(c);
+	if (c->mode == MODE_KEYS)
+		draw_keys(c);
 	draw_bottom(c, LINES - 1);
 	if (c->mode == MODE_PROMPT && c->message[0] == '\0')
 		prompt_draw(c, -1, 0, 0, 0); /* puts the cursor back in the editor */
