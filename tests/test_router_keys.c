@@ -3,7 +3,8 @@
  * key (router_keys.c, store/keys.h): a model outside the key's or team's list
  * (403), a key's and a team's budget, the key's RPM (429 with retry-after), a
  * key revoked since, the global monthly budget; each refusal ledgered as
- * "refused", each row attributed to its key and team, no reservation left.
+ * "refused", each row attributed to its key and team, no reservation left; the
+ * budget ladder under a team's pressure (its keys downgraded, another team's not).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -460,6 +461,138 @@ test_a_free_key_skips_the_worker(void **state)
 	    1);
 }
 
+/* A ledger row of cost usd spent by key k of team, now. */
+static void
+spend(struct fixture *f, const struct store_key *k, double usd)
+{
+	struct ledger_row row;
+	char *cause = NULL;
+
+	memset(&row, 0, sizeof row);
+	strlcpy_(row.provider, "anthropic", sizeof row.provider);
+	strlcpy_(row.model, "claude-sonnet", sizeof row.model);
+	strlcpy_(row.outcome, "ok", sizeof row.outcome);
+	strlcpy_(row.key_id, k->id, sizeof row.key_id);
+	strlcpy_(row.team, k->team, sizeof row.team);
+	row.cost_usd = usd;
+	row.input_tokens = 10;
+	row.output_tokens = 10;
+	if (ledger_record(f->store, &row, 0, &cause) != 0)
+		fail_msg("ledger_record: %s", cause);
+}
+
+/* The budget ladder per team: a team with 15% of its day (or month) left is under
+ * pressure (default 0.2), so its keys' claude-sonnet goes one step down the ladder to
+ * claude-haiku, with an event naming the team; a key of a team with room, and a key with
+ * no team, keep their model. No global budget is set: the team's pressure alone decides. */
+static void
+test_team_budget_ladder(void **state)
+{
+	struct fixture *f = *state;
+	struct spend_limits tl, tm, to;
+	struct store_key ml, ops, res_key, lone;
+	struct router_result res;
+
+	memset(&tl, 0, sizeof tl);
+	memset(&tm, 0, sizeof tm);
+	memset(&to, 0, sizeof to);
+	start(f);
+	tl.day_usd = 1;
+	make_key(f, "ml-dev", "ml", NULL, &tl, &ml);
+	to.day_usd = 1;
+	make_key(f, "ops-dev", "ops", NULL, &to, &ops);
+	tm.month_usd = 1;
+	tm.day_usd = 100;
+	make_key(f, "res-dev", "research", NULL, &tm, &res_key);
+	make_key(f, "lone", "", NULL, NULL, &lone);
+	spend(f, &ml, 0.85);
+	spend(f, &ops, 0.5);
+	spend(f, &res_key, 0.9);
+
+	ask(f, ml.id, "claude-sonnet", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	ask(f, ops.id, "claude-sonnet", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	ask(f, res_key.id, "claude-sonnet", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	ask(f, lone.id, "claude-sonnet", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	assert_int_equal(sim_requests(f), 4);
+	/* the keys of teams with a budget went through the worker; only lone skipped it */
+	assert_int_equal(admitted_fast(f), 1);
+
+	/* the ledger: ml's and research's answers downgraded, ops's and lone's not */
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND team = 'ml' "
+	                     "AND cost_usd < 0.5 AND outcome = 'ok' AND model = 'claude-haiku'",
+	                     ml.id),
+	    1);
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND cost_usd < 0.5 "
+	                     "AND outcome = 'ok' AND model = 'claude-haiku'",
+	                     res_key.id),
+	    1);
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND cost_usd < 0.5 "
+	                     "AND outcome = 'ok' AND model = 'claude-sonnet'",
+	                     ops.id),
+	    1);
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND outcome = 'ok' "
+	                     "AND model = 'claude-sonnet'",
+	                     lone.id),
+	    1);
+	/* one event each, naming the team and its window */
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE kind = 'budget' AND message LIKE "
+	                     "'cost optimizer: claude-sonnet -> claude-haiku (team ml''s daily "
+	                     "budget: budget pressure (spent $0.85 of $1.00)%'"),
+	    1);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE kind = 'budget' AND message LIKE "
+	                     "'cost optimizer: claude-sonnet -> claude-haiku (team research''s "
+	                     "monthly budget: %'"),
+	    1);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE message LIKE 'cost optimizer:%'"),
+	    2);
+}
+
+/* With a global daily budget under pressure too, the stricter wins: a key of a team with
+ * room is downgraded by the global pressure, the event naming no team. */
+static void
+test_global_pressure_beats_a_roomy_team(void **state)
+{
+	struct fixture *f = *state;
+	struct spend_limits to;
+	struct store_key ops;
+	struct router_result res;
+
+	memset(&to, 0, sizeof to);
+	f->cfg.budget.daily_usd = 1;
+	start(f);
+	to.day_usd = 100;
+	make_key(f, "ops-dev", "ops", NULL, &to, &ops);
+	spend(f, &ops, 0.9);
+	ask(f, ops.id, "claude-sonnet", &res);
+	assert_int_equal(res.cls, LLM_OK);
+	router_result_free(&res);
+	assert_int_equal(db_count(f,
+	                     "SELECT count(*) FROM ledger WHERE key_id = 'KEY' AND cost_usd < 0.5 "
+	                     "AND model = 'claude-haiku'",
+	                     ops.id),
+	    1);
+	assert_int_equal(db_int(f,
+	                     "SELECT count(*) FROM events WHERE message LIKE 'cost optimizer: "
+	                     "claude-sonnet -> claude-haiku (budget pressure (spent $0.90 of "
+	                     "$1.00)%'"),
+	    1);
+}
+
 /* The global budget's monthly window refuses a request with no key too. */
 static void
 test_global_month(void **state)
@@ -488,6 +621,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_revoked_since, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_global_month, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_free_key_skips_the_worker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_team_budget_ladder, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_global_pressure_beats_a_roomy_team, setup,
+	        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1216,23 +1216,49 @@ rreq_admit(struct rreq *q)
 	/* A client key: still valid, its model allowed, within its and its team's rates. */
 	if (rt_keys_check(q))
 		return 1;
-	if (q->op == NULL && bc->daily_usd > 0 &&
+	if (q->op == NULL &&
 	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)) {
-		struct budget_status st;
-		if (budget_get_status(r->store, bc, &st, &cause) == 0) {
-			const char *m = budget_choose_model(bc, &st, q->req.model, q->req.quality,
+		/*
+		 * The global daily budget's pressure, and the request's team's (its day or
+		 * month budget, router_keys.c): the stricter wins, i.e. a request is
+		 * downgraded when either is under pressure, and the event names the team
+		 * when it is the team's.
+		 */
+		struct budget_status gst, tst;
+		const struct budget_status *st = NULL;
+		char label[LIMIT_NAME_SIZE + 32];
+		int have_g = 0, have_t;
+
+		if (bc->daily_usd > 0) {
+			have_g = budget_get_status(r->store, bc, &gst, &cause) == 0;
+			free(cause);
+			cause = NULL;
+		}
+		have_t = rt_keys_team_status(q, &tst, label, sizeof label);
+		if (have_g)
+			st = &gst;
+		if (have_t && tst.under_pressure &&
+		    (!have_g || !gst.under_pressure ||
+		        (tst.budget_usd - tst.spent_usd) / tst.budget_usd <
+		            (gst.budget_usd - gst.spent_usd) / gst.budget_usd))
+			st = &tst;
+		else if (!have_g && have_t)
+			st = &tst;
+		if (st != NULL) {
+			const char *m = budget_choose_model(bc, st, q->req.model, q->req.quality,
 			    q->req.complexity, why, sizeof why);
 			if (m != NULL && (q->req.model == NULL || strcmp(m, q->req.model) != 0)) {
-				if (q->req.model != NULL)
+				if (q->req.model != NULL && st == &tst && tst.under_pressure)
+					event_add(r->events, EV_BUDGET, NULL,
+					    "cost optimizer: %s -> %s (%s: %s)", q->req.model, m,
+					    label, why);
+				else if (q->req.model != NULL)
 					event_add(r->events, EV_BUDGET, NULL,
 					    "cost optimizer: %s -> %s (%s)", q->req.model, m, why);
 				free(q->req.model);
 				q->req.model = xstrdup(m);
 				q->raw_model = !rt_alias_known(r, m);
 			}
-		} else {
-			free(cause);
-			cause = NULL;
 		}
 	}
 	if (rreq_cache_lookup(q))
@@ -1263,7 +1289,7 @@ rreq_admit(struct rreq *q)
  * Admission on the caller's thread when it needs no database, so the request
  * goes straight to the engine thread (one hand-off fewer, issue 19): no client
  * key, or one with no rate or budget of its own or its team's (rt_keys_fast:
- * those are the worker's), not cacheable (a lookup reads the store),
+ * those are the worker's, and a team's budget feeds the cost optimizer there), not cacheable (a lookup reads the store),
  * no cost optimizer nor monthly budget (they read it too), the store not
  * failing, and the daily budget's reservation taken from this handle's lease
  * in memory (budget_try_reserve). 1 admitted, 0 the worker must admit it

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "router/router_priv.h"
+#include "store/budget.h"
 #include "store/keys.h"
 #include "store/limits.h"
 #include "store/store.h"
@@ -211,6 +212,55 @@ rt_keys_fast(struct rreq *q)
 		return 0;
 	free(q->req.team);
 	q->req.team = a.team[0] != '\0' ? xstrdup(a.team) : NULL;
+	return 1;
+}
+
+int
+rt_keys_team_status(struct rreq *q, struct budget_status *st, char *label, size_t labellen)
+{
+	struct router *r = q->r;
+	const struct budget_conf *bc = &r->cfg->budget;
+	struct scope_spend sp;
+	struct key_auth a;
+	char scope[LIMIT_NAME_SIZE + 8], *cause = NULL;
+	double win_budget[2], win_spent[2], best = 0;
+	const char *names[2] = {"daily", "monthly"};
+	int pick = -1;
+
+	memset(st, 0, sizeof *st);
+	if (labellen > 0)
+		label[0] = '\0';
+	if (q->req.key_id == NULL || q->req.key_id[0] == '\0' || r->keyring == NULL ||
+	    keyring_limits(r->keyring, q->req.key_id, &a) != 0 || a.team[0] == '\0' ||
+	    (a.team_lim.day_usd <= 0 && a.team_lim.month_usd <= 0))
+		return 0;
+	snprintf(scope, sizeof scope, "team:%s", a.team);
+	if (keys_scope_spend(r->store, scope, bc->timezone, &sp, &cause) != 0) {
+		free(cause);
+		return 0;
+	}
+	win_budget[0] = a.team_lim.day_usd;
+	win_spent[0] = sp.day_usd;
+	win_budget[1] = a.team_lim.month_usd;
+	win_spent[1] = sp.month_usd;
+	/* The window with the smaller share left is the team's stricter one. */
+	for (int i = 0; i < 2; i++) {
+		double left;
+
+		if (win_budget[i] <= 0)
+			continue;
+		left = (win_budget[i] - win_spent[i]) / win_budget[i];
+		if (pick < 0 || left < best) {
+			pick = i;
+			best = left;
+		}
+	}
+	st->budget_usd = win_budget[pick];
+	st->spent_usd = win_spent[pick];
+	st->burn_5m_per_hour = sp.burn_5m_per_hour;
+	st->burn_60m_per_hour = sp.burn_60m_per_hour;
+	st->under_pressure = st->budget_usd - st->spent_usd < bc->pressure * st->budget_usd;
+	snprintf(label, labellen, "team %s's %s budget", a.team, names[pick]);
 	return 1;
 }
 

@@ -350,6 +350,13 @@ int rt_keys_check(struct rreq *);
  * rt_keys_check and rt_keys_reserve must run (they refuse or admit it). */
 int rt_keys_fast(struct rreq *);
 int rt_keys_reserve(struct rreq *, double upper_usd);
+/* Worker: the request's team's budget standing for the cost optimizer: 1 with *st set
+ * (spent and budget of the team's day or month window, whichever has less left, and
+ * under_pressure as the global budget's: remaining < pressure * budget) and label
+ * naming it ("team ml's daily budget"); 0 when its key has no team with a budget, or its spend cannot be
+ * read (then the global budget alone decides). */
+struct budget_status;
+int rt_keys_team_status(struct rreq *, struct budget_status *st, char *label, size_t labellen);
 void rt_keys_tick(struct router *);
 void rt_keys_release(struct rreq *);
 void rt_keys_new(struct router *);
