@@ -7,7 +7,8 @@
  * key's RPM, model list and budget, and its team's budget, refuse with 429 /
  * 403. The admin API creates a key (its secret once), lists it without
  * secret or hash, revokes it, and refuses to create one over TCP without the
- * admin token. /metrics counts per team; the seed's hints are checked. The
+ * admin token. /metrics counts per team; the seed's hints are checked. A
+ * stored Response is its key's alone (another key gets 404). The
  * CLI (keys create, ls, revoke; report) runs as the built binary on the same
  * database. A fixture of its own: gateway, router and SQLite in-process, a
  * simulated OpenAI provider behind them, the store's clock under the test's
@@ -293,6 +294,134 @@ test_once_a_key_exists_every_request_needs_a_live_one(void **state)
 		assert_401(&r, 0, "missing API key", NULL);
 		hreply_free(&r);
 	}
+}
+
+/* method path [body] with key (NULL: none) as "Authorization: Bearer". */
+static void
+call(struct fixture *f, struct hreply *r, const char *method, const char *path, const char *body,
+    const char *key)
+{
+	char url[384], h1[KEY_SECRET_SIZE + 64];
+	const char *hs[3] = {"Content-Type: application/json", NULL, NULL};
+
+	if (key != NULL) {
+		snprintf(h1, sizeof h1, "Authorization: Bearer %s", key);
+		hs[1] = h1;
+	}
+	snprintf(url, sizeof url, "%s%s", f->base, path);
+	hreq_headers(r, method, url, body, hs);
+}
+
+/* A 404 for id in OpenAI's words, as for an id never stored. */
+static void
+assert_stored_404(const struct hreply *r, const char *id)
+{
+	char want[160];
+
+	snprintf(want, sizeof want, "Response with id '%s' not found.", id);
+	if (r->status != 404)
+		fail_msg("status %ld, want 404: %s", r->status, r->body.data);
+	assert_string_equal(jstr(r->json, "error.message"), want);
+}
+
+/* Stored Responses are their key's: key A stores; key B gets 404 on GET, input_items and
+ * DELETE and a 400 on previous_response_id and item_reference, as for an id never stored;
+ * key A reads, continues, references and deletes it. One stored with no key, before any key
+ * existed, stays everyone's. */
+static void
+test_stored_responses_are_their_keys(void **state)
+{
+	struct fixture *f = *state;
+	char sa[KEY_SECRET_SIZE], sb[KEY_SECRET_SIZE];
+	char id0[64], id1[64], item[96], path[160], sql[256], *body;
+	struct store_key ka, kb;
+	struct hreply r;
+
+	/* No key on the database: stored with no owner. */
+	call(f, &r, "POST", "/v1/responses", "{\"model\":\"test-model\",\"input\":\"Before keys\"}",
+	    NULL);
+	assert_int_equal(r.status, 200);
+	snprintf(id0, sizeof id0, "%s", jstr(r.json, "id"));
+	hreply_free(&r);
+	make_key(f, "alice", NULL, NULL, 0, sa, &ka);
+	make_key(f, "bob", NULL, NULL, 0, sb, &kb);
+	call(f, &r, "POST", "/v1/responses", "{\"model\":\"test-model\",\"input\":\"Mine\"}", sa);
+	assert_int_equal(r.status, 200);
+	snprintf(id1, sizeof id1, "%s", jstr(r.json, "id"));
+	snprintf(item, sizeof item, "%s", jstr(r.json, "output.0.id"));
+	hreply_free(&r);
+	/* the envelope names its owner; the one from before keys none */
+	snprintf(sql, sizeof sql,
+	    "SELECT count(*) FROM responses WHERE body LIKE '%%\"owner\":\"%s\"%%'", ka.id);
+	assert_int_equal(sttest_sql_int64(f->db, sql), 2); /* the response and its output item */
+	assert_int_equal(sttest_sql_int64(f->db,
+	                     "SELECT count(*) FROM responses WHERE body LIKE '%\"owner\"%'"),
+	    2);
+
+	/* Bob: as if it did not exist. */
+	snprintf(path, sizeof path, "/v1/responses/%s", id1);
+	call(f, &r, "GET", path, NULL, sb);
+	assert_stored_404(&r, id1);
+	hreply_free(&r);
+	snprintf(path, sizeof path, "/v1/responses/%s/input_items", id1);
+	call(f, &r, "GET", path, NULL, sb);
+	assert_stored_404(&r, id1);
+	hreply_free(&r);
+	body = xasprintf("{\"model\":\"test-model\",\"input\":\"Next\",\"previous_response_id\":"
+	                 "\"%s\"}",
+	    id1);
+	call(f, &r, "POST", "/v1/responses", body, sb);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error.param"), "previous_response_id");
+	assert_non_null(strstr(jstr(r.json, "error.message"), "no stored response"));
+	hreply_free(&r);
+	{
+		char *refb = xasprintf("{\"model\":\"test-model\",\"input\":[{\"type\":"
+		                       "\"item_reference\",\"id\":\"%s\"}]}",
+		    item);
+
+		call(f, &r, "POST", "/v1/responses", refb, sb);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(jstr(r.json, "error.param"), "input[0].id");
+		hreply_free(&r);
+		call(f, &r, "POST", "/v1/responses", refb, sa);
+		assert_int_equal(r.status, 200);
+		hreply_free(&r);
+		free(refb);
+	}
+	snprintf(path, sizeof path, "/v1/responses/%s", id1);
+	call(f, &r, "DELETE", path, NULL, sb);
+	assert_stored_404(&r, id1);
+	hreply_free(&r);
+	/* ...and it is still there for Alice. */
+	call(f, &r, "GET", path, NULL, sa);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "id"), id1);
+	hreply_free(&r);
+	snprintf(path, sizeof path, "/v1/responses/%s/input_items", id1);
+	call(f, &r, "GET", path, NULL, sa);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "data.0.content"), "Mine");
+	hreply_free(&r);
+	call(f, &r, "POST", "/v1/responses", body, sa);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.json, "previous_response_id"), id1);
+	hreply_free(&r);
+	free(body);
+	/* The one from before keys: anyone's. */
+	snprintf(path, sizeof path, "/v1/responses/%s", id0);
+	call(f, &r, "GET", path, NULL, sb);
+	assert_int_equal(r.status, 200);
+	hreply_free(&r);
+	/* Alice deletes hers; then it is gone for her too. */
+	snprintf(path, sizeof path, "/v1/responses/%s", id1);
+	call(f, &r, "DELETE", path, NULL, sa);
+	assert_int_equal(r.status, 200);
+	assert_true(cJSON_IsTrue(jget(r.json, "deleted")));
+	hreply_free(&r);
+	call(f, &r, "GET", path, NULL, sa);
+	assert_stored_404(&r, id1);
+	hreply_free(&r);
 }
 
 static void
@@ -663,6 +792,7 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_keys_create_ls_revoke_and_report, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(test_stored_responses_are_their_keys, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

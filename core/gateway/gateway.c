@@ -243,10 +243,10 @@ on_done(void *arg, struct router_result *res)
 	}
 	q->answer_json = gw_api_ops(q->api)->answer(res, &q->st);
 	body = cJSON_Parse(q->stored_body);
-	entry = gw_stored_entry(body, q->answer_json, q->id);
+	entry = gw_stored_entry(body, q->answer_json, q->id, q->key_id);
 	cJSON_Delete(body);
 	q->pending = res;
-	gw_stored_put_items(q->gw->responses, q->answer_json);
+	gw_stored_put_items(q->gw->responses, q->answer_json, q->key_id);
 	resp_store_put(q->gw->responses, q->id, entry, on_stored, q);
 	free(entry);
 }
@@ -341,7 +341,7 @@ stored_prepare(struct gw_req *q, struct gw_bad *bad)
 		cJSON_Delete(body);
 		return 0;
 	}
-	if ((rc = gw_stored_expand(q->gw->responses, body, bad)) < 0) {
+	if ((rc = gw_stored_expand(q->gw->responses, body, q->key_id, bad)) < 0) {
 		cJSON_Delete(body);
 		return rc;
 	}
@@ -518,7 +518,7 @@ serve_stored(struct gw_req *q)
 	memcpy(id, rest, n);
 	id[n] = '\0';
 	status = gw_stored_serve(q->gw->responses, q->method, id,
-	    slash != NULL ? "input_items" : "", query_arg, q->conn, &body);
+	    slash != NULL ? "input_items" : "", q->key_id, query_arg, q->conn, &body);
 	return gw_reply_result(q, status, "application/json", body, NULL, -1, 0);
 }
 

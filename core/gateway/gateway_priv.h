@@ -421,13 +421,16 @@ void gw_add_dropped_header(struct MHD_Response *, const struct gw_req *);
 /* gateway_stored.c: previous_response_id and the stored responses' endpoints. */
 struct resp_store;
 int gw_stored_id_ok(const char *id);
-int gw_stored_expand(struct resp_store *, cJSON *body, struct gw_bad *);
+/* owner: the caller's client key id ("" or NULL: none); an entry stored with a key is
+ * that key's alone (gateway_stored.c). */
+int gw_stored_expand(struct resp_store *, cJSON *body, const char *owner, struct gw_bad *);
 int gw_stored_wanted(const cJSON *body);
-void gw_stored_put_items(struct resp_store *, const char *response_json);
-char *gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_id);
+void gw_stored_put_items(struct resp_store *, const char *response_json, const char *owner);
+char *gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_id,
+    const char *owner);
 typedef const char *(*gw_query_fn)(void *arg, const char *key);
 int gw_stored_serve(struct resp_store *, const char *method, const char *id, const char *what,
-    gw_query_fn query, void *qarg, char **body);
+    const char *owner, gw_query_fn query, void *qarg, char **body);
 
 /* gateway_admin.c: is the Host header's value a loopback name (localhost, 127.0.0.1,
  * [::1], with or without a port)? */

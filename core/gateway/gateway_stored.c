@@ -9,6 +9,15 @@
  * GET /v1/responses/{id}, GET /v1/responses/{id}/input_items and
  * DELETE /v1/responses/{id}, in OpenAI's shapes.
  *
+ * Ownership: an entry stored by a request carrying a client key (gateway_keys.c)
+ * holds that key's id in the envelope ("owner": "k-...", next to "input" and
+ * "response"; the output items' entries too), so no schema change: the store
+ * keeps an opaque JSON text. Only a request with the same key reads it, expands
+ * it (previous_response_id, item_reference) or deletes it; to any other caller
+ * it is absent, the same 404 (or 400 naming the field) as an id never stored.
+ * An entry with no owner (stored with no key, e.g. before any key existed) is
+ * everyone's, as before keys.
+ *
  * These run on the HTTP server's threads: a stored response is read by its
  * primary key (a WAL reader never waits for the writer); storing goes through
  * the store's writer (resp_store_put never blocks).
@@ -23,6 +32,45 @@
 #include "util/util.h"
 
 static char *stored_print(cJSON *);
+
+/* Does an entry belong to the caller's key (owner: its id, "" or NULL when none)? */
+static int
+stored_owned(const cJSON *stored, const char *owner)
+{
+	const char *o = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(stored, "owner"));
+
+	if (o == NULL || o[0] == '\0')
+		return 1;
+	return owner != NULL && strcmp(o, owner) == 0;
+}
+
+/* The entry id as owner may see it, parsed, or NULL: absent, expired, another key's, or
+ * (*err 1) the store could not be read. */
+static cJSON *
+stored_get(struct resp_store *rs, const char *id, const char *owner, int *err)
+{
+	char *json;
+	cJSON *stored;
+
+	*err = 0;
+	if (rs == NULL || (json = resp_store_get(rs, id, err)) == NULL)
+		return NULL;
+	stored = cJSON_Parse(json);
+	free(json);
+	if (stored != NULL && !stored_owned(stored, owner)) {
+		cJSON_Delete(stored);
+		return NULL;
+	}
+	return stored;
+}
+
+/* The owner into an entry about to be stored ("" or NULL: none). */
+static void
+stored_set_owner(cJSON *entry, const char *owner)
+{
+	if (owner != NULL && owner[0] != '\0')
+		cJSON_AddStringToObject(entry, "owner", owner);
+}
 
 /* A string input is one user message item. */
 static cJSON *
@@ -75,7 +123,7 @@ gw_stored_id_ok(const char *id)
  * any was replaced, 0 if none, -1 / -2 as gw_stored_expand.
  */
 static int
-stored_resolve_refs(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
+stored_resolve_refs(struct resp_store *rs, cJSON *body, const char *owner, struct gw_bad *bad)
 {
 	cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input"), *it, *stored, *item;
 	char msg[256], path[64];
@@ -88,7 +136,6 @@ stored_resolve_refs(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 		const char *type =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "type"));
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-		char *json;
 
 		i++;
 		if (type == NULL || strcmp(type, "item_reference") != 0)
@@ -99,10 +146,7 @@ stored_resolve_refs(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 			stored_bad(bad, path, msg);
 			return -1;
 		}
-		err = 0;
-		json = rs != NULL ? resp_store_get(rs, id, &err) : NULL;
-		stored = json != NULL ? cJSON_Parse(json) : NULL;
-		free(json);
+		stored = stored_get(rs, id, owner, &err);
 		item = cJSON_DetachItemFromObjectCaseSensitive(stored, "item");
 		cJSON_Delete(stored);
 		if (item == NULL) {
@@ -123,7 +167,7 @@ stored_resolve_refs(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 
 /* Each output item of an answer kept under its own id, for item_reference. */
 void
-gw_stored_put_items(struct resp_store *rs, const char *response_json)
+gw_stored_put_items(struct resp_store *rs, const char *response_json, const char *owner)
 {
 	cJSON *resp = cJSON_Parse(response_json), *it, *entry;
 	char *s;
@@ -136,6 +180,7 @@ gw_stored_put_items(struct resp_store *rs, const char *response_json)
 			continue;
 		entry = cJSON_CreateObject();
 		cJSON_AddItemToObject(entry, "item", cJSON_Duplicate(it, 1));
+		stored_set_owner(entry, owner);
 		s = stored_print(entry);
 		resp_store_put(rs, id, s, NULL, NULL);
 		free(s);
@@ -151,14 +196,14 @@ gw_stored_put_items(struct resp_store *rs, const char *response_json)
  * string, unknown or expired id), -2 the store could not be read (bad says so).
  */
 int
-gw_stored_expand(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
+gw_stored_expand(struct resp_store *rs, cJSON *body, const char *owner, struct gw_bad *bad)
 {
 	const cJSON *prev = cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
 	cJSON *stored, *items, *resp, *out, *it;
-	char *json, msg[256];
+	char msg[256];
 	int err = 0, refs;
 
-	if ((refs = stored_resolve_refs(rs, body, bad)) < 0)
+	if ((refs = stored_resolve_refs(rs, body, owner, bad)) < 0)
 		return refs;
 	if (prev == NULL || cJSON_IsNull(prev))
 		return refs;
@@ -167,8 +212,8 @@ gw_stored_expand(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 		    "previous_response_id: expected a response id");
 		return -1;
 	}
-	json = rs != NULL ? resp_store_get(rs, prev->valuestring, &err) : NULL;
-	if (json == NULL) {
+	stored = stored_get(rs, prev->valuestring, owner, &err);
+	if (stored == NULL) {
 		if (err) {
 			stored_bad(bad, "previous_response_id",
 			    "previous_response_id: the store of responses could not be read");
@@ -181,8 +226,6 @@ gw_stored_expand(struct resp_store *rs, cJSON *body, struct gw_bad *bad)
 		stored_bad(bad, "previous_response_id", msg);
 		return -1;
 	}
-	stored = cJSON_Parse(json);
-	free(json);
 	items = cJSON_CreateArray();
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(stored, "input"))
 	    cJSON_AddItemToArray(items, cJSON_Duplicate(it, 1));
@@ -213,7 +256,8 @@ gw_stored_wanted(const cJSON *body)
  * and the Response object as the client got it. Caller frees.
  */
 char *
-gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_id)
+gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_id,
+    const char *owner)
 {
 	cJSON *entry = cJSON_CreateObject(), *items, *it, *resp;
 	char id[RESP_STORE_ID_MAX + 32];
@@ -237,6 +281,7 @@ gw_stored_entry(const cJSON *body, const char *response_json, const char *resp_i
 	cJSON_AddItemToObject(entry, "input", items);
 	resp = cJSON_Parse(response_json);
 	cJSON_AddItemToObject(entry, "response", resp != NULL ? resp : cJSON_CreateNull());
+	stored_set_owner(entry, owner);
 	s = cJSON_PrintUnformatted(entry);
 	cJSON_Delete(entry);
 	if (s == NULL)
@@ -273,18 +318,30 @@ stored_print(cJSON *o)
  */
 int
 gw_stored_serve(struct resp_store *rs, const char *method, const char *id, const char *what,
-    gw_query_fn query, void *qarg, char **body)
+    const char *owner, gw_query_fn query, void *qarg, char **body)
 {
 	cJSON *stored, *items, *page, *data, *it;
 	const char *order, *after, *limit_s;
-	char *json, *end;
+	char *end;
 	int err = 0, n, limit = 20, asc, started, rc;
 
 	if (!gw_stored_id_ok(id) || rs == NULL) {
 		*body = stored_not_found(gw_stored_id_ok(id) ? id : "(invalid)");
 		return 404;
 	}
+	stored = stored_get(rs, id, owner, &err);
+	if (stored == NULL) {
+		if (err) {
+			*body = gw_error_body(GW_OPENAI, 503, LLM_ERR_INTERNAL,
+			    "the store of responses could not be read", NULL);
+			return 503;
+		}
+		*body = stored_not_found(id);
+		return 404;
+	}
 	if (strcmp(method, "DELETE") == 0 && *what == '\0') {
+		/* Owned by the caller (read just above): ids are unique, an owner never changes. */
+		cJSON_Delete(stored);
 		rc = resp_store_delete(rs, id);
 		if (rc < 0) {
 			*body = gw_error_body(GW_OPENAI, 503, LLM_ERR_INTERNAL,
@@ -302,17 +359,6 @@ gw_stored_serve(struct resp_store *rs, const char *method, const char *id, const
 		*body = stored_print(page);
 		return 200;
 	}
-	if ((json = resp_store_get(rs, id, &err)) == NULL) {
-		if (err) {
-			*body = gw_error_body(GW_OPENAI, 503, LLM_ERR_INTERNAL,
-			    "the store of responses could not be read", NULL);
-			return 503;
-		}
-		*body = stored_not_found(id);
-		return 404;
-	}
-	stored = cJSON_Parse(json);
-	free(json);
 	if (*what == '\0') {
 		it = cJSON_DetachItemFromObjectCaseSensitive(stored, "response");
 		cJSON_Delete(stored);

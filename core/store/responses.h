@@ -4,7 +4,9 @@
  * and GET / DELETE /v1/responses/{id} and its input_items can be served.
  *
  * A stored entry is one JSON text the gateway writes and reads back:
- * {"input": [items], "response": {the Response object}}. It lives for the
+ * {"input": [items], "response": {the Response object}}, with "owner": the
+ * client key's id when a key stored it (the gateway checks it on every read:
+ * gateway_stored.c; the store never looks inside). It lives for the
  * configured TTL ("responses": {"ttl_seconds": N}, default 30 days, as OpenAI
  * keeps them). With a database every process on it reads what any other
  * stored; without one (--no-db) the entries live in this process's memory,
