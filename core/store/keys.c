@@ -541,7 +541,13 @@ budget_scopes_reserve(struct store *s, int n, const struct budget_scope *sc, con
 			memcpy(g[m].day, g[0].day, sizeof g[m].day);
 		g[m].alert_threshold = sc[i].lim->alert_threshold;
 		g[m].label = sc[i].label != NULL ? sc[i].label : sc[i].scope;
-		snprintf(g[m].alert_key, sizeof g[m].alert_key, "%s %s", g[m].day, sc[i].scope);
+		{
+			/* Through a copy: GCC's -Wrestrict (at -O1) sees g[m] on both sides. */
+			char akey[sizeof g[m].alert_key];
+
+			snprintf(akey, sizeof akey, "%s %s", g[m].day, sc[i].scope);
+			memcpy(g[m].alert_key, akey, sizeof akey);
+		}
 		g[m].scope = sc[i].scope;
 		g[m].day_usd = sc[i].lim->day_usd;
 		g[m].month_usd = sc[i].lim->month_usd;
