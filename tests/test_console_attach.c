@@ -190,6 +190,27 @@ serve_start(const char *name)
 	return s;
 }
 
+/* How many of s's events (its own and those it read from the database) hold text. */
+static int
+events_with(const struct serve *s, const char *text)
+{
+	struct hreply r;
+	char url[256];
+	cJSON *e;
+	int n = 0;
+
+	snprintf(url, sizeof url, "%s/admin/v1/events", s->url);
+	hreq(&r, "GET", url, NULL, ATTACH_ADMIN_TOKEN);
+	assert_int_equal(r.status, 200);
+	cJSON_ArrayForEach(e, jget(r.json, "events"))
+	{
+		const char *m = jstr(e, "message");
+		n += m != NULL && strstr(m, text) != NULL;
+	}
+	hreply_free(&r);
+	return n;
+}
+
 /* The overrides cleared (the next test starts from the config's), then SIGTERM. */
 static void
 serve_stop(struct serve *s)
@@ -403,15 +424,30 @@ test_fleet_view(void **state)
 	/* A name alone acts on every instance that has it. */
 	tmux_keys(t, 1, ":failover gpt");
 	tmux_keys(t, 0, "Enter");
-	assert_true(tmux_wait(t, "failover gpt on every instance:", 0));
+	assert_true(tmux_wait(t, "failover gpt on every instance on the database (sent once, via",
+	    0));
 	tmux_keys(t, 0, "y");
 	assert_true(wait_admin(a, "gpt", "drained"));
 	assert_true(wait_admin(b, "gpt", "drained"));
+	/* Stored once, so said once: each sees the one event (its own or the other's). */
+	{
+		uint64_t end = clock_mono_ms() + 3000;
+		while ((events_with(a, "gpt drained") < 1 || events_with(b, "gpt drained") < 1) &&
+		    clock_mono_ms() < end)
+			sleep_ms(50);
+		assert_int_equal(events_with(a, "gpt drained"), 1);
+		assert_int_equal(events_with(b, "gpt drained"), 1);
+	}
 	/* NAME@INSTANCE names one. */
 	tmux_keys(t, 1, ":enable gpt@gw-b");
 	tmux_keys(t, 0, "Enter");
 	assert_true(tmux_wait(t, "gw-b: gpt enabled: it takes traffic again (gw-b only)", 0));
 	assert_true(wait_admin(b, "gpt", "enabled"));
+	/* u takes it back as it was done, on gw-b only (sent fleet-wide, gw-b's own
+	 * "enabled" row would outrank it). */
+	tmux_keys(t, 0, "u");
+	assert_true(tmux_wait(t, "undo enable gpt@gw-b: back to drained", 0));
+	assert_true(wait_admin(b, "gpt", "drained"));
 	/* gw-b dies: lost, retried, and the console still answers. */
 	load_stop();
 	serve_kill(b);
@@ -607,7 +643,7 @@ test_attach_drill_in_gateway(void **state)
 	struct sim_stats st0, st1;
 	char *targets, fault[16];
 	double g0 = 0, g1 = 0;
-	uint64_t end;
+	uint64_t end, t0;
 
 	NEED_TMUX(t);
 	a = serve_start("gw-d");
@@ -622,8 +658,19 @@ test_attach_drill_in_gateway(void **state)
 	assert_true(tmux_wait(t2, "FLEET 2/2 up", 0));
 	tmux_keys(t, 1, ":drill gpt 500 1 6");
 	tmux_keys(t, 0, "Enter");
-	assert_true(tmux_wait(t, "drill gpt 500 1 6 on every instance:", 0));
+	/* One drill row for the database both share, sent through one of them. */
+	assert_true(tmux_wait(t,
+	    "drill gpt 500 1 6 on every instance on the database (sent once, via gw-d): 100% "
+	    "of gpt's attempts fail with 500 for 6 s (made in the gateway)? (y/n)",
+	    0));
 	tmux_keys(t, 0, "y");
+	t0 = clock_mono_ms();
+	/* Both instances' rows show it, with its time left, within a second. */
+	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[*@ ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait_regex(t, "gw-e +>?gpt +[DX ]?[*@ ]?! +drill 500 [0-9]s"));
+	print_message("drill on both instances' rows %llu ms after y\n",
+	    (unsigned long long)(clock_mono_ms() - t0));
+	assert_true(clock_mono_ms() - t0 < 1000 + 200 /* a capture's poll */);
 	end = clock_mono_ms() + 3000;
 	do {
 		gpt_drill(b, fault, sizeof fault, &g0);
@@ -653,6 +700,9 @@ test_attach_drill_in_gateway(void **state)
 	assert_true(tmux_wait(t, "drill on gpt ended (its time was up)", 0));
 	gpt_drill(a, fault, sizeof fault, &g1);
 	assert_string_equal(fault, "");
+	/* One start, one end on each: not one start per instance attached. */
+	assert_int_equal(events_with(a, "drill 500 on gpt: 100% of attempts for 6 s"), 1);
+	assert_int_equal(events_with(b, "drill 500 on gpt: 100% of attempts for 6 s"), 1);
 	/* The API: a hang on one gateway only (its instance named: the two share a database,
 	 * and a drill not scoped runs on both); a fault it cannot make is refused, naming
 	 * those it can. */
