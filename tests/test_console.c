@@ -275,8 +275,10 @@ test_80x24_whole_lines(void **state)
 
 	NEED_TMUX(f);
 	start_env(f, "", "--demo", 80, 24, 1);
-	assert_true(tmux_wait(f->t, "? help  keys: : f e d r P w + - u p D F / E t Space q quit",
-	    0));
+	/* R the request view, K the keys view (when the console has one): every key, and
+	 * the line ends whole. */
+	assert_true(tmux_wait_regex(f->t,
+	    "^\\? help  keys: : f e d r P w \\+ - u p R (K )?D F / E t Space q quit *$"));
 	assert_true(tmux_wait_regex(f->t, "p50[ /].* ok [0-9.kM]+ err [0-9.kM]+ "));
 	assert_true(tmux_wait_regex(f->t, "answered [0-9.]+%  p50 [^ ]+ p99 "));
 	tmux_keys(f->t, 0, "?");
