@@ -315,7 +315,7 @@ draw_event_line(struct console *, int y, int x, int w, const struct console_even
 void draw_event_view(struct console *);
 
 /* console_instances.c */
-/* An instance's state in a word: up, draining, LOST, 401. */
+/* An instance's state in a word: up, draining, store-failing, spool-full, LOST, 401. */
 const char *instance_state(struct console *, size_t t);
 /* Does target t run another config than most of the fleet? */
 int instance_drifted(struct console *, size_t t);
