@@ -4,7 +4,9 @@
 # panel with an answer, the help overlay and its glossary, the light and
 # monochrome themes. Then a fleet as operators run it: three simulated
 # providers, two `llmdeck serve` gateways on one database with traffic, and
-# `llmdeck attach` on both during a drill (140x45, and 80x24 to show it fits).
+# `llmdeck attach` on both during a drill inside the gateways, sent once to their database
+# and shown with ! and its time left on both instances' rows (160x48, and 80x24 to show
+# it fits).
 # Needs tmux, aha (ANSI to HTML), chromium and curl
 # (Debian: apt-get install tmux aha chromium fonts-dejavu-core curl).
 # Usage: tests/screenshots.sh [OUTDIR]   (LLMDECK=path/to/llmdeck to choose the binary)
@@ -178,19 +180,22 @@ touch "$work/load.on"
 pids="$pids $!"
 
 # No target: attach finds both by their Unix sockets.
-T -f "$work/tmux.conf" new-session -d -s shots -x 140 -y 45 \
+T -f "$work/tmux.conf" new-session -d -s shots -x 160 -y 48 \
     "XDG_RUNTIME_DIR=$work/run LANG=C.UTF-8 $bin attach"
 wait_for "FLEET 2/2 up"
 wait_for "p95 "
 sleep 12
-T send-keys -t shots -l ':drill anthropic 500'
+# 30% of anthropic's attempts fail with 500 for two minutes: failover keeps the answers
+# whole, the breaker stays closed, so the rows show the drill and its time left.
+T send-keys -t shots -l ':drill anthropic 500 0.3 120'
 T send-keys -t shots Enter
-# A drill inside the gateways asks first (it reaches production).
+# A drill inside the gateways asks first (it reaches production), naming its scope.
 wait_for "(y/n)"
 T send-keys -t shots y
 wait_for "drill 500 on anthropic"
-wait_for "OPEN "
-sleep 3
+wait_for "gw-east +.anthropic +[*@ ]?! drill 500 [0-9]+s"
+wait_for "gw-west +.anthropic +[*@ ]?! drill 500 [0-9]+s"
+sleep 8
 shot fleet-drill
 T resize-window -t shots -x 80 -y 24
 sleep 2

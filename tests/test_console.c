@@ -276,8 +276,10 @@ test_80x24_whole_lines(void **state)
 
 	NEED_TMUX(f);
 	start_env(f, "", "--demo", 80, 24, 1);
-	assert_true(tmux_wait(f->t, "? help  keys: : f e d r P w + - u p D F / E t Space q quit",
-	    0));
+	/* R the request view, K the keys view (when the console has one): every key, and
+	 * the line ends whole. */
+	assert_true(tmux_wait_regex(f->t,
+	    "^\\? help  keys: : f e d r P w \\+ - u p R (K )?D F / E t Space q quit *$"));
 	assert_true(tmux_wait_regex(f->t, "p50[ /].* ok [0-9.kM]+ err [0-9.kM]+ "));
 	assert_true(tmux_wait_regex(f->t, "answered [0-9.]+%  p50 [^ ]+ p99 "));
 	tmux_keys(f->t, 0, "?");
@@ -285,6 +287,33 @@ test_80x24_whole_lines(void **state)
 	assert_true(tmux_wait(f->t, "show every key and command, and", 0));
 	assert_true(tmux_wait_regex(f->t, "what each column and state means +│"));
 	assert_true(tmux_wait(f->t, "(this screen)", 0));
+	/* Further down, the request view's entry, wrapped whole: page until it shows. */
+	{
+		regex_t re;
+		int found = 0;
+		assert_int_equal(regcomp(&re, "R +:requests +the live request view: requests in +│",
+		                     REG_EXTENDED | REG_NOSUB),
+		    0);
+		char *was = tmux_capture(f->t);
+		for (int i = 0; i < 15 && !found; i++) {
+			char *s = NULL;
+			tmux_keys(f->t, 0, "NPage");
+			/* The page drawn: the screen changes (at the end it does not, 2 s). */
+			for (int k = 0; k < 40; k++) {
+				free(s);
+				s = tmux_capture(f->t);
+				if (strcmp(s, was) != 0)
+					break;
+				usleep(50 * 1000);
+			}
+			found = regexec(&re, s, 0, NULL, 0) == 0;
+			free(was);
+			was = s;
+		}
+		free(was);
+		regfree(&re);
+		assert_true(found);
+	}
 	tmux_keys(f->t, 0, "Escape");
 	assert_true(tmux_wait(f->t, "Keys and glossary", 1));
 }

@@ -7,7 +7,8 @@
  * two gateways make a fleet view, the windowed numbers are the gateway's,
  * and a gateway that dies is shown lost while the console keeps answering.
  * What clients get: a hang shows as slow attempts and a request p99 over 1 s, a
- * SIGTERMed gateway as draining, a SIGHUP with another config as drift; the
+ * SIGTERMed gateway as draining (in a fleet too, with one whose database went away
+ * as store-failing), a SIGHUP with another config as drift; the
  * last usable provider wants its name typed, then a banner, and u undoes; a
  * wrong token is said once and not retried; a missing socket is named.
  */
@@ -177,6 +178,19 @@ teardown(void **state)
 			testkit_missing("tmux"); \
 	} while (0)
 
+/* llmdeck serve --instance NAME on database db. */
+static struct serve *
+serve_start_db(const char *name, const char *db)
+{
+	struct serve *s = &serves[n_serves++];
+	const char *args[] = {"llmdeck", "serve", "--listen", "127.0.0.1:0", "--config",
+	    config_path, "--db", db, "--instance", name, NULL};
+
+	snprintf(s->err, sizeof s->err, "%s/%s.err", dir, name);
+	s->pid = spawn_serve(args, s->err, s->url, sizeof s->url);
+	return s;
+}
+
 /* llmdeck serve --instance NAME on the shared database. */
 static struct serve *
 serve_start(const char *name)
@@ -188,6 +202,27 @@ serve_start(const char *name)
 	snprintf(s->err, sizeof s->err, "%s/%s.err", dir, name);
 	s->pid = spawn_serve(args, s->err, s->url, sizeof s->url);
 	return s;
+}
+
+/* How many of s's events (its own and those it read from the database) hold text. */
+static int
+events_with(const struct serve *s, const char *text)
+{
+	struct hreply r;
+	char url[256];
+	cJSON *e;
+	int n = 0;
+
+	snprintf(url, sizeof url, "%s/admin/v1/events", s->url);
+	hreq(&r, "GET", url, NULL, ATTACH_ADMIN_TOKEN);
+	assert_int_equal(r.status, 200);
+	cJSON_ArrayForEach(e, jget(r.json, "events"))
+	{
+		const char *m = jstr(e, "message");
+		n += m != NULL && strstr(m, text) != NULL;
+	}
+	hreply_free(&r);
+	return n;
 }
 
 /* The overrides cleared (the next test starts from the config's), then SIGTERM. */
@@ -403,15 +438,35 @@ test_fleet_view(void **state)
 	/* A name alone acts on every instance that has it. */
 	tmux_keys(t, 1, ":failover gpt");
 	tmux_keys(t, 0, "Enter");
-	assert_true(tmux_wait(t, "failover gpt on every instance:", 0));
+	assert_true(tmux_wait(t, "failover gpt on every instance on the database (sent once, via",
+	    0));
 	tmux_keys(t, 0, "y");
 	assert_true(wait_admin(a, "gpt", "drained"));
 	assert_true(wait_admin(b, "gpt", "drained"));
+	/* Stored once, so said once: each sees the one event (its own or the other's). */
+	{
+		uint64_t end = clock_mono_ms() + 3000;
+		while ((events_with(a, "gpt drained") < 1 || events_with(b, "gpt drained") < 1) &&
+		    clock_mono_ms() < end)
+			sleep_ms(50);
+		assert_int_equal(events_with(a, "gpt drained"), 1);
+		assert_int_equal(events_with(b, "gpt drained"), 1);
+	}
 	/* NAME@INSTANCE names one. */
 	tmux_keys(t, 1, ":enable gpt@gw-b");
 	tmux_keys(t, 0, "Enter");
 	assert_true(tmux_wait(t, "gw-b: gpt enabled: it takes traffic again (gw-b only)", 0));
 	assert_true(wait_admin(b, "gpt", "enabled"));
+	/* u takes it back as it was done, on gw-b only (sent fleet-wide, gw-b's own
+	 * "enabled" row would outrank it). */
+	tmux_keys(t, 0, "u");
+	assert_true(wait_admin(b, "gpt", "drained"));
+	assert_true(wait_admin(a, "gpt", "drained"));
+	tmux_keys(t, 1, ":filter undo"); /* the log may have moved on under load */
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait(t, "undo enable gpt@gw-b: back to drained", 0));
+	tmux_keys(t, 1, ":filter off");
+	tmux_keys(t, 0, "Enter");
 	/* gw-b dies: lost, retried, and the console still answers. */
 	load_stop();
 	serve_kill(b);
@@ -471,6 +526,84 @@ test_attach_hang_shows_what_clients_wait(void **state)
 	/* The hung request ends with its gateway. */
 	serve_kill(a);
 	load_stop();
+}
+
+/* Instances as they are, in a fleet at 80x24: one whose database went away shows as
+ * store-failing (header, fleet line, :instances with the reason); a SIGTERMed one as
+ * draining while a request holds it open, and its 503s count as not answered. */
+static void
+test_attach_fleet_store_failing_and_draining(void **state)
+{
+	struct tmux *t = *state;
+	struct serve *a, *b;
+	char *own, *targets, *url;
+	struct buf body;
+
+	NEED_TMUX(t);
+	own = xasprintf("%s/own.db", dir);
+	a = serve_start_db("gw-s", own);
+	b = serve_start("gw-u");
+	targets = xasprintf("%s %s", a->url, b->url);
+	attach(t, 80, 24, targets);
+	free(targets);
+	assert_true(tmux_wait(t, "FLEET 2/2 up", 0));
+	/* gw-s's database is deleted: its next ledger row goes to the spool. */
+	for (int i = 0; i < 3; i++) {
+		char *p = xasprintf("%s%s", own, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+		unlink(p);
+		free(p);
+	}
+	url = xasprintf("%s/v1/chat/completions", a->url);
+	testkit_post_json(url,
+	    "{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+	    &body);
+	buf_free(&body);
+	free(url);
+	assert_true(tmux_wait(t, "STORE FAILING gw-s", 0));
+	assert_true(tmux_wait_regex(t, "gw-s store-failing [0-9.]+% p99"));
+	tmux_keys(t, 1, ":instances");
+	tmux_keys(t, 0, "Enter");
+	assert_true(tmux_wait_regex(t, "gw-s +store-failing"));
+	assert_true(tmux_wait_regex(t, "store: [a-z]"));
+	tmux_keys(t, 0, "Escape");
+	/* gw-u: a request that hangs holds it open once SIGTERMed. */
+	for (size_t i = 0; i < kit.n; i++)
+		testkit_control(&kit, i, "{\"fault\":\"hang\"}");
+	load_start(b, NULL);
+	{
+		/* Its first request is in the gateway (requests.in_flight), bounded. */
+		uint64_t end = clock_mono_ms() + 5000;
+		double fly = 0;
+		char *snap = xasprintf("%s/admin/v1/snapshot", b->url);
+		while (fly < 1 && clock_mono_ms() < end) {
+			struct hreply r;
+			hreq(&r, "GET", snap, NULL, ATTACH_ADMIN_TOKEN);
+			fly = jnum(r.json, "requests.in_flight");
+			hreply_free(&r);
+			if (fly < 1)
+				sleep_ms(20);
+		}
+		free(snap);
+		assert_true(fly >= 1);
+	}
+	kill(b->pid, SIGTERM);
+	assert_true(tmux_wait(t, "FLEET 2/2 up, 1 draining", 0));
+	assert_true(tmux_wait_regex(t, "gw-u draining "));
+	url = xasprintf("%s/v1/chat/completions", b->url);
+	for (int i = 0; i < 3; i++) {
+		testkit_post_json(url,
+		    "{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\",\"content\":"
+		    "\"hi\"}]}",
+		    &body);
+		buf_free(&body);
+	}
+	free(url);
+	assert_true(tmux_wait_regex(t, "gw-u draining [0-9]{1,2}\\.[0-9]% p99"));
+	tmux_keys(t, 1, "q");
+	assert_true(tmux_wait(t, "EXIT=0", 0));
+	serve_kill(b);
+	load_stop();
+	free(own);
 }
 
 /* Draining the last usable provider of a model wants its name typed and says requests
@@ -607,7 +740,7 @@ test_attach_drill_in_gateway(void **state)
 	struct sim_stats st0, st1;
 	char *targets, fault[16];
 	double g0 = 0, g1 = 0;
-	uint64_t end;
+	uint64_t end, t0;
 
 	NEED_TMUX(t);
 	a = serve_start("gw-d");
@@ -622,8 +755,19 @@ test_attach_drill_in_gateway(void **state)
 	assert_true(tmux_wait(t2, "FLEET 2/2 up", 0));
 	tmux_keys(t, 1, ":drill gpt 500 1 6");
 	tmux_keys(t, 0, "Enter");
-	assert_true(tmux_wait(t, "drill gpt 500 1 6 on every instance:", 0));
+	/* One drill row for the database both share, sent through one of them. */
+	assert_true(tmux_wait(t,
+	    "drill gpt 500 1 6 on every instance on the database (sent once, via gw-d): 100% "
+	    "of gpt's attempts fail with 500 for 6 s (made in the gateway)? (y/n)",
+	    0));
 	tmux_keys(t, 0, "y");
+	t0 = clock_mono_ms();
+	/* Both instances' rows show it, with its time left, within a second. */
+	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[*@ ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait_regex(t, "gw-e +>?gpt +[DX ]?[*@ ]?! +drill 500 [0-9]s"));
+	print_message("drill on both instances' rows %llu ms after y\n",
+	    (unsigned long long)(clock_mono_ms() - t0));
+	assert_true(clock_mono_ms() - t0 < 1000 + 200 /* a capture's poll */);
 	end = clock_mono_ms() + 3000;
 	do {
 		gpt_drill(b, fault, sizeof fault, &g0);
@@ -643,7 +787,7 @@ test_attach_drill_in_gateway(void **state)
 	assert_true(st1.requests - st0.requests < (uint64_t)(g1 - g0));
 	/* Both consoles show it with its time left; clients got answers (failover). */
 	assert_true(tmux_wait_regex(t, "gw-d +>?gpt +[DX ]?[*@ ]?! +drill 500 [0-9]s"));
-	assert_true(tmux_wait_regex(t2, "gpt +[DX ]?[*@ ]?! +drill 500 [0-9]s"));
+	assert_true(tmux_wait_regex(t2, "gpt +[DX ]?[*@ ]?! +(drill )?500 [0-9]s"));
 	assert_true(tmux_wait(t, "answered 100.0%", 0));
 	assert_true(tmux_wait(t,
 	    "drill 500 on gpt: 100% of attempts for 6 s on every instance by admin gw-d", 0));
@@ -653,6 +797,9 @@ test_attach_drill_in_gateway(void **state)
 	assert_true(tmux_wait(t, "drill on gpt ended (its time was up)", 0));
 	gpt_drill(a, fault, sizeof fault, &g1);
 	assert_string_equal(fault, "");
+	/* One start, one end on each: not one start per instance attached. */
+	assert_int_equal(events_with(a, "drill 500 on gpt: 100% of attempts for 6 s"), 1);
+	assert_int_equal(events_with(b, "drill 500 on gpt: 100% of attempts for 6 s"), 1);
 	/* The API: a hang on one gateway only (its instance named: the two share a database,
 	 * and a drill not scoped runs on both); a fault it cannot make is refused, naming
 	 * those it can. */
@@ -722,6 +869,8 @@ main(void)
 	        test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_last_provider_banner_and_undo, test_setup,
 	        test_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_fleet_store_failing_and_draining,
+	        test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_wrong_token, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_missing_socket, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_attach_drill_in_gateway, test_setup,

@@ -349,6 +349,20 @@ backend_db(int postgres)
 
 /* ---- the tests ---- */
 
+/* s's database as its snapshot names it (instance.store.id), for consoles to send a
+ * fleet-wide override once per database. */
+static void
+store_id(const struct serve *s, char *out, size_t len)
+{
+	struct hreply r;
+	const char *id;
+
+	assert_int_equal(admin(&r, s, "GET", "/admin/v1/snapshot", NULL), 200);
+	id = jstr(r.json, "instance.store.id");
+	snprintf(out, len, "%s", id != NULL ? id : "");
+	hreply_free(&r);
+}
+
 static void
 drill_across_the_fleet(int postgres)
 {
@@ -403,8 +417,34 @@ drill_across_the_fleet(int postgres)
 	/* An instance that starts later picks up the live drill. */
 	admin_ok(&a, "/admin/v1/providers/gpt/drill",
 	    "{\"fault\":\"503\",\"rate\":0.5,\"duration_s\":60}");
-	serve_start(&c, db, "dr-c");
+	if (postgres)
+		serve_start(&c, db, "dr-c");
+	else {
+		/* The same file by another path: the same database to a console. */
+		char *other = xasprintf("%s/./fleet.db", dir);
+		serve_start(&c, other, "dr-c");
+		free(other);
+	}
 	assert_true(gpt_wait(&c, "drill.fault", "503", 200) >= 0);
+	{
+		char ida[64], idb[64], idc[64];
+		store_id(&a, ida, sizeof ida);
+		store_id(&b, idb, sizeof idb);
+		store_id(&c, idc, sizeof idc);
+		assert_true(strncmp(ida, kind, strlen(kind)) == 0);
+		assert_string_equal(ida, idb);
+		assert_string_equal(ida, idc);
+		if (!postgres) {
+			/* Another file is another database. */
+			struct serve d;
+			char *other = xasprintf("%s/other.db", dir), idd[64];
+			serve_start(&d, other, "dr-d");
+			store_id(&d, idd, sizeof idd);
+			assert_string_not_equal(ida, idd);
+			serve_stop(&d);
+			free(other);
+		}
+	}
 	serve_stop(&c);
 	admin_ok(&a, "/admin/v1/providers/gpt/drill", "{\"fault\":\"none\"}");
 	assert_true(gpt_wait(&b, "drill.fault", "", DRILL_REACH_MS) >= 0);

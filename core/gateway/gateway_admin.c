@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/budget.h"
@@ -481,6 +482,27 @@ gw_config_hash(const struct config *cfg, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* Which database this is, the same on every instance that shares it, so that a console
+ * attached to several sends a fleet-wide override once per database, not once per
+ * instance: a SQLite file by its device and inode (whatever path each was given), a
+ * PostgreSQL one by its URL (without the password). */
+static void
+store_fingerprint(struct store *s, char out[32])
+{
+	const char *where = store_path(s);
+	uint64_t h = 14695981039346656037ULL;
+	struct stat st;
+	char num[64];
+
+	if (!store_is_url(where) && stat(where, &st) == 0) {
+		snprintf(num, sizeof num, "%llu:%llu", (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		h = fnv_str(h, num);
+	} else
+		h = fnv_str(h, where);
+	snprintf(out, 32, "%s-%016llx", store_backend_name(s), (unsigned long long)h);
+}
+
 static cJSON *
 instance_json(struct gateway *gw)
 {
@@ -503,6 +525,7 @@ instance_json(struct gateway *gw)
 	if (gw->store != NULL) {
 		struct store_health h;
 		cJSON *st = cJSON_AddObjectToObject(o, "store");
+		char id[32];
 
 		store_health(gw->store, &h);
 		cJSON_AddStringToObject(st, "status",
@@ -511,6 +534,8 @@ instance_json(struct gateway *gw)
 		                    : "ok");
 		cJSON_AddStringToObject(st, "reason", h.reason);
 		cJSON_AddNumberToObject(st, "spooled_rows", (double)h.spooled_rows);
+		store_fingerprint(gw->store, id);
+		cJSON_AddStringToObject(st, "id", id);
 	}
 	return o;
 }

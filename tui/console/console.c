@@ -210,6 +210,28 @@ console_resolve(struct console *c, const char *arg, size_t *ts, size_t max, char
 	return n;
 }
 
+size_t
+console_once_per_store(struct console *c, size_t *ts, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct console_target *tg = &c->targets[ts[i]];
+		const char *id = tg->have_frame ? tg->frame.inst.store_id : "";
+		size_t k;
+
+		for (k = 0; id[0] != '\0' && k < kept; k++)
+			if (c->targets[ts[k]].have_frame &&
+			    strcmp(c->targets[ts[k]].frame.inst.store_id, id) == 0)
+				break;
+		if (id[0] == '\0' || k == kept)
+			ts[kept++] = ts[i];
+		else if (!c->targets[ts[k]].link.up && tg->link.up)
+			ts[k] = ts[i]; /* the same database through one that answers */
+	}
+	return kept;
+}
+
 void
 console_drill_mark(struct console *c, const char *base_url, const char *fault)
 {

@@ -79,6 +79,7 @@ enum console_mode {
 struct console_undo {
 	unsigned batch; /* entries of one action share it */
 	char arg[192];  /* "NAME" or "NAME@INSTANCE" */
+	int scoped;     /* the action was for that instance only (NAME@INSTANCE typed) */
 	enum source_action action;
 	enum provider_admin admin; /* before */
 	int priority;
@@ -247,6 +248,10 @@ console_resolve(struct console *, const char *arg, size_t *ts, size_t max, char 
 /* The provider named name in target t, or NULL. */
 const struct provider_snapshot *
 console_target_provider(struct console *, size_t t, const char *name);
+/* A fleet-wide override is one row in the database every instance on it reads: of
+ * targets ts, keep one per database (the first that answers; those that report none
+ * stay). Returns how many are left, in order. */
+size_t console_once_per_store(struct console *, size_t *ts, size_t n);
 /* A drill this console started on base_url (fault "none" ends it). */
 void console_drill_mark(struct console *, const char *base_url, const char *fault);
 /* The drill on provider p's upstream, or NULL. */
@@ -312,7 +317,7 @@ draw_event_line(struct console *, int y, int x, int w, const struct console_even
 void draw_event_view(struct console *);
 
 /* console_instances.c */
-/* An instance's state in a word: up, draining, LOST, 401. */
+/* An instance's state in a word: up, draining, store-failing, spool-full, LOST, 401. */
 const char *instance_state(struct console *, size_t t);
 /* Does target t run another config than most of the fleet? */
 int instance_drifted(struct console *, size_t t);

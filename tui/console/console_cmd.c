@@ -105,6 +105,10 @@ console_act(struct console *c, const char *arg, enum source_action a, double val
 		return -1;
 	}
 	undo_remember(c, arg, a);
+	/* Stored for every instance on the database: sent once per database (a breaker
+	 * reset and a probe are each instance's own). */
+	if (strchr(arg != NULL ? arg : "", '@') == NULL && a != SA_RESET && a != SA_PROBE)
+		n = console_once_per_store(c, ts, n);
 	for (size_t i = 0; i < n; i++) {
 		struct console_target *t = &c->targets[ts[i]];
 		const struct provider_snapshot *p = console_target_provider(c, ts[i], name);
@@ -239,6 +243,8 @@ exec_drill_gateway(struct console *c, int argc, char **argv, char **cause)
 		*cause = xasprintf("drill: no provider \"%s\"", argv[1]);
 		return -1;
 	}
+	if (strchr(argv[1], '@') == NULL)
+		n = console_once_per_store(c, ts, n); /* one drill row per database */
 	for (size_t i = 0; i < n; i++) {
 		struct source *src = c->targets[ts[i]].src;
 		char target[200];
@@ -649,13 +655,65 @@ confirm_where(struct console *c, const struct console_cmd *cmd, const char *arg,
 	}
 	if (!(cmd->flags & CMD_PROVIDER) || strcmp(cmd->name, "probe") == 0 ||
 	    strcmp(cmd->name, "reset") == 0) {
+		if (strcmp(cmd->name, "flush") == 0) /* a database's cache, flushed once */
+			n = console_once_per_store(c, ts, n);
 		off = (size_t)snprintf(out, len, " on");
 		for (size_t i = 0; i < n && off < len; i++)
 			off += (size_t)snprintf(out + off, len - off, "%s %s", i ? "," : "",
 			    c->targets[ts[i]].label);
 		return;
 	}
-	snprintf(out, len, " on every instance");
+	/* Stored once per database, through one instance on it, for all of them. */
+	size_t all = n;
+	n = console_once_per_store(c, ts, n);
+	if (n == all) {
+		snprintf(out, len, " on every instance");
+		return;
+	}
+	off = (size_t)snprintf(out, len, " on every instance on %s (sent once, via",
+	    n > 1 ? "their databases" : "the database");
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s %s", i ? "," : "",
+		    c->targets[ts[i]].label);
+	if (off < len)
+		snprintf(out + off, len - off, ")");
+}
+
+/* What a drill in the gateways will do, plainly, for its confirmation:
+ * NAME FAULT [RATE] [SECONDS]. */
+static void
+drill_words(int argc, char **argv, char *out, size_t len)
+{
+	static const struct {
+		const char *fault, *words;
+	} faults[] = {
+	    {"hang", "hang (no answer until their timeout)"},
+	    {"slow", "start late"},
+	    {"drop", "have their stream cut"},
+	    {"malformed", "get an unreadable answer"},
+	};
+	const char *f = argv[2], *how = NULL;
+	char status[32];
+	double rate = 1;
+	long secs = 60;
+
+	if (strcmp(f, "none") == 0 || strcmp(f, "clear") == 0) {
+		snprintf(out, len, "stop the drill on %s", argv[1]);
+		return;
+	}
+	if (argc >= 4)
+		parse_double(argv[3], 0.01, 1, &rate);
+	if (argc >= 5)
+		parse_long(argv[4], 1, 3600, &secs);
+	for (size_t i = 0; i < nitems(faults); i++)
+		if (strcmp(f, faults[i].fault) == 0)
+			how = faults[i].words;
+	if (how == NULL) {
+		snprintf(status, sizeof status, "fail with %.8s", f);
+		how = status;
+	}
+	snprintf(out, len, "%.0f%% of %s's attempts %s for %ld s (made in the gateway)", rate * 100,
+	    argv[1], how, secs);
 }
 
 /* Ask y/n for a command; the question names what it acts on. */
@@ -696,6 +754,12 @@ confirm_ask(struct console *c, const struct console_cmd *cmd, int argc, char **a
 			console_message(c, 1, "%s", c->confirm_what);
 			return;
 		}
+	}
+	if (strcmp(cmd->name, "drill") == 0 && argc >= 3) {
+		char what[160];
+		drill_words(argc, argv, what, sizeof what);
+		console_message(c, 0, "%s%s: %s? (y/n)", c->confirm_line, where, what);
+		return;
 	}
 	console_message(c, 0, "%s%s: %s? (y/n)", c->confirm_line, where, cmd->help);
 }

@@ -450,15 +450,15 @@ cmd_available(struct console *c, const struct console_cmd *cmd)
 static void
 draw_hints(struct console *c, int y)
 {
-	static const char *const shown[] = {"help", "command", "failover", "enable", "disable",
-	    "reset", "probe", "weight", "raise", "lower", "undo", "prompt", "drill", "flush",
-	    "filter", "events", "theme", "pause", "quit"};
+	/* By key: a key with no command (yet) is left out. */
+	static const int shown[] = {'?', ':', 'f', 'e', 'd', 'r', 'P', 'w', '+', '-', 'u', 'p', 'R',
+	    'K', 'D', 'F', '/', 'E', 't', ' ', 'q'};
 	int x = 0, full = 0, keys_only;
 	char kb[8];
 
 	for (size_t i = 0; i < nitems(shown); i++) {
-		const struct console_cmd *cmd = cmd_find(shown[i]);
-		if (cmd_available(c, cmd))
+		const struct console_cmd *cmd = cmd_by_key(shown[i]);
+		if (cmd != NULL && cmd_available(c, cmd))
 			full += (int)strlen(cmd_key_name(cmd->key, kb, sizeof kb)) +
 			    (int)strlen(cmd->name) + 3;
 	}
@@ -466,13 +466,13 @@ draw_hints(struct console *c, int y)
 	attrset(color_attr(c, TC_HINT));
 	draw_fill(y, 0, COLS);
 	for (size_t i = 0; i < nitems(shown); i++) {
-		const struct console_cmd *cmd = cmd_find(shown[i]);
+		const struct console_cmd *cmd = cmd_by_key(shown[i]);
+		if (cmd == NULL || !cmd_available(c, cmd))
+			continue;
 		const char *k = cmd_key_name(cmd->key, kb, sizeof kb);
 		int named =
 		    !keys_only || strcmp(cmd->name, "help") == 0 || strcmp(cmd->name, "quit") == 0;
 		int need = (int)strlen(k) + (named ? (int)strlen(cmd->name) + 3 : 1);
-		if (!cmd_available(c, cmd))
-			continue;
 		if (x + need > COLS)
 			break;
 		attrset(color_attr(c, TC_KEY));
@@ -506,11 +506,15 @@ draw_bottom(struct console *c, int y)
 		return;
 	}
 	if (c->mode == MODE_CONFIRM && draw_text_width(c->message) > COLS) {
-		/* A long question takes the hint line too: none of it is cut. */
+		/* A long question takes the hint line too, and the lines above if it needs
+		 * them (up to four): none of it is cut. */
+		int lines = draw_wrapped(0, 0, 0, 0, COLS, c->message), top;
+		lines = lines < 2 ? 2 : lines > 4 ? 4 : lines;
+		top = y + 1 - lines;
 		attrset(color_attr(c, TC_MSG_ERROR));
-		draw_fill(y - 1, 0, COLS);
-		draw_fill(y, 0, COLS);
-		draw_wrapped(y - 1, y - 2, y + 1, 0, COLS, c->message);
+		for (int r = top; r <= y; r++)
+			draw_fill(r, 0, COLS);
+		draw_wrapped(top, top - 1, y + 1, 0, COLS, c->message);
 		attrset(color_attr(c, TC_NORMAL));
 		return;
 	}

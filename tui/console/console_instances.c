@@ -25,6 +25,11 @@ instance_state(struct console *c, size_t t)
 		return tg->link.ever_up ? "LOST" : "down";
 	if (tg->have_frame && tg->frame.inst.draining)
 		return "draining";
+	/* Its ledger's rows go to the spool, or (full) paid requests are refused. */
+	if (tg->have_frame && strcmp(tg->frame.inst.store_status, "failing") == 0)
+		return "store-failing";
+	if (tg->have_frame && strcmp(tg->frame.inst.store_status, "spool_full") == 0)
+		return "spool-full";
 	return "up";
 }
 
@@ -127,6 +132,7 @@ draw_instances(struct console *c)
 		const char *st = instance_state(c, t);
 		char up[32], a[16], p50[16], p99[16], *text;
 		int drift = instance_drifted(c, t);
+		int store_bad = strcmp(st, "store-failing") == 0 || strcmp(st, "spool-full") == 0;
 
 		fmt_uptime(up, sizeof up, tg->have_frame ? in->started_ms : -1);
 		fmt_answered(a, sizeof a, tg->have_frame ? instance_answered(s) : -1);
@@ -141,7 +147,7 @@ draw_instances(struct console *c)
 		attrset(color_attr(c, TC_NORMAL));
 		row++;
 		text = xasprintf("pid %ld  host %s  version %s  up %s  config %s%s  admin %s%s%s  "
-		                 "answered %s  p50 %s  p99 %s  in flight %llu%s%s",
+		                 "answered %s  p50 %s  p99 %s  in flight %llu%s%s%s%s",
 		    in->pid, in->host[0] ? in->host : "?", in->version[0] ? in->version : "?", up,
 		    in->config_hash[0] ? in->config_hash : "?",
 		    drift ? " DRIFT (differs from the "
@@ -151,7 +157,8 @@ draw_instances(struct console *c)
 		    in->socket[0] && strcmp(in->socket, tg->src->name) != 0 ? " socket " : "",
 		    in->socket[0] && strcmp(in->socket, tg->src->name) != 0 ? in->socket : "", a,
 		    p50, p99, (unsigned long long)s->in_flight, tg->link.up ? "" : "; ",
-		    tg->link.up ? "" : tg->link.why);
+		    tg->link.up ? "" : tg->link.why, store_bad ? "  store: " : "",
+		    store_bad ? in->store_reason : "");
 		if (drift)
 			attrset(color_attr(c, TC_MSG_ERROR));
 		row += draw_wrapped(row, 1, bottom, 4, COLS - 6, text);

@@ -220,6 +220,7 @@ undo_remember(struct console *c, const char *arg, enum source_action a)
 		snprintf(u->arg, sizeof u->arg, "%s@%s", name, c->targets[ts[i]].label);
 		if (c->n_targets <= 1)
 			snprintf(u->arg, sizeof u->arg, "%s", name);
+		u->scoped = strchr(arg, '@') != NULL;
 		u->action = a;
 		u->admin = p->admin;
 		u->priority = p->priority;
@@ -234,6 +235,7 @@ undo_last(struct console *c, char **cause)
 {
 	unsigned batch;
 	int sent = 0;
+	size_t fleet[CONSOLE_UNDO + 1], n_fleet = 0; /* targets a fleet-wide one went through */
 
 	if (c->n_undo == 0) {
 		*cause =
@@ -244,13 +246,25 @@ undo_last(struct console *c, char **cause)
 	while (c->n_undo > 0 && c->undo[c->n_undo - 1].batch == batch) {
 		struct console_undo *u = &c->undo[--c->n_undo];
 		size_t ts[1];
-		char name[128], *why = NULL;
+		char name[128], target[200], *why = NULL;
 		enum source_action back;
 		double v = 0;
 		const char *what;
 
 		if (console_resolve(c, u->arg, ts, 1, name, sizeof name) == 0)
 			continue;
+		/* As it was done: for that instance only, or once per database for all. */
+		if (u->scoped)
+			snprintf(target, sizeof target, "%s@%s", name, c->targets[ts[0]].label);
+		else {
+			snprintf(target, sizeof target, "%s", name);
+			fleet[n_fleet] = ts[0];
+			if (console_once_per_store(c, fleet, n_fleet + 1) == n_fleet) {
+				sent++; /* its database already has it back */
+				continue;
+			}
+			n_fleet++;
+		}
 		switch (u->action) {
 		case SA_PRIORITY:
 			back = SA_PRIORITY;
@@ -271,7 +285,7 @@ undo_last(struct console *c, char **cause)
 			what = provider_admin_name(u->admin);
 			break;
 		}
-		if (c->targets[ts[0]].src->ops->act(c->targets[ts[0]].src, back, name, v, &why) !=
+		if (c->targets[ts[0]].src->ops->act(c->targets[ts[0]].src, back, target, v, &why) !=
 		    0) {
 			free(*cause);
 			*cause = xasprintf("undo: %s", why);
@@ -280,7 +294,7 @@ undo_last(struct console *c, char **cause)
 		}
 		sent++;
 		console_event(c, EV_OPERATOR, name, "undo %s %s: back to %s",
-		    source_action_name(u->action), u->arg, what);
+		    source_action_name(u->action), target, what);
 	}
 	console_collect(c);
 	return sent > 0 ? 0 : -1;

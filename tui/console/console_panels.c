@@ -325,7 +325,14 @@ draw_budget(struct console *c, int y, int x, int h, int w)
 	}
 	draw_fmt_usd(s1, sizeof s1, b->spent_usd);
 	if (b->daily_usd <= 0) {
-		draw_putf(row, x + 2, iw, "spent %s; no daily budget set", s1);
+		/* Narrow (80x24): on two lines rather than cut. */
+		if ((int)strlen(s1) + 28 <= iw)
+			draw_putf(row, x + 2, iw, "spent %s; no daily budget set", s1);
+		else {
+			draw_putf(row++, x + 2, iw, "spent %s", s1);
+			if (row < y + h - 1)
+				draw_put(row, x + 2, iw, "no daily budget set");
+		}
 		return;
 	}
 	draw_fmt_usd(s2, sizeof s2, b->daily_usd);

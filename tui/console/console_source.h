@@ -48,6 +48,9 @@ struct source_instance {
 	 * the spool), "spool_full" (paid requests refused); the reason when not ok. */
 	char store_status[16];
 	char store_reason[160];
+	/* Which database ("" none or not reported): the same on every instance sharing it,
+	 * so a fleet-wide override is sent once per database. */
+	char store_id[32];
 };
 
 /* The response cache, as the process reports it. */

@@ -258,6 +258,7 @@ parse_instance(const cJSON *o, struct source_instance *in)
 	in->draining = jbool(o, "draining");
 	jstr(jget(o, "store"), "status", in->store_status, sizeof in->store_status);
 	jstr(jget(o, "store"), "reason", in->store_reason, sizeof in->store_reason);
+	jstr(jget(o, "store"), "id", in->store_id, sizeof in->store_id);
 }
 
 static void

@@ -79,7 +79,7 @@ static const struct {
     {"up (N fails)", "closed, but the last N attempts failed; N in a row opens it"},
     {"drill F Ns",
         "a drill in the attached gateway: fault F on a share of its attempts, N s "
-        "left (marked ! too); every console attached sees it"},
+        "left (marked ! too; narrow, \"F Ns\" or \"F Nm\"); every console attached sees it"},
     {"slow N (Ms)",
         "N attempts in flight longer than its usual p99 (at least 250 ms), the "
         "oldest M s: a hang shows here before any attempt fails"},
@@ -165,9 +165,16 @@ provider_state(const struct provider_snapshot *p, const struct source_provider_e
 		return TC_PROVIDER_HALF_OPEN;
 	}
 	if (p->drill[0] != '\0') {
-		/* A drill in the gateway: its fault and the time it has left. */
-		snprintf(out, len, narrow ? "drill %s %llus" : "drill %s %llus (%.0f%%)", p->drill,
-		    (unsigned long long)(p->drill_left_ms + 999) / 1000, p->drill_rate * 100);
+		/* A drill in the gateway: its fault and the time it has left. Narrow (80x24):
+		 * the fault and a shorter time, the ! marker saying it is a drill. */
+		unsigned long long left = (unsigned long long)(p->drill_left_ms + 999) / 1000;
+		if (!narrow)
+			snprintf(out, len, "drill %s %llus (%.0f%%)", p->drill, left,
+			    p->drill_rate * 100);
+		else if (left < 100)
+			snprintf(out, len, "%s %llus", p->drill, left);
+		else
+			snprintf(out, len, "%s %llum", p->drill, (left + 59) / 60);
 		return TC_PROVIDER_HALF_OPEN;
 	}
 	if (p->in_flight_slow > 0) {
