@@ -768,10 +768,13 @@ prompt_record(struct reqview *v, const char *json, size_t len)
 		jcopy(it, "model", m, sizeof m);
 		jcopy(it, "error_class", c, sizeof c);
 		jcopy(it, "error", err, sizeof err);
-		snprintf(v->attempts[v->n_attempts], sizeof v->attempts[0],
-		    "attempt %d: %s (%s) %s HTTP %.0f, %.0f ms%s%s%s", v->n_attempts + 1, p, m,
-		    c[0] ? c : "ok", jnumber(it, "status"), jnumber(it, "latency_ms"),
-		    jbool(it, "hedge") ? ", hedge" : "", err[0] ? ": " : "", err);
+		/* A line longer than the row ends in "..." (the detail view has one row each). */
+		if (snprintf(v->attempts[v->n_attempts], sizeof v->attempts[0],
+		        "attempt %d: %s (%s) %s HTTP %.0f, %.0f ms%s%s%s", v->n_attempts + 1, p, m,
+		        c[0] ? c : "ok", jnumber(it, "status"), jnumber(it, "latency_ms"),
+		        jbool(it, "hedge") ? ", hedge" : "", err[0] ? ": " : "",
+		        err) >= (int)sizeof v->attempts[0])
+			memcpy(v->attempts[v->n_attempts] + sizeof v->attempts[0] - 4, "...", 4);
 		v->n_attempts++;
 	}
 	cJSON_Delete(o);
