@@ -774,10 +774,32 @@ test_cli_keys_create_ls_revoke_and_report(void **state)
 	hreply_free(&r);
 }
 
+/* Embeddings are attributed like chat: the ledger row carries the key and its team. */
+static void
+test_embeddings_are_attributed(void **state)
+{
+	struct fixture *f = *state;
+	char secret[KEY_SECRET_SIZE], sql[256];
+	struct store_key k;
+	struct hreply r;
+
+	make_key(f, "embedder", "ml", NULL, 0, secret, &k);
+	refresh(f);
+	post(f, &r, "/v1/embeddings", "{\"model\":\"test-model\",\"input\":[\"one\",\"two\"]}",
+	    secret, 0, NULL);
+	assert_int_equal(r.status, 200);
+	hreply_free(&r);
+	snprintf(sql, sizeof sql,
+	    "SELECT count(*) FROM ledger WHERE key_id = '%s' AND team = 'ml' AND outcome = 'ok'",
+	    k.id);
+	assert_int_equal(sttest_sql_int64(f->db, sql), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_embeddings_are_attributed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_key_on_the_database_needs_none, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_once_a_key_exists_every_request_needs_a_live_one,

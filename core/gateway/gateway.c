@@ -477,9 +477,11 @@ serve_answer(struct gw_req *q)
 	q->phase = PH_WAIT;
 	pthread_mutex_unlock(&gw->mu);
 	if (q->ep == GW_EP_EMBEDDINGS)
-		rid = gw_embeddings(q->gr->router, q->body.data, q->body.len, on_answer, q);
+		rid = gw_embeddings(q->gr->router, q->body.data, q->body.len, q->key_id, q->team,
+		    on_answer, q);
 	else
-		rid = gw_count_tokens(q->gr->router, q->body.data, q->body.len, on_answer, q);
+		rid = gw_count_tokens(q->gr->router, q->body.data, q->body.len, q->key_id, q->team,
+		    on_answer, q);
 	buf_free(&q->body);
 	pthread_mutex_lock(&gw->mu);
 	q->rid = rid; /* a client that leaves cancels it, as for chat */

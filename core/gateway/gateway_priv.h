@@ -196,8 +196,10 @@ void gw_answer_free(struct gw_answer *);
 /* POST /v1/embeddings and POST /v1/messages/count_tokens with their bodies,
  * through the router (router_submit_op). Returns the router's id for
  * router_cancel, or 0 if answered at once (a refusal). */
-uint64_t gw_embeddings(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
-uint64_t gw_count_tokens(struct router *, const char *body, size_t len, gw_answer_cb, void *arg);
+uint64_t gw_embeddings(struct router *, const char *body, size_t len, const char *key_id,
+    const char *team, gw_answer_cb, void *arg);
+uint64_t gw_count_tokens(struct router *, const char *body, size_t len, const char *key_id,
+    const char *team, gw_answer_cb, void *arg);
 
 /* HTTP status, error type and body for an error (caller frees the body). */
 int gw_error_status(enum llm_errclass);
