@@ -443,21 +443,64 @@ gpt_is(int i, const char *want)
 	return ok;
 }
 
-/* Ms until every instance shows the provider as want (-1: not within 5 s). */
-static long
-until_all(uint64_t t0, const char *want)
-{
-	for (;;) {
-		int all = 1;
+/* One instance's watcher for until_all: polls its own snapshot, so the time one instance
+ * sees the change is not held up by the snapshots of the others. */
+struct watch {
+	int i;
+	uint64_t t0;
+	const char *want;
+	long ms;   /* when it first saw want, from t0; -1: not within 5 s */
+	long poll; /* its slowest snapshot (ms): the figure's resolution */
+};
 
-		for (int i = 0; i < n_fleet; i++)
-			all = all && gpt_is(i, want);
-		if (all)
-			return (long)(clock_mono_ms() - t0);
-		if (clock_mono_ms() - t0 > 5000)
-			return -1;
+static void *
+watch_one(void *arg)
+{
+	struct watch *w = arg;
+
+	w->ms = -1;
+	w->poll = 0;
+	for (;;) {
+		uint64_t before = clock_mono_ms();
+		int ok = gpt_is(w->i, w->want);
+		long took = (long)(clock_mono_ms() - before);
+
+		if (took > w->poll)
+			w->poll = took;
+		if (ok) {
+			w->ms = (long)(clock_mono_ms() - w->t0);
+			return NULL;
+		}
+		if (clock_mono_ms() - w->t0 > 5000)
+			return NULL;
 		sleep_ms(2);
 	}
+}
+
+/* Ms until every instance shows the provider as want (-1: not within 5 s), each instance
+ * watched by a thread of its own; *resolution: the slowest snapshot any took. */
+static long
+until_all(uint64_t t0, const char *want, long *resolution)
+{
+	struct watch w[SERVES];
+	pthread_t th[SERVES];
+	long worst = 0;
+
+	*resolution = 0;
+	for (int i = 0; i < n_fleet; i++) {
+		w[i] = (struct watch){.i = i, .t0 = t0, .want = want};
+		pthread_create(&th[i], NULL, watch_one, &w[i]);
+	}
+	for (int i = 0; i < n_fleet; i++) {
+		pthread_join(th[i], NULL);
+		if (w[i].ms < 0)
+			worst = -1;
+		else if (worst >= 0 && w[i].ms > worst)
+			worst = w[i].ms;
+		if (w[i].poll > *resolution)
+			*resolution = w[i].poll;
+	}
+	return worst;
 }
 
 static void
@@ -709,7 +752,7 @@ main(void)
 {
 	struct result runs[3], single[2];
 	char *config, *db, names[512];
-	long status, drain_ms, clear_ms;
+	long status, drain_ms, clear_ms, post_ms, drain_res, clear_res;
 	int listed, ls_rc;
 	uint64_t t0;
 	char *why = NULL;
@@ -756,10 +799,11 @@ main(void)
 
 	t0 = clock_mono_ms();
 	admin_post(0, "/admin/v1/providers/gpt/drain", &status);
-	drain_ms = status == 200 ? until_all(t0, "drained") : -1;
+	post_ms = (long)(clock_mono_ms() - t0);
+	drain_ms = status == 200 ? until_all(t0, "drained", &drain_res) : -1;
 	t0 = clock_mono_ms();
 	admin_post(0, "/admin/v1/providers/gpt/clear-overrides", &status);
-	clear_ms = status == 200 ? until_all(t0, "enabled") : -1;
+	clear_ms = status == 200 ? until_all(t0, "enabled", &clear_res) : -1;
 	listed = ls_db(db, names, sizeof names, &ls_rc);
 
 	stop_fleet();
@@ -781,7 +825,10 @@ main(void)
 	printf("\nAcross the fleet (after the 30 s run, instance fleet-1 typed into)\n");
 	printf(COL " %16ld  (goal <= %d ms)\n", "drain on fleet-1 seen by all three (ms)", drain_ms,
 	    DRAIN_GOAL_MS);
+	printf(COL " %16ld\n", "  of which the POST to fleet-1 (ms)", post_ms);
+	printf(COL " %16ld\n", "  resolution: the slowest snapshot read (ms)", drain_res);
 	printf(COL " %16ld\n", "clear-overrides seen by all three (ms)", clear_ms);
+	printf(COL " %16ld\n", "  resolution: the slowest snapshot read (ms)", clear_res);
 	printf(COL " %16d  (exit %d: %s)\n", "`llmdeck ls --db URL --json` live (instances)",
 	    listed, ls_rc, names);
 	printf("\nOne serve, %d clients, %d s, no rate limit, budget never reached\n", CLIENTS,

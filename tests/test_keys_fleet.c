@@ -330,11 +330,13 @@ test_race_on_budgets_of_keys_teams_and_global(void **state)
 	}
 	store_close(st);
 	for (int i = 0; i < 2; i++) {
-		char url[128], inst[16];
+		char url[128], inst[24];
 
 		snprintf(inst, sizeof inst, "race-%d", i);
 		p[i] = serve(db, inst, url, sizeof url);
-		snprintf(urls[i], sizeof urls[i], "%s/v1/chat/completions", url);
+		if (snprintf(urls[i], sizeof urls[i], "%s/v1/chat/completions", url) >=
+		    (int)sizeof urls[i])
+			fail_msg("gateway URL too long: %s", url);
 	}
 	t0 = clock_mono_ms();
 	memset(clients, 0, sizeof clients);
