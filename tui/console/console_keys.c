@@ -600,8 +600,10 @@ draw_keys(struct console *c)
 	snprintf(why, sizeof why, "%s", v->why);
 	keys.rows = xcalloc(v->keys.n + 1, sizeof *keys.rows);
 	teams.rows = xcalloc(v->teams.n + 1, sizeof *teams.rows);
-	memcpy(keys.rows, v->keys.rows, v->keys.n * sizeof *keys.rows);
-	memcpy(teams.rows, v->teams.rows, v->teams.n * sizeof *teams.rows);
+	if (v->keys.n > 0) /* rows is NULL before the first read: memcpy must not see it */
+		memcpy(keys.rows, v->keys.rows, v->keys.n * sizeof *keys.rows);
+	if (v->teams.n > 0)
+		memcpy(teams.rows, v->teams.rows, v->teams.n * sizeof *teams.rows);
 	keys.n = v->keys.n;
 	teams.n = v->teams.n;
 	pthread_mutex_unlock(&v->mu);
