@@ -748,38 +748,17 @@ budget_grant(struct store *s, struct budget_lease *l, const struct budget_conf *
 	return 1;
 }
 
-int
-budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
-    int64_t *reservation_id, char **cause)
+/*
+ * budget_reserve (wait 1) and budget_try_reserve (wait 0): the same steps, but
+ * without waiting a reserver neither waits for the lease's lock (its holder
+ * may be in a grant's transaction) nor takes a grant: 2 where either was
+ * needed, or where today could not be told (*cause then set).
+ */
+static int
+budget_reserve_how(struct store *s, const struct budget_conf *c, double upper_usd,
+    int64_t *reservation_id, char **cause, int wait)
 {
 	int64_t now, bounds[2];
-	struct budget_lease *l;
-	char day[16];
-	int rc;
-
-	*reservation_id = 0;
-	if (c == NULL || c->daily_usd <= 0)
-		return 0;
-	if (!(upper_usd >= 0)) /* NaN too */
-		upper_usd = 0;
-	now = store_now_ms(s);
-	if (budget_today(s, c, now, &bounds[0], &bounds[1], day, cause) != 0)
-		return -1;
-	l = budget_lease_of(s);
-	pthread_mutex_lock(&l->mu);
-	if (budget_lease_take(l, c, upper_usd, day, now, reservation_id))
-		rc = 0;
-	else
-		rc = budget_grant(s, l, c, upper_usd, now, bounds, day, reservation_id, cause);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
-int
-budget_try_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
-    int64_t *reservation_id)
-{
-	int64_t now, start, end;
 	struct budget_lease *l;
 	char day[16];
 	int rc = 2;
@@ -790,15 +769,36 @@ budget_try_reserve(struct store *s, const struct budget_conf *c, double upper_us
 	if (!(upper_usd >= 0)) /* NaN too */
 		upper_usd = 0;
 	now = store_now_ms(s);
-	if (store_today(s, c->timezone, now, &start, &end, day) != 0)
-		return 2;
+	if (budget_today(s, c, now, &bounds[0], &bounds[1], day, cause) != 0)
+		return wait ? -1 : 2;
 	l = budget_lease_of(s);
-	/* A reserver holding mu may be in a grant's transaction: do not wait for it. */
-	if (pthread_mutex_trylock(&l->mu) != 0)
+	if (wait)
+		pthread_mutex_lock(&l->mu);
+	else if (pthread_mutex_trylock(&l->mu) != 0)
 		return 2;
 	if (budget_lease_take(l, c, upper_usd, day, now, reservation_id))
 		rc = 0;
+	else if (wait)
+		rc = budget_grant(s, l, c, upper_usd, now, bounds, day, reservation_id, cause);
 	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int
+budget_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
+    int64_t *reservation_id, char **cause)
+{
+	return budget_reserve_how(s, c, upper_usd, reservation_id, cause, 1);
+}
+
+int
+budget_try_reserve(struct store *s, const struct budget_conf *c, double upper_usd,
+    int64_t *reservation_id)
+{
+	char *cause = NULL;
+	int rc = budget_reserve_how(s, c, upper_usd, reservation_id, &cause, 0);
+
+	free(cause);
 	return rc;
 }
 
