@@ -1184,6 +1184,26 @@ rreq_cache_lookup(struct rreq *q)
 	return 1;
 }
 
+/* The cost optimizer may change the request's model (a quality stated, or a model
+ * with a cheaper step on the budget's ladder). */
+static int
+rreq_optimizable(const struct rreq *q)
+{
+	const struct budget_conf *bc = &q->r->cfg->budget;
+
+	return q->op == NULL &&
+	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL);
+}
+
+/* What the request reserves: its upper bound, twice when a hedge may run a second
+ * attempt to the end. */
+static double
+rreq_most_usd(struct rreq *q)
+{
+	return (q->op != NULL ? op_upper_bound_usd(q) : upper_bound_usd(q->r, &q->req)) *
+	    (q->hedge_after_ms != 0 ? 2 : 1);
+}
+
 /*
  * Before dispatch, on the caller's thread (SQLite work stays off the engine
  * thread): the cost optimizer's model choice, the cache, the budget
@@ -1216,8 +1236,7 @@ rreq_admit(struct rreq *q)
 	/* A client key: still valid, its model allowed, within its and its team's rates. */
 	if (rt_keys_check(q))
 		return 1;
-	if (q->op == NULL &&
-	    (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)) {
+	if (rreq_optimizable(q)) {
 		/*
 		 * The global daily budget's pressure, and the request's team's (its day or
 		 * month budget, router_keys.c): the stricter wins, i.e. a request is
@@ -1265,10 +1284,7 @@ rreq_admit(struct rreq *q)
 		return 1;
 	if (bc->daily_usd > 0 || bc->monthly_usd > 0 ||
 	    (q->req.key_id != NULL && q->req.key_id[0])) {
-		/* A hedge may run a second attempt to the end: reserve for both. */
-		double most =
-		    (q->op != NULL ? op_upper_bound_usd(q) : upper_bound_usd(r, &q->req)) *
-		    (q->hedge_after_ms != 0 ? 2 : 1);
+		double most = rreq_most_usd(q);
 
 		rc = bc->daily_usd > 0 ? budget_reserve(r->store, bc, most, &q->reservation, &cause)
 		                       : 0;
@@ -1301,7 +1317,6 @@ rreq_admit_fast(struct rreq *q)
 	struct router *r = q->r;
 	const struct budget_conf *bc = &r->cfg->budget;
 	struct store_health h;
-	double most;
 
 	if (q->req.key_id != NULL && q->req.key_id[0] != '\0' && !rt_keys_fast(q))
 		return 0;
@@ -1309,16 +1324,13 @@ rreq_admit_fast(struct rreq *q)
 		return !q->op->spends && !rt_store_watch(r, &h);
 	if (r->cfg->cache.url[0] != '\0' || cache_eligible(&r->cfg->cache, &q->req))
 		return 0;
-	if (bc->monthly_usd > 0 ||
-	    (bc->daily_usd > 0 &&
-	        (q->req.quality != NULL || budget_ladder_step(bc, q->req.model) != NULL)))
+	if (bc->monthly_usd > 0 || (bc->daily_usd > 0 && rreq_optimizable(q)))
 		return 0;
 	if (rt_store_watch(r, &h))
 		return 0; /* the worker refuses it, naming the store */
 	if (bc->daily_usd <= 0)
 		return 1;
-	most = upper_bound_usd(r, &q->req) * (q->hedge_after_ms != 0 ? 2 : 1);
-	return budget_try_reserve(r->store, bc, most, &q->reservation) == 0;
+	return budget_try_reserve(r->store, bc, rreq_most_usd(q), &q->reservation) == 0;
 }
 
 /* Engine thread: the request is the engine's now; a cancel that came during
