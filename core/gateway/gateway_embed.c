@@ -327,16 +327,6 @@ embed_parse(struct embed_job *j, const cJSON *root, const struct config *cfg,
 	return embed_options(j, root, req, bad);
 }
 
-/* Who sent it (the gateway's key check): the ledger row carries the key and its team. */
-static void
-gw_embed_caller(struct llm_request *req, const char *key_id, const char *team)
-{
-	if (key_id != NULL && key_id[0] != '\0')
-		req->key_id = xstrdup(key_id);
-	if (team != NULL && team[0] != '\0')
-		req->team = xstrdup(team);
-}
-
 uint64_t
 gw_embeddings(struct router *r, const char *body, size_t len, const char *key_id, const char *team,
     gw_answer_cb done, void *arg)
@@ -364,7 +354,7 @@ gw_embeddings(struct router *r, const char *body, size_t len, const char *key_id
 		return 0;
 	}
 	cJSON_Delete(root);
-	gw_embed_caller(&req, key_id, team);
+	gw_keys_caller(&req, key_id, team);
 	memset(&op, 0, sizeof op);
 	op.op = ROUTER_OP_EMBEDDINGS;
 	op.req = &req;
@@ -453,7 +443,7 @@ gw_count_tokens(struct router *r, const char *body, size_t len, const char *key_
 		done(arg, answer_error(GW_ANTHROPIC, 400, LLM_ERR_BAD_REQUEST, bad.message, NULL));
 		return 0;
 	}
-	gw_embed_caller(&req, key_id, team);
+	gw_keys_caller(&req, key_id, team);
 	/* Anthropic-only fields are for the provider that counts, or for nobody (an estimate). */
 	extra = req.passthrough;
 	req.passthrough = NULL;

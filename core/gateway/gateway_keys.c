@@ -120,20 +120,26 @@ hint_take(struct gw_req *q, const cJSON *meta, const char *header, const char *m
 	return 0;
 }
 
+void
+gw_keys_caller(struct llm_request *req, const char *key_id, const char *team)
+{
+	if (key_id != NULL && key_id[0] != '\0') {
+		free(req->key_id);
+		req->key_id = xstrdup(key_id);
+	}
+	if (team != NULL && team[0] != '\0') {
+		free(req->team);
+		req->team = xstrdup(team);
+	}
+}
+
 int
 gw_keys_request(struct gw_req *q, struct llm_request *req, struct gw_bad *bad)
 {
 	cJSON *meta = req->metadata != NULL ? cJSON_Parse(req->metadata) : NULL;
 	int rc;
 
-	if (q->key_id[0] != '\0') {
-		free(req->key_id);
-		req->key_id = xstrdup(q->key_id);
-	}
-	if (q->team[0] != '\0') {
-		free(req->team);
-		req->team = xstrdup(q->team);
-	}
+	gw_keys_caller(req, q->key_id, q->team);
 	rc = hint_take(q, meta, "x-llmdeck-quality", "llmdeck_quality", &req->quality, bad);
 	if (rc == 0)
 		rc = hint_take(q, meta, "x-llmdeck-complexity", "llmdeck_complexity",

@@ -460,6 +460,9 @@ int gw_keys_admit(struct gw_req *, enum MHD_Result *ret);
  * (x-llmdeck-quality, x-llmdeck-complexity, or metadata's llmdeck_quality,
  * llmdeck_complexity), into req. 0, or -1 with bad (a 400 naming the header). */
 int gw_keys_request(struct gw_req *, struct llm_request *, struct gw_bad *);
+/* Who sent it: the key's id and team ("" or NULL: none) into req, for its ledger row
+ * (gw_keys_request's first step; embeddings and count_tokens take only this). */
+void gw_keys_caller(struct llm_request *, const char *key_id, const char *team);
 /* The secret a client sent: "Authorization: Bearer S" (the scheme in any case), else
  * "x-api-key: S", blanks around it trimmed. 1 with *secret (pointing into the header)
  * and *len (0: sent empty), 0 when neither header says one. */
