@@ -1881,6 +1881,16 @@ pg_unique_violation(PGresult *r)
 	return st != NULL && strcmp(st, "23505") == 0;
 }
 
+/* A key or team change's end: keys_version moves (every keyring rereads), then COMMIT. */
+static int
+pg_keys_commit(PGconn *c)
+{
+	return pg_exec(c, "UPDATE keys_meta SET version = version + 1", NULL) != 0 ||
+	        pg_exec(c, "COMMIT", NULL) != 0
+	    ? -1
+	    : 0;
+}
+
 static int
 pg_key_write(struct store *s, const struct key_row *r, int insert, char **cause)
 {
@@ -1946,8 +1956,7 @@ pg_key_write(struct store *s, const struct key_row *r, int insert, char **cause)
 		pg_unlock(s);
 		return 1;
 	}
-	if (pg_exec(c, "UPDATE keys_meta SET version = version + 1", NULL) != 0 ||
-	    pg_exec(c, "COMMIT", NULL) != 0)
+	if (pg_keys_commit(c) != 0)
 		goto fail;
 	pg_unlock(s);
 	return 0;
@@ -2006,8 +2015,7 @@ pg_team_write(struct store *s, const struct store_team *t, int del, char **cause
 			goto fail;
 	}
 	pa_free(&a);
-	if (pg_exec(c, "UPDATE keys_meta SET version = version + 1", NULL) != 0 ||
-	    pg_exec(c, "COMMIT", NULL) != 0)
+	if (pg_keys_commit(c) != 0)
 		goto fail;
 	pg_unlock(s);
 	return 0;
