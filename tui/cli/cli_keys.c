@@ -573,20 +573,24 @@ failed:
 	return EXIT_FAILED;
 }
 
-int
-cli_keys_main(int argc, char **argv)
+/* A subcommand of `llmdeck keys` or `llmdeck teams`: the options it takes and whether it
+ * names a key or team. */
+struct ksub {
+	const char *sub, *allowed;
+	int positional;
+};
+
+/*
+ * `llmdeck FAMILY SUB ...`: SUB looked up in subs, its options parsed, check (may
+ * be NULL) run on them before the database is opened, then run. names lists the
+ * subcommands for the error on an unknown one.
+ */
+static int
+ksub_main(const char *family, const char *names, const struct ksub *subs, size_t n_subs,
+    void (*usage)(FILE *), int (*check)(const char *sub, const struct kopts *),
+    int (*run)(const char *sub, struct kopts *, struct store *, const struct config *), int argc,
+    char **argv)
 {
-	static const struct {
-		const char *sub, *allowed;
-		int positional;
-	} subs[] = {
-	    {"create", "name,team,budget,rpm,tpm,models,expires", 0},
-	    {"ls", "", 0},
-	    {"show", "", 1},
-	    {"revoke", "", 1},
-	    {"rotate", "grace", 1},
-	    {"update", "team,budget,rpm,tpm,models,expires", 1},
-	};
 	struct kopts o;
 	struct config cfg;
 	struct store *s;
@@ -594,36 +598,58 @@ cli_keys_main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		keys_usage(argc < 2 ? stderr : stdout);
+		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
-	for (size_t i = 0; i < nitems(subs); i++) {
+	for (size_t i = 0; i < n_subs; i++) {
 		if (strcmp(argv[1], subs[i].sub) != 0)
 			continue;
 		memset(&o, 0, sizeof o);
-		snprintf(cmd, sizeof cmd, "keys %s", subs[i].sub);
+		snprintf(cmd, sizeof cmd, "%s %s", family, subs[i].sub);
 		o.cmd = cmd;
 		if ((rc = kopts_parse(&o, argc - 1, argv + 1, subs[i].allowed, subs[i].positional,
-		         keys_usage)) != 0)
+		         usage)) != 0)
 			return rc > 0 ? 0 : EXIT_USAGE;
-		if (strcmp(subs[i].sub, "create") == 0 && o.name == NULL) {
-			fprintf(stderr, "llmdeck keys create: --name NAME is required\n");
-			return EXIT_USAGE;
-		}
+		if (check != NULL && (rc = check(subs[i].sub, &o)) != 0)
+			return rc;
 		if (kopen(&o, &cfg, &s) != 0) {
 			config_free(&cfg);
 			return EXIT_USAGE;
 		}
-		rc = keys_run(subs[i].sub, &o, s, &cfg);
+		rc = run(subs[i].sub, &o, s, &cfg);
 		store_close(s);
 		config_free(&cfg);
 		return rc;
 	}
-	fprintf(stderr,
-	    "llmdeck keys: unknown command \"%s\" (create, ls, show, revoke, rotate, "
-	    "update)\n",
-	    argv[1]);
+	fprintf(stderr, "llmdeck %s: unknown command \"%s\" (%s)\n", family, argv[1], names);
 	return EXIT_USAGE;
+}
+
+/* Before the database: create needs a name. */
+static int
+keys_check(const char *sub, const struct kopts *o)
+{
+	if (strcmp(sub, "create") == 0 && o->name == NULL) {
+		fprintf(stderr, "llmdeck keys create: --name NAME is required\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int
+cli_keys_main(int argc, char **argv)
+{
+	static const struct ksub subs[] = {
+	    {"create", "name,team,budget,rpm,tpm,models,expires", 0},
+	    {"ls", "", 0},
+	    {"show", "", 1},
+	    {"revoke", "", 1},
+	    {"rotate", "grace", 1},
+	    {"update", "team,budget,rpm,tpm,models,expires", 1},
+	};
+
+	return ksub_main("keys", "create, ls, show, revoke, rotate, update", subs, nitems(subs),
+	    keys_usage, keys_check, keys_run, argc, argv);
 }
 
 /* ---- teams ---- */
@@ -726,52 +752,30 @@ failed:
 	return EXIT_FAILED;
 }
 
+/* Before the database: a team's name is checked as a key's is. */
+static int
+teams_check(const char *sub, const struct kopts *o)
+{
+	(void)sub;
+	if (o->which != NULL && !gateway_key_name_ok(o->which)) {
+		fprintf(stderr,
+		    "llmdeck %s: team \"%.40s\": expected 1 to 64 of A-Z a-z 0-9 . _ -\n", o->cmd,
+		    o->which);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 int
 cli_teams_main(int argc, char **argv)
 {
-	static const struct {
-		const char *sub, *allowed;
-		int positional;
-	} subs[] = {
+	static const struct ksub subs[] = {
 	    {"set", "budget,rpm,tpm,models,alert", 1},
 	    {"ls", "", 0},
 	    {"show", "", 1},
 	    {"rm", "", 1},
 	};
-	struct kopts o;
-	struct config cfg;
-	struct store *s;
-	char cmd[32];
-	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		teams_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	for (size_t i = 0; i < nitems(subs); i++) {
-		if (strcmp(argv[1], subs[i].sub) != 0)
-			continue;
-		memset(&o, 0, sizeof o);
-		snprintf(cmd, sizeof cmd, "teams %s", subs[i].sub);
-		o.cmd = cmd;
-		if ((rc = kopts_parse(&o, argc - 1, argv + 1, subs[i].allowed, subs[i].positional,
-		         teams_usage)) != 0)
-			return rc > 0 ? 0 : EXIT_USAGE;
-		if (o.which != NULL && !gateway_key_name_ok(o.which)) {
-			fprintf(stderr,
-			    "llmdeck %s: team \"%.40s\": expected 1 to 64 of A-Z a-z 0-9 . _ -\n",
-			    o.cmd, o.which);
-			return EXIT_USAGE;
-		}
-		if (kopen(&o, &cfg, &s) != 0) {
-			config_free(&cfg);
-			return EXIT_USAGE;
-		}
-		rc = teams_run(subs[i].sub, &o, s, &cfg);
-		store_close(s);
-		config_free(&cfg);
-		return rc;
-	}
-	fprintf(stderr, "llmdeck teams: unknown command \"%s\" (set, ls, show, rm)\n", argv[1]);
-	return EXIT_USAGE;
+	return ksub_main("teams", "set, ls, show, rm", subs, nitems(subs), teams_usage, teams_check,
+	    teams_run, argc, argv);
 }
