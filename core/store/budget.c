@@ -280,8 +280,7 @@ budget_spent_between(sqlite3 *db, int64_t from, int64_t to, int *err)
 	return budget_sum(db, STORE_SQL_LEDGER_SPENT, from, to, err);
 }
 
-/* A reservation's owner is alive if it is us or kill(pid, 0) finds it. */
-static int
+int
 budget_pid_alive(int64_t pid)
 {
 	if (pid == (int64_t)getpid())
@@ -357,21 +356,25 @@ budget_leased(sqlite3 *db, int64_t now, int64_t mine, double *mine_amount, int *
 	return v;
 }
 
-/* Delete what no longer counts: stale reservations, dead leases; inside a write transaction. */
-static int
-budget_clean(sqlite3 *db, int64_t now)
+int
+budget_reservations_clean(sqlite3 *db, int scoped, int64_t now)
 {
+	static const char *const sql[2][3] = {
+	    {"DELETE FROM reservations WHERE time_ms < ?", "SELECT DISTINCT pid FROM reservations",
+	        "DELETE FROM reservations WHERE pid = ?"},
+	    {"DELETE FROM scope_reservations WHERE time_ms < ?",
+	        "SELECT DISTINCT pid FROM scope_reservations",
+	        "DELETE FROM scope_reservations WHERE pid = ?"},
+	};
+	const char *const *q = sql[scoped != 0];
 	sqlite3_stmt *st, *del;
 	int rc;
 
-	if (store_exec_int64(db, "DELETE FROM reservations WHERE time_ms < ?",
-	        now - BUDGET_RESERVATION_TTL_MS) != 0)
+	if (store_exec_int64(db, q[0], now - BUDGET_RESERVATION_TTL_MS) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT DISTINCT pid FROM reservations", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(db, q[1], -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(db, "DELETE FROM reservations WHERE pid = ?", -1, &del, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, q[2], -1, &del, NULL) != SQLITE_OK) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -386,7 +389,17 @@ budget_clean(sqlite3 *db, int64_t now)
 	}
 	sqlite3_finalize(del);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Delete what no longer counts: stale reservations, dead leases; inside a write transaction. */
+static int
+budget_clean(sqlite3 *db, int64_t now)
+{
+	sqlite3_stmt *st, *del;
+	int rc;
+
+	if (budget_reservations_clean(db, 0, now) != 0)
 		return -1;
 	/* Leases past expiry: the dead ones go (the rare row: no index, few leases). */
 	if (sqlite3_prepare_v2(db,

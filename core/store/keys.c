@@ -30,11 +30,9 @@
  */
 #include "store/keys.h"
 
-#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1184,16 +1182,6 @@ keys_sqlite_touch(struct store *s, const struct key_touch *t, int n)
 	return store_write_commit(s, db, "keys: cannot note a use", NULL);
 }
 
-static int
-keys_pid_alive(int64_t pid)
-{
-	if (pid == (int64_t)getpid())
-		return 1;
-	if (pid <= 0 || pid > 0x7fffffff)
-		return 0;
-	return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
-}
-
 /* The ledger's column and value for a scope's fallback sum (a window not on 15-minute buckets). */
 static const char *
 scope_ledger_where(const char *scope, const char **value)
@@ -1256,38 +1244,6 @@ scope_sqlite_spent(sqlite3 *db, const char *scope, int64_t from, int64_t to, int
 	return v;
 }
 
-/* Inside a write transaction: stale scope reservations go (the TTL, a dead process). */
-static int
-scope_sqlite_clean(sqlite3 *db, int64_t now)
-{
-	sqlite3_stmt *st, *del;
-	int rc;
-
-	if (store_exec_int64(db, "DELETE FROM scope_reservations WHERE time_ms < ?",
-	        now - BUDGET_RESERVATION_TTL_MS) != 0)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT DISTINCT pid FROM scope_reservations", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, "DELETE FROM scope_reservations WHERE pid = ?", -1, &del,
-	        NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return -1;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t pid = sqlite3_column_int64(st, 0);
-
-		if (keys_pid_alive(pid))
-			continue;
-		sqlite3_bind_int64(del, 1, pid);
-		sqlite3_step(del);
-		sqlite3_reset(del);
-	}
-	sqlite3_finalize(del);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int
 scope_sqlite_reserve(struct store *s, struct scope_grant *g, int n, char **cause)
 {
@@ -1298,7 +1254,7 @@ scope_sqlite_reserve(struct store *s, struct scope_grant *g, int n, char **cause
 
 	if ((db = store_write_begin(s, what, cause)) == NULL)
 		return -1;
-	if (scope_sqlite_clean(db, g[0].now) != 0)
+	if (budget_reservations_clean(db, 1, g[0].now) != 0)
 		goto fail;
 	if (sqlite3_prepare_v2(db,
 	        "SELECT TOTAL(amount_usd) FROM scope_reservations WHERE scope = ? AND time_ms >= ?",

@@ -56,6 +56,12 @@ const char *ledger_by_column(int by);
 /* SQLite's once-a-day budget alert (budget.c), in the caller's write transaction: an
  * INSERT OR IGNORE of key into budget_alerts, and when it was new a "budget" event
  * ("WHO's daily budget alert: spent ... on DAY"; who NULL: the global budget's). 0 or -1. */
+/* A reservation's owner is alive: this process, or one kill(pid, 0) finds (budget.c). */
+int budget_pid_alive(int64_t pid);
+/* Inside a write transaction: the reservation rows (scoped 0: the global budget's
+ * `reservations`; 1: keys.c's `scope_reservations`) past their TTL or whose process is
+ * gone are deleted. 0 or -1. */
+int budget_reservations_clean(sqlite3 *, int scoped, int64_t now);
 int budget_alert_once(sqlite3 *, const char *key, const char *day, const char *who,
     double daily_usd, double threshold, double spent, int64_t now);
 /* The decision on g's terms as read (both backends): sets g->refused. */
