@@ -167,6 +167,16 @@ console_selected(struct console *c)
 }
 
 struct console_target *
+console_target_at(struct console *c, size_t *t)
+{
+	if (c->n_targets == 0)
+		return NULL;
+	if (*t >= c->n_targets)
+		*t = 0;
+	return &c->targets[*t];
+}
+
+struct console_target *
 console_selected_target(struct console *c)
 {
 	if (c->n_rows == 0)

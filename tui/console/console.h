@@ -237,6 +237,8 @@ void console_event(struct console *, enum event_kind, const char *provider, cons
 /* The selected row's provider and target (NULL: no rows). */
 const struct provider_snapshot *console_selected(struct console *);
 struct console_target *console_selected_target(struct console *);
+/* A view's target *t (back to the first when it is gone), or NULL with none. */
+struct console_target *console_target_at(struct console *, size_t *t);
 /* Poll the sources and take what came back. */
 void console_refresh(struct console *);
 void console_collect(struct console *);

@@ -333,16 +333,6 @@ kv_fetched(void *arg, long status, const char *body, size_t len, const char *why
 	console_wake(v->c);
 }
 
-static struct console_target *
-kv_target(struct console *c, struct keyview *v)
-{
-	if (c->n_targets == 0)
-		return NULL;
-	if (v->target >= c->n_targets)
-		v->target = 0;
-	return &c->targets[v->target];
-}
-
 static void
 kv_call(struct keyview *v, struct console_target *tg, enum kv_kind kind)
 {
@@ -365,7 +355,7 @@ kv_call(struct keyview *v, struct console_target *tg, enum kv_kind kind)
 static void
 kv_fetch(struct console *c, struct keyview *v)
 {
-	struct console_target *tg = kv_target(c, v);
+	struct console_target *tg = console_target_at(c, &v->target);
 	int keys = 0, teams = 0;
 
 	if (tg == NULL)
@@ -586,7 +576,7 @@ void
 draw_keys(struct console *c)
 {
 	struct keyview *v = keyview_get(c);
-	struct console_target *tg = kv_target(c, v);
+	struct console_target *tg = console_target_at(c, &v->target);
 	const char *where = tg != NULL ? tg->label : "?";
 	struct kv_list keys = {0}, teams = {0};
 	int top = 1, bottom = LINES - 2, y, have, lines, room, skip;

@@ -277,21 +277,11 @@ rv_fetched(void *arg, long status, const char *body, size_t len, const char *why
 	console_wake(v->c);
 }
 
-static struct console_target *
-rv_target(struct console *c, struct reqview *v)
-{
-	if (c->n_targets == 0)
-		return NULL;
-	if (v->target >= c->n_targets)
-		v->target = 0;
-	return &c->targets[v->target];
-}
-
 /* Ask for fresh data for the screen shown (embedded: at once). */
 static void
 rv_fetch(struct console *c, struct reqview *v)
 {
-	struct console_target *tg = rv_target(c, v);
+	struct console_target *tg = console_target_at(c, &v->target);
 	struct source_call cb;
 	struct rv_call *k;
 	char path[96];
@@ -685,7 +675,7 @@ void
 draw_requests(struct console *c)
 {
 	struct reqview *v = reqview_get(c);
-	struct console_target *tg = rv_target(c, v);
+	struct console_target *tg = console_target_at(c, &v->target);
 	const char *where = tg != NULL ? tg->label : "?";
 	char title[160];
 	int top = 2, bottom = LINES - 2;
