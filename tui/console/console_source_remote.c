@@ -89,10 +89,10 @@ remote_headers(struct remote *r, const char *hdrs[3], size_t *n, int json_body)
 static void remote_done(void *arg, const struct http_result *res);
 static void path_escape(const char *s, char *out, size_t len);
 
-/* Queue a transfer (never with mu held). */
+/* Queue a transfer (never with mu held); on_data (or NULL) takes the body as it comes. */
 static void
-remote_submit(struct remote *r, struct remote_req *q, const char *method, const char *path,
-    const char *body, int timeout_ms)
+remote_send(struct remote *r, struct remote_req *q, const char *method, const char *path,
+    const char *body, int timeout_ms, int (*on_data)(void *, const char *, size_t))
 {
 	struct http_request req;
 	const char *hdrs[3];
@@ -109,10 +109,18 @@ remote_submit(struct remote *r, struct remote_req *q, const char *method, const 
 	req.connect_timeout_ms = REMOTE_CONNECT_TIMEOUT_MS;
 	req.max_response = 64 << 20;
 	req.unix_socket = r->unix_path[0] != '\0' ? r->unix_path : NULL;
+	req.on_data = on_data;
 	req.on_done = remote_done;
 	req.arg = q;
 	http_submit(r->engine, &req);
 	free(url);
+}
+
+static void
+remote_submit(struct remote *r, struct remote_req *q, const char *method, const char *path,
+    const char *body, int timeout_ms)
+{
+	remote_send(r, q, method, path, body, timeout_ms, NULL);
 }
 
 static struct remote_req *
@@ -377,27 +385,10 @@ remote_call(struct source *src, const char *method, const char *path, const char
 {
 	struct remote *r = (struct remote *)src;
 	struct remote_req *q = remote_req_new(r, RK_CALL);
-	struct http_request req;
-	const char *hdrs[3];
-	char *url = xasprintf("%s%s", r->base_url, path);
 
 	q->call = *cb;
-	memset(&req, 0, sizeof req);
-	remote_headers(r, hdrs, &req.n_headers, body != NULL);
-	req.method = method;
-	req.url = url;
-	req.headers = hdrs;
-	req.body = body;
-	req.body_len = body != NULL ? strlen(body) : 0;
-	req.timeout_ms = timeout_ms;
-	req.connect_timeout_ms = REMOTE_CONNECT_TIMEOUT_MS;
-	req.max_response = 64 << 20;
-	req.unix_socket = r->unix_path[0] != '\0' ? r->unix_path : NULL;
-	req.on_data = cb->data != NULL ? remote_call_data : NULL;
-	req.on_done = remote_done;
-	req.arg = q;
-	http_submit(r->engine, &req);
-	free(url);
+	remote_send(r, q, method, path, body, timeout_ms,
+	    cb->data != NULL ? remote_call_data : NULL);
 }
 
 static void remote_provider_path(const char *target, const char *tail, char *out, size_t len);
