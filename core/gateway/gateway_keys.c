@@ -347,20 +347,6 @@ gw_keys_count(struct gw_req *q)
 	pthread_mutex_unlock(&ts->mu);
 }
 
-/* Label values as the exposition format asks. */
-static void
-label(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			buf_printf(b, "\\%c", *s);
-		else if (*s == '\n')
-			buf_puts(b, "\\n");
-		else
-			buf_append(b, s, 1);
-	}
-}
-
 void
 gw_keys_metrics(struct gateway *gw, struct buf *b)
 {
@@ -384,7 +370,7 @@ gw_keys_metrics(struct gateway *gw, struct buf *b)
 	for (size_t i = 0; i < n; i++)
 		for (int o = 0; o < TEAM__OUTCOMES; o++) {
 			buf_puts(b, "llmdeck_team_requests_total{team=\"");
-			label(b, copy[i].name);
+			gw_metrics_label(b, copy[i].name);
 			buf_printf(b, "\",outcome=\"%s\"} %llu\n", outcome_names[o],
 			    (unsigned long long)copy[i].requests[o]);
 		}
@@ -394,7 +380,7 @@ gw_keys_metrics(struct gateway *gw, struct buf *b)
 	    "# TYPE llmdeck_team_cost_usd_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		buf_puts(b, "llmdeck_team_cost_usd_total{team=\"");
-		label(b, copy[i].name);
+		gw_metrics_label(b, copy[i].name);
 		buf_printf(b, "\"} %.6f\n", copy[i].cost_usd);
 	}
 	buf_puts(b,
@@ -404,7 +390,7 @@ gw_keys_metrics(struct gateway *gw, struct buf *b)
 	for (size_t i = 0; i < n; i++)
 		for (int r = 0; r < REASON__COUNT; r++) {
 			buf_puts(b, "llmdeck_team_refused_total{team=\"");
-			label(b, copy[i].name);
+			gw_metrics_label(b, copy[i].name);
 			buf_printf(b, "\",reason=\"%s\"} %llu\n", reason_names[r],
 			    (unsigned long long)copy[i].refused[r]);
 		}

@@ -25,9 +25,8 @@ head(struct buf *b, const char *name, const char *type, const char *help)
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Label values escaped as the format asks (backslash, quote, newline). */
-static void
-label(struct buf *b, const char *s)
+void
+gw_metrics_label(struct buf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
@@ -279,7 +278,7 @@ static void
 provider_open(struct buf *b, const char *name, const struct provider_snapshot *p)
 {
 	buf_printf(b, "%s{provider=\"", name);
-	label(b, p->name);
+	gw_metrics_label(b, p->name);
 }
 
 static void
@@ -320,7 +319,7 @@ provider_series(struct buf *b, const struct router_snapshot *s)
 	for (size_t i = 0; i < s->n_providers; i++) {
 		buf_reset(&l);
 		buf_puts(&l, "provider=\"");
-		label(&l, s->providers[i].name);
+		gw_metrics_label(&l, s->providers[i].name);
 		buf_puts(&l, "\",");
 		histogram_series(b, "llmdeck_provider_latency_seconds", l.data,
 		    &s->providers[i].latency);

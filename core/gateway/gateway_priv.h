@@ -476,6 +476,9 @@ void gw_keys_setup(struct gateway *);
 void gw_keys_free(struct gateway *);
 void gw_keys_count(struct gw_req *);
 void gw_keys_metrics(struct gateway *, struct buf *);
+/* gateway_metrics.c: a label's value escaped as the exposition format asks (backslash,
+ * quote, newline). */
+void gw_metrics_label(struct buf *, const char *);
 /* /admin/v1/keys[/ID[/revoke|/rotate]] and /admin/v1/teams[/NAME], access checked. */
 enum MHD_Result gw_admin_keys(struct gw_req *, const char *rest);
 
